@@ -1,0 +1,147 @@
+# Makefile - builds streamfs, its sanitizer build and the tests.
+#
+#   make            ./streamfs, optimised (and ./maprcli once cli/*.c exists)
+#   make deps       install the Debian packages we need, if any is missing
+#   make asan       build/asan/streamfs with AddressSanitizer + UBSan
+#   make test       deps, asan, unit tests (cmocka) and e2e tests (bats);
+#                   ends with the line "N passed, N failed"
+#   make unit       only the unit tests;  make e2e   only the e2e tests
+#   make demo       scripts/demo.sh
+#   make clean      remove build/, ./streamfs, ./maprcli
+#
+# Sources are found by wildcard: a new fs/*.c, replication/*.c, cli/*.c or
+# tests/unit/test_*.c is picked up without editing this file.
+#
+# Layout under build/:
+#   build/rel/...            optimised objects, build/rel/libstreamfs.a
+#   build/asan/...           sanitizer objects, build/asan/libstreamfs.a,
+#                            build/asan/streamfs
+#   build/asan/tests/test_*  unit test binaries
+# libstreamfs.a is every fs/ and replication/ object except fs/main.o, so
+# unit tests (and maprcli) link only the library code they use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+REL  := build/rel
+ASAN := build/asan
+
+# ---- sources ---------------------------------------------------------------
+DAEMON_SRC := $(sort $(wildcard fs/*.c replication/*.c))
+MAIN_SRC   := fs/main.c
+LIB_SRC    := $(filter-out $(MAIN_SRC),$(DAEMON_SRC))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# tests/unit/*.c not named test_*.c are helpers linked into every unit test.
+UNIT_HELP  := $(filter-out $(UNIT_SRC),$(sort $(wildcard tests/unit/*.c)))
+CLI_SRC    := $(sort $(wildcard cli/*.c))
+
+REL_LIB_OBJ  := $(LIB_SRC:%.c=$(REL)/%.o)
+ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(ASAN)/%.o)
+UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
+UNIT_HELP_OBJ := $(UNIT_HELP:%.c=$(ASAN)/%.o)
+CLI_OBJ      := $(CLI_SRC:%.c=$(REL)/%.o)
+
+# ---- flags -----------------------------------------------------------------
+# CFLAGS, LDFLAGS and LDLIBS given on the command line are added to ours.
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64 -pthread
+REL_CFLAGS  := -O2 -g
+ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=all
+# Recursive (=) so pkg-config runs at compile time, after `deps` installed it.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
+FUSE_LIBS   = $(shell pkg-config --libs fuse3)
+# Headers: "fs/x.h" from anywhere, or "x.h" for a header of fs/ or
+# replication/ (a file's own directory is always searched first).
+ALL_CPPFLAGS = -I. -Ifs -Ireplication $(FUSE_CFLAGS) -MMD -MP
+ALL_LDLIBS   = $(FUSE_LIBS) -luuid -linih -ljansson -lxxhash -lpthread $(LDLIBS)
+
+PROGRAMS := streamfs
+# maprcli: when cli/ holds C sources, ./maprcli is built from cli/*.c and
+# linked against the daemon library (it may reuse fs/names.c, fs/control.c).
+# If maprcli ends up a script instead, install it from here.
+ifneq ($(CLI_SRC),)
+PROGRAMS += maprcli
+endif
+
+.PHONY: all deps asan units test unit e2e demo clean FORCE
+
+all: $(PROGRAMS)
+
+# Cheap when everything is installed (one dpkg-query); silent then.
+deps:
+	@bash scripts/bootstrap.sh
+
+ifeq ($(wildcard $(MAIN_SRC)),)
+$(REL)/fs/main.o $(ASAN)/fs/main.o:
+	@echo "make: $(MAIN_SRC) (the daemon's main()) does not exist yet" >&2
+	@exit 1
+endif
+
+# ---- optimised build -------------------------------------------------------
+$(REL)/%.o: %.c Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# The archive also depends on its member list, so that a deleted source
+# leaves no stale object behind in it.
+$(REL)/libstreamfs.a: $(REL_LIB_OBJ) $(REL)/lib.list
+	@rm -f $@
+	$(AR) rcs $@ $(REL_LIB_OBJ)
+
+$(REL)/lib.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(REL_LIB_OBJ)' | cmp -s - $@ || echo '$(REL_LIB_OBJ)' > $@
+
+streamfs: $(REL)/fs/main.o $(REL)/libstreamfs.a
+	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(ALL_LDLIBS)
+
+maprcli: $(CLI_OBJ) $(REL)/libstreamfs.a
+	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(ALL_LDLIBS)
+
+# ---- sanitizer build -------------------------------------------------------
+asan: $(ASAN)/streamfs
+
+$(ASAN)/%.o: %.c Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(BASE_CFLAGS) $(ASAN_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(ASAN)/libstreamfs.a: $(ASAN_LIB_OBJ) $(ASAN)/lib.list
+	@rm -f $@
+	$(AR) rcs $@ $(ASAN_LIB_OBJ)
+
+$(ASAN)/lib.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(ASAN_LIB_OBJ)' | cmp -s - $@ || echo '$(ASAN_LIB_OBJ)' > $@
+
+$(ASAN)/streamfs: $(ASAN)/fs/main.o $(ASAN)/libstreamfs.a
+	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(ALL_LDLIBS)
+
+# ---- tests -----------------------------------------------------------------
+# Each tests/unit/test_X.c becomes build/asan/tests/test_X, linked with the
+# sanitizer library (not fs/main.o) and cmocka.
+units: $(UNIT_BIN)
+
+$(UNIT_BIN): $(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(UNIT_HELP_OBJ) $(ASAN)/libstreamfs.a
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka $(ALL_LDLIBS)
+
+TEST_ENV = STREAMFS=$(abspath $(ASAN)/streamfs) STREAMFS_SRC=$(CURDIR)
+
+test: deps asan units
+	$(TEST_ENV) bash tests/run.sh
+
+unit: deps units
+	$(TEST_ENV) bash tests/run.sh --unit
+
+e2e: deps asan
+	$(TEST_ENV) bash tests/run.sh --e2e
+
+demo: deps all
+	bash scripts/demo.sh
+
+clean:
+	rm -rf build streamfs maprcli
+
+-include $(wildcard $(REL)/fs/*.d $(REL)/replication/*.d $(REL)/cli/*.d \
+	$(ASAN)/fs/*.d $(ASAN)/replication/*.d $(ASAN)/tests/unit/*.d)

@@ -1,0 +1,690 @@
+/*
+ * config.c - mount.conf: reading and checking the daemon's configuration
+ * (config.h). Owns the section and key rules, the defaults, the syntax of
+ * sizes, numbers and HOST:PORT values, resolution of relative paths against
+ * the file's directory, and the one-line error messages.
+ *
+ * inih does the INI syntax. It is fed through our own line reader, which
+ * counts lines (inih's handler is not told the line number in Debian's
+ * build) and sees section headers (inih only reports keys, so an empty
+ * section or a repeated [cluster NAME] would otherwise go unnoticed). The
+ * reader mirrors inih's line classification exactly; see scan_line().
+ */
+#include "config.h"
+#include "names.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KIB 1024ULL
+#define MIB (1024ULL * KIB)
+#define GIB (1024ULL * MIB)
+#define TIB (1024ULL * GIB)
+
+enum section_kind {
+	SEC_NONE,		/* before the first [section] */
+	SEC_MOUNT,
+	SEC_CLUSTER,
+	SEC_GATEWAY,
+	SEC_REPLICATION,
+	SEC_BAD,		/* a section we already reported an error for */
+};
+
+enum value_type {
+	V_PATH,			/* a path, made absolute */
+	V_SIZE,			/* bytes, with optional K/M/G suffix */
+	V_UINT,			/* a plain decimal number */
+	V_FSYNC,		/* os | interval | always */
+	V_HOSTPORT,		/* HOST:PORT */
+};
+
+enum key_id {
+	K_MOUNTPOINT, K_LOG, K_MAX_MESSAGE, K_SEGMENT_BYTES, K_FSYNC,
+	K_FSYNC_INTERVAL_MS,
+	K_LISTEN, K_CERT, K_KEY, K_CA,
+	K_SYNC_TIMEOUT_MS, K_BATCH_MESSAGES,
+	K_DATA, K_GATEWAY,
+	K_COUNT
+};
+
+struct key_def {
+	enum section_kind sec;
+	const char *name;
+	enum value_type type;
+	uint64_t min, max;	/* for V_SIZE and V_UINT */
+};
+
+static const struct key_def keys[K_COUNT] = {
+	[K_MOUNTPOINT] = { SEC_MOUNT, "mountpoint", V_PATH, 0, 0 },
+	[K_LOG] = { SEC_MOUNT, "log", V_PATH, 0, 0 },
+	[K_MAX_MESSAGE] = { SEC_MOUNT, "max_message", V_SIZE, 1, GIB },
+	[K_SEGMENT_BYTES] = { SEC_MOUNT, "segment_bytes", V_SIZE, 4 * KIB, TIB },
+	[K_FSYNC] = { SEC_MOUNT, "fsync", V_FSYNC, 0, 0 },
+	[K_FSYNC_INTERVAL_MS] = { SEC_MOUNT, "fsync_interval_ms", V_UINT, 1,
+				  86400000 },
+	[K_LISTEN] = { SEC_GATEWAY, "listen", V_HOSTPORT, 0, 0 },
+	[K_CERT] = { SEC_GATEWAY, "cert", V_PATH, 0, 0 },
+	[K_KEY] = { SEC_GATEWAY, "key", V_PATH, 0, 0 },
+	[K_CA] = { SEC_GATEWAY, "ca", V_PATH, 0, 0 },
+	[K_SYNC_TIMEOUT_MS] = { SEC_REPLICATION, "sync_timeout_ms", V_UINT, 1,
+				3600000 },
+	[K_BATCH_MESSAGES] = { SEC_REPLICATION, "batch_messages", V_UINT, 1,
+			       1048576 },
+	[K_DATA] = { SEC_CLUSTER, "data", V_PATH, 0, 0 },
+	[K_GATEWAY] = { SEC_CLUSTER, "gateway", V_HOSTPORT, 0, 0 },
+};
+
+struct parse_state {
+	struct sfs_config *cfg;
+	const char *path;	/* the file, as given: used in messages */
+	char *dir;		/* absolute directory of the file */
+	FILE *fp;
+	char *buf;		/* getline buffer */
+	size_t bufcap;
+	int lineno;		/* lines handed to inih so far (= current line) */
+	bool continuation;	/* current line continues the previous key */
+	bool have_prev_name;	/* inih has a previous key in this section */
+	enum section_kind sec;
+	char secname[SFS_NAME_MAX + 16];	/* "[cluster x]" for messages */
+	int cluster;		/* index of the current cluster, or -1 */
+	int key_line[K_COUNT];	/* where each non-cluster key was set */
+	int data_line[SFS_MAX_CLUSTERS], gw_line[SFS_MAX_CLUSTERS];
+	int read_errno;		/* errno of a failed read, 0 if none */
+	int err_line;		/* lowest line with an error; 0 = none */
+	char err[512];
+};
+
+/* Record an error at LINE unless one at an earlier line is already known. */
+static void __attribute__((format(printf, 3, 4)))
+set_error(struct parse_state *st, int line, const char *fmt, ...)
+{
+	if (st->err_line && st->err_line <= line)
+		return;
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->err_line = line;
+	snprintf(st->err, sizeof(st->err), "%s:%d: %s", st->path, line, msg);
+}
+
+/* Copy [S, S+N) trimmed of blanks into a new string. */
+static char *strndup_trim(const char *s, size_t n)
+{
+	while (n && isspace((unsigned char)*s))
+		s++, n--;
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	return strndup(s, n);
+}
+
+/*
+ * Join DIR and P (P taken as is when absolute) and tidy the result
+ * lexically: repeated '/' and '.' components go, '..' stays (a symlink may
+ * make it mean something else than the parent). Returns malloc'd or NULL.
+ */
+static char *resolve_path(const char *dir, const char *p)
+{
+	size_t n = strlen(dir) + strlen(p) + 3;
+	char *joined = malloc(n);
+	char *out = malloc(n);
+	if (!joined || !out) {
+		free(joined);
+		free(out);
+		return NULL;
+	}
+	if (p[0] == '/')
+		snprintf(joined, n, "%s", p);
+	else
+		snprintf(joined, n, "%s/%s", dir, p);
+	size_t o = 0;
+	char *save = NULL;
+	for (char *c = strtok_r(joined, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (strcmp(c, ".") == 0)
+			continue;
+		out[o++] = '/';
+		size_t cl = strlen(c);
+		memcpy(out + o, c, cl);
+		o += cl;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	free(joined);
+	return out;
+}
+
+/*
+ * Parse a byte count: decimal digits, optionally followed by K, M or G
+ * (either case, powers of 1024), optionally followed by "iB" or "B".
+ */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	uint64_t mult = 1;
+	switch (*end) {
+	case 'k': case 'K': mult = KIB; end++; break;
+	case 'm': case 'M': mult = MIB; end++; break;
+	case 'g': case 'G': mult = GIB; end++; break;
+	default: break;
+	}
+	if (mult > 1) {
+		if ((end[0] == 'i' || end[0] == 'I') &&
+		    (end[1] == 'b' || end[1] == 'B'))
+			end += 2;
+		else if (end[0] == 'b' || end[0] == 'B')
+			end++;
+	}
+	if (*end != '\0')
+		return false;
+	if (v > UINT64_MAX / mult)
+		return false;
+	*out = v * mult;
+	return true;
+}
+
+/* Parse a plain decimal number (no sign, no suffix). */
+static bool parse_uint(const char *s, uint64_t *out)
+{
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* HOST:PORT with a non-empty host (IPv6 as [addr]) and a port 1-65535. */
+static bool valid_hostport(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return false;
+	for (const char *c = s; c < colon; c++)
+		if (isspace((unsigned char)*c))
+			return false;
+	if (s[0] == '[' && colon[-1] != ']')
+		return false;
+	if (s[0] != '[' && memchr(s, ':', colon - s))
+		return false;	/* bare IPv6 needs brackets */
+	uint64_t port;
+	return parse_uint(colon + 1, &port) && port >= 1 && port <= 65535;
+}
+
+/* Write a size for messages: "1G", "64M", "4K" or plain bytes. */
+static void fmt_size(char *buf, size_t len, uint64_t v)
+{
+	if (v && v % GIB == 0)
+		snprintf(buf, len, "%lluG", (unsigned long long)(v / GIB));
+	else if (v && v % MIB == 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)(v / MIB));
+	else if (v && v % KIB == 0)
+		snprintf(buf, len, "%lluK", (unsigned long long)(v / KIB));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* Begin the section named by the header text [NAME, NAME+N) at the current line. */
+static void begin_section(struct parse_state *st, const char *name, size_t n)
+{
+	struct sfs_config *cfg = st->cfg;
+	int line = st->lineno;
+	char *s = strndup_trim(name, n);
+	if (!s) {
+		set_error(st, line, "out of memory");
+		st->sec = SEC_BAD;
+		return;
+	}
+	st->cluster = -1;
+	snprintf(st->secname, sizeof(st->secname), "[%s]", s);
+	if (strcmp(s, "mount") == 0) {
+		st->sec = SEC_MOUNT;
+	} else if (strcmp(s, "gateway") == 0) {
+		st->sec = SEC_GATEWAY;
+	} else if (strcmp(s, "replication") == 0) {
+		st->sec = SEC_REPLICATION;
+	} else if (strncmp(s, "cluster", 7) == 0 &&
+		   (s[7] == '\0' || isspace((unsigned char)s[7]))) {
+		const char *cn = s + 7;
+		while (isspace((unsigned char)*cn))
+			cn++;
+		snprintf(st->secname, sizeof(st->secname), "[cluster %s]", cn);
+		st->sec = SEC_BAD;
+		if (!*cn) {
+			set_error(st, line, "[cluster]: missing cluster name "
+				  "(write [cluster NAME])");
+		} else if (!name_valid(cn)) {
+			set_error(st, line, "%s: invalid cluster name '%s' "
+				  "(1-255 of A-Z a-z 0-9 . _ -, not starting "
+				  "with '.')", st->secname, cn);
+		} else if (config_find_cluster(cfg, cn)) {
+			set_error(st, line, "%s: duplicate cluster '%s' "
+				  "(first defined at line %d)", st->secname, cn,
+				  config_find_cluster(cfg, cn)->line);
+		} else if (cfg->nclusters == SFS_MAX_CLUSTERS) {
+			set_error(st, line, "%s: too many clusters (at most %d)",
+				  st->secname, SFS_MAX_CLUSTERS);
+		} else {
+			struct sfs_cluster_conf *c =
+			    &cfg->clusters[cfg->nclusters];
+			c->name = strdup(cn);
+			if (!c->name) {
+				set_error(st, line, "out of memory");
+			} else {
+				c->line = line;
+				st->cluster = cfg->nclusters++;
+				st->sec = SEC_CLUSTER;
+			}
+		}
+	} else {
+		set_error(st, line, "%s: unknown section (known: [mount], "
+			  "[cluster NAME], [gateway], [replication])",
+			  st->secname);
+		st->sec = SEC_BAD;
+	}
+	free(s);
+}
+
+/*
+ * The same scan as inih's, to find inih's find_chars_or_comment() end:
+ * the first char of CHARS, or an inline ';' comment after a blank, or NUL.
+ */
+static const char *find_chars_or_comment(const char *s, const char *chars)
+{
+	bool was_space = false;
+	while (*s && (!chars || !strchr(chars, *s)) &&
+	       !(was_space && strchr(INI_INLINE_COMMENT_PREFIXES, *s))) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/*
+ * Classify LINE the way inih's ini_parse_stream() will (comment, blank,
+ * continuation, section header, key = value, or a syntax error), so that
+ * section headers and syntax errors are seen with their line number.
+ */
+static void scan_line(struct parse_state *st, const char *line)
+{
+	const char *s = line;
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	st->continuation = false;
+	if (*s == '\0' || strchr(INI_START_COMMENT_PREFIXES, *s))
+		return;
+	if (st->have_prev_name && s > line) {
+		st->continuation = true;
+		return;
+	}
+	if (*s == '[') {
+		const char *end = find_chars_or_comment(s + 1, "]");
+		if (*end == ']') {
+			begin_section(st, s + 1, end - (s + 1));
+			st->have_prev_name = false;
+		} else {
+			set_error(st, st->lineno, "section header without "
+				  "closing ']'");
+		}
+		return;
+	}
+	const char *end = find_chars_or_comment(s, "=:");
+	if (*end != '=' && *end != ':')
+		set_error(st, st->lineno, "%s: expected 'key = value', "
+			  "'[section]' or a comment", st->sec == SEC_NONE ?
+			  "(no section)" : st->secname);
+}
+
+/* inih's line source: one whole line per call, counted. */
+static char *read_line(char *str, int num, void *user)
+{
+	struct parse_state *st = user;
+	errno = 0;
+	ssize_t n = getline(&st->buf, &st->bufcap, st->fp);
+	if (n < 0) {
+		if (ferror(st->fp))
+			st->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	st->lineno++;
+	const char *line = st->buf;
+	if (st->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		line += 3;	/* UTF-8 byte order mark */
+		n -= 3;
+	}
+	if (memchr(line, '\0', n)) {
+		set_error(st, st->lineno, "NUL byte in line");
+		snprintf(str, num, "\n");
+		return str;
+	}
+	size_t content = n - (n > 0 && line[n - 1] == '\n');
+	if (n > num - 1) {
+		set_error(st, st->lineno, "line too long (%zu characters, at "
+			  "most %d)", content, num - 2);
+		snprintf(str, num, "\n");
+		return str;
+	}
+	memcpy(str, line, n);
+	str[n] = '\0';
+	scan_line(st, str);
+	return str;
+}
+
+/* Set key K of the current section to VALUE (already trimmed). */
+static int set_key(struct parse_state *st, enum key_id k, const char *value)
+{
+	struct sfs_config *cfg = st->cfg;
+	const struct key_def *d = &keys[k];
+	int line = st->lineno;
+	const char *sn = st->secname;
+
+	/* Repeats: per cluster for cluster keys, per file for the others. */
+	int *seen;
+	if (d->sec == SEC_CLUSTER)
+		seen = k == K_DATA ? &st->data_line[st->cluster] :
+		    &st->gw_line[st->cluster];
+	else
+		seen = &st->key_line[k];
+	if (*seen) {
+		set_error(st, line, "%s: '%s' already set at line %d", sn,
+			  d->name, *seen);
+		return 0;
+	}
+	*seen = line;
+
+	if (!*value) {
+		set_error(st, line, "%s: empty value for '%s'", sn, d->name);
+		return 0;
+	}
+
+	char *str = NULL;
+	uint64_t num = 0;
+	enum sfs_fsync_policy pol = SFS_FSYNC_OS;
+	switch (d->type) {
+	case V_PATH:
+		str = resolve_path(st->dir, value);
+		if (!str) {
+			set_error(st, line, "out of memory");
+			return 0;
+		}
+		break;
+	case V_HOSTPORT:
+		if (!valid_hostport(value)) {
+			set_error(st, line, "%s: bad value '%s' for '%s' "
+				  "(expected HOST:PORT, port 1-65535)", sn,
+				  value, d->name);
+			return 0;
+		}
+		str = strdup(value);
+		if (!str) {
+			set_error(st, line, "out of memory");
+			return 0;
+		}
+		break;
+	case V_SIZE:
+	case V_UINT: {
+		bool ok = d->type == V_SIZE ? parse_size(value, &num) :
+		    parse_uint(value, &num);
+		if (!ok) {
+			set_error(st, line, "%s: bad value '%s' for '%s' "
+				  "(expected %s)", sn, value, d->name,
+				  d->type == V_SIZE ? "bytes, optionally with a "
+				  "K, M or G suffix" : "a whole number");
+			return 0;
+		}
+		if (num < d->min || num > d->max) {
+			char lo[32], hi[32];
+			if (d->type == V_SIZE) {
+				fmt_size(lo, sizeof(lo), d->min);
+				fmt_size(hi, sizeof(hi), d->max);
+			} else {
+				snprintf(lo, sizeof(lo), "%llu",
+					 (unsigned long long)d->min);
+				snprintf(hi, sizeof(hi), "%llu",
+					 (unsigned long long)d->max);
+			}
+			set_error(st, line, "%s: value '%s' for '%s' out of "
+				  "range (%s to %s)", sn, value, d->name, lo,
+				  hi);
+			return 0;
+		}
+		break;
+	}
+	case V_FSYNC:
+		if (strcmp(value, "os") == 0) {
+			pol = SFS_FSYNC_OS;
+		} else if (strcmp(value, "interval") == 0) {
+			pol = SFS_FSYNC_INTERVAL;
+		} else if (strcmp(value, "always") == 0) {
+			pol = SFS_FSYNC_ALWAYS;
+		} else {
+			set_error(st, line, "%s: bad value '%s' for '%s' "
+				  "(expected os, interval or always)", sn,
+				  value, d->name);
+			return 0;
+		}
+		break;
+	}
+
+	struct sfs_cluster_conf *c =
+	    st->cluster >= 0 ? &cfg->clusters[st->cluster] : NULL;
+	switch (k) {
+	case K_MOUNTPOINT: cfg->mountpoint = str; break;
+	case K_LOG: cfg->log = str; break;
+	case K_MAX_MESSAGE: cfg->max_message = (size_t)num; break;
+	case K_SEGMENT_BYTES: cfg->segment_bytes = num; break;
+	case K_FSYNC: cfg->fsync = pol; break;
+	case K_FSYNC_INTERVAL_MS: cfg->fsync_interval_ms = num; break;
+	case K_LISTEN: cfg->gateway_listen = str; break;
+	case K_CERT: cfg->gateway_cert = str; break;
+	case K_KEY: cfg->gateway_key = str; break;
+	case K_CA: cfg->gateway_ca = str; break;
+	case K_SYNC_TIMEOUT_MS: cfg->sync_timeout_ms = num; break;
+	case K_BATCH_MESSAGES: cfg->batch_messages = (uint32_t)num; break;
+	case K_DATA: c->data = str; break;
+	case K_GATEWAY: c->gateway = str; break;
+	case K_COUNT: free(str); break;
+	}
+
+	if (d->sec == SEC_CLUSTER && c->data && c->gateway) {
+		bool data_last = k == K_DATA;
+		set_error(st, line, "%s: '%s' given with '%s' (line %d): a "
+			  "cluster is local (data) or remote (gateway), not both",
+			  sn, data_last ? "data" : "gateway",
+			  data_last ? "gateway" : "data",
+			  data_last ? st->gw_line[st->cluster] :
+			  st->data_line[st->cluster]);
+		return 0;
+	}
+	return 1;
+}
+
+/* inih's handler: one call per "key = value" line (and continuation). */
+static int on_key(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct parse_state *st = user;
+	(void)section;		/* inih truncates it; st->sec is exact */
+	int line = st->lineno;
+	st->have_prev_name = true;
+	if (st->continuation) {
+		set_error(st, line, "%s: indented line continues the value of "
+			  "'%s' (multi-line values are not supported: remove "
+			  "the indentation)", st->sec == SEC_NONE ?
+			  "(no section)" : st->secname, name);
+		return 0;
+	}
+	if (st->sec == SEC_BAD)
+		return 1;	/* reported at the section header */
+	if (st->sec == SEC_NONE) {
+		set_error(st, line, "key '%s' before any [section]", name);
+		return 0;
+	}
+	for (int k = 0; k < K_COUNT; k++)
+		if (keys[k].sec == st->sec && strcmp(keys[k].name, name) == 0)
+			return set_key(st, k, value);
+	set_error(st, line, "%s: unknown key '%s'", st->secname, name);
+	return 0;
+}
+
+/* Copy the recorded error into ERR and return -EINVAL. */
+static int report(struct parse_state *st, char *err, size_t errlen)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", st->err);
+	return -EINVAL;
+}
+
+/* The absolute, symlink-free directory of PATH; malloc'd, or NULL (errno). */
+static char *config_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *d;
+	if (!slash)
+		d = strdup(".");
+	else if (slash == path)
+		d = strdup("/");
+	else
+		d = strndup(path, slash - path);
+	if (!d)
+		return NULL;
+	char *r = realpath(d, NULL);
+	int e = errno;
+	free(d);
+	errno = e;
+	return r;
+}
+
+/*
+ * config_load - see config.h. Returns 0, -EINVAL (bad content, message in
+ * ERR), or the negative errno of opening or reading PATH. On any error *CFG
+ * is left zeroed with nothing allocated.
+ */
+int config_load(const char *path, struct sfs_config *cfg, char *err,
+		size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (err && errlen)
+		err[0] = '\0';
+
+	struct parse_state st;
+	memset(&st, 0, sizeof(st));
+	st.cfg = cfg;
+	st.path = path;
+	st.cluster = -1;
+	st.sec = SEC_NONE;
+
+	st.fp = fopen(path, "re");
+	if (!st.fp) {
+		int e = errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path,
+				 strerror(e));
+		return -e;
+	}
+	st.dir = config_dir(path);
+	if (!st.dir) {
+		int e = errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot resolve its "
+				 "directory: %s", path, strerror(e));
+		fclose(st.fp);
+		return -e;
+	}
+
+	cfg->path = strdup(path);
+	cfg->max_message = 1048576;
+	cfg->segment_bytes = 64 * MIB;
+	cfg->fsync = SFS_FSYNC_OS;
+	cfg->fsync_interval_ms = 1000;
+	cfg->sync_timeout_ms = 1000;
+	cfg->batch_messages = 4096;
+
+	int ret = ini_parse_stream(read_line, &st, on_key, &st);
+	fclose(st.fp);
+	free(st.buf);
+	free(st.dir);
+
+	if (!cfg->path)
+		set_error(&st, 0, "out of memory");
+	if (st.read_errno) {	/* e.g. EISDIR: PATH is a directory */
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 strerror(st.read_errno));
+		config_free(cfg);
+		return -st.read_errno;
+	}
+	if (ret > 0 && (!st.err_line || ret < st.err_line))
+		set_error(&st, ret, "syntax error");
+	else if (ret < 0 && !st.err_line)
+		set_error(&st, st.lineno, "cannot parse (inih error %d)", ret);
+
+	/* Whole-section checks come after every line-level one, whose
+	 * message is more precise (a bad 'data' line also leaves no data). */
+	for (int i = 0; i < cfg->nclusters && !st.err_line; i++) {
+		const struct sfs_cluster_conf *c = &cfg->clusters[i];
+		if (!c->data && !c->gateway)
+			set_error(&st, c->line, "[cluster %s]: needs 'data' "
+				  "(a local cluster) or 'gateway' (a remote "
+				  "one)", c->name);
+	}
+	if (!st.err_line && cfg->nclusters == 0) {
+		snprintf(st.err, sizeof(st.err), "%s: no cluster: add a "
+			 "[cluster NAME] section with 'data' or 'gateway'",
+			 path);
+		st.err_line = INT_MAX;
+	}
+	if (st.err_line) {
+		config_free(cfg);
+		return report(&st, err, errlen);
+	}
+	return 0;
+}
+
+/* config_free - free every string of CFG and zero it (see config.h). */
+void config_free(struct sfs_config *cfg)
+{
+	free(cfg->path);
+	free(cfg->mountpoint);
+	free(cfg->log);
+	for (int i = 0; i < cfg->nclusters && i < SFS_MAX_CLUSTERS; i++) {
+		free(cfg->clusters[i].name);
+		free(cfg->clusters[i].data);
+		free(cfg->clusters[i].gateway);
+	}
+	free(cfg->gateway_listen);
+	free(cfg->gateway_cert);
+	free(cfg->gateway_key);
+	free(cfg->gateway_ca);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* config_find_cluster - linear search by name; borrowed pointer or NULL. */
+const struct sfs_cluster_conf *config_find_cluster(const struct sfs_config *cfg,
+						   const char *name)
+{
+	for (int i = 0; i < cfg->nclusters; i++)
+		if (cfg->clusters[i].name &&
+		    strcmp(cfg->clusters[i].name, name) == 0)
+			return &cfg->clusters[i];
+	return NULL;
+}

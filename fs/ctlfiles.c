@@ -1,0 +1,462 @@
+/*
+ * ctlfiles.c - rendering and applying a stream's control files
+ * (ctlfiles.h).
+ *
+ * Applying works on a copy of the set: each line edits the copy, the copy
+ * is checked whole, and only then is it swapped in and saved, so a write
+ * that fails changes nothing (DESIGN §4).
+ */
+#include "ctlfiles.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logging.h"
+#include "../replication/positions.h"
+
+int ctlfile_by_name(const char *name)
+{
+	if (!strcmp(name, ".replicas"))
+		return CTLFILE_REPLICAS;
+	if (!strcmp(name, ".upstreams"))
+		return CTLFILE_UPSTREAMS;
+	if (!strcmp(name, ".info"))
+		return CTLFILE_INFO;
+	return -1;
+}
+
+/* A growing text buffer; on allocation failure it records the error. */
+struct text {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void tprintf(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void tprintf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = t->cap - t->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->buf ? t->buf + t->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0 || t->oom)
+			return;
+		if ((size_t)n < room) {
+			t->len += n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		while (cap - t->len <= (size_t)n)
+			cap *= 2;
+		char *b = realloc(t->buf, cap);
+		if (!b) {
+			t->oom = true;
+			return;
+		}
+		t->buf = b;
+		t->cap = cap;
+	}
+}
+
+static const char *short_state(enum replica_state st)
+{
+	return replica_state_name(st) + strlen("REPLICA_STATE_");
+}
+
+static void iso_time(char *out, size_t n, uint64_t ns)
+{
+	if (!ns) {
+		snprintf(out, n, "none");
+		return;
+	}
+	time_t sec = ns / 1000000000ull;
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void render_replicas(struct stream *s, struct text *t)
+{
+	for (int i = 0; i < s->nreplicas; i++) {
+		struct replica *r = s->replicas[i];
+		tprintf(t, "/mapr/%s/%s synchronous=%s paused=%s", r->cluster, r->stream,
+			r->synchronous ? "true" : "false", r->paused ? "true" : "false");
+		if (r->compression != CTL_COMP_OFF)
+			tprintf(t, " networkcompression=%s", ctl_compression_name(r->compression));
+		bool uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
+		tprintf(t, " # state=%s pending=%" PRIu64 " uptodate=%s bytes=%" PRIu64,
+			short_state(r->state), r->pending_msgs, uptodate ? "true" : "false",
+			r->pending_bytes);
+		if (r->state == REPLICA_STATE_UNEXPECTED && r->last_error[0])
+			tprintf(t, " error=\"%s\"", r->last_error);
+		tprintf(t, "\n");
+	}
+}
+
+/* Upstreams copied out of a stream with their UUIDs resolved (or "unknown"). */
+struct upstream_view {
+	struct upstream up[STREAM_MAX_UPSTREAMS];
+	char uuid[STREAM_MAX_UPSTREAMS][37];
+	int n;
+};
+
+/*
+ * Naming other streams takes the namespace lock, which ranks above a
+ * stream's lock: so upstreams are copied and resolved before s->lock is
+ * taken for the rest of the rendering.
+ */
+static void resolve_upstreams(struct sfs_namespace *ns, struct stream *s,
+			      struct upstream_view *v)
+{
+	pthread_mutex_lock(&s->lock);
+	v->n = s->nupstreams;
+	memcpy(v->up, s->upstreams, v->n * sizeof(v->up[0]));
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < v->n; i++) {
+		struct stream *us = ns_stream(ns, v->up[i].cluster, v->up[i].stream);
+		snprintf(v->uuid[i], 37, "unknown");
+		if (us) {
+			uuid_unparse(us->uuid, v->uuid[i]);
+			stream_put(us);
+		}
+	}
+}
+
+static void render_upstreams(const struct upstream_view *v, struct text *t)
+{
+	for (int i = 0; i < v->n; i++)
+		tprintf(t, "/mapr/%s/%s # uuid=%s\n", v->up[i].cluster, v->up[i].stream,
+			v->uuid[i]);
+}
+
+/* .info as JSON; caller holds s->lock. */
+static json_t *render_info(struct stream *s, struct topic **topics, int nt,
+			   const struct upstream_view *v)
+{
+	char u[37], when[32], mode[8];
+	uuid_unparse(s->uuid, u);
+	snprintf(mode, sizeof(mode), "0%03o", s->mode & 0777);
+	json_t *jt = json_array(), *jr = json_array(), *ju = json_array();
+	for (int i = 0; i < nt; i++) {
+		uint64_t msgs, bytes;
+		char tu[37];
+		topic_stat(topics[i], &msgs, &bytes, NULL);
+		uuid_unparse(topics[i]->uuid, tu);
+		json_array_append_new(jt, json_pack("{s:s, s:I, s:I, s:s}", "name",
+			topics[i]->name, "messages", (json_int_t)msgs, "bytes",
+			(json_int_t)bytes, "uuid", tu));
+	}
+	for (int i = 0; i < s->nreplicas; i++) {
+		struct replica *r = s->replicas[i];
+		char path[600], et[32];
+		snprintf(path, sizeof(path), "/mapr/%s/%s", r->cluster, r->stream);
+		iso_time(when, sizeof(when), r->oldest_pending_ns);
+		iso_time(et, sizeof(et), r->last_error_ns);
+		bool uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
+		json_array_append_new(jr, json_pack(
+			"{s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:b, s:I, s:I, s:s, s:s, s:s}",
+			"cluster", r->cluster, "stream", r->stream, "replicaPath", path,
+			"replicaState", replica_state_name(r->state), "paused", r->paused,
+			"synchronous", r->synchronous, "networkcompression",
+			ctl_compression_name(r->compression), "isUptodate", uptodate,
+			"putsPending", (json_int_t)r->pending_msgs, "bytesPending",
+			(json_int_t)r->pending_bytes, "oldestPendingTime", when,
+			"lastError", r->last_error, "lastErrorTime", et));
+	}
+	for (int i = 0; i < v->n; i++)
+		json_array_append_new(ju, json_pack("{s:s, s:s, s:s}", "cluster",
+			v->up[i].cluster, "stream", v->up[i].stream, "uuid", v->uuid[i]));
+	iso_time(when, sizeof(when), s->last_error_ns);
+	char path[600];
+	snprintf(path, sizeof(path), "/mapr/%s/%s", s->cluster->name, s->name);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:o, s:o, s:o, s:s, s:s}",
+			 "path", path, "cluster", s->cluster->name, "stream", s->name,
+			 "uuid", u, "uid", (json_int_t)s->uid, "gid", (json_int_t)s->gid,
+			 "mode", mode, "numtopics", nt, "topics", jt, "replicas", jr,
+			 "upstreams", ju, "lastError", s->last_error,
+			 "lastErrorTime", when);
+}
+
+int ctlfile_render(struct sfs_namespace *ns, struct stream *s,
+		   enum ctlfile which, char **out, size_t *len)
+{
+	struct text t = { 0 };
+	struct topic **topics = NULL;
+	int nt = stream_topics_snapshot(s, &topics);
+	if (nt < 0)
+		return -ENOMEM;
+	struct upstream_view *v = NULL;
+	if (which != CTLFILE_REPLICAS) {
+		v = malloc(sizeof(*v));
+		if (!v) {
+			t.oom = true;
+			goto done;
+		}
+		resolve_upstreams(ns, s, v);
+	}
+	if (which == CTLFILE_UPSTREAMS) {
+		render_upstreams(v, &t);
+	} else if (which == CTLFILE_REPLICAS) {
+		pthread_mutex_lock(&s->lock);
+		for (int i = 0; i < s->nreplicas; i++)
+			positions_pending(s->replicas[i], topics, nt);
+		render_replicas(s, &t);
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		pthread_mutex_lock(&s->lock);
+		for (int i = 0; i < s->nreplicas; i++)
+			positions_pending(s->replicas[i], topics, nt);
+		json_t *j = render_info(s, topics, nt, v);
+		pthread_mutex_unlock(&s->lock);
+		char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(j);
+		if (txt) {
+			tprintf(&t, "%s\n", txt);
+			free(txt);
+		} else {
+			t.oom = true;
+		}
+	}
+done:
+	free(v);
+	for (int i = 0; i < nt; i++)
+		topic_put(topics[i]);
+	free(topics);
+	if (t.oom) {
+		free(t.buf);
+		return -ENOMEM;
+	}
+	if (!t.buf) {
+		t.buf = strdup("");
+		if (!t.buf)
+			return -ENOMEM;
+	}
+	*out = t.buf;
+	*len = t.len;
+	return 0;
+}
+
+/* One entry of the working copy of a set. */
+struct work {
+	char cluster[256], stream[256];
+	bool synchronous, paused;
+	enum ctl_compression compression;
+	struct replica *existing;	/* kept replica object, or NULL */
+};
+
+static int find_work(struct work *w, int n, const char *cluster, const char *stream)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(w[i].cluster, cluster) && !strcmp(w[i].stream, stream))
+			return i;
+	return -1;
+}
+
+/* Check that E names a stream that can be used (not for removals). */
+static int check_target(struct sfs_namespace *ns, struct stream *s,
+			const struct ctl_entry *e, const char *file)
+{
+	struct cluster *cl = ns_cluster(ns, e->cluster);
+	if (!cl) {
+		stream_refuse(s, "%s line %d: unknown cluster '%s'", file, e->line, e->cluster);
+		return -ENOENT;
+	}
+	if (cl->remote) {
+		stream_refuse(s, "%s line %d: cluster '%s' is remote; replication across hosts needs the gateway, which this build does not have yet",
+			      file, e->line, e->cluster);
+		return -EOPNOTSUPP;
+	}
+	if (!strcmp(e->cluster, s->cluster->name) && !strcmp(e->stream, s->name)) {
+		stream_refuse(s, "%s line %d: /mapr/%s/%s names this stream itself", file,
+			      e->line, e->cluster, e->stream);
+		return -EINVAL;
+	}
+	struct stream *t = ns_stream(ns, e->cluster, e->stream);
+	if (!t) {
+		stream_refuse(s, "%s line %d: stream /mapr/%s/%s does not exist", file,
+			      e->line, e->cluster, e->stream);
+		return -ENOENT;
+	}
+	stream_put(t);
+	return 0;
+}
+
+int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
+		  enum ctl_kind kind, const struct ctl_entry *e, int n,
+		  bool replace, bool dry_run)
+{
+	const char *file = kind == CTL_REPLICAS ? ".replicas" : ".upstreams";
+	int max = kind == CTL_REPLICAS ? STREAM_MAX_REPLICAS : STREAM_MAX_UPSTREAMS;
+	int rc = 0;
+
+	/* Existence checks first, without s->lock (they take ns->lock). */
+	for (int i = 0; i < n; i++)
+		if (!e[i].remove && (rc = check_target(ns, s, &e[i], file)) < 0)
+			return rc;
+
+	/* Room for the current set plus every line, in the worst case. */
+	struct work *w = calloc(max + n + 1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	int nw = 0;
+	pthread_mutex_lock(&s->lock);
+	int ncur = kind == CTL_REPLICAS ? s->nreplicas : s->nupstreams;
+	struct work *cur = calloc(ncur + 1, sizeof(*cur));
+	if (!cur) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < ncur; i++) {
+		if (kind == CTL_REPLICAS) {
+			struct replica *r = s->replicas[i];
+			memcpy(cur[i].cluster, r->cluster, 256);
+			memcpy(cur[i].stream, r->stream, 256);
+			cur[i].synchronous = r->synchronous;
+			cur[i].paused = r->paused;
+			cur[i].compression = r->compression;
+			cur[i].existing = r;
+		} else {
+			memcpy(cur[i].cluster, s->upstreams[i].cluster, 256);
+			memcpy(cur[i].stream, s->upstreams[i].stream, 256);
+		}
+	}
+	if (!replace) {
+		memcpy(w, cur, ncur * sizeof(*w));
+		nw = ncur;
+	}
+	for (int i = 0; i < n; i++) {
+		int k = find_work(w, nw, e[i].cluster, e[i].stream);
+		if (e[i].remove) {
+			if (k < 0 && !replace) {
+				pthread_mutex_unlock(&s->lock);
+				stream_refuse(s, "%s line %d: /mapr/%s/%s is not listed", file,
+					      e[i].line, e[i].cluster, e[i].stream);
+				rc = -ENOENT;
+				free(cur);
+				free(w);
+				return rc;
+			}
+			if (k >= 0) {
+				memmove(&w[k], &w[k + 1], (nw - k - 1) * sizeof(*w));
+				nw--;
+			}
+			continue;
+		}
+		if (k < 0) {
+			k = nw++;
+			memset(&w[k], 0, sizeof(w[k]));
+			snprintf(w[k].cluster, 256, "%s", e[i].cluster);
+			snprintf(w[k].stream, 256, "%s", e[i].stream);
+			/* Entries kept across a replace keep their settings. */
+			int c = find_work(cur, ncur, e[i].cluster, e[i].stream);
+			if (c >= 0)
+				w[k] = cur[c];
+		}
+		if (e[i].has_synchronous)
+			w[k].synchronous = e[i].synchronous;
+		if (e[i].has_paused)
+			w[k].paused = e[i].paused;
+		if (e[i].has_compression)
+			w[k].compression = e[i].compression;
+		if (nw > max) {
+			pthread_mutex_unlock(&s->lock);
+			stream_refuse(s, "%s line %d: more than %d %s", file, e[i].line, max,
+				      kind == CTL_REPLICAS ? "replicas" : "upstreams");
+			free(cur);
+			free(w);
+			return -ENOSPC;
+		}
+	}
+	if (dry_run)
+		goto out;
+
+	/* Commit: build the new set, keeping replica objects (positions). */
+	if (kind == CTL_REPLICAS) {
+		struct replica *old[STREAM_MAX_REPLICAS];
+		int nold = s->nreplicas;
+		memcpy(old, s->replicas, sizeof(old));
+		struct replica *nr[STREAM_MAX_REPLICAS];
+		struct replica saved[STREAM_MAX_REPLICAS];
+		for (int i = 0; i < nw; i++) {
+			struct replica *r = w[i].existing;
+			if (!r) {
+				r = calloc(1, sizeof(*r));
+				if (!r) {
+					for (int k = 0; k < i; k++)
+						if (!w[k].existing)
+							replica_free(nr[k]);
+					rc = -ENOMEM;
+					goto out;
+				}
+				memcpy(r->cluster, w[i].cluster, 256);
+				memcpy(r->stream, w[i].stream, 256);
+				r->state = REPLICA_STATE_COPY_IN_PROGRESS;
+			}
+			saved[i] = *r;
+			r->synchronous = w[i].synchronous;
+			r->paused = w[i].paused;
+			r->compression = w[i].compression;
+			if (r->paused)
+				r->state = REPLICA_STATE_PAUSED;
+			else if (r->state == REPLICA_STATE_PAUSED)
+				r->state = r->copied ? REPLICA_STATE_REPLICATING :
+						       REPLICA_STATE_COPY_IN_PROGRESS;
+			nr[i] = r;
+		}
+		memcpy(s->replicas, nr, nw * sizeof(nr[0]));
+		s->nreplicas = nw;
+		rc = stream_save_locked(s);
+		if (rc < 0) {
+			/* Put everything back as it was. */
+			for (int i = 0; i < nw; i++) {
+				if (w[i].existing)
+					*w[i].existing = saved[i];
+				else
+					replica_free(nr[i]);
+			}
+			memcpy(s->replicas, old, sizeof(old));
+			s->nreplicas = nold;
+			goto out;
+		}
+		for (int i = 0; i < nold; i++) {
+			bool kept = false;
+			for (int k = 0; k < nw; k++)
+				kept |= nr[k] == old[i];
+			if (!kept)
+				replica_free(old[i]);
+		}
+		s->positions_dirty = true;
+	} else {
+		struct upstream old[STREAM_MAX_UPSTREAMS];
+		int nold = s->nupstreams;
+		memcpy(old, s->upstreams, sizeof(old));
+		for (int i = 0; i < nw; i++) {
+			memcpy(s->upstreams[i].cluster, w[i].cluster, 256);
+			memcpy(s->upstreams[i].stream, w[i].stream, 256);
+		}
+		s->nupstreams = nw;
+		rc = stream_save_locked(s);
+		if (rc < 0) {
+			memcpy(s->upstreams, old, sizeof(old));
+			s->nupstreams = nold;
+		}
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0 && rc != -ENOMEM && !dry_run)
+		stream_refuse(s, "%s: cannot save the stream's settings: %s", file, strerror(-rc));
+	free(cur);
+	free(w);
+	if (rc == 0 && !dry_run && ns->wake)
+		ns->wake(ns->wake_arg);
+	return rc;
+}

@@ -1,0 +1,824 @@
+/*
+ * fuse_ops.c - the FUSE operations table (fuse_ops.h).
+ *
+ * Every handler returns 0 (or a byte count) or a negative errno, as libfuse
+ * expects, and takes its references through cleanup attributes, so no
+ * early return leaks one. Topic and control files are opened direct_io:
+ * the kernel keeps no page cache for them, so no reader ever sees stale
+ * bytes, and the offset the kernel passes for a write is ignored because
+ * data always goes at the topic's real end (DESIGN §3).
+ *
+ * Paths have at most three parts: /<cluster>/<stream>/<topic or dot file>.
+ */
+#define _GNU_SOURCE /* memrchr */
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ctlfiles.h"
+#include "logging.h"
+#include "names.h"
+
+/* The largest write the kernel hands over in one request, bytes. */
+#define SFS_MAX_WRITE (1u << 20)
+
+enum loc_kind { L_ROOT, L_CLUSTER, L_STREAM, L_TOPIC, L_CTL };
+
+struct loc {
+	enum loc_kind kind;
+	char c[256], s[256], t[256];
+	int ctl;		/* enum ctlfile for L_CTL */
+};
+
+enum fh_kind { FH_TOPIC, FH_CTL };
+
+/* An open topic or control file. */
+struct fh {
+	enum fh_kind kind;
+	pthread_mutex_t mu;
+	struct stream *stream;
+	struct topic *topic;
+	int ctl;		/* enum ctlfile */
+	/* Bytes after the last '\n' written, waiting for the rest of the line. */
+	char *pbuf;
+	size_t plen, pcap;
+	/* Control files opened with O_TRUNC: every complete line written. */
+	bool truncating, wrote, applied;
+	char *acc;
+	size_t alen, acap;
+	/* What a reader of a control file sees: rendered at open. */
+	char *snap;
+	size_t snaplen;
+};
+
+static struct sfs_daemon *daemon_of(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void put_stream_p(struct stream **s)
+{
+	if (*s)
+		stream_put(*s);
+}
+
+static void put_topic_p(struct topic **t)
+{
+	if (*t)
+		topic_put(*t);
+}
+
+#define AUTO_STREAM __attribute__((cleanup(put_stream_p))) struct stream
+#define AUTO_TOPIC __attribute__((cleanup(put_topic_p))) struct topic
+
+static int copy_part(char *dst, const char *src, size_t n)
+{
+	if (n > 255)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+	return 0;
+}
+
+/* Split PATH into its parts. -ENOENT for more than three parts. */
+static int parse_path(const char *path, struct loc *l)
+{
+	const char *p = path;
+	char *parts[3] = { l->c, l->s, l->t };
+	int depth = 0;
+	memset(l, 0, sizeof(*l));
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (depth == 3)
+			return -ENOENT;
+		int rc = copy_part(parts[depth], p, n);
+		if (rc < 0)
+			return rc;
+		depth++;
+		p += n;
+	}
+	l->kind = (enum loc_kind)depth;
+	if (depth == 3 && (l->ctl = ctlfile_by_name(l->t)) >= 0)
+		l->kind = L_CTL;
+	return 0;
+}
+
+static struct cluster *local_cluster(struct sfs_daemon *d, const char *name)
+{
+	struct cluster *cl = ns_cluster(&d->ns, name);
+	return cl && !cl->remote ? cl : NULL;
+}
+
+static void set_time(struct timespec *ts, uint64_t ns)
+{
+	ts->tv_sec = ns / 1000000000ull;
+	ts->tv_nsec = ns % 1000000000ull;
+}
+
+static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->st_blksize = 4096;
+	if (l.kind == L_ROOT) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		st->st_uid = getuid();
+		st->st_gid = getgid();
+		set_time(&st->st_mtim, d->ns.mount_ns);
+		st->st_ctim = st->st_atim = st->st_mtim;
+		return 0;
+	}
+	struct cluster *cl = local_cluster(d, l.c);
+	if (!cl)
+		return -ENOENT;
+	if (l.kind == L_CLUSTER) {
+		st->st_mode = S_IFDIR | cl->mode;
+		st->st_nlink = 2;
+		st->st_uid = cl->uid;
+		st->st_gid = cl->gid;
+		set_time(&st->st_mtim, d->ns.mount_ns);
+		st->st_ctim = st->st_atim = st->st_mtim;
+		return 0;
+	}
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	set_time(&st->st_mtim, s->ctime_ns);
+	st->st_ctim = st->st_atim = st->st_mtim;
+	if (l.kind == L_STREAM) {
+		st->st_mode = S_IFDIR | s->mode;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (l.kind == L_CTL) {
+		char *text;
+		size_t len;
+		if ((rc = ctlfile_render(&d->ns, s, l.ctl, &text, &len)) < 0)
+			return rc;
+		free(text);
+		st->st_mode = S_IFREG | (s->mode & (l.ctl == CTLFILE_INFO ? 0444 : 0666));
+		st->st_nlink = 1;
+		st->st_size = len;
+		return 0;
+	}
+	AUTO_TOPIC *t = stream_find_topic(s, l.t);
+	if (!t)
+		return -ENOENT;
+	uint64_t msgs, bytes, mtime;
+	topic_stat(t, &msgs, &bytes, &mtime);
+	st->st_mode = S_IFREG | t->mode;
+	st->st_nlink = 1;
+	st->st_uid = t->uid;
+	st->st_gid = t->gid;
+	st->st_size = bytes;
+	st->st_blocks = (bytes + 511) / 512;
+	set_time(&st->st_mtim, mtime);
+	st->st_atim = st->st_mtim;
+	set_time(&st->st_ctim, mtime > t->ctime_ns ? mtime : t->ctime_ns);
+	return 0;
+}
+
+static int fill_names(void *buf, fuse_fill_dir_t filler, char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		filler(buf, names[i], NULL, 0, 0);
+	free_names(names, n);
+	return 0;
+}
+
+static int sfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+		       off_t off, struct fuse_file_info *fi,
+		       enum fuse_readdir_flags flags)
+{
+	(void)off;
+	(void)fi;
+	(void)flags;
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	char **names;
+	int n, rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind >= L_TOPIC)
+		return -ENOTDIR;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	if (l.kind == L_ROOT) {
+		if ((n = ns_cluster_names(&d->ns, &names)) < 0)
+			return n;
+		return fill_names(buf, filler, names, n);
+	}
+	struct cluster *cl = local_cluster(d, l.c);
+	if (!cl)
+		return -ENOENT;
+	if (l.kind == L_CLUSTER) {
+		if ((n = ns_stream_names(&d->ns, cl, &names)) < 0)
+			return n;
+		return fill_names(buf, filler, names, n);
+	}
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	filler(buf, ".replicas", NULL, 0, 0);
+	filler(buf, ".upstreams", NULL, 0, 0);
+	filler(buf, ".info", NULL, 0, 0);
+	if ((n = stream_topic_names(s, &names)) < 0)
+		return n;
+	return fill_names(buf, filler, names, n);
+}
+
+static int sfs_mkdir(const char *path, mode_t mode)
+{
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind != L_STREAM) {
+		log_warn("mkdir %s: refused: only streams (/<cluster>/<stream>) are directories", path);
+		return -EPERM;
+	}
+	struct cluster *cl = local_cluster(d, l.c);
+	if (!cl)
+		return -ENOENT;
+	if (!name_valid(l.s)) {
+		log_warn("mkdir %s: refused: invalid stream name (1-255 of A-Z a-z 0-9 . _ -, not starting with '.')", path);
+		return -EINVAL;
+	}
+	struct fuse_context *ctx = fuse_get_context();
+	rc = ns_create_stream(&d->ns, cl, l.s, ctx->uid, ctx->gid, mode & 07777, NULL);
+	if (rc == 0 && d->ns.wake)
+		d->ns.wake(d->ns.wake_arg); /* it may be a replica someone waits for */
+	return rc;
+}
+
+static int sfs_rmdir(const char *path)
+{
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind == L_TOPIC || l.kind == L_CTL)
+		return -ENOTDIR;
+	if (l.kind != L_STREAM) {
+		log_warn("rmdir %s: refused: only streams can be removed", path);
+		return -EPERM;
+	}
+	return ns_delete_stream(&d->ns, local_cluster(d, l.c), l.s);
+}
+
+static int sfs_unlink(const char *path)
+{
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind == L_CTL) {
+		log_warn("rm %s: refused: control files cannot be removed", path);
+		return -EPERM;
+	}
+	if (l.kind != L_TOPIC)
+		return -EISDIR;
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	return stream_delete_topic(s, l.t);
+}
+
+static int sfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)flags;
+	log_warn("rename %s to %s: refused: streams and topics cannot be renamed", from, to);
+	return -EPERM;
+}
+
+static void fh_free(struct fh *f)
+{
+	if (!f)
+		return;
+	if (f->topic)
+		topic_put(f->topic);
+	if (f->stream)
+		stream_put(f->stream);
+	free(f->pbuf);
+	free(f->acc);
+	free(f->snap);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+static struct fh *fh_new(enum fh_kind kind, struct stream *s)
+{
+	struct fh *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->kind = kind;
+	pthread_mutex_init(&f->mu, NULL);
+	stream_get(s);
+	f->stream = s;
+	return f;
+}
+
+static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s,
+		    int which, struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	if (which == CTLFILE_INFO && acc != O_RDONLY) {
+		log_warn("open %s: refused: .info is read only", path);
+		return -EACCES;
+	}
+	struct fh *f = fh_new(FH_CTL, s);
+	if (!f)
+		return -ENOMEM;
+	f->ctl = which;
+	f->truncating = (fi->flags & O_TRUNC) && acc != O_RDONLY;
+	if (acc != O_WRONLY) {
+		int rc = ctlfile_render(&d->ns, s, which, &f->snap, &f->snaplen);
+		if (rc < 0) {
+			fh_free(f);
+			return rc;
+		}
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)f;
+	return 0;
+}
+
+static int sfs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind < L_TOPIC)
+		return -EISDIR;
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	if (l.kind == L_CTL)
+		return open_ctl(d, path, s, l.ctl, fi);
+	AUTO_TOPIC *t = stream_find_topic(s, l.t);
+	if (!t)
+		return -ENOENT;
+	uint64_t bytes;
+	topic_stat(t, NULL, &bytes, NULL);
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY && bytes) {
+		log_warn("open %s: refused: topics are append-only, truncation is not allowed (use >>)", path);
+		return -EPERM;
+	}
+	struct fh *f = fh_new(FH_TOPIC, s);
+	if (!f)
+		return -ENOMEM;
+	topic_get(t);
+	f->topic = t;
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)f;
+	return 0;
+}
+
+static int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind == L_CTL)
+		return sfs_open(path, fi);
+	if (l.kind != L_TOPIC) {
+		log_warn("create %s: refused: files live in streams (/<cluster>/<stream>/<topic>)", path);
+		return -EPERM;
+	}
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	if (!name_valid(l.t)) {
+		log_warn("create %s: refused: invalid topic name (1-255 of A-Z a-z 0-9 . _ -, not starting with '.')", path);
+		return -EINVAL;
+	}
+	struct fuse_context *ctx = fuse_get_context();
+	AUTO_TOPIC *t = NULL;
+	rc = stream_topic_get_or_create(s, l.t, ctx->uid, ctx->gid, mode & 07777,
+					fi->flags & O_EXCL, &d->ns.topic_opts, &t, NULL);
+	if (rc < 0)
+		return rc;
+	struct fh *f = fh_new(FH_TOPIC, s);
+	if (!f)
+		return -ENOMEM;
+	topic_get(t);
+	f->topic = t;
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)f;
+	return 0;
+}
+
+static int sfs_read(const char *path, char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+	if (off < 0)
+		return -EINVAL;
+	if (f->kind == FH_TOPIC) {
+		ssize_t n = topic_read(f->topic, off, buf, size);
+		return n < 0 ? (int)n : (int)n;
+	}
+	if ((uint64_t)off >= f->snaplen)
+		return 0;
+	size_t n = f->snaplen - off < size ? f->snaplen - off : size;
+	memcpy(buf, f->snap + off, n);
+	return (int)n;
+}
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 256;
+	while (c < need)
+		c *= 2;
+	char *b = realloc(*buf, c);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
+/*
+ * Append the complete lines of BUF (with what the handle held back before
+ * them) as one run of messages. The bytes after the last '\n' stay in the
+ * handle. f->mu held.
+ */
+static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
+			     const char *buf, size_t size)
+{
+	size_t max = d->cfg->max_message;
+	const char *last = memrchr(buf, '\n', size);
+	if (!last) {
+		if (f->plen + size > max) {
+			log_warn("write %s: refused: message longer than max_message (%zu bytes)",
+				 path, max);
+			f->plen = 0; /* the whole over-long message is dropped */
+			return -EMSGSIZE;
+		}
+		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
+			return -ENOMEM;
+		memcpy(f->pbuf + f->plen, buf, size);
+		f->plen += size;
+		return (int)size;
+	}
+	size_t nlines = 0;
+	for (const char *p = buf; p <= last; p++)
+		nlines += *p == '\n';
+	size_t rest = buf + size - (last + 1);
+	if (rest > max) {
+		log_warn("write %s: refused: message longer than max_message (%zu bytes)", path, max);
+		return -EMSGSIZE;
+	}
+	struct iovec *iov = malloc(nlines * sizeof(*iov));
+	char *first = NULL;
+	int rc = 0;
+	if (!iov)
+		return -ENOMEM;
+	const char *p = buf;
+	for (size_t i = 0; i < nlines; i++) {
+		const char *nl = memchr(p, '\n', last + 1 - p);
+		size_t len = nl - p;
+		iov[i].iov_base = (void *)p;
+		iov[i].iov_len = len;
+		if (i == 0 && f->plen) {
+			first = malloc(f->plen + len + 1);
+			if (!first) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(first, f->pbuf, f->plen);
+			memcpy(first + f->plen, p, len);
+			iov[0].iov_base = first;
+			iov[0].iov_len = f->plen + len;
+		}
+		if (iov[i].iov_len > max) {
+			log_warn("write %s: refused: message of %zu bytes is longer than max_message (%zu bytes)",
+				 path, iov[i].iov_len, max);
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		p = nl + 1;
+	}
+	rc = topic_append_local(f->topic, iov, nlines);
+	if (rc < 0) {
+		log_warn("write %s: append failed: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (grow(&f->pbuf, &f->pcap, rest) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(f->pbuf, last + 1, rest);
+	f->plen = rest;
+	rc = (int)size;
+out:
+	free(first);
+	free(iov);
+	return rc;
+}
+
+/*
+ * Handle complete control lines BUF/LEN: apply them at once, or, for a
+ * handle opened with O_TRUNC, check them against everything written so far
+ * and keep them for the replace at close. f->mu held.
+ */
+static int ctl_lines(struct sfs_daemon *d, struct fh *f, const char *buf, size_t len)
+{
+	enum ctl_kind kind = f->ctl == CTLFILE_REPLICAS ? CTL_REPLICAS : CTL_UPSTREAMS;
+	const char *file = kind == CTL_REPLICAS ? ".replicas" : ".upstreams";
+	char err[512];
+	struct ctl_entry *e = NULL;
+	const char *text = buf;
+	size_t tlen = len;
+	char *all = NULL;
+	if (f->truncating) {
+		all = malloc(f->alen + len + 1);
+		if (!all)
+			return -ENOMEM;
+		memcpy(all, f->acc, f->alen);
+		memcpy(all + f->alen, buf, len);
+		text = all;
+		tlen = f->alen + len;
+	}
+	int n = ctl_parse(text, tlen, kind, d->mountpoint, &e, err, sizeof(err));
+	if (n < 0) {
+		stream_refuse(f->stream, "%s: %s", file, err);
+		free(all);
+		return n;
+	}
+	int rc = ctlfile_apply(&d->ns, f->stream, kind, e, n, f->truncating, f->truncating);
+	free(e);
+	if (rc == 0 && f->truncating) {
+		free(f->acc);
+		f->acc = all;
+		f->alen = tlen;
+		f->acap = tlen + 1;
+		f->wrote = true;
+		all = NULL;
+	}
+	free(all);
+	return rc;
+}
+
+static int ctl_write(struct sfs_daemon *d, struct fh *f, const char *buf, size_t size)
+{
+	if (f->ctl == CTLFILE_INFO)
+		return -EACCES;
+	const char *last = memrchr(buf, '\n', size);
+	if (!last) {
+		if (f->plen + size > 65536)
+			return -EINVAL;
+		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
+			return -ENOMEM;
+		memcpy(f->pbuf + f->plen, buf, size);
+		f->plen += size;
+		return (int)size;
+	}
+	size_t head = last + 1 - buf;
+	char *lines = malloc(f->plen + head);
+	if (!lines)
+		return -ENOMEM;
+	memcpy(lines, f->pbuf, f->plen);
+	memcpy(lines + f->plen, buf, head);
+	int rc = ctl_lines(d, f, lines, f->plen + head);
+	free(lines);
+	if (rc < 0)
+		return rc;
+	size_t rest = size - head;
+	if (grow(&f->pbuf, &f->pcap, rest) < 0)
+		return -ENOMEM;
+	memcpy(f->pbuf, last + 1, rest);
+	f->plen = rest;
+	return (int)size;
+}
+
+static int sfs_write(const char *path, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)off; /* appends go at the real end, whatever the kernel thinks */
+	struct sfs_daemon *d = daemon_of();
+	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+	pthread_mutex_lock(&f->mu);
+	int rc = f->kind == FH_TOPIC ? topic_write_lines(d, path, f, buf, size) :
+				       ctl_write(d, f, buf, size);
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+/*
+ * Finish what a close finishes: a last line without '\n' becomes a message
+ * (or a control line), and a truncating control write replaces the set.
+ * FINAL is the release, after which nothing more can come.
+ */
+static int finish(struct sfs_daemon *d, const char *path, struct fh *f, bool final)
+{
+	int rc = 0;
+	pthread_mutex_lock(&f->mu);
+	if (f->plen) {
+		if (f->kind == FH_TOPIC) {
+			struct iovec iov = { f->pbuf, f->plen };
+			rc = topic_append_local(f->topic, &iov, 1);
+			if (rc < 0)
+				log_warn("close %s: the last line could not be appended: %s",
+					 path ? path : f->topic->name, strerror(-rc));
+		} else {
+			rc = ctl_lines(d, f, f->pbuf, f->plen);
+		}
+		f->plen = 0;
+	}
+	/*
+	 * A shell's "> file" closes a duplicate of the descriptor before any
+	 * write; replacing then would empty the set, so the replace waits for
+	 * a write, or for the release when nothing was written at all.
+	 */
+	if (f->kind == FH_CTL && f->truncating && rc == 0 &&
+	    (f->wrote || (final && !f->applied))) {
+		enum ctl_kind kind = f->ctl == CTLFILE_REPLICAS ? CTL_REPLICAS : CTL_UPSTREAMS;
+		char err[512];
+		struct ctl_entry *e = NULL;
+		int n = ctl_parse(f->acc ? f->acc : "", f->alen, kind, d->mountpoint, &e,
+				  err, sizeof(err));
+		rc = n < 0 ? n : ctlfile_apply(&d->ns, f->stream, kind, e, n, true, false);
+		free(e);
+		f->wrote = false;
+		f->applied = true;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+static int sfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	return finish(daemon_of(), path, (struct fh *)(uintptr_t)fi->fh, false);
+}
+
+static int sfs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+	finish(daemon_of(), path, f, true);
+	fh_free(f);
+	return 0;
+}
+
+static int sfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	(void)fi;
+	/* Appends are on disk in the page cache once write() returned; the
+	 * strict fsync policy syncs them there already. */
+	return 0;
+}
+
+static int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind < L_TOPIC)
+		return -EISDIR;
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	if (l.kind == L_TOPIC) {
+		AUTO_TOPIC *t = stream_find_topic(s, l.t);
+		if (!t)
+			return -ENOENT;
+		uint64_t bytes;
+		topic_stat(t, NULL, &bytes, NULL);
+		if ((uint64_t)size == bytes)
+			return 0;
+	}
+	log_warn("truncate %s: refused: topics are append-only and control files are replaced with '>'",
+		 path);
+	return -EPERM;
+}
+
+/* chmod/chown of a cluster, stream or topic. */
+static int set_owner(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind == L_ROOT || l.kind == L_CTL) {
+		log_warn("chmod/chown %s: refused: follows its stream", path);
+		return -EPERM;
+	}
+	struct cluster *cl = local_cluster(d, l.c);
+	if (!cl)
+		return -ENOENT;
+	if (l.kind == L_CLUSTER)
+		return ns_cluster_set_owner(&d->ns, cl, uid, gid, mode);
+	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
+	if (!s)
+		return -ENOENT;
+	if (l.kind == L_STREAM)
+		return stream_set_owner(s, uid, gid, mode);
+	AUTO_TOPIC *t = stream_find_topic(s, l.t);
+	if (!t)
+		return -ENOENT;
+	return topic_set_owner(t, uid, gid, mode);
+}
+
+static int sfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return set_owner(path, (uid_t)-1, (gid_t)-1, mode & 07777);
+}
+
+static int sfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return set_owner(path, uid, gid, (mode_t)-1);
+}
+
+static int sfs_utimens(const char *path, const struct timespec tv[2],
+		       struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	/* Times come from the data (last append); touch is accepted as is. */
+	struct stat st;
+	return sfs_getattr(path, &st, NULL);
+}
+
+static int sfs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	struct sfs_daemon *d = daemon_of();
+	for (int i = 0; i < d->ns.nclusters; i++)
+		if (!d->ns.clusters[i].remote)
+			return fstatvfs(d->ns.clusters[i].dirfd, sv) < 0 ? -errno : 0;
+	memset(sv, 0, sizeof(*sv));
+	return 0;
+}
+
+static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* open(O_TRUNC) must reach open(), where control files tell it apart
+	 * from appends and topics refuse it. */
+	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = SFS_MAX_WRITE;
+	/* Sizes change behind the kernel's back (replication): never cache. */
+	cfg->attr_timeout = 0;
+	cfg->entry_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->hard_remove = 1;
+	cfg->use_ino = 0;
+	return fuse_get_context()->private_data;
+}
+
+const struct fuse_operations sfs_fuse_ops = {
+	.init = sfs_init,
+	.getattr = sfs_getattr,
+	.readdir = sfs_readdir,
+	.mkdir = sfs_mkdir,
+	.rmdir = sfs_rmdir,
+	.unlink = sfs_unlink,
+	.rename = sfs_rename,
+	.open = sfs_open,
+	.create = sfs_create,
+	.read = sfs_read,
+	.write = sfs_write,
+	.flush = sfs_flush,
+	.release = sfs_release,
+	.fsync = sfs_fsync,
+	.truncate = sfs_truncate,
+	.chmod = sfs_chmod,
+	.chown = sfs_chown,
+	.utimens = sfs_utimens,
+	.statfs = sfs_statfs,
+};

@@ -1,0 +1,24 @@
+/*
+ * fuse_ops.h - the FUSE layer: one operations table (libfuse's high-level,
+ * path-based API, run by the multi-threaded loop) mapping file operations
+ * on /<cluster>/<stream>/<topic> to the namespace, topics and control files.
+ */
+#ifndef STREAMFS_FUSE_OPS_H
+#define STREAMFS_FUSE_OPS_H
+
+#define FUSE_USE_VERSION 35
+#include <fuse.h>
+
+#include "namespace.h"
+
+/* What every handler reaches through fuse_get_context()->private_data. */
+struct sfs_daemon {
+	struct sfs_namespace ns;
+	const struct sfs_config *cfg;
+	const char *mountpoint;		/* absolute */
+};
+
+/* sfs_fuse_ops - the operations table; private data is a struct sfs_daemon. */
+extern const struct fuse_operations sfs_fuse_ops;
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * logging.h - the daemon's log: one line per event, to stderr or a file.
+ *
+ * Levels: "info" for lifecycle events, "warn" for refused input and
+ * recoverable faults (a bad control-file write, a torn tail cut at start-up),
+ * "error" for failures of the daemon itself. Tests fail on any "error" line,
+ * so input that a user got wrong must be logged as "warn", never "error".
+ *
+ * Line format:  2026-11-29T21:30:00.123Z streamfs[PID] LEVEL: message
+ */
+#ifndef STREAMFS_LOGGING_H
+#define STREAMFS_LOGGING_H
+
+enum sfs_log_level { SFS_LOG_INFO, SFS_LOG_WARN, SFS_LOG_ERROR };
+
+/*
+ * sfs_log_open - send the log to PATH (appended, created 0640) instead of
+ * stderr. PATH NULL keeps stderr. Returns 0 or a negative errno from open(2).
+ * Call once, before any thread starts.
+ */
+int sfs_log_open(const char *path);
+
+/* sfs_log_close - flush and close the log file opened by sfs_log_open. */
+void sfs_log_close(void);
+
+/*
+ * sfs_log - write one line at LEVEL. Thread-safe: each call is one write(2)
+ * of a whole line, so lines from different threads never interleave.
+ */
+void sfs_log(enum sfs_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_info(...) sfs_log(SFS_LOG_INFO, __VA_ARGS__)
+#define log_warn(...) sfs_log(SFS_LOG_WARN, __VA_ARGS__)
+#define log_error(...) sfs_log(SFS_LOG_ERROR, __VA_ARGS__)
+
+#endif

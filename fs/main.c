@@ -1,0 +1,189 @@
+/*
+ * main.c - the streamfs daemon: options, configuration, mount, the
+ * multi-threaded FUSE loop, and an orderly stop (replication thread first,
+ * then every topic checkpointed and closed).
+ *
+ *   streamfs -c CONFIG [-f] [-l LOGFILE] [MOUNTPOINT]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fuse_ops.h"
+#include "logging.h"
+#include "../replication/positions.h"
+#include "../replication/replicator.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: streamfs -c CONFIG [-f] [-l LOGFILE] [MOUNTPOINT]\n"
+		"  -c CONFIG   mount.conf to use (INI; see docs/configuration.md)\n"
+		"  -f          stay in the foreground\n"
+		"  -l LOGFILE  log to LOGFILE (default: [mount] log, else stderr)\n"
+		"  -d          FUSE debug output (implies -f)\n"
+		"  MOUNTPOINT  overrides [mount] mountpoint\n");
+}
+
+/* Is PATH a mount point already (in /proc/self/mountinfo)? */
+static bool is_mounted(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return false;
+	char line[8192];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mp[4096];
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, path))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Open file descriptors: one per segment file, so raise the soft limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = NULL, *logfile = NULL;
+	bool foreground = false, debug = false;
+	int opt, status = 1;
+	char err[1024];
+	struct sfs_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+
+	while ((opt = getopt(argc, argv, "+c:fl:dh")) != -1) {
+		switch (opt) {
+		case 'c': conf = optarg; break;
+		case 'f': foreground = true; break;
+		case 'l': logfile = optarg; break;
+		case 'd': debug = foreground = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!conf || argc - optind > 1) {
+		usage(stderr);
+		return 2;
+	}
+	int rc = config_load(conf, &cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "streamfs: %s\n", err);
+		return 1;
+	}
+	char mpbuf[PATH_MAX];
+	const char *mp = optind < argc ? argv[optind] : cfg.mountpoint;
+	if (!mp) {
+		fprintf(stderr, "streamfs: %s: no mountpoint: set [mount] mountpoint or give one on the command line\n",
+			conf);
+		goto out_cfg;
+	}
+	struct stat st;
+	if (!realpath(mp, mpbuf) || stat(mpbuf, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "streamfs: %s: mountpoint %s: %s\n", conf, mp,
+			errno ? strerror(errno) : "not a directory");
+		goto out_cfg;
+	}
+	if (is_mounted(mpbuf)) {
+		fprintf(stderr, "streamfs: %s: mountpoint %s is busy (already mounted); unmount it first (fusermount3 -u %s)\n",
+			conf, mpbuf, mpbuf);
+		goto out_cfg;
+	}
+	if (!logfile)
+		logfile = cfg.log;
+	if (logfile && (rc = sfs_log_open(logfile)) < 0) {
+		fprintf(stderr, "streamfs: log file %s: %s\n", logfile, strerror(-rc));
+		goto out_cfg;
+	}
+	raise_nofile();
+
+	static struct sfs_daemon d;
+	static struct replicator repl;
+	d.cfg = &cfg;
+	d.mountpoint = mpbuf;
+	replicator_init(&repl, cfg.batch_messages);
+	rc = ns_open(&d.ns, &cfg, replicator_wake, &repl, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "streamfs: %s\n", err);
+		goto out_log;
+	}
+	struct stream **streams;
+	int n = ns_streams_snapshot(&d.ns, &streams);
+	for (int i = 0; i < n; i++) {
+		positions_load(streams[i]);
+		stream_put(streams[i]);
+	}
+	if (n >= 0)
+		free(streams);
+
+	/* -o options: the kernel checks modes; other users may enter as root
+	 * mounts it (DESIGN §2: chmod/chown work and are enforced). */
+	char opts[256];
+	snprintf(opts, sizeof(opts), "fsname=streamfs,subtype=streamfs,default_permissions%s",
+		 getuid() == 0 ? ",allow_other" : "");
+	char *fargv[] = { argv[0], "-o", opts, debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
+	struct fuse *fuse = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), &d);
+	if (!fuse) {
+		fprintf(stderr, "streamfs: cannot set up FUSE\n");
+		goto out_ns;
+	}
+	if (fuse_mount(fuse, mpbuf) != 0) {
+		fprintf(stderr, "streamfs: %s: cannot mount on %s\n", conf, mpbuf);
+		goto out_fuse;
+	}
+	if (fuse_daemonize(foreground) != 0) {
+		fprintf(stderr, "streamfs: cannot go to the background\n");
+		goto out_unmount;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_unmount;
+	/* Threads only now: fuse_daemonize forks. */
+	if ((rc = replicator_start(&repl, &d.ns)) < 0) {
+		log_error("cannot start the replication thread: %s", strerror(-rc));
+		goto out_signals;
+	}
+	log_info("mounted %s on %s (%d clusters)", conf, mpbuf, cfg.nclusters);
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_max_threads(lc, 16);
+	rc = fuse_loop_mt(fuse, lc);
+	fuse_loop_cfg_destroy(lc);
+	replicator_stop(&repl);
+	status = rc == 0 ? 0 : 1;
+	log_info("unmounting %s", mpbuf);
+out_signals:
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_fuse:
+	fuse_destroy(fuse);
+	fuse_opt_free_args(&args);
+out_ns:
+	ns_close(&d.ns);
+	if (status == 0)
+		log_info("stopped cleanly");
+out_log:
+	sfs_log_close();
+out_cfg:
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,42 @@
+/*
+ * metafile.h - small JSON metadata files, and directory housekeeping (stream, topic and cluster
+ * settings, replication positions), replaced atomically: write a temporary
+ * file, optionally fsync it, rename it over the old one, fsync the directory.
+ * A crash leaves either the old file or the new one, never a mix (DESIGN §6).
+ */
+#ifndef STREAMFS_METAFILE_H
+#define STREAMFS_METAFILE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/*
+ * metafile_write - replace file NAME in directory DIRFD with the JSON of
+ * ROOT (not consumed). DURABLE true fsyncs the file and the directory
+ * before returning; false relies on the page cache (safe against a crash of
+ * the daemon, not of the machine). Returns 0 or a negative errno; on error
+ * the old file is intact and no temporary file is left.
+ */
+int metafile_write(int dirfd, const char *name, json_t *root, bool durable);
+
+/*
+ * metafile_read - parse file NAME in DIRFD. On success *OUT is a new
+ * reference the caller must json_decref. Returns 0, -ENOENT if missing,
+ * -EINVAL if the content is not a JSON object (logged with the reason),
+ * or another negative errno.
+ */
+int metafile_read(int dirfd, const char *name, json_t **out);
+
+/*
+ * remove_tree - remove directory NAME under DIRFD and everything in it (no
+ * symlinks followed). Returns 0 (also if it did not exist) or a negative
+ * errno of the final rmdir.
+ */
+int remove_tree(int dirfd, const char *name);
+
+/* Accessors that tolerate missing keys: the default DEF is returned. */
+long long meta_int(json_t *obj, const char *key, long long def);
+const char *meta_str(json_t *obj, const char *key, const char *def);
+bool meta_bool(json_t *obj, const char *key, bool def);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * namespace.h - the tree under the mountpoint: clusters, their streams, and
+ * path resolution. One sfs_namespace per daemon.
+ *
+ * A local cluster's streams are the directories of its data directory,
+ * loaded at start-up. Remote clusters (a gateway address, DESIGN §7) are
+ * known by name only, for the gateway to use.
+ *
+ * Locking: ns->lock (rwlock) protects each cluster's stream list. It is the
+ * outermost lock of the daemon (see stream.h for the whole order).
+ */
+#ifndef STREAMFS_NAMESPACE_H
+#define STREAMFS_NAMESPACE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "stream.h"
+#include "topic.h"
+
+struct cluster {
+	char name[256];
+	bool remote;
+	char *data;		/* local: data directory (config's string) */
+	int dirfd;		/* local: open data directory */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;		/* of /<cluster>; kept in .cluster.json */
+	struct stream **streams;	/* under ns->lock */
+	size_t nstreams, cap;
+	struct sfs_namespace *ns;
+};
+
+struct sfs_namespace {
+	pthread_rwlock_t lock;
+	const struct sfs_config *cfg;	/* borrowed, outlives the namespace */
+	struct topic_opts topic_opts;
+	struct cluster *clusters;
+	int nclusters;
+	uint64_t mount_ns;		/* mount time, for the times of / */
+	/* Called when a topic gains messages or replication settings change. */
+	void (*wake)(void *arg);
+	void *wake_arg;
+};
+
+/*
+ * ns_open - build the namespace from CFG: create missing data directories
+ * (mkdir -p), take an exclusive lock on each (a second daemon on the same
+ * data is refused), load every stream and topic. WAKE/WAKE_ARG are set on
+ * each topic as its append callback. On error returns a negative errno and
+ * writes one line into ERR naming the cluster and directory.
+ */
+int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
+	    void (*wake)(void *), void *wake_arg, char *err, size_t errlen);
+
+/* ns_close - drop every stream and topic (checkpointing them) and unlock. */
+void ns_close(struct sfs_namespace *ns);
+
+/* ns_cluster - the cluster NAME (local or remote) or NULL. Borrowed. */
+struct cluster *ns_cluster(struct sfs_namespace *ns, const char *name);
+
+/*
+ * ns_stream - stream NAME of cluster CLUSTER with a new reference
+ * (stream_put it), or NULL if either does not exist or is remote.
+ */
+struct stream *ns_stream(struct sfs_namespace *ns, const char *cluster,
+			 const char *name);
+
+/*
+ * ns_create_stream - mkdir of /<cluster>/<name>. Returns 0 and a new
+ * reference in *OUT (may be NULL), -EINVAL for a bad name, -EEXIST,
+ * -ENOENT for an unknown or remote cluster, or a negative errno.
+ */
+int ns_create_stream(struct sfs_namespace *ns, struct cluster *cl,
+		     const char *name, uid_t uid, gid_t gid, mode_t mode,
+		     struct stream **out);
+
+/*
+ * ns_delete_stream - rmdir of a stream: -ENOTEMPTY while it has topics,
+ * -ENOENT if missing. Its data directory is removed; replicas that named it
+ * go to an error state at their next attempt.
+ */
+int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
+		     const char *name);
+
+/*
+ * ns_streams_snapshot - references to every stream of every local cluster
+ * (caller stream_puts each and frees the array). Returns count or -ENOMEM.
+ */
+int ns_streams_snapshot(struct sfs_namespace *ns, struct stream ***out);
+
+/*
+ * ns_cluster_names / ns_stream_names - name lists for readdir (malloc'd,
+ * free with free_names). Return count or -ENOMEM.
+ */
+int ns_cluster_names(struct sfs_namespace *ns, char ***out);
+int ns_stream_names(struct sfs_namespace *ns, struct cluster *cl, char ***out);
+
+/*
+ * ns_cluster_set_owner - chown/chmod of /<cluster>, persisted in
+ * .cluster.json. Returns 0 or a negative errno.
+ */
+int ns_cluster_set_owner(struct sfs_namespace *ns, struct cluster *cl,
+			 uid_t uid, gid_t gid, mode_t mode);
+
+#endif

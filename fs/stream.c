@@ -1,0 +1,461 @@
+/*
+ * stream.c - a stream and its topic table (stream.h): creation, loading,
+ * metadata (.stream.json), topic lookup, creation and deletion.
+ * What the control files do to a stream is fs/ctlfiles.c's; how far each
+ * replica has got is replication/positions.c's.
+ */
+#define _GNU_SOURCE /* renameat2 */
+#include "stream.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logging.h"
+#include "metafile.h"
+#include "names.h"
+#include "namespace.h"
+
+#define STREAM_META ".stream.json"
+#define STREAM_FORMAT_VERSION 1
+
+const char *replica_state_name(enum replica_state st)
+{
+	switch (st) {
+	case REPLICA_STATE_COPY_IN_PROGRESS:
+		return "REPLICA_STATE_COPY_IN_PROGRESS";
+	case REPLICA_STATE_REPLICATING:
+		return "REPLICA_STATE_REPLICATING";
+	case REPLICA_STATE_PAUSED:
+		return "REPLICA_STATE_PAUSED";
+	case REPLICA_STATE_UNEXPECTED:
+		return "REPLICA_STATE_UNEXPECTED";
+	}
+	return "REPLICA_STATE_UNEXPECTED";
+}
+
+void replica_free(struct replica *r)
+{
+	if (!r)
+		return;
+	free(r->pos);
+	free(r);
+}
+
+static struct stream *alloc_stream(struct cluster *cl, const char *name)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cluster = cl;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->dirfd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	atomic_init(&s->refs, 1);
+	return s;
+}
+
+static void free_stream(struct stream *s)
+{
+	for (size_t i = 0; i < s->ntopics; i++)
+		topic_put(s->topics[i]);
+	free(s->topics);
+	for (int i = 0; i < s->nreplicas; i++)
+		replica_free(s->replicas[i]);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void stream_get(struct stream *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+void stream_put(struct stream *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		free_stream(s);
+}
+
+int stream_save_locked(struct stream *s)
+{
+	char u[37];
+	uuid_unparse(s->uuid, u);
+	json_t *reps = json_array(), *ups = json_array();
+	for (int i = 0; i < s->nreplicas; i++) {
+		struct replica *r = s->replicas[i];
+		json_array_append_new(reps, json_pack("{s:s, s:s, s:b, s:b, s:s}",
+			"cluster", r->cluster, "stream", r->stream,
+			"synchronous", r->synchronous, "paused", r->paused,
+			"networkcompression", ctl_compression_name(r->compression)));
+	}
+	for (int i = 0; i < s->nupstreams; i++)
+		json_array_append_new(ups, json_pack("{s:s, s:s}", "cluster",
+			s->upstreams[i].cluster, "stream", s->upstreams[i].stream));
+	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}",
+			      "format", STREAM_FORMAT_VERSION, "uuid", u,
+			      "uid", (json_int_t)s->uid, "gid", (json_int_t)s->gid,
+			      "mode", (json_int_t)s->mode,
+			      "created_ns", (json_int_t)s->ctime_ns,
+			      "replicas", reps, "upstreams", ups);
+	if (!j)
+		return -ENOMEM;
+	int rc = metafile_write(s->dirfd, STREAM_META, j, true);
+	json_decref(j);
+	return rc;
+}
+
+int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
+		  uid_t uid, gid_t gid, mode_t mode, struct stream **out)
+{
+	char tmp[64], u[37];
+	struct stat st;
+	int rc;
+	if (fstatat(cluster_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	struct stream *s = alloc_stream(cl, name);
+	if (!s)
+		return -ENOMEM;
+	uuid_generate(s->uuid);
+	uuid_unparse(s->uuid, u);
+	s->uid = uid;
+	s->gid = gid;
+	s->mode = mode & 07777;
+	s->ctime_ns = now_ns();
+	snprintf(tmp, sizeof(tmp), ".new-%s", u);
+	if (mkdirat(cluster_dirfd, tmp, 0750) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	s->dirfd = openat(cluster_dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		rc = -errno;
+		goto fail_dir;
+	}
+	if ((rc = stream_save_locked(s)) < 0)
+		goto fail_dir;
+	if (renameat2(cluster_dirfd, tmp, cluster_dirfd, name, RENAME_NOREPLACE) < 0) {
+		rc = -errno;
+		goto fail_dir;
+	}
+	fsync(cluster_dirfd);
+	*out = s;
+	return 0;
+fail_dir:
+	remove_tree(cluster_dirfd, tmp);
+fail:
+	free_stream(s);
+	return rc;
+}
+
+static int load_meta(struct stream *s)
+{
+	json_t *j = NULL;
+	int rc = metafile_read(s->dirfd, STREAM_META, &j);
+	if (rc < 0)
+		return rc;
+	if (meta_int(j, "format", 1) > STREAM_FORMAT_VERSION) {
+		log_error("stream %s/%s: metadata format %lld is newer than this streamfs (%d)",
+			  s->cluster->name, s->name, meta_int(j, "format", 1),
+			  STREAM_FORMAT_VERSION);
+		rc = -EPROTO;
+		goto out;
+	}
+	if (uuid_parse(meta_str(j, "uuid", ""), s->uuid) < 0) {
+		log_error("stream %s/%s: metadata has no valid uuid", s->cluster->name, s->name);
+		rc = -EPROTO;
+		goto out;
+	}
+	s->uid = meta_int(j, "uid", 0);
+	s->gid = meta_int(j, "gid", 0);
+	s->mode = meta_int(j, "mode", 0755) & 07777;
+	s->ctime_ns = meta_int(j, "created_ns", 0);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(j, "replicas"), i, v) {
+		if (s->nreplicas >= STREAM_MAX_REPLICAS)
+			break;
+		struct replica *r = calloc(1, sizeof(*r));
+		if (!r) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		snprintf(r->cluster, sizeof(r->cluster), "%s", meta_str(v, "cluster", ""));
+		snprintf(r->stream, sizeof(r->stream), "%s", meta_str(v, "stream", ""));
+		r->synchronous = meta_bool(v, "synchronous", false);
+		r->paused = meta_bool(v, "paused", false);
+		const char *c = meta_str(v, "networkcompression", "off");
+		r->compression = !strcmp(c, "lz4") ? CTL_COMP_LZ4 :
+				 !strcmp(c, "zstd") ? CTL_COMP_ZSTD : CTL_COMP_OFF;
+		r->state = r->paused ? REPLICA_STATE_PAUSED : REPLICA_STATE_COPY_IN_PROGRESS;
+		s->replicas[s->nreplicas++] = r;
+	}
+	json_array_foreach(json_object_get(j, "upstreams"), i, v) {
+		if (s->nupstreams >= STREAM_MAX_UPSTREAMS)
+			break;
+		struct upstream *u = &s->upstreams[s->nupstreams++];
+		snprintf(u->cluster, sizeof(u->cluster), "%s", meta_str(v, "cluster", ""));
+		snprintf(u->stream, sizeof(u->stream), "%s", meta_str(v, "stream", ""));
+	}
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int add_topic_locked(struct stream *s, struct topic *t)
+{
+	if (s->ntopics == s->topcap) {
+		size_t cap = s->topcap ? s->topcap * 2 : 8;
+		struct topic **v = realloc(s->topics, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->topics = v;
+		s->topcap = cap;
+	}
+	struct sfs_namespace *ns = s->cluster->ns;
+	t->on_append = ns->wake;
+	t->on_append_arg = ns->wake_arg;
+	s->topics[s->ntopics++] = t;
+	return 0;
+}
+
+int stream_open(struct cluster *cl, int cluster_dirfd, const char *name,
+		const struct topic_opts *topic_opts, struct stream **out)
+{
+	int rc;
+	struct stream *s = alloc_stream(cl, name);
+	if (!s)
+		return -ENOMEM;
+	s->dirfd = openat(cluster_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = load_meta(s)) < 0)
+		goto fail;
+	int fd = dup(s->dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strncmp(de->d_name, ".new-", 5) ||
+		    !strncmp(de->d_name, ".deleted-", 9)) {
+			/* A topic whose creation or deletion was cut short. */
+			log_warn("stream %s/%s: removing leftover topic directory %s",
+				 cl->name, name, de->d_name);
+			remove_tree(s->dirfd, de->d_name);
+			continue;
+		}
+		if (!name_valid(de->d_name) || de->d_type != DT_DIR)
+			continue;
+		struct topic *t;
+		rc = topic_open(s->dirfd, de->d_name, s->uuid, topic_opts, &t);
+		if (rc < 0) {
+			log_error("stream %s/%s: topic %s cannot be loaded (%s); it is not served",
+				  cl->name, name, de->d_name, strerror(-rc));
+			continue;
+		}
+		if ((rc = add_topic_locked(s, t)) < 0) {
+			topic_put(t);
+			closedir(d);
+			goto fail;
+		}
+	}
+	closedir(d);
+	*out = s;
+	return 0;
+fail:
+	free_stream(s);
+	return rc;
+}
+
+static ssize_t find_locked(struct stream *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntopics; i++)
+		if (!strcmp(s->topics[i]->name, name))
+			return (ssize_t)i;
+	return -1;
+}
+
+struct topic *stream_find_topic(struct stream *s, const char *name)
+{
+	struct topic *t = NULL;
+	pthread_mutex_lock(&s->lock);
+	ssize_t i = find_locked(s, name);
+	if (i >= 0) {
+		t = s->topics[i];
+		topic_get(t);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return t;
+}
+
+int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
+			       gid_t gid, mode_t mode, bool excl,
+			       const struct topic_opts *opts,
+			       struct topic **out, bool *created)
+{
+	int rc = 0;
+	if (created)
+		*created = false;
+	if (!name_valid(name))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (s->deleted) {
+		rc = -ENOENT;
+		goto out;
+	}
+	ssize_t i = find_locked(s, name);
+	if (i >= 0) {
+		if (excl) {
+			rc = -EEXIST;
+			goto out;
+		}
+		*out = s->topics[i];
+		topic_get(*out);
+		goto out;
+	}
+	struct topic *t;
+	rc = topic_create(s->dirfd, name, s->uuid, uid, gid, mode, opts, &t);
+	if (rc < 0)
+		goto out;
+	if ((rc = add_topic_locked(s, t)) < 0) {
+		topic_put(t);
+		goto out;
+	}
+	topic_get(t);
+	*out = t;
+	if (created)
+		*created = true;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int stream_delete_topic(struct stream *s, const char *name)
+{
+	char trash[300];
+	pthread_mutex_lock(&s->lock);
+	ssize_t i = find_locked(s, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOENT;
+	}
+	struct topic *t = s->topics[i];
+	s->topics[i] = s->topics[--s->ntopics];
+	/* Positions of a deleted topic mean nothing to its next incarnation. */
+	for (int r = 0; r < s->nreplicas; r++) {
+		struct replica *rep = s->replicas[r];
+		for (size_t p = 0; p < rep->npos; p++)
+			if (!strcmp(rep->pos[p].topic, name)) {
+				rep->pos[p] = rep->pos[--rep->npos];
+				s->positions_dirty = true;
+				break;
+			}
+	}
+	topic_mark_deleted(t);
+	/* Rename first so a new topic of the same name can be made at once. */
+	char u[37];
+	uuid_unparse(t->uuid, u);
+	snprintf(trash, sizeof(trash), ".deleted-%s", u);
+	int rc = 0;
+	if (renameat(s->dirfd, name, s->dirfd, trash) < 0)
+		rc = -errno;
+	else
+		remove_tree(s->dirfd, trash);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		log_error("stream %s/%s: topic %s: cannot remove its directory: %s",
+			  s->cluster->name, s->name, name, strerror(-rc));
+	topic_put(t);
+	return 0;
+}
+
+void free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int stream_topic_names(struct stream *s, char ***out)
+{
+	pthread_mutex_lock(&s->lock);
+	int n = (int)s->ntopics;
+	char **v = calloc(n ? n : 1, sizeof(*v));
+	for (int i = 0; v && i < n; i++)
+		if (!(v[i] = strdup(s->topics[i]->name))) {
+			free_names(v, i);
+			v = NULL;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	return n;
+}
+
+int stream_topics_snapshot(struct stream *s, struct topic ***out)
+{
+	pthread_mutex_lock(&s->lock);
+	int n = (int)s->ntopics;
+	struct topic **v = calloc(n ? n : 1, sizeof(*v));
+	for (int i = 0; v && i < n; i++) {
+		v[i] = s->topics[i];
+		topic_get(v[i]);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	return n;
+}
+
+int stream_set_owner(struct stream *s, uid_t uid, gid_t gid, mode_t mode)
+{
+	pthread_mutex_lock(&s->lock);
+	uid_t ou = s->uid;
+	gid_t og = s->gid;
+	mode_t om = s->mode;
+	if (uid != (uid_t)-1)
+		s->uid = uid;
+	if (gid != (gid_t)-1)
+		s->gid = gid;
+	if (mode != (mode_t)-1)
+		s->mode = mode & 07777;
+	int rc = stream_save_locked(s);
+	if (rc < 0) {
+		s->uid = ou;
+		s->gid = og;
+		s->mode = om;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void stream_refuse(struct stream *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("/%s/%s: refused: %s", s->cluster->name, s->name, msg);
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
+	s->last_error_ns = now_ns();
+	pthread_mutex_unlock(&s->lock);
+}

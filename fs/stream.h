@@ -1,0 +1,182 @@
+/*
+ * stream.h - a stream: a directory of topics with a UUID, an owner, and its
+ * replication settings (replicas it sends to, upstreams it accepts from).
+ *
+ * On disk, <cluster data>/<stream>/ holds .stream.json (UUID, owner, mode,
+ * replicas, upstreams; replaced atomically and synced), .positions.json
+ * (replication positions, replication/positions.c) and one directory per
+ * topic (fs/topic.h).
+ *
+ * Lock order (the one order in the daemon, outermost first):
+ *   namespace lock (fs/namespace.h)  ->  stream.lock  ->  topic.lock
+ * A thread never holds two stream locks or two topic locks at once; the
+ * replication thread copies what it needs out of one stream before it
+ * touches another.
+ */
+#ifndef STREAMFS_STREAM_H
+#define STREAMFS_STREAM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uuid/uuid.h>
+
+#include "control.h"
+#include "topic.h"
+
+#define STREAM_MAX_REPLICAS 64
+#define STREAM_MAX_UPSTREAMS 64
+
+struct cluster;
+
+/* MapR's replicaState values (stream replica list), plus PAUSED. */
+enum replica_state {
+	REPLICA_STATE_COPY_IN_PROGRESS,	/* initial copy not yet caught up */
+	REPLICA_STATE_REPLICATING,	/* caught up once; sending new messages */
+	REPLICA_STATE_PAUSED,		/* paused=true (streamfs addition) */
+	REPLICA_STATE_UNEXPECTED,	/* an error; see last_error */
+};
+
+/* How far one replica has acknowledged one topic of the source. */
+struct replica_position {
+	char topic[256];
+	uuid_t incarnation;	/* of the source topic when the position was taken */
+	uint64_t offset;	/* next source offset to send */
+	uint64_t vpos;		/* topic-file byte position of that offset */
+};
+
+struct replica {
+	char cluster[256], stream[256];
+	bool paused, synchronous;
+	enum ctl_compression compression;
+
+	/* Replication state, kept by replication/: under the stream lock. */
+	uuid_t target_uuid;	/* replica stream UUID the positions refer to */
+	bool copied;		/* initial copy has caught up once */
+	struct replica_position *pos;
+	size_t npos, poscap;
+	enum replica_state state;
+	char last_error[1200];
+	uint64_t last_error_ns;
+	uint64_t pending_msgs, pending_bytes;
+	uint64_t oldest_pending_ns;	/* timestamp of the oldest unsent message */
+};
+
+struct upstream {
+	char cluster[256], stream[256];
+};
+
+struct stream {
+	struct cluster *cluster;	/* borrowed; clusters outlive streams */
+	char name[256];
+	uuid_t uuid;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	uint64_t ctime_ns;
+	int dirfd;
+
+	pthread_mutex_t lock;		/* everything below */
+	struct topic **topics;
+	size_t ntopics, topcap;
+	struct replica *replicas[STREAM_MAX_REPLICAS];
+	int nreplicas;
+	struct upstream upstreams[STREAM_MAX_UPSTREAMS];
+	int nupstreams;
+	char last_error[512];		/* last refused control-file write */
+	uint64_t last_error_ns;
+	bool positions_dirty;
+	bool deleted;
+
+	atomic_int refs;
+};
+
+struct sfs_namespace;
+
+/*
+ * stream_create - make stream NAME in CL's data directory (DIRFD) with a new
+ * UUID, owned by UID/GID with MODE. Built under a temporary name and renamed
+ * into place. Returns 0 and a stream with one reference in *OUT, -EEXIST, or
+ * another negative errno with nothing left on disk.
+ */
+int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
+		  uid_t uid, gid_t gid, mode_t mode, struct stream **out);
+
+/*
+ * stream_open - load stream NAME and all its topics. TOPIC_OPTS is shared
+ * by its topics. A topic that fails to load is logged and left out (the
+ * rest of the stream is served). Returns 0 and a stream with one reference,
+ * or a negative errno.
+ */
+int stream_open(struct cluster *cl, int cluster_dirfd, const char *name,
+		const struct topic_opts *topic_opts, struct stream **out);
+
+/* stream_get / stream_put - take / drop a reference; the last put frees. */
+void stream_get(struct stream *s);
+void stream_put(struct stream *s);
+
+/*
+ * stream_find_topic - the topic NAME with a new reference (topic_put it),
+ * or NULL.
+ */
+struct topic *stream_find_topic(struct stream *s, const char *name);
+
+/*
+ * stream_topic_get_or_create - the topic NAME, created with UID/GID/MODE if
+ * missing. *CREATED (may be NULL) tells which. EXCL makes an existing topic
+ * an error (-EEXIST). Returns 0 and a new reference in *OUT, -EINVAL for a
+ * bad name, or a negative errno from topic_create.
+ */
+int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
+			       gid_t gid, mode_t mode, bool excl,
+			       const struct topic_opts *opts,
+			       struct topic **out, bool *created);
+
+/*
+ * stream_delete_topic - delete topic NAME: later appends to open handles
+ * fail, its directory is removed, replication positions for it are
+ * dropped. Returns 0 or -ENOENT.
+ */
+int stream_delete_topic(struct stream *s, const char *name);
+
+/*
+ * stream_topic_names - a snapshot of topic names (malloc'd array of
+ * malloc'd strings, caller frees with free_names). Returns count or -ENOMEM.
+ */
+int stream_topic_names(struct stream *s, char ***out);
+void free_names(char **names, int n);
+
+/*
+ * stream_topics_snapshot - references to every topic (caller topic_puts
+ * each and frees the array). Returns count or -ENOMEM.
+ */
+int stream_topics_snapshot(struct stream *s, struct topic ***out);
+
+/*
+ * stream_set_owner - chown/chmod the stream (-1 keeps a value); persisted
+ * atomically. Returns 0 or a negative errno (nothing changed).
+ */
+int stream_set_owner(struct stream *s, uid_t uid, gid_t gid, mode_t mode);
+
+/*
+ * stream_save - write .stream.json (UUID, owner, replicas, upstreams)
+ * atomically and durably. Caller holds s->lock. Returns 0 or a negative errno.
+ */
+int stream_save_locked(struct stream *s);
+
+/*
+ * stream_refuse - record a refused control-file write: one "warn" log line
+ * and the stream's last error (shown in .info). FMT as printf.
+ */
+void stream_refuse(struct stream *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* replica_state_name - "REPLICA_STATE_REPLICATING" etc. Static string. */
+const char *replica_state_name(enum replica_state st);
+
+/* replica_free - free a replica and its positions. */
+void replica_free(struct replica *r);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * topic.h - a topic: an append-only log of messages kept in segments
+ * (fs/segment.c), its origin table, the per-origin high-water marks that
+ * make replication exactly-once, and its owner and mode.
+ *
+ * On disk, a topic is a directory <stream>/<topic>/ holding:
+ *   .topic.json     incarnation UUID, owner, group, mode (metafile.c)
+ *   .origins        the origin table: (stream UUID, topic incarnation UUID)
+ *   .checkpoint     high-water marks as of some offset (start-up shortcut)
+ *   NNN.seg/NNN.idx segments, named by their first offset
+ * Byte layouts in docs/storage.md.
+ *
+ * The topic file that readers see is the concatenation of every message
+ * followed by '\n'; a "vpos" is a byte position in that file.
+ *
+ * Locking: each topic has one rwlock. Appends hold it exclusively; reads
+ * share it. No function here takes another topic's lock or any lock of the
+ * stream layer, so the stream layer may call in while holding its own.
+ */
+#ifndef STREAMFS_TOPIC_H
+#define STREAMFS_TOPIC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <uuid/uuid.h>
+
+#include "config.h"
+#include "segment.h"
+
+/* Settings shared by all topics of a daemon (from mount.conf). */
+struct topic_opts {
+	uint64_t segment_bytes;		/* roll a segment past this size */
+	enum sfs_fsync_policy fsync;
+	uint64_t fsync_interval_ms;
+	uint64_t checkpoint_every;	/* messages between checkpoints */
+};
+
+/* One entry of the origin table: where a message was first appended. */
+struct topic_origin {
+	uuid_t stream;		/* origin stream UUID */
+	uuid_t topic;		/* incarnation UUID of the topic there */
+	uint64_t hwm;		/* highest origin offset applied here */
+	bool seen;		/* hwm is valid */
+};
+
+/* A message with its full identity, as replication moves it. */
+struct topic_msg {
+	const uint8_t *payload;	/* borrowed from the batch that holds it */
+	uint32_t len;		/* payload bytes */
+	uint64_t offset;	/* offset in the topic it was read from */
+	uint64_t origin_offset;
+	uint64_t timestamp_ns;
+	uuid_t origin_stream, origin_topic;
+};
+
+/* Messages read in one go; owns the memory their payloads point into. */
+struct topic_batch {
+	struct topic_msg *msgs;
+	size_t n, cap;
+	uint8_t *data;
+	size_t data_len, data_cap;
+	uint64_t next_offset;	/* offset after the last message read */
+	uint64_t bytes;		/* sum of payload bytes */
+};
+
+struct topic {
+	char name[256];
+	uuid_t uuid;		/* incarnation: new each time the topic is made */
+	uuid_t stream_uuid;	/* the stream it belongs to (local origin) */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;		/* permission bits only */
+	uint64_t ctime_ns;
+
+	pthread_rwlock_t lock;	/* protects everything below */
+	int dirfd;
+	const struct topic_opts *opts;
+	struct segment *segs;
+	size_t nsegs, segcap;
+	struct topic_origin *origins;
+	size_t norigins, origcap;
+	int origins_fd;
+	int local_idx;		/* origin-table index of this topic, or -1 */
+	uint64_t mtime_ns;	/* time of the last append */
+	uint64_t since_checkpoint;
+	uint64_t last_sync_ns;
+	bool deleted;		/* removed: appends fail with -ENOENT */
+
+	/* Called after every append, outside the lock (replication wake-up). */
+	void (*on_append)(void *arg);
+	void *on_append_arg;
+
+	atomic_int refs;
+};
+
+/*
+ * topic_create - make topic NAME in the stream directory STREAM_DIRFD,
+ * owned by UID/GID with MODE, with a new incarnation UUID. The directory is
+ * built under a temporary name and renamed into place, so a crash leaves
+ * either no topic or a whole one. Returns 0 and a topic with one reference
+ * in *OUT, -EEXIST, or another negative errno (nothing left on disk).
+ */
+int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
+		 uid_t uid, gid_t gid, mode_t mode,
+		 const struct topic_opts *opts, struct topic **out);
+
+/*
+ * topic_open - load topic NAME from STREAM_DIRFD: metadata, origin table,
+ * segments (repairing a torn tail, segment.h), high-water marks (from the
+ * checkpoint plus a scan of the messages after it). Start-up work is bounded
+ * by the checkpoint interval, not by the size of the log.
+ * Returns 0 and a topic with one reference in *OUT, or a negative errno
+ * (-EPROTO for a newer on-disk format, logged).
+ */
+int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
+	       const struct topic_opts *opts, struct topic **out);
+
+/* topic_get / topic_put - take / drop a reference; the last put closes. */
+void topic_get(struct topic *t);
+void topic_put(struct topic *t);
+
+/*
+ * topic_append_local - append N messages (payloads without '\n', as IOV) as
+ * one contiguous run, with this topic as their origin. All or nothing.
+ * Returns 0, -ENOENT if the topic was deleted, -ENOSPC, -EIO, -ENOMEM.
+ */
+int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n);
+
+/*
+ * topic_append_replicated - append those of the N messages that are new
+ * here: a message whose origin offset is at or below the high-water mark of
+ * its origin is dropped (DESIGN §5.3). Order is kept. *APPLIED (may be NULL)
+ * gets the number appended. All or nothing on error.
+ * Returns 0, -ENOENT (deleted), -ENOSPC, -EIO, -ENOMEM.
+ */
+int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
+			    size_t n, size_t *applied);
+
+/*
+ * topic_read - copy up to SIZE bytes of the topic file from byte position
+ * VPOS into BUF. Returns the byte count (0 at the end), or -EIO when a
+ * record in range fails its checksum (logged with topic and offset; nothing
+ * of it is returned), or another negative errno.
+ */
+ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size);
+
+/*
+ * topic_read_batch - read messages from offset FROM, at most MAX_MSGS and
+ * (after the first) about MAX_BYTES payload bytes, into B (reset first).
+ * Returns 0 (B->n may be 0 at the end), -EIO on a checksum failure at
+ * B->next_offset (messages before it are returned), or a negative errno.
+ */
+int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
+		     size_t max_bytes, struct topic_batch *b);
+
+/* topic_batch_free - release a batch's memory (B itself is not freed). */
+void topic_batch_free(struct topic_batch *b);
+
+/* topic_stat - message count (= next offset), file size in bytes, mtime. */
+void topic_stat(struct topic *t, uint64_t *messages, uint64_t *bytes,
+		uint64_t *mtime_ns);
+
+/* topic_end - next offset (messages so far), read under the lock. */
+uint64_t topic_end(struct topic *t);
+
+/*
+ * topic_set_owner - change owner/group/mode (UID -1 / GID -1 / MODE
+ * (mode_t)-1 keep the current value) and persist them atomically.
+ * Returns 0 or a negative errno (nothing changed).
+ */
+int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode);
+
+/*
+ * topic_mark_deleted - make later appends fail with -ENOENT. The caller
+ * removes the directory; open readers keep their file descriptors.
+ */
+void topic_mark_deleted(struct topic *t);
+
+/* Time now in ns since the epoch (CLOCK_REALTIME). */
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * positions.h - durable replication positions (DESIGN §5.7): per source
+ * stream, per replica, per topic, the next source offset to send. Kept in
+ * <stream>/.positions.json, replaced atomically (fs/metafile.c).
+ *
+ * Why positions may lag the replica without harm: the replica drops
+ * anything at or below its per-origin high-water mark (fs/topic.c), so a
+ * position saved late only costs re-sending messages that are then
+ * dropped; a position saved early could lose messages, so a position is
+ * saved only after the replica has applied what it covers.
+ */
+#ifndef STREAMFS_POSITIONS_H
+#define STREAMFS_POSITIONS_H
+
+#include "../fs/stream.h"
+
+/*
+ * positions_load - read S's position file into its replicas (matched by
+ * cluster/stream name; entries for replicas no longer configured are
+ * ignored). A missing file is not an error. Takes S->lock.
+ * Returns 0 or a negative errno (-EINVAL for an unreadable file, logged).
+ */
+int positions_load(struct stream *s);
+
+/*
+ * positions_save_locked - write S's positions if s->positions_dirty.
+ * DURABLE fsyncs (the strict fsync policy). Caller holds S->lock.
+ * Returns 0 or a negative errno (the old file stays; dirty stays set).
+ */
+int positions_save_locked(struct stream *s, bool durable);
+
+/*
+ * position_find - the position of topic TOPIC in replica R, added at offset
+ * 0 if missing (-ENOMEM if that fails: returns NULL). If INCARNATION differs
+ * from the stored one, the topic was re-created on the source: the position
+ * restarts at 0 for the new incarnation. Caller holds the stream lock.
+ */
+struct replica_position *position_find(struct replica *r, const char *topic,
+				       const uuid_t incarnation);
+
+/*
+ * positions_pending - set R->pending_msgs and R->pending_bytes (messages
+ * and topic-file bytes from R's positions to the ends of TOPICS, N of
+ * them) and return the message count. Caller holds the stream lock.
+ */
+uint64_t positions_pending(struct replica *r, struct topic **topics, int n);
+
+#endif

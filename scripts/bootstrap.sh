@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# scripts/bootstrap.sh - install the Debian packages streamfs needs to build
+# and test, and only those that are missing. Run by `make deps` (and before
+# every build); when everything is present it is one silent dpkg-query.
+# Installing needs root (or sudo); `apt-get update` runs only if needed.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config	# compiler, make, pkg-config
+	libfuse3-dev fuse3		# libfuse 3 and fusermount3
+	uuid-dev			# libuuid: stream UUIDs
+	libinih-dev			# inih: mount.conf
+	libjansson-dev			# jansson: .info JSON, maprcli -json
+	libxxhash-dev			# xxhash: record checksums
+	libcmocka-dev			# unit tests
+	bats jq				# end-to-end tests
+)
+
+# Packages dpkg knows as installed ("install ok installed" = "installed").
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' \
+	"${PACKAGES[@]}" 2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	grep -qxF "$p" <<<"$installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "bootstrap: installing ${missing[*]}" >&2
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+	if command -v sudo >/dev/null; then
+		SUDO=(sudo)
+	else
+		echo "bootstrap: missing packages (${missing[*]}) and not root;" \
+			"run 'make deps' as root" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -q
+"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

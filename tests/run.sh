@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# tests/run.sh - run the unit tests (cmocka) and the end-to-end tests (bats)
+# and close with one line "N passed, N failed" over every test case of both.
+#
+#   tests/run.sh            units, then e2e
+#   tests/run.sh --unit     units only
+#   tests/run.sh --e2e      e2e only
+#   tests/run.sh [--unit|--e2e] ARG...   only these: a unit test name
+#                           (test_config), its binary, or a .bats file
+#
+# Called by `make test` / `make unit` / `make e2e`, which build first; run by
+# hand it uses whatever is built. Environment:
+#   STREAMFS      the daemon the e2e tests mount (default build/asan/streamfs)
+#   STREAMFS_SRC  the source tree (default: this repository)
+#   UNIT_TIMEOUT  seconds for one unit binary (default 120)
+#   E2E_TIMEOUT   seconds for the whole bats run (default 480)
+#   BATS_TEST_TIMEOUT  seconds for one bats test (default 90)
+#
+# Counting. A unit binary is test_*; its cases are counted from cmocka's
+# output: "[       OK ]" lines pass, the "[  SKIPPED ] N test(s)" summary
+# skips, and every other case announced by "Running N test(s)" fails (so a
+# crash mid-run fails the cases that never finished). A binary that exits
+# non-zero with no failed case (a LeakSanitizer report at exit, say) counts
+# one more failure. bats runs once over all files with TAP output: "ok" lines
+# pass ("# skip" ones are skipped), "not ok" lines fail, and cases of the
+# "1..N" plan that never reported (bats killed) fail. The exit status is
+# non-zero if anything failed.
+
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export STREAMFS=${STREAMFS:-$ROOT/build/asan/streamfs}
+export STREAMFS_SRC=${STREAMFS_SRC:-$ROOT}
+UNIT_DIR=${UNIT_DIR:-$ROOT/build/asan/tests}
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
+E2E_TIMEOUT=${E2E_TIMEOUT:-480}
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-90}
+
+do_unit=1 do_e2e=1
+units=() bats_files=()
+for a in "$@"; do
+	case $a in
+	--unit) do_e2e=0 ;;
+	--e2e) do_unit=0 ;;
+	*.bats) bats_files+=("$a") ;;
+	*) units+=("$a") ;;
+	esac
+done
+if [[ ${#units[@]} -gt 0 || ${#bats_files[@]} -gt 0 ]]; then
+	[[ ${#units[@]} -gt 0 ]] || do_unit=0
+	[[ ${#bats_files[@]} -gt 0 ]] || do_e2e=0
+fi
+
+passed=0 failed=0 skipped=0
+problems=()
+
+note() { problems+=("$*"); }
+
+# run_unit BIN: run one cmocka binary and add its counts.
+run_unit() {
+	local bin=$1 name out rc
+	name=$(basename "$bin")
+	out=$(mktemp)
+	echo "# unit: $name"
+	if [[ ! -x $bin ]]; then
+		echo "# $bin: not built"
+		failed=$((failed + 1))
+		note "$name: not built"
+		rm -f "$out"
+		return
+	fi
+	ASAN_OPTIONS=${UNIT_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+	UBSAN_OPTIONS=${UNIT_UBSAN_OPTIONS:-print_stacktrace=1} \
+		timeout -k 5 "$UNIT_TIMEOUT" "$bin" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+
+	local total ok skip fail
+	total=$(sed -nE 's/^\[==========\] .*Running ([0-9]+) test.*/\1/p' "$out" |
+		awk '{ s += $1 } END { print s + 0 }')
+	ok=$(grep -c '^\[       OK \]' "$out")
+	skip=$(sed -nE 's/^\[  SKIPPED \] ([0-9]+) test\(s\), listed below:.*/\1/p' "$out" |
+		awk '{ s += $1 } END { print s + 0 }')
+	fail=$((total - ok - skip))
+	((fail < 0)) && fail=0
+	if ((total == 0)); then
+		fail=1
+		note "$name: ran no test (exit status $rc)"
+	elif ((rc == 124 || rc == 137)); then
+		((fail == 0)) && fail=1
+		note "$name: timed out after ${UNIT_TIMEOUT}s"
+	elif ((rc != 0 && fail == 0)); then
+		fail=1
+		note "$name: exit status $rc after its tests (sanitizer report?)"
+	elif ((fail > 0)); then
+		note "$name: $fail failed"
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	skipped=$((skipped + skip))
+	rm -f "$out"
+}
+
+# run_bats FILE...: one bats run over the files, TAP output, counted.
+run_bats() {
+	local out rc
+	out=$(mktemp)
+	echo "# e2e: bats $*"
+	if ! command -v bats >/dev/null; then
+		failed=$((failed + 1))
+		note "bats: not installed (make deps)"
+		return
+	fi
+	if [[ ! -x $STREAMFS ]]; then
+		echo "# warning: STREAMFS=$STREAMFS is not an executable"
+	fi
+	ASAN_OPTIONS=${E2E_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+	UBSAN_OPTIONS=${E2E_UBSAN_OPTIONS:-print_stacktrace=1} \
+		timeout -k 10 "$E2E_TIMEOUT" bats --tap --print-output-on-failure \
+		"$@" </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+
+	local plan ok skip notok missing
+	plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$out" | head -n1)
+	plan=${plan:-0}
+	ok=$(grep -E '^ok [0-9]+' "$out" | grep -vcE '# (skip|SKIP)')
+	skip=$(grep -E '^ok [0-9]+' "$out" | grep -cE '# (skip|SKIP)')
+	notok=$(grep -cE '^not ok [0-9]+' "$out")
+	missing=$((plan - ok - skip - notok))
+	((missing < 0)) && missing=0
+	local fail=$((notok + missing))
+	if ((rc == 124 || rc == 137)); then
+		note "bats: timed out after ${E2E_TIMEOUT}s ($missing never reported)"
+		((fail == 0)) && fail=1
+	elif ((plan == 0 && rc != 0)); then
+		fail=1
+		note "bats: failed before running any test (exit status $rc)"
+	elif ((rc != 0 && fail == 0)); then
+		fail=1
+		note "bats: exit status $rc with no failed test"
+	else
+		((notok > 0)) && note "e2e: $notok failed: $(sed -nE 's/^not ok [0-9]+ //p' "$out" | paste -sd ';' -)"
+		((missing > 0)) && note "e2e: $missing never reported"
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	skipped=$((skipped + skip))
+	rm -f "$out"
+}
+
+if ((do_unit)); then
+	if [[ ${#units[@]} -eq 0 ]]; then
+		for src in tests/unit/test_*.c; do
+			[[ -e $src ]] || continue
+			units+=("$UNIT_DIR/$(basename "$src" .c)")
+		done
+	fi
+	for u in "${units[@]}"; do
+		[[ $u == */* ]] || u=$UNIT_DIR/$u
+		run_unit "$u"
+	done
+fi
+
+if ((do_e2e)); then
+	if [[ ${#bats_files[@]} -eq 0 ]]; then
+		for f in tests/e2e/*.bats; do
+			[[ -e $f ]] && bats_files+=("$f")
+		done
+	fi
+	if [[ ${#bats_files[@]} -gt 0 ]]; then
+		run_bats "${bats_files[@]}"
+	fi
+fi
+
+echo
+for p in "${problems[@]}"; do
+	echo "# FAILED: $p"
+done
+((skipped > 0)) && echo "# $skipped skipped"
+echo "$passed passed, $failed failed"
+((failed == 0))

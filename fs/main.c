@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -21,6 +23,46 @@
 #include "logging.h"
 #include "../replication/positions.h"
 #include "../replication/replicator.h"
+
+/* The fsync = interval policy: a thread that syncs every topic periodically. */
+struct syncer {
+	struct sfs_namespace *ns;
+	uint64_t interval_ms;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, started;
+};
+
+static void *syncer_main(void *arg)
+{
+	struct syncer *sy = arg;
+	pthread_mutex_lock(&sy->mu);
+	while (!sy->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = ts.tv_nsec + (sy->interval_ms % 1000) * 1000000ull;
+		ts.tv_sec += sy->interval_ms / 1000 + ns / 1000000000ull;
+		ts.tv_nsec = ns % 1000000000ull;
+		pthread_cond_timedwait(&sy->cv, &sy->mu, &ts);
+		pthread_mutex_unlock(&sy->mu);
+		ns_sync_all(sy->ns);
+		pthread_mutex_lock(&sy->mu);
+	}
+	pthread_mutex_unlock(&sy->mu);
+	return NULL;
+}
+
+static void syncer_stop(struct syncer *sy)
+{
+	if (!sy->started)
+		return;
+	pthread_mutex_lock(&sy->mu);
+	sy->stop = true;
+	pthread_cond_signal(&sy->cv);
+	pthread_mutex_unlock(&sy->mu);
+	pthread_join(sy->thread, NULL);
+}
 
 static void usage(FILE *f)
 {
@@ -161,6 +203,13 @@ int main(int argc, char **argv)
 		log_error("cannot start the replication thread: %s", strerror(-rc));
 		goto out_signals;
 	}
+	static struct syncer sy = { .mu = PTHREAD_MUTEX_INITIALIZER,
+				    .cv = PTHREAD_COND_INITIALIZER };
+	if (cfg.fsync == SFS_FSYNC_INTERVAL) {
+		sy.ns = &d.ns;
+		sy.interval_ms = cfg.fsync_interval_ms;
+		sy.started = pthread_create(&sy.thread, NULL, syncer_main, &sy) == 0;
+	}
 	log_info("mounted %s on %s (%d clusters)", conf, mpbuf, cfg.nclusters);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
@@ -168,6 +217,9 @@ int main(int argc, char **argv)
 	rc = fuse_loop_mt(fuse, lc);
 	fuse_loop_cfg_destroy(lc);
 	replicator_stop(&repl);
+	syncer_stop(&sy);
+	if (cfg.fsync != SFS_FSYNC_OS)
+		ns_sync_all(&d.ns);
 	status = rc == 0 ? 0 : 1;
 	log_info("unmounting %s", mpbuf);
 out_signals:

@@ -374,3 +374,31 @@ int ns_cluster_set_owner(struct sfs_namespace *ns, struct cluster *cl,
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
 }
+
+int ns_sync_all(struct sfs_namespace *ns)
+{
+	struct stream **streams;
+	int first = 0;
+	int n = ns_streams_snapshot(ns, &streams);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct topic **topics;
+		int nt = stream_topics_snapshot(streams[i], &topics);
+		for (int k = 0; k < nt; k++) {
+			int rc = topic_sync(topics[k]);
+			if (rc < 0) {
+				log_error("/%s/%s/%s: sync failed: %s", streams[i]->cluster->name,
+					  streams[i]->name, topics[k]->name, strerror(-rc));
+				if (!first)
+					first = rc;
+			}
+			topic_put(topics[k]);
+		}
+		if (nt >= 0)
+			free(topics);
+		stream_put(streams[i]);
+	}
+	free(streams);
+	return first;
+}

@@ -92,6 +92,13 @@ int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 int ns_streams_snapshot(struct sfs_namespace *ns, struct stream ***out);
 
 /*
+ * ns_sync_all - topic_sync every topic of every local cluster (the
+ * fsync = interval policy calls this periodically). Errors are logged;
+ * returns the first negative errno seen, or 0.
+ */
+int ns_sync_all(struct sfs_namespace *ns);
+
+/*
  * ns_cluster_names / ns_stream_names - name lists for readdir (malloc'd,
  * free with free_names). Return count or -ENOMEM.
  */

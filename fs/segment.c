@@ -108,9 +108,12 @@ int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
 	out->last_idx_filepos = 0;
 	return 0;
 fail:
+	/* Remove only what this call created: never an existing segment. */
+	if (out->fd >= 0)
+		unlinkat(dirfd, name, 0);
+	if (out->idx_fd >= 0)
+		unlinkat(dirfd, iname, 0);
 	segment_close(out);
-	unlinkat(dirfd, name, 0);
-	unlinkat(dirfd, iname, 0);
 	return rc;
 }
 

@@ -53,6 +53,7 @@ static void free_topic(struct topic *t)
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pthread_rwlock_destroy(&t->lock);
+	pthread_mutex_destroy(&t->sync_mu);
 	free(t);
 }
 
@@ -68,6 +69,7 @@ static struct topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 	t->local_idx = -1;
 	t->opts = opts;
 	pthread_rwlock_init(&t->lock, NULL);
+	pthread_mutex_init(&t->sync_mu, NULL);
 	atomic_init(&t->refs, 1);
 	return t;
 }
@@ -592,6 +594,9 @@ static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nre
 {
 	struct segment *s = &t->segs[t->nsegs - 1];
 	if (s->size > SEG_HDR_SIZE && s->size + len > t->opts->segment_bytes) {
+		/* topic_sync only syncs the current segment: finish this one. */
+		if (t->opts->fsync != SFS_FSYNC_OS && fdatasync(s->fd) < 0)
+			return -errno;
 		int rc = add_segment(t, s->end_offset, s->end_vpos);
 		if (rc < 0)
 			return rc;
@@ -600,25 +605,46 @@ static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nre
 	int rc = segment_append(s, buf, len, nrecs);
 	if (rc < 0)
 		return rc;
-	uint64_t now = now_ns();
-	t->mtime_ns = now;
-	if (t->opts->fsync == SFS_FSYNC_ALWAYS ||
-	    (t->opts->fsync == SFS_FSYNC_INTERVAL &&
-	     now - t->last_sync_ns >= t->opts->fsync_interval_ms * 1000000ull)) {
-		if (fdatasync(s->fd) < 0)
-			return -errno; /* stored, but not known to be durable */
-		t->last_sync_ns = now;
-	}
+	t->mtime_ns = now_ns();
 	t->since_checkpoint += nrecs;
 	if (t->since_checkpoint >= t->opts->checkpoint_every)
 		checkpoint_write(t);
 	return 0;
 }
 
-static void notify(struct topic *t)
+int topic_sync(struct topic *t)
 {
+	int rc = 0;
+	pthread_mutex_lock(&t->sync_mu);
+	pthread_rwlock_rdlock(&t->lock);
+	uint64_t end = t->segs[t->nsegs - 1].end_offset;
+	int fd = t->segs[t->nsegs - 1].fd;
+	pthread_rwlock_unlock(&t->lock);
+	if (t->synced_upto < end) {
+		if (fdatasync(fd) < 0)
+			rc = -errno;
+		else
+			t->synced_upto = end;
+	}
+	pthread_mutex_unlock(&t->sync_mu);
+	return rc;
+}
+
+/* After an append of messages up to UPTO: wake replication, and with the
+ * strict policy return only once they are durable. */
+static int appended(struct topic *t, uint64_t upto)
+{
+	int rc = 0;
+	if (t->opts->fsync == SFS_FSYNC_ALWAYS) {
+		pthread_mutex_lock(&t->sync_mu);
+		bool done = t->synced_upto >= upto;
+		pthread_mutex_unlock(&t->sync_mu);
+		if (!done)
+			rc = topic_sync(t);
+	}
 	if (t->on_append)
 		t->on_append(t->on_append_arg);
+	return rc;
 }
 
 int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
@@ -653,12 +679,13 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 			.timestamp_ns = ts,
 			.origin_idx = (uint16_t)t->local_idx,
 		};
-		memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].iov_base, msgs[i].iov_len);
+		if (msgs[i].iov_len)
+			memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].iov_base, msgs[i].iov_len);
 		record_encode(buf + pos, &h);
 		pos += RECORD_HDR_SIZE + msgs[i].iov_len;
 	}
 	rc = log_write(t, buf, len, n);
-	if (rc == 0 && n) {
+	if (rc == 0) {
 		struct topic_origin *o = &t->origins[t->local_idx];
 		o->hwm = offset + n - 1;
 		o->seen = true;
@@ -666,8 +693,8 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 out:
 	pthread_rwlock_unlock(&t->lock);
 	free(buf);
-	if (rc == 0 && n)
-		notify(t);
+	if (rc == 0)
+		rc = appended(t, offset + n);
 	return rc;
 }
 
@@ -675,6 +702,7 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			    size_t n, size_t *applied)
 {
 	size_t len = 0, kept = 0;
+	uint64_t upto = 0;
 	for (size_t i = 0; i < n; i++)
 		len += RECORD_HDR_SIZE + msgs[i].len;
 	uint8_t *buf = malloc(len ? len : 1);
@@ -729,12 +757,14 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			.timestamp_ns = msgs[i].timestamp_ns,
 			.origin_idx = (uint16_t)idx[i],
 		};
-		memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].payload, msgs[i].len);
+		if (msgs[i].len)
+			memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].payload, msgs[i].len);
 		record_encode(buf + pos, &h);
 		pos += RECORD_HDR_SIZE + msgs[i].len;
 		kept++;
 	}
 	free(idx);
+	upto = t->segs[t->nsegs - 1].end_offset + kept;
 	if (kept) {
 		rc = log_write(t, buf, pos, kept);
 		if (rc == 0) {
@@ -753,7 +783,7 @@ out:
 	free(newhwm);
 	free(touched);
 	if (rc == 0 && kept)
-		notify(t);
+		rc = appended(t, upto);
 	return rc;
 }
 
@@ -778,9 +808,15 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size)
 		const uint8_t *hb, *pl;
 		seg_reader_init(&r, s, p.filepos, s->size);
 		uint64_t rv = p.vpos, off = p.offset;
-		while (done < size && (rc = seg_reader_next(&r, &h, &hb, &pl, true)) == 1) {
+		/* Records before WANT are only walked over: a bad one there is
+		 * not this read's business (its own read reports it). */
+		while (done < size && (rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
 			uint64_t rend = rv + h.len + 1;
 			if (rend > want) {
+				if (!record_verify(hb, h.len)) {
+					rc = -EBADMSG;
+					break;
+				}
 				uint64_t from = want - rv;
 				while (from <= h.len && done < size) {
 					size_t take = h.len - from;
@@ -827,7 +863,7 @@ static int batch_reserve(struct topic_batch *b, size_t bytes)
 		b->msgs = m;
 		b->cap = cap;
 	}
-	if (b->data_len + bytes > b->data_cap) {
+	if (!b->data || b->data_len + bytes > b->data_cap) {
 		size_t cap = b->data_cap ? b->data_cap : 65536;
 		while (cap < b->data_len + bytes)
 			cap *= 2;
@@ -864,15 +900,20 @@ int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
 		seg_reader_init(&r, s, p.filepos, s->size);
 		uint64_t off = p.offset;
 		while (b->n < max_msgs && (b->n == 0 || b->bytes < max_bytes) &&
-		       (rc = seg_reader_next(&r, &h, &hb, &pl, true)) == 1) {
+		       (rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
 			if (off < b->next_offset) {
 				off++;
 				continue;
 			}
+			if (!record_verify(hb, h.len)) {
+				rc = -EBADMSG;
+				break;
+			}
 			if ((rc = batch_reserve(b, h.len)) < 0)
 				break;
 			struct topic_msg *m = &b->msgs[b->n++];
-			memcpy(b->data + b->data_len, pl, h.len);
+			if (h.len)
+				memcpy(b->data + b->data_len, pl, h.len);
 			/* Payload pointers are fixed up below: data may move. */
 			m->payload = (const uint8_t *)(uintptr_t)b->data_len;
 			m->len = h.len;

@@ -87,7 +87,10 @@ struct topic {
 	int local_idx;		/* origin-table index of this topic, or -1 */
 	uint64_t mtime_ns;	/* time of the last append */
 	uint64_t since_checkpoint;
-	uint64_t last_sync_ns;
+	/* Group commit (fsync = always): sync_mu is taken without the topic
+	 * lock held; one fdatasync covers every append before it started. */
+	pthread_mutex_t sync_mu;
+	uint64_t synced_upto;	/* messages known durable (under sync_mu) */
 	bool deleted;		/* removed: appends fail with -ENOENT */
 
 	/* Called after every append, outside the lock (replication wake-up). */
@@ -179,6 +182,14 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode);
  * removes the directory; open readers keep their file descriptors.
  */
 void topic_mark_deleted(struct topic *t);
+
+/*
+ * topic_sync - make every message appended so far durable (fdatasync of
+ * the current segment; earlier segments were synced when they rolled).
+ * Concurrent callers share one sync (group commit). Returns 0 or a
+ * negative errno from fdatasync.
+ */
+int topic_sync(struct topic *t);
 
 /* Time now in ns since the epoch (CLOCK_REALTIME). */
 uint64_t now_ns(void);

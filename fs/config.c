@@ -65,7 +65,7 @@ struct key_def {
 static const struct key_def keys[K_COUNT] = {
 	[K_MOUNTPOINT] = { SEC_MOUNT, "mountpoint", V_PATH, 0, 0 },
 	[K_LOG] = { SEC_MOUNT, "log", V_PATH, 0, 0 },
-	[K_MAX_MESSAGE] = { SEC_MOUNT, "max_message", V_SIZE, 1, GIB },
+	[K_MAX_MESSAGE] = { SEC_MOUNT, "max_message", V_SIZE, 1, 64 * MIB },
 	[K_SEGMENT_BYTES] = { SEC_MOUNT, "segment_bytes", V_SIZE, 4 * KIB, TIB },
 	[K_FSYNC] = { SEC_MOUNT, "fsync", V_FSYNC, 0, 0 },
 	[K_FSYNC_INTERVAL_MS] = { SEC_MOUNT, "fsync_interval_ms", V_UINT, 1,

@@ -4,7 +4,7 @@
  *
  * Owns the line syntax only: which paths name a stream, which keys exist and
  * what values they take. Whether the cluster and stream exist, the limits and
- * applying the result are fs/stream.c's business.
+ * applying the result are fs/ctlfiles.c's business.
  */
 #include "control.h"
 #include "names.h"

@@ -33,8 +33,8 @@ int ctlfile_render(struct sfs_namespace *ns, struct stream *s,
  * their replication position). Everything is checked before anything
  * changes; DRY_RUN checks only.
  * Errors (nothing changed; one "warn" log line and the stream's last error
- * are written unless DRY_RUN... they are written in both cases, since a
- * dry run is how a write is refused):
+ * are written, in a dry run too, since a dry run is how a truncating write
+ * is checked and refused):
  *   -ENOENT  unknown cluster, or a stream that does not exist, or removing
  *            an entry that is not there
  *   -EINVAL  a stream naming itself

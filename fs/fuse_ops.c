@@ -49,6 +49,7 @@ struct fh {
 	size_t plen, pcap;
 	/* Control files opened with O_TRUNC: every complete line written. */
 	bool truncating, wrote, applied;
+	bool refused;		/* a write was refused: the replace is off */
 	char *acc;
 	size_t alen, acap;
 	/* What a reader of a control file sees: rendered at open. */
@@ -522,6 +523,10 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		if (iov[i].iov_len > max) {
 			log_warn("write %s: refused: message of %zu bytes is longer than max_message (%zu bytes)",
 				 path, iov[i].iov_len, max);
+			/* Nothing of an over-long message is stored, not even
+			 * the part an earlier write left waiting. */
+			if (i == 0)
+				f->plen = 0;
 			rc = -EMSGSIZE;
 			goto out;
 		}
@@ -572,10 +577,13 @@ static int ctl_lines(struct sfs_daemon *d, struct fh *f, const char *buf, size_t
 	if (n < 0) {
 		stream_refuse(f->stream, "%s: %s", file, err);
 		free(all);
+		f->refused = true;
 		return n;
 	}
 	int rc = ctlfile_apply(&d->ns, f->stream, kind, e, n, f->truncating, f->truncating);
 	free(e);
+	if (rc < 0)
+		f->refused = true;
 	if (rc == 0 && f->truncating) {
 		free(f->acc);
 		f->acc = all;
@@ -659,7 +667,8 @@ static int finish(struct sfs_daemon *d, const char *path, struct fh *f, bool fin
 	 * write; replacing then would empty the set, so the replace waits for
 	 * a write, or for the release when nothing was written at all.
 	 */
-	if (f->kind == FH_CTL && f->truncating && rc == 0 &&
+	/* A refused write cancels the replace: "> file" then changes nothing. */
+	if (f->kind == FH_CTL && f->truncating && rc == 0 && !f->refused &&
 	    (f->wrote || (final && !f->applied))) {
 		enum ctl_kind kind = f->ctl == CTLFILE_REPLICAS ? CTL_REPLICAS : CTL_UPSTREAMS;
 		char err[512];
@@ -692,10 +701,10 @@ static int sfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path;
 	(void)datasync;
-	(void)fi;
-	/* Appends are on disk in the page cache once write() returned; the
-	 * strict fsync policy syncs them there already. */
-	return 0;
+	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+	/* fsync(2) on a topic makes what was appended so far durable, whatever
+	 * the policy; control-file changes are synced when applied. */
+	return f && f->kind == FH_TOPIC ? topic_sync(f->topic) : 0;
 }
 
 static int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)

@@ -258,6 +258,25 @@ out:
 	return rc;
 }
 
+/* Does directory DIRFD hold any topic directory, loaded or not? */
+static bool has_topic_dirs(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return true; /* cannot tell: keep the data */
+	}
+	rewinddir(d);
+	bool found = false;
+	struct dirent *de;
+	while (!found && (de = readdir(d)))
+		found = name_valid(de->d_name);
+	closedir(d);
+	return found;
+}
+
 int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 		     const char *name)
 {
@@ -272,7 +291,8 @@ int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 	}
 	struct stream *s = cl->streams[i];
 	pthread_mutex_lock(&s->lock);
-	if (s->ntopics) {
+	/* A topic directory that failed to load is data too: never delete it. */
+	if (s->ntopics || has_topic_dirs(s->dirfd)) {
 		pthread_mutex_unlock(&s->lock);
 		rc = -ENOTEMPTY;
 		goto out;

@@ -45,6 +45,8 @@ struct replica_position {
 	uuid_t incarnation;	/* of the source topic when the position was taken */
 	uint64_t offset;	/* next source offset to send */
 	uint64_t vpos;		/* topic-file byte position of that offset */
+	bool on_replica;	/* the topic is known to exist on the replica
+				 * (not saved: checked once after a start) */
 };
 
 struct replica {

@@ -334,6 +334,9 @@ static int add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos
 	if (rc < 0)
 		return rc;
 	t->nsegs++;
+	/* Under a syncing policy the new file's name must survive too. */
+	if (t->opts && t->opts->fsync != SFS_FSYNC_OS)
+		fsync(t->dirfd);
 	return 0;
 }
 
@@ -607,9 +610,18 @@ static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nre
 		return rc;
 	t->mtime_ns = now_ns();
 	t->since_checkpoint += nrecs;
+	return 0;
+}
+
+/*
+ * Write a checkpoint when due. Called after the marks of the messages just
+ * written are raised: a checkpoint must never cover messages whose marks
+ * it does not hold, or a crash would let them be applied twice.
+ */
+static void maybe_checkpoint(struct topic *t)
+{
 	if (t->since_checkpoint >= t->opts->checkpoint_every)
 		checkpoint_write(t);
-	return 0;
 }
 
 int topic_sync(struct topic *t)
@@ -689,6 +701,7 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		struct topic_origin *o = &t->origins[t->local_idx];
 		o->hwm = offset + n - 1;
 		o->seen = true;
+		maybe_checkpoint(t);
 	}
 out:
 	pthread_rwlock_unlock(&t->lock);
@@ -773,6 +786,7 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 					t->origins[i].hwm = newhwm[i];
 					t->origins[i].seen = true;
 				}
+			maybe_checkpoint(t);
 		}
 	}
 	if (rc == 0 && applied)

@@ -24,6 +24,7 @@ struct replica_position *position_find(struct replica *r, const char *topic,
 		if (uuid_compare(p->incarnation, incarnation)) {
 			uuid_copy(p->incarnation, incarnation);
 			p->offset = p->vpos = 0;
+			p->on_replica = false;
 		}
 		return p;
 	}

@@ -152,6 +152,30 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 
 		for (int i = 0; i < ntopics && r && !err[0]; i++) {
 			struct topic *src = topics[i];
+			/* Every topic reaches the replica, an empty one too (§5.1). */
+			pthread_mutex_lock(&s->lock);
+			r = replica_by_name(s, key->cluster, key->stream);
+			struct replica_position *p0 = r ? position_find(r, src->name, src->uuid) : NULL;
+			bool need = p0 && !p0->on_replica && !r->paused;
+			pthread_mutex_unlock(&s->lock);
+			if (need) {
+				struct topic *dst;
+				int rc = stream_topic_get_or_create(t, src->name, src->uid, src->gid,
+								    src->mode, false, &ns->topic_opts,
+								    &dst, NULL);
+				if (rc < 0) {
+					snprintf(err, sizeof(err), "topic %s: cannot be created on the replica: %s",
+						 src->name, strerror(-rc));
+					break;
+				}
+				topic_put(dst);
+				pthread_mutex_lock(&s->lock);
+				r = replica_by_name(s, key->cluster, key->stream);
+				p0 = r ? position_find(r, src->name, src->uuid) : NULL;
+				if (p0)
+					p0->on_replica = true;
+				pthread_mutex_unlock(&s->lock);
+			}
 			for (int round = 0; round < REPLICATOR_BATCHES_PER_ROUND; round++) {
 				pthread_mutex_lock(&s->lock);
 				r = replica_by_name(s, key->cluster, key->stream);

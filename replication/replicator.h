@@ -46,8 +46,9 @@ int replicator_init(struct replicator *r, uint32_t batch_messages);
 int replicator_start(struct replicator *r, struct sfs_namespace *ns);
 
 /*
- * replicator_stop - stop the thread after its current batch and save every
- * stream's positions. Safe if never started.
+ * replicator_stop - stop the thread after its current round (each round
+ * ends by saving the positions of every stream it touched). Safe if never
+ * started.
  */
 void replicator_stop(struct replicator *r);
 

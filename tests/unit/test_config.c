@@ -415,7 +415,7 @@ static void test_bad_number(void **state)
 		{ "max_message = 1.5M", "bad value '1.5M'" },
 		{ "max_message = M", "bad value 'M'" },
 		{ "max_message = 0", "out of range" },
-		{ "max_message = 2G", "out of range (1 to 1G)" },
+		{ "max_message = 65M", "out of range (1 to 64M)" },
 		{ "max_message = 99999999999999999999", "bad value" },
 		{ "max_message = 99999999999G", "bad value" },
 		{ "segment_bytes = 100", "out of range (4K to" },

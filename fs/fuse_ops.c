@@ -541,7 +541,8 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		rc = -ENOMEM;
 		goto out;
 	}
-	memcpy(f->pbuf, last + 1, rest);
+	if (rest)
+		memcpy(f->pbuf, last + 1, rest);
 	f->plen = rest;
 	rc = (int)size;
 out:
@@ -568,7 +569,8 @@ static int ctl_lines(struct sfs_daemon *d, struct fh *f, const char *buf, size_t
 		all = malloc(f->alen + len + 1);
 		if (!all)
 			return -ENOMEM;
-		memcpy(all, f->acc, f->alen);
+		if (f->alen)
+			memcpy(all, f->acc, f->alen);
 		memcpy(all + f->alen, buf, len);
 		text = all;
 		tlen = f->alen + len;
@@ -614,7 +616,8 @@ static int ctl_write(struct sfs_daemon *d, struct fh *f, const char *buf, size_t
 	char *lines = malloc(f->plen + head);
 	if (!lines)
 		return -ENOMEM;
-	memcpy(lines, f->pbuf, f->plen);
+	if (f->plen)
+		memcpy(lines, f->pbuf, f->plen);
 	memcpy(lines + f->plen, buf, head);
 	int rc = ctl_lines(d, f, lines, f->plen + head);
 	free(lines);
@@ -623,7 +626,8 @@ static int ctl_write(struct sfs_daemon *d, struct fh *f, const char *buf, size_t
 	size_t rest = size - head;
 	if (grow(&f->pbuf, &f->pcap, rest) < 0)
 		return -ENOMEM;
-	memcpy(f->pbuf, last + 1, rest);
+	if (rest)
+		memcpy(f->pbuf, last + 1, rest);
 	f->plen = rest;
 	return (int)size;
 }
@@ -634,6 +638,8 @@ static int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 	(void)off; /* appends go at the real end, whatever the kernel thinks */
 	struct sfs_daemon *d = daemon_of();
 	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+	if (size == 0)
+		return 0;
 	pthread_mutex_lock(&f->mu);
 	int rc = f->kind == FH_TOPIC ? topic_write_lines(d, path, f, buf, size) :
 				       ctl_write(d, f, buf, size);

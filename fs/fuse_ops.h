@@ -6,7 +6,8 @@
 #ifndef STREAMFS_FUSE_OPS_H
 #define STREAMFS_FUSE_OPS_H
 
-#define FUSE_USE_VERSION 35
+/* 3.12: fuse_loop_mt takes a struct fuse_loop_config (idle threads kept). */
+#define FUSE_USE_VERSION 312
 #include <fuse.h>
 
 #include "namespace.h"

@@ -1,0 +1,281 @@
+#!/usr/bin/env bats
+# 51-replication-control.bats - replication under control and under
+# failure (DESIGN §4, §5): pause/resume/remove (§5.8), the upstream
+# allow-list (§5.5), durable positions across a clean restart and a kill -9
+# of the daemon (§5.7, §6), and re-created topics and streams whose new
+# messages must not look old (§5.3).
+
+load helpers
+load replication_helpers
+
+teardown() {
+	repl_teardown
+}
+
+SF=sanfrancisco/activity
+NY=newyork/activity
+
+@test "pause: nothing is sent, status shows paused and the exact pending count; resume sends exactly the missing ones" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen p 10 >>"$S/t"
+	wait_count "$R/t" 10
+
+	echo "/mapr/$NY paused=true" >>"$S/.replicas"
+	append_each "$S/t" q 7
+	gen w 3 >>"$S/u"			# a new topic while paused
+	wait_for rline_match $SF $NY 'paused=true .*# .*pending=10( |$)' || {
+		show_status $SF $NY
+		false
+	}
+	rline_match $SF $NY 'uptodate=false'
+	rinfo_is $SF $NY paused true
+	rinfo_is $SF $NY isUptodate false
+	rinfo_is $SF $NY putsPending 10
+	sleep 0.5
+	still_count "$R/t" 10
+	still_count "$R/u" 0
+	rinfo_is $SF $NY putsPending 10
+
+	echo "/mapr/$NY paused=false" >>"$S/.replicas"
+	wait_count "$R/t" 17
+	wait_count "$R/u" 3
+	same_content "$S/t" "$R/t"
+	same_content "$S/u" "$R/u"
+	wait_for rline_match $SF $NY 'paused=false .*# .*pending=0 uptodate=true'
+	rinfo_is $SF $NY isUptodate true
+	rinfo_is $SF $NY putsPending 0
+	sleep 0.3
+	still_count "$R/t" 17
+}
+
+@test "remove (-PATH): sending stops, the replica keeps its data" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen keep 20 >>"$S/t"
+	wait_count "$R/t" 20
+	cp "$R/t" "$TMP/before"
+
+	echo "-/mapr/$NY" >>"$S/.replicas"
+	run grep -c "^/mapr/$NY" "$S/.replicas"
+	[ "$output" = 0 ]
+	[ "$(jq '.replicas | length' "$S/.info")" -eq 0 ]
+	gen gone 5 >>"$S/t"
+	gen gone 4 >>"$S/newtopic"
+	sleep 0.5
+	still_count "$S/t" 25
+	still_count "$R/t" 20
+	same_content "$TMP/before" "$R/t"
+	[ ! -e "$R/newtopic" ]
+	# the replica's own data is still its own: it can be read and appended
+	echo "local-1" >>"$R/t"
+	still_count "$R/t" 21
+}
+
+@test "allow-list: a replica whose .upstreams lacks the source receives nothing; error on the source; adding the upstream lets the messages through" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R" "$M/sanfrancisco/other"
+	# R accepts only another stream
+	echo "/mapr/sanfrancisco/other" >>"$R/.upstreams"
+	echo "/mapr/$NY" >>"$S/.replicas"
+	gen d 5 >>"$S/t"
+
+	wait_for rline_match $SF $NY 'state=UNEXPECTED' || {
+		show_status $SF $NY
+		false
+	}
+	rline_match $SF $NY '\.upstreams'
+	rline_match $SF $NY 'pending=5( |$)'
+	rinfo_is $SF $NY replicaState REPLICA_STATE_UNEXPECTED
+	[[ $(rinfo $SF $NY lastError) == *.upstreams* ]]
+	rinfo_is $SF $NY isUptodate false
+	rinfo_is $SF $NY putsPending 5
+	still_count "$R/t" 0
+
+	# pending grows, still nothing arrives (retries included)
+	append_each "$S/t" e 3
+	wait_for rinfo_is $SF $NY putsPending 8
+	rline_match $SF $NY 'state=UNEXPECTED .*pending=8( |$)'
+	sleep 1.2
+	still_count "$R/t" 0
+
+	echo "/mapr/$SF" >>"$R/.upstreams"
+	wait_count "$R/t" 8
+	same_content "$S/t" "$R/t"
+	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
+	rinfo_is $SF $NY replicaState REPLICA_STATE_REPLICATING
+	sleep 0.3
+	still_count "$R/t" 8
+}
+
+@test "clean restart: configuration and positions survive, nothing arrives twice" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen d 200 >>"$S/t"
+	gen u 50 >>"$S/u"
+	wait_count "$R/t" 200
+	wait_count "$R/u" 50
+	wait_for rline_match $SF $NY 'pending=0'
+
+	# paused with 4 pending: after the restart the position must still
+	# say 4 (a lost position would show 204 + 50)
+	echo "/mapr/$NY paused=true" >>"$S/.replicas"
+	gen p 4 >>"$S/t"
+	wait_for rinfo_is $SF $NY putsPending 4
+
+	sfs_restart
+
+	grep -q "^/mapr/$SF\b" "$R/.upstreams"
+	rline_match $SF $NY 'paused=true'
+	rinfo_is $SF $NY putsPending 4
+	rinfo_is $SF $NY paused true
+	still_count "$R/t" 200
+
+	echo "/mapr/$NY paused=false" >>"$S/.replicas"
+	echo "after-1" >>"$S/t"
+	wait_count "$R/t" 205
+	sleep 0.5
+	still_count "$R/t" 205
+	still_count "$R/u" 50
+	no_dups "$R/t"
+	same_content "$S/t" "$R/t"
+	same_content "$S/u" "$R/u"
+	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
+
+	# and once more, not paused, straight after catching up
+	sfs_restart
+	echo "after-2" >>"$S/t"
+	wait_count "$R/t" 206
+	sleep 0.5
+	still_count "$R/t" 206
+	same_content "$S/t" "$R/t"
+}
+
+# writer FILE LOG: append k-1, k-2, ... to FILE, one open per message, and
+# after each acknowledged write log the message to LOG (outside the mount);
+# stop at the first failed write.
+writer() {
+	local i=0
+	while ((i < 200000)); do
+		i=$((i + 1))
+		echo "k-$i" >>"$1" 2>/dev/null || return 0
+		echo "k-$i" >>"$2"
+	done
+}
+
+# at_least FILE N: FILE has N lines or more.
+at_least() {
+	[[ $(nmsg "$1") -ge $2 ]]
+}
+
+@test "kill -9 during replication: no acknowledged message lost, no duplicate, replication resumes" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen pre 100 >>"$S/t"
+	wait_count "$R/t" 100
+	: >"$TMP/acked"
+
+	bg_start writer "$S/t" "$TMP/acked"
+	local wpid=$BG_PID
+	# the writer is going and replication is following it
+	wait_for -t 20 at_least "$TMP/acked" 400
+	wait_for -t 10 at_least "$R/t" 300
+	sfs_kill9
+	wait_for -t 10 gone "$wpid"
+	wait "$wpid" || true
+	REPL_BG=()
+	local acked
+	acked=$(wc -l <"$TMP/acked")
+	[ "$acked" -ge 400 ]
+
+	sfs_start
+	# every acknowledged message is in S, once, in order (at most the one
+	# write in flight at the kill may be there unacknowledged)
+	no_dups "$S/t"
+	local missing
+	missing=$(comm -23 <(sort "$TMP/acked") <(sort "$S/t") | head -n 5)
+	[ -z "$missing" ] || {
+		echo "acknowledged but lost: $missing" >&2
+		false
+	}
+	local n
+	n=$(grep -c '^k-' "$S/t")
+	[ "$n" -eq "$acked" ] || [ "$n" -eq $((acked + 1)) ]
+	in_order "$S/t" pre 100
+	in_order "$S/t" k "$n"
+
+	# R converges to S, without duplicates
+	wait_count "$R/t" $((100 + n)) 20
+	no_dups "$R/t"
+	same_content "$S/t" "$R/t"
+
+	# replication goes on after the crash
+	gen post 10 >>"$S/t"
+	wait_count "$R/t" $((110 + n))
+	same_content "$S/t" "$R/t"
+	sleep 0.5
+	still_count "$R/t" $((110 + n))
+	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
+}
+
+@test "re-creation: a topic deleted and created again on S still reaches R (new messages are not old)" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen old 5 >>"$S/t"
+	wait_count "$R/t" 5
+
+	rm "$S/t"
+	[ ! -e "$S/t" ]
+	gen new 3 >>"$S/t"		# offsets 0..2 again, below the old ones
+	wait_for -t 10 eval '[ "$(grep -c "^new-" "$R/t")" -eq 3 ]' || {
+		echo "$R/t holds:" >&2
+		cat "$R/t" >&2
+		show_status $SF $NY
+		false
+	}
+	sleep 0.3
+	[ "$(grep -c '^new-' "$R/t")" -eq 3 ]
+	in_order "$R/t" new 3
+	no_dups "$R/t"
+
+	# and a second time, with the replica idle meanwhile
+	rm "$S/t"
+	append_each "$S/t" newer 2
+	wait_for -t 10 eval '[ "$(grep -c "^newer-" "$R/t")" -eq 2 ]'
+	in_order "$R/t" newer 2
+	in_order "$R/t" new 3
+}
+
+@test "re-creation: a stream deleted and created again on S still reaches R" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen first 5 >>"$S/t"
+	wait_count "$R/t" 5
+
+	rm "$S/t"
+	rmdir "$S"
+	mkdir "$S"
+	replicate $SF $NY	# the same paths; S has a new UUID
+	gen second 4 >>"$S/t"
+	wait_for -t 10 eval '[ "$(grep -c "^second-" "$R/t")" -eq 4 ]' || {
+		echo "$R/t holds:" >&2
+		cat "$R/t" >&2
+		show_status $SF $NY
+		false
+	}
+	in_order "$R/t" second 4
+	no_dups "$R/t"
+}

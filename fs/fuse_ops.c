@@ -55,7 +55,90 @@ struct fh {
 	/* What a reader of a control file sees: rendered at open. */
 	char *snap;
 	size_t snaplen;
+	/* On the pending list (see sfs_flush); under pending_mu. */
+	struct fh *pending_next;
+	bool is_pending;
 };
+
+/*
+ * Topic handles whose unfinished last line waits after a flush. A shell
+ * that runs `printf ab >&3` duplicates fd 3 and closes the duplicate, and
+ * each close is a FLUSH: storing the partial line then would cut "ab" off
+ * from the "c\n" of the next printf. So a flush only lists the handle; the
+ * line is stored at the release, or as soon as anyone looks at the topic
+ * (stat, open, read), so `printf abc >> t; cat t` shows "abc" at once.
+ * Lock order: pending_mu, then fh.mu, then the topic's locks.
+ */
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fh *pending_head;
+static atomic_int pending_count;
+
+static void pending_add(struct fh *f)
+{
+	pthread_mutex_lock(&pending_mu);
+	if (!f->is_pending) {
+		f->pending_next = pending_head;
+		pending_head = f;
+		f->is_pending = true;
+		atomic_fetch_add(&pending_count, 1);
+	}
+	pthread_mutex_unlock(&pending_mu);
+}
+
+/* Unlink F; pending_mu held. */
+static void pending_unlink_locked(struct fh *f)
+{
+	for (struct fh **pp = &pending_head; *pp; pp = &(*pp)->pending_next)
+		if (*pp == f) {
+			*pp = f->pending_next;
+			f->is_pending = false;
+			atomic_fetch_sub(&pending_count, 1);
+			return;
+		}
+}
+
+static void pending_remove(struct fh *f)
+{
+	pthread_mutex_lock(&pending_mu);
+	if (f->is_pending)
+		pending_unlink_locked(f);
+	pthread_mutex_unlock(&pending_mu);
+}
+
+/* Store the waiting last line of handle F (f->mu held). */
+static int store_partial(struct fh *f, const char *path)
+{
+	if (!f->plen)
+		return 0;
+	struct iovec iov = { f->pbuf, f->plen };
+	int rc = topic_append_local(f->topic, &iov, 1);
+	if (rc < 0)
+		log_warn("close %s: the last line could not be appended: %s",
+			 path ? path : f->topic->name, strerror(-rc));
+	f->plen = 0;
+	return rc;
+}
+
+/* Store every waiting last line of topic T before someone looks at it. */
+static void commit_pending(struct topic *t)
+{
+	if (atomic_load(&pending_count) == 0)
+		return;
+	pthread_mutex_lock(&pending_mu);
+	struct fh **pp = &pending_head;
+	while (*pp) {
+		struct fh *f = *pp;
+		if (f->topic != t) {
+			pp = &f->pending_next;
+			continue;
+		}
+		pending_unlink_locked(f);
+		pthread_mutex_lock(&f->mu);
+		store_partial(f, NULL);
+		pthread_mutex_unlock(&f->mu);
+	}
+	pthread_mutex_unlock(&pending_mu);
+}
 
 static struct sfs_daemon *daemon_of(void)
 {
@@ -77,13 +160,17 @@ static void put_topic_p(struct topic **t)
 #define AUTO_STREAM __attribute__((cleanup(put_stream_p))) struct stream
 #define AUTO_TOPIC __attribute__((cleanup(put_topic_p))) struct topic
 
-static int copy_part(char *dst, const char *src, size_t n)
+/*
+ * A part longer than 255 bytes is left empty: it names nothing (lookups
+ * give ENOENT) and is no valid name (mkdir and create give EINVAL, as the
+ * naming rule says, rather than ENAMETOOLONG).
+ */
+static void copy_part(char *dst, const char *src, size_t n)
 {
 	if (n > 255)
-		return -ENAMETOOLONG;
+		n = 0;
 	memcpy(dst, src, n);
 	dst[n] = 0;
-	return 0;
 }
 
 /* Split PATH into its parts. -ENOENT for more than three parts. */
@@ -102,9 +189,7 @@ static int parse_path(const char *path, struct loc *l)
 		size_t n = e ? (size_t)(e - p) : strlen(p);
 		if (depth == 3)
 			return -ENOENT;
-		int rc = copy_part(parts[depth], p, n);
-		if (rc < 0)
-			return rc;
+		copy_part(parts[depth], p, n);
 		depth++;
 		p += n;
 	}
@@ -183,6 +268,7 @@ static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	AUTO_TOPIC *t = stream_find_topic(s, l.t);
 	if (!t)
 		return -ENOENT;
+	commit_pending(t);
 	uint64_t msgs, bytes, mtime;
 	topic_stat(t, &msgs, &bytes, &mtime);
 	st->st_mode = S_IFREG | t->mode;
@@ -382,6 +468,7 @@ static int sfs_open(const char *path, struct fuse_file_info *fi)
 	AUTO_TOPIC *t = stream_find_topic(s, l.t);
 	if (!t)
 		return -ENOENT;
+	commit_pending(t);
 	uint64_t bytes;
 	topic_stat(t, NULL, &bytes, NULL);
 	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY && bytes) {
@@ -442,6 +529,7 @@ static int sfs_read(const char *path, char *buf, size_t size, off_t off,
 	if (off < 0)
 		return -EINVAL;
 	if (f->kind == FH_TOPIC) {
+		commit_pending(f->topic);
 		ssize_t n = topic_read(f->topic, off, buf, size);
 		return n < 0 ? (int)n : (int)n;
 	}
@@ -656,16 +744,16 @@ static int finish(struct sfs_daemon *d, const char *path, struct fh *f, bool fin
 {
 	int rc = 0;
 	pthread_mutex_lock(&f->mu);
-	if (f->plen) {
-		if (f->kind == FH_TOPIC) {
-			struct iovec iov = { f->pbuf, f->plen };
-			rc = topic_append_local(f->topic, &iov, 1);
-			if (rc < 0)
-				log_warn("close %s: the last line could not be appended: %s",
-					 path ? path : f->topic->name, strerror(-rc));
-		} else {
-			rc = ctl_lines(d, f, f->pbuf, f->plen);
-		}
+	if (f->kind == FH_TOPIC && f->plen && !final) {
+		/* Not yet: see pending_head. */
+		pthread_mutex_unlock(&f->mu);
+		pending_add(f);
+		return 0;
+	}
+	if (f->kind == FH_TOPIC) {
+		rc = store_partial(f, path);
+	} else if (f->plen) {
+		rc = ctl_lines(d, f, f->pbuf, f->plen);
 		f->plen = 0;
 	}
 	/*
@@ -698,6 +786,7 @@ static int sfs_flush(const char *path, struct fuse_file_info *fi)
 static int sfs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
+	pending_remove(f);
 	finish(daemon_of(), path, f, true);
 	fh_free(f);
 	return 0;

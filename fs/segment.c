@@ -438,19 +438,36 @@ int segment_open(int dirfd, const char *name, bool last,
 	uint64_t offset = start.offset, vpos = start.vpos;
 	seg_reader_init(&r, out, start.filepos, st.st_size);
 	bool first = true;
+	uint64_t good = start.filepos;
 	for (;;) {
 		uint64_t fp = r.filepos;
-		rc = seg_reader_next(&r, &h, &hb, &pl, true);
+		rc = seg_reader_next(&r, &h, &hb, &pl, false);
 		if (rc <= 0)
 			break;
+		if (!record_verify(hb, h.len)) {
+			/*
+			 * A torn write leaves garbage only at the very end. A
+			 * whole record followed by a good one was damaged in
+			 * place: keep it (reads of it fail with EIO) rather
+			 * than cut the good messages after it.
+			 */
+			if (r.filepos >= (uint64_t)st.st_size ||
+			    !record_ok_at(out, r.filepos, st.st_size)) {
+				rc = -EBADMSG;
+				break;
+			}
+			log_warn("topic %s: segment %s: message at offset %" PRIu64
+				 " fails its checksum; kept, reads of it fail with EIO",
+				 topic_name, name, offset);
+		}
 		/* The record at START is indexed already; index the rest. */
 		if (!(first && out->idx_count))
 			index_records(out, hb, RECORD_HDR_SIZE + h.len, fp, offset, vpos);
 		first = false;
 		offset++;
 		vpos += (uint64_t)h.len + 1;
+		good = r.filepos;
 	}
-	uint64_t good = r.filepos;
 	seg_reader_free(&r);
 	if (rc < 0 && rc != -ENODATA && rc != -EBADMSG)
 		goto fail;

@@ -1,0 +1,402 @@
+#!/usr/bin/env bats
+# 30-control.bats - the control files (DESIGN §4): .replicas and .upstreams
+# (add, update, -PATH, '>' as a difference, whole-write validation, limits,
+# config then status after ' # ', round trip) and .info (JSON, read only).
+# Refused writes are logged at level warn, one line each.
+
+load helpers
+
+# error messages and ls order as in the C locale
+export LC_ALL=C
+
+setup() {
+	sfs_setup
+	# A (sanfrancisco/a) replicates to B (newyork/a) and, in some tests,
+	# to B2 (newyork/b); both accept A in their .upstreams.
+	A=$M/sanfrancisco/a
+	B=$M/newyork/a
+	B2=$M/newyork/b
+	mkdir "$A" "$B" "$B2"
+	echo /mapr/sanfrancisco/a >>"$B/.upstreams"
+	echo /mapr/sanfrancisco/a >>"$B2/.upstreams"
+}
+
+teardown() {
+	sfs_teardown
+}
+
+# count_is N FILE: FILE exists and has N lines.
+count_is() {
+	[[ -e $2 ]] && [[ $(wc -l <"$2") -eq $1 ]]
+}
+
+# config_of FILE: a control file without its status (what follows ' # ').
+config_of() {
+	sed 's/ # .*//' "$1"
+}
+
+# warns: the number of warn lines in the daemon log so far.
+warns() {
+	grep -c ' warn: ' "$TMP/streamfs.log" || true
+}
+
+# write_once [-t] FILE DATA: append DATA (with -t: open with O_TRUNC, as
+# '>' does) with exactly one write() call; on failure print the errno's
+# message and fail.
+write_once() {
+	local flag=O_APPEND
+	if [[ $1 == -t ]]; then
+		flag=O_TRUNC
+		shift
+	fi
+	python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | getattr(os, sys.argv[3]))
+try:
+    n = os.write(fd, sys.argv[2].encode())
+    assert n == len(sys.argv[2].encode()), "short write %d" % n
+except OSError as e:
+    print(os.strerror(e.errno))
+    sys.exit(1)
+finally:
+    try:
+        os.close(fd)
+    except OSError as e:
+        print("close: " + os.strerror(e.errno))
+        sys.exit(1)' "$1" "$2" "$flag"
+}
+
+# caught_up FILE: every replica listed in FILE shows pending=0 uptodate=true.
+caught_up() {
+	! grep -qv 'pending=0 uptodate=true' "$1"
+}
+
+# messages N FROM: append messages mFROM..m(FROM+N-1) to A's topic t.
+messages() {
+	local i
+	for ((i = $2; i < $2 + $1; i++)); do
+		echo "m$i"
+	done >>"$A/t"
+}
+
+@test ".replicas: add a line, update paused=true and back, -PATH removes" {
+	messages 3 1
+	echo /mapr/newyork/a >>"$A/.replicas"
+	run config_of "$A/.replicas"
+	[ "$output" = "/mapr/newyork/a synchronous=false paused=false" ]
+	wait_for count_is 3 "$B/t"
+	[ "$(cat "$B/t")" = $'m1\nm2\nm3' ]
+	wait_for caught_up "$A/.replicas"
+
+	# update: pause; nothing more is sent
+	echo "/mapr/newyork/a paused=true" >>"$A/.replicas"
+	run config_of "$A/.replicas"
+	[ "$output" = "/mapr/newyork/a synchronous=false paused=true" ]
+	messages 2 4
+	sleep 0.5
+	# (shown if an assertion below fails)
+	echo "B/t: $(tr '\n' ' ' <"$B/t")"
+	cat "$A/.replicas"
+	[ "$(wc -l <"$B/t")" -eq 3 ]
+	[ "$(jq '.replicas[0].putsPending' "$A/.info")" -eq 2 ]
+	[ "$(jq '.replicas[0].paused' "$A/.info")" = true ]
+	# resume: it continues from where it was
+	echo "/mapr/newyork/a paused=false" >>"$A/.replicas"
+	wait_for count_is 5 "$B/t"
+	[ "$(cat "$B/t")" = $'m1\nm2\nm3\nm4\nm5' ]
+
+	# the real mountpoint prefix is accepted too, and shown as /mapr
+	echo "$M/newyork/b" >>"$A/.replicas"
+	run config_of "$A/.replicas"
+	[ "$output" = $'/mapr/newyork/a synchronous=false paused=false\n/mapr/newyork/b synchronous=false paused=false' ]
+	wait_for count_is 5 "$B2/t"
+
+	# -PATH removes it; the replica keeps its data and gets nothing more
+	echo "-/mapr/newyork/a" >>"$A/.replicas"
+	run config_of "$A/.replicas"
+	[ "$output" = "/mapr/newyork/b synchronous=false paused=false" ]
+	messages 1 6
+	wait_for count_is 6 "$B2/t"
+	sleep 0.3
+	echo "B/t: $(tr '\n' ' ' <"$B/t")"
+	[ "$(cat "$B/t")" = $'m1\nm2\nm3\nm4\nm5' ]
+
+	# .upstreams works the same way
+	echo /mapr/newyork/b >>"$B/.upstreams"
+	run config_of "$B/.upstreams"
+	[ "$output" = $'/mapr/sanfrancisco/a\n/mapr/newyork/b' ]
+	echo -/mapr/newyork/b >>"$B/.upstreams"
+	run config_of "$B/.upstreams"
+	[ "$output" = "/mapr/sanfrancisco/a" ]
+}
+
+@test "'>' replaces the set as a difference: a kept replica keeps its position (11 messages, not 21)" {
+	messages 10 1
+	echo /mapr/newyork/a >>"$A/.replicas"
+	wait_for count_is 10 "$B/t"
+	wait_for caught_up "$A/.replicas"
+	printf '/mapr/newyork/a\n/mapr/newyork/b\n' >"$A/.replicas"
+	run config_of "$A/.replicas"
+	[ "$output" = $'/mapr/newyork/a synchronous=false paused=false\n/mapr/newyork/b synchronous=false paused=false' ]
+	# the kept one has nothing to re-send
+	[ "$(jq '.replicas[0].putsPending' "$A/.info")" -eq 0 ]
+	[ "$(jq -r '.replicas[0].replicaState' "$A/.info")" = REPLICA_STATE_REPLICATING ]
+	messages 1 11
+	wait_for count_is 11 "$B2/t"
+	wait_for count_is 11 "$B/t"
+	wait_for caught_up "$A/.replicas"
+	sleep 0.3
+	[ "$(wc -l <"$B/t")" -eq 11 ]
+	[ "$(cat "$B/t")" = "$(seq -f 'm%g' 1 11)" ]
+	[ "$(cat "$B2/t")" = "$(seq -f 'm%g' 1 11)" ]
+
+	# a replace that leaves one out removes it
+	echo /mapr/newyork/b >"$A/.replicas"
+	run config_of "$A/.replicas"
+	[ "$output" = "/mapr/newyork/b synchronous=false paused=false" ]
+	# an empty replace empties the set
+	: >"$A/.replicas"
+	[ "$(cat "$A/.replicas")" = "" ]
+	# and the same for .upstreams
+	printf '/mapr/sanfrancisco/a\n/mapr/newyork/b\n' >"$B/.upstreams"
+	run config_of "$B/.upstreams"
+	[ "$output" = $'/mapr/sanfrancisco/a\n/mapr/newyork/b' ]
+	echo /mapr/newyork/b >"$B/.upstreams"
+	run config_of "$B/.upstreams"
+	[ "$output" = "/mapr/newyork/b" ]
+}
+
+@test "a write with one bad line changes nothing: unknown cluster, unknown stream, bad key, self reference" {
+	echo /mapr/newyork/a >>"$A/.replicas"
+	local before
+	before=$(config_of "$A/.replicas")
+	[ "$before" = "/mapr/newyork/a synchronous=false paused=false" ]
+
+	run write_once "$A/.replicas" $'/mapr/newyork/b\n/mapr/nowhere/x\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "No such file or directory" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+
+	run write_once "$A/.replicas" $'/mapr/newyork/b\n/mapr/newyork/nosuchstream\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "No such file or directory" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+
+	run write_once "$A/.replicas" $'/mapr/newyork/a paused=true\n/mapr/newyork/b colour=blue\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "Invalid argument" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+
+	run write_once "$A/.replicas" $'/mapr/newyork/b\n/mapr/newyork/a paused=maybe\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "Invalid argument" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+
+	run write_once "$A/.replicas" $'-/mapr/newyork/a\n/mapr/sanfrancisco/a\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "Invalid argument" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+
+	run write_once "$A/.replicas" $'/mapr/newyork/b\nnot a path\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "Invalid argument" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+
+	# the same in .upstreams
+	run write_once "$B/.upstreams" $'/mapr/newyork/b\n/mapr/nowhere/x\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "No such file or directory" ]
+	run write_once "$B/.upstreams" $'/mapr/newyork/b\n/mapr/newyork/a\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "Invalid argument" ]
+	[ "$(config_of "$B/.upstreams")" = "/mapr/sanfrancisco/a" ]
+
+	# still working: a good write applies
+	run write_once "$A/.replicas" $'/mapr/newyork/b # a comment\n'
+	[ "$status" -eq 0 ]
+	[ "$(config_of "$A/.replicas")" = $'/mapr/newyork/a synchronous=false paused=false\n/mapr/newyork/b synchronous=false paused=false' ]
+}
+
+@test "a refused write in a '>' replace changes nothing: the set is left as it was" {
+	printf '/mapr/newyork/a\n/mapr/newyork/b paused=true\n' >>"$A/.replicas"
+	local before
+	before=$(config_of "$A/.replicas")
+	[ "$before" = $'/mapr/newyork/a synchronous=false paused=false\n/mapr/newyork/b synchronous=false paused=true' ]
+	# one write, opened with O_TRUNC like '>', with a bad line
+	run write_once -t "$A/.replicas" $'/mapr/newyork/b\n/mapr/nowhere/x\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "No such file or directory" ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+	# the same through the shell
+	run bash -c 'echo "/mapr/newyork/a colour=blue" >"$1"' _ "$A/.replicas"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Invalid argument"* ]]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+	run write_once -t "$B/.upstreams" $'/mapr/newyork/b\n/mapr/newyork/a\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "Invalid argument" ]
+	[ "$(config_of "$B/.upstreams")" = "/mapr/sanfrancisco/a" ]
+}
+
+@test "64 replicas and 64 upstreams work, the 65th fails with ENOSPC" {
+	local i list=
+	for i in $(seq 1 65); do
+		mkdir "$M/newyork/r$i"
+	done
+	for i in $(seq 1 64); do
+		list+="/mapr/newyork/r$i"$'\n'
+	done
+	# 65 in one write into an empty set: refused, nothing added
+	run write_once "$A/.replicas" "$list/mapr/newyork/r65"$'\n'
+	[ "$status" -ne 0 ]
+	[ "$output" = "No space left on device" ]
+	[ "$(cat "$A/.replicas")" = "" ]
+	# 64 work
+	run write_once "$A/.replicas" "$list"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$A/.replicas")" -eq 64 ]
+	# the 65th does not
+	run bash -c 'echo /mapr/newyork/r65 >>"$1"' _ "$A/.replicas"
+	[ "$status" -ne 0 ]
+	[[ $output == *"No space left on device"* ]]
+	[ "$(wc -l <"$A/.replicas")" -eq 64 ]
+	! grep -q r65 "$A/.replicas" || false
+	# updating one of the 64 is fine
+	echo "/mapr/newyork/r64 paused=true" >>"$A/.replicas"
+	grep -q '^/mapr/newyork/r64 synchronous=false paused=true' "$A/.replicas"
+
+	# upstreams: the same limit (B2 lists A already: 63 more make 64)
+	list=
+	for i in $(seq 1 63); do
+		list+="/mapr/newyork/r$i"$'\n'
+	done
+	run write_once "$B2/.upstreams" "$list"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$B2/.upstreams")" -eq 64 ]
+	run bash -c 'echo /mapr/newyork/r64 >>"$1"' _ "$B2/.upstreams"
+	[ "$status" -ne 0 ]
+	[[ $output == *"No space left on device"* ]]
+	[ "$(wc -l <"$B2/.upstreams")" -eq 64 ]
+	# kept across a restart
+	sfs_restart
+	[ "$(wc -l <"$A/.replicas")" -eq 64 ]
+	[ "$(wc -l <"$B2/.upstreams")" -eq 64 ]
+}
+
+@test "reading .replicas: the configuration, then the status after ' # '" {
+	mkdir "$M/sanfrancisco/activity" "$M/newyork/activity"
+	echo /mapr/sanfrancisco/activity >>"$M/newyork/activity/.upstreams"
+	echo hello >>"$M/sanfrancisco/activity/t"
+	echo /mapr/newyork/activity >>"$M/sanfrancisco/activity/.replicas"
+	wait_for count_is 1 "$M/newyork/activity/t"
+	wait_for caught_up "$M/sanfrancisco/activity/.replicas"
+	run cat "$M/sanfrancisco/activity/.replicas"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} =~ ^/mapr/newyork/activity\ synchronous=false\ paused=false\ #\ state=REPLICATING\ pending=0\ uptodate=true( |$) ]]
+	# st_size is the length of what is read
+	[ "$(stat -c %s "$M/sanfrancisco/activity/.replicas")" -eq "$(cat "$M/sanfrancisco/activity/.replicas" | wc -c)" ]
+	# .upstreams shows its configuration the same way
+	[ "$(config_of "$M/newyork/activity/.upstreams")" = /mapr/sanfrancisco/activity ]
+	# paused shows in both parts
+	echo "/mapr/newyork/activity paused=true" >>"$M/sanfrancisco/activity/.replicas"
+	run cat "$M/sanfrancisco/activity/.replicas"
+	[[ ${lines[0]} =~ ^/mapr/newyork/activity\ synchronous=false\ paused=true\ #\ state=PAUSED( |$) ]]
+}
+
+@test "round trip: cat .replicas > f; cat f > .replicas changes nothing and replication continues" {
+	messages 2 1
+	printf '/mapr/newyork/a\n/mapr/newyork/b paused=true\n' >>"$A/.replicas"
+	wait_for count_is 2 "$B/t"
+	wait_for bash -c '[[ $(grep -c "pending=0 uptodate=true" "$1") -eq 1 ]]' _ "$A/.replicas"
+	cat "$A/.replicas" >"$TMP/f"
+	cat "$TMP/f" >"$A/.replicas"
+	cat "$A/.replicas" >"$TMP/g"
+	diff "$TMP/f" "$TMP/g"
+	cat "$B/.upstreams" >"$TMP/u"
+	cat "$TMP/u" >"$B/.upstreams"
+	diff "$TMP/u" <(cat "$B/.upstreams")
+	# replication continues, from where it was
+	messages 1 3
+	wait_for count_is 3 "$B/t"
+	sleep 0.3
+	[ "$(cat "$B/t")" = $'m1\nm2\nm3' ]
+	[ ! -e "$B2/t" ]	# still paused
+}
+
+@test ".info is JSON with uuid, topics and message counts, replicas with state and pending, last error; it is read only" {
+	messages 4 1
+	echo x >>"$A/u"
+	echo /mapr/newyork/a >>"$A/.replicas"
+	wait_for count_is 4 "$B/t"
+	wait_for caught_up "$A/.replicas"
+	jq . "$A/.info" >/dev/null
+	[[ $(jq -r .uuid "$A/.info") =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]
+	# B is a different stream with a different UUID
+	[ "$(jq -r .uuid "$B/.info")" != "$(jq -r .uuid "$A/.info")" ]
+	[ "$(jq -c '[.topics[] | {name, messages}] | sort_by(.name)' "$A/.info")" = \
+		'[{"name":"t","messages":4},{"name":"u","messages":1}]' ]
+	[ "$(jq -c '[.replicas[] | {replicaState, putsPending}]' "$A/.info")" = \
+		'[{"replicaState":"REPLICA_STATE_REPLICATING","putsPending":0}]' ]
+	[ "$(jq -r .lastError "$A/.info")" = "" ]
+	# pending messages of a paused replica are counted
+	echo "/mapr/newyork/a paused=true" >>"$A/.replicas"
+	messages 3 5
+	[ "$(jq '.replicas[0].putsPending' "$A/.info")" -eq 3 ]
+	[ "$(jq '.topics[] | select(.name == "t") | .messages' "$A/.info")" -eq 7 ]
+	# the last refused write shows in lastError
+	run bash -c 'echo /mapr/nowhere/x >>"$1"' _ "$A/.replicas"
+	[ "$status" -ne 0 ]
+	[[ $(jq -r .lastError "$A/.info") == *nowhere* ]]
+	run bash -c 'echo "/mapr/newyork/a colour=blue" >>"$1"' _ "$A/.replicas"
+	[ "$status" -ne 0 ]
+	[[ $(jq -r .lastError "$A/.info") == *colour* ]]
+	# writing .info fails, whether '>' or '>>'
+	cp "$A/.info" "$TMP/info.before"
+	run bash -c 'echo "{}" >"$1"' _ "$A/.info"
+	[ "$status" -ne 0 ]
+	run bash -c 'echo "{}" >>"$1"' _ "$A/.info"
+	[ "$status" -ne 0 ]
+	run truncate -s 0 "$A/.info"
+	[ "$status" -ne 0 ]
+	jq . "$A/.info" >/dev/null
+	[ "$(jq -c '.topics' "$A/.info")" = "$(jq -c '.topics' "$TMP/info.before")" ]
+}
+
+@test "each refused write logs exactly one warn line" {
+	echo /mapr/newyork/a >>"$A/.replicas"
+	local n bad
+	for bad in /mapr/nowhere/x /mapr/newyork/nosuchstream "/mapr/newyork/b colour=blue" \
+		/mapr/sanfrancisco/a "not a path"; do
+		n=$(warns)
+		run bash -c 'echo "$2" >>"$1"' _ "$A/.replicas" "$bad"
+		[ "$status" -ne 0 ]
+		echo "'$bad': $(($(warns) - n)) warn lines"
+		[ "$(warns)" -eq $((n + 1)) ]
+	done
+	# a two-line write with one bad line: one line too
+	n=$(warns)
+	run write_once "$A/.upstreams" $'/mapr/newyork/b\n/mapr/nowhere/x\n'
+	[ "$status" -ne 0 ]
+	[ "$(warns)" -eq $((n + 1)) ]
+	# the 65th upstream
+	local i list=
+	for i in $(seq 1 65); do
+		mkdir "$M/sanfrancisco/r$i"
+		list+="/mapr/sanfrancisco/r$i"$'\n'
+	done
+	n=$(warns)
+	run write_once "$B/.upstreams" "$list"
+	[ "$status" -ne 0 ]
+	[ "$(warns)" -eq $((n + 1)) ]
+	# the log line gives the reason
+	tail -n 1 "$TMP/streamfs.log" | grep -q ' warn: '
+	# writing .info
+	n=$(warns)
+	run bash -c 'echo x >>"$1"' _ "$A/.info"
+	[ "$status" -ne 0 ]
+	[ "$(warns)" -eq $((n + 1)) ]
+	# and a good write logs no warning
+	n=$(warns)
+	echo "/mapr/newyork/a paused=true" >>"$A/.replicas"
+	[ "$(warns)" -eq "$n" ]
+}

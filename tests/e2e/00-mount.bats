@@ -44,3 +44,65 @@ teardown() {
 	# nothing written: the data directory was not created
 	[ ! -e "$TMP/data/sanfrancisco" ]
 }
+
+@test "a missing mountpoint: one line naming it, exit non-zero, nothing written" {
+	sfs_mktemp
+	sfs_write_conf sanfrancisco
+	run timeout 10 "$STREAMFS" -c "$TMP/mount.conf" -f "$TMP/no-such-dir"
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"no-such-dir"* ]]
+	[ ! -e "$TMP/data/sanfrancisco" ]
+}
+
+@test "a busy mountpoint: the second daemon says so and exits non-zero; the first keeps serving" {
+	sfs_setup
+	mkdir "$M/sanfrancisco/s"
+	echo kept >>"$M/sanfrancisco/s/t"
+	mkdir -p "$TMP/other"
+	printf '[mount]\nmountpoint = %s\n[cluster x]\ndata = %s/other/x\n' "$M" "$TMP" >"$TMP/second.conf"
+	run timeout 10 "$STREAMFS" -c "$TMP/second.conf" -f
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"busy"* ]]
+	[ ! -e "$TMP/other/x" ]
+	[ "$(cat "$M/sanfrancisco/s/t")" = kept ]
+}
+
+@test "a data directory that cannot be created: one line naming the cluster, nothing mounted" {
+	sfs_mktemp
+	echo "a file" >"$TMP/data/blocker"
+	printf '[mount]\nmountpoint = %s\n[cluster sanfrancisco]\ndata = %s/data/blocker/sf\n' "$M" "$TMP" >"$TMP/bad.conf"
+	run timeout 10 "$STREAMFS" -c "$TMP/bad.conf" -f
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"sanfrancisco"* ]]
+	[[ "$output" == *"bad.conf"* ]]
+	is_unmounted "$M"
+}
+
+@test "a second daemon on the same data directory is refused" {
+	sfs_setup sanfrancisco
+	mkdir -p "$TMP/mnt2"
+	printf '[mount]\nmountpoint = %s/mnt2\n[cluster sanfrancisco]\ndata = %s/data/sanfrancisco\n' "$TMP" "$TMP" >"$TMP/second.conf"
+	run timeout 10 "$STREAMFS" -c "$TMP/second.conf" -f
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"in use"* ]]
+	is_unmounted "$TMP/mnt2"
+}
+
+@test "a duplicate cluster name: one line naming file and line" {
+	sfs_mktemp
+	printf '[mount]\nmountpoint = %s\n[cluster a]\ndata = %s/data/a\n[cluster a]\ndata = %s/data/b\n' "$M" "$TMP" "$TMP" >"$TMP/dup.conf"
+	run timeout 10 "$STREAMFS" -c "$TMP/dup.conf" -f
+	[ "$status" -ne 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"dup.conf:5"* ]]
+	is_unmounted "$M"
+	[ ! -e "$TMP/data/a" ]
+}

@@ -128,13 +128,13 @@ $(UNIT_BIN): $(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(UNIT_HELP_OBJ) $(ASAN)/li
 
 TEST_ENV = STREAMFS=$(abspath $(ASAN)/streamfs) STREAMFS_SRC=$(CURDIR)
 
-test: deps asan units
+test: deps asan units maprcli
 	$(TEST_ENV) bash tests/run.sh
 
 unit: deps units
 	$(TEST_ENV) bash tests/run.sh --unit
 
-e2e: deps asan
+e2e: deps asan maprcli
 	$(TEST_ENV) bash tests/run.sh --e2e
 
 demo: deps all

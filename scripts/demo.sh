@@ -2,8 +2,8 @@
 # scripts/demo.sh - the seed scenario, run by `make demo` (as root):
 # mount the repository's mount.conf (two local clusters, sanfrancisco and
 # newyork), make /mapr/<cluster>/activity on both, set up multi-master
-# replication through the control files, append a real text file line by
-# line - half on each side, both at once, into the same topic - and show
+# replication with the seed's `maprcli ... autosetup` command, append a real
+# text file line by line - half on each side, both at once, into the same topic - and show
 # that both sides end with every line exactly once, nothing echoed.
 #
 #   MOUNT=/some/dir make demo     mount elsewhere than /mapr
@@ -64,19 +64,23 @@ for s in "$SF" "$NY"; do
 	fi
 done
 
-say "creating the streams"
+say "creating the source stream"
 set -x
-mkdir "$SF" "$NY"
+mkdir "$SF"
 { set +x; } 2>/dev/null
 
-say "multi-master replication through the control files"
+say "multi-master replication, as MapR does it (maprcli writes the control files)"
+# maprcli finds the mount itself when it is /mapr; elsewhere it is told.
+export STREAMFS_MOUNT=$MOUNT
 set -x
-echo /mapr/newyork/activity >>"$SF/.upstreams"
-echo /mapr/sanfrancisco/activity >>"$NY/.upstreams"
-echo /mapr/newyork/activity >>"$SF/.replicas"
-echo /mapr/sanfrancisco/activity >>"$NY/.replicas"
+./maprcli stream replica autosetup -path /mapr/sanfrancisco/activity \
+	-replica /mapr/newyork/activity -multimaster yes
 { set +x; } 2>/dev/null
-cat "$SF/.replicas" "$NY/.replicas"
+echo "what that did, seen through the control files:"
+for f in "$SF/.replicas" "$SF/.upstreams" "$NY/.replicas" "$NY/.upstreams"; do
+	printf '  %-45s %s\n' "${f#"$MOUNT"/}" "$(cut -d'#' -f1 "$f")"
+done
+./maprcli stream replica list -path /mapr/sanfrancisco/activity
 
 INPUT=$(pick_input)
 total=$(wc -l <"$INPUT")
@@ -105,7 +109,8 @@ printf 'sorted checksum: input %s  sanfrancisco %s  newyork %s\n' "$want" "$got_
 ok=1
 [[ $a -eq $total && $b -eq $total ]] || ok=0
 [[ $got_sf == "$want" && $got_ny == "$want" ]] || ok=0
-cat "$SF/.replicas" "$NY/.replicas"
+./maprcli stream replica list -path /mapr/sanfrancisco/activity
+./maprcli stream replica list -path /mapr/newyork/activity
 if [[ $ok -eq 1 ]]; then
 	say "OK: both sides hold the same $total messages, each exactly once; nothing was echoed back"
 else
@@ -120,6 +125,7 @@ Look around:
   tail -f $NY/log             then, in another shell: echo hi >> $SF/log
   cat $SF/.replicas           replicas, with their status after ' # '
   cat $SF/.info               the stream's status as JSON
+  STREAMFS_MOUNT=$MOUNT ./maprcli stream topic list -path /mapr/newyork/activity
   echo /mapr/newyork/activity paused=true >> $SF/.replicas    pause
 Unmount:
   fusermount3 -u $MOUNT

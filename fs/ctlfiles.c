@@ -96,6 +96,8 @@ static void render_replicas(struct stream *s, struct text *t)
 		tprintf(t, " # state=%s pending=%" PRIu64 " uptodate=%s bytes=%" PRIu64,
 			short_state(r->state), r->pending_msgs, uptodate ? "true" : "false",
 			r->pending_bytes);
+		if (r->degraded)
+			tprintf(t, " degraded=true");
 		if (r->state == REPLICA_STATE_UNEXPECTED && r->last_error[0])
 			tprintf(t, " error=\"%s\"", r->last_error);
 		tprintf(t, "\n");
@@ -163,10 +165,11 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 		iso_time(et, sizeof(et), r->last_error_ns);
 		bool uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
 		json_array_append_new(jr, json_pack(
-			"{s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:b, s:I, s:I, s:s, s:s, s:s}",
+			"{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:b, s:I, s:I, s:s, s:s, s:s}",
 			"cluster", r->cluster, "stream", r->stream, "replicaPath", path,
 			"replicaState", replica_state_name(r->state), "paused", r->paused,
-			"synchronous", r->synchronous, "networkcompression",
+			"synchronous", r->synchronous, "degraded", r->degraded,
+			"networkcompression",
 			ctl_compression_name(r->compression), "isUptodate", uptodate,
 			"putsPending", (json_int_t)r->pending_msgs, "bytesPending",
 			(json_int_t)r->pending_bytes, "oldestPendingTime", when,

@@ -23,6 +23,7 @@
 #include "ctlfiles.h"
 #include "logging.h"
 #include "names.h"
+#include "../replication/syncwait.h"
 
 /* The largest write the kernel hands over in one request, bytes. */
 #define SFS_MAX_WRITE (1u << 20)
@@ -59,6 +60,11 @@ struct fh {
 	struct fh *pending_next;
 	bool is_pending;
 };
+
+static struct sfs_daemon *daemon_of(void)
+{
+	return fuse_get_context()->private_data;
+}
 
 /*
  * Topic handles whose unfinished last line waits after a flush. A shell
@@ -115,6 +121,9 @@ static int store_partial(struct fh *f, const char *path)
 	if (rc < 0)
 		log_warn("close %s: the last line could not be appended: %s",
 			 path ? path : f->topic->name, strerror(-rc));
+	else
+		sync_wait(f->stream, f->topic, topic_end(f->topic),
+			  daemon_of()->cfg->sync_timeout_ms);
 	f->plen = 0;
 	return rc;
 }
@@ -138,11 +147,6 @@ static void commit_pending(struct topic *t)
 		pthread_mutex_unlock(&f->mu);
 	}
 	pthread_mutex_unlock(&pending_mu);
-}
-
-static struct sfs_daemon *daemon_of(void)
-{
-	return fuse_get_context()->private_data;
 }
 
 static void put_stream_p(struct stream **s)
@@ -625,6 +629,7 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		log_warn("write %s: append failed: %s", path, strerror(-rc));
 		goto out;
 	}
+	sync_wait(f->stream, f->topic, topic_end(f->topic), d->cfg->sync_timeout_ms);
 	if (grow(&f->pbuf, &f->pcap, rest) < 0) {
 		rc = -ENOMEM;
 		goto out;

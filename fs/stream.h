@@ -64,6 +64,9 @@ struct replica {
 	uint64_t last_error_ns;
 	uint64_t pending_msgs, pending_bytes;
 	uint64_t oldest_pending_ns;	/* timestamp of the oldest unsent message */
+	/* synchronous=true but a write timed out waiting for it: replicated
+	 * asynchronously until it has caught up (DESIGN §5.9). */
+	bool degraded;
 };
 
 struct upstream {
@@ -81,6 +84,7 @@ struct stream {
 	int dirfd;
 
 	pthread_mutex_t lock;		/* everything below */
+	pthread_cond_t applied;		/* a replica's position moved */
 	struct topic **topics;
 	size_t ntopics, topcap;
 	struct replica *replicas[STREAM_MAX_REPLICAS];

@@ -229,6 +229,8 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 					p->offset = b->next_offset;
 					p->vpos += b->bytes + b->n;
 					s->positions_dirty = true;
+					/* Writers of synchronous replicas wait on this. */
+					pthread_cond_broadcast(&s->applied);
 				}
 				pthread_mutex_unlock(&s->lock);
 				moved = 1;
@@ -258,6 +260,11 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 			if (done && !r->copied) {
 				r->copied = true;
 				s->positions_dirty = true;
+			}
+			if (done && r->degraded) {
+				r->degraded = false;
+				log_info("/%s/%s: synchronous replica /%s/%s has caught up: synchronous again",
+					 s->cluster->name, s->name, r->cluster, r->stream);
 			}
 			r->state = r->copied ? REPLICA_STATE_REPLICATING :
 					       REPLICA_STATE_COPY_IN_PROGRESS;

@@ -1,0 +1,61 @@
+#!/usr/bin/env bats
+# 52-synchronous.bats - synchronous replication between local clusters
+# (DESIGN §5.9): with synchronous=true a write returns only after the
+# replica applied it; a replica that cannot keep up within the timeout is
+# marked degraded, the writer goes on, and it turns synchronous again once
+# caught up.
+
+load helpers
+
+setup() {
+	SFS_CONF_EXTRA='[replication]\nsync_timeout_ms = 1500'
+	sfs_setup
+	S=$M/sanfrancisco/activity
+	R=$M/newyork/activity
+	mkdir "$S" "$R"
+}
+
+teardown() {
+	sfs_teardown
+}
+
+@test "synchronous=true: each write returns only after the replica applied it" {
+	echo /mapr/sanfrancisco/activity >>"$R/.upstreams"
+	echo /mapr/newyork/activity synchronous=true >>"$S/.replicas"
+	local i
+	for ((i = 1; i <= 200; i++)); do
+		echo "m$i" >>"$S/t"
+		# No waiting: the message must already be on the replica.
+		[ "$(tail -n 1 "$R/t")" = "m$i" ] || { echo "message m$i not on the replica when write returned"; false; }
+	done
+	[ "$(wc -l <"$R/t")" -eq 200 ]
+	run cat "$S/.replicas"
+	[[ "$output" == "/mapr/newyork/activity synchronous=true paused=false # state=REPLICATING pending=0 uptodate=true"* ]]
+	[[ "$output" != *degraded* ]]
+}
+
+@test "synchronous replica that cannot apply: the write returns after the timeout, degraded, then synchronous again" {
+	# The replica refuses (no upstream): nothing can be applied.
+	echo /mapr/newyork/activity synchronous=true >>"$S/.replicas"
+	local t0 t1
+	t0=$(date +%s%N)
+	echo first >>"$S/t"
+	t1=$(date +%s%N)
+	# Returned after the timeout (1500 ms), not before, not forever.
+	[ $(((t1 - t0) / 1000000)) -ge 1450 ]
+	[ $(((t1 - t0) / 1000000)) -lt 8000 ]
+	grep -q 'degraded=true' "$S/.replicas"
+	jq -e '.replicas[0].degraded == true and .replicas[0].synchronous == true' "$S/.info"
+	# While degraded, writes do not wait.
+	t0=$(date +%s%N)
+	echo second >>"$S/t"
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt 1400 ]
+	# Let the replica accept: it catches up and is synchronous again.
+	echo /mapr/sanfrancisco/activity >>"$R/.upstreams"
+	wait_for -t 5 grep -q 'pending=0 uptodate=true' "$S/.replicas"
+	wait_for -t 5 bash -c "! grep -q degraded=true '$S/.replicas'"
+	[ "$(cat "$R/t")" = $'first\nsecond' ]
+	echo third >>"$S/t"
+	[ "$(tail -n 1 "$R/t")" = third ]
+}

@@ -3,9 +3,12 @@
 #   make            ./streamfs, optimised (and ./maprcli once cli/*.c exists)
 #   make deps       install the Debian packages we need, if any is missing
 #   make asan       build/asan/streamfs with AddressSanitizer + UBSan
-#   make test       deps, asan, unit tests (cmocka) and e2e tests (bats);
-#                   ends with the line "N passed, N failed"
+#   make test       deps, asan, unit tests (cmocka), the fuzz smoke run and
+#                   e2e tests (bats); ends with the line "N passed, N failed"
 #   make unit       only the unit tests;  make e2e   only the e2e tests
+#   make fuzz       each libFuzzer target (fuzz/fuzz_*.c) for FUZZ_SECONDS
+#                   (default 60); make fuzz-smoke: each for 10 s, as in
+#                   make test (docs/fuzzing.md)
 #   make demo       scripts/demo.sh
 #   make clean      remove build/, ./streamfs, ./maprcli
 #
@@ -17,6 +20,7 @@
 #   build/asan/...           sanitizer objects, build/asan/libstreamfs.a,
 #                            build/asan/streamfs
 #   build/asan/tests/test_*  unit test binaries
+#   build/fuzz/...           clang + libFuzzer objects, build/fuzz/fuzz_*
 # libstreamfs.a is every fs/ and replication/ object except fs/main.o, so
 # unit tests (and maprcli) link only the library code they use.
 
@@ -46,7 +50,8 @@ CLI_OBJ      := $(CLI_SRC:%.c=$(REL)/%.o)
 # CFLAGS, LDFLAGS and LDLIBS given on the command line are added to ours.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64 -pthread
 REL_CFLAGS  := -O2 -g
-ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+# The sanitizer build also compiles in the test-only fault points (fs/fault.h).
+ASAN_CFLAGS := -O1 -g -DSFS_FAULT_HOOKS -fsanitize=address,undefined -fno-omit-frame-pointer \
                -fno-sanitize-recover=all
 # Recursive (=) so pkg-config runs at compile time, after `deps` installed it.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
@@ -64,7 +69,8 @@ ifneq ($(CLI_SRC),)
 PROGRAMS += maprcli
 endif
 
-.PHONY: all deps asan units test unit e2e demo clean FORCE
+.PHONY: all deps asan units test unit e2e demo clean FORCE \
+	fuzzers fuzz fuzz-smoke
 
 all: $(PROGRAMS)
 
@@ -128,7 +134,8 @@ $(UNIT_BIN): $(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(UNIT_HELP_OBJ) $(ASAN)/li
 
 TEST_ENV = STREAMFS=$(abspath $(ASAN)/streamfs) STREAMFS_SRC=$(CURDIR)
 
-test: deps asan units maprcli
+# tests/run.sh also runs the fuzz smoke run (make fuzz-smoke), after units.
+test: deps asan units maprcli fuzzers
 	$(TEST_ENV) bash tests/run.sh
 
 unit: deps units
@@ -140,8 +147,51 @@ e2e: deps asan maprcli
 demo: deps all
 	bash scripts/demo.sh
 
+# ---- fuzzing (docs/fuzzing.md) ---------------------------------------------
+# Each fuzz/fuzz_X.c becomes build/fuzz/fuzz_X: libFuzzer with ASan + UBSan,
+# compiled by clang (not the gcc objects above) together with its own
+# clang objects of the fs/ sources below, archived so that a target links
+# only those it uses.
+FUZZ         := build/fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
+FUZZ_LIB_SRC := $(addprefix fs/,record.c segment.c topic.c metafile.c \
+		  logging.c control.c names.c config.c)
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ)/%.o)
+FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -D_FILE_OFFSET_BITS=64 -pthread \
+		-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all
+
+fuzzers: $(FUZZ_BIN)
+
+$(FUZZ)/fs/%.o: fs/%.c Makefile | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ)/libfuzzfs.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BIN): $(FUZZ)/%: fuzz/%.c $(FUZZ)/libfuzzfs.a Makefile | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer \
+		-o $@ $< $(FUZZ)/libfuzzfs.a $(ALL_LDLIBS)
+
+# New inputs are kept in build/fuzz/corpus/<target>; crashes go to
+# build/fuzz/artifacts/<target>/.
+fuzz: deps fuzzers
+	bash fuzz/run.sh -t $(FUZZ_SECONDS) -c $(FUZZ)/corpus
+
+# Counted like the other tests (one per target); `make test` runs the same.
+fuzz-smoke: deps fuzzers
+	$(TEST_ENV) FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/run.sh --fuzz
+
 clean:
 	rm -rf build streamfs maprcli
 
 -include $(wildcard $(REL)/fs/*.d $(REL)/replication/*.d $(REL)/cli/*.d \
-	$(ASAN)/fs/*.d $(ASAN)/replication/*.d $(ASAN)/tests/unit/*.d)
+	$(ASAN)/fs/*.d $(ASAN)/replication/*.d $(ASAN)/tests/unit/*.d \
+	$(FUZZ)/fs/*.d $(FUZZ)/*.d)

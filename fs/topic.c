@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "metafile.h"
 
@@ -608,6 +609,8 @@ static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nre
 	int rc = segment_append(s, buf, len, nrecs);
 	if (rc < 0)
 		return rc;
+	/* Stored and indexed; marks, checkpoint and acknowledgement to come. */
+	FAULT_POINT("append-after-write");
 	t->mtime_ns = now_ns();
 	t->since_checkpoint += nrecs;
 	return 0;

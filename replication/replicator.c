@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../fs/fault.h"
 #include "../fs/logging.h"
 #include "positions.h"
 
@@ -216,6 +217,9 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 						rc = topic_append_replicated(dst, *keep, nk, NULL);
 						topic_put(dst);
 					}
+					/* Applied, not yet acknowledged: a re-send must be dropped. */
+					if (rc == 0)
+						FAULT_POINT("repl-after-apply");
 					if (rc < 0) {
 						snprintf(err, sizeof(err), "topic %s: the replica cannot store messages: %s",
 							 src->name, strerror(-rc));
@@ -233,6 +237,8 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 					pthread_cond_broadcast(&s->applied);
 				}
 				pthread_mutex_unlock(&s->lock);
+				/* Acknowledged in memory, not yet saved. */
+				FAULT_POINT("repl-after-ack");
 				moved = 1;
 				if (rc < 0)
 					break;
@@ -331,8 +337,11 @@ static bool round_all(struct replicator *rp, bool *errors)
 			}
 		}
 		pthread_mutex_lock(&s->lock);
+		bool saved = s->positions_dirty;
 		positions_save_locked(s, rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
 		pthread_mutex_unlock(&s->lock);
+		if (saved)
+			FAULT_POINT("repl-after-save");
 		stream_put(s);
 	}
 	free(streams);

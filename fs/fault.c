@@ -1,0 +1,35 @@
+/*
+ * fault.c - the test-only fault points of fault.h. Empty unless built
+ * with SFS_FAULT_HOOKS.
+ */
+#include "fault.h"
+
+#ifdef SFS_FAULT_HOOKS
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logging.h"
+
+static atomic_long hits;
+
+void fault_point(const char *name)
+{
+	const char *spec = getenv("STREAMFS_FAULT");
+	if (!spec)
+		return;
+	size_t n = strlen(name);
+	if (strncmp(spec, name, n) != 0 || (spec[n] != 0 && spec[n] != ':'))
+		return;
+	long want = spec[n] == ':' ? atol(spec + n + 1) : 1;
+	if (atomic_fetch_add(&hits, 1) + 1 == want) {
+		log_info("fault point %s reached (hit %ld): killing the daemon", name, want);
+		kill(getpid(), SIGKILL);
+	}
+}
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int fault_hooks_compiled_out;
+#endif

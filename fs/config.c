@@ -647,6 +647,26 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 				  "(a local cluster) or 'gateway' (a remote "
 				  "one)", c->name);
 	}
+	/* Two clusters on one directory, or one inside another, would read
+	 * each other's streams: refuse it here rather than at start-up. */
+	for (int j = 0; j < cfg->nclusters && !st.err_line; j++) {
+		const struct sfs_cluster_conf *b = &cfg->clusters[j];
+		for (int i = 0; i < j && b->data && !st.err_line; i++) {
+			const struct sfs_cluster_conf *a = &cfg->clusters[i];
+			if (!a->data)
+				continue;
+			size_t la = strlen(a->data), lb = strlen(b->data);
+			bool same = !strcmp(a->data, b->data);
+			bool nested = (la < lb && !strncmp(a->data, b->data, la) &&
+				       (b->data[la] == '/' || a->data[la - 1] == '/')) ||
+				      (lb < la && !strncmp(a->data, b->data, lb) &&
+				       (a->data[lb] == '/' || b->data[lb - 1] == '/'));
+			if (same || nested)
+				set_error(&st, b->line, "[cluster %s]: data directory %s %s "
+					  "the data directory of [cluster %s]", b->name, b->data,
+					  same ? "is also" : "overlaps", a->name);
+		}
+	}
 	if (!st.err_line && cfg->nclusters == 0) {
 		snprintf(st.err, sizeof(st.err), "%s: no cluster: add a "
 			 "[cluster NAME] section with 'data' or 'gateway'",

@@ -293,6 +293,21 @@ static int check_target(struct sfs_namespace *ns, struct stream *s,
 	return 0;
 }
 
+/* Is E's stream already in S's replicas (or upstreams)? Takes s->lock. */
+static bool listed(struct stream *s, enum ctl_kind kind, const struct ctl_entry *e)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->lock);
+	int n = kind == CTL_REPLICAS ? s->nreplicas : s->nupstreams;
+	for (int i = 0; i < n && !found; i++) {
+		const char *c = kind == CTL_REPLICAS ? s->replicas[i]->cluster : s->upstreams[i].cluster;
+		const char *st = kind == CTL_REPLICAS ? s->replicas[i]->stream : s->upstreams[i].stream;
+		found = !strcmp(c, e->cluster) && !strcmp(st, e->stream);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
 int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 		  enum ctl_kind kind, const struct ctl_entry *e, int n,
 		  bool replace, bool dry_run)
@@ -301,10 +316,17 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 	int max = kind == CTL_REPLICAS ? STREAM_MAX_REPLICAS : STREAM_MAX_UPSTREAMS;
 	int rc = 0;
 
-	/* Existence checks first, without s->lock (they take ns->lock). */
-	for (int i = 0; i < n; i++)
-		if (!e[i].remove && (rc = check_target(ns, s, &e[i], file)) < 0)
+	/*
+	 * Existence checks first, without s->lock (they take ns->lock). An
+	 * entry already listed is not checked again: its stream may be gone,
+	 * and writing back what was read, or pausing it, must still work.
+	 */
+	for (int i = 0; i < n; i++) {
+		if (e[i].remove || listed(s, kind, &e[i]))
+			continue;
+		if ((rc = check_target(ns, s, &e[i], file)) < 0)
 			return rc;
+	}
 
 	/* Room for the current set plus every line, in the worst case. */
 	struct work *w = calloc(max + n + 1, sizeof(*w));

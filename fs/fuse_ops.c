@@ -51,6 +51,9 @@ struct fh {
 	/* Control files opened with O_TRUNC: every complete line written. */
 	bool truncating, wrote, applied;
 	bool refused;		/* a write was refused: the replace is off */
+	/* An over-long message was refused: drop what follows of it, up to
+	 * its '\n', so no tail of it becomes a message. */
+	bool discarding;
 	char *acc;
 	size_t alen, acap;
 	/* What a reader of a control file sees: rendered at open. */
@@ -567,13 +570,24 @@ static int grow(char **buf, size_t *cap, size_t need)
 static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
 			     const char *buf, size_t size)
 {
+	/* The path is NULL once the file was removed (hard_remove). */
+	if (!path)
+		path = f->topic->name;
 	size_t max = d->cfg->max_message;
+	if (f->discarding) {
+		/* The rest of a refused message: refuse it too, up to its end. */
+		const char *nl = memchr(buf, '\n', size);
+		if (nl)
+			f->discarding = false;
+		return -EMSGSIZE;
+	}
 	const char *last = memrchr(buf, '\n', size);
 	if (!last) {
 		if (f->plen + size > max) {
 			log_warn("write %s: refused: message longer than max_message (%zu bytes)",
 				 path, max);
 			f->plen = 0; /* the whole over-long message is dropped */
+			f->discarding = true;
 			return -EMSGSIZE;
 		}
 		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
@@ -691,14 +705,30 @@ static int ctl_lines(struct sfs_daemon *d, struct fh *f, const char *buf, size_t
 	return rc;
 }
 
+static int ctl_write_lines(struct sfs_daemon *d, struct fh *f, const char *buf,
+			   size_t size);
+
+/* Any refused control write also cancels a pending replace ('>'). */
 static int ctl_write(struct sfs_daemon *d, struct fh *f, const char *buf, size_t size)
+{
+	int rc = ctl_write_lines(d, f, buf, size);
+	if (rc < 0)
+		f->refused = true;
+	return rc;
+}
+
+static int ctl_write_lines(struct sfs_daemon *d, struct fh *f, const char *buf,
+			   size_t size)
 {
 	if (f->ctl == CTLFILE_INFO)
 		return -EACCES;
 	const char *last = memrchr(buf, '\n', size);
 	if (!last) {
-		if (f->plen + size > 65536)
+		if (f->plen + size > 65536) {
+			stream_refuse(f->stream, "%s: a line longer than 64 KiB",
+				      f->ctl == CTLFILE_REPLICAS ? ".replicas" : ".upstreams");
 			return -EINVAL;
+		}
 		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
 			return -ENOMEM;
 		memcpy(f->pbuf + f->plen, buf, size);

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "fuse_ops.h"
+#include <fuse_lowlevel.h>
 #include "logging.h"
 #include "../replication/positions.h"
 #include "../replication/replicator.h"
@@ -112,7 +113,11 @@ int main(int argc, char **argv)
 	struct sfs_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 
-	while ((opt = getopt(argc, argv, "+c:fl:dh")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((opt = getopt_long(argc, argv, "+c:fl:dh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf = optarg; break;
 		case 'f': foreground = true; break;
@@ -139,9 +144,12 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	struct stat st;
-	if (!realpath(mp, mpbuf) || stat(mpbuf, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "streamfs: %s: mountpoint %s: %s\n", conf, mp,
-			errno ? strerror(errno) : "not a directory");
+	if (!realpath(mp, mpbuf) || stat(mpbuf, &st) < 0) {
+		fprintf(stderr, "streamfs: %s: mountpoint %s: %s\n", conf, mp, strerror(errno));
+		goto out_cfg;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "streamfs: %s: mountpoint %s: not a directory\n", conf, mp);
 		goto out_cfg;
 	}
 	if (is_mounted(mpbuf)) {
@@ -210,12 +218,15 @@ int main(int argc, char **argv)
 		sy.interval_ms = cfg.fsync_interval_ms;
 		sy.started = pthread_create(&sy.thread, NULL, syncer_main, &sy) == 0;
 	}
-	log_info("mounted %s on %s (%d clusters)", conf, mpbuf, cfg.nclusters);
+	log_info("mounted %s on %s (clusters: %d)", conf, mpbuf, cfg.nclusters);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	fuse_loop_cfg_set_max_threads(lc, 16);
 	rc = fuse_loop_mt(fuse, lc);
 	fuse_loop_cfg_destroy(lc);
+	/* A SIGTERM/SIGINT ends the loop with the signal number: a clean stop. */
+	if (rc > 0 && fuse_session_exited(fuse_get_session(fuse)))
+		rc = 0;
 	replicator_stop(&repl);
 	syncer_stop(&sy);
 	if (cfg.fsync != SFS_FSYNC_OS)

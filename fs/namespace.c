@@ -66,27 +66,53 @@ static int cluster_add_stream(struct cluster *cl, struct stream *s)
 	return 0;
 }
 
-static int cluster_load(struct sfs_namespace *ns, struct cluster *cl,
+/*
+ * Can directory PATH be used or made? Checked for every cluster before any
+ * is created, so that a bad one leaves nothing behind. Returns 0 or a
+ * negative errno (-ENOTDIR when PATH or an ancestor is not a directory).
+ */
+static int check_data_dir(const char *path)
+{
+	char buf[4096];
+	struct stat st;
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (;;) {
+		if (stat(buf, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				return -ENOTDIR;
+			return access(buf, W_OK | X_OK) < 0 ? -errno : 0;
+		}
+		if (errno != ENOENT)
+			return -errno;
+		char *slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			return 0; /* up to "/": mkdir will tell */
+		*slash = 0;
+	}
+}
+
+static int cluster_load(struct sfs_namespace *ns, struct cluster *cl, int line,
 			char *err, size_t errlen)
 {
 	int rc = mkdir_p(cl->data);
 	if (rc < 0) {
-		snprintf(err, errlen, "%s: [cluster %s]: data directory %s cannot be created: %s",
-			 ns->cfg->path, cl->name, cl->data, strerror(-rc));
+		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s cannot be created: %s",
+			 ns->cfg->path, line, cl->name, cl->data, strerror(-rc));
 		return rc;
 	}
 	cl->dirfd = open(cl->data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cl->dirfd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: [cluster %s]: data directory %s: %s",
-			 ns->cfg->path, cl->name, cl->data, strerror(errno));
+		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s: %s",
+			 ns->cfg->path, line, cl->name, cl->data, strerror(errno));
 		return rc;
 	}
 	int lfd = openat(cl->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: [cluster %s]: data directory %s is in use by another streamfs (or not writable: %s)",
-			 ns->cfg->path, cl->name, cl->data, strerror(errno));
+		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s is in use by another streamfs (or not writable: %s)",
+			 ns->cfg->path, line, cl->name, cl->data, strerror(errno));
 		if (lfd >= 0)
 			close(lfd);
 		return rc;
@@ -107,8 +133,8 @@ static int cluster_load(struct sfs_namespace *ns, struct cluster *cl,
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		snprintf(err, errlen, "%s: [cluster %s]: cannot list %s", ns->cfg->path,
-			 cl->name, cl->data);
+		snprintf(err, errlen, "%s:%d: [cluster %s]: cannot list %s: %s", ns->cfg->path,
+			 line, cl->name, cl->data, strerror(errno));
 		return -EIO;
 	}
 	struct dirent *de;
@@ -160,6 +186,18 @@ int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
 		return -ENOMEM;
 	}
 	for (int i = 0; i < cfg->nclusters; i++) {
+		const struct sfs_cluster_conf *cc = &cfg->clusters[i];
+		int rc = cc->data ? check_data_dir(cc->data) : 0;
+		if (rc < 0) {
+			snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s cannot be used: %s",
+				 cfg->path, cc->line, cc->name, cc->data, strerror(-rc));
+			free(ns->clusters);
+			ns->clusters = NULL;
+			pthread_rwlock_destroy(&ns->lock);
+			return rc;
+		}
+	}
+	for (int i = 0; i < cfg->nclusters; i++) {
 		struct cluster *cl = &ns->clusters[i];
 		const struct sfs_cluster_conf *cc = &cfg->clusters[i];
 		snprintf(cl->name, sizeof(cl->name), "%s", cc->name);
@@ -170,7 +208,7 @@ int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
 		ns->nclusters++;
 		if (cl->remote)
 			continue;
-		int rc = cluster_load(ns, cl, err, errlen);
+		int rc = cluster_load(ns, cl, cc->line, err, errlen);
 		if (rc < 0) {
 			ns_close(ns);
 			return rc;

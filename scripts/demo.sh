@@ -55,9 +55,11 @@ ls "$MOUNT"
 
 # Start from empty streams: remove what an earlier demo left, through the
 # filesystem itself.
+# Replicas first, on both sides, so nothing is sent to a side that no
+# longer accepts it.
+for s in "$SF" "$NY"; do [[ -d $s ]] && : >"$s/.replicas"; done
 for s in "$SF" "$NY"; do
 	if [[ -d $s ]]; then
-		: >"$s/.replicas"
 		: >"$s/.upstreams"
 		find "$s" -mindepth 1 -maxdepth 1 -type f ! -name '.*' -delete
 		rmdir "$s"

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "fuse_ops.h"
-#include <fuse_lowlevel.h>
 #include "logging.h"
 #include "../replication/positions.h"
 #include "../replication/replicator.h"
@@ -224,8 +224,9 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(lc, 16);
 	rc = fuse_loop_mt(fuse, lc);
 	fuse_loop_cfg_destroy(lc);
-	/* A SIGTERM/SIGINT ends the loop with the signal number: a clean stop. */
-	if (rc > 0 && fuse_session_exited(fuse_get_session(fuse)))
+	/* libfuse's handlers end the loop with the signal's number (the
+	 * session's exit flag is reset by then): a requested, clean stop. */
+	if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP)
 		rc = 0;
 	replicator_stop(&repl);
 	syncer_stop(&sy);

@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# 35-regressions.bats - defects found by reviews, each kept fixed.
+
+load helpers
+
+setup() {
+	sfs_setup
+	A=$M/sanfrancisco/a
+	B=$M/newyork/b
+	mkdir "$A" "$B"
+}
+
+teardown() {
+	sfs_teardown
+}
+
+@test "a refused '>' write of a line over 64 KiB leaves .replicas as it was" {
+	echo /mapr/sanfrancisco/a >>"$B/.upstreams"
+	echo /mapr/newyork/b >>"$A/.replicas"
+	head -c 200000 /dev/zero | tr '\0' x >"$TMP/big"
+	echo >>"$TMP/big"
+	run bash -c 'cat "$1" > "$2"' _ "$TMP/big" "$A/.replicas"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Invalid argument"* ]]
+	grep -q '^/mapr/newyork/b synchronous=false paused=false' "$A/.replicas"
+	[ "$(wc -l <"$A/.replicas")" -eq 1 ]
+	jq -e '.lastError | test("64 KiB")' "$A/.info"
+}
+
+@test "after EMSGSIZE, the rest of the refused message up to its newline is refused too" {
+	sfs_stop
+	SFS_MOUNT_EXTRA="max_message = 100"
+	sfs_write_conf sanfrancisco newyork
+	sfs_start
+	run python3 - "$A/t" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+for chunk in (b"a" * 80, b"b" * 80, b"c" * 10 + b"\n", b"next\n"):
+    try:
+        print(os.write(fd, chunk))
+    except OSError as e:
+        print(e.strerror)
+os.close(fd)
+PY
+	[ "${lines[0]}" = 80 ]
+	[ "${lines[1]}" = "Message too long" ]
+	[ "${lines[2]}" = "Message too long" ]
+	[ "${lines[3]}" = 5 ]
+	[ "$(cat "$A/t")" = next ]
+}
+
+@test "a replica whose stream is gone can still be paused and written back" {
+	mkdir "$M/newyork/x"
+	echo /mapr/newyork/x >>"$A/.replicas"
+	rmdir "$M/newyork/x"
+	echo "/mapr/newyork/x paused=true" >>"$A/.replicas"
+	grep -q '^/mapr/newyork/x synchronous=false paused=true' "$A/.replicas"
+	cat "$A/.replicas" >"$TMP/saved"
+	cat "$TMP/saved" >"$A/.replicas"
+	grep -q '^/mapr/newyork/x synchronous=false paused=true' "$A/.replicas"
+	# a new entry for a missing stream is still refused
+	run bash -c 'echo /mapr/newyork/nope >>"$1"' _ "$A/.replicas"
+	[ "$status" -ne 0 ]
+}
+
+@test "SIGTERM unmounts and the daemon exits with status 0" {
+	kill -TERM "$SFS_PID"
+	wait_for -t 10 is_unmounted "$M"
+	_sfs_reap
+	[ "$SFS_STATUS" -eq 0 ]
+	grep -q "stopped cleanly" "$TMP/streamfs.log"
+}

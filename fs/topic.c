@@ -75,6 +75,32 @@ static struct topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 	return t;
 }
 
+/* The topic's directory for one operation: release with dir_put. */
+static int dir_get(struct topic *t)
+{
+	if (t->dirfd >= 0)
+		return t->dirfd;
+	int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void dir_put(struct topic *t, int fd)
+{
+	if (fd >= 0 && fd != t->dirfd)
+		close(fd);
+}
+
+/* Creation or loading is over: keep no descriptor but the segments'. */
+static void settle(struct topic *t, int parent_fd)
+{
+	t->parent_fd = parent_fd;
+	if (t->origins_fd >= 0)
+		close(t->origins_fd);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	t->origins_fd = t->dirfd = -1;
+}
+
 static int write_meta(struct topic *t, int dirfd)
 {
 	char u[37];
@@ -126,16 +152,31 @@ static int origin_index(struct topic *t, const uuid_t stream, const uuid_t topic
 	memcpy(e, stream, 16);
 	memcpy(e + 16, topic, 16);
 	off_t pos = ORIGINS_HDR + (off_t)t->norigins * ORIGIN_ENTRY;
-	ssize_t w = pwrite(t->origins_fd, e, sizeof(e), pos);
+	int ofd = t->origins_fd;
+	if (ofd < 0) {
+		int dfd = dir_get(t);
+		if (dfd < 0)
+			return dfd;
+		ofd = openat(dfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC);
+		rc = -errno;
+		dir_put(t, dfd);
+		if (ofd < 0)
+			return rc;
+	}
+	ssize_t w = pwrite(ofd, e, sizeof(e), pos);
+	rc = 0;
 	if (w != (ssize_t)sizeof(e)) {
 		rc = w < 0 ? -errno : -ENOSPC;
-		if (ftruncate(t->origins_fd, pos) < 0)
+		if (ftruncate(ofd, pos) < 0)
 			log_error("topic %s: cannot cut back the origin table: %s",
 				  t->name, strerror(errno));
-		return rc;
+	} else if (fdatasync(ofd) < 0) {
+		rc = -errno;
 	}
-	if (fdatasync(t->origins_fd) < 0)
-		return -errno;
+	if (ofd != t->origins_fd)
+		close(ofd);
+	if (rc < 0)
+		return rc;
 	struct topic_origin *o = &t->origins[t->norigins];
 	memset(o, 0, sizeof(*o));
 	uuid_copy(o->stream, stream);
@@ -204,7 +245,12 @@ static int checkpoint_write(struct topic *t)
 	for (size_t i = 0; i < t->norigins; i++)
 		put_le64(b + 24 + i * 8, t->origins[i].seen ? t->origins[i].hwm + 1 : 0);
 	int rc = 0;
-	int fd = openat(t->dirfd, ".tmp" CHECKPOINT_FILE,
+	int dfd = dir_get(t);
+	if (dfd < 0) {
+		rc = dfd;
+		goto out;
+	}
+	int fd = openat(dfd, ".tmp" CHECKPOINT_FILE,
 			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		rc = -errno;
@@ -213,14 +259,15 @@ static int checkpoint_write(struct topic *t)
 	if (write(fd, b, len) != (ssize_t)len) {
 		rc = -ENOSPC;
 		close(fd);
-		unlinkat(t->dirfd, ".tmp" CHECKPOINT_FILE, 0);
+		unlinkat(dfd, ".tmp" CHECKPOINT_FILE, 0);
 		goto out;
 	}
 	close(fd);
-	if (renameat(t->dirfd, ".tmp" CHECKPOINT_FILE, t->dirfd, CHECKPOINT_FILE) < 0)
+	if (renameat(dfd, ".tmp" CHECKPOINT_FILE, dfd, CHECKPOINT_FILE) < 0)
 		rc = -errno;
 	t->since_checkpoint = 0;
 out:
+	dir_put(t, dfd);
 	free(b);
 	return rc;
 }
@@ -331,14 +378,18 @@ static int add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos
 		t->segs = s;
 		t->segcap = cap;
 	}
-	int rc = segment_create(t->dirfd, base_offset, base_vpos, &t->segs[t->nsegs]);
-	if (rc < 0)
-		return rc;
-	t->nsegs++;
-	/* Under a syncing policy the new file's name must survive too. */
-	if (t->opts && t->opts->fsync != SFS_FSYNC_OS)
-		fsync(t->dirfd);
-	return 0;
+	int dfd = dir_get(t);
+	if (dfd < 0)
+		return dfd;
+	int rc = segment_create(dfd, base_offset, base_vpos, &t->segs[t->nsegs]);
+	if (rc == 0) {
+		t->nsegs++;
+		/* Under a syncing policy the new file's name must survive too. */
+		if (t->opts && t->opts->fsync != SFS_FSYNC_OS)
+			fsync(dfd);
+	}
+	dir_put(t, dfd);
+	return rc;
 }
 
 int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
@@ -399,6 +450,7 @@ int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		goto fail_dir;
 	}
 	fsync(stream_dirfd);
+	settle(t, stream_dirfd);
 	*out = t;
 	return 0;
 fail_dir:
@@ -558,6 +610,7 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		t->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec;
 	free(bases);
 	json_decref(meta);
+	settle(t, stream_dirfd);
 	*out = t;
 	return 0;
 fail:
@@ -1005,7 +1058,9 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 		t->gid = gid;
 	if (mode != (mode_t)-1)
 		t->mode = mode & 07777;
-	int rc = write_meta(t, t->dirfd);
+	int dfd = dir_get(t);
+	int rc = dfd < 0 ? dfd : write_meta(t, dfd);
+	dir_put(t, dfd);
 	if (rc < 0) {
 		t->uid = ou;
 		t->gid = og;

@@ -77,6 +77,16 @@ struct topic {
 	uint64_t ctime_ns;
 
 	pthread_rwlock_t lock;	/* protects everything below */
+	/*
+	 * The topic's directory is opened only for the operation that needs
+	 * it (a new segment, a checkpoint, metadata, a new origin), through
+	 * the stream's directory PARENT_FD (borrowed: the stream outlives its
+	 * topics): an idle topic holds just its current segment's two files,
+	 * so the number of topics is not capped by a third of the fd limit.
+	 * DIRFD and ORIGINS_FD are open only while the topic is being created
+	 * or loaded.
+	 */
+	int parent_fd;
 	int dirfd;
 	const struct topic_opts *opts;
 	struct segment *segs;

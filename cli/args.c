@@ -53,7 +53,7 @@ static int take_global(int argc, char **argv, int *i, struct args *a,
 		return 1;
 	}
 	if (!strcmp(s, "-mount")) {
-		if (*i + 1 >= argc || argv[*i + 1][0] == '\0') {
+		if (*i + 1 >= argc || argv[*i + 1][0] == '\0' || argv[*i + 1][0] == '-') {
 			snprintf(err, errlen, "option -mount needs a directory");
 			return -1;
 		}
@@ -111,6 +111,21 @@ static const struct opt_spec *find_spec(const struct opt_spec *specs, const char
 	return NULL;
 }
 
+/*
+ * Is TOK an option rather than a value? "-topic -json" means the value was
+ * forgotten, not a topic called "-json": a global option or one of this
+ * command's options is never taken as a value.
+ */
+static bool is_option_word(const struct opt_spec *specs, const char *tok)
+{
+	if (tok[0] != '-')
+		return false;
+	if (!strcmp(tok, "-json") || !strcmp(tok, "-noheader") ||
+	    !strcmp(tok, "-mount") || is_help(tok))
+		return true;
+	return find_spec(specs, tok + 1) != NULL;
+}
+
 int args_parse(struct args *a, const struct opt_spec *specs, char *err,
 	       size_t errlen)
 {
@@ -155,7 +170,7 @@ int args_parse(struct args *a, const struct opt_spec *specs, char *err,
 			a->nopts++;
 			continue;
 		}
-		if (i + 1 >= a->nrest) {
+		if (i + 1 >= a->nrest || is_option_word(specs, rest[i + 1])) {
 			snprintf(err, errlen, "option %s needs a value", tok);
 			return -1;
 		}

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +101,19 @@ static void progress(const struct stream_ref *dst, long long copied, long long t
 	fflush(stderr);
 }
 
+/* Set by SIGINT/SIGTERM during -wait: stop waiting, say what stays. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
 /*
  * Poll SRC/.info until replica DST is up to date with nothing pending, or
- * TIMEOUT seconds pass. Returns 0 or an exit status.
+ * TIMEOUT seconds pass. Gives up at once if DST's stream disappears (the
+ * copy can then never finish). Returns 0 or an exit status.
  */
 static int wait_uptodate(struct cli *c, const struct stream_ref *src,
 			 const struct stream_ref *dst, double timeout)
@@ -110,7 +121,26 @@ static int wait_uptodate(struct cli *c, const struct stream_ref *src,
 	bool tty = isatty(2);
 	double deadline = now_s() + timeout;
 	char err[1024];
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	for (;;) {
+		struct stat dst_st;
+		if (interrupted) {
+			if (tty)
+				fputc('\n', stderr);
+			return report_fail(c->out, EXIT_FAIL, EINTR,
+					   "interrupted: %s stays a replica of %s and the copy goes on (see 'maprcli stream replica list -path %s')",
+					   dst->global, src->global, src->global);
+		}
+		if (stat(dst->dir, &dst_st) < 0) {
+			if (tty)
+				fputc('\n', stderr);
+			return report_fail(c->out, EXIT_FAIL, ENOENT,
+					   "waiting for the copy: the replica stream %s no longer exists",
+					   dst->global);
+		}
 		json_t *info = NULL;
 		int rc = sio_info(src, &info, err, sizeof(err));
 		if (rc < 0) {

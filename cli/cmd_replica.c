@@ -34,8 +34,14 @@ int replica_settings(struct cli *c, char *out, size_t outlen)
 		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 			if (!strcasecmp(nc, ok[i]))
 				v = i == 1 ? "off" : ok[i];
+		/* MapR's other codecs: streamfs has lz4 for the fast one. */
+		if (!v && (!strcasecmp(nc, "lzf") || !strcasecmp(nc, "zlib"))) {
+			fprintf(stderr, "maprcli: note: -networkcompression %s is taken as lz4 (streamfs offers off, lz4 and zstd)\n",
+				nc);
+			v = "lz4";
+		}
 		if (!v)
-			return cli_usage(c, "option -networkcompression: '%s' is not off, lz4 or zstd",
+			return cli_usage(c, "option -networkcompression: '%s' is not off, lz4, zstd (or MapR's lzf, zlib)",
 					 nc);
 		snprintf(out + len, outlen - len, " networkcompression=%s", v);
 	}

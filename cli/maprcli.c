@@ -30,7 +30,11 @@
 	IGNORED("autocreate", "streamfs always creates a topic at its first append")
 #define SYNC_OPT { "synchronous", OPT_BOOL, false, "synchronous replication (true/false, yes/no, 1/0)" }
 #define PAUSED_OPT { "paused", OPT_BOOL, false, "stop sending, keeping the position (true/false)" }
-#define COMP_OPT { "networkcompression", OPT_STR, false, "off, lz4 or zstd (stored; for the gateway)" }
+#define COMP_OPT { "networkcompression", OPT_STR, false, "off, lz4 or zstd (MapR's lzf and zlib are taken as lz4; stored, for the gateway)" }
+/* MapR replica options with no streamfs meaning: accepted, noted, ignored. */
+#define REPLICA_IGNORED                                                             \
+	IGNORED("throttle", "streamfs does not throttle replication"),              \
+	IGNORED("networkencryption", "streamfs encrypts gateway traffic always (TLS); local replicas need none")
 #define REPLICA_OPT { "replica", OPT_STR, true, "the replica stream, /mapr/<cluster>/<stream>" }
 #define UPSTREAM_OPT { "upstream", OPT_STR, true, "the upstream stream, /mapr/<cluster>/<stream>" }
 #define TOPIC_OPT { "topic", OPT_STR, true, "the topic name" }
@@ -48,7 +52,8 @@ static const struct opt_spec o_topic[] = {
 	PATH_OPT("the stream"), TOPIC_OPT, { NULL }
 };
 static const struct opt_spec o_replica_add[] = {
-	PATH_OPT("the source stream"), REPLICA_OPT, SYNC_OPT, PAUSED_OPT, COMP_OPT, { NULL }
+	PATH_OPT("the source stream"), REPLICA_OPT, SYNC_OPT, PAUSED_OPT, COMP_OPT,
+	REPLICA_IGNORED, { NULL }
 };
 static const struct opt_spec o_replica[] = {
 	PATH_OPT("the source stream"), REPLICA_OPT, { NULL }
@@ -65,6 +70,7 @@ static const struct opt_spec o_autosetup[] = {
 	{ "networkcompression", OPT_STR, false, "off, lz4 or zstd, both ways with -multimaster" },
 	{ "wait", OPT_FLAG, false, "return when the initial copy is done (progress bar on a terminal)" },
 	{ "timeout", OPT_STR, false, "seconds -wait waits at most (default 600)" },
+	REPLICA_IGNORED,
 	{ NULL }
 };
 static const struct opt_spec o_upstream[] = {

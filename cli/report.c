@@ -220,9 +220,9 @@ int report_print(struct report *r)
 								   "desc", desc));
 		else
 			json_decref(desc);
-		if (print_json(j) < 0)
+		/* Where stdout cannot take the JSON, stderr still gets the reason. */
+		if (print_json(j) < 0 || fflush(stdout) != 0 || ferror(stdout))
 			fprintf(stderr, "maprcli: %s\n", r->desc);
-		fflush(stdout);
 	} else {
 		fprintf(stderr, "maprcli: %s\n", r->desc);
 	}

@@ -741,3 +741,21 @@ maprcli_seed() {
 	[[ $stderr == *"outside any streamfs mount"* ]]
 	[ ! -e "$TMP/data/x" ]
 }
+
+@test "review fixes: a forgotten value is a usage error, not a name; MapR's throttle, encryption and codecs are accepted" {
+	mc stream create -path /mapr/sanfrancisco/activity
+	run mc stream topic create -path /mapr/sanfrancisco/activity -topic -json
+	[ "$status" -eq 2 ]
+	[[ $output == *"option -topic needs a value"* ]]
+	[ ! -e "$SF/-json" ]
+	run mc stream create -path -noheader
+	[ "$status" -eq 2 ]
+	[ ! -e "$M/sanfrancisco/-noheader" ]
+	mc stream create -path /mapr/newyork/activity
+	echo /mapr/sanfrancisco/activity >>"$NY/.upstreams"
+	run mc stream replica add -path /mapr/sanfrancisco/activity -replica /mapr/newyork/activity \
+		-throttle true -networkencryption true -networkcompression zlib
+	[ "$status" -eq 0 ]
+	[[ $output == *"throttle"* ]]
+	grep -q '^/mapr/newyork/activity synchronous=false paused=false networkcompression=lz4' "$SF/.replicas"
+}

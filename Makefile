@@ -149,31 +149,33 @@ demo: deps all
 
 # ---- fuzzing (docs/fuzzing.md) ---------------------------------------------
 # Each fuzz/fuzz_X.c becomes build/fuzz/fuzz_X: libFuzzer with ASan + UBSan,
-# compiled by clang (not the gcc objects above) together with its own
-# clang objects of the fs/ sources below, archived so that a target links
-# only those it uses.
+# compiled by clang (not the gcc objects above) and linked with clang
+# objects of the library sources (LIB_SRC), archived in build/fuzz/
+# libfuzzfs.a so that a target links only those it uses.
 FUZZ         := build/fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
-FUZZ_LIB_SRC := $(addprefix fs/,record.c segment.c topic.c metafile.c \
-		  logging.c control.c names.c config.c)
-FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ)/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/%.o)
 FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -D_FILE_OFFSET_BITS=64 -pthread \
 		-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=all
 
 fuzzers: $(FUZZ_BIN)
 
-$(FUZZ)/fs/%.o: fs/%.c Makefile | deps
+$(FUZZ_LIB_OBJ): $(FUZZ)/%.o: %.c Makefile | deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ)/libfuzzfs.a: $(FUZZ_LIB_OBJ)
+$(FUZZ)/libfuzzfs.a: $(FUZZ_LIB_OBJ) $(FUZZ)/lib.list
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(FUZZ_LIB_OBJ)
+
+$(FUZZ)/lib.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(FUZZ_LIB_OBJ)' | cmp -s - $@ || echo '$(FUZZ_LIB_OBJ)' > $@
 
 $(FUZZ_BIN): $(FUZZ)/%: fuzz/%.c $(FUZZ)/libfuzzfs.a Makefile | deps
 	@mkdir -p $(@D)
@@ -194,4 +196,22 @@ clean:
 
 -include $(wildcard $(REL)/fs/*.d $(REL)/replication/*.d $(REL)/cli/*.d \
 	$(ASAN)/fs/*.d $(ASAN)/replication/*.d $(ASAN)/tests/unit/*.d \
-	$(FUZZ)/fs/*.d $(FUZZ)/*.d)
+	$(FUZZ)/fs/*.d $(FUZZ)/replication/*.d $(FUZZ)/*.d)
+
+# ---- benchmarks (docs/performance.md) --------------------------------------
+# make bench: the release daemon, bench/'s own FUSE passthrough and helpers
+# (same flags), then bench/run.py; results in bench/results/latest.txt.
+# Never part of `make test`. BENCH_SCALE=0.1 for a quick run, BENCH_RUNS=N.
+BENCH_BIN := build/bench/passthrough build/bench/writer build/bench/latency
+
+.PHONY: bench
+bench: all $(BENCH_BIN)
+	python3 bench/run.py
+
+build/bench/passthrough: bench/passthrough.c Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(FUSE_CFLAGS) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(FUSE_LIBS) -lpthread $(LDLIBS)
+
+build/bench/writer build/bench/latency: build/bench/%: bench/%.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread $(LDLIBS)

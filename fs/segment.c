@@ -373,19 +373,7 @@ int segment_open(int dirfd, const char *name, bool last,
 	out->base_vpos = get_le64(hdr + 24);
 
 	segment_name(iname, out->base_offset, true);
-	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CLOEXEC);
-	if (out->idx_fd < 0 && errno == ENOENT) {
-		/* A lost index is rebuilt from the data below. */
-		out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-		if (out->idx_fd >= 0) {
-			uint8_t h2[IDX_HDR_SIZE] = { 0 };
-			memcpy(h2, idx_magic, 8);
-			put_le32(h2 + 8, SEG_FORMAT_VERSION);
-			put_le32(h2 + 12, IDX_ENTRY_SIZE);
-			if ((rc = pwrite_all(out->idx_fd, h2, sizeof(h2), 0)) < 0)
-				goto fail;
-		}
-	}
+	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (out->idx_fd < 0) {
 		rc = -errno;
 		goto fail;
@@ -394,9 +382,34 @@ int segment_open(int dirfd, const char *name, bool last,
 		rc = -errno;
 		goto fail;
 	}
-	if ((rc = pread_all(out->idx_fd, ihdr, sizeof(ihdr), 0)) < 0 ||
+	/*
+	 * The index is derived data. One that is missing, or whose header a
+	 * crash cut short (segment_create writes it just after creating the
+	 * file), or that is unreadable, is started again and rebuilt from the
+	 * records below: never a reason to stop serving the topic.
+	 */
+	bool rebuilt = false;
+	if (pread_all(out->idx_fd, ihdr, sizeof(ihdr), 0) < 0 ||
 	    memcmp(ihdr, idx_magic, 8) != 0 || get_le32(ihdr + 12) != IDX_ENTRY_SIZE) {
-		log_error("topic %s: index %s has a bad header", topic_name, iname);
+		if (ist.st_size)
+			log_warn("topic %s: index %s has a bad header; rebuilding it",
+				 topic_name, iname);
+		memset(ihdr, 0, sizeof(ihdr));
+		memcpy(ihdr, idx_magic, 8);
+		put_le32(ihdr + 8, SEG_FORMAT_VERSION);
+		put_le32(ihdr + 12, IDX_ENTRY_SIZE);
+		if (ftruncate(out->idx_fd, 0) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		if ((rc = pwrite_all(out->idx_fd, ihdr, sizeof(ihdr), 0)) < 0)
+			goto fail;
+		ist.st_size = IDX_HDR_SIZE;
+		rebuilt = true;
+	}
+	if (get_le32(ihdr + 8) > SEG_FORMAT_VERSION) {
+		log_error("topic %s: index %s has format version %u, newer than this streamfs (%u); refusing to read it",
+			  topic_name, iname, get_le32(ihdr + 8), SEG_FORMAT_VERSION);
 		rc = -EPROTO;
 		goto fail;
 	}
@@ -404,12 +417,14 @@ int segment_open(int dirfd, const char *name, bool last,
 		(ist.st_size - IDX_HDR_SIZE) / IDX_ENTRY_SIZE : 0;
 	out->size = st.st_size;
 
-	if (!last) {
+	if (!last && !(rebuilt && out->size > SEG_HDR_SIZE)) {
 		struct seg_pos e;
 		if (out->idx_count && idx_read(out, out->idx_count - 1, &e) == 0)
 			out->last_idx_filepos = e.filepos;
 		return 0;
 	}
+	/* From here: the last segment, or an earlier one whose index is
+	 * rebuilt (the walk below indexes it; only the last one is cut). */
 
 	/* Last segment: trust no index entry that does not point at a record. */
 	struct seg_pos start = { out->base_offset, out->base_vpos, SEG_HDR_SIZE };
@@ -471,6 +486,11 @@ int segment_open(int dirfd, const char *name, bool last,
 	seg_reader_free(&r);
 	if (rc < 0 && rc != -ENODATA && rc != -EBADMSG)
 		goto fail;
+	if (!last) {
+		/* Re-indexed; its end comes from the next segment (topic.c). */
+		out->size = st.st_size;
+		return 0;
+	}
 	if (good < (uint64_t)st.st_size) {
 		log_warn("topic %s: segment %s: cut a torn or corrupt tail of %" PRIu64
 			 " bytes at file position %" PRIu64 " (offset %" PRIu64 ")",

@@ -285,6 +285,9 @@ static uint64_t checkpoint_load(struct topic *t, uint64_t log_end)
 		goto out;
 	uint32_t n = get_le32(hdr + 12);
 	uint64_t end = get_le64(hdr + 16);
+	/* A newer checkpoint is not understood: rebuild the marks instead. */
+	if (get_le32(hdr + 8) > TOPIC_FORMAT_VERSION)
+		goto out;
 	/* A checkpoint past the log (the log lost its tail) is useless. */
 	if (n > t->norigins || end > log_end)
 		goto out;
@@ -351,6 +354,14 @@ static int scan_hwm(struct topic *t, uint64_t from)
 		while ((rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
 			if (off++ < from)
 				continue;
+			/*
+			 * Only an intact record may raise a mark: one flipped
+			 * bit in an origin offset would otherwise make every
+			 * later message of that origin look old (silent loss).
+			 * Offsets past INT64_MAX cannot be real ones.
+			 */
+			if (!record_verify(hb, h.len) || h.origin_offset > INT64_MAX)
+				continue;
 			if (h.origin_idx < t->norigins) {
 				struct topic_origin *o = &t->origins[h.origin_idx];
 				if (!o->seen || h.origin_offset > o->hwm) {
@@ -360,6 +371,13 @@ static int scan_hwm(struct topic *t, uint64_t from)
 			}
 		}
 		seg_reader_free(&r);
+		/* A damaged end of an earlier segment (its reads fail with EIO)
+		 * must not take the whole topic down: go on with the next. */
+		if (rc == -ENODATA || rc == -EBADMSG) {
+			log_warn("topic %s: segment %020" PRIu64 " is damaged after offset %" PRIu64
+				 "; the messages there read as EIO", t->name, s->base_offset, off);
+			continue;
+		}
 		if (rc < 0)
 			return rc;
 	}
@@ -502,7 +520,8 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
 		free(v);
 		return rc;
 	}
-	qsort(v, cnt, sizeof(*v), cmp_u64);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_u64);
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -796,6 +815,12 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
+		/* Real offsets stay below 2^63; the checkpoint relies on it. */
+		if (msgs[i].origin_offset > INT64_MAX) {
+			free(idx);
+			rc = -EINVAL;
+			goto out;
+		}
 		rc = origin_index(t, msgs[i].origin_stream, msgs[i].origin_topic);
 		if (rc < 0) {
 			free(idx);

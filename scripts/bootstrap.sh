@@ -14,6 +14,7 @@ PACKAGES=(
 	libxxhash-dev			# xxhash: record checksums
 	libcmocka-dev			# unit tests
 	bats jq				# end-to-end tests
+	clang libclang-rt-14-dev	# fuzzing: clang, libFuzzer + sanitizer runtimes
 )
 
 # Packages dpkg knows as installed ("install ok installed" = "installed").

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# tests/run.sh - run the unit tests (cmocka) and the end-to-end tests (bats)
-# and close with one line "N passed, N failed" over every test case of both.
+# tests/run.sh - run the unit tests (cmocka), the fuzz smoke run (libFuzzer)
+# and the end-to-end tests (bats) and close with one line
+# "N passed, N failed" over every test case of them all.
 #
-#   tests/run.sh            units, then e2e
+#   tests/run.sh            units, then the fuzz smoke run, then e2e
 #   tests/run.sh --unit     units only
 #   tests/run.sh --e2e      e2e only
-#   tests/run.sh [--unit|--e2e] ARG...   only these: a unit test name
-#                           (test_config), its binary, or a .bats file
+#   tests/run.sh --fuzz     fuzz smoke run only (make fuzz-smoke)
+#   tests/run.sh [--unit|--e2e|--fuzz] ARG...   only these: a unit test name
+#                           (test_config), its binary, a .bats file, or a
+#                           fuzz target (fuzz_record)
 #
 # Called by `make test` / `make unit` / `make e2e`, which build first; run by
 # hand it uses whatever is built. Environment:
@@ -15,6 +18,7 @@
 #   UNIT_TIMEOUT  seconds for one unit binary (default 120)
 #   E2E_TIMEOUT   seconds for the whole bats run (default 480)
 #   BATS_TEST_TIMEOUT  seconds for one bats test (default 90)
+#   FUZZ_SMOKE_SECONDS seconds of fuzzing per target (default 10)
 #
 # Counting. A unit binary is test_*; its cases are counted from cmocka's
 # output: "[       OK ]" lines pass, the "[  SKIPPED ] N test(s)" summary
@@ -23,8 +27,10 @@
 # non-zero with no failed case (a LeakSanitizer report at exit, say) counts
 # one more failure. bats runs once over all files with TAP output: "ok" lines
 # pass ("# skip" ones are skipped), "not ok" lines fail, and cases of the
-# "1..N" plan that never reported (bats killed) fail. The exit status is
-# non-zero if anything failed.
+# "1..N" plan that never reported (bats killed) fail. The fuzz smoke run
+# (fuzz/run.sh, docs/fuzzing.md) is one test per libFuzzer target, counted
+# from its TAP lines the same way. The exit status is non-zero if anything
+# failed.
 
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,20 +42,24 @@ UNIT_DIR=${UNIT_DIR:-$ROOT/build/asan/tests}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
 E2E_TIMEOUT=${E2E_TIMEOUT:-480}
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-90}
+FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-10}
 
-do_unit=1 do_e2e=1
-units=() bats_files=()
+do_unit=1 do_e2e=1 do_fuzz=1
+units=() bats_files=() fuzzers=()
 for a in "$@"; do
 	case $a in
-	--unit) do_e2e=0 ;;
-	--e2e) do_unit=0 ;;
+	--unit) do_e2e=0 do_fuzz=0 ;;
+	--e2e) do_unit=0 do_fuzz=0 ;;
+	--fuzz) do_unit=0 do_e2e=0 ;;
 	*.bats) bats_files+=("$a") ;;
+	fuzz_*) fuzzers+=("$a") ;;
 	*) units+=("$a") ;;
 	esac
 done
-if [[ ${#units[@]} -gt 0 || ${#bats_files[@]} -gt 0 ]]; then
+if [[ ${#units[@]} -gt 0 || ${#bats_files[@]} -gt 0 || ${#fuzzers[@]} -gt 0 ]]; then
 	[[ ${#units[@]} -gt 0 ]] || do_unit=0
 	[[ ${#bats_files[@]} -gt 0 ]] || do_e2e=0
+	[[ ${#fuzzers[@]} -gt 0 ]] || do_fuzz=0
 fi
 
 passed=0 failed=0 skipped=0
@@ -148,6 +158,37 @@ run_bats() {
 	rm -f "$out"
 }
 
+# run_fuzz [TARGET...]: the fuzz smoke run, FUZZ_SMOKE_SECONDS per target;
+# fuzz/run.sh prints TAP, one case per target.
+run_fuzz() {
+	local out rc
+	out=$(mktemp)
+	echo "# fuzz: smoke run, ${FUZZ_SMOKE_SECONDS}s per target"
+	bash fuzz/run.sh -t "$FUZZ_SMOKE_SECONDS" "$@" </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+
+	local plan ok notok missing
+	plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$out" | head -n1)
+	plan=${plan:-0}
+	ok=$(grep -cE '^ok [0-9]+' "$out")
+	notok=$(grep -cE '^not ok [0-9]+' "$out")
+	missing=$((plan - ok - notok))
+	((missing < 0)) && missing=0
+	local fail=$((notok + missing))
+	if ((plan == 0 && rc != 0)); then
+		fail=1
+		note "fuzz: failed before running any target (exit status $rc)"
+	elif ((rc != 0 && fail == 0)); then
+		fail=1
+		note "fuzz: exit status $rc with no failed target"
+	elif ((fail > 0)); then
+		note "fuzz: $fail failed: $(sed -nE 's/^not ok [0-9]+ //p' "$out" | paste -sd ';' -)"
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+	rm -f "$out"
+}
+
 if ((do_unit)); then
 	if [[ ${#units[@]} -eq 0 ]]; then
 		for src in tests/unit/test_*.c; do
@@ -159,6 +200,10 @@ if ((do_unit)); then
 		[[ $u == */* ]] || u=$UNIT_DIR/$u
 		run_unit "$u"
 	done
+fi
+
+if ((do_fuzz)); then
+	run_fuzz ${fuzzers[@]+"${fuzzers[@]}"}
 fi
 
 if ((do_e2e)); then

@@ -70,3 +70,15 @@ PY
 	[ "$SFS_STATUS" -eq 0 ]
 	grep -q "stopped cleanly" "$TMP/streamfs.log"
 }
+
+@test "an index file left empty by a crash (segment created, header not written) is rebuilt, the topic served" {
+	for i in $(seq 1 300); do echo "m$i"; done >>"$A/t"
+	sfs_stop
+	local idx
+	idx=$(ls "$TMP/data/sanfrancisco/a/t/"*.idx | head -n 1)
+	: >"$idx"
+	sfs_start
+	[ "$(wc -l <"$A/t")" -eq 300 ]
+	[ "$(sed -n 150p "$A/t")" = m150 ]
+	[ "$(stat -c %s "$idx")" -gt 16 ]
+}

@@ -153,9 +153,13 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 		char tu[37];
 		topic_stat(topics[i], &msgs, &bytes, NULL);
 		uuid_unparse(topics[i]->uuid, tu);
-		json_array_append_new(jt, json_pack("{s:s, s:I, s:I, s:s}", "name",
+		json_t *jti = json_pack("{s:s, s:I, s:I, s:s}", "name",
 			topics[i]->name, "messages", (json_int_t)msgs, "bytes",
-			(json_int_t)bytes, "uuid", tu));
+			(json_int_t)bytes, "uuid", tu);
+		long long dmg = atomic_load(&topics[i]->damaged_offset);
+		if (jti && dmg >= 0)
+			json_object_set_new(jti, "damagedOffset", json_integer(dmg));
+		json_array_append_new(jt, jti);
 	}
 	for (int i = 0; i < s->nreplicas; i++) {
 		struct replica *r = s->replicas[i];

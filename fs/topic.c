@@ -71,6 +71,7 @@ static struct topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 	t->opts = opts;
 	pthread_rwlock_init(&t->lock, NULL);
 	pthread_mutex_init(&t->sync_mu, NULL);
+	atomic_init(&t->damaged_offset, -1);
 	atomic_init(&t->refs, 1);
 	return t;
 }
@@ -337,6 +338,13 @@ static size_t seg_for_vpos(const struct topic *t, uint64_t vpos)
 	return lo;
 }
 
+/* Remember the first damaged message seen (for .info). */
+static void note_damage(struct topic *t, uint64_t offset)
+{
+	long long none = -1;
+	atomic_compare_exchange_strong(&t->damaged_offset, &none, (long long)offset);
+}
+
 /* Update high-water marks from the records at offsets [FROM, end). */
 static int scan_hwm(struct topic *t, uint64_t from)
 {
@@ -360,7 +368,11 @@ static int scan_hwm(struct topic *t, uint64_t from)
 			 * later message of that origin look old (silent loss).
 			 * Offsets past INT64_MAX cannot be real ones.
 			 */
-			if (!record_verify(hb, h.len) || h.origin_offset > INT64_MAX)
+			if (!record_verify(hb, h.len)) {
+				note_damage(t, off - 1);
+				continue;
+			}
+			if (h.origin_offset > INT64_MAX)
 				continue;
 			if (h.origin_idx < t->norigins) {
 				struct topic_origin *o = &t->origins[h.origin_idx];
@@ -935,6 +947,7 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size)
 			log_warn("topic %s: message at offset %" PRIu64
 				 " fails its checksum; read refused",
 				 t->name, off);
+			note_damage(t, off);
 			rc = -EIO;
 		}
 		if (rc < 0)
@@ -1031,6 +1044,7 @@ int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
 			log_warn("topic %s: message at offset %" PRIu64
 				 " fails its checksum; not replicated",
 				 t->name, b->next_offset);
+			note_damage(t, b->next_offset);
 			rc = -EIO;
 		}
 		if (rc < 0)

@@ -107,6 +107,10 @@ struct topic {
 	void (*on_append)(void *arg);
 	void *on_append_arg;
 
+	/* Offset of a message found failing its checksum (reads of it give
+	 * EIO, replication stops before it), or -1; shown in .info. */
+	atomic_llong damaged_offset;
+
 	atomic_int refs;
 };
 

@@ -82,3 +82,19 @@ PY
 	[ "$(sed -n 150p "$A/t")" = m150 ]
 	[ "$(stat -c %s "$idx")" -gt 16 ]
 }
+
+@test "a damaged message is named in .info (damagedOffset) after a read meets it" {
+	local i
+	for ((i = 0; i < 20; i++)); do printf 'msg-%05d\n' "$i"; done >>"$A/t"
+	sfs_stop
+	local seg pos
+	seg=$(ls "$TMP/data/sanfrancisco/a/t/"*.seg | head -n 1)
+	# 32-byte segment header, then records of 28 + 9 bytes; a payload byte of offset 10
+	pos=$((32 + 10 * 37 + 28 + 2))
+	printf 'X' | dd of="$seg" bs=1 seek="$pos" conv=notrunc status=none
+	sfs_start
+	run cat "$A/t"
+	[ "$status" -ne 0 ]
+	jq -e '.topics[] | select(.name == "t") | .damagedOffset == 10' "$A/.info"
+	grep -q "offset 10 fails its checksum" "$TMP/streamfs.log"
+}

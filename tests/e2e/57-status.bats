@@ -1,0 +1,66 @@
+#!/usr/bin/env bats
+# 57-status.bats - MapR's status fields against known states (issue 5 item
+# 4): replicaState, paused, isUptodate, putsPending, bytesPending,
+# oldestPendingTime, lastError and its time, in .info and .replicas; the
+# upstream's UUID in .upstreams.
+
+load helpers
+
+setup() {
+	sfs_setup
+	S=$M/sanfrancisco/s
+	R=$M/newyork/r
+	mkdir "$S" "$R"
+}
+
+teardown() {
+	sfs_teardown
+}
+
+rep() {	# rep FIELD: the first replica's FIELD from S/.info
+	jq -r ".replicas[0].$1" "$S/.info"
+}
+
+@test "paused with 10 pending: state, counts, bytes and the oldest pending time" {
+	echo /mapr/sanfrancisco/s >>"$R/.upstreams"
+	echo "/mapr/newyork/r paused=true" >>"$S/.replicas"
+	local before i
+	before=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	for i in $(seq 1 10); do echo "message-$i"; done >>"$S/t"	# 9 or 10 bytes + \n
+	wait_for -t 5 bash -c "[ \$(jq -r '.replicas[0].putsPending' '$S/.info') -eq 10 ]"
+	[ "$(rep replicaState)" = REPLICA_STATE_PAUSED ]
+	[ "$(rep paused)" = true ]
+	[ "$(rep isUptodate)" = false ]
+	[ "$(rep putsPending)" -eq 10 ]
+	[ "$(rep bytesPending)" -eq $((9 * 10 + 1 + 10)) ]	# message-1..9: 10 bytes each with \n, message-10: 11
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].oldestPendingTime' '$S/.info')\" != none ]"
+	[[ "$(rep oldestPendingTime)" > "$before" || "$(rep oldestPendingTime)" == "$before" ]]
+	grep -q '^/mapr/newyork/r synchronous=false paused=true # state=PAUSED pending=10 uptodate=false bytes=101' "$S/.replicas"
+	echo "/mapr/newyork/r paused=false" >>"$S/.replicas"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].isUptodate' '$S/.info')\" = true ]"
+	[ "$(rep replicaState)" = REPLICA_STATE_REPLICATING ]
+	[ "$(rep putsPending)" -eq 0 ]
+	[ "$(rep bytesPending)" -eq 0 ]
+	[ "$(rep oldestPendingTime)" = none ]
+}
+
+@test "a refusing replica: error state, last error and its time, growing pending; the upstream's UUID in .upstreams" {
+	echo /mapr/newyork/r >>"$S/.replicas"
+	echo one >>"$S/t"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_UNEXPECTED ]"
+	[[ "$(rep lastError)" == *".upstreams"* ]]
+	[ "$(rep lastErrorTime)" != none ]
+	[ "$(rep isUptodate)" = false ]
+	[ "$(rep putsPending)" -eq 1 ]
+	echo two >>"$S/t"
+	wait_for -t 5 bash -c "[ \$(jq -r '.replicas[0].putsPending' '$S/.info') -eq 2 ]"
+	grep -q 'state=UNEXPECTED pending=2 uptodate=false' "$S/.replicas"
+	# The upstream line names the upstream's stream UUID.
+	echo /mapr/sanfrancisco/s >>"$R/.upstreams"
+	local uuid
+	uuid=$(jq -r .uuid "$S/.info")
+	grep -qx "/mapr/sanfrancisco/s # uuid=$uuid" "$R/.upstreams"
+	jq -e --arg u "$uuid" '.upstreams[0].uuid == $u' "$R/.info"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_REPLICATING ]"
+	[ "$(cat "$R/t")" = $'one\ntwo' ]
+}

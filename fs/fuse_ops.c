@@ -514,10 +514,14 @@ static int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	struct fuse_context *ctx = fuse_get_context();
 	AUTO_TOPIC *t = NULL;
+	bool created = false;
 	rc = stream_topic_get_or_create(s, l.t, ctx->uid, ctx->gid, mode & 07777,
-					fi->flags & O_EXCL, &d->ns.topic_opts, &t, NULL);
+					fi->flags & O_EXCL, &d->ns.topic_opts, &t, &created);
 	if (rc < 0)
 		return rc;
+	/* A new topic, empty as it is, goes to the replicas too (§5.1). */
+	if (created && d->ns.wake)
+		d->ns.wake(d->ns.wake_arg);
 	struct fh *f = fh_new(FH_TOPIC, s);
 	if (!f)
 		return -ENOMEM;

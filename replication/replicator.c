@@ -153,11 +153,16 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 
 		for (int i = 0; i < ntopics && r && !err[0]; i++) {
 			struct topic *src = topics[i];
-			/* Every topic reaches the replica, an empty one too (§5.1). */
+			/*
+			 * Every topic reaches the replica, an empty one too (§5.1).
+			 * Only before anything was sent: a topic deleted on the
+			 * replica after that is not brought back empty (new
+			 * messages create it again).
+			 */
 			pthread_mutex_lock(&s->lock);
 			r = replica_by_name(s, key->cluster, key->stream);
 			struct replica_position *p0 = r ? position_find(r, src->name, src->uuid) : NULL;
-			bool need = p0 && !p0->on_replica && !r->paused;
+			bool need = p0 && !p0->on_replica && p0->offset == 0 && !r->paused;
 			pthread_mutex_unlock(&s->lock);
 			if (need) {
 				struct topic *dst;

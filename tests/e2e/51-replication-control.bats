@@ -279,3 +279,34 @@ at_least() {
 	in_order "$R/t" second 4
 	no_dups "$R/t"
 }
+
+@test "re-creation: a topic deleted on one master is not brought back by the other, before or after a restart" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	replicate $NY $SF
+	gen old 5 >>"$S/t"
+	wait_count "$R/t" 5
+	rm "$S/t"
+	sleep 0.5
+	[ ! -e "$S/t" ]
+	sfs_restart
+	sleep 0.5
+	[ ! -e "$S/t" ]
+	# A new message on the other master creates it again, with that message only.
+	echo fresh >>"$R/t"
+	wait_for -t 10 test -e "$S/t"
+	wait_count "$S/t" 1
+	[ "$(cat "$S/t")" = fresh ]
+}
+
+@test "an empty topic (touch) on the source appears on the replica" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	touch "$S/empty"
+	wait_for -t 5 test -e "$R/empty"
+	[ "$(stat -c %s "$R/empty")" -eq 0 ]
+}

@@ -1,0 +1,923 @@
+#!/usr/bin/env python3
+"""bench/run.py - the streamfs benchmark suite (`make bench`).
+
+Runs every figure of docs/performance.md, each the median of BENCH_RUNS runs,
+against its baselines measured in the same invocation, and writes the table
+to bench/results/latest.txt (and bench/results/latest.png when gnuplot is
+installed). Python 3 standard library only.
+
+Environment:
+  BENCH_SCALE  multiplies the sizes (default 1; 0.1 is a quick run, 4 gives
+               the 1 GiB read and start-up topic of issue 7)
+  BENCH_RUNS   runs per figure (default 3)
+  BENCH_ONLY   comma-separated figure numbers to run (default: all, 1-8)
+  BENCH_DIR    where the temporary directories go (default /tmp; it must be
+               on the disk you want to measure)
+  BENCH_KEEP   1: keep the temporary directory (data and daemon logs)
+  BENCH_OUT    the results file (default bench/results/latest.txt)
+
+Needs root for the cold-cache figures (drop_caches) and, with many topics,
+to raise the daemon's descriptor limit. Mounts only in fresh temporary
+directories, always unmounts, and stops only the processes it started.
+"""
+
+import concurrent.futures
+import json
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bench")
+STREAMFS = os.environ.get("BENCH_STREAMFS", os.path.join(ROOT, "streamfs"))
+PASSTHROUGH = os.path.join(BIN, "passthrough")
+WRITER = os.path.join(BIN, "writer")
+LATENCY = os.path.join(BIN, "latency")
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
+ONLY = {int(x) for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
+TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
+KEEP = os.environ.get("BENCH_KEEP", "") == "1"
+OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", "latest.txt"))
+
+MSG = 100                 # payload bytes of a message; each line is MSG + '\n'
+LINE = MSG + 1
+MiB = 1 << 20
+
+
+def scaled(n, least=1):
+    return max(least, int(n * SCALE))
+
+
+# Sizes at BENCH_SCALE=1.
+N_PERMSG = scaled(200_000, 1000)          # figure 1
+N_BLOCK = scaled(2_000_000, 10_000)       # figure 2
+READ_BYTES = scaled(256 * MiB, 4 * MiB)   # figure 3
+N_CATCHUP = scaled(1_000_000, 10_000)     # figure 4
+N_LATENCY = scaled(1000, 200)             # figure 4, live samples
+N_TAIL = scaled(12, 6)                    # figure 5, samples per tail mode
+START_BYTES = scaled(256 * MiB, 8 * MiB)  # figure 7a, the large topic
+START_TOPICS = scaled(10_000, 200)        # figure 7b
+START_TOPIC_MSGS = 10                     # messages per small topic
+FSYNC_SECONDS = max(1.0, min(3.0, 2.0 * SCALE))  # figure 8, per measurement
+FSYNC_WRITERS = 4
+
+# ---- processes and mounts ---------------------------------------------------
+
+_mounts = []      # every Mount started and not yet stopped
+_children = []    # other processes we started (tail)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if line.split()[4] == path:
+                return True
+    return False
+
+
+def status_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def nofile_for(nfds):
+    """preexec_fn raising RLIMIT_NOFILE (soft and hard) to NFDS if needed."""
+    def fn():
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if nfds and nfds > hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nfds, nfds))
+    return fn
+
+
+class Mount:
+    """A FUSE daemon we start in the foreground, on a fresh mountpoint."""
+
+    def __init__(self, argv, mnt, logfile, nfds=0):
+        self.argv, self.mnt, self.logfile, self.nfds = argv, mnt, logfile, nfds
+        self.proc = None
+        self.startup = None
+
+    def start(self, timeout=120):
+        os.makedirs(self.mnt, exist_ok=True)
+        if mounted(self.mnt):
+            raise RuntimeError(f"{self.mnt} is already a mount point")
+        out = open(self.logfile, "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     preexec_fn=nofile_for(self.nfds))
+        out.close()
+        _mounts.append(self)
+        while not mounted(self.mnt):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.argv[0]} exited with {self.proc.returncode} "
+                                   f"before mounting; see {self.logfile}")
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"{self.mnt} not mounted after {timeout} s")
+            time.sleep(0.0005)
+        self.startup = time.monotonic() - t0
+        return self
+
+    def kb(self, key):
+        return status_kb(self.proc.pid, key)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if mounted(self.mnt):
+            for attempt in range(20):
+                r = subprocess.run(["fusermount3", "-u", self.mnt],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if r.returncode == 0 or not mounted(self.mnt):
+                    break
+                time.sleep(0.25)
+            else:
+                subprocess.run(["fusermount3", "-uz", self.mnt],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGTERM)   # our own child only
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self in _mounts:
+            _mounts.remove(self)
+        rc = self.proc.returncode
+        self.proc = None
+        if rc != 0:
+            log(f"  warning: {self.argv[0]} exited with status {rc}; see {self.logfile}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+def cleanup_all():
+    for p in list(_children):
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        _children.remove(p)
+    for m in list(_mounts):
+        m.stop()
+
+
+class Bench:
+    """The temporary directory of this invocation."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="streamfs-bench.", dir=TMPBASE)
+        self.n = 0
+
+    def fresh(self, name):
+        self.n += 1
+        d = os.path.join(self.dir, f"{self.n:03d}-{name}")
+        os.makedirs(d)
+        return d
+
+    def streamfs(self, d, fsync="os", nfds=0, clusters=("a", "b"), extra=""):
+        """A streamfs daemon on D/mnt with data under D/data/<cluster>."""
+        conf = os.path.join(d, "mount.conf")
+        if not os.path.exists(conf):
+            with open(conf, "w") as f:
+                f.write(f"[mount]\nmountpoint = {d}/mnt\nfsync = {fsync}\n{extra}")
+                for c in clusters:
+                    f.write(f"[cluster {c}]\ndata = {d}/data/{c}\n")
+        return Mount([STREAMFS, "-f", "-c", conf, "-l", os.path.join(d, "streamfs.log")],
+                     os.path.join(d, "mnt"), os.path.join(d, "streamfs.out"), nfds)
+
+    def passthrough(self, d, cache=False):
+        os.makedirs(os.path.join(d, "src"), exist_ok=True)
+        argv = [PASSTHROUGH] + (["--cache"] if cache else []) + [os.path.join(d, "src"),
+                                                                  os.path.join(d, "ptmnt")]
+        return Mount(argv, os.path.join(d, "ptmnt"), os.path.join(d, "passthrough.out"))
+
+    def remove(self, d):
+        if not KEEP:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- measuring helpers ------------------------------------------------------
+
+def run_tool(argv, **kw):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip() or r.returncode}")
+    return dict(kv.split("=", 1) for kv in r.stdout.split())
+
+
+def writer(path, n=None, seconds=None, block=None, threads=1, sync_each=False):
+    argv = [WRITER, "-m", str(MSG)]
+    argv += ["-n", str(n)] if n else ["-t", str(seconds)]
+    if block:
+        argv += ["-b", str(block)]
+    if threads > 1:
+        argv += ["-j", str(threads)]
+    if sync_each:
+        argv.append("-S")
+    r = run_tool(argv + [path])
+    return {k: float(v) for k, v in r.items()}
+
+
+def can_drop_caches():
+    return os.access("/proc/sys/vm/drop_caches", os.W_OK)
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def timed_cat(path):
+    t0 = time.monotonic()
+    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+    return time.monotonic() - t0
+
+
+def ctl_append(path, line, create=False):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0), 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def du(path, apparent):
+    argv = ["du", "-s", "--block-size=1"] + (["--apparent-size"] if apparent else []) + [path]
+    return int(subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True).stdout.split()[0])
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def f_rate(x):
+    return f"{x:,.0f}"
+
+
+def f_ratio(a, b):
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def f_mb(kb):
+    return f"{kb / 1024:.1f} MiB"
+
+
+def pct(xs, p):
+    s = sorted(xs)
+    i = max(0, min(len(s) - 1, int(p / 100 * len(s) + 0.999999) - 1))
+    return s[i]
+
+
+# ---- results ----------------------------------------------------------------
+
+class Results:
+    def __init__(self):
+        self.sections = []     # (title, [lines])
+        self.targets = []      # (target, measured, met or None)
+        self.notes = []
+        self.plot = {}         # label -> (streamfs/passthrough ratio)
+
+    def section(self, title, lines):
+        self.sections.append((title, lines))
+        log("")
+        log(title)
+        for line in lines:
+            log("  " + line)
+
+    def target(self, what, measured, met):
+        self.targets.append((what, measured, met))
+
+    def note(self, text):
+        self.notes.append(text)
+        log("  note: " + text)
+
+
+def table(header, rows):
+    cols = [header] + rows
+    w = [max(len(str(r[i])) for r in cols) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).rjust(w[i]) if i else str(c).ljust(w[i])
+                              for i, c in enumerate(r))
+    return [fmt(header), "  ".join("-" * x for x in w)] + [fmt(r) for r in rows]
+
+
+# ---- the figures ------------------------------------------------------------
+
+def fig_append(b, res, number, title, n, block):
+    """Figures 1 and 2: append N messages, one per write() or BLOCK at a time."""
+    rates = {"direct file": [], "passthrough": [], "streamfs": []}
+    hwm = {"passthrough": [], "streamfs": []}
+    storage = None
+    for run in range(RUNS):
+        d = b.fresh(f"fig{number}")
+        os.makedirs(os.path.join(d, "plain"))
+        rates["direct file"].append(writer(os.path.join(d, "plain", "f"), n=n, block=block))
+        os.sync()
+        with b.passthrough(d).start() as pt:
+            rates["passthrough"].append(writer(os.path.join(pt.mnt, "f"), n=n, block=block))
+            hwm["passthrough"].append(pt.kb("VmHWM"))
+        os.sync()
+        with b.streamfs(d).start() as sf:
+            os.mkdir(os.path.join(sf.mnt, "a", "s"))
+            topic = os.path.join(sf.mnt, "a", "s", "t")
+            rates["streamfs"].append(writer(topic, n=n, block=block))
+            if os.stat(topic).st_size != n * LINE:
+                raise RuntimeError(f"figure {number}: topic has {os.stat(topic).st_size} bytes, "
+                                   f"expected {n * LINE}")
+            hwm["streamfs"].append(sf.kb("VmHWM"))
+        os.sync()
+        tdir = os.path.join(d, "data", "a", "s", "t")
+        storage = (du(tdir, False), du(tdir, True), du(os.path.join(d, "plain", "f"), False))
+        b.remove(d)
+    m = {k: med([r["msgs_per_s"] for r in v]) for k, v in rates.items()}
+    mb = {k: med([r["mb_per_s"] for r in v]) for k, v in rates.items()}
+    rows = []
+    for k in rates:
+        rows.append([k, f_rate(m[k]), f"{mb[k]:.1f}",
+                     f_ratio(m["streamfs"], m[k]) if k != "streamfs" else "",
+                     f_mb(med(hwm[k])) if k in hwm else ""])
+    lines = table(["", "messages/s", "MB/s", "streamfs ratio", "peak RSS"], rows)
+    lines.append(f"streamfs / passthrough = {m['streamfs'] / m['passthrough']:.2f}, "
+                 f"streamfs / direct file = {m['streamfs'] / m['direct file']:.2f}")
+    lines.append("runs (messages/s): " + "; ".join(
+        f"{k}: " + ", ".join(f_rate(r["msgs_per_s"]) for r in v) for k, v in rates.items()))
+    res.section(f"{number}. {title} ({n:,} messages of {MSG} bytes, median of {RUNS})", lines)
+    return m, storage
+
+
+def fig1(b, res):
+    m, _ = fig_append(b, res, 1, "Append, one message per write()", N_PERMSG, None)
+    r = m["streamfs"] / m["passthrough"]
+    res.plot["append, 1 msg/write"] = (r, 0.9)
+    res.target("one message per write() >= 0.9x passthrough", f"{r:.2f}x", r >= 0.9)
+
+
+def fig2(b, res):
+    m, storage = fig_append(b, res, 2, "Append, 64 KiB writes of 101-byte lines",
+                            N_BLOCK, 65536)
+    r = m["streamfs"] / m["passthrough"]
+    res.plot["append, 64 KiB writes"] = (r, 0.8)
+    res.target("64 KiB writes >= 0.8x passthrough", f"{r:.2f}x", r >= 0.8)
+    return storage
+
+
+def fig3(b, res):
+    n = READ_BYTES // LINE
+    size = n * LINE
+    d = b.fresh("fig3")
+    plain = os.path.join(d, "src")       # the passthrough serves this directory
+    os.makedirs(plain)
+    writer(os.path.join(plain, "r"), n=n, block=65536)
+    cold_ok = can_drop_caches()
+    times = {(k, c): [] for k in ("direct file", "passthrough", "streamfs")
+             for c in ("cold", "warm")}
+    with b.streamfs(d).start() as sf, b.passthrough(d).start() as pt:
+        os.mkdir(os.path.join(sf.mnt, "a", "s"))
+        topic = os.path.join(sf.mnt, "a", "s", "r")
+        writer(topic, n=n, block=65536)
+        paths = {"direct file": os.path.join(plain, "r"),
+                 "passthrough": os.path.join(pt.mnt, "r"), "streamfs": topic}
+        for k, p in paths.items():
+            if os.stat(p).st_size != size:
+                raise RuntimeError(f"figure 3: {p} has {os.stat(p).st_size} bytes, not {size}")
+        for run in range(RUNS):
+            for k, p in paths.items():
+                if cold_ok:
+                    drop_caches()
+                    times[(k, "cold")].append(timed_cat(p))
+                timed_cat(p)                        # warm the caches
+                times[(k, "warm")].append(timed_cat(p))
+        hwm_sf, hwm_pt = sf.kb("VmHWM"), pt.kb("VmHWM")
+    b.remove(d)
+    rate = {key: size / med(v) / 1e6 for key, v in times.items() if v}
+    rows = []
+    for k in ("direct file", "passthrough", "streamfs"):
+        row = [k]
+        for c in ("cold", "warm"):
+            if (k, c) in rate:
+                row += [f"{rate[(k, c)]:.0f}",
+                        f_ratio(rate[("streamfs", c)], rate[(k, c)]) if k != "streamfs" else ""]
+            else:
+                row += ["n/a", ""]
+        row.append(f_mb(hwm_sf) if k == "streamfs" else f_mb(hwm_pt) if k == "passthrough" else "")
+        rows.append(row)
+    lines = table(["", "cold MB/s", "streamfs ratio", "warm MB/s", "streamfs ratio", "peak RSS"], rows)
+    if not cold_ok:
+        lines.append("cold: not measured (writing /proc/sys/vm/drop_caches needs root)")
+    lines.append("cold = after sync; echo 3 > /proc/sys/vm/drop_caches; warm = second cat in a row")
+    res.section(f"3. Read: cat of a {size / MiB:.0f} MiB topic ({n:,} messages), median of {RUNS}", lines)
+    for c in ("cold", "warm"):
+        if ("streamfs", c) in rate:
+            r = rate[("streamfs", c)] / rate[("passthrough", c)]
+            res.plot[f"cat, {c}"] = (r, 0.9)
+            res.target(f"read ({c}) >= 0.9x passthrough", f"{r:.2f}x", r >= 0.9)
+
+
+def info_replica(path):
+    with open(path) as f:
+        j = json.load(f)
+    return j["replicas"][0] if j.get("replicas") else None
+
+
+def setup_pair(mnt, n):
+    """a/s with N messages in topic t, b/s allowing a/s as upstream."""
+    os.mkdir(os.path.join(mnt, "a", "s"))
+    os.mkdir(os.path.join(mnt, "b", "s"))
+    if n:
+        writer(os.path.join(mnt, "a", "s", "t"), n=n, block=65536)
+    ctl_append(os.path.join(mnt, "b", "s", ".upstreams"), "/mapr/a/s")
+
+
+def fig4(b, res):
+    rates, lat, hwm, rep_storage = [], [], [], None
+    for run in range(RUNS):
+        d = b.fresh("fig4")
+        with b.streamfs(d).start() as sf:
+            setup_pair(sf.mnt, N_CATCHUP)
+            os.sync()
+            info = os.path.join(sf.mnt, "a", "s", ".info")
+            t0 = time.monotonic()
+            ctl_append(os.path.join(sf.mnt, "a", "s", ".replicas"), "/mapr/b/s")
+            while True:
+                r = info_replica(info)
+                if r and r["replicaState"] == "REPLICA_STATE_REPLICATING" and r["putsPending"] == 0:
+                    break
+                if time.monotonic() - t0 > 600:
+                    raise RuntimeError("figure 4: catch-up not done after 600 s")
+                time.sleep(0.01)
+            secs = time.monotonic() - t0
+            got = os.stat(os.path.join(sf.mnt, "b", "s", "t")).st_size
+            if got != N_CATCHUP * LINE:
+                raise RuntimeError(f"figure 4: replica has {got} bytes, expected {N_CATCHUP * LINE}")
+            rates.append(N_CATCHUP / secs)
+            os.sync()   # the copy's dirty pages out of the way of the live figure
+            r = run_tool([LATENCY, "-n", str(N_LATENCY), "-m", str(MSG),
+                          os.path.join(sf.mnt, "a", "s", "t"), os.path.join(sf.mnt, "b", "s", "t")])
+            lat.append({k: float(v) for k, v in r.items()})
+            hwm.append(sf.kb("VmHWM"))
+        os.sync()
+        rep_storage = du(os.path.join(d, "data", "b", "s", "t"), False)
+        b.remove(d)
+    cu = med(rates)
+    p50 = med([x["p50_us"] for x in lat])
+    p99 = med([x["p99_us"] for x in lat])
+    mx = max(x["max_us"] for x in lat)
+    lines = [f"catch-up (initial copy of {N_CATCHUP:,} messages, A -> B in one daemon): "
+             f"{f_rate(cu)} messages/s   (runs: {', '.join(f_rate(x) for x in rates)})",
+             "  timed from the write to A/.replicas until A/.info shows B REPLICATING with "
+             "putsPending 0 (polled every 10 ms)",
+             f"live latency, append on A to readable on B ({N_LATENCY} samples per run, 1 ms apart):",
+             f"  p50 {p50:.0f} us   p90 {med([x['p90_us'] for x in lat]):.0f} us   p99 {p99:.0f} us   "
+             f"max {mx:.0f} us   (median over runs; max = worst run)",
+             f"  of which the write() on A alone: p50 {med([x['write_p50_us'] for x in lat]):.0f} us",
+             "  runs p50/p99/max us: " + "; ".join(
+                 f"{x['p50_us']:.0f}/{x['p99_us']:.0f}/{x['max_us']:.0f}" for x in lat),
+             f"daemon peak RSS: {f_mb(med(hwm))}",
+             "over the gateway (two daemons): not measured - this build has no gateway "
+             "(replication/replicator.c refuses remote clusters)"]
+    res.section(f"4. Replication in one daemon, median of {RUNS}", lines)
+    res.target("replication catch-up >= 1,000,000 messages/s in one daemon",
+               f"{f_rate(cu)} msg/s", cu >= 1e6)
+    res.target("live replication latency p99 < 1 ms in one daemon", f"p99 {p99 / 1000:.2f} ms",
+               p99 < 1000)
+    res.target("catch-up >= 500,000 msg/s and p99 < 2 ms over the gateway", "no gateway yet", None)
+    return rep_storage
+
+
+def tail_samples(src, replica, nsamples, sleep_arg, max_gap):
+    """Append to SRC, time the line appearing in `tail -f` of REPLICA."""
+    argv = ["tail", "-n", "0", "-f"] + (["-s", sleep_arg] if sleep_arg else []) + [replica]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _children.append(p)
+    out = []
+    buf = b""
+    fd = os.open(src, os.O_WRONLY | os.O_APPEND)
+    try:
+        time.sleep(1.5)     # let tail start following
+        for i in range(nsamples):
+            time.sleep(random.uniform(0, max_gap))
+            mark = f"tail-sample {i:06d} ".encode()
+            line = mark + b"y" * (MSG - len(mark)) + b"\n"
+            t0 = time.monotonic()
+            os.write(fd, line)
+            while mark not in buf:
+                r, _, _ = select.select([p.stdout], [], [], 10)
+                if not r:
+                    raise RuntimeError("figure 5: tail -f showed nothing for 10 s")
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    raise RuntimeError("figure 5: tail -f exited")
+                buf += chunk
+            out.append((time.monotonic() - t0) * 1000)
+            buf = buf[buf.index(mark) + len(line):]
+    finally:
+        os.close(fd)
+        p.kill()
+        p.wait()
+        _children.remove(p)
+    return out
+
+
+def fig5(b, res):
+    d = b.fresh("fig5")
+    with b.streamfs(d).start() as sf:
+        setup_pair(sf.mnt, 0)
+        src = os.path.join(sf.mnt, "a", "s", "t")
+        ctl_append(src, "first", create=True)
+        ctl_append(os.path.join(sf.mnt, "a", "s", ".replicas"), "/mapr/b/s")
+        rep = os.path.join(sf.mnt, "b", "s", "t")
+        t0 = time.monotonic()
+        while not os.path.exists(rep) or os.stat(rep).st_size < 6:
+            if time.monotonic() - t0 > 30:
+                raise RuntimeError("figure 5: replica topic did not appear")
+            time.sleep(0.01)
+        dflt = tail_samples(src, rep, N_TAIL * RUNS, None, 1.0)
+        fast = tail_samples(src, rep, N_TAIL * RUNS, "0.01", 0.05)
+        hwm = sf.kb("VmHWM")
+    b.remove(d)
+    rows = [[name, f"{med(v):.0f}", f"{pct(v, 90):.0f}", f"{max(v):.0f}", f"{min(v):.0f}", len(v)]
+            for name, v in (("tail -f (polls every 1 s)", dflt),
+                            ("tail -f -s 0.01", fast))]
+    lines = table(["", "p50 ms", "p90 ms", "max ms", "min ms", "samples"], rows)
+    lines += ["coreutils tail treats FUSE as a remote filesystem: no inotify, it re-reads the",
+              "file every --sleep-interval (1 s by default). Appends come at random moments,",
+              "so the default mode shows a uniform 0-1 s wait; -s 0.01 shows what the",
+              f"daemon itself adds. Daemon peak RSS: {f_mb(hwm)}"]
+    res.section("5. tail -f latency: append on cluster A to the line in `tail -f` of its replica on B",
+                lines)
+
+
+def fig6(b, res, storage, rep_storage):
+    lines = []
+    if storage:
+        alloc, apparent, plain = storage
+        n = N_BLOCK
+        lines += table(["", "bytes on disk", "bytes/message", "overhead/message"], [
+            ["streamfs topic (allocated)", f"{alloc:,}", f"{alloc / n:.1f}", f"{alloc / n - MSG:.1f}"],
+            ["streamfs topic (apparent)", f"{apparent:,}", f"{apparent / n:.1f}", f"{apparent / n - MSG:.1f}"],
+            ["plain file, one line each", f"{plain:,}", f"{plain / n:.1f}", f"{plain / n - MSG:.1f}"],
+        ] + ([["replica topic (allocated)", f"{rep_storage:,}",
+               f"{rep_storage / N_CATCHUP:.1f}", f"{rep_storage / N_CATCHUP - MSG:.1f}"]]
+             if rep_storage else []))
+        lines += [f"topic of figure 2 ({n:,} messages of {MSG} bytes); du -s of its directory "
+                  "(segments, sparse index, origin table, checkpoint, metadata).",
+                  "overhead = bytes/message - 100 (the payload); a record has a 28-byte header, "
+                  "the index one 24-byte entry per 4 KiB.",
+                  "peak RSS of the daemon: see each figure."]
+        ov = alloc / n - MSG
+        res.target("storage overhead < 32 bytes/message", f"{ov:.1f} bytes", ov < 32)
+    else:
+        lines.append("not measured (needs figure 2)")
+    res.section("6. Storage overhead per message of 100 bytes", lines)
+
+
+def make_topics(mnt, stream, first, last, nmsgs):
+    """Create (or append to) topics t<first>..t<last-1>, NMSGS messages each."""
+    payload = b"".join(f"m{i:04d} ".encode() + b"z" * (MSG - 6) + b"\n" for i in range(nmsgs))
+    sdir = os.path.join(mnt, "a", stream)
+
+    def one(i):
+        fd = os.open(os.path.join(sdir, f"t{i:06d}"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, payload)
+        finally:
+            os.close(fd)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        list(ex.map(one, range(first, last)))
+
+
+def measure_startups(b, d, nfds):
+    """Start-up time to mount and RSS after mount: cold and warm, RUNS each."""
+    out = {"cold": [], "warm": []}
+    for mode in ("cold", "warm"):
+        if mode == "cold" and not can_drop_caches():
+            continue
+        for run in range(RUNS):
+            if mode == "cold":
+                drop_caches()
+            with b.streamfs(d, nfds=nfds, clusters=("a",)).start() as sf:
+                out[mode].append((sf.startup, sf.kb("VmRSS")))
+    return out
+
+
+def fig7(b, res):
+    rows = []
+    flat = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def record(label, data_bytes, r):
+        row = [label, f"{data_bytes / MiB:,.1f} MiB"]
+        for mode in ("cold", "warm"):
+            if r[mode]:
+                row += [f"{med([x[0] for x in r[mode]]) * 1000:.0f}",
+                        f_mb(med([x[1] for x in r[mode]]))]
+            else:
+                row += ["n/a", ""]
+        rows.append(row)
+        return r
+
+    # (a) one topic, then 10x the data in the same topic.
+    d = b.fresh("fig7-one-topic")
+    small_n = max(1, START_BYTES // 10 // LINE)
+    big_n = START_BYTES // LINE
+    with b.streamfs(d, clusters=("a",)).start() as sf:
+        os.mkdir(os.path.join(sf.mnt, "a", "s"))
+        writer(os.path.join(sf.mnt, "a", "s", "t"), n=small_n, block=65536)
+    os.sync()
+    ra1 = record(f"1 topic, {small_n:,} msgs", small_n * LINE, measure_startups(b, d, 0))
+    with b.streamfs(d, clusters=("a",)).start() as sf:
+        writer(os.path.join(sf.mnt, "a", "s", "t"), n=big_n - small_n, block=65536)
+    os.sync()
+    ra2 = record(f"1 topic, {big_n:,} msgs", big_n * LINE, measure_startups(b, d, 0))
+    flat.append(("one topic, 10x data", ra1, ra2))
+    b.remove(d)
+
+    # (b) T/10 topics, T topics, then T topics with 10x the data each.
+    d = b.fresh("fig7-many-topics")
+    t_big = START_TOPICS
+    nfds = 0
+    need = 2 * t_big + 512
+    if need > hard:
+        # Each topic holds 2 descriptors and the daemon only raises its soft
+        # limit to the hard one; raising the hard one needs CAP_SYS_RESOURCE.
+        try:
+            nofile_for(need)()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            nfds = need
+        except (ValueError, OSError):
+            fit = (hard - 512) // 2
+            t_big = fit // 1000 * 1000 if fit >= 1000 else fit
+            res.note(f"figure 7: {START_TOPICS:,} topics need about {need:,} descriptors in the "
+                     f"daemon (2 per topic); the hard RLIMIT_NOFILE here is {hard:,} and cannot be "
+                     f"raised (no CAP_SYS_RESOURCE), so {t_big:,} topics were used")
+    t_small = max(1, t_big // 10)
+    with b.streamfs(d, clusters=("a",), nfds=nfds).start() as sf:
+        os.mkdir(os.path.join(sf.mnt, "a", "s"))
+        make_topics(sf.mnt, "s", 0, t_small, START_TOPIC_MSGS)
+    os.sync()
+    per = START_TOPIC_MSGS * LINE
+    rb1 = record(f"{t_small:,} topics x {START_TOPIC_MSGS} msgs", t_small * per,
+                 measure_startups(b, d, nfds))
+    with b.streamfs(d, clusters=("a",), nfds=nfds).start() as sf:
+        make_topics(sf.mnt, "s", t_small, t_big, START_TOPIC_MSGS)
+    os.sync()
+    rb2 = record(f"{t_big:,} topics x {START_TOPIC_MSGS} msgs", t_big * per,
+                 measure_startups(b, d, nfds))
+    with b.streamfs(d, clusters=("a",), nfds=nfds).start() as sf:
+        make_topics(sf.mnt, "s", 0, t_big, 9 * START_TOPIC_MSGS)
+    os.sync()
+    rb3 = record(f"{t_big:,} topics x {10 * START_TOPIC_MSGS} msgs", t_big * per * 10,
+                 measure_startups(b, d, nfds))
+    flat.append(("10x topics", rb1, rb2))
+    flat.append(("same topics, 10x data each", rb2, rb3))
+    b.remove(d)
+
+    lines = table(["data set", "data", "cold ms", "cold RSS", "warm ms", "warm RSS"], rows)
+    lines.append("time = from exec of the daemon to its mount in /proc/self/mountinfo; "
+                 "RSS = VmRSS right after; cold = caches dropped first")
+    for what, r1, r2 in flat:
+        parts = []
+        for mode in ("cold", "warm"):
+            if r1[mode] and r2[mode]:
+                t = med([x[0] for x in r2[mode]]) / med([x[0] for x in r1[mode]])
+                m = med([x[1] for x in r2[mode]]) / med([x[1] for x in r1[mode]])
+                parts.append(f"{mode}: time {t:.2f}x, RSS {m:.2f}x")
+        lines.append(f"growth, {what}: " + "; ".join(parts))
+    if t_big != START_TOPICS:
+        lines.append(f"{START_TOPICS:,} topics do not fit the descriptor limit (hard RLIMIT_NOFILE "
+                     f"{hard:,}, 2 per topic): {t_big:,} used")
+    if nfds:
+        lines.append(f"RLIMIT_NOFILE hard limit raised from {hard} to {nfds} for these daemons "
+                     "(each topic holds 2 descriptors; the daemon raises its soft limit to the hard one)")
+    res.section(f"7. Start-up (issue 4.5), median of {RUNS}", lines)
+
+
+def writers_apart(paths, seconds, sync_each=False):
+    """One writer process per path, all at once, one message per write():
+    the sum of their messages/s."""
+    procs = [subprocess.Popen([WRITER, "-m", str(MSG), "-t", str(seconds)] +
+                              (["-S"] if sync_each else []) + [p],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for p in paths]
+    total = 0.0
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"writer: {err.strip()}")
+        total += float(dict(kv.split("=", 1) for kv in out.split())["msgs_per_s"])
+    return total
+
+
+def fig8(b, res):
+    """fsync policies: FSYNC_WRITERS writers on one topic, and on as many topics."""
+    rates = {}       # label -> ([one topic], [separate topics])
+    hwm = {}
+    W = FSYNC_WRITERS
+
+    def add(label, one, apart):
+        r = rates.setdefault(label, ([], []))
+        r[0].append(one)
+        r[1].append(apart)
+
+    for run in range(RUNS):
+        d = b.fresh("fig8")
+        plain = os.path.join(d, "plain")
+        os.makedirs(plain)
+        for label, sync in (("direct file", False), ("direct file + fdatasync each", True)):
+            one = writer(os.path.join(plain, f"f{int(sync)}"), seconds=FSYNC_SECONDS,
+                         threads=W, sync_each=sync)["msgs_per_s"]
+            apart = writers_apart([os.path.join(plain, f"g{int(sync)}{i}") for i in range(W)],
+                                  FSYNC_SECONDS, sync)
+            add(label, one, apart)
+        with b.passthrough(d).start() as pt:
+            one = writer(os.path.join(pt.mnt, "f"), seconds=FSYNC_SECONDS, threads=W)["msgs_per_s"]
+            apart = writers_apart([os.path.join(pt.mnt, f"g{i}") for i in range(W)], FSYNC_SECONDS)
+            add("passthrough", one, apart)
+        for policy in ("os", "interval", "always"):
+            sd = os.path.join(d, policy)
+            os.makedirs(sd)
+            os.sync()
+            with b.streamfs(sd, fsync=policy).start() as sf:
+                s = os.path.join(sf.mnt, "a", "s")
+                os.mkdir(s)
+                one = writer(os.path.join(s, "t"), seconds=FSYNC_SECONDS, threads=W)["msgs_per_s"]
+                apart = writers_apart([os.path.join(s, f"t{i}") for i in range(W)], FSYNC_SECONDS)
+                add(f"streamfs fsync={policy}", one, apart)
+                hwm.setdefault(policy, []).append(sf.kb("VmHWM"))
+        os.sync()
+        b.remove(d)
+    base = [med(x) for x in rates["streamfs fsync=os"]]
+    rows = []
+    for k, (one, apart) in rates.items():
+        pol = k.split("=")[1] if "=" in k else None
+        rows.append([k, f_rate(med(one)), f_ratio(med(one), base[0]),
+                     f_rate(med(apart)), f_ratio(med(apart), base[1]),
+                     f_mb(med(hwm[pol])) if pol else ""])
+    lines = table(["", f"{W} on 1 topic", "vs os", f"{W} on {W} topics", "vs os", "peak RSS"], rows)
+    lines.append(f"messages/s, {W} writers each with its own descriptor, one message per write(), "
+                 f"{FSYNC_SECONDS:g} s per measurement;")
+    lines.append("'1 topic': threads of one process on one topic (file); "
+                 f"'{W} topics': {W} processes, one topic (file) each.")
+    lines.append("interval = fsync_interval_ms 1000 (the default); 'direct file + fdatasync each' "
+                 "is the plain-file reference for always.")
+    res.section(f"8. fsync policies (issue 4.6), median of {RUNS}", lines)
+
+
+# ---- machine, output --------------------------------------------------------
+
+def machine():
+    def sh(argv):
+        try:
+            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True).stdout.strip()
+        except OSError:
+            return "?"
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    fs = sh(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", TMPBASE])
+    commit = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    dirty = sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    return [f"date:     {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+            f"machine:  {os.cpu_count()} CPUs (nproc {sh(['nproc'])}), {cpu}, {mem:,} MiB RAM",
+            f"kernel:   {os.uname().release}",
+            f"disk:     {TMPBASE} on {fs}",
+            f"libfuse:  {sh(['pkg-config', '--modversion', 'fuse3'])}; coreutils "
+            f"{sh(['tail', '--version']).splitlines()[0].split()[-1] if sh(['tail', '--version']) else '?'}",
+            f"streamfs: {commit}{' (with local changes)' if dirty else ''}",
+            f"settings: BENCH_SCALE={SCALE:g} BENCH_RUNS={RUNS}"
+            f"{' BENCH_ONLY=' + ','.join(map(str, sorted(ONLY))) if ONLY else ''}",
+            f"load:     {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at start)"]
+
+
+def write_results(res, head, elapsed):
+    lines = ["streamfs benchmarks (make bench; see docs/performance.md)", ""] + head + \
+            [f"elapsed:  {elapsed:.0f} s", ""]
+    for title, body in res.sections:
+        lines += [title] + ["  " + x for x in body] + [""]
+    if res.targets:
+        lines.append("Issue 7 targets")
+        lines += ["  " + x for x in table(["target", "measured", "met"],
+                  [[w, m, "yes" if ok else ("n/a" if ok is None else "NO")]
+                   for w, m, ok in res.targets])]
+        lines.append("")
+    if res.notes:
+        lines.append("Notes")
+        lines += ["  " + n for n in res.notes]
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    log("")
+    log(f"results written to {os.path.relpath(OUT, os.getcwd())}")
+    plot(res)
+
+
+def plot(res):
+    """bench/results/latest.png: streamfs / passthrough per figure, with the
+    issue 7 target of each, if gnuplot is installed."""
+    if not res.plot or not shutil.which("gnuplot"):
+        return
+    png = os.path.splitext(OUT)[0] + ".png"
+    data = "\n".join(f'"{k}" {v:.6f} {t}' for k, (v, t) in res.plot.items())
+    script = f"""set terminal pngcairo size 900,450 noenhanced
+set output "{png}"
+set title "streamfs / FUSE passthrough on this machine (1.0 = the FUSE floor; red: target)"
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:{max([1.3] + [v * 1.15 for v, t in res.plot.values()]):.2f}]
+set xrange [-0.6:{len(res.plot) - 0.4}]
+set grid ytics
+set key off
+$d << EOD
+{data}
+EOD
+plot $d using 0:2:xtic(1) with boxes lc rgb "#4477aa", \\
+     $d using ($0-0.4):3:(0.8):(0) with vectors nohead lw 2 lc rgb "#cc3333", \\
+     $d using 0:2:(sprintf("%.2f", $2)) with labels offset 0,1
+"""
+    r = subprocess.run(["gnuplot"], input=script, text=True, stderr=subprocess.PIPE)
+    if r.returncode == 0:
+        log(f"plot written to {os.path.relpath(png, os.getcwd())}")
+    else:
+        log("gnuplot failed: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+
+
+def main():
+    for p in (STREAMFS, PASSTHROUGH, WRITER, LATENCY):
+        if not os.access(p, os.X_OK):
+            sys.exit(f"bench: {p} is missing: run `make bench` (it builds everything first)")
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    head = machine()
+    log("\n".join(head))
+    if os.geteuid() != 0:
+        log("note: not root: cold-cache figures are skipped")
+    want = lambda n: not ONLY or n in ONLY
+    b = Bench()
+    res = Results()
+    t0 = time.monotonic()
+    storage = rep_storage = None
+    failed = None
+    try:
+        if want(1):
+            fig1(b, res)
+        if want(2) or want(6):
+            storage = fig2(b, res)
+        if want(3):
+            fig3(b, res)
+        if want(4) or want(6):
+            rep_storage = fig4(b, res)
+        if want(5):
+            fig5(b, res)
+        if want(6):
+            fig6(b, res, storage, rep_storage)
+        if want(7):
+            fig7(b, res)
+        if want(8):
+            fig8(b, res)
+    except Exception as e:     # keep what was measured; say what failed
+        failed = e
+        res.note(f"the run stopped early: {type(e).__name__}: {e}")
+    finally:
+        cleanup_all()
+        if KEEP:
+            log(f"kept {b.dir}")
+        else:
+            shutil.rmtree(b.dir, ignore_errors=True)
+    write_results(res, head, time.monotonic() - t0)
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

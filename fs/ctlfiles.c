@@ -456,6 +456,7 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			s->nreplicas = nold;
 			goto out;
 		}
+		atomic_store(&s->has_replicas, s->nreplicas > 0);
 		for (int i = 0; i < nold; i++) {
 			bool kept = false;
 			for (int k = 0; k < nw; k++)

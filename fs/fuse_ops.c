@@ -601,8 +601,10 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		return (int)size;
 	}
 	size_t nlines = 0;
-	for (const char *p = buf; p <= last; p++)
-		nlines += *p == '\n';
+	for (const char *p = buf; p <= last; p++) {
+		p = memchr(p, '\n', last + 1 - p);
+		nlines++;
+	}
 	size_t rest = buf + size - (last + 1);
 	if (rest > max) {
 		log_warn("write %s: refused: message longer than max_message (%zu bytes)", path, max);

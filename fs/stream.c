@@ -200,6 +200,7 @@ static int load_meta(struct stream *s)
 		r->state = r->paused ? REPLICA_STATE_PAUSED : REPLICA_STATE_COPY_IN_PROGRESS;
 		s->replicas[s->nreplicas++] = r;
 	}
+	atomic_store(&s->has_replicas, s->nreplicas > 0);
 	json_array_foreach(json_object_get(j, "upstreams"), i, v) {
 		if (s->nupstreams >= STREAM_MAX_UPSTREAMS)
 			break;
@@ -212,6 +213,20 @@ out:
 	return rc;
 }
 
+/*
+ * A topic of S gained messages. Only a stream with replicas has anything
+ * for the replication thread to do: skipping the wake-up otherwise saves a
+ * context switch per append. (Topics hold no reference on S; every holder
+ * of a topic reference holds one on its stream.)
+ */
+static void stream_appended(void *arg)
+{
+	struct stream *s = arg;
+	struct sfs_namespace *ns = s->cluster->ns;
+	if (atomic_load(&s->has_replicas) && ns->wake)
+		ns->wake(ns->wake_arg);
+}
+
 static int add_topic_locked(struct stream *s, struct topic *t)
 {
 	if (s->ntopics == s->topcap) {
@@ -222,9 +237,8 @@ static int add_topic_locked(struct stream *s, struct topic *t)
 		s->topics = v;
 		s->topcap = cap;
 	}
-	struct sfs_namespace *ns = s->cluster->ns;
-	t->on_append = ns->wake;
-	t->on_append_arg = ns->wake_arg;
+	t->on_append = stream_appended;
+	t->on_append_arg = s;
 	s->topics[s->ntopics++] = t;
 	return 0;
 }

@@ -95,6 +95,9 @@ struct stream {
 	uint64_t last_error_ns;
 	bool positions_dirty;
 	bool deleted;
+	/* nreplicas > 0, readable without the lock: an append to a stream
+	 * that replicates nowhere does not wake the replication thread. */
+	atomic_bool has_replicas;
 
 	atomic_int refs;
 };

@@ -59,6 +59,8 @@ struct fh {
 	/* What a reader of a control file sees: rendered at open. */
 	char *snap;
 	size_t snaplen;
+	/* Where the last read stopped (topic_read_hint); under mu. */
+	struct topic_read_hint hint;
 	/* On the pending list (see sfs_flush); under pending_mu. */
 	struct fh *pending_next;
 	bool is_pending;
@@ -541,7 +543,13 @@ static int sfs_read(const char *path, char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (f->kind == FH_TOPIC) {
 		commit_pending(f->topic);
-		ssize_t n = topic_read(f->topic, off, buf, size);
+		pthread_mutex_lock(&f->mu);
+		struct topic_read_hint hint = f->hint;
+		pthread_mutex_unlock(&f->mu);
+		ssize_t n = topic_read(f->topic, off, buf, size, &hint);
+		pthread_mutex_lock(&f->mu);
+		f->hint = hint;
+		pthread_mutex_unlock(&f->mu);
 		return n < 0 ? (int)n : (int)n;
 	}
 	if ((uint64_t)off >= f->snaplen)

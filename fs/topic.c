@@ -896,7 +896,11 @@ out:
 
 /* ---- reads ------------------------------------------------------------ */
 
-ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size)
+/* A hint is worth following only this close before the wanted byte. */
+#define HINT_REACH (256u << 10)
+
+ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
+		   struct topic_read_hint *hint)
 {
 	size_t done = 0;
 	int rc = 0;
@@ -908,8 +912,15 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size)
 		struct segment *s = &t->segs[si];
 		struct seg_pos p;
 		uint64_t want = vpos + done;
-		if ((rc = segment_find_vpos(s, want, &p)) < 0)
+		if (hint && hint->valid && hint->seg_base == s->base_offset &&
+		    hint->vpos <= want && want - hint->vpos < HINT_REACH &&
+		    hint->filepos <= s->size) {
+			p.vpos = hint->vpos;
+			p.filepos = hint->filepos;
+			p.offset = hint->offset;
+		} else if ((rc = segment_find_vpos(s, want, &p)) < 0) {
 			goto out;
+		}
 		struct seg_reader r;
 		struct record_hdr h;
 		const uint8_t *hb, *pl;
@@ -917,7 +928,10 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size)
 		uint64_t rv = p.vpos, off = p.offset;
 		/* Records before WANT are only walked over: a bad one there is
 		 * not this read's business (its own read reports it). */
-		while (done < size && (rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
+		for (;;) {
+			uint64_t fp = r.filepos;
+			if (done >= size || (rc = seg_reader_next(&r, &h, &hb, &pl, false)) != 1)
+				break;
 			uint64_t rend = rv + h.len + 1;
 			if (rend > want) {
 				if (!record_verify(hb, h.len)) {
@@ -938,6 +952,15 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size)
 					}
 				}
 				want = vpos + done;
+				if (hint) {
+					/* Stopped inside this record, or just after it. */
+					bool inside = want < rend;
+					hint->valid = true;
+					hint->seg_base = s->base_offset;
+					hint->vpos = inside ? rv : rend;
+					hint->filepos = inside ? fp : r.filepos;
+					hint->offset = inside ? off : off + 1;
+				}
 			}
 			rv = rend;
 			off++;

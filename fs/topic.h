@@ -158,12 +158,26 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			    size_t n, size_t *applied);
 
 /*
- * topic_read - copy up to SIZE bytes of the topic file from byte position
- * VPOS into BUF. Returns the byte count (0 at the end), or -EIO when a
- * record in range fails its checksum (logged with topic and offset; nothing
- * of it is returned), or another negative errno.
+ * Where a reader stopped: the record holding the next byte it will likely
+ * ask for. A sequential reader (cat) passes it back so the next read starts
+ * there instead of searching the index. Owned by the caller (one per open
+ * file); zero it to start.
  */
-ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size);
+struct topic_read_hint {
+	bool valid;
+	uint64_t seg_base;	/* base offset of the segment it points into */
+	uint64_t vpos, filepos, offset;	/* the record's start */
+};
+
+/*
+ * topic_read - copy up to SIZE bytes of the topic file from byte position
+ * VPOS into BUF. HINT (may be NULL) is used when it points at or before
+ * VPOS in the right segment, and updated. Returns the byte count (0 at the
+ * end), or -EIO when a record in range fails its checksum (logged with
+ * topic and offset; nothing of it is returned), or another negative errno.
+ */
+ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
+		   struct topic_read_hint *hint);
 
 /*
  * topic_read_batch - read messages from offset FROM, at most MAX_MSGS and

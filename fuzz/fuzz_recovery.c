@@ -456,7 +456,7 @@ static void read_bytes(struct topic *t, size_t chunk, struct content *c)
 	FUZZ_CHECK(buf);
 	uint64_t pos = 0;
 	for (int i = 0; i < (1 << 20); i++) {
-		ssize_t n = topic_read(t, pos, buf, chunk);
+		ssize_t n = topic_read(t, pos, buf, chunk, NULL);
 		if (n < 0) {
 			c->err = (int)n;
 			break;
@@ -614,7 +614,7 @@ static void run_topic(int stream_dirfd, size_t chunk, uint64_t repl_offset,
 			content_add(&added, "fuzz\n", 5);
 			if (consistent) {
 				char buf[8];
-				FUZZ_CHECK(topic_read(t, bytes, buf, sizeof(buf)) == 5);
+				FUZZ_CHECK(topic_read(t, bytes, buf, sizeof(buf), NULL) == 5);
 				FUZZ_CHECK(memcmp(buf, "fuzz\n", 5) == 0);
 			}
 		}

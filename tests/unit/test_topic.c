@@ -202,12 +202,12 @@ static void check_content(struct topic *t, const struct expect *e)
 	assert_true(bytes == e->len);
 	char *buf = malloc(e->len + 100);
 	assert_non_null(buf);
-	ssize_t got = topic_read(t, 0, buf, e->len + 100);
+	ssize_t got = topic_read(t, 0, buf, e->len + 100, NULL);
 	if (got != (ssize_t)e->len)
 		fail_msg("topic_read(0, %zu) = %zd, expected %zu", e->len + 100, got, e->len);
 	if (memcmp(buf, e->data, e->len) != 0)
 		fail_msg("topic content differs from the messages appended");
-	assert_int_equal(topic_read(t, e->len, buf, 10), 0);
+	assert_int_equal(topic_read(t, e->len, buf, 10, NULL), 0);
 	free(buf);
 }
 
@@ -221,12 +221,39 @@ static void check_every_position(struct topic *t, const struct expect *e, size_t
 		size_t want = size ? size : e->len - (v < e->len ? v : e->len) + 17;
 		size_t expect_n = v >= e->len ? 0 :
 			(e->len - v < want ? e->len - v : want);
-		ssize_t got = topic_read(t, v, buf, want);
+		ssize_t got = topic_read(t, v, buf, want, NULL);
 		if (got != (ssize_t)expect_n)
 			fail_msg("topic_read(vpos %" PRIu64 ", %zu) = %zd, expected %zu",
 				 v, want, got, expect_n);
 		if (memcmp(buf, e->data + v, expect_n) != 0)
 			fail_msg("topic_read(vpos %" PRIu64 ", %zu): wrong bytes", v, want);
+	}
+	free(buf);
+}
+
+/* Read the topic sequentially in SIZE-byte reads with one read hint, as a
+ * `cat` does through the daemon, and compare with E; also jump around. */
+static void check_hinted_reads(struct topic *t, const struct expect *e, size_t size)
+{
+	char *buf = malloc(size);
+	assert_non_null(buf);
+	struct topic_read_hint hint = { 0 };
+	uint64_t v = 0;
+	while (v < e->len) {
+		ssize_t got = topic_read(t, v, buf, size, &hint);
+		size_t expect_n = e->len - v < size ? e->len - v : size;
+		if (got != (ssize_t)expect_n || memcmp(buf, e->data + v, expect_n) != 0)
+			fail_msg("hinted read at %" PRIu64 " of %zu: got %zd", v, size, got);
+		v += got;
+	}
+	assert_int_equal(topic_read(t, e->len, buf, size, &hint), 0);
+	/* A hint past the wanted byte, or from another spot, is not followed. */
+	for (uint64_t w = e->len; w-- > 0;) {
+		ssize_t got = topic_read(t, w, buf, 1, &hint);
+		assert_int_equal(got, 1);
+		assert_int_equal(buf[0], e->data[w]);
+		if (w > 97)
+			w -= 97;
 	}
 	free(buf);
 }
@@ -267,8 +294,8 @@ static void test_create_empty(void **state)
 	assert_int_equal(uuid_compare(t->stream_uuid, su), 0);
 	assert_false(uuid_is_null(t->uuid));
 	char buf[16];
-	assert_int_equal(topic_read(t, 0, buf, sizeof(buf)), 0);
-	assert_int_equal(topic_read(t, 5, buf, sizeof(buf)), 0);
+	assert_int_equal(topic_read(t, 0, buf, sizeof(buf), NULL), 0);
+	assert_int_equal(topic_read(t, 5, buf, sizeof(buf), NULL), 0);
 	struct topic_batch b = { 0 };
 	assert_int_equal(topic_read_batch(t, 0, 10, 1000, &b), 0);
 	assert_int_equal(b.n, 0);
@@ -283,7 +310,7 @@ static void test_create_empty(void **state)
 	t = reopen(sdir, "empty", su);
 	assert_int_equal(uuid_compare(t->uuid, u), 0);
 	assert_true(topic_end(t) == 0);
-	assert_int_equal(topic_read(t, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(topic_read(t, 0, buf, sizeof(buf), NULL), 0);
 	assert_int_equal(topic_read_batch(t, 0, 10, 1000, &b), 0);
 	assert_int_equal(b.n, 0);
 	topic_batch_free(&b);
@@ -311,6 +338,11 @@ static void test_read_every_position(void **state)
 	check_every_position(t, &e, 7);
 	check_every_position(t, &e, 150);
 	check_every_position(t, &e, 5000);
+	check_hinted_reads(t, &e, 1);
+	check_hinted_reads(t, &e, 3);
+	check_hinted_reads(t, &e, 100);
+	check_hinted_reads(t, &e, 4096);
+	check_hinted_reads(t, &e, 131072);
 
 	/* Known values: message 0 is 1 byte, message 1 is 38 bytes, message 4
 	 * is empty: the file starts "x\nS00001...\n" with '\n' at 1 and 40. */
@@ -318,15 +350,15 @@ static void test_read_every_position(void **state)
 	assert_int_equal(e.mlen[0], 1);
 	assert_int_equal(e.mlen[1], 38);
 	assert_int_equal(e.mlen[4], 0);
-	assert_int_equal(topic_read(t, 0, buf, 2), 2);
+	assert_int_equal(topic_read(t, 0, buf, 2, NULL), 2);
 	assert_int_equal(buf[0], e.data[0]);
 	assert_int_equal(buf[1], '\n');
-	assert_int_equal(topic_read(t, 2, buf, 6), 6);
+	assert_int_equal(topic_read(t, 2, buf, 6, NULL), 6);
 	assert_memory_equal(buf, "S00001", 6);
-	assert_int_equal(topic_read(t, 39, buf, 3), 3);
+	assert_int_equal(topic_read(t, 39, buf, 3, NULL), 3);
 	assert_int_equal(buf[1], '\n');	/* vpos 40 ends message 1 */
 	/* Message 4 is an empty line: its '\n' follows message 3's. */
-	assert_int_equal(topic_read(t, e.vpos[4] - 1, buf, 2), 2);
+	assert_int_equal(topic_read(t, e.vpos[4] - 1, buf, 2, NULL), 2);
 	assert_memory_equal(buf, "\n\n", 2);
 	expect_free(&e);
 	topic_put(t);
@@ -365,7 +397,7 @@ static void test_read_spanning_segments(void **state)
 				uint64_t v = s->base_vpos - before[a];
 				size_t want = span[b];
 				size_t exp = e.len - v < want ? e.len - v : want;
-				ssize_t got = topic_read(t, v, buf, want);
+				ssize_t got = topic_read(t, v, buf, want, NULL);
 				if (got != (ssize_t)exp)
 					fail_msg("read(%" PRIu64 ", %zu) across segment %zu: %zd, expected %zu",
 						 v, want, i, got, exp);
@@ -374,7 +406,7 @@ static void test_read_spanning_segments(void **state)
 		}
 	}
 	/* One read spanning every segment. */
-	assert_int_equal(topic_read(t, 3, buf, e.len - 5), (ssize_t)(e.len - 5));
+	assert_int_equal(topic_read(t, 3, buf, e.len - 5, NULL), (ssize_t)(e.len - 5));
 	assert_memory_equal(buf, e.data + 3, e.len - 5);
 	free(buf);
 	expect_free(&e);
@@ -1040,21 +1072,21 @@ static void check_corrupt_reads(struct topic *t, const struct expect *e, uint64_
 	assert_non_null(buf);
 	uint64_t vk = e->vpos[k], vn = e->vpos[k + 1];
 	/* In the record: -EIO, wherever the read starts in it. */
-	assert_int_equal(topic_read(t, vk, buf, 10), -EIO);
-	assert_int_equal(topic_read(t, vk + 3, buf, 1), -EIO);
-	assert_int_equal(topic_read(t, vn - 1, buf, 100), -EIO);	/* its '\n' */
+	assert_int_equal(topic_read(t, vk, buf, 10, NULL), -EIO);
+	assert_int_equal(topic_read(t, vk + 3, buf, 1, NULL), -EIO);
+	assert_int_equal(topic_read(t, vn - 1, buf, 100, NULL), -EIO);	/* its '\n' */
 	/* Before it: up to it, nothing of it. */
 	assert_true(vk >= 20);
-	assert_int_equal(topic_read(t, vk - 20, buf, 100), 20);
+	assert_int_equal(topic_read(t, vk - 20, buf, 100, NULL), 20);
 	assert_memory_equal(buf, e->data + vk - 20, 20);
-	assert_int_equal(topic_read(t, 0, buf, vk), (ssize_t)vk);
+	assert_int_equal(topic_read(t, 0, buf, vk, NULL), (ssize_t)vk);
 	assert_memory_equal(buf, e->data, vk);
 	/* From the next segment on: fine. */
 	const struct segment *next = &t->segs[seg_of(t, k) + 1];
 	uint64_t vs = next->base_vpos;
 	uint64_t ve = next->end_vpos;	/* that segment only */
 	assert_true(vs >= vn && ve > vs);
-	assert_int_equal(topic_read(t, vs, buf, ve - vs), (ssize_t)(ve - vs));
+	assert_int_equal(topic_read(t, vs, buf, ve - vs, NULL), (ssize_t)(ve - vs));
 	assert_memory_equal(buf, e->data + vs, ve - vs);
 	free(buf);
 
@@ -1094,7 +1126,7 @@ static void test_corrupt_read_eio(void **state)
 	assert_true(t->nsegs >= 5);
 	uint64_t k2 = t->segs[3].base_offset + 2;
 	corrupt(t, "bad", k2, 18);
-	assert_int_equal(topic_read(t, e.vpos[k2], (char[8]){ 0 }, 8), -EIO);
+	assert_int_equal(topic_read(t, e.vpos[k2], (char[8]){ 0 }, 8, NULL), -EIO);
 	struct topic_batch b = { 0 };
 	assert_int_equal(topic_read_batch(t, k2, 5, SIZE_MAX, &b), -EIO);
 	assert_int_equal(b.n, 0);
@@ -1105,7 +1137,7 @@ static void test_corrupt_read_eio(void **state)
 	t = reopen(sdir, "bad", su);
 	assert_true(topic_end(t) == 300);
 	check_corrupt_reads(t, &e, k);
-	assert_int_equal(topic_read(t, e.vpos[k2], (char[8]){ 0 }, 8), -EIO);
+	assert_int_equal(topic_read(t, e.vpos[k2], (char[8]){ 0 }, 8, NULL), -EIO);
 	expect_free(&e);
 	topic_put(t);
 }
@@ -1130,14 +1162,14 @@ static void test_corrupt_does_not_spread(void **state)
 		k++;
 	assert_true(k + 3 < t->segs[1].end_offset);
 	corrupt(t, "spread", k, RECORD_HDR_SIZE + 4);
-	assert_int_equal(topic_read(t, e.vpos[k], (char[8]){ 0 }, 8), -EIO);
+	assert_int_equal(topic_read(t, e.vpos[k], (char[8]){ 0 }, 8, NULL), -EIO);
 
 	/* Message k+1 onwards, by byte position. */
 	uint64_t vn = e.vpos[k + 1];
 	char *buf = malloc(e.len);
 	assert_non_null(buf);
 	size_t want = e.len - vn;
-	ssize_t got = topic_read(t, vn, buf, want);
+	ssize_t got = topic_read(t, vn, buf, want, NULL);
 	bool same = got == (ssize_t)want && !memcmp(buf, e.data + vn, want);
 	free(buf);
 

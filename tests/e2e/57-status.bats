@@ -64,3 +64,40 @@ rep() {	# rep FIELD: the first replica's FIELD from S/.info
 	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_REPLICATING ]"
 	[ "$(cat "$R/t")" = $'one\ntwo' ]
 }
+
+@test "a missing replica stream: error state, pending grows, never up to date" {
+	mkdir "$M/newyork/gone"
+	echo /mapr/sanfrancisco/s >>"$M/newyork/gone/.upstreams"
+	echo /mapr/newyork/gone >>"$S/.replicas"
+	echo a >>"$S/t"
+	wait_for -t 5 test -e "$M/newyork/gone/t"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].isUptodate' '$S/.info')\" = true ]"
+	rm "$M/newyork/gone/t"
+	: >"$M/newyork/gone/.upstreams"
+	rmdir "$M/newyork/gone"
+	echo b >>"$S/t"
+	echo c >>"$S/t"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_UNEXPECTED ]"
+	[[ "$(rep lastError)" == *"does not exist"* ]]
+	[ "$(rep isUptodate)" = false ]
+	[ "$(rep putsPending)" -eq 2 ]
+	grep -q 'state=UNEXPECTED pending=2 uptodate=false' "$S/.replicas"
+}
+
+@test "a damaged message is not shipped: the replica gets the messages before it, the source shows the error" {
+	local i
+	for ((i = 0; i < 20; i++)); do printf 'msg-%05d\n' "$i"; done >>"$S/t"
+	sfs_stop
+	local seg
+	seg=$(ls "$TMP/data/sanfrancisco/s/t/"*.seg | head -n 1)
+	printf 'X' | dd of="$seg" bs=1 seek=$((32 + 10 * 37 + 28 + 2)) conv=notrunc status=none
+	sfs_start
+	echo /mapr/sanfrancisco/s >>"$R/.upstreams"
+	echo /mapr/newyork/r >>"$S/.replicas"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_UNEXPECTED ]"
+	[[ "$(rep lastError)" == *"offset 10"* ]]
+	[ "$(wc -l <"$R/t")" -eq 10 ]
+	[ "$(tail -n 1 "$R/t")" = msg-00009 ]
+	! grep -q X "$R/t"
+	jq -e '.topics[] | select(.name == "t") | .damagedOffset == 10' "$S/.info"
+}

@@ -342,8 +342,10 @@ static bool round_all(struct replicator *rp, bool *errors)
 			}
 		}
 		pthread_mutex_lock(&s->lock);
-		bool saved = s->positions_dirty;
-		positions_save_locked(s, rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
+		/* A deleted stream's directory is gone: nothing to save. */
+		bool saved = s->positions_dirty && !s->deleted;
+		if (saved)
+			positions_save_locked(s, rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
 		pthread_mutex_unlock(&s->lock);
 		if (saved)
 			FAULT_POINT("repl-after-save");

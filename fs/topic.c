@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,8 +44,144 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* ---- descriptor budget ------------------------------------------------
+
+ * Every idle topic would hold two descriptors per segment; with thousands
+ * of topics that passes the process limit. So a topic's segment files are
+ * opened when it is used and counted here; past the budget (the limit less
+ * a reserve for FUSE, sockets and metadata files), the files of topics
+ * opened longest ago are closed again. Closing takes the victim's lock
+ * exclusively with a trylock, so no use of its files is in flight and no
+ * lock is ever waited for in the wrong order.
+ */
+static pthread_mutex_t lru_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct topic *lru_head, *lru_tail;
+static long lru_fds, lru_budget;
+
+static long fd_budget(void)
+{
+	if (!lru_budget) {
+		struct rlimit rl;
+		long lim = 1024;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			lim = (long)rl.rlim_cur;
+		lru_budget = lim > 2048 ? lim - 512 : lim / 2;
+	}
+	return lru_budget;
+}
+
+static void lru_unlink_locked(struct topic *t)
+{
+	if (t->lru_prev)
+		t->lru_prev->lru_next = t->lru_next;
+	else
+		lru_head = t->lru_next;
+	if (t->lru_next)
+		t->lru_next->lru_prev = t->lru_prev;
+	else
+		lru_tail = t->lru_prev;
+	t->lru_prev = t->lru_next = NULL;
+	lru_fds -= t->fds_count;
+	t->fds_count = 0;
+}
+
+/* Close segment files of other topics until under the budget; lru_mu held. */
+static void lru_evict_locked(struct topic *self)
+{
+	long target = fd_budget() - fd_budget() / 10;
+	struct topic *x = lru_tail;
+	while (x && lru_fds > target) {
+		struct topic *prev = x->lru_prev;
+		if (x != self && pthread_rwlock_trywrlock(&x->lock) == 0) {
+			if (pthread_mutex_trylock(&x->open_mu) == 0) {
+				for (size_t i = 0; i < x->nsegs; i++)
+					segment_close(&x->segs[i]);
+				x->fds_open = false;
+				lru_unlink_locked(x);
+				pthread_mutex_unlock(&x->open_mu);
+			}
+			pthread_rwlock_unlock(&x->lock);
+		}
+		x = prev;
+	}
+}
+
+/* Count N more open descriptors for T (linking it), then keep the budget. */
+static void lru_add(struct topic *t, long n)
+{
+	pthread_mutex_lock(&lru_mu);
+	if (!t->fds_count && !t->lru_prev && lru_head != t) {
+		t->lru_next = lru_head;
+		if (lru_head)
+			lru_head->lru_prev = t;
+		lru_head = t;
+		if (!lru_tail)
+			lru_tail = t;
+	}
+	t->fds_count += n;
+	lru_fds += n;
+	if (lru_fds > fd_budget())
+		lru_evict_locked(t);
+	pthread_mutex_unlock(&lru_mu);
+}
+
+static void lru_remove(struct topic *t)
+{
+	pthread_mutex_lock(&lru_mu);
+	if (t->fds_count || t->lru_prev || lru_head == t)
+		lru_unlink_locked(t);
+	pthread_mutex_unlock(&lru_mu);
+}
+
+static int dir_get(struct topic *t);
+static void dir_put(struct topic *t, int fd);
+
+/*
+ * Make sure T's segment files are open. Called with T's lock held (shared
+ * or exclusive); concurrent readers are serialised by open_mu. Returns 0
+ * or a negative errno.
+ */
+static int open_fds(struct topic *t)
+{
+	int rc = 0;
+	pthread_mutex_lock(&t->open_mu);
+	if (t->fds_open)
+		goto out;
+	int dfd = dir_get(t);
+	if (dfd < 0) {
+		rc = dfd;
+		goto out;
+	}
+	size_t i;
+	for (i = 0; i < t->nsegs; i++) {
+		char name[32], iname[32];
+		struct segment *s = &t->segs[i];
+		segment_name(name, s->base_offset, false);
+		segment_name(iname, s->base_offset, true);
+		s->fd = openat(dfd, name, O_RDWR | O_CLOEXEC);
+		s->idx_fd = s->fd < 0 ? -1 : openat(dfd, iname, O_RDWR | O_CLOEXEC);
+		if (s->fd < 0 || s->idx_fd < 0) {
+			rc = -errno;
+			break;
+		}
+	}
+	dir_put(t, dfd);
+	if (rc < 0) {
+		for (size_t k = 0; k <= i && k < t->nsegs; k++)
+			segment_close(&t->segs[k]);
+		log_warn("topic %s: cannot open its segment files: %s", t->name, strerror(-rc));
+		goto out;
+	}
+	t->fds_open = true;
+	lru_add(t, (long)t->nsegs * 2);
+out:
+	pthread_mutex_unlock(&t->open_mu);
+	return rc;
+}
+
 static void free_topic(struct topic *t)
 {
+	lru_remove(t);
 	for (size_t i = 0; i < t->nsegs; i++)
 		segment_close(&t->segs[i]);
 	free(t->segs);
@@ -55,6 +192,7 @@ static void free_topic(struct topic *t)
 		close(t->dirfd);
 	pthread_rwlock_destroy(&t->lock);
 	pthread_mutex_destroy(&t->sync_mu);
+	pthread_mutex_destroy(&t->open_mu);
 	free(t);
 }
 
@@ -71,6 +209,7 @@ static struct topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 	t->opts = opts;
 	pthread_rwlock_init(&t->lock, NULL);
 	pthread_mutex_init(&t->sync_mu, NULL);
+	pthread_mutex_init(&t->open_mu, NULL);
 	atomic_init(&t->damaged_offset, -1);
 	atomic_init(&t->refs, 1);
 	return t;
@@ -95,6 +234,9 @@ static void dir_put(struct topic *t, int fd)
 static void settle(struct topic *t, int parent_fd)
 {
 	t->parent_fd = parent_fd;
+	for (size_t i = 0; i < t->nsegs; i++)
+		segment_close(&t->segs[i]);
+	t->fds_open = false;
 	if (t->origins_fd >= 0)
 		close(t->origins_fd);
 	if (t->dirfd >= 0)
@@ -414,6 +556,8 @@ static int add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos
 	int rc = segment_create(dfd, base_offset, base_vpos, &t->segs[t->nsegs]);
 	if (rc == 0) {
 		t->nsegs++;
+		if (t->fds_open)
+			lru_add(t, 2);
 		/* Under a syncing policy the new file's name must survive too. */
 		if (t->opts && t->opts->fsync != SFS_FSYNC_OS)
 			fsync(dfd);
@@ -680,6 +824,9 @@ void topic_mark_deleted(struct topic *t)
  */
 static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nrecs)
 {
+	int orc = open_fds(t);
+	if (orc < 0)
+		return orc;
 	struct segment *s = &t->segs[t->nsegs - 1];
 	if (s->size > SEG_HDR_SIZE && s->size + len > t->opts->segment_bytes) {
 		/* topic_sync only syncs the current segment: finish this one. */
@@ -715,16 +862,18 @@ int topic_sync(struct topic *t)
 {
 	int rc = 0;
 	pthread_mutex_lock(&t->sync_mu);
+	/* The lock is held across the sync so the descriptor budget cannot
+	 * close the file under it; appenders wait and share the next sync. */
 	pthread_rwlock_rdlock(&t->lock);
 	uint64_t end = t->segs[t->nsegs - 1].end_offset;
-	int fd = t->segs[t->nsegs - 1].fd;
-	pthread_rwlock_unlock(&t->lock);
 	if (t->synced_upto < end) {
-		if (fdatasync(fd) < 0)
+		rc = open_fds(t);
+		if (rc == 0 && fdatasync(t->segs[t->nsegs - 1].fd) < 0)
 			rc = -errno;
-		else
+		if (rc == 0)
 			t->synced_upto = end;
 	}
+	pthread_rwlock_unlock(&t->lock);
 	pthread_mutex_unlock(&t->sync_mu);
 	return rc;
 }
@@ -908,6 +1057,8 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 	uint64_t end = t->segs[t->nsegs - 1].end_vpos;
 	if (vpos >= end || size == 0)
 		goto out;
+	if ((rc = open_fds(t)) < 0)
+		goto out;
 	for (size_t si = seg_for_vpos(t, vpos); si < t->nsegs && done < size; si++) {
 		struct segment *s = &t->segs[si];
 		struct seg_pos p;
@@ -1017,6 +1168,8 @@ int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
 	b->next_offset = from;
 	pthread_rwlock_rdlock(&t->lock);
 	uint64_t end = t->segs[t->nsegs - 1].end_offset;
+	if (from < end && (rc = open_fds(t)) < 0)
+		end = from; /* nothing read: rc tells why */
 	for (size_t si = seg_for_offset(t, from);
 	     si < t->nsegs && b->next_offset < end && b->n < max_msgs &&
 	     (b->n == 0 || b->bytes < max_bytes);

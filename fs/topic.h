@@ -107,6 +107,18 @@ struct topic {
 	void (*on_append)(void *arg);
 	void *on_append_arg;
 
+	/*
+	 * Segment files are opened on first use and may be closed again by
+	 * the descriptor budget (topic.c, "Descriptor budget") when many
+	 * topics are in use: FDS_OPEN says whether they are open (changed
+	 * only under open_mu with the lock held, or under the lock held
+	 * exclusively); lru_* link the topics whose files are open.
+	 */
+	pthread_mutex_t open_mu;
+	bool fds_open;
+	long fds_count;
+	struct topic *lru_prev, *lru_next;
+
 	/* Offset of a message found failing its checksum (reads of it give
 	 * EIO, replication stops before it), or -1; shown in .info. */
 	atomic_llong damaged_offset;

@@ -215,3 +215,15 @@ build/bench/passthrough: bench/passthrough.c Makefile | deps
 build/bench/writer build/bench/latency: build/bench/%: bench/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread $(LDLIBS)
+
+# ---- long test runs (docs/testing.md) ---------------------------------------
+# Longer seeded runs than make test's share: the crash test with 200 rounds,
+# the topology test with 100 rounds per seed. Not part of make test.
+CRASH_ROUNDS ?= 200
+TOPO_ROUNDS  ?= 100
+.PHONY: crash-long topology-long
+crash-long: deps asan
+	CRASH_ROUNDS=$(CRASH_ROUNDS) BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/45-crash.bats
+
+topology-long: deps asan
+	TOPO_ROUNDS=$(TOPO_ROUNDS) BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/55-topology.bats

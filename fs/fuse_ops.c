@@ -72,6 +72,19 @@ static struct sfs_daemon *daemon_of(void)
 }
 
 /*
+ * After an append through F: wait for synchronous replicas (DESIGN §5.9).
+ * A stream without replicas, the usual case, costs one atomic load here
+ * rather than the stream lock and a topic lock on every write.
+ */
+static void wait_synchronous(struct fh *f)
+{
+	if (!atomic_load(&f->stream->has_replicas))
+		return;
+	sync_wait(f->stream, f->topic, topic_end(f->topic),
+		  daemon_of()->cfg->sync_timeout_ms);
+}
+
+/*
  * Topic handles whose unfinished last line waits after a flush. A shell
  * that runs `printf ab >&3` duplicates fd 3 and closes the duplicate, and
  * each close is a FLUSH: storing the partial line then would cut "ab" off
@@ -127,8 +140,7 @@ static int store_partial(struct fh *f, const char *path)
 		log_warn("close %s: the last line could not be appended: %s",
 			 path ? path : f->topic->name, strerror(-rc));
 	else
-		sync_wait(f->stream, f->topic, topic_end(f->topic),
-			  daemon_of()->cfg->sync_timeout_ms);
+		wait_synchronous(f);
 	f->plen = 0;
 	return rc;
 }
@@ -657,7 +669,7 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		log_warn("write %s: append failed: %s", path, strerror(-rc));
 		goto out;
 	}
-	sync_wait(f->stream, f->topic, topic_end(f->topic), d->cfg->sync_timeout_ms);
+	wait_synchronous(f);
 	if (grow(&f->pbuf, &f->pcap, rest) < 0) {
 		rc = -ENOMEM;
 		goto out;

@@ -59,7 +59,7 @@ FUSE_LIBS   = $(shell pkg-config --libs fuse3)
 # Headers: "fs/x.h" from anywhere, or "x.h" for a header of fs/ or
 # replication/ (a file's own directory is always searched first).
 ALL_CPPFLAGS = -I. -Ifs -Ireplication $(FUSE_CFLAGS) -MMD -MP
-ALL_LDLIBS   = $(FUSE_LIBS) -luuid -linih -ljansson -lxxhash -lpthread $(LDLIBS)
+ALL_LDLIBS   = $(FUSE_LIBS) -luuid -linih -ljansson -lxxhash -llz4 -lzstd -lssl -lcrypto -lpthread $(LDLIBS)
 
 PROGRAMS := streamfs
 # maprcli: when cli/ holds C sources, ./maprcli is built from cli/*.c and

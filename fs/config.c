@@ -49,7 +49,7 @@ enum value_type {
 enum key_id {
 	K_MOUNTPOINT, K_LOG, K_MAX_MESSAGE, K_SEGMENT_BYTES, K_FSYNC,
 	K_FSYNC_INTERVAL_MS,
-	K_LISTEN, K_CERT, K_KEY, K_CA,
+	K_LISTEN, K_CERT, K_KEY, K_CA, K_GW_TIMEOUT_MS,
 	K_SYNC_TIMEOUT_MS, K_BATCH_MESSAGES,
 	K_DATA, K_GATEWAY,
 	K_COUNT
@@ -74,6 +74,7 @@ static const struct key_def keys[K_COUNT] = {
 	[K_CERT] = { SEC_GATEWAY, "cert", V_PATH, 0, 0 },
 	[K_KEY] = { SEC_GATEWAY, "key", V_PATH, 0, 0 },
 	[K_CA] = { SEC_GATEWAY, "ca", V_PATH, 0, 0 },
+	[K_GW_TIMEOUT_MS] = { SEC_GATEWAY, "timeout_ms", V_UINT, 100, 600000 },
 	[K_SYNC_TIMEOUT_MS] = { SEC_REPLICATION, "sync_timeout_ms", V_UINT, 1,
 				3600000 },
 	[K_BATCH_MESSAGES] = { SEC_REPLICATION, "batch_messages", V_UINT, 1,
@@ -498,6 +499,7 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 	case K_CERT: cfg->gateway_cert = str; break;
 	case K_KEY: cfg->gateway_key = str; break;
 	case K_CA: cfg->gateway_ca = str; break;
+	case K_GW_TIMEOUT_MS: cfg->gateway_timeout_ms = num; break;
 	case K_SYNC_TIMEOUT_MS: cfg->sync_timeout_ms = num; break;
 	case K_BATCH_MESSAGES: cfg->batch_messages = (uint32_t)num; break;
 	case K_DATA: c->data = str; break;
@@ -618,6 +620,7 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 	cfg->fsync_interval_ms = 1000;
 	cfg->sync_timeout_ms = 1000;
 	cfg->batch_messages = 4096;
+	cfg->gateway_timeout_ms = 5000;
 
 	int ret = ini_parse_stream(read_line, &st, on_key, &st);
 	fclose(st.fp);
@@ -666,6 +669,25 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 					  "the data directory of [cluster %s]", b->name, b->data,
 					  same ? "is also" : "overlaps", a->name);
 		}
+	}
+	/* The gateway, used to serve or to reach a remote cluster, needs all
+	 * three credentials: TLS is mutual, there is no plain mode. */
+	bool need_tls = cfg->gateway_listen != NULL;
+	const char *why = "'listen' is set";
+	int why_line = st.key_line[K_LISTEN];
+	for (int i = 0; i < cfg->nclusters && !need_tls; i++)
+		if (cfg->clusters[i].gateway) {
+			need_tls = true;
+			why = "a remote cluster is declared";
+			why_line = cfg->clusters[i].line;
+		}
+	static const int cred_keys[] = { K_CERT, K_KEY, K_CA };
+	for (int i = 0; i < 3 && need_tls && !st.err_line; i++) {
+		char *const vals[] = { cfg->gateway_cert, cfg->gateway_key, cfg->gateway_ca };
+		if (!vals[i])
+			set_error(&st, why_line, "[gateway]: '%s' is required when %s "
+				  "(the gateway only speaks mutually authenticated TLS)",
+				  keys[cred_keys[i]].name, why);
 	}
 	if (!st.err_line && cfg->nclusters == 0) {
 		snprintf(st.err, sizeof(st.err), "%s: no cluster: add a "

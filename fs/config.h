@@ -6,7 +6,7 @@
  *             fsync_interval_ms
  *   [cluster NAME]  data = DIR      (a local cluster)
  *                   gateway = HOST:PORT   (a remote cluster, no data)
- *   [gateway] listen, cert, key, ca  (parsed now, used by the gateway)
+ *   [gateway] listen, cert, key, ca, timeout_ms  (replication/gateway.h)
  *   [replication] sync_timeout_ms, batch_messages
  * Relative paths are taken relative to the directory of the config file,
  * so `streamfs -c /repo/mount.conf` works from any working directory.
@@ -47,6 +47,8 @@ struct sfs_config {
 	int nclusters;
 	char *gateway_listen;	/* "ADDR:PORT" or NULL */
 	char *gateway_cert, *gateway_key, *gateway_ca;	/* absolute or NULL */
+	uint64_t gateway_timeout_ms;	/* connect, handshake, each read/write;
+					 * default 5000 */
 };
 
 /*

@@ -1,7 +1,7 @@
 /*
  * main.c - the streamfs daemon: options, configuration, mount, the
- * multi-threaded FUSE loop, and an orderly stop (replication thread first,
- * then every topic checkpointed and closed).
+ * multi-threaded FUSE loop, and an orderly stop (gateway and replication
+ * threads first, then every topic checkpointed and closed).
  *
  *   streamfs -c CONFIG [-f] [-l LOGFILE] [MOUNTPOINT]
  */
@@ -22,8 +22,10 @@
 #include "config.h"
 #include "fuse_ops.h"
 #include "logging.h"
+#include "../replication/gateway.h"
 #include "../replication/positions.h"
 #include "../replication/replicator.h"
+#include "../replication/tls.h"
 
 /* The fsync = interval policy: a thread that syncs every topic periodically. */
 struct syncer {
@@ -167,14 +169,35 @@ int main(int argc, char **argv)
 
 	static struct sfs_daemon d;
 	static struct replicator repl;
+	static struct gateway gw = { .lfd = -1 };
+	SSL_CTX *tls = NULL;
 	d.cfg = &cfg;
 	d.mountpoint = mpbuf;
 	replicator_init(&repl, cfg.batch_messages);
+	/* Credentials and the listening port are checked before anything is
+	 * mounted: a bad key or a port in use is a start-up error. */
+	if (cfg.gateway_cert && cfg.gateway_key && cfg.gateway_ca) {
+		tls = tls_ctx_new(cfg.gateway_cert, cfg.gateway_key, cfg.gateway_ca, err,
+				  sizeof(err));
+		if (!tls) {
+			fprintf(stderr, "streamfs: %s: [gateway]: %s\n", conf, err);
+			goto out_log;
+		}
+		replicator_set_gateway(&repl, tls, (int)cfg.gateway_timeout_ms);
+	}
+	if (cfg.gateway_listen && gateway_bind(&gw, cfg.gateway_listen, err, sizeof(err)) < 0) {
+		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
+		goto out_log;
+	}
 	rc = ns_open(&d.ns, &cfg, replicator_wake, &repl, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "streamfs: %s\n", err);
 		goto out_log;
 	}
+	for (int i = 0; tls && i < d.ns.nclusters; i++)
+		if (!d.ns.clusters[i].remote && !tls_ctx_names(tls, d.ns.clusters[i].name))
+			log_warn("[gateway] cert %s does not name local cluster %s: other hosts will refuse its streams as upstreams",
+				 cfg.gateway_cert, d.ns.clusters[i].name);
 	struct stream **streams;
 	int n = ns_streams_snapshot(&d.ns, &streams);
 	for (int i = 0; i < n; i++) {
@@ -206,9 +229,24 @@ int main(int argc, char **argv)
 	}
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
-	/* Threads only now: fuse_daemonize forks. */
+	/* Threads only now: fuse_daemonize forks. They block the stop signals,
+	 * so that SIGTERM always reaches a thread that ends the FUSE loop
+	 * (libfuse's handler only sets a flag). */
+	sigset_t stopsigs, oldmask;
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stopsigs, &oldmask);
 	if ((rc = replicator_start(&repl, &d.ns)) < 0) {
+		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		log_error("cannot start the replication thread: %s", strerror(-rc));
+		goto out_signals;
+	}
+	if (gw.lfd >= 0 && (rc = gateway_start(&gw, &d.ns, tls, (int)cfg.gateway_timeout_ms)) < 0) {
+		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		log_error("cannot start the gateway: %s", strerror(-rc));
+		replicator_stop(&repl);
 		goto out_signals;
 	}
 	static struct syncer sy = { .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -218,6 +256,7 @@ int main(int argc, char **argv)
 		sy.interval_ms = cfg.fsync_interval_ms;
 		sy.started = pthread_create(&sy.thread, NULL, syncer_main, &sy) == 0;
 	}
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	log_info("mounted %s on %s (clusters: %d)", conf, mpbuf, cfg.nclusters);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
@@ -228,6 +267,7 @@ int main(int argc, char **argv)
 	 * session's exit flag is reset by then): a requested, clean stop. */
 	if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP)
 		rc = 0;
+	gateway_stop(&gw);
 	replicator_stop(&repl);
 	syncer_stop(&sy);
 	if (cfg.fsync != SFS_FSYNC_OS)
@@ -246,6 +286,8 @@ out_ns:
 	if (status == 0)
 		log_info("stopped cleanly");
 out_log:
+	gateway_stop(&gw);
+	tls_ctx_free(tls);
 	sfs_log_close();
 out_cfg:
 	config_free(&cfg);

@@ -1,9 +1,11 @@
 /*
- * gen_seeds.c - writes the binary seed inputs of fuzz/corpus/record and
- * fuzz/corpus/recovery (the text seeds of control and config are plain
- * files kept as they are). Run again when the on-disk format changes:
+ * gen_seeds.c - writes the binary seed inputs of fuzz/corpus/record,
+ * fuzz/corpus/recovery and fuzz/corpus/frame (the text seeds of control and
+ * config are plain files kept as they are). Run again when the on-disk
+ * format or the gateway's wire format changes:
  *
- *   clang -I. -Ifs fuzz/gen_seeds.c fs/record.c -lxxhash -o build/gen_seeds
+ *   clang -I. -Ifs -Ireplication fuzz/gen_seeds.c fs/record.c fs/names.c \
+ *       replication/frame.c -lxxhash -llz4 -lzstd -luuid -o build/gen_seeds
  *   build/gen_seeds fuzz/corpus
  *
  * Input layouts: the header comment of each target and docs/fuzzing.md.
@@ -14,6 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <lz4.h>
+#include <zstd.h>
+
+#include "frame.h"
 #include "record.h"
 #include "segment.h"
 
@@ -294,6 +300,132 @@ static void recovery_seeds(void)
 	save("recovery", "seed-topic-raw", &b);
 }
 
+/* Frame-target input modes (fuzz_frame.c): byte 0. */
+#define FR_RAW 0x00
+#define FR_BODY(type, comp) (0x01 | (type) << 1 | (comp) << 4)
+
+/* One encoded frame (rc checked) as a gw_buf. */
+static void frame_ok(int rc, const char *what)
+{
+	if (rc != 0) {
+		fprintf(stderr, "gen_seeds: encoding %s: %d\n", what, rc);
+		exit(1);
+	}
+}
+
+/* A raw-mode input: FR_RAW, then the whole frame. */
+static void save_raw(const char *name, struct gw_buf *g)
+{
+	struct buf b = { .n = 0 };
+	u8(&b, FR_RAW);
+	put(&b, g->p, g->len);
+	save("frame", name, &b);
+	g->len = 0;
+}
+
+/* A body-mode input: the body of the frame in G compressed by COMP
+ * (lz4 or zstd, whatever its size), under a header the harness builds. */
+static void save_body_compressed(const char *name, struct gw_buf *g,
+				 enum gw_compression comp)
+{
+	struct buf b = { .n = 0 };
+	const uint8_t *body = g->p + GW_FRAME_HEADER;
+	size_t len = g->len - GW_FRAME_HEADER;
+	uint8_t z[4096];
+	size_t n;
+	if (comp == GW_COMP_LZ4) {
+		int r = LZ4_compress_default((const char *)body, (char *)z,
+					     (int)len, (int)sizeof(z));
+		n = r > 0 ? (size_t)r : 0;
+	} else {
+		n = ZSTD_compress(z, sizeof(z), body, len, 1);
+		n = ZSTD_isError(n) ? 0 : n;
+	}
+	if (!n) {
+		fprintf(stderr, "gen_seeds: cannot compress %s\n", name);
+		exit(1);
+	}
+	u8(&b, FR_BODY(g->p[4], comp));
+	uint8_t prefix[4];
+	put_le32(prefix, (uint32_t)len);
+	put(&b, prefix, 4);
+	put(&b, z, n);
+	save("frame", name, &b);
+	g->len = 0;
+}
+
+static void frame_seeds(void)
+{
+	struct gw_buf g = { 0 };
+	struct topic_msg m[3] = {
+		{ .payload = (const uint8_t *)"hello", .len = 5,
+		  .origin_offset = 0, .timestamp_ns = 1700000000000000000ull },
+		{ .payload = (const uint8_t *)"", .len = 0,
+		  .origin_offset = 1, .timestamp_ns = 1700000000000000001ull },
+		{ .payload = (const uint8_t *)"a message with a\nnewline inside",
+		  .len = 31, .origin_offset = 7,
+		  .timestamp_ns = 1700000000000000002ull },
+	};
+	for (int i = 0; i < 3; i++) {
+		memcpy(m[i].origin_stream, a_stream, 16);
+		memcpy(m[i].origin_topic, a_topic, 16);
+	}
+
+	frame_ok(gw_encode_hello(&g, "newyork"), "hello");
+	save_raw("seed-hello", &g);
+	frame_ok(gw_encode_open(&g, "sanfrancisco", "activity", "activity"),
+		 "open");
+	save_raw("seed-open", &g);
+	frame_ok(gw_encode_topic(&g, "sanfrancisco", "activity", "activity",
+				 topic_uuid, "logins", 1000, 1000, 0100644),
+		 "topic");
+	save_raw("seed-topic", &g);
+	frame_ok(gw_encode_append(&g, GW_COMP_NONE, "sanfrancisco", "activity",
+				  "activity", topic_uuid, "logins", 1000, 1000,
+				  0100644, m, 3), "append");
+	save_raw("seed-append", &g);
+	frame_ok(gw_encode_result(&g, -EACCES, 0, stream_uuid,
+				  "sanfrancisco/activity is not an upstream"),
+		 "result");
+	save_raw("seed-result", &g);
+
+	/* Compressible appends: 20 copies of the messages, so that lz4 and
+	 * zstd do shrink them (else the encoder sends them plain). */
+	struct topic_msg many[60];
+	for (int i = 0; i < 60; i++) {
+		many[i] = m[i % 3];
+		many[i].origin_offset = (uint64_t)i;
+	}
+	frame_ok(gw_encode_append(&g, GW_COMP_LZ4, "sf", "s", "d", topic_uuid,
+				  "t", 0, 0, 0600, many, 60), "append lz4");
+	if (g.p[5] != GW_COMP_LZ4) {
+		fprintf(stderr, "gen_seeds: seed-append-lz4 is not compressed\n");
+		exit(1);
+	}
+	save_raw("seed-append-lz4", &g);
+	frame_ok(gw_encode_append(&g, GW_COMP_ZSTD, "sf", "s", "d", topic_uuid,
+				  "t", 0, 0, 0600, many, 60), "append zstd");
+	if (g.p[5] != GW_COMP_ZSTD) {
+		fprintf(stderr, "gen_seeds: seed-append-zstd is not compressed\n");
+		exit(1);
+	}
+	save_raw("seed-append-zstd", &g);
+
+	/* Body mode: plain, and compressed bodies of other types. */
+	struct buf b = { .n = 0 };
+	frame_ok(gw_encode_topic(&g, "sf", "s", "d", topic_uuid, "t", 1, 2, 3),
+		 "topic");
+	u8(&b, FR_BODY(GW_TOPIC, GW_COMP_NONE));
+	put(&b, g.p + GW_FRAME_HEADER, g.len - GW_FRAME_HEADER);
+	save("frame", "seed-body-topic", &b);
+	g.len = 0;
+	frame_ok(gw_encode_open(&g, "sf", "activity", "activity"), "open");
+	save_body_compressed("seed-body-open-lz4", &g, GW_COMP_LZ4);
+	frame_ok(gw_encode_result(&g, 0, 3, stream_uuid, ""), "result");
+	save_body_compressed("seed-body-result-zstd", &g, GW_COMP_ZSTD);
+	gw_buf_free(&g);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -303,5 +435,6 @@ int main(int argc, char **argv)
 	outdir = argv[1];
 	record_seeds();
 	recovery_seeds();
+	frame_seeds();
 	return 0;
 }

@@ -8,8 +8,17 @@
  * advances and saves the position (§5.7). The replica's .upstreams is
  * checked before anything is sent (§5.5).
  *
- * Locks: the thread holds at most one stream lock at a time and never while
- * reading or appending a topic (see fs/stream.h for the order).
+ * Lanes: one thread (lane) serves the replicas in this daemon's own
+ * clusters; each remote cluster has a lane of its own, which sends through
+ * a gateway client (gwclient.c). A stalled or unreachable remote host thus
+ * holds up only its own lane, never local replicas or other hosts.
+ * Where the messages go is behind a small "target" (local: apply.c
+ * directly; remote: the same apply.c, through the gateway), so the loop
+ * below is the same for both.
+ *
+ * Locks: a lane holds at most one stream lock at a time and never while
+ * reading or appending a topic or talking to a gateway (see fs/stream.h for
+ * the order).
  */
 #include "replicator.h"
 
@@ -22,6 +31,8 @@
 
 #include "../fs/fault.h"
 #include "../fs/logging.h"
+#include "apply.h"
+#include "gwclient.h"
 #include "positions.h"
 
 int replicator_init(struct replicator *r, uint32_t batch_messages)
@@ -42,8 +53,14 @@ void replicator_wake(void *arg)
 	struct replicator *r = arg;
 	pthread_mutex_lock(&r->mu);
 	r->gen++;
-	pthread_cond_signal(&r->cv);
+	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
+}
+
+void replicator_set_gateway(struct replicator *r, SSL_CTX *ctx, int timeout_ms)
+{
+	r->ctx = ctx;
+	r->gw_timeout_ms = timeout_ms;
 }
 
 /* The replica of S named CLUSTER/STREAM; S->lock held. */
@@ -87,16 +104,97 @@ static uint64_t oldest_pending(struct topic **topics, int n,
 	return oldest;
 }
 
+#define REPLICATOR_FRAME_MESSAGES 65536
+
+/* Where one replica's messages go during one round. */
+struct target {
+	struct replicator_lane *lane;
+	struct stream *t;	/* local replica (lane->gc == NULL), a reference */
+	uuid_t uuid;		/* the replica stream's UUID */
+};
+
+/*
+ * Find the replica KEY of source S and check that it accepts S. Returns 0,
+ * or a negative errno with ERR set.
+ */
+static int target_open(struct replicator_lane *lane, struct stream *s,
+		       const struct replica_key *key, const uuid_t known,
+		       struct target *tg, char *err, size_t errlen)
+{
+	struct sfs_namespace *ns = lane->rp->ns;
+	memset(tg, 0, sizeof(*tg));
+	tg->lane = lane;
+	if (lane->gc && !uuid_is_null(known)) {
+		/* No round trip: the gateway checks the allow-list and this
+		 * UUID with every request (-ESTALE if the replica was
+		 * re-created, after which KNOWN is not trusted again). */
+		uuid_copy(tg->uuid, known);
+		return 0;
+	}
+	if (lane->gc)
+		return gwclient_open(lane->gc, s->cluster->name, s->name, key->stream,
+				     tg->uuid, err, errlen);
+	if (!ns_cluster(ns, key->cluster)) {
+		snprintf(err, errlen, "cluster %s is not in this daemon's configuration",
+			 key->cluster);
+		return -ENOENT;
+	}
+	return apply_open(ns, s->cluster->name, s->name, key->cluster, key->stream,
+			  &tg->t, tg->uuid, err, errlen);
+}
+
+/* Make sure topic SRC exists on the replica (an empty one too, §5.1). */
+static int target_topic(struct target *tg, struct stream *s,
+			const struct replica_key *key, struct topic *src, char *err,
+			size_t errlen)
+{
+	if (tg->lane->gc)
+		return gwclient_topic(tg->lane->gc, s->cluster->name, s->name, key->stream,
+				      tg->uuid, src->name, src->uid, src->gid, src->mode,
+				      err, errlen);
+	return apply_topic(tg->lane->rp->ns, tg->t, src->name, src->uid, src->gid,
+			   src->mode, err, errlen);
+}
+
+/* Hand N messages of topic SRC to the replica, which drops what it has. */
+static int target_append(struct target *tg, struct stream *s,
+			 const struct replica_key *key, struct topic *src,
+			 enum ctl_compression comp, const struct topic_msg *msgs,
+			 size_t n, char *err, size_t errlen)
+{
+	/* At most REPLICATOR_FRAME_MESSAGES per frame: with the batch's bytes
+	 * and one max_message, a frame stays under GW_FRAME_MAX_BODY whatever
+	 * batch_messages is. */
+	for (size_t at = 0; tg->lane->gc && at < n; at += REPLICATOR_FRAME_MESSAGES) {
+		size_t k = n - at < REPLICATOR_FRAME_MESSAGES ? n - at : REPLICATOR_FRAME_MESSAGES;
+		int rc = gwclient_append(tg->lane->gc, (enum gw_compression)comp,
+					 s->cluster->name, s->name, key->stream, tg->uuid,
+					 src->name, src->uid, src->gid, src->mode, msgs + at, k,
+					 NULL, err, errlen);
+		if (rc < 0 || at + k == n)
+			return rc;
+	}
+	return apply_append(tg->lane->rp->ns, tg->t, src->name, src->uid, src->gid,
+			    src->mode, msgs, n, NULL, err, errlen);
+}
+
+static void target_close(struct target *tg)
+{
+	if (tg->t)
+		stream_put(tg->t);
+	tg->t = NULL;
+}
+
 /*
  * Send what replica KEY of S has pending. Returns 1 if messages moved, 0 if
  * not, -1 if the replica is in an error state (retry on a timer).
  */
-static int replicate_one(struct replicator *rp, struct stream *s,
+static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			 const struct replica_key *key, struct topic **topics,
 			 int ntopics, struct topic_batch *b, struct topic_msg **keep,
 			 size_t *keepcap)
 {
-	struct sfs_namespace *ns = rp->ns;
+	struct replicator *rp = lane->rp;
 	char err[1200] = "";
 	int moved = 0;
 	uint64_t *from = calloc(ntopics ? ntopics : 1, sizeof(*from));
@@ -106,45 +204,26 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 	pthread_mutex_lock(&s->lock);
 	struct replica *r = replica_by_name(s, key->cluster, key->stream);
 	bool paused = r ? r->paused : true;
+	enum ctl_compression comp = r ? r->compression : CTL_COMP_OFF;
+	/* The replica's UUID as last seen, trusted while it replicates well. */
+	uuid_t known;
+	uuid_clear(known);
+	if (r && r->state != REPLICA_STATE_UNEXPECTED)
+		uuid_copy(known, r->target_uuid);
 	pthread_mutex_unlock(&s->lock);
 	if (!r)
 		goto out;
 
-	struct stream *t = NULL;
-	struct cluster *tcl = ns_cluster(ns, key->cluster);
-	if (paused) {
-		/* Keep the position; only the status moves. */
-	} else if (!tcl) {
-		snprintf(err, sizeof(err), "cluster %s is not in this daemon's configuration",
-			 key->cluster);
-	} else if (tcl->remote) {
-		snprintf(err, sizeof(err), "cluster %s is remote; replication to it needs the gateway, which this build does not have yet",
-			 key->cluster);
-	} else if (!(t = ns_stream(ns, key->cluster, key->stream))) {
-		snprintf(err, sizeof(err), "replica stream /mapr/%s/%s does not exist",
-			 key->cluster, key->stream);
-	}
-	uuid_t tuuid;
-	if (t) {
-		bool allowed = false;
-		pthread_mutex_lock(&t->lock);
-		for (int i = 0; i < t->nupstreams; i++)
-			if (!strcmp(t->upstreams[i].cluster, s->cluster->name) &&
-			    !strcmp(t->upstreams[i].stream, s->name))
-				allowed = true;
-		uuid_copy(tuuid, t->uuid);
-		pthread_mutex_unlock(&t->lock);
-		if (!allowed)
-			snprintf(err, sizeof(err), "refused by the replica: /mapr/%s/%s is not in /mapr/%s/%s/.upstreams",
-				 s->cluster->name, s->name, key->cluster, key->stream);
-	}
+	/* Paused: keep the position; only the status moves. */
+	struct target tg = { 0 };
+	bool open = !paused && target_open(lane, s, key, known, &tg, err, sizeof(err)) == 0;
 
-	if (t && !err[0]) {
+	if (open) {
 		pthread_mutex_lock(&s->lock);
 		r = replica_by_name(s, key->cluster, key->stream);
-		if (r && uuid_compare(r->target_uuid, tuuid)) {
+		if (r && uuid_compare(r->target_uuid, tg.uuid)) {
 			/* A new replica, or one re-created: copy from the start. */
-			uuid_copy(r->target_uuid, tuuid);
+			uuid_copy(r->target_uuid, tg.uuid);
 			r->npos = 0;
 			r->copied = false;
 			s->positions_dirty = true;
@@ -165,16 +244,8 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 			bool need = p0 && !p0->on_replica && p0->offset == 0 && !r->paused;
 			pthread_mutex_unlock(&s->lock);
 			if (need) {
-				struct topic *dst;
-				int rc = stream_topic_get_or_create(t, src->name, src->uid, src->gid,
-								    src->mode, false, &ns->topic_opts,
-								    &dst, NULL);
-				if (rc < 0) {
-					snprintf(err, sizeof(err), "topic %s: cannot be created on the replica: %s",
-						 src->name, strerror(-rc));
+				if (target_topic(&tg, s, key, src, err, sizeof(err)) < 0)
 					break;
-				}
-				topic_put(dst);
 				pthread_mutex_lock(&s->lock);
 				r = replica_by_name(s, key->cluster, key->stream);
 				p0 = r ? position_find(r, src->name, src->uuid) : NULL;
@@ -209,27 +280,17 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 					*keep = k;
 					*keepcap = b->n;
 				}
+				/* Echo suppression (§5.2): never back to the origin. */
 				size_t nk = 0;
 				for (size_t m = 0; m < b->n; m++)
-					if (uuid_compare(b->msgs[m].origin_stream, tuuid))
+					if (uuid_compare(b->msgs[m].origin_stream, tg.uuid))
 						(*keep)[nk++] = b->msgs[m];
 				if (nk) {
-					struct topic *dst;
-					rc = stream_topic_get_or_create(t, src->name, src->uid, src->gid,
-									src->mode, false, &ns->topic_opts,
-									&dst, NULL);
-					if (rc == 0) {
-						rc = topic_append_replicated(dst, *keep, nk, NULL);
-						topic_put(dst);
-					}
-					/* Applied, not yet acknowledged: a re-send must be dropped. */
-					if (rc == 0)
-						FAULT_POINT("repl-after-apply");
-					if (rc < 0) {
-						snprintf(err, sizeof(err), "topic %s: the replica cannot store messages: %s",
-							 src->name, strerror(-rc));
+					if (target_append(&tg, s, key, src, comp, *keep, nk, err,
+							  sizeof(err)) < 0)
 						break;
-					}
+					/* Applied, not yet acknowledged: a re-send must be dropped. */
+					FAULT_POINT("repl-after-apply");
 				}
 				pthread_mutex_lock(&s->lock);
 				r = replica_by_name(s, key->cluster, key->stream);
@@ -245,13 +306,14 @@ static int replicate_one(struct replicator *rp, struct stream *s,
 				/* Acknowledged in memory, not yet saved. */
 				FAULT_POINT("repl-after-ack");
 				moved = 1;
+				/* A read error after some good messages: those went;
+				 * the next round stops at the bad record. */
 				if (rc < 0)
 					break;
 			}
 		}
 	}
-	if (t)
-		stream_put(t);
+	target_close(&tg);
 
 	/* Status, whatever happened above: lag never shows as zero wrongly. */
 	pthread_mutex_lock(&s->lock);
@@ -303,9 +365,20 @@ out:
 	return moved;
 }
 
-/* One pass over every stream. Sets *ERRORS if some replica is failing. */
-static bool round_all(struct replicator *rp, bool *errors)
+/* Is replica cluster CLUSTER this lane's? Remote clusters have their own
+ * lane; the local lane takes the rest (unknown names too, to report them). */
+static bool lane_serves(const struct replicator_lane *lane, const char *cluster)
 {
+	if (lane->cluster)
+		return !strcmp(lane->cluster, cluster);
+	struct cluster *cl = ns_cluster(lane->rp->ns, cluster);
+	return !cl || !cl->remote;
+}
+
+/* One pass over every stream. Sets *ERRORS if some replica is failing. */
+static bool round_all(struct replicator_lane *lane, bool *errors)
+{
+	struct replicator *rp = lane->rp;
 	struct stream **streams;
 	bool moved = false;
 	struct topic_batch b = { 0 };
@@ -317,11 +390,14 @@ static bool round_all(struct replicator *rp, bool *errors)
 	for (int i = 0; i < ns; i++) {
 		struct stream *s = streams[i];
 		pthread_mutex_lock(&s->lock);
-		int nr = s->deleted ? 0 : s->nreplicas;
+		int nr = 0;
 		struct replica_key keys[STREAM_MAX_REPLICAS];
-		for (int k = 0; k < nr; k++) {
-			memcpy(keys[k].cluster, s->replicas[k]->cluster, 256);
-			memcpy(keys[k].stream, s->replicas[k]->stream, 256);
+		for (int k = 0; k < (s->deleted ? 0 : s->nreplicas); k++) {
+			if (!lane_serves(lane, s->replicas[k]->cluster))
+				continue;
+			memcpy(keys[nr].cluster, s->replicas[k]->cluster, 256);
+			memcpy(keys[nr].stream, s->replicas[k]->stream, 256);
+			nr++;
 		}
 		pthread_mutex_unlock(&s->lock);
 		if (nr) {
@@ -329,7 +405,7 @@ static bool round_all(struct replicator *rp, bool *errors)
 			int nt = stream_topics_snapshot(s, &topics);
 			if (nt >= 0) {
 				for (int k = 0; k < nr; k++) {
-					int rc = replicate_one(rp, s, &keys[k], topics, nt, &b,
+					int rc = replicate_one(lane, s, &keys[k], topics, nt, &b,
 							       &keep, &keepcap);
 					if (rc > 0)
 						moved = true;
@@ -357,31 +433,46 @@ static bool round_all(struct replicator *rp, bool *errors)
 	return moved;
 }
 
-static void *replicator_main(void *arg)
+/* Wait on rp->cv (rp->mu held) for at most MS milliseconds. */
+static void wait_ms(struct replicator *rp, int ms)
 {
-	struct replicator *rp = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&rp->cv, &rp->mu, &ts);
+}
+
+static void *lane_main(void *arg)
+{
+	struct replicator_lane *lane = arg;
+	struct replicator *rp = lane->rp;
 	pthread_mutex_lock(&rp->mu);
 	while (!rp->stop) {
 		uint64_t seen = rp->gen;
 		pthread_mutex_unlock(&rp->mu);
 		bool errors = false;
-		bool moved = round_all(rp, &errors);
+		bool moved = round_all(lane, &errors);
+		int down_ms = lane->gc && !moved ? gwclient_backoff_ms(lane->gc) : 0;
 		pthread_mutex_lock(&rp->mu);
-		if (moved || rp->gen != seen || rp->stop)
+		if (rp->stop)
+			break;
+		if (down_ms) {
+			/* The gateway is unreachable: new appends cannot go
+			 * anywhere either, so sleep out the backoff. */
+			wait_ms(rp, down_ms);
 			continue;
-		if (errors) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += REPLICATOR_RETRY_MS / 1000;
-			ts.tv_nsec += (REPLICATOR_RETRY_MS % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&rp->cv, &rp->mu, &ts);
-		} else {
-			pthread_cond_wait(&rp->cv, &rp->mu);
 		}
+		if (moved || rp->gen != seen)
+			continue;
+		if (errors)
+			wait_ms(rp, REPLICATOR_RETRY_MS);
+		else
+			pthread_cond_wait(&rp->cv, &rp->mu);
 	}
 	pthread_mutex_unlock(&rp->mu);
 	return NULL;
@@ -390,21 +481,49 @@ static void *replicator_main(void *arg)
 int replicator_start(struct replicator *r, struct sfs_namespace *ns)
 {
 	r->ns = ns;
-	int rc = pthread_create(&r->thread, NULL, replicator_main, r);
-	if (rc)
-		return -rc;
-	r->started = true;
+	r->nlanes = 0;
+	r->lanes[r->nlanes++] = (struct replicator_lane){ .rp = r };
+	for (int i = 0; i < ns->nclusters; i++) {
+		struct cluster *cl = &ns->clusters[i];
+		const struct sfs_cluster_conf *cc = config_find_cluster(ns->cfg, cl->name);
+		if (!cl->remote || !cc || !cc->gateway || !r->ctx)
+			continue;
+		struct replicator_lane *lane = &r->lanes[r->nlanes];
+		*lane = (struct replicator_lane){ .rp = r, .cluster = cl->name };
+		lane->gc = gwclient_new(r->ctx, cl->name, cc->gateway, r->gw_timeout_ms);
+		if (!lane->gc) {
+			replicator_stop(r);
+			return -ENOMEM;
+		}
+		r->nlanes++;
+	}
+	for (int i = 0; i < r->nlanes; i++) {
+		int rc = pthread_create(&r->lanes[i].thread, NULL, lane_main, &r->lanes[i]);
+		if (rc) {
+			replicator_stop(r);
+			return -rc;
+		}
+		r->lanes[i].started = true;
+	}
 	return 0;
 }
 
 void replicator_stop(struct replicator *r)
 {
-	if (!r->started)
-		return;
 	pthread_mutex_lock(&r->mu);
 	r->stop = true;
-	pthread_cond_signal(&r->cv);
+	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
-	r->started = false;
+	/* A lane waiting on a stalled gateway gives up at once. */
+	for (int i = 0; i < r->nlanes; i++)
+		if (r->lanes[i].gc)
+			gwclient_interrupt(r->lanes[i].gc);
+	for (int i = 0; i < r->nlanes; i++) {
+		if (r->lanes[i].started)
+			pthread_join(r->lanes[i].thread, NULL);
+		r->lanes[i].started = false;
+		gwclient_free(r->lanes[i].gc);
+		r->lanes[i].gc = NULL;
+	}
+	r->nlanes = 0;
 }

@@ -1,7 +1,8 @@
 /*
- * replicator.h - the replication thread: it copies new messages of every
- * stream to each of its replicas (DESIGN §5), for replicas in local
- * clusters of this daemon.
+ * replicator.h - the replication threads: they copy new messages of every
+ * stream to each of its replicas (DESIGN §5). One thread (a "lane") serves
+ * replicas in this daemon's own clusters; each remote cluster has its own
+ * lane, sending through the gateway (gwclient.h).
  *
  * Wake-up: every append calls replicator_wake (through the topic's
  * on_append hook), so a message starts moving at once; there is no polling
@@ -23,14 +24,30 @@
 #define REPLICATOR_BATCHES_PER_ROUND 16
 #define REPLICATOR_BATCH_BYTES (4u << 20)
 
+struct replicator;
+struct gwclient;
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* One replication thread and the replicas it serves. */
+struct replicator_lane {
+	struct replicator *rp;
+	const char *cluster;	/* remote cluster served; NULL: the local lane */
+	struct gwclient *gc;	/* remote lanes: the gateway client */
+	pthread_t thread;
+	bool started;
+};
+
 struct replicator {
 	struct sfs_namespace *ns;
 	uint32_t batch_messages;
-	pthread_t thread;
+	SSL_CTX *ctx;		/* borrowed; NULL: no remote lanes */
+	int gw_timeout_ms;
+	struct replicator_lane lanes[1 + SFS_MAX_CLUSTERS];
+	int nlanes;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;	/* broadcast by every wake */
 	uint64_t gen;		/* bumped by every wake */
-	bool stop, started;
+	bool stop;
 };
 
 /*
@@ -40,15 +57,23 @@ struct replicator {
 int replicator_init(struct replicator *r, uint32_t batch_messages);
 
 /*
- * replicator_start - start the thread for namespace NS. Returns 0 or a
- * negative errno from pthread_create.
+ * replicator_set_gateway - before replicator_start: remote clusters are
+ * reached with TLS context CTX (borrowed, outlives R), each read or write
+ * bounded by TIMEOUT_MS.
+ */
+void replicator_set_gateway(struct replicator *r, SSL_CTX *ctx, int timeout_ms);
+
+/*
+ * replicator_start - start the lanes for namespace NS: the local lane and,
+ * when a gateway context was set, one per remote cluster. Returns 0,
+ * -ENOMEM, or a negative errno from pthread_create (nothing left running).
  */
 int replicator_start(struct replicator *r, struct sfs_namespace *ns);
 
 /*
- * replicator_stop - stop the thread after its current round (each round
- * ends by saving the positions of every stream it touched). Safe if never
- * started.
+ * replicator_stop - stop every lane after its current round (each round
+ * ends by saving the positions of every stream it touched; a request to a
+ * gateway in progress is cut short). Safe if never started.
  */
 void replicator_stop(struct replicator *r);
 

@@ -15,6 +15,11 @@ PACKAGES=(
 	libcmocka-dev			# unit tests
 	bats jq				# end-to-end tests
 	clang libclang-rt-14-dev	# fuzzing: clang, libFuzzer + sanitizer runtimes
+	liblz4-dev libzstd-dev		# gateway: compression of replication traffic
+	libssl-dev			# gateway: TLS (OpenSSL)
+	openssl				# scripts/gateway-certs.sh: CA and certificates
+	iproute2 util-linux		# multi-host tests: ip netns, veth, bridge; nsenter
+	iputils-ping			# multi-host tests: ping between namespaces
 )
 
 # Packages dpkg knows as installed ("install ok installed" = "installed").

@@ -240,19 +240,29 @@ sfs_restart() {
 	sfs_stop && sfs_start
 }
 
-# sfs_log_errors: print log lines that show a failure of the daemon: level
-# "error", or any sanitizer report. Status 0 if there are none.
-sfs_log_errors() {
-	[[ -f $TMP/streamfs.log ]] || return 0
-	local bad
-	bad=$(grep -aE ' error: |AddressSanitizer|LeakSanitizer|runtime error:' \
-		"$TMP/streamfs.log" || true)
-	if [[ -n $bad && -n ${SFS_LOG_ALLOW:-} ]]; then
-		bad=$(grep -avE -- "$SFS_LOG_ALLOW" <<<"$bad" || true)
+# The log lines that show a failure of a daemon: level "error", or any
+# sanitizer report (an extended regex; also used by netns_helpers.bash).
+SFS_LOG_ERROR_RE=' error: |AddressSanitizer|LeakSanitizer|runtime error:'
+
+# sfs_file_errors LOG [ALLOW]: print the lines of daemon log LOG that match
+# SFS_LOG_ERROR_RE and not the extended regex ALLOW. Status 0 if there are
+# none (or no LOG).
+sfs_file_errors() {
+	local log=$1 allow=${2:-} bad
+	[[ -f $log ]] || return 0
+	bad=$(grep -aE -- "$SFS_LOG_ERROR_RE" "$log" || true)
+	if [[ -n $bad && -n $allow ]]; then
+		bad=$(grep -avE -- "$allow" <<<"$bad" || true)
 	fi
 	[[ -z $bad ]] && return 0
 	printf '%s\n' "$bad"
 	return 1
+}
+
+# sfs_log_errors: print the error lines of $TMP/streamfs.log, less those
+# matching SFS_LOG_ALLOW. Status 0 if there are none.
+sfs_log_errors() {
+	sfs_file_errors "$TMP/streamfs.log" "${SFS_LOG_ALLOW:-}"
 }
 
 # sfs_teardown: for teardown(). Stops the daemon if running; fails the test

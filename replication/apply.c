@@ -1,0 +1,89 @@
+/*
+ * apply.c - the receiving side of replication (apply.h). Called by the
+ * replication thread for replicas in this daemon and by the gateway for
+ * replicas whose source is on another host.
+ */
+#include "apply.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int apply_open(struct sfs_namespace *ns, const char *src_cluster,
+	       const char *src_stream, const char *dst_cluster,
+	       const char *dst_stream, struct stream **out, uuid_t uuid,
+	       char *err, size_t errlen)
+{
+	*out = NULL;
+	struct stream *t = ns_stream(ns, dst_cluster, dst_stream);
+	if (!t) {
+		snprintf(err, errlen, "replica stream /mapr/%s/%s does not exist",
+			 dst_cluster, dst_stream);
+		return -ENOENT;
+	}
+	bool allowed = false;
+	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < t->nupstreams && !allowed; i++)
+		allowed = !strcmp(t->upstreams[i].cluster, src_cluster) &&
+			  !strcmp(t->upstreams[i].stream, src_stream);
+	uuid_copy(uuid, t->uuid);
+	bool deleted = t->deleted;
+	pthread_mutex_unlock(&t->lock);
+	if (deleted) {
+		stream_put(t);
+		snprintf(err, errlen, "replica stream /mapr/%s/%s does not exist",
+			 dst_cluster, dst_stream);
+		return -ENOENT;
+	}
+	if (!allowed) {
+		stream_put(t);
+		snprintf(err, errlen, "refused by the replica: /mapr/%s/%s is not in /mapr/%s/%s/.upstreams",
+			 src_cluster, src_stream, dst_cluster, dst_stream);
+		return -EACCES;
+	}
+	*out = t;
+	return 0;
+}
+
+/* The topic NAME of T, created if missing; a new reference in *OUT. */
+static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
+		     uint32_t uid, uint32_t gid, uint32_t mode, struct topic **out,
+		     char *err, size_t errlen)
+{
+	int rc = stream_topic_get_or_create(t, name, uid, gid, mode & 07777, false,
+					    &ns->topic_opts, out, NULL);
+	if (rc < 0)
+		snprintf(err, errlen, "topic %s: cannot be created on the replica: %s",
+			 name, strerror(-rc));
+	return rc;
+}
+
+int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
+		uint32_t uid, uint32_t gid, uint32_t mode, char *err,
+		size_t errlen)
+{
+	struct topic *dst;
+	int rc = get_topic(ns, t, name, uid, gid, mode, &dst, err, errlen);
+	if (rc == 0)
+		topic_put(dst);
+	return rc;
+}
+
+int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
+		 uint32_t uid, uint32_t gid, uint32_t mode,
+		 const struct topic_msg *msgs, size_t n, size_t *applied,
+		 char *err, size_t errlen)
+{
+	struct topic *dst;
+	if (applied)
+		*applied = 0;
+	int rc = get_topic(ns, t, name, uid, gid, mode, &dst, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = topic_append_replicated(dst, msgs, n, applied);
+	topic_put(dst);
+	if (rc < 0)
+		snprintf(err, errlen, "topic %s: the replica cannot store messages: %s",
+			 name, strerror(-rc));
+	return rc;
+}

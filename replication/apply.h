@@ -1,0 +1,52 @@
+/*
+ * apply.h - the receiving side of replication: what a replica stream does
+ * with messages offered to it, whether they come from a stream of this
+ * daemon or through the gateway from another host. One code path for both,
+ * so the allow-list (DESIGN §5.5) and exactly-once (§5.3) are enforced
+ * where the replica is, by the replica.
+ */
+#ifndef STREAMFS_APPLY_H
+#define STREAMFS_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uuid/uuid.h>
+
+#include "../fs/namespace.h"
+
+/*
+ * apply_open - the replica stream DST_CLUSTER/DST_STREAM of this daemon,
+ * checked to accept SRC_CLUSTER/SRC_STREAM: it must exist, be local, and
+ * list the source in its .upstreams. Returns 0 with a new reference in *OUT
+ * (stream_put it) and the stream's UUID in UUID, or -ENOENT (no such local
+ * stream) or -EACCES (not an upstream), with one line in ERR (ERRLEN bytes).
+ */
+int apply_open(struct sfs_namespace *ns, const char *src_cluster,
+	       const char *src_stream, const char *dst_cluster,
+	       const char *dst_stream, struct stream **out, uuid_t uuid,
+	       char *err, size_t errlen);
+
+/*
+ * apply_topic - make sure topic NAME exists in replica stream T (created
+ * with UID/GID/MODE, the source topic's owner, if missing). Returns 0 or a
+ * negative errno from topic creation (-EINVAL bad name, -ENOSPC, ...) with
+ * a line in ERR.
+ */
+int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
+		uint32_t uid, uint32_t gid, uint32_t mode, char *err,
+		size_t errlen);
+
+/*
+ * apply_append - append the N messages MSGS to topic NAME of replica T
+ * (created as by apply_topic if missing); those at or below the topic's
+ * high-water mark for their origin are dropped (DESIGN §5.3). *APPLIED (may
+ * be NULL) gets the number appended. All or nothing. Returns 0 or a
+ * negative errno (-ENOSPC, -EIO, -ENOENT for a topic deleted meanwhile)
+ * with a line in ERR.
+ */
+int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
+		 uint32_t uid, uint32_t gid, uint32_t mode,
+		 const struct topic_msg *msgs, size_t n, size_t *applied,
+		 char *err, size_t errlen);
+
+#endif

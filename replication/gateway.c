@@ -1,0 +1,373 @@
+/*
+ * gateway.c - the gateway's listener and connection threads (gateway.h).
+ *
+ * A connection's life: TLS handshake (mutual; refused peers are logged and
+ * closed), then GW_HELLO naming a local cluster, then any number of
+ * requests, each answered by one GW_RESULT. The connection stays open while
+ * the peer keeps it; the daemon's stop closes it.
+ */
+#define _GNU_SOURCE
+#include "gateway.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../fs/logging.h"
+#include "apply.h"
+#include "frame.h"
+
+struct gateway_conn {
+	struct gateway *g;
+	int fd;				/* owned by tc once the handshake ran */
+	struct tls_conn *tc;
+	pthread_t thread;
+	bool done;			/* under g->mu: the thread has ended */
+	char peer[80];			/* ADDR:PORT, for log lines */
+	char cluster[256];		/* from GW_HELLO: the local cluster addressed */
+	char last_refusal[1024];	/* logged once per connection, not per retry */
+	struct gw_buf in, scratch, out;
+};
+
+/* "ADDR:PORT" of a socket address, for logs. */
+static void addr_text(const struct sockaddr_storage *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?", port[16] = "?";
+	getnameinfo((const struct sockaddr *)sa, sizeof(*sa), host, sizeof(host), port,
+		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(buf, len, sa->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+int gateway_bind(struct gateway *g, const char *listen_on, char *err, size_t errlen)
+{
+	memset(g, 0, sizeof(*g));
+	g->lfd = -1;
+	pthread_mutex_init(&g->mu, NULL);
+	snprintf(g->listen, sizeof(g->listen), "%s", listen_on);
+	char host[256], port[32];
+	const char *colon = strrchr(listen_on, ':');
+	size_t hl = colon ? (size_t)(colon - listen_on) : 0;
+	const char *h = listen_on;
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (!colon || hl >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
+		snprintf(err, errlen, "[gateway] listen = %s: not ADDR:PORT", listen_on);
+		return -EINVAL;
+	}
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE },
+			*res = NULL;
+	int gai = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+	if (gai) {
+		snprintf(err, errlen, "[gateway] listen = %s: %s", listen_on, gai_strerror(gai));
+		return -EINVAL;
+	}
+	int rc = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai && g->lfd < 0; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+			rc = -errno;
+			close(fd);
+			continue;
+		}
+		g->lfd = fd;
+	}
+	freeaddrinfo(res);
+	if (g->lfd < 0) {
+		snprintf(err, errlen, "[gateway] listen = %s: %s", listen_on, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* Log a refusal once per connection and reason (a source retries every
+ * second; its own status shows the error meanwhile). */
+static void refuse_log(struct gateway_conn *c, const char *msg)
+{
+	if (strcmp(c->last_refusal, msg)) {
+		log_warn("gateway: %s (%s): refused: %s", c->peer, tls_peer_subject(c->tc), msg);
+		snprintf(c->last_refusal, sizeof(c->last_refusal), "%s", msg);
+	}
+}
+
+/* Answer with GW_RESULT. Returns 0 or a negative errno (connection lost). */
+static int reply(struct gateway_conn *c, int status, uint32_t applied, const uuid_t uuid,
+		 const char *msg)
+{
+	c->out.len = 0;
+	int rc = gw_encode_result(&c->out, status, applied, uuid, msg);
+	if (rc == 0)
+		rc = tls_write_full(c->tc, c->out.p, c->out.len);
+	return rc;
+}
+
+/*
+ * Handle one request F. Returns 0 to go on, or a negative errno to close
+ * the connection (a protocol violation or a lost connection).
+ */
+static int handle(struct gateway_conn *c, struct gw_frame *f)
+{
+	struct sfs_namespace *ns = c->g->ns;
+	uuid_t none = { 0 };
+	char msg[1024] = "";
+	int status = 0;
+	size_t applied = 0;
+
+	if (f->type == GW_HELLO) {
+		struct cluster *cl = ns_cluster(ns, f->dst_cluster);
+		if (f->version != GW_VERSION) {
+			snprintf(msg, sizeof(msg), "protocol version %u is not supported (this gateway speaks %d)",
+				 f->version, GW_VERSION);
+			status = -EPROTONOSUPPORT;
+		} else if (!cl || cl->remote) {
+			snprintf(msg, sizeof(msg), "cluster %s is not served by this gateway",
+				 f->dst_cluster);
+			status = -ENOENT;
+		} else {
+			snprintf(c->cluster, sizeof(c->cluster), "%s", f->dst_cluster);
+		}
+		if (status < 0)
+			refuse_log(c, msg);
+		int rc = reply(c, status, 0, none, msg);
+		return rc < 0 ? rc : status;
+	}
+	if (f->type == GW_RESULT || !c->cluster[0]) {
+		log_warn("gateway: %s (%s): %s before hello: connection closed", c->peer,
+			 tls_peer_subject(c->tc), f->type == GW_RESULT ? "a result" : "a request");
+		return -EPROTO;
+	}
+
+	struct stream *t = NULL;
+	uuid_t uuid;
+	uuid_clear(uuid);
+	if (!tls_peer_names(c->tc, f->src_cluster)) {
+		snprintf(msg, sizeof(msg), "the peer's certificate does not name cluster %s",
+			 f->src_cluster);
+		status = -EACCES;
+	} else {
+		status = apply_open(ns, f->src_cluster, f->src_stream, c->cluster,
+				    f->dst_stream, &t, uuid, msg, sizeof(msg));
+	}
+	if (status == 0 && f->type != GW_OPEN && uuid_compare(uuid, f->uuid)) {
+		snprintf(msg, sizeof(msg), "replica stream /mapr/%s/%s was re-created",
+			 c->cluster, f->dst_stream);
+		status = -ESTALE;
+	}
+	if (status == 0 && f->type == GW_TOPIC)
+		status = apply_topic(ns, t, f->topic, f->uid, f->gid, f->mode, msg, sizeof(msg));
+	if (status == 0 && f->type == GW_APPEND)
+		status = apply_append(ns, t, f->topic, f->uid, f->gid, f->mode, f->msgs,
+				      f->nmsgs, &applied, msg, sizeof(msg));
+	if (t)
+		stream_put(t);
+	if (status < 0 && status != -ESTALE)
+		refuse_log(c, msg);
+	return reply(c, status, applied, f->type == GW_OPEN ? uuid : none, msg);
+}
+
+/* Read one frame into *F. Returns 0, 1 when the peer closed between
+ * frames, or a negative errno (the reason is logged here). */
+static int read_frame(struct gateway_conn *c, struct gw_frame *f)
+{
+	uint8_t hb[GW_FRAME_HEADER];
+	struct gw_header h;
+	const char *what = NULL;
+	int rc = tls_read_full(c->tc, hb, sizeof(hb));
+	if (rc == -ECONNRESET)
+		return 1;
+	if (rc < 0) {
+		what = "reading a frame";
+		goto fail;
+	}
+	if ((rc = gw_header_decode(hb, &h)) < 0) {
+		what = rc == -EMSGSIZE ? "oversized frame" : "malformed frame header";
+		goto fail;
+	}
+	if (c->in.cap < h.length) {
+		uint8_t *p = realloc(c->in.p, h.length);
+		if (!p) {
+			rc = -ENOMEM;
+			what = "frame buffer";
+			goto fail;
+		}
+		c->in.p = p;
+		c->in.cap = h.length;
+	}
+	if (h.length && (rc = tls_read_full(c->tc, c->in.p, h.length)) < 0) {
+		what = "reading a frame";
+		goto fail;
+	}
+	if ((rc = gw_body_decode(&h, c->in.p, h.length, &c->scratch, f)) < 0) {
+		what = rc == -EMSGSIZE ? "oversized frame" : "malformed frame";
+		goto fail;
+	}
+	return 0;
+fail:
+	log_warn("gateway: %s (%s): %s: %s: connection closed", c->peer,
+		 tls_peer_subject(c->tc), what,
+		 rc == -EIO ? tls_last_error(c->tc) : strerror(-rc));
+	return rc;
+}
+
+static bool stopping(struct gateway *g)
+{
+	pthread_mutex_lock(&g->mu);
+	bool s = g->stop;
+	pthread_mutex_unlock(&g->mu);
+	return s;
+}
+
+static void *conn_main(void *arg)
+{
+	struct gateway_conn *c = arg;
+	struct gateway *g = c->g;
+	char err[512];
+	int rc = tls_accept(g->ctx, c->fd, g->timeout_ms, &c->tc, err, sizeof(err));
+	if (rc < 0) {
+		/* tls_accept closed the socket: gateway_stop must not touch it. */
+		pthread_mutex_lock(&g->mu);
+		c->fd = -1;
+		pthread_mutex_unlock(&g->mu);
+		if (!stopping(g))
+			log_warn("gateway: %s: connection refused: %s", c->peer, err);
+		goto out;
+	}
+	while (!stopping(g)) {
+		rc = tls_wait_readable(c->tc, 500);
+		if (rc == 0)
+			continue;
+		struct gw_frame f;
+		if (rc < 0 || (rc = read_frame(c, &f)) != 0)
+			break;
+		rc = handle(c, &f);
+		gw_frame_free(&f);
+		if (rc < 0)
+			break;
+	}
+out:
+	pthread_mutex_lock(&g->mu);
+	c->done = true;
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/* Join and free connection C (its thread has ended or is ending). */
+static void conn_free(struct gateway_conn *c)
+{
+	pthread_join(c->thread, NULL);
+	if (c->tc)
+		tls_close(c->tc);	/* closes fd too */
+	gw_buf_free(&c->in);
+	gw_buf_free(&c->scratch);
+	gw_buf_free(&c->out);
+	free(c);
+}
+
+/* A free slot (reaping ended connections); -1 if all are busy. g->mu held. */
+static int free_slot(struct gateway *g, struct gateway_conn **reap, int *nreap)
+{
+	int slot = -1;
+	for (int i = 0; i < GATEWAY_MAX_CONNS; i++) {
+		if (g->conns[i] && g->conns[i]->done) {
+			reap[(*nreap)++] = g->conns[i];
+			g->conns[i] = NULL;
+		}
+		if (!g->conns[i] && slot < 0)
+			slot = i;
+	}
+	return slot;
+}
+
+static void *accept_main(void *arg)
+{
+	struct gateway *g = arg;
+	while (!stopping(g)) {
+		struct pollfd p = { .fd = g->lfd, .events = POLLIN };
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		struct sockaddr_storage sa;
+		socklen_t sl = sizeof(sa);
+		int fd = accept4(g->lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct gateway_conn *reap[GATEWAY_MAX_CONNS];
+		int nreap = 0;
+		struct gateway_conn *c = calloc(1, sizeof(*c));
+		pthread_mutex_lock(&g->mu);
+		int slot = free_slot(g, reap, &nreap);
+		if (c && slot >= 0) {
+			c->g = g;
+			c->fd = fd;
+			addr_text(&sa, c->peer, sizeof(c->peer));
+			if (pthread_create(&c->thread, NULL, conn_main, c) == 0) {
+				g->conns[slot] = c;
+				c = NULL;
+				fd = -1;
+			}
+		}
+		pthread_mutex_unlock(&g->mu);
+		for (int i = 0; i < nreap; i++)
+			conn_free(reap[i]);
+		if (fd >= 0) {
+			char peer[80];
+			addr_text(&sa, peer, sizeof(peer));
+			log_warn("gateway: %s: connection refused: %s", peer,
+				 slot < 0 ? "too many connections" : "out of resources");
+			close(fd);
+		}
+		free(c);
+	}
+	return NULL;
+}
+
+int gateway_start(struct gateway *g, struct sfs_namespace *ns, SSL_CTX *ctx,
+		  int timeout_ms)
+{
+	g->ns = ns;
+	g->ctx = ctx;
+	g->timeout_ms = timeout_ms;
+	int rc = pthread_create(&g->accept_thread, NULL, accept_main, g);
+	if (rc)
+		return -rc;
+	g->started = true;
+	log_info("gateway: listening on %s", g->listen);
+	return 0;
+}
+
+void gateway_stop(struct gateway *g)
+{
+	if (g->started) {
+		pthread_mutex_lock(&g->mu);
+		g->stop = true;
+		/* Wake every connection thread out of its read. */
+		for (int i = 0; i < GATEWAY_MAX_CONNS; i++)
+			if (g->conns[i] && g->conns[i]->fd >= 0)
+				shutdown(g->conns[i]->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&g->mu);
+		pthread_join(g->accept_thread, NULL);
+		for (int i = 0; i < GATEWAY_MAX_CONNS; i++)
+			if (g->conns[i])
+				conn_free(g->conns[i]);
+		g->started = false;
+	}
+	if (g->lfd >= 0)
+		close(g->lfd);
+	g->lfd = -1;
+}

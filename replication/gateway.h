@@ -1,0 +1,64 @@
+/*
+ * gateway.h - this daemon's gateway (DESIGN §7): a TLS listener that
+ * accepts replication from upstream streams on other hosts and applies it
+ * to local replica streams through apply.c, the same path local replicas
+ * use. One thread accepts; each connection gets its own thread (at most
+ * GATEWAY_MAX_CONNS), so a slow or stalled peer holds up only itself.
+ *
+ * Security: the TLS handshake requires a client certificate chaining to
+ * [gateway] ca; every request must name a source cluster that the peer's
+ * certificate names, a local replica stream, and a source listed in that
+ * stream's .upstreams. A peer that fails any of this is refused and logged
+ * (warn), and nothing it sent applies. A malformed or oversized frame
+ * closes that connection only.
+ */
+#ifndef STREAMFS_GATEWAY_H
+#define STREAMFS_GATEWAY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "../fs/namespace.h"
+#include "tls.h"
+
+#define GATEWAY_MAX_CONNS 64
+
+struct gateway_conn;
+
+struct gateway {
+	struct sfs_namespace *ns;
+	SSL_CTX *ctx;			/* borrowed */
+	int timeout_ms;
+	int lfd;			/* listening socket, -1 if none */
+	char listen[300];
+	pthread_t accept_thread;
+	bool started;
+
+	pthread_mutex_t mu;		/* the fields below */
+	bool stop;
+	struct gateway_conn *conns[GATEWAY_MAX_CONNS];
+};
+
+/*
+ * gateway_bind - bind and listen on LISTEN ("ADDR:PORT") before the daemon
+ * forks, so that a port in use is reported and nothing is mounted.
+ * Returns 0 or a negative errno with one line in ERR.
+ */
+int gateway_bind(struct gateway *g, const char *listen, char *err,
+		 size_t errlen);
+
+/*
+ * gateway_start - start accepting for namespace NS with TLS context CTX;
+ * TIMEOUT_MS bounds the handshake and each frame's reads and writes.
+ * Returns 0 or a negative errno from pthread_create.
+ */
+int gateway_start(struct gateway *g, struct sfs_namespace *ns, SSL_CTX *ctx,
+		  int timeout_ms);
+
+/*
+ * gateway_stop - stop accepting, close every connection and join every
+ * thread. Safe if never bound or started.
+ */
+void gateway_stop(struct gateway *g);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * tls.c - the gateway's secure channel (tls.h): OpenSSL contexts, TCP
+ * connect and accept with deadlines, mutual authentication and the
+ * "certificate names this cluster" check.
+ *
+ * Why blocking sockets with SO_RCVTIMEO/SO_SNDTIMEO rather than an event
+ * loop: each connection is driven by one thread (a replication lane on the
+ * client, a connection thread in the gateway), so a per-call deadline is
+ * all that is needed to keep a stalled peer from hanging anything.
+ */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+struct tls_conn {
+	int fd;
+	SSL *ssl;
+	char subject[512];
+	char why[256];		/* OpenSSL's reason for the last -EIO */
+};
+
+/* OpenSSL's queued errors as one line (the last is the most precise). */
+static void ssl_reason(char *buf, size_t len)
+{
+	unsigned long e, last = 0;
+	while ((e = ERR_get_error()))
+		last = e;
+	if (last)
+		ERR_error_string_n(last, buf, len);
+	else
+		snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
+}
+
+SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca,
+		     char *err, size_t errlen)
+{
+	char why[256];
+	const char *what = NULL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	if (!ctx) {
+		what = "OpenSSL context";
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* Both sides present a certificate and check the other's. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		what = cert;
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		what = key;
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		what = key;
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		what = ca;
+		goto fail;
+	}
+	return ctx;
+fail:
+	ssl_reason(why, sizeof(why));
+	snprintf(err, errlen, "%s: %s", what, why);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void tls_ctx_free(SSL_CTX *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+/* Does certificate X name CLUSTER (a DNS SAN, else the CN)? */
+static bool cert_names(X509 *x, const char *cluster)
+{
+	if (!x)
+		return false;
+	bool found = false, any_dns = false;
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type != GEN_DNS)
+			continue;
+		any_dns = true;
+		const unsigned char *p = ASN1_STRING_get0_data(g->d.dNSName);
+		int n = ASN1_STRING_length(g->d.dNSName);
+		/* Exact bytes: an embedded NUL or a prefix never matches. */
+		if (n == (int)strlen(cluster) && !memcmp(p, cluster, n))
+			found = true;
+	}
+	GENERAL_NAMES_free(names);
+	if (found || any_dns)
+		return found;
+	char cn[256];
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+					  cn, sizeof(cn));
+	return n > 0 && n == (int)strlen(cluster) && !strcmp(cn, cluster);
+}
+
+bool tls_ctx_names(SSL_CTX *ctx, const char *cluster)
+{
+	return cert_names(SSL_CTX_get0_certificate(ctx), cluster);
+}
+
+static void set_timeouts(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A dead peer on an idle connection is noticed within about a minute. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	int idle = 30, intvl = 10, cnt = 3;
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* Split "host:port" ("[v6]:port" too) into HOST and PORT. */
+static int split_hostport(const char *hp, char *host, size_t hostlen, char *port,
+			  size_t portlen)
+{
+	const char *colon = strrchr(hp, ':');
+	if (!colon || !colon[1])
+		return -EINVAL;
+	const char *h = hp;
+	size_t n = colon - hp;
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	if (n == 0 || n >= hostlen || strlen(colon + 1) >= portlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	snprintf(port, portlen, "%s", colon + 1);
+	return 0;
+}
+
+/* Non-blocking connect to one address, bounded by MS. Returns fd or -errno. */
+static int connect_one(const struct addrinfo *ai, int ms)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	if (rc < 0 && errno == EINPROGRESS) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		rc = poll(&p, 1, ms);
+		if (rc == 0) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr) {
+			close(fd);
+			return -soerr;
+		}
+	} else if (rc < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	set_timeouts(fd, ms);
+	return fd;
+}
+
+/* Wrap connected FD in TLS; the handshake runs in the caller. */
+static struct tls_conn *conn_new(SSL_CTX *ctx, int fd)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+		SSL_free(c->ssl);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* After a handshake: the peer's subject, for log lines. */
+static void note_subject(struct tls_conn *c)
+{
+	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	if (x) {
+		X509_NAME_oneline(X509_get_subject_name(x), c->subject, sizeof(c->subject));
+		X509_free(x);
+	} else {
+		snprintf(c->subject, sizeof(c->subject), "(no certificate)");
+	}
+}
+
+/* Why a handshake failed, as one line: verification result or TLS error. */
+static void handshake_reason(struct tls_conn *c, int rc, char *err, size_t errlen)
+{
+	char why[256];
+	long v = SSL_get_verify_result(c->ssl);
+	int se = SSL_get_error(c->ssl, rc);
+	if (v != X509_V_OK) {
+		snprintf(err, errlen, "certificate refused: %s",
+			 X509_verify_cert_error_string(v));
+		ERR_clear_error();
+	} else if (se == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		snprintf(err, errlen, "TLS handshake timed out");
+	} else {
+		ssl_reason(why, sizeof(why));
+		snprintf(err, errlen, "TLS handshake failed: %s", why);
+	}
+}
+
+int tls_connect(SSL_CTX *ctx, const char *hostport, const char *peer_cluster,
+		int timeout_ms, struct tls_conn **out, char *err, size_t errlen)
+{
+	char host[256], port[32];
+	*out = NULL;
+	if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "bad address %s (HOST:PORT)", hostport);
+		return -EINVAL;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int gai = getaddrinfo(host, port, &hints, &res);
+	if (gai) {
+		snprintf(err, errlen, "%s: %s", hostport, gai_strerror(gai));
+		return -EHOSTUNREACH;
+	}
+	int fd = -EHOSTUNREACH;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = connect_one(ai, timeout_ms);
+		if (fd >= 0)
+			break;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot connect to %s: %s", hostport, strerror(-fd));
+		return fd;
+	}
+	struct tls_conn *c = conn_new(ctx, fd);
+	if (!c) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = SSL_connect(c->ssl);
+	if (rc != 1) {
+		handshake_reason(c, rc, err, errlen);
+		tls_close(c);
+		return strstr(err, "timed out") ? -ETIMEDOUT : -EPROTO;
+	}
+	note_subject(c);
+	if (!tls_peer_names(c, peer_cluster)) {
+		snprintf(err, errlen, "%s: the gateway's certificate (%s) does not name cluster %s",
+			 hostport, c->subject, peer_cluster);
+		tls_close(c);
+		return -EACCES;
+	}
+	*out = c;
+	return 0;
+}
+
+int tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, struct tls_conn **out,
+	       char *err, size_t errlen)
+{
+	*out = NULL;
+	set_timeouts(fd, timeout_ms);
+	struct tls_conn *c = conn_new(ctx, fd);
+	if (!c) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = SSL_accept(c->ssl);
+	if (rc != 1) {
+		handshake_reason(c, rc, err, errlen);
+		tls_close(c);
+		return strstr(err, "timed out") ? -ETIMEDOUT : -EPROTO;
+	}
+	note_subject(c);
+	*out = c;
+	return 0;
+}
+
+bool tls_peer_names(struct tls_conn *c, const char *cluster)
+{
+	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	bool ok = cert_names(x, cluster);
+	X509_free(x);
+	return ok;
+}
+
+const char *tls_peer_subject(struct tls_conn *c)
+{
+	return c->subject;
+}
+
+/* Map a failed SSL_read/SSL_write to a negative errno. */
+static int io_error(struct tls_conn *c, int rc)
+{
+	int se = SSL_get_error(c->ssl, rc);
+	int e = errno;
+	if (se == SSL_ERROR_SSL &&
+	    ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		se = SSL_ERROR_ZERO_RETURN;	/* OpenSSL 3: a close without close_notify */
+	if (se == SSL_ERROR_SSL)
+		ssl_reason(c->why, sizeof(c->why));
+	ERR_clear_error();
+	if (se == SSL_ERROR_ZERO_RETURN)
+		return -ECONNRESET;
+	if (se == SSL_ERROR_SYSCALL) {
+		if (e == EAGAIN || e == EWOULDBLOCK)
+			return -ETIMEDOUT;
+		return -ECONNRESET;	/* EOF, or a reset */
+	}
+	return -EIO;
+}
+
+int tls_read_full(struct tls_conn *c, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len) {
+		int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+		errno = 0;
+		int rc = SSL_read(c->ssl, p, chunk);
+		if (rc <= 0)
+			return io_error(c, rc);
+		p += rc;
+		len -= rc;
+	}
+	return 0;
+}
+
+int tls_write_full(struct tls_conn *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+		errno = 0;
+		int rc = SSL_write(c->ssl, p, chunk);
+		if (rc <= 0)
+			return io_error(c, rc);
+		p += rc;
+		len -= rc;
+	}
+	return 0;
+}
+
+int tls_wait_readable(struct tls_conn *c, int ms)
+{
+	if (SSL_pending(c->ssl) > 0)
+		return 1;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int rc = poll(&p, 1, ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+	return rc > 0;
+}
+
+const char *tls_last_error(struct tls_conn *c)
+{
+	return c->why[0] ? c->why : "TLS error";
+}
+
+int tls_fd(struct tls_conn *c)
+{
+	return c->fd;
+}
+
+void tls_close(struct tls_conn *c)
+{
+	if (!c)
+		return;
+	SSL_free(c->ssl);
+	close(c->fd);
+	free(c);
+}

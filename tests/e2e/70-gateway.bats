@@ -1,0 +1,401 @@
+#!/usr/bin/env bats
+# 70-gateway.bats - replication between hosts through the gateway (DESIGN
+# §7, issue 6): every host is a network namespace with its own daemon
+# (netns_helpers.bash). Each test checks the messages themselves on the
+# other host's mount: counts, no duplicates, each origin's order.
+#
+# Hosts: a = 198.18.0.1 (sanfrancisco), b = 198.18.0.2 (london),
+# c = 198.18.0.3 (tokyo) where a third host is needed.
+
+load helpers
+load replication_helpers
+load netns_helpers
+
+setup() {
+	nh_require
+	# A stalled or cut peer is noticed after this long (and a daemon
+	# stopping while a peer is gone logs the lost connection).
+	GW_TIMEOUT=1000
+	NH_LOG_ALLOW='gateway'
+}
+
+teardown() {
+	bg_kill_all
+	nh_teardown
+}
+
+# hosts HOST...: declare the usual hosts, set up, start them, and make
+# stream s in each host's local cluster. Sets A, B, C (the cluster dirs).
+hosts() {
+	local h
+	for h in "$@"; do
+		case $h in
+		a) nh_host a 198.18.0.1 sanfrancisco ;;
+		b) nh_host b 198.18.0.2 london ;;
+		c) nh_host c 198.18.0.3 tokyo ;;
+		esac
+		NH_CONF_EXTRA[$h]+="timeout_ms = $GW_TIMEOUT\n"
+	done
+	nh_setup
+	for h in "$@"; do
+		nh_start "$h"
+	done
+	A=${NH_MNT[a]:-}/sanfrancisco
+	B=${NH_MNT[b]:-}/london
+	C=${NH_MNT[c]:-}/tokyo
+	for h in "$@"; do
+		case $h in
+		a) mkdir "$A/s" ;;
+		b) mkdir "$B/s" ;;
+		c) mkdir "$C/s" ;;
+		esac
+	done
+}
+
+# xrep SRCDIR/STREAM DSTDIR/STREAM [SETTINGS]: the destination accepts the
+# source (.upstreams), the source sends to it (.replicas). Paths are
+# cluster directories under a mount, e.g. "$A/s" "$B/s".
+xrep() {
+	local src=$1 dst=$2
+	local sname dname
+	sname=$(basename "$(dirname "$src")")/$(basename "$src")
+	dname=$(basename "$(dirname "$dst")")/$(basename "$dst")
+	echo "/mapr/$sname" >>"$dst/.upstreams" &&
+		echo "/mapr/$dname${3:+ $3}" >>"$src/.replicas"
+}
+
+# rstate SRCDIR DST: the status part of replica DST's line in SRCDIR/.replicas.
+rstate() {
+	grep -- "^/mapr/$2 " "$1/.replicas"
+}
+
+# rmatch SRCDIR DST REGEX: that line matches REGEX.
+rmatch() {
+	local l
+	l=$(rstate "$1" "$2") || return 1
+	[[ $l =~ $3 ]]
+}
+
+# in_log HOST REGEX: HOST's daemon log has a line matching REGEX.
+in_log() {
+	grep -Eq -- "$2" "$NH_DIR/$1/streamfs.log"
+}
+
+# send_batches FILE PREFIX BATCHES SIZE: append PREFIX-1 ... PREFIX-(B*S)
+# to FILE, SIZE messages per write.
+send_batches() {
+	local f=$1 p=$2 nb=$3 sz=$4 i
+	for ((i = 0; i < nb; i++)); do
+		seq -f "$p-%.0f" $((i * sz + 1)) $(((i + 1) * sz)) >>"$f" || return 1
+	done
+}
+
+@test "A<->B across hosts: initial copy, then both masters write the same topic: the union, exactly once, in order" {
+	hosts a b
+	append_each "$A/s/pre" pre 100
+	xrep "$A/s" "$B/s"
+	xrep "$B/s" "$A/s"
+	# The initial copy crosses the network.
+	wait_count "$B/s/pre" 100 20
+	same_content "$A/s/pre" "$B/s/pre"
+
+	bg_start append_each "$A/s/t" a 1000
+	local wa=$BG_PID
+	bg_start append_each "$B/s/t" b 1000
+	local wb=$BG_PID
+	append_each "$A/s/own-a" oa 200
+	append_each "$B/s/own-b" ob 200
+	wait "$wa"
+	wait "$wb"
+	wait_count "$A/s/t" 2000 30
+	wait_count "$B/s/t" 2000 30
+	for f in "$A/s/t" "$B/s/t"; do
+		no_dups "$f"
+		in_order "$f" a 1000
+		in_order "$f" b 1000
+	done
+	wait_count "$B/s/own-a" 200 20
+	wait_count "$A/s/own-b" 200 20
+	in_order "$B/s/own-a" oa 200
+	in_order "$A/s/own-b" ob 200
+	# Nothing came back to its origin twice.
+	still_count "$A/s/pre" 100
+	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING pending=0 uptodate=true'
+	wait_for -t 10 rmatch "$B/s" sanfrancisco/s 'state=REPLICATING pending=0 uptodate=true'
+	[ -z "$(nh_log_errors)" ]
+}
+
+@test "three-host ring A->B->C->A with writers on all three: every stream holds the union, exactly once" {
+	hosts a b c
+	xrep "$A/s" "$B/s"
+	xrep "$B/s" "$C/s"
+	xrep "$C/s" "$A/s"
+	bg_start append_each "$A/s/t" a 300
+	local pa=$BG_PID
+	bg_start append_each "$B/s/t" b 300
+	local pb=$BG_PID
+	append_each "$C/s/t" c 300
+	wait "$pa"
+	wait "$pb"
+	for d in "$A" "$B" "$C"; do
+		wait_count "$d/s/t" 900 30
+		no_dups "$d/s/t"
+		in_order "$d/s/t" a 300
+		in_order "$d/s/t" b 300
+		in_order "$d/s/t" c 300
+	done
+	# A quiet moment later nothing more has arrived anywhere.
+	sleep 1
+	for d in "$A" "$B" "$C"; do
+		still_count "$d/s/t" 900
+	done
+}
+
+@test "the remote's .upstreams is enforced by the remote: refused, shown on the source, nothing applies; then allowed" {
+	hosts a b
+	echo /mapr/sanfrancisco/other >"$B/s/.upstreams"
+	echo /mapr/london/s >"$A/s/.replicas"
+	append_each "$A/s/t" m 10
+	wait_for -t 10 rmatch "$A/s" london/s 'state=UNEXPECTED'
+	[[ $(M=${NH_MNT[a]} rinfo sanfrancisco/s london/s lastError) == *"/mapr/london/s/.upstreams"* ]]
+	in_log b 'refused: refused by the replica: /mapr/sanfrancisco/s is not in /mapr/london/s/.upstreams'
+	[ ! -e "$B/s/t" ]
+	# Allowed now: everything arrives, once.
+	echo /mapr/sanfrancisco/s >>"$B/s/.upstreams"
+	wait_count "$B/s/t" 10 15
+	in_order "$B/s/t" m 10
+	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING'
+}
+
+# rogue_host NAME CERT: host c at 198.18.0.3 claiming local cluster
+# sanfrancisco (as host a) and replicating its stream s to london/s, with
+# the certificate CERT (path without .crt/.key). Started.
+rogue_host() {
+	mkdir -p "$NH_DIR/c/mnt" "$NH_DIR/c/data"
+	cat >"$NH_DIR/c/mount.conf" <<-EOF
+		[cluster sanfrancisco]
+		data = $NH_DIR/c/data/sanfrancisco
+		[cluster london]
+		gateway = 198.18.0.2:${NH_PORT:-5660}
+		[gateway]
+		cert = $2.crt
+		key = $2.key
+		ca = $NH_DIR/certs/ca.crt
+		timeout_ms = $GW_TIMEOUT
+	EOF
+	nh_start c
+	R=${NH_MNT[c]}/sanfrancisco
+	mkdir "$R/s"
+	echo /mapr/london/s >"$R/s/.replicas"
+	append_each "$R/s/t" rogue 5
+}
+
+@test "a peer whose certificate comes from another CA is refused and logged; nothing it sends applies" {
+	nh_host a 198.18.0.1 sanfrancisco
+	nh_host b 198.18.0.2 london
+	nh_host c 198.18.0.3
+	NH_CONF_EXTRA[a]="timeout_ms = $GW_TIMEOUT\n"
+	NH_CONF_EXTRA[b]="timeout_ms = $GW_TIMEOUT\n"
+	nh_setup
+	nh_start a
+	nh_start b
+	A=${NH_MNT[a]}/sanfrancisco
+	B=${NH_MNT[b]}/london
+	mkdir "$A/s" "$B/s"
+	xrep "$A/s" "$B/s"
+	# Its own CA, a certificate naming sanfrancisco all the same.
+	bash "$STREAMFS_SRC/scripts/gateway-certs.sh" ca "$NH_DIR/rogue" >/dev/null 2>&1
+	bash "$STREAMFS_SRC/scripts/gateway-certs.sh" cert "$NH_DIR/rogue" c sanfrancisco >/dev/null 2>&1
+	rogue_host c "$NH_DIR/rogue/c"
+	wait_for -t 10 in_log b 'gateway: 198\.18\.0\.3:[0-9]+: connection refused: .*(certificate|alert|handshake)'
+	wait_for -t 10 rmatch "$R/s" london/s 'state=UNEXPECTED'
+	# The real sanfrancisco still gets through.
+	append_each "$A/s/t" good 5
+	wait_count "$B/s/t" 5 15
+	sleep 1
+	! grep -q rogue "$B/s/t"
+	in_order "$B/s/t" good 5
+}
+
+@test "a peer with another cluster's credentials is refused per request; nothing it sends applies" {
+	nh_host a 198.18.0.1 sanfrancisco
+	nh_host b 198.18.0.2 london
+	nh_host c 198.18.0.3
+	NH_CONF_EXTRA[b]="timeout_ms = $GW_TIMEOUT\n"
+	nh_setup
+	nh_start a
+	nh_start b
+	A=${NH_MNT[a]}/sanfrancisco
+	B=${NH_MNT[b]}/london
+	mkdir "$A/s" "$B/s"
+	xrep "$A/s" "$B/s"
+	# Valid, from our CA, but it names newyork, not sanfrancisco.
+	nh_cert c-ny newyork
+	rogue_host c "$NH_DIR/certs/c-ny"
+	wait_for -t 10 in_log b "refused: the peer's certificate does not name cluster sanfrancisco"
+	wait_for -t 10 rmatch "$R/s" london/s 'state=UNEXPECTED'
+	[[ $(M=${NH_MNT[c]} rinfo sanfrancisco/s london/s lastError) == *"does not name cluster sanfrancisco"* ]]
+	append_each "$A/s/t" good 5
+	wait_count "$B/s/t" 5 15
+	! grep -q rogue "$B/s/t"
+}
+
+@test "plain TCP, a malformed frame and an oversized frame close that connection only, with a log line" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	# Plain TCP: not a TLS handshake.
+	nh_exec a timeout 10 bash -c 'exec 5<>/dev/tcp/198.18.0.2/5660; printf "SFG1 hello in clear\n" >&5; sleep 0.5' || true
+	wait_for -t 10 in_log b 'gateway: 198\.18\.0\.1:[0-9]+: connection refused: TLS handshake failed'
+	# Authenticated (host a's own certificate), then garbage.
+	local tls=(openssl s_client -quiet -connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt"
+		-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt")
+	printf 'XXXXthis is no frame' | nh_exec a timeout 10 "${tls[@]}" >/dev/null 2>&1 || true
+	wait_for -t 10 in_log b 'malformed frame header: .*connection closed'
+	# A header announcing 4 GiB - 1 of body.
+	printf 'SFG1\004\000\000\000\377\377\377\377' | nh_exec a timeout 10 "${tls[@]}" >/dev/null 2>&1 || true
+	wait_for -t 10 in_log b 'oversized frame: .*connection closed'
+	# A well-formed header with a body that is not a request.
+	printf 'SFG1\002\000\000\000\003\000\000\000abc' | nh_exec a timeout 10 "${tls[@]}" >/dev/null 2>&1 || true
+	wait_for -t 10 in_log b 'malformed frame: .*connection closed'
+	# The gateway goes on serving.
+	append_each "$A/s/t" m 20
+	wait_count "$B/s/t" 20 15
+	in_order "$B/s/t" m 20
+	nh_pid b >/dev/null
+}
+
+@test "link cut during heavy replication: error shown while cut, then it catches up by itself: nothing lost or duplicated" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	bg_start send_batches "$A/s/t" m 200 100
+	local w=$BG_PID
+	wait_for -t 20 bash -c "[ \$(wc -l < '$B/s/t' 2>/dev/null || echo 0) -gt 0 ]"
+	nh_link_down a
+	# Local writers go on; the source shows the error.
+	wait_for -t 15 rmatch "$A/s" london/s 'state=UNEXPECTED'
+	[[ $(M=${NH_MNT[a]} rinfo sanfrancisco/s london/s lastError) == *"gateway london"* ]]
+	wait "$w"
+	has_n "$A/s/t" 20000
+	nh_link_up a
+	wait_count "$B/s/t" 20000 60
+	no_dups "$B/s/t"
+	in_order "$B/s/t" m 20000
+	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING pending=0'
+}
+
+@test "kill -9 of the receiving daemon mid-batch, restart: nothing lost or duplicated" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	bg_start send_batches "$A/s/t" m 200 100
+	local w=$BG_PID
+	wait_for -t 20 bash -c "[ \$(wc -l < '$B/s/t' 2>/dev/null || echo 0) -gt 0 ]"
+	nh_kill9 b
+	wait "$w"
+	nh_start b
+	wait_count "$B/s/t" 20000 60
+	no_dups "$B/s/t"
+	in_order "$B/s/t" m 20000
+}
+
+@test "a stalled peer (SIGSTOP) blocks neither local writers nor replication to other replicas" {
+	nh_host a 198.18.0.1 sanfrancisco paris
+	nh_host b 198.18.0.2 london
+	nh_host c 198.18.0.3 tokyo
+	for h in a b c; do NH_CONF_EXTRA[$h]="timeout_ms = $GW_TIMEOUT\n"; done
+	nh_setup
+	nh_start a
+	nh_start b
+	nh_start c
+	A=${NH_MNT[a]}/sanfrancisco
+	P=${NH_MNT[a]}/paris
+	B=${NH_MNT[b]}/london
+	C=${NH_MNT[c]}/tokyo
+	mkdir "$A/s" "$P/s" "$B/s" "$C/s"
+	xrep "$A/s" "$B/s"
+	xrep "$A/s" "$C/s"
+	xrep "$A/s" "$P/s"
+	append_each "$A/s/t" pre 10
+	wait_count "$B/s/t" 10 15
+	nh_stop_signal b STOP
+	# 200 separate writes finish although london's daemon is frozen.
+	timeout 60 bash -c "$(declare -f append_each); append_each '$A/s/t' m 200"
+	wait_count "$P/s/t" 210 15
+	wait_count "$C/s/t" 210 15
+	wait_for -t 15 rmatch "$A/s" london/s 'state=UNEXPECTED'
+	# (london's mount cannot be looked at while its daemon is frozen.)
+	nh_stop_signal b CONT
+	wait_count "$B/s/t" 210 30
+	no_dups "$B/s/t"
+	in_order "$B/s/t" m 200
+}
+
+@test "synchronous=true across hosts: a write returns once the remote applied it; a frozen remote degrades after the timeout, then it is synchronous again" {
+	nh_host a 198.18.0.1 sanfrancisco
+	nh_host b 198.18.0.2 london
+	NH_CONF_EXTRA[a]="timeout_ms = $GW_TIMEOUT\n[replication]\nsync_timeout_ms = 800\n"
+	NH_CONF_EXTRA[b]="timeout_ms = $GW_TIMEOUT\n"
+	nh_setup
+	nh_start a
+	nh_start b
+	A=${NH_MNT[a]}/sanfrancisco
+	B=${NH_MNT[b]}/london
+	mkdir "$A/s" "$B/s"
+	xrep "$A/s" "$B/s" synchronous=true
+	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING'
+	local i
+	for ((i = 1; i <= 20; i++)); do
+		echo "m-$i" >>"$A/s/t"
+		# No waiting: the write returned, so the remote has it.
+		still_count "$B/s/t" "$i"
+	done
+	nh_stop_signal b STOP
+	local t0=$SECONDS
+	timeout 20 bash -c "echo slow >> '$A/s/t'"
+	grep -q 'degraded=true' "$A/s/.replicas"
+	jq -e '.replicas[0].degraded == true and .replicas[0].synchronous == true' "$A/s/.info"
+	# While degraded, writes do not wait.
+	timeout 20 bash -c "$(declare -f append_each); append_each '$A/s/t' d 20"
+	[ $((SECONDS - t0)) -lt 15 ]
+	nh_stop_signal b CONT
+	wait_count "$B/s/t" 41 30
+	wait_for -t 15 bash -c "! grep -q degraded=true '$A/s/.replicas'"
+	echo again >>"$A/s/t"
+	still_count "$B/s/t" 42
+	tail -n 1 "$B/s/t" | grep -qx again
+}
+
+@test "networkcompression lz4 and zstd: fewer bytes on the wire for compressible messages, identical data" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	# 4,000 messages of 200 bytes of text that compresses well.
+	local line
+	line=$(printf 'the quick brown fox jumps over the lazy dog %.0s' 1 2 3 4)
+	line=${line:0:190}
+	wire() { # wire TOPIC: bytes host a sends while TOPIC replicates
+		local before after
+		before=$(nh_wire_bytes a tx)
+		for ((k = 1; k <= 40; k++)); do
+			# 100 messages per write(), as a producer batching them.
+			for ((j = 1; j <= 100; j++)); do echo "$line $k-$j"; done >"$NH_DIR/batch"
+			cat "$NH_DIR/batch" >>"$A/s/$1"
+		done
+		wait_count "$B/s/$1" 4000 30 >&2
+		after=$(nh_wire_bytes a tx)
+		echo $((after - before))
+	}
+	local off lz4 zstd
+	off=$(wire plain)
+	echo "/mapr/london/s networkcompression=lz4" >>"$A/s/.replicas"
+	lz4=$(wire fast)
+	echo "/mapr/london/s networkcompression=zstd" >>"$A/s/.replicas"
+	zstd=$(wire small)
+	echo "bytes on the wire: off=$off lz4=$lz4 zstd=$zstd" >&3
+	# 800 KB of payload: uncompressed at least that goes over the wire.
+	[ "$off" -gt 800000 ]
+	[ $((lz4 * 2)) -lt "$off" ]
+	[ $((zstd * 2)) -lt "$off" ]
+	same_content "$A/s/plain" "$B/s/plain"
+	same_content "$A/s/fast" "$B/s/fast"
+	same_content "$A/s/small" "$B/s/small"
+	grep -q 'networkcompression=zstd' "$A/s/.replicas"
+}

@@ -399,3 +399,71 @@ rogue_host() {
 	same_content "$A/s/small" "$B/s/small"
 	grep -q 'networkcompression=zstd' "$A/s/.replicas"
 }
+
+@test "the client checks the gateway too: a gateway whose certificate names another cluster gets nothing" {
+	nh_host a 198.18.0.1 sanfrancisco
+	nh_host b 198.18.0.2 london
+	NH_CONF_EXTRA[a]="timeout_ms = $GW_TIMEOUT\n"
+	nh_setup
+	# Host b presents a valid certificate of our CA that names paris.
+	nh_cert b-paris paris
+	NH_CERT[b]=b-paris
+	nh_conf b
+	nh_start a
+	nh_start b
+	A=${NH_MNT[a]}/sanfrancisco
+	B=${NH_MNT[b]}/london
+	mkdir "$A/s" "$B/s"
+	xrep "$A/s" "$B/s"
+	append_each "$A/s/t" m 5
+	wait_for -t 10 rmatch "$A/s" london/s 'state=UNEXPECTED'
+	[[ $(M=${NH_MNT[a]} rinfo sanfrancisco/s london/s lastError) == *"does not name cluster london"* ]]
+	[ ! -e "$B/s/t" ]
+}
+
+# start_fails HOST REGEX: HOST's daemon, started by hand, exits non-zero
+# at once with one line on stderr matching REGEX, and mounts nothing.
+start_fails() {
+	local out status
+	out=$(timeout 20 nsenter --net="/run/netns/${NH_NS[$1]}" -- \
+		"$STREAMFS" -c "$NH_DIR/$1/mount.conf" -f "$NH_DIR/$1/mnt" 2>&1) && status=0 || status=$?
+	echo "status $status: $out" >&2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[ "$(grep -c . <<<"$out")" -eq 1 ]
+	[[ $out =~ $2 ]]
+	is_unmounted "$NH_DIR/$1/mnt"
+}
+
+@test "bad credentials or a port in use stop the daemon at start-up with one line, nothing mounted" {
+	nh_host a 198.18.0.1 sanfrancisco
+	nh_host b 198.18.0.2 london
+	nh_setup
+	local conf=$NH_DIR/a/mount.conf
+	cp "$conf" "$NH_DIR/good.conf"
+	# A certificate file that does not exist.
+	sed -i "s|^cert = .*|cert = $NH_DIR/nope.crt|" "$conf"
+	start_fails a "\[gateway\]: $NH_DIR/nope.crt: "
+	# A key that is not the certificate's.
+	cp "$NH_DIR/good.conf" "$conf"
+	sed -i "s|^key = .*|key = $NH_DIR/certs/b.key|" "$conf"
+	start_fails a "\[gateway\]: $NH_DIR/certs/b.key: "
+	# A CA file that is no certificate.
+	cp "$NH_DIR/good.conf" "$conf"
+	echo "not a certificate" >"$NH_DIR/junk.pem"
+	sed -i "s|^ca = .*|ca = $NH_DIR/junk.pem|" "$conf"
+	start_fails a "\[gateway\]: $NH_DIR/junk.pem: "
+	# The port is taken (by host a's own daemon, started properly).
+	cp "$NH_DIR/good.conf" "$conf"
+	nh_start a
+	mkdir -p "$NH_DIR/a2/mnt"
+	sed -e "s|$NH_DIR/a/data|$NH_DIR/a2/data|" "$conf" >"$NH_DIR/a2/mount.conf"
+	local out status
+	out=$(timeout 20 nsenter --net="/run/netns/${NH_NS[a]}" -- \
+		"$STREAMFS" -c "$NH_DIR/a2/mount.conf" -f "$NH_DIR/a2/mnt" 2>&1) && status=0 || status=$?
+	echo "status $status: $out" >&2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ $out == *"listen = 198.18.0.1:5660: Address already in use"* ]]
+	is_unmounted "$NH_DIR/a2/mnt"
+	# The first daemon is unharmed.
+	mkdir "${NH_MNT[a]}/sanfrancisco/s"
+}

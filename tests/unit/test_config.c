@@ -458,6 +458,33 @@ static void test_bad_hostport(void **state)
 		     "[gateway]", "'listen'", END);
 }
 
+/* The gateway has no plain mode: listen or a remote cluster needs all
+ * three credentials, and the message names the missing key and why. */
+static void test_gateway_credentials(void **state)
+{
+	(void)state;
+	expect_error("[cluster a]\ndata = /a\n[gateway]\nlisten = 127.0.0.1:5660\n"
+		     "key = /k\nca = /ca\n", 4,
+		     "[gateway]", "'cert' is required", "'listen' is set", END);
+	expect_error("[cluster a]\ndata = /a\n[cluster r]\ngateway = h:1\n"
+		     "[gateway]\ncert = /c\nca = /ca\n", 3,
+		     "[gateway]", "'key' is required", "remote cluster", END);
+	expect_error("[cluster r]\ngateway = h:1\n[gateway]\ncert = /c\nkey = /k\n", 1,
+		     "'ca' is required", END);
+	expect_error("[cluster a]\ndata = /a\n[gateway]\ntimeout_ms = 50\n", 4,
+		     "'timeout_ms'", END);
+	struct sfs_config cfg;
+	load_ok("gw.conf", "[cluster a]\ndata = /a\n[cluster r]\ngateway = h:1\n"
+		"[gateway]\ncert = /c\nkey = /k\nca = /ca\ntimeout_ms = 250\n", &cfg);
+	assert_int_equal(cfg.gateway_timeout_ms, 250);
+	assert_null(cfg.gateway_listen);
+	config_free(&cfg);
+	/* Without either, credentials are not needed, and the default holds. */
+	load_ok("plain.conf", "[cluster a]\ndata = /a\n", &cfg);
+	assert_int_equal(cfg.gateway_timeout_ms, 5000);
+	config_free(&cfg);
+}
+
 static void test_syntax(void **state)
 {
 	(void)state;
@@ -584,6 +611,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_hostport, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syntax, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateway_credentials, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_too_long, setup,
 						teardown),

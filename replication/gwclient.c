@@ -103,6 +103,20 @@ static void back_off(struct gwclient *gc)
 	gc->next_attempt_ns = mono_ns() + gc->backoff_ms * 1000000ull;
 }
 
+/*
+ * The gateway is unreachable for the reason in gc->last_err: tell the
+ * caller (ERR), log it once until it is back, and back off. Returns RC.
+ */
+static int went_down(struct gwclient *gc, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", gc->last_err);
+	if (!gc->logged_down)
+		log_warn("%s", gc->last_err);
+	gc->logged_down = true;
+	back_off(gc);
+	return rc;
+}
+
 /* Read one whole frame into *F (a GW_RESULT). */
 static int read_result(struct gwclient *gc, struct tls_conn *c, struct gw_frame *f)
 {
@@ -175,12 +189,7 @@ static int ensure_connected(struct gwclient *gc, char *err, size_t errlen)
 	}
 	if (rc < 0) {
 		snprintf(gc->last_err, sizeof(gc->last_err), "gateway %s: %s", gc->cluster, why);
-		snprintf(err, errlen, "%s", gc->last_err);
-		if (!gc->logged_down)
-			log_warn("%s", gc->last_err);
-		gc->logged_down = true;
-		back_off(gc);
-		return rc;
+		return went_down(gc, rc, err, errlen);
 	}
 	if (gc->logged_down)
 		log_info("gateway %s: connected to %s", gc->cluster, gc->hostport);
@@ -218,12 +227,7 @@ static int request(struct gwclient *gc, struct gw_frame *f, char *err, size_t er
 			continue;
 		snprintf(gc->last_err, sizeof(gc->last_err), "gateway %s: %s: %s", gc->cluster,
 			 gc->hostport, rc == -EPROTO ? "malformed answer" : strerror(-rc));
-		snprintf(err, errlen, "%s", gc->last_err);
-		if (!gc->logged_down)
-			log_warn("%s", gc->last_err);
-		gc->logged_down = true;
-		back_off(gc);
-		return rc;
+		return went_down(gc, rc, err, errlen);
 	}
 }
 

@@ -25,27 +25,31 @@ teardown() {
 }
 
 # hosts HOST...: declare the usual hosts, set up, start them, and make
-# stream s in each host's local cluster. Sets A, B, C (the cluster dirs).
+# stream s in each host's local clusters. Sets A, B, C, P (cluster dirs).
+# Host "rogue" is c without clusters, set up but not started (rogue_host).
+# A_CLUSTERS (default sanfrancisco) are host a's clusters; whatever
+# NH_CONF_EXTRA[HOST] holds already follows the [gateway] timeout.
 hosts() {
 	local h
 	for h in "$@"; do
 		case $h in
-		a) nh_host a 198.18.0.1 sanfrancisco ;;
+		a) nh_host a 198.18.0.1 ${A_CLUSTERS:-sanfrancisco} ;;
 		b) nh_host b 198.18.0.2 london ;;
 		c) nh_host c 198.18.0.3 tokyo ;;
+		rogue) nh_host c 198.18.0.3 ;;
 		esac
-		NH_CONF_EXTRA[$h]+="timeout_ms = $GW_TIMEOUT\n"
+		NH_CONF_EXTRA[$h]="timeout_ms = $GW_TIMEOUT\n${NH_CONF_EXTRA[$h]:-}"
 	done
 	nh_setup
-	for h in "$@"; do
-		nh_start "$h"
-	done
 	A=${NH_MNT[a]:-}/sanfrancisco
 	B=${NH_MNT[b]:-}/london
 	C=${NH_MNT[c]:-}/tokyo
+	P=${NH_MNT[a]:-}/paris
 	for h in "$@"; do
+		[[ $h == rogue ]] && continue
+		nh_start "$h"
 		case $h in
-		a) mkdir "$A/s" ;;
+		a) mkdir "$A/s"; [[ ${A_CLUSTERS:-} != *paris* ]] || mkdir "$P/s" ;;
 		b) mkdir "$B/s" ;;
 		c) mkdir "$C/s" ;;
 		esac
@@ -64,16 +68,12 @@ xrep() {
 		echo "/mapr/$dname${3:+ $3}" >>"$src/.replicas"
 }
 
-# rstate SRCDIR DST: the status part of replica DST's line in SRCDIR/.replicas.
-rstate() {
-	grep -- "^/mapr/$2 " "$1/.replicas"
-}
-
-# rmatch SRCDIR DST REGEX: that line matches REGEX.
-rmatch() {
-	local l
-	l=$(rstate "$1" "$2") || return 1
-	[[ $l =~ $3 ]]
+# on HOST CMD...: run CMD with M set to HOST's mountpoint, for the helpers
+# of replication_helpers.bash (rline_match, rinfo), which look under $M.
+on() {
+	local M=${NH_MNT[$1]}
+	shift
+	"$@"
 }
 
 # in_log HOST REGEX: HOST's daemon log has a line matching REGEX.
@@ -120,8 +120,8 @@ send_batches() {
 	in_order "$A/s/own-b" ob 200
 	# Nothing came back to its origin twice.
 	still_count "$A/s/pre" 100
-	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING pending=0 uptodate=true'
-	wait_for -t 10 rmatch "$B/s" sanfrancisco/s 'state=REPLICATING pending=0 uptodate=true'
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING pending=0 uptodate=true'
+	wait_for -t 10 on b rline_match london/s sanfrancisco/s 'state=REPLICATING pending=0 uptodate=true'
 	[ -z "$(nh_log_errors)" ]
 }
 
@@ -156,15 +156,15 @@ send_batches() {
 	echo /mapr/sanfrancisco/other >"$B/s/.upstreams"
 	echo /mapr/london/s >"$A/s/.replicas"
 	append_each "$A/s/t" m 10
-	wait_for -t 10 rmatch "$A/s" london/s 'state=UNEXPECTED'
-	[[ $(M=${NH_MNT[a]} rinfo sanfrancisco/s london/s lastError) == *"/mapr/london/s/.upstreams"* ]]
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"/mapr/london/s/.upstreams"* ]]
 	in_log b 'refused: refused by the replica: /mapr/sanfrancisco/s is not in /mapr/london/s/.upstreams'
 	[ ! -e "$B/s/t" ]
 	# Allowed now: everything arrives, once.
 	echo /mapr/sanfrancisco/s >>"$B/s/.upstreams"
 	wait_count "$B/s/t" 10 15
 	in_order "$B/s/t" m 10
-	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING'
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
 }
 
 # rogue_host NAME CERT: host c at 198.18.0.3 claiming local cluster
@@ -191,24 +191,14 @@ rogue_host() {
 }
 
 @test "a peer whose certificate comes from another CA is refused and logged; nothing it sends applies" {
-	nh_host a 198.18.0.1 sanfrancisco
-	nh_host b 198.18.0.2 london
-	nh_host c 198.18.0.3
-	NH_CONF_EXTRA[a]="timeout_ms = $GW_TIMEOUT\n"
-	NH_CONF_EXTRA[b]="timeout_ms = $GW_TIMEOUT\n"
-	nh_setup
-	nh_start a
-	nh_start b
-	A=${NH_MNT[a]}/sanfrancisco
-	B=${NH_MNT[b]}/london
-	mkdir "$A/s" "$B/s"
+	hosts a b rogue
 	xrep "$A/s" "$B/s"
 	# Its own CA, a certificate naming sanfrancisco all the same.
 	bash "$STREAMFS_SRC/scripts/gateway-certs.sh" ca "$NH_DIR/rogue" >/dev/null 2>&1
 	bash "$STREAMFS_SRC/scripts/gateway-certs.sh" cert "$NH_DIR/rogue" c sanfrancisco >/dev/null 2>&1
 	rogue_host c "$NH_DIR/rogue/c"
 	wait_for -t 10 in_log b 'gateway: 198\.18\.0\.3:[0-9]+: connection refused: .*(certificate|alert|handshake)'
-	wait_for -t 10 rmatch "$R/s" london/s 'state=UNEXPECTED'
+	wait_for -t 10 on c rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
 	# The real sanfrancisco still gets through.
 	append_each "$A/s/t" good 5
 	wait_count "$B/s/t" 5 15
@@ -218,23 +208,14 @@ rogue_host() {
 }
 
 @test "a peer with another cluster's credentials is refused per request; nothing it sends applies" {
-	nh_host a 198.18.0.1 sanfrancisco
-	nh_host b 198.18.0.2 london
-	nh_host c 198.18.0.3
-	NH_CONF_EXTRA[b]="timeout_ms = $GW_TIMEOUT\n"
-	nh_setup
-	nh_start a
-	nh_start b
-	A=${NH_MNT[a]}/sanfrancisco
-	B=${NH_MNT[b]}/london
-	mkdir "$A/s" "$B/s"
+	hosts a b rogue
 	xrep "$A/s" "$B/s"
 	# Valid, from our CA, but it names newyork, not sanfrancisco.
 	nh_cert c-ny newyork
 	rogue_host c "$NH_DIR/certs/c-ny"
 	wait_for -t 10 in_log b "refused: the peer's certificate does not name cluster sanfrancisco"
-	wait_for -t 10 rmatch "$R/s" london/s 'state=UNEXPECTED'
-	[[ $(M=${NH_MNT[c]} rinfo sanfrancisco/s london/s lastError) == *"does not name cluster sanfrancisco"* ]]
+	wait_for -t 10 on c rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on c rinfo sanfrancisco/s london/s lastError) == *"does not name cluster sanfrancisco"* ]]
 	append_each "$A/s/t" good 5
 	wait_count "$B/s/t" 5 15
 	! grep -q rogue "$B/s/t"
@@ -272,15 +253,15 @@ rogue_host() {
 	wait_for -t 20 bash -c "[ \$(wc -l < '$B/s/t' 2>/dev/null || echo 0) -gt 0 ]"
 	nh_link_down a
 	# Local writers go on; the source shows the error.
-	wait_for -t 15 rmatch "$A/s" london/s 'state=UNEXPECTED'
-	[[ $(M=${NH_MNT[a]} rinfo sanfrancisco/s london/s lastError) == *"gateway london"* ]]
+	wait_for -t 15 on a rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"gateway london"* ]]
 	wait "$w"
 	has_n "$A/s/t" 20000
 	nh_link_up a
 	wait_count "$B/s/t" 20000 60
 	no_dups "$B/s/t"
 	in_order "$B/s/t" m 20000
-	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING pending=0'
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING pending=0'
 }
 
 @test "kill -9 of the receiving daemon mid-batch, restart: nothing lost or duplicated" {
@@ -298,19 +279,7 @@ rogue_host() {
 }
 
 @test "a stalled peer (SIGSTOP) blocks neither local writers nor replication to other replicas" {
-	nh_host a 198.18.0.1 sanfrancisco paris
-	nh_host b 198.18.0.2 london
-	nh_host c 198.18.0.3 tokyo
-	for h in a b c; do NH_CONF_EXTRA[$h]="timeout_ms = $GW_TIMEOUT\n"; done
-	nh_setup
-	nh_start a
-	nh_start b
-	nh_start c
-	A=${NH_MNT[a]}/sanfrancisco
-	P=${NH_MNT[a]}/paris
-	B=${NH_MNT[b]}/london
-	C=${NH_MNT[c]}/tokyo
-	mkdir "$A/s" "$P/s" "$B/s" "$C/s"
+	A_CLUSTERS="sanfrancisco paris" hosts a b c
 	xrep "$A/s" "$B/s"
 	xrep "$A/s" "$C/s"
 	xrep "$A/s" "$P/s"
@@ -321,7 +290,7 @@ rogue_host() {
 	timeout 60 bash -c "$(declare -f append_each); append_each '$A/s/t' m 200"
 	wait_count "$P/s/t" 210 15
 	wait_count "$C/s/t" 210 15
-	wait_for -t 15 rmatch "$A/s" london/s 'state=UNEXPECTED'
+	wait_for -t 15 on a rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
 	# (london's mount cannot be looked at while its daemon is frozen.)
 	nh_stop_signal b CONT
 	wait_count "$B/s/t" 210 30
@@ -330,18 +299,10 @@ rogue_host() {
 }
 
 @test "synchronous=true across hosts: a write returns once the remote applied it; a frozen remote degrades after the timeout, then it is synchronous again" {
-	nh_host a 198.18.0.1 sanfrancisco
-	nh_host b 198.18.0.2 london
-	NH_CONF_EXTRA[a]="timeout_ms = $GW_TIMEOUT\n[replication]\nsync_timeout_ms = 800\n"
-	NH_CONF_EXTRA[b]="timeout_ms = $GW_TIMEOUT\n"
-	nh_setup
-	nh_start a
-	nh_start b
-	A=${NH_MNT[a]}/sanfrancisco
-	B=${NH_MNT[b]}/london
-	mkdir "$A/s" "$B/s"
+	NH_CONF_EXTRA[a]="[replication]\nsync_timeout_ms = 800\n"
+	hosts a b
 	xrep "$A/s" "$B/s" synchronous=true
-	wait_for -t 10 rmatch "$A/s" london/s 'state=REPLICATING'
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
 	local i
 	for ((i = 1; i <= 20; i++)); do
 		echo "m-$i" >>"$A/s/t"
@@ -416,8 +377,8 @@ rogue_host() {
 	mkdir "$A/s" "$B/s"
 	xrep "$A/s" "$B/s"
 	append_each "$A/s/t" m 5
-	wait_for -t 10 rmatch "$A/s" london/s 'state=UNEXPECTED'
-	[[ $(M=${NH_MNT[a]} rinfo sanfrancisco/s london/s lastError) == *"does not name cluster london"* ]]
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"does not name cluster london"* ]]
 	[ ! -e "$B/s/t" ]
 }
 

@@ -6,11 +6,24 @@ against its baselines measured in the same invocation, and writes the table
 to bench/results/latest.txt (and bench/results/latest.png when gnuplot is
 installed). Python 3 standard library only.
 
+Figures (BENCH_ONLY names them):
+  1   append, one message per write()      5   tail -f latency of a replica
+  2   append, 64 KiB writes                6   storage overhead per message
+  3   read (cat), cold and warm            7   start-up time and RSS
+  4   replication in one daemon: catch-up, live latency
+  4b  replication over the gateway: the same with two daemons on loopback
+      (TLS, certificates made by scripts/gateway-certs.sh, which needs the
+      openssl command), beside figure 4
+  4c  synchronous replicas: write() latency, sync vs async, one daemon and
+      over the gateway
+  8   fsync policies
+
 Environment:
   BENCH_SCALE  multiplies the sizes (default 1; 0.1 is a quick run, 4 gives
                the 1 GiB read and start-up topic of issue 7)
   BENCH_RUNS   runs per figure (default 3)
-  BENCH_ONLY   comma-separated figure numbers to run (default: all, 1-8)
+  BENCH_ONLY   comma-separated figures to run (default: all of the above);
+               e.g. BENCH_ONLY=4,4b,4c for replication only
   BENCH_DIR    where the temporary directories go (default /tmp; it must be
                on the disk you want to measure)
   BENCH_KEEP   1: keep the temporary directory (data and daemon logs)
@@ -29,6 +42,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,7 +58,8 @@ LATENCY = os.path.join(BIN, "latency")
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
-ONLY = {int(x) for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
+FIGURES = ["1", "2", "3", "4", "4b", "4c", "5", "6", "7", "8"]   # in the order they run
+ONLY = {x.lower() for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
 TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", "latest.txt"))
@@ -62,8 +77,8 @@ def scaled(n, least=1):
 N_PERMSG = scaled(200_000, 1000)          # figure 1
 N_BLOCK = scaled(2_000_000, 10_000)       # figure 2
 READ_BYTES = scaled(256 * MiB, 4 * MiB)   # figure 3
-N_CATCHUP = scaled(1_000_000, 10_000)     # figure 4
-N_LATENCY = scaled(1000, 200)             # figure 4, live samples
+N_CATCHUP = scaled(1_000_000, 10_000)     # figures 4 and 4b
+N_LATENCY = scaled(1000, 200)             # figures 4, 4b, 4c: live samples per measurement
 N_TAIL = scaled(12, 6)                    # figure 5, samples per tail mode
 START_BYTES = scaled(1024 * MiB, 8 * MiB)  # figure 7a: the large topic (1 GiB), after 10x growth
 START_TOPICS = scaled(10_000, 200)        # figure 7b
@@ -303,6 +318,7 @@ class Results:
         self.targets = []      # (target, measured, met or None)
         self.notes = []
         self.plot = {}         # label -> (streamfs/passthrough ratio)
+        self.data = {}         # figure -> its summary, for a later figure to show beside its own
 
     def section(self, title, lines):
         self.sections.append((title, lines))
@@ -454,60 +470,266 @@ def setup_pair(mnt, n):
     ctl_append(os.path.join(mnt, "b", "s", ".upstreams"), "/mapr/a/s")
 
 
+def wait_caught_up(info, what, t0, timeout=600):
+    """Poll the source's .info every 10 ms until its replica is REPLICATING
+    with putsPending 0. A replica failing (UNEXPECTED) for 30 s in a row
+    stops the figure with its lastError."""
+    failing = None
+    while True:
+        r = info_replica(info)
+        if r and r["replicaState"] == "REPLICA_STATE_REPLICATING" and r["putsPending"] == 0:
+            return
+        now = time.monotonic()
+        if r and r["replicaState"] == "REPLICA_STATE_UNEXPECTED":
+            failing = failing or now
+            if now - failing > 30:
+                raise RuntimeError(f"{what}: replica failing: {r.get('lastError')}")
+        else:
+            failing = None
+        if now - t0 > timeout:
+            raise RuntimeError(f"{what}: catch-up not done after {timeout} s")
+        time.sleep(0.01)
+
+
+def live_latency(src, rep):
+    """bench/latency: N_LATENCY appends to SRC, each timed until readable in REP."""
+    r = run_tool([LATENCY, "-n", str(N_LATENCY), "-m", str(MSG), src, rep])
+    return {k: float(v) for k, v in r.items()}
+
+
+def free_ports(n):
+    """N distinct free TCP ports of 127.0.0.1: bound to port 0 together, then
+    closed (nothing listened on them, so they are free again at once)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def gateway_certs(b):
+    """The CA and the two daemons' certificates, made once per invocation in
+    the temporary directory by scripts/gateway-certs.sh: d1 names cluster a,
+    d2 names cluster b."""
+    d = os.path.join(b.dir, "certs")
+    if not os.path.exists(os.path.join(d, "d2.crt")):
+        script = os.path.join(ROOT, "scripts", "gateway-certs.sh")
+        for args in (["ca", d], ["cert", d, "d1", "a"], ["cert", d, "d2", "b"]):
+            r = subprocess.run([script] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"gateway-certs.sh {' '.join(args)}: {r.stderr.strip()}")
+    return d
+
+
+def gateway_pair(b, d):
+    """Two daemons as two hosts on loopback, not started: D/d1 serves cluster a
+    and reaches b through d2's gateway, D/d2 serves b and reaches a through
+    d1's. Each listens on its own free port with its own certificate."""
+    certs = gateway_certs(b)
+    ports = dict(zip(("d1", "d2"), free_ports(2)))
+    mounts = []
+    for name, local, peer, remote in (("d1", "a", "d2", "b"), ("d2", "b", "d1", "a")):
+        dd = os.path.join(d, name)
+        os.makedirs(dd)
+        with open(os.path.join(dd, "mount.conf"), "w") as f:
+            f.write(f"[mount]\nmountpoint = {dd}/mnt\nfsync = os\n"
+                    f"[cluster {local}]\ndata = {dd}/data/{local}\n"
+                    f"[cluster {remote}]\ngateway = 127.0.0.1:{ports[peer]}\n"
+                    f"[gateway]\nlisten = 127.0.0.1:{ports[name]}\n"
+                    f"cert = {certs}/{name}.crt\nkey = {certs}/{name}.key\nca = {certs}/ca.crt\n")
+        mounts.append(b.streamfs(dd))
+    return mounts
+
+
+def catchup_and_latency(mnt_a, mnt_b, what):
+    """On a/s (under MNT_A) with N_CATCHUP messages in t, and b/s (under MNT_B)
+    accepting a/s: add b/s as a replica of a/s and time the initial copy, then
+    measure live latency. Returns (messages/s, latency figures)."""
+    info = os.path.join(mnt_a, "a", "s", ".info")
+    os.sync()
+    t0 = time.monotonic()
+    ctl_append(os.path.join(mnt_a, "a", "s", ".replicas"), "/mapr/b/s")
+    wait_caught_up(info, what, t0)
+    secs = time.monotonic() - t0
+    got = os.stat(os.path.join(mnt_b, "b", "s", "t")).st_size
+    if got != N_CATCHUP * LINE:
+        raise RuntimeError(f"{what}: replica has {got} bytes, expected {N_CATCHUP * LINE}")
+    os.sync()   # the copy's dirty pages out of the way of the live figure
+    lat = live_latency(os.path.join(mnt_a, "a", "s", "t"), os.path.join(mnt_b, "b", "s", "t"))
+    return N_CATCHUP / secs, lat
+
+
+def repl_summary(rates, lat):
+    """Medians over runs (max: the worst run) of a catch-up and live-latency figure."""
+    return {"rate": med(rates), "mbps": med(rates) * LINE / 1e6,
+            "p50": med([x["p50_us"] for x in lat]), "p90": med([x["p90_us"] for x in lat]),
+            "p99": med([x["p99_us"] for x in lat]), "max": max(x["max_us"] for x in lat),
+            "w50": med([x["write_p50_us"] for x in lat])}
+
+
 def fig4(b, res):
     rates, lat, hwm, rep_storage = [], [], [], None
     for run in range(RUNS):
         d = b.fresh("fig4")
         with b.streamfs(d).start() as sf:
             setup_pair(sf.mnt, N_CATCHUP)
-            os.sync()
-            info = os.path.join(sf.mnt, "a", "s", ".info")
-            t0 = time.monotonic()
-            ctl_append(os.path.join(sf.mnt, "a", "s", ".replicas"), "/mapr/b/s")
-            while True:
-                r = info_replica(info)
-                if r and r["replicaState"] == "REPLICA_STATE_REPLICATING" and r["putsPending"] == 0:
-                    break
-                if time.monotonic() - t0 > 600:
-                    raise RuntimeError("figure 4: catch-up not done after 600 s")
-                time.sleep(0.01)
-            secs = time.monotonic() - t0
-            got = os.stat(os.path.join(sf.mnt, "b", "s", "t")).st_size
-            if got != N_CATCHUP * LINE:
-                raise RuntimeError(f"figure 4: replica has {got} bytes, expected {N_CATCHUP * LINE}")
-            rates.append(N_CATCHUP / secs)
-            os.sync()   # the copy's dirty pages out of the way of the live figure
-            r = run_tool([LATENCY, "-n", str(N_LATENCY), "-m", str(MSG),
-                          os.path.join(sf.mnt, "a", "s", "t"), os.path.join(sf.mnt, "b", "s", "t")])
-            lat.append({k: float(v) for k, v in r.items()})
+            rate, l = catchup_and_latency(sf.mnt, sf.mnt, "figure 4")
+            rates.append(rate)
+            lat.append(l)
             hwm.append(sf.kb("VmHWM"))
         os.sync()
         rep_storage = du(os.path.join(d, "data", "b", "s", "t"), False)
         b.remove(d)
-    cu = med(rates)
-    p50 = med([x["p50_us"] for x in lat])
-    p99 = med([x["p99_us"] for x in lat])
-    mx = max(x["max_us"] for x in lat)
+    s = repl_summary(rates, lat)
+    s["rss"] = f_mb(med(hwm))
+    res.data["4"] = s
+    cu, p50, p99, mx = s["rate"], s["p50"], s["p99"], s["max"]
     lines = [f"catch-up (initial copy of {N_CATCHUP:,} messages, A -> B in one daemon): "
-             f"{f_rate(cu)} messages/s   (runs: {', '.join(f_rate(x) for x in rates)})",
+             f"{f_rate(cu)} messages/s, {s['mbps']:.0f} MB/s   "
+             f"(runs: {', '.join(f_rate(x) for x in rates)} messages/s)",
              "  timed from the write to A/.replicas until A/.info shows B REPLICATING with "
-             "putsPending 0 (polled every 10 ms)",
+             f"putsPending 0 (polled every 10 ms); MB/s of topic bytes ({LINE} per message)",
              f"live latency, append on A to readable on B ({N_LATENCY} samples per run, 1 ms apart):",
-             f"  p50 {p50:.0f} us   p90 {med([x['p90_us'] for x in lat]):.0f} us   p99 {p99:.0f} us   "
+             f"  p50 {p50:.0f} us   p90 {s['p90']:.0f} us   p99 {p99:.0f} us   "
              f"max {mx:.0f} us   (median over runs; max = worst run)",
-             f"  of which the write() on A alone: p50 {med([x['write_p50_us'] for x in lat]):.0f} us",
+             f"  of which the write() on A alone: p50 {s['w50']:.0f} us",
              "  runs p50/p99/max us: " + "; ".join(
                  f"{x['p50_us']:.0f}/{x['p99_us']:.0f}/{x['max_us']:.0f}" for x in lat),
-             f"daemon peak RSS: {f_mb(med(hwm))}",
-             "over the gateway (two daemons): not measured - this build has no gateway "
-             "(replication/replicator.c refuses remote clusters)"]
+             f"daemon peak RSS: {s['rss']}",
+             "the same over the gateway, two daemons: figure 4b"]
     res.section(f"4. Replication in one daemon, median of {RUNS}", lines)
     res.target("replication catch-up >= 1,000,000 messages/s in one daemon",
                f"{f_rate(cu)} msg/s", cu >= 1e6)
     res.target("live replication latency p99 < 1 ms in one daemon", f"p99 {p99 / 1000:.2f} ms",
                p99 < 1000)
-    res.target("catch-up >= 500,000 msg/s and p99 < 2 ms over the gateway", "no gateway yet", None)
     return rep_storage
+
+
+def fig4b(b, res):
+    """Figure 4 over the gateway: a/s on daemon 1, its replica b/s on daemon 2."""
+    rates, lat, hwm1, hwm2 = [], [], [], []
+    for run in range(RUNS):
+        d = b.fresh("fig4b")
+        m1, m2 = gateway_pair(b, d)
+        with m2.start() as sf2, m1.start() as sf1:
+            os.mkdir(os.path.join(sf1.mnt, "a", "s"))
+            os.mkdir(os.path.join(sf2.mnt, "b", "s"))
+            writer(os.path.join(sf1.mnt, "a", "s", "t"), n=N_CATCHUP, block=65536)
+            ctl_append(os.path.join(sf2.mnt, "b", "s", ".upstreams"), "/mapr/a/s")
+            rate, l = catchup_and_latency(sf1.mnt, sf2.mnt, "figure 4b")
+            rates.append(rate)
+            lat.append(l)
+            hwm1.append(sf1.kb("VmHWM"))
+            hwm2.append(sf2.kb("VmHWM"))
+        os.sync()
+        b.remove(d)
+    g = repl_summary(rates, lat)
+    g["rss"] = f"{f_mb(med(hwm1))} + {f_mb(med(hwm2))}"
+    one = res.data.get("4")
+    rows = []
+    for label, s in (("one daemon (figure 4)", one), ("two daemons, gateway", g)):
+        if s:
+            rows.append([label, f_rate(s["rate"]), f"{s['mbps']:.0f}", f"{s['p50']:.0f}",
+                         f"{s['p90']:.0f}", f"{s['p99']:.0f}", f"{s['max']:.0f}",
+                         f"{s['w50']:.0f}", s["rss"]])
+        else:
+            rows.append([label, "not run", "", "", "", "", "", "", ""])
+    if one:
+        rows.append(["gateway / one daemon", f_ratio(g["rate"], one["rate"]),
+                     f_ratio(g["mbps"], one["mbps"]), f_ratio(g["p50"], one["p50"]),
+                     f_ratio(g["p90"], one["p90"]), f_ratio(g["p99"], one["p99"]),
+                     f_ratio(g["max"], one["max"]), f_ratio(g["w50"], one["w50"]), ""])
+    lines = table(["", "catch-up msg/s", "MB/s", "p50 us", "p90 us", "p99 us", "max us",
+                   "write p50 us", "peak RSS"], rows)
+    lines += [f"catch-up: initial copy of {N_CATCHUP:,} messages of {MSG} bytes, timed as in "
+              "figure 4; latency: append on A to readable on B,",
+              f"  {N_LATENCY} samples per run, 1 ms apart, median over runs (max = worst run); "
+              "write p50 = the write() on A alone.",
+              "two daemons = two hosts on loopback: daemon 1 serves cluster a and declares b "
+              "remote (gateway = 127.0.0.1:P2),",
+              "  daemon 2 serves b and declares a remote; each has a [gateway] listener on a free "
+              "port of 127.0.0.1, with mutual TLS",
+              "  (certificates by scripts/gateway-certs.sh). Peak RSS: daemon 1 (source) + daemon 2 "
+              "(replica)."]
+    if not one:
+        lines.append("one daemon: run figure 4 too (BENCH_ONLY=4,4b) to see it beside")
+    lines.append("runs over the gateway, catch-up msg/s: " + ", ".join(f_rate(x) for x in rates) +
+                 "; p50/p99/max us: " + "; ".join(
+                     f"{x['p50_us']:.0f}/{x['p99_us']:.0f}/{x['max_us']:.0f}" for x in lat))
+    res.section(f"4b. Replication over the gateway (two daemons, TLS on loopback), "
+                f"median of {RUNS}", lines)
+    ok = g["rate"] >= 500_000 and g["p99"] < 2000
+    res.target("catch-up >= 500,000 msg/s and p99 < 2 ms over the gateway",
+               f"{f_rate(g['rate'])} msg/s, p99 {g['p99'] / 1000:.2f} ms", ok)
+
+
+def sync_vs_async(mnt_a, mnt_b, where, out, degraded):
+    """a/s (under MNT_A) replicated to b/s (under MNT_B), caught up: live
+    latency with the replica asynchronous, then synchronous=true."""
+    os.mkdir(os.path.join(mnt_a, "a", "s"))
+    os.mkdir(os.path.join(mnt_b, "b", "s"))
+    ctl_append(os.path.join(mnt_b, "b", "s", ".upstreams"), "/mapr/a/s")
+    src = os.path.join(mnt_a, "a", "s", "t")
+    rep = os.path.join(mnt_b, "b", "s", "t")
+    ctl_append(src, "first " + "f" * (MSG - 6), create=True)
+    replicas = os.path.join(mnt_a, "a", "s", ".replicas")
+    info = os.path.join(mnt_a, "a", "s", ".info")
+    ctl_append(replicas, "/mapr/b/s")
+    wait_caught_up(info, f"figure 4c ({where})", time.monotonic(), timeout=60)
+    os.sync()
+    out[(where, "async")].append(live_latency(src, rep))
+    ctl_append(replicas, "/mapr/b/s synchronous=true")
+    r = info_replica(info)
+    if not r or not r.get("synchronous"):
+        raise RuntimeError(f"figure 4c ({where}): the replica did not become synchronous")
+    out[(where, "sync")].append(live_latency(src, rep))
+    r = info_replica(info)
+    degraded[where].append(bool(r.get("degraded")) or r["replicaState"] != "REPLICA_STATE_REPLICATING")
+
+
+def fig4c(b, res):
+    """write() latency with a synchronous replica, against an asynchronous one,
+    in one daemon and over the gateway."""
+    where = ("one daemon", "gateway")
+    out = {(w, m): [] for w in where for m in ("async", "sync")}
+    degraded = {w: [] for w in where}
+    for run in range(RUNS):
+        d = b.fresh("fig4c-local")
+        with b.streamfs(d).start() as sf:
+            sync_vs_async(sf.mnt, sf.mnt, "one daemon", out, degraded)
+        b.remove(d)
+        d = b.fresh("fig4c-gateway")
+        m1, m2 = gateway_pair(b, d)
+        with m2.start() as sf2, m1.start() as sf1:
+            sync_vs_async(sf1.mnt, sf2.mnt, "gateway", out, degraded)
+        b.remove(d)
+    m = {k: {f: med([x[f] for x in v]) for f in ("write_p50_us", "write_p99_us", "p50_us", "p99_us")}
+         for k, v in out.items()}
+    rows = [[f"{w}, {mode}", f"{m[(w, mode)]['write_p50_us']:.0f}",
+             f"{m[(w, mode)]['write_p99_us']:.0f}", f"{m[(w, mode)]['p50_us']:.0f}",
+             f"{m[(w, mode)]['p99_us']:.0f}"]
+            for w in where for mode in ("async", "sync")]
+    lines = table(["replica", "write p50 us", "write p99 us", "A->B p50 us", "A->B p99 us"], rows)
+    for w in where:
+        a, s = m[(w, "async")], m[(w, "sync")]
+        lines.append(f"sync / async, {w}: write p50 "
+                     f"{f_ratio(s['write_p50_us'], a['write_p50_us'])}, write p99 "
+                     f"{f_ratio(s['write_p99_us'], a['write_p99_us'])}")
+    lines += [f"write = the write() of one {MSG}-byte message on A (bench/latency, {N_LATENCY} "
+              "samples per run, 1 ms apart), median over runs;",
+              "A->B = from before that write() until the message is readable on B. The same "
+              "streams, caught up, are measured async first,",
+              "then after `/mapr/b/s synchronous=true` is appended to a/s/.replicas. "
+              "A sync write() returns once B has applied it.",
+              "degraded after the sync measurement (sync_timeout_ms missed): " + "; ".join(
+                  f"{w}: {sum(degraded[w])} of {len(degraded[w])} runs" for w in where)]
+    res.section(f"4c. Synchronous replicas: write() latency, median of {RUNS}", lines)
 
 
 def tail_samples(src, replica, nsamples, sleep_arg, max_gap):
@@ -798,7 +1020,7 @@ def machine():
             f"{sh(['tail', '--version']).splitlines()[0].split()[-1] if sh(['tail', '--version']) else '?'}",
             f"streamfs: {commit}{' (with local changes)' if dirty else ''}",
             f"settings: BENCH_SCALE={SCALE:g} BENCH_RUNS={RUNS}"
-            f"{' BENCH_ONLY=' + ','.join(map(str, sorted(ONLY))) if ONLY else ''}",
+            f"{' BENCH_ONLY=' + ','.join(sorted(ONLY, key=FIGURES.index)) if ONLY else ''}",
             f"load:     {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min, at start)"]
 
 
@@ -855,6 +1077,13 @@ plot $d using 0:2:xtic(1) with boxes lc rgb "#4477aa", \\
 
 
 def main():
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__.strip())
+        return
+    unknown = ONLY - set(FIGURES)
+    if unknown:
+        sys.exit(f"bench: BENCH_ONLY: unknown figure {', '.join(sorted(unknown))} "
+                 f"(figures: {', '.join(FIGURES)})")
     for p in (STREAMFS, PASSTHROUGH, WRITER, LATENCY):
         if not os.access(p, os.X_OK):
             sys.exit(f"bench: {p} is missing: run `make bench` (it builds everything first)")
@@ -863,7 +1092,7 @@ def main():
     log("\n".join(head))
     if os.geteuid() != 0:
         log("note: not root: cold-cache figures are skipped")
-    want = lambda n: not ONLY or n in ONLY
+    want = lambda n: not ONLY or str(n) in ONLY
     b = Bench()
     res = Results()
     t0 = time.monotonic()
@@ -878,6 +1107,10 @@ def main():
             fig3(b, res)
         if want(4) or want(6):
             rep_storage = fig4(b, res)
+        if want("4b"):
+            fig4b(b, res)
+        if want("4c"):
+            fig4c(b, res)
         if want(5):
             fig5(b, res)
         if want(6):

@@ -3,10 +3,23 @@
  *
  * Every handler returns 0 (or a byte count) or a negative errno, as libfuse
  * expects, and takes its references through cleanup attributes, so no
- * early return leaks one. Topic and control files are opened direct_io:
- * the kernel keeps no page cache for them, so no reader ever sees stale
- * bytes, and the offset the kernel passes for a write is ignored because
- * data always goes at the topic's real end (DESIGN §3).
+ * early return leaks one. Control files, and topics opened for writing,
+ * are direct_io: the offset the kernel passes for a write is ignored
+ * because data always goes at the topic's real end (DESIGN §3), so no
+ * page of the kernel's cache may stand for what was written.
+ *
+ * A topic opened read-only uses the kernel's page cache (keep_cache), so
+ * a second cat is served by the kernel. It is never stale: a byte of a
+ * topic never changes once written, and the kernel revalidates the
+ * attributes on every read (FUSE_CAP_AUTO_INVAL_DATA, attr_timeout 0):
+ * a new size or mtime (every append makes both) drops the cached pages,
+ * the last partial page with them. A re-created topic is a new inode
+ * (hard_remove). Two costs, both at topic_read's error path: a short
+ * read means EOF to the kernel, so a cached read that meets a damaged
+ * record fails whole (-EIO) rather than returning the bytes before it;
+ * and once a topic is known damaged (.info damagedOffset), later opens
+ * are direct_io again, so readers get every good byte up to the bad
+ * record exactly (docs/filesystem.md).
  *
  * Paths have at most three parts: /<cluster>/<stream>/<topic or dot file>.
  */
@@ -61,6 +74,8 @@ struct fh {
 	size_t snaplen;
 	/* Where the last read stopped (topic_read_hint); under mu. */
 	struct topic_read_hint hint;
+	/* Opened through the page cache: a read is all or nothing. */
+	bool cached;
 	/* On the pending list (see sfs_flush); under pending_mu. */
 	struct fh *pending_next;
 	bool is_pending;
@@ -501,7 +516,10 @@ static int sfs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	topic_get(t);
 	f->topic = t;
-	fi->direct_io = 1;
+	f->cached = (fi->flags & O_ACCMODE) == O_RDONLY &&
+		    atomic_load(&t->damaged_offset) < 0;
+	fi->direct_io = !f->cached;
+	fi->keep_cache = f->cached;
 	fi->fh = (uintptr_t)f;
 	return 0;
 }
@@ -562,7 +580,17 @@ static int sfs_read(const char *path, char *buf, size_t size, off_t off,
 		pthread_mutex_lock(&f->mu);
 		f->hint = hint;
 		pthread_mutex_unlock(&f->mu);
-		return n < 0 ? (int)n : (int)n;
+		/* The kernel takes a short page-cache read for the end of the
+		 * file: one cut short by damage must fail instead. The next
+		 * byte tells which (its read fails if a bad record is there). */
+		if (f->cached && n >= 0 && (size_t)n < size) {
+			char next;
+			struct topic_read_hint none = { 0 };
+			ssize_t m = topic_read(f->topic, off + n, &next, 1, &none);
+			if (m < 0)
+				return (int)m;
+		}
+		return (int)n;
 	}
 	if ((uint64_t)off >= f->snaplen)
 		return 0;
@@ -956,6 +984,9 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* open(O_TRUNC) must reach open(), where control files tell it apart
 	 * from appends and topics refuse it. */
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Cached topic pages are dropped when size or mtime moves (see the
+	 * top of this file); libfuse's default, asked for explicitly. */
+	conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = SFS_MAX_WRITE;
 	/* Sizes change behind the kernel's back (replication): never cache. */
 	cfg->attr_timeout = 0;

@@ -76,6 +76,9 @@ struct fh {
 	struct topic_read_hint hint;
 	/* Opened through the page cache: a read is all or nothing. */
 	bool cached;
+	/* The lines of the last write, reused by the next (under mu). */
+	struct iovec *iov;
+	size_t iovcap;
 	/* On the pending list (see sfs_flush); under pending_mu. */
 	struct fh *pending_next;
 	bool is_pending;
@@ -444,6 +447,7 @@ static void fh_free(struct fh *f)
 	if (f->stream)
 		stream_put(f->stream);
 	free(f->pbuf);
+	free(f->iov);
 	free(f->acc);
 	free(f->snap);
 	pthread_mutex_destroy(&f->mu);
@@ -648,25 +652,32 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		f->plen += size;
 		return (int)size;
 	}
-	size_t nlines = 0;
-	for (const char *p = buf; p <= last; p++) {
-		p = memchr(p, '\n', last + 1 - p);
-		nlines++;
-	}
 	size_t rest = buf + size - (last + 1);
 	if (rest > max) {
 		log_warn("write %s: refused: message longer than max_message (%zu bytes)", path, max);
 		return -EMSGSIZE;
 	}
-	struct iovec *iov = malloc(nlines * sizeof(*iov));
+	/* One pass over the data: each line becomes an iovec of the handle's
+	 * array, which is kept for the next write. */
 	char *first = NULL;
 	int rc = 0;
-	if (!iov)
-		return -ENOMEM;
+	size_t nlines = 0;
 	const char *p = buf;
-	for (size_t i = 0; i < nlines; i++) {
+	for (size_t i = 0; p <= last; i++) {
+		if (i == f->iovcap) {
+			size_t cap = f->iovcap ? f->iovcap * 2 : 64;
+			struct iovec *v = realloc(f->iov, cap * sizeof(*v));
+			if (!v) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			f->iov = v;
+			f->iovcap = cap;
+		}
+		struct iovec *iov = f->iov;
 		const char *nl = memchr(p, '\n', last + 1 - p);
 		size_t len = nl - p;
+		nlines++;
 		iov[i].iov_base = (void *)p;
 		iov[i].iov_len = len;
 		if (i == 0 && f->plen) {
@@ -692,7 +703,7 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		}
 		p = nl + 1;
 	}
-	rc = topic_append_local(f->topic, iov, nlines);
+	rc = topic_append_local(f->topic, f->iov, nlines);
 	if (rc < 0) {
 		log_warn("write %s: append failed: %s", path, strerror(-rc));
 		goto out;
@@ -708,7 +719,6 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 	rc = (int)size;
 out:
 	free(first);
-	free(iov);
 	return rc;
 }
 

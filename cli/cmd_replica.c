@@ -177,7 +177,7 @@ int cmd_replica_list(struct cli *c)
 {
 	static const char *const keys[] = {
 		"cluster", "stream", "replicaPath", "replicaState", "paused",
-		"synchronous", "networkcompression", "isUptodate", "putsPending",
+		"synchronous", "degraded", "networkcompression", "isUptodate", "putsPending",
 		"bytesPending", "oldestPendingTime", "lastError", "lastErrorTime", NULL
 	};
 	struct stream_ref src;

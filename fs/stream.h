@@ -56,6 +56,7 @@ struct replica {
 
 	/* Replication state, kept by replication/: under the stream lock. */
 	uuid_t target_uuid;	/* replica stream UUID the positions refer to */
+	uint64_t checked_ns;	/* when the replica last confirmed it (now_ns) */
 	bool copied;		/* initial copy has caught up once */
 	struct replica_position *pos;
 	size_t npos, poscap;

@@ -20,7 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "../fs/logging.h"
+#include "../fs/topic.h"
 #include "apply.h"
 #include "frame.h"
 
@@ -32,7 +35,10 @@ struct gateway_conn {
 	bool done;			/* under g->mu: the thread has ended */
 	char peer[80];			/* ADDR:PORT, for log lines */
 	char cluster[256];		/* from GW_HELLO: the local cluster addressed */
-	char last_refusal[1024];	/* logged once per connection, not per retry */
+	/* Reasons already logged on this connection (hashes): a source
+	 * retries every second, and its own status shows the error. */
+	uint32_t logged[GATEWAY_LOGGED_REASONS];
+	int nlogged;
 	struct gw_buf in, scratch, out;
 };
 
@@ -101,10 +107,49 @@ int gateway_bind(struct gateway *g, const char *listen_on, char *err, size_t err
  * second; its own status shows the error meanwhile). */
 static void refuse_log(struct gateway_conn *c, const char *msg)
 {
-	if (strcmp(c->last_refusal, msg)) {
-		log_warn("gateway: %s (%s): refused: %s", c->peer, tls_peer_subject(c->tc), msg);
-		snprintf(c->last_refusal, sizeof(c->last_refusal), "%s", msg);
+	uint32_t h = XXH32(msg, strlen(msg), 0);
+	for (int i = 0; i < c->nlogged; i++)
+		if (c->logged[i] == h)
+			return;
+	if (c->nlogged < GATEWAY_LOGGED_REASONS)
+		c->logged[c->nlogged++] = h;
+	log_warn("gateway: %s (%s): refused: %s", c->peer, tls_peer_subject(c->tc), msg);
+}
+
+/*
+ * Log a connection refused before any request (failed handshake, no slot)
+ * once a minute per peer address and reason: a refused peer reconnects
+ * with backoff for as long as it runs.
+ */
+static void conn_refuse_log(struct gateway *g, const char *peer, const char *why)
+{
+	char host[80];
+	snprintf(host, sizeof(host), "%s", peer);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = 0;	/* the port changes with every connection */
+	uint32_t h = XXH32(why, strlen(why), XXH32(host, strlen(host), 0));
+	uint64_t now = now_ns();
+	bool quiet = false;
+	pthread_mutex_lock(&g->mu);
+	int slot = 0;
+	for (int i = 0; i < GATEWAY_REFUSALS; i++) {
+		if (g->refusals[i].hash == h) {
+			quiet = now - g->refusals[i].when_ns < GATEWAY_REFUSAL_QUIET_NS;
+			slot = i;
+			break;
+		}
+		if (g->refusals[i].when_ns < g->refusals[slot].when_ns)
+			slot = i;
 	}
+	if (!quiet) {
+		g->refusals[slot].hash = h;
+		g->refusals[slot].when_ns = now;
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (!quiet)
+		log_warn("gateway: %s: connection refused: %s (repeats from this address are logged once a minute)",
+			 peer, why);
 }
 
 /* Answer with GW_RESULT. Returns 0 or a negative errno (connection lost). */
@@ -158,8 +203,8 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 	uuid_t uuid;
 	uuid_clear(uuid);
 	if (!tls_peer_names(c->tc, f->src_cluster)) {
-		snprintf(msg, sizeof(msg), "the peer's certificate does not name cluster %s",
-			 f->src_cluster);
+		snprintf(msg, sizeof(msg), "the sending daemon's certificate (%s) does not name cluster %s",
+			 tls_peer_subject(c->tc), f->src_cluster);
 		status = -EACCES;
 	} else {
 		status = apply_open(ns, f->src_cluster, f->src_stream, c->cluster,
@@ -246,13 +291,20 @@ static void *conn_main(void *arg)
 		c->fd = -1;
 		pthread_mutex_unlock(&g->mu);
 		if (!stopping(g))
-			log_warn("gateway: %s: connection refused: %s", c->peer, err);
+			conn_refuse_log(g, c->peer, err);
 		goto out;
 	}
+	uint64_t last = now_ns();
 	while (!stopping(g)) {
 		rc = tls_wait_readable(c->tc, 500);
-		if (rc == 0)
+		if (rc == 0) {
+			/* A source with nothing to send has no use for it; it
+			 * reconnects when it has (gwclient re-sends then). */
+			if (now_ns() - last > GATEWAY_IDLE_NS)
+				break;
 			continue;
+		}
+		last = now_ns();
 		struct gw_frame f;
 		if (rc < 0 || (rc = read_frame(c, &f)) != 0)
 			break;
@@ -328,8 +380,7 @@ static void *accept_main(void *arg)
 		if (fd >= 0) {
 			char peer[80];
 			addr_text(&sa, peer, sizeof(peer));
-			log_warn("gateway: %s: connection refused: %s", peer,
-				 slot < 0 ? "too many connections" : "out of resources");
+			conn_refuse_log(g, peer, slot < 0 ? "too many connections" : "out of resources");
 			close(fd);
 		}
 		free(c);

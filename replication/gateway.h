@@ -22,6 +22,14 @@
 #include "tls.h"
 
 #define GATEWAY_MAX_CONNS 64
+/* A connection without a request for this long is closed. Sources probe
+ * their replicas every few seconds, so only a forgotten one goes idle. */
+#define GATEWAY_IDLE_NS (60ull * 1000000000ull)
+/* Refusal reasons remembered per connection, not to log them twice. */
+#define GATEWAY_LOGGED_REASONS 32
+/* Refused connections: one log line per address and reason per minute. */
+#define GATEWAY_REFUSALS 32
+#define GATEWAY_REFUSAL_QUIET_NS (60ull * 1000000000ull)
 
 struct gateway_conn;
 
@@ -37,6 +45,10 @@ struct gateway {
 	pthread_mutex_t mu;		/* the fields below */
 	bool stop;
 	struct gateway_conn *conns[GATEWAY_MAX_CONNS];
+	struct {
+		uint32_t hash;		/* of the peer address and the reason */
+		uint64_t when_ns;	/* last logged */
+	} refusals[GATEWAY_REFUSALS];
 };
 
 /*

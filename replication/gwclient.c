@@ -180,6 +180,13 @@ static int ensure_connected(struct gwclient *gc, char *err, size_t errlen)
 				clean_line(why);
 			}
 			gw_frame_free(&f);
+		} else if (rc == -EIO || rc == -ECONNRESET) {
+			/* TLS 1.3: the gateway checks our certificate after our
+			 * side of the handshake is done, and its refusal reaches
+			 * us as an alert or a reset, whichever comes first. One
+			 * wording for both keeps the status and the log quiet. */
+			snprintf(why, sizeof(why), "%s closed the connection at hello: it did not accept this daemon's certificate (its log says why)",
+				 gc->hostport);
 		} else if (rc < 0) {
 			snprintf(why, sizeof(why), "%s: no answer to hello: %s", gc->hostport,
 				 strerror(-rc));
@@ -222,11 +229,12 @@ static int request(struct gwclient *gc, struct gw_frame *f, char *err, size_t er
 			rc = read_result(gc, gc->conn, f);
 		if (rc == 0)
 			return 0;
+		snprintf(gc->last_err, sizeof(gc->last_err), "gateway %s: %s: %s", gc->cluster,
+			 gc->hostport, rc == -EPROTO ? "malformed answer" :
+			 rc == -EIO ? tls_last_error(gc->conn) : strerror(-rc));
 		drop(gc);
 		if (reused && attempt == 0 && rc == -ECONNRESET)
 			continue;
-		snprintf(gc->last_err, sizeof(gc->last_err), "gateway %s: %s: %s", gc->cluster,
-			 gc->hostport, rc == -EPROTO ? "malformed answer" : strerror(-rc));
 		return went_down(gc, rc, err, errlen);
 	}
 }

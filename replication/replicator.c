@@ -111,6 +111,7 @@ struct target {
 	struct replicator_lane *lane;
 	struct stream *t;	/* local replica (lane->gc == NULL), a reference */
 	uuid_t uuid;		/* the replica stream's UUID */
+	bool asked;		/* the replica was asked this round (not KNOWN) */
 };
 
 /*
@@ -124,7 +125,9 @@ static int target_open(struct replicator_lane *lane, struct stream *s,
 	struct sfs_namespace *ns = lane->rp->ns;
 	memset(tg, 0, sizeof(*tg));
 	tg->lane = lane;
+	tg->asked = true;
 	if (lane->gc && !uuid_is_null(known)) {
+		tg->asked = false;
 		/* No round trip: the gateway checks the allow-list and this
 		 * UUID with every request (-ESTALE if the replica was
 		 * re-created, after which KNOWN is not trusted again). */
@@ -205,10 +208,13 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 	struct replica *r = replica_by_name(s, key->cluster, key->stream);
 	bool paused = r ? r->paused : true;
 	enum ctl_compression comp = r ? r->compression : CTL_COMP_OFF;
-	/* The replica's UUID as last seen, trusted while it replicates well. */
+	/* The replica's UUID as last seen, trusted while it replicates well
+	 * and for REPLICATOR_PROBE_MS: then it is asked again, so a remote
+	 * replica deleted or re-created shows even while nothing is sent. */
 	uuid_t known;
 	uuid_clear(known);
-	if (r && r->state != REPLICA_STATE_UNEXPECTED)
+	if (r && r->state != REPLICA_STATE_UNEXPECTED &&
+	    now_ns() - r->checked_ns < REPLICATOR_PROBE_MS * 1000000ull)
 		uuid_copy(known, r->target_uuid);
 	pthread_mutex_unlock(&s->lock);
 	if (!r)
@@ -221,6 +227,8 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 	if (open) {
 		pthread_mutex_lock(&s->lock);
 		r = replica_by_name(s, key->cluster, key->stream);
+		if (r && tg.asked)
+			r->checked_ns = now_ns();
 		if (r && uuid_compare(r->target_uuid, tg.uuid)) {
 			/* A new replica, or one re-created: copy from the start. */
 			uuid_copy(r->target_uuid, tg.uuid);
@@ -471,6 +479,8 @@ static void *lane_main(void *arg)
 			continue;
 		if (errors)
 			wait_ms(rp, REPLICATOR_RETRY_MS);
+		else if (lane->gc)
+			wait_ms(rp, REPLICATOR_PROBE_MS);	/* ask the remote again */
 		else
 			pthread_cond_wait(&rp->cv, &rp->mu);
 	}

@@ -19,6 +19,9 @@
 #include "../fs/namespace.h"
 
 #define REPLICATOR_RETRY_MS 1000
+/* A remote replica is asked whether it is still there (and the same
+ * stream) at least this often, even while nothing is sent to it. */
+#define REPLICATOR_PROBE_MS 2000
 /* At most this many batches per replica and topic in one round, so one busy
  * topic cannot starve the others. */
 #define REPLICATOR_BATCHES_PER_ROUND 16

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -48,11 +49,30 @@ static void ssl_reason(char *buf, size_t len)
 		snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
 }
 
+/* PATH must be a readable regular file: OpenSSL's own words for a
+ * missing one ("system lib") say nothing. */
+static bool file_usable(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return false;
+	}
+	return true;
+}
+
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca,
 		     char *err, size_t errlen)
 {
 	char why[256];
 	const char *what = NULL;
+	if (!file_usable(cert, err, errlen) || !file_usable(key, err, errlen) ||
+	    !file_usable(ca, err, errlen))
+		return NULL;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
 	if (!ctx) {
 		what = "OpenSSL context";
@@ -232,7 +252,10 @@ static void handshake_reason(struct tls_conn *c, int rc, char *err, size_t errle
 		snprintf(err, errlen, "certificate refused: %s",
 			 X509_verify_cert_error_string(v));
 		ERR_clear_error();
-	} else if (se == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	} else if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE ||
+		   (se == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+		/* SO_RCVTIMEO/SO_SNDTIMEO ran out. */
+		ERR_clear_error();
 		snprintf(err, errlen, "TLS handshake timed out");
 	} else {
 		ssl_reason(why, sizeof(why));
@@ -337,6 +360,9 @@ static int io_error(struct tls_conn *c, int rc)
 	ERR_clear_error();
 	if (se == SSL_ERROR_ZERO_RETURN)
 		return -ECONNRESET;
+	/* A blocking socket whose SO_RCVTIMEO/SO_SNDTIMEO ran out. */
+	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
+		return -ETIMEDOUT;
 	if (se == SSL_ERROR_SYSCALL) {
 		if (e == EAGAIN || e == EWOULDBLOCK)
 			return -ETIMEDOUT;

@@ -327,12 +327,12 @@ one_line() {
 	run -0 mc stream replica list -path /mapr/sanfrancisco/activity
 	[ "${#lines[@]}" -eq 3 ]
 	read -r -a head <<<"${lines[0]}"
-	[ "${head[*]:0:12}" = "cluster stream replicaPath replicaState paused synchronous networkcompression isUptodate putsPending bytesPending oldestPendingTime lastError" ]
-	grep -Eq '^newyork +activity +/mapr/newyork/activity +REPLICA_STATE_REPLICATING +false +false +off +true +0 +0 ' <<<"$output"
-	grep -Eq '^newyork +b +/mapr/newyork/b +REPLICA_STATE_PAUSED +true +true +zstd +false ' <<<"$output"
+	[ "${head[*]:0:13}" = "cluster stream replicaPath replicaState paused synchronous degraded networkcompression isUptodate putsPending bytesPending oldestPendingTime lastError" ]
+	grep -Eq '^newyork +activity +/mapr/newyork/activity +REPLICA_STATE_REPLICATING +false +false +false +off +true +0 +0 ' <<<"$output"
+	grep -Eq '^newyork +b +/mapr/newyork/b +REPLICA_STATE_PAUSED +true +true +false +zstd +false ' <<<"$output"
 
 	run -0 mc stream replica list -path /mapr/sanfrancisco/activity -json
-	json_ok '.total == 2 and (.data[0] | keys_unsorted) == ["cluster","stream","replicaPath","replicaState","paused","synchronous","networkcompression","isUptodate","putsPending","bytesPending","oldestPendingTime","lastError","lastErrorTime"]
+	json_ok '.total == 2 and (.data[0] | keys_unsorted) == ["cluster","stream","replicaPath","replicaState","paused","synchronous","degraded","networkcompression","isUptodate","putsPending","bytesPending","oldestPendingTime","lastError","lastErrorTime"]
 		and .data[0].replicaPath == "/mapr/newyork/activity" and .data[0].isUptodate == true
 		and .data[1].paused == true and .data[1].synchronous == true
 		and .data[1].putsPending == 20 and .data[1].networkcompression == "zstd"'

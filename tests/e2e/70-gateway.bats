@@ -160,10 +160,20 @@ send_batches() {
 	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"/mapr/london/s/.upstreams"* ]]
 	in_log b 'refused: refused by the replica: /mapr/sanfrancisco/s is not in /mapr/london/s/.upstreams'
 	[ ! -e "$B/s/t" ]
+	# A second refused replica on the same connection: each reason is
+	# logged once, however often the source retries.
+	echo /mapr/london/nosuch >>"$A/s/.replicas"
+	wait_for -t 10 on a rline_match sanfrancisco/s london/nosuch 'state=UNEXPECTED'
+	append_each "$A/s/t" more 20
+	sleep 3
+	[ "$(grep -c 'is not in /mapr/london/s/.upstreams' "$NH_DIR/b/streamfs.log")" -eq 1 ]
+	[ "$(grep -c 'replica stream /mapr/london/nosuch does not exist' "$NH_DIR/b/streamfs.log")" -eq 1 ]
+	echo -/mapr/london/nosuch >>"$A/s/.replicas"
 	# Allowed now: everything arrives, once.
 	echo /mapr/sanfrancisco/s >>"$B/s/.upstreams"
-	wait_count "$B/s/t" 10 15
+	wait_count "$B/s/t" 30 15
 	in_order "$B/s/t" m 10
+	in_order "$B/s/t" more 20
 	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
 }
 
@@ -199,6 +209,10 @@ rogue_host() {
 	rogue_host c "$NH_DIR/rogue/c"
 	wait_for -t 10 in_log b 'gateway: 198\.18\.0\.3:[0-9]+: connection refused: .*(certificate|alert|handshake)'
 	wait_for -t 10 on c rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on c rinfo sanfrancisco/s london/s lastError) == *"did not accept this daemon's certificate"* ]]
+	# The rogue reconnects with backoff; the gateway says so once a minute.
+	sleep 3
+	[ "$(grep -c '198\.18\.0\.3:[0-9]*: connection refused' "$NH_DIR/b/streamfs.log")" -eq 1 ]
 	# The real sanfrancisco still gets through.
 	append_each "$A/s/t" good 5
 	wait_count "$B/s/t" 5 15
@@ -213,7 +227,7 @@ rogue_host() {
 	# Valid, from our CA, but it names newyork, not sanfrancisco.
 	nh_cert c-ny newyork
 	rogue_host c "$NH_DIR/certs/c-ny"
-	wait_for -t 10 in_log b "refused: the peer's certificate does not name cluster sanfrancisco"
+	wait_for -t 10 in_log b "refused: the sending daemon's certificate \(/CN=newyork\) does not name cluster sanfrancisco"
 	wait_for -t 10 on c rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
 	[[ $(on c rinfo sanfrancisco/s london/s lastError) == *"does not name cluster sanfrancisco"* ]]
 	append_each "$A/s/t" good 5
@@ -291,6 +305,7 @@ rogue_host() {
 	wait_count "$P/s/t" 210 15
 	wait_count "$C/s/t" 210 15
 	wait_for -t 15 on a rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"timed out"* ]]
 	# (london's mount cannot be looked at while its daemon is frozen.)
 	nh_stop_signal b CONT
 	wait_count "$B/s/t" 210 30
@@ -427,4 +442,22 @@ start_fails() {
 	is_unmounted "$NH_DIR/a2/mnt"
 	# The first daemon is unharmed.
 	mkdir "${NH_MNT[a]}/sanfrancisco/s"
+}
+
+@test "an idle source notices a remote replica deleted, and copies everything into it once re-created" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	append_each "$A/s/t" m 10
+	wait_count "$B/s/t" 10 15
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
+	# Nothing is written on A from here on.
+	rm "$B/s/t"
+	rmdir "$B/s"
+	wait_for -t 15 on a rline_match sanfrancisco/s london/s 'state=UNEXPECTED'
+	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"/mapr/london/s does not exist"* ]]
+	mkdir "$B/s"
+	echo /mapr/sanfrancisco/s >"$B/s/.upstreams"
+	wait_count "$B/s/t" 10 20
+	in_order "$B/s/t" m 10
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
 }

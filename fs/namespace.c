@@ -335,7 +335,11 @@ int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 		rc = -ENOTEMPTY;
 		goto out;
 	}
+	/* Also under positions_mu: a positions file being written waits,
+	 * and none is started after this (replication/positions.c). */
+	pthread_mutex_lock(&s->positions_mu);
 	s->deleted = true;
+	pthread_mutex_unlock(&s->positions_mu);
 	pthread_mutex_unlock(&s->lock);
 	char trash[64], u[37];
 	uuid_unparse(s->uuid, u);

@@ -57,6 +57,7 @@ static struct stream *alloc_stream(struct cluster *cl, const char *name)
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->dirfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->positions_mu, NULL);
 	pthread_cond_init(&s->applied, NULL);
 	atomic_init(&s->refs, 1);
 	return s;
@@ -72,6 +73,7 @@ static void free_stream(struct stream *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->positions_mu);
 	pthread_cond_destroy(&s->applied);
 	free(s);
 }

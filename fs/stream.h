@@ -9,6 +9,8 @@
  *
  * Lock order (the one order in the daemon, outermost first):
  *   namespace lock (fs/namespace.h)  ->  stream.lock  ->  topic.lock
+ * and stream.positions_mu, taken alone to write .positions.json, or inside
+ * stream.lock by a stream's deletion (never the other way round).
  * A thread never holds two stream locks or two topic locks at once; the
  * replication thread copies what it needs out of one stream before it
  * touches another.
@@ -95,6 +97,11 @@ struct stream {
 	char last_error[512];		/* last refused control-file write */
 	uint64_t last_error_ns;
 	bool positions_dirty;
+	uint64_t positions_gen;		/* of the last snapshot taken */
+	/* Held while .positions.json is written (no other lock held then),
+	 * and with lock when deleted is set. */
+	pthread_mutex_t positions_mu;
+	uint64_t positions_written;	/* generation on disk; under positions_mu */
 	bool deleted;
 	/* nreplicas > 0, readable without the lock: an append to a stream
 	 * that replicates nowhere does not wake the replication thread. */

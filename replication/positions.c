@@ -96,13 +96,13 @@ int positions_load(struct stream *s)
 	return rc;
 }
 
-int positions_save_locked(struct stream *s, bool durable)
+json_t *positions_snapshot_locked(struct stream *s, uint64_t *gen)
 {
-	if (!s->positions_dirty)
-		return 0;
+	if (!s->positions_dirty || s->deleted)
+		return NULL;
 	json_t *root = json_object();
 	if (!root)
-		return -ENOMEM;
+		return NULL;
 	for (int i = 0; i < s->nreplicas; i++) {
 		struct replica *r = s->replicas[i];
 		char key[520], u[37];
@@ -121,13 +121,36 @@ int positions_save_locked(struct stream *s, bool durable)
 							 "copied", r->copied,
 							 "topics", topics));
 	}
-	int rc = metafile_write(s->dirfd, POSITIONS_FILE, root, durable);
-	json_decref(root);
-	if (rc < 0)
-		log_error("/%s/%s: cannot save replication positions: %s",
-			  s->cluster->name, s->name, strerror(-rc));
-	else
-		s->positions_dirty = false;
+	s->positions_dirty = false;
+	*gen = ++s->positions_gen;
+	return root;
+}
+
+int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable)
+{
+	int rc = 0;
+	pthread_mutex_lock(&s->positions_mu);
+	/* Two lanes may save one stream: never put an older picture over a
+	 * newer one. */
+	/* s->deleted is set under positions_mu too: read safely here. */
+	bool deleted = s->deleted;
+	if (gen > s->positions_written && !deleted)
+		rc = metafile_write(s->dirfd, POSITIONS_FILE, snap, durable);
+	if (rc == 0 && gen > s->positions_written)
+		s->positions_written = gen;
+	pthread_mutex_unlock(&s->positions_mu);
+	json_decref(snap);
+	if (rc < 0) {
+		pthread_mutex_lock(&s->lock);
+		deleted = s->deleted;
+		if (!deleted)
+			s->positions_dirty = true;	/* the next round tries again */
+		pthread_mutex_unlock(&s->lock);
+		/* A stream deleted meanwhile has no directory to write to. */
+		if (!deleted)
+			log_error("/%s/%s: cannot save replication positions: %s",
+				  s->cluster->name, s->name, strerror(-rc));
+	}
 	return rc;
 }
 

@@ -12,6 +12,8 @@
 #ifndef STREAMFS_POSITIONS_H
 #define STREAMFS_POSITIONS_H
 
+#include <jansson.h>
+
 #include "../fs/stream.h"
 
 /*
@@ -23,11 +25,22 @@
 int positions_load(struct stream *s);
 
 /*
- * positions_save_locked - write S's positions if s->positions_dirty.
- * DURABLE fsyncs (the strict fsync policy). Caller holds S->lock.
- * Returns 0 or a negative errno (the old file stays; dirty stays set).
+ * Saving is two steps, so that the file is written with no stream lock
+ * held (writers of a replicated stream take that lock):
+ *
+ * positions_snapshot_locked - if s->positions_dirty (and S is not
+ * deleted), S's positions as JSON (the caller owns it and passes it to
+ * positions_write), dirty cleared, *GEN its generation. Else NULL.
+ * Caller holds S->lock.
+ *
+ * positions_write - write SNAP (taken over) to .positions.json atomically
+ * (DURABLE: fsynced, the strict fsync policy) unless a newer generation is
+ * already there. Takes s->positions_mu, then briefly S->lock on failure.
+ * Returns 0 or a negative errno (the old file stays, dirty is set again,
+ * one log line).
  */
-int positions_save_locked(struct stream *s, bool durable);
+json_t *positions_snapshot_locked(struct stream *s, uint64_t *gen);
+int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable);
 
 /*
  * position_find - the position of topic TOPIC in replica R, added at offset

@@ -427,12 +427,14 @@ static bool round_all(struct replicator_lane *lane, bool *errors)
 		}
 		pthread_mutex_lock(&s->lock);
 		/* A deleted stream's directory is gone: nothing to save. */
-		bool saved = s->positions_dirty && !s->deleted;
-		if (saved)
-			positions_save_locked(s, rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
+		uint64_t gen;
+		json_t *snap = positions_snapshot_locked(s, &gen);
 		pthread_mutex_unlock(&s->lock);
-		if (saved)
+		if (snap) {
+			positions_write(s, snap, gen,
+					rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
 			FAULT_POINT("repl-after-save");
+		}
 		stream_put(s);
 	}
 	free(streams);

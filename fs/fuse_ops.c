@@ -250,10 +250,35 @@ static void set_time(struct timespec *ts, uint64_t ns)
 	ts->tv_nsec = ns % 1000000000ull;
 }
 
+/* The attributes of topic T (its waiting last lines stored first). */
+static void topic_attr(struct topic *t, struct stat *st)
+{
+	commit_pending(t);
+	uint64_t msgs, bytes, mtime;
+	topic_stat(t, &msgs, &bytes, &mtime);
+	st->st_mode = S_IFREG | t->mode;
+	st->st_nlink = 1;
+	st->st_uid = t->uid;
+	st->st_gid = t->gid;
+	st->st_size = bytes;
+	st->st_blocks = (bytes + 511) / 512;
+	set_time(&st->st_mtim, mtime);
+	st->st_atim = st->st_mtim;
+	set_time(&st->st_ctim, mtime > t->ctime_ns ? mtime : t->ctime_ns);
+}
+
 static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct sfs_daemon *d = daemon_of();
+	/* fstat, and the kernel's check before every page-cache read: the
+	 * open file knows its topic, no path to resolve. */
+	struct fh *f = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	if (f && f->kind == FH_TOPIC) {
+		memset(st, 0, sizeof(*st));
+		st->st_blksize = 4096;
+		topic_attr(f->topic, st);
+		return 0;
+	}
 	struct loc l;
 	int rc = parse_path(path, &l);
 	if (rc < 0)
@@ -307,18 +332,7 @@ static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	AUTO_TOPIC *t = stream_find_topic(s, l.t);
 	if (!t)
 		return -ENOENT;
-	commit_pending(t);
-	uint64_t msgs, bytes, mtime;
-	topic_stat(t, &msgs, &bytes, &mtime);
-	st->st_mode = S_IFREG | t->mode;
-	st->st_nlink = 1;
-	st->st_uid = t->uid;
-	st->st_gid = t->gid;
-	st->st_size = bytes;
-	st->st_blocks = (bytes + 511) / 512;
-	set_time(&st->st_mtim, mtime);
-	st->st_atim = st->st_mtim;
-	set_time(&st->st_ctim, mtime > t->ctime_ns ? mtime : t->ctime_ns);
+	topic_attr(t, st);
 	return 0;
 }
 

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/scratch.h"
 #include "fs/config.h"
 
 /* Ends the list of substrings given to expect_error (a typed NULL). */
@@ -27,35 +27,16 @@
 
 static char tmpdir[1024];	/* realpath of this test's directory */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	char tmpl[] = "/tmp/sfs-test-config.XXXXXX";
-	if (!mkdtemp(tmpl))
-		return -1;
-	char *real = realpath(tmpl, NULL);
-	if (!real || strlen(real) >= sizeof(tmpdir)) {
-		free(real);
-		return -1;
-	}
-	strcpy(tmpdir, real);
-	free(real);
-	return 0;
+	return scratch_make("config", tmpdir, sizeof(tmpdir), NULL);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return scratch_remove(tmpdir, NULL);
 }
 
 /* Write TEXT to tmpdir/NAME (NAME may contain one subdirectory); returns a

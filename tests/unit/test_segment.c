@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -28,39 +27,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/scratch.h"
 #include "fs/record.h"
 #include "fs/segment.h"
 
 static char tmpdir[1024];
 static int dirfd_ = -1;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	char tmpl[] = "/tmp/sfs-test-segment.XXXXXX";
-	if (!mkdtemp(tmpl))
-		return -1;
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	dirfd_ = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return dirfd_ < 0 ? -1 : 0;
+	return scratch_make("segment", tmpdir, sizeof(tmpdir), &dirfd_);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (dirfd_ >= 0)
-		close(dirfd_);
-	dirfd_ = -1;
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return scratch_remove(tmpdir, &dirfd_);
 }
 
 /* ---- the model ---------------------------------------------------------- */

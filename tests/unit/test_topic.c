@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "tests/unit/scratch.h"
 #include "fs/metafile.h"
 #include "fs/record.h"
 #include "fs/segment.h"
@@ -46,33 +46,16 @@ static const struct topic_opts opts = {
 	.checkpoint_every = 100,
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	char tmpl[] = "/tmp/sfs-test-topic.XXXXXX";
-	if (!mkdtemp(tmpl))
-		return -1;
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	sdir = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return sdir < 0 ? -1 : 0;
+	return scratch_make("topic", tmpdir, sizeof(tmpdir), &sdir);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (sdir >= 0)
-		close(sdir);
-	sdir = -1;
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return scratch_remove(tmpdir, &sdir);
 }
 
 /* ---- messages ------------------------------------------------------------ */

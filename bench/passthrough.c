@@ -8,9 +8,13 @@
  *   - libfuse 3 high-level API, multi-threaded loop (16 threads, no
  *     clone_fd), the same mount options (default_permissions, allow_other
  *     as root);
- *   - direct_io on every open file (as streamfs's topics: no page cache, so
- *     reads and writes reach the daemon, with the same request sizes);
- *     `--cache` turns it off to show what the page cache would give;
+ *   - direct_io on every open file: no page cache, so reads and writes
+ *     reach the daemon with the application's request sizes (the cheapest
+ *     way through FUSE for a cold read);
+ *     `--cache` instead opens files the way streamfs opens topics: read-only
+ *     opens through the page cache (keep_cache, FUSE_CAP_AUTO_INVAL_DATA),
+ *     opens for writing direct_io; `make bench` also gives such a mount the
+ *     read-ahead streamfs sets ([mount] read_ahead);
  *   - max_write 1 MiB, attr/entry/negative timeouts 0 (sizes change behind
  *     the kernel's back in streamfs, so it cannot cache them either).
  *
@@ -33,7 +37,7 @@
 #include <unistd.h>
 
 static int src_fd = -1;
-static int direct_io = 1;
+static int cache_reads;	/* --cache */
 
 /* "/a/b" -> "a/b", "/" -> "." (relative to src_fd). */
 static const char *rel(const char *path)
@@ -90,7 +94,8 @@ static int pt_open(const char *path, struct fuse_file_info *fi)
 	if (fd < 0)
 		return -errno;
 	fi->fh = (uint64_t)fd;
-	fi->direct_io = direct_io;
+	fi->keep_cache = cache_reads && (fi->flags & O_ACCMODE) == O_RDONLY;
+	fi->direct_io = !fi->keep_cache;
 	return 0;
 }
 
@@ -100,7 +105,7 @@ static int pt_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (fd < 0)
 		return -errno;
 	fi->fh = (uint64_t)fd;
-	fi->direct_io = direct_io;
+	fi->direct_io = 1;
 	return 0;
 }
 
@@ -167,6 +172,7 @@ static int pt_statfs(const char *path, struct statvfs *sv)
 static void *pt_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	conn->max_write = 1u << 20;
+	conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	cfg->attr_timeout = 0;
 	cfg->entry_timeout = 0;
 	cfg->negative_timeout = 0;
@@ -197,7 +203,7 @@ int main(int argc, char **argv)
 	int debug = 0, i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--cache"))
-			direct_io = 0;
+			cache_reads = 1;
 		else if (!strcmp(argv[i], "-d"))
 			debug = 1;
 		else

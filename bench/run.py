@@ -227,10 +227,12 @@ class Bench:
                      os.path.join(d, "mnt"), os.path.join(d, "streamfs.out"), nfds)
 
     def passthrough(self, d, cache=False):
+        """The passthrough of D/src on D/ptmnt (D/ptcache with --cache)."""
         os.makedirs(os.path.join(d, "src"), exist_ok=True)
+        name = "ptcache" if cache else "ptmnt"
         argv = [PASSTHROUGH] + (["--cache"] if cache else []) + [os.path.join(d, "src"),
-                                                                  os.path.join(d, "ptmnt")]
-        return Mount(argv, os.path.join(d, "ptmnt"), os.path.join(d, "passthrough.out"))
+                                                                  os.path.join(d, name)]
+        return Mount(argv, os.path.join(d, name), os.path.join(d, name + ".out"))
 
     def remove(self, d):
         if not KEEP:
@@ -267,6 +269,22 @@ def drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
+
+
+READ_AHEAD_KIB = 1024   # streamfs's default [mount] read_ahead, in KiB
+
+
+def set_read_ahead(mnt, kib):
+    """Give the FUSE mount at MNT the kernel read-ahead streamfs gives its own
+    mount; False if sysfs is not writable (not root)."""
+    st = os.stat(mnt)      # a request: the kernel's INIT is answered by now
+    path = f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb"
+    try:
+        with open(path, "w") as f:
+            f.write(f"{kib}\n")
+        return True
+    except OSError:
+        return False
 
 
 def timed_cat(path):
@@ -407,18 +425,21 @@ def fig3(b, res):
     n = READ_BYTES // LINE
     size = n * LINE
     d = b.fresh("fig3")
-    plain = os.path.join(d, "src")       # the passthrough serves this directory
+    plain = os.path.join(d, "src")       # the passthroughs serve this directory
     os.makedirs(plain)
     writer(os.path.join(plain, "r"), n=n, block=65536)
     cold_ok = can_drop_caches()
-    times = {(k, c): [] for k in ("direct file", "passthrough", "streamfs")
-             for c in ("cold", "warm")}
-    with b.streamfs(d).start() as sf, b.passthrough(d).start() as pt:
+    kinds = ("direct file", "passthrough", "passthrough, page cache", "streamfs")
+    times = {(k, c): [] for k in kinds for c in ("cold", "warm")}
+    with b.streamfs(d).start() as sf, b.passthrough(d).start() as pt, \
+            b.passthrough(d, cache=True).start() as ptc:
+        ra_ok = set_read_ahead(ptc.mnt, READ_AHEAD_KIB)
         os.mkdir(os.path.join(sf.mnt, "a", "s"))
         topic = os.path.join(sf.mnt, "a", "s", "r")
         writer(topic, n=n, block=65536)
         paths = {"direct file": os.path.join(plain, "r"),
-                 "passthrough": os.path.join(pt.mnt, "r"), "streamfs": topic}
+                 "passthrough": os.path.join(pt.mnt, "r"),
+                 "passthrough, page cache": os.path.join(ptc.mnt, "r"), "streamfs": topic}
         for k, p in paths.items():
             if os.stat(p).st_size != size:
                 raise RuntimeError(f"figure 3: {p} has {os.stat(p).st_size} bytes, not {size}")
@@ -429,11 +450,12 @@ def fig3(b, res):
                     times[(k, "cold")].append(timed_cat(p))
                 timed_cat(p)                        # warm the caches
                 times[(k, "warm")].append(timed_cat(p))
-        hwm_sf, hwm_pt = sf.kb("VmHWM"), pt.kb("VmHWM")
+        hwm = {"streamfs": sf.kb("VmHWM"), "passthrough": pt.kb("VmHWM"),
+               "passthrough, page cache": ptc.kb("VmHWM")}
     b.remove(d)
     rate = {key: size / med(v) / 1e6 for key, v in times.items() if v}
     rows = []
-    for k in ("direct file", "passthrough", "streamfs"):
+    for k in kinds:
         row = [k]
         for c in ("cold", "warm"):
             if (k, c) in rate:
@@ -441,18 +463,24 @@ def fig3(b, res):
                         f_ratio(rate[("streamfs", c)], rate[(k, c)]) if k != "streamfs" else ""]
             else:
                 row += ["n/a", ""]
-        row.append(f_mb(hwm_sf) if k == "streamfs" else f_mb(hwm_pt) if k == "passthrough" else "")
+        row.append(f_mb(hwm[k]) if k in hwm else "")
         rows.append(row)
     lines = table(["", "cold MB/s", "streamfs ratio", "warm MB/s", "streamfs ratio", "peak RSS"], rows)
     if not cold_ok:
         lines.append("cold: not measured (writing /proc/sys/vm/drop_caches needs root)")
     lines.append("cold = after sync; echo 3 > /proc/sys/vm/drop_caches; warm = second cat in a row")
+    lines.append("passthrough: direct_io, each read() reaches the daemon; passthrough, page cache:")
+    lines.append("  opened as streamfs opens a topic read-only (keep_cache, auto_inval_data), read-ahead "
+                 + (f"{READ_AHEAD_KIB} KiB as streamfs's" if ra_ok else "left at the kernel's (sysfs not writable)"))
     res.section(f"3. Read: cat of a {size / MiB:.0f} MiB topic ({n:,} messages), median of {RUNS}", lines)
     for c in ("cold", "warm"):
-        if ("streamfs", c) in rate:
-            r = rate[("streamfs", c)] / rate[("passthrough", c)]
-            res.plot[f"cat, {c}"] = (r, 0.9)
-            res.target(f"read ({c}) >= 0.9x passthrough", f"{r:.2f}x", r >= 0.9)
+        if ("streamfs", c) not in rate:
+            continue
+        for k, label in (("passthrough", "passthrough"),
+                         ("passthrough, page cache", "page-cache passthrough")):
+            r = rate[("streamfs", c)] / rate[(k, c)]
+            res.plot[f"cat, {c}" + ("" if k == "passthrough" else ", vs page cache")] = (r, 0.9)
+            res.target(f"read ({c}) >= 0.9x {label}", f"{r:.2f}x", r >= 0.9)
 
 
 def info_replica(path):

@@ -49,6 +49,7 @@ enum value_type {
 enum key_id {
 	K_MOUNTPOINT, K_LOG, K_MAX_MESSAGE, K_SEGMENT_BYTES, K_FSYNC,
 	K_FSYNC_INTERVAL_MS,
+	K_READ_AHEAD,
 	K_LISTEN, K_CERT, K_KEY, K_CA, K_GW_TIMEOUT_MS,
 	K_SYNC_TIMEOUT_MS, K_BATCH_MESSAGES,
 	K_DATA, K_GATEWAY,
@@ -70,6 +71,7 @@ static const struct key_def keys[K_COUNT] = {
 	[K_FSYNC] = { SEC_MOUNT, "fsync", V_FSYNC, 0, 0 },
 	[K_FSYNC_INTERVAL_MS] = { SEC_MOUNT, "fsync_interval_ms", V_UINT, 1,
 				  86400000 },
+	[K_READ_AHEAD] = { SEC_MOUNT, "read_ahead", V_SIZE, 0, 1024 * MIB },
 	[K_LISTEN] = { SEC_GATEWAY, "listen", V_HOSTPORT, 0, 0 },
 	[K_CERT] = { SEC_GATEWAY, "cert", V_PATH, 0, 0 },
 	[K_KEY] = { SEC_GATEWAY, "key", V_PATH, 0, 0 },
@@ -495,6 +497,7 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 	case K_SEGMENT_BYTES: cfg->segment_bytes = num; break;
 	case K_FSYNC: cfg->fsync = pol; break;
 	case K_FSYNC_INTERVAL_MS: cfg->fsync_interval_ms = num; break;
+	case K_READ_AHEAD: cfg->read_ahead = num; break;
 	case K_LISTEN: cfg->gateway_listen = str; break;
 	case K_CERT: cfg->gateway_cert = str; break;
 	case K_KEY: cfg->gateway_key = str; break;
@@ -618,6 +621,7 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 	cfg->segment_bytes = 64 * MIB;
 	cfg->fsync = SFS_FSYNC_OS;
 	cfg->fsync_interval_ms = 1000;
+	cfg->read_ahead = MIB;
 	cfg->sync_timeout_ms = 1000;
 	cfg->batch_messages = 4096;
 	cfg->gateway_timeout_ms = 5000;

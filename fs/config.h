@@ -3,7 +3,7 @@
  *
  * Sections and keys (every key is documented in docs/configuration.md):
  *   [mount]   mountpoint, log, max_message, segment_bytes, fsync,
- *             fsync_interval_ms
+ *             fsync_interval_ms, read_ahead
  *   [cluster NAME]  data = DIR      (a local cluster)
  *                   gateway = HOST:PORT   (a remote cluster, no data)
  *   [gateway] listen, cert, key, ca, timeout_ms  (replication/gateway.h)
@@ -41,6 +41,8 @@ struct sfs_config {
 	uint64_t segment_bytes;	/* bytes at which a segment rolls; default 64 MiB */
 	enum sfs_fsync_policy fsync;
 	uint64_t fsync_interval_ms;	/* for SFS_FSYNC_INTERVAL; default 1000 */
+	uint64_t read_ahead;	/* bytes of kernel read-ahead for the mount;
+				 * default 1 MiB, 0 = the kernel's own */
 	uint64_t sync_timeout_ms;	/* synchronous replica timeout; default 1000 */
 	uint32_t batch_messages;	/* replication batch size; default 4096 */
 	struct sfs_cluster_conf clusters[SFS_MAX_CLUSTERS];

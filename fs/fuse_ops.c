@@ -19,7 +19,9 @@
  * record fails whole (-EIO) rather than returning the bytes before it;
  * and once a topic is known damaged (.info damagedOffset), later opens
  * are direct_io again, so readers get every good byte up to the bad
- * record exactly (docs/filesystem.md).
+ * record exactly (docs/filesystem.md). The first such open also sets the
+ * mount's kernel read-ahead ([mount] read_ahead, fs/readahead.c): only by
+ * then has the kernel's INIT, which would undo it, been answered.
  *
  * Paths have at most three parts: /<cluster>/<stream>/<topic or dot file>.
  */
@@ -28,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -36,6 +39,7 @@
 #include "ctlfiles.h"
 #include "logging.h"
 #include "names.h"
+#include "readahead.h"
 #include "../replication/syncwait.h"
 
 /* The largest write the kernel hands over in one request, bytes. */
@@ -505,6 +509,26 @@ static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s,
 	return 0;
 }
 
+/* Apply [mount] read_ahead (0: leave the kernel's). A daemon that may not
+ * write sysfs (not root) still works, with the kernel's 128 KiB. */
+static void set_readahead(struct sfs_daemon *d)
+{
+	uint64_t want = d->cfg->read_ahead;
+	if (!want)
+		return;
+	char why[512];
+	unsigned long old = 0;
+	int rc = mount_set_readahead(d->mountpoint, want, &old, why, sizeof(why));
+	if (rc == 0)
+		log_info("read-ahead of %s set to %" PRIu64 " KiB (was %lu KiB)",
+			 d->mountpoint, want / 1024, old);
+	else if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
+		log_info("read-ahead of %s left as the kernel set it (%s); set it as root, or read_ahead = 0 to silence this",
+			 d->mountpoint, why);
+	else
+		log_warn("read-ahead of %s left as the kernel set it: %s", d->mountpoint, why);
+}
+
 static int sfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_daemon *d = daemon_of();
@@ -539,6 +563,8 @@ static int sfs_open(const char *path, struct fuse_file_info *fi)
 	fi->direct_io = !f->cached;
 	fi->keep_cache = f->cached;
 	fi->fh = (uintptr_t)f;
+	if (f->cached && !atomic_exchange(&d->readahead_set, true))
+		set_readahead(d);
 	return 0;
 }
 

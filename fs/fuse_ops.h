@@ -8,6 +8,7 @@
 
 /* 3.12: fuse_loop_mt takes a struct fuse_loop_config (idle threads kept). */
 #define FUSE_USE_VERSION 312
+#include <stdatomic.h>
 #include <fuse.h>
 
 #include "namespace.h"
@@ -17,6 +18,7 @@ struct sfs_daemon {
 	struct sfs_namespace ns;
 	const struct sfs_config *cfg;
 	const char *mountpoint;		/* absolute */
+	atomic_bool readahead_set;	/* mount_set_readahead tried (once) */
 };
 
 /* sfs_fuse_ops - the operations table; private data is a struct sfs_daemon. */

@@ -3,12 +3,14 @@
  * followed by the payload. Byte layout in docs/storage.md.
  *
  *   off  size  field
- *     0     4  checksum   XXH32 (seed 0) of bytes 4 .. 28+len
+ *     0     4  checksum   of bytes 4 .. 28+len: the low 32 bits of XXH3-64
+ *                          (seed 0) when flags has RECORD_F_XXH3, else XXH32
+ *                          (seed 0), the format before issue 7's fast paths
  *     4     4  len        payload bytes (the message without its '\n')
  *     8     8  origin_offset   offset of the message in its origin stream
  *    16     8  timestamp_ns    append time at the origin, ns since the epoch
  *    24     2  origin_idx      index into the topic's origin table
- *    26     2  flags           0 (reserved)
+ *    26     2  flags           RECORD_F_XXH3; the other bits are reserved
  *
  * All integers little-endian. The origin's stream UUID lives in the topic's
  * origin table rather than in every record: it keeps the per-message
@@ -17,11 +19,21 @@
 #ifndef STREAMFS_RECORD_H
 #define STREAMFS_RECORD_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RECORD_HDR_SIZE 28
+
+/*
+ * flags bit: the checksum is XXH3-64's low half. Every record written now has
+ * it; records without it (written before) keep verifying with XXH32, so old
+ * segments need no conversion. XXH3 sums a 100-byte message in about half
+ * the time of XXH32, and long ones several times faster (SSE2).
+ */
+#define RECORD_F_XXH3 0x0001u
 
 struct record_hdr {
 	uint32_t checksum;
@@ -35,7 +47,8 @@ struct record_hdr {
 /*
  * record_encode - write the header into OUT (RECORD_HDR_SIZE bytes), where
  * the H->len payload bytes must already follow at OUT + RECORD_HDR_SIZE,
- * and compute the checksum over both; H->checksum is set to it.
+ * and compute the checksum over both. Sets RECORD_F_XXH3 in H->flags (the
+ * other bits are stored as given) and H->checksum to the checksum.
  */
 void record_encode(uint8_t *out, struct record_hdr *h);
 
@@ -44,36 +57,48 @@ void record_decode(const uint8_t *in, struct record_hdr *h);
 
 /*
  * record_verify - true if the checksum stored at REC matches the header and
- * the LEN payload bytes that follow it (a record is always contiguous).
+ * the LEN payload bytes that follow it (a record is always contiguous),
+ * summed with the algorithm its flags name (XXH3 or, for old records, XXH32).
  */
 bool record_verify(const uint8_t *rec, uint32_t len);
 
-/* Little-endian helpers shared by the on-disk formats. */
-static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+/*
+ * Little-endian helpers shared by the on-disk formats. memcpy of a constant
+ * size compiles to one load or store, so these cost nothing on x86-64 and
+ * stay correct (unaligned, big-endian) elsewhere.
+ */
+static inline void put_le16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, sizeof(v));
+}
 static inline void put_le32(uint8_t *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
 }
 static inline void put_le64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = v >> (8 * i);
+	v = htole64(v);
+	memcpy(p, &v, sizeof(v));
 }
-static inline uint16_t get_le16(const uint8_t *p) { return p[0] | (uint16_t)p[1] << 8; }
+static inline uint16_t get_le16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
 static inline uint32_t get_le32(const uint8_t *p)
 {
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
 }
 static inline uint64_t get_le64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
 }
 
 #endif

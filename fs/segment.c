@@ -257,6 +257,7 @@ void seg_reader_init(struct seg_reader *r, const struct segment *s,
 	r->s = s;
 	r->filepos = filepos;
 	r->limit = limit;
+	r->window = SEG_READER_WINDOW;
 }
 
 void seg_reader_free(struct seg_reader *r)
@@ -275,7 +276,7 @@ static int reader_fill(struct seg_reader *r, uint64_t pos, size_t len,
 		*out = r->buf + (pos - r->buf_filepos);
 		return 0;
 	}
-	size_t want = len < 256 * 1024 ? 256 * 1024 : len;
+	size_t want = len < r->window ? r->window : len;
 	if (pos + want > r->limit)
 		want = r->limit > pos ? r->limit - pos : 0;
 	if (want < len)

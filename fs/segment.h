@@ -99,7 +99,12 @@ struct seg_reader {
 	size_t cap;
 	uint64_t buf_filepos;	/* file position of buf[0] */
 	size_t buf_len;
+	size_t window;		/* bytes to read ahead per refill (SEG_READER_WINDOW) */
 };
+
+/* The default read-ahead of a seg_reader: big reads suit scans (recovery,
+ * replication batches); topic_read narrows it to what one request needs. */
+#define SEG_READER_WINDOW (256u * 1024)
 
 /* seg_reader_init - start reading S at FILEPOS, up to LIMIT (file bytes). */
 void seg_reader_init(struct seg_reader *r, const struct segment *s,

@@ -125,6 +125,7 @@ static void test_good_file(void **state)
 		"segment_bytes = 128MiB\n"
 		"fsync = always\n"
 		"fsync_interval_ms = 250\n"
+		"read_ahead = 4M\n"
 		"\n"
 		"[cluster sanfrancisco]\n"
 		"data = /srv/sf\n"
@@ -148,6 +149,7 @@ static void test_good_file(void **state)
 	assert_int_equal(cfg.segment_bytes, 128ULL * 1024 * 1024);
 	assert_int_equal(cfg.fsync, SFS_FSYNC_ALWAYS);
 	assert_int_equal(cfg.fsync_interval_ms, 250);
+	assert_int_equal(cfg.read_ahead, 4ULL << 20);
 	assert_int_equal(cfg.sync_timeout_ms, 1500);
 	assert_int_equal(cfg.batch_messages, 100);
 	assert_string_equal(cfg.gateway_listen, "127.0.0.1:5660");
@@ -159,7 +161,7 @@ static void test_good_file(void **state)
 	assert_string_equal(cfg.clusters[0].name, "sanfrancisco");
 	assert_string_equal(cfg.clusters[0].data, "/srv/sf");
 	assert_null(cfg.clusters[0].gateway);
-	assert_int_equal(cfg.clusters[0].line, 11);
+	assert_int_equal(cfg.clusters[0].line, 12);
 	assert_string_equal(cfg.clusters[1].name, "newyork");
 	assert_string_equal(cfg.clusters[1].data, "/srv/ny");
 	assert_string_equal(cfg.clusters[2].name, "london");
@@ -187,6 +189,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.segment_bytes, 64ULL * 1024 * 1024);
 	assert_int_equal(cfg.fsync, SFS_FSYNC_OS);
 	assert_int_equal(cfg.fsync_interval_ms, 1000);
+	assert_int_equal(cfg.read_ahead, 1ULL << 20);
 	assert_int_equal(cfg.sync_timeout_ms, 1000);
 	assert_int_equal(cfg.batch_messages, 4096);
 	assert_null(cfg.gateway_listen);
@@ -216,6 +219,10 @@ static void test_sizes(void **state)
 		config_free(&cfg);
 	}
 	struct sfs_config cfg;
+	/* read_ahead = 0: leave the kernel's read-ahead alone */
+	load_ok("mount.conf", "[mount]\nread_ahead = 0\n[cluster a]\ndata = /a\n", &cfg);
+	assert_int_equal(cfg.read_ahead, 0);
+	config_free(&cfg);
 	load_ok("mount.conf", "[mount]\nmax_message = 1\nfsync = interval\n"
 		"[cluster a]\ndata = /a\n", &cfg);
 	assert_int_equal(cfg.max_message, 1);
@@ -401,6 +408,9 @@ static void test_bad_number(void **state)
 		{ "max_message = 99999999999G", "bad value" },
 		{ "segment_bytes = 100", "out of range (4K to" },
 		{ "segment_bytes = 1 M", "bad value '1 M'" },
+		{ "read_ahead = 2G", "out of range (0 to 1G)" },
+		{ "read_ahead = -1", "bad value '-1'" },
+		{ "read_ahead = lots", "bad value 'lots'" },
 		{ "fsync_interval_ms = 0", "out of range" },
 		{ "fsync_interval_ms = 10ms", "bad value '10ms'" },
 		{ "fsync_interval_ms = 1K", "bad value '1K'" },

@@ -329,7 +329,7 @@ static void check_reader(const struct segment *s, const struct model *m)
 		assert_true(h.origin_offset == rec_origin_offset(ri->offset));
 		assert_true(h.timestamp_ns == rec_ts(ri->offset));
 		assert_int_equal(h.origin_idx, rec_idx(ri->offset));
-		assert_int_equal(h.flags, 0);
+		assert_int_equal(h.flags, RECORD_F_XXH3);
 		assert_true(pl == hb + RECORD_HDR_SIZE);
 		assert_true(record_verify(hb, h.len));
 		for (uint32_t k = 0; k < h.len; k++)

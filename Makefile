@@ -199,14 +199,27 @@ clean:
 	$(FUZZ)/fs/*.d $(FUZZ)/replication/*.d $(FUZZ)/*.d)
 
 # ---- benchmarks (docs/performance.md) --------------------------------------
-# make bench: the release daemon, bench/'s own FUSE passthrough and helpers
-# (same flags), then bench/run.py; results in bench/results/latest.txt.
-# Never part of `make test`. BENCH_SCALE=0.1 for a quick run, BENCH_RUNS=N.
-BENCH_BIN := build/bench/passthrough build/bench/writer build/bench/latency
+# make bench: the packages it needs besides make test's (bootstrap.sh
+# --bench: nats-server, libnats-dev), then the release daemon, bench/'s own
+# FUSE passthrough and helpers (same flags), then bench/run.py; results in
+# bench/results/latest.txt. Never part of `make test` (nor of `make all`).
+# BENCH_SCALE=0.1 for a quick run, BENCH_RUNS=N.
+BENCH_BIN := build/bench/passthrough build/bench/writer build/bench/latency \
+	     build/bench/natspeer
+# Recursive (=) so pkg-config runs after bench-deps installed libnats-dev.
+NATS_CFLAGS = $(shell pkg-config --cflags libnats 2>/dev/null)
+NATS_LIBS   = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 
-.PHONY: bench
-bench: all $(BENCH_BIN)
+.PHONY: bench bench-deps
+# The packages first, then the build in a sub-make, so that nothing is
+# compiled (even with -j) before they are installed.
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	python3 bench/run.py
+
+# Cheap when everything is installed (one dpkg-query); silent then.
+bench-deps:
+	@bash scripts/bootstrap.sh --bench
 
 build/bench/passthrough: bench/passthrough.c Makefile | deps
 	@mkdir -p $(@D)
@@ -215,6 +228,11 @@ build/bench/passthrough: bench/passthrough.c Makefile | deps
 build/bench/writer build/bench/latency: build/bench/%: bench/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread $(LDLIBS)
+
+# Figure 9's client of nats-server (the NATS C client, libnats).
+build/bench/natspeer: bench/natspeer.c Makefile | bench-deps
+	@mkdir -p $(@D)
+	$(CC) $(NATS_CFLAGS) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(NATS_LIBS) -lpthread $(LDLIBS)
 
 # ---- long test runs (docs/testing.md) ---------------------------------------
 # Longer seeded runs than make test's share: the crash test with 200 rounds,

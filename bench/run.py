@@ -17,13 +17,17 @@ Figures (BENCH_ONLY names them):
   4c  synchronous replicas: write() latency, sync vs async, one daemon and
       over the gateway
   8   fsync policies
+  9   peer: NATS JetStream mirror, one server: figure 4's catch-up and live
+      latency with nats-server (-js) and build/bench/natspeer (libnats),
+      beside figure 4 when it runs too; "not measured" without them
 
 Environment:
   BENCH_SCALE  multiplies the sizes (default 1; 0.1 is a quick run, 4 gives
                the 1 GiB read and start-up topic of issue 7)
   BENCH_RUNS   runs per figure (default 3)
   BENCH_ONLY   comma-separated figures to run (default: all of the above);
-               e.g. BENCH_ONLY=4,4b,4c for replication only
+               e.g. BENCH_ONLY=4,4b,4c for replication only, BENCH_ONLY=4,9
+               for streamfs beside NATS JetStream
   BENCH_DIR    where the temporary directories go (default /tmp; it must be
                on the disk you want to measure)
   BENCH_KEEP   1: keep the temporary directory (data and daemon logs)
@@ -55,10 +59,11 @@ STREAMFS = os.environ.get("BENCH_STREAMFS", os.path.join(ROOT, "streamfs"))
 PASSTHROUGH = os.path.join(BIN, "passthrough")
 WRITER = os.path.join(BIN, "writer")
 LATENCY = os.path.join(BIN, "latency")
+NATSPEER = os.path.join(BIN, "natspeer")   # figure 9 only: not required
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
-FIGURES = ["1", "2", "3", "4", "4b", "4c", "5", "6", "7", "8"]   # in the order they run
+FIGURES = ["1", "2", "3", "4", "4b", "4c", "5", "6", "7", "8", "9"]   # in the order they run
 ONLY = {x.lower() for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
 TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
@@ -89,7 +94,7 @@ FSYNC_WRITERS = 4
 # ---- processes and mounts ---------------------------------------------------
 
 _mounts = []      # every Mount started and not yet stopped
-_children = []    # other processes we started (tail)
+_children = []    # other processes we started (tail, nats-server)
 
 
 def log(msg):
@@ -245,7 +250,8 @@ def run_tool(argv, **kw):
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip() or r.returncode}")
-    return dict(kv.split("=", 1) for kv in r.stdout.split())
+    # key=value words; a leading word without '=' (natspeer's) names the line.
+    return dict(kv.split("=", 1) for kv in r.stdout.split() if "=" in kv)
 
 
 def writer(path, n=None, seconds=None, block=None, threads=1, sync_each=False):
@@ -337,6 +343,7 @@ class Results:
         self.notes = []
         self.plot = {}         # label -> (streamfs/passthrough ratio)
         self.data = {}         # figure -> its summary, for a later figure to show beside its own
+        self.infos = []        # comparisons with peers: information, not issue 7 targets
 
     def section(self, title, lines):
         self.sections.append((title, lines))
@@ -347,6 +354,10 @@ class Results:
 
     def target(self, what, measured, met):
         self.targets.append((what, measured, met))
+
+    def info(self, text):
+        self.infos.append(text)
+        log("  info: " + text)
 
     def note(self, text):
         self.notes.append(text)
@@ -408,7 +419,7 @@ def fig_append(b, res, number, title, n, block):
 def fig1(b, res):
     m, _ = fig_append(b, res, 1, "Append, one message per write()", N_PERMSG, None)
     r = m["streamfs"] / m["passthrough"]
-    res.plot["append, 1 msg/write"] = (r, 0.9)
+    res.plot["1 msg/write"] = (r, 0.9)
     res.target("one message per write() >= 0.9x passthrough", f"{r:.2f}x", r >= 0.9)
 
 
@@ -416,7 +427,7 @@ def fig2(b, res):
     m, storage = fig_append(b, res, 2, "Append, 64 KiB writes of 101-byte lines",
                             N_BLOCK, 65536)
     r = m["streamfs"] / m["passthrough"]
-    res.plot["append, 64 KiB writes"] = (r, 0.8)
+    res.plot["64 KiB writes"] = (r, 0.8)
     res.target("64 KiB writes >= 0.8x passthrough", f"{r:.2f}x", r >= 0.8)
     return storage
 
@@ -479,7 +490,7 @@ def fig3(b, res):
         for k, label in (("passthrough", "passthrough"),
                          ("passthrough, page cache", "page-cache passthrough")):
             r = rate[("streamfs", c)] / rate[(k, c)]
-            res.plot[f"cat, {c}" + ("" if k == "passthrough" else ", vs page cache")] = (r, 0.9)
+            res.plot[f"cat {c}" + ("" if k == "passthrough" else ", pc")] = (r, 0.9)
             res.target(f"read ({c}) >= 0.9x {label}", f"{r:.2f}x", r >= 0.9)
 
 
@@ -616,6 +627,7 @@ def fig4(b, res):
         b.remove(d)
     s = repl_summary(rates, lat)
     s["rss"] = f_mb(med(hwm))
+    s["rss_kb"] = med(hwm)
     res.data["4"] = s
     cu, p50, p99, mx = s["rate"], s["p50"], s["p99"], s["max"]
     lines = [f"catch-up (initial copy of {N_CATCHUP:,} messages, A -> B in one daemon): "
@@ -1020,6 +1032,180 @@ def fig8(b, res):
     res.section(f"8. fsync policies (issue 4.6), median of {RUNS}", lines)
 
 
+# ---- figure 9: a peer, NATS JetStream ---------------------------------------
+
+NATS_WINDOW = 4000   # natspeer's PUB_WINDOW: async publishes awaiting their ack, at most
+
+
+def nats_server_path():
+    """nats-server from PATH, or from /usr/sbin where Debian puts it (not in
+    a non-root user's PATH); None if not installed."""
+    return shutil.which("nats-server") or shutil.which("nats-server",
+                                                       path="/usr/sbin:/usr/local/sbin")
+
+
+class NatsServer:
+    """A nats-server with JetStream that we start on a free port of 127.0.0.1,
+    its store in D/store (a fresh directory), its log in D/nats-server.log."""
+
+    def __init__(self, exe, d):
+        self.exe = exe
+        self.dir = d
+        self.port = free_ports(1)[0]
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.logfile = os.path.join(d, "nats-server.log")
+        self.proc = None
+
+    def start(self, timeout=30):
+        """Start it and wait (up to TIMEOUT s) until it accepts connections."""
+        argv = [self.exe, "-js", "-sd", os.path.join(self.dir, "store"),
+                "-a", "127.0.0.1", "-p", str(self.port)]
+        out = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        out.close()
+        _children.append(self.proc)
+        t0 = time.monotonic()
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode} "
+                                   f"before accepting connections; see {self.logfile}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                pass
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"nats-server not accepting connections after {timeout} s")
+            time.sleep(0.01)
+
+    def kb(self, key):
+        return status_kb(self.proc.pid, key)
+
+    def stop(self):
+        """SIGTERM (a clean shutdown) to our own child, SIGKILL after 30 s."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc in _children:
+            _children.remove(self.proc)
+        rc = self.proc.returncode
+        self.proc = None
+        if rc not in (0, 1, -signal.SIGTERM):
+            log(f"  warning: nats-server exited with status {rc}; see {self.logfile}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+def natspeer(cmd, url, n):
+    """build/bench/natspeer CMD (catchup or latency) against URL, N messages of MSG bytes."""
+    r = run_tool([NATSPEER, cmd, url, str(n), str(MSG)], timeout=900)
+    return {k: float(v) for k, v in r.items()}
+
+
+def tool_version(argv):
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return r.stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+def fig9(b, res):
+    """Figure 4 with NATS JetStream: stream B a mirror of stream A on one
+    nats-server, beside figure 4 if it ran in this invocation."""
+    title = "9. Peer: NATS JetStream mirror, one server"
+    missing = []
+    exe = nats_server_path()
+    if not exe:
+        missing.append("nats-server not found in PATH or /usr/sbin (Debian nats-server; "
+                       "make bench installs it)")
+    if not os.access(NATSPEER, os.X_OK):
+        missing.append(f"{os.path.relpath(NATSPEER, ROOT)} is missing (make bench builds it)")
+    if missing:
+        res.section(title, ["not measured: " + "; ".join(missing)])
+        return
+    version = tool_version([exe, "--version"]).replace("nats-server: ", "")
+    libnats = tool_version(["pkg-config", "--modversion", "libnats"])
+    rates, fills, lat, hwm = [], [], [], []
+    for run in range(RUNS):
+        d = b.fresh("fig9")
+        with NatsServer(exe, d).start() as srv:
+            c = natspeer("catchup", srv.url, N_CATCHUP)
+            os.sync()   # as figure 4: the copy's dirty pages out of the way
+            lat.append(natspeer("latency", srv.url, N_LATENCY))
+            rates.append(c["msgs_per_s"])
+            fills.append(c["fill_msgs_per_s"])
+            hwm.append(srv.kb("VmHWM"))
+        os.sync()
+        b.remove(d)
+    n = {"rate": med(rates), "p50": med([x["p50_us"] for x in lat]),
+         "p90": med([x["p90_us"] for x in lat]), "p99": med([x["p99_us"] for x in lat]),
+         "max": max(x["max_us"] for x in lat), "w50": med([x["publish_p50_us"] for x in lat]),
+         "rss_kb": med(hwm), "rss": f_mb(med(hwm))}
+    res.data["9"] = n
+    one = res.data.get("4")
+    cols = ("p50", "p90", "p99", "max", "w50")
+
+    def row(label, s):
+        return [label, f_rate(s["rate"])] + [f"{s[k]:.0f}" for k in cols] + [s["rss"]]
+    rows = [row("streamfs, one daemon (figure 4)", one) if one else
+            ["streamfs, one daemon (figure 4)", "not run", "", "", "", "", "", ""],
+            row("NATS JetStream mirror, one server", n)]
+    if one:
+        rows.append(["streamfs advantage (>1: streamfs better)", f_ratio(one["rate"], n["rate"])] +
+                    [f_ratio(n[k], one[k]) for k in cols] +
+                    [f_ratio(n["rss_kb"], one["rss_kb"]) if one.get("rss_kb") else ""])
+    lines = table(["", "catch-up msg/s", "p50 us", "p90 us", "p99 us", "max us",
+                   "write/publish p50 us", "peak RSS"], rows)
+    if one:
+        lines += ["streamfs advantage: catch-up = streamfs / NATS (messages/s); latencies, "
+                  "write/publish and peak RSS = NATS / streamfs;",
+                  "  so in every column above 1.00x streamfs is better, below 1.00x NATS is."]
+    else:
+        lines.append("figure 4: run it too (BENCH_ONLY=4,9) to see streamfs beside and the ratios")
+    lines += [f"server: nats-server {version}, one server (the analogue of one streamfs daemon): "
+              "nats-server -js -sd <fresh dir> -a 127.0.0.1 -p <free port>,",
+              "  a fresh server and store per run; file storage; default sync (JetStream fsyncs "
+              "every 2 min; streamfs fsync=os leaves it to the OS);",
+              f"  loopback TCP without TLS. Client: build/bench/natspeer, NATS C client libnats "
+              f"{libnats}. Peak RSS = VmHWM of nats-server.",
+              f"catch-up: {N_CATCHUP:,} messages of {MSG} bytes stored in stream A (subject a.t; "
+              f"js_PublishAsync, at most {NATS_WINDOW:,} unacknowledged, every ack",
+              "  awaited, then sync), then stream B created as a mirror of A (js_AddStream, "
+              "Mirror = A); timed from js_AddStream(B) until",
+              f"  js_GetStreamInfo(B), polled every 10 ms, shows {N_CATCHUP:,} messages. "
+              f"Storing A (not timed): {f_rate(med(fills))} msg/s.",
+              f"latency: js_Publish of one {MSG}-byte message to A (returns on A's ack: stored) "
+              "until natsSubscription_NextMsg returns it",
+              "  from B: an ordered push consumer on B (js_SubscribeSync, deliver-new, no acks), "
+              "one connection with SendAsap;",
+              f"  {N_LATENCY} samples per run, 1 ms apart, after 10 warm-up messages; median over "
+              "runs (max = worst run); publish p50 = js_Publish",
+              "  alone, the analogue of figure 4's write() on A alone.",
+              "runs, catch-up msg/s: " + ", ".join(f_rate(x) for x in rates) +
+              "; p50/p99/max us: " + "; ".join(
+                  f"{x['p50_us']:.0f}/{x['p99_us']:.0f}/{x['max_us']:.0f}" for x in lat)]
+    res.section(f"{title}, median of {RUNS}", lines)
+    if one:
+        res.info(f"streamfs vs NATS JetStream mirror: catch-up {one['rate'] / n['rate']:.2f}x, "
+                 f"live p99 {n['p99'] / one['p99']:.2f}x, live p50 {n['p50'] / one['p50']:.2f}x "
+                 "(>1: streamfs better; catch-up streamfs/NATS msg/s, latency NATS/streamfs us)")
+    else:
+        res.info(f"NATS JetStream mirror: catch-up {f_rate(n['rate'])} msg/s, live p99 "
+                 f"{n['p99']:.0f} us (figure 4 not run: no ratio)")
+
+
 # ---- machine, output --------------------------------------------------------
 
 def machine():
@@ -1063,6 +1249,10 @@ def write_results(res, head, elapsed):
                   [[w, m, "yes" if ok else ("n/a" if ok is None else "NO")]
                    for w, m, ok in res.targets])]
         lines.append("")
+    if res.infos:
+        lines.append("Peers (information, not issue 7 targets)")
+        lines += ["  " + x for x in res.infos]
+        lines.append("")
     if res.notes:
         lines.append("Notes")
         lines += ["  " + n for n in res.notes]
@@ -1081,9 +1271,9 @@ def plot(res):
         return
     png = os.path.splitext(OUT)[0] + ".png"
     data = "\n".join(f'"{k}" {v:.6f} {t}' for k, (v, t) in res.plot.items())
-    script = f"""set terminal pngcairo size 900,450 noenhanced
+    script = f"""set terminal pngcairo size 1000,450 noenhanced
 set output "{png}"
-set title "streamfs / FUSE passthrough on this machine (1.0 = the FUSE floor; red: target)"
+set title "streamfs / FUSE passthrough on this machine (1.0 = the FUSE floor; red: target; pc: vs the page-cache passthrough)"
 set style fill solid 0.6 border -1
 set boxwidth 0.6
 set yrange [0:{max([1.3] + [v * 1.15 for v, t in res.plot.values()]):.2f}]
@@ -1147,6 +1337,8 @@ def main():
             fig7(b, res)
         if want(8):
             fig8(b, res)
+        if want(9):
+            fig9(b, res)
     except Exception as e:     # keep what was measured; say what failed
         failed = e
         res.note(f"the run stopped early: {type(e).__name__}: {e}")

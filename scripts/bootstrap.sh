@@ -3,6 +3,9 @@
 # and test, and only those that are missing. Run by `make deps` (and before
 # every build); when everything is present it is one silent dpkg-query.
 # Installing needs root (or sudo); `apt-get update` runs only if needed.
+#
+#   bootstrap.sh            build and test (make deps, make test)
+#   bootstrap.sh --bench    the same and what `make bench` needs besides
 set -euo pipefail
 
 PACKAGES=(
@@ -22,6 +25,18 @@ PACKAGES=(
 	iputils-ping			# multi-host tests: ping between namespaces
 )
 
+# make bench only (never make test): figure 9, the NATS JetStream peer.
+BENCH_PACKAGES=(
+	nats-server libnats-dev		# nats-server 2.9 (JetStream), the C client
+)
+
+target="make deps"
+case "${1:-}" in
+	"") ;;
+	--bench) PACKAGES+=("${BENCH_PACKAGES[@]}"); target="make bench" ;;
+	*) echo "usage: bootstrap.sh [--bench]" >&2; exit 2 ;;
+esac
+
 # Packages dpkg knows as installed ("install ok installed" = "installed").
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' \
 	"${PACKAGES[@]}" 2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
@@ -39,7 +54,7 @@ if [[ $(id -u) -ne 0 ]]; then
 		SUDO=(sudo)
 	else
 		echo "bootstrap: missing packages (${missing[*]}) and not root;" \
-			"run 'make deps' as root" >&2
+			"run '$target' as root" >&2
 		exit 1
 	fi
 fi

@@ -1,0 +1,455 @@
+/*
+ * natspeer.c - the peer of figure 4 for `make bench` (figure 9 of
+ * bench/run.py): NATS JetStream stream mirrors, measured the way figure 4
+ * measures streamfs replication in one daemon. A client of one nats-server
+ * (started by bench/run.py with -js), through the NATS C client (libnats,
+ * nats.c 3.4, Debian libnats-dev).
+ *
+ *   natspeer catchup URL N MSG_BYTES
+ *       Deletes streams A and B if they exist, creates A (file storage, one
+ *       subject "a.t"), stores N messages of MSG_BYTES bytes in it with
+ *       js_PublishAsync (at most PUB_WINDOW unacknowledged), waits for
+ *       every ack, sync()s, then creates B as a mirror of A and times it
+ *       from just before js_AddStream(B) until js_GetStreamInfo(B), polled
+ *       every 10 ms, shows N messages.
+ *       Output: catchup msgs=N seconds=S msgs_per_s=R fill_seconds=S
+ *       fill_msgs_per_s=R  (fill: the storing of A, not part of the figure)
+ *
+ *   natspeer latency URL N MSG_BYTES
+ *       With A and B as catchup left them (created empty if missing): waits
+ *       until B has all of A, subscribes to B with an ordered push consumer
+ *       (deliver-new, no acks, js_SubscribeSync bound to stream B), then N
+ *       times, 1 ms apart: js_Publish of one message to A (waits for its
+ *       ack: stored in A), then natsSubscription_NextMsg until that message
+ *       arrives from B. A sample is from just before js_Publish to the
+ *       return of NextMsg; WARMUP messages go first and are not counted.
+ *       The connection sends each publish at once (natsOptions_SetSendAsap).
+ *       Output: latency n=N p50_us= p90_us= p99_us= max_us= mean_us=
+ *       publish_p50_us= publish_p99_us=  (publish_*: js_Publish alone)
+ *
+ * It owns its one connection, its JetStream context and subscription, and
+ * the streams A and B on that server; it starts and stops no process.
+ * Exit status 0 on success, 1 on any error (one line on stderr), 2 on bad
+ * usage.
+ */
+#define _GNU_SOURCE
+#include <nats/nats.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STREAM_A "A"
+#define STREAM_B "B"
+#define SUBJECT "a.t"
+#define PUB_WINDOW 4000          /* unacknowledged async publishes at most (the Go client's default) */
+#define POLL_US 10000            /* stream info polling interval, as figure 4 polls .info */
+#define CATCHUP_TIMEOUT_US 600e6 /* give up on the mirror after 10 min, as figure 4 does */
+#define WAIT_MS 60000            /* JetStream API and ack waits, in ms */
+#define WARMUP 10                /* latency messages sent first and not counted */
+#define GAP_US 1000              /* pause between latency samples, as bench/latency */
+#define SAMPLE_TIMEOUT_MS 10000  /* a sample not back from B after this fails the run */
+
+/* Monotonic time in microseconds. */
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* qsort comparison of two doubles, ascending. */
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The P-th percentile (0-100) of the N sorted values V, nearest rank (as
+ * bench/latency and bench/run.py compute it). */
+static double pct(const double *v, int n, double p)
+{
+	int i = (int)(p / 100.0 * n + 0.999999) - 1;
+	if (i < 0)
+		i = 0;
+	if (i >= n)
+		i = n - 1;
+	return v[i];
+}
+
+/* Print "natspeer: WHAT: <status text> [(JetStream error JERR)] [<library
+ * detail>]" on stderr. Always returns -1, for `return fail(...)`. */
+static int fail(const char *what, natsStatus s, jsErrCode jerr)
+{
+	natsStatus ls;
+	const char *detail = nats_GetLastError(&ls);
+	fprintf(stderr, "natspeer: %s: %s", what, natsStatus_GetText(s));
+	if (jerr)
+		fprintf(stderr, " (JetStream error %d)", (int)jerr);
+	if (detail && *detail)
+		fprintf(stderr, ": %s", detail);
+	fputc('\n', stderr);
+	return -1;
+}
+
+/* Fill the MLEN bytes of MSG with "<tag> <i, 8 digits> " and 'x' up to the
+ * end (MLEN >= 24; no terminating NUL is written past MLEN). */
+static void make_msg(char *msg, size_t mlen, const char *tag, long i)
+{
+	char head[64];
+	int h = snprintf(head, sizeof(head), "%s %08ld ", tag, i);
+	size_t hl = (size_t)h < mlen ? (size_t)h : mlen;
+	memcpy(msg, head, hl);
+	memset(msg + hl, 'x', mlen - hl);
+}
+
+/* Errors reported by the library for async publishes (its own thread). */
+static atomic_long pub_errors;
+
+/* jsPubAckErrHandler: count a failed async publish; the library destroys
+ * the message after we return. */
+static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+	(void)js;
+	(void)closure;
+	if (atomic_fetch_add(&pub_errors, 1) == 0)
+		fprintf(stderr, "natspeer: async publish failed: %s (JetStream error %d)\n",
+			pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
+			(int)pae->ErrCode);
+}
+
+/* Connect to URL (SEND_ASAP: every publish is written to the socket at once
+ * instead of by the library's flusher thread) and make a JetStream context
+ * whose async publishes stall at PUB_WINDOW pending, for up to WAIT_MS.
+ * On success *NC and *JS are set and 0 returned; on error -1, nothing is
+ * left allocated. */
+static int connect_js(const char *url, int send_asap, natsConnection **nc, jsCtx **js)
+{
+	natsOptions *opts = NULL;
+	jsOptions jo;
+	natsStatus s;
+	int rc = -1;
+
+	*nc = NULL;
+	*js = NULL;
+	if ((s = natsOptions_Create(&opts)) != NATS_OK ||
+	    (s = natsOptions_SetURL(opts, url)) != NATS_OK ||
+	    (s = natsOptions_SetTimeout(opts, 5000)) != NATS_OK ||
+	    (s = natsOptions_SetAllowReconnect(opts, false)) != NATS_OK ||
+	    (s = natsOptions_SetSendAsap(opts, send_asap)) != NATS_OK) {
+		fail("connection options", s, 0);
+		goto out;
+	}
+	if ((s = natsConnection_Connect(nc, opts)) != NATS_OK) {
+		fail(url, s, 0);
+		goto out;
+	}
+	jsOptions_Init(&jo);
+	jo.Wait = WAIT_MS;
+	jo.PublishAsync.MaxPending = PUB_WINDOW;
+	jo.PublishAsync.StallWait = WAIT_MS;
+	jo.PublishAsync.ErrHandler = on_pub_err;
+	if ((s = natsConnection_JetStream(js, *nc, &jo)) != NATS_OK) {
+		fail("JetStream context", s, 0);
+		natsConnection_Destroy(*nc);
+		*nc = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	natsOptions_Destroy(opts);
+	return rc;
+}
+
+/* Delete stream NAME if it exists. 0 if it is gone (or never was), -1 on
+ * any other error. */
+static int delete_stream(jsCtx *js, const char *name)
+{
+	jsErrCode jerr = 0;
+	natsStatus s = js_DeleteStream(js, name, NULL, &jerr);
+	if (s == NATS_OK || jerr == JSStreamNotFoundErr)
+		return 0;
+	return fail("delete stream", s, jerr);
+}
+
+/* Create stream NAME with file storage and the server's defaults otherwise
+ * (no limits, sync left to the server: every 2 min by default): with the
+ * one subject SUBJECT if MIRROR is NULL, else as a mirror of stream MIRROR
+ * (a mirror has no subjects of its own). 0 on success, -1 on error. */
+static int add_stream(jsCtx *js, const char *name, const char *mirror)
+{
+	jsStreamConfig cfg;
+	jsStreamSource src;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	const char *subjects[] = { SUBJECT };
+	natsStatus s;
+
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Storage = js_FileStorage;
+	if (mirror) {
+		jsStreamSource_Init(&src);
+		src.Name = mirror;
+		cfg.Mirror = &src;
+	} else {
+		cfg.Subjects = subjects;
+		cfg.SubjectsLen = 1;
+	}
+	s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	return s == NATS_OK ? 0 : fail(mirror ? "create mirror stream" : "create stream", s, jerr);
+}
+
+/* The number of messages and last sequence of stream NAME, from
+ * js_GetStreamInfo (one API round trip). 0 on success, -1 on error; 1,
+ * silently, if the stream does not exist. */
+static int stream_state(jsCtx *js, const char *name, uint64_t *msgs, uint64_t *last)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
+	if (s != NATS_OK && jerr == JSStreamNotFoundErr)
+		return 1;
+	if (s != NATS_OK)
+		return fail("stream info", s, jerr);
+	*msgs = si->State.Msgs;
+	*last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+/* Store N messages of MLEN bytes in stream A with js_PublishAsync, at most
+ * PUB_WINDOW awaiting their ack, then wait (up to WAIT_MS) for every ack.
+ * Returns the seconds taken, or -1 on error (a failed publish, a missing
+ * ack, or A not holding N messages afterwards). */
+static double fill(jsCtx *js, long n, size_t mlen)
+{
+	jsPubOptions po;
+	uint64_t msgs = 0, last = 0;
+	natsStatus s;
+	char *msg = malloc(mlen);
+	double t0 = now_us(), secs = -1;
+
+	if (!msg) {
+		fprintf(stderr, "natspeer: out of memory\n");
+		return -1;
+	}
+	for (long i = 0; i < n; i++) {
+		make_msg(msg, mlen, "fill", i);
+		if ((s = js_PublishAsync(js, SUBJECT, msg, (int)mlen, NULL)) != NATS_OK) {
+			fail("async publish", s, 0);
+			goto out;
+		}
+	}
+	jsPubOptions_Init(&po);
+	po.MaxWait = WAIT_MS;
+	if ((s = js_PublishAsyncComplete(js, &po)) != NATS_OK) {
+		fail("waiting for publish acks", s, 0);
+		goto out;
+	}
+	secs = (now_us() - t0) / 1e6;
+	if (atomic_load(&pub_errors)) {
+		fprintf(stderr, "natspeer: %ld async publishes failed\n", atomic_load(&pub_errors));
+		secs = -1;
+		goto out;
+	}
+	int r = stream_state(js, STREAM_A, &msgs, &last);
+	if (r != 0) {
+		if (r > 0)
+			fprintf(stderr, "natspeer: no stream A after the fill\n");
+		secs = -1;
+		goto out;
+	}
+	if (msgs != (uint64_t)n) {
+		fprintf(stderr, "natspeer: stream A holds %llu messages, expected %ld\n",
+			(unsigned long long)msgs, n);
+		secs = -1;
+	}
+out:
+	free(msg);
+	return secs;
+}
+
+/* Poll stream NAME's info every POLL_US until it holds at least N messages.
+ * Returns 0, or -1 on an error or after TIMEOUT_US microseconds from T0
+ * (a now_us() time). */
+static int wait_msgs(jsCtx *js, const char *name, uint64_t n, double t0, double timeout_us)
+{
+	uint64_t msgs = 0, last = 0;
+	for (;;) {
+		int r = stream_state(js, name, &msgs, &last);
+		if (r < 0)
+			return -1;
+		if (r == 0 && msgs >= n)
+			return 0;
+		if (now_us() - t0 > timeout_us) {
+			fprintf(stderr, "natspeer: stream %s has %llu of %llu messages after %.0f s\n",
+				name, (unsigned long long)msgs, (unsigned long long)n, timeout_us / 1e6);
+			return -1;
+		}
+		usleep(POLL_US);
+	}
+}
+
+/* `catchup`: see the file comment. 0 on success, 1 on error. */
+static int cmd_catchup(const char *url, long n, size_t mlen)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	double fill_s, t0, secs;
+	int rc = 1;
+
+	if (connect_js(url, 0, &nc, &js) < 0)
+		return 1;
+	if (delete_stream(js, STREAM_B) < 0 || delete_stream(js, STREAM_A) < 0 ||
+	    add_stream(js, STREAM_A, NULL) < 0)
+		goto out;
+	if ((fill_s = fill(js, n, mlen)) < 0)
+		goto out;
+	sync();   /* as figure 4: A's data written back before the timed copy */
+	t0 = now_us();
+	if (add_stream(js, STREAM_B, STREAM_A) < 0 ||
+	    wait_msgs(js, STREAM_B, (uint64_t)n, t0, CATCHUP_TIMEOUT_US) < 0)
+		goto out;
+	secs = (now_us() - t0) / 1e6;
+	printf("catchup msgs=%ld seconds=%.6f msgs_per_s=%.1f fill_seconds=%.6f "
+	       "fill_msgs_per_s=%.1f\n", n, secs, n / secs, fill_s, n / fill_s);
+	rc = 0;
+out:
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	return rc;
+}
+
+/* Wait until the message of MLEN bytes in MSG comes out of SUB, discarding
+ * any other, for up to SAMPLE_TIMEOUT_MS from T0 (a now_us() time).
+ * 0 when it came, -1 on a timeout or error. */
+static int receive(natsSubscription *sub, const char *msg, size_t mlen, double t0)
+{
+	for (;;) {
+		natsMsg *m = NULL;
+		int64_t left = SAMPLE_TIMEOUT_MS - (int64_t)((now_us() - t0) / 1000);
+		natsStatus s = left > 0 ? natsSubscription_NextMsg(&m, sub, left) : NATS_TIMEOUT;
+		if (s != NATS_OK) {
+			fail("receiving from the mirror", s, 0);
+			return -1;
+		}
+		int same = (size_t)natsMsg_GetDataLength(m) == mlen &&
+			   memcmp(natsMsg_GetData(m), msg, mlen) == 0;
+		natsMsg_Destroy(m);
+		if (same)
+			return 0;
+	}
+}
+
+/* `latency`: see the file comment. 0 on success, 1 on error. */
+static int cmd_latency(const char *url, long n, size_t mlen)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	uint64_t a_msgs = 0, a_last = 0, b_msgs = 0, b_last = 0;
+	double *lat = calloc(n, sizeof(*lat)), *plat = calloc(n, sizeof(*plat));
+	char *msg = malloc(mlen);
+	int rc = 1;
+
+	if (!lat || !plat || !msg) {
+		fprintf(stderr, "natspeer: out of memory\n");
+		goto out;
+	}
+	if (connect_js(url, 1, &nc, &js) < 0)
+		goto out;
+	/* Used alone: make the pair. After catchup: it is there, caught up. */
+	int r = stream_state(js, STREAM_B, &b_msgs, &b_last);
+	if (r < 0)
+		goto out;
+	if (r > 0 && (delete_stream(js, STREAM_A) < 0 || add_stream(js, STREAM_A, NULL) < 0 ||
+		      add_stream(js, STREAM_B, STREAM_A) < 0))
+		goto out;
+	if ((r = stream_state(js, STREAM_A, &a_msgs, &a_last)) > 0)
+		fprintf(stderr, "natspeer: no stream A\n");
+	if (r != 0 ||
+	    wait_msgs(js, STREAM_B, a_msgs, now_us(), 60e6) < 0)
+		goto out;
+	jsSubOptions_Init(&so);
+	so.Stream = STREAM_B;
+	so.Ordered = true;
+	so.Config.DeliverPolicy = js_DeliverNew;
+	if ((s = js_SubscribeSync(&sub, js, SUBJECT, NULL, &so, &jerr)) != NATS_OK) {
+		fail("ordered consumer on B", s, jerr);
+		goto out;
+	}
+	for (long i = -WARMUP; i < n; i++) {
+		make_msg(msg, mlen, "latency", i);
+		double t0 = now_us();
+		if ((s = js_Publish(NULL, js, SUBJECT, msg, (int)mlen, NULL, &jerr)) != NATS_OK) {
+			fail("publish", s, jerr);
+			goto out;
+		}
+		double tp = now_us();
+		if (receive(sub, msg, mlen, t0) < 0)
+			goto out;
+		double t1 = now_us();
+		if (i >= 0) {
+			lat[i] = t1 - t0;
+			plat[i] = tp - t0;
+		}
+		usleep(GAP_US);
+	}
+	double sum = 0;
+	for (long i = 0; i < n; i++)
+		sum += lat[i];
+	qsort(lat, n, sizeof(*lat), cmp_d);
+	qsort(plat, n, sizeof(*plat), cmp_d);
+	printf("latency n=%ld p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f "
+	       "publish_p50_us=%.1f publish_p99_us=%.1f\n",
+	       n, pct(lat, n, 50), pct(lat, n, 90), pct(lat, n, 99), lat[n - 1], sum / n,
+	       pct(plat, n, 50), pct(plat, n, 99));
+	rc = 0;
+out:
+	if (sub) {
+		natsSubscription_Unsubscribe(sub);   /* removes the ephemeral consumer */
+		natsSubscription_Destroy(sub);
+	}
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	free(lat);
+	free(plat);
+	free(msg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char *end;
+	long n;
+	unsigned long mlen;
+	int rc;
+
+	if (argc != 5)
+		goto usage;
+	n = strtol(argv[3], &end, 10);
+	if (*end || n < 1)
+		goto usage;
+	mlen = strtoul(argv[4], &end, 10);
+	if (*end || mlen < 24 || mlen > (1 << 20))
+		goto usage;
+	if (!strcmp(argv[1], "catchup"))
+		rc = cmd_catchup(argv[2], n, mlen);
+	else if (!strcmp(argv[1], "latency"))
+		rc = cmd_latency(argv[2], n, mlen);
+	else
+		goto usage;
+	nats_CloseAndWait(5000);   /* the library's threads, before exit */
+	return rc;
+usage:
+	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n");
+	return 2;
+}

@@ -51,7 +51,7 @@ enum key_id {
 	K_FSYNC_INTERVAL_MS,
 	K_READ_AHEAD,
 	K_LISTEN, K_CERT, K_KEY, K_CA, K_GW_TIMEOUT_MS,
-	K_SYNC_TIMEOUT_MS, K_BATCH_MESSAGES,
+	K_SYNC_TIMEOUT_MS, K_BATCH_MESSAGES, K_POSITIONS_INTERVAL_MS,
 	K_DATA, K_GATEWAY,
 	K_COUNT
 };
@@ -81,6 +81,8 @@ static const struct key_def keys[K_COUNT] = {
 				3600000 },
 	[K_BATCH_MESSAGES] = { SEC_REPLICATION, "batch_messages", V_UINT, 1,
 			       1048576 },
+	[K_POSITIONS_INTERVAL_MS] = { SEC_REPLICATION, "positions_interval_ms", V_UINT,
+				      0, 3600000 },
 	[K_DATA] = { SEC_CLUSTER, "data", V_PATH, 0, 0 },
 	[K_GATEWAY] = { SEC_CLUSTER, "gateway", V_HOSTPORT, 0, 0 },
 };
@@ -505,6 +507,7 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 	case K_GW_TIMEOUT_MS: cfg->gateway_timeout_ms = num; break;
 	case K_SYNC_TIMEOUT_MS: cfg->sync_timeout_ms = num; break;
 	case K_BATCH_MESSAGES: cfg->batch_messages = (uint32_t)num; break;
+	case K_POSITIONS_INTERVAL_MS: cfg->positions_interval_ms = (uint32_t)num; break;
 	case K_DATA: c->data = str; break;
 	case K_GATEWAY: c->gateway = str; break;
 	case K_COUNT: free(str); break;
@@ -624,6 +627,7 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 	cfg->read_ahead = MIB;
 	cfg->sync_timeout_ms = 1000;
 	cfg->batch_messages = 4096;
+	cfg->positions_interval_ms = 1000;
 	cfg->gateway_timeout_ms = 5000;
 
 	int ret = ini_parse_stream(read_line, &st, on_key, &st);

@@ -7,7 +7,7 @@
  *   [cluster NAME]  data = DIR      (a local cluster)
  *                   gateway = HOST:PORT   (a remote cluster, no data)
  *   [gateway] listen, cert, key, ca, timeout_ms  (replication/gateway.h)
- *   [replication] sync_timeout_ms, batch_messages
+ *   [replication] sync_timeout_ms, batch_messages, positions_interval_ms
  * Relative paths are taken relative to the directory of the config file,
  * so `streamfs -c /repo/mount.conf` works from any working directory.
  */
@@ -45,6 +45,9 @@ struct sfs_config {
 				 * default 1 MiB, 0 = the kernel's own */
 	uint64_t sync_timeout_ms;	/* synchronous replica timeout; default 1000 */
 	uint32_t batch_messages;	/* replication batch size; default 4096 */
+	uint32_t positions_interval_ms;	/* least time between saves of a stream's
+					 * replication positions while they keep
+					 * moving; default 1000, 0 = every round */
 	struct sfs_cluster_conf clusters[SFS_MAX_CLUSTERS];
 	int nclusters;
 	char *gateway_listen;	/* "ADDR:PORT" or NULL */

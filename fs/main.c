@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 	SSL_CTX *tls = NULL;
 	d.cfg = &cfg;
 	d.mountpoint = mpbuf;
-	replicator_init(&repl, cfg.batch_messages);
+	replicator_init(&repl, cfg.batch_messages, cfg.positions_interval_ms);
 	/* Credentials and the listening port are checked before anything is
 	 * mounted: a bad key or a port in use is a start-up error. */
 	if (cfg.gateway_cert && cfg.gateway_key && cfg.gateway_ca) {

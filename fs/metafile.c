@@ -1,6 +1,7 @@
 /*
  * metafile.c - atomic JSON metadata files (metafile.h), on jansson.
  */
+#define _GNU_SOURCE /* renameat2, RENAME_EXCHANGE */
 #include "metafile.h"
 
 #include <errno.h>
@@ -60,6 +61,52 @@ out_unlink:
 		close(fd);
 	unlinkat(dirfd, tmp, 0);
 out:
+	free(text);
+	return rc;
+}
+
+int metafile_replace(int dirfd, const char *name, json_t *root, bool durable)
+{
+	char tmp[300];
+	int rc = 0, fd = -1;
+	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
+	char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return -ENOMEM;
+	size_t len = strlen(text), done = 0;
+	/* No O_TRUNC: the scratch file's blocks are reused, none freed. */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	while (done < len) {
+		ssize_t w = pwrite(fd, text + done, len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -ENOSPC;
+			goto out;
+		}
+		done += w;
+	}
+	if (ftruncate(fd, (off_t)len) < 0 || (durable && fsync(fd) < 0)) {
+		rc = -errno;
+		goto out;
+	}
+	if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) < 0) {
+		/* ENOENT: the first version of NAME. EINVAL: no exchange here. */
+		if ((errno != ENOENT && errno != EINVAL) ||
+		    renameat(dirfd, tmp, dirfd, name) < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	if (durable)
+		fsync(dirfd);
+out:
+	if (fd >= 0)
+		close(fd);
 	free(text);
 	return rc;
 }

@@ -98,6 +98,7 @@ struct stream {
 	uint64_t last_error_ns;
 	bool positions_dirty;
 	uint64_t positions_gen;		/* of the last snapshot taken */
+	uint64_t positions_taken_ns;	/* when it was taken (now_ns) */
 	/* Held while .positions.json is written (no other lock held then),
 	 * and with lock when deleted is set. */
 	pthread_mutex_t positions_mu;

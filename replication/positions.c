@@ -135,7 +135,7 @@ int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable)
 	/* s->deleted is set under positions_mu too: read safely here. */
 	bool deleted = s->deleted;
 	if (gen > s->positions_written && !deleted)
-		rc = metafile_write(s->dirfd, POSITIONS_FILE, snap, durable);
+		rc = metafile_replace(s->dirfd, POSITIONS_FILE, snap, durable);
 	if (rc == 0 && gen > s->positions_written)
 		s->positions_written = gen;
 	pthread_mutex_unlock(&s->positions_mu);

@@ -35,10 +35,12 @@
 #include "gwclient.h"
 #include "positions.h"
 
-int replicator_init(struct replicator *r, uint32_t batch_messages)
+int replicator_init(struct replicator *r, uint32_t batch_messages,
+		    uint32_t positions_interval_ms)
 {
 	memset(r, 0, sizeof(*r));
 	r->batch_messages = batch_messages ? batch_messages : 4096;
+	r->positions_interval_ms = positions_interval_ms;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -383,8 +385,38 @@ static bool lane_serves(const struct replicator_lane *lane, const char *cluster)
 	return !cl || !cl->remote;
 }
 
-/* One pass over every stream. Sets *ERRORS if some replica is failing. */
-static bool round_all(struct replicator_lane *lane, bool *errors)
+/*
+ * Save S's positions if they moved and, unless FORCE, the last save is at
+ * least positions_interval_ms old: saving after every batch replaced a file
+ * per message in live replication, and that cost the source's writers more
+ * than the replication itself (docs/performance.md). Returns true if
+ * positions were left unsaved for later.
+ */
+static bool save_positions(struct replicator *rp, struct stream *s, bool force)
+{
+	uint64_t gen, now = now_ns();
+	json_t *snap = NULL;
+	bool later = false;
+	pthread_mutex_lock(&s->lock);
+	/* A deleted stream's directory is gone: nothing to save. */
+	if (s->positions_dirty && !s->deleted && !force &&
+	    now - s->positions_taken_ns < (uint64_t)rp->positions_interval_ms * 1000000)
+		later = true;
+	else if ((snap = positions_snapshot_locked(s, &gen)))
+		s->positions_taken_ns = now;
+	pthread_mutex_unlock(&s->lock);
+	if (snap) {
+		positions_write(s, snap, gen, rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
+		FAULT_POINT("repl-after-save");
+	}
+	return later;
+}
+
+/*
+ * One pass over every stream. Sets *ERRORS if some replica is failing, and
+ * *UNSAVED if some stream's positions wait for their next save.
+ */
+static bool round_all(struct replicator_lane *lane, bool *errors, bool *unsaved)
 {
 	struct replicator *rp = lane->rp;
 	struct stream **streams;
@@ -425,16 +457,8 @@ static bool round_all(struct replicator_lane *lane, bool *errors)
 				free(topics);
 			}
 		}
-		pthread_mutex_lock(&s->lock);
-		/* A deleted stream's directory is gone: nothing to save. */
-		uint64_t gen;
-		json_t *snap = positions_snapshot_locked(s, &gen);
-		pthread_mutex_unlock(&s->lock);
-		if (snap) {
-			positions_write(s, snap, gen,
-					rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
-			FAULT_POINT("repl-after-save");
-		}
+		if (save_positions(rp, s, false))
+			*unsaved = true;
 		stream_put(s);
 	}
 	free(streams);
@@ -465,8 +489,8 @@ static void *lane_main(void *arg)
 	while (!rp->stop) {
 		uint64_t seen = rp->gen;
 		pthread_mutex_unlock(&rp->mu);
-		bool errors = false;
-		bool moved = round_all(lane, &errors);
+		bool errors = false, unsaved = false;
+		bool moved = round_all(lane, &errors, &unsaved);
 		int down_ms = lane->gc && !moved ? gwclient_backoff_ms(lane->gc) : 0;
 		pthread_mutex_lock(&rp->mu);
 		if (rp->stop)
@@ -479,10 +503,13 @@ static void *lane_main(void *arg)
 		}
 		if (moved || rp->gen != seen)
 			continue;
-		if (errors)
-			wait_ms(rp, REPLICATOR_RETRY_MS);
-		else if (lane->gc)
-			wait_ms(rp, REPLICATOR_PROBE_MS);	/* ask the remote again */
+		/* Idle: sleep until woken, or until the next retry, probe or
+		 * positions save is due, whichever comes first. */
+		int ms = errors ? REPLICATOR_RETRY_MS : lane->gc ? REPLICATOR_PROBE_MS : 0;
+		if (unsaved && (!ms || rp->positions_interval_ms < (uint32_t)ms))
+			ms = rp->positions_interval_ms ? (int)rp->positions_interval_ms : 1;
+		if (ms)
+			wait_ms(rp, ms);
 		else
 			pthread_cond_wait(&rp->cv, &rp->mu);
 	}
@@ -538,4 +565,13 @@ void replicator_stop(struct replicator *r)
 		r->lanes[i].gc = NULL;
 	}
 	r->nlanes = 0;
+	/* The lanes are gone: save what they left for later. */
+	struct stream **streams;
+	int n = r->ns ? ns_streams_snapshot(r->ns, &streams) : -1;
+	for (int i = 0; i < n; i++) {
+		save_positions(r, streams[i], true);
+		stream_put(streams[i]);
+	}
+	if (n >= 0)
+		free(streams);
 }

@@ -43,6 +43,7 @@ struct replicator_lane {
 struct replicator {
 	struct sfs_namespace *ns;
 	uint32_t batch_messages;
+	uint32_t positions_interval_ms;	/* see replicator_init */
 	SSL_CTX *ctx;		/* borrowed; NULL: no remote lanes */
 	int gw_timeout_ms;
 	struct replicator_lane lanes[1 + SFS_MAX_CLUSTERS];
@@ -55,9 +56,17 @@ struct replicator {
 
 /*
  * replicator_init - prepare R (before ns_open, whose topics call
- * replicator_wake). Returns 0.
+ * replicator_wake). BATCH_MESSAGES: messages per batch read from a source
+ * topic (0: 4096). POSITIONS_INTERVAL_MS: while a stream's positions keep
+ * moving, its .positions.json is saved at most this often (0: after every
+ * round); positions that stopped moving are saved within that time, and
+ * all of them at replicator_stop. Positions only bound what is sent again
+ * after a crash, and the replica's high-water marks drop what it already
+ * has, so a longer interval costs re-sending, never a duplicate (as Kafka
+ * Connect's offset.flush.interval.ms). Returns 0.
  */
-int replicator_init(struct replicator *r, uint32_t batch_messages);
+int replicator_init(struct replicator *r, uint32_t batch_messages,
+		    uint32_t positions_interval_ms);
 
 /*
  * replicator_set_gateway - before replicator_start: remote clusters are
@@ -74,9 +83,10 @@ void replicator_set_gateway(struct replicator *r, SSL_CTX *ctx, int timeout_ms);
 int replicator_start(struct replicator *r, struct sfs_namespace *ns);
 
 /*
- * replicator_stop - stop every lane after its current round (each round
- * ends by saving the positions of every stream it touched; a request to a
- * gateway in progress is cut short). Safe if never started.
+ * replicator_stop - stop every lane after its current round (a request to a
+ * gateway in progress is cut short), then save the positions of every
+ * stream whose positions moved since their last save. Safe if never
+ * started.
  */
 void replicator_stop(struct replicator *r);
 

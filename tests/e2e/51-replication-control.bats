@@ -158,6 +158,62 @@ NY=newyork/activity
 	same_content "$S/t" "$R/t"
 }
 
+# saved_offset: the offset of topic t that $SF's saved positions (on disk)
+# give for replica $NY; -1 when there is none yet.
+saved_offset() {
+	jq -r '."newyork/activity".topics.t.offset // -1' "$TMP/data/$SF/.positions.json"
+}
+
+@test "positions_interval_ms: saved once per interval while moving, at a clean stop; after a kill -9 the re-sent messages are dropped" {
+	SFS_CONF_EXTRA='[replication]\npositions_interval_ms = 3600000'
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen a 100 >>"$S/t"
+	wait_count "$R/t" 100
+	wait_for rline_match $SF $NY 'pending=0'
+	# the first save is due at once; the next one only in an hour
+	local first
+	first=$(saved_offset)
+	gen b 50 >>"$S/t"
+	wait_count "$R/t" 150
+	wait_for rline_match $SF $NY 'pending=0'
+	[ "$(saved_offset)" -eq "$first" ]
+	[ "$first" -lt 150 ]
+
+	# a clean stop saves what moved; the version before stays beside it
+	sfs_restart
+	[ "$(saved_offset)" -eq 150 ]
+	jq -e . "$TMP/data/$SF/.tmp..positions.json" >/dev/null
+	rinfo_is $SF $NY putsPending 0
+	still_count "$R/t" 150
+
+	# after the restart: the first save at once, then none for an hour
+	gen c 25 >>"$S/t"
+	wait_count "$R/t" 175
+	wait_for rline_match $SF $NY 'pending=0'
+	first=$(saved_offset)
+	gen d 25 >>"$S/t"
+	wait_count "$R/t" 200
+	wait_for rline_match $SF $NY 'pending=0'
+	[ "$(saved_offset)" -eq "$first" ]
+	[ "$first" -lt 200 ]
+
+	# kill -9: the source resumes from the saved, older position and sends
+	# again what the replica has; the replica's marks drop all of it
+	sfs_kill9
+	sfs_start
+	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
+	sleep 0.5
+	still_count "$R/t" 200
+	no_dups "$R/t"
+	same_content "$S/t" "$R/t"
+	echo after >>"$S/t"
+	wait_count "$R/t" 201
+	same_content "$S/t" "$R/t"
+}
+
 # writer FILE LOG: append k-1, k-2, ... to FILE, one open per message, and
 # after each acknowledged write log the message to LOG (outside the mount);
 # stop at the first failed write.

@@ -81,9 +81,10 @@ import time
 
 CLUSTER_NAMES = ["sanfrancisco", "newyork", "paris"]
 TAG_RE = re.compile(r"^s(\d+)-(\d+)-(\d+)(?: x*)?$")
-# fault point, lowest and highest hit count
+# fault point, lowest and highest hit count (positions are saved at most
+# once a second per stream while they move: positions_interval_ms)
 FAULTS = [("repl-after-apply", 1, 30), ("repl-after-ack", 1, 30),
-          ("repl-after-save", 1, 12), ("append-after-write", 20, 800)]
+          ("repl-after-save", 1, 4), ("append-after-write", 20, 800)]
 PATTERNS = ["pair", "chain", "ring", "mesh", "many-to-one", "one-to-many",
             "mix", "mix"]
 

@@ -142,7 +142,8 @@ static void test_good_file(void **state)
 		"ca = /etc/sfs/ca.pem\n"
 		"[replication]\n"
 		"sync_timeout_ms = 1500\n"
-		"batch_messages = 100\n", &cfg);
+		"batch_messages = 100\n"
+		"positions_interval_ms = 250\n", &cfg);
 	assert_string_equal(cfg.mountpoint, "/mapr");
 	assert_string_equal(cfg.log, "/var/log/streamfs.log");
 	assert_int_equal(cfg.max_message, 2 * 1024 * 1024);
@@ -152,6 +153,7 @@ static void test_good_file(void **state)
 	assert_int_equal(cfg.read_ahead, 4ULL << 20);
 	assert_int_equal(cfg.sync_timeout_ms, 1500);
 	assert_int_equal(cfg.batch_messages, 100);
+	assert_int_equal(cfg.positions_interval_ms, 250);
 	assert_string_equal(cfg.gateway_listen, "127.0.0.1:5660");
 	assert_string_equal(cfg.gateway_cert, "/etc/sfs/me.pem");
 	assert_string_equal(cfg.gateway_key, "/etc/sfs/me.key");
@@ -192,6 +194,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.read_ahead, 1ULL << 20);
 	assert_int_equal(cfg.sync_timeout_ms, 1000);
 	assert_int_equal(cfg.batch_messages, 4096);
+	assert_int_equal(cfg.positions_interval_ms, 1000);
 	assert_null(cfg.gateway_listen);
 	assert_null(cfg.gateway_cert);
 	assert_null(cfg.gateway_key);
@@ -429,6 +432,17 @@ static void test_bad_number(void **state)
 		     "'batch_messages'", END);
 	expect_error("[cluster a]\ndata = /a\n[replication]\n"
 		     "sync_timeout_ms = soon\n", 4, "'sync_timeout_ms'", END);
+	expect_error("[cluster a]\ndata = /a\n[replication]\n"
+		     "positions_interval_ms = 3600001\n", 4, "'positions_interval_ms'",
+		     "out of range (0 to 3600000)", END);
+	expect_error("[cluster a]\ndata = /a\n[replication]\n"
+		     "positions_interval_ms = -5\n", 4, "bad value '-5'", END);
+	/* 0 is allowed: save after every pass */
+	struct sfs_config cfg;
+	load_ok("mount.conf", "[cluster a]\ndata = /a\n[replication]\n"
+		"positions_interval_ms = 0\n", &cfg);
+	assert_int_equal(cfg.positions_interval_ms, 0);
+	config_free(&cfg);
 }
 
 static void test_bad_hostport(void **state)

@@ -1259,6 +1259,10 @@ def write_results(res, head, elapsed):
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         f.write("\n".join(lines) + "\n")
+    # The verdicts on the terminal too, not only in the file.
+    tail = lines[lines.index("Issue 7 targets"):] if "Issue 7 targets" in lines else []
+    for line in tail:
+        log(line)
     log("")
     log(f"results written to {os.path.relpath(OUT, os.getcwd())}")
     plot(res)
@@ -1267,9 +1271,14 @@ def write_results(res, head, elapsed):
 def plot(res):
     """bench/results/latest.png: streamfs / passthrough per figure, with the
     issue 7 target of each, if gnuplot is installed."""
-    if not res.plot or not shutil.which("gnuplot"):
-        return
     png = os.path.splitext(OUT)[0] + ".png"
+    if not res.plot or not shutil.which("gnuplot"):
+        # No plot for this run: a picture of an older one must not stay
+        # beside its results.
+        if os.path.exists(png):
+            os.unlink(png)
+            log(f"no plot for this run ({os.path.relpath(png, os.getcwd())} of an earlier run removed)")
+        return
     data = "\n".join(f'"{k}" {v:.6f} {t}' for k, (v, t) in res.plot.items())
     script = f"""set terminal pngcairo size 1000,450 noenhanced
 set output "{png}"

@@ -472,6 +472,14 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 				  hi);
 			return 0;
 		}
+		/* The kernel keeps read-ahead in whole 4 KiB pages: less than
+		 * one page would switch it off, the opposite of what was asked. */
+		if (k == K_READ_AHEAD && num && (num < 4 * KIB || num % (4 * KIB))) {
+			set_error(st, line, "%s: value '%s' for 'read_ahead' is not "
+				  "0 or a whole number of 4K pages (4K, 1M, ...)",
+				  sn, value);
+			return 0;
+		}
 		break;
 	}
 	case V_FSYNC:

@@ -517,11 +517,10 @@ static void set_readahead(struct sfs_daemon *d)
 	if (!want)
 		return;
 	char why[512];
-	unsigned long old = 0;
-	int rc = mount_set_readahead(d->mountpoint, want, &old, why, sizeof(why));
+	unsigned long old = 0, now = 0;
+	int rc = mount_set_readahead(d->mountpoint, want, &old, &now, why, sizeof(why));
 	if (rc == 0)
-		log_info("read-ahead of %s set to %" PRIu64 " KiB (was %lu KiB)",
-			 d->mountpoint, want / 1024, old);
+		log_info("read-ahead of %s set to %lu KiB (was %lu KiB)", d->mountpoint, now, old);
 	else if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
 		log_info("read-ahead of %s left as the kernel set it (%s); set it as root, or read_ahead = 0 to silence this",
 			 d->mountpoint, why);

@@ -63,8 +63,19 @@ static int mount_dev(const char *mountpoint, char dev[32])
 	return rc;
 }
 
+/* The decimal number in the first bytes of FD (from offset 0), or 0. */
+static unsigned long read_kib(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoul(buf, NULL, 10);
+}
+
 int mount_set_readahead(const char *mountpoint, uint64_t bytes, unsigned long *old_kib,
-			char *why, size_t whylen)
+			unsigned long *new_kib, char *why, size_t whylen)
 {
 	char dev[32], path[96], cur[32];
 	int rc = mount_dev(mountpoint, dev);
@@ -80,14 +91,15 @@ int mount_set_readahead(const char *mountpoint, uint64_t bytes, unsigned long *o
 		snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
 		return rc;
 	}
-	ssize_t n = pread(fd, cur, sizeof(cur) - 1, 0);
 	if (old_kib)
-		*old_kib = n > 0 ? (cur[n] = '\0', strtoul(cur, NULL, 10)) : 0;
+		*old_kib = read_kib(fd);
 	int len = snprintf(cur, sizeof(cur), "%" PRIu64 "\n", bytes / 1024);
 	if (pwrite(fd, cur, (size_t)len, 0) != len) {
 		rc = -errno;
 		snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
 	}
+	if (new_kib)
+		*new_kib = read_kib(fd);
 	close(fd);
 	return rc;
 }

@@ -13,7 +13,8 @@
  * mount_set_readahead - set the read-ahead of the FUSE mount at MOUNTPOINT
  * (absolute, as mounted) to BYTES, rounded down to whole KiB, by writing
  * /sys/class/bdi/MAJ:MIN/read_ahead_kb of the device /proc/self/mountinfo
- * gives for it. *OLD_KIB (if not NULL) gets the value it replaced.
+ * gives for it. *OLD_KIB and *NEW_KIB (if not NULL) get the value it
+ * replaced and the one the kernel holds after the write, read back.
  *
  * Call it only after the kernel's FUSE INIT has been answered: INIT sets
  * the read-ahead to the smaller of the current one and the daemon's answer,
@@ -28,6 +29,6 @@
  * gcsfuse and other FUSE filesystems document the same tuning.
  */
 int mount_set_readahead(const char *mountpoint, uint64_t bytes, unsigned long *old_kib,
-			char *why, size_t whylen);
+			unsigned long *new_kib, char *why, size_t whylen);
 
 #endif

@@ -61,6 +61,9 @@ int positions_load(struct stream *s)
 	int rc = metafile_read(s->dirfd, POSITIONS_FILE, &j);
 	if (rc == -ENOENT)
 		return 0;
+	if (rc == -EINVAL)	/* metafile_read logged what is wrong with it */
+		log_warn("/%s/%s: replication positions unreadable: its replicas are sent everything again (what they have is dropped)",
+			 s->cluster->name, s->name);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&s->lock);

@@ -214,6 +214,28 @@ saved_offset() {
 	same_content "$S/t" "$R/t"
 }
 
+@test "an unreadable .positions.json: one warning naming the stream, everything sent again, nothing twice" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen a 60 >>"$S/t"
+	wait_count "$R/t" 60
+	sfs_stop
+	# half of it overwritten with NUL bytes
+	local pos=$TMP/data/$SF/.positions.json
+	dd if=/dev/zero of="$pos" bs=1 count=20 seek=5 conv=notrunc status=none
+	sfs_start
+	grep -F "warn: /$SF: replication positions unreadable" "$TMP/streamfs.log"
+	gen b 5 >>"$S/t"
+	wait_count "$R/t" 65
+	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
+	sleep 0.3
+	still_count "$R/t" 65
+	no_dups "$R/t"
+	same_content "$S/t" "$R/t"
+}
+
 # writer FILE LOG: append k-1, k-2, ... to FILE, one open per message, and
 # after each acknowledged write log the message to LOG (outside the mount);
 # stop at the first failed write.

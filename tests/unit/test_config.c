@@ -414,6 +414,8 @@ static void test_bad_number(void **state)
 		{ "read_ahead = 2G", "out of range (0 to 1G)" },
 		{ "read_ahead = -1", "bad value '-1'" },
 		{ "read_ahead = lots", "bad value 'lots'" },
+		{ "read_ahead = 512", "not 0 or a whole number of 4K pages" },
+		{ "read_ahead = 6000", "'read_ahead'" },
 		{ "fsync_interval_ms = 0", "out of range" },
 		{ "fsync_interval_ms = 10ms", "bad value '10ms'" },
 		{ "fsync_interval_ms = 1K", "bad value '1K'" },

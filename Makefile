@@ -225,12 +225,16 @@ build/bench/passthrough: bench/passthrough.c Makefile | deps
 	@mkdir -p $(@D)
 	$(CC) $(FUSE_CFLAGS) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(FUSE_LIBS) -lpthread $(LDLIBS)
 
-build/bench/writer build/bench/latency: build/bench/%: bench/%.c Makefile
+build/bench/writer: bench/writer.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread $(LDLIBS)
+
+build/bench/latency: bench/latency.c bench/stats.h Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread $(LDLIBS)
 
 # Figure 9's client of nats-server (the NATS C client, libnats).
-build/bench/natspeer: bench/natspeer.c Makefile | bench-deps
+build/bench/natspeer: bench/natspeer.c bench/stats.h Makefile | bench-deps
 	@mkdir -p $(@D)
 	$(CC) $(NATS_CFLAGS) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(NATS_LIBS) -lpthread $(LDLIBS)
 

@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
+
 #define STREAM_A "A"
 #define STREAM_B "B"
 #define SUBJECT "a.t"
@@ -53,32 +55,6 @@
 #define GAP_US 1000              /* pause between latency samples, as bench/latency */
 #define SAMPLE_TIMEOUT_MS 10000  /* a sample not back from B after this fails the run */
 
-/* Monotonic time in microseconds. */
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* qsort comparison of two doubles, ascending. */
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The P-th percentile (0-100) of the N sorted values V, nearest rank (as
- * bench/latency and bench/run.py compute it). */
-static double pct(const double *v, int n, double p)
-{
-	int i = (int)(p / 100.0 * n + 0.999999) - 1;
-	if (i < 0)
-		i = 0;
-	if (i >= n)
-		i = n - 1;
-	return v[i];
-}
 
 /* Print "natspeer: WHAT: <status text> [(JetStream error JERR)] [<library
  * detail>]" on stderr. Always returns -1, for `return fail(...)`. */

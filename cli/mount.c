@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/mountinfo.h"
 #include "fs/names.h"
 
 #define GLOBAL_PREFIX "/mapr"
@@ -43,22 +44,6 @@ void mount_free(struct mount_ctx *m)
 	m->loaded = 0;
 }
 
-/* Undo the octal escapes of /proc/mounts (\040 for a space...) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' &&
-		    p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-}
-
 /* Read the fuse.streamfs mountpoints. Returns 0 or -errno. */
 static int load_mounts(struct mount_ctx *m, const char **file)
 {
@@ -83,7 +68,7 @@ static int load_mounts(struct mount_ctx *m, const char **file)
 		char *type = mp ? strtok_r(NULL, " \t\n", &save) : NULL;
 		if (!type || strcmp(type, FSTYPE))
 			continue;
-		unescape(mp);
+		mountinfo_unescape(mp);
 		char **nm = realloc(m->mounts, (m->nmounts + 1) * sizeof(*nm));
 		if (!nm) {
 			rc = -ENOMEM;

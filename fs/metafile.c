@@ -14,6 +14,21 @@
 
 #include "logging.h"
 
+/* Write the LEN bytes of TEXT at the start of FD. 0 or a negative errno. */
+static int put_text(int fd, const char *text, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = pwrite(fd, text + done, len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -ENOSPC;
+		done += w;
+	}
+	return 0;
+}
+
 int metafile_write(int dirfd, const char *name, json_t *root, bool durable)
 {
 	char tmp[300];
@@ -28,17 +43,8 @@ int metafile_write(int dirfd, const char *name, json_t *root, bool durable)
 		rc = -errno;
 		goto out;
 	}
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -ENOSPC;
-			goto out_unlink;
-		}
-		done += w;
-	}
+	if ((rc = put_text(fd, text, len)) < 0)
+		goto out_unlink;
 	if (durable && fsync(fd) < 0) {
 		rc = -errno;
 		goto out_unlink;
@@ -73,23 +79,15 @@ int metafile_replace(int dirfd, const char *name, json_t *root, bool durable)
 	char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return -ENOMEM;
-	size_t len = strlen(text), done = 0;
+	size_t len = strlen(text);
 	/* No O_TRUNC: the scratch file's blocks are reused, none freed. */
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
 	}
-	while (done < len) {
-		ssize_t w = pwrite(fd, text + done, len - done, (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -ENOSPC;
-			goto out;
-		}
-		done += w;
-	}
+	if ((rc = put_text(fd, text, len)) < 0)
+		goto out;
 	if (ftruncate(fd, (off_t)len) < 0 || (durable && fsync(fd) < 0)) {
 		rc = -errno;
 		goto out;

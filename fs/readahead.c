@@ -18,21 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Undo mountinfo's octal escapes (\040 for a space, ...) of S in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; o++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' &&
-		    p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
-			*o = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-			p += 4;
-		} else {
-			*o = *p++;
-		}
-	}
-	*o = '\0';
-}
+#include "mountinfo.h"
 
 /* The "MAJ:MIN" of the last (topmost) mount at MOUNTPOINT into DEV[32]. */
 static int mount_dev(const char *mountpoint, char dev[32])
@@ -52,7 +38,7 @@ static int mount_dev(const char *mountpoint, char dev[32])
 			field[n++] = tok;
 		if (n < 5)
 			continue;
-		unescape(field[4]);
+		mountinfo_unescape(field[4]);
 		if (strcmp(field[4], mountpoint) == 0 && strlen(field[2]) < 32) {
 			strcpy(dev, field[2]);
 			rc = 0;

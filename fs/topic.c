@@ -1092,14 +1092,13 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		const uint8_t *hb, *pl;
 		seg_reader_init(&r, s, p.filepos, s->size);
 		uint64_t rv = p.vpos, off = p.offset;
+		/* Sized once: a refill (an uneven estimate) reads that much more. */
+		r.window = read_window(s, want - rv + size - done);
 		/* Records before WANT are only walked over: a bad one there is
 		 * not this read's business (its own read reports it). */
 		for (;;) {
 			uint64_t fp = r.filepos;
-			if (done >= size)
-				break;
-			r.window = read_window(s, want - rv + size - done);
-			if ((rc = seg_reader_next(&r, &h, &hb, &pl, false)) != 1)
+			if (done >= size || (rc = seg_reader_next(&r, &h, &hb, &pl, false)) != 1)
 				break;
 			uint64_t rend = rv + h.len + 1;
 			if (rend > want) {

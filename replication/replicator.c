@@ -506,8 +506,9 @@ static void *lane_main(void *arg)
 		/* Idle: sleep until woken, or until the next retry, probe or
 		 * positions save is due, whichever comes first. */
 		int ms = errors ? REPLICATOR_RETRY_MS : lane->gc ? REPLICATOR_PROBE_MS : 0;
+		/* (unsaved implies positions_interval_ms > 0) */
 		if (unsaved && (!ms || rp->positions_interval_ms < (uint32_t)ms))
-			ms = rp->positions_interval_ms ? (int)rp->positions_interval_ms : 1;
+			ms = (int)rp->positions_interval_ms;
 		if (ms)
 			wait_ms(rp, ms);
 		else

@@ -326,3 +326,27 @@ ra_file() {
 	[ "$(cat "$(ra_file)")" -eq "$before" ]
 	! grep -F 'read-ahead of' "$TMP/streamfs.log" || false
 }
+
+# rchar PID: bytes the process has read with read()/pread() so far.
+rchar() {
+	awk '/^rchar:/ { print $2 }' "/proc/$1/io"
+}
+
+@test "a first cat reads each segment byte about once (read windows sized to the request)" {
+	[[ -r /proc/self/io ]] || skip "no /proc/PID/io"
+	# 128 KiB requests, where a fixed 256 KiB window read 1.56x the data
+	SFS_MOUNT_EXTRA="read_ahead = 128K"
+	start
+	awk 'BEGIN { for (i = 0; i < 200000; i++) printf "%099d\n", i }' >>"$T"
+	local seg before after
+	seg=$(find "$TMP/data/sanfrancisco/s/t" -name '*.seg' -printf '%s\n' | awk '{ n += $1 } END { print n }')
+	[ "$seg" -gt 20000000 ]
+	before=$(rchar "$SFS_PID")
+	[ "$(wc -l <"$T")" -eq 200000 ]
+	after=$(rchar "$SFS_PID")
+	echo "segments $seg bytes, daemon read $((after - before))"
+	# every byte was read from the segments (nothing cached yet) ...
+	[ $((after - before)) -ge "$seg" ]
+	# ... and not much more than once
+	[ $((after - before)) -le $((seg * 115 / 100)) ]
+}

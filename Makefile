@@ -243,9 +243,17 @@ build/bench/natspeer: bench/natspeer.c bench/stats.h Makefile | bench-deps
 # the topology test with 100 rounds per seed. Not part of make test.
 CRASH_ROUNDS ?= 200
 TOPO_ROUNDS  ?= 100
-.PHONY: crash-long topology-long
+# make soak-readers: tests/e2e/25-readers.bats with SOAK_SECONDS (default
+# 300) of writing per case: followers, tail -f and cat loops against local
+# writers and multi-master replication; zero NUL bytes, every line once.
+SOAK_SECONDS ?= 300
+.PHONY: crash-long topology-long soak-readers
 crash-long: deps asan
 	CRASH_ROUNDS=$(CRASH_ROUNDS) BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/45-crash.bats
 
 topology-long: deps asan
 	TOPO_ROUNDS=$(TOPO_ROUNDS) BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/55-topology.bats
+
+soak-readers: deps asan
+	RW_SECONDS=$(SOAK_SECONDS) BATS_TEST_TIMEOUT=$$(( $(SOAK_SECONDS) * 2 + 120 )) $(TEST_ENV) \
+		bats tests/e2e/25-readers.bats

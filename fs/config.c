@@ -632,7 +632,7 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 	cfg->segment_bytes = 64 * MIB;
 	cfg->fsync = SFS_FSYNC_OS;
 	cfg->fsync_interval_ms = 1000;
-	cfg->read_ahead = MIB;
+	cfg->read_ahead = 0;
 	cfg->sync_timeout_ms = 1000;
 	cfg->batch_messages = 4096;
 	cfg->positions_interval_ms = 1000;

@@ -41,8 +41,9 @@ struct sfs_config {
 	uint64_t segment_bytes;	/* bytes at which a segment rolls; default 64 MiB */
 	enum sfs_fsync_policy fsync;
 	uint64_t fsync_interval_ms;	/* for SFS_FSYNC_INTERVAL; default 1000 */
-	uint64_t read_ahead;	/* bytes of kernel read-ahead for the mount;
-				 * default 1 MiB, 0 = the kernel's own */
+	uint64_t read_ahead;	/* accepted for older configurations and
+				 * ignored: topics are read without the
+				 * kernel's page cache; default 0 */
 	uint64_t sync_timeout_ms;	/* synchronous replica timeout; default 1000 */
 	uint32_t batch_messages;	/* replication batch size; default 4096 */
 	uint32_t positions_interval_ms;	/* least time between saves of a stream's

@@ -8,20 +8,17 @@
  * because data always goes at the topic's real end (DESIGN §3), so no
  * page of the kernel's cache may stand for what was written.
  *
- * A topic opened read-only uses the kernel's page cache (keep_cache), so
- * a second cat is served by the kernel. It is never stale: a byte of a
- * topic never changes once written, and the kernel revalidates the
- * attributes on every read (FUSE_CAP_AUTO_INVAL_DATA, attr_timeout 0):
- * a new size or mtime (every append makes both) drops the cached pages,
- * the last partial page with them. A re-created topic is a new inode
- * (hard_remove). Two costs, both at topic_read's error path: a short
- * read means EOF to the kernel, so a cached read that meets a damaged
- * record fails whole (-EIO) rather than returning the bytes before it;
- * and once a topic is known damaged (.info damagedOffset), later opens
- * are direct_io again, so readers get every good byte up to the bad
- * record exactly (docs/filesystem.md). The first such open also sets the
- * mount's kernel read-ahead ([mount] read_ahead, fs/readahead.c): only by
- * then has the kernel's INIT, which would undo it, been answered.
+ * Topics are direct_io for readers too: the kernel's page cache cannot
+ * hold a file that grows behind its back without serving zeros. A cached
+ * read of the last page leaves it cached with zeros after the last byte;
+ * when the size then grows (a getattr, or the answer to a write), a
+ * reader that took that page before the daemon could drop it copies the
+ * zeros up to the new size (Linux mm/filemap.c, filemap_read, reads
+ * i_size after taking the pages; fs/fuse/inode.c, fuse_change_attributes,
+ * stores the size before it drops the pages). No order of notifications
+ * from the daemon closes that window, so every read of a topic reaches
+ * the daemon, which serves only bytes it holds (docs/filesystem.md,
+ * "Reading"; tests/e2e/25-readers.bats).
  *
  * Paths have at most three parts: /<cluster>/<stream>/<topic or dot file>.
  */
@@ -38,7 +35,6 @@
 #include "ctlfiles.h"
 #include "logging.h"
 #include "names.h"
-#include "readahead.h"
 #include "../replication/syncwait.h"
 
 /* The largest write the kernel hands over in one request, bytes. */
@@ -77,8 +73,6 @@ struct fh {
 	size_t snaplen;
 	/* Where the last read stopped (topic_read_hint); under mu. */
 	struct topic_read_hint hint;
-	/* Opened through the page cache: a read is all or nothing. */
-	bool cached;
 	/* The lines of the last write, reused by the next (under mu). */
 	struct iovec *iov;
 	size_t iovcap;
@@ -166,11 +160,20 @@ static int store_partial(struct fh *f, const char *path)
 	return rc;
 }
 
-/* Store every waiting last line of topic T before someone looks at it. */
+/*
+ * Store every waiting last line of topic T before someone looks at it.
+ * The handles are taken off the list under pending_mu and their lines
+ * stored after it is let go: a store appends, may fsync and may wait for
+ * a synchronous replica, and every getattr, open and read of any topic
+ * takes pending_mu. Each handle taken off is locked (f->mu) before
+ * pending_mu is let go, so its release, which takes it off the list under
+ * pending_mu and then locks f->mu, waits for the store before freeing it.
+ */
 static void commit_pending(struct topic *t)
 {
 	if (atomic_load(&pending_count) == 0)
 		return;
+	struct fh *mine = NULL;
 	pthread_mutex_lock(&pending_mu);
 	struct fh **pp = &pending_head;
 	while (*pp) {
@@ -181,10 +184,17 @@ static void commit_pending(struct topic *t)
 		}
 		pending_unlink_locked(f);
 		pthread_mutex_lock(&f->mu);
+		f->pending_next = mine;
+		mine = f;
+	}
+	pthread_mutex_unlock(&pending_mu);
+	while (mine) {
+		struct fh *f = mine;
+		mine = f->pending_next;
+		f->pending_next = NULL;
 		store_partial(f, NULL);
 		pthread_mutex_unlock(&f->mu);
 	}
-	pthread_mutex_unlock(&pending_mu);
 }
 
 static void put_stream_p(struct stream **s)
@@ -463,6 +473,7 @@ static void fh_free(struct fh *f)
 		topic_put(f->topic);
 	if (f->stream)
 		stream_put(f->stream);
+	topic_read_hint_free(&f->hint);
 	free(f->pbuf);
 	free(f->iov);
 	free(f->acc);
@@ -508,25 +519,6 @@ static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s,
 	return 0;
 }
 
-/* Apply [mount] read_ahead (0: leave the kernel's). A daemon that may not
- * write sysfs (not root) still works, with the kernel's 128 KiB. */
-static void set_readahead(struct sfs_daemon *d)
-{
-	uint64_t want = d->cfg->read_ahead;
-	if (!want)
-		return;
-	char why[512];
-	unsigned long old = 0, now = 0;
-	int rc = mount_set_readahead(d->mountpoint, want, &old, &now, why, sizeof(why));
-	if (rc == 0)
-		log_info("read-ahead of %s set to %lu KiB (was %lu KiB)", d->mountpoint, now, old);
-	else if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
-		log_info("read-ahead of %s left as the kernel set it (%s); set it as root, or read_ahead = 0 to silence this",
-			 d->mountpoint, why);
-	else
-		log_warn("read-ahead of %s left as the kernel set it: %s", d->mountpoint, why);
-}
-
 static int sfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_daemon *d = daemon_of();
@@ -556,13 +548,8 @@ static int sfs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	topic_get(t);
 	f->topic = t;
-	f->cached = (fi->flags & O_ACCMODE) == O_RDONLY &&
-		    atomic_load(&t->damaged_offset) < 0;
-	fi->direct_io = !f->cached;
-	fi->keep_cache = f->cached;
+	fi->direct_io = 1;	/* never the page cache: see the top of this file */
 	fi->fh = (uintptr_t)f;
-	if (f->cached && !atomic_exchange(&d->readahead_set, true))
-		set_readahead(d);
 	return 0;
 }
 
@@ -615,23 +602,11 @@ static int sfs_read(const char *path, char *buf, size_t size, off_t off,
 		return -EINVAL;
 	if (f->kind == FH_TOPIC) {
 		commit_pending(f->topic);
+		/* One read at a time per open file: the hint holds the bytes
+		 * read ahead (fh.mu, then the topic's lock). */
 		pthread_mutex_lock(&f->mu);
-		struct topic_read_hint hint = f->hint;
+		ssize_t n = topic_read(f->topic, off, buf, size, &f->hint);
 		pthread_mutex_unlock(&f->mu);
-		ssize_t n = topic_read(f->topic, off, buf, size, &hint);
-		pthread_mutex_lock(&f->mu);
-		f->hint = hint;
-		pthread_mutex_unlock(&f->mu);
-		/* The kernel takes a short page-cache read for the end of the
-		 * file: one cut short by damage must fail instead. The next
-		 * byte tells which (its read fails if a bad record is there). */
-		if (f->cached && n >= 0 && (size_t)n < size) {
-			char next;
-			struct topic_read_hint none = { 0 };
-			ssize_t m = topic_read(f->topic, off + n, &next, 1, &none);
-			if (m < 0)
-				return (int)m;
-		}
 		return (int)n;
 	}
 	if ((uint64_t)off >= f->snaplen)
@@ -1032,9 +1007,6 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* open(O_TRUNC) must reach open(), where control files tell it apart
 	 * from appends and topics refuse it. */
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* Cached topic pages are dropped when size or mtime moves (see the
-	 * top of this file); libfuse's default, asked for explicitly. */
-	conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = SFS_MAX_WRITE;
 	/* Sizes change behind the kernel's back (replication): never cache. */
 	cfg->attr_timeout = 0;

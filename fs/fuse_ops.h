@@ -18,7 +18,6 @@ struct sfs_daemon {
 	struct sfs_namespace ns;
 	const struct sfs_config *cfg;
 	const char *mountpoint;		/* absolute */
-	atomic_bool readahead_set;	/* mount_set_readahead tried (once) */
 };
 
 /* sfs_fuse_ops - the operations table; private data is a struct sfs_daemon. */

@@ -258,6 +258,9 @@ int main(int argc, char **argv)
 	}
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	log_info("mounted %s on %s (clusters: %d)", conf, mpbuf, cfg.nclusters);
+	if (cfg.read_ahead)
+		log_info("%s: [mount] read_ahead has no effect: topics are read without the kernel's page cache (docs/filesystem.md)",
+			 conf);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	fuse_loop_cfg_set_max_threads(lc, 16);

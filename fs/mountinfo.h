@@ -1,7 +1,6 @@
 /*
  * mountinfo.h - reading the kernel's mount tables (/proc/mounts,
- * /proc/self/mountinfo): shared by the daemon (fs/readahead.c) and maprcli
- * (cli/mount.c).
+ * /proc/self/mountinfo), used by maprcli (cli/mount.c) to find mounts.
  */
 #ifndef STREAMFS_MOUNTINFO_H
 #define STREAMFS_MOUNTINFO_H

@@ -1063,6 +1063,53 @@ static size_t read_window(const struct segment *s, uint64_t bytes)
 	return w > SEG_READER_WINDOW * 4 ? SEG_READER_WINDOW * 4 : (size_t)w;
 }
 
+/* With a hint, what a read leaves unused is kept for the next one: reads
+ * of at least this much, so small read()s (wc reads 16 KiB) cost one
+ * pread per this many bytes, not one each. */
+#define HINT_MIN_WINDOW (128u << 10)
+
+void topic_read_hint_free(struct topic_read_hint *hint)
+{
+	free(hint->ahead);
+	hint->ahead = NULL;
+	hint->ahead_cap = hint->ahead_len = 0;
+}
+
+/* Lend the hint's buffer to reader R of segment S: its bytes if they are
+ * of S, else only its memory. */
+static void hint_lend(struct topic_read_hint *hint, struct seg_reader *r,
+		      const struct segment *s)
+{
+	if (!hint || !hint->ahead)
+		return;
+	r->buf = hint->ahead;
+	r->cap = hint->ahead_cap;
+	if (hint->ahead_seg == s->base_offset) {
+		r->buf_filepos = hint->ahead_filepos;
+		r->buf_len = hint->ahead_len;
+	}
+	hint->ahead = NULL;
+	hint->ahead_cap = hint->ahead_len = 0;
+}
+
+/* Take the reader's buffer back into the hint (or free it). */
+static void hint_keep(struct topic_read_hint *hint, struct seg_reader *r,
+		      const struct segment *s)
+{
+	if (!hint) {
+		seg_reader_free(r);
+		return;
+	}
+	free(hint->ahead);
+	hint->ahead = r->buf;
+	hint->ahead_cap = r->cap;
+	hint->ahead_len = r->buf ? r->buf_len : 0;
+	hint->ahead_filepos = r->buf_filepos;
+	hint->ahead_seg = s->base_offset;
+	r->buf = NULL;
+	r->cap = 0;
+}
+
 ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		   struct topic_read_hint *hint)
 {
@@ -1091,9 +1138,13 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		struct record_hdr h;
 		const uint8_t *hb, *pl;
 		seg_reader_init(&r, s, p.filepos, s->size);
+		hint_lend(hint, &r, s);
 		uint64_t rv = p.vpos, off = p.offset;
-		/* Sized once: a refill (an uneven estimate) reads that much more. */
+		/* Sized once: a refill (an uneven estimate) reads that much more;
+		 * with a hint, the rest is kept for the next read. */
 		r.window = read_window(s, want - rv + size - done);
+		if (hint && r.window < HINT_MIN_WINDOW)
+			r.window = HINT_MIN_WINDOW;
 		/* Records before WANT are only walked over: a bad one there is
 		 * not this read's business (its own read reports it). */
 		for (;;) {
@@ -1133,7 +1184,7 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 			rv = rend;
 			off++;
 		}
-		seg_reader_free(&r);
+		hint_keep(hint, &r, s);
 		if (rc == -EBADMSG || rc == -ENODATA) {
 			log_warn("topic %s: message at offset %" PRIu64
 				 " fails its checksum; read refused",
@@ -1146,6 +1197,9 @@ ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 	}
 out:
 	pthread_rwlock_unlock(&t->lock);
+	/* At the end of the topic (or an error): nothing worth keeping. */
+	if (hint && done < size)
+		topic_read_hint_free(hint);
 	/* Bytes already copied are good; report the error on the next call. */
 	if (rc < 0 && done == 0)
 		return rc;

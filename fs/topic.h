@@ -171,15 +171,29 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 
 /*
  * Where a reader stopped: the record holding the next byte it will likely
- * ask for. A sequential reader (cat) passes it back so the next read starts
- * there instead of searching the index. Owned by the caller (one per open
- * file); zero it to start.
+ * ask for, and the segment bytes read ahead of it. A sequential reader
+ * (cat, wc, tail -f) passes it back so the next read starts there instead
+ * of searching the index, and is served from the bytes already read (a
+ * segment's bytes never change once written), so each byte of a segment is
+ * read from the file once whatever the size of the reader's read(). Owned
+ * by the caller (one per open file, used by one read at a time); zero it to
+ * start, topic_read_hint_free it at the end. The bytes read ahead are let
+ * go whenever a read reaches the end of the topic, so an idle follower
+ * holds no buffer.
  */
 struct topic_read_hint {
 	bool valid;
 	uint64_t seg_base;	/* base offset of the segment it points into */
 	uint64_t vpos, filepos, offset;	/* the record's start */
+	/* Bytes [ahead_filepos, +ahead_len) of segment ahead_seg (malloc'd,
+	 * AHEAD_CAP bytes; NULL when none). */
+	uint8_t *ahead;
+	size_t ahead_cap, ahead_len;
+	uint64_t ahead_seg, ahead_filepos;
 };
+
+/* topic_read_hint_free - release what HINT holds (it can be used again). */
+void topic_read_hint_free(struct topic_read_hint *hint);
 
 /*
  * topic_read - copy up to SIZE bytes of the topic file from byte position

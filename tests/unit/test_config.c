@@ -191,7 +191,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.segment_bytes, 64ULL * 1024 * 1024);
 	assert_int_equal(cfg.fsync, SFS_FSYNC_OS);
 	assert_int_equal(cfg.fsync_interval_ms, 1000);
-	assert_int_equal(cfg.read_ahead, 1ULL << 20);
+	assert_int_equal(cfg.read_ahead, 0);
 	assert_int_equal(cfg.sync_timeout_ms, 1000);
 	assert_int_equal(cfg.batch_messages, 4096);
 	assert_int_equal(cfg.positions_interval_ms, 1000);

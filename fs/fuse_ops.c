@@ -63,8 +63,9 @@ struct fh {
 	/* Control files opened with O_TRUNC: every complete line written. */
 	bool truncating, wrote, applied;
 	bool refused;		/* a write was refused: the replace is off */
-	/* An over-long message was refused: drop what follows of it, up to
-	 * its '\n', so no tail of it becomes a message. */
+	/* An over-long message was refused and the writer may send more of
+	 * it: refuse every write up to and including one with a '\n', so no
+	 * tail of it becomes a message (refuse_long). */
 	bool discarding;
 	char *acc;
 	size_t alen, acap;
@@ -636,6 +637,28 @@ static int grow(char **buf, size_t *cap, size_t need)
  * them) as one run of messages. The bytes after the last '\n' stay in the
  * handle. f->mu held.
  */
+/*
+ * Refuse a write that holds (part of) a message longer than max_message
+ * (LEN bytes so far; f->mu held). Nothing of the write is stored, nor the
+ * line the handle held back, which could only ever be stored cut short.
+ * Later writes are refused too, up to and including one with a '\n', when
+ * the writer may send more of the refused message: it goes on past this
+ * write (UNFINISHED), or it began in an earlier write that was accepted
+ * (CONTINUED). The second case is the kernel's: a write() over max_write
+ * (1 MiB) comes in pieces, and when a later piece fails the writer gets
+ * the count of the pieces accepted and sends the rest again (dd, Python's
+ * buffered files), which must not become a message of its own.
+ */
+static int refuse_long(const char *path, struct fh *f, size_t len, size_t max,
+		       bool unfinished, bool continued)
+{
+	log_warn("write %s: refused: a message of %s%zu bytes is longer than max_message (%zu bytes)",
+		 path, unfinished ? "at least " : "", len, max);
+	f->discarding = unfinished || continued;
+	f->plen = 0;
+	return -EMSGSIZE;
+}
+
 static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
 			     const char *buf, size_t size)
 {
@@ -648,17 +671,14 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		const char *nl = memchr(buf, '\n', size);
 		if (nl)
 			f->discarding = false;
+		log_warn("write %s: refused: the rest of a message refused as longer than max_message",
+			 path);
 		return -EMSGSIZE;
 	}
 	const char *last = memrchr(buf, '\n', size);
 	if (!last) {
-		if (f->plen + size > max) {
-			log_warn("write %s: refused: message longer than max_message (%zu bytes)",
-				 path, max);
-			f->plen = 0; /* the whole over-long message is dropped */
-			f->discarding = true;
-			return -EMSGSIZE;
-		}
+		if (f->plen + size > max)
+			return refuse_long(path, f, f->plen + size, max, true, f->plen > 0);
 		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
 			return -ENOMEM;
 		memcpy(f->pbuf + f->plen, buf, size);
@@ -666,10 +686,8 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		return (int)size;
 	}
 	size_t rest = buf + size - (last + 1);
-	if (rest > max) {
-		log_warn("write %s: refused: message longer than max_message (%zu bytes)", path, max);
-		return -EMSGSIZE;
-	}
+	if (rest > max)
+		return refuse_long(path, f, rest, max, true, false);
 	/* One pass over the data: each line becomes an iovec of the handle's
 	 * array, which is kept for the next write. */
 	char *first = NULL;
@@ -705,13 +723,8 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 			iov[0].iov_len = f->plen + len;
 		}
 		if (iov[i].iov_len > max) {
-			log_warn("write %s: refused: message of %zu bytes is longer than max_message (%zu bytes)",
-				 path, iov[i].iov_len, max);
-			/* Nothing of an over-long message is stored, not even
-			 * the part an earlier write left waiting. */
-			if (i == 0)
-				f->plen = 0;
-			rc = -EMSGSIZE;
+			rc = refuse_long(path, f, iov[i].iov_len, max, false,
+					 i == 0 && f->plen > 0);
 			goto out;
 		}
 		p = nl + 1;

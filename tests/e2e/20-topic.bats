@@ -240,6 +240,102 @@ except OSError as e:
 	[ "$(stat -c %s "$T")" -eq 71 ]
 }
 
+# w_script: python that writes the pieces given as arguments through one
+# O_APPEND descriptor, each piece as ITEM*COUNT[+nl] (e.g. "b*1048577+nl"),
+# one os.write() per piece, and prints per piece the count or the error.
+w_script() {
+	python3 - "$@" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for spec in sys.argv[2:]:
+    nl = spec.endswith("+nl")
+    item, count = spec.removesuffix("+nl").split("*")
+    data = item.encode() * int(count) + (b"\n" if nl else b"")
+    try:
+        print(os.write(fd, data))
+    except OSError as e:
+        print(e.strerror)
+os.close(fd)
+PY
+}
+
+@test "a message one byte over max_message is refused whole, however the kernel splits its write" {
+	start
+	echo first >>"$T"
+	# dd bs=2M of one line of 1 MiB + 1 bytes: the kernel sends 1 MiB, then
+	# "b\n"; dd gets a short count, sends the rest again, and fails
+	python3 -c 'import sys; sys.stdout.buffer.write(b"b" * 1048577 + b"\n")' >"$TMP/long"
+	run dd if="$TMP/long" of="$T" bs=2M oflag=append conv=notrunc status=none
+	echo "dd: $status: $output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Message too long"* ]]
+	[ "$(cat "$T")" = first ]
+	# Python's os.write: a short count (the kernel's first piece, up to
+	# 1 MiB), then the rest sent again is refused, up to its newline
+	run w_script "$T" "b*1048577+nl" "b*1+nl" "ok*1+nl"
+	echo "$output"
+	[ "${lines[0]}" -gt 0 ]
+	[ "${lines[0]}" -le 1048576 ]
+	[ "${lines[1]}" = "Message too long" ]
+	[ "${lines[2]}" = 3 ]
+	[ "$(cat "$T")" = $'first\nok' ]
+	# Python's buffered file sends the rest itself: the write fails
+	run python3 -c '
+import sys
+with open(sys.argv[1], "ab") as f:
+    f.write(b"c" * 1048600 + b"\n")' "$T"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Message too long"* ]]
+	[ "$(cat "$T")" = $'first\nok' ]
+	# exactly max_message, in two pieces of the kernel: stored
+	run w_script "$T" "m*1048576+nl"
+	[ "${lines[0]}" = 1048577 ]
+	[ "$(sed -n 3p "$T" | wc -c)" -eq 1048577 ]
+	[ "$(wc -l <"$T")" -eq 3 ]
+}
+
+@test "an over-long message in several writes: refused from the write that goes over to the one with its newline" {
+	start
+	echo first >>"$T"
+	# 400 KiB three times: the third goes over 1 MiB; the fourth ends it
+	run w_script "$T" "a*409600" "a*409600" "a*409600" "a*10+nl" "ok*1+nl"
+	echo "$output"
+	[ "${lines[0]}" = 409600 ]
+	[ "${lines[1]}" = 409600 ]
+	[ "${lines[2]}" = "Message too long" ]
+	[ "${lines[3]}" = "Message too long" ]
+	[ "${lines[4]}" = 3 ]
+	[ "$(cat "$T")" = $'first\nok' ]
+	# a line that starts in one write and ends three later, within the limit
+	run w_script "$T" "x*262144" "x*262144" "x*262144" "x*262144+nl"
+	[ "${lines[3]}" = 262145 ]
+	[ "$(sed -n 3p "$T" | wc -c)" -eq 1048577 ]
+}
+
+@test "max_message = 64: a write with an over-long line stores nothing, not even the line held back" {
+	SFS_MOUNT_EXTRA="max_message = 64"
+	start
+	touch "$T"
+	# "hhhhh" waits for its newline; the next write completes it and has
+	# an over-long line: nothing of it is stored, and "hhhhh" is dropped
+	# (it could only be stored cut short); the next write is a new line
+	run python3 - "$T" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for data in (b"hhhhh", b"hhhhh\n" + b"y" * 65 + b"\nok\n", b"z\n"):
+    try:
+        print(os.write(fd, data))
+    except OSError as e:
+        print(e.strerror)
+os.close(fd)
+PY
+	echo "$output"
+	[ "${lines[0]}" = 5 ]
+	[ "${lines[1]}" = "Message too long" ]
+	[ "${lines[2]}" = 2 ]
+	[ "$(cat "$T")" = z ]
+}
+
 @test "tail -f prints a message appended afterwards within 2 s" {
 	start
 	echo before >>"$T"

@@ -87,17 +87,32 @@ static struct sfs_daemon *daemon_of(void)
 	return fuse_get_context()->private_data;
 }
 
+/* Has the kernel asked to interrupt the request this thread serves
+ * (a signal to the process that made it)? */
+static bool request_interrupted(void *arg)
+{
+	(void)arg;
+	return fuse_interrupted();
+}
+
 /*
- * After an append through F: wait for synchronous replicas (DESIGN §5.9).
- * A stream without replicas, the usual case, costs one atomic load here
- * rather than the stream lock and a topic lock on every write.
+ * After an append through F: wait for synchronous replicas
+ * (docs/replication.md, "Synchronous mode"). A stream without replicas,
+ * the usual case, costs one atomic load here rather than the stream lock
+ * and a topic lock on every write. A signal to the writer ends the wait:
+ * returns -EINTR (the messages are appended and replicate later), with
+ * one log line naming PATH; else 0.
  */
-static void wait_synchronous(struct fh *f)
+static int wait_synchronous(struct fh *f, const char *path)
 {
 	if (!atomic_load(&f->stream->has_replicas))
-		return;
-	sync_wait(f->stream, f->topic, topic_end(f->topic),
-		  daemon_of()->cfg->sync_timeout_ms);
+		return 0;
+	int rc = sync_wait(f->stream, f->topic, topic_end(f->topic),
+			   daemon_of()->cfg->sync_timeout_ms, request_interrupted, NULL);
+	if (rc == -EINTR)
+		log_info("write %s: interrupted while waiting for a synchronous replica; the messages are appended and replicate later",
+			 path ? path : f->topic->name);
+	return rc;
 }
 
 /*
@@ -152,12 +167,12 @@ static int store_partial(struct fh *f, const char *path)
 		return 0;
 	struct iovec iov = { f->pbuf, f->plen };
 	int rc = topic_append_local(f->topic, &iov, 1);
+	f->plen = 0;
 	if (rc < 0)
 		log_warn("close %s: the last line could not be appended: %s",
 			 path ? path : f->topic->name, strerror(-rc));
 	else
-		wait_synchronous(f);
-	f->plen = 0;
+		rc = wait_synchronous(f, path);
 	return rc;
 }
 
@@ -729,20 +744,22 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		}
 		p = nl + 1;
 	}
+	/* Room for the rest first: after the append nothing may fail. */
+	if (grow(&f->pbuf, &f->pcap, rest) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	rc = topic_append_local(f->topic, f->iov, nlines);
 	if (rc < 0) {
 		log_warn("write %s: append failed: %s", path, strerror(-rc));
 		goto out;
 	}
-	wait_synchronous(f);
-	if (grow(&f->pbuf, &f->pcap, rest) < 0) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	if (rest)
 		memcpy(f->pbuf, last + 1, rest);
 	f->plen = rest;
-	rc = (int)size;
+	rc = wait_synchronous(f, path);
+	if (rc == 0)
+		rc = (int)size;
 out:
 	free(first);
 	return rc;

@@ -21,14 +21,27 @@ static bool behind(struct replica *r, struct topic *t, uint64_t upto)
 	return !p || p->offset < upto;
 }
 
-void sync_wait(struct stream *s, struct topic *t, uint64_t upto,
-	       uint64_t timeout_ms)
+/* TS plus MS milliseconds. */
+static struct timespec ts_add_ms(struct timespec ts, uint64_t ms)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	uint64_t ns = deadline.tv_nsec + (timeout_ms % 1000) * 1000000ull;
-	deadline.tv_sec += timeout_ms / 1000 + ns / 1000000000ull;
-	deadline.tv_nsec = ns % 1000000000ull;
+	uint64_t ns = ts.tv_nsec + (ms % 1000) * 1000000ull;
+	ts.tv_sec += ms / 1000 + ns / 1000000000ull;
+	ts.tv_nsec = ns % 1000000000ull;
+	return ts;
+}
+
+static bool ts_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+int sync_wait(struct stream *s, struct topic *t, uint64_t upto, uint64_t timeout_ms,
+	      bool (*interrupted)(void *arg), void *arg)
+{
+	struct timespec now, deadline;
+	clock_gettime(CLOCK_REALTIME, &now);
+	deadline = ts_add_ms(now, timeout_ms);
+	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
@@ -37,7 +50,17 @@ void sync_wait(struct stream *s, struct topic *t, uint64_t upto,
 			waiting = behind(s->replicas[i], t, upto);
 		if (!waiting)
 			break;
-		if (pthread_cond_timedwait(&s->applied, &s->lock, &deadline) != ETIMEDOUT)
+		if (interrupted && interrupted(arg)) {
+			rc = -EINTR;
+			break;
+		}
+		/* Wake up every SYNC_WAIT_POLL_MS to ask again. */
+		clock_gettime(CLOCK_REALTIME, &now);
+		struct timespec until = ts_add_ms(now, SYNC_WAIT_POLL_MS);
+		bool last = !ts_before(until, deadline);
+		if (pthread_cond_timedwait(&s->applied, &s->lock, last ? &deadline : &until) !=
+			    ETIMEDOUT ||
+		    !last)
 			continue;
 		for (int i = 0; i < s->nreplicas; i++) {
 			struct replica *r = s->replicas[i];
@@ -51,4 +74,5 @@ void sync_wait(struct stream *s, struct topic *t, uint64_t upto,
 		break;
 	}
 	pthread_mutex_unlock(&s->lock);
+	return rc;
 }

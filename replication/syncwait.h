@@ -12,14 +12,22 @@
 
 #include "../fs/stream.h"
 
+/* How often, while waiting, sync_wait asks whether the wait was
+ * interrupted (milliseconds). */
+#define SYNC_WAIT_POLL_MS 10
+
 /*
  * sync_wait - wait until every synchronous, unpaused, undegraded replica
  * of S has applied topic T up to offset UPTO (messages), at most
  * TIMEOUT_MS milliseconds. Replicas still behind then are marked degraded
- * (one "warn" log line each). Takes S->lock; call with no lock held.
- * Returns 0 at once when S has no synchronous replica.
+ * (one "warn" log line each). INTERRUPTED (may be NULL) is asked with ARG
+ * every SYNC_WAIT_POLL_MS while waiting: true ends the wait at once (the
+ * FUSE layer passes fuse_interrupted, so a signal to the writer ends it:
+ * its messages are appended and replicate later; nobody is marked
+ * degraded). Takes S->lock; call with no lock held.
+ * Returns 0 (applied, or timed out), or -EINTR.
  */
-void sync_wait(struct stream *s, struct topic *t, uint64_t upto,
-	       uint64_t timeout_ms);
+int sync_wait(struct stream *s, struct topic *t, uint64_t upto, uint64_t timeout_ms,
+	      bool (*interrupted)(void *arg), void *arg);
 
 #endif

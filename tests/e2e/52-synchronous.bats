@@ -59,3 +59,47 @@ teardown() {
 	echo third >>"$S/t"
 	[ "$(tail -n 1 "$R/t")" = third ]
 }
+
+@test "a signal ends a write that waits for a synchronous replica: EINTR at once, the message appended, replicated later" {
+	# A 30 s timeout, so only the signal can end the wait early.
+	sfs_stop
+	SFS_CONF_EXTRA='[replication]\nsync_timeout_ms = 30000'
+	sfs_write_conf sanfrancisco newyork
+	sfs_start
+	# The replica refuses (no upstream): nothing can be applied.
+	echo /mapr/newyork/activity synchronous=true >>"$S/.replicas"
+	python3 - "$S/t" >"$TMP/writer.out" 2>&1 3>&- <<'PY' &
+import os, signal, sys, time
+class Stop(Exception):
+    pass
+def stop(signum, frame):
+    raise Stop()
+signal.signal(signal.SIGINT, stop)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+t0 = time.monotonic()
+try:
+    os.write(fd, b"waiting\n")
+    print("returned")
+except Stop:
+    print("interrupted after %.0f ms" % ((time.monotonic() - t0) * 1000))
+PY
+	local pid=$!
+	# appended at once; the writer then waits for the replica
+	wait_for grep -qx waiting "$S/t"
+	sleep 0.3
+	local t0=$SECONDS
+	kill -INT "$pid"
+	wait_for -t 3 bash -c "! kill -0 $pid 2>/dev/null"
+	wait "$pid" || true
+	cat "$TMP/writer.out"
+	grep -q '^interrupted after' "$TMP/writer.out"
+	[ $((SECONDS - t0)) -le 2 ]
+	grep -q 'interrupted while waiting for a synchronous replica' "$TMP/streamfs.log"
+	# appended once, not degraded (it was not the timeout), replicated later
+	[ "$(cat "$S/t")" = waiting ]
+	! grep -q 'degraded=true' "$S/.replicas" || false
+	echo /mapr/sanfrancisco/activity >>"$R/.upstreams"
+	wait_for -t 10 test -e "$R/t"
+	wait_for -t 10 grep -qx waiting "$R/t"
+	[ "$(wc -l <"$R/t")" -eq 1 ]
+}

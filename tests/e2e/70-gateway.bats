@@ -340,6 +340,43 @@ rogue_host() {
 	tail -n 1 "$B/s/t" | grep -qx again
 }
 
+@test "Ctrl-C ends a write waiting for a frozen synchronous remote at once: appended, replicated once the remote is back" {
+	NH_CONF_EXTRA[a]="[replication]\nsync_timeout_ms = 30000\n"
+	hosts a b
+	xrep "$A/s" "$B/s" synchronous=true
+	echo first >>"$A/s/t"
+	still_count "$B/s/t" 1
+	nh_stop_signal b STOP
+	python3 - "$A/s/t" >"$NH_DIR/writer.out" 2>&1 3>&- <<'PY' &
+import os, signal, sys, time
+class Stop(Exception):
+    pass
+def stop(signum, frame):
+    raise Stop()
+signal.signal(signal.SIGINT, stop)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+t0 = time.monotonic()
+try:
+    os.write(fd, b"during\n")
+    print("returned")
+except Stop:
+    print("interrupted after %.0f ms" % ((time.monotonic() - t0) * 1000))
+PY
+	local pid=$!
+	wait_for grep -qx during "$A/s/t"
+	sleep 0.3
+	local t0=$SECONDS
+	kill -INT "$pid"
+	wait_for -t 3 bash -c "! kill -0 $pid 2>/dev/null"
+	wait "$pid" || true
+	cat "$NH_DIR/writer.out"
+	grep -q '^interrupted after' "$NH_DIR/writer.out"
+	[ $((SECONDS - t0)) -le 2 ]
+	nh_stop_signal b CONT
+	wait_count "$B/s/t" 2 30
+	[ "$(tail -n 1 "$B/s/t")" = during ]
+}
+
 @test "networkcompression lz4 and zstd: fewer bytes on the wire for compressible messages, identical data" {
 	hosts a b
 	xrep "$A/s" "$B/s"

@@ -355,6 +355,10 @@ int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 	stream_put(s);
 out:
 	pthread_rwlock_unlock(&ns->lock);
+	/* It may be some source's replica: let replication look now, so the
+	 * source's status says so without waiting for its next append. */
+	if (rc == 0 && ns->wake)
+		ns->wake(ns->wake_arg);
 	return rc;
 }
 

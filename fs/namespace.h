@@ -79,8 +79,8 @@ int ns_create_stream(struct sfs_namespace *ns, struct cluster *cl,
 
 /*
  * ns_delete_stream - rmdir of a stream: -ENOTEMPTY while it has topics,
- * -ENOENT if missing. Its data directory is removed; replicas that named it
- * go to an error state at their next attempt.
+ * -ENOENT if missing. Its data directory is removed, and replication is
+ * woken, so sources that named it as a replica show the error at once.
  */
 int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 		     const char *name);

@@ -21,7 +21,7 @@
 #define REPLICATOR_RETRY_MS 1000
 /* A remote replica is asked whether it is still there (and the same
  * stream) at least this often, even while nothing is sent to it. */
-#define REPLICATOR_PROBE_MS 2000
+#define REPLICATOR_PROBE_MS REPLICATOR_RETRY_MS
 /* At most this many batches per replica and topic in one round, so one busy
  * topic cannot starve the others. */
 #define REPLICATOR_BATCHES_PER_ROUND 16

@@ -84,6 +84,40 @@ rep() {	# rep FIELD: the first replica's FIELD from S/.info
 	grep -q 'state=UNEXPECTED pending=2 uptodate=false' "$S/.replicas"
 }
 
+@test "an empty replica stream deleted: UNEXPECTED with the reason within the retry interval, no append needed" {
+	mkdir "$M/newyork/gone"
+	echo /mapr/sanfrancisco/s >>"$M/newyork/gone/.upstreams"
+	echo /mapr/newyork/gone >>"$S/.replicas"
+	wait_for -t 5 grep -q 'state=REPLICATING pending=0 uptodate=true' "$S/.replicas"
+	rmdir "$M/newyork/gone"
+	wait_for -t 2 grep -q 'state=UNEXPECTED' "$S/.replicas"
+	[[ "$(rep lastError)" == *"does not exist"* ]]
+	[ "$(rep isUptodate)" = false ]
+}
+
+@test "a replica stream deleted while nothing is appended: UNEXPECTED with the reason within the retry interval" {
+	mkdir "$M/newyork/gone"
+	echo /mapr/sanfrancisco/s >>"$M/newyork/gone/.upstreams"
+	echo /mapr/newyork/gone >>"$S/.replicas"
+	echo a >>"$S/t"
+	wait_for -t 5 test -e "$M/newyork/gone/t"
+	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].isUptodate' '$S/.info')\" = true ]"
+	grep -q 'state=REPLICATING pending=0 uptodate=true' "$S/.replicas"
+	rm "$M/newyork/gone/t"
+	rmdir "$M/newyork/gone"
+	# no append on the source: within the retry interval (1 s), with slack
+	wait_for -t 3 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_UNEXPECTED ]"
+	[[ "$(rep lastError)" == *"does not exist"* ]]
+	[ "$(rep isUptodate)" = false ]
+	grep -q 'state=UNEXPECTED' "$S/.replicas"
+	! grep -q 'uptodate=true' "$S/.replicas" || false
+	# re-created: everything is copied into it again, and it is up to date
+	mkdir "$M/newyork/gone"
+	echo /mapr/sanfrancisco/s >>"$M/newyork/gone/.upstreams"
+	wait_for -t 5 bash -c "[ \"\$(cat '$M/newyork/gone/t' 2>/dev/null)\" = a ]"
+	wait_for -t 5 grep -q 'state=REPLICATING pending=0 uptodate=true' "$S/.replicas"
+}
+
 @test "a damaged message is not shipped: the replica gets the messages before it, the source shows the error" {
 	local i
 	for ((i = 0; i < 20; i++)); do printf 'msg-%05d\n' "$i"; done >>"$S/t"

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -267,6 +268,19 @@ static int parse_path(const char *path, struct loc *l)
 	return 0;
 }
 
+/* A name libfuse gives a file removed while open (see sfs_rename). */
+static bool is_hidden_name(const char *name)
+{
+	return !strncmp(name, ".fuse_hidden", 12);
+}
+
+/* Topic NAME of S, or the topic removed while open that has that hidden
+ * name: a new reference, or NULL. */
+static struct topic *find_topic(struct stream *s, const char *name)
+{
+	return is_hidden_name(name) ? stream_find_hidden(s, name) : stream_find_topic(s, name);
+}
+
 static struct cluster *local_cluster(struct sfs_daemon *d, const char *name)
 {
 	struct cluster *cl = ns_cluster(&d->ns, name);
@@ -293,7 +307,7 @@ static void topic_attr(struct topic *t, struct stat *st)
 	st->st_blocks = (bytes + 511) / 512;
 	set_time(&st->st_mtim, mtime);
 	st->st_atim = st->st_mtim;
-	set_time(&st->st_ctim, mtime > t->ctime_ns ? mtime : t->ctime_ns);
+	set_time(&st->st_ctim, topic_ctime(t));
 }
 
 static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -340,8 +354,11 @@ static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		return -ENOENT;
 	st->st_uid = s->uid;
 	st->st_gid = s->gid;
-	set_time(&st->st_mtim, s->ctime_ns);
-	st->st_ctim = st->st_atim = st->st_mtim;
+	uint64_t smtime, sctime;
+	stream_times(s, &smtime, &sctime);
+	set_time(&st->st_mtim, smtime);
+	st->st_atim = st->st_mtim;
+	set_time(&st->st_ctim, sctime);
 	if (l.kind == L_STREAM) {
 		st->st_mode = S_IFDIR | s->mode;
 		st->st_nlink = 2;
@@ -358,10 +375,12 @@ static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		st->st_size = len;
 		return 0;
 	}
-	AUTO_TOPIC *t = stream_find_topic(s, l.t);
+	AUTO_TOPIC *t = find_topic(s, l.t);
 	if (!t)
 		return -ENOENT;
 	topic_attr(t, st);
+	if (is_hidden_name(l.t))
+		st->st_nlink = 0;	/* removed, still open */
 	return 0;
 }
 
@@ -433,7 +452,15 @@ static int sfs_mkdir(const char *path, mode_t mode)
 		return -EINVAL;
 	}
 	struct fuse_context *ctx = fuse_get_context();
-	rc = ns_create_stream(&d->ns, cl, l.s, ctx->uid, ctx->gid, mode & 07777, NULL);
+	/* In a setgid cluster a stream takes its group and the setgid bit, as
+	 * a directory does in a setgid directory (POSIX; Linux inode_init_owner). */
+	gid_t gid = ctx->gid;
+	mode &= 07777;
+	if (cl->mode & S_ISGID) {
+		gid = cl->gid;
+		mode |= S_ISGID;
+	}
+	rc = ns_create_stream(&d->ns, cl, l.s, ctx->uid, gid, mode, NULL);
 	if (rc == 0 && d->ns.wake)
 		d->ns.wake(d->ns.wake_arg); /* it may be a replica someone waits for */
 	return rc;
@@ -471,12 +498,36 @@ static int sfs_unlink(const char *path)
 	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
 	if (!s)
 		return -ENOENT;
+	/* libfuse removing the hidden name of a topic removed while open, at
+	 * its last close (see sfs_rename): usually already gone. */
+	if (is_hidden_name(l.t))
+		return stream_forget_hidden(s, l.t, NULL);
 	return stream_delete_topic(s, l.t);
 }
 
+/*
+ * Nothing is renamed, with one exception that libfuse makes itself: the
+ * rm of an open file is a rename to a ".fuse_hidden..." name of the same
+ * directory, then an unlink of that name at the last close (libfuse's
+ * hide_node, used without hard_remove). For an open topic that rename
+ * removes the topic at once, as rm does, and keeps it findable under the
+ * hidden name, so that what its open files ask by path (fstat) is still
+ * answered; the name goes when the last of them closes (fh_free).
+ */
 static int sfs_rename(const char *from, const char *to, unsigned int flags)
 {
-	(void)flags;
+	struct sfs_daemon *d = daemon_of();
+	struct loc lf, lt;
+	if (!flags && parse_path(from, &lf) == 0 && parse_path(to, &lt) == 0 &&
+	    lf.kind == L_TOPIC && lt.kind == L_TOPIC && is_hidden_name(lt.t) &&
+	    !strcmp(lf.c, lt.c) && !strcmp(lf.s, lt.s) && !is_hidden_name(lf.t)) {
+		AUTO_STREAM *s = ns_stream(&d->ns, lf.c, lf.s);
+		AUTO_TOPIC *t = s ? stream_find_topic(s, lf.t) : NULL;
+		/* Only while it is open: that is when libfuse hides, and every
+		 * name made here goes again at the last close. */
+		if (t && atomic_load(&t->open_files) > 0)
+			return stream_hide_topic(s, lf.t, lt.t);
+	}
 	log_warn("rename %s to %s: refused: streams and topics cannot be renamed", from, to);
 	return -EPERM;
 }
@@ -485,6 +536,10 @@ static void fh_free(struct fh *f)
 {
 	if (!f)
 		return;
+	/* The last file of a topic: a hidden name it has (removed while
+	 * open, see sfs_rename) goes. */
+	if (f->topic && atomic_fetch_sub(&f->topic->open_files, 1) == 1)
+		stream_forget_hidden(f->stream, NULL, f->topic);
 	if (f->topic)
 		topic_put(f->topic);
 	if (f->stream)
@@ -564,6 +619,7 @@ static int sfs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	topic_get(t);
 	f->topic = t;
+	atomic_fetch_add(&t->open_files, 1);
 	fi->direct_io = 1;	/* never the page cache: see the top of this file */
 	fi->fh = (uintptr_t)f;
 	return 0;
@@ -592,7 +648,9 @@ static int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	struct fuse_context *ctx = fuse_get_context();
 	AUTO_TOPIC *t = NULL;
 	bool created = false;
-	rc = stream_topic_get_or_create(s, l.t, ctx->uid, ctx->gid, mode & 07777,
+	/* In a setgid stream a topic takes the stream's group (POSIX). */
+	gid_t gid = (s->mode & S_ISGID) ? s->gid : ctx->gid;
+	rc = stream_topic_get_or_create(s, l.t, ctx->uid, gid, mode & 07777,
 					fi->flags & O_EXCL, &d->ns.topic_opts, &t, &created);
 	if (rc < 0)
 		return rc;
@@ -604,6 +662,7 @@ static int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return -ENOMEM;
 	topic_get(t);
 	f->topic = t;
+	atomic_fetch_add(&t->open_files, 1);
 	fi->direct_io = 1;
 	fi->fh = (uintptr_t)f;
 	return 0;
@@ -677,7 +736,7 @@ static int refuse_long(const char *path, struct fh *f, size_t len, size_t max,
 static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
 			     const char *buf, size_t size)
 {
-	/* The path is NULL once the file was removed (hard_remove). */
+	/* The path may be NULL (libfuse has no name for the node). */
 	if (!path)
 		path = f->topic->name;
 	size_t max = d->cfg->max_message;
@@ -862,6 +921,28 @@ static int ctl_write_lines(struct sfs_daemon *d, struct fh *f, const char *buf,
 	return (int)size;
 }
 
+/*
+ * A write by anyone but root clears a topic's setuid bit, and its setgid
+ * bit when group-execute is set, as a write to a file does on ext4 (Linux
+ * file_remove_privs, should_remove_suid: writers without CAP_FSETID; root
+ * stands for CAP_FSETID here, the daemon cannot see the writer's
+ * capabilities).
+ */
+static void kill_suid(const char *path, struct topic *t)
+{
+	if (fuse_get_context()->uid == 0)
+		return;
+	mode_t m = t->mode, kill = m & S_ISUID;
+	if ((m & S_ISGID) && (m & S_IXGRP))
+		kill |= S_ISGID;
+	if (!kill)
+		return;
+	int rc = topic_set_owner(t, (uid_t)-1, (gid_t)-1, m & ~kill);
+	if (rc < 0)
+		log_warn("write %s: cannot clear the setuid/setgid bits: %s", path ? path : t->name,
+			 strerror(-rc));
+}
+
 static int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -870,6 +951,8 @@ static int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct fh *f = (struct fh *)(uintptr_t)fi->fh;
 	if (size == 0)
 		return 0;
+	if (f->kind == FH_TOPIC)
+		kill_suid(path, f->topic);
 	pthread_mutex_lock(&f->mu);
 	int rc = f->kind == FH_TOPIC ? topic_write_lines(d, path, f, buf, size) :
 				       ctl_write(d, f, buf, size);
@@ -958,7 +1041,7 @@ static int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (!s)
 		return -ENOENT;
 	if (l.kind == L_TOPIC) {
-		AUTO_TOPIC *t = stream_find_topic(s, l.t);
+		AUTO_TOPIC *t = find_topic(s, l.t);
 		if (!t)
 			return -ENOENT;
 		uint64_t bytes;
@@ -968,6 +1051,40 @@ static int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	}
 	log_warn("truncate %s: refused: topics are append-only and control files are replaced with '>'",
 		 path);
+	return -EPERM;
+}
+
+/*
+ * fallocate (posix_fallocate, fallocate(1)) on a topic stores nothing.
+ * Space inside the topic is there already, and FALLOC_FL_KEEP_SIZE changes
+ * nothing: 0. A range past the end would grow the file, which only an
+ * append may do: EPERM, as Linux answers for an append-only file. Other
+ * modes (punching holes): EOPNOTSUPP. Never EOPNOTSUPP for mode 0: glibc's
+ * posix_fallocate would then write a zero byte into every block, and each
+ * would become a message.
+ */
+static int sfs_fallocate(const char *path, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct fh *f = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	if (!path)
+		path = f && f->topic ? f->topic->name : "?";
+	if (!f || f->kind != FH_TOPIC) {
+		log_warn("fallocate %s: refused: control files hold no data", path);
+		return -EPERM;
+	}
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+		log_warn("fallocate %s: refused: mode %#x is not supported on topics", path, mode);
+		return -EOPNOTSUPP;
+	}
+	uint64_t bytes;
+	topic_stat(f->topic, NULL, &bytes, NULL);
+	if ((mode & FALLOC_FL_KEEP_SIZE) || (uint64_t)off + (uint64_t)len <= bytes)
+		return 0;
+	log_warn("fallocate %s: refused: topics are append-only; %lld bytes from %lld would grow it",
+		 path, (long long)len, (long long)off);
 	return -EPERM;
 }
 
@@ -993,7 +1110,7 @@ static int set_owner(const char *path, uid_t uid, gid_t gid, mode_t mode)
 		return -ENOENT;
 	if (l.kind == L_STREAM)
 		return stream_set_owner(s, uid, gid, mode);
-	AUTO_TOPIC *t = stream_find_topic(s, l.t);
+	AUTO_TOPIC *t = find_topic(s, l.t);
 	if (!t)
 		return -ENOENT;
 	return topic_set_owner(t, uid, gid, mode);
@@ -1042,7 +1159,9 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = 0;
 	cfg->entry_timeout = 0;
 	cfg->negative_timeout = 0;
-	cfg->hard_remove = 1;
+	/* Without hard_remove: rm of an open topic is a rename libfuse makes
+	 * to a hidden name (sfs_rename), so fstat still finds it. */
+	cfg->hard_remove = 0;
 	cfg->use_ino = 0;
 	return fuse_get_context()->private_data;
 }
@@ -1067,4 +1186,5 @@ const struct fuse_operations sfs_fuse_ops = {
 	.chown = sfs_chown,
 	.utimens = sfs_utimens,
 	.statfs = sfs_statfs,
+	.fallocate = sfs_fallocate,
 };

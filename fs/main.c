@@ -207,10 +207,12 @@ int main(int argc, char **argv)
 	if (n >= 0)
 		free(streams);
 
-	/* -o options: the kernel checks modes; other users may enter as root
-	 * mounts it (DESIGN §2: chmod/chown work and are enforced). */
+	/* -o options: the kernel checks modes (docs/filesystem.md: chmod and
+	 * chown work and are enforced); nosuid,nodev as fusermount3 sets them
+	 * for users, so a setuid topic never runs as its owner; other users
+	 * may enter when root mounts it. */
 	char opts[256];
-	snprintf(opts, sizeof(opts), "fsname=streamfs,subtype=streamfs,default_permissions%s",
+	snprintf(opts, sizeof(opts), "fsname=streamfs,subtype=streamfs,default_permissions,nosuid,nodev%s",
 		 getuid() == 0 ? ",allow_other" : "");
 	char *fargv[] = { argv[0], "-o", opts, debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);

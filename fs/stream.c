@@ -68,6 +68,9 @@ static void free_stream(struct stream *s)
 	for (size_t i = 0; i < s->ntopics; i++)
 		topic_put(s->topics[i]);
 	free(s->topics);
+	for (size_t i = 0; i < s->nhidden; i++)
+		topic_put(s->hidden[i].t);
+	free(s->hidden);
 	for (int i = 0; i < s->nreplicas; i++)
 		replica_free(s->replicas[i]);
 	if (s->dirfd >= 0)
@@ -89,7 +92,8 @@ void stream_put(struct stream *s)
 		free_stream(s);
 }
 
-int stream_save_locked(struct stream *s)
+/* Write .stream.json; DURABLE as metafile_write. s->lock held. */
+static int save_locked(struct stream *s, bool durable)
 {
 	char u[37];
 	uuid_unparse(s->uuid, u);
@@ -104,17 +108,45 @@ int stream_save_locked(struct stream *s)
 	for (int i = 0; i < s->nupstreams; i++)
 		json_array_append_new(ups, json_pack("{s:s, s:s}", "cluster",
 			s->upstreams[i].cluster, "stream", s->upstreams[i].stream));
-	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}",
+	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
 			      "format", STREAM_FORMAT_VERSION, "uuid", u,
 			      "uid", (json_int_t)s->uid, "gid", (json_int_t)s->gid,
 			      "mode", (json_int_t)s->mode,
 			      "created_ns", (json_int_t)s->ctime_ns,
+			      "modified_ns", (json_int_t)s->mtime_ns,
+			      "changed_ns", (json_int_t)s->change_ns,
 			      "replicas", reps, "upstreams", ups);
 	if (!j)
 		return -ENOMEM;
-	int rc = metafile_write(s->dirfd, STREAM_META, j, true);
+	int rc = metafile_write(s->dirfd, STREAM_META, j, durable);
 	json_decref(j);
 	return rc;
+}
+
+int stream_save_locked(struct stream *s)
+{
+	return save_locked(s, true);
+}
+
+/* A topic of S was created or removed (s->lock held): the directory's
+ * mtime moves. Saved without a sync: a time, not data. */
+static void touched_locked(struct stream *s)
+{
+	s->mtime_ns = now_ns();
+	int rc = save_locked(s, false);
+	if (rc < 0)
+		log_warn("stream %s/%s: cannot save its times: %s", s->cluster->name, s->name,
+			 strerror(-rc));
+}
+
+void stream_times(struct stream *s, uint64_t *mtime_ns, uint64_t *ctime_ns)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t m = s->mtime_ns > s->ctime_ns ? s->mtime_ns : s->ctime_ns;
+	uint64_t c = s->change_ns > m ? s->change_ns : m;
+	pthread_mutex_unlock(&s->lock);
+	*mtime_ns = m;
+	*ctime_ns = c;
 }
 
 int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
@@ -182,6 +214,8 @@ static int load_meta(struct stream *s)
 	s->gid = meta_int(j, "gid", 0);
 	s->mode = meta_int(j, "mode", 0755) & 07777;
 	s->ctime_ns = meta_int(j, "created_ns", 0);
+	s->mtime_ns = meta_int(j, "modified_ns", 0);
+	s->change_ns = meta_int(j, "changed_ns", 0);
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(j, "replicas"), i, v) {
@@ -358,14 +392,30 @@ int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 	*out = t;
 	if (created)
 		*created = true;
+	touched_locked(s);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 
-int stream_delete_topic(struct stream *s, const char *name)
+static ssize_t find_hidden_locked(struct stream *s, const char *name)
+{
+	for (size_t i = 0; i < s->nhidden; i++)
+		if (!strcmp(s->hidden[i].name, name))
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * Delete topic NAME; with HIDDEN, keep it under that name (see
+ * stream_hide_topic). The directory is renamed under s->lock, so that a
+ * new topic of that name can be made at once, and removed after it.
+ */
+static int delete_topic(struct stream *s, const char *name, const char *hidden)
 {
 	char trash[300];
+	if (hidden && strlen(hidden) >= sizeof(s->hidden[0].name))
+		return -ENAMETOOLONG;
 	pthread_mutex_lock(&s->lock);
 	ssize_t i = find_locked(s, name);
 	if (i < 0) {
@@ -373,6 +423,26 @@ int stream_delete_topic(struct stream *s, const char *name)
 		return -ENOENT;
 	}
 	struct topic *t = s->topics[i];
+	if (hidden) {
+		if (find_hidden_locked(s, hidden) >= 0 || find_locked(s, hidden) >= 0) {
+			pthread_mutex_unlock(&s->lock);
+			return -EEXIST;
+		}
+		if (s->nhidden == s->hidcap) {
+			size_t cap = s->hidcap ? s->hidcap * 2 : 4;
+			struct hidden_topic *v = realloc(s->hidden, cap * sizeof(*v));
+			if (!v) {
+				pthread_mutex_unlock(&s->lock);
+				return -ENOMEM;
+			}
+			s->hidden = v;
+			s->hidcap = cap;
+		}
+		struct hidden_topic *h = &s->hidden[s->nhidden++];
+		snprintf(h->name, sizeof(h->name), "%s", hidden);
+		h->t = t;
+		topic_get(t);
+	}
 	s->topics[i] = s->topics[--s->ntopics];
 	/* Positions of a deleted topic mean nothing to its next incarnation. */
 	for (int r = 0; r < s->nreplicas; r++) {
@@ -385,6 +455,7 @@ int stream_delete_topic(struct stream *s, const char *name)
 			}
 	}
 	topic_mark_deleted(t);
+	touched_locked(s);
 	/* Rename first so a new topic of the same name can be made at once. */
 	char u[37];
 	uuid_unparse(t->uuid, u);
@@ -392,14 +463,68 @@ int stream_delete_topic(struct stream *s, const char *name)
 	int rc = 0;
 	if (renameat(s->dirfd, name, s->dirfd, trash) < 0)
 		rc = -errno;
-	else
-		remove_tree(s->dirfd, trash);
+	/* The stream holds a reference to its directory for the removal. */
+	stream_get(s);
 	pthread_mutex_unlock(&s->lock);
-	if (rc < 0)
+	if (rc == 0)
+		remove_tree(s->dirfd, trash);
+	else
 		log_error("stream %s/%s: topic %s: cannot remove its directory: %s",
 			  s->cluster->name, s->name, name, strerror(-rc));
+	stream_put(s);
 	topic_put(t);
 	return 0;
+}
+
+int stream_delete_topic(struct stream *s, const char *name)
+{
+	return delete_topic(s, name, NULL);
+}
+
+int stream_hide_topic(struct stream *s, const char *name, const char *hidden)
+{
+	return delete_topic(s, name, hidden);
+}
+
+struct topic *stream_find_hidden(struct stream *s, const char *name)
+{
+	struct topic *t = NULL;
+	pthread_mutex_lock(&s->lock);
+	ssize_t i = find_hidden_locked(s, name);
+	if (i >= 0) {
+		t = s->hidden[i].t;
+		topic_get(t);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return t;
+}
+
+int stream_forget_hidden(struct stream *s, const char *name, struct topic *t)
+{
+	struct topic *drop = NULL;
+	int rc = -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nhidden;) {
+		struct hidden_topic *h = &s->hidden[i];
+		if (name ? strcmp(h->name, name) != 0 : h->t != t) {
+			i++;
+			continue;
+		}
+		/* By name: at most one, put after the lock (it may be the last
+		 * reference). By topic: the caller holds T, so this put is not. */
+		if (name)
+			drop = h->t;
+		else
+			topic_put(h->t);
+		*h = s->hidden[--s->nhidden];
+		rc = 0;
+		if (name)
+			break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (drop)
+		topic_put(drop);
+	return rc;
 }
 
 void free_names(char **names, int n)
@@ -454,11 +579,14 @@ int stream_set_owner(struct stream *s, uid_t uid, gid_t gid, mode_t mode)
 		s->gid = gid;
 	if (mode != (mode_t)-1)
 		s->mode = mode & 07777;
+	uint64_t oc = s->change_ns;
+	s->change_ns = now_ns();
 	int rc = stream_save_locked(s);
 	if (rc < 0) {
 		s->uid = ou;
 		s->gid = og;
 		s->mode = om;
+		s->change_ns = oc;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;

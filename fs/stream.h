@@ -76,6 +76,16 @@ struct upstream {
 	char cluster[256], stream[256];
 };
 
+/*
+ * A topic removed while open (rm of an open file): libfuse renames it to
+ * a ".fuse_hidden..." name first (fs/fuse_ops.c), under which the open
+ * handles' path-based calls (fstat) still find it until their last close.
+ */
+struct hidden_topic {
+	char name[64];
+	struct topic *t;	/* a reference */
+};
+
 struct stream {
 	struct cluster *cluster;	/* borrowed; clusters outlive streams */
 	char name[256];
@@ -83,13 +93,17 @@ struct stream {
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;
-	uint64_t ctime_ns;
+	uint64_t ctime_ns;		/* created (ns since the epoch) */
 	int dirfd;
 
 	pthread_mutex_t lock;		/* everything below */
+	uint64_t mtime_ns;		/* a topic created or removed, or 0 */
+	uint64_t change_ns;		/* chmod/chown, or 0 */
 	pthread_cond_t applied;		/* a replica's position moved */
 	struct topic **topics;
 	size_t ntopics, topcap;
+	struct hidden_topic *hidden;	/* topics removed while open */
+	size_t nhidden, hidcap;
 	struct replica *replicas[STREAM_MAX_REPLICAS];
 	int nreplicas;
 	struct upstream upstreams[STREAM_MAX_UPSTREAMS];
@@ -160,6 +174,24 @@ int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 int stream_delete_topic(struct stream *s, const char *name);
 
 /*
+ * stream_hide_topic - delete topic NAME as stream_delete_topic does, but
+ * keep it findable as HIDDEN (stream_find_hidden) until
+ * stream_forget_hidden: the rm of an open file, which libfuse makes a
+ * rename to a hidden name (fs/fuse_ops.c). Returns 0, -ENOENT, -EEXIST
+ * (HIDDEN in use), -ENAMETOOLONG or -ENOMEM (nothing changed).
+ */
+int stream_hide_topic(struct stream *s, const char *name, const char *hidden);
+
+/* stream_find_hidden - the topic hidden as NAME, a new reference, or NULL. */
+struct topic *stream_find_hidden(struct stream *s, const char *name);
+
+/*
+ * stream_forget_hidden - drop the hidden name NAME, or every hidden name
+ * of topic T when NAME is NULL. Returns 0, or -ENOENT if there was none.
+ */
+int stream_forget_hidden(struct stream *s, const char *name, struct topic *t);
+
+/*
  * stream_topic_names - a snapshot of topic names (malloc'd array of
  * malloc'd strings, caller frees with free_names). Returns count or -ENOMEM.
  */
@@ -179,10 +211,18 @@ int stream_topics_snapshot(struct stream *s, struct topic ***out);
 int stream_set_owner(struct stream *s, uid_t uid, gid_t gid, mode_t mode);
 
 /*
- * stream_save - write .stream.json (UUID, owner, replicas, upstreams)
- * atomically and durably. Caller holds s->lock. Returns 0 or a negative errno.
+ * stream_save - write .stream.json (UUID, owner, times, replicas,
+ * upstreams) atomically and durably. Caller holds s->lock. Returns 0 or a
+ * negative errno.
  */
 int stream_save_locked(struct stream *s);
+
+/*
+ * stream_times - the stream directory's times for stat, ns since the
+ * epoch: MTIME moves when a topic is created or removed, CTIME also with
+ * chmod/chown (POSIX's directory times).
+ */
+void stream_times(struct stream *s, uint64_t *mtime_ns, uint64_t *ctime_ns);
 
 /*
  * stream_refuse - record a refused control-file write: one "warn" log line

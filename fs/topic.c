@@ -248,11 +248,12 @@ static int write_meta(struct topic *t, int dirfd)
 {
 	char u[37];
 	uuid_unparse(t->uuid, u);
-	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I}", "format",
+	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format",
 			      TOPIC_FORMAT_VERSION, "uuid", u, "uid",
 			      (json_int_t)t->uid, "gid", (json_int_t)t->gid, "mode",
 			      (json_int_t)t->mode, "created_ns",
-			      (json_int_t)t->ctime_ns);
+			      (json_int_t)t->ctime_ns, "changed_ns",
+			      (json_int_t)t->change_ns);
 	if (!j)
 		return -ENOMEM;
 	int rc = metafile_write(dirfd, TOPIC_META, j, true);
@@ -715,6 +716,7 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	t->gid = meta_int(meta, "gid", 0);
 	t->mode = meta_int(meta, "mode", 0644) & 07777;
 	t->ctime_ns = meta_int(meta, "created_ns", 0);
+	t->change_ns = meta_int(meta, "changed_ns", 0);
 	t->mtime_ns = t->ctime_ns;
 
 	t->origins_fd = openat(t->dirfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC);
@@ -1325,6 +1327,16 @@ void topic_stat(struct topic *t, uint64_t *messages, uint64_t *bytes,
 	pthread_rwlock_unlock(&t->lock);
 }
 
+uint64_t topic_ctime(struct topic *t)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	uint64_t c = t->mtime_ns > t->ctime_ns ? t->mtime_ns : t->ctime_ns;
+	if (t->change_ns > c)
+		c = t->change_ns;
+	pthread_rwlock_unlock(&t->lock);
+	return c;
+}
+
 uint64_t topic_end(struct topic *t)
 {
 	uint64_t n;
@@ -1344,6 +1356,8 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 		t->gid = gid;
 	if (mode != (mode_t)-1)
 		t->mode = mode & 07777;
+	uint64_t oc = t->change_ns;
+	t->change_ns = now_ns();
 	int dfd = dir_get(t);
 	int rc = dfd < 0 ? dfd : write_meta(t, dfd);
 	dir_put(t, dfd);
@@ -1351,6 +1365,7 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 		t->uid = ou;
 		t->gid = og;
 		t->mode = om;
+		t->change_ns = oc;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return rc;

@@ -74,7 +74,8 @@ struct topic {
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;		/* permission bits only */
-	uint64_t ctime_ns;
+	uint64_t ctime_ns;	/* created (ns since the epoch) */
+	uint64_t change_ns;	/* last chmod/chown, or 0 (under lock) */
 
 	pthread_rwlock_t lock;	/* protects everything below */
 	/*
@@ -122,6 +123,9 @@ struct topic {
 	/* Offset of a message found failing its checksum (reads of it give
 	 * EIO, replication stops before it), or -1; shown in .info. */
 	atomic_llong damaged_offset;
+
+	/* Files open on the topic through the mount (fs/fuse_ops.c). */
+	atomic_int open_files;
 
 	atomic_int refs;
 };
@@ -220,6 +224,13 @@ void topic_batch_free(struct topic_batch *b);
 /* topic_stat - message count (= next offset), file size in bytes, mtime. */
 void topic_stat(struct topic *t, uint64_t *messages, uint64_t *bytes,
 		uint64_t *mtime_ns);
+
+/*
+ * topic_ctime - the topic file's status-change time for stat (ns since the
+ * epoch): the latest of its creation, its last append and its last
+ * chmod/chown, as POSIX's ctime.
+ */
+uint64_t topic_ctime(struct topic *t);
 
 /* topic_end - next offset (messages so far), read under the lock. */
 uint64_t topic_end(struct topic *t);

@@ -230,6 +230,8 @@ static void check_hinted_reads(struct topic *t, const struct expect *e, size_t s
 		v += got;
 	}
 	assert_int_equal(topic_read(t, e->len, buf, size, &hint), 0);
+	/* At the end of the topic the bytes read ahead are let go. */
+	assert_null(hint.ahead);
 	/* A hint past the wanted byte, or from another spot, is not followed. */
 	for (uint64_t w = e->len; w-- > 0;) {
 		ssize_t got = topic_read(t, w, buf, 1, &hint);
@@ -238,6 +240,8 @@ static void check_hinted_reads(struct topic *t, const struct expect *e, size_t s
 		if (w > 97)
 			w -= 97;
 	}
+	topic_read_hint_free(&hint);
+	assert_null(hint.ahead);
 	free(buf);
 }
 

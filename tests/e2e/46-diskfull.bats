@@ -26,6 +26,31 @@ teardown() {
 	sfs_teardown
 }
 
+# fill T: append "I-<900 x>" for I = 0, 1, ... with one write() each,
+# in one process, until a write fails; prints "N ERRNO": how many were
+# acknowledged, then the errno name of the failure (or "N none" at 5000)
+fill() {
+	python3 - "$1" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+pad = "x" * 900
+i, why = 0, "none"
+while i < 5000:
+    data = f"{i}-{pad}\n".encode()
+    try:
+        n = os.write(fd, data)
+    except OSError as e:
+        why = errno.errorcode[e.errno]
+        break
+    if n != len(data):
+        why = f"short:{n}"
+        break
+    i += 1
+os.close(fd)
+print(i, why)
+PY
+}
+
 # append LINE to topic T with one write(); prints OK or the errno name
 append() {
 	python3 - "$1" "$2" <<'PY'
@@ -48,13 +73,8 @@ PY
 	echo first >>"$M/sanfrancisco/s/other"
 	# Fill most of the tmpfs from outside, leaving a little room.
 	dd if=/dev/zero of="$FS/filler" bs=64K count=26 status=none 2>/dev/null || true
-	local line i ok=0 res=
-	line=$(printf 'x%.0s' $(seq 1 900))
-	for ((i = 0; i < 5000; i++)); do
-		res=$(append "$M/sanfrancisco/s/t" "$i-$line")
-		[[ $res == OK ]] || break
-		ok=$((ok + 1))
-	done
+	local ok res
+	read -r ok res < <(fill "$M/sanfrancisco/s/t")
 	echo "acknowledged $ok, then $res"
 	[ "$res" = ENOSPC ]
 	[ "$ok" -gt 0 ]

@@ -242,7 +242,8 @@ rogue_host() {
 	nh_exec a timeout 10 bash -c 'exec 5<>/dev/tcp/198.18.0.2/5660; printf "SFG1 hello in clear\n" >&5; sleep 0.5' || true
 	wait_for -t 10 in_log b 'gateway: 198\.18\.0\.1:[0-9]+: connection refused: TLS handshake failed'
 	# Authenticated (host a's own certificate), then garbage.
-	local tls=(openssl s_client -quiet -connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt"
+	# -no_ign_eof: end when the input does, not at the timeout
+	local tls=(openssl s_client -quiet -no_ign_eof -connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt"
 		-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt")
 	printf 'XXXXthis is no frame' | nh_exec a timeout 10 "${tls[@]}" >/dev/null 2>&1 || true
 	wait_for -t 10 in_log b 'malformed frame header: .*connection closed'

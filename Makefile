@@ -249,10 +249,10 @@ TOPO_ROUNDS  ?= 100
 SOAK_SECONDS ?= 300
 .PHONY: crash-long topology-long soak-readers
 crash-long: deps asan
-	CRASH_ROUNDS=$(CRASH_ROUNDS) BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/45-crash.bats
+	CRASH_ROUNDS=$(CRASH_ROUNDS) CRASH_BUDGET=0 BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/45-crash.bats
 
 topology-long: deps asan
-	TOPO_ROUNDS=$(TOPO_ROUNDS) BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/55-topology.bats
+	TOPO_ROUNDS=$(TOPO_ROUNDS) TOPO_BUDGET=0 BATS_TEST_TIMEOUT=3600 $(TEST_ENV) bats tests/e2e/55-topology.bats
 
 soak-readers: deps asan
 	RW_SECONDS=$(SOAK_SECONDS) BATS_TEST_TIMEOUT=$$(( $(SOAK_SECONDS) * 2 + 120 )) $(TEST_ENV) \

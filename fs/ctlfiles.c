@@ -185,12 +185,13 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 	iso_time(when, sizeof(when), s->last_error_ns);
 	char path[600];
 	snprintf(path, sizeof(path), "/mapr/%s/%s", s->cluster->name, s->name);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:o, s:o, s:o, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:o, s:o, s:o, s:s, s:s, s:I}",
 			 "path", path, "cluster", s->cluster->name, "stream", s->name,
 			 "uuid", u, "uid", (json_int_t)s->uid, "gid", (json_int_t)s->gid,
 			 "mode", mode, "numtopics", nt, "topics", jt, "replicas", jr,
 			 "upstreams", ju, "lastError", s->last_error,
-			 "lastErrorTime", when);
+			 "lastErrorTime", when, "replicationRounds",
+			 (json_int_t)atomic_load(&s->repl_rounds));
 }
 
 int ctlfile_render(struct sfs_namespace *ns, struct stream *s,

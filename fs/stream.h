@@ -121,6 +121,10 @@ struct stream {
 	/* nreplicas > 0, readable without the lock: an append to a stream
 	 * that replicates nowhere does not wake the replication thread. */
 	atomic_bool has_replicas;
+	/* Passes a replication lane has made over this stream's replicas
+	 * (.info replicationRounds): a pass that began after an append has
+	 * sent everything it could of it. */
+	atomic_uint_fast64_t repl_rounds;
 
 	atomic_int refs;
 };

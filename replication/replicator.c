@@ -456,6 +456,7 @@ static bool round_all(struct replicator_lane *lane, bool *errors, bool *unsaved)
 					topic_put(topics[k]);
 				free(topics);
 			}
+			atomic_fetch_add(&s->repl_rounds, 1);
 		}
 		if (save_positions(rp, s, false))
 			*unsaved = true;

@@ -5,6 +5,7 @@
 # Refused writes are logged at level warn, one line each.
 
 load helpers
+load replication_helpers
 
 # error messages and ls order as in the C locale
 export LC_ALL=C
@@ -93,7 +94,7 @@ messages() {
 	run config_of "$A/.replicas"
 	[ "$output" = "/mapr/newyork/a synchronous=false paused=true" ]
 	messages 2 4
-	sleep 0.5
+	repl_quiet sanfrancisco/a
 	# (shown if an assertion below fails)
 	echo "B/t: $(tr '\n' ' ' <"$B/t")"
 	cat "$A/.replicas"
@@ -117,7 +118,7 @@ messages() {
 	[ "$output" = "/mapr/newyork/b synchronous=false paused=false" ]
 	messages 1 6
 	wait_for count_is 6 "$B2/t"
-	sleep 0.3
+	repl_quiet sanfrancisco/a
 	echo "B/t: $(tr '\n' ' ' <"$B/t")"
 	[ "$(cat "$B/t")" = $'m1\nm2\nm3\nm4\nm5' ]
 
@@ -145,7 +146,7 @@ messages() {
 	wait_for count_is 11 "$B2/t"
 	wait_for count_is 11 "$B/t"
 	wait_for caught_up "$A/.replicas"
-	sleep 0.3
+	repl_quiet sanfrancisco/a
 	[ "$(wc -l <"$B/t")" -eq 11 ]
 	[ "$(cat "$B/t")" = "$(seq -f 'm%g' 1 11)" ]
 	[ "$(cat "$B2/t")" = "$(seq -f 'm%g' 1 11)" ]
@@ -318,7 +319,7 @@ messages() {
 	# replication continues, from where it was
 	messages 1 3
 	wait_for count_is 3 "$B/t"
-	sleep 0.3
+	repl_quiet sanfrancisco/a
 	[ "$(cat "$B/t")" = $'m1\nm2\nm3' ]
 	[ ! -e "$B2/t" ]	# still paused
 }

@@ -53,7 +53,7 @@ teardown() {
 	rinfo_is sanfrancisco/activity newyork/activity putsPending 0
 
 	# nothing arrives twice later on
-	sleep 0.5
+	repl_quiet sanfrancisco/activity
 	still_count "$R/clicks" 110
 	still_count "$R/cart" 25
 }
@@ -72,7 +72,7 @@ teardown() {
 	same_content "$A/t" "$B/t"
 	same_content "$A/u" "$B/u"
 	# one-way: nothing goes back to a, and newyork is untouched
-	sleep 0.3
+	repl_quiet sanfrancisco/a sanfrancisco/b
 	still_count "$A/t" 70
 	[ -z "$(ls "$M/newyork")" ]
 }
@@ -110,7 +110,7 @@ teardown() {
 		same_content "$side/ny-only" <(gen nyown 1000)
 	done
 	# nothing echoed back: the counts stay exact
-	sleep 1
+	repl_quiet sanfrancisco/activity newyork/activity
 	for side in "$A" "$B"; do
 		still_count "$side/shared" 2000
 		still_count "$side/sf-only" 1000
@@ -139,7 +139,7 @@ teardown() {
 		in_order "$M/$x/s/t" fromb 50
 		same_content "$M/a/s/u" "$M/$x/s/u"
 	done
-	sleep 0.5
+	repl_quiet a/s b/s
 	still_count "$M/a/s/t" 100	# b does not replicate to a
 	still_count "$M/b/s/t" 150
 	still_count "$M/c/s/t" 150
@@ -171,7 +171,7 @@ teardown() {
 		in_order "$M/$x/s/t" ringc 300
 		same_content "$M/$x/s/ta" <(gen own-a 100)
 	done
-	sleep 1
+	repl_quiet a/s b/s c/s
 	for x in a b c; do
 		still_count "$M/$x/s/t" 900
 		still_count "$M/$x/s/ta" 100
@@ -208,7 +208,7 @@ teardown() {
 			same_content "$M/$x/s/own-$y" <(gen "own$y" 50)
 		done
 	done
-	sleep 1
+	repl_quiet a/s b/s c/s
 	for x in a b c; do
 		still_count "$M/$x/s/t" 900
 	done

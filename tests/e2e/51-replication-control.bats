@@ -34,7 +34,7 @@ NY=newyork/activity
 	rinfo_is $SF $NY paused true
 	rinfo_is $SF $NY isUptodate false
 	rinfo_is $SF $NY putsPending 10
-	sleep 0.5
+	repl_quiet $SF
 	still_count "$R/t" 10
 	still_count "$R/u" 0
 	rinfo_is $SF $NY putsPending 10
@@ -47,7 +47,7 @@ NY=newyork/activity
 	wait_for rline_match $SF $NY 'paused=false .*# .*pending=0 uptodate=true'
 	rinfo_is $SF $NY isUptodate true
 	rinfo_is $SF $NY putsPending 0
-	sleep 0.3
+	repl_quiet $SF
 	still_count "$R/t" 17
 }
 
@@ -101,7 +101,7 @@ NY=newyork/activity
 	append_each "$S/t" e 3
 	wait_for rinfo_is $SF $NY putsPending 8
 	rline_match $SF $NY 'state=UNEXPECTED .*pending=8( |$)'
-	sleep 1.2
+	repl_quiet $SF
 	still_count "$R/t" 0
 
 	echo "/mapr/$SF" >>"$R/.upstreams"
@@ -109,7 +109,7 @@ NY=newyork/activity
 	same_content "$S/t" "$R/t"
 	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
 	rinfo_is $SF $NY replicaState REPLICA_STATE_REPLICATING
-	sleep 0.3
+	repl_quiet $SF
 	still_count "$R/t" 8
 }
 
@@ -141,7 +141,7 @@ NY=newyork/activity
 	echo "/mapr/$NY paused=false" >>"$S/.replicas"
 	echo "after-1" >>"$S/t"
 	wait_count "$R/t" 205
-	sleep 0.5
+	repl_quiet $SF
 	still_count "$R/t" 205
 	still_count "$R/u" 50
 	no_dups "$R/t"
@@ -153,7 +153,7 @@ NY=newyork/activity
 	sfs_restart
 	echo "after-2" >>"$S/t"
 	wait_count "$R/t" 206
-	sleep 0.5
+	repl_quiet $SF
 	still_count "$R/t" 206
 	same_content "$S/t" "$R/t"
 }
@@ -205,7 +205,7 @@ saved_offset() {
 	sfs_kill9
 	sfs_start
 	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
-	sleep 0.5
+	repl_quiet $SF
 	still_count "$R/t" 200
 	no_dups "$R/t"
 	same_content "$S/t" "$R/t"
@@ -230,7 +230,7 @@ saved_offset() {
 	gen b 5 >>"$S/t"
 	wait_count "$R/t" 65
 	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
-	sleep 0.3
+	repl_quiet $SF
 	still_count "$R/t" 65
 	no_dups "$R/t"
 	same_content "$S/t" "$R/t"
@@ -300,7 +300,7 @@ at_least() {
 	gen post 10 >>"$S/t"
 	wait_count "$R/t" $((110 + n))
 	same_content "$S/t" "$R/t"
-	sleep 0.5
+	repl_quiet $SF
 	still_count "$R/t" $((110 + n))
 	wait_for rline_match $SF $NY 'state=REPLICATING pending=0 uptodate=true'
 }
@@ -322,7 +322,7 @@ at_least() {
 		show_status $SF $NY
 		false
 	}
-	sleep 0.3
+	repl_quiet $SF
 	[ "$(grep -c '^new-' "$R/t")" -eq 3 ]
 	in_order "$R/t" new 3
 	no_dups "$R/t"
@@ -367,10 +367,10 @@ at_least() {
 	gen old 5 >>"$S/t"
 	wait_count "$R/t" 5
 	rm "$S/t"
-	sleep 0.5
+	repl_quiet $SF $NY
 	[ ! -e "$S/t" ]
 	sfs_restart
-	sleep 0.5
+	repl_quiet $SF $NY
 	[ ! -e "$S/t" ]
 	# A new message on the other master creates it again, with that message only.
 	echo fresh >>"$R/t"

@@ -7,6 +7,7 @@
 # messages there.)
 
 load helpers
+load replication_helpers
 
 setup() {
 	sfs_setup
@@ -42,7 +43,7 @@ PY
 	wait "$pa"
 	wait "$pb"
 	wait_for -t 60 bash -c "[ \$(wc -l <'$A/t') -ge 20000 ] && [ \$(wc -l <'$B/t') -ge 20000 ]"
-	sleep 0.5	# an echo or a duplicate would show up now
+	repl_quiet sanfrancisco/orders newyork/orders	# an echo or a duplicate would show up now
 	local side
 	for side in "$A/t" "$B/t"; do
 		[ "$(wc -l <"$side")" -eq 20000 ]

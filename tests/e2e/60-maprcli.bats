@@ -12,6 +12,7 @@
 # `make maprcli`; it is built here if missing).
 
 load helpers
+load replication_helpers
 
 bats_require_minimum_version 1.5.0
 export LC_ALL=C
@@ -340,7 +341,7 @@ one_line() {
 	run -0 mc stream replica pause -path /mapr/sanfrancisco/activity -replica /mapr/newyork/activity
 	grep -q '^/mapr/newyork/activity synchronous=false paused=true' "$SF/.replicas"
 	seq 5 >>"$SF/t"
-	sleep 0.3
+	repl_quiet sanfrancisco/activity
 	has_n "$NY/t" 20
 	run -0 mc stream replica resume -path /mapr/sanfrancisco/activity -replica /mapr/newyork/activity
 	grep -q '^/mapr/newyork/activity synchronous=false paused=false' "$SF/.replicas"
@@ -454,7 +455,7 @@ one_line() {
 	wait_n "$SF/logins" 52
 	wait_n "$NY/logins" 52
 	wait_n "$SF/clicks" 10
-	sleep 0.5
+	repl_quiet sanfrancisco/activity newyork/activity
 	has_n "$SF/logins" 52
 	has_n "$NY/logins" 52
 	has_n "$SF/clicks" 10
@@ -506,7 +507,7 @@ maprcli_seed() {
 	echo one >>"$SF/t"
 	wait_n "$NY/t" 1
 	echo back >>"$NY/t"
-	sleep 0.3
+	repl_quiet sanfrancisco/activity newyork/activity
 	has_n "$SF/t" 1
 }
 
@@ -525,7 +526,7 @@ maprcli_seed() {
 	json_error 'already exists'
 	jq -e '.errors[0].id == 17' <<<"$output"
 	[ "$(snapshot)" = "$before" ]
-	sleep 0.2
+	repl_quiet sanfrancisco/activity newyork/activity
 	has_n "$NY/t" 0
 
 	# a source that does not exist: nothing is created

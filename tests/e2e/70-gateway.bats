@@ -65,8 +65,11 @@ load gateway_helpers
 		in_order "$d/s/t" b 300
 		in_order "$d/s/t" c 300
 	done
-	# A quiet moment later nothing more has arrived anywhere.
-	sleep 1
+	# After a whole pass of every host's replication, nothing more has
+	# arrived anywhere.
+	on a repl_quiet sanfrancisco/s
+	on b repl_quiet london/s
+	on c repl_quiet tokyo/s
 	for d in "$A" "$B" "$C"; do
 		still_count "$d/s/t" 900
 	done

@@ -75,6 +75,30 @@ still_count() {
 	fi
 }
 
+# rounds CLUSTER/STREAM: the stream's .info replicationRounds.
+rounds() {
+	jq -r '.replicationRounds' "$M/$1/.info"
+}
+
+# repl_quiet CLUSTER/STREAM...: wait (bounded) until replication has made
+# a whole pass over each of these source streams that began after now, so
+# that everything appended before has been sent as far as it goes: what a
+# replica holds then stays (a check that "nothing more arrives", without
+# sleeping). A pass is started by an empty line written to .replicas; two
+# in a row, each awaited, make sure the second began after the first wake.
+# Streams without replicas are skipped (nothing is sent from them).
+repl_quiet() {
+	local s r k
+	for s in "$@"; do
+		[[ $(jq '.replicas | length' "$M/$s/.info") -gt 0 ]] || continue
+		for k in 1 2; do
+			r=$(rounds "$s")
+			echo >>"$M/$s/.replicas"
+			wait_for -t 10 eval "(( \$(rounds $s) > $r ))" || return 1
+		done
+	done
+}
+
 # gen PREFIX N: print PREFIX-1 ... PREFIX-N, one per line.
 gen() {
 	local i

@@ -920,12 +920,17 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		t->local_idx = rc;
 	}
 	uint64_t offset = t->segs[t->nsegs - 1].end_offset;
+	/* Origin offsets of this topic's own messages are dense: one more
+	 * than the last one's, so that a receiver can tell a jump (a forgery,
+	 * check_batch). The first one is its offset in the topic. */
+	struct topic_origin *lo = &t->origins[t->local_idx];
+	uint64_t seq = lo->seen ? lo->hwm + 1 : offset;
 	uint64_t ts = now_ns();
 	size_t pos = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct record_hdr h = {
 			.len = msgs[i].iov_len,
-			.origin_offset = offset + i,
+			.origin_offset = seq + i,
 			.timestamp_ns = ts,
 			.origin_idx = (uint16_t)t->local_idx,
 		};
@@ -937,7 +942,7 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 	rc = log_write(t, buf, len, n);
 	if (rc == 0) {
 		struct topic_origin *o = &t->origins[t->local_idx];
-		o->hwm = offset + n - 1;
+		o->hwm = seq + n - 1;
 		o->seen = true;
 		maybe_checkpoint(t);
 	}
@@ -949,8 +954,128 @@ out:
 	return rc;
 }
 
+/* The index of origin (STREAM, TOPIC) in T's table, or -1; lock held.
+ * HINT is tried first (consecutive messages share their origin). */
+static int origin_find(const struct topic *t, const uuid_t stream, const uuid_t topic, int hint)
+{
+	if (hint >= 0 && (size_t)hint < t->norigins &&
+	    !uuid_compare(t->origins[hint].stream, stream) &&
+	    !uuid_compare(t->origins[hint].topic, topic))
+		return hint;
+	for (size_t i = t->norigins; i-- > 0;)
+		if (!uuid_compare(t->origins[i].stream, stream) &&
+		    !uuid_compare(t->origins[i].topic, topic))
+			return (int)i;
+	return -1;
+}
+
+/* An origin first met in the batch being checked, and its mark. */
+struct new_origin {
+	uuid_t stream, topic;
+	uint64_t mark;
+};
+
+/*
+ * Refuse a replicated batch that cannot be true (docs/security.md): a
+ * message whose origin is this topic's own stream (those are appended
+ * here, never received: echo suppression keeps them from coming back), or
+ * one that skips offsets of an origin (every path delivers an origin's
+ * messages in order and complete: a sender sends its topic in offset order
+ * from where the replica stands, and every copy of an origin's messages
+ * holds a complete prefix of them, so a jump is a forgery or a bug, and
+ * applying it would hide the skipped messages for ever). Duplicates (at or
+ * below the mark) are fine: they are dropped. An origin not seen here yet
+ * may start anywhere (a replica topic made after its first messages).
+ * At most TOPIC_BATCH_NEW_ORIGINS origins may be new in one batch.
+ * Lock held. Returns 0, or -EPROTO with one line in ERR.
+ */
+static int check_batch(const struct topic *t, const struct topic_msg *msgs, size_t n,
+		       char *err, size_t errlen)
+{
+	int rc = 0, hint = -1;
+	uint64_t *mark = calloc(t->norigins ? t->norigins : 1, sizeof(*mark));
+	bool *touched = calloc(t->norigins ? t->norigins : 1, sizeof(*touched));
+	struct new_origin *nw = NULL;
+	size_t nnew = 0, newcap = 0;
+	if (!mark || !touched) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct topic_msg *m = &msgs[i];
+		char u[37];
+		if (!uuid_compare(m->origin_stream, t->stream_uuid)) {
+			snprintf(err, errlen, "topic %s: a message claims this stream as its origin (offset %" PRIu64 "): refused",
+				 t->name, m->origin_offset);
+			rc = -EPROTO;
+			goto out;
+		}
+		int k = origin_find(t, m->origin_stream, m->origin_topic, hint);
+		bool seen;
+		uint64_t *mk;
+		if (k >= 0) {
+			hint = k;
+			seen = touched[k] || t->origins[k].seen;
+			if (!touched[k])
+				mark[k] = t->origins[k].hwm;
+			mk = &mark[k];
+			touched[k] = true;
+		} else {
+			size_t j = 0;
+			while (j < nnew && (uuid_compare(nw[j].stream, m->origin_stream) ||
+					    uuid_compare(nw[j].topic, m->origin_topic)))
+				j++;
+			if (j == nnew) {
+				if (nnew == TOPIC_BATCH_NEW_ORIGINS) {
+					snprintf(err, errlen, "topic %s: a batch brings more than %d new origins: refused",
+						 t->name, TOPIC_BATCH_NEW_ORIGINS);
+					rc = -EPROTO;
+					goto out;
+				}
+				if (nnew == newcap) {
+					size_t cap = newcap ? newcap * 2 : 8;
+					struct new_origin *v = realloc(nw, cap * sizeof(*v));
+					if (!v) {
+						rc = -ENOMEM;
+						goto out;
+					}
+					nw = v;
+					newcap = cap;
+				}
+				uuid_copy(nw[j].stream, m->origin_stream);
+				uuid_copy(nw[j].topic, m->origin_topic);
+				nw[j].mark = m->origin_offset;
+				nnew++;
+				continue;
+			}
+			seen = true;
+			mk = &nw[j].mark;
+		}
+		if (!seen) {
+			*mk = m->origin_offset;
+			continue;
+		}
+		if (m->origin_offset <= *mk)
+			continue; /* a duplicate: dropped */
+		if (m->origin_offset > *mk + 1) {
+			uuid_unparse(m->origin_stream, u);
+			snprintf(err, errlen, "topic %s: messages of origin %s jump from offset %" PRIu64
+				 " to %" PRIu64 " (%" PRIu64 " never arrived): refused",
+				 t->name, u, *mk, m->origin_offset, m->origin_offset - *mk - 1);
+			rc = -EPROTO;
+			goto out;
+		}
+		*mk = m->origin_offset;
+	}
+out:
+	free(mark);
+	free(touched);
+	free(nw);
+	return rc;
+}
+
 int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
-			    size_t n, size_t *applied)
+			    size_t n, size_t *applied, char *err, size_t errlen)
 {
 	size_t len = 0, kept = 0;
 	uint64_t upto = 0;
@@ -968,6 +1093,13 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 	pthread_rwlock_wrlock(&t->lock);
 	if (t->deleted) {
 		rc = -ENOENT;
+		goto out;
+	}
+	/* Nothing of a batch that cannot be true, not even its origins. */
+	char why[512];
+	if ((rc = check_batch(t, msgs, n, why, sizeof(why))) < 0) {
+		if (err)
+			snprintf(err, errlen, "%s", rc == -EPROTO ? why : strerror(-rc));
 		goto out;
 	}
 	/* Resolve origins first: adding one may fail, and must precede use. */

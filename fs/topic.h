@@ -163,15 +163,24 @@ void topic_put(struct topic *t);
  */
 int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n);
 
+/* The most origins one replicated batch may bring that the topic has not
+ * seen yet (a bound on the work and the origin-table writes of a batch). */
+#define TOPIC_BATCH_NEW_ORIGINS 1024
+
 /*
  * topic_append_replicated - append those of the N messages that are new
  * here: a message whose origin offset is at or below the high-water mark of
- * its origin is dropped (DESIGN §5.3). Order is kept. *APPLIED (may be NULL)
- * gets the number appended. All or nothing on error.
- * Returns 0, -ENOENT (deleted), -ENOSPC, -EIO, -ENOMEM.
+ * its origin is dropped (docs/replication.md, exactly once). Order is kept.
+ * A batch that cannot be true is refused whole, nothing of it applied: a
+ * message whose origin is this topic's own stream, or one that skips
+ * offsets of an origin already seen here (docs/security.md). *APPLIED (may
+ * be NULL) gets the number appended. All or nothing on error; ERR (may be
+ * NULL, ERRLEN bytes) gets one line for -EPROTO.
+ * Returns 0, -EPROTO (refused), -ENOENT (deleted), -ENOSPC, -EIO, -ENOMEM,
+ * -EOVERFLOW (the origin table is full).
  */
 int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
-			    size_t n, size_t *applied);
+			    size_t n, size_t *applied, char *err, size_t errlen);
 
 /*
  * Where a reader stopped: the record holding the next byte it will likely

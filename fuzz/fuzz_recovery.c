@@ -559,7 +559,7 @@ static void replicate(struct topic *t, uint64_t x, struct content *added,
 	uint64_t m1, b1, m2, b2;
 	topic_stat(t, &m1, &b1, NULL);
 	size_t applied = 99;
-	int rc = topic_append_replicated(t, m, 3, &applied);
+	int rc = topic_append_replicated(t, m, 3, &applied, NULL, 0);
 	FUZZ_CHECK(rc <= 0);
 	FUZZ_CHECK(rc == 0 || !consistent);
 	topic_stat(t, &m2, &b2, NULL);
@@ -571,7 +571,7 @@ static void replicate(struct topic *t, uint64_t x, struct content *added,
 	FUZZ_CHECK(applied == expect && m2 == m1 + expect && b2 == b1 + wlen);
 	content_add(added, want, wlen);
 	/* Exactly once: the same batch again is all duplicates. */
-	rc = topic_append_replicated(t, m, 3, &applied);
+	rc = topic_append_replicated(t, m, 3, &applied, NULL, 0);
 	FUZZ_CHECK(rc < 0 || applied == 0);
 }
 

@@ -80,10 +80,16 @@ int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
 	int rc = get_topic(ns, t, name, uid, gid, mode, &dst, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = topic_append_replicated(dst, msgs, n, applied);
+	char why[512] = "";
+	rc = topic_append_replicated(dst, msgs, n, applied, why, sizeof(why));
 	topic_put(dst);
-	if (rc < 0)
+	if (rc == -EPROTO) {
+		/* A batch that cannot be true: the caller logs it (the gateway,
+		 * or the source's status in this daemon). */
+		snprintf(err, errlen, "refused by the replica: %s", why);
+	} else if (rc < 0) {
 		snprintf(err, errlen, "topic %s: the replica cannot store messages: %s",
 			 name, strerror(-rc));
+	}
 	return rc;
 }

@@ -251,3 +251,47 @@ start_fails() {
 	# The first daemon is unharmed.
 	mkdir "${NH_MNT[a]}/sanfrancisco/s"
 }
+
+# forge HOST ARGS...: send what tests/gateway/forge.py writes (a hello and
+# one GW_APPEND) to host b's gateway from HOST, with host a's certificate:
+# an authenticated, allowed upstream that lies.
+forge() {
+	local from=$1
+	shift
+	python3 "$STREAMFS_SRC/tests/gateway/forge.py" --dst-cluster london \
+		--src-cluster sanfrancisco --src-stream s --dst-stream s "$@" |
+		nh_exec "$from" timeout 10 openssl s_client -quiet -no_ign_eof \
+			-connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt" \
+			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" >/dev/null 2>&1 || true
+}
+
+@test "an upstream cannot forge: a jump in an origin's offsets, or the replica's own stream as origin, is refused whole; the real messages go on" {
+	NH_LOG_ALLOW='gateway|refused by the replica'
+	hosts a b
+	xrep "$A/s" "$B/s"
+	append_each "$A/s/t" m 5
+	wait_count "$B/s/t" 5 15
+	local bu au at
+	bu=$(jq -r .uuid "$B/s/.info")
+	au=$(jq -r .uuid "$A/s/.info")
+	at=$(jq -r '.topics[] | select(.name == "t") | .uuid' "$A/s/.info")
+	# the real origin, at 2^62: would hide every later message of it
+	forge a --expect "$bu" --topic t --origin-stream "$au" --origin-topic "$at" \
+		--offset 4611686018427387904 --payload jump
+	wait_for -t 10 in_log b 'jump from offset 4 to 4611686018427387904'
+	# the replica's own stream as origin: would block its own messages
+	forge a --expect "$bu" --topic t --origin-stream "$bu" --origin-topic "$at" \
+		--offset 0 --payload self
+	wait_for -t 10 in_log b 'claims this stream as its origin'
+	# a jump behind known ones (3, 4) in one batch: all of it refused
+	forge a --expect "$bu" --topic t --origin-stream "$au" --origin-topic "$at" \
+		--offset 3,4,9 --payload gap
+	wait_for -t 10 in_log b 'jump from offset 4 to 9'
+	! grep -qE 'jump|self|gap' "$B/s/t" || false
+	[ "$(wc -l <"$B/s/t")" -eq 5 ]
+	# the real messages of that origin still arrive, none dropped
+	append_each "$A/s/t" after 5
+	wait_count "$B/s/t" 10 15
+	in_order "$B/s/t" after 5
+	[ "$(grep -c '^m-' "$B/s/t")" -eq 5 ]
+}

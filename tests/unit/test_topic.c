@@ -609,7 +609,7 @@ static void read_all(struct topic *t, uint64_t from, struct topic_batch *b)
 static size_t apply(struct topic *t, const struct topic_batch *b)
 {
 	size_t applied = 12345;
-	int rc = topic_append_replicated(t, b->msgs, b->n, &applied);
+	int rc = topic_append_replicated(t, b->msgs, b->n, &applied, NULL, 0);
 	if (rc != 0)
 		fail_msg("topic_append_replicated of %zu: %d", b->n, rc);
 	return applied;
@@ -719,28 +719,40 @@ static void test_replicated(void **state)
 	assert_int_equal(apply(C, &bb), 0);
 	assert_true(topic_end(C) == 65);
 
-	/* A loop back to A: A's own messages are known there (its local mark),
-	 * only B's 5 are new; they keep origin B and origin_offset 50..54. */
+	/* A loop back to A: the sender keeps A's own messages back (echo
+	 * suppression; a batch with them is refused, test_replicated_refused),
+	 * B's 5 are new there; they keep origin B and origin_offset 50..54. */
 	read_all(B, 0, &bb);
 	assert_int_equal(bb.n, 65);
-	assert_int_equal(apply(A, &bb), 5);
-	assert_int_equal(apply(A, &bb), 0);
+	struct topic_msg back[65];
+	size_t nback = 0;
+	for (size_t k = 0; k < bb.n; k++)
+		if (uuid_compare(bb.msgs[k].origin_stream, sa))
+			back[nback++] = bb.msgs[k];
+	assert_int_equal(nback, 5);
+	size_t got;
+	assert_int_equal(topic_append_replicated(A, back, nback, &got, NULL, 0), 0);
+	assert_int_equal(got, 5);
+	assert_int_equal(topic_append_replicated(A, back, nback, &got, NULL, 0), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(topic_append_replicated(A, bb.msgs, bb.n, &got, NULL, 0), -EPROTO);
 	assert_true(topic_end(A) == 65);
 	read_all(A, 60, &chk);
 	assert_int_equal(chk.n, 5);
 	for (size_t k = 0; k < 5; k++)
 		check_msg(&chk, k, 60 + k, 'B', 50 + k, sb, bu);
-	/* A's next local message: origin A, origin_offset = its offset. */
-	append_local(A, 'A', 65, 1, NULL);
+	/* A's next local message: origin A, at offset 65, and origin offset
+	 * 60: one more than A's last own message (dense per origin). */
+	append_local(A, 'A', 60, 1, NULL);
 	read_all(A, 65, &chk);
 	assert_int_equal(chk.n, 1);
-	check_msg(&chk, 0, 65, 'A', 65, sa, au);
+	check_msg(&chk, 0, 65, 'A', 60, sa, au);
 
 	/* No batch, and a NULL APPLIED. */
 	size_t applied = 7;
-	assert_int_equal(topic_append_replicated(C, NULL, 0, &applied), 0);
+	assert_int_equal(topic_append_replicated(C, NULL, 0, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 0);
-	assert_int_equal(topic_append_replicated(C, b3.msgs, b3.n, NULL), 0);
+	assert_int_equal(topic_append_replicated(C, b3.msgs, b3.n, NULL, NULL, 0), 0);
 	assert_true(topic_end(C) == 65);
 
 	topic_batch_free(&b1);
@@ -774,8 +786,8 @@ static void test_replicated_order_within_batch(void **state)
 		bool kept;
 	} in[] = {
 		{ 0, 5, true }, { 0, 3, false }, { 0, 6, true }, { 0, 6, false },
-		{ 1, 3, true }, { 0, 10, true }, { 1, 2, false }, { 1, 4, true },
-		{ 0, 0, false }, { 1, 100, true },
+		{ 1, 3, true }, { 0, 7, true }, { 1, 2, false }, { 1, 4, true },
+		{ 0, 0, false }, { 1, 5, true },
 	};
 	size_t n = sizeof(in) / sizeof(in[0]);
 	struct topic_msg msgs[10];
@@ -793,7 +805,7 @@ static void test_replicated_order_within_batch(void **state)
 		want += in[i].kept;
 	}
 	size_t applied;
-	assert_int_equal(topic_append_replicated(t, msgs, n, &applied), 0);
+	assert_int_equal(topic_append_replicated(t, msgs, n, &applied, NULL, 0), 0);
 	assert_int_equal(applied, want);
 	assert_int_equal(applied, 6);
 	struct topic_batch b = { 0 };
@@ -808,7 +820,7 @@ static void test_replicated_order_within_batch(void **state)
 		assert_true(b.msgs[k].timestamp_ns == 1000 + i);
 		k++;
 	}
-	/* Marks now: X 10, Y 100. Offsets 1..12 of X: only 11 and 12 are new. */
+	/* Marks now: X 7, Y 5. Offsets 1..12 of X: 8 to 12 are new. */
 	struct topic_msg more[12];
 	char mb[12][200];
 	for (size_t i = 0; i < 12; i++) {
@@ -819,31 +831,95 @@ static void test_replicated_order_within_batch(void **state)
 		uuid_copy(more[i].origin_stream, xs);
 		uuid_copy(more[i].origin_topic, xt);
 	}
-	assert_int_equal(topic_append_replicated(t, more, 12, &applied), 0);
-	assert_int_equal(applied, 2);
+	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
+	assert_int_equal(applied, 5);
 	read_all(t, 6, &b);
-	assert_int_equal(b.n, 2);
-	check_msg(&b, 0, 6, 'X', 11, xs, xt);
-	check_msg(&b, 1, 7, 'X', 12, xs, xt);
+	assert_int_equal(b.n, 5);
+	for (size_t i = 0; i < 5; i++)
+		check_msg(&b, i, 6 + i, 'X', 8 + i, xs, xt);
 	/* The same stream with another topic incarnation is another origin. */
 	uuid_t xt2;
 	uuid_generate(xt2);
 	for (size_t i = 0; i < 12; i++)
 		uuid_copy(more[i].origin_topic, xt2);
-	assert_int_equal(topic_append_replicated(t, more, 12, &applied), 0);
+	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 12);
-	assert_int_equal(topic_append_replicated(t, more, 12, &applied), 0);
+	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 0);
 	topic_batch_free(&b);
 	topic_put(t);
 
 	/* All of it survives a reopen. */
 	t = reopen(sdir, "ord", su);
-	assert_int_equal(topic_append_replicated(t, msgs, n, &applied), 0);
+	assert_int_equal(topic_append_replicated(t, msgs, n, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 0);
-	assert_int_equal(topic_append_replicated(t, more, 12, &applied), 0);
+	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 0);
-	assert_true(topic_end(t) == 20);
+	assert_true(topic_end(t) == 23);
+	topic_put(t);
+}
+
+/* A batch that cannot be true is refused whole (docs/security.md): a
+ * message claiming this stream as its origin, or a jump over offsets of an
+ * origin seen here; nothing of it applies, marks and origins unchanged. */
+static void test_replicated_refused(void **state)
+{
+	(void)state;
+	uuid_t su, xs, xt;
+	uuid_generate(su);
+	uuid_generate(xs);
+	uuid_generate(xt);
+	struct topic *t = create(sdir, "forged", su);
+	struct topic_msg m[4];
+	char mb[4][200];
+	for (size_t i = 0; i < 4; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].len = msg_make('X', i, mb[i]);
+		m[i].payload = (const uint8_t *)mb[i];
+		m[i].origin_offset = i;
+		uuid_copy(m[i].origin_stream, xs);
+		uuid_copy(m[i].origin_topic, xt);
+	}
+	size_t applied = 99;
+	char err[512] = "";
+	assert_int_equal(topic_append_replicated(t, m, 3, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 3);	/* X 0..2 */
+	size_t norigins = t->norigins;
+
+	/* a jump: X 2 then X 2^62 (as a forger would, to hide the rest) */
+	m[3].origin_offset = 1ull << 62;
+	assert_int_equal(topic_append_replicated(t, &m[2], 2, &applied, err, sizeof(err)), -EPROTO);
+	assert_int_equal(applied, 0);
+	assert_non_null(strstr(err, "jump from offset 2 to 4611686018427387904"));
+	/* a jump inside one batch of an origin new here: refused too */
+	uuid_t ys, yt;
+	uuid_generate(ys);
+	uuid_generate(yt);
+	struct topic_msg y[2] = { m[0], m[1] };
+	uuid_copy(y[0].origin_stream, ys);
+	uuid_copy(y[0].origin_topic, yt);
+	uuid_copy(y[1].origin_stream, ys);
+	uuid_copy(y[1].origin_topic, yt);
+	y[0].origin_offset = 40;
+	y[1].origin_offset = 42;
+	assert_int_equal(topic_append_replicated(t, y, 2, &applied, err, sizeof(err)), -EPROTO);
+	/* this stream as origin, even at a small offset */
+	m[3].origin_offset = 0;
+	uuid_copy(m[3].origin_stream, su);
+	assert_int_equal(topic_append_replicated(t, &m[3], 1, &applied, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "claims this stream as its origin"));
+	/* nothing applied, no origin added */
+	assert_true(topic_end(t) == 3);
+	assert_int_equal(t->norigins, norigins);
+	/* the real next one still goes in; an origin new here may start anywhere */
+	m[3].origin_offset = 3;
+	uuid_copy(m[3].origin_stream, xs);
+	y[1].origin_offset = 41;
+	assert_int_equal(topic_append_replicated(t, &m[3], 1, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 1);
+	assert_int_equal(topic_append_replicated(t, y, 2, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 2);
+	assert_true(topic_end(t) == 6);
 	topic_put(t);
 }
 
@@ -1322,7 +1398,7 @@ static void test_mark_deleted(void **state)
 	struct iovec iov = { m, 1 };
 	assert_int_equal(topic_append_local(t, &iov, 1), -ENOENT);
 	size_t applied = 5;
-	assert_int_equal(topic_append_replicated(t, b.msgs, b.n, &applied), -ENOENT);
+	assert_int_equal(topic_append_replicated(t, b.msgs, b.n, &applied, NULL, 0), -ENOENT);
 	assert_int_equal(applied, 0);
 	/* Reads still work. */
 	check_content(t, &e);
@@ -1395,6 +1471,7 @@ int main(void)
 		T(test_read_batch_local),
 		T(test_replicated),
 		T(test_replicated_order_within_batch),
+		T(test_replicated_refused),
 		T(test_hwm_survive_reopen),
 		T(test_hwm_checkpoint_deleted_small),
 		T(test_corrupt_read_eio),

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""tests/gateway/forge.py - write gateway frames (replication/frame.h) to
+stdout, to be sent through `openssl s_client` by a test that plays a peer
+sending what a daemon never would: a hello, then one GW_APPEND of messages
+with the origin and offsets the test chooses.
+
+    forge.py --dst-cluster C --src-cluster C --src-stream S --dst-stream S
+             --expect UUID --topic T --origin-stream UUID --origin-topic UUID
+             --offset N[,N...] [--count K] [--payload TEXT]
+
+K messages (default 1) get origin offsets N, N+1, ...; with a list, one
+message per offset of the list. Payloads TEXT-0, TEXT-1, ... Integers are
+little-endian, strings a u16 length and bytes, UUIDs 16 raw bytes.
+"""
+
+import argparse
+import struct
+import sys
+import uuid
+
+GW_HELLO, GW_APPEND = 1, 4
+GW_VERSION = 1
+
+
+def s(text):
+    b = text.encode()
+    return struct.pack("<H", len(b)) + b
+
+
+def frame(kind, body):
+    return b"SFG1" + struct.pack("<BBHI", kind, 0, 0, len(body)) + body
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("dst-cluster", "src-cluster", "src-stream", "dst-stream", "expect", "topic",
+              "origin-stream", "origin-topic"):
+        ap.add_argument("--" + a, required=True)
+    ap.add_argument("--offset", required=True)
+    ap.add_argument("--count", type=int, default=1)
+    ap.add_argument("--payload", default="forged")
+    a = ap.parse_args()
+    out = frame(GW_HELLO, struct.pack("<H", GW_VERSION) + s(a.dst_cluster))
+    offsets = [int(x) for x in a.offset.split(",")]
+    if len(offsets) == 1:
+        offsets = [offsets[0] + i for i in range(a.count)]
+    body = (s(a.src_cluster) + s(a.src_stream) + s(a.dst_stream) + uuid.UUID(a.expect).bytes
+            + s(a.topic) + struct.pack("<III", 0, 0, 0o644) + struct.pack("<I", len(offsets)))
+    for i, off in enumerate(offsets):
+        p = f"{a.payload}-{i}".encode()
+        body += (uuid.UUID(a.origin_stream).bytes + uuid.UUID(a.origin_topic).bytes
+                 + struct.pack("<QQI", off, 1, len(p)) + p)
+    out += frame(GW_APPEND, body)
+    sys.stdout.buffer.write(out)
+
+
+if __name__ == "__main__":
+    main()

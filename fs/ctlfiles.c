@@ -259,6 +259,7 @@ struct work {
 	bool synchronous, paused;
 	enum ctl_compression compression;
 	struct replica *existing;	/* kept replica object, or NULL */
+	bool named;			/* a line names it (not a replace) */
 };
 
 static int find_work(struct work *w, int n, const char *cluster, const char *stream)
@@ -391,6 +392,7 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			if (c >= 0)
 				w[k] = cur[c];
 		}
+		w[k].named = !replace;
 		if (e[i].has_synchronous)
 			w[k].synchronous = e[i].synchronous;
 		if (e[i].has_paused)
@@ -432,6 +434,10 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 				r->state = REPLICA_STATE_COPY_IN_PROGRESS;
 			}
 			saved[i] = *r;
+			/* Named again: a replica stream made again under its
+			 * name may be taken (replication/replicator.c). */
+			if (w[i].named && w[i].existing)
+				r->repin = true;
 			r->synchronous = w[i].synchronous;
 			r->paused = w[i].paused;
 			r->compression = w[i].compression;

@@ -57,7 +57,11 @@ struct replica {
 	enum ctl_compression compression;
 
 	/* Replication state, kept by replication/: under the stream lock. */
-	uuid_t target_uuid;	/* replica stream UUID the positions refer to */
+	uuid_t target_uuid;	/* replica stream UUID the positions refer to:
+				 * the replica is pinned to that stream */
+	/* .replicas named the replica again (not in a replace): a new stream
+	 * under its name may be taken as the replica (docs/security.md). */
+	bool repin;
 	uint64_t checked_ns;	/* when the replica last confirmed it (now_ns) */
 	bool copied;		/* initial copy has caught up once */
 	struct replica_position *pos;

@@ -45,12 +45,25 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
 	return 0;
 }
 
-/* The topic NAME of T, created if missing; a new reference in *OUT. */
+/*
+ * The topic NAME of T, created if missing; a new reference in *OUT. A topic
+ * made by replication belongs to the replica stream's owner and group, and
+ * has the source topic's permission bits without setuid, setgid or sticky
+ * (MODE as the source, or a peer, says): a peer picks no local owner, and
+ * replication never widens access (docs/security.md). The source's owner
+ * (UID/GID) is not used.
+ */
 static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		     uint32_t uid, uint32_t gid, uint32_t mode, struct topic **out,
 		     char *err, size_t errlen)
 {
-	int rc = stream_topic_get_or_create(t, name, uid, gid, mode & 07777, false,
+	(void)uid;
+	(void)gid;
+	pthread_mutex_lock(&t->lock);
+	uid_t owner = t->uid;
+	gid_t group = t->gid;
+	pthread_mutex_unlock(&t->lock);
+	int rc = stream_topic_get_or_create(t, name, owner, group, mode & 0777, false,
 					    &ns->topic_opts, out, NULL);
 	if (rc < 0)
 		snprintf(err, errlen, "topic %s: cannot be created on the replica: %s",

@@ -27,10 +27,12 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
 	       char *err, size_t errlen);
 
 /*
- * apply_topic - make sure topic NAME exists in replica stream T (created
- * with UID/GID/MODE, the source topic's owner, if missing). Returns 0 or a
- * negative errno from topic creation (-EINVAL bad name, -ENOSPC, ...) with
- * a line in ERR.
+ * apply_topic - make sure topic NAME exists in replica stream T. Made if
+ * missing, owned by T's owner and group, with the permission bits of MODE
+ * (the source topic's) less setuid, setgid and sticky; UID/GID (the source
+ * topic's owner) are not used: a peer picks no local owner and replication
+ * never widens access (docs/security.md). Returns 0 or a negative errno
+ * from topic creation (-EINVAL bad name, -ENOSPC, ...) with a line in ERR.
  */
 int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		uint32_t uid, uint32_t gid, uint32_t mode, char *err,

@@ -76,6 +76,7 @@ int positions_load(struct stream *s)
 		if (uuid_parse(meta_str(v, "uuid", ""), r->target_uuid) < 0)
 			uuid_clear(r->target_uuid);
 		r->copied = meta_bool(v, "copied", false);
+		r->repin = meta_bool(v, "repin", false);
 		const char *tname;
 		json_t *tv;
 		json_object_foreach(json_object_get(v, "topics"), tname, tv) {
@@ -120,8 +121,8 @@ json_t *positions_snapshot_locked(struct stream *s, uint64_t *gen)
 					  "offset", (json_int_t)r->pos[k].offset,
 					  "vpos", (json_int_t)r->pos[k].vpos));
 		}
-		json_object_set_new(root, key, json_pack("{s:s, s:b, s:o}", "uuid", u,
-							 "copied", r->copied,
+		json_object_set_new(root, key, json_pack("{s:s, s:b, s:b, s:o}", "uuid", u,
+							 "copied", r->copied, "repin", r->repin,
 							 "topics", topics));
 	}
 	s->positions_dirty = false;

@@ -231,11 +231,27 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		r = replica_by_name(s, key->cluster, key->stream);
 		if (r && tg.asked)
 			r->checked_ns = now_ns();
-		if (r && uuid_compare(r->target_uuid, tg.uuid)) {
-			/* A new replica, or one re-created: copy from the start. */
+		if (r && !uuid_is_null(r->target_uuid) && uuid_compare(r->target_uuid, tg.uuid) &&
+		    !r->repin) {
+			/*
+			 * Pinned: another stream now has the replica's name (it
+			 * was removed and made again, maybe by someone else).
+			 * Nothing goes to it until .replicas names it again:
+			 * whoever can make a stream of that name must not get
+			 * this stream's messages (docs/security.md).
+			 */
+			snprintf(err, sizeof(err),
+				 "replica stream /mapr/%s/%s is not the stream this replica was set up with (it was removed and made again): nothing is sent to it until .replicas names it again",
+				 key->cluster, key->stream);
+		} else if (r && uuid_compare(r->target_uuid, tg.uuid)) {
+			/* A new replica, or one named again: copy from the start. */
 			uuid_copy(r->target_uuid, tg.uuid);
 			r->npos = 0;
 			r->copied = false;
+			s->positions_dirty = true;
+		}
+		if (r && !err[0] && r->repin) {
+			r->repin = false;
 			s->positions_dirty = true;
 		}
 		pthread_mutex_unlock(&s->lock);

@@ -111,9 +111,13 @@ rep() {	# rep FIELD: the first replica's FIELD from S/.info
 	[ "$(rep isUptodate)" = false ]
 	grep -q 'state=UNEXPECTED' "$S/.replicas"
 	! grep -q 'uptodate=true' "$S/.replicas" || false
-	# re-created: everything is copied into it again, and it is up to date
+	# made again: nothing goes to it until .replicas names it again, and
+	# the status says why; then everything is copied into it
 	mkdir "$M/newyork/gone"
 	echo /mapr/sanfrancisco/s >>"$M/newyork/gone/.upstreams"
+	wait_for -t 5 eval "[[ \$(rep lastError) == *'not the stream this replica was set up with'* ]]"
+	[ ! -e "$M/newyork/gone/t" ]
+	echo /mapr/newyork/gone >>"$S/.replicas"
 	wait_for -t 5 bash -c "[ \"\$(cat '$M/newyork/gone/t' 2>/dev/null)\" = a ]"
 	wait_for -t 5 grep -q 'state=REPLICATING pending=0 uptodate=true' "$S/.replicas"
 }

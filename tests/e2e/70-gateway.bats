@@ -295,3 +295,26 @@ forge() {
 	in_order "$B/s/t" after 5
 	[ "$(grep -c '^m-' "$B/s/t")" -eq 5 ]
 }
+
+@test "a peer picks no local owner or mode: a topic it makes belongs to the replica stream's owner, without setuid/setgid" {
+	NH_LOG_ALLOW='gateway|refused by the replica'
+	hosts a b
+	xrep "$A/s" "$B/s"
+	chown 1234:5678 "$B/s"
+	local bu au
+	bu=$(jq -r .uuid "$B/s/.info")
+	au=$(jq -r .uuid "$A/s/.info")
+	forge a --expect "$bu" --topic x --origin-stream "$au" \
+		--origin-topic "$(cat /proc/sys/kernel/random/uuid)" --offset 0 \
+		--uid 0 --gid 0 --mode 6777 --payload planted
+	wait_for -t 10 test -e "$B/s/x"
+	[ "$(stat -c '%u:%g %a' "$B/s/x")" = "1234:5678 777" ]
+	# and a topic replicated the usual way: the source's mode, no setuid
+	# (made while paused, so that it goes with its final mode)
+	echo "/mapr/london/s paused=true" >>"$A/s/.replicas"
+	echo a >>"$A/s/y"
+	chmod 04750 "$A/s/y"
+	echo "/mapr/london/s paused=false" >>"$A/s/.replicas"
+	wait_count "$B/s/y" 1 15
+	[ "$(stat -c '%u:%g %a' "$B/s/y")" = "1234:5678 750" ]
+}

@@ -165,7 +165,7 @@ PY
 	grep -q 'networkcompression=zstd' "$A/s/.replicas"
 }
 
-@test "an idle source notices a remote replica deleted, and copies everything into it once re-created" {
+@test "an idle source notices a remote replica deleted; a stream made again under its name gets nothing until .replicas names it again" {
 	hosts a b
 	xrep "$A/s" "$B/s"
 	append_each "$A/s/t" m 10
@@ -178,6 +178,12 @@ PY
 	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *"/mapr/london/s does not exist"* ]]
 	mkdir "$B/s"
 	echo /mapr/sanfrancisco/s >"$B/s/.upstreams"
+	# pinned: the source says why, and sends nothing
+	wait_for -t 15 eval "[[ \$(on a rinfo sanfrancisco/s london/s lastError) == *'not the stream this replica was set up with'* ]]"
+	on a repl_quiet sanfrancisco/s
+	[ ! -e "$B/s/t" ]
+	# named again: everything is copied into the new stream
+	echo /mapr/london/s >>"$A/s/.replicas"
 	wait_count "$B/s/t" 10 20
 	in_order "$B/s/t" m 10
 	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'

@@ -7,6 +7,7 @@ with the origin and offsets the test chooses.
     forge.py --dst-cluster C --src-cluster C --src-stream S --dst-stream S
              --expect UUID --topic T --origin-stream UUID --origin-topic UUID
              --offset N[,N...] [--count K] [--payload TEXT]
+             [--uid N] [--gid N] [--mode OCTAL]
 
 K messages (default 1) get origin offsets N, N+1, ...; with a list, one
 message per offset of the list. Payloads TEXT-0, TEXT-1, ... Integers are
@@ -39,13 +40,16 @@ def main():
     ap.add_argument("--offset", required=True)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--payload", default="forged")
+    ap.add_argument("--uid", type=int, default=0)
+    ap.add_argument("--gid", type=int, default=0)
+    ap.add_argument("--mode", type=lambda x: int(x, 8), default=0o644)
     a = ap.parse_args()
     out = frame(GW_HELLO, struct.pack("<H", GW_VERSION) + s(a.dst_cluster))
     offsets = [int(x) for x in a.offset.split(",")]
     if len(offsets) == 1:
         offsets = [offsets[0] + i for i in range(a.count)]
     body = (s(a.src_cluster) + s(a.src_stream) + s(a.dst_stream) + uuid.UUID(a.expect).bytes
-            + s(a.topic) + struct.pack("<III", 0, 0, 0o644) + struct.pack("<I", len(offsets)))
+            + s(a.topic) + struct.pack("<III", a.uid, a.gid, a.mode) + struct.pack("<I", len(offsets)))
     for i, off in enumerate(offsets):
         p = f"{a.payload}-{i}".encode()
         body += (uuid.UUID(a.origin_stream).bytes + uuid.UUID(a.origin_topic).bytes

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -279,21 +280,12 @@ static bool stopping(struct gateway *g)
 	return s;
 }
 
+/* An authenticated connection's thread: requests until the peer goes. */
 static void *conn_main(void *arg)
 {
 	struct gateway_conn *c = arg;
 	struct gateway *g = c->g;
-	char err[512];
-	int rc = tls_accept(g->ctx, c->fd, g->timeout_ms, &c->tc, err, sizeof(err));
-	if (rc < 0) {
-		/* tls_accept closed the socket: gateway_stop must not touch it. */
-		pthread_mutex_lock(&g->mu);
-		c->fd = -1;
-		pthread_mutex_unlock(&g->mu);
-		if (!stopping(g))
-			conn_refuse_log(g, c->peer, err);
-		goto out;
-	}
+	int rc;
 	uint64_t last = now_ns();
 	while (!stopping(g)) {
 		rc = tls_wait_readable(c->tc, 500);
@@ -313,7 +305,6 @@ static void *conn_main(void *arg)
 		if (rc < 0)
 			break;
 	}
-out:
 	pthread_mutex_lock(&g->mu);
 	c->done = true;
 	pthread_mutex_unlock(&g->mu);
@@ -347,44 +338,143 @@ static int free_slot(struct gateway *g, struct gateway_conn **reap, int *nreap)
 	return slot;
 }
 
+/*
+ * Handshakes. Connections are accepted and their TLS handshakes driven by
+ * the accept thread, all at once, non-blocking: a slow or silent client
+ * (one byte every few seconds) takes a table entry, not a thread or a
+ * connection slot, and its whole handshake has one deadline. Only an
+ * authenticated connection gets a slot (GATEWAY_MAX_CONNS) and a thread,
+ * so unauthenticated clients can neither use up the slots nor delay a
+ * peer's handshake. When the table is full the oldest handshake is
+ * dropped: a real peer's takes milliseconds and is never the oldest.
+ */
+struct handshake {
+	struct tls_conn *tc;
+	uint64_t deadline_ns;
+	short events;		/* what the handshake waits for */
+	char peer[80];
+};
+
+/* Give authenticated connection TC (from PEER) a slot and a thread. */
+static void conn_start(struct gateway *g, struct tls_conn *tc, const char *peer)
+{
+	struct gateway_conn *reap[GATEWAY_MAX_CONNS];
+	int nreap = 0;
+	struct gateway_conn *c = calloc(1, sizeof(*c));
+	pthread_mutex_lock(&g->mu);
+	int slot = free_slot(g, reap, &nreap);
+	if (c && slot >= 0) {
+		c->g = g;
+		c->tc = tc;
+		c->fd = tls_fd(tc);
+		snprintf(c->peer, sizeof(c->peer), "%s", peer);
+		if (pthread_create(&c->thread, NULL, conn_main, c) == 0) {
+			g->conns[slot] = c;
+			c = NULL;
+			tc = NULL;
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	for (int i = 0; i < nreap; i++)
+		conn_free(reap[i]);
+	if (tc) {
+		conn_refuse_log(g, peer, slot < 0 ? "too many connections" : "out of resources");
+		tls_close(tc);
+	}
+	free(c);
+}
+
+/* Drop handshake H (closing its connection), logging WHY unless stopping. */
+static void handshake_drop(struct gateway *g, struct handshake *h, const char *why)
+{
+	if (why && !stopping(g))
+		conn_refuse_log(g, h->peer, why);
+	tls_close(h->tc);
+	h->tc = NULL;
+}
+
+/* Drive handshake H as far as its socket allows. */
+static void handshake_step(struct gateway *g, struct handshake *h)
+{
+	char err[512];
+	int rc = tls_accept_step(h->tc, g->timeout_ms, &h->events, err, sizeof(err));
+	if (rc < 0) {
+		handshake_drop(g, h, err);
+	} else if (rc == 1) {
+		conn_start(g, h->tc, h->peer);
+		h->tc = NULL;
+	}
+}
+
 static void *accept_main(void *arg)
 {
 	struct gateway *g = arg;
+	static struct handshake hs[GATEWAY_MAX_HANDSHAKES];
+	struct pollfd p[GATEWAY_MAX_HANDSHAKES + 1];
+	int map[GATEWAY_MAX_HANDSHAKES + 1];
+	uint64_t hs_ns = (uint64_t)g->timeout_ms * 1000000ull;
+	int fl = fcntl(g->lfd, F_GETFL);
+	fcntl(g->lfd, F_SETFL, fl | O_NONBLOCK);
 	while (!stopping(g)) {
-		struct pollfd p = { .fd = g->lfd, .events = POLLIN };
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		struct sockaddr_storage sa;
-		socklen_t sl = sizeof(sa);
-		int fd = accept4(g->lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		struct gateway_conn *reap[GATEWAY_MAX_CONNS];
-		int nreap = 0;
-		struct gateway_conn *c = calloc(1, sizeof(*c));
-		pthread_mutex_lock(&g->mu);
-		int slot = free_slot(g, reap, &nreap);
-		if (c && slot >= 0) {
-			c->g = g;
-			c->fd = fd;
-			addr_text(&sa, c->peer, sizeof(c->peer));
-			if (pthread_create(&c->thread, NULL, conn_main, c) == 0) {
-				g->conns[slot] = c;
-				c = NULL;
-				fd = -1;
+		/* Expired handshakes go; the rest are polled. */
+		uint64_t now = now_ns(), next = now + 500000000ull;
+		int np = 0;
+		p[np++] = (struct pollfd){ .fd = g->lfd, .events = POLLIN };
+		for (int i = 0; i < GATEWAY_MAX_HANDSHAKES; i++) {
+			if (!hs[i].tc)
+				continue;
+			if (now >= hs[i].deadline_ns) {
+				handshake_drop(g, &hs[i], "TLS handshake timed out");
+				continue;
 			}
+			if (hs[i].deadline_ns < next)
+				next = hs[i].deadline_ns;
+			map[np] = i;
+			p[np++] = (struct pollfd){ .fd = tls_fd(hs[i].tc), .events = hs[i].events };
 		}
-		pthread_mutex_unlock(&g->mu);
-		for (int i = 0; i < nreap; i++)
-			conn_free(reap[i]);
-		if (fd >= 0) {
-			char peer[80];
-			addr_text(&sa, peer, sizeof(peer));
-			conn_refuse_log(g, peer, slot < 0 ? "too many connections" : "out of resources");
-			close(fd);
+		int ms = (int)((next - now + 999999) / 1000000);
+		if (poll(p, np, ms) <= 0)
+			continue;
+		for (int k = 1; k < np; k++)
+			if (p[k].revents && hs[map[k]].tc)
+				handshake_step(g, &hs[map[k]]);
+		if (!(p[0].revents & POLLIN))
+			continue;
+		/* Every connection waiting to be accepted. */
+		for (int n = 0; n < GATEWAY_MAX_HANDSHAKES; n++) {
+			struct sockaddr_storage sa;
+			socklen_t sl = sizeof(sa);
+			int fd = accept4(g->lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+			if (fd < 0)
+				break;
+			int free_i = -1, oldest = 0;
+			for (int i = 0; i < GATEWAY_MAX_HANDSHAKES; i++) {
+				if (!hs[i].tc) {
+					free_i = i;
+					break;
+				}
+				if (hs[i].deadline_ns < hs[oldest].deadline_ns)
+					oldest = i;
+			}
+			if (free_i < 0) {
+				handshake_drop(g, &hs[oldest], "TLS handshake dropped: too many at once");
+				free_i = oldest;
+			}
+			struct handshake *h = &hs[free_i];
+			addr_text(&sa, h->peer, sizeof(h->peer));
+			h->tc = tls_accept_start(g->ctx, fd);
+			if (!h->tc) {
+				conn_refuse_log(g, h->peer, "out of resources");
+				continue;
+			}
+			h->deadline_ns = now_ns() + hs_ns;
+			h->events = POLLIN;
+			handshake_step(g, h);
 		}
-		free(c);
 	}
+	for (int i = 0; i < GATEWAY_MAX_HANDSHAKES; i++)
+		if (hs[i].tc)
+			handshake_drop(g, &hs[i], NULL);
 	return NULL;
 }
 

@@ -2,8 +2,12 @@
  * gateway.h - this daemon's gateway (DESIGN §7): a TLS listener that
  * accepts replication from upstream streams on other hosts and applies it
  * to local replica streams through apply.c, the same path local replicas
- * use. One thread accepts; each connection gets its own thread (at most
- * GATEWAY_MAX_CONNS), so a slow or stalled peer holds up only itself.
+ * use. One thread accepts and drives every TLS handshake at once, without
+ * blocking, each bounded by timeout_ms as a whole (at most
+ * GATEWAY_MAX_HANDSHAKES at a time, the oldest dropped for a new one);
+ * each authenticated connection gets its own thread (at most
+ * GATEWAY_MAX_CONNS), so a slow or stalled peer holds up only itself, and
+ * unauthenticated clients never hold a slot a peer needs.
  *
  * Security: the TLS handshake requires a client certificate chaining to
  * [gateway] ca; every request must name a source cluster that the peer's
@@ -22,6 +26,8 @@
 #include "tls.h"
 
 #define GATEWAY_MAX_CONNS 64
+/* TLS handshakes in progress at once (unauthenticated clients). */
+#define GATEWAY_MAX_HANDSHAKES 256
 /* A connection without a request for this long is closed. Sources probe
  * their replicas every few seconds, so only a forgotten one goes idle. */
 #define GATEWAY_IDLE_NS (60ull * 1000000000ull)

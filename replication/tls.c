@@ -312,26 +312,39 @@ int tls_connect(SSL_CTX *ctx, const char *hostport, const char *peer_cluster,
 	return 0;
 }
 
-int tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, struct tls_conn **out,
-	       char *err, size_t errlen)
+struct tls_conn *tls_accept_start(SSL_CTX *ctx, int fd)
 {
-	*out = NULL;
-	set_timeouts(fd, timeout_ms);
-	struct tls_conn *c = conn_new(ctx, fd);
-	if (!c) {
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
+	struct tls_conn *c = conn_new(ctx, fd);
+	if (!c)
+		close(fd);
+	return c;
+}
+
+int tls_accept_step(struct tls_conn *c, int timeout_ms, short *events, char *err,
+		    size_t errlen)
+{
+	ERR_clear_error();
 	int rc = SSL_accept(c->ssl);
-	if (rc != 1) {
-		handshake_reason(c, rc, err, errlen);
-		tls_close(c);
-		return strstr(err, "timed out") ? -ETIMEDOUT : -EPROTO;
+	if (rc == 1) {
+		int fl = fcntl(c->fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+		set_timeouts(c->fd, timeout_ms);
+		note_subject(c);
+		return 1;
 	}
-	note_subject(c);
-	*out = c;
-	return 0;
+	int se = SSL_get_error(c->ssl, rc);
+	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
+		*events = se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return 0;
+	}
+	handshake_reason(c, rc, err, errlen);
+	return -EPROTO;
 }
 
 bool tls_peer_names(struct tls_conn *c, const char *cluster)

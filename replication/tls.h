@@ -56,12 +56,24 @@ int tls_connect(SSL_CTX *ctx, const char *hostport, const char *peer_cluster,
 		int timeout_ms, struct tls_conn **out, char *err, size_t errlen);
 
 /*
- * tls_accept - TLS handshake as the server on connected socket FD (taken
- * over: closed on error and by tls_close). Returns 0 and a connection, or
- * -EPROTO (handshake or certificate refused; ERR says why), -ETIMEDOUT.
+ * tls_accept_start - begin a TLS handshake as the server on connected
+ * socket FD (taken over: closed on error and by tls_close), without
+ * blocking: the socket is non-blocking until the handshake is done, so one
+ * thread can drive many handshakes (the gateway bounds each by a deadline
+ * of its own). Returns the connection, or NULL (out of memory; FD closed).
  */
-int tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, struct tls_conn **out,
-	       char *err, size_t errlen);
+struct tls_conn *tls_accept_start(SSL_CTX *ctx, int fd);
+
+/*
+ * tls_accept_step - advance the handshake of C as far as the socket
+ * allows. Returns 1 when it is done: the socket is blocking again, each
+ * later read or write bounded by TIMEOUT_MS, the peer's certificate
+ * verified against the CA; 0 when it waits for the socket (*EVENTS gets
+ * POLLIN or POLLOUT); or -EPROTO (handshake or certificate refused; one
+ * line in ERR), after which C is only to be tls_close'd.
+ */
+int tls_accept_step(struct tls_conn *c, int timeout_ms, short *events, char *err,
+		    size_t errlen);
 
 /* tls_peer_names - does the peer's certificate name CLUSTER? */
 bool tls_peer_names(struct tls_conn *c, const char *cluster);

@@ -318,3 +318,41 @@ forge() {
 	wait_count "$B/s/y" 1 15
 	[ "$(stat -c '%u:%g %a' "$B/s/y")" = "1234:5678 750" ]
 }
+
+@test "200 slow TLS handshakes neither hold a peer's slot nor delay it: a message still replicates within 1 s" {
+	# A handshake has this long as a whole: the slow ones hold on meanwhile.
+	GW_TIMEOUT=5000
+	hosts a b rogue
+	# host c: 200 connections to b's gateway, each sending one byte of a
+	# TLS record every 2 s, reopened when closed, for up to 40 s
+	bg_start nh_exec c timeout 40 python3 -c '
+import socket, time
+conns = []
+def opened():
+    s = socket.create_connection(("198.18.0.2", 5660), timeout=5)
+    s.setblocking(False)
+    return s
+conns = [opened() for _ in range(200)]
+while True:
+    for i, s in enumerate(conns):
+        try:
+            s.send(b"\x16")
+        except OSError:
+            conns[i] = opened()
+    time.sleep(2)
+'
+	wait_for -t 20 eval "[ \$(nh_exec b ss -Htn state established '( sport = :5660 )' | wc -l) -ge 200 ]"
+	# the peer connects now: its handshake goes through beside them
+	xrep "$A/s" "$B/s"
+	local i t0 t1
+	for ((i = 1; i <= 5; i++)); do
+		t0=$(date +%s%N)
+		echo "m-$i" >>"$A/s/t"
+		wait_for -t 5 grep -qx "m-$i" "$B/s/t"
+		t1=$(date +%s%N)
+		echo "m-$i: $(((t1 - t0) / 1000000)) ms"
+		[ $(((t1 - t0) / 1000000)) -lt 1000 ]
+	done
+	in_order "$B/s/t" m 5
+	! in_log b 'too many connections' || false
+}

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,9 +59,11 @@ struct fh {
 	struct stream *stream;
 	struct topic *topic;
 	int ctl;		/* enum ctlfile */
-	/* Bytes after the last '\n' written, waiting for the rest of the line. */
+	/* Bytes after the last '\n' written, waiting for the rest of the line;
+	 * its capacity is counted against OWNER's budget (hold_grow). */
 	char *pbuf;
 	size_t plen, pcap;
+	uid_t owner;		/* who opened it */
 	/* Control files opened with O_TRUNC: every complete line written. */
 	bool truncating, wrote, applied;
 	bool refused;		/* a write was refused: the replace is off */
@@ -68,8 +71,12 @@ struct fh {
 	 * it: refuse every write up to and including one with a '\n', so no
 	 * tail of it becomes a message (refuse_long). */
 	bool discarding;
-	char *acc;
-	size_t alen, acap;
+	/* O_TRUNC: the entries of every line written so far, each line
+	 * parsed once; bytes and lines so far (CTL_REPLACE_MAX_*). */
+	struct ctl_entry *acc;
+	int nacc;
+	size_t acc_bytes;
+	int acc_lines;
 	/* What a reader of a control file sees: rendered at open. */
 	char *snap;
 	size_t snaplen;
@@ -87,6 +94,67 @@ static struct sfs_daemon *daemon_of(void)
 {
 	return fuse_get_context()->private_data;
 }
+
+void sfs_hold_limits(struct sfs_daemon *d, uint64_t max_message)
+{
+	uint64_t user = 16ull << 20, total = 256ull << 20;
+	if (4 * max_message > user)
+		user = 4 * max_message;
+	if (16 * max_message > total)
+		total = 16 * max_message;
+	hold_budget_init(&d->held, user, total);
+}
+
+/*
+ * Room for NEED bytes in F's held-back line, its capacity counted against
+ * the budget of the user who opened F (fs/holdbudget.h). Returns 0,
+ * -ENOBUFS (past the user's or the daemon's bound: logged, PATH names the
+ * file) or -ENOMEM. f->mu held.
+ */
+static int hold_grow(struct sfs_daemon *d, struct fh *f, const char *path, size_t need)
+{
+	if (need <= f->pcap)
+		return 0;
+	size_t c = f->pcap ? f->pcap : 256;
+	while (c < need)
+		c *= 2;
+	int rc = hold_charge(&d->held, f->owner, c - f->pcap);
+	if (rc == -ENOBUFS) {
+		log_warn("write %s: refused: unfinished lines of user %u in all open files would pass %llu bytes (the daemon's: %llu); finish lines with '\\n'",
+			 path ? path : "?", (unsigned)f->owner,
+			 (unsigned long long)d->held.max_user,
+			 (unsigned long long)d->held.max_total);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	char *b = realloc(f->pbuf, c);
+	if (!b) {
+		hold_release(&d->held, f->owner, c - f->pcap);
+		return -ENOMEM;
+	}
+	f->pbuf = b;
+	f->pcap = c;
+	return 0;
+}
+
+/* Let go of F's held-back line buffer when it holds nothing and is big
+ * (a long line that was finished). f->mu held. */
+static void hold_shrink(struct sfs_daemon *d, struct fh *f)
+{
+	if (f->plen || f->pcap <= 65536)
+		return;
+	hold_release(&d->held, f->owner, f->pcap);
+	free(f->pbuf);
+	f->pbuf = NULL;
+	f->pcap = 0;
+}
+
+/*
+ * Append the complete lines of BUF (with what the handle held back before
+ * them) as one run of messages. The bytes after the last '\n' stay in the
+ * handle. f->mu held.
+ */
 
 /* Has the kernel asked to interrupt the request this thread serves
  * (a signal to the process that made it)? */
@@ -169,6 +237,7 @@ static int store_partial(struct fh *f, const char *path)
 	struct iovec iov = { f->pbuf, f->plen };
 	int rc = topic_append_local(f->topic, &iov, 1);
 	f->plen = 0;
+	hold_shrink(daemon_of(), f);
 	if (rc < 0)
 		log_warn("close %s: the last line could not be appended: %s",
 			 path ? path : f->topic->name, strerror(-rc));
@@ -545,6 +614,8 @@ static void fh_free(struct fh *f)
 	if (f->stream)
 		stream_put(f->stream);
 	topic_read_hint_free(&f->hint);
+	if (f->pcap)
+		hold_release(&daemon_of()->held, f->owner, f->pcap);
 	free(f->pbuf);
 	free(f->iov);
 	free(f->acc);
@@ -559,6 +630,7 @@ static struct fh *fh_new(enum fh_kind kind, struct stream *s)
 	if (!f)
 		return NULL;
 	f->kind = kind;
+	f->owner = fuse_get_context()->uid;
 	pthread_mutex_init(&f->mu, NULL);
 	stream_get(s);
 	f->stream = s;
@@ -691,26 +763,6 @@ static int sfs_read(const char *path, char *buf, size_t size, off_t off,
 	return (int)n;
 }
 
-static int grow(char **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 256;
-	while (c < need)
-		c *= 2;
-	char *b = realloc(*buf, c);
-	if (!b)
-		return -ENOMEM;
-	*buf = b;
-	*cap = c;
-	return 0;
-}
-
-/*
- * Append the complete lines of BUF (with what the handle held back before
- * them) as one run of messages. The bytes after the last '\n' stay in the
- * handle. f->mu held.
- */
 /*
  * Refuse a write that holds (part of) a message longer than max_message
  * (LEN bytes so far; f->mu held). Nothing of the write is stored, nor the
@@ -753,8 +805,9 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 	if (!last) {
 		if (f->plen + size > max)
 			return refuse_long(path, f, f->plen + size, max, true, f->plen > 0);
-		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
-			return -ENOMEM;
+		int hrc = hold_grow(d, f, path, f->plen + size);
+		if (hrc < 0)
+			return hrc;
 		memcpy(f->pbuf + f->plen, buf, size);
 		f->plen += size;
 		return (int)size;
@@ -804,10 +857,8 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		p = nl + 1;
 	}
 	/* Room for the rest first: after the append nothing may fail. */
-	if (grow(&f->pbuf, &f->pcap, rest) < 0) {
-		rc = -ENOMEM;
+	if ((rc = hold_grow(d, f, path, rest)) < 0)
 		goto out;
-	}
 	rc = topic_append_local(f->topic, f->iov, nlines);
 	if (rc < 0) {
 		log_warn("write %s: append failed: %s", path, strerror(-rc));
@@ -816,6 +867,7 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 	if (rest)
 		memcpy(f->pbuf, last + 1, rest);
 	f->plen = rest;
+	hold_shrink(d, f);
 	rc = wait_synchronous(f, path);
 	if (rc == 0)
 		rc = (int)size;
@@ -824,10 +876,18 @@ out:
 	return rc;
 }
 
+/* What one '>' (O_TRUNC) write of a control file may hold in all: the
+ * set it replaces has at most 64 entries, so this is room for comments
+ * and repeats, and a bound on what the transaction holds. */
+#define CTL_REPLACE_MAX_BYTES (1u << 20)
+#define CTL_REPLACE_MAX_ENTRIES 4096
+
 /*
  * Handle complete control lines BUF/LEN: apply them at once, or, for a
- * handle opened with O_TRUNC, check them against everything written so far
- * and keep them for the replace at close. f->mu held.
+ * handle opened with O_TRUNC, check them together with every entry written
+ * so far and keep them for the replace at close. Each line is parsed once
+ * (line numbers in errors count from the first line of the file). f->mu
+ * held.
  */
 static int ctl_lines(struct sfs_daemon *d, struct fh *f, const char *buf, size_t len)
 {
@@ -835,40 +895,64 @@ static int ctl_lines(struct sfs_daemon *d, struct fh *f, const char *buf, size_t
 	const char *file = kind == CTL_REPLICAS ? ".replicas" : ".upstreams";
 	char err[512];
 	struct ctl_entry *e = NULL;
-	const char *text = buf;
-	size_t tlen = len;
-	char *all = NULL;
-	if (f->truncating) {
-		all = malloc(f->alen + len + 1);
-		if (!all)
-			return -ENOMEM;
-		if (f->alen)
-			memcpy(all, f->acc, f->alen);
-		memcpy(all + f->alen, buf, len);
-		text = all;
-		tlen = f->alen + len;
+	if (f->truncating && f->acc_bytes + len > CTL_REPLACE_MAX_BYTES) {
+		stream_refuse(f->stream, "%s: a '>' write of more than %u bytes", file,
+			      CTL_REPLACE_MAX_BYTES);
+		f->refused = true;
+		return -EFBIG;
 	}
-	int n = ctl_parse(text, tlen, kind, d->mountpoint, &e, err, sizeof(err));
+	int n = ctl_parse(buf, len, kind, d->mountpoint, &e, err, sizeof(err));
 	if (n < 0) {
+		if (f->truncating && f->acc_lines) {
+			/* ctl_parse counts from this write's first line. */
+			int line = 0, k = 0;
+			char fixed[sizeof(err)];
+			if (sscanf(err, "line %d:%n", &line, &k) == 1 && k > 0) {
+				snprintf(fixed, sizeof(fixed), "line %d:%s", line + f->acc_lines,
+					 err + k);
+				memcpy(err, fixed, sizeof(err));
+			}
+		}
 		stream_refuse(f->stream, "%s: %s", file, err);
-		free(all);
 		f->refused = true;
 		return n;
 	}
-	int rc = ctlfile_apply(&d->ns, f->stream, kind, e, n, f->truncating, f->truncating);
-	free(e);
-	if (rc < 0)
-		f->refused = true;
-	if (rc == 0 && f->truncating) {
-		free(f->acc);
-		f->acc = all;
-		f->alen = tlen;
-		f->acap = tlen + 1;
-		f->wrote = true;
-		all = NULL;
+	if (!f->truncating) {
+		int rc = ctlfile_apply(&d->ns, f->stream, kind, e, n, false, false);
+		free(e);
+		if (rc < 0)
+			f->refused = true;
+		return rc;
 	}
-	free(all);
-	return rc;
+	if (f->nacc + n > CTL_REPLACE_MAX_ENTRIES) {
+		free(e);
+		stream_refuse(f->stream, "%s: a '>' write of more than %d lines naming streams", file,
+			      CTL_REPLACE_MAX_ENTRIES);
+		f->refused = true;
+		return -EFBIG;
+	}
+	struct ctl_entry *all = realloc(f->acc, (f->nacc + n + 1) * sizeof(*all));
+	if (!all) {
+		free(e);
+		return -ENOMEM;
+	}
+	f->acc = all;
+	for (int i = 0; i < n; i++) {
+		e[i].line += f->acc_lines;
+		all[f->nacc + i] = e[i];
+	}
+	free(e);
+	int rc = ctlfile_apply(&d->ns, f->stream, kind, all, f->nacc + n, true, true);
+	if (rc < 0) {
+		f->refused = true;
+		return rc;
+	}
+	f->nacc += n;
+	f->acc_bytes += len;
+	for (size_t i = 0; i < len; i++)
+		f->acc_lines += buf[i] == '\n';
+	f->wrote = true;
+	return 0;
 }
 
 static int ctl_write_lines(struct sfs_daemon *d, struct fh *f, const char *buf,
@@ -895,8 +979,9 @@ static int ctl_write_lines(struct sfs_daemon *d, struct fh *f, const char *buf,
 				      f->ctl == CTLFILE_REPLICAS ? ".replicas" : ".upstreams");
 			return -EINVAL;
 		}
-		if (grow(&f->pbuf, &f->pcap, f->plen + size) < 0)
-			return -ENOMEM;
+		int hrc = hold_grow(d, f, NULL, f->plen + size);
+		if (hrc < 0)
+			return hrc;
 		memcpy(f->pbuf + f->plen, buf, size);
 		f->plen += size;
 		return (int)size;
@@ -913,8 +998,9 @@ static int ctl_write_lines(struct sfs_daemon *d, struct fh *f, const char *buf,
 	if (rc < 0)
 		return rc;
 	size_t rest = size - head;
-	if (grow(&f->pbuf, &f->pcap, rest) < 0)
-		return -ENOMEM;
+	int hrc = hold_grow(d, f, NULL, rest);
+	if (hrc < 0)
+		return hrc;
 	if (rest)
 		memcpy(f->pbuf, last + 1, rest);
 	f->plen = rest;
@@ -990,12 +1076,7 @@ static int finish(struct sfs_daemon *d, const char *path, struct fh *f, bool fin
 	if (f->kind == FH_CTL && f->truncating && rc == 0 && !f->refused &&
 	    (f->wrote || (final && !f->applied))) {
 		enum ctl_kind kind = f->ctl == CTLFILE_REPLICAS ? CTL_REPLICAS : CTL_UPSTREAMS;
-		char err[512];
-		struct ctl_entry *e = NULL;
-		int n = ctl_parse(f->acc ? f->acc : "", f->alen, kind, d->mountpoint, &e,
-				  err, sizeof(err));
-		rc = n < 0 ? n : ctlfile_apply(&d->ns, f->stream, kind, e, n, true, false);
-		free(e);
+		rc = ctlfile_apply(&d->ns, f->stream, kind, f->acc, f->nacc, true, false);
 		f->wrote = false;
 		f->applied = true;
 	}

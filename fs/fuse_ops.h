@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <fuse.h>
 
+#include "holdbudget.h"
 #include "namespace.h"
 
 /* What every handler reaches through fuse_get_context()->private_data. */
@@ -18,7 +19,18 @@ struct sfs_daemon {
 	struct sfs_namespace ns;
 	const struct sfs_config *cfg;
 	const char *mountpoint;		/* absolute */
+	/* Unfinished lines held for users between writes (per user and in
+	 * all); set up with sfs_hold_limits. */
+	struct hold_budget held;
 };
+
+/*
+ * sfs_hold_limits - set up D->held for a daemon whose messages are at most
+ * MAX_MESSAGE bytes: each user may have 16 MiB (or 4 messages, if more)
+ * of unfinished lines in all its open files, the daemon 256 MiB (or 16
+ * messages) in all (docs/security.md, "Bounds").
+ */
+void sfs_hold_limits(struct sfs_daemon *d, uint64_t max_message);
 
 /* sfs_fuse_ops - the operations table; private data is a struct sfs_daemon. */
 extern const struct fuse_operations sfs_fuse_ops;

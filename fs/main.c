@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	SSL_CTX *tls = NULL;
 	d.cfg = &cfg;
 	d.mountpoint = mpbuf;
+	sfs_hold_limits(&d, cfg.max_message);
 	replicator_init(&repl, cfg.batch_messages, cfg.positions_interval_ms);
 	/* Credentials and the listening port are checked before anything is
 	 * mounted: a bad key or a port in use is a start-up error. */

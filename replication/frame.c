@@ -67,13 +67,36 @@ static bool comp_known(uint8_t comp)
 	return comp == GW_COMP_NONE || comp == GW_COMP_LZ4 || comp == GW_COMP_ZSTD;
 }
 
+/* A string field: its u16 length and at most 255 bytes. */
+#define STR_MAX (2 + 255)
+/* Room for a compressed small body: its prefix and the codec's frame. */
+#define COMP_SLACK 64
+
+size_t gw_body_max(uint8_t type)
+{
+	switch (type) {
+	case GW_HELLO:
+		return 2 + STR_MAX + COMP_SLACK;
+	case GW_OPEN:
+		return 3 * STR_MAX + COMP_SLACK;
+	case GW_TOPIC:
+		return 3 * STR_MAX + 16 + STR_MAX + 3 * 4 + COMP_SLACK;
+	case GW_RESULT:
+		return 4 + 4 + 16 + 2 + 1023 + COMP_SLACK;
+	case GW_APPEND:
+		return GW_FRAME_MAX_BODY;
+	default:
+		return 0;
+	}
+}
+
 int gw_header_decode(const uint8_t p[GW_FRAME_HEADER], struct gw_header *h)
 {
 	if (memcmp(p, GW_MAGIC, 4) != 0 || !type_known(p[4]) ||
 	    !comp_known(p[5]) || p[6] != 0 || p[7] != 0)
 		return -EPROTO;
 	uint32_t length = get_le32(p + 8);
-	if (length > GW_FRAME_MAX_BODY)
+	if (length > gw_body_max(p[4]))
 		return -EMSGSIZE;
 	h->type = p[4];
 	h->compression = p[5];
@@ -256,13 +279,15 @@ static int decompress_zstd(const uint8_t *src, size_t len, uint8_t *dst,
 
 /* decompress - a compressed body (prefix and data) into SCRATCH, which
  * then holds exactly the uncompressed body. */
-static int decompress(uint8_t comp, const uint8_t *body, size_t len,
+static int decompress(uint8_t type, uint8_t comp, const uint8_t *body, size_t len,
 		      struct gw_buf *scratch)
 {
 	if (len < GW_COMP_PREFIX)
 		return -EPROTO;
+	/* Bounded by what the frame's type can hold: a few bytes that claim
+	 * a big body get no big buffer. */
 	uint32_t ulen = get_le32(body);
-	if (ulen > GW_FRAME_MAX_BODY)
+	if (ulen > gw_body_max(type))
 		return -EMSGSIZE;
 	scratch->len = 0;
 	/* At least one byte, so that DST is never NULL. */
@@ -306,7 +331,7 @@ int gw_body_decode(const struct gw_header *h, const uint8_t *body, size_t len,
 	if (len > GW_FRAME_MAX_BODY)
 		return -EMSGSIZE;
 	if (h->compression != GW_COMP_NONE) {
-		rc = decompress(h->compression, body, len, scratch);
+		rc = decompress(h->type, h->compression, body, len, scratch);
 		if (rc < 0)
 			goto out;
 		body = scratch->p;

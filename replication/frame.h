@@ -95,9 +95,18 @@ struct gw_buf {
 void gw_buf_free(struct gw_buf *b);
 
 /*
+ * gw_body_max - the largest body a frame of TYPE may have, bytes, as sent
+ * and uncompressed: what its fields can take for HELLO, OPEN, TOPIC and
+ * RESULT (under 2 KiB, with room for compression), GW_FRAME_MAX_BODY for
+ * APPEND, 0 for an unknown type. A receiver refuses a header announcing
+ * more before reading the body.
+ */
+size_t gw_body_max(uint8_t type);
+
+/*
  * gw_header_decode - parse the 12 header bytes at P into *H.
  * Returns 0, -EPROTO (bad magic, unknown type or compression, reserved not
- * 0) or -EMSGSIZE (length over GW_FRAME_MAX_BODY).
+ * 0) or -EMSGSIZE (length over gw_body_max of its type).
  */
 int gw_header_decode(const uint8_t p[GW_FRAME_HEADER], struct gw_header *h);
 

@@ -228,8 +228,43 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 	return reply(c, status, applied, f->type == GW_OPEN ? uuid : none, msg);
 }
 
+/*
+ * Room for NEED bytes in buffer B of connection C, counted in the
+ * gateway's frame budget. Returns 0, -ENOBUFS (the budget is spent) or
+ * -ENOMEM.
+ */
+static int frame_reserve(struct gateway_conn *c, struct gw_buf *b, size_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	uint64_t more = need - b->cap;
+	if (atomic_fetch_add(&c->g->frame_bytes, more) + more > GATEWAY_FRAME_BUDGET) {
+		atomic_fetch_sub(&c->g->frame_bytes, more);
+		return -ENOBUFS;
+	}
+	uint8_t *p = realloc(b->p, need);
+	if (!p) {
+		atomic_fetch_sub(&c->g->frame_bytes, more);
+		return -ENOMEM;
+	}
+	b->p = p;
+	b->cap = need;
+	return 0;
+}
+
+/* Let go of buffer B of C if it is big (or ALL), out of the budget. */
+static void frame_release(struct gateway_conn *c, struct gw_buf *b, bool all)
+{
+	if (!b->cap || (!all && b->cap <= GATEWAY_FRAME_KEEP))
+		return;
+	atomic_fetch_sub(&c->g->frame_bytes, b->cap);
+	gw_buf_free(b);
+}
+
 /* Read one frame into *F. Returns 0, 1 when the peer closed between
- * frames, or a negative errno (the reason is logged here). */
+ * frames, or a negative errno (the reason is logged here). The body is
+ * read a piece at a time, its buffer grown as the bytes come: announcing a
+ * large body pins nothing until it is sent. */
 static int read_frame(struct gateway_conn *c, struct gw_frame *f)
 {
 	uint8_t hb[GW_FRAME_HEADER];
@@ -246,19 +281,32 @@ static int read_frame(struct gateway_conn *c, struct gw_frame *f)
 		what = rc == -EMSGSIZE ? "oversized frame" : "malformed frame header";
 		goto fail;
 	}
-	if (c->in.cap < h.length) {
-		uint8_t *p = realloc(c->in.p, h.length);
-		if (!p) {
-			rc = -ENOMEM;
-			what = "frame buffer";
+	for (size_t got = 0; got < h.length;) {
+		size_t step = h.length - got;
+		if (step > GATEWAY_FRAME_KEEP)
+			step = GATEWAY_FRAME_KEEP;
+		if ((rc = frame_reserve(c, &c->in, got + step)) < 0) {
+			what = rc == -ENOBUFS ? "frame buffers of all connections at their bound" :
+						 "frame buffer";
 			goto fail;
 		}
-		c->in.p = p;
-		c->in.cap = h.length;
+		if ((rc = tls_read_full(c->tc, c->in.p + got, step)) < 0) {
+			what = "reading a frame";
+			goto fail;
+		}
+		got += step;
 	}
-	if (h.length && (rc = tls_read_full(c->tc, c->in.p, h.length)) < 0) {
-		what = "reading a frame";
-		goto fail;
+	/* A compressed body's copy counts too (its size is bounded by the
+	 * type, gw_body_max; the decoder checks it again). */
+	if (h.compression != GW_COMP_NONE && h.length >= 4) {
+		uint32_t ulen = (uint32_t)c->in.p[0] | (uint32_t)c->in.p[1] << 8 |
+				(uint32_t)c->in.p[2] << 16 | (uint32_t)c->in.p[3] << 24;
+		if (ulen <= gw_body_max(h.type) &&
+		    (rc = frame_reserve(c, &c->scratch, ulen ? ulen : 1)) < 0) {
+			what = rc == -ENOBUFS ? "frame buffers of all connections at their bound" :
+						 "frame buffer";
+			goto fail;
+		}
 	}
 	if ((rc = gw_body_decode(&h, c->in.p, h.length, &c->scratch, f)) < 0) {
 		what = rc == -EMSGSIZE ? "oversized frame" : "malformed frame";
@@ -302,9 +350,21 @@ static void *conn_main(void *arg)
 			break;
 		rc = handle(c, &f);
 		gw_frame_free(&f);
+		frame_release(c, &c->in, false);
+		frame_release(c, &c->scratch, false);
 		if (rc < 0)
 			break;
 	}
+	/* Closed now, as the log says, not when the slot is next reaped. */
+	pthread_mutex_lock(&g->mu);
+	struct tls_conn *tc = c->tc;
+	c->tc = NULL;
+	c->fd = -1;
+	pthread_mutex_unlock(&g->mu);
+	tls_close(tc);
+	frame_release(c, &c->in, true);
+	frame_release(c, &c->scratch, true);
+	gw_buf_free(&c->out);
 	pthread_mutex_lock(&g->mu);
 	c->done = true;
 	pthread_mutex_unlock(&g->mu);

@@ -20,6 +20,7 @@
 #define STREAMFS_GATEWAY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "../fs/namespace.h"
@@ -28,6 +29,12 @@
 #define GATEWAY_MAX_CONNS 64
 /* TLS handshakes in progress at once (unauthenticated clients). */
 #define GATEWAY_MAX_HANDSHAKES 256
+/* Frame buffers of all connections together (bodies as read, and their
+ * decompressed copies), bytes: a connection that would take more is
+ * closed, its source retries later. Buffers over GATEWAY_FRAME_KEEP are
+ * let go after their frame. */
+#define GATEWAY_FRAME_BUDGET (256ull << 20)
+#define GATEWAY_FRAME_KEEP (1u << 20)
 /* A connection without a request for this long is closed. Sources probe
  * their replicas every few seconds, so only a forgotten one goes idle. */
 #define GATEWAY_IDLE_NS (60ull * 1000000000ull)
@@ -47,6 +54,8 @@ struct gateway {
 	char listen[300];
 	pthread_t accept_thread;
 	bool started;
+
+	atomic_ullong frame_bytes;	/* held in frame buffers, all connections */
 
 	pthread_mutex_t mu;		/* the fields below */
 	bool stop;

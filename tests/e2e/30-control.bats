@@ -401,3 +401,35 @@ messages() {
 	echo "/mapr/newyork/a paused=true" >>"$A/.replicas"
 	[ "$(warns)" -eq "$n" ]
 }
+
+@test "'>' on a control file holds at most 1 MiB: past it the write fails with EFBIG and nothing changes; each line is parsed once" {
+	echo /mapr/newyork/a >>"$A/.replicas"
+	cat "$A/.replicas" >"$TMP/before"
+	# 2 MiB of comments and a valid line: refused, the set unchanged
+	python3 -c '
+import sys
+line = b"# " + b"x" * 98 + b"\n"
+sys.stdout.buffer.write(line * 20000 + b"/mapr/newyork/b\n")' >"$TMP/big"
+	run bash -c 'cat "$1" >"$2"' _ "$TMP/big" "$A/.replicas"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"File too large"* ]]
+	diff <(config_of "$A/.replicas") <(config_of "$TMP/before")
+	grep -q "more than 1048576 bytes" "$TMP/streamfs.log"
+	# 900 KiB of comments around two lines, written in 4 KiB pieces: fine,
+	# and the set is exactly those two
+	python3 -c '
+import sys
+line = b"# " + b"y" * 98 + b"\n"
+sys.stdout.buffer.write(line * 4600 + b"/mapr/newyork/b\n" + line * 4600 + b"/mapr/newyork/a paused=true\n")' >"$TMP/ok"
+	dd if="$TMP/ok" of="$A/.replicas" bs=4096 status=none
+	run config_of "$A/.replicas"
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "/mapr/newyork/b synchronous=false paused=false" ]
+	[ "${lines[1]}" = "/mapr/newyork/a synchronous=false paused=true" ]
+	# an error names its line counted from the first line of the file
+	printf '# one\n# two\n/mapr/newyork/b\n/mapr/nosuchcluster/x\n' >"$TMP/bad"
+	run dd if="$TMP/bad" of="$A/.replicas" bs=8 status=none
+	[ "$status" -ne 0 ]
+	grep -q 'line 4: ' "$TMP/streamfs.log"
+}

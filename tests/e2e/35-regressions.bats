@@ -98,3 +98,47 @@ PY
 	jq -e '.topics[] | select(.name == "t") | .damagedOffset == 10' "$A/.info"
 	grep -q "offset 10 fails its checksum" "$TMP/streamfs.log"
 }
+
+@test "unfinished lines are bounded per user (16 MiB): past it writes fail with ENOBUFS; other users go on; closing frees it" {
+	[[ $EUID -eq 0 ]] || skip "needs root (setpriv)"
+	chmod 0755 "$TMP"
+	chmod 0777 "$A"
+	local X=$TMP/x
+	mkdir -m 0777 "$X"
+	# user nobody: 24 files, each held open with 1 MiB - 1 bytes of an
+	# unfinished line; then it waits for $TMP/go, closes them all and
+	# holds one more
+	setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '
+		res=
+		for i in $(seq 0 23); do
+			exec {fd}>>"$1/p$i"
+			if out=$(head -c 1048575 /dev/zero | tr "\0" x 2>&1 >&$fd); then
+				res+=" ok"
+			else
+				res+=" refused"
+			fi
+			fds+=($fd)
+		done
+		echo "$res" >"$2/res"
+		k=0
+		while [[ ! -e $2/go ]] && ((k++ < 600)); do sleep 0.05; done
+		for fd in "${fds[@]}"; do exec {fd}>&-; done
+		head -c 1048575 /dev/zero | tr "\0" z >>"$1/again" && echo again >"$2/again"
+	' bash "$A" "$X" 3>&- &
+	local pid=$!
+	wait_for -t 30 test -s "$X/res"
+	cat "$X/res"
+	# the first files are held, the last ones refused
+	[[ $(cat "$X/res") == " ok ok ok ok ok ok ok ok"* ]]
+	[[ $(cat "$X/res") == *"refused refused" ]]
+	grep -q 'refused: unfinished lines of user 65534' "$TMP/streamfs.log"
+	# meanwhile root holds an unfinished line of its own
+	head -c 500000 /dev/zero | tr '\0' y >>"$A/root"
+	touch "$X/go"
+	wait_for -t 30 test -e "$X/again"
+	wait "$pid"
+	# what was held became messages at close, whole
+	[ "$(wc -c <"$A/p0")" -eq $((1024 * 1024)) ]
+	[ "$(wc -c <"$A/root")" -eq 500001 ]
+	[ "$(wc -c <"$A/again")" -eq $((1024 * 1024)) ]
+}

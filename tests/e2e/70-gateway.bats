@@ -356,3 +356,50 @@ while True:
 	in_order "$B/s/t" m 5
 	! in_log b 'too many connections' || false
 }
+
+# rss HOST: the resident memory of HOST's daemon, KiB.
+rss() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$(nh_pid "$1")/status"
+}
+
+@test "frames are bounded per type and read as they come: announced 80 MiB bodies pin nothing; a connection logged closed is closed" {
+	NH_LOG_ALLOW='gateway'
+	hosts a b rogue
+	xrep "$A/s" "$B/s"
+	append_each "$A/s/t" m 3
+	wait_count "$B/s/t" 3 15
+	local tls=(openssl s_client -quiet -no_ign_eof -connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt"
+		-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt")
+	# a hello announcing more than a hello can hold: refused before its body
+	printf 'SFG1\001\000\000\000\000\020\000\000' | nh_exec c timeout 10 "${tls[@]}" >/dev/null 2>&1 || true
+	wait_for -t 10 in_log b '198\.18\.0\.3:[0-9]+ .*oversized frame: .*connection closed'
+	# and the connection is gone at once, not at the next accept
+	wait_for -t 5 eval "[ \$(nh_exec b ss -Htn state established '( sport = :5660 and dst 198.18.0.3 )' | wc -l) -eq 0 ]"
+	# 8 connections each announce an 80 MiB batch, send 256 KiB of it, and stall
+	local before after
+	before=$(rss b)
+	bg_start nh_exec c timeout 30 python3 -c '
+import socket, ssl, struct, time
+ctx = ssl.create_default_context(cafile="'"$NH_DIR"'/certs/ca.crt")
+ctx.check_hostname = False
+ctx.load_cert_chain("'"$NH_DIR"'/certs/a.crt", "'"$NH_DIR"'/certs/a.key")
+conns = []
+for i in range(8):
+    s = ctx.wrap_socket(socket.create_connection(("198.18.0.2", 5660)))
+    hello = struct.pack("<H", 1) + struct.pack("<H", 6) + b"london"
+    s.sendall(b"SFG1" + struct.pack("<BBHI", 1, 0, 0, len(hello)) + hello)
+    s.recv(4096)
+    s.sendall(b"SFG1" + struct.pack("<BBHI", 4, 0, 0, 80 << 20) + b"x" * (256 << 10))
+    conns.append(s)
+print("sent", flush=True)
+time.sleep(25)
+' >"$NH_DIR/stall.out"
+	wait_for -t 20 grep -q sent "$NH_DIR/stall.out"
+	sleep 1
+	after=$(rss b)
+	echo "rss of b: $before KiB before, $after KiB with 8 stalled 80 MiB frames"
+	[ $((after - before)) -lt 65536 ]
+	# the gateway goes on serving
+	append_each "$A/s/t" n 3
+	wait_count "$B/s/t" 6 15
+}

@@ -515,8 +515,22 @@ static void test_header_rejects(void **state)
 	for (int t = GW_HELLO; t <= GW_RESULT; t++) {
 		memcpy(p, ok, sizeof(p));
 		p[4] = (uint8_t)t;
+		/* each type has a bound of its own: at it fine, past it not */
+		size_t max = gw_body_max((uint8_t)t);
+		assert_true(max > 0);
+		assert_true(t == GW_APPEND ? max == GW_FRAME_MAX_BODY : max < 2048);
+		p[8] = max & 0xff;
+		p[9] = (max >> 8) & 0xff;
+		p[10] = (max >> 16) & 0xff;
+		p[11] = (max >> 24) & 0xff;
 		assert_int_equal(gw_header_decode(p, &h), 0);
 		assert_int_equal(h.type, t);
+		assert_int_equal(h.length, max);
+		p[8] = (max + 1) & 0xff;
+		p[9] = ((max + 1) >> 8) & 0xff;
+		p[10] = ((max + 1) >> 16) & 0xff;
+		p[11] = ((max + 1) >> 24) & 0xff;
+		assert_int_equal(gw_header_decode(p, &h), -EMSGSIZE);
 	}
 	static const uint8_t bad_comps[] = { 3, 4, 0xff };
 	for (size_t i = 0; i < sizeof(bad_comps); i++) {

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,8 +117,26 @@ struct upstream_view {
  * stream's lock: so upstreams are copied and resolved before s->lock is
  * taken for the rest of the rendering.
  */
+/* May R read stream US's directory (its owner, group and mode)? */
+static bool may_read(const struct ctl_reader *r, struct stream *us)
+{
+	if (!r || r->uid == 0)
+		return true;
+	pthread_mutex_lock(&us->lock);
+	uid_t uid = us->uid;
+	gid_t gid = us->gid;
+	mode_t mode = us->mode;
+	pthread_mutex_unlock(&us->lock);
+	if (r->uid == uid)
+		return mode & S_IRUSR;
+	bool member = r->gid == gid;
+	for (int i = 0; i < r->ngroups && !member; i++)
+		member = r->groups[i] == gid;
+	return member ? (mode & S_IRGRP) : (mode & S_IROTH);
+}
+
 static void resolve_upstreams(struct sfs_namespace *ns, struct stream *s,
-			      struct upstream_view *v)
+			      const struct ctl_reader *reader, struct upstream_view *v)
 {
 	pthread_mutex_lock(&s->lock);
 	v->n = s->nupstreams;
@@ -127,7 +146,10 @@ static void resolve_upstreams(struct sfs_namespace *ns, struct stream *s,
 		struct stream *us = ns_stream(ns, v->up[i].cluster, v->up[i].stream);
 		snprintf(v->uuid[i], 37, "unknown");
 		if (us) {
-			uuid_unparse(us->uuid, v->uuid[i]);
+			if (may_read(reader, us))
+				uuid_unparse(us->uuid, v->uuid[i]);
+			else
+				snprintf(v->uuid[i], 37, "hidden");
 			stream_put(us);
 		}
 	}
@@ -194,7 +216,7 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 			 (json_int_t)atomic_load(&s->repl_rounds));
 }
 
-int ctlfile_render(struct sfs_namespace *ns, struct stream *s,
+int ctlfile_render(struct sfs_namespace *ns, struct stream *s, const struct ctl_reader *reader,
 		   enum ctlfile which, char **out, size_t *len)
 {
 	struct text t = { 0 };
@@ -209,7 +231,7 @@ int ctlfile_render(struct sfs_namespace *ns, struct stream *s,
 			t.oom = true;
 			goto done;
 		}
-		resolve_upstreams(ns, s, v);
+		resolve_upstreams(ns, s, reader, v);
 	}
 	if (which == CTLFILE_UPSTREAMS) {
 		render_upstreams(v, &t);

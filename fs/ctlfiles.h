@@ -17,13 +17,24 @@ enum ctlfile { CTLFILE_REPLICAS, CTLFILE_UPSTREAMS, CTLFILE_INFO };
 /* ctlfile_by_name - the control file called NAME (".replicas"...), or -1. */
 int ctlfile_by_name(const char *name);
 
+/* Who reads a control file: what the UUIDs of other streams shown in it
+ * depend on (a stream's UUID is shown only to those who may read it). */
+struct ctl_reader {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;	/* supplementary groups */
+	int ngroups;
+};
+
 /*
- * ctlfile_render - the current text of control file WHICH of stream S:
- * configuration lines with status after " # " for .replicas/.upstreams,
- * a JSON object for .info. *OUT is malloc'd (caller frees), *LEN its bytes.
- * Returns 0 or -ENOMEM.
+ * ctlfile_render - the current text of control file WHICH of stream S, as
+ * READER (NULL: anyone, everything shown) sees it: configuration lines
+ * with status after " # " for .replicas/.upstreams, a JSON object for
+ * .info. An upstream's UUID is shown only if READER may read that stream's
+ * directory (its modes; root may), else "hidden" (docs/security.md).
+ * *OUT is malloc'd (caller frees), *LEN its bytes. Returns 0 or -ENOMEM.
  */
-int ctlfile_render(struct sfs_namespace *ns, struct stream *s,
+int ctlfile_render(struct sfs_namespace *ns, struct stream *s, const struct ctl_reader *reader,
 		   enum ctlfile which, char **out, size_t *len);
 
 /*

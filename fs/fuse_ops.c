@@ -350,6 +350,19 @@ static struct topic *find_topic(struct stream *s, const char *name)
 	return is_hidden_name(name) ? stream_find_hidden(s, name) : stream_find_topic(s, name);
 }
 
+/* The caller of the current request as a reader of control files; its
+ * supplementary groups go into GROUPS (room for N). */
+static const struct ctl_reader *reader_of(struct ctl_reader *who, gid_t *groups, int n)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	who->uid = ctx->uid;
+	who->gid = ctx->gid;
+	int k = fuse_getgroups(n, groups);
+	who->groups = groups;
+	who->ngroups = k < 0 ? 0 : (k > n ? n : k);
+	return who;
+}
+
 static struct cluster *local_cluster(struct sfs_daemon *d, const char *name)
 {
 	struct cluster *cl = ns_cluster(&d->ns, name);
@@ -436,7 +449,9 @@ static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	if (l.kind == L_CTL) {
 		char *text;
 		size_t len;
-		if ((rc = ctlfile_render(&d->ns, s, l.ctl, &text, &len)) < 0)
+		struct ctl_reader who;
+		gid_t groups[64];
+		if ((rc = ctlfile_render(&d->ns, s, reader_of(&who, groups, 64), l.ctl, &text, &len)) < 0)
 			return rc;
 		free(text);
 		st->st_mode = S_IFREG | (s->mode & (l.ctl == CTLFILE_INFO ? 0444 : 0666));
@@ -651,7 +666,10 @@ static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s,
 	f->ctl = which;
 	f->truncating = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 	if (acc != O_WRONLY) {
-		int rc = ctlfile_render(&d->ns, s, which, &f->snap, &f->snaplen);
+		struct ctl_reader who;
+		gid_t groups[64];
+		int rc = ctlfile_render(&d->ns, s, reader_of(&who, groups, 64), which, &f->snap,
+					&f->snaplen);
 		if (rc < 0) {
 			fh_free(f);
 			return rc;

@@ -47,15 +47,33 @@ void sfs_log(enum sfs_log_level level, const char *fmt, ...)
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
 			 (int)getpid(), level_name[level]);
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		m = 0;
-	n += m;
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	if (m > (int)sizeof(msg) - 1)
+		m = sizeof(msg) - 1;
+	/* Names, paths and peers' words end up in messages: every byte
+	 * outside printable ASCII is written as \xHH (a backslash as \\), so
+	 * a line is one line, and shows what it says. */
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < m && n < (int)sizeof(line) - 6; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			line[n++] = (char)ch;
+		} else if (ch == '\\') {
+			line[n++] = '\\';
+			line[n++] = '\\';
+		} else {
+			line[n++] = '\\';
+			line[n++] = 'x';
+			line[n++] = hex[ch >> 4];
+			line[n++] = hex[ch & 15];
+		}
+	}
 	line[n++] = '\n';
 	/* One write per line: O_APPEND keeps whole lines from threads apart. */
 	ssize_t w = write(log_fd, line, n);

@@ -225,7 +225,8 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 		stream_put(t);
 	if (status < 0 && status != -ESTALE)
 		refuse_log(c, msg);
-	return reply(c, status, applied, f->type == GW_OPEN ? uuid : none, msg);
+	/* A refused request learns no UUID (docs/security.md). */
+	return reply(c, status, applied, f->type == GW_OPEN && status == 0 ? uuid : none, msg);
 }
 
 /*

@@ -433,3 +433,35 @@ sys.stdout.buffer.write(line * 4600 + b"/mapr/newyork/b\n" + line * 4600 + b"/ma
 	[ "$status" -ne 0 ]
 	grep -q 'line 4: ' "$TMP/streamfs.log"
 }
+
+@test ".upstreams and .info show an upstream's UUID only to those who may read that stream; the log escapes bytes outside printable ASCII" {
+	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, chmod of others' streams)"
+	chmod 0755 "$TMP"
+	local P=$M/sanfrancisco/private u
+	mkdir "$P"
+	chmod 0700 "$P"
+	u=$(jq -r .uuid "$P/.info")
+	echo /mapr/sanfrancisco/private >>"$B/.upstreams"
+	# root reads it
+	grep -q "^/mapr/sanfrancisco/private # uuid=$u" "$B/.upstreams"
+	# nobody may not read sanfrancisco/private: no UUID for nobody
+	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$B/.upstreams"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"/mapr/sanfrancisco/private # uuid=hidden"* ]]
+	[[ $output != *"$u"* ]]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$B/.info"
+	[ "$status" -eq 0 ]
+	[[ $output != *"$u"* ]]
+	# readable to others: shown to nobody too
+	chmod 0755 "$P"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$B/.upstreams"
+	[[ $output == *"uuid=$u"* ]]
+	# a name with control characters (and a newline) refused: escaped in
+	# the log, one line
+	run touch "$B/bad"$'\033[31mred\nforged line'
+	[ "$status" -ne 0 ]
+	grep -F 'bad\x1b[31mred\x0aforged line' "$TMP/streamfs.log"
+	! grep -q $'\033' "$TMP/streamfs.log" || false
+	! grep -q '^forged line' "$TMP/streamfs.log" || false
+}

@@ -403,3 +403,30 @@ time.sleep(25)
 	append_each "$A/s/t" n 3
 	wait_count "$B/s/t" 6 15
 }
+
+@test "a refused request learns no UUID: an open of a replica that does not allow the source gets zeros" {
+	NH_LOG_ALLOW='gateway'
+	hosts a b
+	# london/s does not list sanfrancisco/s in .upstreams
+	local out bu
+	bu=$(jq -r .uuid "$B/s/.info")
+	out=$(python3 "$STREAMFS_SRC/tests/gateway/forge.py" --open --dst-cluster london \
+		--src-cluster sanfrancisco --src-stream s --dst-stream s |
+		nh_exec a timeout 10 openssl s_client -quiet -no_ign_eof \
+			-connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt" \
+			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" 2>/dev/null |
+		python3 "$STREAMFS_SRC/tests/gateway/forge.py" --results)
+	echo "$out"
+	# the hello, then the open: refused (EACCES), and no UUID
+	[ "$(sed -n 2p <<<"$out")" = "-13 00000000-0000-0000-0000-000000000000" ]
+	[[ $out != *"$bu"* ]]
+	# allowed: the open gets the UUID
+	echo /mapr/sanfrancisco/s >>"$B/s/.upstreams"
+	out=$(python3 "$STREAMFS_SRC/tests/gateway/forge.py" --open --dst-cluster london \
+		--src-cluster sanfrancisco --src-stream s --dst-stream s |
+		nh_exec a timeout 10 openssl s_client -quiet -no_ign_eof \
+			-connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt" \
+			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" 2>/dev/null |
+		python3 "$STREAMFS_SRC/tests/gateway/forge.py" --results)
+	[ "$(sed -n 2p <<<"$out")" = "0 $bu" ]
+}

@@ -12,6 +12,12 @@ with the origin and offsets the test chooses.
 K messages (default 1) get origin offsets N, N+1, ...; with a list, one
 message per offset of the list. Payloads TEXT-0, TEXT-1, ... Integers are
 little-endian, strings a u16 length and bytes, UUIDs 16 raw bytes.
+
+    forge.py --open --dst-cluster C --src-cluster C --src-stream S --dst-stream S
+        a hello and a GW_OPEN instead
+    forge.py --results
+        read frames from stdin (what s_client printed) and print one line per
+        GW_RESULT: its status and its UUID
 """
 
 import argparse
@@ -19,7 +25,7 @@ import struct
 import sys
 import uuid
 
-GW_HELLO, GW_APPEND = 1, 4
+GW_HELLO, GW_OPEN, GW_APPEND = 1, 2, 4
 GW_VERSION = 1
 
 
@@ -32,12 +38,26 @@ def frame(kind, body):
     return b"SFG1" + struct.pack("<BBHI", kind, 0, 0, len(body)) + body
 
 
+def results():
+    data = sys.stdin.buffer.read()
+    while len(data) >= 12:
+        kind, _, _, n = struct.unpack("<BBHI", data[4:12])
+        body, data = data[12:12 + n], data[12 + n:]
+        if kind == 5 and len(body) >= 24:
+            status = struct.unpack("<i", body[:4])[0]
+            print(status, uuid.UUID(bytes=body[8:24]))
+
+
 def main():
+    if "--results" in sys.argv:
+        return results()
     ap = argparse.ArgumentParser()
-    for a in ("dst-cluster", "src-cluster", "src-stream", "dst-stream", "expect", "topic",
-              "origin-stream", "origin-topic"):
+    ap.add_argument("--open", action="store_true")
+    for a in ("dst-cluster", "src-cluster", "src-stream", "dst-stream"):
         ap.add_argument("--" + a, required=True)
-    ap.add_argument("--offset", required=True)
+    for a in ("expect", "topic", "origin-stream", "origin-topic"):
+        ap.add_argument("--" + a, required="--open" not in sys.argv)
+    ap.add_argument("--offset", required="--open" not in sys.argv)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--payload", default="forged")
     ap.add_argument("--uid", type=int, default=0)
@@ -45,6 +65,10 @@ def main():
     ap.add_argument("--mode", type=lambda x: int(x, 8), default=0o644)
     a = ap.parse_args()
     out = frame(GW_HELLO, struct.pack("<H", GW_VERSION) + s(a.dst_cluster))
+    if a.open:
+        out += frame(GW_OPEN, s(a.src_cluster) + s(a.src_stream) + s(a.dst_stream))
+        sys.stdout.buffer.write(out)
+        return
     offsets = [int(x) for x in a.offset.split(",")]
     if len(offsets) == 1:
         offsets = [offsets[0] + i for i in range(a.count)]

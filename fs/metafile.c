@@ -38,7 +38,7 @@ int metafile_write(int dirfd, const char *name, json_t *root, bool durable)
 	if (!text)
 		return -ENOMEM;
 	size_t len = strlen(text);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
@@ -81,7 +81,7 @@ int metafile_replace(int dirfd, const char *name, json_t *root, bool durable)
 		return -ENOMEM;
 	size_t len = strlen(text);
 	/* No O_TRUNC: the scratch file's blocks are reused, none freed. */
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
@@ -111,7 +111,7 @@ out:
 
 int metafile_read(int dirfd, const char *name, json_t **out)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	json_error_t jerr;

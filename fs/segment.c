@@ -88,12 +88,12 @@ int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
 	put_le32(ihdr + 8, SEG_FORMAT_VERSION);
 	put_le32(ihdr + 12, IDX_ENTRY_SIZE);
 
-	out->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	out->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (out->fd < 0) {
 		rc = -errno;
 		goto fail;
 	}
-	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (out->idx_fd < 0) {
 		rc = -errno;
 		goto fail;
@@ -355,7 +355,7 @@ int segment_open(int dirfd, const char *name, bool last,
 
 	memset(out, 0, sizeof(*out));
 	out->fd = out->idx_fd = -1;
-	out->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	out->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (out->fd < 0)
 		return -errno;
 	if ((rc = pread_all(out->fd, hdr, sizeof(hdr), 0)) == -ENODATA)
@@ -374,7 +374,7 @@ int segment_open(int dirfd, const char *name, bool last,
 	out->base_vpos = get_le64(hdr + 24);
 
 	segment_name(iname, out->base_offset, true);
-	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (out->idx_fd < 0) {
 		rc = -errno;
 		goto fail;

@@ -171,7 +171,7 @@ int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
 		rc = -errno;
 		goto fail;
 	}
-	s->dirfd = openat(cluster_dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->dirfd = openat(cluster_dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (s->dirfd < 0) {
 		rc = -errno;
 		goto fail_dir;
@@ -286,7 +286,7 @@ int stream_open(struct cluster *cl, int cluster_dirfd, const char *name,
 	struct stream *s = alloc_stream(cl, name);
 	if (!s)
 		return -ENOMEM;
-	s->dirfd = openat(cluster_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->dirfd = openat(cluster_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (s->dirfd < 0) {
 		rc = -errno;
 		goto fail;

@@ -158,8 +158,8 @@ static int open_fds(struct topic *t)
 		struct segment *s = &t->segs[i];
 		segment_name(name, s->base_offset, false);
 		segment_name(iname, s->base_offset, true);
-		s->fd = openat(dfd, name, O_RDWR | O_CLOEXEC);
-		s->idx_fd = s->fd < 0 ? -1 : openat(dfd, iname, O_RDWR | O_CLOEXEC);
+		s->fd = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		s->idx_fd = s->fd < 0 ? -1 : openat(dfd, iname, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (s->fd < 0 || s->idx_fd < 0) {
 			rc = -errno;
 			break;
@@ -220,7 +220,7 @@ static int dir_get(struct topic *t)
 {
 	if (t->dirfd >= 0)
 		return t->dirfd;
-	int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -301,7 +301,7 @@ static int origin_index(struct topic *t, const uuid_t stream, const uuid_t topic
 		int dfd = dir_get(t);
 		if (dfd < 0)
 			return dfd;
-		ofd = openat(dfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC);
+		ofd = openat(dfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		rc = -errno;
 		dir_put(t, dfd);
 		if (ofd < 0)
@@ -395,7 +395,7 @@ static int checkpoint_write(struct topic *t)
 		goto out;
 	}
 	int fd = openat(dfd, ".tmp" CHECKPOINT_FILE,
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
@@ -419,7 +419,7 @@ out:
 /* The offset the checkpoint covers up to, after loading its marks; 0 if none. */
 static uint64_t checkpoint_load(struct topic *t, uint64_t log_end)
 {
-	int fd = openat(t->dirfd, CHECKPOINT_FILE, O_RDONLY | O_CLOEXEC);
+	int fd = openat(t->dirfd, CHECKPOINT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0;
 	uint8_t hdr[24];
@@ -592,7 +592,7 @@ int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		rc = -errno;
 		goto fail;
 	}
-	t->dirfd = openat(stream_dirfd, tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	t->dirfd = openat(stream_dirfd, tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (t->dirfd < 0) {
 		rc = -errno;
 		goto fail_dir;
@@ -600,7 +600,7 @@ int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	if ((rc = write_meta(t, t->dirfd)) < 0)
 		goto fail_dir;
 	t->origins_fd = openat(t->dirfd, ORIGINS_FILE,
-			       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+			       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (t->origins_fd < 0) {
 		rc = -errno;
 		goto fail_dir;
@@ -694,7 +694,7 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	struct topic *t = alloc_topic(name, stream_uuid, opts);
 	if (!t)
 		return -ENOMEM;
-	t->dirfd = openat(stream_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	t->dirfd = openat(stream_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (t->dirfd < 0) {
 		rc = -errno;
 		goto fail;
@@ -719,7 +719,7 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	t->change_ns = meta_int(meta, "changed_ns", 0);
 	t->mtime_ns = t->ctime_ns;
 
-	t->origins_fd = openat(t->dirfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC);
+	t->origins_fd = openat(t->dirfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (t->origins_fd < 0) {
 		rc = -errno;
 		goto fail;

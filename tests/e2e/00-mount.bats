@@ -106,3 +106,37 @@ teardown() {
 	is_unmounted "$M"
 	[ ! -e "$TMP/data/a" ]
 }
+
+@test "a data directory others could change is refused (StrictModes): a world-writable parent, another user's symlink, another user's directory" {
+	[[ $EUID -eq 0 ]] || skip "needs root (chown)"
+	sfs_mktemp
+	local conf=$TMP/bad.conf
+	try() { # try DATA: start on DATA, expect one line with REASON, nothing mounted or made
+		printf '[mount]\nmountpoint = %s\n[cluster sanfrancisco]\ndata = %s\n' "$M" "$1" >"$conf"
+		run timeout 10 "$STREAMFS" -c "$conf" -f
+		echo "$output"
+		[ "$status" -ne 0 ]
+		[ "$status" -ne 124 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ $output == *"data directory $1 is not safe: "*"$2"* ]]
+		is_unmounted "$M"
+		[ ! -e "$1" ]
+	}
+	mkdir -m 0777 "$TMP/open"
+	try "$TMP/open/sf" "$TMP/open is writable by others (mode 0777) without the sticky bit"
+	mkdir -m 0775 "$TMP/grp"
+	try "$TMP/grp/sf" "writable by its group"
+	mkdir "$TMP/real"
+	ln -s "$TMP/real" "$TMP/link"
+	chown -h 65534 "$TMP/link"
+	try "$TMP/link/sf" "$TMP/link is a symlink owned by uid 65534"
+	mkdir "$TMP/theirs"
+	chown 65534 "$TMP/theirs"
+	try "$TMP/theirs/sf" "$TMP/theirs is owned by uid 65534"
+	# sticky and world-writable (as /tmp) is fine, and so is root's symlink
+	mkdir -m 1777 "$TMP/sticky"
+	ln -s "$TMP/sticky" "$TMP/ours"
+	printf '[mount]\nmountpoint = %s\n[cluster sanfrancisco]\ndata = %s/ours/sf\n' "$M" "$TMP" >"$TMP/mount.conf"
+	sfs_start
+	[ "$(ls "$M")" = sanfrancisco ]
+}

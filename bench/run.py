@@ -16,6 +16,9 @@ Figures (BENCH_ONLY names them):
       openssl command), beside figure 4
   4c  synchronous replicas: write() latency, sync vs async, one daemon and
       over the gateway
+  4d  replication beside unrelated topics: figure 4's live latency of one
+      stream, and the daemon's idle CPU, before and after another stream
+      gets 10,000 topics and a replica that refuses it
   8   fsync policies
   9   peer: NATS JetStream mirror, one server: figure 4's catch-up and live
       latency with nats-server (-js) and build/bench/natspeer (libnats),
@@ -63,7 +66,7 @@ NATSPEER = os.path.join(BIN, "natspeer")   # figure 9 only: not required
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
-FIGURES = ["1", "2", "3", "4", "4b", "4c", "5", "6", "7", "8", "9"]   # in the order they run
+FIGURES = ["1", "2", "3", "4", "4b", "4c", "4d", "5", "6", "7", "8", "9"]   # in the order they run
 ONLY = {x.lower() for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
 TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
@@ -87,6 +90,8 @@ N_LATENCY = scaled(1000, 200)             # figures 4, 4b, 4c: live samples per 
 N_TAIL = scaled(12, 6)                    # figure 5, samples per tail mode
 START_BYTES = scaled(1024 * MiB, 8 * MiB)  # figure 7a: the large topic (1 GiB), after 10x growth
 START_TOPICS = scaled(10_000, 200)        # figure 7b
+BESIDE_TOPICS = scaled(10_000, 1000)      # figure 4d: the unrelated topics
+IDLE_SECONDS = max(1.0, min(3.0, 2.0 * SCALE))   # figure 4d: idle CPU window
 START_TOPIC_MSGS = 10                     # messages per small topic
 FSYNC_SECONDS = max(1.0, min(3.0, 2.0 * SCALE))  # figure 8, per measurement
 FSYNC_WRITERS = 4
@@ -733,6 +738,94 @@ def sync_vs_async(mnt_a, mnt_b, where, out, degraded):
     degraded[where].append(bool(r.get("degraded")) or r["replicaState"] != "REPLICA_STATE_REPLICATING")
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of process PID so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(pid, seconds):
+    """The share of one CPU process PID uses over SECONDS with nothing asked
+    of it (0.25 = a quarter of a core)."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+def fig4d(b, res):
+    """Figure 4's live latency of a/s -> b/s in one daemon, and the daemon's
+    idle CPU, before and after stream a/big gets BESIDE_TOPICS topics of one
+    message and a replica (b/refused) that does not accept it: the replication
+    of a/s must not pay for topics it has nothing to do with (issue 13.5)."""
+    out = {"without": [], "with": []}
+    cpu = {"without": [], "with": []}
+    for run in range(RUNS):
+        d = b.fresh("fig4d")
+        with b.streamfs(d).start() as sf:
+            m = sf.mnt
+            os.mkdir(os.path.join(m, "a", "s"))
+            os.mkdir(os.path.join(m, "b", "s"))
+            ctl_append(os.path.join(m, "b", "s", ".upstreams"), "/mapr/a/s")
+            src, rep = os.path.join(m, "a", "s", "t"), os.path.join(m, "b", "s", "t")
+            ctl_append(src, "first " + "f" * (MSG - 6), create=True)
+            info = os.path.join(m, "a", "s", ".info")
+            ctl_append(os.path.join(m, "a", "s", ".replicas"), "/mapr/b/s")
+            wait_caught_up(info, "figure 4d", time.monotonic(), timeout=60)
+            os.sync()
+            cpu["without"].append(idle_cpu(sf.proc.pid, IDLE_SECONDS))
+            out["without"].append(live_latency(src, rep))
+            os.mkdir(os.path.join(m, "a", "big"))
+            os.mkdir(os.path.join(m, "b", "refused"))
+            make_topics(m, "big", 0, BESIDE_TOPICS, 1)
+            ctl_append(os.path.join(m, "a", "big", ".replicas"), "/mapr/b/refused")
+            big_info = os.path.join(m, "a", "big", ".info")
+            t0 = time.monotonic()
+            while True:
+                r = info_replica(big_info)
+                if r and r["replicaState"] == "REPLICA_STATE_UNEXPECTED":
+                    break
+                if time.monotonic() - t0 > 120:
+                    raise RuntimeError("figure 4d: a/big's replica was not refused after 120 s")
+                time.sleep(0.05)
+            os.sync()
+            cpu["with"].append(idle_cpu(sf.proc.pid, IDLE_SECONDS))
+            out["with"].append(live_latency(src, rep))
+        b.remove(d)
+    m = {k: {f: med([x[f] for x in v]) for f in ("p50_us", "p90_us", "p99_us")}
+         for k, v in out.items()}
+    mx = {k: max(x["max_us"] for x in v) for k, v in out.items()}
+    c = {k: med(v) for k, v in cpu.items()}
+    rows = [[f"{BESIDE_TOPICS:,} other topics" if k == "with" else "no other topics",
+             f"{m[k]['p50_us']:.0f}", f"{m[k]['p90_us']:.0f}", f"{m[k]['p99_us']:.0f}",
+             f"{mx[k]:.0f}", f"{100 * c[k]:.1f}%"] for k in ("without", "with")]
+    rows.append(["with / without", f_ratio(m["with"]["p50_us"], m["without"]["p50_us"]),
+                 f_ratio(m["with"]["p90_us"], m["without"]["p90_us"]),
+                 f_ratio(m["with"]["p99_us"], m["without"]["p99_us"]),
+                 f_ratio(mx["with"], mx["without"]), ""])
+    lines = table(["a/s -> b/s, one daemon", "p50 us", "p90 us", "p99 us", "max us",
+                   "idle CPU"], rows)
+    lines += [f"latency as in figure 4 ({N_LATENCY} samples per run, 1 ms apart, median over "
+              "runs; max = worst run);",
+              f"  idle CPU: the daemon's user+system time over {IDLE_SECONDS:.0f} s with no "
+              "request, in % of one core;",
+              f"  other topics: stream a/big with {BESIDE_TOPICS:,} topics of one message, "
+              "replicated to b/refused, which does not",
+              "  accept a/big as an upstream (the replica stays UNEXPECTED and is retried); "
+              "both rows measured in the same daemon",
+              "runs p50/p99/max us, without: " + "; ".join(
+                  f"{x['p50_us']:.0f}/{x['p99_us']:.0f}/{x['max_us']:.0f}" for x in out["without"]) +
+              "; with: " + "; ".join(
+                  f"{x['p50_us']:.0f}/{x['p99_us']:.0f}/{x['max_us']:.0f}" for x in out["with"])]
+    res.section(f"4d. Replication beside {BESIDE_TOPICS:,} unrelated topics, median of {RUNS}",
+                lines)
+    ok = m["with"]["p99_us"] < 2 * max(m["without"]["p99_us"], 500) and c["with"] < 0.05
+    res.target(f"beside {BESIDE_TOPICS:,} unrelated topics with a refused replica: live p99 "
+               "within 2x (or 1 ms) of without, idle CPU < 5%",
+               f"p99 {m['with']['p99_us'] / 1000:.2f} ms vs {m['without']['p99_us'] / 1000:.2f} ms, "
+               f"idle CPU {100 * c['with']:.1f}%", ok)
+
+
 def fig4c(b, res):
     """write() latency with a synchronous replica, against an asynchronous one,
     in one daemon and over the gateway."""
@@ -1244,7 +1337,7 @@ def write_results(res, head, elapsed):
     for title, body in res.sections:
         lines += [title] + ["  " + x for x in body] + [""]
     if res.targets:
-        lines.append("Issue 7 targets")
+        lines.append("Targets (issue 7; issue 13.5 for figure 4d)")
         lines += ["  " + x for x in table(["target", "measured", "met"],
                   [[w, m, "yes" if ok else ("n/a" if ok is None else "NO")]
                    for w, m, ok in res.targets])]
@@ -1260,7 +1353,8 @@ def write_results(res, head, elapsed):
     with open(OUT, "w") as f:
         f.write("\n".join(lines) + "\n")
     # The verdicts on the terminal too, not only in the file.
-    tail = lines[lines.index("Issue 7 targets"):] if "Issue 7 targets" in lines else []
+    first = next((i for i, l in enumerate(lines) if l.startswith("Targets")), len(lines))
+    tail = lines[first:]
     for line in tail:
         log(line)
     log("")
@@ -1338,6 +1432,8 @@ def main():
             fig4b(b, res)
         if want("4c"):
             fig4c(b, res)
+        if want("4d"):
+            fig4d(b, res)
         if want(5):
             fig5(b, res)
         if want(6):

@@ -515,7 +515,7 @@ out:
 		stream_refuse(s, "%s: cannot save the stream's settings: %s", file, strerror(-rc));
 	free(cur);
 	free(w);
-	if (rc == 0 && !dry_run && ns->wake)
-		ns->wake(ns->wake_arg);
+	if (rc == 0 && !dry_run)
+		stream_touch_replication(s);
 	return rc;
 }

@@ -545,8 +545,12 @@ static int sfs_mkdir(const char *path, mode_t mode)
 		mode |= S_ISGID;
 	}
 	rc = ns_create_stream(&d->ns, cl, l.s, ctx->uid, gid, mode, NULL);
-	if (rc == 0 && d->ns.wake)
-		d->ns.wake(d->ns.wake_arg); /* it may be a replica someone waits for */
+	if (rc == 0) {
+		/* It may be a replica someone waits for. */
+		atomic_fetch_add(&d->ns.repl_gen_all, 1);
+		if (d->ns.wake)
+			d->ns.wake(d->ns.wake_arg);
+	}
 	return rc;
 }
 

@@ -387,8 +387,11 @@ out:
 	pthread_rwlock_unlock(&ns->lock);
 	/* It may be some source's replica: let replication look now, so the
 	 * source's status says so without waiting for its next append. */
-	if (rc == 0 && ns->wake)
-		ns->wake(ns->wake_arg);
+	if (rc == 0) {
+		atomic_fetch_add(&ns->repl_gen_all, 1);
+		if (ns->wake)
+			ns->wake(ns->wake_arg);
+	}
 	return rc;
 }
 

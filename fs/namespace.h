@@ -13,6 +13,7 @@
 #define STREAMFS_NAMESPACE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -43,6 +44,10 @@ struct sfs_namespace {
 	/* Called when a topic gains messages or replication settings change. */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/* Moves when every stream's replicas must be looked at again (a
+	 * stream made or removed may be some stream's replica); see
+	 * stream.h, repl_gen. */
+	atomic_uint_fast64_t repl_gen_all;
 };
 
 /*

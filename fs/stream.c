@@ -45,6 +45,7 @@ void replica_free(struct replica *r)
 	if (!r)
 		return;
 	free(r->pos);
+	free(r->pidx);
 	free(r);
 }
 
@@ -132,6 +133,9 @@ int stream_save_locked(struct stream *s)
  * mtime moves. Saved without a sync: a time, not data. */
 static void touched_locked(struct stream *s)
 {
+	/* Replication looks at the stream again (a new topic goes to the
+	 * replicas, a removed one's positions are saved). */
+	stream_touch_replication(s);
 	s->mtime_ns = now_ns();
 	int rc = save_locked(s, false);
 	if (rc < 0)
@@ -255,12 +259,19 @@ out:
  * context switch per append. (Topics hold no reference on S; every holder
  * of a topic reference holds one on its stream.)
  */
+void stream_touch_replication(struct stream *s)
+{
+	struct sfs_namespace *ns = s->cluster->ns;
+	atomic_fetch_add(&s->repl_gen, 1);
+	if (ns->wake)
+		ns->wake(ns->wake_arg);
+}
+
 static void stream_appended(void *arg)
 {
 	struct stream *s = arg;
-	struct sfs_namespace *ns = s->cluster->ns;
-	if (atomic_load(&s->has_replicas) && ns->wake)
-		ns->wake(ns->wake_arg);
+	if (atomic_load(&s->has_replicas))
+		stream_touch_replication(s);
 }
 
 static int add_topic_locked(struct stream *s, struct topic *t)
@@ -450,6 +461,7 @@ static int delete_topic(struct stream *s, const char *name, const char *hidden)
 		for (size_t p = 0; p < rep->npos; p++)
 			if (!strcmp(rep->pos[p].topic, name)) {
 				rep->pos[p] = rep->pos[--rep->npos];
+				rep->pidx_n = (size_t)-1; /* the index is built again */
 				s->positions_dirty = true;
 				break;
 			}

@@ -49,6 +49,10 @@ struct replica_position {
 	uint64_t vpos;		/* topic-file byte position of that offset */
 	bool on_replica;	/* the topic is known to exist on the replica
 				 * (not saved: checked once after a start) */
+	/* The origin timestamp of the message at OLDEST_AT (the oldest not
+	 * sent, when OLDEST_AT == OFFSET), so that status does not read it
+	 * again every round; 0 when not known. */
+	uint64_t oldest_at, oldest_ns;
 };
 
 struct replica {
@@ -66,6 +70,11 @@ struct replica {
 	bool copied;		/* initial copy has caught up once */
 	struct replica_position *pos;
 	size_t npos, poscap;
+	/* Index of POS by topic name (replication/positions.c): slots hold
+	 * a position's index + 1, 0 empty; PIDX_N is how many positions it
+	 * indexes, -1 when it must be built again (positions removed). */
+	uint32_t *pidx;
+	size_t pidx_cap, pidx_n;
 	enum replica_state state;
 	char last_error[1200];
 	uint64_t last_error_ns;
@@ -129,6 +138,15 @@ struct stream {
 	 * (.info replicationRounds): a pass that began after an append has
 	 * sent everything it could of it. */
 	atomic_uint_fast64_t repl_rounds;
+	/* Work for replication (replication/replicator.c): REPL_GEN moves
+	 * with every change a lane must look at (an append, a topic made or
+	 * removed, a control-file write: stream_touch_replication). Each lane
+	 * keeps in its own slot the generation it last looked at and when it
+	 * must look again anyway (a retry, a probe, a positions save), so a
+	 * round passes over the streams with nothing to do. */
+	atomic_uint_fast64_t repl_gen;
+	uint64_t lane_gen[SFS_MAX_CLUSTERS + 1];
+	uint64_t lane_due_ns[SFS_MAX_CLUSTERS + 1];
 
 	atomic_int refs;
 };
@@ -238,6 +256,13 @@ void stream_times(struct stream *s, uint64_t *mtime_ns, uint64_t *ctime_ns);
  */
 void stream_refuse(struct stream *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * stream_touch_replication - S changed in a way replication must look at
+ * (see repl_gen): bumps it and wakes the replication thread. No lock
+ * needed.
+ */
+void stream_touch_replication(struct stream *s);
 
 /* replica_state_name - "REPLICA_STATE_REPLICATING" etc. Static string. */
 const char *replica_state_name(enum replica_state st);

@@ -8,23 +8,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "../fs/logging.h"
 #include "../fs/metafile.h"
 #include "../fs/namespace.h"
 
 #define POSITIONS_FILE ".positions.json"
 
+/*
+ * The positions of a replica are found by topic name through an
+ * open-addressing hash index (r->pidx, a power of two of slots, at most
+ * half full), so that a round over many topics costs one probe each, not
+ * a search of every position (11,850 topics took a lane 3.7 s a round).
+ */
+static size_t name_slot(const char *topic, size_t cap)
+{
+	return XXH32(topic, strlen(topic), 0) & (cap - 1);
+}
+
+/* Build R's index for its NPOS positions. Returns 0 or -ENOMEM. */
+static int index_build(struct replica *r)
+{
+	size_t cap = 16;
+	while (cap < 2 * r->npos + 2)
+		cap *= 2;
+	uint32_t *v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->npos; i++) {
+		size_t k = name_slot(r->pos[i].topic, cap);
+		while (v[k])
+			k = (k + 1) & (cap - 1);
+		v[k] = (uint32_t)i + 1;
+	}
+	free(r->pidx);
+	r->pidx = v;
+	r->pidx_cap = cap;
+	r->pidx_n = r->npos;
+	return 0;
+}
+
 struct replica_position *position_find(struct replica *r, const char *topic,
 				       const uuid_t incarnation)
 {
-	for (size_t i = 0; i < r->npos; i++) {
-		struct replica_position *p = &r->pos[i];
+	if ((!r->pidx || r->pidx_n != r->npos) && index_build(r) < 0)
+		return NULL;
+	size_t k = name_slot(topic, r->pidx_cap);
+	for (; r->pidx[k]; k = (k + 1) & (r->pidx_cap - 1)) {
+		struct replica_position *p = &r->pos[r->pidx[k] - 1];
 		if (strcmp(p->topic, topic))
 			continue;
 		if (uuid_compare(p->incarnation, incarnation)) {
 			uuid_copy(p->incarnation, incarnation);
 			p->offset = p->vpos = 0;
 			p->on_replica = false;
+			p->oldest_ns = 0;
 		}
 		return p;
 	}
@@ -40,6 +79,14 @@ struct replica_position *position_find(struct replica *r, const char *topic,
 	memset(p, 0, sizeof(*p));
 	snprintf(p->topic, sizeof(p->topic), "%s", topic);
 	uuid_copy(p->incarnation, incarnation);
+	/* Into the index: K is the empty slot the search ended on. */
+	if (2 * r->npos + 2 > r->pidx_cap) {
+		if (index_build(r) < 0)
+			r->pidx_n = (size_t)-1; /* found by a build at the next call */
+	} else {
+		r->pidx[k] = (uint32_t)(r->npos - 1) + 1;
+		r->pidx_n = r->npos;
+	}
 	return p;
 }
 

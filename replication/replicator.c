@@ -91,16 +91,22 @@ struct replica_key {
 	char cluster[256], stream[256];
 };
 
-/* Timestamp of the oldest unsent message of R (0 if none); no locks held. */
-static uint64_t oldest_pending(struct topic **topics, int n,
-			       const uint64_t *from)
+/*
+ * Timestamp of the oldest unsent message of R (0 if none); no locks held.
+ * TS[i] holds the timestamp of the message at FROM[i] where it is known
+ * (the position's cache), else 0: only those are read, and filled in.
+ */
+static uint64_t oldest_pending(struct topic **topics, int n, const uint64_t *from,
+			       uint64_t *ts)
 {
 	uint64_t oldest = 0;
 	struct topic_batch b = { 0 };
 	for (int i = 0; i < n; i++) {
-		if (topic_read_batch(topics[i], from[i], 1, 1, &b) == 0 && b.n &&
-		    (!oldest || b.msgs[0].timestamp_ns < oldest))
-			oldest = b.msgs[0].timestamp_ns;
+		if (!ts[i] && from[i] < topic_end(topics[i]) &&
+		    topic_read_batch(topics[i], from[i], 1, 1, &b) == 0 && b.n)
+			ts[i] = b.msgs[0].timestamp_ns;
+		if (ts[i] && (!oldest || ts[i] < oldest))
+			oldest = ts[i];
 	}
 	topic_batch_free(&b);
 	return oldest;
@@ -203,8 +209,12 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 	char err[1200] = "";
 	int moved = 0;
 	uint64_t *from = calloc(ntopics ? ntopics : 1, sizeof(*from));
-	if (!from)
+	uint64_t *ts = calloc(ntopics ? ntopics : 1, sizeof(*ts));
+	if (!from || !ts) {
+		free(from);
+		free(ts);
 		return -1;
+	}
 
 	pthread_mutex_lock(&s->lock);
 	struct replica *r = replica_by_name(s, key->cluster, key->stream);
@@ -247,6 +257,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			/* A new replica, or one named again: copy from the start. */
 			uuid_copy(r->target_uuid, tg.uuid);
 			r->npos = 0;
+			r->pidx_n = (size_t)-1;
 			r->copied = false;
 			s->positions_dirty = true;
 		}
@@ -350,6 +361,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		for (int i = 0; i < ntopics; i++) {
 			struct replica_position *p = position_find(r, topics[i]->name, topics[i]->uuid);
 			from[i] = p ? p->offset : 0;
+			ts[i] = p && p->oldest_at == p->offset ? p->oldest_ns : 0;
 		}
 		if (err[0]) {
 			replica_fail(s, r, err);
@@ -371,11 +383,21 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (r && !done) {
-		uint64_t oldest = oldest_pending(topics, ntopics, from);
+		uint64_t oldest = oldest_pending(topics, ntopics, from, ts);
 		pthread_mutex_lock(&s->lock);
 		r = replica_by_name(s, key->cluster, key->stream);
-		if (r)
+		if (r) {
 			r->oldest_pending_ns = oldest;
+			/* Remember what was read, where the position has not moved. */
+			for (int i = 0; i < ntopics; i++) {
+				struct replica_position *p =
+					position_find(r, topics[i]->name, topics[i]->uuid);
+				if (p && p->offset == from[i] && ts[i]) {
+					p->oldest_at = from[i];
+					p->oldest_ns = ts[i];
+				}
+			}
+		}
 		pthread_mutex_unlock(&s->lock);
 	} else if (r) {
 		pthread_mutex_lock(&s->lock);
@@ -386,6 +408,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 	}
 out:
 	free(from);
+	free(ts);
 	if (err[0])
 		return -1;
 	return moved;
@@ -429,10 +452,14 @@ static bool save_positions(struct replicator *rp, struct stream *s, bool force)
 }
 
 /*
- * One pass over every stream. Sets *ERRORS if some replica is failing, and
- * *UNSAVED if some stream's positions wait for their next save.
+ * One pass over the streams this lane has something to do for: those whose
+ * repl_gen moved since it last looked (an append, a topic made or removed,
+ * a control-file write), all of them when the namespace's repl_gen_all
+ * moved, and those whose time came (a retry, a probe, a positions save).
+ * Streams with nothing to do cost two loads. Sets *NEXT_NS to the soonest
+ * time a stream must be looked at again (UINT64_MAX: none).
  */
-static bool round_all(struct replicator_lane *lane, bool *errors, bool *unsaved)
+static bool round_all(struct replicator_lane *lane, uint64_t *next_ns)
 {
 	struct replicator *rp = lane->rp;
 	struct stream **streams;
@@ -440,11 +467,26 @@ static bool round_all(struct replicator_lane *lane, bool *errors, bool *unsaved)
 	struct topic_batch b = { 0 };
 	struct topic_msg *keep = NULL;
 	size_t keepcap = 0;
+	int li = (int)(lane - rp->lanes);
+	uint64_t all = atomic_load(&rp->ns->repl_gen_all);
+	bool every = all != lane->seen_all;
+	*next_ns = UINT64_MAX;
 	int ns = ns_streams_snapshot(rp->ns, &streams);
-	if (ns < 0)
+	if (ns < 0) {
+		*next_ns = now_ns() + REPLICATOR_RETRY_MS * 1000000ull;
 		return false;
+	}
 	for (int i = 0; i < ns; i++) {
 		struct stream *s = streams[i];
+		uint64_t gen = atomic_load(&s->repl_gen), now = now_ns();
+		if (!every && gen == s->lane_gen[li] && now < s->lane_due_ns[li]) {
+			if (s->lane_due_ns[li] < *next_ns)
+				*next_ns = s->lane_due_ns[li];
+			stream_put(s);
+			continue;
+		}
+		s->lane_gen[li] = gen;
+		bool errors = false, smoved = false;
 		pthread_mutex_lock(&s->lock);
 		int nr = 0;
 		struct replica_key keys[STREAM_MAX_REPLICAS];
@@ -464,20 +506,41 @@ static bool round_all(struct replicator_lane *lane, bool *errors, bool *unsaved)
 					int rc = replicate_one(lane, s, &keys[k], topics, nt, &b,
 							       &keep, &keepcap);
 					if (rc > 0)
-						moved = true;
+						smoved = true;
 					if (rc < 0)
-						*errors = true;
+						errors = true;
 				}
 				for (int k = 0; k < nt; k++)
 					topic_put(topics[k]);
 				free(topics);
+			} else {
+				errors = true;	/* out of memory: again soon */
 			}
 			atomic_fetch_add(&s->repl_rounds, 1);
 		}
-		if (save_positions(rp, s, false))
-			*unsaved = true;
+		bool unsaved = save_positions(rp, s, false);
+		/* When to look again without being told: at once while there is
+		 * more to send (a round sends at most a few batches per topic),
+		 * after the retry interval while a replica fails, after the probe
+		 * interval for a remote one, when the positions are due to be
+		 * saved; never otherwise. */
+		now = now_ns();
+		uint64_t due = UINT64_MAX;
+		if (smoved)
+			due = now;
+		if (errors && now + REPLICATOR_RETRY_MS * 1000000ull < due)
+			due = now + REPLICATOR_RETRY_MS * 1000000ull;
+		if (nr && lane->gc && now + REPLICATOR_PROBE_MS * 1000000ull < due)
+			due = now + REPLICATOR_PROBE_MS * 1000000ull;
+		if (unsaved && now + (uint64_t)rp->positions_interval_ms * 1000000ull < due)
+			due = now + (uint64_t)rp->positions_interval_ms * 1000000ull;
+		s->lane_due_ns[li] = due;
+		if (due < *next_ns)
+			*next_ns = due;
+		moved |= smoved;
 		stream_put(s);
 	}
+	lane->seen_all = all;
 	free(streams);
 	free(keep);
 	topic_batch_free(&b);
@@ -506,8 +569,8 @@ static void *lane_main(void *arg)
 	while (!rp->stop) {
 		uint64_t seen = rp->gen;
 		pthread_mutex_unlock(&rp->mu);
-		bool errors = false, unsaved = false;
-		bool moved = round_all(lane, &errors, &unsaved);
+		uint64_t next_ns;
+		bool moved = round_all(lane, &next_ns);
 		int down_ms = lane->gc && !moved ? gwclient_backoff_ms(lane->gc) : 0;
 		pthread_mutex_lock(&rp->mu);
 		if (rp->stop)
@@ -520,16 +583,16 @@ static void *lane_main(void *arg)
 		}
 		if (moved || rp->gen != seen)
 			continue;
-		/* Idle: sleep until woken, or until the next retry, probe or
-		 * positions save is due, whichever comes first. */
-		int ms = errors ? REPLICATOR_RETRY_MS : lane->gc ? REPLICATOR_PROBE_MS : 0;
-		/* (unsaved implies positions_interval_ms > 0) */
-		if (unsaved && (!ms || rp->positions_interval_ms < (uint32_t)ms))
-			ms = (int)rp->positions_interval_ms;
-		if (ms)
-			wait_ms(rp, ms);
-		else
+		/* Idle: sleep until woken, or until a stream is due (a retry, a
+		 * probe, a positions save), whichever comes first. */
+		if (next_ns == UINT64_MAX) {
 			pthread_cond_wait(&rp->cv, &rp->mu);
+		} else {
+			uint64_t now = now_ns();
+			int ms = next_ns <= now ? 0 : (int)((next_ns - now + 999999) / 1000000);
+			if (ms > 0)
+				wait_ms(rp, ms);
+		}
 	}
 	pthread_mutex_unlock(&rp->mu);
 	return NULL;

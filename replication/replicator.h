@@ -36,6 +36,7 @@ struct replicator_lane {
 	struct replicator *rp;
 	const char *cluster;	/* remote cluster served; NULL: the local lane */
 	struct gwclient *gc;	/* remote lanes: the gateway client */
+	uint64_t seen_all;	/* ns->repl_gen_all at its last whole round */
 	pthread_t thread;
 	bool started;
 };

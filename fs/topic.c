@@ -443,6 +443,13 @@ static uint64_t checkpoint_load(struct topic *t, uint64_t log_end)
 			goto out;
 		}
 		uint64_t h = get_le64(v);
+		/* No real origin offset passes 2^63 - 1 (the scan ignores
+		 * such records): a checkpoint saying so is corrupt. */
+		if (h - 1 > INT64_MAX && h != 0) {
+			for (uint32_t k = 0; k < n; k++)
+				t->origins[k].seen = false;
+			goto out;
+		}
 		t->origins[i].seen = h != 0;
 		t->origins[i].hwm = h ? h - 1 : 0;
 	}
@@ -925,6 +932,16 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 	 * check_batch). The first one is its offset in the topic. */
 	struct topic_origin *lo = &t->origins[t->local_idx];
 	uint64_t seq = lo->seen ? lo->hwm + 1 : offset;
+	/* Origin offsets stay at or below 2^63 - 1 (what start-up believes
+	 * of a record): past that, refuse rather than store marks that a
+	 * restart would forget. 2^63 messages are never reached by counting;
+	 * only a damaged log gets here. */
+	if (seq > (uint64_t)INT64_MAX || n - 1 > (uint64_t)INT64_MAX - seq) {
+		log_warn("topic %s: its own origin offsets are exhausted (next %" PRIu64 "): append refused",
+			 t->name, seq);
+		rc = -EOVERFLOW;
+		goto out;
+	}
 	uint64_t ts = now_ns();
 	size_t pos = 0;
 	for (size_t i = 0; i < n; i++) {

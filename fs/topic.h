@@ -159,7 +159,9 @@ void topic_put(struct topic *t);
 /*
  * topic_append_local - append N messages (payloads without '\n', as IOV) as
  * one contiguous run, with this topic as their origin. All or nothing.
- * Returns 0, -ENOENT if the topic was deleted, -ENOSPC, -EIO, -ENOMEM.
+ * Returns 0, -ENOENT if the topic was deleted, -ENOSPC, -EIO, -ENOMEM,
+ * -EOVERFLOW when its own origin offsets would pass 2^63 - 1 (a damaged
+ * log only; logged).
  */
 int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n);
 

@@ -34,6 +34,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "ctlfiles.h"
 #include "logging.h"
 #include "names.h"
@@ -71,6 +73,11 @@ struct fh {
 	 * it: refuse every write up to and including one with a '\n', so no
 	 * tail of it becomes a message (refuse_long). */
 	bool discarding;
+	/* The bytes of the last refused write, from its start through the
+	 * '\n' that ended its over-long message (RLEN bytes, XXH3 RHASH; 0:
+	 * none), so that the writer sending them again is recognised. */
+	size_t rlen;
+	uint64_t rhash;
 	/* O_TRUNC: the entries of every line written so far, each line
 	 * parsed once; bytes and lines so far (CTL_REPLACE_MAX_*). */
 	struct ctl_entry *acc;
@@ -89,6 +96,8 @@ struct fh {
 	struct fh *pending_next;
 	bool is_pending;
 };
+
+static const char *fh_path(const struct fh *f, char *buf, size_t len);
 
 static struct sfs_daemon *daemon_of(void)
 {
@@ -168,20 +177,22 @@ static bool request_interrupted(void *arg)
  * After an append through F: wait for synchronous replicas
  * (docs/replication.md, "Synchronous mode"). A stream without replicas,
  * the usual case, costs one atomic load here rather than the stream lock
- * and a topic lock on every write. A signal to the writer ends the wait:
- * returns -EINTR (the messages are appended and replicate later), with
- * one log line naming PATH; else 0.
+ * and a topic lock on every write. A signal to the writer ends the wait
+ * (one log line naming PATH): the messages are appended, so the write
+ * returns their count, as POSIX has an interrupted write() that moved
+ * data do; EINTR would make writers that retry on it (Python, dd on
+ * SIGUSR1) append them twice.
  */
-static int wait_synchronous(struct fh *f, const char *path)
+static void wait_synchronous(struct fh *f, const char *path)
 {
 	if (!atomic_load(&f->stream->has_replicas))
-		return 0;
-	int rc = sync_wait(f->stream, f->topic, topic_end(f->topic),
-			   daemon_of()->cfg->sync_timeout_ms, request_interrupted, NULL);
-	if (rc == -EINTR)
+		return;
+	if (sync_wait(f->stream, f->topic, topic_end(f->topic),
+		      daemon_of()->cfg->sync_timeout_ms, request_interrupted, NULL) == -EINTR) {
+		char where[800];
 		log_info("write %s: interrupted while waiting for a synchronous replica; the messages are appended and replicate later",
-			 path ? path : f->topic->name);
-	return rc;
+			 path ? path : fh_path(f, where, sizeof(where)));
+	}
 }
 
 /*
@@ -229,7 +240,12 @@ static void pending_remove(struct fh *f)
 	pthread_mutex_unlock(&pending_mu);
 }
 
-/* Store the waiting last line of handle F (f->mu held). */
+/*
+ * Store the waiting last line of handle F (f->mu held). It does not wait
+ * for synchronous replicas: it runs at the release, which close() does
+ * not wait for, or for someone else's stat, open or read, who must not
+ * wait on the writer's behalf (docs/replication.md).
+ */
 static int store_partial(struct fh *f, const char *path)
 {
 	if (!f->plen)
@@ -238,11 +254,11 @@ static int store_partial(struct fh *f, const char *path)
 	int rc = topic_append_local(f->topic, &iov, 1);
 	f->plen = 0;
 	hold_shrink(daemon_of(), f);
-	if (rc < 0)
+	if (rc < 0) {
+		char where[800];
 		log_warn("close %s: the last line could not be appended: %s",
-			 path ? path : f->topic->name, strerror(-rc));
-	else
-		rc = wait_synchronous(f, path);
+			 path ? path : fh_path(f, where, sizeof(where)), strerror(-rc));
+	}
 	return rc;
 }
 
@@ -337,10 +353,16 @@ static int parse_path(const char *path, struct loc *l)
 	return 0;
 }
 
-/* A name libfuse gives a file removed while open (see sfs_rename). */
+/* A name libfuse gives a file removed while open (see sfs_rename):
+ * ".fuse_hidden" and 16 hex digits, as its hide_node makes them. */
 static bool is_hidden_name(const char *name)
 {
-	return !strncmp(name, ".fuse_hidden", 12);
+	if (strncmp(name, ".fuse_hidden", 12) || strlen(name) != 28)
+		return false;
+	for (int i = 12; i < 28; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
 }
 
 /* Topic NAME of S, or the topic removed while open that has that hidden
@@ -392,16 +414,53 @@ static void topic_attr(struct topic *t, struct stat *st)
 	set_time(&st->st_ctim, topic_ctime(t));
 }
 
+/* The times and owner of a stream's entries (the stream, its control
+ * files) into ST. */
+static void stream_attr(struct stream *s, struct stat *st)
+{
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	uint64_t smtime, sctime;
+	stream_times(s, &smtime, &sctime);
+	set_time(&st->st_mtim, smtime);
+	st->st_atim = st->st_mtim;
+	set_time(&st->st_ctim, sctime);
+}
+
+/* Attributes of control file CTL of S: its size is the length of what the
+ * caller would read now. */
+static int ctl_attr(struct sfs_daemon *d, struct stream *s, int ctl, struct stat *st)
+{
+	char *text;
+	size_t len;
+	struct ctl_reader who;
+	gid_t groups[64];
+	int rc = ctlfile_render(&d->ns, s, reader_of(&who, groups, 64), ctl, &text, &len);
+	if (rc < 0)
+		return rc;
+	free(text);
+	stream_attr(s, st);
+	st->st_mode = S_IFREG | (s->mode & (ctl == CTLFILE_INFO ? 0444 : 0666));
+	st->st_nlink = 1;
+	st->st_size = len;
+	return 0;
+}
+
 static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct sfs_daemon *d = daemon_of();
 	/* fstat, and the kernel's check before every page-cache read: the
-	 * open file knows its topic, no path to resolve. */
+	 * open file knows its topic, no path to resolve (with nullpath_ok
+	 * there is none). */
 	struct fh *f = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
-	if (f && f->kind == FH_TOPIC) {
+	if (f) {
 		memset(st, 0, sizeof(*st));
 		st->st_blksize = 4096;
+		if (f->kind == FH_CTL)
+			return ctl_attr(d, f->stream, f->ctl, st);
 		topic_attr(f->topic, st);
+		if (topic_deleted(f->topic))
+			st->st_nlink = 0;	/* removed, still open */
 		return 0;
 	}
 	struct loc l;
@@ -434,31 +493,14 @@ static int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
 	if (!s)
 		return -ENOENT;
-	st->st_uid = s->uid;
-	st->st_gid = s->gid;
-	uint64_t smtime, sctime;
-	stream_times(s, &smtime, &sctime);
-	set_time(&st->st_mtim, smtime);
-	st->st_atim = st->st_mtim;
-	set_time(&st->st_ctim, sctime);
+	stream_attr(s, st);
 	if (l.kind == L_STREAM) {
 		st->st_mode = S_IFDIR | s->mode;
 		st->st_nlink = 2;
 		return 0;
 	}
-	if (l.kind == L_CTL) {
-		char *text;
-		size_t len;
-		struct ctl_reader who;
-		gid_t groups[64];
-		if ((rc = ctlfile_render(&d->ns, s, reader_of(&who, groups, 64), l.ctl, &text, &len)) < 0)
-			return rc;
-		free(text);
-		st->st_mode = S_IFREG | (s->mode & (l.ctl == CTLFILE_INFO ? 0444 : 0666));
-		st->st_nlink = 1;
-		st->st_size = len;
-		return 0;
-	}
+	if (l.kind == L_CTL)
+		return ctl_attr(d, s, l.ctl, st);
 	AUTO_TOPIC *t = find_topic(s, l.t);
 	if (!t)
 		return -ENOENT;
@@ -476,16 +518,45 @@ static int fill_names(void *buf, fuse_fill_dir_t filler, char **names, int n)
 	return 0;
 }
 
+/*
+ * An open directory keeps the path it was opened by (fi->fh, a string
+ * this owns): with nullpath_ok libfuse passes readdir no path.
+ */
+static int sfs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct loc l;
+	int rc = parse_path(path, &l);
+	if (rc < 0)
+		return rc;
+	if (l.kind >= L_TOPIC)
+		return -ENOTDIR;
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	fi->fh = (uintptr_t)p;
+	return 0;
+}
+
+static int sfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((char *)(uintptr_t)fi->fh);
+	return 0;
+}
+
 static int sfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		       off_t off, struct fuse_file_info *fi,
 		       enum fuse_readdir_flags flags)
 {
 	(void)off;
-	(void)fi;
 	(void)flags;
 	struct sfs_daemon *d = daemon_of();
 	struct loc l;
 	char **names;
+	if (!path)
+		path = fi ? (const char *)(uintptr_t)fi->fh : NULL;
+	if (!path)
+		return -EBADF;
 	int n, rc = parse_path(path, &l);
 	if (rc < 0)
 		return rc;
@@ -643,6 +714,19 @@ static void fh_free(struct fh *f)
 	free(f);
 }
 
+/*
+ * fh_path - "/<cluster>/<stream>/<name>" of what F has open, for log
+ * lines: libfuse passes no path to the handlers of an open file
+ * (nullpath_ok). Written into BUF (LEN bytes), which it returns.
+ */
+static const char *fh_path(const struct fh *f, char *buf, size_t len)
+{
+	static const char *const ctl[] = { ".replicas", ".upstreams", ".info" };
+	snprintf(buf, len, "/%s/%s/%s", f->stream->cluster->name, f->stream->name,
+		 f->kind == FH_TOPIC ? f->topic->name : ctl[f->ctl]);
+	return buf;
+}
+
 static struct fh *fh_new(enum fh_kind kind, struct stream *s)
 {
 	struct fh *f = calloc(1, sizeof(*f));
@@ -700,7 +784,11 @@ static int sfs_open(const char *path, struct fuse_file_info *fi)
 		return open_ctl(d, path, s, l.ctl, fi);
 	AUTO_TOPIC *t = stream_find_topic(s, l.t);
 	if (!t)
-		return -ENOENT;
+		/* The kernel found it a moment ago (an open follows a lookup):
+		 * removed since. ESTALE makes the kernel look the name up again
+		 * and, for O_CREAT, create it, as an open racing rm on a local
+		 * file system would (namei.c, LOOKUP_REVAL). */
+		return -ESTALE;
 	commit_pending(t);
 	uint64_t bytes;
 	topic_stat(t, NULL, &bytes, NULL);
@@ -787,46 +875,102 @@ static int sfs_read(const char *path, char *buf, size_t size, off_t off,
 
 /*
  * Refuse a write that holds (part of) a message longer than max_message
- * (LEN bytes so far; f->mu held). Nothing of the write is stored, nor the
- * line the handle held back, which could only ever be stored cut short.
- * Later writes are refused too, up to and including one with a '\n', when
- * the writer may send more of the refused message: it goes on past this
- * write (UNFINISHED), or it began in an earlier write that was accepted
- * (CONTINUED). The second case is the kernel's: a write() over max_write
- * (1 MiB) comes in pieces, and when a later piece fails the writer gets
- * the count of the pieces accepted and sends the rest again (dd, Python's
- * buffered files), which must not become a message of its own.
+ * (LEN bytes so far; f->mu held): docs/filesystem.md, "Writing". Nothing
+ * of the write is stored, nor the line the handle held back, which could
+ * only ever be stored cut short. When the message goes on past this write
+ * (UNFINISHED), later writes are refused too, up to and including one
+ * with a '\n'. When the message began this write (or continued held
+ * bytes) and ended in it, THROUGH is the length of BUF up to and
+ * including its '\n': those bytes are remembered (refused_again).
  */
 static int refuse_long(const char *path, struct fh *f, size_t len, size_t max,
-		       bool unfinished, bool continued)
+		       bool unfinished, const char *buf, size_t through)
 {
 	log_warn("write %s: refused: a message of %s%zu bytes is longer than max_message (%zu bytes)",
 		 path, unfinished ? "at least " : "", len, max);
-	f->discarding = unfinished || continued;
+	f->discarding = unfinished;
+	f->rlen = through;
+	f->rhash = through ? XXH3_64bits(buf, through) : 0;
 	f->plen = 0;
 	return -EMSGSIZE;
 }
 
-static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
-			     const char *buf, size_t size)
+/*
+ * Does BUF/SIZE begin with the bytes of the last refused write (f->rlen)?
+ * A writer sends refused bytes again: when a write() over max_write (1
+ * MiB) comes in pieces and a later piece is refused, the writer gets the
+ * count of the pieces before it and sends the rest again (dd, Python);
+ * Python's buffered files also keep bytes a failed write() refused and
+ * send them with the next. Those bytes are the tail of a refused message,
+ * and must neither become a message nor take a new one with them.
+ */
+static bool refused_again(const struct fh *f, const char *buf, size_t size)
 {
-	/* The path may be NULL (libfuse has no name for the node). */
+	return f->rlen && size >= f->rlen && XXH3_64bits(buf, f->rlen) == f->rhash;
+}
+
+static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
+			     const char *buf, size_t size);
+
+/*
+ * A write through topic handle F (f->mu held): the refused-message rules
+ * first (refuse_long, refused_again), then topic_write_lines. Returns
+ * SIZE or a negative errno, never a short count.
+ */
+static int topic_write(struct sfs_daemon *d, const char *path, struct fh *f,
+		       const char *buf, size_t size)
+{
+	/* No path with nullpath_ok: name the topic for the log. */
+	char where[800];
 	if (!path)
-		path = f->topic->name;
-	size_t max = d->cfg->max_message;
+		path = fh_path(f, where, sizeof(where));
 	if (f->discarding) {
 		/* The rest of a refused message: refuse it too, up to its end. */
 		const char *nl = memchr(buf, '\n', size);
-		if (nl)
+		if (nl) {
 			f->discarding = false;
+			f->rlen = nl + 1 - buf;
+			f->rhash = XXH3_64bits(buf, f->rlen);
+		}
 		log_warn("write %s: refused: the rest of a message refused as longer than max_message",
 			 path);
 		return -EMSGSIZE;
 	}
+	if (!refused_again(f, buf, size)) {
+		f->rlen = 0;
+		return topic_write_lines(d, path, f, buf, size);
+	}
+	size_t old = f->rlen;
+	if (size == old) {
+		log_warn("write %s: refused: the end of a message refused as longer than max_message, sent again",
+			 path);
+		return -EMSGSIZE;
+	}
+	/* Skip what was sent again; the rest is a write of its own. */
+	f->rlen = 0;
+	int rc = topic_write_lines(d, path, f, buf + old, size - old);
+	if (rc >= 0)
+		return (int)size;
+	if (f->rlen) {
+		/* Refused again at once: a resend holds both refusals. */
+		f->rlen += old;
+		f->rhash = XXH3_64bits(buf, f->rlen);
+	} else if (!f->discarding) {
+		f->rlen = old;
+		f->rhash = XXH3_64bits(buf, old);
+	}
+	return rc;
+}
+
+/* The lines of a write: complete ones appended, the rest held. */
+static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *f,
+			     const char *buf, size_t size)
+{
+	size_t max = d->cfg->max_message;
 	const char *last = memrchr(buf, '\n', size);
 	if (!last) {
 		if (f->plen + size > max)
-			return refuse_long(path, f, f->plen + size, max, true, f->plen > 0);
+			return refuse_long(path, f, f->plen + size, max, true, NULL, 0);
 		int hrc = hold_grow(d, f, path, f->plen + size);
 		if (hrc < 0)
 			return hrc;
@@ -836,7 +980,7 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 	}
 	size_t rest = buf + size - (last + 1);
 	if (rest > max)
-		return refuse_long(path, f, rest, max, true, false);
+		return refuse_long(path, f, rest, max, true, NULL, 0);
 	/* One pass over the data: each line becomes an iovec of the handle's
 	 * array, which is kept for the next write. */
 	char *first = NULL;
@@ -872,8 +1016,8 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 			iov[0].iov_len = f->plen + len;
 		}
 		if (iov[i].iov_len > max) {
-			rc = refuse_long(path, f, iov[i].iov_len, max, false,
-					 i == 0 && f->plen > 0);
+			rc = refuse_long(path, f, iov[i].iov_len, max, false, buf,
+					 i == 0 ? (size_t)(nl + 1 - buf) : 0);
 			goto out;
 		}
 		p = nl + 1;
@@ -890,9 +1034,8 @@ static int topic_write_lines(struct sfs_daemon *d, const char *path, struct fh *
 		memcpy(f->pbuf, last + 1, rest);
 	f->plen = rest;
 	hold_shrink(d, f);
-	rc = wait_synchronous(f, path);
-	if (rc == 0)
-		rc = (int)size;
+	wait_synchronous(f, path);
+	rc = (int)size;
 out:
 	free(first);
 	return rc;
@@ -1062,7 +1205,7 @@ static int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 	if (f->kind == FH_TOPIC)
 		kill_suid(path, f->topic);
 	pthread_mutex_lock(&f->mu);
-	int rc = f->kind == FH_TOPIC ? topic_write_lines(d, path, f, buf, size) :
+	int rc = f->kind == FH_TOPIC ? topic_write(d, path, f, buf, size) :
 				       ctl_write(d, f, buf, size);
 	pthread_mutex_unlock(&f->mu);
 	return rc;
@@ -1132,8 +1275,21 @@ static int sfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 static int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct sfs_daemon *d = daemon_of();
+	struct fh *f = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	if (f) {
+		/* ftruncate: the open file knows what it is. */
+		uint64_t bytes = 0;
+		if (f->kind == FH_TOPIC) {
+			topic_stat(f->topic, NULL, &bytes, NULL);
+			if ((uint64_t)size == bytes)
+				return 0;
+		}
+		char where[800];
+		log_warn("truncate %s: refused: topics are append-only and control files are replaced with '>'",
+			 fh_path(f, where, sizeof(where)));
+		return -EPERM;
+	}
 	struct loc l;
 	int rc = parse_path(path, &l);
 	if (rc < 0)
@@ -1170,8 +1326,9 @@ static int sfs_fallocate(const char *path, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
 	struct fh *f = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	char where[800];
 	if (!path)
-		path = f && f->topic ? f->topic->name : "?";
+		path = f ? fh_path(f, where, sizeof(where)) : "?";
 	if (!f || f->kind != FH_TOPIC) {
 		log_warn("fallocate %s: refused: control files hold no data", path);
 		return -EPERM;
@@ -1219,15 +1376,28 @@ static int set_owner(const char *path, uid_t uid, gid_t gid, mode_t mode)
 	return topic_set_owner(t, uid, gid, mode);
 }
 
+/* chmod/chown through an open file (no path with nullpath_ok). */
+static int set_owner_fh(struct fh *f, uid_t uid, gid_t gid, mode_t mode)
+{
+	if (f->kind == FH_TOPIC)
+		return topic_set_owner(f->topic, uid, gid, mode);
+	char where[800];
+	log_warn("chmod/chown %s: refused: follows its stream", fh_path(f, where, sizeof(where)));
+	return -EPERM;
+}
+
 static int sfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)fi;
+	if (fi)
+		return set_owner_fh((struct fh *)(uintptr_t)fi->fh, (uid_t)-1, (gid_t)-1,
+				    mode & 07777);
 	return set_owner(path, (uid_t)-1, (gid_t)-1, mode & 07777);
 }
 
 static int sfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	(void)fi;
+	if (fi)
+		return set_owner_fh((struct fh *)(uintptr_t)fi->fh, uid, gid, (mode_t)-1);
 	return set_owner(path, uid, gid, (mode_t)-1);
 }
 
@@ -1235,10 +1405,9 @@ static int sfs_utimens(const char *path, const struct timespec tv[2],
 		       struct fuse_file_info *fi)
 {
 	(void)tv;
-	(void)fi;
 	/* Times come from the data (last append); touch is accepted as is. */
 	struct stat st;
-	return sfs_getattr(path, &st, NULL);
+	return sfs_getattr(path, &st, fi);
 }
 
 static int sfs_statfs(const char *path, struct statvfs *sv)
@@ -1265,6 +1434,11 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Without hard_remove: rm of an open topic is a rename libfuse makes
 	 * to a hidden name (sfs_rename), so fstat still finds it. */
 	cfg->hard_remove = 0;
+	/* The handlers of an open file work from its handle: libfuse then
+	 * passes no path and takes no lock on the tree for them, so a write
+	 * that waits (a synchronous replica) holds up no rm, rmdir or
+	 * lookup of its topic or stream. */
+	cfg->nullpath_ok = 1;
 	cfg->use_ino = 0;
 	return fuse_get_context()->private_data;
 }
@@ -1272,7 +1446,9 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 const struct fuse_operations sfs_fuse_ops = {
 	.init = sfs_init,
 	.getattr = sfs_getattr,
+	.opendir = sfs_opendir,
 	.readdir = sfs_readdir,
+	.releasedir = sfs_releasedir,
 	.mkdir = sfs_mkdir,
 	.rmdir = sfs_rmdir,
 	.unlink = sfs_unlink,

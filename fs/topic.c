@@ -825,6 +825,14 @@ void topic_mark_deleted(struct topic *t)
 	pthread_rwlock_unlock(&t->lock);
 }
 
+bool topic_deleted(struct topic *t)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	bool d = t->deleted;
+	pthread_rwlock_unlock(&t->lock);
+	return d;
+}
+
 /* ---- appends ---------------------------------------------------------- */
 
 /*

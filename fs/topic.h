@@ -259,6 +259,9 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode);
  */
 void topic_mark_deleted(struct topic *t);
 
+/* topic_deleted - has T been removed (topic_mark_deleted)? Takes its lock. */
+bool topic_deleted(struct topic *t);
+
 /*
  * topic_sync - make every message appended so far durable (fdatasync of
  * the current segment; earlier segments were synced when they rolled).

@@ -46,7 +46,8 @@ int sync_wait(struct stream *s, struct topic *t, uint64_t upto, uint64_t timeout
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		bool waiting = false;
-		for (int i = 0; i < s->nreplicas && !waiting; i++)
+		/* A deleted stream or topic has nothing left to wait for. */
+		for (int i = 0; i < (s->deleted || t->deleted ? 0 : s->nreplicas) && !waiting; i++)
 			waiting = behind(s->replicas[i], t, upto);
 		if (!waiting)
 			break;

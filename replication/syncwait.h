@@ -24,7 +24,8 @@
  * every SYNC_WAIT_POLL_MS while waiting: true ends the wait at once (the
  * FUSE layer passes fuse_interrupted, so a signal to the writer ends it:
  * its messages are appended and replicate later; nobody is marked
- * degraded). Takes S->lock; call with no lock held.
+ * degraded). A removed stream or topic ends the wait too (nothing is left
+ * to wait for). Takes S->lock; call with no lock held.
  * Returns 0 (applied, or timed out), or -EINTR.
  */
 int sync_wait(struct stream *s, struct topic *t, uint64_t upto, uint64_t timeout_ms,

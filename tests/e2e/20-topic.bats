@@ -271,13 +271,27 @@ PY
 	[[ $output == *"Message too long"* ]]
 	[ "$(cat "$T")" = first ]
 	# Python's os.write: a short count (the kernel's first piece, up to
-	# 1 MiB), then the rest sent again is refused, up to its newline
-	run w_script "$T" "b*1048577+nl" "b*1+nl" "ok*1+nl"
+	# 1 MiB); the rest sent again is refused, and sent once more too; the
+	# next message is stored
+	run python3 - "$T" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+data = b"b" * 1048577 + b"\n"
+n = os.write(fd, data)
+print(n)
+for _ in range(2):
+    try:
+        print(os.write(fd, data[n:]))
+    except OSError as e:
+        print(e.strerror)
+print(os.write(fd, b"ok\n"))
+PY
 	echo "$output"
 	[ "${lines[0]}" -gt 0 ]
 	[ "${lines[0]}" -le 1048576 ]
 	[ "${lines[1]}" = "Message too long" ]
-	[ "${lines[2]}" = 3 ]
+	[ "${lines[2]}" = "Message too long" ]
+	[ "${lines[3]}" = 3 ]
 	[ "$(cat "$T")" = $'first\nok' ]
 	# Python's buffered file sends the rest itself: the write fails
 	run python3 -c '
@@ -334,6 +348,67 @@ PY
 	[ "${lines[1]}" = "Message too long" ]
 	[ "${lines[2]}" = 2 ]
 	[ "$(cat "$T")" = z ]
+}
+
+@test "max_message = 10: the write that ends a refused message ends it; the refused bytes sent again are dropped, nothing else" {
+	SFS_MOUNT_EXTRA="max_message = 10"
+	start
+	touch "$T"
+	# os.write pieces: the third goes over and ends the message; the next
+	# line is a message of its own
+	run w_script "$T" "01234*1" "56789*1" "X*1+nl" "ok*1+nl"
+	echo "$output"
+	[ "$output" = $'5\n5\nMessage too long\n3' ]
+	[ "$(cat "$T")" = ok ]
+	# Python's buffered file keeps the bytes a failed flush refused and
+	# sends them with the next: they are dropped, "after" is stored alone
+	run python3 - "$T" <<'PY'
+import sys
+f = open(sys.argv[1], "ab")
+f.write(b"b" * 11 + b"\n")
+for data in (None, b"after\n"):
+    if data:
+        f.write(data)
+    try:
+        f.flush()
+        print("flushed")
+    except OSError as e:
+        print(e.strerror)
+f.close()
+PY
+	echo "$output"
+	[ "$output" = $'Message too long\nflushed' ]
+	[ "$(cat "$T")" = $'ok\nafter' ]
+	# the same bytes sent twice more, then new ones: refused, refused, kept
+	run w_script "$T" "y*20+nl" "y*20+nl" "y*20+nl" "z*1+nl"
+	[ "$output" = $'Message too long\nMessage too long\nMessage too long\n2' ]
+	[ "$(cat "$T")" = $'ok\nafter\nz' ]
+	# anything else after a refusal is new data
+	run w_script "$T" "y*20+nl" "new*1+nl"
+	[ "$output" = $'Message too long\n4' ]
+	[ "$(cat "$T")" = $'ok\nafter\nz\nnew' ]
+}
+
+@test "Python's buffered file: an over-long line refused at flush, the next line stored alone" {
+	start
+	touch "$T"
+	run python3 - "$T" <<'PY'
+import sys
+f = open(sys.argv[1], "ab")
+f.write(b"b" * 1048577 + b"\n")
+try:
+    f.flush()
+    print("flushed")
+except OSError as e:
+    print(e.strerror)
+f.write(b"after\n")
+f.flush()
+print("flushed")
+f.close()
+PY
+	echo "$output"
+	[ "$output" = $'Message too long\nflushed' ]
+	[ "$(cat "$T")" = after ]
 }
 
 @test "tail -f prints a message appended afterwards within 2 s" {

@@ -180,3 +180,87 @@ PY
 	[ "$(ns st_gid "$M/sanfrancisco/x")" -eq 4243 ]
 	[ "$(stat -c %a "$M/sanfrancisco/x")" -ge 2000 ]
 }
+
+@test "rename is refused, also to the name libfuse gives a removed open file; only libfuse's own hiding removes" {
+	echo a >>"$T"
+	exec 7<"$T"
+	run python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$T" "$S/.fuse_hidden123"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Operation not permitted"* ]]
+	run python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$T" "$S/.fuse_hidden0000000100000002x"
+	[ "$status" -ne 0 ]
+	[ "$(cat "$T")" = a ]
+	grep -q "rename /sanfrancisco/s/t to /sanfrancisco/s/.fuse_hidden123: refused" "$TMP/streamfs.log"
+	# rm while open: libfuse hides it; it reads on through the descriptor
+	rm "$T"
+	[ ! -e "$T" ]
+	[ "$(cat <&7)" = a ]
+	exec 7<&-
+}
+
+@test "an open racing rm of the topic: O_CREAT makes a new topic, never ENOENT" {
+	# One process opens with O_CREAT and writes, 300 times; another
+	# removes the topic as fast as it can. An open must never fail with
+	# ENOENT (the kernel looks the name up again after ESTALE); a write
+	# that loses the race to rm fails with ENOENT (docs/filesystem.md).
+	run timeout 60 python3 - "$T" <<'PY'
+import errno, os, sys, threading
+path = sys.argv[1]
+stop = False
+def remover():
+    while not stop:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+th = threading.Thread(target=remover)
+th.start()
+opens = writes = 0
+try:
+    for i in range(300):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as e:
+            opens += 1
+            print("open", errno.errorcode[e.errno])
+            continue
+        try:
+            os.write(fd, b"x\n")
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+            writes += 1
+        os.close(fd)
+finally:
+    stop = True
+    th.join()
+print("open failures", opens, "writes refused", writes)
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[-1]} == "open failures 0 "* ]]
+}
+
+@test "a stream removed while a topic of it is open: reads through the descriptor go on" {
+	printf 'a\nb\n' >>"$T"
+	run python3 - "$T" "$S" <<'PY'
+import errno, os, sys
+path, stream = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDONLY)
+os.unlink(path)
+os.rmdir(stream)
+print("read", os.pread(fd, 100, 0))
+try:
+    os.fstat(fd)
+    print("fstat ok")
+except OSError as e:
+    print("fstat", errno.errorcode[e.errno])
+os.close(fd)
+print("exists", os.path.exists(stream))
+PY
+	echo "$output"
+	[ "${lines[0]}" = "read b'a\\nb\\n'" ]
+	# libfuse cannot name a file whose directory is gone: documented
+	[ "${lines[1]}" = "fstat ESTALE" ]
+	[ "${lines[2]}" = "exists False" ]
+}

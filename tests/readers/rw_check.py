@@ -12,7 +12,8 @@ Each --write TOPIC gets one writer, which appends N lines (default 50)
 every MS milliseconds (default 20) for S seconds, K lines per write()
 (default 1, as `echo` in a loop does), each line "w<W>-<seq>", seq from 0.
 Every --read TOPIC (the same files, or replicas of them that replication
-fills) is read at the same time by:
+fills) is read at the same time by (topics written are created if missing;
+a topic only read must exist, or appear within --settle seconds):
 
   followers   open once, read to the end, poll every 5 ms for more (what
               `tail -f` does, faster);
@@ -223,6 +224,20 @@ def main():
 
     wpaths = args.write.split(",")
     rpaths = args.read.split(",")
+    # The topics written are made if missing; a topic read that is not
+    # written here (a replica) must appear within --settle seconds.
+    for wp in wpaths:
+        try:
+            os.close(os.open(wp, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        except OSError as e:
+            sys.exit(f"rw_check: cannot create {wp}: {e.strerror}")
+    appear_by = time.monotonic() + args.settle
+    for rp in rpaths:
+        while not os.path.exists(rp):
+            if time.monotonic() > appear_by:
+                sys.exit(f"rw_check: {rp} does not exist (a replica appears once replication "
+                         f"has made it: set up replication first); waited {args.settle:.0f} s")
+            time.sleep(0.05)
     writers = list(range(len(wpaths)))
     queue = mp.Queue()
     verdict = Verdict(queue)

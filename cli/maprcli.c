@@ -1,7 +1,7 @@
 /*
  * maprcli.c - main() of maprcli: the table of commands (MapR's verbs and
  * option names), help, dispatch to the handlers (cli/cmd_*.c,
- * cli/autosetup.c) and the exit status. DESIGN §8, docs/maprcli.md.
+ * cli/autosetup.c) and the exit status. docs/maprcli.md.
  *
  * maprcli works only through the mounted filesystem: mkdir/rmdir, topic
  * files and the control files .replicas, .upstreams and .info.

@@ -1,6 +1,6 @@
 /*
  * control.c - parsing the text written to .replicas and .upstreams
- * (control.h, DESIGN §4).
+ * (control.h, docs/control-files.md).
  *
  * Owns the line syntax only: which paths name a stream, which keys exist and
  * what values they take. Whether the cluster and stream exist, the limits and

@@ -3,7 +3,7 @@
  *
  * This module only parses and formats text; it knows nothing of streams.
  * Resolving the named cluster and stream, limits, and applying the change
- * belong to fs/ctlfiles.c. DESIGN §4:
+ * belong to fs/ctlfiles.c. docs/control-files.md:
  *
  *   PATH [key=value ...] [# comment]   add, or update the given settings
  *   -PATH                              remove

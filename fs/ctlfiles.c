@@ -4,7 +4,7 @@
  *
  * Applying works on a copy of the set: each line edits the copy, the copy
  * is checked whole, and only then is it swapped in and saved, so a write
- * that fails changes nothing (DESIGN §4).
+ * that fails changes nothing (docs/control-files.md).
  */
 #include "ctlfiles.h"
 

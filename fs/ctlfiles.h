@@ -1,6 +1,6 @@
 /*
  * ctlfiles.h - what a stream's control files show and what writing them
- * does (DESIGN §4): .replicas, .upstreams (read/write) and .info (JSON,
+ * does (docs/control-files.md): .replicas, .upstreams (read/write) and .info (JSON,
  * read only). The text syntax itself is fs/control.c's.
  */
 #ifndef STREAMFS_CTLFILES_H

@@ -5,7 +5,7 @@
  * expects, and takes its references through cleanup attributes, so no
  * early return leaks one. Control files, and topics opened for writing,
  * are direct_io: the offset the kernel passes for a write is ignored
- * because data always goes at the topic's real end (DESIGN §3), so no
+ * because data always goes at the topic's real end (docs/filesystem.md), so no
  * page of the kernel's cache may stand for what was written.
  *
  * Topics are direct_io for readers too: the kernel's page cache cannot
@@ -836,7 +836,7 @@ static int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 					fi->flags & O_EXCL, &d->ns.topic_opts, &t, &created);
 	if (rc < 0)
 		return rc;
-	/* A new topic, empty as it is, goes to the replicas too (§5.1). */
+	/* A new topic, empty as it is, goes to the replicas too (docs/replication.md). */
 	if (created && d->ns.wake)
 		d->ns.wake(d->ns.wake_arg);
 	struct fh *f = fh_new(FH_TOPIC, s);

@@ -2,7 +2,7 @@
  * metafile.h - small JSON metadata files, and directory housekeeping (stream, topic and cluster
  * settings, replication positions), replaced atomically: write a temporary
  * file, optionally fsync it, rename it over the old one, fsync the directory.
- * A crash leaves either the old file or the new one, never a mix (DESIGN §6).
+ * A crash leaves either the old file or the new one, never a mix (docs/storage.md).
  */
 #ifndef STREAMFS_METAFILE_H
 #define STREAMFS_METAFILE_H

@@ -1,7 +1,7 @@
 /*
  * names.h - what a stream, topic or cluster may be called.
  *
- * DESIGN §2: 1-255 characters of A-Z a-z 0-9 . _ -, not starting with '.'.
+ * docs/filesystem.md: 1-255 characters of A-Z a-z 0-9 . _ -, not starting with '.'.
  * The rule keeps every name usable as one path component on disk and keeps
  * the dot files (.replicas, .upstreams, .info) out of the topic namespace.
  */

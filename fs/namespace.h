@@ -3,7 +3,7 @@
  * path resolution. One sfs_namespace per daemon.
  *
  * A local cluster's streams are the directories of its data directory,
- * loaded at start-up. Remote clusters (a gateway address, DESIGN §7) are
+ * loaded at start-up. Remote clusters (a gateway address, docs/gateway.md) are
  * known by name only, for the gateway to use.
  *
  * Locking: ns->lock (rwlock) protects each cluster's stream list. It is the

@@ -81,7 +81,7 @@ struct replica {
 	uint64_t pending_msgs, pending_bytes;
 	uint64_t oldest_pending_ns;	/* timestamp of the oldest unsent message */
 	/* synchronous=true but a write timed out waiting for it: replicated
-	 * asynchronously until it has caught up (DESIGN §5.9). */
+	 * asynchronously until it has caught up (docs/replication.md). */
 	bool degraded;
 };
 

@@ -2,8 +2,8 @@
  * apply.h - the receiving side of replication: what a replica stream does
  * with messages offered to it, whether they come from a stream of this
  * daemon or through the gateway from another host. One code path for both,
- * so the allow-list (DESIGN §5.5) and exactly-once (§5.3) are enforced
- * where the replica is, by the replica.
+ * so the allow-list and exactly-once (docs/replication.md, "Allow-list" and
+ * "Exactly once") are enforced where the replica is, by the replica.
  */
 #ifndef STREAMFS_APPLY_H
 #define STREAMFS_APPLY_H
@@ -41,7 +41,7 @@ int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 /*
  * apply_append - append the N messages MSGS to topic NAME of replica T
  * (created as by apply_topic if missing); those at or below the topic's
- * high-water mark for their origin are dropped (DESIGN §5.3). *APPLIED (may
+ * high-water mark for their origin are dropped (docs/replication.md). *APPLIED (may
  * be NULL) gets the number appended. All or nothing. Returns 0 or a
  * negative errno (-ENOSPC, -EIO, -ENOENT for a topic deleted meanwhile)
  * with a line in ERR.

@@ -1,5 +1,5 @@
 /*
- * gateway.h - this daemon's gateway (DESIGN §7): a TLS listener that
+ * gateway.h - this daemon's gateway (docs/gateway.md): a TLS listener that
  * accepts replication from upstream streams on other hosts and applies it
  * to local replica streams through apply.c, the same path local replicas
  * use. One thread accepts and drives every TLS handshake at once, without

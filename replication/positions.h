@@ -1,5 +1,5 @@
 /*
- * positions.h - durable replication positions (DESIGN §5.7): per source
+ * positions.h - durable replication positions (docs/replication.md): per source
  * stream, per replica, per topic, the next source offset to send. Kept in
  * <stream>/.positions.json, replaced atomically (fs/metafile.c).
  *

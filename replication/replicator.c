@@ -3,10 +3,10 @@
  *
  * One round walks every stream and, for each replica, every topic: it reads
  * a batch from the replica's position, drops messages whose origin is the
- * replica itself (echo suppression, §5.2), hands the rest to the replica's
- * topic, which drops what it already has (exactly once, §5.3), and only then
- * advances and saves the position (§5.7). The replica's .upstreams is
- * checked before anything is sent (§5.5).
+ * replica itself (echo suppression, docs/replication.md), hands the rest to the replica's
+ * topic, which drops what it already has (exactly once, docs/replication.md), and only then
+ * advances and saves the position (docs/replication.md). The replica's .upstreams is
+ * checked before anything is sent (docs/replication.md).
  *
  * Lanes: one thread (lane) serves the replicas in this daemon's own
  * clusters; each remote cluster has a lane of its own, which sends through
@@ -154,7 +154,7 @@ static int target_open(struct replicator_lane *lane, struct stream *s,
 			  &tg->t, tg->uuid, err, errlen);
 }
 
-/* Make sure topic SRC exists on the replica (an empty one too, §5.1). */
+/* Make sure topic SRC exists on the replica (an empty one too, docs/replication.md). */
 static int target_topic(struct target *tg, struct stream *s,
 			const struct replica_key *key, struct topic *src, char *err,
 			size_t errlen)
@@ -270,7 +270,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		for (int i = 0; i < ntopics && r && !err[0]; i++) {
 			struct topic *src = topics[i];
 			/*
-			 * Every topic reaches the replica, an empty one too (§5.1).
+			 * Every topic reaches the replica, an empty one too (docs/replication.md).
 			 * Only before anything was sent: a topic deleted on the
 			 * replica after that is not brought back empty (new
 			 * messages create it again).
@@ -317,7 +317,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 					*keep = k;
 					*keepcap = b->n;
 				}
-				/* Echo suppression (§5.2): never back to the origin. */
+				/* Echo suppression (docs/replication.md): never back to the origin. */
 				size_t nk = 0;
 				for (size_t m = 0; m < b->n; m++)
 					if (uuid_compare(b->msgs[m].origin_stream, tg.uuid))

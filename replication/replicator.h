@@ -1,12 +1,12 @@
 /*
  * replicator.h - the replication threads: they copy new messages of every
- * stream to each of its replicas (DESIGN §5). One thread (a "lane") serves
+ * stream to each of its replicas (docs/replication.md). One thread (a "lane") serves
  * replicas in this daemon's own clusters; each remote cluster has its own
  * lane, sending through the gateway (gwclient.h).
  *
  * Wake-up: every append calls replicator_wake (through the topic's
  * on_append hook), so a message starts moving at once; there is no polling
- * interval in that path (§5.6). Only replicas in an error state are retried
+ * interval in that path (docs/replication.md). Only replicas in an error state are retried
  * on a timer (REPLICATOR_RETRY_MS), since nothing else would wake them.
  */
 #ifndef STREAMFS_REPLICATOR_H

@@ -1,5 +1,5 @@
 /*
- * syncwait.h - synchronous replication (DESIGN §5.9, MapR's
+ * syncwait.h - synchronous replication (docs/replication.md, MapR's
  * "-synchronous true"): a write on the source returns only once every
  * synchronous replica has applied it, or after a timeout, after which that
  * replica is "degraded" and replicated asynchronously until it has caught

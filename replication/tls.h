@@ -1,6 +1,6 @@
 /*
  * tls.h - the gateway's secure channel: OpenSSL TLS 1.2+ with mutual
- * authentication (DESIGN §7). Owns the SSL_CTX made from [gateway] cert,
+ * authentication (docs/gateway.md). Owns the SSL_CTX made from [gateway] cert,
  * key and ca, TCP connect/accept with timeouts, the handshake, the check
  * that a peer's certificate names a cluster, and whole-buffer reads and
  * writes with a deadline. Knows nothing of frames or streams.

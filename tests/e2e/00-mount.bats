@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 00-mount.bats - the daemon mounts, shows its clusters, unmounts cleanly,
-# and refuses a bad mount.conf with one line naming file and line (DESIGN §1).
+# and refuses a bad mount.conf with one line naming file and line (docs/configuration.md).
 
 load helpers
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 10-namespace.bats - the namespace (DESIGN §2): clusters, streams and topics
+# 10-namespace.bats - the namespace (docs/filesystem.md): clusters, streams and topics
 # as directories and files, the naming rule, the dot files, what is refused,
 # and owner/group/mode kept across restarts and enforced by the kernel.
 
@@ -126,7 +126,7 @@ long_name() {
 }
 
 @test "names of 256 characters: EINVAL for streams and topics, nothing created" {
-	# DESIGN §2: 1-255 characters; anything else EINVAL (the kernel lets
+	# docs/filesystem.md: 1-255 characters; anything else EINVAL (the kernel lets
 	# FUSE names up to 1024 bytes through, so this is the daemon's answer).
 	run mkdir "$C/$(long_name 256)"
 	echo "mkdir: status $status: $output"

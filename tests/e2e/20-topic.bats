@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 20-topic.bats - topic files (DESIGN §3): reads, st_size, appends at the
+# 20-topic.bats - topic files (docs/filesystem.md): reads, st_size, appends at the
 # real end, partial lines, concurrent writers, truncation, max_message,
 # tail -f, large and binary payloads.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 30-control.bats - the control files (DESIGN §4): .replicas and .upstreams
+# 30-control.bats - the control files (docs/control-files.md): .replicas and .upstreams
 # (add, update, -PATH, '>' as a difference, whole-write validation, limits,
 # config then status after ' # ', round trip) and .info (JSON, read only).
 # Refused writes are logged at level warn, one line each.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 40-storage.bats - the message log (DESIGN §6): data survives a restart and
+# 40-storage.bats - the message log (docs/storage.md): data survives a restart and
 # a kill -9, a torn tail is cut at start-up, many segments, checksums.
 #
 # Layout used here (docs/, fs/segment.c): a topic's segments are
@@ -262,9 +262,9 @@ os.close(fd)' "$1" "$2"
 }
 
 @test "a flipped byte in the last segment, then a restart: still EIO there, the messages after it kept" {
-	# Only a torn tail may be cut at start-up (DESIGN §6); a damaged record
+	# Only a torn tail may be cut at start-up (docs/storage.md); a damaged record
 	# followed by good ones is not a torn tail: cutting there would drop
-	# acknowledged messages and shrink st_size, which only ever grows (§3).
+	# acknowledged messages and shrink st_size, which only ever grows (docs/filesystem.md).
 	start
 	expected 20 >>"$T"
 	sfs_stop

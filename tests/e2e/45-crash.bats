@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 45-crash.bats - the randomized crash test (DESIGN §3, §5, §6; issue 4,
+# 45-crash.bats - the randomized crash test (docs/filesystem.md, docs/replication.md, docs/storage.md; issue 4,
 # item 2). One daemon serves three local clusters a, b, c with the streams
 # a/s <-> b/s (multi-master) and b/s -> c/s (a chain), four topics each.
 # Every round: 3-4 writers append tagged messages ("w<id>-<round>-<seq>

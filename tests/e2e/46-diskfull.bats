@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 46-diskfull.bats - a full disk (DESIGN §6): appends fail with ENOSPC and
+# 46-diskfull.bats - a full disk (docs/storage.md): appends fail with ENOSPC and
 # store nothing partial, reads and other topics keep working, appends work
 # again once space is freed; a failed metadata write leaves the old file.
 # The data directory is a small tmpfs that the test mounts and removes.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
-# 50-replication.bats - replication through the control files (DESIGN §4,
-# §5): initial copy and topics created on the fly (§5.1), replication
+# 50-replication.bats - replication through the control files (docs/control-files.md,
+# docs/replication.md): initial copy and topics created on the fly (docs/replication.md), replication
 # within one cluster, A<->B multi-master on the same and on different
-# topics (§5.2-5.4), chain, ring and full mesh exactly once (§5.3), low
-# latency and tail -f on the replica (§3, §5.6).
+# topics (docs/replication.md), chain, ring and full mesh exactly once (docs/replication.md), low
+# latency and tail -f on the replica (docs/filesystem.md, docs/replication.md).
 #
 # Pause/resume/remove, the allow-list, durability across restarts and
 # kill -9, and re-creation are in 51-replication-control.bats.

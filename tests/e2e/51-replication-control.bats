@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # 51-replication-control.bats - replication under control and under
-# failure (DESIGN §4, §5): pause/resume/remove (§5.8), the upstream
-# allow-list (§5.5), durable positions across a clean restart and a kill -9
-# of the daemon (§5.7, §6), and re-created topics and streams whose new
-# messages must not look old (§5.3).
+# failure (docs/control-files.md, docs/replication.md): pause/resume/remove (docs/replication.md), the upstream
+# allow-list (docs/replication.md), durable positions across a clean restart and a kill -9
+# of the daemon (docs/replication.md, docs/storage.md), and re-created topics and streams whose new
+# messages must not look old (docs/replication.md).
 
 load helpers
 load replication_helpers

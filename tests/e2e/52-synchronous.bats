@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 52-synchronous.bats - synchronous replication between local clusters
-# (DESIGN §5.9): with synchronous=true a write returns only after the
+# (docs/replication.md): with synchronous=true a write returns only after the
 # replica applied it; a replica that cannot keep up within the timeout is
 # marked degraded, the writer goes on, and it turns synchronous again once
 # caught up.

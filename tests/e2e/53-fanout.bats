@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# 53-fanout.bats - the limit of 64 replicas is a working limit (DESIGN
-# §5.10): a stream with 64 replicas delivers every message to each of them,
+# 53-fanout.bats - the limit of 64 replicas is a working limit (docs/replication.md,
+# "Limits"): a stream with 64 replicas delivers every message to each of them,
 # the initial copy included, exactly once; the 65th is refused.
 
 load helpers

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 54-faults.bats - no loss and no duplicate when the daemon dies at the
-# worst moments (issue 5 item 7, DESIGN §5.3/§5.7): between applying a
+# worst moments (issue 5 item 7, docs/replication.md): between applying a
 # batch on the replica and acknowledging it, between acknowledging and
 # saving the position, right after saving, and between writing a record
 # and raising its high-water mark. The test-only fault points of

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 55-topology.bats - the randomized replication topology test (issue 5,
-# item 2; DESIGN §4-§5; docs/testing.md, "The topology test").
+# item 2; docs/control-files.md, docs/replication.md; docs/testing.md, "The topology test").
 #
 # A seed makes a random replication graph of 3-6 streams over 2-3 local
 # clusters (pair, chain, ring, full mesh, many-to-one, one-to-many, or a

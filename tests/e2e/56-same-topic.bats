@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # 56-same-topic.bats - same-topic multi-master at full speed (issue 5 item
-# 1, DESIGN §5.4): producers on both masters of an A<->B pair append to the
+# 1, docs/replication.md): producers on both masters of an A<->B pair append to the
 # same topic at the same time, 10,000 messages each, one write() per
 # message; both sides end with all 20,000, each exactly once, each origin's
 # messages in their original order. (MapR forbids this case; it loses

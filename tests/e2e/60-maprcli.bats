@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# 60-maprcli.bats - maprcli (DESIGN §8, docs/maprcli.md): every verb of
+# 60-maprcli.bats - maprcli (docs/maprcli.md): every verb of
 # stream, stream topic, stream replica and stream upstream, carried out
 # through the mount; the seed's autosetup command (with STREAMFS_MOUNT, and
 # verbatim against a mount at /mapr in a private mount namespace) with

@@ -3,7 +3,7 @@
 # (tests/e2e/netns_helpers.bash) and scripts/gateway-certs.sh: hosts in
 # network namespaces reach each other, a link is cut and restored, a daemon
 # runs in a host's namespace with its mount visible here, it stops and dies
-# without leaving a mount, and teardown leaves no namespace (DESIGN §7).
+# without leaving a mount, and teardown leaves no namespace (docs/gateway.md).
 # Skipped, saying why, where network namespaces cannot be made (not root).
 
 load helpers

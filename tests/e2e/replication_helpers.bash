@@ -5,7 +5,7 @@
 #     load replication_helpers
 #
 # Streams are named CLUSTER/STREAM (as under the mount); the control files
-# get them in the global form /mapr/CLUSTER/STREAM (DESIGN §4).
+# get them in the global form /mapr/CLUSTER/STREAM (docs/control-files.md).
 
 # Background processes started by a test (writers, tail -f): teardown
 # kills exactly these PIDs, nothing else.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/topology/topo.py - driver and checker of the randomized replication
-topology test (tests/e2e/55-topology.bats; issue 5, item 2; DESIGN §4-§5;
+topology test (tests/e2e/55-topology.bats; issue 5, item 2; docs/control-files.md, docs/replication.md;
 docs/testing.md, "The topology test").  Python 3 standard library only.
 
 A seed makes a random replication graph: 3-6 streams s0..s5 spread over 2-3

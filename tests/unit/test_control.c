@@ -1,6 +1,6 @@
 /*
  * test_control.c - unit tests for the control-file parser (fs/control.c):
- * the accepted line forms of DESIGN §4 and every class of rejected line.
+ * the accepted line forms of docs/control-files.md and every class of rejected line.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -12,8 +12,9 @@
 #   make demo       scripts/demo.sh
 #   make clean      remove build/, ./streamfs, ./maprcli
 #
-# Sources are found by wildcard: a new fs/*.c, replication/*.c, cli/*.c or
-# tests/unit/test_*.c is picked up without editing this file.
+# Sources are found by wildcard: a new fs/*.c, fs/*/*.c (a home's or the
+# shared pieces' folder), replication/*.c, cli/*.c or tests/unit/test_*.c
+# is picked up without editing this file.
 #
 # Layout under build/:
 #   build/rel/...            optimised objects, build/rel/libstreamfs.a
@@ -32,7 +33,7 @@ REL  := build/rel
 ASAN := build/asan
 
 # ---- sources ---------------------------------------------------------------
-DAEMON_SRC := $(sort $(wildcard fs/*.c replication/*.c))
+DAEMON_SRC := $(sort $(wildcard fs/*.c fs/*/*.c replication/*.c replication/*/*.c))
 MAIN_SRC   := fs/main.c
 LIB_SRC    := $(filter-out $(MAIN_SRC),$(DAEMON_SRC))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
@@ -50,8 +51,9 @@ CLI_OBJ      := $(CLI_SRC:%.c=$(REL)/%.o)
 # CFLAGS, LDFLAGS and LDLIBS given on the command line are added to ours.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64 -pthread
 REL_CFLAGS  := -O2 -g
-# The sanitizer build also compiles in the test-only fault points (fs/fault.h).
-ASAN_CFLAGS := -O1 -g -DSFS_FAULT_HOOKS -fsanitize=address,undefined -fno-omit-frame-pointer \
+# The sanitizer build also compiles in the test-only fault points (fs/fault.h)
+# and the lock assertions (fs/util/lockcheck.h).
+ASAN_CFLAGS := -O1 -g -DSFS_FAULT_HOOKS -DSFS_LOCK_CHECKS -fsanitize=address,undefined -fno-omit-frame-pointer \
                -fno-sanitize-recover=all
 # Recursive (=) so pkg-config runs at compile time, after `deps` installed it.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
@@ -194,9 +196,7 @@ fuzz-smoke: deps fuzzers
 clean:
 	rm -rf build streamfs maprcli
 
--include $(wildcard $(REL)/fs/*.d $(REL)/replication/*.d $(REL)/cli/*.d \
-	$(ASAN)/fs/*.d $(ASAN)/replication/*.d $(ASAN)/tests/unit/*.d \
-	$(FUZZ)/fs/*.d $(FUZZ)/replication/*.d $(FUZZ)/*.d)
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 # ---- benchmarks (docs/performance.md) --------------------------------------
 # make bench: the packages it needs besides make test's (bootstrap.sh

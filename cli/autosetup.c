@@ -24,6 +24,7 @@
 
 #include "commands.h"
 #include "streamio.h"
+#include "fs/util/clock.h"
 
 #define WAIT_STEP_NS (100 * 1000 * 1000)	/* poll .info every 100 ms */
 #define DEFAULT_TIMEOUT 600.0			/* seconds */
@@ -37,9 +38,7 @@ struct before {
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)mono_ns() / 1e9;
 }
 
 /* Append LINE to FILE of S; failures are written to ERR. */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs/mountinfo.h"
+#include "fs/util/mountinfo.h"
 #include "fs/names.h"
 
 #define GLOBAL_PREFIX "/mapr"
@@ -44,6 +44,22 @@ void mount_free(struct mount_ctx *m)
 	m->loaded = 0;
 }
 
+/* Keep MOUNTPOINT in the list of struct mount_ctx ARG if it is ours. */
+static int keep_streamfs(const char *mountpoint, const char *fstype, void *arg)
+{
+	struct mount_ctx *m = arg;
+	if (strcmp(fstype, FSTYPE))
+		return 0;
+	char **nm = realloc(m->mounts, (m->nmounts + 1) * sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	m->mounts = nm;
+	if (!(m->mounts[m->nmounts] = strdup(mountpoint)))
+		return -ENOMEM;
+	m->nmounts++;
+	return 0;
+}
+
 /* Read the fuse.streamfs mountpoints. Returns 0 or -errno. */
 static int load_mounts(struct mount_ctx *m, const char **file)
 {
@@ -53,38 +69,9 @@ static int load_mounts(struct mount_ctx *m, const char **file)
 	*file = f;
 	if (m->loaded)
 		return m->loaded < 0 ? m->loaded : 0;
-	FILE *fp = fopen(f, "re");
-	if (!fp) {
-		m->loaded = -errno;
-		return m->loaded;
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	int rc = 0;
-	while (getline(&line, &cap, fp) > 0) {
-		char *save = NULL;
-		char *dev = strtok_r(line, " \t\n", &save);
-		char *mp = dev ? strtok_r(NULL, " \t\n", &save) : NULL;
-		char *type = mp ? strtok_r(NULL, " \t\n", &save) : NULL;
-		if (!type || strcmp(type, FSTYPE))
-			continue;
-		mountinfo_unescape(mp);
-		char **nm = realloc(m->mounts, (m->nmounts + 1) * sizeof(*nm));
-		if (!nm) {
-			rc = -ENOMEM;
-			break;
-		}
-		m->mounts = nm;
-		if (!(m->mounts[m->nmounts] = strdup(mp))) {
-			rc = -ENOMEM;
-			break;
-		}
-		m->nmounts++;
-	}
-	free(line);
-	fclose(fp);
+	int rc = mountinfo_foreach(f, keep_streamfs, m);
 	m->loaded = rc < 0 ? rc : 1;
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static bool listed(const struct mount_ctx *m, const char *dir)

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 #include "names.h"
+#include "util/hostport.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -218,23 +219,6 @@ static bool parse_uint(const char *s, uint64_t *out)
 	return true;
 }
 
-/* HOST:PORT with a non-empty host (IPv6 as [addr]) and a port 1-65535. */
-static bool valid_hostport(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return false;
-	for (const char *c = s; c < colon; c++)
-		if (isspace((unsigned char)*c))
-			return false;
-	if (s[0] == '[' && colon[-1] != ']')
-		return false;
-	if (s[0] != '[' && memchr(s, ':', colon - s))
-		return false;	/* bare IPv6 needs brackets */
-	uint64_t port;
-	return parse_uint(colon + 1, &port) && port >= 1 && port <= 65535;
-}
-
 /* Write a size for messages: "1G", "64M", "4K" or plain bytes. */
 static void fmt_size(char *buf, size_t len, uint64_t v)
 {
@@ -433,7 +417,7 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 		}
 		break;
 	case V_HOSTPORT:
-		if (!valid_hostport(value)) {
+		if (hostport_split(value, NULL, 0, NULL, 0) < 0) {
 			set_error(st, line, "%s: bad value '%s' for '%s' "
 				  "(expected HOST:PORT, port 1-65535)", sn,
 				  value, d->name);

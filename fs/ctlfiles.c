@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "logging.h"
-#include "../replication/positions.h"
+#include "util/lockcheck.h"
 
 int ctlfile_by_name(const char *name)
 {
@@ -68,9 +68,11 @@ static void tprintf(struct text *t, const char *fmt, ...)
 	}
 }
 
-static const char *short_state(enum replica_state st)
+/* "REPLICATING" of "REPLICA_STATE_REPLICATING". */
+static const char *short_state(const char *state)
 {
-	return replica_state_name(st) + strlen("REPLICA_STATE_");
+	size_t n = strlen("REPLICA_STATE_");
+	return strncmp(state, "REPLICA_STATE_", n) ? state : state + n;
 }
 
 static void iso_time(char *out, size_t n, uint64_t ns)
@@ -85,22 +87,26 @@ static void iso_time(char *out, size_t n, uint64_t ns)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void render_replicas(struct stream *s, struct text *t)
+/* S's .replicas, its status as comments. S->lock held. */
+static void render_replicas(struct sfs_namespace *ns, struct stream *s, struct topic **topics,
+			    int nt, struct text *t)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	for (int i = 0; i < s->nreplicas; i++) {
-		struct replica *r = s->replicas[i];
+		struct replica_conf *r = s->replicas[i];
+		struct replica_status st;
+		repl_replica_status(ns, s, r, topics, nt, &st);
 		tprintf(t, "/mapr/%s/%s synchronous=%s paused=%s", r->cluster, r->stream,
 			r->synchronous ? "true" : "false", r->paused ? "true" : "false");
 		if (r->compression != CTL_COMP_OFF)
 			tprintf(t, " networkcompression=%s", ctl_compression_name(r->compression));
-		bool uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
 		tprintf(t, " # state=%s pending=%" PRIu64 " uptodate=%s bytes=%" PRIu64,
-			short_state(r->state), r->pending_msgs, uptodate ? "true" : "false",
-			r->pending_bytes);
-		if (r->degraded)
+			short_state(st.state), st.pending_msgs, st.uptodate ? "true" : "false",
+			st.pending_bytes);
+		if (st.degraded)
 			tprintf(t, " degraded=true");
-		if (r->state == REPLICA_STATE_UNEXPECTED && r->last_error[0])
-			tprintf(t, " error=\"%s\"", r->last_error);
+		if (!strcmp(st.state, "REPLICA_STATE_UNEXPECTED") && st.last_error[0])
+			tprintf(t, " error=\"%s\"", st.last_error);
 		tprintf(t, "\n");
 	}
 }
@@ -166,6 +172,7 @@ static void render_upstreams(const struct upstream_view *v, struct text *t)
 static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 			   const struct upstream_view *v)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	char u[37], when[32], mode[8];
 	uuid_unparse(s->uuid, u);
 	snprintf(mode, sizeof(mode), "0%03o", s->mode & 0777);
@@ -184,22 +191,23 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 		json_array_append_new(jt, jti);
 	}
 	for (int i = 0; i < s->nreplicas; i++) {
-		struct replica *r = s->replicas[i];
+		struct replica_conf *r = s->replicas[i];
+		struct replica_status st;
+		repl_replica_status(s->cluster->ns, s, r, topics, nt, &st);
 		char path[600], et[32];
 		snprintf(path, sizeof(path), "/mapr/%s/%s", r->cluster, r->stream);
-		iso_time(when, sizeof(when), r->oldest_pending_ns);
-		iso_time(et, sizeof(et), r->last_error_ns);
-		bool uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
+		iso_time(when, sizeof(when), st.oldest_pending_ns);
+		iso_time(et, sizeof(et), st.last_error_ns);
 		json_array_append_new(jr, json_pack(
 			"{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:b, s:I, s:I, s:s, s:s, s:s}",
 			"cluster", r->cluster, "stream", r->stream, "replicaPath", path,
-			"replicaState", replica_state_name(r->state), "paused", r->paused,
-			"synchronous", r->synchronous, "degraded", r->degraded,
+			"replicaState", st.state, "paused", r->paused,
+			"synchronous", r->synchronous, "degraded", st.degraded,
 			"networkcompression",
-			ctl_compression_name(r->compression), "isUptodate", uptodate,
-			"putsPending", (json_int_t)r->pending_msgs, "bytesPending",
-			(json_int_t)r->pending_bytes, "oldestPendingTime", when,
-			"lastError", r->last_error, "lastErrorTime", et));
+			ctl_compression_name(r->compression), "isUptodate", st.uptodate,
+			"putsPending", (json_int_t)st.pending_msgs, "bytesPending",
+			(json_int_t)st.pending_bytes, "oldestPendingTime", when,
+			"lastError", st.last_error, "lastErrorTime", et));
 	}
 	for (int i = 0; i < v->n; i++)
 		json_array_append_new(ju, json_pack("{s:s, s:s, s:s}", "cluster",
@@ -237,14 +245,10 @@ int ctlfile_render(struct sfs_namespace *ns, struct stream *s, const struct ctl_
 		render_upstreams(v, &t);
 	} else if (which == CTLFILE_REPLICAS) {
 		pthread_mutex_lock(&s->lock);
-		for (int i = 0; i < s->nreplicas; i++)
-			positions_pending(s->replicas[i], topics, nt);
-		render_replicas(s, &t);
+		render_replicas(ns, s, topics, nt, &t);
 		pthread_mutex_unlock(&s->lock);
 	} else {
 		pthread_mutex_lock(&s->lock);
-		for (int i = 0; i < s->nreplicas; i++)
-			positions_pending(s->replicas[i], topics, nt);
 		json_t *j = render_info(s, topics, nt, v);
 		pthread_mutex_unlock(&s->lock);
 		char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -280,7 +284,7 @@ struct work {
 	char cluster[256], stream[256];
 	bool synchronous, paused;
 	enum ctl_compression compression;
-	struct replica *existing;	/* kept replica object, or NULL */
+	struct replica_conf *existing;	/* kept replica, or NULL */
 	bool named;			/* a line names it (not a replace) */
 };
 
@@ -370,7 +374,7 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 	}
 	for (int i = 0; i < ncur; i++) {
 		if (kind == CTL_REPLICAS) {
-			struct replica *r = s->replicas[i];
+			struct replica_conf *r = s->replicas[i];
 			memcpy(cur[i].cluster, r->cluster, 256);
 			memcpy(cur[i].stream, r->stream, 256);
 			cur[i].synchronous = r->synchronous;
@@ -435,25 +439,24 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 
 	/* Commit: build the new set, keeping replica objects (positions). */
 	if (kind == CTL_REPLICAS) {
-		struct replica *old[STREAM_MAX_REPLICAS];
+		struct replica_conf *old[STREAM_MAX_REPLICAS];
 		int nold = s->nreplicas;
 		memcpy(old, s->replicas, sizeof(old));
-		struct replica *nr[STREAM_MAX_REPLICAS];
-		struct replica saved[STREAM_MAX_REPLICAS];
+		struct replica_conf *nr[STREAM_MAX_REPLICAS];
+		struct replica_conf saved[STREAM_MAX_REPLICAS];
 		for (int i = 0; i < nw; i++) {
-			struct replica *r = w[i].existing;
+			struct replica_conf *r = w[i].existing;
 			if (!r) {
-				r = calloc(1, sizeof(*r));
+				r = repl_replica_new(ns);
 				if (!r) {
 					for (int k = 0; k < i; k++)
 						if (!w[k].existing)
-							replica_free(nr[k]);
+							repl_replica_free(ns, nr[k]);
 					rc = -ENOMEM;
 					goto out;
 				}
 				memcpy(r->cluster, w[i].cluster, 256);
 				memcpy(r->stream, w[i].stream, 256);
-				r->state = REPLICA_STATE_COPY_IN_PROGRESS;
 			}
 			saved[i] = *r;
 			/* Named again: a replica stream made again under its
@@ -463,11 +466,6 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			r->synchronous = w[i].synchronous;
 			r->paused = w[i].paused;
 			r->compression = w[i].compression;
-			if (r->paused)
-				r->state = REPLICA_STATE_PAUSED;
-			else if (r->state == REPLICA_STATE_PAUSED)
-				r->state = r->copied ? REPLICA_STATE_REPLICATING :
-						       REPLICA_STATE_COPY_IN_PROGRESS;
 			nr[i] = r;
 		}
 		memcpy(s->replicas, nr, nw * sizeof(nr[0]));
@@ -479,19 +477,21 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 				if (w[i].existing)
 					*w[i].existing = saved[i];
 				else
-					replica_free(nr[i]);
+					repl_replica_free(ns, nr[i]);
 			}
 			memcpy(s->replicas, old, sizeof(old));
 			s->nreplicas = nold;
 			goto out;
 		}
+		for (int i = 0; i < nw; i++)
+			repl_replica_configured(ns, nr[i]);
 		atomic_store(&s->has_replicas, s->nreplicas > 0);
 		for (int i = 0; i < nold; i++) {
 			bool kept = false;
 			for (int k = 0; k < nw; k++)
 				kept |= nr[k] == old[i];
 			if (!kept)
-				replica_free(old[i]);
+				repl_replica_free(ns, old[i]);
 		}
 		s->positions_dirty = true;
 	} else {

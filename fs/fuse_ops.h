@@ -12,6 +12,7 @@
 #include <fuse.h>
 
 #include "holdbudget.h"
+#include "lines.h"
 #include "namespace.h"
 
 /* What every handler reaches through fuse_get_context()->private_data. */
@@ -22,15 +23,20 @@ struct sfs_daemon {
 	/* Unfinished lines held for users between writes (per user and in
 	 * all); set up with sfs_hold_limits. */
 	struct hold_budget held;
+	/* Open topic files whose unfinished last line waits (fs/lines.h). */
+	struct pending_list pending;
 };
 
 /*
- * sfs_hold_limits - set up D->held for a daemon whose messages are at most
- * MAX_MESSAGE bytes: each user may have 16 MiB (or 4 messages, if more)
- * of unfinished lines in all its open files, the daemon 256 MiB (or 16
- * messages) in all (docs/security.md, "Bounds").
+ * sfs_daemon_init - set up D's own state (not D->ns) for a daemon whose
+ * messages are at most MAX_MESSAGE bytes: an empty pending list, and the
+ * budget of unfinished lines: each user may have 16 MiB (or 4 messages, if
+ * more) in all its open files, the daemon 256 MiB (or 16 messages) in all
+ * (docs/security.md, "Bounds"). sfs_daemon_destroy - free it, after the
+ * FUSE loop has ended.
  */
-void sfs_hold_limits(struct sfs_daemon *d, uint64_t max_message);
+void sfs_daemon_init(struct sfs_daemon *d, uint64_t max_message);
+void sfs_daemon_destroy(struct sfs_daemon *d);
 
 /* sfs_fuse_ops - the operations table; private data is a struct sfs_daemon. */
 extern const struct fuse_operations sfs_fuse_ops;

@@ -3,6 +3,7 @@
  * user and in all (holdbudget.h).
  */
 #include "holdbudget.h"
+#include "util/lockcheck.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ void hold_budget_destroy(struct hold_budget *b)
 /* The entry of UID, or NULL; b->mu held. */
 static struct hold_user *find(struct hold_budget *b, uid_t uid)
 {
+	LOCK_ASSERT_HELD(&b->mu);
 	for (size_t i = 0; i < b->nusers; i++)
 		if (b->users[i].uid == uid)
 			return &b->users[i];

@@ -24,8 +24,11 @@
 #include "logging.h"
 #include "../replication/gateway.h"
 #include "../replication/positions.h"
+#include "../replication/replica.h"
 #include "../replication/replicator.h"
 #include "../replication/tls.h"
+#include "util/clock.h"
+#include "util/mountinfo.h"
 
 /* The fsync = interval policy: a thread that syncs every topic periodically. */
 struct syncer {
@@ -42,11 +45,7 @@ static void *syncer_main(void *arg)
 	struct syncer *sy = arg;
 	pthread_mutex_lock(&sy->mu);
 	while (!sy->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = ts.tv_nsec + (sy->interval_ms % 1000) * 1000000ull;
-		ts.tv_sec += sy->interval_ms / 1000 + ns / 1000000000ull;
-		ts.tv_nsec = ns % 1000000000ull;
+		struct timespec ts = clock_deadline(CLOCK_REALTIME, sy->interval_ms);
 		pthread_cond_timedwait(&sy->cv, &sy->mu, &ts);
 		pthread_mutex_unlock(&sy->mu);
 		ns_sync_all(sy->ns);
@@ -76,24 +75,6 @@ static void usage(FILE *f)
 		"  -l LOGFILE  log to LOGFILE (default: [mount] log, else stderr)\n"
 		"  -d          FUSE debug output (implies -f)\n"
 		"  MOUNTPOINT  overrides [mount] mountpoint\n");
-}
-
-/* Is PATH a mount point already (in /proc/self/mountinfo)? */
-static bool is_mounted(const char *path)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	if (!f)
-		return false;
-	char line[8192];
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mp[4096];
-		/* id parent major:minor root mountpoint ... */
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strcmp(mp, path))
-			found = true;
-	}
-	fclose(f);
-	return found;
 }
 
 /* Open file descriptors: one per segment file, so raise the soft limit. */
@@ -154,7 +135,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: %s: mountpoint %s: not a directory\n", conf, mp);
 		goto out_cfg;
 	}
-	if (is_mounted(mpbuf)) {
+	if (mountinfo_is_mountpoint(mpbuf) > 0) {
 		fprintf(stderr, "streamfs: %s: mountpoint %s is busy (already mounted); unmount it first (fusermount3 -u %s)\n",
 			conf, mpbuf, mpbuf);
 		goto out_cfg;
@@ -173,7 +154,7 @@ int main(int argc, char **argv)
 	SSL_CTX *tls = NULL;
 	d.cfg = &cfg;
 	d.mountpoint = mpbuf;
-	sfs_hold_limits(&d, cfg.max_message);
+	sfs_daemon_init(&d, cfg.max_message);
 	replicator_init(&repl, cfg.batch_messages, cfg.positions_interval_ms);
 	/* Credentials and the listening port are checked before anything is
 	 * mounted: a bad key or a port in use is a start-up error. */
@@ -190,7 +171,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
 		goto out_log;
 	}
-	rc = ns_open(&d.ns, &cfg, replicator_wake, &repl, err, sizeof(err));
+	rc = ns_open(&d.ns, &cfg, &replication_hooks, &repl, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "streamfs: %s\n", err);
 		goto out_log;
@@ -294,6 +275,7 @@ out_ns:
 out_log:
 	gateway_stop(&gw);
 	tls_ctx_free(tls);
+	sfs_daemon_destroy(&d);
 	sfs_log_close();
 out_cfg:
 	config_free(&cfg);

@@ -13,21 +13,7 @@
 #include <unistd.h>
 
 #include "logging.h"
-
-/* Write the LEN bytes of TEXT at the start of FD. 0 or a negative errno. */
-static int put_text(int fd, const char *text, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = pwrite(fd, text + done, len - done, (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -ENOSPC;
-		done += w;
-	}
-	return 0;
-}
+#include "util/fileio.h"
 
 int metafile_write(int dirfd, const char *name, json_t *root, bool durable)
 {
@@ -43,7 +29,7 @@ int metafile_write(int dirfd, const char *name, json_t *root, bool durable)
 		rc = -errno;
 		goto out;
 	}
-	if ((rc = put_text(fd, text, len)) < 0)
+	if ((rc = pwrite_full(fd, text, len, 0)) < 0)
 		goto out_unlink;
 	if (durable && fsync(fd) < 0) {
 		rc = -errno;
@@ -86,7 +72,7 @@ int metafile_replace(int dirfd, const char *name, json_t *root, bool durable)
 		rc = -errno;
 		goto out;
 	}
-	if ((rc = put_text(fd, text, len)) < 0)
+	if ((rc = pwrite_full(fd, text, len, 0)) < 0)
 		goto out;
 	if (ftruncate(fd, (off_t)len) < 0 || (durable && fsync(fd) < 0)) {
 		rc = -errno;

@@ -21,6 +21,7 @@
 #include "logging.h"
 #include "metafile.h"
 #include "names.h"
+#include "util/clock.h"
 
 #define CLUSTER_META ".cluster.json"
 #define LOCK_FILE ".lock"
@@ -198,13 +199,13 @@ unsafe:
 }
 
 int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
-	    void (*wake)(void *), void *wake_arg, char *err, size_t errlen)
+	    const struct repl_hooks *hooks, void *hooks_arg, char *err, size_t errlen)
 {
 	memset(ns, 0, sizeof(*ns));
 	pthread_rwlock_init(&ns->lock, NULL);
 	ns->cfg = cfg;
-	ns->wake = wake;
-	ns->wake_arg = wake_arg;
+	ns->hooks = hooks;
+	ns->hooks_arg = hooks_arg;
 	ns->mount_ns = now_ns();
 	ns->topic_opts.segment_bytes = cfg->segment_bytes;
 	ns->topic_opts.fsync = cfg->fsync;
@@ -389,8 +390,7 @@ out:
 	 * source's status says so without waiting for its next append. */
 	if (rc == 0) {
 		atomic_fetch_add(&ns->repl_gen_all, 1);
-		if (ns->wake)
-			ns->wake(ns->wake_arg);
+		repl_wake(ns);
 	}
 	return rc;
 }

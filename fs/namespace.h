@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "replhooks.h"
 #include "stream.h"
 #include "topic.h"
 
@@ -41,9 +42,10 @@ struct sfs_namespace {
 	struct cluster *clusters;
 	int nclusters;
 	uint64_t mount_ns;		/* mount time, for the times of / */
-	/* Called when a topic gains messages or replication settings change. */
-	void (*wake)(void *arg);
-	void *wake_arg;
+	/* Replication, as the daemon's wiring installed it (fs/replhooks.h;
+	 * NULL: the defaults). Called through the repl_* functions. */
+	const struct repl_hooks *hooks;
+	void *hooks_arg;
 	/* Moves when every stream's replicas must be looked at again (a
 	 * stream made or removed may be some stream's replica); see
 	 * stream.h, repl_gen. */
@@ -53,12 +55,14 @@ struct sfs_namespace {
 /*
  * ns_open - build the namespace from CFG: create missing data directories
  * (mkdir -p), take an exclusive lock on each (a second daemon on the same
- * data is refused), load every stream and topic. WAKE/WAKE_ARG are set on
- * each topic as its append callback. On error returns a negative errno and
+ * data is refused), load every stream and topic. HOOKS (may be NULL) with
+ * HOOKS_ARG is how the namespace reaches replication (fs/replhooks.h):
+ * installed before any stream loads, borrowed, outliving the namespace.
+ * On error returns a negative errno and
  * writes one line into ERR naming the cluster and directory.
  */
 int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
-	    void (*wake)(void *), void *wake_arg, char *err, size_t errlen);
+	    const struct repl_hooks *hooks, void *hooks_arg, char *err, size_t errlen);
 
 /* ns_close - drop every stream and topic (checkpointing them) and unlock. */
 void ns_close(struct sfs_namespace *ns);

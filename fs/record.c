@@ -6,6 +6,7 @@
  * short inputs of typical messages skip the call through the PLT.
  */
 #include "record.h"
+#include "util/byteorder.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "logging.h"
+#include "util/byteorder.h"
+#include "util/fileio.h"
 
 static const uint8_t seg_magic[8] = { 'S', 'F', 'S', 'S', 'E', 'G', 0, 0 };
 static const uint8_t idx_magic[8] = { 'S', 'F', 'S', 'I', 'D', 'X', 0, 0 };
@@ -25,46 +27,6 @@ static const uint8_t idx_magic[8] = { 'S', 'F', 'S', 'I', 'D', 'X', 0, 0 };
 void segment_name(char *out, uint64_t base, bool idx)
 {
 	snprintf(out, 32, "%020" PRIu64 ".%s", base, idx ? "idx" : "seg");
-}
-
-/* pwrite all of LEN or fail: a short write is reported as -ENOSPC. */
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t pos)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, pos);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -ENOSPC;
-		p += w;
-		len -= w;
-		pos += w;
-	}
-	return 0;
-}
-
-/* pread exactly LEN bytes: -ENODATA if the file ends first. */
-static int pread_all(int fd, void *buf, size_t len, uint64_t pos)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t r = pread(fd, p, len, pos);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -ENODATA;
-		p += r;
-		len -= r;
-		pos += r;
-	}
-	return 0;
 }
 
 int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
@@ -98,8 +60,8 @@ int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
 		rc = -errno;
 		goto fail;
 	}
-	if ((rc = pwrite_all(out->fd, hdr, sizeof(hdr), 0)) < 0 ||
-	    (rc = pwrite_all(out->idx_fd, ihdr, sizeof(ihdr), 0)) < 0)
+	if ((rc = pwrite_full(out->fd, hdr, sizeof(hdr), 0)) < 0 ||
+	    (rc = pwrite_full(out->idx_fd, ihdr, sizeof(ihdr), 0)) < 0)
 		goto fail;
 	out->base_offset = out->end_offset = base_offset;
 	out->base_vpos = out->end_vpos = base_vpos;
@@ -129,7 +91,7 @@ void segment_close(struct segment *s)
 static int idx_read(const struct segment *s, uint64_t i, struct seg_pos *e)
 {
 	uint8_t b[IDX_ENTRY_SIZE];
-	int rc = pread_all(s->idx_fd, b, sizeof(b), IDX_HDR_SIZE + i * IDX_ENTRY_SIZE);
+	int rc = pread_full(s->idx_fd, b, sizeof(b), IDX_HDR_SIZE + i * IDX_ENTRY_SIZE);
 	if (rc < 0)
 		return rc;
 	e->offset = get_le64(b);
@@ -162,7 +124,7 @@ static void index_records(struct segment *s, const uint8_t *buf, size_t len,
 			put_le64(e + 16, fp);
 			s->last_idx_filepos = fp;
 			if (++n == 64) {
-				if (pwrite_all(s->idx_fd, entries, n * IDX_ENTRY_SIZE,
+				if (pwrite_full(s->idx_fd, entries, n * IDX_ENTRY_SIZE,
 					       IDX_HDR_SIZE + s->idx_count * IDX_ENTRY_SIZE) < 0)
 					goto fail;
 				s->idx_count += n;
@@ -174,7 +136,7 @@ static void index_records(struct segment *s, const uint8_t *buf, size_t len,
 		pos += RECORD_HDR_SIZE + (uint64_t)plen;
 	}
 	if (n) {
-		if (pwrite_all(s->idx_fd, entries, n * IDX_ENTRY_SIZE,
+		if (pwrite_full(s->idx_fd, entries, n * IDX_ENTRY_SIZE,
 			       IDX_HDR_SIZE + s->idx_count * IDX_ENTRY_SIZE) < 0)
 			goto fail;
 		s->idx_count += n;
@@ -194,7 +156,7 @@ fail:
 int segment_append(struct segment *s, const uint8_t *buf, size_t len,
 		   size_t nrecs)
 {
-	int rc = pwrite_all(s->fd, buf, len, s->size);
+	int rc = pwrite_full(s->fd, buf, len, s->size);
 	if (rc < 0) {
 		/* All or nothing: cut back whatever part reached the file. */
 		if (ftruncate(s->fd, s->size) < 0)
@@ -358,7 +320,7 @@ int segment_open(int dirfd, const char *name, bool last,
 	out->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (out->fd < 0)
 		return -errno;
-	if ((rc = pread_all(out->fd, hdr, sizeof(hdr), 0)) == -ENODATA)
+	if ((rc = pread_full(out->fd, hdr, sizeof(hdr), 0)) == -ENODATA)
 		goto fail; /* created but never written: the caller decides */
 	if (rc < 0)
 		goto fail;
@@ -390,7 +352,7 @@ int segment_open(int dirfd, const char *name, bool last,
 	 * records below: never a reason to stop serving the topic.
 	 */
 	bool rebuilt = false;
-	if (pread_all(out->idx_fd, ihdr, sizeof(ihdr), 0) < 0 ||
+	if (pread_full(out->idx_fd, ihdr, sizeof(ihdr), 0) < 0 ||
 	    memcmp(ihdr, idx_magic, 8) != 0 || get_le32(ihdr + 12) != IDX_ENTRY_SIZE) {
 		if (ist.st_size)
 			log_warn("topic %s: index %s has a bad header; rebuilding it",
@@ -403,7 +365,7 @@ int segment_open(int dirfd, const char *name, bool last,
 			rc = -errno;
 			goto fail;
 		}
-		if ((rc = pwrite_all(out->idx_fd, ihdr, sizeof(ihdr), 0)) < 0)
+		if ((rc = pwrite_full(out->idx_fd, ihdr, sizeof(ihdr), 0)) < 0)
 			goto fail;
 		ist.st_size = IDX_HDR_SIZE;
 		rebuilt = true;

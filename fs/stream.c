@@ -21,33 +21,11 @@
 #include "metafile.h"
 #include "names.h"
 #include "namespace.h"
+#include "util/clock.h"
+#include "util/lockcheck.h"
 
 #define STREAM_META ".stream.json"
 #define STREAM_FORMAT_VERSION 1
-
-const char *replica_state_name(enum replica_state st)
-{
-	switch (st) {
-	case REPLICA_STATE_COPY_IN_PROGRESS:
-		return "REPLICA_STATE_COPY_IN_PROGRESS";
-	case REPLICA_STATE_REPLICATING:
-		return "REPLICA_STATE_REPLICATING";
-	case REPLICA_STATE_PAUSED:
-		return "REPLICA_STATE_PAUSED";
-	case REPLICA_STATE_UNEXPECTED:
-		return "REPLICA_STATE_UNEXPECTED";
-	}
-	return "REPLICA_STATE_UNEXPECTED";
-}
-
-void replica_free(struct replica *r)
-{
-	if (!r)
-		return;
-	free(r->pos);
-	free(r->pidx);
-	free(r);
-}
 
 static struct stream *alloc_stream(struct cluster *cl, const char *name)
 {
@@ -73,7 +51,7 @@ static void free_stream(struct stream *s)
 		topic_put(s->hidden[i].t);
 	free(s->hidden);
 	for (int i = 0; i < s->nreplicas; i++)
-		replica_free(s->replicas[i]);
+		repl_replica_free(s->cluster->ns, s->replicas[i]);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	pthread_mutex_destroy(&s->lock);
@@ -96,11 +74,12 @@ void stream_put(struct stream *s)
 /* Write .stream.json; DURABLE as metafile_write. s->lock held. */
 static int save_locked(struct stream *s, bool durable)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	char u[37];
 	uuid_unparse(s->uuid, u);
 	json_t *reps = json_array(), *ups = json_array();
 	for (int i = 0; i < s->nreplicas; i++) {
-		struct replica *r = s->replicas[i];
+		struct replica_conf *r = s->replicas[i];
 		json_array_append_new(reps, json_pack("{s:s, s:s, s:b, s:b, s:s}",
 			"cluster", r->cluster, "stream", r->stream,
 			"synchronous", r->synchronous, "paused", r->paused,
@@ -126,6 +105,7 @@ static int save_locked(struct stream *s, bool durable)
 
 int stream_save_locked(struct stream *s)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	return save_locked(s, true);
 }
 
@@ -133,6 +113,7 @@ int stream_save_locked(struct stream *s)
  * mtime moves. Saved without a sync: a time, not data. */
 static void touched_locked(struct stream *s)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	/* Replication looks at the stream again (a new topic goes to the
 	 * replicas, a removed one's positions are saved). */
 	stream_touch_replication(s);
@@ -180,7 +161,11 @@ int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
 		rc = -errno;
 		goto fail_dir;
 	}
-	if ((rc = stream_save_locked(s)) < 0)
+	/* Nobody else sees S yet; the lock is taken for the contract. */
+	pthread_mutex_lock(&s->lock);
+	rc = stream_save_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
 		goto fail_dir;
 	if (renameat2(cluster_dirfd, tmp, cluster_dirfd, name, RENAME_NOREPLACE) < 0) {
 		rc = -errno;
@@ -225,7 +210,7 @@ static int load_meta(struct stream *s)
 	json_array_foreach(json_object_get(j, "replicas"), i, v) {
 		if (s->nreplicas >= STREAM_MAX_REPLICAS)
 			break;
-		struct replica *r = calloc(1, sizeof(*r));
+		struct replica_conf *r = repl_replica_new(s->cluster->ns);
 		if (!r) {
 			rc = -ENOMEM;
 			goto out;
@@ -237,7 +222,7 @@ static int load_meta(struct stream *s)
 		const char *c = meta_str(v, "networkcompression", "off");
 		r->compression = !strcmp(c, "lz4") ? CTL_COMP_LZ4 :
 				 !strcmp(c, "zstd") ? CTL_COMP_ZSTD : CTL_COMP_OFF;
-		r->state = r->paused ? REPLICA_STATE_PAUSED : REPLICA_STATE_COPY_IN_PROGRESS;
+		repl_replica_configured(s->cluster->ns, r);
 		s->replicas[s->nreplicas++] = r;
 	}
 	atomic_store(&s->has_replicas, s->nreplicas > 0);
@@ -263,8 +248,7 @@ void stream_touch_replication(struct stream *s)
 {
 	struct sfs_namespace *ns = s->cluster->ns;
 	atomic_fetch_add(&s->repl_gen, 1);
-	if (ns->wake)
-		ns->wake(ns->wake_arg);
+	repl_wake(ns);
 }
 
 static void stream_appended(void *arg)
@@ -456,16 +440,7 @@ static int delete_topic(struct stream *s, const char *name, const char *hidden)
 	}
 	s->topics[i] = s->topics[--s->ntopics];
 	/* Positions of a deleted topic mean nothing to its next incarnation. */
-	for (int r = 0; r < s->nreplicas; r++) {
-		struct replica *rep = s->replicas[r];
-		for (size_t p = 0; p < rep->npos; p++)
-			if (!strcmp(rep->pos[p].topic, name)) {
-				rep->pos[p] = rep->pos[--rep->npos];
-				rep->pidx_n = (size_t)-1; /* the index is built again */
-				s->positions_dirty = true;
-				break;
-			}
-	}
+	repl_topic_deleted(s->cluster->ns, s, name);
 	topic_mark_deleted(t);
 	touched_locked(s);
 	/* Rename first so a new topic of the same name can be made at once. */

@@ -26,64 +26,13 @@
 #include <uuid/uuid.h>
 
 #include "control.h"
+#include "replhooks.h"
 #include "topic.h"
 
 #define STREAM_MAX_REPLICAS 64
 #define STREAM_MAX_UPSTREAMS 64
 
 struct cluster;
-
-/* MapR's replicaState values (stream replica list), plus PAUSED. */
-enum replica_state {
-	REPLICA_STATE_COPY_IN_PROGRESS,	/* initial copy not yet caught up */
-	REPLICA_STATE_REPLICATING,	/* caught up once; sending new messages */
-	REPLICA_STATE_PAUSED,		/* paused=true (streamfs addition) */
-	REPLICA_STATE_UNEXPECTED,	/* an error; see last_error */
-};
-
-/* How far one replica has acknowledged one topic of the source. */
-struct replica_position {
-	char topic[256];
-	uuid_t incarnation;	/* of the source topic when the position was taken */
-	uint64_t offset;	/* next source offset to send */
-	uint64_t vpos;		/* topic-file byte position of that offset */
-	bool on_replica;	/* the topic is known to exist on the replica
-				 * (not saved: checked once after a start) */
-	/* The origin timestamp of the message at OLDEST_AT (the oldest not
-	 * sent, when OLDEST_AT == OFFSET), so that status does not read it
-	 * again every round; 0 when not known. */
-	uint64_t oldest_at, oldest_ns;
-};
-
-struct replica {
-	char cluster[256], stream[256];
-	bool paused, synchronous;
-	enum ctl_compression compression;
-
-	/* Replication state, kept by replication/: under the stream lock. */
-	uuid_t target_uuid;	/* replica stream UUID the positions refer to:
-				 * the replica is pinned to that stream */
-	/* .replicas named the replica again (not in a replace): a new stream
-	 * under its name may be taken as the replica (docs/security.md). */
-	bool repin;
-	uint64_t checked_ns;	/* when the replica last confirmed it (now_ns) */
-	bool copied;		/* initial copy has caught up once */
-	struct replica_position *pos;
-	size_t npos, poscap;
-	/* Index of POS by topic name (replication/positions.c): slots hold
-	 * a position's index + 1, 0 empty; PIDX_N is how many positions it
-	 * indexes, -1 when it must be built again (positions removed). */
-	uint32_t *pidx;
-	size_t pidx_cap, pidx_n;
-	enum replica_state state;
-	char last_error[1200];
-	uint64_t last_error_ns;
-	uint64_t pending_msgs, pending_bytes;
-	uint64_t oldest_pending_ns;	/* timestamp of the oldest unsent message */
-	/* synchronous=true but a write timed out waiting for it: replicated
-	 * asynchronously until it has caught up (docs/replication.md). */
-	bool degraded;
-};
 
 struct upstream {
 	char cluster[256], stream[256];
@@ -117,7 +66,9 @@ struct stream {
 	size_t ntopics, topcap;
 	struct hidden_topic *hidden;	/* topics removed while open */
 	size_t nhidden, hidcap;
-	struct replica *replicas[STREAM_MAX_REPLICAS];
+	/* .replicas; each the conf of a replication/ replica object, made and
+	 * freed through the namespace's hooks (fs/replhooks.h). */
+	struct replica_conf *replicas[STREAM_MAX_REPLICAS];
 	int nreplicas;
 	struct upstream upstreams[STREAM_MAX_UPSTREAMS];
 	int nupstreams;
@@ -263,11 +214,5 @@ void stream_refuse(struct stream *s, const char *fmt, ...)
  * needed.
  */
 void stream_touch_replication(struct stream *s);
-
-/* replica_state_name - "REPLICA_STATE_REPLICATING" etc. Static string. */
-const char *replica_state_name(enum replica_state st);
-
-/* replica_free - free a replica and its positions. */
-void replica_free(struct replica *r);
 
 #endif

@@ -24,6 +24,10 @@
 #include "fault.h"
 #include "logging.h"
 #include "metafile.h"
+#include "util/byteorder.h"
+#include "util/fileio.h"
+#include "util/clock.h"
+#include "util/lockcheck.h"
 
 #define ORIGINS_FILE ".origins"
 #define CHECKPOINT_FILE ".checkpoint"
@@ -36,13 +40,6 @@
 
 static const uint8_t origins_magic[8] = { 'S', 'F', 'S', 'O', 'R', 'G', 0, 0 };
 static const uint8_t ckpt_magic[8] = { 'S', 'F', 'S', 'C', 'K', 'P', 0, 0 };
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* ---- descriptor budget ------------------------------------------------
 
@@ -88,6 +85,7 @@ static void lru_unlink_locked(struct topic *t)
 /* Close segment files of other topics until under the budget; lru_mu held. */
 static void lru_evict_locked(struct topic *self)
 {
+	LOCK_ASSERT_HELD(&lru_mu);
 	long target = fd_budget() - fd_budget() / 10;
 	struct topic *x = lru_tail;
 	while (x && lru_fds > target) {
@@ -143,6 +141,7 @@ static void dir_put(struct topic *t, int fd);
  */
 static int open_fds(struct topic *t)
 {
+	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
 	int rc = 0;
 	pthread_mutex_lock(&t->open_mu);
 	if (t->fds_open)
@@ -283,6 +282,7 @@ static int origins_grow(struct topic *t)
  */
 static int origin_index(struct topic *t, const uuid_t stream, const uuid_t topic)
 {
+	LOCK_ASSERT_WRLOCKED(&t->lock);
 	for (size_t i = t->norigins; i-- > 0;)
 		if (!uuid_compare(t->origins[i].stream, stream) &&
 		    !uuid_compare(t->origins[i].topic, topic))
@@ -307,10 +307,8 @@ static int origin_index(struct topic *t, const uuid_t stream, const uuid_t topic
 		if (ofd < 0)
 			return rc;
 	}
-	ssize_t w = pwrite(ofd, e, sizeof(e), pos);
-	rc = 0;
-	if (w != (ssize_t)sizeof(e)) {
-		rc = w < 0 ? -errno : -ENOSPC;
+	rc = pwrite_full(ofd, e, sizeof(e), pos);
+	if (rc < 0) {
 		if (ftruncate(ofd, pos) < 0)
 			log_error("topic %s: cannot cut back the origin table: %s",
 				  t->name, strerror(errno));
@@ -335,7 +333,7 @@ static int origins_load(struct topic *t)
 	if (fstat(t->origins_fd, &st) < 0)
 		return -errno;
 	if (st.st_size < ORIGINS_HDR ||
-	    pread(t->origins_fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
+	    pread_full(t->origins_fd, hdr, sizeof(hdr), 0) < 0 ||
 	    memcmp(hdr, origins_magic, 8) != 0) {
 		log_error("topic %s: origin table has a bad header", t->name);
 		return -EPROTO;
@@ -348,8 +346,7 @@ static int origins_load(struct topic *t)
 	size_t n = (st.st_size - ORIGINS_HDR) / ORIGIN_ENTRY;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t e[ORIGIN_ENTRY];
-		if (pread(t->origins_fd, e, sizeof(e), ORIGINS_HDR + i * ORIGIN_ENTRY) !=
-		    (ssize_t)sizeof(e))
+		if (pread_full(t->origins_fd, e, sizeof(e), ORIGINS_HDR + i * ORIGIN_ENTRY) < 0)
 			return -EIO;
 		int rc = origins_grow(t);
 		if (rc < 0)
@@ -616,10 +613,8 @@ int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	memcpy(oh, origins_magic, 8);
 	put_le32(oh + 8, TOPIC_FORMAT_VERSION);
 	put_le32(oh + 12, ORIGIN_ENTRY);
-	if (pwrite(t->origins_fd, oh, sizeof(oh), 0) != (ssize_t)sizeof(oh)) {
-		rc = -ENOSPC;
+	if ((rc = pwrite_full(t->origins_fd, oh, sizeof(oh), 0)) < 0)
 		goto fail_dir;
-	}
 	if ((rc = add_segment(t, 0, 0)) < 0 || (rc = checkpoint_write(t)) < 0)
 		goto fail_dir;
 	if (fsync(t->dirfd) < 0) {
@@ -841,6 +836,7 @@ bool topic_deleted(struct topic *t)
  */
 static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nrecs)
 {
+	LOCK_ASSERT_WRLOCKED(&t->lock);
 	int orc = open_fds(t);
 	if (orc < 0)
 		return orc;
@@ -983,6 +979,7 @@ out:
  * HINT is tried first (consecutive messages share their origin). */
 static int origin_find(const struct topic *t, const uuid_t stream, const uuid_t topic, int hint)
 {
+	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
 	if (hint >= 0 && (size_t)hint < t->norigins &&
 	    !uuid_compare(t->origins[hint].stream, stream) &&
 	    !uuid_compare(t->origins[hint].topic, topic))
@@ -1017,6 +1014,7 @@ struct new_origin {
 static int check_batch(const struct topic *t, const struct topic_msg *msgs, size_t n,
 		       char *err, size_t errlen)
 {
+	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
 	int rc = 0, hint = -1;
 	uint64_t *mark = calloc(t->norigins ? t->norigins : 1, sizeof(*mark));
 	bool *touched = calloc(t->norigins ? t->norigins : 1, sizeof(*touched));

@@ -124,7 +124,7 @@ struct topic {
 	 * EIO, replication stops before it), or -1; shown in .info. */
 	atomic_llong damaged_offset;
 
-	/* Files open on the topic through the mount (fs/fuse_ops.c). */
+	/* Files open on the topic through the mount (fs/openfile.c). */
 	atomic_int open_files;
 
 	atomic_int refs;
@@ -269,8 +269,5 @@ bool topic_deleted(struct topic *t);
  * negative errno from fdatasync.
  */
 int topic_sync(struct topic *t);
-
-/* Time now in ns since the epoch (CLOCK_REALTIME). */
-uint64_t now_ns(void);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "record.h"
 #include "segment.h"
+#include "fs/util/byteorder.h"
 
 #define BIG_FILE (300u * 1024)
 

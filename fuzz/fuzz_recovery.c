@@ -51,6 +51,7 @@
 #include "record.h"
 #include "segment.h"
 #include "topic.h"
+#include "fs/util/byteorder.h"
 
 #define F_TOPIC   0x01	/* topic_open, not segment_open */
 #define F_SEGHDR  0x02	/* harness-made segment headers, consistent bases */

@@ -22,6 +22,7 @@
 #include "frame.h"
 #include "record.h"
 #include "segment.h"
+#include "fs/util/byteorder.h"
 
 /* Recovery-target flags (fuzz_recovery.c). */
 #define F_TOPIC 0x01

@@ -21,6 +21,7 @@
 
 #include "names.h"
 #include "record.h"
+#include "util/byteorder.h"
 
 #define GW_MAGIC "SFG1"
 #define GW_STR_MAX 255

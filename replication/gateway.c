@@ -27,6 +27,9 @@
 #include "../fs/topic.h"
 #include "apply.h"
 #include "frame.h"
+#include "util/clock.h"
+#include "util/hostport.h"
+#include "../fs/util/lockcheck.h"
 
 struct gateway_conn {
 	struct gateway *g;
@@ -59,23 +62,13 @@ int gateway_bind(struct gateway *g, const char *listen_on, char *err, size_t err
 	pthread_mutex_init(&g->mu, NULL);
 	snprintf(g->listen, sizeof(g->listen), "%s", listen_on);
 	char host[256], port[32];
-	const char *colon = strrchr(listen_on, ':');
-	size_t hl = colon ? (size_t)(colon - listen_on) : 0;
-	const char *h = listen_on;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (!colon || hl >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
+	if (hostport_split(listen_on, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "[gateway] listen = %s: not ADDR:PORT", listen_on);
 		return -EINVAL;
 	}
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	snprintf(port, sizeof(port), "%s", colon + 1);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE },
 			*res = NULL;
-	int gai = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai) {
 		snprintf(err, errlen, "[gateway] listen = %s: %s", listen_on, gai_strerror(gai));
 		return -EINVAL;
@@ -387,6 +380,7 @@ static void conn_free(struct gateway_conn *c)
 /* A free slot (reaping ended connections); -1 if all are busy. g->mu held. */
 static int free_slot(struct gateway *g, struct gateway_conn **reap, int *nreap)
 {
+	LOCK_ASSERT_HELD(&g->mu);
 	int slot = -1;
 	for (int i = 0; i < GATEWAY_MAX_CONNS; i++) {
 		if (g->conns[i] && g->conns[i]->done) {

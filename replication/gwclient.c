@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "../fs/logging.h"
+#include "util/clock.h"
 
 struct gwclient {
 	SSL_CTX *ctx;			/* borrowed */
@@ -33,13 +34,6 @@ struct gwclient {
 
 	struct gw_buf out, in, scratch;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 struct gwclient *gwclient_new(SSL_CTX *ctx, const char *cluster,
 			      const char *hostport, int timeout_ms)

@@ -13,6 +13,7 @@
 #include "../fs/logging.h"
 #include "../fs/metafile.h"
 #include "../fs/namespace.h"
+#include "../fs/util/lockcheck.h"
 
 #define POSITIONS_FILE ".positions.json"
 
@@ -97,7 +98,7 @@ static struct replica *find_replica(struct stream *s, const char *key)
 		snprintf(k, sizeof(k), "%s/%s", s->replicas[i]->cluster,
 			 s->replicas[i]->stream);
 		if (!strcmp(k, key))
-			return s->replicas[i];
+			return replica_of(s->replicas[i]);
 	}
 	return NULL;
 }
@@ -123,7 +124,7 @@ int positions_load(struct stream *s)
 		if (uuid_parse(meta_str(v, "uuid", ""), r->target_uuid) < 0)
 			uuid_clear(r->target_uuid);
 		r->copied = meta_bool(v, "copied", false);
-		r->repin = meta_bool(v, "repin", false);
+		r->conf.repin = meta_bool(v, "repin", false);
 		const char *tname;
 		json_t *tv;
 		json_object_foreach(json_object_get(v, "topics"), tname, tv) {
@@ -138,7 +139,7 @@ int positions_load(struct stream *s)
 			p->offset = meta_int(tv, "offset", 0);
 			p->vpos = meta_int(tv, "vpos", 0);
 		}
-		if (!r->paused)
+		if (!r->conf.paused)
 			r->state = r->copied ? REPLICA_STATE_REPLICATING :
 					       REPLICA_STATE_COPY_IN_PROGRESS;
 	}
@@ -149,15 +150,16 @@ int positions_load(struct stream *s)
 
 json_t *positions_snapshot_locked(struct stream *s, uint64_t *gen)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	if (!s->positions_dirty || s->deleted)
 		return NULL;
 	json_t *root = json_object();
 	if (!root)
 		return NULL;
 	for (int i = 0; i < s->nreplicas; i++) {
-		struct replica *r = s->replicas[i];
+		struct replica *r = replica_of(s->replicas[i]);
 		char key[520], u[37];
-		snprintf(key, sizeof(key), "%s/%s", r->cluster, r->stream);
+		snprintf(key, sizeof(key), "%s/%s", r->conf.cluster, r->conf.stream);
 		uuid_unparse(r->target_uuid, u);
 		json_t *topics = json_object();
 		for (size_t k = 0; k < r->npos; k++) {
@@ -169,7 +171,7 @@ json_t *positions_snapshot_locked(struct stream *s, uint64_t *gen)
 					  "vpos", (json_int_t)r->pos[k].vpos));
 		}
 		json_object_set_new(root, key, json_pack("{s:s, s:b, s:b, s:o}", "uuid", u,
-							 "copied", r->copied, "repin", r->repin,
+							 "copied", r->copied, "repin", r->conf.repin,
 							 "topics", topics));
 	}
 	s->positions_dirty = false;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "../fs/stream.h"
+#include "replica.h"
 
 /*
  * positions_load - read S's position file into its replicas (matched by

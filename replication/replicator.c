@@ -34,6 +34,8 @@
 #include "apply.h"
 #include "gwclient.h"
 #include "positions.h"
+#include "util/clock.h"
+#include "../fs/util/lockcheck.h"
 
 int replicator_init(struct replicator *r, uint32_t batch_messages,
 		    uint32_t positions_interval_ms)
@@ -69,10 +71,11 @@ void replicator_set_gateway(struct replicator *r, SSL_CTX *ctx, int timeout_ms)
 static struct replica *replica_by_name(struct stream *s, const char *cluster,
 				       const char *stream)
 {
+	LOCK_ASSERT_HELD(&s->lock);
 	for (int i = 0; i < s->nreplicas; i++)
 		if (!strcmp(s->replicas[i]->cluster, cluster) &&
 		    !strcmp(s->replicas[i]->stream, stream))
-			return s->replicas[i];
+			return replica_of(s->replicas[i]);
 	return NULL;
 }
 
@@ -81,7 +84,7 @@ static void replica_fail(struct stream *s, struct replica *r, const char *msg)
 {
 	if (r->state != REPLICA_STATE_UNEXPECTED || strcmp(r->last_error, msg))
 		log_warn("/%s/%s: replica /%s/%s: %s", s->cluster->name, s->name,
-			 r->cluster, r->stream, msg);
+			 r->conf.cluster, r->conf.stream, msg);
 	snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
 	r->last_error_ns = now_ns();
 	r->state = REPLICA_STATE_UNEXPECTED;
@@ -218,8 +221,8 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 
 	pthread_mutex_lock(&s->lock);
 	struct replica *r = replica_by_name(s, key->cluster, key->stream);
-	bool paused = r ? r->paused : true;
-	enum ctl_compression comp = r ? r->compression : CTL_COMP_OFF;
+	bool paused = r ? r->conf.paused : true;
+	enum ctl_compression comp = r ? r->conf.compression : CTL_COMP_OFF;
 	/* The replica's UUID as last seen, trusted while it replicates well
 	 * and for REPLICATOR_PROBE_MS: then it is asked again, so a remote
 	 * replica deleted or re-created shows even while nothing is sent. */
@@ -242,7 +245,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		if (r && tg.asked)
 			r->checked_ns = now_ns();
 		if (r && !uuid_is_null(r->target_uuid) && uuid_compare(r->target_uuid, tg.uuid) &&
-		    !r->repin) {
+		    !r->conf.repin) {
 			/*
 			 * Pinned: another stream now has the replica's name (it
 			 * was removed and made again, maybe by someone else).
@@ -261,8 +264,8 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			r->copied = false;
 			s->positions_dirty = true;
 		}
-		if (r && !err[0] && r->repin) {
-			r->repin = false;
+		if (r && !err[0] && r->conf.repin) {
+			r->conf.repin = false;
 			s->positions_dirty = true;
 		}
 		pthread_mutex_unlock(&s->lock);
@@ -278,7 +281,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			pthread_mutex_lock(&s->lock);
 			r = replica_by_name(s, key->cluster, key->stream);
 			struct replica_position *p0 = r ? position_find(r, src->name, src->uuid) : NULL;
-			bool need = p0 && !p0->on_replica && p0->offset == 0 && !r->paused;
+			bool need = p0 && !p0->on_replica && p0->offset == 0 && !r->conf.paused;
 			pthread_mutex_unlock(&s->lock);
 			if (need) {
 				if (target_topic(&tg, s, key, src, err, sizeof(err)) < 0)
@@ -295,7 +298,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				r = replica_by_name(s, key->cluster, key->stream);
 				struct replica_position *p = r ? position_find(r, src->name, src->uuid) : NULL;
 				uint64_t pos = p ? p->offset : 0;
-				bool stop = !r || r->paused || !p;
+				bool stop = !r || r->conf.paused || !p;
 				pthread_mutex_unlock(&s->lock);
 				if (stop || pos >= topic_end(src))
 					break;
@@ -365,7 +368,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		}
 		if (err[0]) {
 			replica_fail(s, r, err);
-		} else if (r->paused) {
+		} else if (r->conf.paused) {
 			r->state = REPLICA_STATE_PAUSED;
 		} else {
 			if (done && !r->copied) {
@@ -375,7 +378,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			if (done && r->degraded) {
 				r->degraded = false;
 				log_info("/%s/%s: synchronous replica /%s/%s has caught up: synchronous again",
-					 s->cluster->name, s->name, r->cluster, r->stream);
+					 s->cluster->name, s->name, r->conf.cluster, r->conf.stream);
 			}
 			r->state = r->copied ? REPLICA_STATE_REPLICATING :
 					       REPLICA_STATE_COPY_IN_PROGRESS;
@@ -550,14 +553,8 @@ static bool round_all(struct replicator_lane *lane, uint64_t *next_ns)
 /* Wait on rp->cv (rp->mu held) for at most MS milliseconds. */
 static void wait_ms(struct replicator *rp, int ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	LOCK_ASSERT_HELD(&rp->mu);
+	struct timespec ts = clock_deadline(CLOCK_MONOTONIC, (uint64_t)(ms > 0 ? ms : 0));
 	pthread_cond_timedwait(&rp->cv, &rp->mu, &ts);
 }
 

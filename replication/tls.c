@@ -9,6 +9,7 @@
  * all that is needed to keep a stalled peer from hanging anything.
  */
 #include "tls.h"
+#include "util/hostport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -159,27 +160,6 @@ static void set_timeouts(int fd, int ms)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
-/* Split "host:port" ("[v6]:port" too) into HOST and PORT. */
-static int split_hostport(const char *hp, char *host, size_t hostlen, char *port,
-			  size_t portlen)
-{
-	const char *colon = strrchr(hp, ':');
-	if (!colon || !colon[1])
-		return -EINVAL;
-	const char *h = hp;
-	size_t n = colon - hp;
-	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	if (n == 0 || n >= hostlen || strlen(colon + 1) >= portlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = 0;
-	snprintf(port, portlen, "%s", colon + 1);
-	return 0;
-}
-
 /* Non-blocking connect to one address, bounded by MS. Returns fd or -errno. */
 static int connect_one(const struct addrinfo *ai, int ms)
 {
@@ -268,7 +248,7 @@ int tls_connect(SSL_CTX *ctx, const char *hostport, const char *peer_cluster,
 {
 	char host[256], port[32];
 	*out = NULL;
-	if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) < 0) {
+	if (hostport_split(hostport, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "bad address %s (HOST:PORT)", hostport);
 		return -EINVAL;
 	}

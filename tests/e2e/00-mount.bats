@@ -71,6 +71,21 @@ teardown() {
 	[ "$(cat "$M/sanfrancisco/s/t")" = kept ]
 }
 
+@test "a busy mountpoint whose path holds a space is reported busy too (the mount table escapes it)" {
+	sfs_mktemp
+	M="$TMP/mount point"
+	mkdir "$M"
+	sfs_write_conf sanfrancisco
+	sfs_start
+	printf '[mount]\nmountpoint = %s\n[cluster x]\ndata = %s/other/x\n' "$M" "$TMP" >"$TMP/second.conf"
+	run timeout 10 "$STREAMFS" -c "$TMP/second.conf" -f
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[[ "$output" == *"busy"* ]]
+	[ ! -e "$TMP/other/x" ]
+	is_mounted "$M"
+}
+
 @test "a data directory that cannot be created: one line naming the cluster, nothing mounted" {
 	sfs_mktemp
 	echo "a file" >"$TMP/data/blocker"

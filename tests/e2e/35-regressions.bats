@@ -142,3 +142,36 @@ PY
 	[ "$(wc -c <"$A/root")" -eq 500001 ]
 	[ "$(wc -c <"$A/again")" -eq $((1024 * 1024)) ]
 }
+
+@test "'>' transactions of control files count against the user's bound: past it ENOBUFS; closing gives it back" {
+	# A '>' write keeps every entry it was given (about 0.5 KiB each, at
+	# most 4,096 per file) until the close: 8 such files pass root's 16 MiB.
+	run python3 - "$A/.upstreams" "/mapr/newyork/b" <<'PY'
+import errno, os, sys
+path, line = sys.argv[1], (sys.argv[2] + "\n").encode()
+fds, res = [], []
+for i in range(12):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    fds.append(fd)
+    try:
+        os.write(fd, line * 4096)
+        res.append("ok")
+    except OSError as e:
+        res.append("ENOBUFS" if e.errno == errno.ENOBUFS else e.strerror)
+print(" ".join(res))
+for fd in fds:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "ok ok ok ok ok ok ok"* ]]
+	[[ $output == *"ENOBUFS ENOBUFS" ]]
+	# the files that were not refused replaced the set at close
+	grep -q '^/mapr/newyork/b' "$A/.upstreams"
+	# closing gave it all back: a new transaction works
+	printf '/mapr/newyork/b\n%.0s' $(seq 4096) >"$A/.upstreams"
+	grep -q "a '>' write would hold more than user 0 may hold" "$TMP/streamfs.log"
+}

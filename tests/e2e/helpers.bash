@@ -50,13 +50,23 @@ sfs_log_tail() {
 
 # is_mounted DIR: true if DIR is a FUSE mount point (per /proc/mounts).
 is_mounted() {
-	awk -v m="$1" '$2 == m && $3 ~ /^fuse/ { found = 1 } END { exit !found }' \
+	MT_PATH=$(_mount_escape "$1") awk '$2 == ENVIRON["MT_PATH"] && $3 ~ /^fuse/ { found = 1 } END { exit !found }' \
 		/proc/mounts
 }
 
 # is_unmounted DIR: true if nothing at all is mounted on DIR.
 is_unmounted() {
-	awk -v m="$1" '$2 == m { found = 1 } END { exit found }' /proc/mounts
+	MT_PATH=$(_mount_escape "$1") awk '$2 == ENVIRON["MT_PATH"] { found = 1 } END { exit found }' /proc/mounts
+}
+
+# _mount_escape PATH: PATH as /proc/mounts writes it (proc(5): octal escapes
+# for backslash, space, tab and newline).
+_mount_escape() {
+	local p=${1//\\/\\134}
+	p=${p// /\\040}
+	p=${p//$'\t'/\\011}
+	p=${p//$'\n'/\\012}
+	printf '%s' "$p"
 }
 
 # _sfs_alive PID: true while PID runs (a zombie counts as exited).

@@ -37,7 +37,7 @@ static void name(char *buf, size_t len, int i)
 static void test_many_topics(void **state)
 {
 	(void)state;
-	struct replica *r = calloc(1, sizeof(*r));
+	struct replica *r = replica_new();
 	assert_non_null(r);
 	uuid_t inc;
 	uuid_generate(inc);

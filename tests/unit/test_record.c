@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "fs/record.h"
+#include "fs/util/byteorder.h"
 
 /* Encode H with payload P (LEN bytes) into a fresh malloc'd record. */
 static uint8_t *make_record(struct record_hdr *h, const void *p, uint32_t len)

@@ -30,6 +30,7 @@
 #include "tests/unit/scratch.h"
 #include "fs/record.h"
 #include "fs/segment.h"
+#include "fs/util/byteorder.h"
 
 static char tmpdir[1024];
 static int dirfd_ = -1;

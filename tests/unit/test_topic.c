@@ -35,6 +35,8 @@
 #include "fs/record.h"
 #include "fs/segment.h"
 #include "fs/topic.h"
+#include "fs/util/byteorder.h"
+#include "fs/util/clock.h"
 
 static char tmpdir[1024];
 static int sdir = -1;		/* the stream directory */

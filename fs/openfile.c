@@ -1,0 +1,77 @@
+/*
+ * openfile.c - owns the life of an open file's state (openfile.h).
+ */
+#include "openfile.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void fh_init(struct fh *f, enum fh_kind kind, struct stream *s, uid_t owner,
+		    struct hold_budget *budget)
+{
+	f->kind = kind;
+	pthread_mutex_init(&f->mu, NULL);
+	stream_get(s);
+	f->stream = s;
+	lines_init(&f->lines, budget, owner);
+}
+
+struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
+			      struct hold_budget *budget)
+{
+	struct topic_fh *tf = calloc(1, sizeof(*tf));
+	if (!tf)
+		return NULL;
+	fh_init(&tf->h, FH_TOPIC, s, owner, budget);
+	topic_get(t);
+	tf->topic = t;
+	atomic_fetch_add(&t->open_files, 1);
+	tf->pending.key = t;
+	tf->pending.mu = &tf->h.mu;
+	return tf;
+}
+
+struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char *mountpoint,
+			  enum ctlfile which, bool truncating, uid_t owner,
+			  struct hold_budget *budget)
+{
+	struct ctl_fh *cf = calloc(1, sizeof(*cf));
+	if (!cf)
+		return NULL;
+	fh_init(&cf->h, FH_CTL, s, owner, budget);
+	ctl_txn_init(&cf->txn, ns, s, mountpoint, which, truncating, budget, owner);
+	return cf;
+}
+
+void fh_free(struct fh *f)
+{
+	if (!f)
+		return;
+	if (f->kind == FH_TOPIC) {
+		struct topic_fh *tf = topic_fh_of(f);
+		/* The last file of a topic: a hidden name it has (removed
+		 * while open) goes. */
+		if (atomic_fetch_sub(&tf->topic->open_files, 1) == 1)
+			stream_forget_hidden(f->stream, NULL, tf->topic);
+		topic_put(tf->topic);
+		topic_read_hint_free(&tf->hint);
+	} else {
+		struct ctl_fh *cf = ctl_fh_of(f);
+		ctl_txn_destroy(&cf->txn);
+		free(cf->snap);
+	}
+	stream_put(f->stream);
+	lines_destroy(&f->lines);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+const char *fh_path(const struct fh *f, char *buf, size_t len)
+{
+	static const char *const ctl[] = { ".replicas", ".upstreams", ".info" };
+	const char *name = f->kind == FH_TOPIC ? topic_fh_of((struct fh *)f)->topic->name :
+						 ctl[ctl_fh_of((struct fh *)f)->txn.which];
+	snprintf(buf, len, "/%s/%s/%s", f->stream->cluster->name, f->stream->name, name);
+	return buf;
+}

@@ -1,0 +1,92 @@
+/*
+ * openfile.h - the state of one open file of the mount (fi->fh): a topic
+ * opened for reading and appending, or a control file. One struct per kind,
+ * each beginning with the common struct fh, so a handler looks at f->kind
+ * and then at the struct of that kind (topic_fh_of, ctl_fh_of).
+ *
+ * Locking: fh.mu serialises the requests on one open file (its held line,
+ * its read hint, its control-file transaction); taken after
+ * pending_list.mu and before any stream or topic lock (docs/architecture.md).
+ */
+#ifndef STREAMFS_OPENFILE_H
+#define STREAMFS_OPENFILE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ctlwrite.h"
+#include "lines.h"
+#include "stream.h"
+#include "topic.h"
+
+enum fh_kind { FH_TOPIC, FH_CTL };
+
+struct fh {
+	enum fh_kind kind;
+	pthread_mutex_t mu;	/* everything below and in the kind's struct */
+	struct stream *stream;	/* a reference */
+	/* Bytes after the last '\n' written, counted against the budget of
+	 * the user who opened the file. */
+	struct line_asm lines;
+};
+
+/* An open topic. */
+struct topic_fh {
+	struct fh h;
+	struct topic *topic;	/* a reference; counted in topic->open_files */
+	struct topic_read_hint hint;	/* where the last read stopped */
+	/* On the daemon's pending list while its last line waits (see
+	 * fs/lines.h); KEY is TOPIC, MU is h.mu. */
+	struct pending_line pending;
+};
+
+/* An open control file. */
+struct ctl_fh {
+	struct fh h;
+	struct ctl_txn txn;	/* its writes */
+	/* What a reader sees: rendered at open (malloc'd, SNAPLEN bytes). */
+	char *snap;
+	size_t snaplen;
+};
+
+static inline struct topic_fh *topic_fh_of(struct fh *f)
+{
+	return (struct topic_fh *)f;
+}
+
+static inline struct ctl_fh *ctl_fh_of(struct fh *f)
+{
+	return (struct ctl_fh *)f;
+}
+
+/*
+ * topic_fh_new - an open file of topic T of stream S (both get a new
+ * reference; T's open_files counts it) for user OWNER, whose held bytes
+ * count against BUDGET (borrowed). ctl_fh_new - an open control file
+ * WHICH of S; TRUNCATING as ctl_txn_init. Free either with fh_free.
+ * NULL when out of memory.
+ */
+struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
+			      struct hold_budget *budget);
+struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char *mountpoint,
+			  enum ctlfile which, bool truncating, uid_t owner,
+			  struct hold_budget *budget);
+
+/*
+ * fh_free - close F: drops its references, gives its held bytes back, and
+ * for the last open file of a topic removed while open, forgets the
+ * topic's hidden name (fs/fuse_ops.c, sfs_rename). F must be off the
+ * pending list. NULL is ignored.
+ */
+void fh_free(struct fh *f);
+
+/*
+ * fh_path - "/<cluster>/<stream>/<name>" of what F has open, for log lines:
+ * libfuse passes no path to the handlers of an open file (nullpath_ok).
+ * Written into BUF (LEN bytes), which it returns.
+ */
+const char *fh_path(const struct fh *f, char *buf, size_t len);
+
+#endif

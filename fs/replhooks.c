@@ -1,0 +1,63 @@
+/*
+ * replhooks.c - owns the filesystem's side of the replication hooks
+ * (replhooks.h): each call goes to the hook installed in the namespace, or
+ * to a default that keeps fs/ usable without replication (unit tests).
+ */
+#include "replhooks.h"
+
+#include <stdlib.h>
+
+#include "namespace.h"
+
+void repl_wake(struct sfs_namespace *ns)
+{
+	if (ns->hooks && ns->hooks->wake)
+		ns->hooks->wake(ns->hooks_arg);
+}
+
+struct replica_conf *repl_replica_new(struct sfs_namespace *ns)
+{
+	if (ns->hooks && ns->hooks->replica_new)
+		return ns->hooks->replica_new(ns->hooks_arg);
+	return calloc(1, sizeof(struct replica_conf));
+}
+
+void repl_replica_free(struct sfs_namespace *ns, struct replica_conf *rc)
+{
+	if (ns->hooks && ns->hooks->replica_free)
+		ns->hooks->replica_free(ns->hooks_arg, rc);
+	else
+		free(rc);
+}
+
+void repl_replica_configured(struct sfs_namespace *ns, struct replica_conf *rc)
+{
+	if (ns->hooks && ns->hooks->replica_configured)
+		ns->hooks->replica_configured(ns->hooks_arg, rc);
+}
+
+void repl_replica_status(struct sfs_namespace *ns, struct stream *s, struct replica_conf *rc,
+			 struct topic **topics, int nt, struct replica_status *out)
+{
+	*out = (struct replica_status){
+		.state = rc->paused ? "REPLICA_STATE_PAUSED" : "REPLICA_STATE_COPY_IN_PROGRESS",
+		.last_error = "",
+	};
+	if (ns->hooks && ns->hooks->replica_status)
+		ns->hooks->replica_status(ns->hooks_arg, s, rc, topics, nt, out);
+}
+
+void repl_topic_deleted(struct sfs_namespace *ns, struct stream *s, const char *name)
+{
+	if (ns->hooks && ns->hooks->topic_deleted)
+		ns->hooks->topic_deleted(ns->hooks_arg, s, name);
+}
+
+int repl_sync_wait(struct sfs_namespace *ns, struct stream *s, struct topic *t, uint64_t upto,
+		   uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg)
+{
+	if (ns->hooks && ns->hooks->sync_wait)
+		return ns->hooks->sync_wait(ns->hooks_arg, s, t, upto, timeout_ms, interrupted,
+					    iarg);
+	return 0;
+}

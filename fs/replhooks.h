@@ -1,0 +1,110 @@
+/*
+ * replhooks.h - how the filesystem side reaches replication without
+ * knowing it: a table of hooks (libfuse's ops table, Redis's rio are the
+ * models) that the file wiring the daemon (fs/main.c) fills with
+ * replication/'s functions and hands to ns_open. fs/ never includes a
+ * header of replication/; replication/ includes fs/ headers freely.
+ *
+ * What crosses: the .replicas settings of a stream live here in fs/ as
+ * struct replica_conf (the control files own them, .stream.json keeps
+ * them); everything replication knows about a replica (state, positions,
+ * errors) lives in replication/replica.h, in an object that embeds the
+ * replica_conf and is made and freed only through these hooks.
+ *
+ * Without hooks (unit tests of fs/ alone) every hook has a default:
+ * a bare replica_conf, status "copy in progress", nothing to wait for.
+ */
+#ifndef STREAMFS_REPLHOOKS_H
+#define STREAMFS_REPLHOOKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control.h"
+
+struct stream;
+struct topic;
+
+/* One line of a stream's .replicas: what its owner configured. */
+struct replica_conf {
+	char cluster[256], stream[256];
+	bool paused, synchronous;
+	enum ctl_compression compression;
+	/* .replicas named the replica again (not in a replace): a new stream
+	 * under its name may be taken as the replica (docs/security.md).
+	 * Cleared by replication once it has pinned the new stream. */
+	bool repin;
+};
+
+/* What status shows of one replica (.replicas comments, .info). */
+struct replica_status {
+	const char *state;	/* MapR's name, "REPLICA_STATE_REPLICATING"...; static */
+	bool uptodate, degraded;
+	uint64_t pending_msgs, pending_bytes;
+	uint64_t oldest_pending_ns;	/* origin time of the oldest unsent, or 0 */
+	const char *last_error;	/* "" when none; valid while the stream lock is held */
+	uint64_t last_error_ns;
+};
+
+struct repl_hooks {
+	/*
+	 * wake - a topic gained messages or replication settings changed:
+	 * the replication thread should look. Any thread, no lock held or
+	 * any; must not block.
+	 */
+	void (*wake)(void *arg);
+	/*
+	 * replica_new - a new replica object, its conf zeroed, state "copy in
+	 * progress". Owned by the caller until stored in a stream (then the
+	 * stream frees it with replica_free). NULL when out of memory.
+	 */
+	struct replica_conf *(*replica_new)(void *arg);
+	/* replica_free - free what replica_new made (NULL is ignored). */
+	void (*replica_free)(void *arg, struct replica_conf *rc);
+	/*
+	 * replica_configured - RC's settings changed and were saved (paused,
+	 * synchronous, compression, repin): replication updates its state.
+	 * Caller holds the stream lock.
+	 */
+	void (*replica_configured)(void *arg, struct replica_conf *rc);
+	/*
+	 * replica_status - fill OUT for replica RC of stream S, whose topics
+	 * are TOPICS[0..NT) (pending counts are taken against them). Caller
+	 * holds S's lock; OUT's strings are valid while it does.
+	 */
+	void (*replica_status)(void *arg, struct stream *s, struct replica_conf *rc,
+			       struct topic **topics, int nt, struct replica_status *out);
+	/*
+	 * topic_deleted - topic NAME of S was deleted: its replication
+	 * positions mean nothing to a next topic of that name. Caller holds
+	 * S's lock.
+	 */
+	void (*topic_deleted)(void *arg, struct stream *s, const char *name);
+	/*
+	 * sync_wait - after an append to T of S up to offset UPTO: wait for
+	 * S's synchronous replicas, at most TIMEOUT_MS, asking INTERRUPTED
+	 * (IARG) now and then (replication/syncwait.h). No lock held.
+	 * Returns 0 or -EINTR.
+	 */
+	int (*sync_wait)(void *arg, struct stream *s, struct topic *t, uint64_t upto,
+			 uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg);
+};
+
+struct sfs_namespace;
+
+/*
+ * The filesystem's calls of the hooks installed in NS (ns_open), each
+ * falling back to the default named above when none is installed. Same
+ * contracts as the hooks.
+ */
+void repl_wake(struct sfs_namespace *ns);
+struct replica_conf *repl_replica_new(struct sfs_namespace *ns);
+void repl_replica_free(struct sfs_namespace *ns, struct replica_conf *rc);
+void repl_replica_configured(struct sfs_namespace *ns, struct replica_conf *rc);
+void repl_replica_status(struct sfs_namespace *ns, struct stream *s, struct replica_conf *rc,
+			 struct topic **topics, int nt, struct replica_status *out);
+void repl_topic_deleted(struct sfs_namespace *ns, struct stream *s, const char *name);
+int repl_sync_wait(struct sfs_namespace *ns, struct stream *s, struct topic *t, uint64_t upto,
+		   uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg);
+
+#endif

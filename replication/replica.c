@@ -1,0 +1,126 @@
+/*
+ * replica.c - owns the life of a replica object (replica.h) and
+ * replication's answers to the filesystem's hooks (fs/replhooks.h): making
+ * and freeing replicas, their state after a .replicas change, their status,
+ * a deleted topic's positions, and the synchronous wait.
+ */
+#include "replica.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../fs/stream.h"
+#include "positions.h"
+#include "replicator.h"
+#include "syncwait.h"
+#include "../fs/util/lockcheck.h"
+
+const char *replica_state_name(enum replica_state st)
+{
+	switch (st) {
+	case REPLICA_STATE_COPY_IN_PROGRESS:
+		return "REPLICA_STATE_COPY_IN_PROGRESS";
+	case REPLICA_STATE_REPLICATING:
+		return "REPLICA_STATE_REPLICATING";
+	case REPLICA_STATE_PAUSED:
+		return "REPLICA_STATE_PAUSED";
+	case REPLICA_STATE_UNEXPECTED:
+		return "REPLICA_STATE_UNEXPECTED";
+	}
+	return "REPLICA_STATE_UNEXPECTED";
+}
+
+struct replica *replica_new(void)
+{
+	_Static_assert(offsetof(struct replica, conf) == 0, "replica_of needs conf first");
+	struct replica *r = calloc(1, sizeof(*r));
+	if (r)
+		r->state = REPLICA_STATE_COPY_IN_PROGRESS;
+	return r;
+}
+
+void replica_free(struct replica *r)
+{
+	if (!r)
+		return;
+	free(r->pos);
+	free(r->pidx);
+	free(r);
+}
+
+static struct replica_conf *hook_replica_new(void *arg)
+{
+	(void)arg;
+	struct replica *r = replica_new();
+	return r ? &r->conf : NULL;
+}
+
+static void hook_replica_free(void *arg, struct replica_conf *rc)
+{
+	(void)arg;
+	if (rc)
+		replica_free(replica_of(rc));
+}
+
+/* Paused shows as PAUSED; resumed, it goes back to where it was. */
+static void hook_replica_configured(void *arg, struct replica_conf *rc)
+{
+	(void)arg;
+	struct replica *r = replica_of(rc);
+	if (rc->paused)
+		r->state = REPLICA_STATE_PAUSED;
+	else if (r->state == REPLICA_STATE_PAUSED)
+		r->state = r->copied ? REPLICA_STATE_REPLICATING : REPLICA_STATE_COPY_IN_PROGRESS;
+}
+
+static void hook_replica_status(void *arg, struct stream *s, struct replica_conf *rc,
+				struct topic **topics, int nt, struct replica_status *out)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	(void)arg;
+	(void)s;
+	struct replica *r = replica_of(rc);
+	positions_pending(r, topics, nt);
+	out->state = replica_state_name(r->state);
+	out->uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
+	out->degraded = r->degraded;
+	out->pending_msgs = r->pending_msgs;
+	out->pending_bytes = r->pending_bytes;
+	out->oldest_pending_ns = r->oldest_pending_ns;
+	out->last_error = r->last_error;
+	out->last_error_ns = r->last_error_ns;
+}
+
+/* Positions of a deleted topic mean nothing to its next incarnation. */
+static void hook_topic_deleted(void *arg, struct stream *s, const char *name)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	(void)arg;
+	for (int i = 0; i < s->nreplicas; i++) {
+		struct replica *r = replica_of(s->replicas[i]);
+		for (size_t p = 0; p < r->npos; p++)
+			if (!strcmp(r->pos[p].topic, name)) {
+				r->pos[p] = r->pos[--r->npos];
+				r->pidx_n = (size_t)-1;	/* the index is built again */
+				s->positions_dirty = true;
+				break;
+			}
+	}
+}
+
+static int hook_sync_wait(void *arg, struct stream *s, struct topic *t, uint64_t upto,
+			  uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg)
+{
+	(void)arg;
+	return sync_wait(s, t, upto, timeout_ms, interrupted, iarg);
+}
+
+const struct repl_hooks replication_hooks = {
+	.wake = replicator_wake,
+	.replica_new = hook_replica_new,
+	.replica_free = hook_replica_free,
+	.replica_configured = hook_replica_configured,
+	.replica_status = hook_replica_status,
+	.topic_deleted = hook_topic_deleted,
+	.sync_wait = hook_sync_wait,
+};

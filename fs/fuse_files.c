@@ -119,14 +119,19 @@ static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s, in
 	}
 	struct ctl_fh *cf = ctl_fh_new(&d->ns, s, d->mountpoint, which,
 				       (fi->flags & O_TRUNC) && acc != O_RDONLY,
-				       fuse_get_context()->uid, &d->held);
+				       fuse_get_context()->uid, &d->held, &d->reading);
 	if (!cf)
 		return -ENOMEM;
 	if (acc != O_WRONLY) {
 		struct ctl_reader who;
 		gid_t groups[64];
-		int rc = ctlfile_render(&d->ns, s, reader_of(&who, groups, 64), which, &cf->snap,
-					&cf->snaplen);
+		char *text;
+		size_t len;
+		int rc = ctlfile_render(&d->ns, s, reader_of(&who, groups, 64), which, &text, &len);
+		if (rc == 0 && (rc = ctl_fh_keep_text(cf, text, len)) == -ENOBUFS)
+			log_warn("open %s: refused: the open control files of user %u would hold more than %llu bytes for reading",
+				 path, (unsigned)fuse_get_context()->uid,
+				 (unsigned long long)d->reading.max_user);
 		if (rc < 0) {
 			fh_free(&cf->h);
 			return rc;
@@ -141,7 +146,7 @@ static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s, in
 static int open_topic(struct sfs_daemon *d, struct stream *s, struct topic *t,
 		      struct fuse_file_info *fi)
 {
-	struct topic_fh *tf = topic_fh_new(s, t, fuse_get_context()->uid, &d->held);
+	struct topic_fh *tf = topic_fh_new(s, t, fuse_get_context()->uid, &d->held, &d->reading);
 	if (!tf)
 		return -ENOMEM;
 	fi->direct_io = 1;
@@ -240,6 +245,7 @@ int sfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fi
 		 * read ahead (fh.mu, then the topic's lock). */
 		pthread_mutex_lock(&f->mu);
 		ssize_t n = topic_read(tf->topic, off, buf, size, &tf->hint);
+		topic_fh_count_readahead(tf);
 		pthread_mutex_unlock(&f->mu);
 		return (int)n;
 	}

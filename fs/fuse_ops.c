@@ -49,12 +49,14 @@ void sfs_daemon_init(struct sfs_daemon *d, uint64_t max_message)
 	if (16 * max_message > total)
 		total = 16 * max_message;
 	hold_budget_init(&d->held, user, total);
+	hold_budget_init(&d->reading, user, total);
 	pending_init(&d->pending);
 }
 
 void sfs_daemon_destroy(struct sfs_daemon *d)
 {
 	pending_destroy(&d->pending);
+	hold_budget_destroy(&d->reading);
 	hold_budget_destroy(&d->held);
 }
 

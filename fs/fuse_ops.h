@@ -23,6 +23,10 @@ struct sfs_daemon {
 	/* Unfinished lines held for users between writes (per user and in
 	 * all); set up with sfs_hold_limits. */
 	struct hold_budget held;
+	/* What open files hold for their readers (a control file's text, a
+	 * topic reader's read-ahead), per user and in all; set up with the
+	 * same bounds as HELD by sfs_daemon_init. */
+	struct hold_budget reading;
 	/* Open topic files whose unfinished last line waits (fs/lines.h). */
 	struct pending_list pending;
 };
@@ -32,7 +36,8 @@ struct sfs_daemon {
  * messages are at most MAX_MESSAGE bytes: an empty pending list, and the
  * budget of unfinished lines: each user may have 16 MiB (or 4 messages, if
  * more) in all its open files, the daemon 256 MiB (or 16 messages) in all
- * (docs/security.md, "Bounds"). sfs_daemon_destroy - free it, after the
+ * (docs/security.md, "Bounds"); the same bounds, apart, for what open
+ * files hold for readers. sfs_daemon_destroy - free it, after the
  * FUSE loop has ended.
  */
 void sfs_daemon_init(struct sfs_daemon *d, uint64_t max_message);

@@ -47,7 +47,7 @@ int lines_hold(struct line_asm *la, const char *what, size_t need)
 	if (la->budget) {
 		int rc = hold_charge(la->budget, la->owner, c - la->cap);
 		if (rc == -ENOBUFS) {
-			log_warn("write %s: refused: unfinished lines of user %u in all open files would pass %llu bytes (the daemon's: %llu); finish lines with '\\n'",
+			log_warn("write %s: refused: unfinished lines of user %u in all open files would pass %llu bytes (the daemon's: %llu); finish lines with a newline",
 				 what ? what : "?", (unsigned)la->owner,
 				 (unsigned long long)la->budget->max_user,
 				 (unsigned long long)la->budget->max_total);

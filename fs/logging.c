@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,9 @@ int sfs_log_open(const char *path)
 {
 	if (!path)
 		return 0;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* Not through a symlink: the daemon runs as root, and whoever could
+	 * put one where the log goes would choose what it overwrites. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -errno;
 	log_fd = fd;
@@ -35,8 +38,54 @@ void sfs_log_close(void)
 
 static const char *level_name[] = { "info", "warn", "error" };
 
+/*
+ * "warn" lines are mostly refused input, which any user (or peer) can
+ * cause as fast as it likes: a token bucket of LOG_WARN_BURST lines,
+ * refilled at LOG_WARN_PER_S a second, keeps a flood from filling the
+ * disk; what it drops is counted and said with the next line that passes.
+ * Lock: warn_mu, a leaf.
+ */
+#define LOG_WARN_BURST 200
+#define LOG_WARN_PER_S 50
+static pthread_mutex_t warn_mu = PTHREAD_MUTEX_INITIALIZER;
+static double warn_tokens = LOG_WARN_BURST;
+static struct timespec warn_last;
+static unsigned long warn_dropped;
+
+/* May a warn line be written now? *DROPPED gets the count dropped before. */
+static int warn_admit(unsigned long *dropped)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&warn_mu);
+	if (warn_last.tv_sec || warn_last.tv_nsec) {
+		double dt = (double)(now.tv_sec - warn_last.tv_sec) +
+			    (double)(now.tv_nsec - warn_last.tv_nsec) / 1e9;
+		warn_tokens += dt * LOG_WARN_PER_S;
+		if (warn_tokens > LOG_WARN_BURST)
+			warn_tokens = LOG_WARN_BURST;
+	}
+	warn_last = now;
+	int ok = warn_tokens >= 1.0;
+	if (ok) {
+		warn_tokens -= 1.0;
+		*dropped = warn_dropped;
+		warn_dropped = 0;
+	} else {
+		warn_dropped++;
+	}
+	pthread_mutex_unlock(&warn_mu);
+	return ok;
+}
+
 void sfs_log(enum sfs_log_level level, const char *fmt, ...)
 {
+	unsigned long dropped = 0;
+	if (level == SFS_LOG_WARN && !warn_admit(&dropped))
+		return;
+	if (dropped)
+		sfs_log(SFS_LOG_INFO, "%lu warn lines were not written (more than %d a second)",
+			dropped, LOG_WARN_PER_S);
 	char line[2048];
 	struct timeval tv;
 	struct tm tm;

@@ -7,6 +7,10 @@
  * so input that a user got wrong must be logged as "warn", never "error".
  *
  * Line format:  2026-11-29T21:30:00.123Z streamfs[PID] LEVEL: message
+ *
+ * "warn" lines are rate-limited (a burst of 200, then 50 a second): past
+ * that they are counted, and the count is logged ("info") before the next
+ * one written, so no user can fill the disk through the log.
  */
 #ifndef STREAMFS_LOGGING_H
 #define STREAMFS_LOGGING_H
@@ -14,8 +18,9 @@
 enum sfs_log_level { SFS_LOG_INFO, SFS_LOG_WARN, SFS_LOG_ERROR };
 
 /*
- * sfs_log_open - send the log to PATH (appended, created 0640) instead of
- * stderr. PATH NULL keeps stderr. Returns 0 or a negative errno from open(2).
+ * sfs_log_open - send the log to PATH (appended, created 0640, never
+ * through a symlink) instead of stderr. PATH NULL keeps stderr. Returns 0
+ * or a negative errno from open(2) (-ELOOP for a symlink).
  * Call once, before any thread starts.
  */
 int sfs_log_open(const char *path);

@@ -211,6 +211,9 @@ int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
 	ns->topic_opts.fsync = cfg->fsync;
 	ns->topic_opts.fsync_interval_ms = cfg->fsync_interval_ms;
 	ns->topic_opts.checkpoint_every = 65536;
+	/* The limit as it is now: fs/main.c raised the soft limit first. */
+	fd_budget_init(&ns->fds, 0, topic_fds_evict, NULL);
+	ns->topic_opts.fds = &ns->fds;
 	ns->clusters = calloc(cfg->nclusters ? cfg->nclusters : 1, sizeof(*ns->clusters));
 	if (!ns->clusters) {
 		snprintf(err, errlen, "out of memory");
@@ -262,6 +265,8 @@ void ns_close(struct sfs_namespace *ns)
 	ns->clusters = NULL;
 	ns->nclusters = 0;
 	pthread_rwlock_destroy(&ns->lock);
+	/* ns->fds stays usable: a topic still referenced (there should be
+	 * none) counts itself out of it when its last reference goes. */
 }
 
 struct cluster *ns_cluster(struct sfs_namespace *ns, const char *name)

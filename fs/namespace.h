@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "fdbudget.h"
 #include "replhooks.h"
 #include "stream.h"
 #include "topic.h"
@@ -39,6 +40,7 @@ struct sfs_namespace {
 	pthread_rwlock_t lock;
 	const struct sfs_config *cfg;	/* borrowed, outlives the namespace */
 	struct topic_opts topic_opts;
+	struct fd_budget fds;		/* topics' open segment files */
 	struct cluster *clusters;
 	int nclusters;
 	uint64_t mount_ns;		/* mount time, for the times of / */

@@ -3,14 +3,16 @@
  */
 #include "openfile.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static void fh_init(struct fh *f, enum fh_kind kind, struct stream *s, uid_t owner,
-		    struct hold_budget *budget)
+		    struct hold_budget *budget, struct hold_budget *reading)
 {
 	f->kind = kind;
+	f->reading = reading;
 	pthread_mutex_init(&f->mu, NULL);
 	stream_get(s);
 	f->stream = s;
@@ -18,12 +20,12 @@ static void fh_init(struct fh *f, enum fh_kind kind, struct stream *s, uid_t own
 }
 
 struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
-			      struct hold_budget *budget)
+			      struct hold_budget *budget, struct hold_budget *reading)
 {
 	struct topic_fh *tf = calloc(1, sizeof(*tf));
 	if (!tf)
 		return NULL;
-	fh_init(&tf->h, FH_TOPIC, s, owner, budget);
+	fh_init(&tf->h, FH_TOPIC, s, owner, budget, reading);
 	topic_get(t);
 	tf->topic = t;
 	atomic_fetch_add(&t->open_files, 1);
@@ -34,12 +36,12 @@ struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
 
 struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char *mountpoint,
 			  enum ctlfile which, bool truncating, uid_t owner,
-			  struct hold_budget *budget)
+			  struct hold_budget *budget, struct hold_budget *reading)
 {
 	struct ctl_fh *cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return NULL;
-	fh_init(&cf->h, FH_CTL, s, owner, budget);
+	fh_init(&cf->h, FH_CTL, s, owner, budget, reading);
 	ctl_txn_init(&cf->txn, ns, s, mountpoint, which, truncating, budget, owner);
 	return cf;
 }
@@ -56,15 +58,52 @@ void fh_free(struct fh *f)
 			stream_forget_hidden(f->stream, NULL, tf->topic);
 		topic_put(tf->topic);
 		topic_read_hint_free(&tf->hint);
+		if (f->reading && tf->hint_charged)
+			hold_release(f->reading, f->lines.owner, tf->hint_charged);
 	} else {
 		struct ctl_fh *cf = ctl_fh_of(f);
 		ctl_txn_destroy(&cf->txn);
+		if (f->reading && cf->snap)
+			hold_release(f->reading, f->lines.owner, cf->snaplen);
 		free(cf->snap);
 	}
 	stream_put(f->stream);
 	lines_destroy(&f->lines);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
+}
+
+int ctl_fh_keep_text(struct ctl_fh *cf, char *text, size_t len)
+{
+	struct fh *f = &cf->h;
+	if (f->reading && hold_charge(f->reading, f->lines.owner, len) < 0) {
+		free(text);
+		return -ENOBUFS;
+	}
+	cf->snap = text;
+	cf->snaplen = len;
+	return 0;
+}
+
+void topic_fh_count_readahead(struct topic_fh *tf)
+{
+	struct fh *f = &tf->h;
+	if (!f->reading)
+		return;
+	size_t cap = tf->hint.ahead ? tf->hint.ahead_cap : 0;
+	if (cap > tf->hint_charged) {
+		if (hold_charge(f->reading, f->lines.owner, cap - tf->hint_charged) == 0) {
+			tf->hint_charged = cap;
+			return;
+		}
+		/* Past the opener's share: read on without read-ahead. */
+		topic_read_hint_free(&tf->hint);
+		cap = 0;
+	}
+	if (cap < tf->hint_charged) {
+		hold_release(f->reading, f->lines.owner, tf->hint_charged - cap);
+		tf->hint_charged = cap;
+	}
 }
 
 const char *fh_path(const struct fh *f, char *buf, size_t len)

@@ -27,6 +27,10 @@ struct fh {
 	enum fh_kind kind;
 	pthread_mutex_t mu;	/* everything below and in the kind's struct */
 	struct stream *stream;	/* a reference */
+	/* What the file holds for its reader (a control file's text, a
+	 * topic's read-ahead) is counted against the opener's share of this
+	 * (borrowed, may be NULL). */
+	struct hold_budget *reading;
 	/* Bytes after the last '\n' written, counted against the budget of
 	 * the user who opened the file. */
 	struct line_asm lines;
@@ -37,6 +41,7 @@ struct topic_fh {
 	struct fh h;
 	struct topic *topic;	/* a reference; counted in topic->open_files */
 	struct topic_read_hint hint;	/* where the last read stopped */
+	size_t hint_charged;	/* of its read-ahead, counted in READING */
 	/* On the daemon's pending list while its last line waits (see
 	 * fs/lines.h); KEY is TOPIC, MU is h.mu. */
 	struct pending_line pending;
@@ -46,7 +51,8 @@ struct topic_fh {
 struct ctl_fh {
 	struct fh h;
 	struct ctl_txn txn;	/* its writes */
-	/* What a reader sees: rendered at open (malloc'd, SNAPLEN bytes). */
+	/* What a reader sees: rendered at open (malloc'd, SNAPLEN bytes),
+	 * counted in READING. */
 	char *snap;
 	size_t snaplen;
 };
@@ -64,15 +70,29 @@ static inline struct ctl_fh *ctl_fh_of(struct fh *f)
 /*
  * topic_fh_new - an open file of topic T of stream S (both get a new
  * reference; T's open_files counts it) for user OWNER, whose held bytes
- * count against BUDGET (borrowed). ctl_fh_new - an open control file
- * WHICH of S; TRUNCATING as ctl_txn_init. Free either with fh_free.
- * NULL when out of memory.
+ * count against BUDGET and what is held for reading against READING (both
+ * borrowed). ctl_fh_new - an open control file WHICH of S; TRUNCATING as
+ * ctl_txn_init. Free either with fh_free. NULL when out of memory.
  */
 struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
-			      struct hold_budget *budget);
+			      struct hold_budget *budget, struct hold_budget *reading);
 struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char *mountpoint,
 			  enum ctlfile which, bool truncating, uid_t owner,
-			  struct hold_budget *budget);
+			  struct hold_budget *budget, struct hold_budget *reading);
+
+/*
+ * ctl_fh_keep_text - give CF the text TEXT (LEN bytes, malloc'd, taken
+ * over) that its reader sees, counted against the opener's share of
+ * READING. Returns 0 or -ENOBUFS (past the share: TEXT is freed).
+ */
+int ctl_fh_keep_text(struct ctl_fh *cf, char *text, size_t len);
+
+/*
+ * topic_fh_count_readahead - after a read through TF (h.mu held): count
+ * the read-ahead its hint keeps now against the opener's share of READING;
+ * past the share the read-ahead is let go (reads go on without it).
+ */
+void topic_fh_count_readahead(struct topic_fh *tf);
 
 /*
  * fh_free - close F: drops its references, gives its held bytes back, and

@@ -1,13 +1,12 @@
 /*
- * topic.c - a topic's log, origin table and high-water marks (topic.h).
- *
- * Why the high-water marks live here and not in replication/: they must be
- * exactly as durable as the messages they describe. They are derived from
- * the log itself (the highest origin offset stored per origin), checkpointed
- * now and then so start-up does not scan the whole log.
+ * topic.c - a topic's life and its appends (topic.h): create, open
+ * (segments found, torn tails cut, marks loaded), references, deletion,
+ * the two append paths (local, replicated) with group commit, owners and
+ * times. Its exactly-once state is fs/topic_marks.c's, its readers
+ * fs/topic_read.c's; what the three share is fs/topic_internal.h.
  */
 #define _GNU_SOURCE /* renameat2 */
-#include "topic.h"
+#include "topic_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,124 +27,52 @@
 #include "util/clock.h"
 #include "util/lockcheck.h"
 
-#define ORIGINS_FILE ".origins"
-#define CHECKPOINT_FILE ".checkpoint"
-#define TOPIC_META ".topic.json"
-#define ORIGINS_HDR 16
-#define ORIGIN_ENTRY 32
-#define TOPIC_FORMAT_VERSION 1
-/* The origin index is 16 bits in a record. */
-#define MAX_ORIGINS 65535
+const uint8_t origins_magic[8] = { 'S', 'F', 'S', 'O', 'R', 'G', 0, 0 };
+const uint8_t ckpt_magic[8] = { 'S', 'F', 'S', 'C', 'K', 'P', 0, 0 };
 
-static const uint8_t origins_magic[8] = { 'S', 'F', 'S', 'O', 'R', 'G', 0, 0 };
-static const uint8_t ckpt_magic[8] = { 'S', 'F', 'S', 'C', 'K', 'P', 0, 0 };
+/* ---- descriptor budget (fs/fdbudget.h) -------------------------------- */
 
-/* ---- descriptor budget ------------------------------------------------
-
- * Every idle topic would hold two descriptors per segment; with thousands
- * of topics that passes the process limit. So a topic's segment files are
- * opened when it is used and counted here; past the budget (the limit less
- * a reserve for FUSE, sockets and metadata files), the files of topics
- * opened longest ago are closed again. Closing takes the victim's lock
- * exclusively with a trylock, so no use of its files is in flight and no
- * lock is ever waited for in the wrong order.
- */
-static pthread_mutex_t lru_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct topic *lru_head, *lru_tail;
-static long lru_fds, lru_budget;
-
-static long fd_budget(void)
+bool topic_fds_evict(struct fd_user *u, void *arg)
 {
-	if (!lru_budget) {
-		struct rlimit rl;
-		long lim = 1024;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-			lim = (long)rl.rlim_cur;
-		lru_budget = lim > 2048 ? lim - 512 : lim / 2;
-	}
-	return lru_budget;
-}
-
-static void lru_unlink_locked(struct topic *t)
-{
-	if (t->lru_prev)
-		t->lru_prev->lru_next = t->lru_next;
-	else
-		lru_head = t->lru_next;
-	if (t->lru_next)
-		t->lru_next->lru_prev = t->lru_prev;
-	else
-		lru_tail = t->lru_prev;
-	t->lru_prev = t->lru_next = NULL;
-	lru_fds -= t->fds_count;
-	t->fds_count = 0;
-}
-
-/* Close segment files of other topics until under the budget; lru_mu held. */
-static void lru_evict_locked(struct topic *self)
-{
-	LOCK_ASSERT_HELD(&lru_mu);
-	long target = fd_budget() - fd_budget() / 10;
-	struct topic *x = lru_tail;
-	while (x && lru_fds > target) {
-		struct topic *prev = x->lru_prev;
-		if (x != self && pthread_rwlock_trywrlock(&x->lock) == 0) {
-			if (pthread_mutex_trylock(&x->open_mu) == 0) {
-				for (size_t i = 0; i < x->nsegs; i++)
-					segment_close(&x->segs[i]);
-				x->fds_open = false;
-				lru_unlink_locked(x);
-				pthread_mutex_unlock(&x->open_mu);
-			}
-			pthread_rwlock_unlock(&x->lock);
+	(void)arg;
+	struct topic *x = (struct topic *)((char *)u - offsetof(struct topic, fdu));
+	bool closed = false;
+	/* Exclusively, by trylock: no use of its files is in flight, and no
+	 * lock is ever waited for in the wrong order (the caller holds the
+	 * budget's mutex inside another topic's open_mu). */
+	if (pthread_rwlock_trywrlock(&x->lock) == 0) {
+		if (pthread_mutex_trylock(&x->open_mu) == 0) {
+			for (size_t i = 0; i < x->nsegs; i++)
+				segment_close(&x->segs[i]);
+			x->fds_open = false;
+			closed = true;
+			pthread_mutex_unlock(&x->open_mu);
 		}
-		x = prev;
+		pthread_rwlock_unlock(&x->lock);
 	}
+	return closed;
 }
 
-/* Count N more open descriptors for T (linking it), then keep the budget. */
-static void lru_add(struct topic *t, long n)
+/* The namespace's descriptor budget, or NULL (topics made without one). */
+static struct fd_budget *fds_of(const struct topic *t)
 {
-	pthread_mutex_lock(&lru_mu);
-	if (!t->fds_count && !t->lru_prev && lru_head != t) {
-		t->lru_next = lru_head;
-		if (lru_head)
-			lru_head->lru_prev = t;
-		lru_head = t;
-		if (!lru_tail)
-			lru_tail = t;
-	}
-	t->fds_count += n;
-	lru_fds += n;
-	if (lru_fds > fd_budget())
-		lru_evict_locked(t);
-	pthread_mutex_unlock(&lru_mu);
+	return t->opts ? t->opts->fds : NULL;
 }
 
-static void lru_remove(struct topic *t)
-{
-	pthread_mutex_lock(&lru_mu);
-	if (t->fds_count || t->lru_prev || lru_head == t)
-		lru_unlink_locked(t);
-	pthread_mutex_unlock(&lru_mu);
-}
-
-static int dir_get(struct topic *t);
-static void dir_put(struct topic *t, int fd);
 
 /*
  * Make sure T's segment files are open. Called with T's lock held (shared
  * or exclusive); concurrent readers are serialised by open_mu. Returns 0
  * or a negative errno.
  */
-static int open_fds(struct topic *t)
+int topic_open_fds(struct topic *t)
 {
 	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
 	int rc = 0;
 	pthread_mutex_lock(&t->open_mu);
 	if (t->fds_open)
 		goto out;
-	int dfd = dir_get(t);
+	int dfd = topic_dir_get(t);
 	if (dfd < 0) {
 		rc = dfd;
 		goto out;
@@ -164,7 +90,7 @@ static int open_fds(struct topic *t)
 			break;
 		}
 	}
-	dir_put(t, dfd);
+	topic_dir_put(t, dfd);
 	if (rc < 0) {
 		for (size_t k = 0; k <= i && k < t->nsegs; k++)
 			segment_close(&t->segs[k]);
@@ -172,7 +98,7 @@ static int open_fds(struct topic *t)
 		goto out;
 	}
 	t->fds_open = true;
-	lru_add(t, (long)t->nsegs * 2);
+	fd_budget_add(fds_of(t), &t->fdu, (long)t->nsegs * 2);
 out:
 	pthread_mutex_unlock(&t->open_mu);
 	return rc;
@@ -180,7 +106,7 @@ out:
 
 static void free_topic(struct topic *t)
 {
-	lru_remove(t);
+	fd_budget_remove(fds_of(t), &t->fdu);
 	for (size_t i = 0; i < t->nsegs; i++)
 		segment_close(&t->segs[i]);
 	free(t->segs);
@@ -215,7 +141,7 @@ static struct topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 }
 
 /* The topic's directory for one operation: release with dir_put. */
-static int dir_get(struct topic *t)
+int topic_dir_get(struct topic *t)
 {
 	if (t->dirfd >= 0)
 		return t->dirfd;
@@ -223,7 +149,7 @@ static int dir_get(struct topic *t)
 	return fd < 0 ? -errno : fd;
 }
 
-static void dir_put(struct topic *t, int fd)
+void topic_dir_put(struct topic *t, int fd)
 {
 	if (fd >= 0 && fd != t->dirfd)
 		close(fd);
@@ -260,206 +186,10 @@ static int write_meta(struct topic *t, int dirfd)
 	return rc;
 }
 
-/* ---- origin table ------------------------------------------------------ */
-
-static int origins_grow(struct topic *t)
-{
-	if (t->norigins < t->origcap)
-		return 0;
-	size_t cap = t->origcap ? t->origcap * 2 : 4;
-	struct topic_origin *o = realloc(t->origins, cap * sizeof(*o));
-	if (!o)
-		return -ENOMEM;
-	t->origins = o;
-	t->origcap = cap;
-	return 0;
-}
-
-/*
- * The index of origin (STREAM, TOPIC), adding it if new. A new entry is
- * synced before any record can name it: a record must never refer to an
- * origin that a crash could forget. Called with the lock held exclusively.
- */
-static int origin_index(struct topic *t, const uuid_t stream, const uuid_t topic)
-{
-	LOCK_ASSERT_WRLOCKED(&t->lock);
-	for (size_t i = t->norigins; i-- > 0;)
-		if (!uuid_compare(t->origins[i].stream, stream) &&
-		    !uuid_compare(t->origins[i].topic, topic))
-			return (int)i;
-	if (t->norigins >= MAX_ORIGINS)
-		return -EOVERFLOW;
-	int rc = origins_grow(t);
-	if (rc < 0)
-		return rc;
-	uint8_t e[ORIGIN_ENTRY];
-	memcpy(e, stream, 16);
-	memcpy(e + 16, topic, 16);
-	off_t pos = ORIGINS_HDR + (off_t)t->norigins * ORIGIN_ENTRY;
-	int ofd = t->origins_fd;
-	if (ofd < 0) {
-		int dfd = dir_get(t);
-		if (dfd < 0)
-			return dfd;
-		ofd = openat(dfd, ORIGINS_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		rc = -errno;
-		dir_put(t, dfd);
-		if (ofd < 0)
-			return rc;
-	}
-	rc = pwrite_full(ofd, e, sizeof(e), pos);
-	if (rc < 0) {
-		if (ftruncate(ofd, pos) < 0)
-			log_error("topic %s: cannot cut back the origin table: %s",
-				  t->name, strerror(errno));
-	} else if (fdatasync(ofd) < 0) {
-		rc = -errno;
-	}
-	if (ofd != t->origins_fd)
-		close(ofd);
-	if (rc < 0)
-		return rc;
-	struct topic_origin *o = &t->origins[t->norigins];
-	memset(o, 0, sizeof(*o));
-	uuid_copy(o->stream, stream);
-	uuid_copy(o->topic, topic);
-	return (int)t->norigins++;
-}
-
-static int origins_load(struct topic *t)
-{
-	struct stat st;
-	uint8_t hdr[ORIGINS_HDR];
-	if (fstat(t->origins_fd, &st) < 0)
-		return -errno;
-	if (st.st_size < ORIGINS_HDR ||
-	    pread_full(t->origins_fd, hdr, sizeof(hdr), 0) < 0 ||
-	    memcmp(hdr, origins_magic, 8) != 0) {
-		log_error("topic %s: origin table has a bad header", t->name);
-		return -EPROTO;
-	}
-	if (get_le32(hdr + 8) > TOPIC_FORMAT_VERSION) {
-		log_error("topic %s: origin table has format version %u, newer than this streamfs (%u)",
-			  t->name, get_le32(hdr + 8), TOPIC_FORMAT_VERSION);
-		return -EPROTO;
-	}
-	size_t n = (st.st_size - ORIGINS_HDR) / ORIGIN_ENTRY;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t e[ORIGIN_ENTRY];
-		if (pread_full(t->origins_fd, e, sizeof(e), ORIGINS_HDR + i * ORIGIN_ENTRY) < 0)
-			return -EIO;
-		int rc = origins_grow(t);
-		if (rc < 0)
-			return rc;
-		struct topic_origin *o = &t->origins[t->norigins++];
-		memset(o, 0, sizeof(*o));
-		memcpy(o->stream, e, 16);
-		memcpy(o->topic, e + 16, 16);
-		if (!uuid_compare(o->stream, t->stream_uuid) &&
-		    !uuid_compare(o->topic, t->uuid))
-			t->local_idx = (int)i;
-	}
-	/* A torn trailing entry was never referenced (it is synced first). */
-	if ((off_t)(ORIGINS_HDR + n * ORIGIN_ENTRY) != st.st_size &&
-	    ftruncate(t->origins_fd, ORIGINS_HDR + n * ORIGIN_ENTRY) < 0)
-		return -errno;
-	return 0;
-}
-
-/* ---- checkpoint of high-water marks ----------------------------------- */
-
-/*
- * Layout: magic[8] version u32, count u32, end_offset u64, then per origin
- * u64 (hwm + 1, 0 = none). Written with metafile semantics (tmp + rename).
- */
-static int checkpoint_write(struct topic *t)
-{
-	uint64_t end = t->nsegs ? t->segs[t->nsegs - 1].end_offset : 0;
-	size_t len = 24 + t->norigins * 8;
-	uint8_t *b = malloc(len);
-	if (!b)
-		return -ENOMEM;
-	memcpy(b, ckpt_magic, 8);
-	put_le32(b + 8, TOPIC_FORMAT_VERSION);
-	put_le32(b + 12, (uint32_t)t->norigins);
-	put_le64(b + 16, end);
-	for (size_t i = 0; i < t->norigins; i++)
-		put_le64(b + 24 + i * 8, t->origins[i].seen ? t->origins[i].hwm + 1 : 0);
-	int rc = 0;
-	int dfd = dir_get(t);
-	if (dfd < 0) {
-		rc = dfd;
-		goto out;
-	}
-	int fd = openat(dfd, ".tmp" CHECKPOINT_FILE,
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (write(fd, b, len) != (ssize_t)len) {
-		rc = -ENOSPC;
-		close(fd);
-		unlinkat(dfd, ".tmp" CHECKPOINT_FILE, 0);
-		goto out;
-	}
-	close(fd);
-	if (renameat(dfd, ".tmp" CHECKPOINT_FILE, dfd, CHECKPOINT_FILE) < 0)
-		rc = -errno;
-	t->since_checkpoint = 0;
-out:
-	dir_put(t, dfd);
-	free(b);
-	return rc;
-}
-
-/* The offset the checkpoint covers up to, after loading its marks; 0 if none. */
-static uint64_t checkpoint_load(struct topic *t, uint64_t log_end)
-{
-	int fd = openat(t->dirfd, CHECKPOINT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	uint8_t hdr[24];
-	uint64_t covered = 0;
-	if (read(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
-	    memcmp(hdr, ckpt_magic, 8) != 0)
-		goto out;
-	uint32_t n = get_le32(hdr + 12);
-	uint64_t end = get_le64(hdr + 16);
-	/* A newer checkpoint is not understood: rebuild the marks instead. */
-	if (get_le32(hdr + 8) > TOPIC_FORMAT_VERSION)
-		goto out;
-	/* A checkpoint past the log (the log lost its tail) is useless. */
-	if (n > t->norigins || end > log_end)
-		goto out;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t v[8];
-		if (read(fd, v, 8) != 8) {
-			for (uint32_t k = 0; k < n; k++)
-				t->origins[k].seen = false;
-			goto out;
-		}
-		uint64_t h = get_le64(v);
-		/* No real origin offset passes 2^63 - 1 (the scan ignores
-		 * such records): a checkpoint saying so is corrupt. */
-		if (h - 1 > INT64_MAX && h != 0) {
-			for (uint32_t k = 0; k < n; k++)
-				t->origins[k].seen = false;
-			goto out;
-		}
-		t->origins[i].seen = h != 0;
-		t->origins[i].hwm = h ? h - 1 : 0;
-	}
-	covered = end;
-out:
-	close(fd);
-	return covered;
-}
-
 /* ---- locating records -------------------------------------------------- */
 
 /* Index of the segment holding offset OFFSET (or the last one). */
-static size_t seg_for_offset(const struct topic *t, uint64_t offset)
+size_t topic_seg_for_offset(const struct topic *t, uint64_t offset)
 {
 	size_t lo = 0, hi = t->nsegs;
 	while (hi - lo > 1) {
@@ -472,7 +202,7 @@ static size_t seg_for_offset(const struct topic *t, uint64_t offset)
 	return lo;
 }
 
-static size_t seg_for_vpos(const struct topic *t, uint64_t vpos)
+size_t topic_seg_for_vpos(const struct topic *t, uint64_t vpos)
 {
 	size_t lo = 0, hi = t->nsegs;
 	while (hi - lo > 1) {
@@ -486,61 +216,10 @@ static size_t seg_for_vpos(const struct topic *t, uint64_t vpos)
 }
 
 /* Remember the first damaged message seen (for .info). */
-static void note_damage(struct topic *t, uint64_t offset)
+void topic_note_damage(struct topic *t, uint64_t offset)
 {
 	long long none = -1;
 	atomic_compare_exchange_strong(&t->damaged_offset, &none, (long long)offset);
-}
-
-/* Update high-water marks from the records at offsets [FROM, end). */
-static int scan_hwm(struct topic *t, uint64_t from)
-{
-	for (size_t si = seg_for_offset(t, from); si < t->nsegs; si++) {
-		struct segment *s = &t->segs[si];
-		struct seg_pos p;
-		int rc = segment_find_offset(s, from < s->base_offset ? s->base_offset : from, &p);
-		if (rc < 0)
-			return rc;
-		struct seg_reader r;
-		struct record_hdr h;
-		const uint8_t *hb, *pl;
-		seg_reader_init(&r, s, p.filepos, s->size);
-		uint64_t off = p.offset;
-		while ((rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
-			if (off++ < from)
-				continue;
-			/*
-			 * Only an intact record may raise a mark: one flipped
-			 * bit in an origin offset would otherwise make every
-			 * later message of that origin look old (silent loss).
-			 * Offsets past INT64_MAX cannot be real ones.
-			 */
-			if (!record_verify(hb, h.len)) {
-				note_damage(t, off - 1);
-				continue;
-			}
-			if (h.origin_offset > INT64_MAX)
-				continue;
-			if (h.origin_idx < t->norigins) {
-				struct topic_origin *o = &t->origins[h.origin_idx];
-				if (!o->seen || h.origin_offset > o->hwm) {
-					o->hwm = h.origin_offset;
-					o->seen = true;
-				}
-			}
-		}
-		seg_reader_free(&r);
-		/* A damaged end of an earlier segment (its reads fail with EIO)
-		 * must not take the whole topic down: go on with the next. */
-		if (rc == -ENODATA || rc == -EBADMSG) {
-			log_warn("topic %s: segment %020" PRIu64 " is damaged after offset %" PRIu64
-				 "; the messages there read as EIO", t->name, s->base_offset, off);
-			continue;
-		}
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }
 
 /* ---- create / open / close -------------------------------------------- */
@@ -555,19 +234,19 @@ static int add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos
 		t->segs = s;
 		t->segcap = cap;
 	}
-	int dfd = dir_get(t);
+	int dfd = topic_dir_get(t);
 	if (dfd < 0)
 		return dfd;
 	int rc = segment_create(dfd, base_offset, base_vpos, &t->segs[t->nsegs]);
 	if (rc == 0) {
 		t->nsegs++;
 		if (t->fds_open)
-			lru_add(t, 2);
+			fd_budget_add(fds_of(t), &t->fdu, 2);
 		/* Under a syncing policy the new file's name must survive too. */
 		if (t->opts && t->opts->fsync != SFS_FSYNC_OS)
 			fsync(dfd);
 	}
-	dir_put(t, dfd);
+	topic_dir_put(t, dfd);
 	return rc;
 }
 
@@ -615,7 +294,7 @@ int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	put_le32(oh + 12, ORIGIN_ENTRY);
 	if ((rc = pwrite_full(t->origins_fd, oh, sizeof(oh), 0)) < 0)
 		goto fail_dir;
-	if ((rc = add_segment(t, 0, 0)) < 0 || (rc = checkpoint_write(t)) < 0)
+	if ((rc = add_segment(t, 0, 0)) < 0 || (rc = topic_checkpoint_write(t)) < 0)
 		goto fail_dir;
 	if (fsync(t->dirfd) < 0) {
 		rc = -errno;
@@ -726,7 +405,7 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		rc = -errno;
 		goto fail;
 	}
-	if ((rc = origins_load(t)) < 0)
+	if ((rc = topic_origins_load(t)) < 0)
 		goto fail;
 
 	if ((rc = list_segments(t->dirfd, &bases, &nbases)) < 0)
@@ -780,8 +459,8 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		t->segs[i].end_vpos = t->segs[i + 1].base_vpos;
 	}
 	uint64_t end = t->segs[t->nsegs - 1].end_offset;
-	uint64_t covered = checkpoint_load(t, end);
-	if ((rc = scan_hwm(t, covered)) < 0)
+	uint64_t covered = topic_checkpoint_load(t, end);
+	if ((rc = topic_scan_hwm(t, covered)) < 0)
 		goto fail;
 	t->since_checkpoint = end - covered;
 	struct stat st;
@@ -809,7 +488,7 @@ void topic_put(struct topic *t)
 	if (atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	if (!t->deleted && t->since_checkpoint)
-		checkpoint_write(t);
+		topic_checkpoint_write(t);
 	free_topic(t);
 }
 
@@ -837,7 +516,7 @@ bool topic_deleted(struct topic *t)
 static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nrecs)
 {
 	LOCK_ASSERT_WRLOCKED(&t->lock);
-	int orc = open_fds(t);
+	int orc = topic_open_fds(t);
 	if (orc < 0)
 		return orc;
 	struct segment *s = &t->segs[t->nsegs - 1];
@@ -868,7 +547,7 @@ static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nre
 static void maybe_checkpoint(struct topic *t)
 {
 	if (t->since_checkpoint >= t->opts->checkpoint_every)
-		checkpoint_write(t);
+		topic_checkpoint_write(t);
 }
 
 int topic_sync(struct topic *t)
@@ -880,7 +559,7 @@ int topic_sync(struct topic *t)
 	pthread_rwlock_rdlock(&t->lock);
 	uint64_t end = t->segs[t->nsegs - 1].end_offset;
 	if (t->synced_upto < end) {
-		rc = open_fds(t);
+		rc = topic_open_fds(t);
 		if (rc == 0 && fdatasync(t->segs[t->nsegs - 1].fd) < 0)
 			rc = -errno;
 		if (rc == 0)
@@ -925,7 +604,10 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		goto out;
 	}
 	if (t->local_idx < 0) {
-		rc = origin_index(t, t->stream_uuid, t->uuid);
+		rc = topic_origin_index(t, t->stream_uuid, t->uuid);
+		if (rc == -EOVERFLOW)
+			log_warn("topic %s: its origin table is full (%d origins): append refused",
+				 t->name, MAX_ORIGINS);
 		if (rc < 0)
 			goto out;
 		t->local_idx = rc;
@@ -975,128 +657,6 @@ out:
 	return rc;
 }
 
-/* The index of origin (STREAM, TOPIC) in T's table, or -1; lock held.
- * HINT is tried first (consecutive messages share their origin). */
-static int origin_find(const struct topic *t, const uuid_t stream, const uuid_t topic, int hint)
-{
-	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
-	if (hint >= 0 && (size_t)hint < t->norigins &&
-	    !uuid_compare(t->origins[hint].stream, stream) &&
-	    !uuid_compare(t->origins[hint].topic, topic))
-		return hint;
-	for (size_t i = t->norigins; i-- > 0;)
-		if (!uuid_compare(t->origins[i].stream, stream) &&
-		    !uuid_compare(t->origins[i].topic, topic))
-			return (int)i;
-	return -1;
-}
-
-/* An origin first met in the batch being checked, and its mark. */
-struct new_origin {
-	uuid_t stream, topic;
-	uint64_t mark;
-};
-
-/*
- * Refuse a replicated batch that cannot be true (docs/security.md): a
- * message whose origin is this topic's own stream (those are appended
- * here, never received: echo suppression keeps them from coming back), or
- * one that skips offsets of an origin (every path delivers an origin's
- * messages in order and complete: a sender sends its topic in offset order
- * from where the replica stands, and every copy of an origin's messages
- * holds a complete prefix of them, so a jump is a forgery or a bug, and
- * applying it would hide the skipped messages for ever). Duplicates (at or
- * below the mark) are fine: they are dropped. An origin not seen here yet
- * may start anywhere (a replica topic made after its first messages).
- * At most TOPIC_BATCH_NEW_ORIGINS origins may be new in one batch.
- * Lock held. Returns 0, or -EPROTO with one line in ERR.
- */
-static int check_batch(const struct topic *t, const struct topic_msg *msgs, size_t n,
-		       char *err, size_t errlen)
-{
-	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
-	int rc = 0, hint = -1;
-	uint64_t *mark = calloc(t->norigins ? t->norigins : 1, sizeof(*mark));
-	bool *touched = calloc(t->norigins ? t->norigins : 1, sizeof(*touched));
-	struct new_origin *nw = NULL;
-	size_t nnew = 0, newcap = 0;
-	if (!mark || !touched) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct topic_msg *m = &msgs[i];
-		char u[37];
-		if (!uuid_compare(m->origin_stream, t->stream_uuid)) {
-			snprintf(err, errlen, "topic %s: a message claims this stream as its origin (offset %" PRIu64 "): refused",
-				 t->name, m->origin_offset);
-			rc = -EPROTO;
-			goto out;
-		}
-		int k = origin_find(t, m->origin_stream, m->origin_topic, hint);
-		bool seen;
-		uint64_t *mk;
-		if (k >= 0) {
-			hint = k;
-			seen = touched[k] || t->origins[k].seen;
-			if (!touched[k])
-				mark[k] = t->origins[k].hwm;
-			mk = &mark[k];
-			touched[k] = true;
-		} else {
-			size_t j = 0;
-			while (j < nnew && (uuid_compare(nw[j].stream, m->origin_stream) ||
-					    uuid_compare(nw[j].topic, m->origin_topic)))
-				j++;
-			if (j == nnew) {
-				if (nnew == TOPIC_BATCH_NEW_ORIGINS) {
-					snprintf(err, errlen, "topic %s: a batch brings more than %d new origins: refused",
-						 t->name, TOPIC_BATCH_NEW_ORIGINS);
-					rc = -EPROTO;
-					goto out;
-				}
-				if (nnew == newcap) {
-					size_t cap = newcap ? newcap * 2 : 8;
-					struct new_origin *v = realloc(nw, cap * sizeof(*v));
-					if (!v) {
-						rc = -ENOMEM;
-						goto out;
-					}
-					nw = v;
-					newcap = cap;
-				}
-				uuid_copy(nw[j].stream, m->origin_stream);
-				uuid_copy(nw[j].topic, m->origin_topic);
-				nw[j].mark = m->origin_offset;
-				nnew++;
-				continue;
-			}
-			seen = true;
-			mk = &nw[j].mark;
-		}
-		if (!seen) {
-			*mk = m->origin_offset;
-			continue;
-		}
-		if (m->origin_offset <= *mk)
-			continue; /* a duplicate: dropped */
-		if (m->origin_offset > *mk + 1) {
-			uuid_unparse(m->origin_stream, u);
-			snprintf(err, errlen, "topic %s: messages of origin %s jump from offset %" PRIu64
-				 " to %" PRIu64 " (%" PRIu64 " never arrived): refused",
-				 t->name, u, *mk, m->origin_offset, m->origin_offset - *mk - 1);
-			rc = -EPROTO;
-			goto out;
-		}
-		*mk = m->origin_offset;
-	}
-out:
-	free(mark);
-	free(touched);
-	free(nw);
-	return rc;
-}
-
 int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			    size_t n, size_t *applied, char *err, size_t errlen)
 {
@@ -1120,7 +680,7 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 	}
 	/* Nothing of a batch that cannot be true, not even its origins. */
 	char why[512];
-	if ((rc = check_batch(t, msgs, n, why, sizeof(why))) < 0) {
+	if ((rc = topic_check_batch(t, msgs, n, why, sizeof(why))) < 0) {
 		if (err)
 			snprintf(err, errlen, "%s", rc == -EPROTO ? why : strerror(-rc));
 		goto out;
@@ -1139,7 +699,7 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			rc = -EINVAL;
 			goto out;
 		}
-		rc = origin_index(t, msgs[i].origin_stream, msgs[i].origin_topic);
+		rc = topic_origin_index(t, msgs[i].origin_stream, msgs[i].origin_topic);
 		if (rc < 0) {
 			free(idx);
 			goto out;
@@ -1200,274 +760,6 @@ out:
 	return rc;
 }
 
-/* ---- reads ------------------------------------------------------------ */
-
-/* A hint is worth following only this close before the wanted byte. */
-#define HINT_REACH (256u << 10)
-
-/*
- * The segment bytes to read ahead for the next BYTES of the topic file: that
- * many scaled by the segment's ratio of file bytes to topic-file bytes (the
- * record headers), plus a page of slack. A fixed 256 KiB window read 1.56x
- * the data a 128 KiB page-cache read needs (measured with /proc/PID/io).
- */
-static size_t read_window(const struct segment *s, uint64_t bytes)
-{
-	uint64_t vspan = s->end_vpos - s->base_vpos;
-	uint64_t fspan = s->size > SEG_HDR_SIZE ? s->size - SEG_HDR_SIZE : 0;
-	uint64_t w = vspan ? bytes * fspan / vspan : bytes;
-	w += RECORD_HDR_SIZE + 4096;
-	return w > SEG_READER_WINDOW * 4 ? SEG_READER_WINDOW * 4 : (size_t)w;
-}
-
-/* With a hint, what a read leaves unused is kept for the next one: reads
- * of at least this much, so small read()s (wc reads 16 KiB) cost one
- * pread per this many bytes, not one each. */
-#define HINT_MIN_WINDOW (128u << 10)
-
-void topic_read_hint_free(struct topic_read_hint *hint)
-{
-	free(hint->ahead);
-	hint->ahead = NULL;
-	hint->ahead_cap = hint->ahead_len = 0;
-}
-
-/* Lend the hint's buffer to reader R of segment S: its bytes if they are
- * of S, else only its memory. */
-static void hint_lend(struct topic_read_hint *hint, struct seg_reader *r,
-		      const struct segment *s)
-{
-	if (!hint || !hint->ahead)
-		return;
-	r->buf = hint->ahead;
-	r->cap = hint->ahead_cap;
-	if (hint->ahead_seg == s->base_offset) {
-		r->buf_filepos = hint->ahead_filepos;
-		r->buf_len = hint->ahead_len;
-	}
-	hint->ahead = NULL;
-	hint->ahead_cap = hint->ahead_len = 0;
-}
-
-/* Take the reader's buffer back into the hint (or free it). */
-static void hint_keep(struct topic_read_hint *hint, struct seg_reader *r,
-		      const struct segment *s)
-{
-	if (!hint) {
-		seg_reader_free(r);
-		return;
-	}
-	free(hint->ahead);
-	hint->ahead = r->buf;
-	hint->ahead_cap = r->cap;
-	hint->ahead_len = r->buf ? r->buf_len : 0;
-	hint->ahead_filepos = r->buf_filepos;
-	hint->ahead_seg = s->base_offset;
-	r->buf = NULL;
-	r->cap = 0;
-}
-
-ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
-		   struct topic_read_hint *hint)
-{
-	size_t done = 0;
-	int rc = 0;
-	pthread_rwlock_rdlock(&t->lock);
-	uint64_t end = t->segs[t->nsegs - 1].end_vpos;
-	if (vpos >= end || size == 0)
-		goto out;
-	if ((rc = open_fds(t)) < 0)
-		goto out;
-	for (size_t si = seg_for_vpos(t, vpos); si < t->nsegs && done < size; si++) {
-		struct segment *s = &t->segs[si];
-		struct seg_pos p;
-		uint64_t want = vpos + done;
-		if (hint && hint->valid && hint->seg_base == s->base_offset &&
-		    hint->vpos <= want && want - hint->vpos < HINT_REACH &&
-		    hint->filepos <= s->size) {
-			p.vpos = hint->vpos;
-			p.filepos = hint->filepos;
-			p.offset = hint->offset;
-		} else if ((rc = segment_find_vpos(s, want, &p)) < 0) {
-			goto out;
-		}
-		struct seg_reader r;
-		struct record_hdr h;
-		const uint8_t *hb, *pl;
-		seg_reader_init(&r, s, p.filepos, s->size);
-		hint_lend(hint, &r, s);
-		uint64_t rv = p.vpos, off = p.offset;
-		/* Sized once: a refill (an uneven estimate) reads that much more;
-		 * with a hint, the rest is kept for the next read. */
-		r.window = read_window(s, want - rv + size - done);
-		if (hint && r.window < HINT_MIN_WINDOW)
-			r.window = HINT_MIN_WINDOW;
-		/* Records before WANT are only walked over: a bad one there is
-		 * not this read's business (its own read reports it). */
-		for (;;) {
-			uint64_t fp = r.filepos;
-			if (done >= size || (rc = seg_reader_next(&r, &h, &hb, &pl, false)) != 1)
-				break;
-			uint64_t rend = rv + h.len + 1;
-			if (rend > want) {
-				if (!record_verify(hb, h.len)) {
-					rc = -EBADMSG;
-					break;
-				}
-				uint64_t from = want - rv;
-				while (from <= h.len && done < size) {
-					size_t take = h.len - from;
-					if (take > size - done)
-						take = size - done;
-					memcpy(buf + done, pl + from, take);
-					done += take;
-					from += take;
-					if (from == h.len && done < size) {
-						buf[done++] = '\n';
-						from++;
-					}
-				}
-				want = vpos + done;
-				if (hint) {
-					/* Stopped inside this record, or just after it. */
-					bool inside = want < rend;
-					hint->valid = true;
-					hint->seg_base = s->base_offset;
-					hint->vpos = inside ? rv : rend;
-					hint->filepos = inside ? fp : r.filepos;
-					hint->offset = inside ? off : off + 1;
-				}
-			}
-			rv = rend;
-			off++;
-		}
-		hint_keep(hint, &r, s);
-		if (rc == -EBADMSG || rc == -ENODATA) {
-			log_warn("topic %s: message at offset %" PRIu64
-				 " fails its checksum; read refused",
-				 t->name, off);
-			note_damage(t, off);
-			rc = -EIO;
-		}
-		if (rc < 0)
-			goto out;
-	}
-out:
-	pthread_rwlock_unlock(&t->lock);
-	/* At the end of the topic (or an error): nothing worth keeping. */
-	if (hint && done < size)
-		topic_read_hint_free(hint);
-	/* Bytes already copied are good; report the error on the next call. */
-	if (rc < 0 && done == 0)
-		return rc;
-	return (ssize_t)done;
-}
-
-static int batch_reserve(struct topic_batch *b, size_t bytes)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct topic_msg *m = realloc(b->msgs, cap * sizeof(*m));
-		if (!m)
-			return -ENOMEM;
-		b->msgs = m;
-		b->cap = cap;
-	}
-	if (!b->data || b->data_len + bytes > b->data_cap) {
-		size_t cap = b->data_cap ? b->data_cap : 65536;
-		while (cap < b->data_len + bytes)
-			cap *= 2;
-		uint8_t *d = realloc(b->data, cap);
-		if (!d)
-			return -ENOMEM;
-		b->data = d;
-		b->data_cap = cap;
-	}
-	return 0;
-}
-
-int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
-		     size_t max_bytes, struct topic_batch *b)
-{
-	int rc = 0;
-	b->n = 0;
-	b->data_len = 0;
-	b->bytes = 0;
-	b->next_offset = from;
-	pthread_rwlock_rdlock(&t->lock);
-	uint64_t end = t->segs[t->nsegs - 1].end_offset;
-	if (from < end && (rc = open_fds(t)) < 0)
-		end = from; /* nothing read: rc tells why */
-	for (size_t si = seg_for_offset(t, from);
-	     si < t->nsegs && b->next_offset < end && b->n < max_msgs &&
-	     (b->n == 0 || b->bytes < max_bytes);
-	     si++) {
-		struct segment *s = &t->segs[si];
-		struct seg_pos p;
-		if ((rc = segment_find_offset(s, b->next_offset, &p)) < 0)
-			break;
-		struct seg_reader r;
-		struct record_hdr h;
-		const uint8_t *hb, *pl;
-		seg_reader_init(&r, s, p.filepos, s->size);
-		uint64_t off = p.offset;
-		while (b->n < max_msgs && (b->n == 0 || b->bytes < max_bytes) &&
-		       (rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
-			if (off < b->next_offset) {
-				off++;
-				continue;
-			}
-			if (!record_verify(hb, h.len)) {
-				rc = -EBADMSG;
-				break;
-			}
-			if ((rc = batch_reserve(b, h.len)) < 0)
-				break;
-			struct topic_msg *m = &b->msgs[b->n++];
-			if (h.len)
-				memcpy(b->data + b->data_len, pl, h.len);
-			/* Payload pointers are fixed up below: data may move. */
-			m->payload = (const uint8_t *)(uintptr_t)b->data_len;
-			m->len = h.len;
-			m->offset = off;
-			m->origin_offset = h.origin_offset;
-			m->timestamp_ns = h.timestamp_ns;
-			if (h.origin_idx < t->norigins) {
-				uuid_copy(m->origin_stream, t->origins[h.origin_idx].stream);
-				uuid_copy(m->origin_topic, t->origins[h.origin_idx].topic);
-			} else {
-				uuid_clear(m->origin_stream);
-				uuid_clear(m->origin_topic);
-			}
-			b->data_len += h.len;
-			b->bytes += h.len;
-			b->next_offset = ++off;
-		}
-		seg_reader_free(&r);
-		if (rc == -EBADMSG || rc == -ENODATA) {
-			log_warn("topic %s: message at offset %" PRIu64
-				 " fails its checksum; not replicated",
-				 t->name, b->next_offset);
-			note_damage(t, b->next_offset);
-			rc = -EIO;
-		}
-		if (rc < 0)
-			break;
-		rc = 0;
-	}
-	pthread_rwlock_unlock(&t->lock);
-	for (size_t i = 0; i < b->n; i++)
-		b->msgs[i].payload = b->data + (uintptr_t)b->msgs[i].payload;
-	return rc;
-}
-
-void topic_batch_free(struct topic_batch *b)
-{
-	free(b->msgs);
-	free(b->data);
-	memset(b, 0, sizeof(*b));
-}
-
 void topic_stat(struct topic *t, uint64_t *messages, uint64_t *bytes,
 		uint64_t *mtime_ns)
 {
@@ -1513,9 +805,9 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 		t->mode = mode & 07777;
 	uint64_t oc = t->change_ns;
 	t->change_ns = now_ns();
-	int dfd = dir_get(t);
+	int dfd = topic_dir_get(t);
 	int rc = dfd < 0 ? dfd : write_meta(t, dfd);
-	dir_put(t, dfd);
+	topic_dir_put(t, dfd);
 	if (rc < 0) {
 		t->uid = ou;
 		t->gid = og;

@@ -29,6 +29,7 @@
 #include <uuid/uuid.h>
 
 #include "config.h"
+#include "fdbudget.h"
 #include "segment.h"
 
 /* Settings shared by all topics of a daemon (from mount.conf). */
@@ -37,7 +38,25 @@ struct topic_opts {
 	enum sfs_fsync_policy fsync;
 	uint64_t fsync_interval_ms;
 	uint64_t checkpoint_every;	/* messages between checkpoints */
+	/* The namespace's descriptor budget (borrowed), or NULL: no bound. */
+	struct fd_budget *fds;
+	/* The most origins a topic may learn through replication (0: the
+	 * default, TOPIC_MAX_ORIGINS). */
+	uint32_t max_origins;
 };
+
+/*
+ * The most origins (stream and topic incarnation that first appended a
+ * message) a topic may learn through replication. A mesh has one per
+ * stream that writes the topic, and one more per re-creation of such a
+ * topic: thousands are already far past any real topology. Without this
+ * bound an upstream could fill the table (65,535 entries, the record's
+ * 16-bit index) with invented origins, after which the topic could take
+ * no local append nor any new real origin (docs/security.md, "Bounds").
+ * The topic's own origin is never refused for it: the table has room
+ * left past this bound.
+ */
+#define TOPIC_MAX_ORIGINS 4096
 
 /* One entry of the origin table: where a message was first appended. */
 struct topic_origin {
@@ -110,15 +129,14 @@ struct topic {
 
 	/*
 	 * Segment files are opened on first use and may be closed again by
-	 * the descriptor budget (topic.c, "Descriptor budget") when many
-	 * topics are in use: FDS_OPEN says whether they are open (changed
-	 * only under open_mu with the lock held, or under the lock held
-	 * exclusively); lru_* link the topics whose files are open.
+	 * the descriptor budget (fs/fdbudget.h) when many topics are in use:
+	 * FDS_OPEN says whether they are open (changed only under open_mu
+	 * with the lock held, or under the lock held exclusively); FDU is how
+	 * the budget counts them (under the budget's mutex).
 	 */
 	pthread_mutex_t open_mu;
 	bool fds_open;
-	long fds_count;
-	struct topic *lru_prev, *lru_next;
+	struct fd_user fdu;
 
 	/* Offset of a message found failing its checksum (reads of it give
 	 * EIO, replication stops before it), or -1; shown in .info. */
@@ -175,7 +193,9 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n);
  * its origin is dropped (docs/replication.md, exactly once). Order is kept.
  * A batch that cannot be true is refused whole, nothing of it applied: a
  * message whose origin is this topic's own stream, or one that skips
- * offsets of an origin already seen here (docs/security.md). *APPLIED (may
+ * offsets of an origin already seen here, or one whose new origins would
+ * take the topic past its bound of origins (TOPIC_MAX_ORIGINS;
+ * docs/security.md). *APPLIED (may
  * be NULL) gets the number appended. All or nothing on error; ERR (may be
  * NULL, ERRLEN bytes) gets one line for -EPROTO.
  * Returns 0, -EPROTO (refused), -ENOENT (deleted), -ENOSPC, -EIO, -ENOMEM,
@@ -269,5 +289,12 @@ bool topic_deleted(struct topic *t);
  * negative errno from fdatasync.
  */
 int topic_sync(struct topic *t);
+
+/*
+ * topic_fds_evict - the descriptor budget's eviction callback for topics
+ * (fd_budget_init): closes the segment files of the topic whose fd_user is
+ * U if it is not in use right now (trylocks only). True if closed.
+ */
+bool topic_fds_evict(struct fd_user *u, void *arg);
 
 #endif

@@ -52,6 +52,15 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
  * (MODE as the source, or a peer, says): a peer picks no local owner, and
  * replication never widens access (docs/security.md). The source's owner
  * (UID/GID) is not used.
+ *
+ * A topic that exists already is never more permissive than the source
+ * topic either: bits the source does not grant are taken away (a later
+ * chmod of the source that narrows it reaches the replica with its next
+ * messages; one that widens it does not). And its owner can read it
+ * whatever its mode: if that is not the replica stream's owner (someone
+ * made the topic first), the messages of a source topic that others may
+ * not read are refused (-EACCES, the reason in ERR), rather than handed
+ * to that someone.
  */
 static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		     uint32_t uid, uint32_t gid, uint32_t mode, struct topic **out,
@@ -63,12 +72,37 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 	uid_t owner = t->uid;
 	gid_t group = t->gid;
 	pthread_mutex_unlock(&t->lock);
-	int rc = stream_topic_get_or_create(t, name, owner, group, mode & 0777, false,
-					    &ns->topic_opts, out, NULL);
-	if (rc < 0)
-		snprintf(err, errlen, "topic %s: cannot be created on the replica: %s",
-			 name, strerror(-rc));
-	return rc;
+	mode_t src = mode & 0777;
+	bool created = false;
+	int rc = stream_topic_get_or_create(t, name, owner, group, src, false, &ns->topic_opts,
+					    out, &created);
+	if (rc < 0) {
+		snprintf(err, errlen, "topic %s: cannot be created on the replica: %s", name,
+			 strerror(-rc));
+		return rc;
+	}
+	if (created)
+		return 0;
+	struct topic *dst = *out;
+	if (dst->uid != owner && !(src & 0004)) {
+		snprintf(err, errlen, "refused by the replica: topic %s there belongs to uid %u, not to the replica stream's owner (uid %u), and the source topic is not readable by others (mode %03o)",
+			 name, (unsigned)dst->uid, (unsigned)owner, (unsigned)src);
+		topic_put(dst);
+		*out = NULL;
+		return -EACCES;
+	}
+	mode_t cur = dst->mode;
+	if (cur & ~src) {
+		rc = topic_set_owner(dst, (uid_t)-1, (gid_t)-1, cur & src);
+		if (rc < 0) {
+			snprintf(err, errlen, "topic %s: the replica cannot narrow its mode to the source's (%03o): %s",
+				 name, (unsigned)src, strerror(-rc));
+			topic_put(dst);
+			*out = NULL;
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,

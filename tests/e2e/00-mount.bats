@@ -86,6 +86,20 @@ teardown() {
 	is_mounted "$M"
 }
 
+@test "a log file that is a symlink is refused at start-up: one line, nothing mounted" {
+	sfs_mktemp
+	sfs_write_conf sanfrancisco
+	: >"$TMP/real.log"
+	ln -s "$TMP/real.log" "$TMP/link.log"
+	run timeout 10 "$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/link.log" "$M"
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"link.log"* ]]
+	[ ! -s "$TMP/real.log" ]
+	is_unmounted "$M"
+}
+
 @test "a data directory that cannot be created: one line naming the cluster, nothing mounted" {
 	sfs_mktemp
 	echo "a file" >"$TMP/data/blocker"

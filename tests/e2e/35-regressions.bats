@@ -175,3 +175,18 @@ PY
 	printf '/mapr/newyork/b\n%.0s' $(seq 4096) >"$A/.upstreams"
 	grep -q "a '>' write would hold more than user 0 may hold" "$TMP/streamfs.log"
 }
+
+@test "the log cannot be flooded: refused writes past a burst of 200 warn lines are counted, not written" {
+	local before after i
+	before=$(grep -c ' warn: ' "$TMP/streamfs.log" || true)
+	for ((i = 0; i < 1500; i++)); do
+		echo "bogus line $i" 2>/dev/null >>"$A/.upstreams" || true
+	done
+	after=$(grep -c ' warn: ' "$TMP/streamfs.log" || true)
+	echo "warn lines: $before -> $after"
+	# 1,500 refusals; at most the burst and the refill of the loop's time
+	[ $((after - before)) -ge 200 ]
+	[ $((after - before)) -lt 1500 ]
+	# the next refusal that is written says how many were not
+	wait_for -t 10 bash -c "echo bogus >>'$A/.upstreams' 2>/dev/null; grep -q 'warn lines were not written' '$TMP/streamfs.log'"
+}

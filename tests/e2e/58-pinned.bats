@@ -78,3 +78,31 @@ as_nobody() {
 	cat "$TMP/saved" >"$S/.replicas"
 	grep -q '^/mapr/newyork/r synchronous=false paused=false' "$S/.replicas"
 }
+
+@test "a replica topic made first by someone else gets nothing of a topic others may not read; one that exists is narrowed to the source's mode, also after a chmod" {
+	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, other users)"
+	chmod 0755 "$TMP"
+	chmod 1777 "$R"
+	echo secret >>"$S/private"
+	chmod 0600 "$S/private"
+	# nobody makes the topic first on the replica, open to all
+	as_nobody bash -c ": >>'$R/private' && chmod 0666 '$R/private'"
+	[ "$(stat -c '%u %a' "$R/private")" = "65534 666" ]
+	replicate sanfrancisco/s newyork/r
+	# refused, with the reason on the source; nothing reaches nobody's topic
+	wait_for -t 10 grep -q 'belongs to uid 65534' "$S/.replicas"
+	[ "$(nmsg "$R/private")" -eq 0 ]
+	# the topic given to the stream's owner: then it arrives, narrowed
+	chown 0:0 "$R/private"
+	wait_count "$R/private" 1 15
+	[ "$(stat -c '%u %a' "$R/private")" = "0 600" ]
+	# a chmod that narrows the source reaches the replica with its next message
+	echo shared >>"$S/open"
+	chmod 0644 "$S/open"
+	wait_count "$R/open" 1
+	[ "$(stat -c '%a' "$R/open")" = 644 ]
+	chmod 0640 "$S/open"
+	echo more >>"$S/open"
+	wait_count "$R/open" 2
+	[ "$(stat -c '%a' "$R/open")" = 640 ]
+}

@@ -55,7 +55,9 @@ dead() { ! kill -0 "$1" 2>/dev/null; }
 	# no IPv6, no default route
 	local h
 	for h in a b c; do
-		run nh_exec "$h" ip -o link show
+		# (stderr apart: ip may say "Peer netns reference is invalid"
+		# while another test's namespace comes or goes)
+		run --separate-stderr nh_exec "$h" ip -o link show
 		[ "${#lines[@]}" -eq 2 ]
 		run nh_exec "$h" ip -o addr show
 		[ "${#lines[@]}" -eq 2 ]

@@ -864,6 +864,62 @@ static void test_replicated_order_within_batch(void **state)
 /* A batch that cannot be true is refused whole (docs/security.md): a
  * message claiming this stream as its origin, or a jump over offsets of an
  * origin seen here; nothing of it applies, marks and origins unchanged. */
+/* An upstream cannot fill a topic's origin table: past max_origins a batch
+ * bringing a new origin is refused whole; known origins and the topic's
+ * own appends go on. */
+static void test_origin_bound(void **state)
+{
+	(void)state;
+	static const struct topic_opts few = {
+		.segment_bytes = 4096,
+		.fsync = SFS_FSYNC_OS,
+		.fsync_interval_ms = 1000,
+		.checkpoint_every = 100,
+		.max_origins = 4,
+	};
+	uuid_t su;
+	uuid_generate(su);
+	struct topic *t = NULL;
+	assert_int_equal(topic_create(sdir, "bounded", su, 1000, 1000, 0640, &few, &t), 0);
+	char mb[200];
+	struct topic_msg m;
+	memset(&m, 0, sizeof(m));
+	m.len = msg_make('O', 0, mb);
+	m.payload = (const uint8_t *)mb;
+	size_t applied;
+	char err[512] = "";
+	uuid_t first_s, first_t;
+	for (int i = 0; i < 4; i++) {
+		uuid_generate(m.origin_stream);
+		uuid_generate(m.origin_topic);
+		if (i == 0) {
+			uuid_copy(first_s, m.origin_stream);
+			uuid_copy(first_t, m.origin_topic);
+		}
+		assert_int_equal(topic_append_replicated(t, &m, 1, &applied, err, sizeof(err)), 0);
+		assert_int_equal(applied, 1);
+	}
+	assert_int_equal(t->norigins, 4);
+	/* a fifth origin: refused, nothing applied, nothing added */
+	uuid_generate(m.origin_stream);
+	assert_int_equal(topic_append_replicated(t, &m, 1, &applied, err, sizeof(err)), -EPROTO);
+	assert_int_equal(applied, 0);
+	assert_non_null(strstr(err, "more than 4 origins"));
+	assert_int_equal(t->norigins, 4);
+	assert_true(topic_end(t) == 4);
+	/* a known origin goes on */
+	uuid_copy(m.origin_stream, first_s);
+	uuid_copy(m.origin_topic, first_t);
+	m.origin_offset = 1;
+	assert_int_equal(topic_append_replicated(t, &m, 1, &applied, err, sizeof(err)), 0);
+	assert_int_equal(applied, 1);
+	/* and the topic's own appends, whose origin is new too */
+	struct iovec v = { "mine", 4 };
+	assert_int_equal(topic_append_local(t, &v, 1), 0);
+	assert_true(topic_end(t) == 6);
+	topic_put(t);
+}
+
 static void test_replicated_refused(void **state)
 {
 	(void)state;
@@ -1474,6 +1530,7 @@ int main(void)
 		T(test_replicated),
 		T(test_replicated_order_within_batch),
 		T(test_replicated_refused),
+		T(test_origin_bound),
 		T(test_hwm_survive_reopen),
 		T(test_hwm_checkpoint_deleted_small),
 		T(test_corrupt_read_eio),

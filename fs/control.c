@@ -9,6 +9,7 @@
 #include "control.h"
 #include "names.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -369,4 +370,32 @@ const char *ctl_compression_name(enum ctl_compression c)
 		break;
 	}
 	return "off";
+}
+
+/* Is P the start of a UUID in its text form (8-4-4-4-12 hex digits)? */
+static bool uuid_at(const char *p)
+{
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? p[i] != '-' : !isxdigit((unsigned char)p[i]))
+			return false;
+	}
+	return true;
+}
+
+void ctl_hide_uuids(const char *text, char *out, size_t n)
+{
+	if (!n)
+		return;
+	size_t o = 0;
+	for (const char *p = text; *p && o + 1 < n;) {
+		if (uuid_at(p)) {
+			for (const char *h = "hidden"; *h && o + 1 < n; h++)
+				out[o++] = *h;
+			p += 36;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
 }

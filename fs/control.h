@@ -55,4 +55,12 @@ int ctl_parse(const char *buf, size_t len, enum ctl_kind kind,
 /* ctl_compression_name - "off", "lz4" or "zstd". Static string. */
 const char *ctl_compression_name(enum ctl_compression c);
 
+/*
+ * ctl_hide_uuids - copy TEXT into OUT (N bytes, always terminated, cut
+ * short if need be) with every UUID in its text form (8-4-4-4-12 hex
+ * digits) replaced by "hidden": what a status line shows to a reader who
+ * may not learn other streams' UUIDs (docs/security.md).
+ */
+void ctl_hide_uuids(const char *text, char *out, size_t n);
+
 #endif

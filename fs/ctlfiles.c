@@ -87,9 +87,26 @@ static void iso_time(char *out, size_t n, uint64_t ns)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* S's .replicas, its status as comments. S->lock held. */
+/*
+ * ERR as READER may see it, into OUT (N bytes): an error may name the
+ * UUIDs of other streams (the origins of refused messages), which only
+ * root sees here; others get "hidden" in their place, as .upstreams does
+ * for streams they may not read (docs/security.md). Returns OUT.
+ */
+static const char *error_for(const struct ctl_reader *reader, const char *err, char *out,
+			     size_t n)
+{
+	if (!reader || reader->uid == 0) {
+		snprintf(out, n, "%s", err);
+		return out;
+	}
+	ctl_hide_uuids(err, out, n);
+	return out;
+}
+
+/* S's .replicas, its status as comments, as READER sees it. S->lock held. */
 static void render_replicas(struct sfs_namespace *ns, struct stream *s, struct topic **topics,
-			    int nt, struct text *t)
+			    int nt, const struct ctl_reader *reader, struct text *t)
 {
 	LOCK_ASSERT_HELD(&s->lock);
 	for (int i = 0; i < s->nreplicas; i++) {
@@ -105,8 +122,9 @@ static void render_replicas(struct sfs_namespace *ns, struct stream *s, struct t
 			st.pending_bytes);
 		if (st.degraded)
 			tprintf(t, " degraded=true");
+		char e[1200];
 		if (!strcmp(st.state, "REPLICA_STATE_UNEXPECTED") && st.last_error[0])
-			tprintf(t, " error=\"%s\"", st.last_error);
+			tprintf(t, " error=\"%s\"", error_for(reader, st.last_error, e, sizeof(e)));
 		tprintf(t, "\n");
 	}
 }
@@ -168,9 +186,9 @@ static void render_upstreams(const struct upstream_view *v, struct text *t)
 			v->uuid[i]);
 }
 
-/* .info as JSON; caller holds s->lock. */
+/* .info as JSON, as READER sees it; caller holds s->lock. */
 static json_t *render_info(struct stream *s, struct topic **topics, int nt,
-			   const struct upstream_view *v)
+			   const struct upstream_view *v, const struct ctl_reader *reader)
 {
 	LOCK_ASSERT_HELD(&s->lock);
 	char u[37], when[32], mode[8];
@@ -194,7 +212,7 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 		struct replica_conf *r = s->replicas[i];
 		struct replica_status st;
 		repl_replica_status(s->cluster->ns, s, r, topics, nt, &st);
-		char path[600], et[32];
+		char path[600], et[32], e[1200];
 		snprintf(path, sizeof(path), "/mapr/%s/%s", r->cluster, r->stream);
 		iso_time(when, sizeof(when), st.oldest_pending_ns);
 		iso_time(et, sizeof(et), st.last_error_ns);
@@ -207,19 +225,21 @@ static json_t *render_info(struct stream *s, struct topic **topics, int nt,
 			ctl_compression_name(r->compression), "isUptodate", st.uptodate,
 			"putsPending", (json_int_t)st.pending_msgs, "bytesPending",
 			(json_int_t)st.pending_bytes, "oldestPendingTime", when,
-			"lastError", st.last_error, "lastErrorTime", et));
+			"lastError", error_for(reader, st.last_error, e, sizeof(e)),
+			"lastErrorTime", et));
 	}
 	for (int i = 0; i < v->n; i++)
 		json_array_append_new(ju, json_pack("{s:s, s:s, s:s}", "cluster",
 			v->up[i].cluster, "stream", v->up[i].stream, "uuid", v->uuid[i]));
 	iso_time(when, sizeof(when), s->last_error_ns);
-	char path[600];
+	char path[600], serr[600];
 	snprintf(path, sizeof(path), "/mapr/%s/%s", s->cluster->name, s->name);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:i, s:o, s:o, s:o, s:s, s:s, s:I}",
 			 "path", path, "cluster", s->cluster->name, "stream", s->name,
 			 "uuid", u, "uid", (json_int_t)s->uid, "gid", (json_int_t)s->gid,
 			 "mode", mode, "numtopics", nt, "topics", jt, "replicas", jr,
-			 "upstreams", ju, "lastError", s->last_error,
+			 "upstreams", ju, "lastError",
+			 error_for(reader, s->last_error, serr, sizeof(serr)),
 			 "lastErrorTime", when, "replicationRounds",
 			 (json_int_t)atomic_load(&s->repl_rounds));
 }
@@ -245,11 +265,11 @@ int ctlfile_render(struct sfs_namespace *ns, struct stream *s, const struct ctl_
 		render_upstreams(v, &t);
 	} else if (which == CTLFILE_REPLICAS) {
 		pthread_mutex_lock(&s->lock);
-		render_replicas(ns, s, topics, nt, &t);
+		render_replicas(ns, s, topics, nt, reader, &t);
 		pthread_mutex_unlock(&s->lock);
 	} else {
 		pthread_mutex_lock(&s->lock);
-		json_t *j = render_info(s, topics, nt, v);
+		json_t *j = render_info(s, topics, nt, v, reader);
 		pthread_mutex_unlock(&s->lock);
 		char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 		json_decref(j);

@@ -477,6 +477,29 @@ static void test_error_text_is_clean(void **state)
 	assert_null(v);
 }
 
+/* Status text shown to readers who may not learn other streams' UUIDs. */
+static void test_hide_uuids(void **state)
+{
+	(void)state;
+	char out[256];
+	ctl_hide_uuids("refused by the replica: topic t: messages of origin "
+		       "1b4e28ba-2fa1-11d2-883f-0016d3cca427 jump from offset 2 to 9",
+		       out, sizeof(out));
+	assert_string_equal(out, "refused by the replica: topic t: messages of origin hidden jump from offset 2 to 9");
+	/* two, upper case, at the very end */
+	ctl_hide_uuids("A 1B4E28BA-2FA1-11D2-883F-0016D3CCA427,1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+		       out, sizeof(out));
+	assert_string_equal(out, "A hidden,hidden");
+	/* not UUIDs: too short, a dash missing, cut by the end */
+	ctl_hide_uuids("1b4e28ba-2fa1-11d2-883f-0016d3cca42 1b4e28ba2fa1-11d2-883f-0016d3cca427 1b4e28ba-2f",
+		       out, sizeof(out));
+	assert_string_equal(out, "1b4e28ba-2fa1-11d2-883f-0016d3cca42 1b4e28ba2fa1-11d2-883f-0016d3cca427 1b4e28ba-2f");
+	/* a small buffer: cut short, terminated */
+	char small[8];
+	ctl_hide_uuids("x 1b4e28ba-2fa1-11d2-883f-0016d3cca427", small, sizeof(small));
+	assert_string_equal(small, "x hidde");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_keys_on_remove),
 		cmocka_unit_test(test_keys_in_upstreams),
 		cmocka_unit_test(test_error_text_is_clean),
+		cmocka_unit_test(test_hide_uuids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

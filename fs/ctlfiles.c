@@ -535,6 +535,8 @@ out:
 		stream_refuse(s, "%s: cannot save the stream's settings: %s", file, strerror(-rc));
 	free(cur);
 	free(w);
+	if (rc == 0 && !dry_run && kind == CTL_UPSTREAMS)
+		atomic_fetch_add(&ns->upstreams_gen, 1);
 	if (rc == 0 && !dry_run)
 		stream_touch_replication(s);
 	return rc;

@@ -227,7 +227,8 @@ int main(int argc, char **argv)
 		log_error("cannot start the replication thread: %s", strerror(-rc));
 		goto out_signals;
 	}
-	if (gw.lfd >= 0 && (rc = gateway_start(&gw, &d.ns, tls, (int)cfg.gateway_timeout_ms)) < 0) {
+	if (gw.lfd >= 0 && (rc = gateway_start(&gw, &d.ns, tls, (int)cfg.gateway_timeout_ms,
+						      cfg.max_message)) < 0) {
 		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		log_error("cannot start the gateway: %s", strerror(-rc));
 		replicator_stop(&repl);

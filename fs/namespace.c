@@ -395,6 +395,7 @@ out:
 	 * source's status says so without waiting for its next append. */
 	if (rc == 0) {
 		atomic_fetch_add(&ns->repl_gen_all, 1);
+		atomic_fetch_add(&ns->upstreams_gen, 1);	/* its upstreams went with it */
 		repl_wake(ns);
 	}
 	return rc;

@@ -52,6 +52,11 @@ struct sfs_namespace {
 	 * stream made or removed may be some stream's replica); see
 	 * stream.h, repl_gen. */
 	atomic_uint_fast64_t repl_gen_all;
+	/* Moves after any stream's .upstreams may have changed (a write of
+	 * it, a stream removed): who may look once at every stream's
+	 * upstreams (the gateway's list of peers that are some stream's
+	 * upstream) knows when to look again. */
+	atomic_uint_fast64_t upstreams_gen;
 };
 
 /*

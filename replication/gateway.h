@@ -9,6 +9,14 @@
  * GATEWAY_MAX_CONNS), so a slow or stalled peer holds up only itself, and
  * unauthenticated clients never hold a slot a peer needs.
  *
+ * Shares (gwshares.h): connection slots and frame-buffer bytes are shared
+ * out per peer, a peer being the clusters its certificate names; a peer
+ * that is no local stream's upstream gets one connection and small frames
+ * only. Each frame must be whole by a deadline that grows with its size
+ * (gws_frame_deadline_ns): a peer trickling a frame holds its buffer for
+ * that long at most. A connection refused for its share is told why (a
+ * GW_RESULT answering its hello) before it is closed.
+ *
  * Security: the TLS handshake requires a client certificate chaining to
  * [gateway] ca; every request must name a source cluster that the peer's
  * certificate names, a local replica stream, and a source listed in that
@@ -24,16 +32,18 @@
 #include <stdbool.h>
 
 #include "../fs/namespace.h"
+#include "gwshares.h"
 #include "tls.h"
 
-#define GATEWAY_MAX_CONNS 64
-/* TLS handshakes in progress at once (unauthenticated clients). */
+#define GATEWAY_MAX_CONNS GWS_MAX_PEERS
+/* TLS handshakes in progress at once (unauthenticated clients), and
+ * connections being told why they are refused. */
 #define GATEWAY_MAX_HANDSHAKES 256
-/* Frame buffers of all connections together (bodies as read, and their
- * decompressed copies), bytes: a connection that would take more is
+/* Frame buffers (bodies as read, and their decompressed copies) are
+ * counted in the gateway's shares (gwshares.h: 64 MiB a peer, 256 MiB in
+ * all with the default max_message): a connection that would take more is
  * closed, its source retries later. Buffers over GATEWAY_FRAME_KEEP are
  * let go after their frame. */
-#define GATEWAY_FRAME_BUDGET (256ull << 20)
 #define GATEWAY_FRAME_KEEP (1u << 20)
 /* A connection without a request for this long is closed. Sources probe
  * their replicas every few seconds, so only a forgotten one goes idle. */
@@ -55,11 +65,15 @@ struct gateway {
 	pthread_t accept_thread;
 	bool started;
 
-	atomic_ullong frame_bytes;	/* held in frame buffers, all connections */
-
 	pthread_mutex_t mu;		/* the fields below */
 	bool stop;
 	struct gateway_conn *conns[GATEWAY_MAX_CONNS];
+	struct gw_shares shares;	/* connections and frame bytes per peer */
+	/* Clusters some local stream has in .upstreams, as of
+	 * ns->upstreams_gen == up_gen (built again when it moves). */
+	struct gws_names up;
+	uint64_t up_gen;
+	bool up_valid;
 	struct {
 		uint32_t hash;		/* of the peer address and the reason */
 		uint64_t when_ns;	/* last logged */
@@ -75,12 +89,15 @@ int gateway_bind(struct gateway *g, const char *listen, char *err,
 		 size_t errlen);
 
 /*
- * gateway_start - start accepting for namespace NS with TLS context CTX;
- * TIMEOUT_MS bounds the handshake and each frame's reads and writes.
- * Returns 0 or a negative errno from pthread_create.
+ * gateway_start - start accepting for namespace NS with TLS context CTX
+ * (borrowed; both outlive the gateway). TIMEOUT_MS bounds a whole
+ * handshake, each wait for a peer, and with the frame's size a frame
+ * (gws_frame_deadline_ns); MAX_MESSAGE (bytes, [mount] max_message) sizes
+ * each peer's share of frame buffers (gws_init). Returns 0 or a negative
+ * errno from pthread_create.
  */
 int gateway_start(struct gateway *g, struct sfs_namespace *ns, SSL_CTX *ctx,
-		  int timeout_ms);
+		  int timeout_ms, uint64_t max_message);
 
 /*
  * gateway_stop - stop accepting, close every connection and join every

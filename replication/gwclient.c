@@ -174,6 +174,14 @@ static int ensure_connected(struct gwclient *gc, char *err, size_t errlen)
 				clean_line(why);
 			}
 			gw_frame_free(&f);
+		} else if ((rc == -EIO || rc == -ECONNRESET) && tls_handshake_confirmed(c)) {
+			/* The gateway finished the handshake, so it took our
+			 * certificate: closed for another reason (a gateway
+			 * refusing a connection for its share answers the
+			 * hello with why; one that says nothing is stopping,
+			 * or older). Never blame the certificate then. */
+			snprintf(why, sizeof(why), "%s: connection closed by the replica's gateway at hello, after accepting this daemon's certificate (its log says why)",
+				 gc->hostport);
 		} else if (rc == -EIO || rc == -ECONNRESET) {
 			/* TLS 1.3: the gateway checks our certificate after our
 			 * side of the handshake is done, and its refusal reaches
@@ -225,6 +233,7 @@ static int request(struct gwclient *gc, struct gw_frame *f, char *err, size_t er
 			return 0;
 		snprintf(gc->last_err, sizeof(gc->last_err), "gateway %s: %s: %s", gc->cluster,
 			 gc->hostport, rc == -EPROTO ? "malformed answer" :
+			 rc == -ECONNRESET ? "connection closed by the replica's gateway (its log says why)" :
 			 rc == -EIO ? tls_last_error(gc->conn) : strerror(-rc));
 		drop(gc);
 		if (reused && attempt == 0 && rc == -ECONNRESET)

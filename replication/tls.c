@@ -3,10 +3,14 @@
  * connect and accept with deadlines, mutual authentication and the
  * "certificate names this cluster" check.
  *
- * Why blocking sockets with SO_RCVTIMEO/SO_SNDTIMEO rather than an event
- * loop: each connection is driven by one thread (a replication lane on the
- * client, a connection thread in the gateway), so a per-call deadline is
- * all that is needed to keep a stalled peer from hanging anything.
+ * Why one thread per connection rather than an event loop: each
+ * connection is driven by one thread (a replication lane on the client, a
+ * connection thread in the gateway), so a deadline per call is all that
+ * is needed to keep a stalled peer from hanging anything. After the
+ * handshake the socket is non-blocking and every wait is a poll(2) with
+ * its own bound: a blocking SSL_read would wait for a whole TLS record,
+ * and a record sent a byte at a time would keep it waiting however short
+ * SO_RCVTIMEO is (each byte restarts it).
  */
 #include "tls.h"
 #include "util/hostport.h"
@@ -31,10 +35,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "names.h"
+#include "util/clock.h"
+
 struct tls_conn {
 	int fd;
 	SSL *ssl;
+	int timeout_ms;		/* each wait for the socket, after the handshake */
 	char subject[512];
+	char *clusters;		/* the names the peer's certificate names, malloc'd */
 	char why[256];		/* OpenSSL's reason for the last -EIO */
 };
 
@@ -210,16 +219,86 @@ static struct tls_conn *conn_new(SSL_CTX *ctx, int fd)
 	return c;
 }
 
-/* After a handshake: the peer's subject, for log lines. */
+/*
+ * The names certificate X names (as cert_names reads it: its DNS entries,
+ * or its CN when it has none) that can be cluster names (name_valid), one
+ * space between each; "" for none. Malloc'd; NULL when out of memory.
+ */
+static char *cert_clusters(X509 *x)
+{
+	size_t cap = 256, len = 0;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	out[0] = 0;
+	char one[256];
+	bool any_dns = false;
+	GENERAL_NAMES *names = x ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+	int n = names ? sk_GENERAL_NAME_num(names) : 0;
+	for (int i = 0; i <= n; i++) {
+		int k = -1;
+		if (i < n) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+			if (g->type != GEN_DNS)
+				continue;
+			any_dns = true;
+			k = ASN1_STRING_length(g->d.dNSName);
+			if (k <= 0 || k >= (int)sizeof(one))
+				continue;
+			memcpy(one, ASN1_STRING_get0_data(g->d.dNSName), k);
+			one[k] = 0;
+		} else if (!any_dns && x) {
+			k = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+						      one, sizeof(one));
+		}
+		/* An embedded NUL or a byte no name has: not a cluster. */
+		if (k <= 0 || strlen(one) != (size_t)k || !name_valid(one))
+			continue;
+		if (len + k + 2 > cap) {
+			cap = (len + k + 2) * 2;
+			char *p = realloc(out, cap);
+			if (!p) {
+				free(out);
+				out = NULL;
+				break;
+			}
+			out = p;
+		}
+		if (len)
+			out[len++] = ' ';
+		memcpy(out + len, one, k + 1);
+		len += k;
+	}
+	GENERAL_NAMES_free(names);
+	return out;
+}
+
+/* After a handshake: the peer's subject, for log lines, and its names. */
 static void note_subject(struct tls_conn *c)
 {
 	X509 *x = SSL_get1_peer_certificate(c->ssl);
 	if (x) {
 		X509_NAME_oneline(X509_get_subject_name(x), c->subject, sizeof(c->subject));
-		X509_free(x);
 	} else {
 		snprintf(c->subject, sizeof(c->subject), "(no certificate)");
 	}
+	free(c->clusters);
+	c->clusters = cert_clusters(x);
+	X509_free(x);
+}
+
+/*
+ * The handshake is done: from now on the socket is non-blocking, and each
+ * wait for it a poll(2) bounded by TIMEOUT_MS (and a call's deadline).
+ */
+static void handshake_done(struct tls_conn *c, int timeout_ms)
+{
+	int fl = fcntl(c->fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+	set_timeouts(c->fd, timeout_ms);
+	c->timeout_ms = timeout_ms;
+	note_subject(c);
 }
 
 /* Why a handshake failed, as one line: verification result or TLS error. */
@@ -281,7 +360,7 @@ int tls_connect(SSL_CTX *ctx, const char *hostport, const char *peer_cluster,
 		tls_close(c);
 		return strstr(err, "timed out") ? -ETIMEDOUT : -EPROTO;
 	}
-	note_subject(c);
+	handshake_done(c, timeout_ms);
 	if (!tls_peer_names(c, peer_cluster)) {
 		snprintf(err, errlen, "%s: the gateway's certificate (%s) does not name cluster %s",
 			 hostport, c->subject, peer_cluster);
@@ -311,11 +390,7 @@ int tls_accept_step(struct tls_conn *c, int timeout_ms, short *events, char *err
 	ERR_clear_error();
 	int rc = SSL_accept(c->ssl);
 	if (rc == 1) {
-		int fl = fcntl(c->fd, F_GETFL);
-		if (fl >= 0)
-			fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-		set_timeouts(c->fd, timeout_ms);
-		note_subject(c);
+		handshake_done(c, timeout_ms);
 		return 1;
 	}
 	int se = SSL_get_error(c->ssl, rc);
@@ -340,11 +415,28 @@ const char *tls_peer_subject(struct tls_conn *c)
 	return c->subject;
 }
 
-/* Map a failed SSL_read/SSL_write to a negative errno. */
-static int io_error(struct tls_conn *c, int rc)
+const char *tls_peer_clusters(struct tls_conn *c)
 {
-	int se = SSL_get_error(c->ssl, rc);
-	int e = errno;
+	return c->clusters ? c->clusters : "";
+}
+
+bool tls_handshake_confirmed(struct tls_conn *c)
+{
+	/* TLS 1.2: SSL_connect returned after the server's Finished, which
+	 * it sends only once it has checked our certificate. TLS 1.3: our
+	 * side ends first; the server's session ticket, sent when its side
+	 * ends, is the first sign that it did (OpenSSL's server sends one
+	 * unless told not to, and so does Python's). */
+	if (SSL_version(c->ssl) < TLS1_3_VERSION)
+		return true;
+	SSL_SESSION *s = SSL_get_session(c->ssl);
+	return s && SSL_SESSION_has_ticket(s);
+}
+
+/* Map a failed SSL_read/SSL_write (its SSL_get_error SE, errno E) to a
+ * negative errno. */
+static int io_error(struct tls_conn *c, int se, int e)
+{
 	if (se == SSL_ERROR_SSL &&
 	    ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
 		se = SSL_ERROR_ZERO_RETURN;	/* OpenSSL 3: a close without close_notify */
@@ -353,9 +445,6 @@ static int io_error(struct tls_conn *c, int rc)
 	ERR_clear_error();
 	if (se == SSL_ERROR_ZERO_RETURN)
 		return -ECONNRESET;
-	/* A blocking socket whose SO_RCVTIMEO/SO_SNDTIMEO ran out. */
-	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
-		return -ETIMEDOUT;
 	if (se == SSL_ERROR_SYSCALL) {
 		if (e == EAGAIN || e == EWOULDBLOCK)
 			return -ETIMEDOUT;
@@ -364,34 +453,82 @@ static int io_error(struct tls_conn *c, int rc)
 	return -EIO;
 }
 
-int tls_read_full(struct tls_conn *c, void *buf, size_t len)
+/*
+ * Move exactly LEN bytes at P (WR: write, else read). Each wait for the
+ * socket lasts at most c->timeout_ms, and none goes past DEADLINE_NS
+ * (mono_ns; UINT64_MAX: no deadline). See tls_read_full.
+ */
+static int io_full(struct tls_conn *c, uint8_t *p, size_t len, bool wr, uint64_t deadline_ns)
 {
-	uint8_t *p = buf;
 	while (len) {
 		int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
 		errno = 0;
-		int rc = SSL_read(c->ssl, p, chunk);
-		if (rc <= 0)
-			return io_error(c, rc);
-		p += rc;
-		len -= rc;
+		ERR_clear_error();
+		int rc = wr ? SSL_write(c->ssl, p, chunk) : SSL_read(c->ssl, p, chunk);
+		if (rc > 0) {
+			p += rc;
+			len -= rc;
+			continue;
+		}
+		int e = errno;
+		int se = SSL_get_error(c->ssl, rc);
+		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE)
+			return io_error(c, se, e);
+		int ms = c->timeout_ms > 0 ? c->timeout_ms : 1;
+		if (deadline_ns != UINT64_MAX) {
+			uint64_t now = mono_ns();
+			if (now >= deadline_ns)
+				return -ETIMEDOUT;
+			uint64_t left = (deadline_ns - now + 999999) / 1000000;
+			if (left < (uint64_t)ms)
+				ms = (int)left;
+		}
+		/* SSL_write may need to read and SSL_read to write (TLS 1.3
+		 * key updates): wait for what OpenSSL asked for. */
+		struct pollfd pf = { .fd = c->fd,
+				     .events = se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT };
+		int pr = poll(&pf, 1, ms);
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (pr < 0 && errno != EINTR)
+			return -errno;
 	}
 	return 0;
 }
 
+int tls_read_full(struct tls_conn *c, void *buf, size_t len)
+{
+	return io_full(c, buf, len, false, UINT64_MAX);
+}
+
 int tls_write_full(struct tls_conn *c, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
-		errno = 0;
-		int rc = SSL_write(c->ssl, p, chunk);
-		if (rc <= 0)
-			return io_error(c, rc);
-		p += rc;
-		len -= rc;
-	}
-	return 0;
+	return io_full(c, (uint8_t *)buf, len, true, UINT64_MAX);
+}
+
+int tls_read_by(struct tls_conn *c, void *buf, size_t len, uint64_t deadline_ns)
+{
+	return io_full(c, buf, len, false, deadline_ns);
+}
+
+int tls_write_by(struct tls_conn *c, const void *buf, size_t len, uint64_t deadline_ns)
+{
+	return io_full(c, (uint8_t *)buf, len, true, deadline_ns);
+}
+
+int tls_read_some(struct tls_conn *c, void *buf, size_t len)
+{
+	int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+	errno = 0;
+	ERR_clear_error();
+	int rc = SSL_read(c->ssl, buf, chunk);
+	if (rc > 0)
+		return rc;
+	int e = errno;
+	int se = SSL_get_error(c->ssl, rc);
+	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE)
+		return 0;
+	return io_error(c, se, e);
 }
 
 int tls_wait_readable(struct tls_conn *c, int ms)
@@ -421,5 +558,6 @@ void tls_close(struct tls_conn *c)
 		return;
 	SSL_free(c->ssl);
 	close(c->fd);
+	free(c->clusters);
 	free(c);
 }

@@ -12,15 +12,18 @@
  * [gateway] ca: OpenSSL's verification, SSL_VERIFY_PEER and
  * SSL_VERIFY_FAIL_IF_NO_PEER_CERT on both sides.
  *
- * Timeouts: every blocking call takes a timeout in milliseconds; the socket
- * carries SO_RCVTIMEO/SO_SNDTIMEO, so a stalled peer (SIGSTOP, a cut link)
- * costs at most that long per call, never a hang.
+ * Timeouts: every blocking call takes a timeout in milliseconds. After the
+ * handshake the socket is non-blocking and each wait for it is a poll(2)
+ * of at most that long, so a stalled peer (SIGSTOP, a cut link) costs at
+ * most that long per call, never a hang; tls_read_by and tls_write_by
+ * also end at a deadline of the caller's, however the peer trickles.
  */
 #ifndef STREAMFS_TLS_H
 #define STREAMFS_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ssl_ctx_st SSL_CTX;
 struct tls_conn;
@@ -46,8 +49,8 @@ bool tls_ctx_names(SSL_CTX *ctx, const char *cluster);
 /*
  * tls_connect - TCP connect to HOSTPORT ("host:port", IPv4/IPv6 literal or
  * name), TLS handshake as a client, then check that the server's
- * certificate names PEER_CLUSTER. TIMEOUT_MS bounds the connect and each
- * later read or write. Returns 0 and a connection in *OUT (tls_close it),
+ * certificate names PEER_CLUSTER. TIMEOUT_MS bounds the connect, each
+ * read or write of the handshake, and each later wait for the socket. Returns 0 and a connection in *OUT (tls_close it),
  * or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EPROTO
  * for a failed handshake, -EACCES for a certificate naming another
  * cluster) with one line in ERR.
@@ -66,9 +69,9 @@ struct tls_conn *tls_accept_start(SSL_CTX *ctx, int fd);
 
 /*
  * tls_accept_step - advance the handshake of C as far as the socket
- * allows. Returns 1 when it is done: the socket is blocking again, each
- * later read or write bounded by TIMEOUT_MS, the peer's certificate
- * verified against the CA; 0 when it waits for the socket (*EVENTS gets
+ * allows. Returns 1 when it is done: each later wait for the socket
+ * bounded by TIMEOUT_MS (the socket stays non-blocking), the peer's
+ * certificate verified against the CA; 0 when it waits for the socket (*EVENTS gets
  * POLLIN or POLLOUT); or -EPROTO (handshake or certificate refused; one
  * line in ERR), after which C is only to be tls_close'd.
  */
@@ -83,12 +86,46 @@ bool tls_peer_names(struct tls_conn *c, const char *cluster);
 const char *tls_peer_subject(struct tls_conn *c);
 
 /*
+ * tls_peer_clusters - every cluster the peer's certificate names (as
+ * tls_peer_names reads it: its DNS entries, or its CN without them), those
+ * that are valid names only, separated by one space, in the certificate's
+ * order; "" if none. The gateway's key for a peer's shares. Owned by the
+ * connection; valid until tls_close.
+ */
+const char *tls_peer_clusters(struct tls_conn *c);
+
+/*
+ * tls_handshake_confirmed - (client side) has the server shown that it
+ * finished the handshake, i.e. accepted our certificate? Always with TLS
+ * 1.2; with TLS 1.3, once its session ticket has been read (SSL_read
+ * reads it on the way to the first answer, or to an end of the
+ * connection). A connection closed before that may have been refused for
+ * its certificate; one closed after it was closed for another reason.
+ */
+bool tls_handshake_confirmed(struct tls_conn *c);
+
+/*
  * tls_read_full / tls_write_full - move exactly LEN bytes. Return 0,
  * -ECONNRESET (the peer closed or reset), -ETIMEDOUT (no progress within
  * the timeout) or -EIO (a TLS error).
  */
 int tls_read_full(struct tls_conn *c, void *buf, size_t len);
 int tls_write_full(struct tls_conn *c, const void *buf, size_t len);
+
+/*
+ * tls_read_by / tls_write_by - as tls_read_full / tls_write_full, and
+ * -ETIMEDOUT also once DEADLINE_NS (mono_ns(), util/clock.h) has passed
+ * with bytes still to move, however steadily the peer trickles them.
+ */
+int tls_read_by(struct tls_conn *c, void *buf, size_t len, uint64_t deadline_ns);
+int tls_write_by(struct tls_conn *c, const void *buf, size_t len, uint64_t deadline_ns);
+
+/*
+ * tls_read_some - read what has arrived, up to LEN bytes, without
+ * waiting. Returns the count (> 0), 0 if nothing has arrived yet, or a
+ * negative errno as tls_read_full.
+ */
+int tls_read_some(struct tls_conn *c, void *buf, size_t len);
 
 /*
  * tls_wait_readable - wait up to MS milliseconds for data (buffered in TLS

@@ -613,11 +613,11 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		t->local_idx = rc;
 	}
 	uint64_t offset = t->segs[t->nsegs - 1].end_offset;
-	/* Origin offsets of this topic's own messages are dense: one more
-	 * than the last one's, so that a receiver can tell a jump (a forgery,
-	 * check_batch). The first one is its offset in the topic. */
+	/* Origin offsets of this topic's own messages are dense from 0: one
+	 * more than the last one's, so that a receiver can tell a jump or a
+	 * late start (a forgery, topic_check_batch). */
 	struct topic_origin *lo = &t->origins[t->local_idx];
-	uint64_t seq = lo->seen ? lo->hwm + 1 : offset;
+	uint64_t seq = lo->seen ? lo->hwm + 1 : 0;
 	/* Origin offsets stay at or below 2^63 - 1 (what start-up believes
 	 * of a record): past that, refuse rather than store marks that a
 	 * restart would forget. 2^63 messages are never reached by counting;
@@ -682,7 +682,8 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 	char why[512];
 	if ((rc = topic_check_batch(t, msgs, n, why, sizeof(why))) < 0) {
 		if (err)
-			snprintf(err, errlen, "%s", rc == -EPROTO ? why : strerror(-rc));
+			snprintf(err, errlen, "%s",
+				 rc == -EPROTO || rc == -ENODATA ? why : strerror(-rc));
 		goto out;
 	}
 	/* Resolve origins first: adding one may fail, and must precede use. */

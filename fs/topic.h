@@ -195,11 +195,12 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n);
  * message whose origin is this topic's own stream, or one that skips
  * offsets of an origin already seen here, or one whose new origins would
  * take the topic past its bound of origins (TOPIC_MAX_ORIGINS;
- * docs/security.md). *APPLIED (may
+ * docs/security.md) (-EPROTO); one that brings an origin not seen here
+ * at an origin offset other than 0, its first (-ENODATA). *APPLIED (may
  * be NULL) gets the number appended. All or nothing on error; ERR (may be
  * NULL, ERRLEN bytes) gets one line for -EPROTO.
- * Returns 0, -EPROTO (refused), -ENOENT (deleted), -ENOSPC, -EIO, -ENOMEM,
- * -EOVERFLOW (the origin table is full).
+ * Returns 0, -EPROTO or -ENODATA (refused), -ENOENT (deleted), -ENOSPC,
+ * -EIO, -ENOMEM, -EOVERFLOW (the origin table is full).
  */
 int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			    size_t n, size_t *applied, char *err, size_t errlen);

@@ -85,8 +85,8 @@ int topic_origin_find(const struct topic *t, const uuid_t stream, const uuid_t t
 
 /*
  * topic_check_batch - may the N replicated messages MSGS be applied to T as
- * a whole (topic_append_replicated's rules)? Lock held. 0, -EPROTO with
- * one line in ERR (ERRLEN bytes), or -ENOMEM.
+ * a whole (topic_append_replicated's rules)? Lock held. 0, -EPROTO or
+ * -ENODATA with one line in ERR (ERRLEN bytes), or -ENOMEM.
  */
 int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_t n,
 		      char *err, size_t errlen);

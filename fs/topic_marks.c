@@ -300,6 +300,25 @@ struct new_origin {
 };
 
 /*
+ * An origin's first message here must be its first (origin offset 0): a
+ * start past it would lose the earlier ones for good (nothing could bring
+ * them in order any more), and is how an upstream would plant an origin
+ * at a huge offset so that every real message of it looks old
+ * (docs/security.md). Writes why into ERR; returns -ENODATA, which tells
+ * a source that sends the topic again from its start (replicator.c).
+ */
+static int refuse_unseen(const struct topic *t, const struct topic_msg *m, char *err,
+			 size_t errlen)
+{
+	char u[37];
+	uuid_unparse(m->origin_stream, u);
+	snprintf(err, errlen, "topic %s: messages of origin %s start at offset %" PRIu64
+		 " here, not at its first (0): refused",
+		 t->name, u, m->origin_offset);
+	return -ENODATA;
+}
+
+/*
  * Refuse a replicated batch that cannot be true (docs/security.md): a
  * message whose origin is this topic's own stream (those are appended
  * here, never received: echo suppression keeps them from coming back), or
@@ -375,6 +394,10 @@ int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_
 					nw = v;
 					newcap = cap;
 				}
+				if (m->origin_offset != 0) {
+					rc = refuse_unseen(t, m, err, errlen);
+					goto out;
+				}
 				uuid_copy(nw[j].stream, m->origin_stream);
 				uuid_copy(nw[j].topic, m->origin_topic);
 				nw[j].mark = m->origin_offset;
@@ -385,6 +408,10 @@ int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_
 			mk = &nw[j].mark;
 		}
 		if (!seen) {
+			if (m->origin_offset != 0) {
+				rc = refuse_unseen(t, m, err, errlen);
+				goto out;
+			}
 			*mk = m->origin_offset;
 			continue;
 		}

@@ -130,7 +130,7 @@ int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
 	char why[512] = "";
 	rc = topic_append_replicated(dst, msgs, n, applied, why, sizeof(why));
 	topic_put(dst);
-	if (rc == -EPROTO) {
+	if (rc == -EPROTO || rc == -ENODATA) {
 		/* A batch that cannot be true: the caller logs it (the gateway,
 		 * or the source's status in this daemon). */
 		snprintf(err, errlen, "refused by the replica: %s", why);

@@ -200,6 +200,35 @@ static void target_close(struct target *tg)
 }
 
 /*
+ * Move KEY's position in topic SRC of S back to its start, if it is still
+ * at POS: the replica refused messages that start an origin past its
+ * first (-ENODATA), so its topic lacks what came before (removed there and
+ * made again). Sending from 0 again costs messages the replica drops as
+ * duplicates; a refusal from position 0 is not retried this way (the
+ * source itself lacks them), so this cannot loop. Logged. True if moved.
+ */
+static bool restart_topic(struct stream *s, const struct replica_key *key, struct topic *src,
+			  uint64_t pos)
+{
+	bool moved = false;
+	pthread_mutex_lock(&s->lock);
+	struct replica *r = replica_by_name(s, key->cluster, key->stream);
+	struct replica_position *p = r ? position_find(r, src->name, src->uuid) : NULL;
+	if (p && p->offset == pos) {
+		p->offset = 0;
+		p->vpos = 0;
+		p->oldest_at = p->oldest_ns = 0;
+		s->positions_dirty = true;
+		moved = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (moved)
+		log_info("/%s/%s: replica /%s/%s lacks the start of topic %s (made again there?): sending it again from its start",
+			 s->cluster->name, s->name, key->cluster, key->stream, src->name);
+	return moved;
+}
+
+/*
  * Send what replica KEY of S has pending. Returns 1 if messages moved, 0 if
  * not, -1 if the replica is in an error state (retry on a timer).
  */
@@ -326,8 +355,16 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 					if (uuid_compare(b->msgs[m].origin_stream, tg.uuid))
 						(*keep)[nk++] = b->msgs[m];
 				if (nk) {
-					if (target_append(&tg, s, key, src, comp, *keep, nk, err,
-							  sizeof(err)) < 0)
+					int arc = target_append(&tg, s, key, src, comp, *keep, nk, err,
+								sizeof(err));
+					if (arc == -ENODATA && pos > 0 && restart_topic(s, key, src, pos)) {
+						/* The replica's topic lacks an origin's
+						 * start (it was removed there and made
+						 * again): the whole topic again, from 0. */
+						err[0] = 0;
+						continue;
+					}
+					if (arc < 0)
 						break;
 					/* Applied, not yet acknowledged: a re-send must be dropped. */
 					FAULT_POINT("repl-after-apply");

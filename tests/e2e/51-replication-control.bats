@@ -379,6 +379,26 @@ at_least() {
 	[ "$(cat "$S/t")" = fresh ]
 }
 
+@test "a topic removed on the replica comes back whole with the next message: sent again from its start" {
+	sfs_setup sanfrancisco newyork
+	S=$M/$SF R=$M/$NY
+	mkdir "$S" "$R"
+	replicate $SF $NY
+	gen m 5 >>"$S/t"
+	wait_count "$R/t" 5
+	rm "$R/t"
+	repl_quiet $SF $NY
+	[ ! -e "$R/t" ]
+	# the next message makes it again: with the five before it, in order,
+	# each once (a topic holding an origin from its middle would have lost
+	# them for good)
+	echo m-6 >>"$S/t"
+	wait_count "$R/t" 6
+	[ "$(cat "$R/t")" = "$(cat "$S/t")" ]
+	grep -q 'lacks the start of topic t' "$TMP/streamfs.log"
+	wait_for -t 10 grep -q 'state=REPLICATING pending=0 uptodate=true' "$S/.replicas"
+}
+
 @test "an empty topic (touch) on the source appears on the replica" {
 	sfs_setup sanfrancisco newyork
 	S=$M/$SF R=$M/$NY

@@ -8,6 +8,7 @@
 
 load helpers
 load netns_helpers
+bats_require_minimum_version 1.5.0
 
 CERTS=$STREAMFS_SRC/scripts/gateway-certs.sh
 

@@ -265,7 +265,7 @@ forge() {
 			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" >/dev/null 2>&1 || true
 }
 
-@test "an upstream cannot forge: a jump in an origin's offsets, or the replica's own stream as origin, is refused whole; the real messages go on" {
+@test "an upstream cannot forge: a jump in an origin's offsets, an unseen origin past its start, or the replica's own stream as origin, is refused whole; the real messages go on" {
 	NH_LOG_ALLOW='gateway|refused by the replica'
 	hosts a b
 	xrep "$A/s" "$B/s"
@@ -287,7 +287,13 @@ forge() {
 	forge a --expect "$bu" --topic t --origin-stream "$au" --origin-topic "$at" \
 		--offset 3,4,9 --payload gap
 	wait_for -t 10 in_log b 'jump from offset 4 to 9'
-	! grep -qE 'jump|self|gap' "$B/s/t" || false
+	# an origin the replica has not seen, planted at 2^62 before its real
+	# messages come: refused, it must start at its first message
+	forge a --expect "$bu" --topic t --origin-stream "$au" \
+		--origin-topic "$(cat /proc/sys/kernel/random/uuid)" \
+		--offset 4611686018427387904 --payload plant
+	wait_for -t 10 in_log b 'start at offset 4611686018427387904 here, not at its first'
+	! grep -qE 'jump|self|gap|plant' "$B/s/t" || false
 	[ "$(wc -l <"$B/s/t")" -eq 5 ]
 	# the real messages of that origin still arrive, none dropped
 	append_each "$A/s/t" after 5

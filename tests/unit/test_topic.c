@@ -674,21 +674,22 @@ static void test_replicated(void **state)
 	assert_int_equal(apply(B, &b1), 0);
 	assert_true(topic_end(B) == 50);
 
-	/* B's own messages: origin B, origin_offset = offset in B. */
-	append_local(B, 'B', 50, 5, NULL);
+	/* B's own messages: origin B, origin offsets dense from 0 (after
+	 * the 50 from A, at offsets 50..54 of B). */
+	append_local(B, 'B', 0, 5, NULL);
 	assert_true(topic_end(B) == 55);
 	read_all(B, 0, &bb);
 	assert_int_equal(bb.n, 55);
 	for (size_t k = 0; k < 50; k++)
 		check_msg(&bb, k, k, 'A', k, sa, au);
 	for (size_t k = 50; k < 55; k++)
-		check_msg(&bb, k, k, 'B', k, sb, bu);
+		check_msg(&bb, k, k, 'B', k - 50, sb, bu);
 
 	/* The topic file of B is the 50 from A then the 5 of B. */
 	struct expect eb = { 0 };
 	for (uint64_t k = 0; k < 50; k++)
 		expect_add(&eb, 'A', k);
-	for (uint64_t k = 50; k < 55; k++)
+	for (uint64_t k = 0; k < 5; k++)
 		expect_add(&eb, 'B', k);
 	check_content(B, &eb);
 	expect_free(&eb);
@@ -702,7 +703,7 @@ static void test_replicated(void **state)
 	for (size_t k = 0; k < 50; k++)
 		check_msg(&chk, k, k, 'A', k, sa, au);
 	for (size_t k = 50; k < 55; k++)
-		check_msg(&chk, k, k, 'B', k, sb, bu);
+		check_msg(&chk, k, k, 'B', k - 50, sb, bu);
 	for (size_t k = 0; k < 55; k++)
 		assert_true(chk.msgs[k].timestamp_ns == bb.msgs[k].timestamp_ns);
 
@@ -723,7 +724,7 @@ static void test_replicated(void **state)
 
 	/* A loop back to A: the sender keeps A's own messages back (echo
 	 * suppression; a batch with them is refused, test_replicated_refused),
-	 * B's 5 are new there; they keep origin B and origin_offset 50..54. */
+	 * B's 5 are new there; they keep origin B and origin offsets 0..4. */
 	read_all(B, 0, &bb);
 	assert_int_equal(bb.n, 65);
 	struct topic_msg back[65];
@@ -742,7 +743,7 @@ static void test_replicated(void **state)
 	read_all(A, 60, &chk);
 	assert_int_equal(chk.n, 5);
 	for (size_t k = 0; k < 5; k++)
-		check_msg(&chk, k, 60 + k, 'B', 50 + k, sb, bu);
+		check_msg(&chk, k, 60 + k, 'B', k, sb, bu);
 	/* A's next local message: origin A, at offset 65, and origin offset
 	 * 60: one more than A's last own message (dense per origin). */
 	append_local(A, 'A', 60, 1, NULL);
@@ -787,9 +788,9 @@ static void test_replicated_order_within_batch(void **state)
 		uint64_t off;
 		bool kept;
 	} in[] = {
-		{ 0, 5, true }, { 0, 3, false }, { 0, 6, true }, { 0, 6, false },
-		{ 1, 3, true }, { 0, 7, true }, { 1, 2, false }, { 1, 4, true },
-		{ 0, 0, false }, { 1, 5, true },
+		{ 0, 0, true }, { 0, 0, false }, { 0, 1, true }, { 1, 0, true },
+		{ 0, 1, false }, { 0, 2, true }, { 1, 0, false }, { 1, 1, true },
+		{ 0, 0, false }, { 1, 2, true },
 	};
 	size_t n = sizeof(in) / sizeof(in[0]);
 	struct topic_msg msgs[10];
@@ -822,7 +823,7 @@ static void test_replicated_order_within_batch(void **state)
 		assert_true(b.msgs[k].timestamp_ns == 1000 + i);
 		k++;
 	}
-	/* Marks now: X 7, Y 5. Offsets 1..12 of X: 8 to 12 are new. */
+	/* Marks now: X 2, Y 2. Offsets 1..12 of X: 3 to 12 are new. */
 	struct topic_msg more[12];
 	char mb[12][200];
 	for (size_t i = 0; i < 12; i++) {
@@ -834,16 +835,23 @@ static void test_replicated_order_within_batch(void **state)
 		uuid_copy(more[i].origin_topic, xt);
 	}
 	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
-	assert_int_equal(applied, 5);
+	assert_int_equal(applied, 10);
 	read_all(t, 6, &b);
-	assert_int_equal(b.n, 5);
-	for (size_t i = 0; i < 5; i++)
-		check_msg(&b, i, 6 + i, 'X', 8 + i, xs, xt);
-	/* The same stream with another topic incarnation is another origin. */
+	assert_int_equal(b.n, 10);
+	for (size_t i = 0; i < 10; i++)
+		check_msg(&b, i, 6 + i, 'X', 3 + i, xs, xt);
+	/* The same stream with another topic incarnation is another origin:
+	 * new here, so its first message must be its first (offset 0). */
 	uuid_t xt2;
 	uuid_generate(xt2);
 	for (size_t i = 0; i < 12; i++)
 		uuid_copy(more[i].origin_topic, xt2);
+	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), -ENODATA);
+	assert_int_equal(applied, 0);
+	struct topic_msg first = msgs[0];	/* X 0's payload */
+	uuid_copy(first.origin_topic, xt2);
+	assert_int_equal(topic_append_replicated(t, &first, 1, &applied, NULL, 0), 0);
+	assert_int_equal(applied, 1);
 	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 12);
 	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
@@ -857,13 +865,10 @@ static void test_replicated_order_within_batch(void **state)
 	assert_int_equal(applied, 0);
 	assert_int_equal(topic_append_replicated(t, more, 12, &applied, NULL, 0), 0);
 	assert_int_equal(applied, 0);
-	assert_true(topic_end(t) == 23);
+	assert_true(topic_end(t) == 29);
 	topic_put(t);
 }
 
-/* A batch that cannot be true is refused whole (docs/security.md): a
- * message claiming this stream as its origin, or a jump over offsets of an
- * origin seen here; nothing of it applies, marks and origins unchanged. */
 /* An upstream cannot fill a topic's origin table: past max_origins a batch
  * bringing a new origin is refused whole; known origins and the topic's
  * own appends go on. */
@@ -920,6 +925,10 @@ static void test_origin_bound(void **state)
 	topic_put(t);
 }
 
+/* A batch that cannot be true is refused whole (docs/security.md): a
+ * message claiming this stream as its origin, a jump over offsets of an
+ * origin seen here, or an origin new here that starts past its first
+ * message; nothing of it applies, marks and origins unchanged. */
 static void test_replicated_refused(void **state)
 {
 	(void)state;
@@ -958,9 +967,17 @@ static void test_replicated_refused(void **state)
 	uuid_copy(y[0].origin_topic, yt);
 	uuid_copy(y[1].origin_stream, ys);
 	uuid_copy(y[1].origin_topic, yt);
-	y[0].origin_offset = 40;
-	y[1].origin_offset = 42;
+	y[0].origin_offset = 0;
+	y[1].origin_offset = 2;
 	assert_int_equal(topic_append_replicated(t, y, 2, &applied, err, sizeof(err)), -EPROTO);
+	/* an origin new here that starts past its first message: planted at
+	 * 2^62, it would make every real message of it look old */
+	y[0].origin_offset = 1ull << 62;
+	assert_int_equal(topic_append_replicated(t, y, 1, &applied, err, sizeof(err)), -ENODATA);
+	assert_non_null(strstr(err, "start at offset 4611686018427387904 here, not at its first"));
+	y[0].origin_offset = 40;
+	assert_int_equal(topic_append_replicated(t, y, 1, &applied, err, sizeof(err)), -ENODATA);
+	y[0].origin_offset = 0;
 	/* this stream as origin, even at a small offset */
 	m[3].origin_offset = 0;
 	uuid_copy(m[3].origin_stream, su);
@@ -969,10 +986,10 @@ static void test_replicated_refused(void **state)
 	/* nothing applied, no origin added */
 	assert_true(topic_end(t) == 3);
 	assert_int_equal(t->norigins, norigins);
-	/* the real next one still goes in; an origin new here may start anywhere */
+	/* the real next one still goes in, and a new origin from its start */
 	m[3].origin_offset = 3;
 	uuid_copy(m[3].origin_stream, xs);
-	y[1].origin_offset = 41;
+	y[1].origin_offset = 1;
 	assert_int_equal(topic_append_replicated(t, &m[3], 1, &applied, err, sizeof(err)), 0);
 	assert_int_equal(applied, 1);
 	assert_int_equal(topic_append_replicated(t, y, 2, &applied, err, sizeof(err)), 0);
@@ -1045,7 +1062,7 @@ static void test_hwm_survive_reopen(void **state)
 	assert_true(covered >= 100 && covered <= old_at && covered < 400);
 	assert_true(topic_end(B) == 400);
 	assert_int_equal(apply(B, &all), 0);
-	append_local(B, 'B', 400, 3, NULL);
+	append_local(B, 'B', 0, 3, NULL);	/* B's own: origin offsets 0..2 */
 
 	/* 1. Plain reopen. */
 	topic_put(B);
@@ -1098,7 +1115,7 @@ static void test_hwm_survive_reopen(void **state)
 	read_all(B, 400, &chk);
 	assert_int_equal(chk.n, 8);
 	for (size_t k = 0; k < 3; k++)
-		check_msg(&chk, k, 400 + k, 'B', 400 + k, sb, B->uuid);
+		check_msg(&chk, k, 400 + k, 'B', k, sb, B->uuid);
 	read_all(B, 403, &chk);
 	assert_int_equal(chk.n, 5);
 	for (size_t k = 0; k < 5; k++)

@@ -1,9 +1,9 @@
 /*
- * topic.c - a topic's life and its appends (topic.h): create, open
- * (segments found, torn tails cut, marks loaded), references, deletion,
- * the two append paths (local, replicated) with group commit, owners and
- * times. Its exactly-once state is fs/topic_marks.c's, its readers
- * fs/topic_read.c's; what the three share is fs/topic_internal.h.
+ * topic.c - a topic's life (topic.h): create, open (segments found, torn
+ * tails cut, marks loaded), references, deletion, owners and times. Its
+ * appends are fs/topic_append.c's, its exactly-once state
+ * fs/topic_marks.c's, its readers fs/topic_read.c's; what they share is
+ * fs/topic_internal.h.
  */
 #define _GNU_SOURCE /* renameat2 */
 #include "topic_internal.h"
@@ -224,7 +224,7 @@ void topic_note_damage(struct topic *t, uint64_t offset)
 
 /* ---- create / open / close -------------------------------------------- */
 
-static int add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos)
+int topic_add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos)
 {
 	if (t->nsegs == t->segcap) {
 		size_t cap = t->segcap ? t->segcap * 2 : 4;
@@ -294,7 +294,7 @@ int topic_create(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 	put_le32(oh + 12, ORIGIN_ENTRY);
 	if ((rc = pwrite_full(t->origins_fd, oh, sizeof(oh), 0)) < 0)
 		goto fail_dir;
-	if ((rc = add_segment(t, 0, 0)) < 0 || (rc = topic_checkpoint_write(t)) < 0)
+	if ((rc = topic_add_segment(t, 0, 0)) < 0 || (rc = topic_checkpoint_write(t)) < 0)
 		goto fail_dir;
 	if (fsync(t->dirfd) < 0) {
 		rc = -errno;
@@ -432,7 +432,7 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		break;
 	}
 	if (nbases == 0) {
-		if ((rc = add_segment(t, 0, 0)) < 0)
+		if ((rc = topic_add_segment(t, 0, 0)) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < nbases; i++) {
@@ -505,260 +505,6 @@ bool topic_deleted(struct topic *t)
 	bool d = t->deleted;
 	pthread_rwlock_unlock(&t->lock);
 	return d;
-}
-
-/* ---- appends ---------------------------------------------------------- */
-
-/*
- * Write LEN bytes of NRECS encoded records at the end of the log, rolling
- * to a new segment first if the last one is full. Lock held exclusively.
- */
-static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nrecs)
-{
-	LOCK_ASSERT_WRLOCKED(&t->lock);
-	int orc = topic_open_fds(t);
-	if (orc < 0)
-		return orc;
-	struct segment *s = &t->segs[t->nsegs - 1];
-	if (s->size > SEG_HDR_SIZE && s->size + len > t->opts->segment_bytes) {
-		/* topic_sync only syncs the current segment: finish this one. */
-		if (t->opts->fsync != SFS_FSYNC_OS && fdatasync(s->fd) < 0)
-			return -errno;
-		int rc = add_segment(t, s->end_offset, s->end_vpos);
-		if (rc < 0)
-			return rc;
-		s = &t->segs[t->nsegs - 1];
-	}
-	int rc = segment_append(s, buf, len, nrecs);
-	if (rc < 0)
-		return rc;
-	/* Stored and indexed; marks, checkpoint and acknowledgement to come. */
-	FAULT_POINT("append-after-write");
-	t->mtime_ns = now_ns();
-	t->since_checkpoint += nrecs;
-	return 0;
-}
-
-/*
- * Write a checkpoint when due. Called after the marks of the messages just
- * written are raised: a checkpoint must never cover messages whose marks
- * it does not hold, or a crash would let them be applied twice.
- */
-static void maybe_checkpoint(struct topic *t)
-{
-	if (t->since_checkpoint >= t->opts->checkpoint_every)
-		topic_checkpoint_write(t);
-}
-
-int topic_sync(struct topic *t)
-{
-	int rc = 0;
-	pthread_mutex_lock(&t->sync_mu);
-	/* The lock is held across the sync so the descriptor budget cannot
-	 * close the file under it; appenders wait and share the next sync. */
-	pthread_rwlock_rdlock(&t->lock);
-	uint64_t end = t->segs[t->nsegs - 1].end_offset;
-	if (t->synced_upto < end) {
-		rc = topic_open_fds(t);
-		if (rc == 0 && fdatasync(t->segs[t->nsegs - 1].fd) < 0)
-			rc = -errno;
-		if (rc == 0)
-			t->synced_upto = end;
-	}
-	pthread_rwlock_unlock(&t->lock);
-	pthread_mutex_unlock(&t->sync_mu);
-	return rc;
-}
-
-/* After an append of messages up to UPTO: wake replication, and with the
- * strict policy return only once they are durable. */
-static int appended(struct topic *t, uint64_t upto)
-{
-	int rc = 0;
-	if (t->opts->fsync == SFS_FSYNC_ALWAYS) {
-		pthread_mutex_lock(&t->sync_mu);
-		bool done = t->synced_upto >= upto;
-		pthread_mutex_unlock(&t->sync_mu);
-		if (!done)
-			rc = topic_sync(t);
-	}
-	if (t->on_append)
-		t->on_append(t->on_append_arg);
-	return rc;
-}
-
-int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
-{
-	if (n == 0)
-		return 0;
-	size_t len = 0;
-	for (size_t i = 0; i < n; i++)
-		len += RECORD_HDR_SIZE + msgs[i].iov_len;
-	uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return -ENOMEM;
-	int rc;
-	pthread_rwlock_wrlock(&t->lock);
-	if (t->deleted) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (t->local_idx < 0) {
-		rc = topic_origin_index(t, t->stream_uuid, t->uuid);
-		if (rc == -EOVERFLOW)
-			log_warn("topic %s: its origin table is full (%d origins): append refused",
-				 t->name, MAX_ORIGINS);
-		if (rc < 0)
-			goto out;
-		t->local_idx = rc;
-	}
-	uint64_t offset = t->segs[t->nsegs - 1].end_offset;
-	/* Origin offsets of this topic's own messages are dense from 0: one
-	 * more than the last one's, so that a receiver can tell a jump or a
-	 * late start (a forgery, topic_check_batch). */
-	struct topic_origin *lo = &t->origins[t->local_idx];
-	uint64_t seq = lo->seen ? lo->hwm + 1 : 0;
-	/* Origin offsets stay at or below 2^63 - 1 (what start-up believes
-	 * of a record): past that, refuse rather than store marks that a
-	 * restart would forget. 2^63 messages are never reached by counting;
-	 * only a damaged log gets here. */
-	if (seq > (uint64_t)INT64_MAX || n - 1 > (uint64_t)INT64_MAX - seq) {
-		log_warn("topic %s: its own origin offsets are exhausted (next %" PRIu64 "): append refused",
-			 t->name, seq);
-		rc = -EOVERFLOW;
-		goto out;
-	}
-	uint64_t ts = now_ns();
-	size_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct record_hdr h = {
-			.len = msgs[i].iov_len,
-			.origin_offset = seq + i,
-			.timestamp_ns = ts,
-			.origin_idx = (uint16_t)t->local_idx,
-		};
-		if (msgs[i].iov_len)
-			memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].iov_base, msgs[i].iov_len);
-		record_encode(buf + pos, &h);
-		pos += RECORD_HDR_SIZE + msgs[i].iov_len;
-	}
-	rc = log_write(t, buf, len, n);
-	if (rc == 0) {
-		struct topic_origin *o = &t->origins[t->local_idx];
-		o->hwm = seq + n - 1;
-		o->seen = true;
-		maybe_checkpoint(t);
-	}
-out:
-	pthread_rwlock_unlock(&t->lock);
-	free(buf);
-	if (rc == 0)
-		rc = appended(t, offset + n);
-	return rc;
-}
-
-int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
-			    size_t n, size_t *applied, char *err, size_t errlen)
-{
-	size_t len = 0, kept = 0;
-	uint64_t upto = 0;
-	for (size_t i = 0; i < n; i++)
-		len += RECORD_HDR_SIZE + msgs[i].len;
-	uint8_t *buf = malloc(len ? len : 1);
-	/* Marks as they would be after this batch; committed only on success. */
-	uint64_t *newhwm = NULL;
-	bool *touched = NULL;
-	int rc = 0;
-	if (applied)
-		*applied = 0;
-	if (!buf)
-		return -ENOMEM;
-	pthread_rwlock_wrlock(&t->lock);
-	if (t->deleted) {
-		rc = -ENOENT;
-		goto out;
-	}
-	/* Nothing of a batch that cannot be true, not even its origins. */
-	char why[512];
-	if ((rc = topic_check_batch(t, msgs, n, why, sizeof(why))) < 0) {
-		if (err)
-			snprintf(err, errlen, "%s",
-				 rc == -EPROTO || rc == -ENODATA ? why : strerror(-rc));
-		goto out;
-	}
-	/* Resolve origins first: adding one may fail, and must precede use. */
-	int *idx = NULL;
-	idx = malloc((n ? n : 1) * sizeof(*idx));
-	if (!idx) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* Real offsets stay below 2^63; the checkpoint relies on it. */
-		if (msgs[i].origin_offset > INT64_MAX) {
-			free(idx);
-			rc = -EINVAL;
-			goto out;
-		}
-		rc = topic_origin_index(t, msgs[i].origin_stream, msgs[i].origin_topic);
-		if (rc < 0) {
-			free(idx);
-			goto out;
-		}
-		idx[i] = rc;
-	}
-	rc = 0;
-	newhwm = malloc((t->norigins ? t->norigins : 1) * sizeof(*newhwm));
-	touched = calloc(t->norigins ? t->norigins : 1, sizeof(*touched));
-	if (!newhwm || !touched) {
-		free(idx);
-		rc = -ENOMEM;
-		goto out;
-	}
-	size_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct topic_origin *o = &t->origins[idx[i]];
-		bool seen = touched[idx[i]] || o->seen;
-		uint64_t mark = touched[idx[i]] ? newhwm[idx[i]] : o->hwm;
-		if (seen && msgs[i].origin_offset <= mark)
-			continue; /* already here: exactly once */
-		newhwm[idx[i]] = msgs[i].origin_offset;
-		touched[idx[i]] = true;
-		struct record_hdr h = {
-			.len = msgs[i].len,
-			.origin_offset = msgs[i].origin_offset,
-			.timestamp_ns = msgs[i].timestamp_ns,
-			.origin_idx = (uint16_t)idx[i],
-		};
-		if (msgs[i].len)
-			memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].payload, msgs[i].len);
-		record_encode(buf + pos, &h);
-		pos += RECORD_HDR_SIZE + msgs[i].len;
-		kept++;
-	}
-	free(idx);
-	upto = t->segs[t->nsegs - 1].end_offset + kept;
-	if (kept) {
-		rc = log_write(t, buf, pos, kept);
-		if (rc == 0) {
-			for (size_t i = 0; i < t->norigins; i++)
-				if (touched[i]) {
-					t->origins[i].hwm = newhwm[i];
-					t->origins[i].seen = true;
-				}
-			maybe_checkpoint(t);
-		}
-	}
-	if (rc == 0 && applied)
-		*applied = kept;
-out:
-	pthread_rwlock_unlock(&t->lock);
-	free(buf);
-	free(newhwm);
-	free(touched);
-	if (rc == 0 && kept)
-		rc = appended(t, upto);
-	return rc;
 }
 
 void topic_stat(struct topic *t, uint64_t *messages, uint64_t *bytes,

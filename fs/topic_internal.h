@@ -1,8 +1,8 @@
 /*
  * topic_internal.h - what the files of a topic share (fs/topic.c,
- * fs/topic_marks.c, fs/topic_read.c): the names and layouts of a topic's
+ * fs/topic_append.c, fs/topic_marks.c, fs/topic_read.c): the names and layouts of a topic's
  * files, and the functions one of them offers the others. Not for use
- * outside them; everyone else uses topic.h.
+ * outside them (fs/topic_append.c too); everyone else uses topic.h.
  *
  * On disk, <stream>/<topic>/ holds .topic.json (UUID, owner, mode), the
  * segments (fs/segment.h), .origins (a 16-byte header: magic "SFSORG",
@@ -52,6 +52,10 @@ size_t topic_seg_for_vpos(const struct topic *t, uint64_t vpos);
 
 /* topic_note_damage - remember the first damaged message seen (.info). */
 void topic_note_damage(struct topic *t, uint64_t offset);
+
+/* topic_add_segment - make the next segment (BASE_OFFSET, BASE_VPOS) and
+ * count its files. Lock held exclusively. 0 or a negative errno. */
+int topic_add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos);
 
 /* ---- fs/topic_marks.c ---- */
 

@@ -1,5 +1,7 @@
 /*
- * gateway.c - the gateway's listener and connection threads (gateway.h).
+ * gateway.c - the gateway's listener (gateway.h): bind, the accept thread
+ * with its handshakes, slots within each peer's share, start and stop.
+ * What one connection does once it has its thread is gwconn.c's.
  *
  * A connection's life: TLS handshake (mutual; refused peers are logged and
  * closed), a slot within its peer's share (else its hello is answered with
@@ -8,7 +10,7 @@
  * stays open while the peer keeps it; the daemon's stop closes it.
  */
 #define _GNU_SOURCE
-#include "gateway.h"
+#include "gateway_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,21 +35,6 @@
 #include "util/hostport.h"
 #include "../fs/util/lockcheck.h"
 
-struct gateway_conn {
-	struct gateway *g;
-	int fd;				/* owned by tc once the handshake ran */
-	struct tls_conn *tc;
-	pthread_t thread;
-	bool done;			/* under g->mu: the thread has ended */
-	int share;			/* its peer's entry in g->shares (gws_join) */
-	char peer[80];			/* ADDR:PORT, for log lines */
-	char cluster[256];		/* from GW_HELLO: the local cluster addressed */
-	/* Reasons already logged on this connection (hashes): a source
-	 * retries every second, and its own status shows the error. */
-	uint32_t logged[GATEWAY_LOGGED_REASONS];
-	int nlogged;
-	struct gw_buf in, scratch, out;
-};
 
 /* "ADDR:PORT" of a socket address, for logs. */
 static void addr_text(const struct sockaddr_storage *sa, char *buf, size_t len)
@@ -100,18 +87,6 @@ int gateway_bind(struct gateway *g, const char *listen_on, char *err, size_t err
 	return 0;
 }
 
-/* Log a refusal once per connection and reason (a source retries every
- * second; its own status shows the error meanwhile). */
-static void refuse_log(struct gateway_conn *c, const char *msg)
-{
-	uint32_t h = XXH32(msg, strlen(msg), 0);
-	for (int i = 0; i < c->nlogged; i++)
-		if (c->logged[i] == h)
-			return;
-	if (c->nlogged < GATEWAY_LOGGED_REASONS)
-		c->logged[c->nlogged++] = h;
-	log_warn("gateway: %s (%s): refused: %s", c->peer, tls_peer_subject(c->tc), msg);
-}
 
 /*
  * Has something of KEY been logged for PEER's address within the last
@@ -119,7 +94,7 @@ static void refuse_log(struct gateway_conn *c, const char *msg)
  * with backoff for as long as it runs, and an attacker as fast as it can:
  * one line a minute per address and reason says it all.
  */
-static bool log_quiet(struct gateway *g, const char *peer, const char *key)
+bool gw_log_quiet(struct gateway *g, const char *peer, const char *key)
 {
 	char host[80];
 	snprintf(host, sizeof(host), "%s", peer);
@@ -152,7 +127,7 @@ static bool log_quiet(struct gateway *g, const char *peer, const char *key)
  * slot) once a minute per peer address and reason (log_quiet). */
 static void conn_refuse_log(struct gateway *g, const char *peer, const char *why)
 {
-	if (!log_quiet(g, peer, why))
+	if (!gw_log_quiet(g, peer, why))
 		log_warn("gateway: %s: connection refused: %s (repeats from this address are logged once a minute)",
 			 peer, why);
 }
@@ -213,7 +188,7 @@ static int upstream_names(struct sfs_namespace *ns, struct gws_names *out)
  * caller holds no lock. Out of memory, the last set stands (none yet: a
  * stranger).
  */
-static bool peer_upstream(struct gateway *g, const char *names)
+bool gw_peer_upstream(struct gateway *g, const char *names)
 {
 	uint64_t gen = atomic_load(&g->ns->upstreams_gen);
 	pthread_mutex_lock(&g->mu);
@@ -238,291 +213,6 @@ static bool peer_upstream(struct gateway *g, const char *names)
 	return yes;
 }
 
-/* Answer with GW_RESULT. Returns 0 or a negative errno (connection lost). */
-static int reply(struct gateway_conn *c, int status, uint32_t applied, const uuid_t uuid,
-		 const char *msg)
-{
-	c->out.len = 0;
-	int rc = gw_encode_result(&c->out, status, applied, uuid, msg);
-	/* The same deadline as a small frame read: a peer that does not
-	 * read its answers holds its thread no longer than that. */
-	if (rc == 0)
-		rc = tls_write_by(c->tc, c->out.p, c->out.len,
-				  gws_frame_deadline_ns(mono_ns(), c->out.len, c->g->timeout_ms));
-	return rc;
-}
-
-/*
- * Handle one request F. Returns 0 to go on, or a negative errno to close
- * the connection (a protocol violation or a lost connection).
- */
-static int handle(struct gateway_conn *c, struct gw_frame *f)
-{
-	struct sfs_namespace *ns = c->g->ns;
-	uuid_t none = { 0 };
-	char msg[1024] = "";
-	int status = 0;
-	size_t applied = 0;
-
-	if (f->type == GW_HELLO) {
-		struct cluster *cl = ns_cluster(ns, f->dst_cluster);
-		if (f->version != GW_VERSION) {
-			snprintf(msg, sizeof(msg), "protocol version %u is not supported (this gateway speaks %d)",
-				 f->version, GW_VERSION);
-			status = -EPROTONOSUPPORT;
-		} else if (!cl || cl->remote) {
-			snprintf(msg, sizeof(msg), "cluster %s is not served by this gateway",
-				 f->dst_cluster);
-			status = -ENOENT;
-		} else {
-			snprintf(c->cluster, sizeof(c->cluster), "%s", f->dst_cluster);
-		}
-		if (status < 0)
-			refuse_log(c, msg);
-		int rc = reply(c, status, 0, none, msg);
-		return rc < 0 ? rc : status;
-	}
-	if (f->type == GW_RESULT || !c->cluster[0]) {
-		log_warn("gateway: %s (%s): %s before hello: connection closed", c->peer,
-			 tls_peer_subject(c->tc), f->type == GW_RESULT ? "a result" : "a request");
-		return -EPROTO;
-	}
-
-	struct stream *t = NULL;
-	uuid_t uuid;
-	uuid_clear(uuid);
-	if (!tls_peer_names(c->tc, f->src_cluster)) {
-		snprintf(msg, sizeof(msg), "the sending daemon's certificate (%s) does not name cluster %s",
-			 tls_peer_subject(c->tc), f->src_cluster);
-		status = -EACCES;
-	} else {
-		status = apply_open(ns, f->src_cluster, f->src_stream, c->cluster,
-				    f->dst_stream, &t, uuid, msg, sizeof(msg));
-	}
-	if (status == 0 && f->type != GW_OPEN && uuid_compare(uuid, f->uuid)) {
-		snprintf(msg, sizeof(msg), "replica stream /mapr/%s/%s was re-created",
-			 c->cluster, f->dst_stream);
-		status = -ESTALE;
-	}
-	if (status == 0 && f->type == GW_TOPIC)
-		status = apply_topic(ns, t, f->topic, f->uid, f->gid, f->mode, msg, sizeof(msg));
-	if (status == 0 && f->type == GW_APPEND)
-		status = apply_append(ns, t, f->topic, f->uid, f->gid, f->mode, f->msgs,
-				      f->nmsgs, &applied, msg, sizeof(msg));
-	if (t)
-		stream_put(t);
-	if (status < 0 && status != -ESTALE)
-		refuse_log(c, msg);
-	/* A refused request learns no UUID (docs/security.md). */
-	return reply(c, status, applied, f->type == GW_OPEN && status == 0 ? uuid : none, msg);
-}
-
-/*
- * Room for NEED bytes in buffer B of connection C, counted in its peer's
- * share and in the budget of all (gws_reserve). Returns 0, -EDQUOT (the
- * peer's share is spent), -ENOBUFS (the budget of all is) or -ENOMEM.
- */
-static int frame_reserve(struct gateway_conn *c, struct gw_buf *b, size_t need)
-{
-	if (need <= b->cap)
-		return 0;
-	struct gateway *g = c->g;
-	uint64_t more = need - b->cap;
-	pthread_mutex_lock(&g->mu);
-	int rc = gws_reserve(&g->shares, c->share, more);
-	pthread_mutex_unlock(&g->mu);
-	if (rc < 0)
-		return rc;
-	uint8_t *p = realloc(b->p, need);
-	if (!p) {
-		pthread_mutex_lock(&g->mu);
-		gws_release(&g->shares, c->share, more);
-		pthread_mutex_unlock(&g->mu);
-		return -ENOMEM;
-	}
-	b->p = p;
-	b->cap = need;
-	return 0;
-}
-
-/* Let go of buffer B of C if it is big (or ALL), out of the shares. */
-static void frame_release(struct gateway_conn *c, struct gw_buf *b, bool all)
-{
-	if (!b->cap || (!all && b->cap <= GATEWAY_FRAME_KEEP))
-		return;
-	pthread_mutex_lock(&c->g->mu);
-	gws_release(&c->g->shares, c->share, b->cap);
-	pthread_mutex_unlock(&c->g->mu);
-	gw_buf_free(b);
-}
-
-/* Why frame_reserve failed, for the log. */
-static const char *reserve_what(int rc)
-{
-	return rc == -EDQUOT ? "frame buffers of this peer's connections at its share" :
-	       rc == -ENOBUFS ? "frame buffers of all connections at their bound" :
-				"frame buffer";
-}
-
-/* May connection C take a frame needing LEN bytes (as sent, or
- * decompressed)? A stranger only small ones (gwshares.h). */
-static bool frame_allowed(struct gateway_conn *c, uint64_t len)
-{
-	return len <= GWS_STRANGER_BODY || peer_upstream(c->g, tls_peer_clusters(c->tc));
-}
-
-/*
- * Read one frame into *F. Returns 0, 1 when the peer closed between
- * frames, or a negative errno (the reason is logged here, once a minute
- * per address and reason). The body is read a piece at a time, its buffer
- * grown as the bytes come: announcing a large body pins nothing until it
- * is sent. The whole frame, from its first byte, has a deadline
- * (gws_frame_deadline_ns): timeout_ms, and its size at 1 MiB/s; a peer
- * trickling it is cut off there, whatever its pace.
- */
-static int read_frame(struct gateway_conn *c, struct gw_frame *f)
-{
-	struct gateway *g = c->g;
-	uint8_t hb[GW_FRAME_HEADER];
-	struct gw_header h = { 0 };
-	const char *what = NULL;
-	char detail[256] = "";
-	uint64_t start = mono_ns();
-	size_t got = 0;
-	int rc = tls_read_by(c->tc, hb, sizeof(hb),
-			     gws_frame_deadline_ns(start, sizeof(hb), g->timeout_ms));
-	if (rc == -ECONNRESET)
-		return 1;
-	if (rc < 0) {
-		what = rc == -ETIMEDOUT ? "frame too slow" : "reading a frame";
-		goto fail;
-	}
-	if ((rc = gw_header_decode(hb, &h)) < 0) {
-		what = rc == -EMSGSIZE ? "oversized frame" : "malformed frame header";
-		goto fail;
-	}
-	if (!frame_allowed(c, h.length)) {
-		rc = -EACCES;
-		what = "a batch from a peer that is no stream's upstream here";
-		snprintf(detail, sizeof(detail), "%" PRIu32 " bytes announced, %u at most until a stream here names its cluster in .upstreams",
-			 h.length, GWS_STRANGER_BODY);
-		goto fail;
-	}
-	uint64_t deadline = gws_frame_deadline_ns(start, h.length, g->timeout_ms);
-	while (got < h.length) {
-		size_t step = h.length - got;
-		if (step > GATEWAY_FRAME_KEEP)
-			step = GATEWAY_FRAME_KEEP;
-		if ((rc = frame_reserve(c, &c->in, got + step)) < 0) {
-			what = reserve_what(rc);
-			goto fail;
-		}
-		if ((rc = tls_read_by(c->tc, c->in.p + got, step, deadline)) < 0) {
-			what = rc == -ETIMEDOUT ? "frame too slow" : "reading a frame";
-			goto fail;
-		}
-		got += step;
-	}
-	/* A compressed body's copy counts too (its size is bounded by the
-	 * type, gw_body_max; the decoder checks it again). */
-	if (h.compression != GW_COMP_NONE && h.length >= 4) {
-		uint32_t ulen = (uint32_t)c->in.p[0] | (uint32_t)c->in.p[1] << 8 |
-				(uint32_t)c->in.p[2] << 16 | (uint32_t)c->in.p[3] << 24;
-		if (!frame_allowed(c, ulen)) {
-			rc = -EACCES;
-			what = "a batch from a peer that is no stream's upstream here";
-			snprintf(detail, sizeof(detail), "%" PRIu32 " bytes once decompressed, %u at most until a stream here names its cluster in .upstreams",
-				 ulen, GWS_STRANGER_BODY);
-			goto fail;
-		}
-		if (ulen <= gw_body_max(h.type) &&
-		    (rc = frame_reserve(c, &c->scratch, ulen ? ulen : 1)) < 0) {
-			what = reserve_what(rc);
-			goto fail;
-		}
-	}
-	if ((rc = gw_body_decode(&h, c->in.p, h.length, &c->scratch, f)) < 0) {
-		what = rc == -EMSGSIZE ? "oversized frame" : "malformed frame";
-		goto fail;
-	}
-	return 0;
-fail:
-	if (!detail[0] && !strcmp(what, "frame too slow"))
-		snprintf(detail, sizeof(detail), "%zu of %" PRIu32 " body bytes after %" PRIu64 " ms; a frame has timeout_ms (%d ms) and its size at 1 MiB/s",
-			 got, h.length, (mono_ns() - start) / 1000000, g->timeout_ms);
-	else if (!detail[0])
-		snprintf(detail, sizeof(detail), "%s",
-			 rc == -EIO ? tls_last_error(c->tc) : strerror(-rc));
-	if (!log_quiet(g, c->peer, what))
-		log_warn("gateway: %s (%s): %s: %s: connection closed (repeats from this address are logged once a minute)",
-			 c->peer, tls_peer_subject(c->tc), what, detail);
-	return rc;
-}
-
-static bool stopping(struct gateway *g)
-{
-	pthread_mutex_lock(&g->mu);
-	bool s = g->stop;
-	pthread_mutex_unlock(&g->mu);
-	return s;
-}
-
-/* An authenticated connection's thread: requests until the peer goes. */
-static void *conn_main(void *arg)
-{
-	struct gateway_conn *c = arg;
-	struct gateway *g = c->g;
-	int rc;
-	uint64_t last = now_ns();
-	while (!stopping(g)) {
-		rc = tls_wait_readable(c->tc, 500);
-		if (rc == 0) {
-			/* A source with nothing to send has no use for it; it
-			 * reconnects when it has (gwclient re-sends then). */
-			if (now_ns() - last > GATEWAY_IDLE_NS)
-				break;
-			continue;
-		}
-		last = now_ns();
-		struct gw_frame f;
-		if (rc < 0 || (rc = read_frame(c, &f)) != 0)
-			break;
-		rc = handle(c, &f);
-		gw_frame_free(&f);
-		frame_release(c, &c->in, false);
-		frame_release(c, &c->scratch, false);
-		if (rc < 0)
-			break;
-	}
-	/* Closed now, as the log says, not when the slot is next reaped. */
-	pthread_mutex_lock(&g->mu);
-	struct tls_conn *tc = c->tc;
-	c->tc = NULL;
-	c->fd = -1;
-	pthread_mutex_unlock(&g->mu);
-	tls_close(tc);
-	frame_release(c, &c->in, true);
-	frame_release(c, &c->scratch, true);
-	gw_buf_free(&c->out);
-	pthread_mutex_lock(&g->mu);
-	/* Its peer may connect again at once: the slot is reaped later. */
-	gws_leave(&g->shares, c->share);
-	c->done = true;
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
-}
-
-/* Join and free connection C (its thread has ended or is ending). */
-static void conn_free(struct gateway_conn *c)
-{
-	pthread_join(c->thread, NULL);
-	if (c->tc)
-		tls_close(c->tc);	/* closes fd too */
-	gw_buf_free(&c->in);
-	gw_buf_free(&c->scratch);
-	gw_buf_free(&c->out);
-	free(c);
-}
 
 /* A free slot (reaping ended connections); -1 if all are busy. g->mu held. */
 static int free_slot(struct gateway *g, struct gateway_conn **reap, int *nreap)
@@ -585,7 +275,7 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 	int nreap = 0, rc = 0;
 	const char *names = tls_peer_clusters(tc);
 	/* Before the lock: it may have to look at every stream. */
-	bool upstream = peer_upstream(g, names);
+	bool upstream = gw_peer_upstream(g, names);
 	struct gateway_conn *c = calloc(1, sizeof(*c));
 	pthread_mutex_lock(&g->mu);
 	int slot = free_slot(g, reap, &nreap);
@@ -615,7 +305,7 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 		c->fd = tls_fd(tc);
 		c->share = share;
 		snprintf(c->peer, sizeof(c->peer), "%s", peer);
-		if (pthread_create(&c->thread, NULL, conn_main, c) == 0) {
+		if (pthread_create(&c->thread, NULL, gw_conn_main, c) == 0) {
 			g->conns[slot] = c;
 			c = NULL;
 		} else {
@@ -626,7 +316,7 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 	}
 	pthread_mutex_unlock(&g->mu);
 	for (int i = 0; i < nreap; i++)
-		conn_free(reap[i]);
+		gw_conn_free(reap[i]);
 	free(c);
 	return rc;
 }
@@ -634,7 +324,7 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 /* Drop handshake H (closing its connection), logging WHY unless stopping. */
 static void handshake_drop(struct gateway *g, struct handshake *h, const char *why)
 {
-	if (why && !stopping(g))
+	if (why && !gw_stopping(g))
 		conn_refuse_log(g, h->peer, why);
 	tls_close(h->tc);
 	h->tc = NULL;
@@ -716,7 +406,7 @@ static void *accept_main(void *arg)
 	uint64_t hs_ns = (uint64_t)g->timeout_ms * 1000000ull;
 	int fl = fcntl(g->lfd, F_GETFL);
 	fcntl(g->lfd, F_SETFL, fl | O_NONBLOCK);
-	while (!stopping(g)) {
+	while (!gw_stopping(g)) {
 		/* Expired handshakes go; the rest are polled. */
 		uint64_t now = now_ns(), next = now + 500000000ull;
 		int np = 0;
@@ -811,7 +501,7 @@ void gateway_stop(struct gateway *g)
 		pthread_join(g->accept_thread, NULL);
 		for (int i = 0; i < GATEWAY_MAX_CONNS; i++)
 			if (g->conns[i])
-				conn_free(g->conns[i]);
+				gw_conn_free(g->conns[i]);
 		g->started = false;
 		gws_free(&g->shares);
 		gws_names_free(&g->up);

@@ -31,8 +31,12 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
  * missing, owned by T's owner and group, with the permission bits of MODE
  * (the source topic's) less setuid, setgid and sticky; UID/GID (the source
  * topic's owner) are not used: a peer picks no local owner and replication
- * never widens access (docs/security.md). Returns 0 or a negative errno
- * from topic creation (-EINVAL bad name, -ENOSPC, ...) with a line in ERR.
+ * never widens access (docs/security.md). A topic that exists is narrowed
+ * to MODE's permission bits; if it belongs to someone other than T's owner
+ * and MODE does not let others read, -EACCES (its owner would read what
+ * the source keeps from others). Returns 0 or a negative errno (-EACCES,
+ * or from topic creation: -EINVAL bad name, -ENOSPC, ...) with a line in
+ * ERR.
  */
 int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		uint32_t uid, uint32_t gid, uint32_t mode, char *err,
@@ -41,10 +45,12 @@ int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 /*
  * apply_append - append the N messages MSGS to topic NAME of replica T
  * (created as by apply_topic if missing); those at or below the topic's
- * high-water mark for their origin are dropped (docs/replication.md). *APPLIED (may
- * be NULL) gets the number appended. All or nothing. Returns 0 or a
- * negative errno (-ENOSPC, -EIO, -ENOENT for a topic deleted meanwhile)
- * with a line in ERR.
+ * high-water mark for their origin are dropped (docs/replication.md).
+ * *APPLIED (may be NULL) gets the number appended. All or nothing.
+ * Returns 0 or a negative errno with a line in ERR: apply_topic's, -EPROTO
+ * or -ENODATA (a batch that cannot be true, topic_append_replicated; ERR
+ * begins "refused by the replica:"), -ENOSPC, -EIO, -ENOENT for a topic
+ * deleted meanwhile.
  */
 int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
 		 uint32_t uid, uint32_t gid, uint32_t mode,

@@ -1,0 +1,183 @@
+/*
+ * test_apply.c - unit tests of replication/apply.c, the receiving side,
+ * against a real namespace in a scratch directory: the allow-list
+ * (.upstreams), topics made by replication (the replica stream's owner,
+ * the source's bits without setuid/setgid/sticky), an existing topic
+ * narrowed to the source's bits, a private source topic refused into a
+ * topic someone else owns, exactly once, and a refused batch's error.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/scratch.h"
+#include "fs/config.h"
+#include "fs/namespace.h"
+#include "replication/apply.h"
+
+static char dir[512];
+static struct sfs_config cfg;
+static struct sfs_namespace ns;
+static struct stream *r;	/* newyork/r, the replica: owned 1234:5678 */
+
+static int setup(void **state)
+{
+	(void)state;
+	if (scratch_make("apply", dir, sizeof(dir), NULL) < 0)
+		return -1;
+	char path[600], err[512];
+	snprintf(path, sizeof(path), "%s/mount.conf", dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[mount]\nmountpoint = /mapr\n[cluster sanfrancisco]\ndata = %s/sf\n"
+		   "[cluster newyork]\ndata = %s/ny\n", dir, dir);
+	fclose(f);
+	if (config_load(path, &cfg, err, sizeof(err)) < 0 ||
+	    ns_open(&ns, &cfg, NULL, NULL, err, sizeof(err)) < 0) {
+		print_error("%s\n", err);
+		return -1;
+	}
+	return ns_create_stream(&ns, ns_cluster(&ns, "newyork"), "r", 1234, 5678, 0755, &r);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (r)
+		stream_put(r);
+	ns_close(&ns);
+	config_free(&cfg);
+	return scratch_remove(dir, NULL);
+}
+
+static void allow(const char *line)
+{
+	pthread_mutex_lock(&r->lock);
+	int k = r->nupstreams++;
+	snprintf(r->upstreams[k].cluster, 256, "%s", "sanfrancisco");
+	snprintf(r->upstreams[k].stream, 256, "%s", line);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void test_allow_list(void **state)
+{
+	(void)state;
+	struct stream *t = NULL;
+	uuid_t u;
+	char err[512] = "";
+	assert_int_equal(apply_open(&ns, "sanfrancisco", "s", "newyork", "r", &t, u, err,
+				    sizeof(err)), -EACCES);
+	assert_null(t);
+	assert_non_null(strstr(err, "is not in /mapr/newyork/r/.upstreams"));
+	assert_int_equal(apply_open(&ns, "sanfrancisco", "s", "newyork", "nosuch", &t, u, err,
+				    sizeof(err)), -ENOENT);
+	allow("s");
+	assert_int_equal(apply_open(&ns, "sanfrancisco", "s", "newyork", "r", &t, u, err,
+				    sizeof(err)), 0);
+	assert_ptr_equal(t, r);
+	assert_int_equal(uuid_compare(u, r->uuid), 0);
+	stream_put(t);
+}
+
+static struct topic_msg msg(const uuid_t os, const uuid_t ot, uint64_t off, const char *text)
+{
+	struct topic_msg m;
+	memset(&m, 0, sizeof(m));
+	m.payload = (const uint8_t *)text;
+	m.len = (uint32_t)strlen(text);
+	m.origin_offset = off;
+	m.timestamp_ns = 1;
+	uuid_copy(m.origin_stream, os);
+	uuid_copy(m.origin_topic, ot);
+	return m;
+}
+
+static void test_owner_mode_and_exactly_once(void **state)
+{
+	(void)state;
+	uuid_t os, ot;
+	uuid_generate(os);
+	uuid_generate(ot);
+	char err[512] = "";
+	struct topic_msg m[2] = { msg(os, ot, 0, "a"), msg(os, ot, 1, "b") };
+	size_t applied = 9;
+	/* a peer's uid 0 and mode 06777 pick nothing */
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 06777, m, 2, &applied, err,
+				      sizeof(err)), 0);
+	assert_int_equal(applied, 2);
+	struct topic *t = stream_find_topic(r, "t");
+	assert_non_null(t);
+	assert_int_equal(t->uid, 1234);
+	assert_int_equal(t->gid, 5678);
+	assert_int_equal(t->mode, 0777);
+	/* again: exactly once */
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0777, m, 2, &applied, err,
+				      sizeof(err)), 0);
+	assert_int_equal(applied, 0);
+	/* the source narrowed to 0640: the replica follows with the next batch */
+	struct topic_msg c = msg(os, ot, 2, "c");
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
+				      sizeof(err)), 0);
+	assert_int_equal(t->mode, 0640);
+	/* widened again at the source: not carried */
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0666, &c, 1, &applied, err,
+				      sizeof(err)), 0);
+	assert_int_equal(t->mode, 0640);
+	topic_put(t);
+	/* a batch that cannot be true says so */
+	struct topic_msg j = msg(os, ot, 9, "jump");
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &j, 1, &applied, err,
+				      sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "refused by the replica: topic t: messages of origin"));
+	uuid_t nt;
+	uuid_generate(nt);
+	struct topic_msg late = msg(os, nt, 5, "late");
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &late, 1, &applied, err,
+				      sizeof(err)), -ENODATA);
+	assert_non_null(strstr(err, "refused by the replica: topic t:"));
+}
+
+static void test_foreign_owner(void **state)
+{
+	(void)state;
+	/* someone (uid 65534) made topic p first, open to all */
+	struct topic *p = NULL;
+	assert_int_equal(stream_topic_get_or_create(r, "p", 65534, 65534, 0666, true,
+						    &ns.topic_opts, &p, NULL), 0);
+	uuid_t os, ot;
+	uuid_generate(os);
+	uuid_generate(ot);
+	struct topic_msg m = msg(os, ot, 0, "secret");
+	size_t applied = 9;
+	char err[512] = "";
+	/* a source topic others may not read: refused, nothing stored */
+	assert_int_equal(apply_append(&ns, r, "p", 0, 0, 0600, &m, 1, &applied, err,
+				      sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "belongs to uid 65534"));
+	assert_true(topic_end(p) == 0);
+	assert_int_equal(p->mode, 0666);
+	/* one they may: stored, the topic narrowed to the source's bits */
+	assert_int_equal(apply_append(&ns, r, "p", 0, 0, 0644, &m, 1, &applied, err,
+				      sizeof(err)), 0);
+	assert_int_equal(applied, 1);
+	assert_int_equal(p->mode, 0644);
+	topic_put(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allow_list),
+		cmocka_unit_test(test_owner_mode_and_exactly_once),
+		cmocka_unit_test(test_foreign_owner),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

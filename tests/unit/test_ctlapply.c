@@ -1,0 +1,228 @@
+/*
+ * test_ctlapply.c - unit tests of fs/ctlfiles.c without a mount: applying
+ * parsed .replicas and .upstreams lines to a stream of a real namespace
+ * (local clusters in a scratch directory, one remote cluster): adds,
+ * updates and removals; a replace ('>') keeps the replica objects of the
+ * entries it keeps (their replication state); every refusal changes
+ * nothing and says why; the 64-entry bound; a dry run changes nothing;
+ * what .replicas then shows.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/scratch.h"
+#include "fs/config.h"
+#include "fs/ctlfiles.h"
+#include "fs/namespace.h"
+
+static char dir[512];
+static struct sfs_config cfg;
+static struct sfs_namespace ns;
+static struct stream *s;	/* sanfrancisco/s, where lines are applied */
+
+static int setup(void **state)
+{
+	(void)state;
+	if (scratch_make("ctlapply", dir, sizeof(dir), NULL) < 0)
+		return -1;
+	char path[600], err[512];
+	snprintf(path, sizeof(path), "%s/mount.conf", dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[mount]\nmountpoint = /mapr\n"
+		   "[cluster sanfrancisco]\ndata = %s/sf\n"
+		   "[cluster newyork]\ndata = %s/ny\n"
+		   "[cluster london]\ngateway = 198.18.0.2:5660\n"
+		   /* never read here: no TLS is set up by these tests */
+		   "[gateway]\ncert = %s/c.pem\nkey = %s/k.pem\nca = %s/ca.pem\n",
+		dir, dir, dir, dir, dir);
+	fclose(f);
+	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		print_error("config_load: %s\n", err);
+		return -1;
+	}
+	if (ns_open(&ns, &cfg, NULL, NULL, err, sizeof(err)) < 0) {
+		print_error("ns_open: %s\n", err);
+		return -1;
+	}
+	struct cluster *sf = ns_cluster(&ns, "sanfrancisco"), *ny = ns_cluster(&ns, "newyork");
+	if (ns_create_stream(&ns, sf, "s", 0, 0, 0755, &s) < 0 ||
+	    ns_create_stream(&ns, ny, "a", 0, 0, 0755, NULL) < 0 ||
+	    ns_create_stream(&ns, ny, "b", 0, 0, 0755, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (s)
+		stream_put(s);
+	ns_close(&ns);
+	config_free(&cfg);
+	return scratch_remove(dir, NULL);
+}
+
+/* Parse TEXT as lines of KIND and apply them. Returns ctlfile_apply's. */
+static int apply(enum ctl_kind kind, const char *text, bool replace, bool dry_run)
+{
+	struct ctl_entry *e = NULL;
+	char err[512];
+	int n = ctl_parse(text, strlen(text), kind, "/mapr", &e, err, sizeof(err));
+	if (n < 0)
+		fail_msg("ctl_parse(%s): %s", text, err);
+	int rc = ctlfile_apply(&ns, s, kind, e, n, replace, dry_run);
+	free(e);
+	return rc;
+}
+
+/* What .replicas shows now (malloc'd). */
+static char *replicas_text(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(ctlfile_render(&ns, s, NULL, CTLFILE_REPLICAS, &text, &len), 0);
+	return text;
+}
+
+static void test_add_update_remove(void **state)
+{
+	(void)state;
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a\n/mapr/newyork/b synchronous=true\n",
+			       false, false), 0);
+	assert_int_equal(s->nreplicas, 2);
+	assert_string_equal(s->replicas[0]->stream, "a");
+	assert_false(s->replicas[0]->synchronous);
+	assert_true(s->replicas[1]->synchronous);
+	struct replica_conf *a = s->replicas[0];
+	/* an update keeps the object, changes only what the line names */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a paused=true\n", false, false), 0);
+	assert_ptr_equal(s->replicas[0], a);
+	assert_true(a->paused);
+	assert_false(a->synchronous);
+	char *text = replicas_text();
+	assert_non_null(strstr(text, "/mapr/newyork/a synchronous=false paused=true"));
+	assert_non_null(strstr(text, "/mapr/newyork/b synchronous=true paused=false"));
+	free(text);
+	/* removal */
+	assert_int_equal(apply(CTL_REPLICAS, "-/mapr/newyork/b\n", false, false), 0);
+	assert_int_equal(s->nreplicas, 1);
+	assert_ptr_equal(s->replicas[0], a);
+	assert_int_equal(apply(CTL_REPLICAS, "-/mapr/newyork/a\n", false, false), 0);
+	assert_int_equal(s->nreplicas, 0);
+	assert_false(atomic_load(&s->has_replicas));
+}
+
+static void test_replace_keeps_objects(void **state)
+{
+	(void)state;
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a\n/mapr/newyork/b\n", false, false),
+			 0);
+	struct replica_conf *b = s->replicas[1];
+	/* '>' with b alone, paused: b's object is kept (its state and
+	 * positions live in it), a goes */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/b paused=true\n", true, false), 0);
+	assert_int_equal(s->nreplicas, 1);
+	assert_ptr_equal(s->replicas[0], b);
+	assert_true(b->paused);
+	/* written back as read: nothing changes, not even the object */
+	char *text = replicas_text();
+	assert_int_equal(apply(CTL_REPLICAS, text, true, false), 0);
+	free(text);
+	assert_int_equal(s->nreplicas, 1);
+	assert_ptr_equal(s->replicas[0], b);
+	assert_true(b->paused);
+	/* an empty replace empties the set */
+	assert_int_equal(apply(CTL_REPLICAS, "# nothing\n", true, false), 0);
+	assert_int_equal(s->nreplicas, 0);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a\n", false, false), 0);
+	struct replica_conf *a = s->replicas[0];
+	/* an unknown cluster, a missing stream, this stream itself, removing
+	 * what is not listed: refused, the set as it was, the reason kept */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/b\n/mapr/tokyo/x\n", false, false),
+			 -ENOENT);
+	assert_non_null(strstr(s->last_error, "unknown cluster 'tokyo'"));
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/nosuch\n", true, false), -ENOENT);
+	assert_non_null(strstr(s->last_error, "does not exist"));
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/sanfrancisco/s\n", false, false), -EINVAL);
+	assert_non_null(strstr(s->last_error, "names this stream itself"));
+	assert_int_equal(apply(CTL_REPLICAS, "-/mapr/newyork/b\n", false, false), -ENOENT);
+	assert_non_null(strstr(s->last_error, "is not listed"));
+	assert_int_equal(s->nreplicas, 1);
+	assert_ptr_equal(s->replicas[0], a);
+	/* a dry run of a good set changes nothing either */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/b\n", true, true), 0);
+	assert_int_equal(s->nreplicas, 1);
+	assert_ptr_equal(s->replicas[0], a);
+	/* a remote cluster's stream cannot be looked at from here: taken */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/london/s\n", false, false), 0);
+	assert_int_equal(s->nreplicas, 2);
+	assert_int_equal(apply(CTL_REPLICAS, "# none\n", true, false), 0);
+}
+
+static void test_bound_of_64(void **state)
+{
+	(void)state;
+	char text[64 * 32 + 64];
+	size_t o = 0;
+	for (int i = 1; i <= 64; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "/mapr/london/s%d\n", i);
+	assert_int_equal(apply(CTL_REPLICAS, text, false, false), 0);
+	assert_int_equal(s->nreplicas, 64);
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/london/s65\n", false, false), -ENOSPC);
+	assert_non_null(strstr(s->last_error, "more than 64 replicas"));
+	assert_int_equal(s->nreplicas, 64);
+	/* upstreams have their own 64 */
+	o = 0;
+	for (int i = 1; i <= 65; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "/mapr/london/u%d\n", i);
+	assert_int_equal(apply(CTL_UPSTREAMS, text, false, false), -ENOSPC);
+	assert_int_equal(s->nupstreams, 0);
+	assert_int_equal(apply(CTL_REPLICAS, "", true, false), 0);
+	assert_int_equal(s->nreplicas, 0);
+}
+
+static void test_upstreams(void **state)
+{
+	(void)state;
+	assert_int_equal(apply(CTL_UPSTREAMS, "/mapr/newyork/a\n/mapr/london/x\n", false, false),
+			 0);
+	assert_int_equal(s->nupstreams, 2);
+	assert_string_equal(s->upstreams[1].cluster, "london");
+	assert_int_equal(apply(CTL_UPSTREAMS, "/mapr/newyork/b\n", true, false), 0);
+	assert_int_equal(s->nupstreams, 1);
+	assert_string_equal(s->upstreams[0].stream, "b");
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(ctlfile_render(&ns, s, NULL, CTLFILE_UPSTREAMS, &text, &len), 0);
+	assert_non_null(strstr(text, "/mapr/newyork/b # uuid="));
+	free(text);
+	assert_int_equal(apply(CTL_UPSTREAMS, "", true, false), 0);
+	assert_int_equal(s->nupstreams, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_update_remove),
+		cmocka_unit_test(test_replace_keeps_objects),
+		cmocka_unit_test(test_refusals_change_nothing),
+		cmocka_unit_test(test_bound_of_64),
+		cmocka_unit_test(test_upstreams),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

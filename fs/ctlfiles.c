@@ -305,7 +305,9 @@ struct work {
 	bool synchronous, paused;
 	enum ctl_compression compression;
 	struct replica_conf *existing;	/* kept replica, or NULL */
-	bool named;			/* a line names it (not a replace) */
+	/* A line names it, not a replace, and not to pause or resume it:
+	 * that accepts a replica stream made again under its name. */
+	bool repin;
 };
 
 static int find_work(struct work *w, int n, const char *cluster, const char *stream)
@@ -438,7 +440,9 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			if (c >= 0)
 				w[k] = cur[c];
 		}
-		w[k].named = !replace;
+		/* Pausing is what one does on seeing the replica refused; it
+		 * must not be what hands the new stream everything. */
+		w[k].repin |= !replace && !e[i].has_paused;
 		if (e[i].has_synchronous)
 			w[k].synchronous = e[i].synchronous;
 		if (e[i].has_paused)
@@ -481,7 +485,7 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			saved[i] = *r;
 			/* Named again: a replica stream made again under its
 			 * name may be taken (replication/replicator.c). */
-			if (w[i].named && w[i].existing)
+			if (w[i].repin && w[i].existing)
 				r->repin = true;
 			r->synchronous = w[i].synchronous;
 			r->paused = w[i].paused;

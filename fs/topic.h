@@ -43,6 +43,9 @@ struct topic_opts {
 	/* The most origins a topic may learn through replication (0: the
 	 * default, TOPIC_MAX_ORIGINS). */
 	uint32_t max_origins;
+	/* The most topics a stream may hold for replication to make one more
+	 * (0: the default, TOPIC_MAX_REPLICATED, replication/apply.c). */
+	uint32_t max_replicated_topics;
 };
 
 /*
@@ -57,6 +60,15 @@ struct topic_opts {
  * left past this bound.
  */
 #define TOPIC_MAX_ORIGINS 4096
+
+/*
+ * The most topics a replica stream may hold for replication to make one
+ * more there: a bound on what an upstream can make a daemon hold (each
+ * topic costs memory, and a directory of files). Far above any real
+ * stream (the benchmarks use 10,000); local users make topics as they
+ * make files, without it (docs/security.md, "Bounds").
+ */
+#define TOPIC_MAX_REPLICATED 65536
 
 /* One entry of the origin table: where a message was first appended. */
 struct topic_origin {

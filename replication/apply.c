@@ -53,14 +53,15 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
  * replication never widens access (docs/security.md). The source's owner
  * (UID/GID) is not used.
  *
- * A topic that exists already is never more permissive than the source
- * topic either: bits the source does not grant are taken away (a later
- * chmod of the source that narrows it reaches the replica with its next
- * messages; one that widens it does not). And its owner can read it
- * whatever its mode: if that is not the replica stream's owner (someone
- * made the topic first), the messages of a source topic that others may
- * not read are refused (-EACCES, the reason in ERR), rather than handed
- * to that someone.
+ * A topic that exists already gets no message that the source keeps from
+ * its readers: if it lets group or others read what the source topic
+ * does not (a chmod of the source that narrowed it, or a topic made
+ * first on the replica), or if it belongs to someone other than the
+ * replica stream's owner (who reads it whatever its mode) while the
+ * source lets no others read, the messages are refused (-EACCES, the
+ * reason in ERR) until its owner or root narrows it (chmod) or gives it
+ * to the stream's owner (chown). Its mode is never changed here: a peer
+ * picks no local mode, not even a narrower one.
  */
 static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		     uint32_t uid, uint32_t gid, uint32_t mode, struct topic **out,
@@ -74,6 +75,21 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 	pthread_mutex_unlock(&t->lock);
 	mode_t src = mode & 0777;
 	bool created = false;
+	uint32_t max = ns->topic_opts.max_replicated_topics ? ns->topic_opts.max_replicated_topics :
+							       TOPIC_MAX_REPLICATED;
+	struct topic *have = stream_find_topic(t, name);
+	if (have) {
+		topic_put(have);
+	} else {
+		pthread_mutex_lock(&t->lock);
+		size_t nt = t->ntopics;
+		pthread_mutex_unlock(&t->lock);
+		if (nt >= max) {
+			snprintf(err, errlen, "refused by the replica: topic %s cannot be made there: the stream holds %zu topics, the most replication makes one more in",
+				 name, nt);
+			return -ENOSPC;
+		}
+	}
 	int rc = stream_topic_get_or_create(t, name, owner, group, src, false, &ns->topic_opts,
 					    out, &created);
 	if (rc < 0) {
@@ -91,16 +107,14 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 		*out = NULL;
 		return -EACCES;
 	}
-	mode_t cur = dst->mode;
-	if (cur & ~src) {
-		rc = topic_set_owner(dst, (uid_t)-1, (gid_t)-1, cur & src);
-		if (rc < 0) {
-			snprintf(err, errlen, "topic %s: the replica cannot narrow its mode to the source's (%03o): %s",
-				 name, (unsigned)src, strerror(-rc));
-			topic_put(dst);
-			*out = NULL;
-			return rc;
-		}
+	mode_t cur = dst->mode & 0777;
+	if (cur & 0044 & ~src) {
+		snprintf(err, errlen, "refused by the replica: topic %s there lets %s read (mode %03o), the source topic does not (mode %03o): chmod it there",
+			 name, (cur & 0004 & ~src) ? "others" : "its group", (unsigned)cur,
+			 (unsigned)src);
+		topic_put(dst);
+		*out = NULL;
+		return -EACCES;
 	}
 	return 0;
 }

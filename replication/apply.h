@@ -31,12 +31,14 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
  * missing, owned by T's owner and group, with the permission bits of MODE
  * (the source topic's) less setuid, setgid and sticky; UID/GID (the source
  * topic's owner) are not used: a peer picks no local owner and replication
- * never widens access (docs/security.md). A topic that exists is narrowed
- * to MODE's permission bits; if it belongs to someone other than T's owner
- * and MODE does not let others read, -EACCES (its owner would read what
- * the source keeps from others). Returns 0 or a negative errno (-EACCES,
- * or from topic creation: -EINVAL bad name, -ENOSPC, ...) with a line in
- * ERR.
+ * never widens access (docs/security.md). A topic that exists gets
+ * -EACCES if it lets group or others read what MODE does not, or if it
+ * belongs to someone other than T's owner while MODE lets no others read
+ * (its owner would read what the source keeps from others); its mode is
+ * never changed. A topic is made only while the stream holds fewer than
+ * TOPIC_MAX_REPLICATED topics (fs/topic.h), else -ENOSPC. Returns 0 or a
+ * negative errno (-EACCES, -ENOSPC, or from topic creation: -EINVAL bad
+ * name, ...) with a line in ERR.
  */
 int apply_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		uint32_t uid, uint32_t gid, uint32_t mode, char *err,

@@ -65,6 +65,7 @@ struct replica_position *position_find(struct replica *r, const char *topic,
 			p->offset = p->vpos = 0;
 			p->on_replica = false;
 			p->oldest_ns = 0;
+			p->restart_at = 0;
 		}
 		return p;
 	}

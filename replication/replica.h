@@ -37,6 +37,11 @@ struct replica_position {
 	 * sent, when OLDEST_AT == OFFSET), so that status does not read it
 	 * again every round; 0 when not known. */
 	uint64_t oldest_at, oldest_ns;
+	/* The position at which the replica last answered that its topic
+	 * lacks an origin's start, sending the topic again from 0; 0 when
+	 * none or passed since. A second such answer at or before it is an
+	 * error, not another round (replicator.c, restart_topic). */
+	uint64_t restart_at;
 };
 
 struct replica {

@@ -204,8 +204,10 @@ static void target_close(struct target *tg)
  * at POS: the replica refused messages that start an origin past its
  * first (-ENODATA), so its topic lacks what came before (removed there and
  * made again). Sending from 0 again costs messages the replica drops as
- * duplicates; a refusal from position 0 is not retried this way (the
- * source itself lacks them), so this cannot loop. Logged. True if moved.
+ * duplicates. Once per position: a second such answer at or before the
+ * position that caused the first (the source itself lacks the start, in
+ * old data or as an intermediate) is an error that shows, not another
+ * round, so this cannot loop. Logged. True if moved.
  */
 static bool restart_topic(struct stream *s, const struct replica_key *key, struct topic *src,
 			  uint64_t pos)
@@ -214,7 +216,8 @@ static bool restart_topic(struct stream *s, const struct replica_key *key, struc
 	pthread_mutex_lock(&s->lock);
 	struct replica *r = replica_by_name(s, key->cluster, key->stream);
 	struct replica_position *p = r ? position_find(r, src->name, src->uuid) : NULL;
-	if (p && p->offset == pos) {
+	if (p && p->offset == pos && pos > p->restart_at) {
+		p->restart_at = pos;
 		p->offset = 0;
 		p->vpos = 0;
 		p->oldest_at = p->oldest_ns = 0;
@@ -228,6 +231,33 @@ static bool restart_topic(struct stream *s, const struct replica_key *key, struc
 	return moved;
 }
 
+/* trc of a topic whose own source could not be read (a damaged message). */
+#define TOPIC_SOURCE_ERROR 1
+/* Topics refused in one round before the round stops (a replica refusing
+ * every topic, out of space say, costs this many requests a round, not
+ * one per topic of the stream). */
+#define TOPIC_REFUSALS_PER_ROUND 16
+
+/*
+ * Is RC (a topic's request, or TOPIC_SOURCE_ERROR) about that topic alone:
+ * the replica refused it (its mode, a batch that cannot be true, no room
+ * for a topic) or its own log could not be read? Then ERR is kept in HELD
+ * (the first one), cleared, and true returned, so the round goes on with
+ * the other topics; a connection's failure, or too many refusals in one
+ * round (*REFUSALS counts them), stops the round (false, ERR kept).
+ */
+static bool hold_refusal(int rc, char *err, char *held, size_t heldlen, int *refusals)
+{
+	bool topic_only = rc == TOPIC_SOURCE_ERROR || rc == -EACCES || rc == -EPROTO ||
+			  rc == -ENODATA || rc == -ENOSPC;
+	if (!topic_only || ++*refusals > TOPIC_REFUSALS_PER_ROUND)
+		return false;
+	if (!held[0])
+		snprintf(held, heldlen, "%s", err);
+	err[0] = 0;
+	return true;
+}
+
 /*
  * Send what replica KEY of S has pending. Returns 1 if messages moved, 0 if
  * not, -1 if the replica is in an error state (retry on a timer).
@@ -239,6 +269,11 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 {
 	struct replicator *rp = lane->rp;
 	char err[1200] = "";
+	/* The first refusal of one topic: the round goes on with the others
+	 * (a refused topic does not hold up the stream), and it shows at the
+	 * end. Past TOPIC_REFUSALS_PER_ROUND of them the round stops. */
+	char held[1200] = "";
+	int refusals = 0;
 	int moved = 0;
 	uint64_t *from = calloc(ntopics ? ntopics : 1, sizeof(*from));
 	uint64_t *ts = calloc(ntopics ? ntopics : 1, sizeof(*ts));
@@ -301,6 +336,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 
 		for (int i = 0; i < ntopics && r && !err[0]; i++) {
 			struct topic *src = topics[i];
+			int trc = 0;	/* why this topic stopped, if it did */
 			/*
 			 * Every topic reaches the replica, an empty one too (docs/replication.md).
 			 * Only before anything was sent: a topic deleted on the
@@ -313,8 +349,11 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			bool need = p0 && !p0->on_replica && p0->offset == 0 && !r->conf.paused;
 			pthread_mutex_unlock(&s->lock);
 			if (need) {
-				if (target_topic(&tg, s, key, src, err, sizeof(err)) < 0)
+				if ((trc = target_topic(&tg, s, key, src, err, sizeof(err))) < 0) {
+					if (hold_refusal(trc, err, held, sizeof(held), &refusals))
+						continue;
 					break;
+				}
 				pthread_mutex_lock(&s->lock);
 				r = replica_by_name(s, key->cluster, key->stream);
 				p0 = r ? position_find(r, src->name, src->uuid) : NULL;
@@ -336,6 +375,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				if (rc < 0 && b->n == 0) {
 					snprintf(err, sizeof(err), "topic %s: offset %" PRIu64 " cannot be read: %s",
 						 src->name, pos, strerror(-rc));
+					trc = TOPIC_SOURCE_ERROR;
 					break;
 				}
 				if (b->n == 0)
@@ -364,8 +404,10 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 						err[0] = 0;
 						continue;
 					}
-					if (arc < 0)
+					if (arc < 0) {
+						trc = arc;
 						break;
+					}
 					/* Applied, not yet acknowledged: a re-send must be dropped. */
 					FAULT_POINT("repl-after-apply");
 				}
@@ -375,6 +417,8 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				if (p && p->offset == pos) {
 					p->offset = b->next_offset;
 					p->vpos += b->bytes + b->n;
+					if (p->restart_at && p->offset > p->restart_at)
+						p->restart_at = 0;	/* got past it */
 					s->positions_dirty = true;
 					/* Writers of synchronous replicas wait on this. */
 					pthread_cond_broadcast(&s->applied);
@@ -388,9 +432,13 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				if (rc < 0)
 					break;
 			}
+			if (err[0])
+				hold_refusal(trc, err, held, sizeof(held), &refusals);
 		}
 	}
 	target_close(&tg);
+	if (!err[0] && held[0])
+		snprintf(err, sizeof(err), "%s", held);
 
 	/* Status, whatever happened above: lag never shows as zero wrongly. */
 	pthread_mutex_lock(&s->lock);

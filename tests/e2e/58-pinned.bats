@@ -49,6 +49,13 @@ as_nobody() {
 	sfs_restart
 	repl_quiet sanfrancisco/s
 	[ -z "$(ls "$R")" ]
+	# pausing and resuming it (what one does on seeing the error) is no
+	# naming: still nothing, still the reason
+	echo "/mapr/newyork/r paused=true" >>"$S/.replicas"
+	echo "/mapr/newyork/r paused=false" >>"$S/.replicas"
+	repl_quiet sanfrancisco/s
+	[ -z "$(ls "$R")" ]
+	wait_for -t 10 eval "[[ \$(jq -r '.replicas[0].lastError' '$S/.info') == *'not the stream this replica was set up with'* ]]"
 	# the source's owner names it again: everything goes, owned by the
 	# replica stream's owner (nobody), modes kept
 	echo /mapr/newyork/r >>"$S/.replicas"
@@ -79,7 +86,7 @@ as_nobody() {
 	grep -q '^/mapr/newyork/r synchronous=false paused=false' "$S/.replicas"
 }
 
-@test "a replica topic made first by someone else gets nothing of a topic others may not read; one that exists is narrowed to the source's mode, also after a chmod" {
+@test "a replica topic gets nothing the source keeps from its readers: made first by someone else, or letting others read more than the source (also after a chmod); its mode is never changed by replication" {
 	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, other users)"
 	chmod 0755 "$TMP"
 	chmod 1777 "$R"
@@ -88,21 +95,33 @@ as_nobody() {
 	# nobody makes the topic first on the replica, open to all
 	as_nobody bash -c ": >>'$R/private' && chmod 0666 '$R/private'"
 	[ "$(stat -c '%u %a' "$R/private")" = "65534 666" ]
+	echo other >>"$S/other"
 	replicate sanfrancisco/s newyork/r
 	# refused, with the reason on the source; nothing reaches nobody's topic
 	wait_for -t 10 grep -q 'belongs to uid 65534' "$S/.replicas"
 	[ "$(nmsg "$R/private")" -eq 0 ]
-	# the topic given to the stream's owner: then it arrives, narrowed
+	# a refused topic holds up no other topic of the stream
+	wait_count "$R/other" 1
+	# given to the stream's owner, it still lets others read what the
+	# source does not: refused, its mode untouched; narrowed, it arrives
 	chown 0:0 "$R/private"
+	wait_for -t 10 grep -q 'topic private there lets others read (mode 666)' "$S/.replicas"
+	[ "$(nmsg "$R/private")" -eq 0 ]
+	[ "$(stat -c '%u %a' "$R/private")" = "0 666" ]
+	chmod 0600 "$R/private"
 	wait_count "$R/private" 1 15
 	[ "$(stat -c '%u %a' "$R/private")" = "0 600" ]
-	# a chmod that narrows the source reaches the replica with its next message
+	# a chmod that narrows the source stops its messages at a replica
+	# topic others may still read, until that is narrowed too
 	echo shared >>"$S/open"
 	chmod 0644 "$S/open"
 	wait_count "$R/open" 1
 	[ "$(stat -c '%a' "$R/open")" = 644 ]
 	chmod 0640 "$S/open"
 	echo more >>"$S/open"
-	wait_count "$R/open" 2
-	[ "$(stat -c '%a' "$R/open")" = 640 ]
+	wait_for -t 10 grep -q 'topic open there lets others read (mode 644)' "$S/.replicas"
+	[ "$(nmsg "$R/open")" -eq 1 ]
+	[ "$(stat -c '%a' "$R/open")" = 644 ]
+	chmod 0640 "$R/open"
+	wait_count "$R/open" 2 15
 }

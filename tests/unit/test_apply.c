@@ -2,9 +2,10 @@
  * test_apply.c - unit tests of replication/apply.c, the receiving side,
  * against a real namespace in a scratch directory: the allow-list
  * (.upstreams), topics made by replication (the replica stream's owner,
- * the source's bits without setuid/setgid/sticky), an existing topic
- * narrowed to the source's bits, a private source topic refused into a
- * topic someone else owns, exactly once, and a refused batch's error.
+ * the source's bits without setuid/setgid/sticky), an existing topic that
+ * lets others read more than the source refused (its mode untouched), a
+ * private source topic refused into a topic someone else owns, exactly
+ * once, and a refused batch's error.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,15 +123,25 @@ static void test_owner_mode_and_exactly_once(void **state)
 	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0777, m, 2, &applied, err,
 				      sizeof(err)), 0);
 	assert_int_equal(applied, 0);
-	/* the source narrowed to 0640: the replica follows with the next batch */
+	/* the source narrowed to 0640: its next messages are refused while
+	 * the replica lets others read; its mode is not touched */
 	struct topic_msg c = msg(os, ot, 2, "c");
 	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
+				      sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "lets others read (mode 777), the source topic does not (mode 640)"));
+	assert_int_equal(t->mode, 0777);
+	assert_true(topic_end(t) == 2);
+	/* a peer's mode 0 changes no local mode either */
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0, &c, 1, &applied, err, sizeof(err)),
+			 -EACCES);
+	assert_int_equal(t->mode, 0777);
+	/* narrowed there (chmod by its owner): the messages go on; write and
+	 * execute bits the source lacks do not matter */
+	assert_int_equal(topic_set_owner(t, (uid_t)-1, (gid_t)-1, 0662), 0);
+	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
 				      sizeof(err)), 0);
-	assert_int_equal(t->mode, 0640);
-	/* widened again at the source: not carried */
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0666, &c, 1, &applied, err,
-				      sizeof(err)), 0);
-	assert_int_equal(t->mode, 0640);
+	assert_int_equal(applied, 1);
+	assert_int_equal(t->mode, 0662);
 	topic_put(t);
 	/* a batch that cannot be true says so */
 	struct topic_msg j = msg(os, ot, 9, "jump");
@@ -164,12 +175,32 @@ static void test_foreign_owner(void **state)
 	assert_non_null(strstr(err, "belongs to uid 65534"));
 	assert_true(topic_end(p) == 0);
 	assert_int_equal(p->mode, 0666);
-	/* one they may: stored, the topic narrowed to the source's bits */
-	assert_int_equal(apply_append(&ns, r, "p", 0, 0, 0644, &m, 1, &applied, err,
+	/* one others may read: stored, the mode as it was */
+	assert_int_equal(apply_append(&ns, r, "p", 0, 0, 0666, &m, 1, &applied, err,
 				      sizeof(err)), 0);
 	assert_int_equal(applied, 1);
-	assert_int_equal(p->mode, 0644);
+	assert_int_equal(p->mode, 0666);
 	topic_put(p);
+}
+
+/* Replication makes topics only up to the stream's bound. */
+static void test_topic_bound(void **state)
+{
+	(void)state;
+	char err[512] = "";
+	pthread_mutex_lock(&r->lock);
+	size_t have = r->ntopics;
+	pthread_mutex_unlock(&r->lock);
+	ns.topic_opts.max_replicated_topics = (uint32_t)have + 1;
+	assert_int_equal(apply_topic(&ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
+	assert_int_equal(apply_topic(&ns, r, "q2", 0, 0, 0644, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "the most replication makes one more in"));
+	struct topic *q2 = stream_find_topic(r, "q2");
+	assert_null(q2);
+	/* topics that exist still take messages */
+	assert_int_equal(apply_topic(&ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
+	ns.topic_opts.max_replicated_topics = 0;
+	assert_int_equal(apply_topic(&ns, r, "q2", 0, 0, 0644, err, sizeof(err)), 0);
 }
 
 int main(void)
@@ -178,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_allow_list),
 		cmocka_unit_test(test_owner_mode_and_exactly_once),
 		cmocka_unit_test(test_foreign_owner),
+		cmocka_unit_test(test_topic_bound),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -308,6 +308,8 @@ struct work {
 	/* A line names it, not a replace, and not to pause or resume it:
 	 * that accepts a replica stream made again under its name. */
 	bool repin;
+	uuid_t repin_uuid;	/* the stream named then; null: remote */
+	bool repin_none;	/* local, and no such stream then: nothing to take */
 };
 
 static int find_work(struct work *w, int n, const char *cluster, const char *stream)
@@ -374,18 +376,36 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 	 * Existence checks first, without s->lock (they take ns->lock). An
 	 * entry already listed is not checked again: its stream may be gone,
 	 * and writing back what was read, or pausing it, must still work.
+	 * A line naming a local replica records which stream it names now
+	 * (PIN): only that one may be taken if it is not the pinned one.
 	 */
+	uuid_t *pin = kind == CTL_REPLICAS ? calloc(n ? n : 1, sizeof(*pin)) : NULL;
+	if (kind == CTL_REPLICAS && !pin)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
+		if (pin && !e[i].remove) {
+			struct cluster *cl = ns_cluster(ns, e[i].cluster);
+			struct stream *t = cl && !cl->remote ? ns_stream(ns, e[i].cluster, e[i].stream)
+							    : NULL;
+			if (t) {
+				uuid_copy(pin[i], t->uuid);
+				stream_put(t);
+			}
+		}
 		if (e[i].remove || listed(s, kind, &e[i]))
 			continue;
-		if ((rc = check_target(ns, s, &e[i], file)) < 0)
+		if ((rc = check_target(ns, s, &e[i], file)) < 0) {
+			free(pin);
 			return rc;
+		}
 	}
 
 	/* Room for the current set plus every line, in the worst case. */
 	struct work *w = calloc(max + n + 1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		free(pin);
 		return -ENOMEM;
+	}
 	int nw = 0;
 	pthread_mutex_lock(&s->lock);
 	int ncur = kind == CTL_REPLICAS ? s->nreplicas : s->nupstreams;
@@ -422,6 +442,7 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 				rc = -ENOENT;
 				free(cur);
 				free(w);
+				free(pin);
 				return rc;
 			}
 			if (k >= 0) {
@@ -442,7 +463,12 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 		}
 		/* Pausing is what one does on seeing the replica refused; it
 		 * must not be what hands the new stream everything. */
-		w[k].repin |= !replace && !e[i].has_paused;
+		if (pin && !replace && !e[i].has_paused) {
+			struct cluster *tc = ns_cluster(ns, e[i].cluster);
+			w[k].repin = true;
+			uuid_copy(w[k].repin_uuid, pin[i]);
+			w[k].repin_none = tc && !tc->remote && uuid_is_null(pin[i]);
+		}
 		if (e[i].has_synchronous)
 			w[k].synchronous = e[i].synchronous;
 		if (e[i].has_paused)
@@ -455,6 +481,7 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 				      kind == CTL_REPLICAS ? "replicas" : "upstreams");
 			free(cur);
 			free(w);
+			free(pin);
 			return -ENOSPC;
 		}
 	}
@@ -485,8 +512,10 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			saved[i] = *r;
 			/* Named again: a replica stream made again under its
 			 * name may be taken (replication/replicator.c). */
-			if (w[i].repin && w[i].existing)
+			if (w[i].repin && w[i].existing && !w[i].repin_none) {
 				r->repin = true;
+				uuid_copy(r->repin_uuid, w[i].repin_uuid);
+			}
 			r->synchronous = w[i].synchronous;
 			r->paused = w[i].paused;
 			r->compression = w[i].compression;
@@ -539,6 +568,7 @@ out:
 		stream_refuse(s, "%s: cannot save the stream's settings: %s", file, strerror(-rc));
 	free(cur);
 	free(w);
+	free(pin);
 	if (rc == 0 && !dry_run && kind == CTL_UPSTREAMS)
 		atomic_fetch_add(&ns->upstreams_gen, 1);
 	if (rc == 0 && !dry_run)

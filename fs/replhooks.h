@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uuid/uuid.h>
 
 #include "control.h"
 
@@ -30,10 +31,14 @@ struct replica_conf {
 	char cluster[256], stream[256];
 	bool paused, synchronous;
 	enum ctl_compression compression;
-	/* .replicas named the replica again (not in a replace): a new stream
-	 * under its name may be taken as the replica (docs/security.md).
-	 * Cleared by replication once it has pinned the new stream. */
+	/* .replicas named the replica again (not in a replace, not to pause
+	 * or resume it): the stream under its name at that moment may be
+	 * taken as the replica (docs/security.md): REPIN_UUID, or, for a
+	 * remote cluster (whose streams are not seen from here), the one the
+	 * next connection finds. Cleared by replication once it has pinned
+	 * the new stream, and while the replica is paused. */
 	bool repin;
+	uuid_t repin_uuid;	/* null: remote, the next one found */
 };
 
 /* What status shows of one replica (.replicas comments, .info). */

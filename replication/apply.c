@@ -101,7 +101,7 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 		return 0;
 	struct topic *dst = *out;
 	if (dst->uid != owner && !(src & 0004)) {
-		snprintf(err, errlen, "refused by the replica: topic %s there belongs to uid %u, not to the replica stream's owner (uid %u), and the source topic is not readable by others (mode %03o)",
+		snprintf(err, errlen, "refused by the replica: topic %s there belongs to uid %u, not to the replica stream's owner (uid %u), and the source topic is not readable by others (mode %03o): remove it there, replication makes it again",
 			 name, (unsigned)dst->uid, (unsigned)owner, (unsigned)src);
 		topic_put(dst);
 		*out = NULL;
@@ -109,7 +109,7 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 	}
 	mode_t cur = dst->mode & 0777;
 	if (cur & 0044 & ~src) {
-		snprintf(err, errlen, "refused by the replica: topic %s there lets %s read (mode %03o), the source topic does not (mode %03o): chmod it there",
+		snprintf(err, errlen, "refused by the replica: topic %s there lets %s read (mode %03o), the source topic does not (mode %03o): remove it there, replication makes it again",
 			 name, (cur & 0004 & ~src) ? "others" : "its group", (unsigned)cur,
 			 (unsigned)src);
 		topic_put(dst);

@@ -126,6 +126,8 @@ int positions_load(struct stream *s)
 			uuid_clear(r->target_uuid);
 		r->copied = meta_bool(v, "copied", false);
 		r->conf.repin = meta_bool(v, "repin", false);
+		if (uuid_parse(meta_str(v, "repin_uuid", ""), r->conf.repin_uuid) < 0)
+			uuid_clear(r->conf.repin_uuid);
 		const char *tname;
 		json_t *tv;
 		json_object_foreach(json_object_get(v, "topics"), tname, tv) {
@@ -171,9 +173,12 @@ json_t *positions_snapshot_locked(struct stream *s, uint64_t *gen)
 					  "offset", (json_int_t)r->pos[k].offset,
 					  "vpos", (json_int_t)r->pos[k].vpos));
 		}
-		json_object_set_new(root, key, json_pack("{s:s, s:b, s:b, s:o}", "uuid", u,
+		char ru[37] = "";
+		if (!uuid_is_null(r->conf.repin_uuid))
+			uuid_unparse(r->conf.repin_uuid, ru);
+		json_object_set_new(root, key, json_pack("{s:s, s:b, s:b, s:s, s:o}", "uuid", u,
 							 "copied", r->copied, "repin", r->conf.repin,
-							 "topics", topics));
+							 "repin_uuid", ru, "topics", topics));
 	}
 	s->positions_dirty = false;
 	*gen = ++s->positions_gen;

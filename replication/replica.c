@@ -67,6 +67,12 @@ static void hook_replica_configured(void *arg, struct replica_conf *rc)
 {
 	(void)arg;
 	struct replica *r = replica_of(rc);
+	/* A naming made while paused takes nothing: the stream under the
+	 * name can change before the resume (docs/security.md). */
+	if (rc->paused) {
+		rc->repin = false;
+		uuid_clear(rc->repin_uuid);
+	}
 	if (rc->paused)
 		r->state = REPLICA_STATE_PAUSED;
 	else if (r->state == REPLICA_STATE_PAUSED)

@@ -309,7 +309,8 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		if (r && tg.asked)
 			r->checked_ns = now_ns();
 		if (r && !uuid_is_null(r->target_uuid) && uuid_compare(r->target_uuid, tg.uuid) &&
-		    !r->conf.repin) {
+		    !(r->conf.repin && (uuid_is_null(r->conf.repin_uuid) ||
+					!uuid_compare(r->conf.repin_uuid, tg.uuid)))) {
 			/*
 			 * Pinned: another stream now has the replica's name (it
 			 * was removed and made again, maybe by someone else).
@@ -330,12 +331,18 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		}
 		if (r && !err[0] && r->conf.repin) {
 			r->conf.repin = false;
+			uuid_clear(r->conf.repin_uuid);
 			s->positions_dirty = true;
 		}
 		pthread_mutex_unlock(&s->lock);
 
+		/* Each round starts TOPIC_REFUSALS_PER_ROUND topics further on:
+		 * a round stopped by refused topics leaves the rest a turn in
+		 * the next ones, so no set of refused topics starves the others. */
+		int first = ntopics ? (int)((atomic_load(&s->repl_rounds) * TOPIC_REFUSALS_PER_ROUND) %
+					    (uint64_t)ntopics) : 0;
 		for (int i = 0; i < ntopics && r && !err[0]; i++) {
-			struct topic *src = topics[i];
+			struct topic *src = topics[(i + first) % ntopics];
 			int trc = 0;	/* why this topic stopped, if it did */
 			/*
 			 * Every topic reaches the replica, an empty one too (docs/replication.md).

@@ -34,12 +34,17 @@ as_nobody() {
 	wait_count "$R/private" 1
 	wait_count "$R/public" 1
 	[ "$(stat -c %a "$R/private")" = 600 ]
+	# paused, the replica is named (an edit): a naming made while paused
+	# takes nothing, the stream under the name may change before the resume
+	echo "/mapr/newyork/r paused=true" >>"$S/.replicas"
+	echo "/mapr/newyork/r synchronous=false" >>"$S/.replicas"
 	# the replica goes; anyone may make streams in newyork
 	rm "$R/private" "$R/public"
 	rmdir "$R"
 	chmod 0777 "$M/newyork"
 	as_nobody mkdir "$R"
 	as_nobody sh -c 'echo /mapr/sanfrancisco/s >>"$1"' sh "$R/.upstreams"
+	echo "/mapr/newyork/r paused=false" >>"$S/.replicas"
 	echo more >>"$S/private"
 	repl_quiet sanfrancisco/s
 	[ -z "$(ls "$R")" ]
@@ -124,4 +129,17 @@ as_nobody() {
 	[ "$(stat -c '%a' "$R/open")" = 644 ]
 	chmod 0640 "$R/open"
 	wait_count "$R/open" 2 15
+	# nor do 20 refused topics (more than a round takes before it stops)
+	local i
+	for ((i = 10; i < 30; i++)); do
+		as_nobody bash -c ": >>'$R/p$i'"
+	done
+	for ((i = 10; i < 30; i++)); do
+		: >>"$S/p$i"
+		chmod 0600 "$S/p$i"
+		echo "s$i" >>"$S/p$i"
+	done
+	echo z >>"$S/zzz"
+	wait_count "$R/zzz" 1 20
+	[ "$(nmsg "$R/p10")" -eq 0 ]
 }

@@ -57,3 +57,62 @@ teardown() {
 	diff <(sort "$S/t") <(sort "$R/t")
 	[ "$(sort "$S/t" | uniq -d | wc -l)" -eq 0 ]
 }
+
+@test "160 readers of one user past its read-ahead bound while a writer appends and replication copies: every reader sees exactly the stored bytes" {
+	sfs_setup sanfrancisco newyork
+	S=$M/sanfrancisco/s R=$M/newyork/r
+	mkdir "$S" "$R"
+	replicate sanfrancisco/s newyork/r
+	# 4 MB of numbered lines, then 160 descriptors each reading 128 KiB:
+	# about 20 MiB of read-ahead wanted, past the user's 16 MiB, so the
+	# later readers go on without it (fs/openfile.c)
+	python3 -c '
+import sys
+with open(sys.argv[1], "ab") as f:
+    for k in range(0, 300000, 1000):
+        f.write(b"".join(b"line-%07d\n" % i for i in range(k, k + 1000)))' "$S/t"
+	run timeout 120 python3 - "$S/t" "$R/t" <<'PY'
+import os, sys, threading
+src, rep = sys.argv[1], sys.argv[2]
+def expect(n):
+    return b"".join(b"line-%07d\n" % i for i in range(n))
+fds = [os.open(src, os.O_RDONLY) for _ in range(160)]
+got = [os.read(fd, 131072) for fd in fds]
+def writer():
+    with open(src, "ab", buffering=0) as f:
+        for k in range(300000, 320000, 500):
+            f.write(b"".join(b"line-%07d\n" % i for i in range(k, k + 500)))
+w = threading.Thread(target=writer)
+w.start()
+def drain(i):
+    while True:
+        b = os.read(fds[i], 131072)
+        if not b:
+            break
+        got[i] += b
+# read while the writer appends, then to the end once it is done
+for rnd in range(3):
+    for i in range(len(fds)):
+        drain(i)
+w.join()
+for i in range(len(fds)):
+    drain(i)
+full = expect(320000)
+bad = [i for i, g in enumerate(got) if g != full]
+for fd in fds:
+    os.close(fd)
+if bad:
+    i = bad[0]
+    g = got[i]
+    at = next((k for k in range(min(len(g), len(full))) if g[k] != full[k]), min(len(g), len(full)))
+    print("reader %d: %d bytes, first difference at %d: %r" % (i, len(g), at, g[at:at + 20]))
+    sys.exit(1)
+print("160 readers: every byte as stored")
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"every byte as stored"* ]]
+	# and replication copied the same bytes meanwhile
+	wait_count "$R/t" 320000 60
+	cmp "$S/t" "$R/t"
+}

@@ -85,9 +85,8 @@ static int store_partial(struct topic_fh *tf, const char *path)
 	int rc = topic_append_local(tf->topic, &iov, 1);
 	lines_drop(la);
 	if (rc < 0) {
-		char where[800];
 		log_warn("close %s: the last line could not be appended: %s",
-			 path ? path : fh_path(&tf->h, where, sizeof(where)), strerror(-rc));
+			 path ? path : fh_path(&tf->h), strerror(-rc));
 	}
 	return rc;
 }
@@ -291,9 +290,8 @@ int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 	if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
 		kill_suid(path, tf->topic);
-		/* No path with nullpath_ok: name the topic for the log. */
-		char where[800];
-		struct topic_append a = { d, tf, path ? path : fh_path(f, where, sizeof(where)) };
+		/* No path with nullpath_ok: the open file names the topic. */
+		struct topic_append a = { d, tf, path ? path : fh_path(f) };
 		pthread_mutex_lock(&f->mu);
 		rc = lines_write(&f->lines, a.what, buf, size, d->cfg->max_message, append_lines,
 				 &a);
@@ -369,9 +367,8 @@ int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			if ((uint64_t)size == bytes)
 				return 0;
 		}
-		char where[800];
 		log_warn("truncate %s: refused: topics are append-only and control files are replaced with '>'",
-			 fh_path(f, where, sizeof(where)));
+			 fh_path(f));
 		return -EPERM;
 	}
 	struct loc l;
@@ -405,9 +402,8 @@ int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 int sfs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
 	struct fh *f = fh_of(fi);
-	char where[800];
 	if (!path)
-		path = f ? fh_path(f, where, sizeof(where)) : "?";
+		path = f ? fh_path(f) : "?";
 	if (!f || f->kind != FH_TOPIC) {
 		log_warn("fallocate %s: refused: control files hold no data", path);
 		return -EPERM;
@@ -431,7 +427,6 @@ int sfs_set_owner_fh(struct fh *f, uid_t uid, gid_t gid, mode_t mode)
 {
 	if (f->kind == FH_TOPIC)
 		return topic_set_owner(topic_fh_of(f)->topic, uid, gid, mode);
-	char where[800];
-	log_warn("chmod/chown %s: refused: follows its stream", fh_path(f, where, sizeof(where)));
+	log_warn("chmod/chown %s: refused: follows its stream", fh_path(f));
 	return -EPERM;
 }

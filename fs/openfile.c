@@ -1,6 +1,7 @@
 /*
  * openfile.c - owns the life of an open file's state (openfile.h).
  */
+#define _GNU_SOURCE /* asprintf */
 #include "openfile.h"
 
 #include <errno.h>
@@ -8,15 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void fh_init(struct fh *f, enum fh_kind kind, struct stream *s, uid_t owner,
-		    struct hold_budget *budget, struct hold_budget *reading)
+/* F's common part, for a file NAME of S. 0 or -ENOMEM (F is then freed
+ * by the caller with free(), nothing else taken). */
+static int fh_init(struct fh *f, enum fh_kind kind, struct stream *s, const char *name,
+		   uid_t owner, struct hold_budget *budget, struct hold_budget *reading)
 {
+	if (asprintf(&f->name, "/%s/%s/%s", s->cluster->name, s->name, name) < 0)
+		return -ENOMEM;
 	f->kind = kind;
 	f->reading = reading;
 	pthread_mutex_init(&f->mu, NULL);
 	stream_get(s);
 	f->stream = s;
 	lines_init(&f->lines, budget, owner);
+	return 0;
 }
 
 struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
@@ -25,7 +31,10 @@ struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
 	struct topic_fh *tf = calloc(1, sizeof(*tf));
 	if (!tf)
 		return NULL;
-	fh_init(&tf->h, FH_TOPIC, s, owner, budget, reading);
+	if (fh_init(&tf->h, FH_TOPIC, s, t->name, owner, budget, reading) < 0) {
+		free(tf);
+		return NULL;
+	}
 	topic_get(t);
 	tf->topic = t;
 	atomic_fetch_add(&t->open_files, 1);
@@ -41,7 +50,11 @@ struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char
 	struct ctl_fh *cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return NULL;
-	fh_init(&cf->h, FH_CTL, s, owner, budget, reading);
+	static const char *const ctl[] = { ".replicas", ".upstreams", ".info" };
+	if (fh_init(&cf->h, FH_CTL, s, ctl[which], owner, budget, reading) < 0) {
+		free(cf);
+		return NULL;
+	}
 	ctl_txn_init(&cf->txn, ns, s, mountpoint, which, truncating, budget, owner);
 	return cf;
 }
@@ -70,6 +83,7 @@ void fh_free(struct fh *f)
 	stream_put(f->stream);
 	lines_destroy(&f->lines);
 	pthread_mutex_destroy(&f->mu);
+	free(f->name);
 	free(f);
 }
 
@@ -104,13 +118,4 @@ void topic_fh_count_readahead(struct topic_fh *tf)
 		hold_release(f->reading, f->lines.owner, tf->hint_charged - cap);
 		tf->hint_charged = cap;
 	}
-}
-
-const char *fh_path(const struct fh *f, char *buf, size_t len)
-{
-	static const char *const ctl[] = { ".replicas", ".upstreams", ".info" };
-	const char *name = f->kind == FH_TOPIC ? topic_fh_of((struct fh *)f)->topic->name :
-						 ctl[ctl_fh_of((struct fh *)f)->txn.which];
-	snprintf(buf, len, "/%s/%s/%s", f->stream->cluster->name, f->stream->name, name);
-	return buf;
 }

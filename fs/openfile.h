@@ -27,6 +27,9 @@ struct fh {
 	enum fh_kind kind;
 	pthread_mutex_t mu;	/* everything below and in the kind's struct */
 	struct stream *stream;	/* a reference */
+	/* "/<cluster>/<stream>/<name>" of what it has open, for log lines
+	 * (made once at open: libfuse passes no path with nullpath_ok). */
+	char *name;
 	/* What the file holds for its reader (a control file's text, a
 	 * topic's read-ahead) is counted against the opener's share of this
 	 * (borrowed, may be NULL). */
@@ -105,8 +108,11 @@ void fh_free(struct fh *f);
 /*
  * fh_path - "/<cluster>/<stream>/<name>" of what F has open, for log lines:
  * libfuse passes no path to the handlers of an open file (nullpath_ok).
- * Written into BUF (LEN bytes), which it returns.
+ * Owned by F.
  */
-const char *fh_path(const struct fh *f, char *buf, size_t len);
+static inline const char *fh_path(const struct fh *f)
+{
+	return f->name;
+}
 
 #endif

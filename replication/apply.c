@@ -59,9 +59,9 @@ int apply_open(struct sfs_namespace *ns, const char *src_cluster,
  * first on the replica), or if it belongs to someone other than the
  * replica stream's owner (who reads it whatever its mode) while the
  * source lets no others read, the messages are refused (-EACCES, the
- * reason in ERR) until its owner or root narrows it (chmod) or gives it
- * to the stream's owner (chown). Its mode is never changed here: a peer
- * picks no local mode, not even a narrower one.
+ * reason in ERR) until it is removed there (replication makes it again)
+ * or narrowed (chmod) or given to the stream's owner (chown). Its mode is
+ * never changed here: a peer picks no local mode, not even a narrower one.
  */
 static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *name,
 		     uint32_t uid, uint32_t gid, uint32_t mode, struct topic **out,
@@ -77,10 +77,9 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 	bool created = false;
 	uint32_t max = ns->topic_opts.max_replicated_topics ? ns->topic_opts.max_replicated_topics :
 							       TOPIC_MAX_REPLICATED;
-	struct topic *have = stream_find_topic(t, name);
-	if (have) {
-		topic_put(have);
-	} else {
+	/* The usual case, a topic that is there: one lookup, no creation. */
+	*out = stream_find_topic(t, name);
+	if (!*out) {
 		pthread_mutex_lock(&t->lock);
 		size_t nt = t->ntopics;
 		pthread_mutex_unlock(&t->lock);
@@ -89,13 +88,13 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 				 name, nt);
 			return -ENOSPC;
 		}
-	}
-	int rc = stream_topic_get_or_create(t, name, owner, group, src, false, &ns->topic_opts,
-					    out, &created);
-	if (rc < 0) {
-		snprintf(err, errlen, "topic %s: cannot be created on the replica: %s", name,
-			 strerror(-rc));
-		return rc;
+		int rc = stream_topic_get_or_create(t, name, owner, group, src, false,
+						    &ns->topic_opts, out, &created);
+		if (rc < 0) {
+			snprintf(err, errlen, "topic %s: cannot be created on the replica: %s", name,
+				 strerror(-rc));
+			return rc;
+		}
 	}
 	if (created)
 		return 0;

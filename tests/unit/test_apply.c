@@ -18,35 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/scratch.h"
-#include "fs/config.h"
-#include "fs/namespace.h"
+#include "tests/unit/nsfix.h"
 #include "replication/apply.h"
 
-static char dir[512];
-static struct sfs_config cfg;
-static struct sfs_namespace ns;
+static struct nsfix fix;
 static struct stream *r;	/* newyork/r, the replica: owned 1234:5678 */
 
 static int setup(void **state)
 {
 	(void)state;
-	if (scratch_make("apply", dir, sizeof(dir), NULL) < 0)
+	if (nsfix_open(&fix, "apply", false) < 0)
 		return -1;
-	char path[600], err[512];
-	snprintf(path, sizeof(path), "%s/mount.conf", dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "[mount]\nmountpoint = /mapr\n[cluster sanfrancisco]\ndata = %s/sf\n"
-		   "[cluster newyork]\ndata = %s/ny\n", dir, dir);
-	fclose(f);
-	if (config_load(path, &cfg, err, sizeof(err)) < 0 ||
-	    ns_open(&ns, &cfg, NULL, NULL, err, sizeof(err)) < 0) {
-		print_error("%s\n", err);
-		return -1;
-	}
-	return ns_create_stream(&ns, ns_cluster(&ns, "newyork"), "r", 1234, 5678, 0755, &r);
+	return ns_create_stream(&fix.ns, ns_cluster(&fix.ns, "newyork"), "r", 1234, 5678, 0755, &r);
 }
 
 static int teardown(void **state)
@@ -54,9 +37,7 @@ static int teardown(void **state)
 	(void)state;
 	if (r)
 		stream_put(r);
-	ns_close(&ns);
-	config_free(&cfg);
-	return scratch_remove(dir, NULL);
+	return nsfix_close(&fix);
 }
 
 static void allow(const char *line)
@@ -74,14 +55,14 @@ static void test_allow_list(void **state)
 	struct stream *t = NULL;
 	uuid_t u;
 	char err[512] = "";
-	assert_int_equal(apply_open(&ns, "sanfrancisco", "s", "newyork", "r", &t, u, err,
+	assert_int_equal(apply_open(&fix.ns, "sanfrancisco", "s", "newyork", "r", &t, u, err,
 				    sizeof(err)), -EACCES);
 	assert_null(t);
 	assert_non_null(strstr(err, "is not in /mapr/newyork/r/.upstreams"));
-	assert_int_equal(apply_open(&ns, "sanfrancisco", "s", "newyork", "nosuch", &t, u, err,
+	assert_int_equal(apply_open(&fix.ns, "sanfrancisco", "s", "newyork", "nosuch", &t, u, err,
 				    sizeof(err)), -ENOENT);
 	allow("s");
-	assert_int_equal(apply_open(&ns, "sanfrancisco", "s", "newyork", "r", &t, u, err,
+	assert_int_equal(apply_open(&fix.ns, "sanfrancisco", "s", "newyork", "r", &t, u, err,
 				    sizeof(err)), 0);
 	assert_ptr_equal(t, r);
 	assert_int_equal(uuid_compare(u, r->uuid), 0);
@@ -111,7 +92,7 @@ static void test_owner_mode_and_exactly_once(void **state)
 	struct topic_msg m[2] = { msg(os, ot, 0, "a"), msg(os, ot, 1, "b") };
 	size_t applied = 9;
 	/* a peer's uid 0 and mode 06777 pick nothing */
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 06777, m, 2, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 06777, m, 2, &applied, err,
 				      sizeof(err)), 0);
 	assert_int_equal(applied, 2);
 	struct topic *t = stream_find_topic(r, "t");
@@ -120,38 +101,38 @@ static void test_owner_mode_and_exactly_once(void **state)
 	assert_int_equal(t->gid, 5678);
 	assert_int_equal(t->mode, 0777);
 	/* again: exactly once */
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0777, m, 2, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0777, m, 2, &applied, err,
 				      sizeof(err)), 0);
 	assert_int_equal(applied, 0);
 	/* the source narrowed to 0640: its next messages are refused while
 	 * the replica lets others read; its mode is not touched */
 	struct topic_msg c = msg(os, ot, 2, "c");
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
 				      sizeof(err)), -EACCES);
 	assert_non_null(strstr(err, "lets others read (mode 777), the source topic does not (mode 640)"));
 	assert_int_equal(t->mode, 0777);
 	assert_true(topic_end(t) == 2);
 	/* a peer's mode 0 changes no local mode either */
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0, &c, 1, &applied, err, sizeof(err)),
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0, &c, 1, &applied, err, sizeof(err)),
 			 -EACCES);
 	assert_int_equal(t->mode, 0777);
 	/* narrowed there (chmod by its owner): the messages go on; write and
 	 * execute bits the source lacks do not matter */
 	assert_int_equal(topic_set_owner(t, (uid_t)-1, (gid_t)-1, 0662), 0);
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0640, &c, 1, &applied, err,
 				      sizeof(err)), 0);
 	assert_int_equal(applied, 1);
 	assert_int_equal(t->mode, 0662);
 	topic_put(t);
 	/* a batch that cannot be true says so */
 	struct topic_msg j = msg(os, ot, 9, "jump");
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &j, 1, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0640, &j, 1, &applied, err,
 				      sizeof(err)), -EPROTO);
 	assert_non_null(strstr(err, "refused by the replica: topic t: messages of origin"));
 	uuid_t nt;
 	uuid_generate(nt);
 	struct topic_msg late = msg(os, nt, 5, "late");
-	assert_int_equal(apply_append(&ns, r, "t", 0, 0, 0640, &late, 1, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0640, &late, 1, &applied, err,
 				      sizeof(err)), -ENODATA);
 	assert_non_null(strstr(err, "refused by the replica: topic t:"));
 }
@@ -162,7 +143,7 @@ static void test_foreign_owner(void **state)
 	/* someone (uid 65534) made topic p first, open to all */
 	struct topic *p = NULL;
 	assert_int_equal(stream_topic_get_or_create(r, "p", 65534, 65534, 0666, true,
-						    &ns.topic_opts, &p, NULL), 0);
+						    &fix.ns.topic_opts, &p, NULL), 0);
 	uuid_t os, ot;
 	uuid_generate(os);
 	uuid_generate(ot);
@@ -170,13 +151,13 @@ static void test_foreign_owner(void **state)
 	size_t applied = 9;
 	char err[512] = "";
 	/* a source topic others may not read: refused, nothing stored */
-	assert_int_equal(apply_append(&ns, r, "p", 0, 0, 0600, &m, 1, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "p", 0, 0, 0600, &m, 1, &applied, err,
 				      sizeof(err)), -EACCES);
 	assert_non_null(strstr(err, "belongs to uid 65534"));
 	assert_true(topic_end(p) == 0);
 	assert_int_equal(p->mode, 0666);
 	/* one others may read: stored, the mode as it was */
-	assert_int_equal(apply_append(&ns, r, "p", 0, 0, 0666, &m, 1, &applied, err,
+	assert_int_equal(apply_append(&fix.ns, r, "p", 0, 0, 0666, &m, 1, &applied, err,
 				      sizeof(err)), 0);
 	assert_int_equal(applied, 1);
 	assert_int_equal(p->mode, 0666);
@@ -191,16 +172,16 @@ static void test_topic_bound(void **state)
 	pthread_mutex_lock(&r->lock);
 	size_t have = r->ntopics;
 	pthread_mutex_unlock(&r->lock);
-	ns.topic_opts.max_replicated_topics = (uint32_t)have + 1;
-	assert_int_equal(apply_topic(&ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
-	assert_int_equal(apply_topic(&ns, r, "q2", 0, 0, 0644, err, sizeof(err)), -ENOSPC);
+	fix.ns.topic_opts.max_replicated_topics = (uint32_t)have + 1;
+	assert_int_equal(apply_topic(&fix.ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
+	assert_int_equal(apply_topic(&fix.ns, r, "q2", 0, 0, 0644, err, sizeof(err)), -ENOSPC);
 	assert_non_null(strstr(err, "the most replication makes one more in"));
 	struct topic *q2 = stream_find_topic(r, "q2");
 	assert_null(q2);
 	/* topics that exist still take messages */
-	assert_int_equal(apply_topic(&ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
-	ns.topic_opts.max_replicated_topics = 0;
-	assert_int_equal(apply_topic(&ns, r, "q2", 0, 0, 0644, err, sizeof(err)), 0);
+	assert_int_equal(apply_topic(&fix.ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
+	fix.ns.topic_opts.max_replicated_topics = 0;
+	assert_int_equal(apply_topic(&fix.ns, r, "q2", 0, 0, 0644, err, sizeof(err)), 0);
 }
 
 int main(void)

@@ -18,46 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/scratch.h"
-#include "fs/config.h"
+#include "tests/unit/nsfix.h"
 #include "fs/ctlfiles.h"
-#include "fs/namespace.h"
 
-static char dir[512];
-static struct sfs_config cfg;
-static struct sfs_namespace ns;
+static struct nsfix fix;
 static struct stream *s;	/* sanfrancisco/s, where lines are applied */
 
 static int setup(void **state)
 {
 	(void)state;
-	if (scratch_make("ctlapply", dir, sizeof(dir), NULL) < 0)
+	if (nsfix_open(&fix, "ctlapply", true) < 0)
 		return -1;
-	char path[600], err[512];
-	snprintf(path, sizeof(path), "%s/mount.conf", dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "[mount]\nmountpoint = /mapr\n"
-		   "[cluster sanfrancisco]\ndata = %s/sf\n"
-		   "[cluster newyork]\ndata = %s/ny\n"
-		   "[cluster london]\ngateway = 198.18.0.2:5660\n"
-		   /* never read here: no TLS is set up by these tests */
-		   "[gateway]\ncert = %s/c.pem\nkey = %s/k.pem\nca = %s/ca.pem\n",
-		dir, dir, dir, dir, dir);
-	fclose(f);
-	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
-		print_error("config_load: %s\n", err);
-		return -1;
-	}
-	if (ns_open(&ns, &cfg, NULL, NULL, err, sizeof(err)) < 0) {
-		print_error("ns_open: %s\n", err);
-		return -1;
-	}
-	struct cluster *sf = ns_cluster(&ns, "sanfrancisco"), *ny = ns_cluster(&ns, "newyork");
-	if (ns_create_stream(&ns, sf, "s", 0, 0, 0755, &s) < 0 ||
-	    ns_create_stream(&ns, ny, "a", 0, 0, 0755, NULL) < 0 ||
-	    ns_create_stream(&ns, ny, "b", 0, 0, 0755, NULL) < 0)
+	struct cluster *sf = ns_cluster(&fix.ns, "sanfrancisco"), *ny = ns_cluster(&fix.ns, "newyork");
+	if (ns_create_stream(&fix.ns, sf, "s", 0, 0, 0755, &s) < 0 ||
+	    ns_create_stream(&fix.ns, ny, "a", 0, 0, 0755, NULL) < 0 ||
+	    ns_create_stream(&fix.ns, ny, "b", 0, 0, 0755, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -67,9 +42,7 @@ static int teardown(void **state)
 	(void)state;
 	if (s)
 		stream_put(s);
-	ns_close(&ns);
-	config_free(&cfg);
-	return scratch_remove(dir, NULL);
+	return nsfix_close(&fix);
 }
 
 /* Parse TEXT as lines of KIND and apply them. Returns ctlfile_apply's. */
@@ -80,7 +53,7 @@ static int apply(enum ctl_kind kind, const char *text, bool replace, bool dry_ru
 	int n = ctl_parse(text, strlen(text), kind, "/mapr", &e, err, sizeof(err));
 	if (n < 0)
 		fail_msg("ctl_parse(%s): %s", text, err);
-	int rc = ctlfile_apply(&ns, s, kind, e, n, replace, dry_run);
+	int rc = ctlfile_apply(&fix.ns, s, kind, e, n, replace, dry_run);
 	free(e);
 	return rc;
 }
@@ -90,7 +63,7 @@ static char *replicas_text(void)
 {
 	char *text = NULL;
 	size_t len = 0;
-	assert_int_equal(ctlfile_render(&ns, s, NULL, CTLFILE_REPLICAS, &text, &len), 0);
+	assert_int_equal(ctlfile_render(&fix.ns, s, NULL, CTLFILE_REPLICAS, &text, &len), 0);
 	return text;
 }
 
@@ -208,7 +181,7 @@ static void test_upstreams(void **state)
 	assert_string_equal(s->upstreams[0].stream, "b");
 	char *text = NULL;
 	size_t len = 0;
-	assert_int_equal(ctlfile_render(&ns, s, NULL, CTLFILE_UPSTREAMS, &text, &len), 0);
+	assert_int_equal(ctlfile_render(&fix.ns, s, NULL, CTLFILE_UPSTREAMS, &text, &len), 0);
 	assert_non_null(strstr(text, "/mapr/newyork/b # uuid="));
 	free(text);
 	assert_int_equal(apply(CTL_UPSTREAMS, "", true, false), 0);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bats
+# 01-layout.bats - the layout docs/architecture.md promises, checked on the
+# sources: fs/ reaches replication only through its hooks (only the file
+# that wires the daemon, fs/main.c, includes a header of replication/),
+# and no module grows into a file that owns too much (about 700 lines).
+
+SRC=${STREAMFS_SRC:-$BATS_TEST_DIRNAME/../..}
+
+@test "fs/ includes no header of replication/, except fs/main.c" {
+	run bash -c "cd '$SRC' && grep -ln 'include \"\\(\\.\\./\\)\\?replication/' fs/*.[ch] fs/*/*.[ch] | grep -v '^fs/main.c$'"
+	echo "$output"
+	[ -z "$output" ]
+}
+
+@test "no file in fs/ or replication/ over 750 lines" {
+	run bash -c "cd '$SRC' && wc -l fs/*.[ch] fs/*/*.[ch] replication/*.[ch] | awk '\$2 != \"total\" && \$1 > 750'"
+	echo "$output"
+	[ -z "$output" ]
+}

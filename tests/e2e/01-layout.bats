@@ -17,3 +17,9 @@ SRC=${STREAMFS_SRC:-$BATS_TEST_DIRNAME/../..}
 	echo "$output"
 	[ -z "$output" ]
 }
+
+@test "docs and comments cite docs/ files, never the design contract's sections (not in the repository)" {
+	run bash -c "cd '$SRC' && grep -rnE 'DESIGN|§' fs replication cli tests/unit tests/e2e docs README.md Makefile scripts bench fuzz/*.c 2>/dev/null | grep -v '01-layout.bats'"
+	echo "$output"
+	[ -z "$output" ]
+}

@@ -1,5 +1,7 @@
 /*
- * segment.c - one segment's data file and sparse index (segment.h).
+ * segment.c - one segment's data file and index (segment.h): creating and
+ * opening either format, and the version-1 format of records with its
+ * sparse index (version 2, batches, is fs/segment_batch.c).
  *
  * Appends write the data first and the index after: a crash between the two
  * leaves index entries missing, never pointing past the data, and
@@ -21,8 +23,8 @@
 #include "util/byteorder.h"
 #include "util/fileio.h"
 
-static const uint8_t seg_magic[8] = { 'S', 'F', 'S', 'S', 'E', 'G', 0, 0 };
-static const uint8_t idx_magic[8] = { 'S', 'F', 'S', 'I', 'D', 'X', 0, 0 };
+const uint8_t seg_magic[8] = { 'S', 'F', 'S', 'S', 'E', 'G', 0, 0 };
+const uint8_t idx_magic[8] = { 'S', 'F', 'S', 'I', 'D', 'X', 0, 0 };
 
 void segment_name(char *out, uint64_t base, bool idx)
 {
@@ -30,7 +32,7 @@ void segment_name(char *out, uint64_t base, bool idx)
 }
 
 int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
-		   struct segment *out)
+		   uint32_t version, struct segment *out)
 {
 	char name[32], iname[32];
 	uint8_t hdr[SEG_HDR_SIZE] = { 0 }, ihdr[IDX_HDR_SIZE] = { 0 };
@@ -40,15 +42,17 @@ int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
 	segment_name(iname, base_offset, true);
 	memset(out, 0, sizeof(*out));
 	out->fd = out->idx_fd = -1;
+	if (version != SEG_FORMAT_RECORDS && version != SEG_FORMAT_BATCHES)
+		return -EINVAL;
 
 	memcpy(hdr, seg_magic, 8);
-	put_le32(hdr + 8, SEG_FORMAT_VERSION);
+	put_le32(hdr + 8, version);
 	put_le32(hdr + 12, SEG_HDR_SIZE);
 	put_le64(hdr + 16, base_offset);
 	put_le64(hdr + 24, base_vpos);
 	memcpy(ihdr, idx_magic, 8);
-	put_le32(ihdr + 8, SEG_FORMAT_VERSION);
-	put_le32(ihdr + 12, IDX_ENTRY_SIZE);
+	put_le32(ihdr + 8, version);
+	put_le32(ihdr + 12, version == SEG_FORMAT_BATCHES ? BATCH_ENTRY_SIZE : IDX_ENTRY_SIZE);
 
 	out->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (out->fd < 0) {
@@ -68,6 +72,8 @@ int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
 	out->size = SEG_HDR_SIZE;
 	out->idx_count = 0;
 	out->last_idx_filepos = 0;
+	out->version = version;
+	out->verified = SEG_HDR_SIZE;
 	return 0;
 fail:
 	/* Remove only what this call created: never an existing segment. */
@@ -334,6 +340,13 @@ int segment_open(int dirfd, const char *name, bool last,
 	}
 	out->base_offset = get_le64(hdr + 16);
 	out->base_vpos = get_le64(hdr + 24);
+	out->version = get_le32(hdr + 8);
+	if (out->version == SEG_FORMAT_BATCHES) {
+		if ((rc = segment_open_batches(dirfd, name, last, topic_name, out)) < 0)
+			goto fail;
+		return 0;
+	}
+	out->version = SEG_FORMAT_RECORDS; /* 0 and 1: records */
 
 	segment_name(iname, out->base_offset, true);
 	out->idx_fd = openat(dirfd, iname, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -353,13 +366,14 @@ int segment_open(int dirfd, const char *name, bool last,
 	 */
 	bool rebuilt = false;
 	if (pread_full(out->idx_fd, ihdr, sizeof(ihdr), 0) < 0 ||
-	    memcmp(ihdr, idx_magic, 8) != 0 || get_le32(ihdr + 12) != IDX_ENTRY_SIZE) {
+	    memcmp(ihdr, idx_magic, 8) != 0 || get_le32(ihdr + 12) != IDX_ENTRY_SIZE ||
+	    get_le32(ihdr + 8) > SEG_FORMAT_RECORDS) {
 		if (ist.st_size)
 			log_warn("topic %s: index %s has a bad header; rebuilding it",
 				 topic_name, iname);
 		memset(ihdr, 0, sizeof(ihdr));
 		memcpy(ihdr, idx_magic, 8);
-		put_le32(ihdr + 8, SEG_FORMAT_VERSION);
+		put_le32(ihdr + 8, SEG_FORMAT_RECORDS);
 		put_le32(ihdr + 12, IDX_ENTRY_SIZE);
 		if (ftruncate(out->idx_fd, 0) < 0) {
 			rc = -errno;
@@ -369,12 +383,6 @@ int segment_open(int dirfd, const char *name, bool last,
 			goto fail;
 		ist.st_size = IDX_HDR_SIZE;
 		rebuilt = true;
-	}
-	if (get_le32(ihdr + 8) > SEG_FORMAT_VERSION) {
-		log_error("topic %s: index %s has format version %u, newer than this streamfs (%u); refusing to read it",
-			  topic_name, iname, get_le32(ihdr + 8), SEG_FORMAT_VERSION);
-		rc = -EPROTO;
-		goto fail;
 	}
 	out->idx_count = ist.st_size > IDX_HDR_SIZE ?
 		(ist.st_size - IDX_HDR_SIZE) / IDX_ENTRY_SIZE : 0;

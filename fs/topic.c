@@ -118,6 +118,7 @@ static void free_topic(struct topic *t)
 	pthread_rwlock_destroy(&t->lock);
 	pthread_mutex_destroy(&t->sync_mu);
 	pthread_mutex_destroy(&t->open_mu);
+	pthread_mutex_destroy(&t->check_mu);
 	free(t);
 }
 
@@ -135,6 +136,7 @@ static struct topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 	pthread_rwlock_init(&t->lock, NULL);
 	pthread_mutex_init(&t->sync_mu, NULL);
 	pthread_mutex_init(&t->open_mu, NULL);
+	pthread_mutex_init(&t->check_mu, NULL);
 	atomic_init(&t->damaged_offset, -1);
 	atomic_init(&t->refs, 1);
 	return t;
@@ -224,6 +226,39 @@ void topic_note_damage(struct topic *t, uint64_t offset)
 
 /* ---- create / open / close -------------------------------------------- */
 
+uint32_t topic_segment_version(const struct topic *t)
+{
+	return t->opts && t->opts->segment_version ? t->opts->segment_version
+						   : SEG_FORMAT_VERSION;
+}
+
+/*
+ * Appends go to a segment of the format this streamfs writes: a loaded
+ * topic whose last segment is of another format (an older streamfs wrote
+ * it) starts a new one, and an empty one is replaced. Older segments stay
+ * as they are and are read as they are. 0 or a negative errno.
+ */
+static int start_current_format(struct topic *t)
+{
+	struct segment *s = &t->segs[t->nsegs - 1];
+	if (s->version == topic_segment_version(t))
+		return 0;
+	if (s->size <= SEG_HDR_SIZE) {
+		char name[32], iname[32];
+		uint64_t base = s->base_offset, vpos = s->base_vpos;
+		segment_name(name, base, false);
+		segment_name(iname, base, true);
+		segment_close(s);
+		t->nsegs--;
+		if (unlinkat(t->dirfd, name, 0) < 0 || unlinkat(t->dirfd, iname, 0) < 0)
+			return -errno;
+		return topic_add_segment(t, base, vpos);
+	}
+	log_info("topic %s: its last segment has format %u; new messages go to a segment of format %u",
+		 t->name, s->version, topic_segment_version(t));
+	return topic_add_segment(t, s->end_offset, s->end_vpos);
+}
+
 int topic_add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos)
 {
 	if (t->nsegs == t->segcap) {
@@ -237,7 +272,8 @@ int topic_add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos)
 	int dfd = topic_dir_get(t);
 	if (dfd < 0)
 		return dfd;
-	int rc = segment_create(dfd, base_offset, base_vpos, &t->segs[t->nsegs]);
+	int rc = segment_create(dfd, base_offset, base_vpos, topic_segment_version(t),
+				&t->segs[t->nsegs]);
 	if (rc == 0) {
 		t->nsegs++;
 		if (t->fds_open)
@@ -458,6 +494,8 @@ int topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 		t->segs[i].end_offset = t->segs[i + 1].base_offset;
 		t->segs[i].end_vpos = t->segs[i + 1].base_vpos;
 	}
+	if ((rc = start_current_format(t)) < 0)
+		goto fail;
 	uint64_t end = t->segs[t->nsegs - 1].end_offset;
 	uint64_t covered = topic_checkpoint_load(t, end);
 	if ((rc = topic_scan_hwm(t, covered)) < 0)

@@ -46,6 +46,11 @@ struct topic_opts {
 	/* The most topics a stream may hold for replication to make one more
 	 * (0: the default, TOPIC_MAX_REPLICATED, replication/apply.c). */
 	uint32_t max_replicated_topics;
+	/* The segment format new segments are written in (0: the newest,
+	 * SEG_FORMAT_VERSION; SEG_FORMAT_RECORDS only for tests of reading
+	 * old logs). A topic whose last segment is of another format starts a
+	 * new segment when it is loaded. */
+	uint32_t segment_version;
 };
 
 /*
@@ -148,6 +153,9 @@ struct topic {
 	 */
 	pthread_mutex_t open_mu;
 	bool fds_open;
+	/* Serialises checks of version-2 segments (segment_check) by readers
+	 * holding the lock shared. Lock order: lock, then check_mu. */
+	pthread_mutex_t check_mu;
 	struct fd_user fdu;
 
 	/* Offset of a message found failing its checksum (reads of it give

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "topic_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,32 +26,114 @@
 /* ---- appends ---------------------------------------------------------- */
 
 /*
- * Write LEN bytes of NRECS encoded records at the end of the log, rolling
- * to a new segment first if the last one is full. Lock held exclusively.
+ * An append being built, in the format of the topic's segments
+ * (topic_segment_version): version 1 records, or version 2 data with the
+ * batches that cut it. Sized for every message up front.
  */
-static int log_write(struct topic *t, const uint8_t *buf, size_t len, size_t nrecs)
+struct pending {
+	uint32_t version;
+	uint8_t *buf;		/* records, or data */
+	size_t len;
+	struct seg_batch *b;	/* version 2 */
+	size_t nb;
+	size_t nmsgs;
+};
+
+/* Room for N messages of PAYLOAD_BYTES in all. 0 or -ENOMEM. */
+static int pending_init(struct pending *p, uint32_t version, size_t n, size_t payload_bytes)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = version;
+	size_t cap = payload_bytes + n * (version == SEG_FORMAT_BATCHES ? 1 : RECORD_HDR_SIZE);
+	p->buf = malloc(cap ? cap : 1);
+	if (version == SEG_FORMAT_BATCHES)
+		p->b = malloc((n ? n : 1) * sizeof(*p->b));
+	if (!p->buf || (version == SEG_FORMAT_BATCHES && !p->b)) {
+		free(p->buf);
+		free(p->b);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void pending_free(struct pending *p)
+{
+	free(p->buf);
+	free(p->b);
+}
+
+/* Add one message. Version 2 extends the last batch when the message
+ * follows it: same origin, the next origin offset, the same time, room. */
+static void pending_add(struct pending *p, const void *payload, uint32_t len,
+			uint16_t origin_idx, uint64_t origin_offset, uint64_t ts)
+{
+	p->nmsgs++;
+	if (p->version != SEG_FORMAT_BATCHES) {
+		struct record_hdr h = {
+			.len = len,
+			.origin_offset = origin_offset,
+			.timestamp_ns = ts,
+			.origin_idx = origin_idx,
+		};
+		if (len)
+			memcpy(p->buf + p->len + RECORD_HDR_SIZE, payload, len);
+		record_encode(p->buf + p->len, &h);
+		p->len += RECORD_HDR_SIZE + (size_t)len;
+		return;
+	}
+	if (len)
+		memcpy(p->buf + p->len, payload, len);
+	p->buf[p->len + len] = '\n';
+	p->len += (size_t)len + 1;
+	struct seg_batch *last = p->nb ? &p->b[p->nb - 1] : NULL;
+	if (last && last->origin_idx == origin_idx && last->timestamp_ns == ts &&
+	    last->origin_offset + last->count == origin_offset &&
+	    (uint64_t)last->len + len + 1 <= SEG_BATCH_BYTES) {
+		last->len += len + 1;
+		last->count++;
+		return;
+	}
+	p->b[p->nb++] = (struct seg_batch){
+		.len = len + 1,
+		.count = 1,
+		.origin_offset = origin_offset,
+		.timestamp_ns = ts,
+		.origin_idx = origin_idx,
+	};
+}
+
+/*
+ * Write append P at the end of the log, rolling to a new segment first if
+ * the last one is full. Lock held exclusively.
+ */
+static int log_write(struct topic *t, struct pending *p)
 {
 	LOCK_ASSERT_WRLOCKED(&t->lock);
 	int orc = topic_open_fds(t);
 	if (orc < 0)
 		return orc;
 	struct segment *s = &t->segs[t->nsegs - 1];
-	if (s->size > SEG_HDR_SIZE && s->size + len > t->opts->segment_bytes) {
+	if (s->size > SEG_HDR_SIZE && s->size + p->len > t->opts->segment_bytes) {
 		/* topic_sync only syncs the current segment: finish this one. */
-		if (t->opts->fsync != SFS_FSYNC_OS && fdatasync(s->fd) < 0)
+		if (t->opts->fsync != SFS_FSYNC_OS &&
+		    (fdatasync(s->fd) < 0 || fdatasync(s->idx_fd) < 0))
 			return -errno;
 		int rc = topic_add_segment(t, s->end_offset, s->end_vpos);
 		if (rc < 0)
 			return rc;
 		s = &t->segs[t->nsegs - 1];
 	}
-	int rc = segment_append(s, buf, len, nrecs);
+	/* Segments are made in the topic's format (start_current_format). */
+	assert(s->version == p->version);
+	int rc = p->version == SEG_FORMAT_BATCHES ?
+		segment_append_batches(s, p->buf, p->len, p->b, p->nb) :
+		segment_append(s, p->buf, p->len, p->nmsgs);
 	if (rc < 0)
 		return rc;
 	/* Stored and indexed; marks, checkpoint and acknowledgement to come. */
 	FAULT_POINT("append-after-write");
 	t->mtime_ns = now_ns();
-	t->since_checkpoint += nrecs;
+	t->since_checkpoint += p->nmsgs;
 	return 0;
 }
 
@@ -75,7 +158,10 @@ int topic_sync(struct topic *t)
 	uint64_t end = t->segs[t->nsegs - 1].end_offset;
 	if (t->synced_upto < end) {
 		rc = topic_open_fds(t);
-		if (rc == 0 && fdatasync(t->segs[t->nsegs - 1].fd) < 0)
+		/* Version 2: the index holds the origins, it must last too. */
+		const struct segment *s = &t->segs[t->nsegs - 1];
+		if (rc == 0 && (fdatasync(s->fd) < 0 ||
+				(s->version == SEG_FORMAT_BATCHES && fdatasync(s->idx_fd) < 0)))
 			rc = -errno;
 		if (rc == 0)
 			t->synced_upto = end;
@@ -108,11 +194,12 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		return 0;
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++)
-		len += RECORD_HDR_SIZE + msgs[i].iov_len;
-	uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return -ENOMEM;
-	int rc;
+		len += msgs[i].iov_len;
+	struct pending p;
+	int rc = pending_init(&p, topic_segment_version(t), n, len);
+	if (rc < 0)
+		return rc;
+	uint64_t offset = 0;
 	pthread_rwlock_wrlock(&t->lock);
 	if (t->deleted) {
 		rc = -ENOENT;
@@ -127,7 +214,7 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 			goto out;
 		t->local_idx = rc;
 	}
-	uint64_t offset = t->segs[t->nsegs - 1].end_offset;
+	offset = t->segs[t->nsegs - 1].end_offset;
 	/* Origin offsets of this topic's own messages are dense from 0: one
 	 * more than the last one's, so that a receiver can tell a jump or a
 	 * late start (a forgery, topic_check_batch). */
@@ -144,20 +231,10 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		goto out;
 	}
 	uint64_t ts = now_ns();
-	size_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct record_hdr h = {
-			.len = msgs[i].iov_len,
-			.origin_offset = seq + i,
-			.timestamp_ns = ts,
-			.origin_idx = (uint16_t)t->local_idx,
-		};
-		if (msgs[i].iov_len)
-			memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].iov_base, msgs[i].iov_len);
-		record_encode(buf + pos, &h);
-		pos += RECORD_HDR_SIZE + msgs[i].iov_len;
-	}
-	rc = log_write(t, buf, len, n);
+	for (size_t i = 0; i < n; i++)
+		pending_add(&p, msgs[i].iov_base, (uint32_t)msgs[i].iov_len,
+			    (uint16_t)t->local_idx, seq + i, ts);
+	rc = log_write(t, &p);
 	if (rc == 0) {
 		struct topic_origin *o = &t->origins[t->local_idx];
 		o->hwm = seq + n - 1;
@@ -166,7 +243,7 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 	}
 out:
 	pthread_rwlock_unlock(&t->lock);
-	free(buf);
+	pending_free(&p);
 	if (rc == 0)
 		rc = appended(t, offset + n);
 	return rc;
@@ -178,16 +255,16 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 	size_t len = 0, kept = 0;
 	uint64_t upto = 0;
 	for (size_t i = 0; i < n; i++)
-		len += RECORD_HDR_SIZE + msgs[i].len;
-	uint8_t *buf = malloc(len ? len : 1);
+		len += msgs[i].len;
+	struct pending p;
 	/* Marks as they would be after this batch; committed only on success. */
 	uint64_t *newhwm = NULL;
 	bool *touched = NULL;
-	int rc = 0;
 	if (applied)
 		*applied = 0;
-	if (!buf)
-		return -ENOMEM;
+	int rc = pending_init(&p, topic_segment_version(t), n, len);
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_wrlock(&t->lock);
 	if (t->deleted) {
 		rc = -ENOENT;
@@ -230,7 +307,6 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 		rc = -ENOMEM;
 		goto out;
 	}
-	size_t pos = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct topic_origin *o = &t->origins[idx[i]];
 		bool seen = touched[idx[i]] || o->seen;
@@ -239,22 +315,14 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 			continue; /* already here: exactly once */
 		newhwm[idx[i]] = msgs[i].origin_offset;
 		touched[idx[i]] = true;
-		struct record_hdr h = {
-			.len = msgs[i].len,
-			.origin_offset = msgs[i].origin_offset,
-			.timestamp_ns = msgs[i].timestamp_ns,
-			.origin_idx = (uint16_t)idx[i],
-		};
-		if (msgs[i].len)
-			memcpy(buf + pos + RECORD_HDR_SIZE, msgs[i].payload, msgs[i].len);
-		record_encode(buf + pos, &h);
-		pos += RECORD_HDR_SIZE + msgs[i].len;
+		pending_add(&p, msgs[i].payload, msgs[i].len, (uint16_t)idx[i],
+			    msgs[i].origin_offset, msgs[i].timestamp_ns);
 		kept++;
 	}
 	free(idx);
 	upto = t->segs[t->nsegs - 1].end_offset + kept;
 	if (kept) {
-		rc = log_write(t, buf, pos, kept);
+		rc = log_write(t, &p);
 		if (rc == 0) {
 			for (size_t i = 0; i < t->norigins; i++)
 				if (touched[i]) {
@@ -268,7 +336,7 @@ int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
 		*applied = kept;
 out:
 	pthread_rwlock_unlock(&t->lock);
-	free(buf);
+	pending_free(&p);
 	free(newhwm);
 	free(touched);
 	if (rc == 0 && kept)

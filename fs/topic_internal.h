@@ -53,6 +53,9 @@ size_t topic_seg_for_vpos(const struct topic *t, uint64_t vpos);
 /* topic_note_damage - remember the first damaged message seen (.info). */
 void topic_note_damage(struct topic *t, uint64_t offset);
 
+/* topic_segment_version - the format T writes new segments in. */
+uint32_t topic_segment_version(const struct topic *t);
+
 /* topic_add_segment - make the next segment (BASE_OFFSET, BASE_VPOS) and
  * count its files. Lock held exclusively. 0 or a negative errno. */
 int topic_add_segment(struct topic *t, uint64_t base_offset, uint64_t base_vpos);

@@ -226,53 +226,43 @@ out:
 }
 
 
-/* Update high-water marks from the records at offsets [FROM, end). */
+/* Update high-water marks from the messages at offsets [FROM, end). */
 int topic_scan_hwm(struct topic *t, uint64_t from)
 {
 	for (size_t si = topic_seg_for_offset(t, from); si < t->nsegs; si++) {
 		struct segment *s = &t->segs[si];
-		struct seg_pos p;
-		int rc = segment_find_offset(s, from < s->base_offset ? s->base_offset : from, &p);
-		if (rc < 0)
-			return rc;
-		struct seg_reader r;
-		struct record_hdr h;
-		const uint8_t *hb, *pl;
-		seg_reader_init(&r, s, p.filepos, s->size);
-		uint64_t off = p.offset;
-		while ((rc = seg_reader_next(&r, &h, &hb, &pl, false)) == 1) {
-			if (off++ < from)
-				continue;
+		struct seg_iter it;
+		struct seg_msg m;
+		int rc;
+		seg_iter_init(&it, s, from);
+		while ((rc = seg_iter_next(&it, &m)) != 0) {
 			/*
-			 * Only an intact record may raise a mark: one flipped
+			 * Only an intact message may raise a mark: one flipped
 			 * bit in an origin offset would otherwise make every
 			 * later message of that origin look old (silent loss).
 			 * Offsets past INT64_MAX cannot be real ones.
 			 */
-			if (!record_verify(hb, h.len)) {
-				topic_note_damage(t, off - 1);
+			if (rc == -EBADMSG) {
+				topic_note_damage(t, m.offset);
+				log_warn("topic %s: segment %020" PRIu64 " is damaged at offset %" PRIu64
+					 "; the messages there read as EIO", t->name, s->base_offset, m.offset);
 				continue;
 			}
-			if (h.origin_offset > INT64_MAX)
+			if (rc < 0) {
+				seg_iter_free(&it);
+				return rc;
+			}
+			if (m.origin_offset > INT64_MAX)
 				continue;
-			if (h.origin_idx < t->norigins) {
-				struct topic_origin *o = &t->origins[h.origin_idx];
-				if (!o->seen || h.origin_offset > o->hwm) {
-					o->hwm = h.origin_offset;
+			if (m.origin_idx < t->norigins) {
+				struct topic_origin *o = &t->origins[m.origin_idx];
+				if (!o->seen || m.origin_offset > o->hwm) {
+					o->hwm = m.origin_offset;
 					o->seen = true;
 				}
 			}
 		}
-		seg_reader_free(&r);
-		/* A damaged end of an earlier segment (its reads fail with EIO)
-		 * must not take the whole topic down: go on with the next. */
-		if (rc == -ENODATA || rc == -EBADMSG) {
-			log_warn("topic %s: segment %020" PRIu64 " is damaged after offset %" PRIu64
-				 "; the messages there read as EIO", t->name, s->base_offset, off);
-			continue;
-		}
-		if (rc < 0)
-			return rc;
+		seg_iter_free(&it);
 	}
 	return 0;
 }
@@ -350,6 +340,14 @@ int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_
 		char u[37];
 		if (!uuid_compare(m->origin_stream, t->stream_uuid)) {
 			snprintf(err, errlen, "topic %s: a message claims this stream as its origin (offset %" PRIu64 "): refused",
+				 t->name, m->origin_offset);
+			rc = -EPROTO;
+			goto out;
+		}
+		/* A message is a line: one holding a '\n' would read as two
+		 * (and break the batches of fs/segment_batch.c). */
+		if (m->len && memchr(m->payload, '\n', m->len)) {
+			snprintf(err, errlen, "topic %s: a message holds a newline (origin offset %" PRIu64 "): refused",
 				 t->name, m->origin_offset);
 			rc = -EPROTO;
 			goto out;

@@ -129,7 +129,7 @@ static void seg_header(uint8_t *h, uint64_t base_offset, uint64_t base_vpos)
 {
 	memset(h, 0, SEG_HDR_SIZE);
 	memcpy(h, "SFSSEG\0\0", 8);
-	put_le32(h + 8, SEG_FORMAT_VERSION);
+	put_le32(h + 8, SEG_FORMAT_RECORDS);
 	put_le32(h + 12, SEG_HDR_SIZE);
 	put_le64(h + 16, base_offset);
 	put_le64(h + 24, base_vpos);
@@ -281,7 +281,7 @@ static void write_segments(int dirfd, const struct layout *l, uint8_t flags,
 	if (h) {
 		memset(b, 0, h);
 		memcpy(b, "SFSIDX\0\0", 8);
-		put_le32(b + 8, SEG_FORMAT_VERSION);
+		put_le32(b + 8, SEG_FORMAT_RECORDS);
 		put_le32(b + 12, IDX_ENTRY_SIZE);
 	}
 	if (idxlen)

@@ -88,7 +88,7 @@ static void seg_hdr(struct buf *b, uint64_t base_offset, uint64_t base_vpos)
 {
 	uint8_t h[SEG_HDR_SIZE] = { 0 };
 	memcpy(h, "SFSSEG\0\0", 8);
-	put_le32(h + 8, SEG_FORMAT_VERSION);
+	put_le32(h + 8, SEG_FORMAT_RECORDS);
 	put_le32(h + 12, SEG_HDR_SIZE);
 	put_le64(h + 16, base_offset);
 	put_le64(h + 24, base_vpos);

@@ -116,3 +116,74 @@ PY
 	wait_count "$R/t" 320000 60
 	cmp "$S/t" "$R/t"
 }
+
+@test "after a restart (no batch checked yet): readers at random positions, sequential readers, a writer and the initial copy at once see exactly the stored bytes" {
+	# Reads of batches not yet checked go through segment_check, under the
+	# topic's lock shared with the other readers, while appends take it
+	# exclusively (fs/topic_read.c, docs/storage.md "Checks").
+	SFS_MOUNT_EXTRA="segment_bytes = 1M"
+	sfs_setup sanfrancisco newyork
+	S=$M/sanfrancisco/s R=$M/newyork/r
+	mkdir "$S" "$R"
+	python3 -c '
+import sys
+with open(sys.argv[1], "ab") as f:
+    for k in range(0, 300000, 1000):
+        f.write(b"".join(b"line-%07d\n" % i for i in range(k, k + 1000)))' "$S/t"
+	sfs_restart
+	replicate sanfrancisco/s newyork/r
+	run timeout 120 python3 - "$S/t" <<'PY'
+import os, random, sys, threading
+src = sys.argv[1]
+full = b"".join(b"line-%07d\n" % i for i in range(320000))
+errors = []
+def check(what, pos, got):
+    if got != full[pos:pos + len(got)]:
+        at = next(k for k in range(len(got)) if got[k] != full[pos + k])
+        errors.append("%s: at %d: %r" % (what, pos + at, got[at:at + 20]))
+def random_reader(seed):
+    rng = random.Random(seed)
+    fd = os.open(src, os.O_RDONLY)
+    for _ in range(300):
+        pos = rng.randrange(0, 300000 * 13)
+        n = rng.choice([1, 13, 4096, 100000, 131072])
+        check("random reader %d" % seed, pos, os.pread(fd, n, pos))
+    os.close(fd)
+def sequential_reader(i):
+    fd = os.open(src, os.O_RDONLY)
+    pos = 0
+    while pos < 320000 * 13:
+        b = os.read(fd, 131072)
+        if not b:
+            if not writing.is_set():
+                break
+            continue
+        check("sequential reader %d" % i, pos, b)
+        pos += len(b)
+    os.close(fd)
+def writer():
+    with open(src, "ab", buffering=0) as f:
+        for k in range(300000, 320000, 500):
+            f.write(b"".join(b"line-%07d\n" % i for i in range(k, k + 500)))
+    writing.clear()
+writing = threading.Event()
+writing.set()
+ts = [threading.Thread(target=writer)]
+ts += [threading.Thread(target=random_reader, args=(s,)) for s in range(6)]
+ts += [threading.Thread(target=sequential_reader, args=(i,)) for i in range(3)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+if errors:
+    print("\n".join(errors[:5]))
+    sys.exit(1)
+print("every read as stored")
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"every read as stored"* ]]
+	cmp <(python3 -c 'import sys; sys.stdout.buffer.write(b"".join(b"line-%07d\n" % i for i in range(320000)))') "$S/t"
+	wait_count "$R/t" 320000 60
+	cmp "$S/t" "$R/t"
+}

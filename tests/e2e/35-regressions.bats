@@ -71,16 +71,24 @@ PY
 	grep -q "stopped cleanly" "$TMP/streamfs.log"
 }
 
-@test "an index file left empty by a crash (segment created, header not written) is rebuilt, the topic served" {
+@test "a segment whose index is lost: the topic is refused with a clear error, the others are served" {
+	# The index of a segment holds the origins and checksums of its
+	# messages and cannot be rebuilt from the data (docs/storage.md); a crash
+	# can only leave an empty index under a segment that holds no message.
 	for i in $(seq 1 300); do echo "m$i"; done >>"$A/t"
+	echo other >>"$A/u"
 	sfs_stop
 	local idx
 	idx=$(ls "$TMP/data/sanfrancisco/a/t/"*.idx | head -n 1)
 	: >"$idx"
+	SFS_LOG_ALLOW='is missing or damaged|topic t cannot be loaded'
 	sfs_start
-	[ "$(wc -l <"$A/t")" -eq 300 ]
-	[ "$(sed -n 150p "$A/t")" = m150 ]
-	[ "$(stat -c %s "$idx")" -gt 16 ]
+	run cat "$A/t"
+	[ "$status" -ne 0 ]
+	grep -q "index $(basename "$idx") is missing or damaged" "$TMP/streamfs.log"
+	[ "$(cat "$A/u")" = other ]
+	# nothing was changed on disk: the data is there for a restore
+	[ "$(stat -c %s "$idx")" -eq 0 ]
 }
 
 @test "a damaged message is named in .info (damagedOffset) after a read meets it" {
@@ -89,8 +97,9 @@ PY
 	sfs_stop
 	local seg pos
 	seg=$(ls "$TMP/data/sanfrancisco/a/t/"*.seg | head -n 1)
-	# 32-byte segment header, then records of 28 + 9 bytes; a payload byte of offset 10
-	pos=$((32 + 10 * 37 + 28 + 2))
+	# 32-byte segment header, then the lines of 10 bytes; a byte of offset 10
+	# (each printf is a write() of its own: a batch per message)
+	pos=$((32 + 10 * 10 + 2))
 	printf 'X' | dd of="$seg" bs=1 seek="$pos" conv=notrunc status=none
 	sfs_start
 	run cat "$A/t"

@@ -128,7 +128,7 @@ rep() {	# rep FIELD: the first replica's FIELD from S/.info
 	sfs_stop
 	local seg
 	seg=$(ls "$TMP/data/sanfrancisco/s/t/"*.seg | head -n 1)
-	printf 'X' | dd of="$seg" bs=1 seek=$((32 + 10 * 37 + 28 + 2)) conv=notrunc status=none
+	printf 'X' | dd of="$seg" bs=1 seek=$((32 + 10 * 10 + 2)) conv=notrunc status=none
 	sfs_start
 	echo /mapr/sanfrancisco/s >>"$R/.upstreams"
 	echo /mapr/newyork/r >>"$S/.replicas"

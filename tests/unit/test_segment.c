@@ -181,7 +181,7 @@ static void idx_load(uint64_t base, struct idx *x)
 	uint8_t *b = read_file(iname, &len);
 	assert_true(len >= IDX_HDR_SIZE);
 	assert_memory_equal(b, "SFSIDX\0\0", 8);
-	assert_int_equal(get_le32(b + 8), SEG_FORMAT_VERSION);
+	assert_int_equal(get_le32(b + 8), SEG_FORMAT_RECORDS);
 	assert_int_equal(get_le32(b + 12), IDX_ENTRY_SIZE);
 	assert_int_equal((len - IDX_HDR_SIZE) % IDX_ENTRY_SIZE, 0);
 	x->n = (len - IDX_HDR_SIZE) / IDX_ENTRY_SIZE;
@@ -388,7 +388,7 @@ static void test_create_empty(void **state)
 {
 	(void)state;
 	struct segment s;
-	assert_int_equal(segment_create(dirfd_, 1000, 5000, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 1000, 5000, SEG_FORMAT_RECORDS, &s), 0);
 	assert_true(s.base_offset == 1000 && s.end_offset == 1000);
 	assert_true(s.base_vpos == 5000 && s.end_vpos == 5000);
 	assert_true(s.size == SEG_HDR_SIZE);
@@ -399,7 +399,7 @@ static void test_create_empty(void **state)
 	uint8_t *b = read_file("00000000000000001000.seg", &len);
 	assert_int_equal(len, SEG_HDR_SIZE);
 	assert_memory_equal(b, "SFSSEG\0\0", 8);
-	assert_int_equal(get_le32(b + 8), SEG_FORMAT_VERSION);
+	assert_int_equal(get_le32(b + 8), SEG_FORMAT_RECORDS);
 	assert_int_equal(get_le32(b + 12), SEG_HDR_SIZE);
 	assert_true(get_le64(b + 16) == 1000);
 	assert_true(get_le64(b + 24) == 5000);
@@ -431,7 +431,7 @@ static void test_create_existing_kept(void **state)
 	(void)state;
 	struct segment s, s2;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 1000, 5000, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 1000, 5000, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 1000, 5000);
 	fill(&s, &m, 10);
 	check_all(&s, &m);
@@ -439,7 +439,7 @@ static void test_create_existing_kept(void **state)
 	uint8_t *d0 = read_file("00000000000000001000.seg", &len0);
 	uint8_t *i0 = read_file("00000000000000001000.idx", &ilen0);
 
-	int rc = segment_create(dirfd_, 1000, 5000, &s2);
+	int rc = segment_create(dirfd_, 1000, 5000, SEG_FORMAT_RECORDS, &s2);
 	struct stat st;
 	bool seg_there = fstatat(dirfd_, "00000000000000001000.seg", &st, 0) == 0;
 	bool idx_there = fstatat(dirfd_, "00000000000000001000.idx", &st, 0) == 0;
@@ -472,7 +472,7 @@ static void test_append_and_find(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 100, 7000, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 100, 7000, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 100, 7000);
 	fill(&s, &m, 60);
 	/* Single records too, and an empty one at the very end. */
@@ -525,7 +525,7 @@ static void test_append_large_batch(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 0, 0, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 0, 0, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 0, 0);
 	uint32_t lens[200];
 	for (size_t i = 0; i < 200; i++)
@@ -546,7 +546,7 @@ static void test_reader(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 7, 70, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 7, 70, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 7, 70);
 	fill(&s, &m, 10);
 	/* A record bigger than the reader's 256 KiB buffer. */
@@ -632,7 +632,7 @@ static void test_reopen(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 500, 123456, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 500, 123456, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 500, 123456);
 	fill(&s, &m, 40);
 	uint64_t idx_count = s.idx_count;
@@ -689,7 +689,7 @@ static void test_append_all_or_nothing(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 0, 0, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 0, 0, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 0, 0);
 	fill(&s, &m, 20);
 	struct idx x;
@@ -768,7 +768,7 @@ static void torn_tail_case(uint64_t base, size_t cut_mode, size_t garbage, bool 
 	struct segment s;
 	struct model m;
 	segment_name(name, base, false);
-	assert_int_equal(segment_create(dirfd_, base, base * 10, &s), 0);
+	assert_int_equal(segment_create(dirfd_, base, base * 10, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, base, base * 10);
 	fill(&s, &m, 25);
 	if (big_tail) {
@@ -856,7 +856,7 @@ static void test_corrupt_tail_cut(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 0, 0, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 0, 0, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 0, 0);
 	fill(&s, &m, 40);
 	struct idx x;
@@ -906,7 +906,7 @@ static void test_corrupt_middle_kept(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 0, 0, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 0, 0, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 0, 0);
 	fill(&s, &m, 40);
 	struct idx x;
@@ -942,7 +942,7 @@ static void test_missing_index_rebuilt(void **state)
 	(void)state;
 	struct segment s;
 	struct model m;
-	assert_int_equal(segment_create(dirfd_, 77, 770, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 77, 770, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 77, 770);
 	fill(&s, &m, 50);
 	uint64_t count = s.idx_count;
@@ -1022,7 +1022,7 @@ static void test_bad_header(void **state)
 	struct segment s;
 	struct model m;
 	const char *name = "00000000000000000000.seg";
-	assert_int_equal(segment_create(dirfd_, 0, 0, &s), 0);
+	assert_int_equal(segment_create(dirfd_, 0, 0, SEG_FORMAT_RECORDS, &s), 0);
 	model_init(&m, 0, 0);
 	fill(&s, &m, 5);
 	segment_close(&s);

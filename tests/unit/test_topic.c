@@ -41,12 +41,28 @@
 static char tmpdir[1024];
 static int sdir = -1;		/* the stream directory */
 
-static const struct topic_opts opts = {
+/* Not const: each group of tests sets the segment format (main). */
+static struct topic_opts opts = {
 	.segment_bytes = 4096,
 	.fsync = SFS_FSYNC_OS,
 	.fsync_interval_ms = 1000,
 	.checkpoint_every = 100,
 };
+
+/* The "records" group: every topic made writes the old format. */
+static int records_setup(void **state)
+{
+	(void)state;
+	opts.segment_version = SEG_FORMAT_RECORDS;
+	return 0;
+}
+
+static int records_teardown(void **state)
+{
+	(void)state;
+	opts.segment_version = 0;
+	return 0;
+}
 
 static int setup(void **state)
 {
@@ -1375,6 +1391,227 @@ static void test_torn_tail_cut(void **state)
 	expect_free(&e2);
 }
 
+/* ---- corruption, version 2 (batches) ------------------------------------- */
+
+/* Flip byte FP of the data file of segment BASE of topic TNAME. */
+static void flip_at(const char *tname, uint64_t base, uint64_t fp)
+{
+	char path[300], name[32];
+	segment_name(name, base, false);
+	snprintf(path, sizeof(path), "%s/%s", tname, name);
+	int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	uint8_t b;
+	assert_int_equal(pread(fd, &b, 1, fp), 1);
+	b ^= 0x20;
+	assert_int_equal(pwrite(fd, &b, 1, fp), 1);
+	close(fd);
+}
+
+/*
+ * A damaged batch (a byte flipped on disk, found after a restart): reads
+ * that touch it fail with -EIO, reads before and after it are served, the
+ * batch reader stops before it and goes on after it, and once the byte is
+ * put back it is served again (damage is not remembered).
+ */
+static void test_corrupt_batch_eio(void **state)
+{
+	(void)state;
+	uuid_t su;
+	uuid_generate(su);
+	struct topic *t = create(sdir, "badb", su);
+	struct expect e = { 0 };
+	append_local(t, 'B', 0, 300, &e);
+	assert_true(t->nsegs >= 4);
+	/* A message with a payload in the middle of the second segment, and
+	 * the batch that holds it. */
+	uint64_t k = (t->segs[1].base_offset + t->segs[1].end_offset) / 2;
+	while (e.mlen[k] < 10)
+		k++;
+	struct seg_batch bt;
+	assert_int_equal(t->segs[1].version, SEG_FORMAT_BATCHES);
+	int64_t bi = segment_batch_find(&t->segs[1], 0, k);
+	assert_true(bi >= 0);
+	assert_int_equal(segment_batch_read(&t->segs[1], (uint64_t)bi, &bt), 0);
+	uint64_t b0 = bt.offset, b1 = bt.offset + bt.count;
+	assert_true(b0 <= k && k < b1 && b1 < t->segs[1].end_offset && b0 >= 3);
+	/* A payload byte of message k, in the data file as readers see it. */
+	uint64_t base = t->segs[1].base_offset;
+	uint64_t fp = SEG_HDR_SIZE + (e.vpos[k] + 2 - t->segs[1].base_vpos);
+	topic_put(t);
+	flip_at("badb", base, fp);
+	t = reopen(sdir, "badb", su);
+
+	char *buf = malloc(e.len + 10);
+	assert_non_null(buf);
+	assert_int_equal(topic_read(t, e.vpos[b0], buf, 10, NULL), -EIO);
+	assert_int_equal(topic_read(t, e.vpos[k] + 3, buf, 1, NULL), -EIO);
+	assert_int_equal(topic_read(t, e.vpos[b1] - 1, buf, 100, NULL), -EIO);
+	assert_true(atomic_load(&t->damaged_offset) == (long long)b0);
+	/* Before it: up to it, nothing of it. */
+	assert_int_equal(topic_read(t, 0, buf, e.len, NULL), (ssize_t)e.vpos[b0]);
+	assert_memory_equal(buf, e.data, e.vpos[b0]);
+	/* After it, in the same segment and on. */
+	size_t rest = e.len - e.vpos[b1];
+	assert_int_equal(topic_read(t, e.vpos[b1], buf, rest, NULL), (ssize_t)rest);
+	assert_memory_equal(buf, e.data + e.vpos[b1], rest);
+	/* Batches: -EIO at the batch, with the messages before it. */
+	struct topic_batch b = { 0 };
+	assert_int_equal(topic_read_batch(t, b0 - 3, 10, SIZE_MAX, &b), -EIO);
+	assert_int_equal(b.n, 3);
+	assert_true(b.next_offset == b0);
+	assert_int_equal(topic_read_batch(t, k, 10, SIZE_MAX, &b), -EIO);
+	assert_int_equal(b.n, 0);
+	assert_int_equal(topic_read_batch(t, b1, 10, SIZE_MAX, &b), 0);
+	assert_int_equal(b.n, 10);
+	assert_true(b.msgs[0].offset == b1 && b.msgs[0].origin_offset == b1);
+	topic_batch_free(&b);
+
+	/* Put back: served again, whole. */
+	flip_at("badb", base, fp);
+	check_content(t, &e);
+	free(buf);
+	expect_free(&e);
+	topic_put(t);
+}
+
+/*
+ * A crash mid-append leaves data without its index entry, or an entry cut
+ * short: the open cuts both back to the last whole batch, never serves the
+ * rest, and appends go on from there.
+ */
+static void test_torn_tail_batches(void **state)
+{
+	(void)state;
+	uuid_t su;
+	uuid_generate(su);
+	for (int how = 0; how < 3; how++) {
+		char tname[32];
+		snprintf(tname, sizeof(tname), "tornb%d", how);
+		struct topic *t = create(sdir, tname, su);
+		struct expect e = { 0 };
+		append_local(t, 'T', 0, 40, &e);
+		size_t si = t->nsegs - 1;
+		char path[300], iname[300], name[32];
+		segment_name(name, t->segs[si].base_offset, false);
+		snprintf(path, sizeof(path), "%s/%s", tname, name);
+		segment_name(name, t->segs[si].base_offset, true);
+		snprintf(iname, sizeof(iname), "%s/%s", tname, name);
+		uint64_t before = t->segs[si].idx_count;
+		assert_true(before >= 2);
+		topic_put(t);
+		int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
+		int ifd = openat(sdir, iname, O_RDWR | O_CLOEXEC);
+		assert_true(fd >= 0 && ifd >= 0);
+		struct stat st, ist;
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(fstat(ifd, &ist), 0);
+		uint64_t keep = 40;
+		if (how == 0) {
+			/* data written, no entry: garbage after the last batch */
+			assert_int_equal(pwrite(fd, "half a line", 11, st.st_size), 11);
+		} else if (how == 1) {
+			/* the last entry cut short: its batch goes too */
+			assert_int_equal(ftruncate(ifd, ist.st_size - 10), 0);
+			struct expect e2 = { 0 };
+			keep = 0;
+			/* what the entries before it cover */
+			struct segment seg = { .fd = fd, .idx_fd = ifd, .idx_count = before };
+			struct seg_batch lb;
+			assert_int_equal(segment_batch_read(&seg, before - 2, &lb), 0);
+			keep = lb.offset + lb.count;
+			expect_free(&e2);
+		} else {
+			/* the last batch damaged in place (entry and data whole):
+			 * not a torn write, so kept; reads of it fail with EIO */
+			struct segment seg = { .fd = fd, .idx_fd = ifd, .idx_count = before };
+			struct seg_batch lb;
+			assert_int_equal(segment_batch_read(&seg, before - 1, &lb), 0);
+			uint8_t c = 'X';
+			assert_int_equal(pwrite(fd, &c, 1, lb.filepos), 1);
+			keep = lb.offset;
+		}
+		close(fd);
+		close(ifd);
+		t = reopen(sdir, tname, su);
+		if (how == 2) {
+			char buf[1024];
+			assert_true(topic_end(t) == 40);
+			assert_int_equal(topic_read(t, e.vpos[keep], buf, 10, NULL), -EIO);
+			assert_int_equal(topic_read(t, 0, buf, 0 + (e.vpos[keep] < 64 ? e.vpos[keep] : 64), NULL),
+					 (ssize_t)(e.vpos[keep] < 64 ? e.vpos[keep] : 64));
+			append_local(t, 'T', 40, 5, &e);
+			size_t n = e.len - e.vpos[40];
+			assert_true(n < sizeof(buf));
+			assert_int_equal(topic_read(t, e.vpos[40], buf, n, NULL), (ssize_t)n);
+			assert_memory_equal(buf, e.data + e.vpos[40], n);
+			topic_put(t);
+			expect_free(&e);
+			continue;
+		}
+		assert_true(topic_end(t) == keep);
+		struct expect e2 = { 0 };
+		for (uint64_t i = 0; i < keep; i++)
+			expect_add(&e2, 'T', i);
+		check_content(t, &e2);
+		append_local(t, 'T', keep, 5, &e2);
+		check_content(t, &e2);
+		struct topic_batch b = { 0 };
+		assert_int_equal(topic_read_batch(t, keep, 1, 0, &b), 0);
+		assert_true(b.msgs[0].offset == keep && b.msgs[0].origin_offset == keep);
+		topic_batch_free(&b);
+		topic_put(t);
+		t = reopen(sdir, tname, su);
+		check_content(t, &e2);
+		topic_put(t);
+		expect_free(&e);
+		expect_free(&e2);
+	}
+}
+
+/*
+ * A log written in the old format (version 1, records) is read as it is
+ * after an upgrade: new messages go to a new segment of the current
+ * format, and reads, batch reads and marks span both.
+ */
+static void test_old_format_upgrade(void **state)
+{
+	(void)state;
+	uuid_t su;
+	uuid_generate(su);
+	opts.segment_version = SEG_FORMAT_RECORDS;
+	struct topic *t = create(sdir, "old", su);
+	struct expect e = { 0 };
+	append_local(t, 'O', 0, 150, &e);
+	size_t old_segs = t->nsegs;
+	assert_true(old_segs >= 2);
+	topic_put(t);
+	opts.segment_version = 0;
+	t = reopen(sdir, "old", su);
+	check_content(t, &e);
+	assert_int_equal(t->segs[0].version, SEG_FORMAT_RECORDS);
+	assert_int_equal(t->segs[t->nsegs - 1].version, SEG_FORMAT_BATCHES);
+	append_local(t, 'O', 150, 150, &e);
+	check_content(t, &e);
+	check_every_position(t, &e, 37);
+	struct topic_batch b = { 0 };
+	assert_int_equal(topic_read_batch(t, 140, 20, SIZE_MAX, &b), 0);
+	assert_int_equal(b.n, 20);
+	for (size_t i = 0; i < 20; i++)
+		assert_true(b.msgs[i].offset == 140 + i && b.msgs[i].origin_offset == 140 + i);
+	topic_batch_free(&b);
+	topic_put(t);
+	/* Marks rebuilt from both formats: the next own offset follows on. */
+	t = reopen(sdir, "old", su);
+	append_local(t, 'O', 300, 1, &e);
+	assert_int_equal(topic_read_batch(t, 300, 1, 0, &b), 0);
+	assert_true(b.msgs[0].origin_offset == 300);
+	topic_batch_free(&b);
+	check_content(t, &e);
+	expect_free(&e);
+	topic_put(t);
+}
+
 /* ---- metadata ---------------------------------------------------------- */
 
 static void test_set_owner(void **state)
@@ -1550,14 +1787,32 @@ int main(void)
 		T(test_origin_bound),
 		T(test_hwm_survive_reopen),
 		T(test_hwm_checkpoint_deleted_small),
-		T(test_corrupt_read_eio),
-		T(test_corrupt_does_not_spread),
-		T(test_torn_tail_cut),
 		T(test_set_owner),
 		T(test_create_existing),
 		T(test_mark_deleted),
 		T(test_read_batch_empty_first),
+		T(test_corrupt_batch_eio),
+		T(test_torn_tail_batches),
+		T(test_old_format_upgrade),
+	};
+	/* The same cases on logs of the old format, and its own damage cases. */
+	const struct CMUnitTest records[] = {
+		T(test_create_empty),
+		T(test_read_every_position),
+		T(test_read_spanning_segments),
+		T(test_big_message),
+		T(test_stat_and_reopen),
+		T(test_read_batch_local),
+		T(test_replicated),
+		T(test_replicated_order_within_batch),
+		T(test_hwm_survive_reopen),
+		T(test_hwm_checkpoint_deleted_small),
+		T(test_corrupt_read_eio),
+		T(test_corrupt_does_not_spread),
+		T(test_torn_tail_cut),
 	};
 #undef T
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("batches", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("records", records, records_setup, records_teardown);
+	return failed;
 }

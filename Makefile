@@ -60,7 +60,9 @@ FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
 FUSE_LIBS   = $(shell pkg-config --libs fuse3)
 # Headers: "fs/x.h" from anywhere, or "x.h" for a header of fs/ or
 # replication/ (a file's own directory is always searched first).
-ALL_CPPFLAGS = -I. -Ifs -Ireplication $(FUSE_CFLAGS) -MMD -MP
+# The version both programs print (--version) and /.info shows.
+VERSION := 0.17.0
+ALL_CPPFLAGS = -I. -Ifs -Ireplication $(FUSE_CFLAGS) -DSFS_VERSION='"$(VERSION)"' -MMD -MP
 ALL_LDLIBS   = $(FUSE_LIBS) -luuid -linih -ljansson -lxxhash -llz4 -lzstd -lssl -lcrypto -lpthread $(LDLIBS)
 
 PROGRAMS := streamfs

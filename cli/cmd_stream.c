@@ -101,7 +101,7 @@ int cmd_stream_info(struct cli *c)
 		bytes += sio_int(t, "bytes");
 		msgs += sio_int(t, "messages");
 	}
-	json_t *row = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:i, s:s, s:I, s:I, s:s, s:s}",
+	json_t *row = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:i, s:s, s:I, s:I, s:s, s:s, s:s}",
 		"path", s.global, "uuid", sio_str(info, "uuid"),
 		"numtopics", (json_int_t)json_array_size(topics),
 		"logicalsize", (json_int_t)bytes, "nummessages", (json_int_t)msgs,
@@ -109,7 +109,8 @@ int cmd_stream_info(struct cli *c)
 		"numupstreams", (json_int_t)json_array_size(json_object_get(info, "upstreams")),
 		"defaultpartitions", 1, "autocreate", 1, "ttl", 0, "compression", "off",
 		"uid", (json_int_t)sio_int(info, "uid"), "gid", (json_int_t)sio_int(info, "gid"),
-		"mode", sio_str(info, "mode"), "lastError", sio_str(info, "lastError"));
+		"mode", sio_str(info, "mode"), "lastError", sio_str(info, "lastError"),
+		"lastErrorTime", sio_str(info, "lastErrorTime"));
 	json_decref(info);
 	return report_row(c->out, row) < 0 ? c->out->status : 0;
 }

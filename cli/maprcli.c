@@ -142,6 +142,7 @@ static const char global_help[] =
 	"  -noheader    table output without its header row\n"
 	"  -mount DIR   the streamfs mountpoint (default: $STREAMFS_MOUNT)\n"
 	"  -h           help: 'maprcli stream -h', 'maprcli stream replica add -h'\n"
+	"  --version    the version (alone on the line)\n"
 	"\n"
 	"Paths are /mapr/<cluster>/<stream>, or the same under the real mountpoint.\n"
 	"The mount used: -mount DIR, else $STREAMFS_MOUNT, else the streamfs mount\n"
@@ -150,7 +151,7 @@ static const char global_help[] =
 	"Booleans: true/false, yes/no, 1/0. Options MapR has and streamfs does not\n"
 	"use are accepted and ignored, with a note on stderr.\n"
 	"Exit status: 0 success; 1 the command failed; 2 usage error (nothing done).\n"
-	"Documentation: docs/maprcli.md\n";
+	"Documentation: maprcli(1), docs/maprcli.md\n";
 
 /* The words of CMD after the group prefix G (of GL bytes). */
 static bool in_group(const struct command *cmd, const char *g, size_t gl)
@@ -270,6 +271,11 @@ int main(int argc, char **argv)
 	mount_init(&mnt, NULL);
 	struct cli c = { .cmd = "", .args = &a, .out = &out, .mnt = &mnt };
 
+	if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-version"))) {
+		printf("maprcli (streamfs) %s\n", SFS_VERSION);
+		report_free(&out);
+		return 0;
+	}
 	if (argc < 2) {
 		help_top(stderr);
 		report_free(&out);

@@ -24,6 +24,8 @@
 
 #include "logging.h"
 #include "names.h"
+#include "rootinfo.h"
+#include "stats.h"
 
 /* Has the kernel asked to interrupt the request this thread serves
  * (a signal to the process that made it)? */
@@ -65,8 +67,10 @@ static int append_lines(void *arg, const struct iovec *iov, size_t n)
 {
 	struct topic_append *a = arg;
 	int rc = topic_append_local(a->tf->topic, iov, n);
-	if (rc == 0)
+	if (rc == 0) {
+		stats_appended(iov, n);
 		wait_synchronous(a->d, a->tf, a->what);
+	}
 	return rc;
 }
 
@@ -83,6 +87,8 @@ static int store_partial(struct topic_fh *tf, const char *path)
 		return 0;
 	struct iovec iov = { la->buf, la->len };
 	int rc = topic_append_local(tf->topic, &iov, 1);
+	if (rc == 0)
+		stats_appended(&iov, 1);
 	lines_drop(la);
 	if (rc < 0) {
 		log_warn("close %s: the last line could not be appended: %s",
@@ -169,11 +175,44 @@ static int file_stream(struct sfs_daemon *d, const char *path, struct loc *l,
 	return *out ? 0 : -ENOENT;
 }
 
+/* Open the mount's /.info: read only, its text made now. */
+static int open_rootinfo(struct sfs_daemon *d, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		log_warn("open /.info: refused: .info is read only");
+		return -EACCES;
+	}
+	uid_t uid = fuse_get_context()->uid;
+	struct ctl_reader who;
+	gid_t groups[64];
+	char *text;
+	size_t len;
+	int rc = rootinfo_render(&d->ns, reader_of(&who, groups, 64), &text, &len);
+	if (rc < 0)
+		return rc;
+	struct ctl_fh *cf = rootinfo_fh_new(uid, &d->reading);
+	if (!cf) {
+		free(text);
+		return -ENOMEM;
+	}
+	if ((rc = ctl_fh_keep_text(cf, text, len)) < 0) {
+		log_warn("open /.info: refused: the open control files of user %u would hold more than %llu bytes for reading",
+			 (unsigned)uid, (unsigned long long)d->reading.max_user);
+		fh_free(&cf->h);
+		return rc;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)&cf->h;
+	return 0;
+}
+
 int sfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_daemon *d = daemon_of();
 	struct loc l;
 	AUTO_STREAM *s = NULL;
+	if (parse_path(path, &l) == 0 && is_rootinfo(&l))
+		return open_rootinfo(d, fi);
 	int rc = file_stream(d, path, &l, &s);
 	if (rc < 0)
 		return rc;
@@ -246,6 +285,8 @@ int sfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fi
 		ssize_t n = topic_read(tf->topic, off, buf, size, &tf->hint);
 		topic_fh_count_readahead(tf);
 		pthread_mutex_unlock(&f->mu);
+		if (n > 0)
+			stats_read(buf, (size_t)n);
 		return (int)n;
 	}
 	struct ctl_fh *cf = ctl_fh_of(f);
@@ -286,6 +327,8 @@ int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct fh *f = fh_of(fi);
 	if (size == 0)
 		return 0;
+	if (f->kind == FH_ROOTINFO)
+		return -EBADF;	/* opened read only */
 	int rc;
 	if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
@@ -312,6 +355,8 @@ int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 static int finish(struct sfs_daemon *d, const char *path, struct fh *f, bool final)
 {
 	int rc = 0;
+	if (f->kind == FH_ROOTINFO)
+		return 0;
 	pthread_mutex_lock(&f->mu);
 	if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);

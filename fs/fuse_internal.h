@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ctlfiles.h"
@@ -51,6 +52,16 @@ struct loc {
 	char c[256], s[256], t[256];
 	int ctl;		/* enum ctlfile for L_CTL */
 };
+
+/* is_rootinfo - does L name the mount's /.info (docs/operating.md)? */
+static inline bool is_rootinfo(const struct loc *l)
+{
+	return l->kind == L_CLUSTER && !strcmp(l->c, ".info");
+}
+
+/* rootinfo_attr - the attributes of /.info into ST: read only, its size
+ * the length of what the caller would read now. 0 or -ENOMEM. */
+int rootinfo_attr(struct sfs_daemon *d, struct stat *st);
 
 /* parse_path - split PATH into L's parts. 0, or -ENOENT for more than
  * three parts. A part longer than 255 bytes is left empty. */

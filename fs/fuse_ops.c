@@ -37,6 +37,8 @@
 
 #include "logging.h"
 #include "names.h"
+#include "rootinfo.h"
+#include "util/clock.h"
 
 /* The largest write the kernel hands over in one request, bytes. */
 #define SFS_MAX_WRITE (1u << 20)
@@ -192,6 +194,25 @@ int ctl_attr(struct sfs_daemon *d, struct stream *s, int ctl, struct stat *st)
 	return 0;
 }
 
+int rootinfo_attr(struct sfs_daemon *d, struct stat *st)
+{
+	char *text;
+	size_t len;
+	struct ctl_reader who;
+	gid_t groups[64];
+	int rc = rootinfo_render(&d->ns, reader_of(&who, groups, 64), &text, &len);
+	if (rc < 0)
+		return rc;
+	free(text);
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = len;
+	set_time(&st->st_mtim, now_ns());
+	st->st_atim = st->st_mtim;
+	set_time(&st->st_ctim, d->ns.mount_ns);
+	return 0;
+}
+
 int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct sfs_daemon *d = daemon_of();
@@ -204,6 +225,8 @@ int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		st->st_blksize = 4096;
 		if (f->kind == FH_CTL)
 			return ctl_attr(d, f->stream, ctl_fh_of(f)->txn.which, st);
+		if (f->kind == FH_ROOTINFO)
+			return rootinfo_attr(d, st);
 		struct topic *t = topic_fh_of(f)->topic;
 		topic_attr(d, t, st);
 		if (topic_deleted(t))
@@ -225,6 +248,8 @@ int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		st->st_ctim = st->st_atim = st->st_mtim;
 		return 0;
 	}
+	if (is_rootinfo(&l))
+		return rootinfo_attr(d, st);
 	struct cluster *cl = local_cluster(d, l.c);
 	if (!cl)
 		return -ENOENT;
@@ -312,6 +337,7 @@ static int sfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	if (l.kind == L_ROOT) {
+		filler(buf, ".info", NULL, 0, 0);
 		if ((n = ns_cluster_names(&d->ns, &names)) < 0)
 			return n;
 		return fill_names(buf, filler, names, n);

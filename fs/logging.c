@@ -1,31 +1,83 @@
 /*
  * logging.c - the daemon's log (see logging.h). Owns the log file descriptor.
  */
+#define _GNU_SOURCE /* dup3 */
 #include "logging.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+/* Where lines go: LOG_FD (stderr, or the file LOG_PATH), or syslog. The
+ * descriptor's number never changes once set: a reopen puts the new file
+ * under the same number (dup3), so writers need no lock. */
 static int log_fd = STDERR_FILENO;
+static char *log_path;
+static bool log_to_syslog;
+
+/* Not through a symlink: the daemon runs as root, and whoever could put
+ * one where the log goes would choose what it overwrites. */
+static int open_log(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+}
 
 int sfs_log_open(const char *path)
 {
 	if (!path)
 		return 0;
-	/* Not through a symlink: the daemon runs as root, and whoever could
-	 * put one where the log goes would choose what it overwrites. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		return -errno;
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	int fd = open_log(path);
+	if (fd < 0) {
+		int e = errno;
+		free(copy);
+		return -e;
+	}
 	log_fd = fd;
+	log_path = copy;
 	return 0;
+}
+
+void sfs_log_syslog(void)
+{
+	openlog("streamfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_to_syslog = true;
+}
+
+/* One reopen at a time (two SIGHUPs close together). Lock: a leaf. */
+static pthread_mutex_t reopen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int sfs_log_reopen(void)
+{
+	if (!log_path)
+		return 0;
+	pthread_mutex_lock(&reopen_mu);
+	int rc = 0, fd = open_log(log_path);
+	if (fd < 0)
+		rc = -errno;
+	else if (dup3(fd, log_fd, O_CLOEXEC) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_unlock(&reopen_mu);
+	return rc;
+}
+
+const char *sfs_log_target(void)
+{
+	return log_to_syslog ? "syslog" : log_path ? log_path : "stderr";
 }
 
 void sfs_log_close(void)
@@ -34,6 +86,12 @@ void sfs_log_close(void)
 		close(log_fd);
 		log_fd = STDERR_FILENO;
 	}
+	if (log_to_syslog) {
+		closelog();
+		log_to_syslog = false;
+	}
+	free(log_path);
+	log_path = NULL;
 }
 
 static const char *level_name[] = { "info", "warn", "error" };
@@ -81,6 +139,8 @@ static int warn_admit(unsigned long *dropped)
 void sfs_log(enum sfs_log_level level, const char *fmt, ...)
 {
 	unsigned long dropped = 0;
+	if (level != SFS_LOG_INFO)	/* counted even when not written */
+		stats_add(level == SFS_LOG_WARN ? &sfs_stats.warnings : &sfs_stats.errors, 1);
 	if (level == SFS_LOG_WARN && !warn_admit(&dropped))
 		return;
 	if (dropped)
@@ -97,6 +157,7 @@ void sfs_log(enum sfs_log_level level, const char *fmt, ...)
 			 tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
 			 (int)getpid(), level_name[level]);
 	char msg[2048];
+	int head = n;	/* syslog adds its own time, name and PID */
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -122,6 +183,12 @@ void sfs_log(enum sfs_log_level level, const char *fmt, ...)
 			line[n++] = hex[ch >> 4];
 			line[n++] = hex[ch & 15];
 		}
+	}
+	if (log_to_syslog) {
+		static const int prio[] = { LOG_INFO, LOG_WARNING, LOG_ERR };
+		line[n] = 0;
+		syslog(prio[level], "%s: %s", level_name[level], line + head);
+		return;
 	}
 	line[n++] = '\n';
 	/* One write per line: O_APPEND keeps whole lines from threads apart. */

@@ -1,5 +1,6 @@
 /*
- * logging.h - the daemon's log: one line per event, to stderr or a file.
+ * logging.h - the daemon's log: one line per event, to stderr, a file or
+ * syslog (docs/operating.md, "Logs").
  *
  * Levels: "info" for lifecycle events, "warn" for refused input and
  * recoverable faults (a bad control-file write, a torn tail cut at start-up),
@@ -20,12 +21,36 @@ enum sfs_log_level { SFS_LOG_INFO, SFS_LOG_WARN, SFS_LOG_ERROR };
 /*
  * sfs_log_open - send the log to PATH (appended, created 0640, never
  * through a symlink) instead of stderr. PATH NULL keeps stderr. Returns 0
- * or a negative errno from open(2) (-ELOOP for a symlink).
+ * or a negative errno from open(2) (-ELOOP for a symlink). PATH is
+ * copied (sfs_log_reopen opens it again).
  * Call once, before any thread starts.
  */
 int sfs_log_open(const char *path);
 
-/* sfs_log_close - flush and close the log file opened by sfs_log_open. */
+/*
+ * sfs_log_syslog - send the log to syslog (the journal under systemd),
+ * ident "streamfs", facility LOG_DAEMON, with the PID; levels map to
+ * LOG_INFO, LOG_WARNING and LOG_ERR. For a daemon gone to the background
+ * without a log file (docs/operating.md, "Logs"). Call before any thread
+ * starts, instead of sfs_log_open.
+ */
+void sfs_log_syslog(void);
+
+/*
+ * sfs_log_reopen - open the log file again under its name (logrotate
+ * moved it away) and write on to the new file; what other threads write
+ * meanwhile goes whole to the old or to the new one. Any thread. Returns
+ * 0 (also when the log is stderr or syslog: nothing to do) or the
+ * negative errno of open(2); the old file is then kept.
+ */
+int sfs_log_reopen(void);
+
+/* sfs_log_target - where the log goes: "stderr", "syslog" or the file's
+ * path. Static or owned by the log; valid until sfs_log_close. */
+const char *sfs_log_target(void);
+
+/* sfs_log_close - close the log file opened by sfs_log_open (or syslog);
+ * the log goes to stderr again. */
 void sfs_log_close(void);
 
 /*

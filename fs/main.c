@@ -1,9 +1,13 @@
 /*
  * main.c - the streamfs daemon: options, configuration, mount, the
- * multi-threaded FUSE loop, and an orderly stop (gateway and replication
- * threads first, then every topic checkpointed and closed).
+ * multi-threaded FUSE loop, SIGHUP (the log reopened), and an orderly stop
+ * on SIGTERM or SIGINT (gateway and replication threads first, then every
+ * topic checkpointed and closed).
  *
- *   streamfs -c CONFIG [-f] [-l LOGFILE] [MOUNTPOINT]
+ *   streamfs -c CONFIG [-f] [-d] [-l LOGFILE] [-o OPT,...] [MOUNTPOINT]
+ *   streamfs CONFIG MOUNTPOINT [-o OPT,...]     (as mount.fuse3 runs it)
+ *
+ * Options and behaviours: docs/operating.md and streamfs(8).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +21,14 @@
 #include <time.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "fuse_ops.h"
 #include "logging.h"
+#include "stats.h"
 #include "../replication/gateway.h"
 #include "../replication/positions.h"
 #include "../replication/replica.h"
@@ -69,12 +76,69 @@ static void syncer_stop(struct syncer *sy)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: streamfs -c CONFIG [-f] [-l LOGFILE] [MOUNTPOINT]\n"
-		"  -c CONFIG   mount.conf to use (INI; see docs/configuration.md)\n"
-		"  -f          stay in the foreground\n"
-		"  -l LOGFILE  log to LOGFILE (default: [mount] log, else stderr)\n"
+		"usage: streamfs -c CONFIG [-f] [-d] [-l LOGFILE] [-o OPT[,OPT...]] [MOUNTPOINT]\n"
+		"       streamfs CONFIG [MOUNTPOINT] [-o OPT[,OPT...]]\n"
+		"  -c CONFIG   mount.conf to use (INI; see mount.conf(5)); or the first argument\n"
+		"  -f          stay in the foreground (log to stderr)\n"
+		"  -l LOGFILE  log to LOGFILE (default: [mount] log, else stderr in the\n"
+		"              foreground, syslog in the background); SIGHUP reopens it\n"
 		"  -d          FUSE debug output (implies -f)\n"
-		"  MOUNTPOINT  overrides [mount] mountpoint\n");
+		"  -o OPTS     mount options, passed to libfuse (as mount -o gives them)\n"
+		"  --version   print the version and exit\n"
+		"  MOUNTPOINT  overrides [mount] mountpoint\n"
+		"See streamfs(8).\n");
+}
+
+/*
+ * The SIGHUP thread: every other thread blocks SIGHUP, this one waits for
+ * it and reopens the log (logrotate's postrotate `kill -HUP`); the mount
+ * goes on serving. hup_stop ends it (the same signal, with STOP set).
+ */
+struct hup_waiter {
+	pthread_t thread;
+	atomic_bool stop;
+	bool started;
+};
+
+static void *hup_main(void *arg)
+{
+	struct hup_waiter *h = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) != 0 || atomic_load(&h->stop))
+			break;
+		int rc = sfs_log_reopen();
+		if (rc < 0)
+			log_warn("SIGHUP: cannot reopen the log %s: %s; writing on to the old file",
+				 sfs_log_target(), strerror(-rc));
+		else
+			log_info("SIGHUP: log reopened (%s)", sfs_log_target());
+	}
+	return NULL;
+}
+
+static void hup_stop(struct hup_waiter *h)
+{
+	if (!h->started)
+		return;
+	atomic_store(&h->stop, true);
+	pthread_kill(h->thread, SIGHUP);
+	pthread_join(h->thread, NULL);
+	h->started = false;
+}
+
+/* Append -o OPTS to the options given to libfuse (BUF, LEN bytes, holds
+ * ours already). 0, or -1 when they do not fit. */
+static int add_fuse_opts(char *buf, size_t len, const char *opts)
+{
+	size_t n = strlen(buf);
+	if (!*opts)
+		return 0;
+	int w = snprintf(buf + n, len - n, ",%s", opts);
+	return w < 0 || (size_t)w >= len - n ? -1 : 0;
 }
 
 /* Open file descriptors: one per segment file, so raise the soft limit. */
@@ -93,24 +157,47 @@ int main(int argc, char **argv)
 	bool foreground = false, debug = false;
 	int opt, status = 1;
 	char err[1024];
+	/* -o options: ours first, then the user's (libfuse takes the last). */
+	char opts[2048];
+	snprintf(opts, sizeof(opts), "fsname=streamfs,subtype=streamfs,default_permissions,nosuid,nodev%s",
+		 getuid() == 0 ? ",allow_other" : "");
 	struct sfs_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	while ((opt = getopt_long(argc, argv, "+c:fl:dh", longopts, NULL)) != -1) {
+	/* Options may follow the arguments: mount.fuse3 runs
+	 * "streamfs CONFIG MOUNTPOINT -o OPTS". */
+	while ((opt = getopt_long(argc, argv, "c:fl:do:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf = optarg; break;
 		case 'f': foreground = true; break;
 		case 'l': logfile = optarg; break;
 		case 'd': debug = foreground = true; break;
+		case 'o':
+			if (add_fuse_opts(opts, sizeof(opts), optarg) < 0) {
+				fprintf(stderr, "streamfs: -o %s: too long\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("streamfs %s\n", SFS_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!conf || argc - optind > 1) {
+	if (!conf && optind < argc)
+		conf = argv[optind++];
+	if (!conf) {
+		fprintf(stderr, "streamfs: no configuration file: give it with -c CONFIG (or as the first argument),\n"
+			"  e.g. streamfs -c /etc/streamfs/mount.conf; its keys are in mount.conf(5)\n");
+		usage(stderr);
+		return 2;
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "streamfs: too many arguments (from '%s' on)\n", argv[optind + 1]);
 		usage(stderr);
 		return 2;
 	}
@@ -128,7 +215,13 @@ int main(int argc, char **argv)
 	}
 	struct stat st;
 	if (!realpath(mp, mpbuf) || stat(mpbuf, &st) < 0) {
-		fprintf(stderr, "streamfs: %s: mountpoint %s: %s\n", conf, mp, strerror(errno));
+		if (errno == ENOTCONN)
+			/* A FUSE daemon killed (kill -9, a crash) left its mount. */
+			fprintf(stderr, "streamfs: %s: mountpoint %s: %s: a daemon that was killed left it mounted; "
+				"unmount it first (fusermount3 -u %s, or fusermount3 -uz %s while files there are open)\n",
+				conf, mp, strerror(errno), mp, mp);
+		else
+			fprintf(stderr, "streamfs: %s: mountpoint %s: %s\n", conf, mp, strerror(errno));
 		goto out_cfg;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -147,6 +240,7 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	raise_nofile();
+	stats_start();
 
 	static struct sfs_daemon d;
 	static struct replicator repl;
@@ -189,13 +283,11 @@ int main(int argc, char **argv)
 	if (n >= 0)
 		free(streams);
 
-	/* -o options: the kernel checks modes (docs/filesystem.md: chmod and
-	 * chown work and are enforced); nosuid,nodev as fusermount3 sets them
-	 * for users, so a setuid topic never runs as its owner; other users
-	 * may enter when root mounts it. */
-	char opts[256];
-	snprintf(opts, sizeof(opts), "fsname=streamfs,subtype=streamfs,default_permissions,nosuid,nodev%s",
-		 getuid() == 0 ? ",allow_other" : "");
+	/* -o options (OPTS, made above): the kernel checks modes
+	 * (docs/filesystem.md: chmod and chown work and are enforced);
+	 * nosuid,nodev as fusermount3 sets them for users, so a setuid topic
+	 * never runs as its owner; other users may enter when root mounts it.
+	 * The user's -o options come after ours. */
 	char *fargv[] = { argv[0], "-o", opts, debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
 	struct fuse *fuse = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), &d);
@@ -211,17 +303,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: cannot go to the background\n");
 		goto out_unmount;
 	}
+	/* In the background stderr is /dev/null: without a log file the
+	 * log goes to syslog (docs/operating.md, "Logs"). */
+	if (!foreground && !logfile)
+		sfs_log_syslog();
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
 	/* Threads only now: fuse_daemonize forks. They block the stop signals,
 	 * so that SIGTERM always reaches a thread that ends the FUSE loop
-	 * (libfuse's handler only sets a flag). */
+	 * (libfuse's handler only sets a flag). SIGHUP stays blocked in
+	 * every thread but the SIGHUP thread's, which waits for it. */
 	sigset_t stopsigs, oldmask;
 	sigemptyset(&stopsigs);
 	sigaddset(&stopsigs, SIGTERM);
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stopsigs, &oldmask);
+	sigaddset(&oldmask, SIGHUP);
+	static struct hup_waiter hup;
+	hup.started = pthread_create(&hup.thread, NULL, hup_main, &hup) == 0;
 	if ((rc = replicator_start(&repl, &d.ns)) < 0) {
 		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		log_error("cannot start the replication thread: %s", strerror(-rc));
@@ -242,7 +342,8 @@ int main(int argc, char **argv)
 		sy.started = pthread_create(&sy.thread, NULL, syncer_main, &sy) == 0;
 	}
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
-	log_info("mounted %s on %s (clusters: %d)", conf, mpbuf, cfg.nclusters);
+	log_info("streamfs %s mounted %s on %s (clusters: %d; log: %s)", SFS_VERSION, conf, mpbuf,
+		 cfg.nclusters, sfs_log_target());
 	if (cfg.read_ahead)
 		log_info("%s: [mount] read_ahead has no effect: topics are read without the kernel's page cache (docs/filesystem.md)",
 			 conf);
@@ -253,8 +354,9 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(lc);
 	/* libfuse's handlers end the loop with the signal's number (the
 	 * session's exit flag is reset by then): a requested, clean stop. */
-	if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP)
+	if (rc == SIGTERM || rc == SIGINT)
 		rc = 0;
+	hup_stop(&hup);
 	gateway_stop(&gw);
 	replicator_stop(&repl);
 	syncer_stop(&sy);
@@ -263,6 +365,7 @@ int main(int argc, char **argv)
 	status = rc == 0 ? 0 : 1;
 	log_info("unmounting %s", mpbuf);
 out_signals:
+	hup_stop(&hup);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* F's common part, for a file NAME of S. 0 or -ENOMEM (F is then freed
  * by the caller with free(), nothing else taken). */
@@ -59,6 +60,20 @@ struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char
 	return cf;
 }
 
+struct ctl_fh *rootinfo_fh_new(uid_t owner, struct hold_budget *reading)
+{
+	struct ctl_fh *cf = calloc(1, sizeof(*cf));
+	if (!cf || !(cf->h.name = strdup("/.info"))) {
+		free(cf);
+		return NULL;
+	}
+	cf->h.kind = FH_ROOTINFO;
+	cf->h.reading = reading;
+	pthread_mutex_init(&cf->h.mu, NULL);
+	lines_init(&cf->h.lines, NULL, owner);
+	return cf;
+}
+
 void fh_free(struct fh *f)
 {
 	if (!f)
@@ -75,12 +90,14 @@ void fh_free(struct fh *f)
 			hold_release(f->reading, f->lines.owner, tf->hint_charged);
 	} else {
 		struct ctl_fh *cf = ctl_fh_of(f);
-		ctl_txn_destroy(&cf->txn);
+		if (f->kind == FH_CTL)
+			ctl_txn_destroy(&cf->txn);
 		if (f->reading && cf->snap)
 			hold_release(f->reading, f->lines.owner, cf->snaplen);
 		free(cf->snap);
 	}
-	stream_put(f->stream);
+	if (f->stream)
+		stream_put(f->stream);
 	lines_destroy(&f->lines);
 	pthread_mutex_destroy(&f->mu);
 	free(f->name);

@@ -21,12 +21,14 @@
 #include "stream.h"
 #include "topic.h"
 
-enum fh_kind { FH_TOPIC, FH_CTL };
+/* FH_ROOTINFO: the mount's /.info (a struct ctl_fh of no stream: only
+ * its text, no transaction). */
+enum fh_kind { FH_TOPIC, FH_CTL, FH_ROOTINFO };
 
 struct fh {
 	enum fh_kind kind;
 	pthread_mutex_t mu;	/* everything below and in the kind's struct */
-	struct stream *stream;	/* a reference */
+	struct stream *stream;	/* a reference; NULL for FH_ROOTINFO */
 	/* "/<cluster>/<stream>/<name>" of what it has open, for log lines
 	 * (made once at open: libfuse passes no path with nullpath_ok). */
 	char *name;
@@ -82,6 +84,13 @@ struct topic_fh *topic_fh_new(struct stream *s, struct topic *t, uid_t owner,
 struct ctl_fh *ctl_fh_new(struct sfs_namespace *ns, struct stream *s, const char *mountpoint,
 			  enum ctlfile which, bool truncating, uid_t owner,
 			  struct hold_budget *budget, struct hold_budget *reading);
+
+/*
+ * rootinfo_fh_new - an open /.info for user OWNER (its text is given with
+ * ctl_fh_keep_text, counted against READING, borrowed). Free with
+ * fh_free. NULL when out of memory.
+ */
+struct ctl_fh *rootinfo_fh_new(uid_t owner, struct hold_budget *reading);
 
 /*
  * ctl_fh_keep_text - give CF the text TEXT (LEN bytes, malloc'd, taken

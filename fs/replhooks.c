@@ -61,3 +61,12 @@ int repl_sync_wait(struct sfs_namespace *ns, struct stream *s, struct topic *t, 
 					    iarg);
 	return 0;
 }
+
+int repl_cluster_reachable(struct sfs_namespace *ns, const char *name, char *why, size_t n)
+{
+	if (n)
+		why[0] = 0;
+	if (ns->hooks && ns->hooks->cluster_reachable)
+		return ns->hooks->cluster_reachable(ns->hooks_arg, name, why, n);
+	return -1;
+}

@@ -18,6 +18,7 @@
 #define STREAMFS_REPLHOOKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uuid/uuid.h>
 
@@ -93,6 +94,13 @@ struct repl_hooks {
 	 */
 	int (*sync_wait)(void *arg, struct stream *s, struct topic *t, uint64_t upto,
 			 uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg);
+	/*
+	 * cluster_reachable - can remote cluster NAME's gateway be reached?
+	 * 1 yes (connected), 0 no (WHY, N bytes, says why), -1 not known
+	 * (never contacted). Any thread, no lock held; must not block on the
+	 * network.
+	 */
+	int (*cluster_reachable)(void *arg, const char *name, char *why, size_t n);
 };
 
 struct sfs_namespace;
@@ -111,5 +119,6 @@ void repl_replica_status(struct sfs_namespace *ns, struct stream *s, struct repl
 void repl_topic_deleted(struct sfs_namespace *ns, struct stream *s, const char *name);
 int repl_sync_wait(struct sfs_namespace *ns, struct stream *s, struct topic *t, uint64_t upto,
 		   uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg);
+int repl_cluster_reachable(struct sfs_namespace *ns, const char *name, char *why, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
  * replicas whose source is on another host.
  */
 #include "apply.h"
+#include "../fs/stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -141,8 +142,12 @@ int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
 	if (rc < 0)
 		return rc;
 	char why[512] = "";
-	rc = topic_append_replicated(dst, msgs, n, applied, why, sizeof(why));
+	size_t got = 0;
+	rc = topic_append_replicated(dst, msgs, n, &got, why, sizeof(why));
 	topic_put(dst);
+	if (applied)
+		*applied = got;
+	stats_add(&sfs_stats.repl_applied_msgs, got);
 	if (rc == -EPROTO || rc == -ENODATA) {
 		/* A batch that cannot be true: the caller logs it (the gateway,
 		 * or the source's status in this daemon). */

@@ -30,6 +30,7 @@ struct gwclient {
 	uint64_t next_attempt_ns;	/* backoff: no connect before this */
 	uint32_t backoff_ms;
 	char last_err[1400];		/* why the last connect failed */
+	char down_err[1400];		/* a copy under mu, for gwclient_reachable */
 	bool logged_down;		/* "unreachable" logged since last up */
 
 	struct gw_buf out, in, scratch;
@@ -104,6 +105,9 @@ static void back_off(struct gwclient *gc)
 static int went_down(struct gwclient *gc, int rc, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s", gc->last_err);
+	pthread_mutex_lock(&gc->mu);
+	snprintf(gc->down_err, sizeof(gc->down_err), "%s", gc->last_err);
+	pthread_mutex_unlock(&gc->mu);
 	if (!gc->logged_down)
 		log_warn("%s", gc->last_err);
 	gc->logged_down = true;
@@ -316,4 +320,13 @@ int gwclient_backoff_ms(struct gwclient *gc)
 	if (up || now >= gc->next_attempt_ns)
 		return 0;
 	return (int)((gc->next_attempt_ns - now + 999999) / 1000000);
+}
+
+int gwclient_reachable(struct gwclient *gc, char *why, size_t n)
+{
+	pthread_mutex_lock(&gc->mu);
+	int rc = gc->conn ? 1 : gc->down_err[0] ? 0 : -1;
+	snprintf(why, n, "%s", gc->conn ? "" : gc->down_err);
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
 }

@@ -83,4 +83,11 @@ int gwclient_append(struct gwclient *gc, enum gw_compression comp,
  */
 int gwclient_backoff_ms(struct gwclient *gc);
 
+/*
+ * gwclient_reachable - is the remote gateway reachable, as far as GC
+ * knows? 1: connected; 0: the last attempt failed (WHY, N bytes, gets its
+ * reason); -1: never tried (nothing was sent there yet). Any thread.
+ */
+int gwclient_reachable(struct gwclient *gc, char *why, size_t n);
+
 #endif

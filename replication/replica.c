@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../fs/stream.h"
+#include "gwclient.h"
 #include "positions.h"
 #include "replicator.h"
 #include "syncwait.h"
@@ -60,6 +61,13 @@ static void hook_replica_free(void *arg, struct replica_conf *rc)
 	(void)arg;
 	if (rc)
 		replica_free(replica_of(rc));
+}
+
+void replica_set_healthy(struct replica *r)
+{
+	r->state = r->copied ? REPLICA_STATE_REPLICATING : REPLICA_STATE_COPY_IN_PROGRESS;
+	r->last_error[0] = 0;
+	r->last_error_ns = 0;
 }
 
 /* Paused shows as PAUSED; resumed, it goes back to where it was. */
@@ -121,6 +129,16 @@ static int hook_sync_wait(void *arg, struct stream *s, struct topic *t, uint64_t
 	return sync_wait(s, t, upto, timeout_ms, interrupted, iarg);
 }
 
+/* A remote cluster is reachable when its lane's gateway client is connected. */
+static int hook_cluster_reachable(void *arg, const char *name, char *why, size_t n)
+{
+	struct replicator *rp = arg;
+	for (int i = 0; rp && i < rp->nlanes; i++)
+		if (rp->lanes[i].gc && rp->lanes[i].cluster && !strcmp(rp->lanes[i].cluster, name))
+			return gwclient_reachable(rp->lanes[i].gc, why, n);
+	return -1;
+}
+
 const struct repl_hooks replication_hooks = {
 	.wake = replicator_wake,
 	.replica_new = hook_replica_new,
@@ -129,4 +147,5 @@ const struct repl_hooks replication_hooks = {
 	.replica_status = hook_replica_status,
 	.topic_deleted = hook_topic_deleted,
 	.sync_wait = hook_sync_wait,
+	.cluster_reachable = hook_cluster_reachable,
 };

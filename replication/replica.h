@@ -84,6 +84,14 @@ struct replica *replica_new(void);
 /* replica_free - free R and its positions (NULL is ignored). */
 void replica_free(struct replica *r);
 
+/*
+ * replica_set_healthy - a round went well: state REPLICATING (or
+ * COPY_IN_PROGRESS until the first copy caught up) and the last error,
+ * with its time, cleared (docs/replication.md, "Status"). Caller holds
+ * the owning stream's lock.
+ */
+void replica_set_healthy(struct replica *r);
+
 /* replica_state_name - "REPLICA_STATE_REPLICATING" etc. Static string. */
 const char *replica_state_name(enum replica_state st);
 

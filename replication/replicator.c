@@ -31,6 +31,7 @@
 
 #include "../fs/fault.h"
 #include "../fs/logging.h"
+#include "../fs/stats.h"
 #include "apply.h"
 #include "gwclient.h"
 #include "positions.h"
@@ -415,6 +416,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 						trc = arc;
 						break;
 					}
+					stats_sent(*keep, nk);
 					/* Applied, not yet acknowledged: a re-send must be dropped. */
 					FAULT_POINT("repl-after-apply");
 				}
@@ -472,8 +474,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				log_info("/%s/%s: synchronous replica /%s/%s has caught up: synchronous again",
 					 s->cluster->name, s->name, r->conf.cluster, r->conf.stream);
 			}
-			r->state = r->copied ? REPLICA_STATE_REPLICATING :
-					       REPLICA_STATE_COPY_IN_PROGRESS;
+			replica_set_healthy(r);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);

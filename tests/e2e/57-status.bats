@@ -63,6 +63,9 @@ rep() {	# rep FIELD: the first replica's FIELD from S/.info
 	jq -e --arg u "$uuid" '.upstreams[0].uuid == $u' "$R/.info"
 	wait_for -t 5 bash -c "[ \"\$(jq -r '.replicas[0].replicaState' '$S/.info')\" = REPLICA_STATE_REPLICATING ]"
 	[ "$(cat "$R/t")" = $'one\ntwo' ]
+	# healthy again: the error and its time are cleared
+	[ "$(rep lastError)" = "" ]
+	[ "$(rep lastErrorTime)" = none ]
 }
 
 @test "a missing replica stream: error state, pending grows, never up to date" {

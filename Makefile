@@ -11,6 +11,10 @@
 #                   make test (docs/fuzzing.md)
 #   make demo       scripts/demo.sh
 #   make clean      remove build/, ./streamfs, ./maprcli
+#   make install    streamfs, maprcli, man pages, the systemd unit and
+#                   /etc/streamfs/mount.conf (if absent) under DESTDIR and
+#                   PREFIX (default /usr/local); make uninstall removes
+#                   them again (docs/operating.md)
 #
 # Sources are found by wildcard: a new fs/*.c, fs/*/*.c (a home's or the
 # shared pieces' folder), replication/*.c, cli/*.c or tests/unit/test_*.c
@@ -74,7 +78,7 @@ PROGRAMS += maprcli
 endif
 
 .PHONY: all deps asan units test unit e2e demo clean FORCE \
-	fuzzers fuzz fuzz-smoke
+	fuzzers fuzz fuzz-smoke install uninstall
 
 all: $(PROGRAMS)
 
@@ -199,6 +203,41 @@ clean:
 	rm -rf build streamfs maprcli
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- install (docs/operating.md) ------------------------------------------
+# DESTDIR is prepended to every path (packaging, tests); PREFIX and the
+# directories below say where things go on the installed system. mount(8)
+# runs fuse3's mount.fuse3 for `mount -t fuse.streamfs` and fstab lines,
+# which runs `streamfs` from PATH: BINDIR should be in root's PATH.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
+MANPAGES   := docs/man/streamfs.8 docs/man/maprcli.1 docs/man/mount.conf.5
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/streamfs
+	$(INSTALL) -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 docs/man/maprcli.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 docs/man/mount.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 docs/man/streamfs.8 $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		scripts/install/streamfs.service.in > $(DESTDIR)$(UNITDIR)/streamfs.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/streamfs.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/streamfs/mount.conf ]; then \
+		echo "install: $(DESTDIR)$(SYSCONFDIR)/streamfs/mount.conf exists: kept"; \
+	else \
+		$(INSTALL) -m 0644 scripts/install/mount.conf $(DESTDIR)$(SYSCONFDIR)/streamfs/mount.conf; \
+	fi
+
+# The configuration is the operator's: uninstall leaves it.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS)) \
+		$(DESTDIR)$(MANDIR)/man1/maprcli.1 $(DESTDIR)$(MANDIR)/man5/mount.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/streamfs.8 $(DESTDIR)$(UNITDIR)/streamfs.service
 
 # ---- benchmarks (docs/performance.md) --------------------------------------
 # make bench: the packages it needs besides make test's (bootstrap.sh

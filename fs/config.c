@@ -11,6 +11,7 @@
  * reader mirrors inih's line classification exactly; see scan_line().
  */
 #include "config.h"
+#include "config_metrics.h"
 #include "names.h"
 #include "util/hostport.h"
 
@@ -36,6 +37,7 @@ enum section_kind {
 	SEC_CLUSTER,
 	SEC_GATEWAY,
 	SEC_REPLICATION,
+	SEC_METRICS,		/* its keys: config_metrics.c */
 	SEC_BAD,		/* a section we already reported an error for */
 };
 
@@ -251,6 +253,8 @@ static void begin_section(struct parse_state *st, const char *name, size_t n)
 		st->sec = SEC_GATEWAY;
 	} else if (strcmp(s, "replication") == 0) {
 		st->sec = SEC_REPLICATION;
+	} else if (strcmp(s, "metrics") == 0) {
+		st->sec = SEC_METRICS;
 	} else if (strncmp(s, "cluster", 7) == 0 &&
 		   (s[7] == '\0' || isspace((unsigned char)s[7]))) {
 		const char *cn = s + 7;
@@ -286,7 +290,7 @@ static void begin_section(struct parse_state *st, const char *name, size_t n)
 		}
 	} else {
 		set_error(st, line, "%s: unknown section (known: [mount], "
-			  "[cluster NAME], [gateway], [replication])",
+			  "[cluster NAME], [gateway], [replication], [metrics])",
 			  st->secname);
 		st->sec = SEC_BAD;
 	}
@@ -539,6 +543,12 @@ static int on_key(void *user, const char *section, const char *name,
 		set_error(st, line, "key '%s' before any [section]", name);
 		return 0;
 	}
+	char msg[400];	/* [metrics]: its own file */
+	int mrc = st->sec == SEC_METRICS ? config_metrics_key(st->cfg, name, value, msg, sizeof(msg)) : 1;
+	if (mrc < 0)
+		set_error(st, line, "%s", msg);
+	if (st->sec == SEC_METRICS)
+		return mrc == 0;
 	for (int k = 0; k < K_COUNT; k++)
 		if (keys[k].sec == st->sec && strcmp(keys[k].name, name) == 0)
 			return set_key(st, k, value);
@@ -717,6 +727,7 @@ void config_free(struct sfs_config *cfg)
 	free(cfg->gateway_cert);
 	free(cfg->gateway_key);
 	free(cfg->gateway_ca);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -8,6 +8,7 @@
  *                   gateway = HOST:PORT   (a remote cluster, no data)
  *   [gateway] listen, cert, key, ca, timeout_ms  (replication/gateway.h)
  *   [replication] sync_timeout_ms, batch_messages, positions_interval_ms
+ *   [metrics] listen                (fs/config_metrics.h)
  * Relative paths are taken relative to the directory of the config file,
  * so `streamfs -c /repo/mount.conf` works from any working directory.
  */
@@ -55,6 +56,7 @@ struct sfs_config {
 	char *gateway_cert, *gateway_key, *gateway_ca;	/* absolute or NULL */
 	uint64_t gateway_timeout_ms;	/* connect, handshake, each read/write;
 					 * default 5000 */
+	char *metrics_listen;	/* [metrics] listen "ADDR:PORT" or NULL */
 };
 
 /*

@@ -27,7 +27,9 @@
 
 #include "config.h"
 #include "fuse_ops.h"
+#include "httpd.h"
 #include "logging.h"
+#include "metrics.h"
 #include "stats.h"
 #include "../replication/gateway.h"
 #include "../replication/positions.h"
@@ -130,6 +132,12 @@ static void hup_stop(struct hup_waiter *h)
 	h->started = false;
 }
 
+/* The metrics endpoint's answer (fs/httpd.h): ARG is the namespace. */
+static int render_metrics(void *arg, char **out, size_t *len)
+{
+	return metrics_render(arg, out, len);
+}
+
 /* Append -o OPTS to the options given to libfuse (BUF, LEN bytes, holds
  * ours already). 0, or -1 when they do not fit. */
 static int add_fuse_opts(char *buf, size_t len, const char *opts)
@@ -157,10 +165,10 @@ int main(int argc, char **argv)
 	bool foreground = false, debug = false;
 	int opt, status = 1;
 	char err[1024];
-	/* -o options: ours first, then the user's (libfuse takes the last). */
-	char opts[2048];
-	snprintf(opts, sizeof(opts), "fsname=streamfs,subtype=streamfs,default_permissions,nosuid,nodev%s",
-		 getuid() == 0 ? ",allow_other" : "");
+	/* -o options: names the user may change, the user's, then what
+	 * always holds (libfuse takes the last of a kind: mount.fuse3 passes
+	 * "dev,suid" unless told otherwise). */
+	char opts[2048] = "fsname=streamfs,subtype=streamfs";
 	struct sfs_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 
@@ -245,6 +253,7 @@ int main(int argc, char **argv)
 	static struct sfs_daemon d;
 	static struct replicator repl;
 	static struct gateway gw = { .lfd = -1 };
+	static struct httpd web = { .lfd = -1, .wake = { -1, -1 } };
 	SSL_CTX *tls = NULL;
 	d.cfg = &cfg;
 	d.mountpoint = mpbuf;
@@ -262,6 +271,10 @@ int main(int argc, char **argv)
 		replicator_set_gateway(&repl, tls, (int)cfg.gateway_timeout_ms);
 	}
 	if (cfg.gateway_listen && gateway_bind(&gw, cfg.gateway_listen, err, sizeof(err)) < 0) {
+		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
+		goto out_log;
+	}
+	if (cfg.metrics_listen && httpd_bind(&web, cfg.metrics_listen, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
 		goto out_log;
 	}
@@ -283,11 +296,16 @@ int main(int argc, char **argv)
 	if (n >= 0)
 		free(streams);
 
-	/* -o options (OPTS, made above): the kernel checks modes
+	/* -o options, after the user's: the kernel checks modes
 	 * (docs/filesystem.md: chmod and chown work and are enforced);
 	 * nosuid,nodev as fusermount3 sets them for users, so a setuid topic
-	 * never runs as its owner; other users may enter when root mounts it.
-	 * The user's -o options come after ours. */
+	 * never runs as its owner; other users may enter when root mounts it. */
+	if (add_fuse_opts(opts, sizeof(opts), getuid() == 0 ?
+			  "default_permissions,nosuid,nodev,allow_other" :
+			  "default_permissions,nosuid,nodev") < 0) {
+		fprintf(stderr, "streamfs: -o: too long\n");
+		goto out_ns;
+	}
 	char *fargv[] = { argv[0], "-o", opts, debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
 	struct fuse *fuse = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), &d);
@@ -334,6 +352,8 @@ int main(int argc, char **argv)
 		replicator_stop(&repl);
 		goto out_signals;
 	}
+	if (web.lfd >= 0 && (rc = httpd_start(&web, render_metrics, &d.ns)) < 0)
+		log_error("cannot start the metrics endpoint %s: %s", cfg.metrics_listen, strerror(-rc));
 	static struct syncer sy = { .mu = PTHREAD_MUTEX_INITIALIZER,
 				    .cv = PTHREAD_COND_INITIALIZER };
 	if (cfg.fsync == SFS_FSYNC_INTERVAL) {
@@ -357,6 +377,7 @@ int main(int argc, char **argv)
 	if (rc == SIGTERM || rc == SIGINT)
 		rc = 0;
 	hup_stop(&hup);
+	httpd_stop(&web);
 	gateway_stop(&gw);
 	replicator_stop(&repl);
 	syncer_stop(&sy);
@@ -366,6 +387,7 @@ int main(int argc, char **argv)
 	log_info("unmounting %s", mpbuf);
 out_signals:
 	hup_stop(&hup);
+	httpd_stop(&web);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
@@ -377,6 +399,7 @@ out_ns:
 	if (status == 0)
 		log_info("stopped cleanly");
 out_log:
+	httpd_stop(&web);
 	gateway_stop(&gw);
 	tls_ctx_free(tls);
 	sfs_daemon_destroy(&d);

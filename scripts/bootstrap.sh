@@ -23,6 +23,9 @@ PACKAGES=(
 	openssl				# scripts/gateway-certs.sh: CA and certificates
 	iproute2 util-linux		# multi-host tests: ip netns, veth, bridge; nsenter
 	iputils-ping			# multi-host tests: ping between namespaces
+	man-db groff-base		# make install's test: man -l renders the man pages
+	curl				# the metrics test scrapes [metrics] listen
+	mount				# mount -t fuse.streamfs (mount(8)) in the install test
 )
 
 # make bench only (never make test): figure 9, the NATS JetStream peer.

@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# 80-service.bats - running streamfs as a service (docs/operating.md):
+# make install into a DESTDIR (every file, every man page rendered, the
+# systemd unit), mount -t fuse.streamfs and an fstab line through fuse3's
+# mount.fuse3, --version, the messages for a missing -c and a stale mount,
+# -o passed through, SIGHUP reopening the log, syslog when detached, /.info
+# and the [metrics] endpoint scraped before and after appends.
+#
+# Mounts are only ever made on $TMP/mnt (a fresh mktemp directory), in this
+# mount namespace or, for mount(8) and syslog, in a private one (unshare
+# -m) that this test's own script leaves after unmounting.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+setup() { sfs_mktemp; }
+teardown() { sfs_teardown; }
+
+# in_private_ns SCRIPT: run bash SCRIPT in a private mount namespace, where
+# SCRIPT's own trap unmounts $M (exported) whatever happens.
+in_private_ns() {
+	unshare -m --propagation private bash -c "$1"
+}
+
+@test "--version on both programs; no -c says what to do" {
+	run -0 "$STREAMFS" --version
+	[[ $output == "streamfs "[0-9]* ]]
+	run -0 "$STREAMFS_SRC/maprcli" --version
+	[[ $output == "maprcli (streamfs) "[0-9]* ]]
+	run -2 "$STREAMFS"
+	[[ $output == *"no configuration file: give it with -c CONFIG"* ]]
+	[[ $output == *"mount.conf(5)"* ]]
+}
+
+@test "a mount left by kill -9: the restart says how to clear it" {
+	sfs_write_conf sanfrancisco
+	sfs_start
+	kill -9 "$SFS_PID"
+	_sfs_reap
+	run -1 "$STREAMFS" -c "$TMP/mount.conf" -f
+	[[ $output == *"Transport endpoint is not connected"* ]]
+	[[ $output == *"fusermount3 -u $M"* ]]
+	fusermount3 -u "$M" || fusermount3 -uz "$M"
+	wait_for is_unmounted "$M"
+}
+
+@test "positional config and -o: options reach libfuse, nosuid and nodev stay" {
+	sfs_write_conf sanfrancisco
+	"$STREAMFS" "$TMP/mount.conf" "$M" -f -l "$TMP/streamfs.log" -o fsname=mystreams,suid,dev \
+		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
+	SFS_PID=$!
+	wait_for -t 10 is_mounted "$M"
+	local line
+	line=$(MT_PATH=$(_mount_escape "$M") awk '$2 == ENVIRON["MT_PATH"]' /proc/mounts)
+	[[ $line == "mystreams "* ]]
+	[[ $line == *nosuid* && $line == *nodev* ]]
+	run -1 "$STREAMFS" "$TMP/mount.conf" "$M" -o no_such_option
+}
+
+@test "SIGHUP reopens the log and the mount keeps serving" {
+	sfs_write_conf sanfrancisco
+	sfs_start
+	mkdir "$M/sanfrancisco/s"
+	echo one >>"$M/sanfrancisco/s/t"
+	mv "$TMP/streamfs.log" "$TMP/streamfs.log.1"
+	kill -HUP "$SFS_PID"
+	wait_for grep -q 'SIGHUP: log reopened' "$TMP/streamfs.log"
+	echo two >>"$M/sanfrancisco/s/t"
+	[ "$(cat "$M/sanfrancisco/s/t")" = $'one\ntwo' ]
+	kill -0 "$SFS_PID"
+	# and SIGTERM still stops it cleanly
+	kill -TERM "$SFS_PID"
+	_sfs_reap
+	[ "$SFS_STATUS" -eq 0 ]
+	grep -q 'stopped cleanly' "$TMP/streamfs.log"
+}
+
+@test "/.info: version, clusters, counters, streams; read only" {
+	sfs_write_conf sanfrancisco newyork
+	sfs_start
+	ls -a "$M" | grep -qx .info
+	mkdir "$M/sanfrancisco/s"
+	printf 'a\nb\n' >>"$M/sanfrancisco/s/t"
+	cat "$M/sanfrancisco/s/t" >/dev/null
+	jq -e '.version != null and .uptimeSeconds >= 0 and .pid > 0' "$M/.info"
+	jq -e '[.clusters[] | .home] == ["local","local"] and all(.clusters[]; .reachable == true)' "$M/.info"
+	jq -e '.counters.messagesAppended == 2 and .counters.bytesAppended == 4' "$M/.info"
+	jq -e '.counters.messagesRead == 2 and .counters.bytesRead == 4' "$M/.info"
+	jq -e '.streams[0].path == "/mapr/sanfrancisco/s" and .streams[0].messages == 2' "$M/.info"
+	[ "$(stat -c %a "$M/.info")" = 444 ]
+	! echo x >>"$M/.info"
+}
+
+@test "[metrics] listen: Prometheus text, scraped before and after appends" {
+	local port=$((20000 + RANDOM % 20000))
+	SFS_CONF_EXTRA="[metrics]\nlisten = 127.0.0.1:$port"
+	sfs_write_conf sanfrancisco newyork
+	sfs_start
+	mkdir "$M/sanfrancisco/s" "$M/newyork/r"
+	echo /mapr/sanfrancisco/s >>"$M/newyork/r/.upstreams"
+	echo /mapr/newyork/r >>"$M/sanfrancisco/s/.replicas"
+	local before after
+	before=$(curl -sf "http://127.0.0.1:$port/metrics")
+	grep -q '^streamfs_appended_messages_total 0$' <<<"$before"
+	grep -q '^streamfs_stream_messages{cluster="sanfrancisco",stream="s"} 0$' <<<"$before"
+	printf 'x\ny\nz\n' >>"$M/sanfrancisco/s/t"
+	wait_for -t 5 bash -c "curl -sf http://127.0.0.1:$port/metrics | grep -q '^streamfs_replication_applied_messages_total 3$'"
+	after=$(curl -sf "http://127.0.0.1:$port/metrics")
+	grep -q '^streamfs_appended_messages_total 3$' <<<"$after"
+	grep -q '^streamfs_appended_bytes_total 6$' <<<"$after"
+	grep -q '^streamfs_stream_messages{cluster="sanfrancisco",stream="s"} 3$' <<<"$after"
+	grep -q '^streamfs_stream_messages{cluster="newyork",stream="r"} 3$' <<<"$after"
+	grep -q '^streamfs_replication_sent_messages_total 3$' <<<"$after"
+	grep -q '^streamfs_replica_pending_messages{cluster="sanfrancisco",stream="s",replica="/mapr/newyork/r"} 0$' <<<"$after"
+	grep -q '^streamfs_replica_lag_seconds{cluster="sanfrancisco",stream="s",replica="/mapr/newyork/r"} ' <<<"$after"
+	grep -q '^streamfs_replica_last_error_time_seconds{.*} 0$' <<<"$after"
+	grep -q '^streamfs_cluster_reachable{cluster="newyork",home="local"} 1$' <<<"$after"
+	# bounded: other paths 404, other methods 405, a huge request 431
+	run -0 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/"
+	[ "$output" = 404 ]
+	run -0 curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics"
+	[ "$output" = 405 ]
+	run -0 curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" \
+		"http://127.0.0.1:$port/metrics"
+	[ "$output" = 431 ]
+	# a port in use (this daemon's) is a start-up error, nothing mounted
+	local m2=$TMP/mnt2
+	mkdir "$m2"
+	run -1 "$STREAMFS" -c "$TMP/mount.conf" -f "$m2"
+	[[ $output == *"[metrics] listen = 127.0.0.1:$port"* ]]
+	is_unmounted "$m2"
+}
+
+@test "make install (DESTDIR): every file, man pages render, mount -t fuse.streamfs and fstab, make uninstall" {
+	local dest=$TMP/dest
+	run -0 make -s -C "$STREAMFS_SRC" install DESTDIR="$dest"
+	local f
+	for f in usr/local/bin/streamfs usr/local/bin/maprcli; do [ -x "$dest/$f" ]; done
+	for f in usr/local/share/man/man8/streamfs.8 usr/local/share/man/man1/maprcli.1 \
+		usr/local/share/man/man5/mount.conf.5 usr/local/lib/systemd/system/streamfs.service \
+		etc/streamfs/mount.conf; do
+		[ -s "$dest/$f" ]
+	done
+	for f in "$dest"/usr/local/share/man/man*/*; do
+		run -0 bash -c "MANWIDTH=80 man --warnings -l '$f' 2>&1 >/dev/null"
+		[ -z "$output" ]
+		MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q 'SEE ALSO'
+	done
+	grep -qx 'ExecStart=/usr/local/bin/streamfs -f -c /etc/streamfs/mount.conf' \
+		"$dest/usr/local/lib/systemd/system/streamfs.service"
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$dest/usr/local/lib/systemd/system/streamfs.service"
+	"$dest/usr/local/bin/streamfs" --version
+	# mount(8) runs fuse3's mount.fuse3, which runs `streamfs` from the
+	# default PATH: in a private mount namespace the DESTDIR's bin is
+	# bound over /usr/local/bin, as if installed there.
+	printf '[mount]\nlog = %s\n[cluster sanfrancisco]\ndata = %s\n' \
+		"$TMP/streamfs.log" "$TMP/data/sanfrancisco" >"$TMP/mount.conf"
+	printf '%s %s fuse.streamfs defaults,noatime,_netdev 0 0\n' "$TMP/mount.conf" "$M" >"$TMP/fstab"
+	export M TMP dest
+	run in_private_ns '
+		set -e
+		trap "fusermount3 -u \"$M\" 2>/dev/null || fusermount3 -uz \"$M\" 2>/dev/null || true" EXIT
+		mount --bind "$dest/usr/local/bin" /usr/local/bin
+		pid_of() { sed -n "s/.*streamfs\[\([0-9]*\)\] info: streamfs .* mounted.*/\1/p" "$TMP/streamfs.log" | tail -n 1; }
+		gone() { ! kill -0 "$1" 2>/dev/null; }
+		for how in type fstab; do
+			: >"$TMP/streamfs.log"
+			if [ $how = type ]; then
+				mount -t fuse.streamfs "$TMP/mount.conf" "$M"
+			else
+				mount -T "$TMP/fstab" "$M"
+			fi
+			grep -q " $M fuse.streamfs " /proc/mounts
+			mkdir "$M/sanfrancisco/s$how"
+			echo hello >>"$M/sanfrancisco/s$how/t"
+			[ "$(cat "$M/sanfrancisco/s$how/t")" = hello ]
+			pid=$(pid_of)
+			umount "$M"
+			for i in $(seq 100); do gone "$pid" && break; sleep 0.05; done
+			gone "$pid"
+			grep -q "stopped cleanly" "$TMP/streamfs.log"
+			echo "$how ok"
+		done'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"type ok"*"fstab ok"* ]]
+	is_unmounted "$M"
+	run -0 make -s -C "$STREAMFS_SRC" uninstall DESTDIR="$dest"
+	[ -z "$(find "$dest" -type f ! -path '*/etc/streamfs/*')" ]
+	[ -f "$dest/etc/streamfs/mount.conf" ]
+}

@@ -189,3 +189,47 @@ in_private_ns() {
 	[ -z "$(find "$dest" -type f ! -path '*/etc/streamfs/*')" ]
 	[ -f "$dest/etc/streamfs/mount.conf" ]
 }
+
+@test "detached without a log file: the log goes to syslog (LOG_DAEMON)" {
+	sfs_write_conf sanfrancisco
+	# A syslog socket of our own, bound over /dev/log in a private mount
+	# namespace (on a copy of the device nodes the daemon needs).
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b"\n")' "$TMP/log.sock" "$TMP/syslog.txt" 3>&- &
+	local listener=$!
+	wait_for test -S "$TMP/log.sock"
+	export M TMP STREAMFS
+	run in_private_ns '
+		set -e
+		trap "fusermount3 -u \"$M\" 2>/dev/null || fusermount3 -uz \"$M\" 2>/dev/null || true" EXIT
+		mkdir "$TMP/dev"
+		for n in null zero full random urandom fuse; do
+			touch "$TMP/dev/$n"
+			mount --bind "/dev/$n" "$TMP/dev/$n"
+		done
+		ln -s /proc/self/fd "$TMP/dev/fd"
+		touch "$TMP/dev/log"
+		mount --bind "$TMP/log.sock" "$TMP/dev/log"
+		mount --rbind "$TMP/dev" /dev
+		"$STREAMFS" -c "$TMP/mount.conf" 3>&-
+		grep -q " $M fuse" /proc/mounts
+		mkdir "$M/sanfrancisco/.bad" 2>/dev/null || true
+		for i in $(seq 100); do grep -q " warn: " "$TMP/syslog.txt" && break; sleep 0.05; done
+		pid=$(sed -n "s/.*streamfs\[\([0-9]*\)\]: info: streamfs .* mounted.*/\1/p" "$TMP/syslog.txt")
+		fusermount3 -u "$M"
+		for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+		! kill -0 "$pid" 2>/dev/null'
+	kill "$listener"
+	echo "$output"
+	cat "$TMP/syslog.txt"
+	[ "$status" -eq 0 ]
+	# <30>: LOG_DAEMON (3 << 3) | LOG_INFO (6); <28>: LOG_DAEMON | LOG_WARNING (4)
+	grep -q '^<30>.*streamfs\[[0-9]*\]: info: streamfs .* mounted .*log: syslog' "$TMP/syslog.txt"
+	grep -q '^<28>.*streamfs\[[0-9]*\]: warn: ' "$TMP/syslog.txt"
+	grep -q 'stopped cleanly' "$TMP/syslog.txt"
+}

@@ -181,13 +181,15 @@ static int parse_path(struct parser *p, struct span tok, struct ctl_entry *e)
 	return 0;
 }
 
+/* A boolean as maprcli takes one (cli/args.c): true/false, yes/no, 1/0,
+ * the words in any case (docs/control-files.md). */
 static int parse_bool(struct span v, bool *out)
 {
-	if (span_is(v, "true") || span_is(v, "yes")) {
+	if (span_is(v, "true") || span_is(v, "yes") || span_is(v, "1")) {
 		*out = true;
 		return 0;
 	}
-	if (span_is(v, "false") || span_is(v, "no")) {
+	if (span_is(v, "false") || span_is(v, "no") || span_is(v, "0")) {
 		*out = false;
 		return 0;
 	}
@@ -228,11 +230,11 @@ static int parse_key(struct parser *p, struct span tok, struct ctl_entry *e)
 	if (span_is(k, "synchronous")) {
 		has = &e->has_synchronous;
 		bad = *has ? 0 : parse_bool(v, &e->synchronous);
-		expected = "true, false, yes, no";
+		expected = "true, false, yes, no, 1, 0";
 	} else if (span_is(k, "paused")) {
 		has = &e->has_paused;
 		bad = *has ? 0 : parse_bool(v, &e->paused);
-		expected = "true, false, yes, no";
+		expected = "true, false, yes, no, 1, 0";
 	} else if (span_is(k, "networkcompression")) {
 		has = &e->has_compression;
 		bad = *has ? 0 : parse_compression(v, &e->compression);

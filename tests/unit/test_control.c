@@ -111,6 +111,26 @@ static void test_add_with_keys(void **state)
 	assert_false(v[0].has_compression);
 	free(v);
 
+	/* 1 and 0 as maprcli takes them (-paused 1), and any case of the words */
+	v = one("/mapr/ny/s synchronous=1 paused=0", CTL_REPLICAS, NULL, "ny", "s");
+	assert_true(v[0].has_synchronous);
+	assert_true(v[0].synchronous);
+	assert_true(v[0].has_paused);
+	assert_false(v[0].paused);
+	free(v);
+	v = one("/mapr/ny/s synchronous=0 paused=1", CTL_REPLICAS, NULL, "ny", "s");
+	assert_false(v[0].synchronous);
+	assert_true(v[0].paused);
+	free(v);
+	v = one("/mapr/ny/s synchronous=No paused=TRUE", CTL_REPLICAS, NULL, "ny", "s");
+	assert_false(v[0].synchronous);
+	assert_true(v[0].paused);
+	free(v);
+	v = one("/mapr/ny/s synchronous=fAlSe paused=yEs", CTL_REPLICAS, NULL, "ny", "s");
+	assert_false(v[0].synchronous);
+	assert_true(v[0].paused);
+	free(v);
+
 	v = one("/mapr/ny/s networkcompression=none", CTL_REPLICAS, NULL, "ny",
 		"s");
 	assert_true(v[0].has_compression);
@@ -413,8 +433,17 @@ static void test_bad_value(void **state)
 	    "bad value 'maybe' for paused");
 	bad("/mapr/ny/s synchronous=\n", CTL_REPLICAS, NULL, 1,
 	    "bad value '' for synchronous");
-	bad("/mapr/ny/s synchronous=1\n", CTL_REPLICAS, NULL, 1,
-	    "bad value '1' for synchronous");
+	/* booleans as maprcli takes them: true/false, yes/no, 1/0, nothing else */
+	bad("/mapr/ny/s synchronous=2\n", CTL_REPLICAS, NULL, 1,
+	    "bad value '2' for synchronous (expected true, false, yes, no, 1, 0)");
+	bad("/mapr/ny/s paused=on\n", CTL_REPLICAS, NULL, 1,
+	    "bad value 'on' for paused");
+	bad("/mapr/ny/s paused=y\n", CTL_REPLICAS, NULL, 1,
+	    "bad value 'y' for paused");
+	bad("/mapr/ny/s paused=01\n", CTL_REPLICAS, NULL, 1,
+	    "bad value '01' for paused");
+	bad("/mapr/ny/s paused=\"true\"\n", CTL_REPLICAS, NULL, 1,
+	    "bad value '\"true\"' for paused");
 	bad("/mapr/ny/s networkcompression=gzip\n", CTL_REPLICAS, NULL, 1,
 	    "bad value 'gzip' for networkcompression (expected off, none, "
 	    "lz4, zstd)");

@@ -92,6 +92,27 @@ struct replica_position *position_find(struct replica *r, const char *topic,
 	return p;
 }
 
+bool position_restart(struct replica_position *p, uint64_t pos)
+{
+	/* Once per position: a second such answer at or before the one that
+	 * moved it (the source itself lacks the start) is not another round. */
+	if (p->offset != pos || pos <= p->restart_at)
+		return false;
+	p->restart_at = pos;
+	p->offset = 0;
+	p->vpos = 0;
+	p->oldest_at = p->oldest_ns = 0;
+	return true;
+}
+
+void position_acked(struct replica_position *p, uint64_t next, uint64_t bytes)
+{
+	p->offset = next;
+	p->vpos += bytes;
+	if (p->restart_at && p->offset > p->restart_at)
+		p->restart_at = 0;	/* got past it */
+}
+
 static struct replica *find_replica(struct stream *s, const char *key)
 {
 	for (int i = 0; i < s->nreplicas; i++) {

@@ -53,6 +53,26 @@ struct replica_position *position_find(struct replica *r, const char *topic,
 				       const uuid_t incarnation);
 
 /*
+ * position_restart - the replica answered that the batch P sent from
+ * source offset POS starts an origin past its first (-ENODATA): its topic
+ * lacks what came before (removed there and made again). Moves P back to
+ * offset 0 (the whole topic is sent again; the replica drops what it has)
+ * if P is still at POS and POS is past the position of the last such move
+ * not yet got past (restart_at): at most once per position, so a source
+ * that lacks the start itself gets an error that shows, not a loop. True
+ * if moved. Caller holds the stream lock.
+ */
+bool position_restart(struct replica_position *p, uint64_t pos);
+
+/*
+ * position_acked - the replica applied P's batch up to source offset NEXT
+ * (exclusive), BYTES topic-file bytes (lines and their newlines): P moves
+ * there, and forgets its restart point once past it. Caller holds the
+ * stream lock.
+ */
+void position_acked(struct replica_position *p, uint64_t next, uint64_t bytes);
+
+/*
  * positions_pending - set R->pending_msgs and R->pending_bytes (messages
  * and topic-file bytes from R's positions to the ends of TOPICS, N of
  * them) and return the message count. Caller holds the stream lock.

@@ -201,14 +201,10 @@ static void target_close(struct target *tg)
 }
 
 /*
- * Move KEY's position in topic SRC of S back to its start, if it is still
- * at POS: the replica refused messages that start an origin past its
- * first (-ENODATA), so its topic lacks what came before (removed there and
- * made again). Sending from 0 again costs messages the replica drops as
- * duplicates. Once per position: a second such answer at or before the
- * position that caused the first (the source itself lacks the start, in
- * old data or as an intermediate) is an error that shows, not another
- * round, so this cannot loop. Logged. True if moved.
+ * Move KEY's position in topic SRC of S back to its start after the
+ * replica answered -ENODATA to the batch sent from POS: at most once per
+ * position (position_restart), so a source that lacks an origin's start
+ * itself gets an error that shows, not a loop. Logged. True if moved.
  */
 static bool restart_topic(struct stream *s, const struct replica_key *key, struct topic *src,
 			  uint64_t pos)
@@ -217,11 +213,7 @@ static bool restart_topic(struct stream *s, const struct replica_key *key, struc
 	pthread_mutex_lock(&s->lock);
 	struct replica *r = replica_by_name(s, key->cluster, key->stream);
 	struct replica_position *p = r ? position_find(r, src->name, src->uuid) : NULL;
-	if (p && p->offset == pos && pos > p->restart_at) {
-		p->restart_at = pos;
-		p->offset = 0;
-		p->vpos = 0;
-		p->oldest_at = p->oldest_ns = 0;
+	if (p && position_restart(p, pos)) {
 		s->positions_dirty = true;
 		moved = true;
 	}
@@ -424,10 +416,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				r = replica_by_name(s, key->cluster, key->stream);
 				p = r ? position_find(r, src->name, src->uuid) : NULL;
 				if (p && p->offset == pos) {
-					p->offset = b->next_offset;
-					p->vpos += b->bytes + b->n;
-					if (p->restart_at && p->offset > p->restart_at)
-						p->restart_at = 0;	/* got past it */
+					position_acked(p, b->next_offset, b->bytes + b->n);
 					s->positions_dirty = true;
 					/* Writers of synchronous replicas wait on this. */
 					pthread_cond_broadcast(&s->applied);

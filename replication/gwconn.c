@@ -99,6 +99,20 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 		status = apply_open(ns, f->src_cluster, f->src_stream, c->cluster,
 				    f->dst_stream, &t, uuid, msg, sizeof(msg));
 	}
+	bool logged = false;
+	if (status == -ENOENT || status == -EACCES) {
+		/* A stream that does not exist and one that does not list the
+		 * source are refused alike: a peer cannot probe which streams
+		 * a cluster has (docs/security.md). The log says which. */
+		refuse_log(c, msg);
+		logged = true;
+		/* (names cut at 150 bytes: the answer has room for 1,023) */
+		snprintf(msg, sizeof(msg),
+			 "refused by the replica: /mapr/%.150s/%.150s does not exist, or /mapr/%.150s/%.150s is not in /mapr/%.150s/%.150s/.upstreams",
+			 c->cluster, f->dst_stream, f->src_cluster, f->src_stream, c->cluster,
+			 f->dst_stream);
+		status = -EACCES;
+	}
 	if (status == 0 && f->type != GW_OPEN && uuid_compare(uuid, f->uuid)) {
 		snprintf(msg, sizeof(msg), "replica stream /mapr/%s/%s was re-created",
 			 c->cluster, f->dst_stream);
@@ -111,7 +125,7 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 				      f->nmsgs, &applied, msg, sizeof(msg));
 	if (t)
 		stream_put(t);
-	if (status < 0 && status != -ESTALE)
+	if (status < 0 && status != -ESTALE && !logged)
 		refuse_log(c, msg);
 	/* A refused request learns no UUID (docs/security.md). */
 	return reply(c, status, applied, f->type == GW_OPEN && status == 0 ? uuid : none, msg);

@@ -411,7 +411,18 @@ time.sleep(25)
 	wait_count "$B/s/t" 6 15
 }
 
-@test "a refused request learns no UUID: an open of a replica that does not allow the source gets zeros" {
+# forged_open DST [--messages]: the results of a hello and a GW_OPEN of
+# london/DST from sanfrancisco/s, sent from host a with its certificate.
+forged_open() {
+	python3 "$STREAMFS_SRC/tests/gateway/forge.py" --open --dst-cluster london \
+		--src-cluster sanfrancisco --src-stream s --dst-stream "$1" |
+		nh_exec a timeout 10 openssl s_client -quiet -no_ign_eof \
+			-connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt" \
+			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" 2>/dev/null |
+		python3 "$STREAMFS_SRC/tests/gateway/forge.py" --results $2
+}
+
+@test "a refused request learns no UUID, nor whether the stream exists: an open of a replica that does not allow the source, or that does not exist, gets the same answer, zeros for its UUID" {
 	NH_LOG_ALLOW='gateway'
 	hosts a b
 	# london/s does not list sanfrancisco/s in .upstreams
@@ -427,6 +438,18 @@ time.sleep(25)
 	# the hello, then the open: refused (EACCES), and no UUID
 	[ "$(sed -n 2p <<<"$out")" = "-13 00000000-0000-0000-0000-000000000000" ]
 	[[ $out != *"$bu"* ]]
+	# a stream that does not exist is refused exactly alike (status, UUID
+	# and words, but for its name): no probing of stream names; the log
+	# of the replica's side says which
+	local no yes
+	yes=$(forged_open s --messages | sed -n 2p)
+	no=$(forged_open nosuch --messages | sed -n 2p)
+	echo "$yes"
+	echo "$no"
+	[[ $yes == "-13 00000000-0000-0000-0000-000000000000 refused by the replica:"* ]]
+	[ "${no//nosuch/s}" = "$yes" ]
+	in_log b 'refused: replica stream /mapr/london/nosuch does not exist'
+	in_log b 'refused: refused by the replica: /mapr/sanfrancisco/s is not in /mapr/london/s/.upstreams'
 	# allowed: the open gets the UUID
 	echo /mapr/sanfrancisco/s >>"$B/s/.upstreams"
 	out=$(python3 "$STREAMFS_SRC/tests/gateway/forge.py" --open --dst-cluster london \

@@ -15,9 +15,9 @@ little-endian, strings a u16 length and bytes, UUIDs 16 raw bytes.
 
     forge.py --open --dst-cluster C --src-cluster C --src-stream S --dst-stream S
         a hello and a GW_OPEN instead
-    forge.py --results
+    forge.py --results [--messages]
         read frames from stdin (what s_client printed) and print one line per
-        GW_RESULT: its status and its UUID
+        GW_RESULT: its status and its UUID (and its message)
 """
 
 import argparse
@@ -45,7 +45,11 @@ def results():
         body, data = data[12:12 + n], data[12 + n:]
         if kind == 5 and len(body) >= 24:
             status = struct.unpack("<i", body[:4])[0]
-            print(status, uuid.UUID(bytes=body[8:24]))
+            line = [status, uuid.UUID(bytes=body[8:24])]
+            if "--messages" in sys.argv and len(body) >= 26:
+                n = struct.unpack("<H", body[24:26])[0]
+                line.append(body[26:26 + n].decode(errors="replace"))
+            print(*line)
 
 
 def main():

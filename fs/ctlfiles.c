@@ -308,8 +308,8 @@ struct work {
 	/* A line names it, not a replace, and not to pause or resume it:
 	 * that accepts a replica stream made again under its name. */
 	bool repin;
-	uuid_t repin_uuid;	/* the stream named then; null: remote */
-	bool repin_none;	/* local, and no such stream then: nothing to take */
+	uuid_t repin_uuid;	/* the stream named then */
+	bool repin_none;	/* no such stream then (or none to take): nothing */
 };
 
 static int find_work(struct work *w, int n, const char *cluster, const char *stream)
@@ -364,6 +364,42 @@ static bool listed(struct stream *s, enum ctl_kind kind, const struct ctl_entry 
 	return found;
 }
 
+/*
+ * The stream that has E's name now, for a line of .replicas that may name
+ * a pinned replica again (docs/security.md): its UUID in PIN, or null when
+ * there is none to take. A local stream is looked up; a remote one only
+ * when ASK (a listed replica named in a line that is not a replace and
+ * does not pause or resume it), through replication, which asks its
+ * gateway if the replica is refused for its pin. Returns 0, or the
+ * lookup's negative errno (the write is refused: logged, in .info).
+ */
+static int pin_now(struct sfs_namespace *ns, struct stream *s, const struct ctl_entry *e,
+		   bool ask, uuid_t pin)
+{
+	struct cluster *cl = ns_cluster(ns, e->cluster);
+	uuid_clear(pin);
+	if (cl && !cl->remote) {
+		struct stream *t = ns_stream(ns, e->cluster, e->stream);
+		if (t) {
+			uuid_copy(pin, t->uuid);
+			stream_put(t);
+		}
+		return 0;
+	}
+	if (!cl || !ask || e->has_paused)
+		return 0;
+	char why[1024] = "";
+	int rc = repl_replica_lookup(ns, s, e->cluster, e->stream, pin, why, sizeof(why));
+	if (rc == -EALREADY)
+		rc = 0;
+	if (rc < 0) {
+		uuid_clear(pin);
+		stream_refuse(s, ".replicas line %d: /mapr/%s/%s: the stream under its name cannot be taken as the replica: %s",
+			      e->line, e->cluster, e->stream, why);
+	}
+	return rc;
+}
+
 int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 		  enum ctl_kind kind, const struct ctl_entry *e, int n,
 		  bool replace, bool dry_run)
@@ -376,23 +412,20 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 	 * Existence checks first, without s->lock (they take ns->lock). An
 	 * entry already listed is not checked again: its stream may be gone,
 	 * and writing back what was read, or pausing it, must still work.
-	 * A line naming a local replica records which stream it names now
-	 * (PIN): only that one may be taken if it is not the pinned one.
+	 * A line naming a replica records which stream it names now (PIN,
+	 * pin_now): only that one may be taken if it is not the pinned one.
 	 */
 	uuid_t *pin = kind == CTL_REPLICAS ? calloc(n ? n : 1, sizeof(*pin)) : NULL;
 	if (kind == CTL_REPLICAS && !pin)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		if (pin && !e[i].remove) {
-			struct cluster *cl = ns_cluster(ns, e[i].cluster);
-			struct stream *t = cl && !cl->remote ? ns_stream(ns, e[i].cluster, e[i].stream)
-							    : NULL;
-			if (t) {
-				uuid_copy(pin[i], t->uuid);
-				stream_put(t);
-			}
+		bool is_listed = !e[i].remove && listed(s, kind, &e[i]);
+		if (pin && !e[i].remove && (rc = pin_now(ns, s, &e[i], is_listed && !replace,
+							 pin[i])) < 0) {
+			free(pin);
+			return rc;
 		}
-		if (e[i].remove || listed(s, kind, &e[i]))
+		if (e[i].remove || is_listed)
 			continue;
 		if ((rc = check_target(ns, s, &e[i], file)) < 0) {
 			free(pin);
@@ -464,10 +497,9 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 		/* Pausing is what one does on seeing the replica refused; it
 		 * must not be what hands the new stream everything. */
 		if (pin && !replace && !e[i].has_paused) {
-			struct cluster *tc = ns_cluster(ns, e[i].cluster);
 			w[k].repin = true;
 			uuid_copy(w[k].repin_uuid, pin[i]);
-			w[k].repin_none = tc && !tc->remote && uuid_is_null(pin[i]);
+			w[k].repin_none = uuid_is_null(pin[i]);
 		}
 		if (e[i].has_synchronous)
 			w[k].synchronous = e[i].synchronous;

@@ -5,6 +5,7 @@
  */
 #include "replhooks.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "namespace.h"
@@ -69,4 +70,13 @@ int repl_cluster_reachable(struct sfs_namespace *ns, const char *name, char *why
 	if (ns->hooks && ns->hooks->cluster_reachable)
 		return ns->hooks->cluster_reachable(ns->hooks_arg, name, why, n);
 	return -1;
+}
+
+int repl_replica_lookup(struct sfs_namespace *ns, struct stream *s, const char *cluster,
+			const char *stream, uuid_t out, char *err, size_t errlen)
+{
+	if (ns->hooks && ns->hooks->replica_lookup)
+		return ns->hooks->replica_lookup(ns->hooks_arg, s, cluster, stream, out, err,
+						 errlen);
+	return -EALREADY;
 }

@@ -34,12 +34,13 @@ struct replica_conf {
 	enum ctl_compression compression;
 	/* .replicas named the replica again (not in a replace, not to pause
 	 * or resume it): the stream under its name at that moment may be
-	 * taken as the replica (docs/security.md): REPIN_UUID, or, for a
-	 * remote cluster (whose streams are not seen from here), the one the
-	 * next connection finds. Cleared by replication once it has pinned
-	 * the new stream, and while the replica is paused. */
+	 * taken as the replica (docs/security.md): REPIN_UUID, the stream
+	 * that had the name when the line was written (seen in the
+	 * namespace, or for a remote cluster asked of its gateway through
+	 * the replica_lookup hook). Cleared by replication once it has
+	 * pinned the new stream, and while the replica is paused. */
 	bool repin;
-	uuid_t repin_uuid;	/* null: remote, the next one found */
+	uuid_t repin_uuid;	/* never null while REPIN */
 };
 
 /* What status shows of one replica (.replicas comments, .info). */
@@ -101,6 +102,21 @@ struct repl_hooks {
 	 * network.
 	 */
 	int (*cluster_reachable)(void *arg, const char *name, char *why, size_t n);
+	/*
+	 * replica_lookup - a line of .replicas names S's replica
+	 * /mapr/CLUSTER/STREAM, on a remote cluster, again. If replication
+	 * refuses that replica because another stream than the pinned one
+	 * has its name now: ask CLUSTER's gateway at once which stream that
+	 * is and whether it accepts S, its UUID in OUT (16 bytes). Blocks
+	 * the caller for the connection and one request, each bounded by
+	 * [gateway] timeout_ms. No lock held. Returns 0; -EALREADY when the
+	 * replica is not refused for its pin (or is paused): nothing to
+	 * take; or, with one line in ERR (ERRLEN bytes), the gateway's
+	 * refusal (-EACCES: no such stream, or it does not list S) or the
+	 * connection's error (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, ...).
+	 */
+	int (*replica_lookup)(void *arg, struct stream *s, const char *cluster,
+			      const char *stream, uuid_t out, char *err, size_t errlen);
 };
 
 struct sfs_namespace;
@@ -120,5 +136,8 @@ void repl_topic_deleted(struct sfs_namespace *ns, struct stream *s, const char *
 int repl_sync_wait(struct sfs_namespace *ns, struct stream *s, struct topic *t, uint64_t upto,
 		   uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg);
 int repl_cluster_reachable(struct sfs_namespace *ns, const char *name, char *why, size_t n);
+/* Without a hook: -EALREADY (nothing to take). */
+int repl_replica_lookup(struct sfs_namespace *ns, struct stream *s, const char *cluster,
+			const char *stream, uuid_t out, char *err, size_t errlen);
 
 #endif

@@ -146,9 +146,12 @@ int positions_load(struct stream *s)
 		if (uuid_parse(meta_str(v, "uuid", ""), r->target_uuid) < 0)
 			uuid_clear(r->target_uuid);
 		r->copied = meta_bool(v, "copied", false);
-		r->conf.repin = meta_bool(v, "repin", false);
+		/* A pin to take names its stream (an older version left it
+		 * null for a remote replica: the next one found; not now). */
 		if (uuid_parse(meta_str(v, "repin_uuid", ""), r->conf.repin_uuid) < 0)
 			uuid_clear(r->conf.repin_uuid);
+		r->conf.repin = meta_bool(v, "repin", false) &&
+				!uuid_is_null(r->conf.repin_uuid);
 		const char *tname;
 		json_t *tv;
 		json_object_foreach(json_object_get(v, "topics"), tname, tv) {

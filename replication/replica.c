@@ -6,9 +6,13 @@
  */
 #include "replica.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fs/config.h"
+#include "../fs/namespace.h"
 #include "../fs/stream.h"
 #include "gwclient.h"
 #include "positions.h"
@@ -29,6 +33,16 @@ const char *replica_state_name(enum replica_state st)
 		return "REPLICA_STATE_UNEXPECTED";
 	}
 	return "REPLICA_STATE_UNEXPECTED";
+}
+
+struct replica *replica_by_name(struct stream *s, const char *cluster, const char *stream)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	for (int i = 0; i < s->nreplicas; i++)
+		if (!strcmp(s->replicas[i]->cluster, cluster) &&
+		    !strcmp(s->replicas[i]->stream, stream))
+			return replica_of(s->replicas[i]);
+	return NULL;
 }
 
 struct replica *replica_new(void)
@@ -122,6 +136,39 @@ static void hook_topic_deleted(void *arg, struct stream *s, const char *name)
 	}
 }
 
+/*
+ * Which stream has the name of remote replica CLUSTER/STREAM of S now, and
+ * does it accept S: asked on a connection of its own (the lane's may be
+ * busy with a batch, or backing off), only while the replica is refused
+ * for its pin, so that a line naming it takes that stream and no later one
+ * (docs/security.md).
+ */
+static int hook_replica_lookup(void *arg, struct stream *s, const char *cluster,
+			       const char *stream, uuid_t out, char *err, size_t errlen)
+{
+	struct replicator *rp = arg;
+	pthread_mutex_lock(&s->lock);
+	struct replica *r = replica_by_name(s, cluster, stream);
+	bool refused = r && r->pin_refused && !r->conf.paused;
+	pthread_mutex_unlock(&s->lock);
+	if (!refused)
+		return -EALREADY;
+	const struct sfs_cluster_conf *cc = rp->ns ? config_find_cluster(rp->ns->cfg, cluster)
+						   : NULL;
+	if (!rp->ctx || !cc || !cc->gateway) {
+		snprintf(err, errlen, "cluster %s has no gateway this daemon can reach", cluster);
+		return -EHOSTUNREACH;
+	}
+	struct gwclient *gc = gwclient_new(rp->ctx, cluster, cc->gateway, rp->gw_timeout_ms);
+	if (!gc) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = gwclient_open(gc, s->cluster->name, s->name, stream, out, err, errlen);
+	gwclient_free(gc);
+	return rc;
+}
+
 static int hook_sync_wait(void *arg, struct stream *s, struct topic *t, uint64_t upto,
 			  uint64_t timeout_ms, bool (*interrupted)(void *iarg), void *iarg)
 {
@@ -148,4 +195,5 @@ const struct repl_hooks replication_hooks = {
 	.topic_deleted = hook_topic_deleted,
 	.sync_wait = hook_sync_wait,
 	.cluster_reachable = hook_cluster_reachable,
+	.replica_lookup = hook_replica_lookup,
 };

@@ -66,6 +66,9 @@ struct replica {
 	/* synchronous=true but a write timed out waiting for it: replicated
 	 * asynchronously until it has caught up (docs/replication.md). */
 	bool degraded;
+	/* Refused at its last open: another stream than TARGET_UUID has its
+	 * name (pinned, docs/security.md), until .replicas names it again. */
+	bool pin_refused;
 };
 
 /* replica_of - the replica whose settings are RC (made by replica_new). */
@@ -73,6 +76,13 @@ static inline struct replica *replica_of(struct replica_conf *rc)
 {
 	return (struct replica *)rc;
 }
+
+/*
+ * replica_by_name - the replica of S whose replica stream is
+ * /mapr/CLUSTER/STREAM, or NULL. Caller holds S->lock; the replica is S's
+ * (valid while the lock is held).
+ */
+struct replica *replica_by_name(struct stream *s, const char *cluster, const char *stream);
 
 /*
  * replica_new - a replica with no settings (cluster and stream empty),

@@ -68,18 +68,6 @@ void replicator_set_gateway(struct replicator *r, SSL_CTX *ctx, int timeout_ms)
 	r->gw_timeout_ms = timeout_ms;
 }
 
-/* The replica of S named CLUSTER/STREAM; S->lock held. */
-static struct replica *replica_by_name(struct stream *s, const char *cluster,
-				       const char *stream)
-{
-	LOCK_ASSERT_HELD(&s->lock);
-	for (int i = 0; i < s->nreplicas; i++)
-		if (!strcmp(s->replicas[i]->cluster, cluster) &&
-		    !strcmp(s->replicas[i]->stream, stream))
-			return replica_of(s->replicas[i]);
-	return NULL;
-}
-
 /* Put R in the error state with MSG; logs only when the error changes. */
 static void replica_fail(struct stream *s, struct replica *r, const char *msg)
 {
@@ -150,7 +138,7 @@ static int target_open(struct replicator_lane *lane, struct stream *s,
 		return gwclient_open(lane->gc, s->cluster->name, s->name, key->stream,
 				     tg->uuid, err, errlen);
 	if (!ns_cluster(ns, key->cluster)) {
-		snprintf(err, errlen, "cluster %s is not in this daemon's configuration",
+		snprintf(err, errlen, "cluster %.255s is not in this daemon's configuration",
 			 key->cluster);
 		return -ENOENT;
 	}
@@ -301,9 +289,12 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		r = replica_by_name(s, key->cluster, key->stream);
 		if (r && tg.asked)
 			r->checked_ns = now_ns();
-		if (r && !uuid_is_null(r->target_uuid) && uuid_compare(r->target_uuid, tg.uuid) &&
-		    !(r->conf.repin && (uuid_is_null(r->conf.repin_uuid) ||
-					!uuid_compare(r->conf.repin_uuid, tg.uuid)))) {
+		bool pinned = r && !uuid_is_null(r->target_uuid) &&
+			      uuid_compare(r->target_uuid, tg.uuid) &&
+			      !(r->conf.repin && !uuid_compare(r->conf.repin_uuid, tg.uuid));
+		if (r)
+			r->pin_refused = pinned;
+		if (pinned) {
 			/*
 			 * Pinned: another stream now has the replica's name (it
 			 * was removed and made again, maybe by someone else).
@@ -312,7 +303,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			 * this stream's messages (docs/security.md).
 			 */
 			snprintf(err, sizeof(err),
-				 "replica stream /mapr/%s/%s is not the stream this replica was set up with (it was removed and made again): nothing is sent to it until .replicas names it again",
+				 "replica stream /mapr/%.255s/%.255s is not the stream this replica was set up with (it was removed and made again): nothing is sent to it until .replicas names it again",
 				 key->cluster, key->stream);
 		} else if (r && uuid_compare(r->target_uuid, tg.uuid)) {
 			/* A new replica, or one named again: copy from the start. */

@@ -188,3 +188,45 @@ PY
 	in_order "$B/s/t" m 10
 	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
 }
+
+@test "a line naming a remote replica again takes the stream that has the name then, asked of its gateway: not one made after it" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	append_each "$A/s/t" m 10
+	wait_count "$B/s/t" 10 15
+	rm "$B/s/t"
+	rmdir "$B/s"
+	mkdir "$B/s"
+	echo /mapr/sanfrancisco/s >"$B/s/.upstreams"
+	wait_for -t 15 eval "[[ \$(on a rinfo sanfrancisco/s london/s lastError) == *'not the stream this replica was set up with'* ]]"
+	# that stream goes too: a line naming the replica now has nothing to
+	# take, and says so (the gateway is asked as the line is written)
+	rmdir "$B/s"
+	run bash -c "echo /mapr/london/s >>'$A/s/.replicas'"
+	[ "$status" -ne 0 ]
+	# (no stream of london names sanfrancisco now: its connection share
+	# is a stranger's, one, which the lane holds)
+	[[ $(jq -r .lastError "$A/s/.info") == *"cannot be taken as the replica: gateway london: too many connections from this cluster"* ]]
+	# another stream of london lists it: the gateway answers
+	mkdir "$B/other"
+	echo /mapr/sanfrancisco/s >"$B/other/.upstreams"
+	run bash -c "echo /mapr/london/s >>'$A/s/.replicas'"
+	[ "$status" -ne 0 ]
+	[[ $(jq -r .lastError "$A/s/.info") == *"cannot be taken as the replica: refused by the replica: /mapr/london/s does not exist, or"* ]]
+	# a stream made after the line gets nothing, however long it waits
+	mkdir "$B/s"
+	echo /mapr/sanfrancisco/s >"$B/s/.upstreams"
+	wait_for -t 15 eval "[[ \$(on a rinfo sanfrancisco/s london/s lastError) == *'not the stream this replica was set up with'* ]]"
+	sleep 2
+	[ ! -e "$B/s/t" ]
+	[[ $(on a rinfo sanfrancisco/s london/s lastError) == *'not the stream this replica was set up with'* ]]
+	# named while it exists and accepts the source: taken, copied whole
+	echo /mapr/london/s >>"$A/s/.replicas"
+	wait_count "$B/s/t" 10 20
+	in_order "$B/s/t" m 10
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING'
+	# a paused replica is not asked (pausing is what one does on seeing
+	# the error), and a line that pauses it takes nothing either
+	echo "/mapr/london/s paused=true" >>"$A/s/.replicas"
+	echo "/mapr/london/s paused=false" >>"$A/s/.replicas"
+}

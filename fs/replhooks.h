@@ -112,8 +112,11 @@ struct repl_hooks {
 	 * [gateway] timeout_ms. No lock held. Returns 0; -EALREADY when the
 	 * replica is not refused for its pin (or is paused): nothing to
 	 * take; or, with one line in ERR (ERRLEN bytes), the gateway's
-	 * refusal (-EACCES: no such stream, or it does not list S) or the
-	 * connection's error (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, ...).
+	 * refusal (-EACCES: no such stream, or it does not list S), the
+	 * connection's error (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, ...),
+	 * or -EBUSY: another line is asking that cluster's gateway now (one
+	 * at a time per remote cluster, so that writers cannot use up the
+	 * daemon's connections there).
 	 */
 	int (*replica_lookup)(void *arg, struct stream *s, const char *cluster,
 			      const char *stream, uuid_t out, char *err, size_t errlen);

@@ -159,13 +159,26 @@ static int hook_replica_lookup(void *arg, struct stream *s, const char *cluster,
 		snprintf(err, errlen, "cluster %s has no gateway this daemon can reach", cluster);
 		return -EHOSTUNREACH;
 	}
-	struct gwclient *gc = gwclient_new(rp->ctx, cluster, cc->gateway, rp->gw_timeout_ms);
-	if (!gc) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+	struct replicator_lane *lane = NULL;
+	for (int i = 0; i < rp->nlanes && !lane; i++)
+		if (rp->lanes[i].cluster && !strcmp(rp->lanes[i].cluster, cluster))
+			lane = &rp->lanes[i];
+	if (!lane) {
+		snprintf(err, errlen, "cluster %s has no gateway this daemon can reach", cluster);
+		return -EHOSTUNREACH;
 	}
-	int rc = gwclient_open(gc, s->cluster->name, s->name, stream, out, err, errlen);
+	if (atomic_exchange(&lane->looking, true)) {
+		snprintf(err, errlen, "its gateway is being asked for another line: write it again");
+		return -EBUSY;
+	}
+	int rc = -ENOMEM;
+	struct gwclient *gc = gwclient_new(rp->ctx, cluster, cc->gateway, rp->gw_timeout_ms);
+	if (gc)
+		rc = gwclient_open(gc, s->cluster->name, s->name, stream, out, err, errlen);
+	else
+		snprintf(err, errlen, "out of memory");
 	gwclient_free(gc);
+	atomic_store(&lane->looking, false);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #define STREAMFS_REPLICATOR_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +38,10 @@ struct replicator_lane {
 	const char *cluster;	/* remote cluster served; NULL: the local lane */
 	struct gwclient *gc;	/* remote lanes: the gateway client */
 	uint64_t seen_all;	/* ns->repl_gen_all at its last whole round */
+	/* A .replicas line is asking the remote's gateway which stream has a
+	 * replica's name (replica.c): one at a time per remote cluster, so
+	 * writers cannot use up this daemon's connections there. */
+	atomic_bool looking;
 	pthread_t thread;
 	bool started;
 };

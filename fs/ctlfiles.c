@@ -310,6 +310,7 @@ struct work {
 	bool repin;
 	uuid_t repin_uuid;	/* the stream named then */
 	bool repin_none;	/* no such stream then (or none to take): nothing */
+	uuid_t named;		/* a local stream a line named, as it was then */
 };
 
 static int find_work(struct work *w, int n, const char *cluster, const char *stream)
@@ -494,6 +495,8 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			if (c >= 0)
 				w[k] = cur[c];
 		}
+		if (pin)
+			uuid_copy(w[k].named, pin[i]);
 		/* Pausing is what one does on seeing the replica refused; it
 		 * must not be what hands the new stream everything. */
 		if (pin && !replace && !e[i].has_paused) {
@@ -547,6 +550,13 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			if (w[i].repin && w[i].existing && !w[i].repin_none) {
 				r->repin = true;
 				uuid_copy(r->repin_uuid, w[i].repin_uuid);
+			}
+			/* A new local replica takes the stream its line named,
+			 * not one made under the name before replication looks
+			 * (a paused one may wait long). */
+			if (!w[i].existing && !uuid_is_null(w[i].named)) {
+				r->repin = true;
+				uuid_copy(r->repin_uuid, w[i].named);
 			}
 			r->synchronous = w[i].synchronous;
 			r->paused = w[i].paused;

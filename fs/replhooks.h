@@ -37,8 +37,9 @@ struct replica_conf {
 	 * taken as the replica (docs/security.md): REPIN_UUID, the stream
 	 * that had the name when the line was written (seen in the
 	 * namespace, or for a remote cluster asked of its gateway through
-	 * the replica_lookup hook). Cleared by replication once it has
-	 * pinned the new stream, and while the replica is paused. */
+	 * the replica_lookup hook). Also set for a new local replica: the
+	 * stream its line named. Cleared by replication once it has pinned
+	 * the new stream, and while a replica already pinned is paused. */
 	bool repin;
 	uuid_t repin_uuid;	/* never null while REPIN */
 };

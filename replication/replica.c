@@ -90,8 +90,9 @@ static void hook_replica_configured(void *arg, struct replica_conf *rc)
 	(void)arg;
 	struct replica *r = replica_of(rc);
 	/* A naming made while paused takes nothing: the stream under the
-	 * name can change before the resume (docs/security.md). */
-	if (rc->paused) {
+	 * name can change before the resume (docs/security.md). A new
+	 * replica (pinned to nothing yet) keeps the stream its line named. */
+	if (rc->paused && !uuid_is_null(r->target_uuid)) {
 		rc->repin = false;
 		uuid_clear(rc->repin_uuid);
 	}

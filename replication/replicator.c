@@ -289,9 +289,11 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 		r = replica_by_name(s, key->cluster, key->stream);
 		if (r && tg.asked)
 			r->checked_ns = now_ns();
-		bool pinned = r && !uuid_is_null(r->target_uuid) &&
-			      uuid_compare(r->target_uuid, tg.uuid) &&
-			      !(r->conf.repin && !uuid_compare(r->conf.repin_uuid, tg.uuid));
+		/* Another stream than the pinned one (or, new, than the one
+		 * its line named) may be taken only if a line named it. */
+		bool pinned = r && uuid_compare(r->target_uuid, tg.uuid) &&
+			      (r->conf.repin ? uuid_compare(r->conf.repin_uuid, tg.uuid) != 0
+					     : !uuid_is_null(r->target_uuid));
 		if (r)
 			r->pin_refused = pinned;
 		if (pinned) {

@@ -143,3 +143,23 @@ as_nobody() {
 	wait_count "$R/zzz" 1 20
 	[ "$(nmsg "$R/p10")" -eq 0 ]
 }
+
+@test "a new replica takes the stream its line named: added paused, the stream replaced by another user before the resume gets nothing" {
+	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, other users)"
+	chmod 0755 "$TMP"
+	echo secret >>"$S/private"
+	chmod 0600 "$S/private"
+	echo /mapr/sanfrancisco/s >"$R/.upstreams"
+	echo "/mapr/newyork/r paused=true" >>"$S/.replicas"
+	rmdir "$R"
+	chmod 0777 "$M/newyork"
+	as_nobody mkdir "$R"
+	as_nobody sh -c 'echo /mapr/sanfrancisco/s >>"$1"' sh "$R/.upstreams"
+	echo "/mapr/newyork/r paused=false" >>"$S/.replicas"
+	wait_for -t 10 eval "[[ \$(jq -r '.replicas[0].lastError' '$S/.info') == *'not the stream this replica was set up with'* ]]"
+	repl_quiet sanfrancisco/s
+	[ -z "$(ls "$R")" ]
+	# named: taken
+	echo /mapr/newyork/r >>"$S/.replicas"
+	wait_count "$R/private" 1
+}

@@ -5,7 +5,7 @@
  * updates and removals; a replace ('>') keeps the replica objects of the
  * entries it keeps (their replication state); every refusal changes
  * nothing and says why; the 64-entry bound; a dry run changes nothing;
- * what .replicas then shows.
+ * what .replicas then shows; which stream a line pins a replica to.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +188,47 @@ static void test_upstreams(void **state)
 	assert_int_equal(s->nupstreams, 0);
 }
 
+/* Is RC to take the stream of newyork/NAME (its UUID now)? */
+static bool pinned_to(struct replica_conf *rc, const char *name)
+{
+	struct stream *t = ns_stream(&fix.ns, "newyork", name);
+	assert_non_null(t);
+	bool same = rc->repin && !uuid_compare(rc->repin_uuid, t->uuid);
+	stream_put(t);
+	return same;
+}
+
+static void test_pins(void **state)
+{
+	(void)state;
+	/* a new local replica takes the stream its line named, in a replace
+	 * too, paused too; a new remote one is not seen from here */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a\n/mapr/london/x\n", false, false), 0);
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a\n/mapr/london/x\n/mapr/newyork/b paused=true\n",
+			       true, false), 0);
+	assert_int_equal(s->nreplicas, 3);
+	assert_true(pinned_to(s->replicas[0], "a"));
+	assert_false(s->replicas[1]->repin);
+	assert_true(pinned_to(s->replicas[2], "b"));
+	/* replication took them (it clears the flag) */
+	for (int i = 0; i < s->nreplicas; i++)
+		s->replicas[i]->repin = false;
+	/* named again: the stream under the name now; a line that pauses or
+	 * resumes it, or a replace, is no naming */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/b paused=false\n", false, false), 0);
+	assert_false(s->replicas[2]->repin);
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/a\n/mapr/london/x\n/mapr/newyork/b\n",
+			       true, false), 0);
+	assert_false(s->replicas[2]->repin);
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/newyork/b synchronous=true\n", false, false), 0);
+	assert_true(pinned_to(s->replicas[2], "b"));
+	/* a remote one named again, replication not refusing it (no hooks
+	 * here: nothing to take): accepted, nothing taken */
+	assert_int_equal(apply(CTL_REPLICAS, "/mapr/london/x\n", false, false), 0);
+	assert_false(s->replicas[1]->repin);
+	assert_int_equal(apply(CTL_REPLICAS, "", true, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_refusals_change_nothing),
 		cmocka_unit_test(test_bound_of_64),
 		cmocka_unit_test(test_upstreams),
+		cmocka_unit_test(test_pins),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

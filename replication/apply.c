@@ -7,6 +7,7 @@
 #include "../fs/stats.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,6 +139,27 @@ int apply_append(struct sfs_namespace *ns, struct stream *t, const char *name,
 	struct topic *dst;
 	if (applied)
 		*applied = 0;
+	/* A message is one line, at most max_message bytes, wherever it was
+	 * appended: one holding a newline would read as two (and counts and
+	 * offsets would no longer match what readers see); a longer one
+	 * would make readers here hold more than the bound. Checked before
+	 * the topic is made. */
+	for (size_t i = 0; i < n; i++) {
+		const char *why = msgs[i].len > ns->cfg->max_message ? "bytes" :
+				  msgs[i].len && memchr(msgs[i].payload, '\n', msgs[i].len) ?
+				  "newline" : NULL;
+		if (!why)
+			continue;
+		char u[37];
+		uuid_unparse(msgs[i].origin_stream, u);
+		if (why[0] == 'b')
+			snprintf(err, errlen, "refused by the replica: topic %s: a message of origin %s (offset %" PRIu64 ") has %" PRIu32 " bytes, more than this daemon's max_message (%zu)",
+				 name, u, msgs[i].origin_offset, msgs[i].len, ns->cfg->max_message);
+		else
+			snprintf(err, errlen, "refused by the replica: topic %s: a message of origin %s (offset %" PRIu64 ") holds a newline: a message is one line",
+				 name, u, msgs[i].origin_offset);
+		return -EPROTO;
+	}
 	int rc = get_topic(ns, t, name, uid, gid, mode, &dst, err, errlen);
 	if (rc < 0)
 		return rc;

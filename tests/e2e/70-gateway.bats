@@ -265,7 +265,7 @@ forge() {
 			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" >/dev/null 2>&1 || true
 }
 
-@test "an upstream cannot forge: a jump in an origin's offsets, an unseen origin past its start, or the replica's own stream as origin, is refused whole; the real messages go on" {
+@test "an upstream cannot forge: a jump in an origin's offsets, an unseen origin past its start, the replica's own stream as origin, a message holding a newline or over max_message, is refused whole; the real messages go on" {
 	NH_LOG_ALLOW='gateway|refused by the replica'
 	hosts a b
 	xrep "$A/s" "$B/s"
@@ -293,7 +293,16 @@ forge() {
 		--origin-topic "$(cat /proc/sys/kernel/random/uuid)" \
 		--offset 4611686018427387904 --payload plant
 	wait_for -t 10 in_log b 'start at offset 4611686018427387904 here, not at its first'
-	! grep -qE 'jump|self|gap|plant' "$B/s/t" || false
+	# a message is one line: one holding a newline would read as two
+	# (counts and offsets no longer match what readers see), and none
+	# is longer than this daemon's max_message (a reader holds one whole)
+	forge a --expect "$bu" --topic t --origin-stream "$au" --origin-topic "$at" \
+		--offset 5 --payload $'split\nline'
+	wait_for -t 10 in_log b 'holds a newline'
+	forge a --expect "$bu" --topic t --origin-stream "$au" --origin-topic "$at" \
+		--offset 5 --payload-bytes $((1048576 + 1))
+	wait_for -t 10 in_log b '1048577 bytes, more than this daemon.s max_message \(1048576\)'
+	! grep -qE 'jump|self|gap|plant|split|line|xxxx' "$B/s/t" || false
 	[ "$(wc -l <"$B/s/t")" -eq 5 ]
 	# the real messages of that origin still arrive, none dropped
 	append_each "$A/s/t" after 5

@@ -7,11 +7,12 @@ with the origin and offsets the test chooses.
     forge.py --dst-cluster C --src-cluster C --src-stream S --dst-stream S
              --expect UUID --topic T --origin-stream UUID --origin-topic UUID
              --offset N[,N...] [--count K] [--payload TEXT]
-             [--uid N] [--gid N] [--mode OCTAL]
+             [--uid N] [--gid N] [--mode OCTAL] [--payload-bytes N]
 
 K messages (default 1) get origin offsets N, N+1, ...; with a list, one
 message per offset of the list. Payloads TEXT-0, TEXT-1, ... Integers are
-little-endian, strings a u16 length and bytes, UUIDs 16 raw bytes.
+little-endian, strings a u16 length and bytes, UUIDs 16 raw bytes. With
+--payload-bytes N, each payload is N bytes "x" instead.
 
     forge.py --open --dst-cluster C --src-cluster C --src-stream S --dst-stream S
         a hello and a GW_OPEN instead
@@ -64,6 +65,7 @@ def main():
     ap.add_argument("--offset", required="--open" not in sys.argv)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--payload", default="forged")
+    ap.add_argument("--payload-bytes", type=int)
     ap.add_argument("--uid", type=int, default=0)
     ap.add_argument("--gid", type=int, default=0)
     ap.add_argument("--mode", type=lambda x: int(x, 8), default=0o644)
@@ -79,7 +81,7 @@ def main():
     body = (s(a.src_cluster) + s(a.src_stream) + s(a.dst_stream) + uuid.UUID(a.expect).bytes
             + s(a.topic) + struct.pack("<III", a.uid, a.gid, a.mode) + struct.pack("<I", len(offsets)))
     for i, off in enumerate(offsets):
-        p = f"{a.payload}-{i}".encode()
+        p = b"x" * a.payload_bytes if a.payload_bytes is not None else f"{a.payload}-{i}".encode()
         body += (uuid.UUID(a.origin_stream).bytes + uuid.UUID(a.origin_topic).bytes
                  + struct.pack("<QQI", off, 1, len(p)) + p)
     out += frame(GW_APPEND, body)

@@ -5,7 +5,8 @@
  * the source's bits without setuid/setgid/sticky), an existing topic that
  * lets others read more than the source refused (its mode untouched), a
  * private source topic refused into a topic someone else owns, exactly
- * once, and a refused batch's error.
+ * once, a refused batch's error, and a message that is not one line of at
+ * most max_message bytes refused before anything is made.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,41 @@ static void test_topic_bound(void **state)
 	assert_int_equal(apply_topic(&fix.ns, r, "q2", 0, 0, 0644, err, sizeof(err)), 0);
 }
 
+static void test_one_line(void **state)
+{
+	(void)state;
+	uuid_t os, ot;
+	uuid_generate(os);
+	uuid_generate(ot);
+	char err[512] = "";
+	size_t applied = 9;
+	struct topic_msg m[2] = { msg(os, ot, 0, "fine"), msg(os, ot, 1, "two\nlines") };
+	assert_int_equal(apply_append(&fix.ns, r, "nl", 0, 0, 0644, m, 2, &applied, err,
+				      sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "refused by the replica: topic nl: a message of origin"));
+	assert_non_null(strstr(err, "(offset 1) holds a newline"));
+	assert_int_equal(applied, 0);
+	struct topic *t = stream_find_topic(r, "nl");
+	assert_null(t);	/* nothing made, nothing appended */
+	size_t max = fix.ns.cfg->max_message;
+	char *big = malloc(max + 2);
+	assert_non_null(big);
+	memset(big, 'x', max + 1);
+	big[max + 1] = 0;
+	struct topic_msg b[2] = { msg(os, ot, 0, "fine"), msg(os, ot, 1, big) };
+	assert_int_equal(apply_append(&fix.ns, r, "nl", 0, 0, 0644, b, 2, &applied, err,
+				      sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "more than this daemon's max_message"));
+	assert_null(stream_find_topic(r, "nl"));
+	/* exactly max_message, and an empty message: fine */
+	big[max] = 0;
+	struct topic_msg ok[2] = { msg(os, ot, 0, ""), msg(os, ot, 1, big) };
+	assert_int_equal(apply_append(&fix.ns, r, "nl", 0, 0, 0644, ok, 2, &applied, err,
+				      sizeof(err)), 0);
+	assert_int_equal(applied, 2);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_owner_mode_and_exactly_once),
 		cmocka_unit_test(test_foreign_owner),
 		cmocka_unit_test(test_topic_bound),
+		cmocka_unit_test(test_one_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -35,6 +35,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "datadir.h"
 #include "names.h"
 #include "util/clock.h"
 
@@ -59,11 +60,19 @@ static void ssl_reason(char *buf, size_t len)
 		snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
 }
 
-/* PATH must be a readable regular file: OpenSSL's own words for a
- * missing one ("system lib") say nothing. */
-static bool file_usable(const char *path, char *err, size_t errlen)
+/*
+ * PATH must be a readable regular file that no one but root and this
+ * daemon's user can change, nor, for the private KEY, read; and so must
+ * the directories (and symlinks) on the way to it (datadir_check, as for
+ * the data): whoever could change the CA file could make certificates
+ * for any cluster, whoever reads the key is this daemon to its peers
+ * (docs/security.md, "The data directory"). OpenSSL's own words for a
+ * missing file ("system lib") say nothing, so that is checked here too.
+ */
+static bool file_usable(const char *path, bool key, char *err, size_t errlen)
 {
 	struct stat st;
+	uid_t self = geteuid();
 	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return false;
@@ -72,7 +81,24 @@ static bool file_usable(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return false;
 	}
-	return true;
+	if (st.st_uid != 0 && st.st_uid != self) {
+		snprintf(err, errlen, "%s is owned by uid %u (only root or uid %u may own it)", path,
+			 (unsigned)st.st_uid, (unsigned)self);
+		return false;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s is writable by %s (mode %04o): chmod go-w it", path,
+			 (st.st_mode & S_IWOTH) ? "others" : "its group",
+			 (unsigned)(st.st_mode & 07777));
+		return false;
+	}
+	if (key && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		snprintf(err, errlen, "%s is a private key readable by %s (mode %04o): chmod 600 it",
+			 path, (st.st_mode & S_IRWXO) ? "others" : "its group",
+			 (unsigned)(st.st_mode & 07777));
+		return false;
+	}
+	return datadir_check(path, self, err, errlen) == 0;
 }
 
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca,
@@ -80,8 +106,8 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca,
 {
 	char why[256];
 	const char *what = NULL;
-	if (!file_usable(cert, err, errlen) || !file_usable(key, err, errlen) ||
-	    !file_usable(ca, err, errlen))
+	if (!file_usable(cert, false, err, errlen) || !file_usable(key, true, err, errlen) ||
+	    !file_usable(ca, false, err, errlen))
 		return NULL;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
 	if (!ctx) {

@@ -31,8 +31,10 @@ struct tls_conn;
 /*
  * tls_ctx_new - load CERT (PEM chain), KEY (PEM private key) and CA (PEM
  * trust anchors) into a context used both to serve and to connect.
+ * Each file must be a regular file that only root and this daemon's user
+ * can change (the key: or read), in directories only they can change.
  * Returns the context (free with tls_ctx_free) or NULL with one line in ERR
- * naming the file and OpenSSL's reason.
+ * naming the file and why (its owner or mode, or OpenSSL's reason).
  */
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca,
 		     char *err, size_t errlen);

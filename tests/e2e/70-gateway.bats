@@ -218,7 +218,7 @@ start_fails() {
 	is_unmounted "$NH_DIR/$1/mnt"
 }
 
-@test "bad credentials or a port in use stop the daemon at start-up with one line, nothing mounted" {
+@test "bad credentials, credentials others could change or read, or a port in use stop the daemon at start-up with one line, nothing mounted" {
 	nh_host a 198.18.0.1 sanfrancisco
 	nh_host b 198.18.0.2 london
 	nh_setup
@@ -236,6 +236,36 @@ start_fails() {
 	echo "not a certificate" >"$NH_DIR/junk.pem"
 	sed -i "s|^ca = .*|ca = $NH_DIR/junk.pem|" "$conf"
 	start_fails a "\[gateway\]: $NH_DIR/junk.pem: "
+	# Files someone else could change, or read (the key): whoever could
+	# change the CA could make certificates for any cluster; whoever reads
+	# the key is this host to its peers. sshd's StrictModes, as for data.
+	cp "$NH_DIR/good.conf" "$conf"
+	cp "$NH_DIR/certs/a.key" "$NH_DIR/open.key"
+	chmod 0644 "$NH_DIR/open.key"
+	sed -i "s|^key = .*|key = $NH_DIR/open.key|" "$conf"
+	start_fails a "\[gateway\]: $NH_DIR/open.key is a private key readable by others \(mode 0644\): chmod 600 it"
+	chmod 0640 "$NH_DIR/open.key"
+	start_fails a "open.key is a private key readable by its group"
+	cp "$NH_DIR/good.conf" "$conf"
+	cp "$NH_DIR/certs/ca.crt" "$NH_DIR/open-ca.crt"
+	chmod 0666 "$NH_DIR/open-ca.crt"
+	sed -i "s|^ca = .*|ca = $NH_DIR/open-ca.crt|" "$conf"
+	start_fails a "open-ca.crt is writable by others \(mode 0666\): chmod go-w it"
+	chmod 0644 "$NH_DIR/open-ca.crt"
+	chown 65534 "$NH_DIR/open-ca.crt"
+	start_fails a "open-ca.crt is owned by uid 65534 \(only root or uid 0 may own it\)"
+	# in a directory others may write (no sticky bit): refused too
+	mkdir -m 0777 "$NH_DIR/open"
+	cp "$NH_DIR/certs/a.crt" "$NH_DIR/open/a.crt"
+	cp "$NH_DIR/good.conf" "$conf"
+	sed -i "s|^cert = .*|cert = $NH_DIR/open/a.crt|" "$conf"
+	start_fails a "$NH_DIR/open is writable by others \(mode 0777\) without the sticky bit"
+	# a symlink someone else owns, to good files: refused
+	rm -r "$NH_DIR/open"
+	ln -s "$NH_DIR/certs/a.crt" "$NH_DIR/link.crt"
+	chown -h 65534 "$NH_DIR/link.crt"
+	sed -i "s|^cert = .*|cert = $NH_DIR/link.crt|" "$conf"
+	start_fails a "link.crt is a symlink owned by uid 65534"
 	# The port is taken (by host a's own daemon, started properly).
 	cp "$NH_DIR/good.conf" "$conf"
 	nh_start a

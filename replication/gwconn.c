@@ -89,6 +89,7 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 	}
 
 	struct stream *t = NULL;
+	bool opened = false;	/* the refusal, if any, is apply_open's */
 	uuid_t uuid;
 	uuid_clear(uuid);
 	if (!tls_peer_names(c->tc, f->src_cluster)) {
@@ -98,9 +99,10 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 	} else {
 		status = apply_open(ns, f->src_cluster, f->src_stream, c->cluster,
 				    f->dst_stream, &t, uuid, msg, sizeof(msg));
+		opened = true;
 	}
 	bool logged = false;
-	if (status == -ENOENT || status == -EACCES) {
+	if (opened && (status == -ENOENT || status == -EACCES)) {
 		/* A stream that does not exist and one that does not list the
 		 * source are refused alike: a peer cannot probe which streams
 		 * a cluster has (docs/security.md). The log says which. */

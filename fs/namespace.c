@@ -212,7 +212,7 @@ int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
 	ns->topic_opts.fsync_interval_ms = cfg->fsync_interval_ms;
 	ns->topic_opts.checkpoint_every = 65536;
 	/* The limit as it is now: fs/main.c raised the soft limit first. */
-	fd_budget_init(&ns->fds, 0, topic_fds_evict, NULL);
+	fd_budget_init(&ns->fds, 0, log_topic_fds_evict, NULL);
 	ns->topic_opts.fds = &ns->fds;
 	ns->clusters = calloc(cfg->nclusters ? cfg->nclusters : 1, sizeof(*ns->clusters));
 	if (!ns->clusters) {

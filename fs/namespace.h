@@ -22,6 +22,7 @@
 #include "replhooks.h"
 #include "stream.h"
 #include "topic.h"
+#include "local/logtopic.h"	/* topic_opts: until the local home owns its streams */
 
 struct cluster {
 	char name[256];

@@ -309,7 +309,7 @@ int stream_open(struct cluster *cl, int cluster_dirfd, const char *name,
 		if (!name_valid(de->d_name) || de->d_type != DT_DIR)
 			continue;
 		struct topic *t;
-		rc = topic_open(s->dirfd, de->d_name, s->uuid, topic_opts, &t);
+		rc = log_topic_open(s->dirfd, de->d_name, s->uuid, topic_opts, &t);
 		if (rc < 0) {
 			log_error("stream %s/%s: topic %s cannot be loaded (%s); it is not served",
 				  cl->name, name, de->d_name, strerror(-rc));
@@ -376,7 +376,7 @@ int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 		goto out;
 	}
 	struct topic *t;
-	rc = topic_create(s->dirfd, name, s->uuid, uid, gid, mode, opts, &t);
+	rc = log_topic_create(s->dirfd, name, s->uuid, uid, gid, mode, opts, &t);
 	if (rc < 0)
 		goto out;
 	if ((rc = add_topic_locked(s, t)) < 0) {

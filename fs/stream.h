@@ -28,6 +28,7 @@
 #include "control.h"
 #include "replhooks.h"
 #include "topic.h"
+#include "local/logtopic.h"	/* topic_opts, and the local home's topics it makes */
 
 #define STREAM_MAX_REPLICAS 64
 #define STREAM_MAX_UPSTREAMS 64

@@ -1,6 +1,6 @@
 /*
  * fuzz_batch.c - libFuzzer target: opening, recovering, checking and
- * iterating a segment of format 2 (batches, fs/segment_batch.c) made of
+ * iterating a segment of format 2 (batches, fs/local/segment_batch.c) made of
  * arbitrary bytes, then appending to it.
  *
  * Input layout (docs/fuzzing.md):
@@ -28,7 +28,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "segment.h"
+#include "local/segment.h"
 #include "fs/util/byteorder.h"
 
 #define BASE 1000

@@ -1,6 +1,6 @@
 /*
- * fuzz_record.c - libFuzzer target: the record codec (fs/record.c) and the
- * sequential segment reader (seg_reader_*, fs/segment.c) on arbitrary bytes.
+ * fuzz_record.c - libFuzzer target: the record codec (fs/local/record.c) and the
+ * sequential segment reader (seg_reader_*, fs/local/segment.c) on arbitrary bytes.
  *
  * Input layout (docs/fuzzing.md):
  *   byte 0   options: bit 0 reader verifies checksums, bit 1 fix the
@@ -20,8 +20,8 @@
 
 #include <sys/mman.h>
 
-#include "record.h"
-#include "segment.h"
+#include "local/record.h"
+#include "local/segment.h"
 #include "fs/util/byteorder.h"
 
 #define BIG_FILE (300u * 1024)

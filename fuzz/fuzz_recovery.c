@@ -2,8 +2,8 @@
  * fuzz_recovery.c - libFuzzer target: start-up recovery of what is on disk.
  * The input becomes segment files (and optionally an index, an origin table
  * and a checkpoint); then either segment_open(last = true) and a walk and
- * lookup of every record (fs/segment.c), or topic_open on a topic directory
- * and a read of every byte and every message (fs/topic.c).
+ * lookup of every record (fs/local/segment.c), or topic_open on a topic directory
+ * and a read of every byte and every message (fs/local/logtopic.c).
  *
  * Input layout (all fields always present, short inputs read as zeros; see
  * docs/fuzzing.md):
@@ -48,9 +48,9 @@
 #include <uuid/uuid.h>
 
 #include "logging.h"
-#include "record.h"
-#include "segment.h"
-#include "topic.h"
+#include "local/record.h"
+#include "local/segment.h"
+#include "local/logtopic.h"
 #include "fs/util/byteorder.h"
 
 #define F_TOPIC   0x01	/* topic_open, not segment_open */
@@ -509,9 +509,9 @@ static void snapshot(struct topic *t, struct topic_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	topic_stat(t, &s->msgs, &s->bytes, NULL);
-	s->norigins = t->norigins;
-	for (size_t i = 0; i < t->norigins && i < 64; i++) {
-		s->origins[i] = t->origins[i];
+	s->norigins = log_topic_of(t)->norigins;
+	for (size_t i = 0; i < log_topic_of(t)->norigins && i < 64; i++) {
+		s->origins[i] = log_topic_of(t)->origins[i];
 		if (!s->origins[i].seen)
 			s->origins[i].hwm = 0;
 	}
@@ -533,11 +533,11 @@ static void replicate(struct topic *t, uint64_t x, struct content *added,
 	bool seen = false;
 	uint64_t mark = 0;
 	/* origin_index takes the last entry that matches */
-	for (size_t i = 0; i < t->norigins; i++)
-		if (!uuid_compare(t->origins[i].stream, a_stream) &&
-		    !uuid_compare(t->origins[i].topic, a_topic)) {
-			seen = t->origins[i].seen;
-			mark = t->origins[i].hwm;
+	for (size_t i = 0; i < log_topic_of(t)->norigins; i++)
+		if (!uuid_compare(log_topic_of(t)->origins[i].stream, a_stream) &&
+		    !uuid_compare(log_topic_of(t)->origins[i].topic, a_topic)) {
+			seen = log_topic_of(t)->origins[i].seen;
+			mark = log_topic_of(t)->origins[i].hwm;
 		}
 
 	bool jump = seen && x > mark + 1;
@@ -586,7 +586,7 @@ static void run_topic(int stream_dirfd, size_t chunk, uint64_t repl_offset,
 		      bool consistent, uint8_t flags)
 {
 	struct topic *t;
-	int rc = topic_open(stream_dirfd, "t", stream_uuid, &opts, &t);
+	int rc = log_topic_open(stream_dirfd, "t", stream_uuid, &opts, &t);
 	FUZZ_CHECK(rc <= 0);
 	if (rc < 0)
 		return;
@@ -633,7 +633,7 @@ static void run_topic(int stream_dirfd, size_t chunk, uint64_t repl_offset,
 	topic_put(t);
 
 	/* Recovery again: the same log and the same high-water marks. */
-	rc = topic_open(stream_dirfd, "t", stream_uuid, &opts, &t);
+	rc = log_topic_open(stream_dirfd, "t", stream_uuid, &opts, &t);
 	FUZZ_CHECK(rc == 0);
 	snapshot(t, &s2);
 	FUZZ_CHECK(s1.msgs == s2.msgs && s1.bytes == s2.bytes);

@@ -4,7 +4,7 @@
  * config are plain files kept as they are). Run again when the on-disk
  * format or the gateway's wire format changes:
  *
- *   clang -I. -Ifs -Ireplication fuzz/gen_seeds.c fs/record.c fs/names.c \
+ *   clang -I. -Ifs -Ireplication fuzz/gen_seeds.c fs/local/record.c fs/names.c \
  *       replication/frame.c -lxxhash -llz4 -lzstd -luuid -o build/gen_seeds
  *   build/gen_seeds fuzz/corpus
  *
@@ -20,8 +20,8 @@
 #include <zstd.h>
 
 #include "frame.h"
-#include "record.h"
-#include "segment.h"
+#include "local/record.h"
+#include "local/segment.h"
 #include "fs/util/byteorder.h"
 
 /* Recovery-target flags (fuzz_recovery.c). */

@@ -8,7 +8,8 @@
  * every name with name_valid, a message count against the bytes left
  * before it allocates, and refuses trailing bytes. Encoders check their
  * arguments first and leave OUT as it was on error. All integers go
- * through the byte-shift helpers of record.h, never through host memory.
+ * through the byte-shift helpers of fs/util/byteorder.h, never through
+ * host memory.
  */
 #include "frame.h"
 
@@ -20,7 +21,6 @@
 #include <zstd.h>
 
 #include "names.h"
-#include "record.h"
 #include "util/byteorder.h"
 
 #define GW_MAGIC "SFG1"

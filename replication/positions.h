@@ -4,7 +4,7 @@
  * <stream>/.positions.json, replaced atomically (fs/metafile.c).
  *
  * Why positions may lag the replica without harm: the replica drops
- * anything at or below its per-origin high-water mark (fs/topic.c), so a
+ * anything at or below its per-origin high-water mark (fs/topic.h), so a
  * position saved late only costs re-sending messages that are then
  * dropped; a position saved early could lose messages, so a position is
  * saved only after the replica has applied what it covers.

@@ -32,7 +32,7 @@ int sync_wait(struct stream *s, struct topic *t, uint64_t upto, uint64_t timeout
 	for (;;) {
 		bool waiting = false;
 		/* A deleted stream or topic has nothing left to wait for. */
-		for (int i = 0; i < (s->deleted || t->deleted ? 0 : s->nreplicas) && !waiting; i++)
+		for (int i = 0; i < (s->deleted || topic_deleted(t) ? 0 : s->nreplicas) && !waiting; i++)
 			waiting = behind(replica_of(s->replicas[i]), t, upto);
 		if (!waiting)
 			break;

@@ -120,7 +120,7 @@ PY
 @test "after a restart (no batch checked yet): readers at random positions, sequential readers, a writer and the initial copy at once see exactly the stored bytes" {
 	# Reads of batches not yet checked go through segment_check, under the
 	# topic's lock shared with the other readers, while appends take it
-	# exclusively (fs/topic_read.c, docs/storage.md "Checks").
+	# exclusively (fs/local/logtopic_read.c, docs/storage.md "Checks").
 	SFS_MOUNT_EXTRA="segment_bytes = 1M"
 	sfs_setup sanfrancisco newyork
 	S=$M/sanfrancisco/s R=$M/newyork/r

@@ -2,7 +2,7 @@
 # 40-storage.bats - the message log (docs/storage.md): data survives a restart and
 # a kill -9, a torn tail is cut at start-up, many segments, checksums.
 #
-# Layout used here (docs/storage.md, fs/segment_batch.c): a topic's segments
+# Layout used here (docs/storage.md, fs/local/segment_batch.c): a topic's segments
 # are $TMP/data/<cluster>/<stream>/<topic>/<base offset, 20 digits>.seg, each
 # a 32-byte header and then the topic file's bytes from the segment's first
 # message on, exactly as readers see them; checksums are per batch (the

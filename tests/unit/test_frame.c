@@ -22,7 +22,7 @@
 #include <lz4.h>
 #include <zstd.h>
 
-#include "fs/record.h"
+#include "fs/util/byteorder.h"
 #include "replication/frame.h"
 #include "fs/util/byteorder.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_record.c - unit tests of fs/record.c: the 28-byte record header
+ * test_record.c - unit tests of fs/local/record.c: the 28-byte record header
  * (layout in record.h), its encode/decode round trip, and the checksum
  * that record_verify checks over header and payload: XXH3 for every record
  * written now, XXH32 for records written before RECORD_F_XXH3 existed.
@@ -16,7 +16,7 @@
 
 #include <xxhash.h>
 
-#include "fs/record.h"
+#include "fs/local/record.h"
 #include "fs/util/byteorder.h"
 
 /* Encode H with payload P (LEN bytes) into a fresh malloc'd record. */

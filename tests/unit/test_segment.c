@@ -1,5 +1,5 @@
 /*
- * test_segment.c - unit tests of fs/segment.c: creating a segment, appending
+ * test_segment.c - unit tests of fs/local/segment.c: creating a segment, appending
  * batches of records, the sparse index (spacing, find by offset and by
  * vpos), the sequential reader, reopening, torn-tail repair, index rebuild
  * and header checks. Each test works in a fresh mkdtemp directory.
@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "tests/unit/scratch.h"
-#include "fs/record.h"
-#include "fs/segment.h"
+#include "fs/local/record.h"
+#include "fs/local/segment.h"
 #include "fs/util/byteorder.h"
 
 static char tmpdir[1024];

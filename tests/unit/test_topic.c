@@ -1,5 +1,5 @@
 /*
- * test_topic.c - unit tests of fs/topic.c: creating a topic, local appends
+ * test_topic.c - unit tests of fs/local/logtopic.c: creating a topic, local appends
  * across segment rolls, reads at every byte position of the topic file,
  * stat, reopen, batch reads with origin identity, replicated appends and
  * their exactly-once high-water marks (across reopen, with and without the
@@ -32,9 +32,9 @@
 
 #include "tests/unit/scratch.h"
 #include "fs/metafile.h"
-#include "fs/record.h"
-#include "fs/segment.h"
-#include "fs/topic.h"
+#include "fs/local/record.h"
+#include "fs/local/segment.h"
+#include "fs/local/logtopic.h"
 #include "fs/util/byteorder.h"
 #include "fs/util/clock.h"
 
@@ -177,9 +177,9 @@ static int make_dir(const char *name)
 static struct topic *create(int dirfd, const char *name, const uuid_t stream)
 {
 	struct topic *t = NULL;
-	int rc = topic_create(dirfd, name, stream, 1000, 1000, 0640, &opts, &t);
+	int rc = log_topic_create(dirfd, name, stream, 1000, 1000, 0640, &opts, &t);
 	if (rc != 0)
-		fail_msg("topic_create(%s): %d", name, rc);
+		fail_msg("log_topic_create(%s): %d", name, rc);
 	assert_non_null(t);
 	return t;
 }
@@ -187,9 +187,9 @@ static struct topic *create(int dirfd, const char *name, const uuid_t stream)
 static struct topic *reopen(int dirfd, const char *name, const uuid_t stream)
 {
 	struct topic *t = NULL;
-	int rc = topic_open(dirfd, name, stream, &opts, &t);
+	int rc = log_topic_open(dirfd, name, stream, &opts, &t);
 	if (rc != 0)
-		fail_msg("topic_open(%s): %d", name, rc);
+		fail_msg("log_topic_open(%s): %d", name, rc);
 	assert_non_null(t);
 	return t;
 }
@@ -323,7 +323,7 @@ static void test_create_empty(void **state)
 
 	/* A topic that does not exist. */
 	struct topic *t2 = NULL;
-	assert_int_equal(topic_open(sdir, "nope", su, &opts, &t2), -ENOENT);
+	assert_int_equal(log_topic_open(sdir, "nope", su, &opts, &t2), -ENOENT);
 }
 
 /* A small topic: every byte position, reads of several sizes. */
@@ -335,7 +335,7 @@ static void test_read_every_position(void **state)
 	struct topic *t = create(sdir, "small", su);
 	struct expect e = { 0 };
 	append_local(t, 'S', 0, 200, &e);
-	assert_true(t->nsegs >= 3);	/* rolled through several segments */
+	assert_true(log_topic_of(t)->nsegs >= 3);	/* rolled through several segments */
 	check_content(t, &e);
 	check_every_position(t, &e, 0);
 	check_every_position(t, &e, 1);
@@ -377,17 +377,17 @@ static void test_read_spanning_segments(void **state)
 	struct topic *t = create(sdir, "span", su);
 	struct expect e = { 0 };
 	append_local(t, 'P', 0, 400, &e);
-	assert_true(t->nsegs >= 5);
+	assert_true(log_topic_of(t)->nsegs >= 5);
 	char *buf = malloc(e.len + 1);
 	assert_non_null(buf);
-	for (size_t i = 0; i < t->nsegs; i++) {
-		const struct segment *s = &t->segs[i];
+	for (size_t i = 0; i < log_topic_of(t)->nsegs; i++) {
+		const struct segment *s = &log_topic_of(t)->segs[i];
 		/* Segments are named by first offset; their base vpos agrees. */
 		assert_true(s->base_offset < e.n);
 		assert_true(s->base_vpos == e.vpos[s->base_offset]);
 		/* No segment holding more than one batch passes segment_bytes. */
-		if (i + 1 < t->nsegs)
-			assert_true(s->end_offset == t->segs[i + 1].base_offset);
+		if (i + 1 < log_topic_of(t)->nsegs)
+			assert_true(s->end_offset == log_topic_of(t)->segs[i + 1].base_offset);
 		if (s->end_offset - s->base_offset > 7)
 			assert_true(s->size <= opts.segment_bytes);
 		if (i == 0)
@@ -483,14 +483,14 @@ static void test_stat_and_reopen(void **state)
 	assert_true(mt >= t0 && mt <= t1);
 	assert_true(topic_end(t) == 333);
 	check_content(t, &e);
-	size_t nsegs = t->nsegs;
+	size_t nsegs = log_topic_of(t)->nsegs;
 	uuid_t u;
 	uuid_copy(u, t->uuid);
 	topic_put(t);
 
 	t = reopen(sdir, "reo", su);
 	assert_int_equal(uuid_compare(t->uuid, u), 0);
-	assert_int_equal(t->nsegs, nsegs);
+	assert_int_equal(log_topic_of(t)->nsegs, nsegs);
 	topic_stat(t, &msgs, &bytes, NULL);
 	assert_true(msgs == 333);
 	assert_true(bytes == e.len);
@@ -561,7 +561,7 @@ static void test_read_batch_local(void **state)
 	struct expect e = { 0 };
 	append_local(t, 'L', 0, 300, &e);
 	uint64_t t1 = now_ns();
-	assert_true(t->nsegs >= 3);
+	assert_true(log_topic_of(t)->nsegs >= 3);
 	struct topic_batch b = { 0 };
 
 	/* Offset 0, 10 messages: 0..9, origin this topic, origin_offset = offset. */
@@ -573,11 +573,11 @@ static void test_read_batch_local(void **state)
 	for (size_t i = 0; i < sizeof(froms) / sizeof(froms[0]); i++)
 		check_local_batch(t, &e, 'L', froms[i], 10, 1 << 20, t0, t1, &b);
 	/* From every segment boundary, and just before it. */
-	for (size_t i = 1; i < t->nsegs; i++) {
-		check_local_batch(t, &e, 'L', t->segs[i].base_offset, 25, 1 << 20, t0, t1, &b);
-		assert_int_equal(b.n, t->segs[i].base_offset + 25 <= 300 ? 25 :
-				 300 - t->segs[i].base_offset);
-		check_local_batch(t, &e, 'L', t->segs[i].base_offset - 1, 3, 1 << 20, t0, t1, &b);
+	for (size_t i = 1; i < log_topic_of(t)->nsegs; i++) {
+		check_local_batch(t, &e, 'L', log_topic_of(t)->segs[i].base_offset, 25, 1 << 20, t0, t1, &b);
+		assert_int_equal(b.n, log_topic_of(t)->segs[i].base_offset + 25 <= 300 ? 25 :
+				 300 - log_topic_of(t)->segs[i].base_offset);
+		check_local_batch(t, &e, 'L', log_topic_of(t)->segs[i].base_offset - 1, 3, 1 << 20, t0, t1, &b);
 	}
 	/* Everything in one batch. */
 	check_local_batch(t, &e, 'L', 0, 100000, SIZE_MAX, t0, t1, &b);
@@ -901,7 +901,7 @@ static void test_origin_bound(void **state)
 	uuid_t su;
 	uuid_generate(su);
 	struct topic *t = NULL;
-	assert_int_equal(topic_create(sdir, "bounded", su, 1000, 1000, 0640, &few, &t), 0);
+	assert_int_equal(log_topic_create(sdir, "bounded", su, 1000, 1000, 0640, &few, &t), 0);
 	char mb[200];
 	struct topic_msg m;
 	memset(&m, 0, sizeof(m));
@@ -920,13 +920,13 @@ static void test_origin_bound(void **state)
 		assert_int_equal(topic_append_replicated(t, &m, 1, &applied, err, sizeof(err)), 0);
 		assert_int_equal(applied, 1);
 	}
-	assert_int_equal(t->norigins, 4);
+	assert_int_equal(log_topic_of(t)->norigins, 4);
 	/* a fifth origin: refused, nothing applied, nothing added */
 	uuid_generate(m.origin_stream);
 	assert_int_equal(topic_append_replicated(t, &m, 1, &applied, err, sizeof(err)), -EPROTO);
 	assert_int_equal(applied, 0);
 	assert_non_null(strstr(err, "more than 4 origins"));
-	assert_int_equal(t->norigins, 4);
+	assert_int_equal(log_topic_of(t)->norigins, 4);
 	assert_true(topic_end(t) == 4);
 	/* a known origin goes on */
 	uuid_copy(m.origin_stream, first_s);
@@ -967,7 +967,7 @@ static void test_replicated_refused(void **state)
 	char err[512] = "";
 	assert_int_equal(topic_append_replicated(t, m, 3, &applied, err, sizeof(err)), 0);
 	assert_int_equal(applied, 3);	/* X 0..2 */
-	size_t norigins = t->norigins;
+	size_t norigins = log_topic_of(t)->norigins;
 
 	/* a jump: X 2 then X 2^62 (as a forger would, to hide the rest) */
 	m[3].origin_offset = 1ull << 62;
@@ -1001,7 +1001,7 @@ static void test_replicated_refused(void **state)
 	assert_non_null(strstr(err, "claims this stream as its origin"));
 	/* nothing applied, no origin added */
 	assert_true(topic_end(t) == 3);
-	assert_int_equal(t->norigins, norigins);
+	assert_int_equal(log_topic_of(t)->norigins, norigins);
 	/* the real next one still goes in, and a new origin from its start */
 	m[3].origin_offset = 3;
 	uuid_copy(m[3].origin_stream, xs);
@@ -1178,7 +1178,7 @@ static void test_hwm_checkpoint_deleted_small(void **state)
 /* File position of the record at OFFSET in segment SI of T. */
 static uint64_t record_filepos(struct topic *t, size_t si, uint64_t offset)
 {
-	const struct segment *s = &t->segs[si];
+	const struct segment *s = &log_topic_of(t)->segs[si];
 	struct seg_pos p;
 	assert_int_equal(segment_find_offset(s, offset, &p), 0);
 	struct seg_reader r;
@@ -1197,8 +1197,8 @@ static uint64_t record_filepos(struct topic *t, size_t si, uint64_t offset)
 
 static size_t seg_of(struct topic *t, uint64_t offset)
 {
-	for (size_t i = t->nsegs; i-- > 0;)
-		if (t->segs[i].base_offset <= offset)
+	for (size_t i = log_topic_of(t)->nsegs; i-- > 0;)
+		if (log_topic_of(t)->segs[i].base_offset <= offset)
 			return i;
 	return 0;
 }
@@ -1209,7 +1209,7 @@ static void corrupt(struct topic *t, const char *tname, uint64_t offset, uint64_
 	size_t si = seg_of(t, offset);
 	uint64_t fp = record_filepos(t, si, offset);
 	char path[300], name[32];
-	segment_name(name, t->segs[si].base_offset, false);
+	segment_name(name, log_topic_of(t)->segs[si].base_offset, false);
 	snprintf(path, sizeof(path), "%s/%s", tname, name);
 	int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -1236,7 +1236,7 @@ static void check_corrupt_reads(struct topic *t, const struct expect *e, uint64_
 	assert_int_equal(topic_read(t, 0, buf, vk, NULL), (ssize_t)vk);
 	assert_memory_equal(buf, e->data, vk);
 	/* From the next segment on: fine. */
-	const struct segment *next = &t->segs[seg_of(t, k) + 1];
+	const struct segment *next = &log_topic_of(t)->segs[seg_of(t, k) + 1];
 	uint64_t vs = next->base_vpos;
 	uint64_t ve = next->end_vpos;	/* that segment only */
 	assert_true(vs >= vn && ve > vs);
@@ -1267,18 +1267,18 @@ static void test_corrupt_read_eio(void **state)
 	struct topic *t = create(sdir, "bad", su);
 	struct expect e = { 0 };
 	append_local(t, 'C', 0, 300, &e);
-	assert_true(t->nsegs >= 4);
+	assert_true(log_topic_of(t)->nsegs >= 4);
 	/* A message with a payload, in the middle of the second segment. */
-	uint64_t k = (t->segs[1].base_offset + t->segs[1].end_offset) / 2;
+	uint64_t k = (log_topic_of(t)->segs[1].base_offset + log_topic_of(t)->segs[1].end_offset) / 2;
 	while (e.mlen[k] < 10)
 		k++;
-	assert_true(k < t->segs[1].end_offset);
+	assert_true(k < log_topic_of(t)->segs[1].end_offset);
 	corrupt(t, "bad", k, RECORD_HDR_SIZE + 4);
 	check_corrupt_reads(t, &e, k);
 
 	/* A header byte (the timestamp) of another, in the fourth segment. */
-	assert_true(t->nsegs >= 5);
-	uint64_t k2 = t->segs[3].base_offset + 2;
+	assert_true(log_topic_of(t)->nsegs >= 5);
+	uint64_t k2 = log_topic_of(t)->segs[3].base_offset + 2;
 	corrupt(t, "bad", k2, 18);
 	assert_int_equal(topic_read(t, e.vpos[k2], (char[8]){ 0 }, 8, NULL), -EIO);
 	struct topic_batch b = { 0 };
@@ -1310,11 +1310,11 @@ static void test_corrupt_does_not_spread(void **state)
 	struct topic *t = create(sdir, "spread", su);
 	struct expect e = { 0 };
 	append_local(t, 'C', 0, 300, &e);
-	assert_true(t->nsegs >= 4);
-	uint64_t k = t->segs[1].base_offset + 1;
+	assert_true(log_topic_of(t)->nsegs >= 4);
+	uint64_t k = log_topic_of(t)->segs[1].base_offset + 1;
 	while (e.mlen[k] < 10)
 		k++;
-	assert_true(k + 3 < t->segs[1].end_offset);
+	assert_true(k + 3 < log_topic_of(t)->segs[1].end_offset);
 	corrupt(t, "spread", k, RECORD_HDR_SIZE + 4);
 	assert_int_equal(topic_read(t, e.vpos[k], (char[8]){ 0 }, 8, NULL), -EIO);
 
@@ -1361,10 +1361,10 @@ static void test_torn_tail_cut(void **state)
 	uint64_t last = 99;
 	while (e.mlen[last] < 10)	/* make the last message a long one */
 		append_local(t, 'T', ++last, 1, &e);
-	size_t si = t->nsegs - 1;
+	size_t si = log_topic_of(t)->nsegs - 1;
 	uint64_t fp = record_filepos(t, si, last);
 	char path[300], name[32];
-	segment_name(name, t->segs[si].base_offset, false);
+	segment_name(name, log_topic_of(t)->segs[si].base_offset, false);
 	snprintf(path, sizeof(path), "torn/%s", name);
 	topic_put(t);
 	int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
@@ -1422,22 +1422,22 @@ static void test_corrupt_batch_eio(void **state)
 	struct topic *t = create(sdir, "badb", su);
 	struct expect e = { 0 };
 	append_local(t, 'B', 0, 300, &e);
-	assert_true(t->nsegs >= 4);
+	assert_true(log_topic_of(t)->nsegs >= 4);
 	/* A message with a payload in the middle of the second segment, and
 	 * the batch that holds it. */
-	uint64_t k = (t->segs[1].base_offset + t->segs[1].end_offset) / 2;
+	uint64_t k = (log_topic_of(t)->segs[1].base_offset + log_topic_of(t)->segs[1].end_offset) / 2;
 	while (e.mlen[k] < 10)
 		k++;
 	struct seg_batch bt;
-	assert_int_equal(t->segs[1].version, SEG_FORMAT_BATCHES);
-	int64_t bi = segment_batch_find(&t->segs[1], 0, k);
+	assert_int_equal(log_topic_of(t)->segs[1].version, SEG_FORMAT_BATCHES);
+	int64_t bi = segment_batch_find(&log_topic_of(t)->segs[1], 0, k);
 	assert_true(bi >= 0);
-	assert_int_equal(segment_batch_read(&t->segs[1], (uint64_t)bi, &bt), 0);
+	assert_int_equal(segment_batch_read(&log_topic_of(t)->segs[1], (uint64_t)bi, &bt), 0);
 	uint64_t b0 = bt.offset, b1 = bt.offset + bt.count;
-	assert_true(b0 <= k && k < b1 && b1 < t->segs[1].end_offset && b0 >= 3);
+	assert_true(b0 <= k && k < b1 && b1 < log_topic_of(t)->segs[1].end_offset && b0 >= 3);
 	/* A payload byte of message k, in the data file as readers see it. */
-	uint64_t base = t->segs[1].base_offset;
-	uint64_t fp = SEG_HDR_SIZE + (e.vpos[k] + 2 - t->segs[1].base_vpos);
+	uint64_t base = log_topic_of(t)->segs[1].base_offset;
+	uint64_t fp = SEG_HDR_SIZE + (e.vpos[k] + 2 - log_topic_of(t)->segs[1].base_vpos);
 	topic_put(t);
 	flip_at("badb", base, fp);
 	t = reopen(sdir, "badb", su);
@@ -1491,13 +1491,13 @@ static void test_torn_tail_batches(void **state)
 		struct topic *t = create(sdir, tname, su);
 		struct expect e = { 0 };
 		append_local(t, 'T', 0, 40, &e);
-		size_t si = t->nsegs - 1;
+		size_t si = log_topic_of(t)->nsegs - 1;
 		char path[300], iname[300], name[32];
-		segment_name(name, t->segs[si].base_offset, false);
+		segment_name(name, log_topic_of(t)->segs[si].base_offset, false);
 		snprintf(path, sizeof(path), "%s/%s", tname, name);
-		segment_name(name, t->segs[si].base_offset, true);
+		segment_name(name, log_topic_of(t)->segs[si].base_offset, true);
 		snprintf(iname, sizeof(iname), "%s/%s", tname, name);
-		uint64_t before = t->segs[si].idx_count;
+		uint64_t before = log_topic_of(t)->segs[si].idx_count;
 		assert_true(before >= 2);
 		topic_put(t);
 		int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
@@ -1583,14 +1583,14 @@ static void test_old_format_upgrade(void **state)
 	struct topic *t = create(sdir, "old", su);
 	struct expect e = { 0 };
 	append_local(t, 'O', 0, 150, &e);
-	size_t old_segs = t->nsegs;
+	size_t old_segs = log_topic_of(t)->nsegs;
 	assert_true(old_segs >= 2);
 	topic_put(t);
 	opts.segment_version = 0;
 	t = reopen(sdir, "old", su);
 	check_content(t, &e);
-	assert_int_equal(t->segs[0].version, SEG_FORMAT_RECORDS);
-	assert_int_equal(t->segs[t->nsegs - 1].version, SEG_FORMAT_BATCHES);
+	assert_int_equal(log_topic_of(t)->segs[0].version, SEG_FORMAT_RECORDS);
+	assert_int_equal(log_topic_of(t)->segs[log_topic_of(t)->nsegs - 1].version, SEG_FORMAT_BATCHES);
 	append_local(t, 'O', 150, 150, &e);
 	check_content(t, &e);
 	check_every_position(t, &e, 37);
@@ -1620,12 +1620,12 @@ static void test_set_owner(void **state)
 	uuid_t su;
 	uuid_generate(su);
 	struct topic *t = NULL;
-	assert_int_equal(topic_create(sdir, "own", su, 1000, 1001, S_IFREG | 0640,
+	assert_int_equal(log_topic_create(sdir, "own", su, 1000, 1001, S_IFREG | 0640,
 				      &opts, &t), 0);
 	assert_int_equal(t->uid, 1000);
 	assert_int_equal(t->gid, 1001);
 	assert_int_equal(t->mode, 0640);	/* permission bits only */
-	uint64_t ctime = t->ctime_ns;
+	uint64_t ctime = log_topic_of(t)->ctime_ns;
 	assert_true(ctime > 0);
 
 	assert_int_equal(topic_set_owner(t, 2000, (gid_t)-1, (mode_t)-1), 0);
@@ -1642,7 +1642,7 @@ static void test_set_owner(void **state)
 	assert_int_equal(t->uid, 2000);
 	assert_int_equal(t->gid, 3000);
 	assert_int_equal(t->mode, 0600);
-	assert_true(t->ctime_ns == ctime);
+	assert_true(log_topic_of(t)->ctime_ns == ctime);
 	assert_int_equal(topic_set_owner(t, (uid_t)-1, (gid_t)-1, S_IFDIR | 04755), 0);
 	assert_int_equal(t->mode, 04755);
 	topic_put(t);
@@ -1676,10 +1676,10 @@ static void test_create_existing(void **state)
 	uuid_t u;
 	uuid_copy(u, t->uuid);
 	struct topic *t2 = NULL;
-	assert_int_equal(topic_create(sdir, "dup", su, 0, 0, 0644, &opts, &t2), -EEXIST);
+	assert_int_equal(log_topic_create(sdir, "dup", su, 0, 0, 0644, &opts, &t2), -EEXIST);
 	assert_null(t2);
 	topic_put(t);
-	assert_int_equal(topic_create(sdir, "dup", su, 0, 0, 0644, &opts, &t2), -EEXIST);
+	assert_int_equal(log_topic_create(sdir, "dup", su, 0, 0, 0644, &opts, &t2), -EEXIST);
 	assert_null(t2);
 	/* The existing topic is untouched. */
 	t = reopen(sdir, "dup", su);
@@ -1691,7 +1691,7 @@ static void test_create_existing(void **state)
 	int fd = openat(sdir, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(topic_create(sdir, "file", su, 0, 0, 0644, &opts, &t2), -EEXIST);
+	assert_int_equal(log_topic_create(sdir, "file", su, 0, 0, 0644, &opts, &t2), -EEXIST);
 	assert_false(dir_has_prefix(sdir, ".new-"));
 }
 

@@ -3,7 +3,7 @@
  * (NNNNNNNNNNNNNNNNNNNN.seg, named by its first offset) and its index (same
  * name, .idx). Two formats, byte layouts in docs/storage.md:
  *
- *  - version 2 (batches, written now; fs/segment_batch.c): the data file
+ *  - version 2 (batches, written now; fs/local/segment_batch.c): the data file
  *    holds the topic file's bytes exactly as readers see them (every
  *    message and its '\n'), and the index one 64-byte entry per batch (the
  *    messages of one write() or one replicated run): offsets, origin,
@@ -11,12 +11,12 @@
  *    pread of the data file; the index is part of the data (it alone holds
  *    origins and checksums).
  *  - version 1 (records, read and recovered, written only when a test asks;
- *    fs/segment.c): records of a 28-byte header and the payload
- *    (fs/record.h); the index is sparse and derived: an entry for the first
+ *    fs/local/segment.c): records of a 28-byte header and the payload
+ *    (fs/local/record.h); the index is sparse and derived: an entry for the first
  *    record and then for the first record at or after every
  *    SEG_INDEX_INTERVAL bytes, rebuilt from the records when missing.
  *
- * A segment does no locking: its topic (fs/topic.c) serialises appends and
+ * A segment does no locking: its topic (fs/local/logtopic.c) serialises appends and
  * excludes them from reads, and serialises segment_verify calls.
  */
 #ifndef STREAMFS_SEGMENT_H
@@ -42,7 +42,7 @@
  * reads is bounded by this or by one message. */
 #define SEG_BATCH_BYTES (1u << 20)
 
-/* The magic numbers that start a data file and an index (fs/segment.c). */
+/* The magic numbers that start a data file and an index (fs/local/segment.c). */
 extern const uint8_t seg_magic[8];
 extern const uint8_t idx_magic[8];
 
@@ -176,7 +176,7 @@ void segment_name(char *out, uint64_t base, bool idx);
 /* Largest record payload a reader accepts, bytes: a sanity bound (64 MiB). */
 #define SEG_MAX_RECORD (64u << 20)
 
-/* ---- version 2: batches (fs/segment_batch.c) ---------------------------- */
+/* ---- version 2: batches (fs/local/segment_batch.c) ---------------------------- */
 
 /*
  * segment_open_batches - the rest of segment_open for a version-2 data file

@@ -1,5 +1,5 @@
 /*
- * topic_marks.c - a topic's exactly-once state (topic_internal.h): the
+ * logtopic_marks.c - a local topic's exactly-once state (logtopic_internal.h): the
  * origin table (.origins: every stream and topic incarnation whose
  * messages the topic holds), the per-origin high-water marks, their
  * checkpoint (.checkpoint) and the scan that rebuilds them from the log,
@@ -10,7 +10,7 @@
  * "Exactly once"; docs/storage.md for the file layouts).
  */
 #define _GNU_SOURCE
-#include "topic_internal.h"
+#include "logtopic_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +31,7 @@
 
 /* ---- origin table ------------------------------------------------------ */
 
-static int origins_grow(struct topic *t)
+static int origins_grow(struct log_topic *t)
 {
 	if (t->norigins < t->origcap)
 		return 0;
@@ -49,7 +49,7 @@ static int origins_grow(struct topic *t)
  * synced before any record can name it: a record must never refer to an
  * origin that a crash could forget. Called with the lock held exclusively.
  */
-int topic_origin_index(struct topic *t, const uuid_t stream, const uuid_t topic)
+int topic_origin_index(struct log_topic *t, const uuid_t stream, const uuid_t topic)
 {
 	LOCK_ASSERT_WRLOCKED(&t->lock);
 	for (size_t i = t->norigins; i-- > 0;)
@@ -80,7 +80,7 @@ int topic_origin_index(struct topic *t, const uuid_t stream, const uuid_t topic)
 	if (rc < 0) {
 		if (ftruncate(ofd, pos) < 0)
 			log_error("topic %s: cannot cut back the origin table: %s",
-				  t->name, strerror(errno));
+				  t->base.name, strerror(errno));
 	} else if (fdatasync(ofd) < 0) {
 		rc = -errno;
 	}
@@ -95,7 +95,7 @@ int topic_origin_index(struct topic *t, const uuid_t stream, const uuid_t topic)
 	return (int)t->norigins++;
 }
 
-int topic_origins_load(struct topic *t)
+int topic_origins_load(struct log_topic *t)
 {
 	struct stat st;
 	uint8_t hdr[ORIGINS_HDR];
@@ -104,12 +104,12 @@ int topic_origins_load(struct topic *t)
 	if (st.st_size < ORIGINS_HDR ||
 	    pread_full(t->origins_fd, hdr, sizeof(hdr), 0) < 0 ||
 	    memcmp(hdr, origins_magic, 8) != 0) {
-		log_error("topic %s: origin table has a bad header", t->name);
+		log_error("topic %s: origin table has a bad header", t->base.name);
 		return -EPROTO;
 	}
 	if (get_le32(hdr + 8) > TOPIC_FORMAT_VERSION) {
 		log_error("topic %s: origin table has format version %u, newer than this streamfs (%u)",
-			  t->name, get_le32(hdr + 8), TOPIC_FORMAT_VERSION);
+			  t->base.name, get_le32(hdr + 8), TOPIC_FORMAT_VERSION);
 		return -EPROTO;
 	}
 	size_t n = (st.st_size - ORIGINS_HDR) / ORIGIN_ENTRY;
@@ -124,8 +124,8 @@ int topic_origins_load(struct topic *t)
 		memset(o, 0, sizeof(*o));
 		memcpy(o->stream, e, 16);
 		memcpy(o->topic, e + 16, 16);
-		if (!uuid_compare(o->stream, t->stream_uuid) &&
-		    !uuid_compare(o->topic, t->uuid))
+		if (!uuid_compare(o->stream, t->base.stream_uuid) &&
+		    !uuid_compare(o->topic, t->base.uuid))
 			t->local_idx = (int)i;
 	}
 	/* A torn trailing entry was never referenced (it is synced first). */
@@ -141,7 +141,7 @@ int topic_origins_load(struct topic *t)
  * Layout: magic[8] version u32, count u32, end_offset u64, then per origin
  * u64 (hwm + 1, 0 = none). Written with metafile semantics (tmp + rename).
  */
-int topic_checkpoint_write(struct topic *t)
+int topic_checkpoint_write(struct log_topic *t)
 {
 	uint64_t end = t->nsegs ? t->segs[t->nsegs - 1].end_offset : 0;
 	size_t len = 24 + t->norigins * 8;
@@ -183,7 +183,7 @@ out:
 }
 
 /* The offset the checkpoint covers up to, after loading its marks; 0 if none. */
-uint64_t topic_checkpoint_load(struct topic *t, uint64_t log_end)
+uint64_t topic_checkpoint_load(struct log_topic *t, uint64_t log_end)
 {
 	int fd = openat(t->dirfd, CHECKPOINT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -227,7 +227,7 @@ out:
 
 
 /* Update high-water marks from the messages at offsets [FROM, end). */
-int topic_scan_hwm(struct topic *t, uint64_t from)
+int topic_scan_hwm(struct log_topic *t, uint64_t from)
 {
 	for (size_t si = topic_seg_for_offset(t, from); si < t->nsegs; si++) {
 		struct segment *s = &t->segs[si];
@@ -245,7 +245,7 @@ int topic_scan_hwm(struct topic *t, uint64_t from)
 			if (rc == -EBADMSG) {
 				topic_note_damage(t, m.offset);
 				log_warn("topic %s: segment %020" PRIu64 " is damaged at offset %" PRIu64
-					 "; the messages there read as EIO", t->name, s->base_offset, m.offset);
+					 "; the messages there read as EIO", t->base.name, s->base_offset, m.offset);
 				continue;
 			}
 			if (rc < 0) {
@@ -269,7 +269,7 @@ int topic_scan_hwm(struct topic *t, uint64_t from)
 
 /* The index of origin (STREAM, TOPIC) in T's table, or -1; lock held.
  * HINT is tried first (consecutive messages share their origin). */
-int topic_origin_find(const struct topic *t, const uuid_t stream, const uuid_t topic, int hint)
+int topic_origin_find(const struct log_topic *t, const uuid_t stream, const uuid_t topic, int hint)
 {
 	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
 	if (hint >= 0 && (size_t)hint < t->norigins &&
@@ -297,14 +297,14 @@ struct new_origin {
  * (docs/security.md). Writes why into ERR; returns -ENODATA, which tells
  * a source that sends the topic again from its start (replicator.c).
  */
-static int refuse_unseen(const struct topic *t, const struct topic_msg *m, char *err,
+static int refuse_unseen(const struct log_topic *t, const struct topic_msg *m, char *err,
 			 size_t errlen)
 {
 	char u[37];
 	uuid_unparse(m->origin_stream, u);
 	snprintf(err, errlen, "topic %s: messages of origin %s start at offset %" PRIu64
 		 " here, not at its first (0): refused",
-		 t->name, u, m->origin_offset);
+		 t->base.name, u, m->origin_offset);
 	return -ENODATA;
 }
 
@@ -322,7 +322,7 @@ static int refuse_unseen(const struct topic *t, const struct topic_msg *m, char 
  * At most TOPIC_BATCH_NEW_ORIGINS origins may be new in one batch.
  * Lock held. Returns 0, or -EPROTO with one line in ERR.
  */
-int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_t n,
+int topic_check_batch(const struct log_topic *t, const struct topic_msg *msgs, size_t n,
 		       char *err, size_t errlen)
 {
 	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
@@ -338,17 +338,17 @@ int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_
 	for (size_t i = 0; i < n; i++) {
 		const struct topic_msg *m = &msgs[i];
 		char u[37];
-		if (!uuid_compare(m->origin_stream, t->stream_uuid)) {
+		if (!uuid_compare(m->origin_stream, t->base.stream_uuid)) {
 			snprintf(err, errlen, "topic %s: a message claims this stream as its origin (offset %" PRIu64 "): refused",
-				 t->name, m->origin_offset);
+				 t->base.name, m->origin_offset);
 			rc = -EPROTO;
 			goto out;
 		}
 		/* A message is a line: one holding a '\n' would read as two
-		 * (and break the batches of fs/segment_batch.c). */
+		 * (and break the batches of fs/local/segment_batch.c). */
 		if (m->len && memchr(m->payload, '\n', m->len)) {
 			snprintf(err, errlen, "topic %s: a message holds a newline (origin offset %" PRIu64 "): refused",
-				 t->name, m->origin_offset);
+				 t->base.name, m->origin_offset);
 			rc = -EPROTO;
 			goto out;
 		}
@@ -372,13 +372,13 @@ int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_
 								      TOPIC_MAX_ORIGINS;
 				if (t->norigins + nnew + 1 > max) {
 					snprintf(err, errlen, "topic %s: a batch would bring it to more than %u origins, the most a topic learns through replication: refused",
-						 t->name, max);
+						 t->base.name, max);
 					rc = -EPROTO;
 					goto out;
 				}
 				if (nnew == TOPIC_BATCH_NEW_ORIGINS) {
 					snprintf(err, errlen, "topic %s: a batch brings more than %d new origins: refused",
-						 t->name, TOPIC_BATCH_NEW_ORIGINS);
+						 t->base.name, TOPIC_BATCH_NEW_ORIGINS);
 					rc = -EPROTO;
 					goto out;
 				}
@@ -419,7 +419,7 @@ int topic_check_batch(const struct topic *t, const struct topic_msg *msgs, size_
 			uuid_unparse(m->origin_stream, u);
 			snprintf(err, errlen, "topic %s: messages of origin %s jump from offset %" PRIu64
 				 " to %" PRIu64 " (%" PRIu64 " never arrived): refused",
-				 t->name, u, *mk, m->origin_offset, m->origin_offset - *mk - 1);
+				 t->base.name, u, *mk, m->origin_offset, m->origin_offset - *mk - 1);
 			rc = -EPROTO;
 			goto out;
 		}

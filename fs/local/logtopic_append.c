@@ -1,5 +1,6 @@
 /*
- * topic_append.c - the two ways messages enter a topic (topic.h): local
+ * logtopic_append.c - the two ways messages enter a local log topic (the
+ * append_local and append_replicated operations of fs/topic.h): local
  * appends (this topic as their origin, origin offsets dense from 0) and
  * replicated batches (applied under the per-origin high-water marks,
  * exactly once, after topic_check_batch), both all or nothing, with group
@@ -7,7 +8,7 @@
  * exclusively; the sync runs under sync_mu without it.
  */
 #define _GNU_SOURCE
-#include "topic_internal.h"
+#include "logtopic_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -106,7 +107,7 @@ static void pending_add(struct pending *p, const void *payload, uint32_t len,
  * Write append P at the end of the log, rolling to a new segment first if
  * the last one is full. Lock held exclusively.
  */
-static int log_write(struct topic *t, struct pending *p)
+static int log_write(struct log_topic *t, struct pending *p)
 {
 	LOCK_ASSERT_WRLOCKED(&t->lock);
 	int orc = topic_open_fds(t);
@@ -142,14 +143,15 @@ static int log_write(struct topic *t, struct pending *p)
  * written are raised: a checkpoint must never cover messages whose marks
  * it does not hold, or a crash would let them be applied twice.
  */
-static void maybe_checkpoint(struct topic *t)
+static void maybe_checkpoint(struct log_topic *t)
 {
 	if (t->since_checkpoint >= t->opts->checkpoint_every)
 		topic_checkpoint_write(t);
 }
 
-int topic_sync(struct topic *t)
+int lt_sync(struct topic *g)
 {
+	struct log_topic *t = log_topic_of(g);
 	int rc = 0;
 	pthread_mutex_lock(&t->sync_mu);
 	/* The lock is held across the sync so the descriptor budget cannot
@@ -173,7 +175,7 @@ int topic_sync(struct topic *t)
 
 /* After an append of messages up to UPTO: wake replication, and with the
  * strict policy return only once they are durable. */
-static int appended(struct topic *t, uint64_t upto)
+static int appended(struct log_topic *t, uint64_t upto)
 {
 	int rc = 0;
 	if (t->opts->fsync == SFS_FSYNC_ALWAYS) {
@@ -181,15 +183,16 @@ static int appended(struct topic *t, uint64_t upto)
 		bool done = t->synced_upto >= upto;
 		pthread_mutex_unlock(&t->sync_mu);
 		if (!done)
-			rc = topic_sync(t);
+			rc = lt_sync(&t->base);
 	}
-	if (t->on_append)
-		t->on_append(t->on_append_arg);
+	if (t->base.on_append)
+		t->base.on_append(t->base.on_append_arg);
 	return rc;
 }
 
-int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
+int lt_append_local(struct topic *g, const struct iovec *msgs, size_t n)
 {
+	struct log_topic *t = log_topic_of(g);
 	if (n == 0)
 		return 0;
 	size_t len = 0;
@@ -206,10 +209,10 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 		goto out;
 	}
 	if (t->local_idx < 0) {
-		rc = topic_origin_index(t, t->stream_uuid, t->uuid);
+		rc = topic_origin_index(t, t->base.stream_uuid, t->base.uuid);
 		if (rc == -EOVERFLOW)
 			log_warn("topic %s: its origin table is full (%d origins): append refused",
-				 t->name, MAX_ORIGINS);
+				 t->base.name, MAX_ORIGINS);
 		if (rc < 0)
 			goto out;
 		t->local_idx = rc;
@@ -226,7 +229,7 @@ int topic_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 	 * only a damaged log gets here. */
 	if (seq > (uint64_t)INT64_MAX || n - 1 > (uint64_t)INT64_MAX - seq) {
 		log_warn("topic %s: its own origin offsets are exhausted (next %" PRIu64 "): append refused",
-			 t->name, seq);
+			 t->base.name, seq);
 		rc = -EOVERFLOW;
 		goto out;
 	}
@@ -249,9 +252,10 @@ out:
 	return rc;
 }
 
-int topic_append_replicated(struct topic *t, const struct topic_msg *msgs,
+int lt_append_replicated(struct topic *g, const struct topic_msg *msgs,
 			    size_t n, size_t *applied, char *err, size_t errlen)
 {
+	struct log_topic *t = log_topic_of(g);
 	size_t len = 0, kept = 0;
 	uint64_t upto = 0;
 	for (size_t i = 0; i < n; i++)

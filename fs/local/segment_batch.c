@@ -225,7 +225,7 @@ int segment_open_batches(int dirfd, const char *name, bool last,
 	out->verified = SEG_HDR_SIZE;
 	out->verified_idx = 0;
 	if (!last)
-		return 0; /* end_* come from the next segment (fs/topic.c) */
+		return 0; /* end_* come from the next segment (fs/local/logtopic.c) */
 
 	/* The last segment: keep the longest run of entries whose last one
 	 * follows its predecessor and holds its batch; the rest is torn. */

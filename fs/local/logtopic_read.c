@@ -1,13 +1,13 @@
 /*
- * topic_read.c - reading a topic (topic.h): the bytes of the topic file
- * (topic_read, with the read hint that keeps a sequential reader from
- * searching the index or reading a segment byte twice) and batches of
- * messages with their origins for replication (topic_read_batch). Readers
+ * logtopic_read.c - reading a local log topic (the read and read_batch
+ * operations of fs/topic.h): the bytes of the topic file (one pread per
+ * segment of format 2; records walked, with the read hint, in format 1)
+ * and batches of messages with their origins for replication. Readers
  * hold the topic's lock shared; a segment's bytes never change once
  * written.
  */
 #define _GNU_SOURCE
-#include "topic_internal.h"
+#include "logtopic_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,13 +51,6 @@ static size_t read_window(const struct segment *s, uint64_t bytes)
  * pread per this many bytes, not one each. */
 #define HINT_MIN_WINDOW (128u << 10)
 
-void topic_read_hint_free(struct topic_read_hint *hint)
-{
-	free(hint->ahead);
-	hint->ahead = NULL;
-	hint->ahead_cap = hint->ahead_len = 0;
-}
-
 /* Lend the hint's buffer to reader R of segment S: its bytes if they are
  * of S, else only its memory. */
 static void hint_lend(struct topic_read_hint *hint, struct seg_reader *r,
@@ -99,7 +92,7 @@ static void hint_keep(struct topic_read_hint *hint, struct seg_reader *r,
  * Lock held shared. Returns the count (0 at the segment's end), -EIO for
  * a damaged batch at WANT (noted for .info), or a negative errno.
  */
-static ssize_t read_batches(struct topic *t, struct segment *s, uint64_t want,
+static ssize_t read_batches(struct log_topic *t, struct segment *s, uint64_t want,
 			    char *buf, size_t size)
 {
 	LOCK_ASSERT_RWLOCK_HELD(&t->lock);
@@ -117,7 +110,7 @@ static ssize_t read_batches(struct topic *t, struct segment *s, uint64_t want,
 			return rc;
 		if (bad != UINT64_MAX && good == from) {
 			log_warn("topic %s: the batch at offset %" PRIu64
-				 " fails its checksum; read refused", t->name, bad);
+				 " fails its checksum; read refused", t->base.name, bad);
 			topic_note_damage(t, bad);
 			return -EIO;
 		}
@@ -136,7 +129,7 @@ static ssize_t read_batches(struct topic *t, struct segment *s, uint64_t want,
  * held shared. Returns the count, -EIO for a damaged record at WANT, or a
  * negative errno.
  */
-static ssize_t read_records(struct topic *t, struct segment *s, uint64_t want,
+static ssize_t read_records(struct log_topic *t, struct segment *s, uint64_t want,
 			    char *buf, size_t size, struct topic_read_hint *hint)
 {
 	size_t done = 0;
@@ -205,7 +198,7 @@ static ssize_t read_records(struct topic *t, struct segment *s, uint64_t want,
 	if (rc == -EBADMSG || rc == -ENODATA) {
 		log_warn("topic %s: message at offset %" PRIu64
 			 " fails its checksum; read refused",
-			 t->name, off);
+			 t->base.name, off);
 		topic_note_damage(t, off);
 		rc = -EIO;
 	}
@@ -215,9 +208,10 @@ static ssize_t read_records(struct topic *t, struct segment *s, uint64_t want,
 	return (ssize_t)done;
 }
 
-ssize_t topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
+ssize_t lt_read(struct topic *g, uint64_t vpos, char *buf, size_t size,
 		   struct topic_read_hint *hint)
 {
+	struct log_topic *t = log_topic_of(g);
 	size_t done = 0;
 	ssize_t rc = 0;
 	pthread_rwlock_rdlock(&t->lock);
@@ -278,9 +272,10 @@ static int batch_reserve(struct topic_batch *b, size_t bytes)
 	return 0;
 }
 
-int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
+int lt_read_batch(struct topic *g, uint64_t from, size_t max_msgs,
 		     size_t max_bytes, struct topic_batch *b)
 {
+	struct log_topic *t = log_topic_of(g);
 	int rc = 0;
 	b->n = 0;
 	b->data_len = 0;
@@ -325,7 +320,7 @@ int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
 		if (rc == -EBADMSG) {
 			log_warn("topic %s: message at offset %" PRIu64
 				 " fails its checksum; not replicated",
-				 t->name, m.offset);
+				 t->base.name, m.offset);
 			topic_note_damage(t, m.offset);
 			rc = -EIO;
 		}
@@ -337,12 +332,5 @@ int topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs,
 	for (size_t i = 0; i < b->n; i++)
 		b->msgs[i].payload = b->data + (uintptr_t)b->msgs[i].payload;
 	return rc;
-}
-
-void topic_batch_free(struct topic_batch *b)
-{
-	free(b->msgs);
-	free(b->data);
-	memset(b, 0, sizeof(*b));
 }
 

@@ -1,7 +1,7 @@
 /*
  * segment.c - one segment's data file and index (segment.h): creating and
  * opening either format, and the version-1 format of records with its
- * sparse index (version 2, batches, is fs/segment_batch.c).
+ * sparse index (version 2, batches, is fs/local/segment_batch.c).
  *
  * Appends write the data first and the index after: a crash between the two
  * leaves index entries missing, never pointing past the data, and

@@ -63,4 +63,5 @@ const char *ctl_compression_name(enum ctl_compression c);
  */
 void ctl_hide_uuids(const char *text, char *out, size_t n);
 
+
 #endif

@@ -151,12 +151,24 @@ static bool may_read(const struct ctl_reader *r, struct stream *us)
 	gid_t gid = us->gid;
 	mode_t mode = us->mode;
 	pthread_mutex_unlock(&us->lock);
-	if (r->uid == uid)
-		return mode & S_IRUSR;
-	bool member = r->gid == gid;
-	for (int i = 0; i < r->ngroups && !member; i++)
-		member = r->groups[i] == gid;
-	return member ? (mode & S_IRGRP) : (mode & S_IROTH);
+	return ctl_reader_allows(r, uid, gid, mode, 4);
+}
+
+bool ctl_reader_allows(const struct ctl_reader *r, uid_t uid, gid_t gid, mode_t mode,
+		       int want)
+{
+	if (!r || r->uid == 0)
+		return true;
+	int bits;
+	if (r->uid == uid) {
+		bits = (mode >> 6) & 7;
+	} else {
+		bool member = r->gid == gid;
+		for (int i = 0; i < r->ngroups && !member; i++)
+			member = r->groups[i] == gid;
+		bits = member ? (mode >> 3) & 7 : mode & 7;
+	}
+	return (bits & want) == want;
 }
 
 static void resolve_upstreams(struct sfs_namespace *ns, struct stream *s,

@@ -58,4 +58,14 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 		  enum ctl_kind kind, const struct ctl_entry *e, int n,
 		  bool replace, bool dry_run);
 
+/*
+ * ctl_reader_allows - would the kernel's permission check (with
+ * default_permissions) let reader R do WANT (a mask of 4 read, 2 write,
+ * 1 search) on a file of owner UID, group GID and permission bits MODE?
+ * Root (uid 0) and a NULL reader (the daemon itself) may do anything.
+ * Pure; POSIX's owner, then group, then others classes.
+ */
+bool ctl_reader_allows(const struct ctl_reader *r, uid_t uid, gid_t gid, mode_t mode,
+		       int want);
+
 #endif

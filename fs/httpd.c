@@ -19,7 +19,7 @@
 #include "util/clock.h"
 #include "util/hostport.h"
 
-#define HTTPD_BACKLOG 16
+#define HTTPD_BACKLOG 64
 #define HTTPD_MAX_REQUEST 8192
 #define HTTPD_DEADLINE_MS 2000
 
@@ -64,101 +64,151 @@ int httpd_bind(struct httpd *h, const char *listen_on, char *err, size_t errlen)
 	return 0;
 }
 
-/* Milliseconds left until DEADLINE (a mono_ns value), at least 0. */
-static int left_ms(uint64_t deadline)
+/* Connections served at once; a new one past that closes the oldest. */
+#define HTTPD_CONNS 32
+
+/* One connection: reading its request, then writing its answer. */
+struct hconn {
+	int fd;			/* -1: a free slot */
+	uint64_t deadline;	/* mono_ns: the whole exchange ends by then */
+	uint64_t opened;	/* mono_ns: its age, for eviction */
+	char *in;		/* HTTPD_MAX_REQUEST + 1 bytes */
+	size_t got;
+	char *out;		/* the whole answer, once known */
+	size_t outlen, sent;
+};
+
+static void conn_close(struct hconn *c)
 {
-	uint64_t now = mono_ns();
-	return now >= deadline ? 0 : (int)((deadline - now) / 1000000ull);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
 }
 
-/* Write all of BUF (LEN bytes) to FD before DEADLINE. 0 or -1. */
-static int send_all(int fd, const char *buf, size_t len, uint64_t deadline)
-{
-	while (len) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		if (poll(&p, 1, left_ms(deadline)) <= 0)
-			return -1;
-		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static void answer(int fd, int code, const char *reason, const char *type, const char *body,
-		   size_t len, bool with_body, uint64_t deadline)
+/* Make C's answer: status CODE, BODY (LEN bytes) unless HEAD. */
+static void answer(struct hconn *c, int code, const char *reason, const char *type,
+		   const char *body, size_t len, bool with_body)
 {
 	char hd[256];
 	int n = snprintf(hd, sizeof(hd),
 			 "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n", code, reason, type, len);
-	if (send_all(fd, hd, (size_t)n, deadline) == 0 && with_body)
-		send_all(fd, body, len, deadline);
+	size_t total = (size_t)n + (with_body ? len : 0);
+	c->out = malloc(total);
+	if (!c->out) {
+		c->outlen = 0;
+		return;
+	}
+	memcpy(c->out, hd, (size_t)n);
+	if (with_body && len)
+		memcpy(c->out + n, body, len);
+	c->outlen = total;
+	c->sent = 0;
 }
 
-/* One exchange on connection FD, within HTTPD_DEADLINE_MS. */
-static void serve(struct httpd *h, int fd)
+/* C's request is complete (or too large): decide its answer. */
+static void respond(struct httpd *h, struct hconn *c, bool too_large)
 {
-	uint64_t deadline = mono_ns() + HTTPD_DEADLINE_MS * 1000000ull;
-	char req[HTTPD_MAX_REQUEST + 1];
-	size_t got = 0;
-	while (!memmem(req, got, "\r\n\r\n", 4) && !memmem(req, got, "\n\n", 2)) {
-		if (got == HTTPD_MAX_REQUEST) {
-			static const char m[] = "request too large\n";
-			answer(fd, 431, "Request Header Fields Too Large", "text/plain", m,
-			       sizeof(m) - 1, true, deadline);
-			return;
-		}
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, left_ms(deadline)) <= 0)
-			return;	/* too slow: closed without an answer */
-		ssize_t r = recv(fd, req + got, HTTPD_MAX_REQUEST - got, MSG_DONTWAIT);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r <= 0)
-			return;
-		got += (size_t)r;
+	if (too_large) {
+		static const char m[] = "request too large\n";
+		answer(c, 431, "Request Header Fields Too Large", "text/plain", m, sizeof(m) - 1,
+		       true);
+		return;
 	}
-	req[got] = 0;
+	c->in[c->got] = 0;
 	char method[16] = "", path[256] = "";
-	sscanf(req, "%15s %255s", method, path);
+	sscanf(c->in, "%15s %255s", method, path);
 	bool head = !strcmp(method, "HEAD");
 	if (strcmp(method, "GET") && !head) {
 		static const char m[] = "only GET\n";
-		answer(fd, 405, "Method Not Allowed", "text/plain", m, sizeof(m) - 1, true, deadline);
+		answer(c, 405, "Method Not Allowed", "text/plain", m, sizeof(m) - 1, true);
 		return;
 	}
 	size_t pl = strcspn(path, "?");
 	if (pl != 8 || strncmp(path, "/metrics", 8)) {
 		static const char m[] = "not found: the metrics are at /metrics\n";
-		answer(fd, 404, "Not Found", "text/plain", m, sizeof(m) - 1, !head, deadline);
+		answer(c, 404, "Not Found", "text/plain", m, sizeof(m) - 1, !head);
 		return;
 	}
 	char *body = NULL;
 	size_t len = 0;
-	int rc = h->render(h->arg, &body, &len);
-	if (rc < 0) {
+	if (h->render(h->arg, &body, &len) < 0) {
 		static const char m[] = "cannot render the metrics\n";
-		answer(fd, 500, "Internal Server Error", "text/plain", m, sizeof(m) - 1, !head,
-		       deadline);
+		answer(c, 500, "Internal Server Error", "text/plain", m, sizeof(m) - 1, !head);
 		return;
 	}
-	answer(fd, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len, !head,
-	       deadline);
+	answer(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len, !head);
 	free(body);
 }
 
+/* C is readable: take what came; answer once the request head is whole.
+ * False: close C (the peer left, or an error). */
+static bool conn_read(struct httpd *h, struct hconn *c)
+{
+	ssize_t r = recv(c->fd, c->in + c->got, HTTPD_MAX_REQUEST - c->got, MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (r == 0)
+		return false;
+	c->got += (size_t)r;
+	if (memmem(c->in, c->got, "\r\n\r\n", 4) || memmem(c->in, c->got, "\n\n", 2))
+		respond(h, c, false);
+	else if (c->got == HTTPD_MAX_REQUEST)
+		respond(h, c, true);
+	else
+		return true;
+	return c->out != NULL;
+}
+
+/* C is writable: send more of its answer. False: done, or an error. */
+static bool conn_write(struct hconn *c)
+{
+	ssize_t w = send(c->fd, c->out + c->sent, c->outlen - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0)
+		return errno == EAGAIN || errno == EINTR;
+	c->sent += (size_t)w;
+	return c->sent < c->outlen;
+}
+
+/*
+ * Up to HTTPD_CONNS connections at once, each given HTTPD_DEADLINE_MS for
+ * its whole exchange and HTTPD_MAX_REQUEST bytes of request: slow or
+ * silent clients (one byte a second, say) cannot delay a scrape, whose
+ * request arrives whole and is answered in the same round. Past
+ * HTTPD_CONNS, a new connection closes the oldest one.
+ */
 static void *httpd_main(void *arg)
 {
 	struct httpd *h = arg;
+	struct hconn c[HTTPD_CONNS];
+	struct pollfd p[HTTPD_CONNS + 2];
+	for (int i = 0; i < HTTPD_CONNS; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].fd = -1;
+	}
 	for (;;) {
-		struct pollfd p[2] = { { .fd = h->lfd, .events = POLLIN },
-				       { .fd = h->wake[0], .events = POLLIN } };
-		if (poll(p, 2, -1) < 0) {
+		uint64_t now = mono_ns(), next = UINT64_MAX;
+		int np = 0;
+		p[np++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = h->wake[0], .events = POLLIN };
+		for (int i = 0; i < HTTPD_CONNS; i++) {
+			if (c[i].fd < 0)
+				continue;
+			if (c[i].deadline <= now) {
+				conn_close(&c[i]); /* too slow: closed without an answer */
+				continue;
+			}
+			if (c[i].deadline < next)
+				next = c[i].deadline;
+		}
+		for (int i = 0; i < HTTPD_CONNS; i++)
+			p[np++] = (struct pollfd){ .fd = c[i].fd,
+						   .events = c[i].out ? POLLOUT : POLLIN };
+		int wait = next == UINT64_MAX ? -1 : (int)((next - now) / 1000000ull) + 1;
+		if (poll(p, (nfds_t)np, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("[metrics] %s: poll: %s", h->listen, strerror(errno));
@@ -166,14 +216,41 @@ static void *httpd_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
+		for (int i = 0; i < HTTPD_CONNS; i++) {
+			short ev = p[2 + i].revents;
+			if (c[i].fd < 0 || !ev)
+				continue;
+			bool keep = (ev & (POLLERR | POLLNVAL)) ? false :
+				    c[i].out ? conn_write(&c[i]) : conn_read(h, &c[i]);
+			if (!keep)
+				conn_close(&c[i]);
+		}
 		if (!(p[0].revents & POLLIN))
 			continue;
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			continue;	/* the peer gave up, or no descriptor: next one */
-		serve(h, fd);
-		close(fd);
+		int slot = -1, oldest = 0;
+		for (int i = 0; i < HTTPD_CONNS && slot < 0; i++)
+			if (c[i].fd < 0)
+				slot = i;
+			else if (c[i].opened < c[oldest].opened)
+				oldest = i;
+		if (slot < 0) {
+			conn_close(&c[oldest]);
+			slot = oldest;
+		}
+		c[slot].in = malloc(HTTPD_MAX_REQUEST + 1);
+		if (!c[slot].in) {
+			close(fd);
+			continue;
+		}
+		c[slot].fd = fd;
+		c[slot].opened = mono_ns();
+		c[slot].deadline = c[slot].opened + HTTPD_DEADLINE_MS * 1000000ull;
 	}
+	for (int i = 0; i < HTTPD_CONNS; i++)
+		conn_close(&c[i]);
 	return NULL;
 }
 

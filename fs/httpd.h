@@ -2,9 +2,10 @@
  * httpd.h - a minimal HTTP/1.0 server for the metrics endpoint
  * ([metrics] listen, docs/operating.md "Monitoring"): GET /metrics answers
  * what a render function makes, anything else 404 (405 for a method other
- * than GET or HEAD). Bounded: one connection served at a time (others wait
- * in a backlog of 16), a request head of at most 8 KiB, 2 seconds for a
- * whole exchange; the connection closes after each answer. No TLS and no
+ * than GET or HEAD). Bounded: 32 connections served at once by one thread
+ * (poll; a new one past that closes the oldest), a request head of at
+ * most 8 KiB each, 2 seconds for a whole exchange; the connection closes
+ * after each answer. So slow clients cannot delay a scrape. No TLS and no
  * authentication: listen on a loopback address, or behind a firewall.
  */
 #ifndef STREAMFS_HTTPD_H
@@ -43,8 +44,8 @@ int httpd_bind(struct httpd *h, const char *listen_on, char *err, size_t errlen)
  */
 int httpd_start(struct httpd *h, httpd_render_fn render, void *arg);
 
-/* httpd_stop - stop the thread (an exchange in progress ends within its
- * 2 s) and close the socket. Safe on a server never bound or started. */
+/* httpd_stop - stop the thread (connections in progress are closed) and
+ * close the socket. Safe on a server never bound or started. */
 void httpd_stop(struct httpd *h);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "ctlfiles.h"
 #include "logging.h"
 #include "replhooks.h"
 #include "stats.h"
@@ -158,9 +159,20 @@ json_t *rootinfo_json(struct sfs_namespace *ns, const struct ctl_reader *reader)
 	int n = ns_streams_snapshot(ns, &streams);
 	uint64_t now = now_ns();
 	for (int i = 0; i < n; i++) {
-		if (js)
-			json_array_append_new(js, stream_json(ns, streams[i], reader, now));
-		stream_put(streams[i]);
+		/* Only the streams READER could list and read itself: its
+		 * cluster's directory readable and searchable, the stream's
+		 * readable (docs/security.md, "Nothing leaks"). */
+		struct stream *s = streams[i];
+		struct cluster *cl = s->cluster;
+		pthread_mutex_lock(&s->lock);
+		bool shown = ctl_reader_allows(reader, s->uid, s->gid, s->mode, 4);
+		pthread_mutex_unlock(&s->lock);
+		pthread_rwlock_rdlock(&ns->lock);
+		shown = shown && ctl_reader_allows(reader, cl->uid, cl->gid, cl->mode, 5);
+		pthread_rwlock_unlock(&ns->lock);
+		if (js && shown)
+			json_array_append_new(js, stream_json(ns, s, reader, now));
+		stream_put(s);
 	}
 	free(streams);
 	if (n < 0) {
@@ -168,9 +180,9 @@ json_t *rootinfo_json(struct sfs_namespace *ns, const struct ctl_reader *reader)
 		json_decref(js);
 		return NULL;
 	}
-	return json_pack("{s:s, s:i, s:s, s:f, s:s, s:o*, s:o*, s:o*}",
+	return json_pack("{s:s, s:i, s:s, s:I, s:s, s:o*, s:o*, s:o*}",
 			 "version", SFS_VERSION, "pid", (int)getpid(), "startTime", started,
-			 "uptimeSeconds", stats_uptime_s(), "log", sfs_log_target(),
+			 "uptimeSeconds", (json_int_t)stats_uptime_s(), "log", sfs_log_target(),
 			 "clusters", jc, "counters", counters_json(), "streams", js);
 }
 

@@ -255,6 +255,48 @@ uint32_t topic_segment_version(const struct log_topic *t)
 }
 
 /*
+ * A segment of format 2 holds its topic bytes as they are, so where the
+ * next segment starts in the topic file is known from its size: a header
+ * saying otherwise was damaged (a reader would get bytes at the wrong
+ * place), and the chain wins, with a log line. Its batches must also end
+ * at the offset the next segment starts at; one whose do not is marked
+ * broken (its reads fail with EIO). Format 1 segments are taken as their
+ * headers say. 0 or a negative errno of pread.
+ */
+static int check_segment_chain(struct log_topic *t)
+{
+	for (size_t i = 0; i + 1 < t->nsegs; i++) {
+		struct segment *a = &t->segs[i], *b = &t->segs[i + 1];
+		if (a->version != SEG_FORMAT_BATCHES)
+			continue;
+		uint64_t want = a->base_vpos + (a->size - SEG_HDR_SIZE);
+		if (b->base_vpos != want) {
+			log_warn("topic %s: segment %020" PRIu64 " says it starts at byte %" PRIu64
+				 " of the topic, but the segment before it ends at %" PRIu64
+				 ": its header is damaged; using %" PRIu64, t->base.name,
+				 b->base_offset, b->base_vpos, want, want);
+			if (b->version == SEG_FORMAT_BATCHES && i + 2 == t->nsegs)
+				b->end_vpos = want + (b->size - SEG_HDR_SIZE);
+			b->base_vpos = want;
+		}
+		struct seg_batch last;
+		if (a->idx_count) {
+			int rc = segment_batch_read(a, a->idx_count - 1, &last);
+			if (rc < 0 && rc != -EBADMSG)
+				return rc;
+			if (rc == 0 && last.offset + last.count != b->base_offset) {
+				log_warn("topic %s: segment %020" PRIu64 " holds messages up to offset %" PRIu64
+					 " but the next one starts at %" PRIu64 "; its reads fail with EIO",
+					 t->base.name, a->base_offset, last.offset + last.count,
+					 b->base_offset);
+				a->broken = true;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Appends go to a segment of the format this streamfs writes: a loaded
  * topic whose last segment is of another format (an older streamfs wrote
  * it) starts a new one, and an empty one is replaced. Older segments stay
@@ -512,6 +554,8 @@ int log_topic_open(int stream_dirfd, const char *name, const uuid_t stream_uuid,
 			goto fail;
 		t->nsegs++;
 	}
+	if ((rc = check_segment_chain(t)) < 0)
+		goto fail;
 	for (size_t i = 0; i + 1 < t->nsegs; i++) {
 		t->segs[i].end_offset = t->segs[i + 1].base_offset;
 		t->segs[i].end_vpos = t->segs[i + 1].base_vpos;

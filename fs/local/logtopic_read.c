@@ -99,6 +99,10 @@ static ssize_t read_batches(struct log_topic *t, struct segment *s, uint64_t wan
 	uint64_t from = SEG_HDR_SIZE + (want - s->base_vpos);
 	if (from >= s->size)
 		return 0;
+	if (s->broken) {
+		topic_note_damage(t, s->base_offset);
+		return -EIO;
+	}
 	uint64_t to = s->size - from < size ? s->size : from + size;
 	uint64_t copied = 0;
 	if (__atomic_load_n(&s->verified, __ATOMIC_ACQUIRE) < to) {

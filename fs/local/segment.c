@@ -74,6 +74,7 @@ int segment_create(int dirfd, uint64_t base_offset, uint64_t base_vpos,
 	out->last_idx_filepos = 0;
 	out->version = version;
 	out->verified = SEG_HDR_SIZE;
+	out->verified_off = base_offset;
 	return 0;
 fail:
 	/* Remove only what this call created: never an existing segment. */

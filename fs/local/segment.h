@@ -66,6 +66,15 @@ struct segment {
 	 */
 	uint64_t verified;
 	uint64_t verified_idx;
+	uint64_t verified_off;	/* the offset that starts there */
+	/* Past a damage: the last run of batches segment_check found good one
+	 * by one, data-file positions [CHECKED_FROM, CHECKED_TO), so that a
+	 * reader going through a long batch does not check it once per read.
+	 * Under the same serialisation as segment_check. */
+	uint64_t checked_from, checked_to;
+	/* Its batches do not fit where the next segment starts (found at
+	 * load, fs/local/logtopic.c): reads of it fail with EIO. */
+	bool broken;
 };
 
 /* One index entry of a version-2 segment: a batch of COUNT messages. */
@@ -209,10 +218,12 @@ int segment_append_batches(struct segment *s, const uint8_t *data, size_t len,
 int segment_batch_read(const struct segment *s, uint64_t i, struct seg_batch *out);
 
 /*
- * segment_batch_find - the index of the last entry whose first offset (KEY
- * 0) or data-file position (KEY 1) is at or before V (0 if none), by binary
- * search. Returns it (>= 0) or a negative errno (-EBADMSG for an entry that
- * fails its checksum).
+ * segment_batch_find - the index of the last intact entry whose first
+ * offset (KEY 0) or data-file position (KEY 1) is at or before V (0 if
+ * none), by binary search. An entry that fails its own checksum is passed
+ * over (the search goes on with its intact neighbours), so one damaged
+ * entry costs only its own batch. Returns it (>= 0) or a negative errno of
+ * pread.
  */
 int64_t segment_batch_find(const struct segment *s, int key, uint64_t v);
 

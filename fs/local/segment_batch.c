@@ -112,13 +112,18 @@ int64_t segment_batch_find(const struct segment *s, int key, uint64_t v)
 {
 	uint64_t lo = 0, hi = s->idx_count; /* answer in [lo, hi) */
 	while (hi - lo > 1) {
-		uint64_t mid = lo + (hi - lo) / 2;
+		uint64_t mid = lo + (hi - lo) / 2, j = mid;
 		struct seg_batch e;
-		int rc = segment_batch_read(s, mid, &e);
+		int rc;
+		/* The first intact entry from MID on, before HI. */
+		while ((rc = segment_batch_read(s, j, &e)) == -EBADMSG && j + 1 < hi)
+			j++;
+		if (rc == -EBADMSG)
+			rc = 0, j = hi; /* none: the answer is before MID */
 		if (rc < 0)
 			return rc;
-		if ((key ? e.filepos : e.offset) <= v)
-			lo = mid;
+		if (j < hi && (key ? e.filepos : e.offset) <= v)
+			lo = j;
 		else
 			hi = mid;
 	}
@@ -184,6 +189,33 @@ static int batch_ok(const struct segment *s, const struct seg_batch *e,
 	return sum == e->checksum;
 }
 
+/* XXH3-64 of the LEN data bytes at POS (read through BUF) and the number
+ * of '\n' in them; 0 with *LINES 0 unless they end with one. */
+static int data_lines(const struct segment *s, uint64_t pos, uint64_t len,
+		      uint8_t *buf, uint64_t *sum, uint64_t *lines)
+{
+	XXH3_state_t st;
+	XXH3_64bits_reset(&st);
+	uint8_t last = 0;
+	*lines = 0;
+	while (len) {
+		size_t n = len < CHECK_BUF ? (size_t)len : CHECK_BUF;
+		int rc = pread_full(s->fd, buf, n, pos);
+		if (rc < 0)
+			return rc;
+		XXH3_64bits_update(&st, buf, n);
+		for (const uint8_t *p = buf; (p = memchr(p, '\n', buf + n - p)); p++)
+			(*lines)++;
+		last = buf[n - 1];
+		pos += n;
+		len -= n;
+	}
+	if (last != '\n')
+		*lines = 0;
+	*sum = XXH3_64bits_digest(&st);
+	return 0;
+}
+
 int segment_open_batches(int dirfd, const char *name, bool last,
 			 const char *topic_name, struct segment *out)
 {
@@ -224,6 +256,7 @@ int segment_open_batches(int dirfd, const char *name, bool last,
 	out->size = st.st_size;
 	out->verified = SEG_HDR_SIZE;
 	out->verified_idx = 0;
+	out->verified_off = out->base_offset;
 	if (!last)
 		return 0; /* end_* come from the next segment (fs/local/logtopic.c) */
 
@@ -233,36 +266,69 @@ int segment_open_batches(int dirfd, const char *name, bool last,
 		return -ENOMEM;
 	struct seg_batch e = { 0 };
 	uint64_t dropped = 0; /* torn entries, or entries past the data */
+	uint64_t end = SEG_HDR_SIZE, end_off = out->base_offset;
 	while (n) {
+		/* Where the entry before this one ends (all of it intact). */
 		struct seg_batch prev;
+		uint64_t prev_end = SEG_HDR_SIZE, prev_off = out->base_offset;
+		int prc = n == 1 ? 0 : segment_batch_read(out, n - 2, &prev);
+		if (prc < 0 && prc != -EBADMSG && prc != -ENODATA) {
+			rc = prc;
+			goto out;
+		}
+		if (n > 1 && prc == 0) {
+			prev_end = prev.filepos + prev.len;
+			prev_off = prev.offset + prev.count;
+		}
 		rc = segment_batch_read(out, n - 1, &e);
 		if (rc < 0 && rc != -EBADMSG && rc != -ENODATA)
 			goto out;
-		bool ok = rc == 0;
-		if (ok && n == 1)
-			ok = e.filepos == SEG_HDR_SIZE && e.offset == out->base_offset;
-		else if (ok)
-			ok = segment_batch_read(out, n - 2, &prev) == 0 &&
-			     prev.filepos + prev.len == e.filepos &&
-			     prev.offset + prev.count == e.offset;
-		if (ok && !batch_in_file(&e, st.st_size))
-			ok = false;
-		if (ok) {
+		if (rc == 0 && batch_in_file(&e, st.st_size) &&
+		    (prc == 0 ? e.filepos == prev_end && e.offset == prev_off : true)) {
 			/*
 			 * The data is written before its entry: a whole entry
 			 * over whole data is no torn write. If the batch fails
 			 * its checksum it was damaged in place: keep it (reads
 			 * of it fail with EIO) rather than cut acknowledged
-			 * messages.
+			 * messages. After an entry damaged in place (PRC), the
+			 * batch's own checksum must vouch for it.
 			 */
 			rc = batch_ok(out, &e, st.st_size, buf, NULL);
 			if (rc < 0)
 				goto out;
-			if (rc == 0)
-				log_warn("topic %s: segment %s: the batch at offset %" PRIu64
-					 " fails its checksum; kept, reads of it fail with EIO",
-					 topic_name, name, e.offset);
-			break;
+			if (rc == 1 || prc == 0) {
+				if (rc == 0)
+					log_warn("topic %s: segment %s: the batch at offset %" PRIu64
+						 " fails its checksum; kept, reads of it fail with EIO",
+						 topic_name, name, e.offset);
+				end = e.filepos + e.len;
+				end_off = e.offset + e.count;
+				break;
+			}
+		} else if (rc == -EBADMSG && prc == 0 &&
+			   (uint64_t)st.st_size > prev_end) {
+			/*
+			 * A whole entry that fails its own sum: torn by a power
+			 * cut, or damaged in place. In place if the checksum it
+			 * holds still matches everything after the entry before
+			 * it, lines ending in '\n': then it was written whole,
+			 * after its data. Keep both (reads of the batch fail
+			 * with EIO); its messages are the lines.
+			 */
+			uint64_t sum, lines = 0;
+			int drc = data_lines(out, prev_end, st.st_size - prev_end, buf, &sum, &lines);
+			if (drc < 0 && drc != -ENODATA) {
+				rc = drc;
+				goto out;
+			}
+			if (drc == 0 && lines && sum == e.checksum) {
+				log_warn("topic %s: segment %s: the index entry of the batch at offset %" PRIu64
+					 " is damaged; kept, reads of the batch fail with EIO",
+					 topic_name, name, prev_off);
+				end = st.st_size;
+				end_off = prev_off + lines;
+				break;
+			}
 		}
 		dropped++;
 		n--;
@@ -274,13 +340,14 @@ int segment_open_batches(int dirfd, const char *name, bool last,
 		goto out;
 	}
 	out->idx_count = n;
-	uint64_t end = n ? e.filepos + e.len : SEG_HDR_SIZE;
-	if ((uint64_t)st.st_size > end || dropped) {
+	if ((uint64_t)st.st_size > end || dropped ||
+	    (uint64_t)ist.st_size != IDX_HDR_SIZE + n * BATCH_ENTRY_SIZE) {
 		log_warn("topic %s: segment %s: cut a torn tail of %" PRIu64
-			 " bytes and %" PRIu64 " index entries at file position %" PRIu64
+			 " bytes and %" PRIu64 " index entries (%" PRIu64 " index bytes) at file position %" PRIu64
 			 " (offset %" PRIu64 ")", topic_name, name,
 			 (uint64_t)st.st_size > end ? (uint64_t)st.st_size - end : 0,
-			 dropped, end, n ? e.offset + e.count : out->base_offset);
+			 dropped, (uint64_t)ist.st_size - (IDX_HDR_SIZE + n * BATCH_ENTRY_SIZE),
+			 end, end_off);
 	}
 	if ((uint64_t)st.st_size > end) {
 		if (ftruncate(out->fd, end) < 0) {
@@ -289,7 +356,7 @@ int segment_open_batches(int dirfd, const char *name, bool last,
 		}
 	}
 	out->size = end;
-	out->end_offset = n ? e.offset + e.count : out->base_offset;
+	out->end_offset = end_off;
 	out->end_vpos = out->base_vpos + (end - SEG_HDR_SIZE);
 out:
 	free(buf);
@@ -336,6 +403,7 @@ int segment_append_batches(struct segment *s, const uint8_t *data, size_t len,
 	s->end_vpos += len;
 	if (all_checked) {
 		s->verified_idx = s->idx_count;
+		s->verified_off = s->end_offset;
 		__atomic_store_n(&s->verified, s->size, __ATOMIC_RELEASE);
 	}
 	return 0;
@@ -364,7 +432,7 @@ int segment_check(struct segment *s, uint64_t from, uint64_t to, uint8_t *copy,
 		}
 		if (rc < 0)
 			goto out;
-		if (e.filepos != s->verified)
+		if (e.filepos != s->verified || e.offset != s->verified_off)
 			break;
 		rc = batch_ok(s, &e, s->size, buf, cp);
 		if (rc < 0)
@@ -374,33 +442,49 @@ int segment_check(struct segment *s, uint64_t from, uint64_t to, uint8_t *copy,
 		rc = 0;
 		*copied = c.filled;
 		s->verified_idx++;
+		s->verified_off = e.offset + e.count;
 		__atomic_store_n(&s->verified, e.filepos + e.len, __ATOMIC_RELEASE);
 	}
 	if (s->verified >= to)
 		goto out;
 	if (from < s->verified) {
 		*good_end = s->verified;
-		goto damaged_at_verified;
+		*bad_offset = s->verified_off;
+		goto out;
 	}
+	if (from >= s->checked_from && to <= s->checked_to)
+		goto out; /* checked one by one before */
 	/* Past a damage: check the batches of [from, to) one by one. */
 	if (!buf && !(buf = malloc(CHECK_BUF)))
 		return -ENOMEM;
 	int64_t i = segment_batch_find(s, 1, from);
 	if (i < 0) {
-		*good_end = from;
-		goto damaged_at_verified;
+		rc = (int)i;
+		goto out;
 	}
+	/* Where the batches found so far end: FROM must lie in the first. */
+	uint64_t pos = UINT64_MAX, off = s->verified_off;
 	for (uint64_t k = (uint64_t)i; k < s->idx_count; k++) {
 		rc = segment_batch_read(s, k, &e);
 		if (rc == -EBADMSG || rc == -ENODATA) {
+			/* A damaged entry: its batch cannot be vouched for. */
 			rc = 0;
-			*good_end = from;
-			goto damaged_at_verified;
+			*good_end = pos != UINT64_MAX && pos > from ? pos : from;
+			*bad_offset = off;
+			goto out;
 		}
 		if (rc < 0)
 			goto out;
 		if (e.filepos >= to)
 			break;
+		if ((pos != UINT64_MAX && e.filepos != pos) ||
+		    (pos == UINT64_MAX && e.filepos + e.len <= from)) {
+			/* A gap: FROM (or what follows) lies in a batch whose
+			 * entry is damaged. */
+			*good_end = pos != UINT64_MAX && pos > from ? pos : from;
+			*bad_offset = pos == UINT64_MAX ? e.offset + e.count : off;
+			goto out;
+		}
 		rc = batch_ok(s, &e, s->size, buf, NULL);
 		if (rc < 0)
 			goto out;
@@ -411,14 +495,19 @@ int segment_check(struct segment *s, uint64_t from, uint64_t to, uint8_t *copy,
 			goto out;
 		}
 		rc = 0;
+		if (e.filepos == s->checked_to)
+			s->checked_to = e.filepos + e.len;
+		else
+			s->checked_from = e.filepos, s->checked_to = e.filepos + e.len;
+		pos = e.filepos + e.len;
+		off = e.offset + e.count;
 	}
-	goto out;
-damaged_at_verified:
-	/* Name the first offset of the batch the checked prefix stops at. */
-	if (segment_batch_read(s, s->verified_idx, &e) == 0)
-		*bad_offset = e.offset;
-	else
-		*bad_offset = s->base_offset;
+	if (pos != UINT64_MAX && pos < to) {
+		/* The data goes on past the last intact entry: the batch of
+		 * a damaged last entry. */
+		*good_end = pos > from ? pos : from;
+		*bad_offset = off;
+	}
 out:
 	free(buf);
 	return rc;
@@ -486,8 +575,9 @@ static int iter_load_batch(struct seg_iter *it, struct seg_msg *m)
 	it->b.count = 0;
 	int rc = segment_batch_read(s, it->bi, &e);
 	if (rc == -EBADMSG || rc == -ENODATA) {
-		/* Where the next batch starts is lost with this entry. */
-		it->done = true;
+		/* A damaged entry: its batch is lost to the reader; the next
+		 * intact entry says where the messages go on. */
+		it->bi++;
 		m->offset = it->next;
 		return -EBADMSG;
 	}
@@ -568,6 +658,11 @@ int seg_iter_next(struct seg_iter *it, struct seg_msg *m)
 {
 	if (it->done || it->next >= it->s->end_offset)
 		return 0;
+	if (it->s->broken) {
+		it->done = true;
+		m->offset = it->next;
+		return -EBADMSG;
+	}
 	if (it->s->version == SEG_FORMAT_BATCHES)
 		return iter_next_batches(it, m);
 	return iter_next_records(it, m);

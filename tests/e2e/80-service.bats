@@ -42,6 +42,17 @@ in_private_ns() {
 	[[ $output == *"fusermount3 -u $M"* ]]
 	fusermount3 -u "$M" || fusermount3 -uz "$M"
 	wait_for is_unmounted "$M"
+	# with -o auto_unmount (as the systemd unit starts it), the mount goes
+	# with the daemon, and a restart finds the mountpoint free
+	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" -o auto_unmount \
+		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
+	SFS_PID=$!
+	wait_for -t 10 is_mounted "$M"
+	kill -9 "$SFS_PID"
+	_sfs_reap
+	wait_for -t 10 is_unmounted "$M"
+	sfs_start
+	[ -d "$M/sanfrancisco" ]
 }
 
 @test "positional config and -o: options reach libfuse, nosuid and nodev stay" {
@@ -91,6 +102,28 @@ in_private_ns() {
 	! echo x >>"$M/.info"
 }
 
+@test "/.info shows a user only the streams the user could list and read" {
+	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, other users)"
+	sfs_write_conf sanfrancisco newyork
+	sfs_start
+	chmod 0755 "$TMP"
+	mkdir "$M/sanfrancisco/open" "$M/sanfrancisco/secret" "$M/newyork/n"
+	echo hi >>"$M/sanfrancisco/secret/plans"
+	chmod 700 "$M/sanfrancisco/secret"
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	# root sees all three; nobody not the mode-700 stream
+	[ "$(jq -r '[.streams[].path] | sort | join(" ")' "$M/.info")" = \
+		"/mapr/newyork/n /mapr/sanfrancisco/open /mapr/sanfrancisco/secret" ]
+	run -0 as_nobody cat "$M/.info"
+	[ "$(jq -r '[.streams[].path] | sort | join(" ")' <<<"$output")" = \
+		"/mapr/newyork/n /mapr/sanfrancisco/open" ]
+	# a cluster nobody may list hides its streams too
+	chmod 700 "$M/sanfrancisco"
+	run -0 as_nobody cat "$M/.info"
+	[ "$(jq -r '[.streams[].path] | join(" ")' <<<"$output")" = "/mapr/newyork/n" ]
+	! grep -q secret <<<"$output"
+}
+
 @test "[metrics] listen: Prometheus text, scraped before and after appends" {
 	local port=$((20000 + RANDOM % 20000))
 	SFS_CONF_EXTRA="[metrics]\nlisten = 127.0.0.1:$port"
@@ -123,6 +156,23 @@ in_private_ns() {
 	run -0 curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" \
 		"http://127.0.0.1:$port/metrics"
 	[ "$output" = 431 ]
+	# 40 clients that connect and send nothing (or a byte now and then)
+	# do not hold up a scrape: it is answered at once, not after them
+	python3 - "$port" <<'PY' &
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(40)]
+for _ in range(6):
+    for s in socks:
+        try:
+            s.send(b"G")
+        except OSError:
+            pass
+    time.sleep(0.5)
+PY
+	local slow=$!
+	run -0 curl -sf --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics"
+	[ "$output" = 200 ]
+	wait "$slow" || true
 	# a port in use (this daemon's) is a start-up error, nothing mounted
 	local m2=$TMP/mnt2
 	mkdir "$m2"
@@ -146,7 +196,7 @@ in_private_ns() {
 		[ -z "$output" ]
 		MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q 'SEE ALSO'
 	done
-	grep -qx 'ExecStart=/usr/local/bin/streamfs -f -c /etc/streamfs/mount.conf' \
+	grep -qx 'ExecStart=/usr/local/bin/streamfs -f -o auto_unmount -c /etc/streamfs/mount.conf' \
 		"$dest/usr/local/lib/systemd/system/streamfs.service"
 	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$dest/usr/local/lib/systemd/system/streamfs.service"
 	"$dest/usr/local/bin/streamfs" --version

@@ -1569,6 +1569,135 @@ static void test_torn_tail_batches(void **state)
 	}
 }
 
+/* Flip byte AT of the index of segment BASE of topic TNAME. */
+static void flip_idx(const char *tname, uint64_t base, uint64_t at)
+{
+	char path[300], name[32];
+	segment_name(name, base, true);
+	snprintf(path, sizeof(path), "%s/%s", tname, name);
+	int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	uint8_t b;
+	assert_int_equal(pread(fd, &b, 1, at), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+}
+
+/* Entry I of the last segment of T. */
+static struct seg_batch entry_of(struct topic *t, uint64_t i)
+{
+	struct log_topic *lt = log_topic_of(t);
+	struct seg_batch e;
+	assert_int_equal(segment_batch_read(&lt->segs[lt->nsegs - 1], i, &e), 0);
+	return e;
+}
+
+/*
+ * An index entry damaged in place (a flipped bit in its time): only its
+ * batch is refused; reads, batch reads and the marks go on after it; and
+ * start-up cuts nothing, whether the entry is in the middle, next to last
+ * or last.
+ */
+static void test_damaged_entries(void **state)
+{
+	(void)state;
+	uuid_t su;
+	uuid_generate(su);
+	static const struct topic_opts big = {
+		.segment_bytes = 1 << 20,
+		.fsync = SFS_FSYNC_OS,
+		.checkpoint_every = 100000,
+	};
+	for (int where = 0; where < 3; where++) {
+		char tname[32];
+		snprintf(tname, sizeof(tname), "dent%d", where);
+		struct topic *t = NULL;
+		assert_int_equal(log_topic_create(sdir, tname, su, 1000, 1000, 0640, &big, &t), 0);
+		struct expect e = { 0 };
+		append_local(t, 'D', 0, 400, &e);
+		struct log_topic *lt = log_topic_of(t);
+		assert_int_equal(lt->nsegs, 1);
+		uint64_t n = lt->segs[0].idx_count;
+		assert_true(n > 60);
+		uint64_t k = where == 0 ? n / 2 : where == 1 ? n - 2 : n - 1;
+		struct seg_batch d = entry_of(t, k);
+		uint64_t base = lt->segs[0].base_offset;
+		topic_put(t);
+		flip_idx(tname, base, IDX_HDR_SIZE + k * BATCH_ENTRY_SIZE + 33);
+		assert_int_equal(log_topic_open(sdir, tname, su, &big, &t), 0);
+		/* nothing cut */
+		assert_true(topic_end(t) == 400);
+		assert_true(log_topic_of(t)->segs[0].idx_count == n);
+		char *buf = malloc(e.len + 1);
+		assert_non_null(buf);
+		/* its batch: EIO, named by its first offset */
+		assert_int_equal(topic_read(t, e.vpos[d.offset], buf, 5, NULL), -EIO);
+		assert_true(atomic_load(&t->damaged_offset) == (long long)d.offset);
+		/* before it: up to it */
+		assert_int_equal(topic_read(t, 0, buf, e.len, NULL), (ssize_t)e.vpos[d.offset]);
+		assert_memory_equal(buf, e.data, e.vpos[d.offset]);
+		/* after it: served */
+		uint64_t after = d.offset + d.count;
+		if (after < 400) {
+			size_t rest = e.len - e.vpos[after];
+			assert_int_equal(topic_read(t, e.vpos[after], buf, rest, NULL), (ssize_t)rest);
+			assert_memory_equal(buf, e.data + e.vpos[after], rest);
+			struct topic_batch b = { 0 };
+			assert_int_equal(topic_read_batch(t, after, 5, SIZE_MAX, &b), 0);
+			assert_true(b.n >= 1 && b.msgs[0].offset == after && b.msgs[0].origin_offset == after);
+			topic_batch_free(&b);
+		}
+		/* the marks were rebuilt past it: the next own message follows on */
+		append_local(t, 'D', 400, 1, &e);
+		struct topic_batch b = { 0 };
+		assert_int_equal(topic_read_batch(t, 400, 1, 0, &b), 0);
+		assert_true(b.n == 1 && b.msgs[0].origin_offset == 400);
+		topic_batch_free(&b);
+		size_t one = e.len - e.vpos[400];
+		assert_int_equal(topic_read(t, e.vpos[400], buf, one, NULL), (ssize_t)one);
+		assert_memory_equal(buf, e.data + e.vpos[400], one);
+		free(buf);
+		expect_free(&e);
+		topic_put(t);
+	}
+}
+
+/*
+ * A segment header whose topic-file position was damaged: the position
+ * follows from the segment before it (its data is the topic's bytes), so
+ * the topic reads right.
+ */
+static void test_header_position_healed(void **state)
+{
+	(void)state;
+	uuid_t su;
+	uuid_generate(su);
+	struct topic *t = create(sdir, "hdr", su);
+	struct expect e = { 0 };
+	append_local(t, 'H', 0, 300, &e);
+	struct log_topic *lt = log_topic_of(t);
+	assert_true(lt->nsegs >= 4);
+	uint64_t base = lt->segs[2].base_offset, vpos = lt->segs[2].base_vpos;
+	topic_put(t);
+	for (int delta = -16; delta <= 16; delta += 32) {
+		char path[300], name[32];
+		segment_name(name, base, false);
+		snprintf(path, sizeof(path), "hdr/%s", name);
+		int fd = openat(sdir, path, O_RDWR | O_CLOEXEC);
+		assert_true(fd >= 0);
+		uint8_t b[8];
+		put_le64(b, vpos + (uint64_t)(int64_t)delta);
+		assert_int_equal(pwrite(fd, b, 8, 24), 8);
+		close(fd);
+		t = reopen(sdir, "hdr", su);
+		check_content(t, &e);
+		check_every_position(t, &e, 100);
+		topic_put(t);
+	}
+	expect_free(&e);
+}
+
 /*
  * A log written in the old format (version 1, records) is read as it is
  * after an upgrade: new messages go to a new segment of the current
@@ -1794,6 +1923,8 @@ int main(void)
 		T(test_corrupt_batch_eio),
 		T(test_torn_tail_batches),
 		T(test_old_format_upgrade),
+		T(test_damaged_entries),
+		T(test_header_position_healed),
 	};
 	/* The same cases on logs of the old format, and its own damage cases. */
 	const struct CMUnitTest records[] = {

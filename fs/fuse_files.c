@@ -261,7 +261,7 @@ int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	/* In a setgid stream a topic takes the stream's group (POSIX). */
 	gid_t gid = (s->mode & S_ISGID) ? s->gid : ctx->gid;
 	rc = stream_topic_get_or_create(s, l.t, ctx->uid, gid, mode & 07777,
-					fi->flags & O_EXCL, &d->ns.topic_opts, &t, &created);
+					fi->flags & O_EXCL, &t, &created);
 	if (rc < 0)
 		return rc;
 	/* A new topic, empty as it is, goes to the replicas too (docs/replication.md). */

@@ -521,7 +521,7 @@ static int sfs_statfs(const char *path, struct statvfs *sv)
 	struct sfs_daemon *d = daemon_of();
 	for (int i = 0; i < d->ns.nclusters; i++)
 		if (!d->ns.clusters[i].remote)
-			return fstatvfs(d->ns.clusters[i].dirfd, sv) < 0 ? -errno : 0;
+			return d->ns.clusters[i].ops->statfs(&d->ns.clusters[i], sv);
 	memset(sv, 0, sizeof(*sv));
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "fuse_ops.h"
 #include "httpd.h"
+#include "local/localhome.h"
 #include "logging.h"
 #include "metrics.h"
 #include "stats.h"
@@ -159,6 +160,15 @@ static void raise_nofile(void)
 	}
 }
 
+/*
+ * The homes a cluster can have (fs/cluster.h), in the order they are asked
+ * whether they serve a section of mount.conf; a section none serves is a
+ * remote cluster. Adding a home is a folder and one line here.
+ */
+static const struct cluster_home *const homes[] = {
+	&local_home,
+};
+
 int main(int argc, char **argv)
 {
 	const char *conf = NULL, *logfile = NULL;
@@ -278,7 +288,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
 		goto out_log;
 	}
-	rc = ns_open(&d.ns, &cfg, &replication_hooks, &repl, err, sizeof(err));
+	rc = ns_open(&d.ns, &cfg, homes, sizeof(homes) / sizeof(homes[0]), &replication_hooks,
+		     &repl, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "streamfs: %s\n", err);
 		goto out_log;

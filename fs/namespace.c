@@ -1,11 +1,8 @@
 /*
  * namespace.c - clusters, their stream lists and path-level operations on
- * them (namespace.h). Owns the data-directory locks that keep two daemons
- * off the same data.
+ * them (namespace.h), whatever home serves each (fs/cluster.h).
  */
 #include "namespace.h"
-
-#include "datadir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,40 +20,7 @@
 #include "names.h"
 #include "util/clock.h"
 
-#define CLUSTER_META ".cluster.json"
-#define LOCK_FILE ".lock"
-
-/* mkdir -p PATH with mode 0755. Returns 0 or a negative errno. */
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int cluster_save(struct cluster *cl)
-{
-	json_t *j = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)cl->uid, "gid",
-			      (json_int_t)cl->gid, "mode", (json_int_t)cl->mode);
-	if (!j)
-		return -ENOMEM;
-	int rc = metafile_write(cl->dirfd, CLUSTER_META, j, true);
-	json_decref(j);
-	return rc;
-}
-
-static int cluster_add_stream(struct cluster *cl, struct stream *s)
+int cluster_add_stream(struct cluster *cl, struct stream *s)
 {
 	if (cl->nstreams == cl->cap) {
 		size_t cap = cl->cap ? cl->cap * 2 : 8;
@@ -70,135 +34,8 @@ static int cluster_add_stream(struct cluster *cl, struct stream *s)
 	return 0;
 }
 
-/*
- * Can directory PATH be used or made? Checked for every cluster before any
- * is created, so that a bad one leaves nothing behind. Returns 0 or a
- * negative errno (-ENOTDIR when PATH or an ancestor is not a directory).
- */
-static int check_data_dir(const char *path)
-{
-	char buf[4096];
-	struct stat st;
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (;;) {
-		if (stat(buf, &st) == 0) {
-			if (!S_ISDIR(st.st_mode))
-				return -ENOTDIR;
-			return access(buf, W_OK | X_OK) < 0 ? -errno : 0;
-		}
-		if (errno != ENOENT)
-			return -errno;
-		char *slash = strrchr(buf, '/');
-		if (!slash || slash == buf)
-			return 0; /* up to "/": mkdir will tell */
-		*slash = 0;
-	}
-}
-
-static int cluster_load(struct sfs_namespace *ns, struct cluster *cl, int line,
-			char *err, size_t errlen)
-{
-	char why[1200], up[PATH_MAX];
-	/* The way there first, as far as it exists: nothing is made under a
-	 * directory others control (docs/security.md). */
-	snprintf(up, sizeof(up), "%s", cl->data);
-	struct stat st;
-	while (stat(up, &st) < 0 && errno == ENOENT) {
-		char *slash = strrchr(up, '/');
-		if (!slash) {
-			snprintf(up, sizeof(up), ".");
-			break;
-		}
-		if (slash == up) {
-			up[1] = 0;
-			break;
-		}
-		*slash = 0;
-	}
-	int rc = datadir_check(up, geteuid(), why, sizeof(why));
-	if (rc == 0)
-		rc = mkdir_p(cl->data);
-	else
-		goto unsafe;
-	if (rc < 0) {
-		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s cannot be created: %s",
-			 ns->cfg->path, line, cl->name, cl->data, strerror(-rc));
-		return rc;
-	}
-	if ((rc = datadir_check(cl->data, geteuid(), why, sizeof(why))) < 0) {
-unsafe:
-		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s is not safe: %s",
-			 ns->cfg->path, line, cl->name, cl->data, why);
-		return rc;
-	}
-	cl->dirfd = open(cl->data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cl->dirfd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s: %s",
-			 ns->cfg->path, line, cl->name, cl->data, strerror(errno));
-		return rc;
-	}
-	int lfd = openat(cl->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s is in use by another streamfs (or not writable: %s)",
-			 ns->cfg->path, line, cl->name, cl->data, strerror(errno));
-		if (lfd >= 0)
-			close(lfd);
-		return rc;
-	}
-	/* The lock lives as long as the descriptor: kept open until exit. */
-	cl->uid = getuid();
-	cl->gid = getgid();
-	cl->mode = 0755;
-	json_t *j;
-	if (metafile_read(cl->dirfd, CLUSTER_META, &j) == 0) {
-		cl->uid = meta_int(j, "uid", cl->uid);
-		cl->gid = meta_int(j, "gid", cl->gid);
-		cl->mode = meta_int(j, "mode", 0755) & 07777;
-		json_decref(j);
-	}
-	int fd = dup(cl->dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		snprintf(err, errlen, "%s:%d: [cluster %s]: cannot list %s: %s", ns->cfg->path,
-			 line, cl->name, cl->data, strerror(errno));
-		return -EIO;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_type == DT_DIR && (!strncmp(de->d_name, ".new-", 5) ||
-					     !strncmp(de->d_name, ".deleted-", 9))) {
-			/* A stream whose creation or deletion was cut short. */
-			log_warn("cluster %s: removing leftover stream directory %s",
-				 cl->name, de->d_name);
-			remove_tree(cl->dirfd, de->d_name);
-			continue;
-		}
-		if (!name_valid(de->d_name) || de->d_type != DT_DIR)
-			continue;
-		struct stream *s;
-		rc = stream_open(cl, cl->dirfd, de->d_name, &ns->topic_opts, &s);
-		if (rc < 0) {
-			log_error("cluster %s: stream %s cannot be loaded (%s); it is not served",
-				  cl->name, de->d_name, strerror(-rc));
-			continue;
-		}
-		if (cluster_add_stream(cl, s) < 0) {
-			stream_put(s);
-			closedir(d);
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
 int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
+	    const struct cluster_home *const *homes, int nhomes,
 	    const struct repl_hooks *hooks, void *hooks_arg, char *err, size_t errlen)
 {
 	memset(ns, 0, sizeof(*ns));
@@ -207,48 +44,49 @@ int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
 	ns->hooks = hooks;
 	ns->hooks_arg = hooks_arg;
 	ns->mount_ns = now_ns();
-	ns->topic_opts.segment_bytes = cfg->segment_bytes;
-	ns->topic_opts.fsync = cfg->fsync;
-	ns->topic_opts.fsync_interval_ms = cfg->fsync_interval_ms;
-	ns->topic_opts.checkpoint_every = 65536;
-	/* The limit as it is now: fs/main.c raised the soft limit first. */
-	fd_budget_init(&ns->fds, 0, log_topic_fds_evict, NULL);
-	ns->topic_opts.fds = &ns->fds;
+	ns->homes = homes;
+	ns->nhomes = nhomes < SFS_MAX_HOMES ? nhomes : SFS_MAX_HOMES;
 	ns->clusters = calloc(cfg->nclusters ? cfg->nclusters : 1, sizeof(*ns->clusters));
 	if (!ns->clusters) {
 		snprintf(err, errlen, "out of memory");
+		pthread_rwlock_destroy(&ns->lock);
 		return -ENOMEM;
 	}
-	for (int i = 0; i < cfg->nclusters; i++) {
-		const struct sfs_cluster_conf *cc = &cfg->clusters[i];
-		int rc = cc->data ? check_data_dir(cc->data) : 0;
-		if (rc < 0) {
-			snprintf(err, errlen, "%s:%d: [cluster %s]: data directory %s cannot be used: %s",
-				 cfg->path, cc->line, cc->name, cc->data, strerror(-rc));
-			free(ns->clusters);
-			ns->clusters = NULL;
-			pthread_rwlock_destroy(&ns->lock);
-			return rc;
-		}
-	}
+	int rc = 0;
+	for (int h = 0; h < ns->nhomes; h++)
+		if ((rc = homes[h]->setup(cfg, &ns->home_state[h], err, errlen)) < 0)
+			goto fail;
+	/* Every section is given its home first: one that cannot be served
+	 * is refused before anything is made for another. */
 	for (int i = 0; i < cfg->nclusters; i++) {
 		struct cluster *cl = &ns->clusters[i];
 		const struct sfs_cluster_conf *cc = &cfg->clusters[i];
 		snprintf(cl->name, sizeof(cl->name), "%s", cc->name);
 		cl->ns = ns;
-		cl->dirfd = -1;
-		cl->remote = cc->data == NULL;
-		cl->data = cc->data;
 		ns->nclusters++;
-		if (cl->remote)
+		int h = 0;
+		while (h < ns->nhomes && !homes[h]->serves(cc))
+			h++;
+		if (h == ns->nhomes) {
+			/* Served by another daemon, through its gateway. */
+			cl->remote = true;
+			cl->home_name = "remote";
+			cl->where_key = "gateway";
+			cl->where = cc->gateway ? cc->gateway : "";
 			continue;
-		int rc = cluster_load(ns, cl, cc->line, err, errlen);
-		if (rc < 0) {
-			ns_close(ns);
-			return rc;
 		}
+		if ((rc = homes[h]->cluster_init(cl, cc, ns->home_state[h], err, errlen)) < 0)
+			goto fail;
+	}
+	for (int i = 0; i < ns->nclusters; i++) {
+		struct cluster *cl = &ns->clusters[i];
+		if (cl->ops && (rc = cl->ops->open(cl, cfg->clusters[i].line, err, errlen)) < 0)
+			goto fail;
 	}
 	return 0;
+fail:
+	ns_close(ns);
+	return rc;
 }
 
 void ns_close(struct sfs_namespace *ns)
@@ -258,15 +96,16 @@ void ns_close(struct sfs_namespace *ns)
 		for (size_t k = 0; k < cl->nstreams; k++)
 			stream_put(cl->streams[k]);
 		free(cl->streams);
-		if (cl->dirfd >= 0)
-			close(cl->dirfd);
+		if (cl->ops)
+			cl->ops->close(cl);
 	}
+	for (int h = 0; h < ns->nhomes; h++)
+		if (ns->home_state[h])
+			ns->homes[h]->teardown(ns->home_state[h]);
 	free(ns->clusters);
 	ns->clusters = NULL;
 	ns->nclusters = 0;
 	pthread_rwlock_destroy(&ns->lock);
-	/* ns->fds stays usable: a topic still referenced (there should be
-	 * none) counts itself out of it when its last reference goes. */
 }
 
 struct cluster *ns_cluster(struct sfs_namespace *ns, const char *name)
@@ -317,7 +156,7 @@ int ns_create_stream(struct sfs_namespace *ns, struct cluster *cl,
 		rc = -EEXIST;
 		goto out;
 	}
-	if ((rc = stream_create(cl, cl->dirfd, name, uid, gid, mode, &s)) < 0)
+	if ((rc = cl->ops->stream_create(cl, name, uid, gid, mode, &s)) < 0)
 		goto out;
 	if ((rc = cluster_add_stream(cl, s)) < 0) {
 		stream_put(s);
@@ -330,25 +169,6 @@ int ns_create_stream(struct sfs_namespace *ns, struct cluster *cl,
 out:
 	pthread_rwlock_unlock(&ns->lock);
 	return rc;
-}
-
-/* Does directory DIRFD hold any topic directory, loaded or not? */
-static bool has_topic_dirs(int dirfd)
-{
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return true; /* cannot tell: keep the data */
-	}
-	rewinddir(d);
-	bool found = false;
-	struct dirent *de;
-	while (!found && (de = readdir(d)))
-		found = name_valid(de->d_name);
-	closedir(d);
-	return found;
 }
 
 int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
@@ -365,8 +185,8 @@ int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 	}
 	struct stream *s = cl->streams[i];
 	pthread_mutex_lock(&s->lock);
-	/* A topic directory that failed to load is data too: never delete it. */
-	if (s->ntopics || has_topic_dirs(s->dirfd)) {
+	/* A topic that failed to load is data too: never delete it. */
+	if (s->ntopics || s->ops->holds_unserved(s)) {
 		pthread_mutex_unlock(&s->lock);
 		rc = -ENOTEMPTY;
 		goto out;
@@ -377,16 +197,8 @@ int ns_delete_stream(struct sfs_namespace *ns, struct cluster *cl,
 	s->deleted = true;
 	pthread_mutex_unlock(&s->positions_mu);
 	pthread_mutex_unlock(&s->lock);
-	char trash[64], u[37];
-	uuid_unparse(s->uuid, u);
-	snprintf(trash, sizeof(trash), ".deleted-%s", u);
-	if (renameat(cl->dirfd, name, cl->dirfd, trash) < 0) {
-		rc = -errno;
-		log_error("cluster %s: stream %s: cannot remove its directory: %s",
-			  cl->name, name, strerror(errno));
+	if ((rc = cl->ops->stream_remove(cl, s)) < 0)
 		goto out;
-	}
-	remove_tree(cl->dirfd, trash);
 	cl->streams[i] = cl->streams[--cl->nstreams];
 	stream_put(s);
 out:
@@ -470,7 +282,7 @@ int ns_cluster_set_owner(struct sfs_namespace *ns, struct cluster *cl,
 		cl->gid = gid;
 	if (mode != (mode_t)-1)
 		cl->mode = mode & 07777;
-	int rc = cluster_save(cl);
+	int rc = cl->ops ? cl->ops->save(cl) : -ENOENT;
 	if (rc < 0) {
 		cl->uid = ou;
 		cl->gid = og;

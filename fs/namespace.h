@@ -2,9 +2,10 @@
  * namespace.h - the tree under the mountpoint: clusters, their streams, and
  * path resolution. One sfs_namespace per daemon.
  *
- * A local cluster's streams are the directories of its data directory,
- * loaded at start-up. Remote clusters (a gateway address, docs/gateway.md) are
- * known by name only, for the gateway to use.
+ * A cluster's streams are loaded at start-up by its home (fs/cluster.h;
+ * the local log: the directories of its data directory). Remote clusters
+ * (a gateway address, docs/gateway.md) are known by name only, for the
+ * gateway to use.
  *
  * Locking: ns->lock (rwlock) protects each cluster's stream list. It is the
  * outermost lock of the daemon (see stream.h for the whole order).
@@ -17,31 +18,26 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cluster.h"
 #include "config.h"
-#include "fdbudget.h"
 #include "replhooks.h"
 #include "stream.h"
 #include "topic.h"
-#include "local/logtopic.h"	/* topic_opts: until the local home owns its streams */
 
-struct cluster {
-	char name[256];
-	bool remote;
-	char *data;		/* local: data directory (config's string) */
-	int dirfd;		/* local: open data directory */
-	uid_t uid;
-	gid_t gid;
-	mode_t mode;		/* of /<cluster>; kept in .cluster.json */
-	struct stream **streams;	/* under ns->lock */
-	size_t nstreams, cap;
-	struct sfs_namespace *ns;
-};
+/* Kinds of home one daemon may be wired with (fs/main.c). */
+#define SFS_MAX_HOMES 8
 
 struct sfs_namespace {
 	pthread_rwlock_t lock;
 	const struct sfs_config *cfg;	/* borrowed, outlives the namespace */
-	struct topic_opts topic_opts;
-	struct fd_budget fds;		/* topics' open segment files */
+	/* The homes the daemon is wired with, and the state each keeps for
+	 * all its clusters (cluster_home.setup). */
+	const struct cluster_home *const *homes;
+	int nhomes;
+	void *home_state[SFS_MAX_HOMES];
+	/* The most topics a stream may hold for replication to make one more
+	 * (0: TOPIC_MAX_REPLICATED; replication/apply.c). */
+	uint32_t max_replicated_topics;
 	struct cluster *clusters;
 	int nclusters;
 	uint64_t mount_ns;		/* mount time, for the times of / */
@@ -61,15 +57,19 @@ struct sfs_namespace {
 };
 
 /*
- * ns_open - build the namespace from CFG: create missing data directories
- * (mkdir -p), take an exclusive lock on each (a second daemon on the same
- * data is refused), load every stream and topic. HOOKS (may be NULL) with
+ * ns_open - build the namespace from CFG: each cluster section is served by
+ * the first of the NHOMES HOMES that serves it (fs/cluster.h; the local
+ * log makes missing data directories, locks each so that a second daemon
+ * on the same data is refused, and loads every stream and topic); a section
+ * none serves is a remote cluster, known by name. HOMES (borrowed, static)
+ * is how the daemon is wired (fs/main.c). HOOKS (may be NULL) with
  * HOOKS_ARG is how the namespace reaches replication (fs/replhooks.h):
  * installed before any stream loads, borrowed, outliving the namespace.
- * On error returns a negative errno and
- * writes one line into ERR naming the cluster and directory.
+ * On error returns a negative errno and writes one line into ERR naming
+ * the cluster and what is wrong.
  */
 int ns_open(struct sfs_namespace *ns, const struct sfs_config *cfg,
+	    const struct cluster_home *const *homes, int nhomes,
 	    const struct repl_hooks *hooks, void *hooks_arg, char *err, size_t errlen);
 
 /* ns_close - drop every stream and topic (checkpointing them) and unlock. */

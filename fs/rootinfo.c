@@ -59,15 +59,9 @@ static json_t *cluster_json(struct sfs_namespace *ns, const struct cluster *cl)
 		j = json_pack("{s:s, s:s, s:s}", "name", cl->name, "home", "remote", "gateway",
 			      cc && cc->gateway ? cc->gateway : "");
 	} else {
-		/* Its data directory still there and searchable. */
-		struct stat st;
-		errno = 0;
-		up = fstatat(cl->dirfd, ".", &st, 0) == 0 && S_ISDIR(st.st_mode) && st.st_nlink > 0;
-		if (!up)
-			snprintf(why, sizeof(why), "data directory %s: %s", cl->data,
-				 strerror(errno ? errno : ENOENT));
-		j = json_pack("{s:s, s:s, s:s}", "name", cl->name, "home", "local", "data",
-			      cl->data ? cl->data : "");
+		up = cl->ops->reachable((struct cluster *)cl, why, sizeof(why));
+		j = json_pack("{s:s, s:s, s:s}", "name", cl->name, "home", cl->home_name,
+			      cl->where_key, cl->where ? cl->where : "");
 	}
 	if (j) {
 		json_object_set_new(j, "reachable", up < 0 ? json_null() : json_boolean(up));

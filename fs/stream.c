@@ -1,13 +1,13 @@
 /*
- * stream.c - a stream and its topic table (stream.h): creation, loading,
- * metadata (.stream.json), topic lookup, creation and deletion.
+ * stream.c - a stream and its topic table (stream.h), whatever its home:
+ * its metadata as JSON, topic lookup, creation and deletion through the
+ * home's stream_ops (the local log's: fs/local/localstream.c).
  * What the control files do to a stream is fs/ctlfiles.c's; how far each
  * replica has got is replication/positions.c's.
  */
 #define _GNU_SOURCE /* renameat2 */
 #include "stream.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -24,17 +24,18 @@
 #include "util/clock.h"
 #include "util/lockcheck.h"
 
-#define STREAM_META ".stream.json"
 #define STREAM_FORMAT_VERSION 1
 
-static struct stream *alloc_stream(struct cluster *cl, const char *name)
+struct stream *stream_alloc(struct cluster *cl, const char *name,
+			    const struct stream_ops *ops, void *home)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->ops = ops;
+	s->home = home;
 	s->cluster = cl;
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->dirfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->positions_mu, NULL);
 	pthread_cond_init(&s->applied, NULL);
@@ -52,8 +53,8 @@ static void free_stream(struct stream *s)
 	free(s->hidden);
 	for (int i = 0; i < s->nreplicas; i++)
 		repl_replica_free(s->cluster->ns, s->replicas[i]);
-	if (s->dirfd >= 0)
-		close(s->dirfd);
+	if (s->ops && s->ops->destroy)
+		s->ops->destroy(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->positions_mu);
 	pthread_cond_destroy(&s->applied);
@@ -71,7 +72,7 @@ void stream_put(struct stream *s)
 		free_stream(s);
 }
 
-/* Write .stream.json; DURABLE as metafile_write. s->lock held. */
+/* Keep the metadata through the home; DURABLE: synced. s->lock held. */
 static int save_locked(struct stream *s, bool durable)
 {
 	LOCK_ASSERT_HELD(&s->lock);
@@ -98,7 +99,7 @@ static int save_locked(struct stream *s, bool durable)
 			      "replicas", reps, "upstreams", ups);
 	if (!j)
 		return -ENOMEM;
-	int rc = metafile_write(s->dirfd, STREAM_META, j, durable);
+	int rc = s->ops->save(s, j, durable);
 	json_decref(j);
 	return rc;
 }
@@ -134,59 +135,9 @@ void stream_times(struct stream *s, uint64_t *mtime_ns, uint64_t *ctime_ns)
 	*ctime_ns = c;
 }
 
-int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
-		  uid_t uid, gid_t gid, mode_t mode, struct stream **out)
+int stream_load_meta(struct stream *s, json_t *j)
 {
-	char tmp[64], u[37];
-	struct stat st;
-	int rc;
-	if (fstatat(cluster_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return -EEXIST;
-	struct stream *s = alloc_stream(cl, name);
-	if (!s)
-		return -ENOMEM;
-	uuid_generate(s->uuid);
-	uuid_unparse(s->uuid, u);
-	s->uid = uid;
-	s->gid = gid;
-	s->mode = mode & 07777;
-	s->ctime_ns = now_ns();
-	snprintf(tmp, sizeof(tmp), ".new-%s", u);
-	if (mkdirat(cluster_dirfd, tmp, 0750) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	s->dirfd = openat(cluster_dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (s->dirfd < 0) {
-		rc = -errno;
-		goto fail_dir;
-	}
-	/* Nobody else sees S yet; the lock is taken for the contract. */
-	pthread_mutex_lock(&s->lock);
-	rc = stream_save_locked(s);
-	pthread_mutex_unlock(&s->lock);
-	if (rc < 0)
-		goto fail_dir;
-	if (renameat2(cluster_dirfd, tmp, cluster_dirfd, name, RENAME_NOREPLACE) < 0) {
-		rc = -errno;
-		goto fail_dir;
-	}
-	fsync(cluster_dirfd);
-	*out = s;
-	return 0;
-fail_dir:
-	remove_tree(cluster_dirfd, tmp);
-fail:
-	free_stream(s);
-	return rc;
-}
-
-static int load_meta(struct stream *s)
-{
-	json_t *j = NULL;
-	int rc = metafile_read(s->dirfd, STREAM_META, &j);
-	if (rc < 0)
-		return rc;
+	int rc = 0;
 	if (meta_int(j, "format", 1) > STREAM_FORMAT_VERSION) {
 		log_error("stream %s/%s: metadata format %lld is newer than this streamfs (%d)",
 			  s->cluster->name, s->name, meta_int(j, "format", 1),
@@ -234,7 +185,6 @@ static int load_meta(struct stream *s)
 		snprintf(u->stream, sizeof(u->stream), "%s", meta_str(v, "stream", ""));
 	}
 out:
-	json_decref(j);
 	return rc;
 }
 
@@ -274,59 +224,9 @@ static int add_topic_locked(struct stream *s, struct topic *t)
 	return 0;
 }
 
-int stream_open(struct cluster *cl, int cluster_dirfd, const char *name,
-		const struct topic_opts *topic_opts, struct stream **out)
+int stream_adopt_topic(struct stream *s, struct topic *t)
 {
-	int rc;
-	struct stream *s = alloc_stream(cl, name);
-	if (!s)
-		return -ENOMEM;
-	s->dirfd = openat(cluster_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (s->dirfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if ((rc = load_meta(s)) < 0)
-		goto fail;
-	int fd = dup(s->dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		goto fail;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strncmp(de->d_name, ".new-", 5) ||
-		    !strncmp(de->d_name, ".deleted-", 9)) {
-			/* A topic whose creation or deletion was cut short. */
-			log_warn("stream %s/%s: removing leftover topic directory %s",
-				 cl->name, name, de->d_name);
-			remove_tree(s->dirfd, de->d_name);
-			continue;
-		}
-		if (!name_valid(de->d_name) || de->d_type != DT_DIR)
-			continue;
-		struct topic *t;
-		rc = log_topic_open(s->dirfd, de->d_name, s->uuid, topic_opts, &t);
-		if (rc < 0) {
-			log_error("stream %s/%s: topic %s cannot be loaded (%s); it is not served",
-				  cl->name, name, de->d_name, strerror(-rc));
-			continue;
-		}
-		if ((rc = add_topic_locked(s, t)) < 0) {
-			topic_put(t);
-			closedir(d);
-			goto fail;
-		}
-	}
-	closedir(d);
-	*out = s;
-	return 0;
-fail:
-	free_stream(s);
-	return rc;
+	return add_topic_locked(s, t);
 }
 
 static ssize_t find_locked(struct stream *s, const char *name)
@@ -352,7 +252,6 @@ struct topic *stream_find_topic(struct stream *s, const char *name)
 
 int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 			       gid_t gid, mode_t mode, bool excl,
-			       const struct topic_opts *opts,
 			       struct topic **out, bool *created)
 {
 	int rc = 0;
@@ -376,7 +275,7 @@ int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 		goto out;
 	}
 	struct topic *t;
-	rc = log_topic_create(s->dirfd, name, s->uuid, uid, gid, mode, opts, &t);
+	rc = s->ops->topic_create(s, name, uid, gid, mode, &t);
 	if (rc < 0)
 		goto out;
 	if ((rc = add_topic_locked(s, t)) < 0) {
@@ -408,7 +307,6 @@ static ssize_t find_hidden_locked(struct stream *s, const char *name)
  */
 static int delete_topic(struct stream *s, const char *name, const char *hidden)
 {
-	char trash[300];
 	if (hidden && strlen(hidden) >= sizeof(s->hidden[0].name))
 		return -ENAMETOOLONG;
 	pthread_mutex_lock(&s->lock);
@@ -443,20 +341,16 @@ static int delete_topic(struct stream *s, const char *name, const char *hidden)
 	repl_topic_deleted(s->cluster->ns, s, name);
 	topic_mark_deleted(t);
 	touched_locked(s);
-	/* Rename first so a new topic of the same name can be made at once. */
-	char u[37];
-	uuid_unparse(t->uuid, u);
-	snprintf(trash, sizeof(trash), ".deleted-%s", u);
-	int rc = 0;
-	if (renameat(s->dirfd, name, s->dirfd, trash) < 0)
-		rc = -errno;
-	/* The stream holds a reference to its directory for the removal. */
+	/* Its name is freed first, so a new topic of that name can be made at
+	 * once; its data is removed after the lock is let go. */
+	int rc = s->ops->topic_detach(s, name, t);
+	/* The stream holds its home's state for the removal. */
 	stream_get(s);
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
-		remove_tree(s->dirfd, trash);
+		s->ops->topic_purge(s, t);
 	else
-		log_error("stream %s/%s: topic %s: cannot remove its directory: %s",
+		log_error("stream %s/%s: topic %s: cannot remove its data: %s",
 			  s->cluster->name, s->name, name, strerror(-rc));
 	stream_put(s);
 	topic_put(t);

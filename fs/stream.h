@@ -1,11 +1,10 @@
 /*
  * stream.h - a stream: a directory of topics with a UUID, an owner, and its
- * replication settings (replicas it sends to, upstreams it accepts from).
- *
- * On disk, <cluster data>/<stream>/ holds .stream.json (UUID, owner, mode,
- * replicas, upstreams; replaced atomically and synced), .positions.json
- * (replication positions, replication/positions.c) and one directory per
- * topic (fs/topic.h).
+ * replication settings (replicas it sends to, upstreams it accepts from),
+ * whatever home keeps it. What is kept where (its metadata, its topics'
+ * data, the replication positions) is the home's, through struct
+ * stream_ops (the local log's: fs/local/localstream.c, a directory per
+ * stream with .stream.json and .positions.json).
  *
  * Lock order (the one order in the daemon, outermost first):
  *   namespace lock (fs/namespace.h)  ->  stream.lock  ->  topic.lock
@@ -25,10 +24,13 @@
 #include <sys/types.h>
 #include <uuid/uuid.h>
 
+#include <jansson.h>
+
+#include "cluster.h"
+#include "config.h"
 #include "control.h"
 #include "replhooks.h"
 #include "topic.h"
-#include "local/logtopic.h"	/* topic_opts, and the local home's topics it makes */
 
 #define STREAM_MAX_REPLICAS 64
 #define STREAM_MAX_UPSTREAMS 64
@@ -49,7 +51,45 @@ struct hidden_topic {
 	struct topic *t;	/* a reference */
 };
 
+struct stream;
+
+/*
+ * What a home does for one of its streams. Called with a reference held;
+ * those marked "s->lock held" under the stream's lock (so they must not
+ * take it, nor wait on anything that does).
+ */
+struct stream_ops {
+	/* save - keep META (the stream's metadata as JSON, made by
+	 * stream_save_locked) atomically; DURABLE: synced before it returns.
+	 * s->lock held. 0 or a negative errno (the old one kept). */
+	int (*save)(struct stream *s, json_t *meta, bool durable);
+	/* topic_create - make topic NAME (new incarnation UUID) owned by
+	 * UID/GID with MODE, all or nothing. s->lock held. 0 and a topic with
+	 * one reference in *OUT, -EEXIST, or a negative errno. */
+	int (*topic_create)(struct stream *s, const char *name, uid_t uid, gid_t gid,
+			    mode_t mode, struct topic **out);
+	/* topic_detach - topic T (named NAME) is deleted: free its name at
+	 * once, so a new topic of that name can be made. s->lock held. 0 or
+	 * a negative errno (logged by the caller; the topic is gone anyway). */
+	int (*topic_detach)(struct stream *s, const char *name, struct topic *t);
+	/* topic_purge - remove what topic_detach set aside. No lock held. */
+	void (*topic_purge)(struct stream *s, struct topic *t);
+	/* holds_unserved - does the home hold topic data the daemon did not
+	 * load (a topic that failed to load)? Such data is never removed. */
+	bool (*holds_unserved)(struct stream *s);
+	/* positions_read - the replication positions kept, *OUT a new JSON
+	 * reference; -ENOENT when none. Other negative errnos: unreadable. */
+	int (*positions_read)(struct stream *s, json_t **out);
+	/* positions_replace - keep SNAP as the replication positions;
+	 * DURABLE: synced. 0 or a negative errno. */
+	int (*positions_replace)(struct stream *s, json_t *snap, bool durable);
+	/* destroy - the last reference is gone: release the home's state. */
+	void (*destroy)(struct stream *s);
+};
+
 struct stream {
+	const struct stream_ops *ops;
+	void *home;			/* the home's own state (ops' business) */
 	struct cluster *cluster;	/* borrowed; clusters outlive streams */
 	char name[256];
 	uuid_t uuid;
@@ -57,7 +97,6 @@ struct stream {
 	gid_t gid;
 	mode_t mode;
 	uint64_t ctime_ns;		/* created (ns since the epoch) */
-	int dirfd;
 
 	pthread_mutex_t lock;		/* everything below */
 	uint64_t mtime_ns;		/* a topic created or removed, or 0 */
@@ -106,22 +145,25 @@ struct stream {
 struct sfs_namespace;
 
 /*
- * stream_create - make stream NAME in CL's data directory (DIRFD) with a new
- * UUID, owned by UID/GID with MODE. Built under a temporary name and renamed
- * into place. Returns 0 and a stream with one reference in *OUT, -EEXIST, or
- * another negative errno with nothing left on disk.
+ * stream_alloc - a new stream NAME of cluster CL kept by a home (OPS, HOME
+ * its state), one reference, nothing else set: for a home making or
+ * loading a stream. NULL when out of memory.
  */
-int stream_create(struct cluster *cl, int cluster_dirfd, const char *name,
-		  uid_t uid, gid_t gid, mode_t mode, struct stream **out);
+struct stream *stream_alloc(struct cluster *cl, const char *name,
+			    const struct stream_ops *ops, void *home);
 
 /*
- * stream_open - load stream NAME and all its topics. TOPIC_OPTS is shared
- * by its topics. A topic that fails to load is logged and left out (the
- * rest of the stream is served). Returns 0 and a stream with one reference,
- * or a negative errno.
+ * stream_load_meta - set S's UUID, owner, times, replicas and upstreams from
+ * META, as stream_save_locked made it (a home loading a stream). Returns 0,
+ * -EPROTO for a newer format or no valid UUID (logged), -ENOMEM.
  */
-int stream_open(struct cluster *cl, int cluster_dirfd, const char *name,
-		const struct topic_opts *topic_opts, struct stream **out);
+int stream_load_meta(struct stream *s, json_t *meta);
+
+/*
+ * stream_adopt_topic - add topic T (its reference is taken over) to S while
+ * S is being loaded (nobody else sees S yet). 0 or -ENOMEM.
+ */
+int stream_adopt_topic(struct stream *s, struct topic *t);
 
 /* stream_get / stream_put - take / drop a reference; the last put frees. */
 void stream_get(struct stream *s);
@@ -137,11 +179,10 @@ struct topic *stream_find_topic(struct stream *s, const char *name);
  * stream_topic_get_or_create - the topic NAME, created with UID/GID/MODE if
  * missing. *CREATED (may be NULL) tells which. EXCL makes an existing topic
  * an error (-EEXIST). Returns 0 and a new reference in *OUT, -EINVAL for a
- * bad name, or a negative errno from topic_create.
+ * bad name, or a negative errno from the home's topic_create.
  */
 int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 			       gid_t gid, mode_t mode, bool excl,
-			       const struct topic_opts *opts,
 			       struct topic **out, bool *created);
 
 /*
@@ -189,9 +230,9 @@ int stream_topics_snapshot(struct stream *s, struct topic ***out);
 int stream_set_owner(struct stream *s, uid_t uid, gid_t gid, mode_t mode);
 
 /*
- * stream_save - write .stream.json (UUID, owner, times, replicas,
- * upstreams) atomically and durably. Caller holds s->lock. Returns 0 or a
- * negative errno.
+ * stream_save_locked - keep the stream's metadata (UUID, owner, times,
+ * replicas, upstreams) atomically and durably, through its home. Caller
+ * holds s->lock. Returns 0 or a negative errno.
  */
 int stream_save_locked(struct stream *s);
 

@@ -77,7 +77,7 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 	pthread_mutex_unlock(&t->lock);
 	mode_t src = mode & 0777;
 	bool created = false;
-	uint32_t max = ns->topic_opts.max_replicated_topics ? ns->topic_opts.max_replicated_topics :
+	uint32_t max = ns->max_replicated_topics ? ns->max_replicated_topics :
 							       TOPIC_MAX_REPLICATED;
 	/* The usual case, a topic that is there: one lookup, no creation. */
 	*out = stream_find_topic(t, name);
@@ -91,7 +91,7 @@ static int get_topic(struct sfs_namespace *ns, struct stream *t, const char *nam
 			return -ENOSPC;
 		}
 		int rc = stream_topic_get_or_create(t, name, owner, group, src, false,
-						    &ns->topic_opts, out, &created);
+						    out, &created);
 		if (rc < 0) {
 			snprintf(err, errlen, "topic %s: cannot be created on the replica: %s", name,
 				 strerror(-rc));

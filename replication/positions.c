@@ -15,7 +15,6 @@
 #include "../fs/namespace.h"
 #include "../fs/util/lockcheck.h"
 
-#define POSITIONS_FILE ".positions.json"
 
 /*
  * The positions of a replica are found by topic name through an
@@ -128,10 +127,10 @@ static struct replica *find_replica(struct stream *s, const char *key)
 int positions_load(struct stream *s)
 {
 	json_t *j;
-	int rc = metafile_read(s->dirfd, POSITIONS_FILE, &j);
+	int rc = s->ops->positions_read(s, &j);
 	if (rc == -ENOENT)
 		return 0;
-	if (rc == -EINVAL)	/* metafile_read logged what is wrong with it */
+	if (rc == -EINVAL)	/* the home logged what is wrong with it */
 		log_warn("/%s/%s: replication positions unreadable: its replicas are sent everything again (what they have is dropped)",
 			 s->cluster->name, s->name);
 	if (rc < 0)
@@ -218,7 +217,7 @@ int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable)
 	/* s->deleted is set under positions_mu too: read safely here. */
 	bool deleted = s->deleted;
 	if (gen > s->positions_written && !deleted)
-		rc = metafile_replace(s->dirfd, POSITIONS_FILE, snap, durable);
+		rc = s->ops->positions_replace(s, snap, durable);
 	if (rc == 0 && gen > s->positions_written)
 		s->positions_written = gen;
 	pthread_mutex_unlock(&s->positions_mu);

@@ -523,7 +523,7 @@ static bool save_positions(struct replicator *rp, struct stream *s, bool force)
 		s->positions_taken_ns = now;
 	pthread_mutex_unlock(&s->lock);
 	if (snap) {
-		positions_write(s, snap, gen, rp->ns->topic_opts.fsync == SFS_FSYNC_ALWAYS);
+		positions_write(s, snap, gen, rp->ns->cfg->fsync == SFS_FSYNC_ALWAYS);
 		FAULT_POINT("repl-after-save");
 	}
 	return later;

@@ -47,10 +47,11 @@ in_private_ns() {
 	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" -o auto_unmount \
 		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
 	SFS_PID=$!
-	wait_for -t 10 is_mounted "$M"
+	# serving: fusermount3 has handed the daemon its device and watches it
+	wait_for -t 20 test -d "$M/sanfrancisco"
 	kill -9 "$SFS_PID"
 	_sfs_reap
-	wait_for -t 10 is_unmounted "$M"
+	wait_for -t 20 is_unmounted "$M"
 	sfs_start
 	[ -d "$M/sanfrancisco" ]
 }
@@ -82,7 +83,7 @@ in_private_ns() {
 	# and SIGTERM still stops it cleanly
 	kill -TERM "$SFS_PID"
 	_sfs_reap
-	[ "$SFS_STATUS" -eq 0 ]
+	[ "$SFS_STATUS" -eq 0 ] || { echo "exit status $SFS_STATUS"; tail -n 30 "$TMP/streamfs.log"; false; }
 	grep -q 'stopped cleanly' "$TMP/streamfs.log"
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "scratch.h"
+#include "fs/local/localhome.h"
 
 int nsfix_open(struct nsfix *f, const char *name, bool with_remote)
 {
@@ -34,7 +35,8 @@ int nsfix_open(struct nsfix *f, const char *name, bool with_remote)
 		print_error("config_load: %s\n", err);
 		return -1;
 	}
-	if (ns_open(&f->ns, &f->cfg, NULL, NULL, err, sizeof(err)) < 0) {
+	static const struct cluster_home *const homes[] = { &local_home };
+	if (ns_open(&f->ns, &f->cfg, homes, 1, NULL, NULL, err, sizeof(err)) < 0) {
 		print_error("ns_open: %s\n", err);
 		return -1;
 	}

@@ -144,7 +144,7 @@ static void test_foreign_owner(void **state)
 	/* someone (uid 65534) made topic p first, open to all */
 	struct topic *p = NULL;
 	assert_int_equal(stream_topic_get_or_create(r, "p", 65534, 65534, 0666, true,
-						    &fix.ns.topic_opts, &p, NULL), 0);
+						    &p, NULL), 0);
 	uuid_t os, ot;
 	uuid_generate(os);
 	uuid_generate(ot);
@@ -173,7 +173,7 @@ static void test_topic_bound(void **state)
 	pthread_mutex_lock(&r->lock);
 	size_t have = r->ntopics;
 	pthread_mutex_unlock(&r->lock);
-	fix.ns.topic_opts.max_replicated_topics = (uint32_t)have + 1;
+	fix.ns.max_replicated_topics = (uint32_t)have + 1;
 	assert_int_equal(apply_topic(&fix.ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
 	assert_int_equal(apply_topic(&fix.ns, r, "q2", 0, 0, 0644, err, sizeof(err)), -ENOSPC);
 	assert_non_null(strstr(err, "the most replication makes one more in"));
@@ -181,7 +181,7 @@ static void test_topic_bound(void **state)
 	assert_null(q2);
 	/* topics that exist still take messages */
 	assert_int_equal(apply_topic(&fix.ns, r, "q1", 0, 0, 0644, err, sizeof(err)), 0);
-	fix.ns.topic_opts.max_replicated_topics = 0;
+	fix.ns.max_replicated_topics = 0;
 	assert_int_equal(apply_topic(&fix.ns, r, "q2", 0, 0, 0644, err, sizeof(err)), 0);
 }
 

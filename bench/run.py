@@ -941,9 +941,9 @@ def fig6(b, res, storage, rep_storage):
                f"{rep_storage / N_CATCHUP:.1f}", f"{rep_storage / N_CATCHUP - MSG:.1f}"]]
              if rep_storage else []))
         lines += [f"topic of figure 2 ({n:,} messages of {MSG} bytes); du -s of its directory "
-                  "(segments, sparse index, origin table, checkpoint, metadata).",
-                  "overhead = bytes/message - 100 (the payload); a record has a 28-byte header, "
-                  "the index one 24-byte entry per 4 KiB.",
+                  "(segments, index, origin table, checkpoint, metadata).",
+                  "overhead = bytes/message - 100 (the payload); segments of format 2 keep the "
+                  "lines as they are, the index one 64-byte entry per write() (docs/storage.md).",
                   "peak RSS of the daemon: see each figure."]
         ov = alloc / n - MSG
         res.target("storage overhead < 32 bytes/message", f"{ov:.1f} bytes", ov < 32)

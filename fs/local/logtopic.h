@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "fdbudget.h"
+#include "marks.h"
 #include "segment.h"
 #include "topic.h"
 
@@ -58,13 +59,6 @@ struct topic_opts {
 
 
 
-/* One entry of the origin table: where a message was first appended. */
-struct topic_origin {
-	uuid_t stream;		/* origin stream UUID */
-	uuid_t topic;		/* incarnation UUID of the topic there */
-	uint64_t hwm;		/* highest origin offset applied here */
-	bool seen;		/* hwm is valid */
-};
 
 
 

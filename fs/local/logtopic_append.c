@@ -311,18 +311,19 @@ int lt_append_replicated(struct topic *g, const struct topic_msg *msgs,
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct topic_origin *o = &t->origins[idx[i]];
-		bool seen = touched[idx[i]] || o->seen;
-		uint64_t mark = touched[idx[i]] ? newhwm[idx[i]] : o->hwm;
-		if (seen && msgs[i].origin_offset <= mark)
-			continue; /* already here: exactly once */
-		newhwm[idx[i]] = msgs[i].origin_offset;
-		touched[idx[i]] = true;
-		pending_add(&p, msgs[i].payload, msgs[i].len, (uint16_t)idx[i],
-			    msgs[i].origin_offset, msgs[i].timestamp_ns);
-		kept++;
+	bool *keep = malloc((n ? n : 1) * sizeof(*keep));
+	if (!keep) {
+		free(idx);
+		rc = -ENOMEM;
+		goto out;
 	}
+	/* Only what is new here: exactly once (fs/marks.h). */
+	kept = marks_select(t->origins, t->norigins, idx, msgs, n, keep, newhwm, touched);
+	for (size_t i = 0; i < n; i++)
+		if (keep[i])
+			pending_add(&p, msgs[i].payload, msgs[i].len, (uint16_t)idx[i],
+				    msgs[i].origin_offset, msgs[i].timestamp_ns);
+	free(keep);
 	free(idx);
 	upto = t->segs[t->nsegs - 1].end_offset + kept;
 	if (kept) {

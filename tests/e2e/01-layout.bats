@@ -24,10 +24,13 @@ SRC=${STREAMFS_SRC:-$BATS_TEST_DIRNAME/../..}
 	[ -z "$output" ]
 }
 
-@test "the local log's headers are included only inside fs/local/ and by fs/main.c, which wires the daemon" {
+@test "a home's headers are included only inside its folder, and fs/local/'s by fs/main.c, which wires the daemon" {
 	# docs/architecture.md, "The cluster interface": everyone else reaches a
 	# cluster, stream or topic through fs/cluster.h, fs/stream.h, fs/topic.h.
-	run bash -c "cd '$SRC' && grep -lE 'include \"(\\.\\./)?(fs/)?local/' fs/*.[ch] fs/*/*.[ch] replication/*.[ch] cli/*.[ch] | grep -vE '^fs/local/|^fs/main\\.c$'"
+	# The in-memory home (fs/mem/) is for unit tests: no daemon file names it.
+	run bash -c "cd '$SRC' && for h in local mem; do grep -lE \"include \\\"(\\.\\./)?(fs/)?\$h/\" fs/*.[ch] fs/*/*.[ch] replication/*.[ch] cli/*.[ch] | grep -v \"^fs/\$h/\"; done | grep -vx 'fs/main.c'"
 	echo "$output"
 	[ -z "$output" ]
+	# and the one allowed include is there
+	grep -q '^#include "local/localhome.h"' "$SRC/fs/main.c"
 }

@@ -58,7 +58,7 @@ static int refuse_unseen(const char *name, const struct topic_msg *m, char *err,
  * holds a complete prefix of them, so a jump is a forgery or a bug, and
  * applying it would hide the skipped messages for ever). Duplicates (at or
  * below the mark) are fine: they are dropped. An origin not seen here yet
- * may start anywhere (a replica topic made after its first messages).
+ * must start at its first message, origin offset 0 (refuse_unseen).
  * At most TOPIC_BATCH_NEW_ORIGINS origins may be new in one batch.
  */
 int marks_check_batch(const struct topic_origin *v, size_t nv, const char *name,

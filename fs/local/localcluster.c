@@ -276,15 +276,26 @@ static int local_setup(const struct sfs_config *cfg, void **state, char *err, si
 	/* The limit as it is now: fs/main.c raised the soft limit first. */
 	fd_budget_init(&sh->fds, 0, log_topic_fds_evict, NULL);
 	sh->topic_opts.fds = &sh->fds;
+	atomic_init(&sh->live_topics, 0);
+	sh->topic_opts.live = &sh->live_topics;
 	*state = sh;
 	return 0;
 }
 
 static void local_teardown(void *state)
 {
-	/* The budget stays valid to the end: a topic still referenced (there
-	 * should be none) counts itself out of it when it goes. */
-	free(state);
+	struct local_shared *sh = state;
+	/* Every topic points at these settings and this budget: they go only
+	 * when no topic is left. One still referenced at the stop (a file
+	 * libfuse never released) keeps them, for the few moments the
+	 * process has left. */
+	long live = atomic_load(&sh->live_topics);
+	if (live) {
+		log_warn("%ld topic(s) still referenced at the stop; their settings are kept", live);
+		return;
+	}
+	fd_budget_destroy(&sh->fds);
+	free(sh);
 }
 
 static int local_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *cc,

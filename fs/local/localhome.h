@@ -26,6 +26,7 @@ extern const struct cluster_home local_home;
 struct local_shared {
 	struct topic_opts topic_opts;
 	struct fd_budget fds;
+	atomic_long live_topics;	/* topic_opts.live */
 };
 
 /* One local cluster: its data directory. */

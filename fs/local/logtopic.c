@@ -108,6 +108,8 @@ out:
 static void free_topic(struct log_topic *t)
 {
 	fd_budget_remove(fds_of(t), &t->fdu);
+	if (t->opts && t->opts->live)
+		atomic_fetch_sub(t->opts->live, 1);
 	for (size_t i = 0; i < t->nsegs; i++)
 		segment_close(&t->segs[i]);
 	free(t->segs);
@@ -154,6 +156,8 @@ static struct log_topic *alloc_topic(const char *name, const uuid_t stream_uuid,
 	if (!t)
 		return NULL;
 	topic_init(&t->base, &log_topic_ops, name, stream_uuid);
+	if (opts && opts->live)
+		atomic_fetch_add(opts->live, 1);
 	t->dirfd = t->origins_fd = -1;
 	t->local_idx = -1;
 	t->opts = opts;

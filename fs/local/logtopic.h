@@ -47,9 +47,9 @@ struct topic_opts {
 	/* The most origins a topic may learn through replication (0: the
 	 * default, TOPIC_MAX_ORIGINS). */
 	uint32_t max_origins;
-	/* The most topics a stream may hold for replication to make one more
-	 * (0: the default, TOPIC_MAX_REPLICATED, replication/apply.c). */
-	uint32_t max_replicated_topics;
+	/* Topics alive with these settings (or NULL: not counted): the
+	 * settings and FDS must outlive them (localcluster.c's teardown). */
+	atomic_long *live;
 	/* The segment format new segments are written in (0: the newest,
 	 * SEG_FORMAT_VERSION; SEG_FORMAT_RECORDS only for tests of reading
 	 * old logs). A topic whose last segment is of another format starts a

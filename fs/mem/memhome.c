@@ -41,7 +41,7 @@ struct mem_topic {
 	size_t n, cap;
 	struct topic_origin *origins;
 	size_t norigins, ocap;
-	uint64_t ctime_ns, mtime_ns;
+	uint64_t ctime_ns, mtime_ns, change_ns;	/* made, last append, last chmod/chown */
 	bool deleted;
 };
 
@@ -110,6 +110,13 @@ static int mt_push(struct mem_topic *t, const void *payload, uint32_t len, int o
 	return 0;
 }
 
+/* Drop the messages pushed after the first N0 (a failed append). mu held. */
+static void mt_unpush(struct mem_topic *t, size_t n0)
+{
+	while (t->n > n0)
+		free(t->m[--t->n].payload);
+}
+
 static void appended(struct mem_topic *t)
 {
 	if (t->base.on_append)
@@ -132,8 +139,11 @@ static int mt_append_local(struct topic *g, const struct iovec *msgs, size_t n)
 	}
 	struct topic_origin *o = &t->origins[k];
 	uint64_t seq = o->seen ? o->hwm + 1 : 0, ts = now_ns();
+	size_t n0 = t->n;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = mt_push(t, msgs[i].iov_base, (uint32_t)msgs[i].iov_len, k, seq + i, ts);
+	if (rc < 0)
+		mt_unpush(t, n0); /* all or nothing */
 	if (rc == 0 && n) {
 		o->hwm = seq + n - 1;
 		o->seen = true;
@@ -187,10 +197,13 @@ static int mt_append_replicated(struct topic *g, const struct topic_msg *msgs, s
 		goto out;
 	}
 	kept = marks_select(t->origins, t->norigins, idx, msgs, n, keep, newhwm, touched);
+	size_t n0 = t->n;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (keep[i])
 			rc = mt_push(t, msgs[i].payload, msgs[i].len, idx[i], msgs[i].origin_offset,
 				     msgs[i].timestamp_ns);
+	if (rc < 0)
+		mt_unpush(t, n0); /* all or nothing: the marks are not raised */
 	if (rc == 0) {
 		for (size_t k = 0; k < t->norigins; k++)
 			if (touched[k]) {
@@ -310,9 +323,13 @@ static void mt_stat(struct topic *g, uint64_t *messages, uint64_t *bytes, uint64
 
 static uint64_t mt_ctime(struct topic *g)
 {
-	uint64_t m;
-	mt_stat(g, NULL, NULL, &m);
-	return m;
+	struct mem_topic *t = mt_of(g);
+	pthread_mutex_lock(&t->mu);
+	uint64_t c = t->mtime_ns > t->ctime_ns ? t->mtime_ns : t->ctime_ns;
+	if (t->change_ns > c)
+		c = t->change_ns;
+	pthread_mutex_unlock(&t->mu);
+	return c;
 }
 
 static int mt_set_owner(struct topic *g, uid_t uid, gid_t gid, mode_t mode)
@@ -325,6 +342,7 @@ static int mt_set_owner(struct topic *g, uid_t uid, gid_t gid, mode_t mode)
 		g->gid = gid;
 	if (mode != (mode_t)-1)
 		g->mode = mode & 07777;
+	t->change_ns = now_ns();
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -381,18 +399,24 @@ static const struct topic_ops mem_topic_ops = {
 
 /* ---- streams ----------------------------------------------------------- */
 
-/* What a stream keeps: its metadata and positions as JSON. */
+/* What a stream keeps: its metadata and positions as JSON. POSITIONS is
+ * replaced by a lane while others read it: under MU. */
 struct mem_stream {
-	json_t *meta, *positions;
+	json_t *meta;
+	pthread_mutex_t mu;
+	json_t *positions;
 };
 
 static int ms_save(struct stream *s, json_t *meta, bool durable)
 {
 	(void)durable;
 	struct mem_stream *ms = s->home;
+	json_t *c = json_deep_copy(meta);
+	if (!c)
+		return -ENOMEM; /* the old one kept */
 	json_decref(ms->meta);
-	ms->meta = json_deep_copy(meta);
-	return ms->meta ? 0 : -ENOMEM;
+	ms->meta = c;
+	return 0;
 }
 
 static int ms_topic_create(struct stream *s, const char *name, uid_t uid, gid_t gid,
@@ -440,10 +464,12 @@ static bool ms_holds_unserved(struct stream *s)
 static int ms_positions_read(struct stream *s, json_t **out)
 {
 	struct mem_stream *ms = s->home;
-	if (!ms->positions)
-		return -ENOENT;
-	*out = json_incref(ms->positions);
-	return 0;
+	pthread_mutex_lock(&ms->mu);
+	json_t *c = ms->positions ? json_deep_copy(ms->positions) : NULL;
+	int rc = !ms->positions ? -ENOENT : c ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&ms->mu);
+	*out = c;
+	return rc;
 }
 
 static int ms_positions_replace(struct stream *s, json_t *snap, bool durable)
@@ -453,8 +479,11 @@ static int ms_positions_replace(struct stream *s, json_t *snap, bool durable)
 	json_t *c = json_deep_copy(snap);
 	if (!c)
 		return -ENOMEM;
-	json_decref(ms->positions);
+	pthread_mutex_lock(&ms->mu);
+	json_t *old = ms->positions;
 	ms->positions = c;
+	pthread_mutex_unlock(&ms->mu);
+	json_decref(old);
 	return 0;
 }
 
@@ -465,6 +494,7 @@ static void ms_destroy(struct stream *s)
 		return;
 	json_decref(ms->meta);
 	json_decref(ms->positions);
+	pthread_mutex_destroy(&ms->mu);
 	free(ms);
 	s->home = NULL;
 }
@@ -510,8 +540,10 @@ static int mc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid
 	struct mem_stream *ms = calloc(1, sizeof(*ms));
 	if (!ms)
 		return -ENOMEM;
+	pthread_mutex_init(&ms->mu, NULL);
 	struct stream *s = stream_alloc(cl, name, &mem_stream_ops, ms);
 	if (!s) {
+		pthread_mutex_destroy(&ms->mu);
 		free(ms);
 		return -ENOMEM;
 	}

@@ -21,7 +21,7 @@
  * inside the segment, holds no '\n'; segment_check never reports more good
  * bytes than exist, and the bytes it copies are the file's; a second open
  * cuts nothing more (recovery is idempotent); an append after it reads
- * back as written.
+ * back as written, when the entries follow each other (no skew).
  */
 #include "fuzz_common.h"
 
@@ -64,8 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t fsize = SEG_HDR_SIZE + dlen;
 
 	uint64_t pos = SEG_HDR_SIZE, off = BASE;
+	bool skewed = false;	/* an entry that does not follow the one before */
 	for (size_t i = 0; i < ne; i++) {
 		const uint8_t *q = raw + i * 6;
+		skewed = skewed || q[5];
 		uint8_t *e = idx + IDX_HDR_SIZE + i * BATCH_ENTRY_SIZE;
 		uint32_t len = get_le16(q), count = q[2];
 		put_le64(e, off + q[5]);
@@ -140,7 +142,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* An append reads back as written. */
 		static const uint8_t more[] = "appended\nx\n";
 		struct seg_batch b = { .len = sizeof(more) - 1, .count = 2, .origin_offset = 5 };
-		if (segment_append_batches(&s, more, sizeof(more) - 1, &b, 1) == 0) {
+		/* (Entries whose sums hold but that do not follow each other
+		 * are damage the index cannot be searched around: an iterator
+		 * may meet them first. Then only "no crash" is asked.) */
+		if (!skewed && segment_append_batches(&s, more, sizeof(more) - 1, &b, 1) == 0) {
 			FUZZ_CHECK(s.end_offset == end + 2);
 			seg_iter_init(&it, &s, end);
 			FUZZ_CHECK(seg_iter_next(&it, &m) == 1);

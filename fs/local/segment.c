@@ -342,6 +342,15 @@ int segment_open(int dirfd, const char *name, bool last,
 	out->base_offset = get_le64(hdr + 16);
 	out->base_vpos = get_le64(hdr + 24);
 	out->version = get_le32(hdr + 8);
+	/* No topic reaches 2^63 messages or bytes: a header that says so is
+	 * damaged, and offsets counted from it would wrap. */
+	if (out->base_offset > INT64_MAX || out->base_vpos > INT64_MAX) {
+		log_error("topic %s: segment %s starts at offset %" PRIu64 ", byte %" PRIu64
+			  ": impossible, its header is damaged; refusing to read it",
+			  topic_name, name, out->base_offset, out->base_vpos);
+		rc = -EPROTO;
+		goto fail;
+	}
 	if (out->version == SEG_FORMAT_BATCHES) {
 		if ((rc = segment_open_batches(dirfd, name, last, topic_name, out)) < 0)
 			goto fail;

@@ -265,6 +265,8 @@ struct seg_iter {
 	uint64_t roff;		/* offset of the record at r.filepos */
 	/* version 2 */
 	uint64_t bi;		/* next entry to load */
+	uint64_t prev_end;	/* offset after the last entry read, */
+	bool prev_known;	/* if one was read (or the segment's base) */
 	struct seg_batch b;	/* the loaded batch (b.count 0: none) */
 	uint8_t *data;
 	size_t cap, pos;

@@ -523,6 +523,10 @@ void seg_iter_init(struct seg_iter *it, const struct segment *s, uint64_t from)
 	if (s->version == SEG_FORMAT_BATCHES) {
 		int64_t i = segment_batch_find(s, 0, it->next);
 		it->bi = i < 0 ? 0 : (uint64_t)i;
+		if (it->bi == 0) {
+			it->prev_end = s->base_offset;
+			it->prev_known = true;
+		}
 	} else {
 		struct seg_pos p;
 		if (segment_find_offset(s, it->next, &p) < 0)
@@ -572,18 +576,45 @@ static int iter_load_batch(struct seg_iter *it, struct seg_msg *m)
 {
 	const struct segment *s = it->s;
 	struct seg_batch e;
+	/* No batch loaded until this one is: a failure below leaves none. */
 	it->b.count = 0;
+	it->k = 0;
 	int rc = segment_batch_read(s, it->bi, &e);
-	if (rc == -EBADMSG || rc == -ENODATA) {
-		/* A damaged entry: its batch is lost to the reader; the next
-		 * intact entry says where the messages go on. */
-		it->bi++;
-		m->offset = it->next;
+	if (rc < 0 && rc != -EBADMSG && rc != -ENODATA)
+		return rc;
+	/* An intact entry that does not start where the one before it ended
+	 * was damaged in place all the same (its checksum covers what it
+	 * says, not that it says the right thing). */
+	if (rc == 0 && it->prev_known && e.offset != it->prev_end)
+		rc = -EBADMSG;
+	if (rc < 0) {
+		/* A damaged entry: its batch is lost to the reader. It starts
+		 * where the batch before it ended (PREV_END); the next entry
+		 * that follows on says where the messages go on. One that ends
+		 * at or before NEXT is none of this reader's business. */
+		uint64_t j = it->bi + 1, resume = s->end_offset;
+		struct seg_batch nx;
+		int nrc;
+		while (j < s->idx_count && (nrc = segment_batch_read(s, j, &nx)) != 0) {
+			if (nrc != -EBADMSG && nrc != -ENODATA)
+				return nrc;
+			j++;
+		}
+		if (j < s->idx_count)
+			resume = nx.offset;
+		it->bi = j;
+		it->prev_known = false;
+		if (resume <= it->next)
+			return 0; /* before where this reader starts: skip it */
+		m->offset = it->prev_end > it->next ? it->prev_end : it->next;
+		it->next = resume;
 		return -EBADMSG;
 	}
-	if (rc < 0)
-		return rc;
 	it->bi++;
+	it->prev_end = e.offset + e.count;
+	it->prev_known = true;
+	if (e.offset + e.count <= it->next)
+		return 0; /* wholly before where this reader is: skip it unread */
 	m->offset = e.offset;
 	if (!batch_in_file(&e, s->size)) {
 		it->next = e.offset + e.count;
@@ -637,6 +668,7 @@ static int iter_next_batches(struct seg_iter *it, struct seg_msg *m)
 			m->offset = it->b.offset;
 			it->next = it->b.offset + it->b.count;
 			it->b.count = 0;
+			it->k = 0; /* nothing of it is left to yield */
 			return -EBADMSG;
 		}
 		it->pos = (size_t)(nl - it->data) + 1;
@@ -656,7 +688,10 @@ static int iter_next_batches(struct seg_iter *it, struct seg_msg *m)
 
 int seg_iter_next(struct seg_iter *it, struct seg_msg *m)
 {
-	if (it->done || it->next >= it->s->end_offset)
+	/* The segment's own end (its records, its index) stops the walk, not
+	 * end_offset: offsets of a damaged log may wrap (a base near 2^64),
+	 * and the marks must still be rebuilt from every intact message. */
+	if (it->done)
 		return 0;
 	if (it->s->broken) {
 		it->done = true;

@@ -675,6 +675,12 @@ static int iter_next_batches(struct seg_iter *it, struct seg_msg *m)
 		it->k++;
 		if (off < it->next)
 			continue;
+		if (off >= it->s->end_offset) {
+			/* Past the segment's end: an index entry that says so was
+			 * damaged; nothing past the end is ever yielded. */
+			it->done = true;
+			return 0;
+		}
 		it->next = off + 1;
 		m->offset = off;
 		m->origin_offset = it->b.origin_offset + (it->k - 1);

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,38 +28,13 @@ int httpd_bind(struct httpd *h, const char *listen_on, char *err, size_t errlen)
 	h->lfd = -1;
 	h->wake[0] = h->wake[1] = -1;
 	snprintf(h->listen, sizeof(h->listen), "%s", listen_on);
-	char host[256], port[32];
-	if (hostport_split(listen_on, host, sizeof(host), port, sizeof(port)) < 0) {
-		snprintf(err, errlen, "[metrics] listen = %s: not ADDR:PORT", listen_on);
-		return -EINVAL;
+	char why[256];
+	int fd = hostport_listen(listen_on, HTTPD_BACKLOG, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "[metrics] listen = %s: %s", listen_on, why);
+		return fd;
 	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res = NULL;
-	int gai = getaddrinfo(host, port, &hints, &res);
-	if (gai) {
-		snprintf(err, errlen, "[metrics] listen = %s: %s", listen_on, gai_strerror(gai));
-		return -EINVAL;
-	}
-	int rc = -EADDRNOTAVAIL;
-	for (struct addrinfo *ai = res; ai && h->lfd < 0; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			rc = -errno;
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, HTTPD_BACKLOG) < 0) {
-			rc = -errno;
-			close(fd);
-			continue;
-		}
-		h->lfd = fd;
-	}
-	freeaddrinfo(res);
-	if (h->lfd < 0) {
-		snprintf(err, errlen, "[metrics] listen = %s: %s", listen_on, strerror(-rc));
-		return rc;
-	}
+	h->lfd = fd;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  */
 #include "topic.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,29 @@ uint64_t topic_end(struct topic *t)
 	uint64_t n;
 	topic_stat(t, &n, NULL, NULL);
 	return n;
+}
+
+int topic_batch_reserve(struct topic_batch *b, size_t bytes)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct topic_msg *m = realloc(b->msgs, cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		b->msgs = m;
+		b->cap = cap;
+	}
+	if (!b->data || b->data_len + bytes > b->data_cap) {
+		size_t cap = b->data_cap ? b->data_cap : 65536;
+		while (cap < b->data_len + bytes)
+			cap *= 2;
+		uint8_t *d = realloc(b->data, cap);
+		if (!d)
+			return -ENOMEM;
+		b->data = d;
+		b->data_cap = cap;
+	}
+	return 0;
 }
 
 void topic_batch_free(struct topic_batch *b)

@@ -222,6 +222,14 @@ static inline int topic_read_batch(struct topic *t, uint64_t from, size_t max_ms
 	return t->ops->read_batch(t, from, max_msgs, max_bytes, b);
 }
 
+/*
+ * topic_batch_reserve - room in B for one more message of BYTES payload
+ * bytes (for a home's read_batch; payload pointers into B->data are fixed
+ * up by the caller once the batch is full, since the data may move).
+ * Returns 0 or -ENOMEM (B unchanged).
+ */
+int topic_batch_reserve(struct topic_batch *b, size_t bytes);
+
 /* topic_batch_free - release a batch's memory (B itself is not freed). */
 void topic_batch_free(struct topic_batch *b);
 

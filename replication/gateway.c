@@ -51,39 +51,13 @@ int gateway_bind(struct gateway *g, const char *listen_on, char *err, size_t err
 	g->lfd = -1;
 	pthread_mutex_init(&g->mu, NULL);
 	snprintf(g->listen, sizeof(g->listen), "%s", listen_on);
-	char host[256], port[32];
-	if (hostport_split(listen_on, host, sizeof(host), port, sizeof(port)) < 0) {
-		snprintf(err, errlen, "[gateway] listen = %s: not ADDR:PORT", listen_on);
-		return -EINVAL;
+	char why[256];
+	int fd = hostport_listen(listen_on, 64, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "[gateway] listen = %s: %s", listen_on, why);
+		return fd;
 	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE },
-			*res = NULL;
-	int gai = getaddrinfo(host, port, &hints, &res);
-	if (gai) {
-		snprintf(err, errlen, "[gateway] listen = %s: %s", listen_on, gai_strerror(gai));
-		return -EINVAL;
-	}
-	int rc = -EADDRNOTAVAIL;
-	for (struct addrinfo *ai = res; ai && g->lfd < 0; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			rc = -errno;
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-			rc = -errno;
-			close(fd);
-			continue;
-		}
-		g->lfd = fd;
-	}
-	freeaddrinfo(res);
-	if (g->lfd < 0) {
-		snprintf(err, errlen, "[gateway] listen = %s: %s", listen_on, strerror(-rc));
-		return rc;
-	}
+	g->lfd = fd;
 	return 0;
 }
 

@@ -253,29 +253,6 @@ out:
 	return (ssize_t)done;
 }
 
-static int batch_reserve(struct topic_batch *b, size_t bytes)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct topic_msg *m = realloc(b->msgs, cap * sizeof(*m));
-		if (!m)
-			return -ENOMEM;
-		b->msgs = m;
-		b->cap = cap;
-	}
-	if (!b->data || b->data_len + bytes > b->data_cap) {
-		size_t cap = b->data_cap ? b->data_cap : 65536;
-		while (cap < b->data_len + bytes)
-			cap *= 2;
-		uint8_t *d = realloc(b->data, cap);
-		if (!d)
-			return -ENOMEM;
-		b->data = d;
-		b->data_cap = cap;
-	}
-	return 0;
-}
-
 int lt_read_batch(struct topic *g, uint64_t from, size_t max_msgs,
 		     size_t max_bytes, struct topic_batch *b)
 {
@@ -298,7 +275,7 @@ int lt_read_batch(struct topic *g, uint64_t from, size_t max_msgs,
 		seg_iter_init(&it, &t->segs[si], b->next_offset);
 		while (b->n < max_msgs && (b->n == 0 || b->bytes < max_bytes) &&
 		       (rc = seg_iter_next(&it, &m)) == 1) {
-			if ((rc = batch_reserve(b, m.len)) < 0)
+			if ((rc = topic_batch_reserve(b, m.len)) < 0)
 				break;
 			struct topic_msg *tm = &b->msgs[b->n++];
 			if (m.len)

@@ -266,28 +266,8 @@ static int mt_read_batch(struct topic *g, uint64_t from, size_t max_msgs, size_t
 	for (uint64_t i = from; i < t->n && b->n < max_msgs && (b->n == 0 || b->bytes < max_bytes);
 	     i++) {
 		const struct mem_msg *m = &t->m[i];
-		if (b->n == b->cap) {
-			size_t cap = b->cap ? b->cap * 2 : 64;
-			struct topic_msg *v = realloc(b->msgs, cap * sizeof(*v));
-			if (!v) {
-				rc = -ENOMEM;
-				break;
-			}
-			b->msgs = v;
-			b->cap = cap;
-		}
-		if (b->data_len + m->len > b->data_cap) {
-			size_t cap = b->data_cap ? b->data_cap : 4096;
-			while (cap < b->data_len + m->len)
-				cap *= 2;
-			uint8_t *d = realloc(b->data, cap);
-			if (!d) {
-				rc = -ENOMEM;
-				break;
-			}
-			b->data = d;
-			b->data_cap = cap;
-		}
+		if ((rc = topic_batch_reserve(b, m->len)) < 0)
+			break;
 		struct topic_msg *tm = &b->msgs[b->n++];
 		if (m->len)
 			memcpy(b->data + b->data_len, m->payload, m->len);

@@ -5,7 +5,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 int hostport_split(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
 {
@@ -46,4 +50,41 @@ int hostport_split(const char *s, char *host, size_t hostlen, char *port, size_t
 	if (port)
 		memcpy(port, p, plen + 1);
 	return 0;
+}
+
+int hostport_listen(const char *s, int backlog, char *why, size_t n)
+{
+	char host[256], port[32];
+	if (hostport_split(s, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(why, n, "not ADDR:PORT");
+		return -EINVAL;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res = NULL;
+	int gai = getaddrinfo(host, port, &hints, &res);
+	if (gai) {
+		snprintf(why, n, "%s", gai_strerror(gai));
+		return -EINVAL;
+	}
+	int rc = -EADDRNOTAVAIL, lfd = -1;
+	for (struct addrinfo *ai = res; ai && lfd < 0; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+			rc = -errno;
+			close(fd);
+			continue;
+		}
+		lfd = fd;
+	}
+	freeaddrinfo(res);
+	if (lfd < 0) {
+		snprintf(why, n, "%s", strerror(-rc));
+		return rc;
+	}
+	return lfd;
 }

@@ -17,4 +17,13 @@
  */
 int hostport_split(const char *s, char *host, size_t hostlen, char *port, size_t portlen);
 
+/*
+ * hostport_listen - a listening TCP socket (close-on-exec, SO_REUSEADDR,
+ * BACKLOG) on S as hostport_split reads it, the first address of it that
+ * binds. Returns the descriptor (the caller closes it), or a negative
+ * errno with what went wrong in WHY (N bytes): -EINVAL for a bad S or a
+ * name that does not resolve, else bind's or listen's error.
+ */
+int hostport_listen(const char *s, int backlog, char *why, size_t n);
+
 #endif

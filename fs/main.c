@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <spawn.h>
 #include <time.h>
 #include <pthread.h>
 #include <signal.h>
@@ -150,6 +152,64 @@ static int add_fuse_opts(char *buf, size_t len, const char *opts)
 	return w < 0 || (size_t)w >= len - n ? -1 : 0;
 }
 
+extern char **environ;
+
+/* Does the comma-separated option list OPTS hold the option NAME? */
+static bool has_fuse_opt(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static int is_streamfs_mount(const char *mountpoint, const char *fstype, void *arg)
+{
+	return strcmp(mountpoint, arg) == 0 && strcmp(fstype, "fuse.streamfs") == 0;
+}
+
+/*
+ * Under -o auto_unmount, clear the mount a killed streamfs left on MP (its
+ * stat failed with ENOTCONN): fusermount3's watcher unmounts when the daemon
+ * dies, but it can lose a race with the dying daemon's last file closing and
+ * leave the mount (libfuse 3.14 util/fusermount.c, should_auto_unmount: it
+ * unmounts only when opening the mountpoint fails with ENOTCONN, and a
+ * request still in flight fails with ECONNABORTED). Only a dead
+ * fuse.streamfs mount is touched, lazily (fusermount3 -uz), so files still
+ * open there keep failing as they did. ABS (LEN bytes) receives MP made
+ * absolute. 0 when cleared, -1 otherwise (the caller reports).
+ */
+static int clear_stale_mount(const char *mp, char *abs, size_t len)
+{
+	char parent[PATH_MAX], dir[PATH_MAX];
+	const char *slash = strrchr(mp, '/');
+	const char *base = slash ? slash + 1 : mp;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || strlen(mp) >= sizeof(parent))
+		return -1;
+	if (!slash)
+		strcpy(parent, ".");
+	else if (slash == mp)
+		strcpy(parent, "/");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - mp), mp);
+	if (!realpath(parent, dir))
+		return -1;
+	int w = snprintf(abs, len, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, base);
+	if (w < 0 || (size_t)w >= len || mountinfo_foreach(NULL, is_streamfs_mount, abs) != 1)
+		return -1;
+	char *const av[] = { "fusermount3", "-u", "-z", "--", abs, NULL };
+	pid_t pid;
+	int status;
+	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, av, environ) != 0)
+		return -1;
+	/* A lazy unmount does not wait on the dead daemon: this returns. */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 /* Open file descriptors: one per segment file, so raise the soft limit. */
 static void raise_nofile(void)
 {
@@ -232,6 +292,10 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	struct stat st;
+	if ((!realpath(mp, mpbuf) || stat(mpbuf, &st) < 0) && errno == ENOTCONN &&
+	    has_fuse_opt(opts, "auto_unmount") && clear_stale_mount(mp, mpbuf, sizeof(mpbuf)) == 0)
+		fprintf(stderr, "streamfs: %s: mountpoint %s: cleared the mount a killed daemon left "
+			"(-o auto_unmount)\n", conf, mpbuf);
 	if (!realpath(mp, mpbuf) || stat(mpbuf, &st) < 0) {
 		if (errno == ENOTCONN)
 			/* A FUSE daemon killed (kill -9, a crash) left its mount. */

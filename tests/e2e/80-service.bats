@@ -32,7 +32,7 @@ in_private_ns() {
 	[[ $output == *"mount.conf(5)"* ]]
 }
 
-@test "a mount left by kill -9: the restart says how to clear it" {
+@test "a mount left by kill -9: the restart says how to clear it, and clears it itself under -o auto_unmount" {
 	sfs_write_conf sanfrancisco
 	sfs_start
 	kill -9 "$SFS_PID"
@@ -40,19 +40,27 @@ in_private_ns() {
 	run -1 "$STREAMFS" -c "$TMP/mount.conf" -f
 	[[ $output == *"Transport endpoint is not connected"* ]]
 	[[ $output == *"fusermount3 -u $M"* ]]
-	fusermount3 -u "$M" || fusermount3 -uz "$M"
-	wait_for is_unmounted "$M"
-	# with -o auto_unmount (as the systemd unit starts it), the mount goes
-	# with the daemon, and a restart finds the mountpoint free
+	# with -o auto_unmount (as the systemd unit starts it), a restart clears
+	# the dead mount itself and serves
+	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" -o auto_unmount \
+		</dev/null >"$TMP/restart.err" 2>&1 3>&- &
+	SFS_PID=$!
+	wait_for -t 20 test -d "$M/sanfrancisco"
+	grep -q "cleared the mount a killed daemon left (-o auto_unmount)" "$TMP/restart.err"
+	# and that daemon killed in turn: fusermount3's watcher unmounts, or
+	# (when it loses its race with the dying daemon) the next start does
+	kill -9 "$SFS_PID"
+	_sfs_reap
 	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" -o auto_unmount \
 		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
 	SFS_PID=$!
-	# serving: fusermount3 has handed the daemon its device and watches it
 	wait_for -t 20 test -d "$M/sanfrancisco"
-	kill -9 "$SFS_PID"
-	_sfs_reap
+	sfs_stop
 	wait_for -t 20 is_unmounted "$M"
+	# only a dead streamfs mount is cleared: a live one is still refused
 	sfs_start
+	run -1 "$STREAMFS" -c "$TMP/mount.conf" -f -o auto_unmount
+	[[ $output == *"is busy (already mounted)"* ]]
 	[ -d "$M/sanfrancisco" ]
 }
 

@@ -20,6 +20,8 @@
 #include <sys/types.h>
 
 struct cluster;
+struct fs_req;
+struct fs_rep;
 struct stream;
 struct sfs_namespace;
 struct sfs_config;
@@ -60,18 +62,33 @@ struct cluster_ops {
 	/* reachable - 1 the storage is there, 0 not (WHY, N bytes, says why),
 	 * -1 not known. Must not block on the network. */
 	int (*reachable)(struct cluster *cl, char *why, size_t n);
+	/*
+	 * call - for a home whose streams another daemon holds (a remote
+	 * daemon, the global namespace): carry out file operation Q there,
+	 * as Q's caller, the answer in *REP (fs_rep_free it); asks
+	 * INTERRUPTED (IARG) now and then while it waits. The FUSE layer
+	 * hands every operation under /<cluster> of such a home to it
+	 * (fs/fuse_remote.c). Returns 0 when REP holds the serving daemon's
+	 * answer (its status may be an error), or -EHOSTDOWN, -ETIMEDOUT,
+	 * -EINTR, -EHOSTUNREACH, -ENOMEM. NULL for homes whose streams this
+	 * daemon holds.
+	 */
+	int (*call)(struct cluster *cl, const struct fs_req *q, struct fs_rep *rep,
+		    bool (*interrupted)(void *iarg), void *iarg);
 };
 
 /* A cluster of mount.conf. */
 struct cluster {
-	const struct cluster_ops *ops;	/* NULL for a remote cluster (for now) */
+	/* NULL for a remote cluster no home serves (unit tests without the
+	 * remote home: known by name only) */
+	const struct cluster_ops *ops;
 	void *home;			/* the home's own state (ops' business) */
 	const char *home_name;		/* "local", "remote" */
 	/* Where it is kept, for /.info: WHERE_KEY "data" and the directory,
 	 * "gateway" and HOST:PORT, ... (borrowed from the configuration). */
 	const char *where_key, *where;
 	char name[256];
-	bool remote;
+	bool remote;		/* another daemon holds its streams */
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;		/* of /<cluster> */

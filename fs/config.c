@@ -11,6 +11,7 @@
  * reader mirrors inih's line classification exactly; see scan_line().
  */
 #include "config.h"
+#include "config_values.h"
 #include "config_metrics.h"
 #include "names.h"
 #include "util/hostport.h"
@@ -25,11 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define KIB 1024ULL
-#define MIB (1024ULL * KIB)
-#define GIB (1024ULL * MIB)
-#define TIB (1024ULL * GIB)
 
 enum section_kind {
 	SEC_NONE,		/* before the first [section] */
@@ -46,6 +42,7 @@ enum value_type {
 	V_SIZE,			/* bytes, with optional K/M/G suffix */
 	V_UINT,			/* a plain decimal number */
 	V_FSYNC,		/* os | interval | always */
+	V_ACCESS,		/* replicate | read | write | admin */
 	V_HOSTPORT,		/* HOST:PORT */
 };
 
@@ -55,7 +52,7 @@ enum key_id {
 	K_READ_AHEAD,
 	K_LISTEN, K_CERT, K_KEY, K_CA, K_GW_TIMEOUT_MS,
 	K_SYNC_TIMEOUT_MS, K_BATCH_MESSAGES, K_POSITIONS_INTERVAL_MS,
-	K_DATA, K_GATEWAY,
+	K_DATA, K_GATEWAY, K_ACCESS,
 	K_COUNT
 };
 
@@ -88,6 +85,7 @@ static const struct key_def keys[K_COUNT] = {
 				      0, 3600000 },
 	[K_DATA] = { SEC_CLUSTER, "data", V_PATH, 0, 0 },
 	[K_GATEWAY] = { SEC_CLUSTER, "gateway", V_HOSTPORT, 0, 0 },
+	[K_ACCESS] = { SEC_CLUSTER, "access", V_ACCESS, 0, 0 },
 };
 
 struct parse_state {
@@ -105,6 +103,7 @@ struct parse_state {
 	int cluster;		/* index of the current cluster, or -1 */
 	int key_line[K_COUNT];	/* where each non-cluster key was set */
 	int data_line[SFS_MAX_CLUSTERS], gw_line[SFS_MAX_CLUSTERS];
+	int access_line[SFS_MAX_CLUSTERS];
 	int read_errno;		/* errno of a failed read, 0 if none */
 	int err_line;		/* lowest line with an error; 0 = none */
 	char err[512];
@@ -133,105 +132,6 @@ static char *strndup_trim(const char *s, size_t n)
 	while (n && isspace((unsigned char)s[n - 1]))
 		n--;
 	return strndup(s, n);
-}
-
-/*
- * Join DIR and P (P taken as is when absolute) and tidy the result
- * lexically: repeated '/' and '.' components go, '..' stays (a symlink may
- * make it mean something else than the parent). Returns malloc'd or NULL.
- */
-static char *resolve_path(const char *dir, const char *p)
-{
-	size_t n = strlen(dir) + strlen(p) + 3;
-	char *joined = malloc(n);
-	char *out = malloc(n);
-	if (!joined || !out) {
-		free(joined);
-		free(out);
-		return NULL;
-	}
-	if (p[0] == '/')
-		snprintf(joined, n, "%s", p);
-	else
-		snprintf(joined, n, "%s/%s", dir, p);
-	size_t o = 0;
-	char *save = NULL;
-	for (char *c = strtok_r(joined, "/", &save); c;
-	     c = strtok_r(NULL, "/", &save)) {
-		if (strcmp(c, ".") == 0)
-			continue;
-		out[o++] = '/';
-		size_t cl = strlen(c);
-		memcpy(out + o, c, cl);
-		o += cl;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
-	free(joined);
-	return out;
-}
-
-/*
- * Parse a byte count: decimal digits, optionally followed by K, M or G
- * (either case, powers of 1024), optionally followed by "iB" or "B".
- */
-static bool parse_size(const char *s, uint64_t *out)
-{
-	if (!isdigit((unsigned char)s[0]))
-		return false;
-	errno = 0;
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return false;
-	uint64_t mult = 1;
-	switch (*end) {
-	case 'k': case 'K': mult = KIB; end++; break;
-	case 'm': case 'M': mult = MIB; end++; break;
-	case 'g': case 'G': mult = GIB; end++; break;
-	default: break;
-	}
-	if (mult > 1) {
-		if ((end[0] == 'i' || end[0] == 'I') &&
-		    (end[1] == 'b' || end[1] == 'B'))
-			end += 2;
-		else if (end[0] == 'b' || end[0] == 'B')
-			end++;
-	}
-	if (*end != '\0')
-		return false;
-	if (v > UINT64_MAX / mult)
-		return false;
-	*out = v * mult;
-	return true;
-}
-
-/* Parse a plain decimal number (no sign, no suffix). */
-static bool parse_uint(const char *s, uint64_t *out)
-{
-	if (!isdigit((unsigned char)s[0]))
-		return false;
-	errno = 0;
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end != '\0')
-		return false;
-	*out = v;
-	return true;
-}
-
-/* Write a size for messages: "1G", "64M", "4K" or plain bytes. */
-static void fmt_size(char *buf, size_t len, uint64_t v)
-{
-	if (v && v % GIB == 0)
-		snprintf(buf, len, "%lluG", (unsigned long long)(v / GIB));
-	else if (v && v % MIB == 0)
-		snprintf(buf, len, "%lluM", (unsigned long long)(v / MIB));
-	else if (v && v % KIB == 0)
-		snprintf(buf, len, "%lluK", (unsigned long long)(v / KIB));
-	else
-		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
 /* Begin the section named by the header text [NAME, NAME+N) at the current line. */
@@ -394,6 +294,7 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 	int *seen;
 	if (d->sec == SEC_CLUSTER)
 		seen = k == K_DATA ? &st->data_line[st->cluster] :
+		    k == K_ACCESS ? &st->access_line[st->cluster] :
 		    &st->gw_line[st->cluster];
 	else
 		seen = &st->key_line[k];
@@ -412,9 +313,24 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 	char *str = NULL;
 	uint64_t num = 0;
 	enum sfs_fsync_policy pol = SFS_FSYNC_OS;
+	enum sfs_access access = SFS_ACCESS_REPLICATE;
+	static const char *const access_names[] = { "replicate", "read", "write", "admin" };
 	switch (d->type) {
+	case V_ACCESS: {
+		int a = 0;
+		while (a < 4 && strcmp(value, access_names[a]))
+			a++;
+		if (a == 4) {
+			set_error(st, line, "%s: bad value '%s' for '%s' "
+				  "(expected replicate, read, write or admin)", sn,
+				  value, d->name);
+			return 0;
+		}
+		access = (enum sfs_access)a;
+		break;
+	}
 	case V_PATH:
-		str = resolve_path(st->dir, value);
+		str = config_resolve_path(st->dir, value);
 		if (!str) {
 			set_error(st, line, "out of memory");
 			return 0;
@@ -435,8 +351,8 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 		break;
 	case V_SIZE:
 	case V_UINT: {
-		bool ok = d->type == V_SIZE ? parse_size(value, &num) :
-		    parse_uint(value, &num);
+		bool ok = d->type == V_SIZE ? config_parse_size(value, &num) :
+		    config_parse_uint(value, &num);
 		if (!ok) {
 			set_error(st, line, "%s: bad value '%s' for '%s' "
 				  "(expected %s)", sn, value, d->name,
@@ -447,8 +363,8 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 		if (num < d->min || num > d->max) {
 			char lo[32], hi[32];
 			if (d->type == V_SIZE) {
-				fmt_size(lo, sizeof(lo), d->min);
-				fmt_size(hi, sizeof(hi), d->max);
+				config_fmt_size(lo, sizeof(lo), d->min);
+				config_fmt_size(hi, sizeof(hi), d->max);
 			} else {
 				snprintf(lo, sizeof(lo), "%llu",
 					 (unsigned long long)d->min);
@@ -506,6 +422,7 @@ static int set_key(struct parse_state *st, enum key_id k, const char *value)
 	case K_POSITIONS_INTERVAL_MS: cfg->positions_interval_ms = (uint32_t)num; break;
 	case K_DATA: c->data = str; break;
 	case K_GATEWAY: c->gateway = str; break;
+	case K_ACCESS: c->access = access; break;
 	case K_COUNT: free(str); break;
 	}
 
@@ -659,6 +576,10 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 			set_error(&st, c->line, "[cluster %s]: needs 'data' "
 				  "(a local cluster) or 'gateway' (a remote "
 				  "one)", c->name);
+		else if (c->data && st.access_line[i])
+			set_error(&st, st.access_line[i], "[cluster %s]: 'access' "
+				  "is what a remote cluster may do here: a local "
+				  "cluster (data) has no use for it", c->name);
 	}
 	/* Two clusters on one directory, or one inside another, would read
 	 * each other's streams: refuse it here rather than at start-up. */

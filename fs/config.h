@@ -5,7 +5,8 @@
  *   [mount]   mountpoint, log, max_message, segment_bytes, fsync,
  *             fsync_interval_ms, read_ahead
  *   [cluster NAME]  data = DIR      (a local cluster)
- *                   gateway = HOST:PORT   (a remote cluster, no data)
+ *                   gateway = HOST:PORT   (a remote cluster, no data),
+ *                   access = replicate|read|write|admin (what it may do here)
  *   [gateway] listen, cert, key, ca, timeout_ms  (replication/gateway.h)
  *   [replication] sync_timeout_ms, batch_messages, positions_interval_ms
  *   [metrics] listen                (fs/config_metrics.h)
@@ -27,10 +28,26 @@ enum sfs_fsync_policy {
 	SFS_FSYNC_ALWAYS,	/* sync before write() returns (group commit) */
 };
 
+/*
+ * What a peer cluster may do here through the gateway ([cluster] access,
+ * docs/global-namespace.md), each level all the ones before it:
+ * replicate (the default: replication into streams whose .upstreams name
+ * it, nothing else), read (browse, stat, read topics and control files),
+ * write (append, create and delete topics), admin (streams, control
+ * files, owners and modes; root stays root).
+ */
+enum sfs_access {
+	SFS_ACCESS_REPLICATE = 0,
+	SFS_ACCESS_READ,
+	SFS_ACCESS_WRITE,
+	SFS_ACCESS_ADMIN,
+};
+
 struct sfs_cluster_conf {
 	char *name;		/* 1-255 chars of [A-Za-z0-9._-], not starting '.' */
 	char *data;		/* absolute data directory; NULL for a remote cluster */
 	char *gateway;		/* "HOST:PORT" of a remote cluster; NULL if local */
+	enum sfs_access access;	/* what that remote cluster may do here */
 	int line;		/* line of the [cluster] header, for messages */
 };
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuse_remote.h"
 #include "logging.h"
 #include "names.h"
 #include "rootinfo.h"
@@ -213,6 +214,9 @@ int sfs_open(const char *path, struct fuse_file_info *fi)
 	AUTO_STREAM *s = NULL;
 	if (parse_path(path, &l) == 0 && is_rootinfo(&l))
 		return open_rootinfo(d, fi);
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_open(d, rcl, &l, fi);
 	int rc = file_stream(d, path, &l, &s);
 	if (rc < 0)
 		return rc;
@@ -242,6 +246,9 @@ int sfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rc = parse_path(path, &l);
 	if (rc < 0)
 		return rc;
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_create(d, rcl, &l, mode, fi);
 	if (l.kind == L_CTL)
 		return sfs_open(path, fi);
 	if (l.kind != L_TOPIC) {
@@ -276,6 +283,8 @@ int sfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fi
 	struct fh *f = fh_of(fi);
 	if (off < 0)
 		return -EINVAL;
+	if (f->kind == FH_REMOTE)
+		return remote_read(daemon_of(), remote_fh_of(f), buf, size, off);
 	if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
 		commit_pending(daemon_of(), tf->topic);
@@ -329,6 +338,8 @@ int sfs_write(const char *path, const char *buf, size_t size, off_t off,
 		return 0;
 	if (f->kind == FH_ROOTINFO)
 		return -EBADF;	/* opened read only */
+	if (f->kind == FH_REMOTE)
+		return remote_write(d, remote_fh_of(f), buf, size);
 	int rc;
 	if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
@@ -357,6 +368,8 @@ static int finish(struct sfs_daemon *d, const char *path, struct fh *f, bool fin
 	int rc = 0;
 	if (f->kind == FH_ROOTINFO)
 		return 0;
+	if (f->kind == FH_REMOTE)
+		return remote_flush(d, remote_fh_of(f), final);
 	pthread_mutex_lock(&f->mu);
 	if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
@@ -396,7 +409,9 @@ int sfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)datasync;
 	struct fh *f = fh_of(fi);
 	/* fsync(2) on a topic makes what was appended so far durable, whatever
-	 * the policy; control-file changes are synced when applied. */
+	 * the policy; control-file changes are synced when applied. A remote
+	 * topic's appends were acknowledged by the daemon serving it, durable
+	 * as its fsync policy makes them (docs/global-namespace.md). */
 	return f && f->kind == FH_TOPIC ? topic_sync(topic_fh_of(f)->topic) : 0;
 }
 
@@ -407,6 +422,11 @@ int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (f) {
 		/* ftruncate: the open file knows what it is. */
 		uint64_t bytes = 0;
+		if (f->kind == FH_REMOTE && !remote_fh_of(f)->ctl) {
+			struct stat st;
+			if (remote_fgetattr(d, remote_fh_of(f), &st) == 0 && st.st_size == size)
+				return 0;
+		}
 		if (f->kind == FH_TOPIC) {
 			topic_stat(topic_fh_of(f)->topic, NULL, &bytes, NULL);
 			if ((uint64_t)size == bytes)
@@ -418,6 +438,18 @@ int sfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	}
 	struct loc l;
 	AUTO_STREAM *s = NULL;
+	struct cluster *rcl = parse_path(path, &l) == 0 ? remote_cluster(d, &l) : NULL;
+	if (rcl) {
+		struct stat st;
+		int rc = remote_getattr(d, rcl, &l, &st);
+		if (rc < 0)
+			return rc;
+		if (l.kind == L_TOPIC && st.st_size == size)
+			return 0;
+		log_warn("truncate %s: refused: topics are append-only and control files are replaced with '>'",
+			 path);
+		return -EPERM;
+	}
 	int rc = file_stream(d, path, &l, &s);
 	if (rc < 0)
 		return rc;
@@ -449,6 +481,19 @@ int sfs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_
 	struct fh *f = fh_of(fi);
 	if (!path)
 		path = f ? fh_path(f) : "?";
+	if (f && f->kind == FH_REMOTE && !remote_fh_of(f)->ctl) {
+		if (off < 0 || len <= 0)
+			return -EINVAL;
+		struct stat st;
+		int rc = remote_fgetattr(daemon_of(), remote_fh_of(f), &st);
+		if (rc < 0)
+			return rc;
+		if ((mode & ~FALLOC_FL_KEEP_SIZE) == 0 &&
+		    ((mode & FALLOC_FL_KEEP_SIZE) || off + len <= st.st_size))
+			return 0;
+		log_warn("fallocate %s: refused: topics are append-only", path);
+		return mode & ~FALLOC_FL_KEEP_SIZE ? -EOPNOTSUPP : -EPERM;
+	}
 	if (!f || f->kind != FH_TOPIC) {
 		log_warn("fallocate %s: refused: control files hold no data", path);
 		return -EPERM;
@@ -470,6 +515,14 @@ int sfs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_
 
 int sfs_set_owner_fh(struct fh *f, uid_t uid, gid_t gid, mode_t mode)
 {
+	if (f->kind == FH_REMOTE && !remote_fh_of(f)->ctl) {
+		struct remote_fh *rf = remote_fh_of(f);
+		struct loc l = { .kind = L_TOPIC };
+		snprintf(l.c, sizeof(l.c), "%s", rf->cl->name);
+		snprintf(l.s, sizeof(l.s), "%s", rf->stream);
+		snprintf(l.t, sizeof(l.t), "%s", rf->file);
+		return remote_set_owner(rf->cl, &l, uid, gid, mode);
+	}
 	if (f->kind == FH_TOPIC)
 		return topic_set_owner(topic_fh_of(f)->topic, uid, gid, mode);
 	log_warn("chmod/chown %s: refused: follows its stream", fh_path(f));

@@ -37,6 +37,7 @@
 
 #include "logging.h"
 #include "names.h"
+#include "fuse_remote.h"
 #include "rootinfo.h"
 #include "util/clock.h"
 
@@ -227,6 +228,8 @@ int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 			return ctl_attr(d, f->stream, ctl_fh_of(f)->txn.which, st);
 		if (f->kind == FH_ROOTINFO)
 			return rootinfo_attr(d, st);
+		if (f->kind == FH_REMOTE)
+			return remote_fgetattr(d, remote_fh_of(f), st);
 		struct topic *t = topic_fh_of(f)->topic;
 		topic_attr(d, t, st);
 		if (topic_deleted(t))
@@ -250,6 +253,9 @@ int sfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 	}
 	if (is_rootinfo(&l))
 		return rootinfo_attr(d, st);
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_getattr(d, rcl, &l, st);
 	struct cluster *cl = local_cluster(d, l.c);
 	if (!cl)
 		return -ENOENT;
@@ -334,18 +340,23 @@ static int sfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		return rc;
 	if (l.kind >= L_TOPIC)
 		return -ENOTDIR;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
 	if (l.kind == L_ROOT) {
+		filler(buf, ".", NULL, 0, 0);
+		filler(buf, "..", NULL, 0, 0);
 		filler(buf, ".info", NULL, 0, 0);
 		if ((n = ns_cluster_names(&d->ns, &names)) < 0)
 			return n;
 		return fill_names(buf, filler, names, n);
 	}
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_readdir(d, rcl, &l, buf, filler);
 	struct cluster *cl = local_cluster(d, l.c);
 	if (!cl)
 		return -ENOENT;
 	if (l.kind == L_CLUSTER) {
+		filler(buf, ".", NULL, 0, 0);
+		filler(buf, "..", NULL, 0, 0);
 		if ((n = ns_stream_names(&d->ns, cl, &names)) < 0)
 			return n;
 		return fill_names(buf, filler, names, n);
@@ -353,6 +364,8 @@ static int sfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	AUTO_STREAM *s = ns_stream(&d->ns, l.c, l.s);
 	if (!s)
 		return -ENOENT;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
 	filler(buf, ".replicas", NULL, 0, 0);
 	filler(buf, ".upstreams", NULL, 0, 0);
 	filler(buf, ".info", NULL, 0, 0);
@@ -368,6 +381,9 @@ static int sfs_mkdir(const char *path, mode_t mode)
 	int rc = parse_path(path, &l);
 	if (rc < 0)
 		return rc;
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_mkdir(rcl, &l, mode);
 	if (l.kind != L_STREAM) {
 		log_warn("mkdir %s: refused: only streams (/<cluster>/<stream>) are directories", path);
 		return -EPERM;
@@ -404,6 +420,9 @@ static int sfs_rmdir(const char *path)
 	int rc = parse_path(path, &l);
 	if (rc < 0)
 		return rc;
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_rmdir(rcl, &l);
 	if (l.kind == L_TOPIC || l.kind == L_CTL)
 		return -ENOTDIR;
 	if (l.kind != L_STREAM) {
@@ -420,6 +439,9 @@ static int sfs_unlink(const char *path)
 	int rc = parse_path(path, &l);
 	if (rc < 0)
 		return rc;
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_unlink(rcl, &l);
 	if (l.kind == L_CTL) {
 		log_warn("rm %s: refused: control files cannot be removed", path);
 		return -EPERM;
@@ -452,6 +474,9 @@ static int sfs_rename(const char *from, const char *to, unsigned int flags)
 	if (!flags && parse_path(from, &lf) == 0 && parse_path(to, &lt) == 0 &&
 	    lf.kind == L_TOPIC && lt.kind == L_TOPIC && is_hidden_name(lt.t) &&
 	    !strcmp(lf.c, lt.c) && !strcmp(lf.s, lt.s) && !is_hidden_name(lf.t)) {
+		struct cluster *rcl = remote_cluster(d, &lf);
+		if (rcl)
+			return remote_hide(rcl, &lf);
 		AUTO_STREAM *s = ns_stream(&d->ns, lf.c, lf.s);
 		AUTO_TOPIC *t = s ? stream_find_topic(s, lf.t) : NULL;
 		/* Only while it is open: that is when libfuse hides, and every
@@ -475,6 +500,9 @@ static int set_owner(const char *path, uid_t uid, gid_t gid, mode_t mode)
 		log_warn("chmod/chown %s: refused: follows its stream", path);
 		return -EPERM;
 	}
+	struct cluster *rcl = remote_cluster(d, &l);
+	if (rcl)
+		return remote_set_owner(rcl, &l, uid, gid, mode);
 	struct cluster *cl = local_cluster(d, l.c);
 	if (!cl)
 		return -ENOENT;
@@ -517,8 +545,11 @@ static int sfs_utimens(const char *path, const struct timespec tv[2],
 
 static int sfs_statfs(const char *path, struct statvfs *sv)
 {
-	(void)path;
 	struct sfs_daemon *d = daemon_of();
+	struct loc l;
+	struct cluster *rcl = path && parse_path(path, &l) == 0 ? remote_cluster(d, &l) : NULL;
+	if (rcl)
+		return rcl->ops->statfs(rcl, sv);
 	for (int i = 0; i < d->ns.nclusters; i++)
 		if (!d->ns.clusters[i].remote)
 			return d->ns.clusters[i].ops->statfs(&d->ns.clusters[i], sv);

@@ -31,6 +31,7 @@
 #include "fuse_ops.h"
 #include "httpd.h"
 #include "local/localhome.h"
+#include "remote/remotehome.h"
 #include "logging.h"
 #include "metrics.h"
 #include "stats.h"
@@ -227,6 +228,7 @@ static void raise_nofile(void)
  */
 static const struct cluster_home *const homes[] = {
 	&local_home,
+	&remote_home,
 };
 
 int main(int argc, char **argv)
@@ -421,7 +423,7 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	if (gw.lfd >= 0 && (rc = gateway_start(&gw, &d.ns, tls, (int)cfg.gateway_timeout_ms,
-						      cfg.max_message)) < 0) {
+						      cfg.max_message, mpbuf)) < 0) {
 		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		log_error("cannot start the gateway: %s", strerror(-rc));
 		replicator_stop(&repl);
@@ -453,7 +455,9 @@ int main(int argc, char **argv)
 		rc = 0;
 	hup_stop(&hup);
 	httpd_stop(&web);
-	gateway_stop(&gw);
+	/* The gateway stops after the unmount (out_unmount): a peer's file
+	 * operation it carries out on this mount (replication/gwfs.c) ends
+	 * when the unmount closes the FUSE device, not never. */
 	replicator_stop(&repl);
 	syncer_stop(&sy);
 	if (cfg.fsync != SFS_FSYNC_OS)
@@ -464,8 +468,13 @@ out_signals:
 	hup_stop(&hup);
 	httpd_stop(&web);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	/* libfuse gives SIGPIPE its default back, which kills: the gateway,
+	 * stopped after the unmount, still closes TLS connections whose
+	 * peers may be gone. */
+	signal(SIGPIPE, SIG_IGN);
 out_unmount:
 	fuse_unmount(fuse);
+	gateway_stop(&gw);
 out_fuse:
 	fuse_destroy(fuse);
 	fuse_opt_free_args(&args);

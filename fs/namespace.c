@@ -240,8 +240,6 @@ int ns_cluster_names(struct sfs_namespace *ns, char ***out)
 		return -ENOMEM;
 	int n = 0;
 	for (int i = 0; i < ns->nclusters; i++) {
-		if (ns->clusters[i].remote)
-			continue; /* browsing remote clusters comes with the gateway */
 		if (!(v[n] = strdup(ns->clusters[i].name))) {
 			free_names(v, n);
 			return -ENOMEM;

@@ -74,11 +74,38 @@ struct ctl_fh *rootinfo_fh_new(uid_t owner, struct hold_budget *reading)
 	return cf;
 }
 
+struct remote_fh *remote_fh_new(struct cluster *cl, const char *stream, const char *file,
+				bool ctl, const struct fs_caller *who, struct hold_budget *budget)
+{
+	struct remote_fh *rf = calloc(1, sizeof(*rf));
+	if (!rf)
+		return NULL;
+	if (asprintf(&rf->h.name, "/%s/%s/%s", cl->name, stream, file) < 0) {
+		free(rf);
+		return NULL;
+	}
+	rf->h.kind = FH_REMOTE;
+	pthread_mutex_init(&rf->h.mu, NULL);
+	lines_init(&rf->h.lines, budget, who->uid);
+	rf->cl = cl;
+	snprintf(rf->stream, sizeof(rf->stream), "%s", stream);
+	snprintf(rf->file, sizeof(rf->file), "%s", file);
+	rf->ctl = ctl;
+	rf->who = *who;
+	rf->pending.mu = &rf->h.mu;
+	return rf;
+}
+
 void fh_free(struct fh *f)
 {
 	if (!f)
 		return;
-	if (f->kind == FH_TOPIC) {
+	if (f->kind == FH_REMOTE) {
+		struct remote_fh *rf = remote_fh_of(f);
+		if (f->lines.budget && rf->textcap)
+			hold_release(f->lines.budget, f->lines.owner, rf->textcap);
+		free(rf->text);
+	} else if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
 		/* The last file of a topic: a hidden name it has (removed
 		 * while open) goes. */

@@ -16,14 +16,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cluster.h"
 #include "ctlwrite.h"
+#include "fsreq.h"
 #include "lines.h"
 #include "stream.h"
 #include "topic.h"
 
 /* FH_ROOTINFO: the mount's /.info (a struct ctl_fh of no stream: only
- * its text, no transaction). */
-enum fh_kind { FH_TOPIC, FH_CTL, FH_ROOTINFO };
+ * its text, no transaction). FH_REMOTE: a topic or control file of a
+ * cluster another daemon serves (struct remote_fh). */
+enum fh_kind { FH_TOPIC, FH_CTL, FH_ROOTINFO, FH_REMOTE };
 
 struct fh {
 	enum fh_kind kind;
@@ -62,6 +65,39 @@ struct ctl_fh {
 	size_t snaplen;
 };
 
+/*
+ * An open topic or control file of a cluster another daemon serves (the
+ * global namespace, fs/fuse_remote.c). Every request it makes carries the
+ * opener's identity (WHO), as NFS writes with the opener's credentials:
+ * the kernel checked the open against it.
+ */
+struct remote_fh {
+	struct fh h;			/* h.stream is NULL */
+	struct cluster *cl;		/* borrowed: the namespace outlives it */
+	char stream[256], file[256];
+	bool ctl;			/* a control file */
+	struct fs_caller who;
+	/* A control file: the lines of a replace ("> file", O_TRUNC:
+	 * REPLACING) written so far, or of an add not sent yet (TEXT, LEN
+	 * bytes, counted in the opener's share of h.lines' budget); whether
+	 * a replace was sent (REPLACED), and whether a write was refused,
+	 * which cancels what the release would still send (REFUSED). */
+	char *text;
+	size_t textlen, textcap;
+	bool replacing, replaced, refused;
+	/* A topic: its last line without '\n' waits on the daemon's pending
+	 * list after a flush, as a local topic's does (fs/lines.h), under a
+	 * key of the remote topic's own (an odd value, never a topic's
+	 * address). */
+	struct pending_line pending;
+	/* What the last stat or read saw, for a reader at the end while the
+	 * serving daemon cannot be reached (docs/global-namespace.md,
+	 * "Failures"). */
+	bool known;
+	struct fs_attr attr;
+	uint64_t seen_end;
+};
+
 static inline struct topic_fh *topic_fh_of(struct fh *f)
 {
 	return (struct topic_fh *)f;
@@ -71,6 +107,20 @@ static inline struct ctl_fh *ctl_fh_of(struct fh *f)
 {
 	return (struct ctl_fh *)f;
 }
+
+static inline struct remote_fh *remote_fh_of(struct fh *f)
+{
+	return (struct remote_fh *)f;
+}
+
+/*
+ * remote_fh_new - an open file FILE of stream STREAM of remote cluster CL
+ * (a control file if CTL), opened by WHO (copied), whose held bytes count
+ * against WHO's share of BUDGET (borrowed). Free with fh_free. NULL when
+ * out of memory.
+ */
+struct remote_fh *remote_fh_new(struct cluster *cl, const char *stream, const char *file,
+				bool ctl, const struct fs_caller *who, struct hold_budget *budget);
 
 /*
  * topic_fh_new - an open file of topic T of stream S (both get a new

@@ -6,7 +6,9 @@
 #include "replhooks.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "namespace.h"
 
@@ -79,4 +81,14 @@ int repl_replica_lookup(struct sfs_namespace *ns, struct stream *s, const char *
 		return ns->hooks->replica_lookup(ns->hooks_arg, s, cluster, stream, out, err,
 						 errlen);
 	return -EALREADY;
+}
+
+int repl_fs_call(struct sfs_namespace *ns, const struct fs_req *q, struct fs_rep *rep,
+		 bool (*interrupted)(void *iarg), void *iarg, char *err, size_t errlen)
+{
+	if (ns->hooks && ns->hooks->fs_call)
+		return ns->hooks->fs_call(ns->hooks_arg, q, rep, interrupted, iarg, err, errlen);
+	memset(rep, 0, sizeof(*rep));
+	snprintf(err, errlen, "cluster %s has no gateway this daemon can reach", q->cluster);
+	return -EHOSTUNREACH;
 }

@@ -23,6 +23,7 @@
 #include <uuid/uuid.h>
 
 #include "control.h"
+#include "fsreq.h"
 
 struct stream;
 struct topic;
@@ -121,6 +122,18 @@ struct repl_hooks {
 	 */
 	int (*replica_lookup)(void *arg, struct stream *s, const char *cluster,
 			      const char *stream, uuid_t out, char *err, size_t errlen);
+	/*
+	 * fs_call - carry out file operation Q on remote cluster Q->cluster
+	 * through its gateway (the global namespace, fs/fsreq.h): the
+	 * serving daemon's answer in *REP (fs_rep_free it). Waits at most
+	 * [gateway] timeout_ms for a connection and as long for the answer,
+	 * asking INTERRUPTED (IARG, may be NULL) every 100 ms. Any thread,
+	 * no lock held. Returns 0 (REP's status says how it went there), or
+	 * with one line in ERR: -EHOSTDOWN, -ETIMEDOUT, -EINTR, -ESHUTDOWN,
+	 * -EHOSTUNREACH, -ENOMEM (replication/gwpool.h).
+	 */
+	int (*fs_call)(void *arg, const struct fs_req *q, struct fs_rep *rep,
+		       bool (*interrupted)(void *iarg), void *iarg, char *err, size_t errlen);
 };
 
 struct sfs_namespace;
@@ -143,5 +156,8 @@ int repl_cluster_reachable(struct sfs_namespace *ns, const char *name, char *why
 /* Without a hook: -EALREADY (nothing to take). */
 int repl_replica_lookup(struct sfs_namespace *ns, struct stream *s, const char *cluster,
 			const char *stream, uuid_t out, char *err, size_t errlen);
+/* Without a hook: -EHOSTUNREACH (no gateway). */
+int repl_fs_call(struct sfs_namespace *ns, const struct fs_req *q, struct fs_rep *rep,
+		 bool (*interrupted)(void *iarg), void *iarg, char *err, size_t errlen);
 
 #endif

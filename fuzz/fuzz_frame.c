@@ -6,8 +6,8 @@
  *   byte 0   bit 0: 0 = the rest is a whole frame (header and body: the
  *            header is decoded, and the body too when the header's length
  *            is what follows it); 1 = the rest is a body, under a header
- *            built from bits 1-3 (type 0-7: 1-5 are the frame types, 0, 6
- *            and 7 must be refused), bits 4-5 (compression 0-3: 3 must be
+ *            built from bits 1-3 (type 0-7: 1-7 are the frame types, 0
+ *            must be refused), bits 4-5 (compression 0-3: 3 must be
  *            refused) and bit 6 (the header's length one more than the
  *            body's: must be refused)
  *   rest     the frame or the body, passed with its exact length
@@ -22,10 +22,13 @@
  * decoding that gives the same fields, and the plain re-encoding is the
  * plain body byte for byte (canonical), except for what a decoder keeps
  * apart from the bytes: a HELLO version other than GW_VERSION and a
- * RESULT message cut at a NUL.
+ * RESULT or FSREPLY message cut at a NUL. A GW_FS request's names are
+ * names, or a control file's for its last part, and never a name without
+ * its stream; its data and an FSREPLY's lie inside the body.
  */
 #include "fuzz_common.h"
 
+#include "ctlfiles.h"
 #include "frame.h"
 #include "names.h"
 
@@ -66,13 +69,47 @@ static void check_name(const char s[256], bool present)
 		FUZZ_CHECK(s[0] == '\0');
 }
 
+/* Bytes P/N lie inside [BASE, BASE + LEN). */
+static bool inside(const uint8_t *p, size_t n, const uint8_t *base, size_t len)
+{
+	return !n || (p >= base && n <= len && p - base <= (ptrdiff_t)(len - n));
+}
+
+/* check_fs - the fields of a GW_FS or GW_FSREPLY (and of no other type). */
+static void check_fs(const struct gw_frame *f, const uint8_t *base, size_t len)
+{
+	const struct fs_req *q = &f->fs;
+	const struct fs_rep *a = &f->fsrep;
+	if (f->type != GW_FS)
+		FUZZ_CHECK(q->op == 0 && !q->data && !q->len && !q->cluster[0]);
+	if (f->type != GW_FSREPLY)
+		FUZZ_CHECK(a->status == 0 && !a->data && !a->len && !a->message[0]);
+	if (f->type == GW_FS) {
+		FUZZ_CHECK(q->op >= 1 && q->op <= FS_OP_MAX);
+		FUZZ_CHECK(q->who.ngroups <= FS_MAX_GROUPS);
+		FUZZ_CHECK(name_valid(q->cluster));
+		FUZZ_CHECK(!q->stream[0] || name_valid(q->stream));
+		FUZZ_CHECK(!q->name[0] || name_valid(q->name) || ctlfile_by_name(q->name) >= 0);
+		FUZZ_CHECK(q->stream[0] || !q->name[0]);
+		FUZZ_CHECK(q->size <= FS_READ_MAX && q->mode <= 07777);
+		FUZZ_CHECK(!q->len || q->op == FS_APPEND || q->op == FS_WRITECTL);
+		FUZZ_CHECK(inside(q->data, q->len, base, len));
+	}
+	if (f->type == GW_FSREPLY) {
+		FUZZ_CHECK(a->status >= -4095);
+		FUZZ_CHECK(a->len <= FS_READDIR_MAX && inside(a->data, a->len, base, len));
+		FUZZ_CHECK(memchr(a->message, '\0', sizeof(a->message)));
+	}
+}
+
 /* check_fields - F, decoded from a plain body of LEN bytes at BASE. */
 static void check_fields(const struct gw_frame *f, const uint8_t *base,
 			 size_t len)
 {
 	static const uuid_t zero;
 	enum gw_type t = f->type;
-	FUZZ_CHECK(t >= GW_HELLO && t <= GW_RESULT);
+	FUZZ_CHECK(t >= GW_HELLO && t <= GW_FSREPLY);
+	check_fs(f, base, len);
 	check_name(f->dst_cluster, t == GW_HELLO);
 	check_name(f->src_cluster, has_names(t));
 	check_name(f->src_stream, has_names(t));
@@ -119,6 +156,10 @@ static int encode(const struct gw_frame *f, enum gw_compression comp,
 	case GW_RESULT:
 		return gw_encode_result(out, f->status, f->applied, f->uuid,
 					f->message);
+	case GW_FS:
+		return gw_encode_fs(out, &f->fs);
+	case GW_FSREPLY:
+		return gw_encode_fsreply(out, &f->fsrep);
 	}
 	return -EINVAL;
 }
@@ -152,6 +193,18 @@ static void check_same(const struct gw_frame *a, const struct gw_frame *b)
 	FUZZ_CHECK(a->status == b->status && a->applied == b->applied);
 	FUZZ_CHECK(!strcmp(a->message, b->message));
 	check_same_msgs(a, b);
+	const struct fs_req *q = &a->fs, *r = &b->fs;
+	FUZZ_CHECK(q->op == r->op && !memcmp(&q->who, &r->who, sizeof(q->who)));
+	FUZZ_CHECK(!strcmp(q->cluster, r->cluster) && !strcmp(q->stream, r->stream) &&
+		   !strcmp(q->name, r->name));
+	FUZZ_CHECK(q->offset == r->offset && q->size == r->size && q->mode == r->mode &&
+		   q->owner == r->owner && q->group == r->group && q->flags == r->flags);
+	FUZZ_CHECK(q->len == r->len && (!q->len || !memcmp(q->data, r->data, q->len)));
+	const struct fs_rep *x = &a->fsrep, *y = &b->fsrep;
+	FUZZ_CHECK(x->status == y->status && !memcmp(&x->attr, &y->attr, sizeof(x->attr)) &&
+		   !memcmp(&x->sv, &y->sv, sizeof(x->sv)));
+	FUZZ_CHECK(x->len == y->len && (!x->len || !memcmp(x->data, y->data, x->len)));
+	FUZZ_CHECK(!strcmp(x->message, y->message));
 }
 
 /* canonical - whether encoding F must give back exactly its plain body:
@@ -162,6 +215,8 @@ static bool canonical(const struct gw_frame *f, size_t len)
 		return f->version == GW_VERSION;
 	if (f->type == GW_RESULT)
 		return strlen(f->message) + 26 == len;
+	if (f->type == GW_FSREPLY)
+		return strlen(f->fsrep.message) + 2 + f->fsrep.len + (4 + 16 + 32 + 64 + 4) == len;
 	return true;
 }
 
@@ -238,7 +293,7 @@ static void fuzz_raw(const uint8_t *p, size_t n)
 		FUZZ_CHECK(h.type == 0xee && h.compression == 0xee && h.length == 7);
 		return;
 	}
-	FUZZ_CHECK(h.type >= GW_HELLO && h.type <= GW_RESULT);
+	FUZZ_CHECK(h.type >= GW_HELLO && h.type <= GW_FSREPLY);
 	FUZZ_CHECK(h.compression <= GW_COMP_ZSTD);
 	FUZZ_CHECK(h.length <= GW_FRAME_MAX_BODY);
 	if (h.length == n - GW_FRAME_HEADER)
@@ -253,7 +308,7 @@ static void fuzz_body(uint8_t opt, const uint8_t *p, size_t n)
 		.compression = (opt >> 4) & 3,
 		.length = (uint32_t)n + ((opt >> 6) & 1),
 	};
-	bool bad = h.type < GW_HELLO || h.type > GW_RESULT ||
+	bool bad = h.type < GW_HELLO || h.type > GW_FSREPLY ||
 		   h.compression > GW_COMP_ZSTD || h.length != n;
 	decode_body(&h, p, n, bad);
 }

@@ -20,13 +20,10 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "frame_internal.h"
 #include "names.h"
 #include "util/byteorder.h"
 
-#define GW_MAGIC "SFG1"
-#define GW_STR_MAX 255
-#define GW_MESSAGE_MAX 1023
-#define GW_STATUS_MIN (-4095)
 /* A compressed body: the u32 uncompressed length, then the data. */
 #define GW_COMP_PREFIX 4
 /* An APPEND message without payload: two UUIDs, two u64, the u32 len. */
@@ -39,28 +36,9 @@ void gw_buf_free(struct gw_buf *b)
 	b->len = b->cap = 0;
 }
 
-/* buf_reserve - make room for EXTRA more bytes after B->len. */
-static int buf_reserve(struct gw_buf *b, size_t extra)
-{
-	if (extra > SIZE_MAX - b->len)
-		return -ENOMEM;
-	size_t need = b->len + extra;
-	if (need <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	uint8_t *p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 static bool type_known(uint8_t type)
 {
-	return type >= GW_HELLO && type <= GW_RESULT;
+	return type >= GW_HELLO && type <= GW_FSREPLY;
 }
 
 static bool comp_known(uint8_t comp)
@@ -85,7 +63,10 @@ size_t gw_body_max(uint8_t type)
 	case GW_RESULT:
 		return 4 + 4 + 16 + 2 + 1023 + COMP_SLACK;
 	case GW_APPEND:
+	case GW_FS:
 		return GW_FRAME_MAX_BODY;
+	case GW_FSREPLY:
+		return GW_FSREPLY_FIXED + 2 + GW_MESSAGE_MAX + FS_READDIR_MAX + COMP_SLACK;
 	default:
 		return 0;
 	}
@@ -106,87 +87,6 @@ int gw_header_decode(const uint8_t p[GW_FRAME_HEADER], struct gw_header *h)
 }
 
 /* ---- decoding ------------------------------------------------------------ */
-
-/* A cursor over the bytes of a body not read yet. */
-struct rd {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* rd_take - the next LEN bytes, or NULL (and nothing taken) if short. */
-static const uint8_t *rd_take(struct rd *r, size_t len)
-{
-	if (len > r->n)
-		return NULL;
-	const uint8_t *p = r->p;
-	r->p += len;
-	r->n -= len;
-	return p;
-}
-
-static int rd_u16(struct rd *r, uint16_t *v)
-{
-	const uint8_t *p = rd_take(r, 2);
-	if (!p)
-		return -EPROTO;
-	*v = get_le16(p);
-	return 0;
-}
-
-static int rd_u32(struct rd *r, uint32_t *v)
-{
-	const uint8_t *p = rd_take(r, 4);
-	if (!p)
-		return -EPROTO;
-	*v = get_le32(p);
-	return 0;
-}
-
-static int rd_u64(struct rd *r, uint64_t *v)
-{
-	const uint8_t *p = rd_take(r, 8);
-	if (!p)
-		return -EPROTO;
-	*v = get_le64(p);
-	return 0;
-}
-
-static int rd_uuid(struct rd *r, uuid_t u)
-{
-	const uint8_t *p = rd_take(r, 16);
-	if (!p)
-		return -EPROTO;
-	memcpy(u, p, 16);
-	return 0;
-}
-
-/* rd_bytes - a u16 length (at most MAX) and that many bytes, copied to
- * OUT (MAX + 1 bytes) and NUL-terminated; *LEN gets the length. */
-static int rd_bytes(struct rd *r, char *out, size_t max, size_t *len)
-{
-	uint16_t n;
-	if (rd_u16(r, &n) < 0 || n > max)
-		return -EPROTO;
-	const uint8_t *p = rd_take(r, n);
-	if (!p)
-		return -EPROTO;
-	if (n)
-		memcpy(out, p, n);
-	out[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-/* rd_name - a string that is a valid name (no NUL inside it either). */
-static int rd_name(struct rd *r, char out[GW_STR_MAX + 1])
-{
-	size_t n;
-	if (rd_bytes(r, out, GW_STR_MAX, &n) < 0)
-		return -EPROTO;
-	if (strlen(out) != n || !name_valid(out))
-		return -EPROTO;
-	return 0;
-}
 
 static int dec_hello(struct rd *r, struct gw_frame *f)
 {
@@ -292,7 +192,7 @@ static int decompress(uint8_t type, uint8_t comp, const uint8_t *body, size_t le
 		return -EMSGSIZE;
 	scratch->len = 0;
 	/* At least one byte, so that DST is never NULL. */
-	if (buf_reserve(scratch, ulen ? ulen : 1) < 0)
+	if (gw_buf_reserve(scratch, ulen ? ulen : 1) < 0)
 		return -ENOMEM;
 	body += GW_COMP_PREFIX;
 	len -= GW_COMP_PREFIX;
@@ -316,6 +216,10 @@ static int dec_fields(uint8_t type, struct rd *r, struct gw_frame *f)
 		return dec_append(r, f);
 	case GW_RESULT:
 		return dec_result(r, f);
+	case GW_FS:
+		return gw_dec_fs(r, f);
+	case GW_FSREPLY:
+		return gw_dec_fsreply(r, f);
 	}
 	return -EPROTO;
 }
@@ -405,42 +309,6 @@ static size_t topic_size(const struct topic_fields *t)
 	return open_size(t) + 16 + str_size(t->topic) + 3 * 4;
 }
 
-static uint8_t *put_u16(uint8_t *p, uint16_t v)
-{
-	put_le16(p, v);
-	return p + 2;
-}
-
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-	put_le32(p, v);
-	return p + 4;
-}
-
-static uint8_t *put_u64(uint8_t *p, uint64_t v)
-{
-	put_le64(p, v);
-	return p + 8;
-}
-
-static uint8_t *put_raw(uint8_t *p, const void *src, size_t len)
-{
-	if (len)
-		memcpy(p, src, len);
-	return p + len;
-}
-
-/* put_str - a u16 length and the bytes; the caller checked LEN fits. */
-static uint8_t *put_str(uint8_t *p, const char *s, size_t len)
-{
-	return put_raw(put_u16(p, (uint16_t)len), s, len);
-}
-
-static uint8_t *put_name(uint8_t *p, const char *s)
-{
-	return put_str(p, s, strlen(s));
-}
-
 static uint8_t *put_open(uint8_t *p, const struct topic_fields *t)
 {
 	p = put_name(p, t->src_cluster);
@@ -466,21 +334,16 @@ static void put_header(uint8_t *p, uint8_t type, uint8_t comp, uint32_t len)
 	put_le32(p + 8, len);
 }
 
-/*
- * frame_begin - room for a frame of BODY bytes at the end of OUT, its
- * header written (uncompressed); returns where the body goes, or NULL
- * (-ENOMEM). OUT->len is moved past the frame by frame_end.
- */
-static uint8_t *frame_begin(struct gw_buf *out, uint8_t type, size_t body)
+uint8_t *gw_frame_begin(struct gw_buf *out, uint8_t type, size_t body)
 {
-	if (buf_reserve(out, GW_FRAME_HEADER + body) < 0)
+	if (gw_buf_reserve(out, GW_FRAME_HEADER + body) < 0)
 		return NULL;
 	uint8_t *p = out->p + out->len;
 	put_header(p, type, GW_COMP_NONE, (uint32_t)body);
 	return p + GW_FRAME_HEADER;
 }
 
-static void frame_end(struct gw_buf *out, size_t body)
+void gw_frame_end(struct gw_buf *out, size_t body)
 {
 	out->len += GW_FRAME_HEADER + body;
 }
@@ -490,11 +353,11 @@ int gw_encode_hello(struct gw_buf *out, const char *dst_cluster)
 	if (name_check(dst_cluster) < 0)
 		return -EINVAL;
 	size_t body = 2 + str_size(dst_cluster);
-	uint8_t *p = frame_begin(out, GW_HELLO, body);
+	uint8_t *p = gw_frame_begin(out, GW_HELLO, body);
 	if (!p)
 		return -ENOMEM;
 	put_name(put_u16(p, GW_VERSION), dst_cluster);
-	frame_end(out, body);
+	gw_frame_end(out, body);
 	return 0;
 }
 
@@ -507,11 +370,11 @@ int gw_encode_open(struct gw_buf *out, const char *src_cluster,
 	if (open_check(&t) < 0)
 		return -EINVAL;
 	size_t body = open_size(&t);
-	uint8_t *p = frame_begin(out, GW_OPEN, body);
+	uint8_t *p = gw_frame_begin(out, GW_OPEN, body);
 	if (!p)
 		return -ENOMEM;
 	put_open(p, &t);
-	frame_end(out, body);
+	gw_frame_end(out, body);
 	return 0;
 }
 
@@ -525,11 +388,11 @@ int gw_encode_topic(struct gw_buf *out, const char *src_cluster,
 	if (topic_check(&t) < 0)
 		return -EINVAL;
 	size_t body = topic_size(&t);
-	uint8_t *p = frame_begin(out, GW_TOPIC, body);
+	uint8_t *p = gw_frame_begin(out, GW_TOPIC, body);
 	if (!p)
 		return -ENOMEM;
 	put_topic(p, &t);
-	frame_end(out, body);
+	gw_frame_end(out, body);
 	return 0;
 }
 
@@ -622,7 +485,7 @@ int gw_encode_append(struct gw_buf *out, enum gw_compression comp,
 		return -EINVAL;
 	if (n > UINT32_MAX || append_size(&t, msgs, n, &body) < 0)
 		return -EMSGSIZE;
-	uint8_t *p = frame_begin(out, GW_APPEND, body);
+	uint8_t *p = gw_frame_begin(out, GW_APPEND, body);
 	if (!p)
 		return -ENOMEM;
 	uint8_t *hdr = p - GW_FRAME_HEADER;
@@ -633,7 +496,7 @@ int gw_encode_append(struct gw_buf *out, enum gw_compression comp,
 	int rc = compress_frame(comp, hdr, body, &sent);
 	if (rc < 0)
 		return rc;
-	frame_end(out, sent);
+	gw_frame_end(out, sent);
 	return 0;
 }
 
@@ -647,13 +510,13 @@ int gw_encode_result(struct gw_buf *out, int32_t status, uint32_t applied,
 		message = "";
 	size_t mlen = strnlen(message, GW_MESSAGE_MAX);
 	size_t body = 4 + 4 + 16 + 2 + mlen;
-	uint8_t *p = frame_begin(out, GW_RESULT, body);
+	uint8_t *p = gw_frame_begin(out, GW_RESULT, body);
 	if (!p)
 		return -ENOMEM;
 	p = put_u32(p, (uint32_t)status);
 	p = put_u32(p, applied);
 	p = put_raw(p, uuid ? uuid : zero, 16);
 	put_str(p, message, mlen);
-	frame_end(out, body);
+	gw_frame_end(out, body);
 	return 0;
 }

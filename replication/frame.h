@@ -27,7 +27,21 @@
  *   GW_APPEND  the GW_TOPIC fields, then u32 count, then count messages:
  *              uuid origin_stream, uuid origin_topic, u64 origin_offset,
  *              u64 timestamp_ns, u32 len, len bytes of payload
+ *   GW_FS      a file operation of the global namespace (fs/fsreq.h):
+ *              u8 op, u32 uid, u32 gid, u8 ngroups (at most
+ *              FS_MAX_GROUPS), ngroups u32 gids, str cluster, str stream
+ *              ("" or a name), str name ("", a name or a control file's
+ *              name), u64 offset, u32 size (at most FS_READ_MAX), u32
+ *              mode, u32 owner, u32 group, u32 flags (FS_CTL_REPLACE),
+ *              u32 len and len bytes of data
+ *              (FS_APPEND and FS_WRITECTL only); answered by GW_FSREPLY
  * gateway -> client:
+ *   GW_FSREPLY i32 status (a byte count, 0 or a negative errno), the
+ *              attributes (u32 mode, uid, gid, nlink; u64 size, atime,
+ *              mtime, ctime in ns), the statvfs (8 u64: bsize, frsize,
+ *              blocks, bfree, bavail, files, ffree, namemax), u32 len
+ *              and len bytes of data (at most FS_READDIR_MAX), str
+ *              message (0-1023 bytes)
  *   GW_RESULT  i32 status (0 or a negative errno), u32 applied (messages
  *              appended, GW_APPEND only), uuid (the replica stream's UUID
  *              for GW_OPEN, zeros otherwise), u16 length (0-1023) and
@@ -43,6 +57,7 @@
 #include <stdint.h>
 #include <uuid/uuid.h>
 
+#include "../fs/fsreq.h"
 #include "../fs/topic.h"
 
 #define GW_VERSION 1
@@ -57,6 +72,8 @@ enum gw_type {
 	GW_TOPIC = 3,
 	GW_APPEND = 4,
 	GW_RESULT = 5,
+	GW_FS = 6,
+	GW_FSREPLY = 7,
 };
 
 /* Same values as enum ctl_compression (fs/control.h). */
@@ -84,6 +101,9 @@ struct gw_frame {
 	int32_t status;				/* GW_RESULT */
 	uint32_t applied;			/* GW_RESULT */
 	char message[1024];			/* GW_RESULT, may be cut */
+	struct fs_req fs;	/* GW_FS; data points into the body */
+	struct fs_rep fsrep;	/* GW_FSREPLY; data points into the body
+				 * (not to be freed), message as above */
 };
 
 /* A growable output buffer; owns P. Zero it to start, gw_buf_free after. */
@@ -98,7 +118,8 @@ void gw_buf_free(struct gw_buf *b);
  * gw_body_max - the largest body a frame of TYPE may have, bytes, as sent
  * and uncompressed: what its fields can take for HELLO, OPEN, TOPIC and
  * RESULT (under 2 KiB, with room for compression), GW_FRAME_MAX_BODY for
- * APPEND, 0 for an unknown type. A receiver refuses a header announcing
+ * APPEND and FS, FS_READDIR_MAX and the fixed fields for FSREPLY, 0 for
+ * an unknown type. A receiver refuses a header announcing
  * more before reading the body.
  */
 size_t gw_body_max(uint8_t type);
@@ -146,5 +167,11 @@ int gw_encode_append(struct gw_buf *out, enum gw_compression comp,
 		     uint32_t mode, const struct topic_msg *msgs, size_t n);
 int gw_encode_result(struct gw_buf *out, int32_t status, uint32_t applied,
 		     const uuid_t uuid, const char *message);
+/* GW_FS: REQ's names are checked as the decoder checks them (-EINVAL),
+ * its data only for FS_APPEND and FS_WRITECTL. Never compressed. */
+int gw_encode_fs(struct gw_buf *out, const struct fs_req *req);
+/* GW_FSREPLY: REP's status, attributes, statvfs, data and message (cut at
+ * 1,023 bytes). -EMSGSIZE for data over FS_READDIR_MAX. */
+int gw_encode_fsreply(struct gw_buf *out, const struct fs_rep *rep);
 
 #endif

@@ -31,6 +31,7 @@
 #include "../fs/topic.h"
 #include "apply.h"
 #include "frame.h"
+#include "gwfs.h"
 #include "util/clock.h"
 #include "util/hostport.h"
 #include "../fs/util/lockcheck.h"
@@ -187,6 +188,26 @@ bool gw_peer_upstream(struct gateway *g, const char *names)
 	return yes;
 }
 
+enum sfs_access gw_peer_access(struct gateway *g, const char *names)
+{
+	enum sfs_access best = SFS_ACCESS_REPLICATE;
+	const char *p = names;
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " ");
+		char name[256];
+		if (n && n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = 0;
+			const struct sfs_cluster_conf *cc = config_find_cluster(g->ns->cfg, name);
+			if (cc && cc->gateway && cc->access > best)
+				best = cc->access;
+		}
+		p += n;
+	}
+	return best;
+}
 
 /* A free slot (reaping ended connections); -1 if all are busy. g->mu held. */
 static int free_slot(struct gateway *g, struct gateway_conn **reap, int *nreap)
@@ -248,8 +269,10 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 	struct gateway_conn *reap[GATEWAY_MAX_CONNS];
 	int nreap = 0, rc = 0;
 	const char *names = tls_peer_clusters(tc);
-	/* Before the lock: it may have to look at every stream. */
-	bool upstream = gw_peer_upstream(g, names);
+	/* Before the lock: it may have to look at every stream. A peer
+	 * granted access here is no stranger either. */
+	bool upstream = gw_peer_upstream(g, names) ||
+			gw_peer_access(g, names) >= SFS_ACCESS_READ;
 	struct gateway_conn *c = calloc(1, sizeof(*c));
 	pthread_mutex_lock(&g->mu);
 	int slot = free_slot(g, reap, &nreap);
@@ -448,15 +471,20 @@ static void *accept_main(void *arg)
 }
 
 int gateway_start(struct gateway *g, struct sfs_namespace *ns, SSL_CTX *ctx,
-		  int timeout_ms, uint64_t max_message)
+		  int timeout_ms, uint64_t max_message, const char *mountpoint)
 {
 	g->ns = ns;
 	g->ctx = ctx;
 	g->timeout_ms = timeout_ms;
+	if (!(g->fs = gwfs_new(mountpoint)))
+		return -ENOMEM;
 	gws_init(&g->shares, max_message);
 	int rc = pthread_create(&g->accept_thread, NULL, accept_main, g);
-	if (rc)
+	if (rc) {
+		gwfs_free(g->fs);
+		g->fs = NULL;
 		return -rc;
+	}
 	g->started = true;
 	log_info("gateway: listening on %s", g->listen);
 	return 0;
@@ -480,6 +508,8 @@ void gateway_stop(struct gateway *g)
 		gws_free(&g->shares);
 		gws_names_free(&g->up);
 		g->up_valid = false;
+		gwfs_free(g->fs);
+		g->fs = NULL;
 	}
 	if (g->lfd >= 0)
 		close(g->lfd);

@@ -55,10 +55,12 @@
 #define GATEWAY_REFUSAL_QUIET_NS (60ull * 1000000000ull)
 
 struct gateway_conn;
+struct gwfs;
 
 struct gateway {
 	struct sfs_namespace *ns;
 	SSL_CTX *ctx;			/* borrowed */
+	struct gwfs *fs;		/* peers' file operations (gwfs.h) */
 	int timeout_ms;
 	int lfd;			/* listening socket, -1 if none */
 	char listen[300];
@@ -93,11 +95,17 @@ int gateway_bind(struct gateway *g, const char *listen, char *err,
  * (borrowed; both outlive the gateway). TIMEOUT_MS bounds a whole
  * handshake, each wait for a peer, and with the frame's size a frame
  * (gws_frame_deadline_ns); MAX_MESSAGE (bytes, [mount] max_message) sizes
- * each peer's share of frame buffers (gws_init). Returns 0 or a negative
- * errno from pthread_create.
+ * each peer's share of frame buffers (gws_init). MOUNTPOINT (absolute,
+ * borrowed, outlives the gateway) is where peers' file operations are
+ * carried out (gwfs.h). Returns 0 or a negative errno (pthread_create,
+ * -ENOMEM).
+ *
+ * Stop it (gateway_stop) only after the mount is gone (fuse_unmount):
+ * until then a peer's file operation may wait on this daemon's own FUSE
+ * loop.
  */
 int gateway_start(struct gateway *g, struct sfs_namespace *ns, SSL_CTX *ctx,
-		  int timeout_ms, uint64_t max_message);
+		  int timeout_ms, uint64_t max_message, const char *mountpoint);
 
 /*
  * gateway_stop - stop accepting, close every connection and join every

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "../fs/config.h"
 #include "frame.h"
 #include "gateway.h"
 
@@ -41,6 +42,14 @@ bool gw_log_quiet(struct gateway *g, const char *peer, const char *key);
  * changed. The caller holds no lock.
  */
 bool gw_peer_upstream(struct gateway *g, const char *names);
+
+/*
+ * gw_peer_access - the most any of NAMES (tls_peer_clusters) may do here:
+ * the access of its [cluster] section in this daemon's mount.conf (a
+ * remote cluster's), SFS_ACCESS_REPLICATE for a cluster not declared.
+ * Reads the configuration only; any thread.
+ */
+enum sfs_access gw_peer_access(struct gateway *g, const char *names);
 
 /* gw_stopping - is the gateway stopping? Takes g->mu. */
 bool gw_stopping(struct gateway *g);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "../fs/logging.h"
+#include "gateway.h"
 #include "util/clock.h"
 
 struct gwclient {
@@ -27,6 +28,7 @@ struct gwclient {
 	bool interrupted;
 
 	bool fresh;			/* conn has carried no request yet */
+	uint64_t last_answer_ns;	/* mono_ns of conn's last answer */
 	uint64_t next_attempt_ns;	/* backoff: no connect before this */
 	uint32_t backoff_ms;
 	char last_err[1400];		/* why the last connect failed */
@@ -115,8 +117,9 @@ static int went_down(struct gwclient *gc, int rc, char *err, size_t errlen)
 	return rc;
 }
 
-/* Read one whole frame into *F (a GW_RESULT). */
-static int read_result(struct gwclient *gc, struct tls_conn *c, struct gw_frame *f)
+/* Read one whole frame of type TYPE into *F. */
+static int read_answer(struct gwclient *gc, struct tls_conn *c, uint8_t type,
+		       struct gw_frame *f)
 {
 	uint8_t hb[GW_FRAME_HEADER];
 	struct gw_header h;
@@ -125,7 +128,7 @@ static int read_result(struct gwclient *gc, struct tls_conn *c, struct gw_frame 
 		return rc;
 	if ((rc = gw_header_decode(hb, &h)) < 0)
 		return rc;
-	if (h.type != GW_RESULT)
+	if (h.type != type)
 		return -EPROTO;
 	if (gc->in.cap < h.length) {
 		uint8_t *p = realloc(gc->in.p, h.length);
@@ -138,6 +141,12 @@ static int read_result(struct gwclient *gc, struct tls_conn *c, struct gw_frame 
 		return rc;
 	gc->in.len = h.length;
 	return gw_body_decode(&h, gc->in.p, h.length, &gc->scratch, f);
+}
+
+/* Read one whole GW_RESULT into *F. */
+static int read_result(struct gwclient *gc, struct tls_conn *c, struct gw_frame *f)
+{
+	return read_answer(gc, c, GW_RESULT, f);
 }
 
 /* Connect and say hello, unless connected or backing off. */
@@ -309,6 +318,98 @@ int gwclient_append(struct gwclient *gc, enum gw_compression comp,
 	else
 		snprintf(err, errlen, "cannot encode a request: %s", strerror(-rc));
 	return rc < 0 ? rc : answer(&f, applied, err, errlen);
+}
+
+/*
+ * Wait until the answer to the request just sent can be read: at most
+ * gc->timeout_ms, asking INTERRUPTED (IARG) every 100 ms. 0, -ETIMEDOUT,
+ * -EINTR, or the connection's error.
+ */
+static int wait_answer(struct gwclient *gc, bool (*interrupted)(void *), void *iarg)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)gc->timeout_ms * 1000000ull;
+	for (;;) {
+		if (interrupted && interrupted(iarg))
+			return -EINTR;
+		uint64_t now = mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		uint64_t left_ms = (deadline - now + 999999) / 1000000;
+		int rc = tls_wait_readable(gc->conn, left_ms < 100 ? (int)left_ms : 100);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+}
+
+int gwclient_fs(struct gwclient *gc, const struct fs_req *q, struct fs_rep *rep,
+		bool (*interrupted)(void *), void *iarg, char *err, size_t errlen)
+{
+	memset(rep, 0, sizeof(*rep));
+	gc->out.len = 0;
+	int rc = gw_encode_fs(&gc->out, q);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot encode a request: %s", strerror(-rc));
+		return rc;
+	}
+	struct gw_frame f;
+	/* What changes something is never sent twice: rather than find an
+	 * idle connection closed after sending (the gateway closes one idle
+	 * for GATEWAY_IDLE_NS), it goes on a new one. */
+	bool idempotent = q->op == FS_GETATTR || q->op == FS_READDIR || q->op == FS_READ ||
+			  q->op == FS_STATFS;
+	if (!idempotent && gc->conn && mono_ns() - gc->last_answer_ns > GATEWAY_IDLE_NS / 2)
+		drop(gc);
+	for (int attempt = 0;; attempt++) {
+		if ((rc = ensure_connected(gc, err, errlen)) < 0)
+			return rc;
+		bool reused = !gc->fresh;
+		gc->fresh = false;
+		rc = tls_write_full(gc->conn, gc->out.p, gc->out.len);
+		if (rc == 0)
+			rc = wait_answer(gc, interrupted, iarg);
+		if (rc == 0)
+			rc = read_answer(gc, gc->conn, GW_FSREPLY, &f);
+		if (rc == 0) {
+			gc->last_answer_ns = mono_ns();
+			break;
+		}
+		if (rc == -EINTR) {
+			/* Its answer would come after the next request: a new
+			 * connection for that one. Not a failure of the peer. */
+			drop(gc);
+			snprintf(err, errlen, "interrupted");
+			return rc;
+		}
+		snprintf(gc->last_err, sizeof(gc->last_err), "gateway %s: %s: %s", gc->cluster,
+			 gc->hostport, rc == -EPROTO ? "malformed answer" :
+			 rc == -ECONNRESET ? "connection closed by the gateway (its log says why)" :
+			 rc == -EIO ? tls_last_error(gc->conn) : strerror(-rc));
+		drop(gc);
+		/* Only a connection that sat idle may have been closed under
+		 * us before the request arrived: the request was not carried
+		 * out, so sending it again is safe. */
+		if (idempotent && reused && attempt == 0 && rc == -ECONNRESET)
+			continue;
+		return went_down(gc, rc, err, errlen);
+	}
+	/* The answer's bytes are the client's buffer's: copy them out. */
+	rep->status = f.fsrep.status;
+	rep->attr = f.fsrep.attr;
+	rep->sv = f.fsrep.sv;
+	snprintf(rep->message, sizeof(rep->message), "%s", f.message[0] ? f.message : f.fsrep.message);
+	clean_line(rep->message);
+	if (f.fsrep.len) {
+		rep->data = malloc(f.fsrep.len);
+		if (!rep->data) {
+			gw_frame_free(&f);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		memcpy(rep->data, f.fsrep.data, f.fsrep.len);
+		rep->len = f.fsrep.len;
+	}
+	gw_frame_free(&f);
+	return 0;
 }
 
 int gwclient_backoff_ms(struct gwclient *gc)

@@ -13,6 +13,7 @@
 #ifndef STREAMFS_GWCLIENT_H
 #define STREAMFS_GWCLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uuid/uuid.h>
@@ -75,6 +76,21 @@ int gwclient_append(struct gwclient *gc, enum gw_compression comp,
 		    const char *topic, uint32_t uid, uint32_t gid,
 		    uint32_t mode, const struct topic_msg *msgs, size_t n,
 		    size_t *applied, char *err, size_t errlen);
+
+/*
+ * gwclient_fs - send file operation Q of the global namespace (GW_FS) and
+ * wait for its answer into *REP (its data malloc'd, owned by REP:
+ * fs_rep_free), at most the client's timeout, asking INTERRUPTED (IARG,
+ * may be NULL) every 100 ms. Returns 0 when REP holds the serving
+ * daemon's answer (whose status may be an error), or a connection error
+ * as gwclient_open's, or -EINTR (the connection is dropped: its answer
+ * would come late), always with a line in ERR. A request is sent again
+ * only when it cannot have been carried out (an idle connection found
+ * closed), so an append is never made twice by this client.
+ * Threads: like every call, one at a time per client.
+ */
+int gwclient_fs(struct gwclient *gc, const struct fs_req *q, struct fs_rep *rep,
+		bool (*interrupted)(void *), void *iarg, char *err, size_t errlen);
 
 /*
  * gwclient_backoff_ms - milliseconds until the next connection attempt

@@ -22,6 +22,7 @@
 #include "../fs/topic.h"
 #include "apply.h"
 #include "frame.h"
+#include "gwfs.h"
 #include "util/clock.h"
 #include "../fs/util/lockcheck.h"
 
@@ -36,6 +37,56 @@ static void refuse_log(struct gateway_conn *c, const char *msg)
 	if (c->nlogged < GATEWAY_LOGGED_REASONS)
 		c->logged[c->nlogged++] = h;
 	log_warn("gateway: %s (%s): refused: %s", c->peer, tls_peer_subject(c->tc), msg);
+}
+
+/*
+ * A peer's file operation (GW_FS): refused above its cluster's access
+ * here, else carried out on the mount as its user (gwfs.c), and answered
+ * with GW_FSREPLY. A refusal (of the level, or of the user's rights) is
+ * logged once per connection and reason. Returns 0 to go on, or a
+ * negative errno to close the connection.
+ */
+static int handle_fs(struct gateway_conn *c, struct gw_frame *f)
+{
+	const struct fs_req *q = &f->fs;
+	struct fs_rep rep;
+	memset(&rep, 0, sizeof(rep));
+	char path[3 * 256 + 8];
+	snprintf(path, sizeof(path), "/%s%s%s%s%s", q->cluster, *q->stream ? "/" : "", q->stream,
+		 *q->name ? "/" : "", q->name);
+	enum sfs_access access = gw_peer_access(c->g, tls_peer_clusters(c->tc));
+	int rc;
+	if (strcmp(q->cluster, c->cluster)) {
+		snprintf(rep.message, sizeof(rep.message),
+			 "a request for cluster %s on a connection to cluster %s", q->cluster,
+			 c->cluster);
+		rep.status = -EACCES;
+	} else if ((rc = gwfs_allowed(access, q, rep.message, sizeof(rep.message))) < 0) {
+		rep.status = rc;
+	} else if ((rc = gwfs_serve(c->g->fs, access, q, &rep)) < 0) {
+		rep.status = rc == -ENOTCONN ? -EHOSTDOWN : rc;
+	}
+	if (rep.status == -EACCES || rep.status == -EPERM) {
+		char line[2400];
+		snprintf(line, sizeof(line), "%s %s as uid %u: %s%s%s", fs_op_name(q->op), path,
+			 q->who.uid, strerror(-rep.status), rep.message[0] ? ": " : "", rep.message);
+		refuse_log(c, line);
+	}
+	c->out.len = 0;
+	rc = gw_encode_fsreply(&c->out, &rep);
+	if (rc == -EMSGSIZE) {
+		fs_rep_free(&rep);
+		rep.status = -EFBIG;
+		rc = gw_encode_fsreply(&c->out, &rep);
+	}
+	fs_rep_free(&rep);
+	if (rc == 0)
+		rc = tls_write_by(c->tc, c->out.p, c->out.len,
+				  gws_frame_deadline_ns(mono_ns(), c->out.len, c->g->timeout_ms));
+	/* A big answer's buffer is not kept for the next one. */
+	if (c->out.cap > GATEWAY_FRAME_KEEP)
+		gw_buf_free(&c->out);
+	return rc;
 }
 
 /* Answer with GW_RESULT. Returns 0 or a negative errno (connection lost). */
@@ -82,11 +133,14 @@ static int handle(struct gateway_conn *c, struct gw_frame *f)
 		int rc = reply(c, status, 0, none, msg);
 		return rc < 0 ? rc : status;
 	}
-	if (f->type == GW_RESULT || !c->cluster[0]) {
+	if (f->type == GW_RESULT || f->type == GW_FSREPLY || !c->cluster[0]) {
 		log_warn("gateway: %s (%s): %s before hello: connection closed", c->peer,
-			 tls_peer_subject(c->tc), f->type == GW_RESULT ? "a result" : "a request");
+			 tls_peer_subject(c->tc),
+			 f->type == GW_RESULT || f->type == GW_FSREPLY ? "an answer" : "a request");
 		return -EPROTO;
 	}
+	if (f->type == GW_FS)
+		return handle_fs(c, f);
 
 	struct stream *t = NULL;
 	bool opened = false;	/* the refusal, if any, is apply_open's */
@@ -184,7 +238,9 @@ static const char *reserve_what(int rc)
  * decompressed)? A stranger only small ones (gwshares.h). */
 static bool frame_allowed(struct gateway_conn *c, uint64_t len)
 {
-	return len <= GWS_STRANGER_BODY || gw_peer_upstream(c->g, tls_peer_clusters(c->tc));
+	const char *names = tls_peer_clusters(c->tc);
+	return len <= GWS_STRANGER_BODY || gw_peer_upstream(c->g, names) ||
+	       gw_peer_access(c->g, names) >= SFS_ACCESS_WRITE;
 }
 
 /*

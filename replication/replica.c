@@ -200,6 +200,15 @@ static int hook_cluster_reachable(void *arg, const char *name, char *why, size_t
 	return -1;
 }
 
+/* A user's file operation on a remote cluster: one of the pool's
+ * connections (gwpool.h). */
+static int hook_fs_call(void *arg, const struct fs_req *q, struct fs_rep *rep,
+			bool (*interrupted)(void *), void *iarg, char *err, size_t errlen)
+{
+	struct replicator *rp = arg;
+	return gwpool_call(rp->fspool, q, rep, interrupted, iarg, err, errlen);
+}
+
 const struct repl_hooks replication_hooks = {
 	.wake = replicator_wake,
 	.replica_new = hook_replica_new,
@@ -210,4 +219,5 @@ const struct repl_hooks replication_hooks = {
 	.sync_wait = hook_sync_wait,
 	.cluster_reachable = hook_cluster_reachable,
 	.replica_lookup = hook_replica_lookup,
+	.fs_call = hook_fs_call,
 };

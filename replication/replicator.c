@@ -674,6 +674,8 @@ int replicator_start(struct replicator *r, struct sfs_namespace *ns)
 {
 	r->ns = ns;
 	r->nlanes = 0;
+	if (!(r->fspool = gwpool_new(ns->cfg, r->ctx, r->gw_timeout_ms)))
+		return -ENOMEM;
 	r->lanes[r->nlanes++] = (struct replicator_lane){ .rp = r };
 	for (int i = 0; i < ns->nclusters; i++) {
 		struct cluster *cl = &ns->clusters[i];
@@ -718,6 +720,10 @@ void replicator_stop(struct replicator *r)
 		r->lanes[i].gc = NULL;
 	}
 	r->nlanes = 0;
+	/* No user's file operation runs any more (the FUSE loop has ended). */
+	gwpool_interrupt(r->fspool);
+	gwpool_free(r->fspool);
+	r->fspool = NULL;
 	/* The lanes are gone: save what they left for later. */
 	struct stream **streams;
 	int n = r->ns ? ns_streams_snapshot(r->ns, &streams) : -1;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../fs/namespace.h"
+#include "gwpool.h"
 
 #define REPLICATOR_RETRY_MS 1000
 /* A remote replica is asked whether it is still there (and the same
@@ -54,6 +55,9 @@ struct replicator {
 	int gw_timeout_ms;
 	struct replicator_lane lanes[1 + SFS_MAX_CLUSTERS];
 	int nlanes;
+	/* The connections of users' file operations on remote clusters
+	 * (the global namespace; gwpool.h), the fs_call hook's. */
+	struct gwpool *fspool;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;	/* broadcast by every wake */
 	uint64_t gen;		/* bumped by every wake */

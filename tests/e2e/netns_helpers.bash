@@ -58,6 +58,9 @@
 #
 # Before nh_setup / nh_conf a test may set (associative arrays, by HOST):
 #   NH_MOUNT_EXTRA[HOST]  lines added to HOST's [mount] section
+#   NH_ACCESS[HOST] or NH_ACCESS[HOST:CLUSTER]   what HOST lets the other
+#                         hosts' clusters (or cluster CLUSTER) do through
+#                         its gateway: replicate, read, write or admin
 #   NH_CONF_EXTRA[HOST]   text appended to HOST's mount.conf, after the
 #                         [gateway] section (so lines before any section
 #                         header are [gateway] keys); printf %b: "\n" works
@@ -94,7 +97,7 @@ NH_HOSTS=()
 NH_NETNS=()			# namespaces made, in order (teardown deletes them)
 # (declare -g: bats loads this file inside a function)
 declare -gA NH_ADDR=() NH_CLUSTERS=() NH_NS=() NH_MNT=() NH_PID=() \
-	NH_STATUS=() NH_MOUNT_EXTRA=() NH_CONF_EXTRA=() NH_CERT=()
+	NH_STATUS=() NH_MOUNT_EXTRA=() NH_CONF_EXTRA=() NH_CERT=() NH_ACCESS=()
 
 _nh_err() {
 	echo "netns_helpers: $*" >&2
@@ -294,7 +297,7 @@ nh_cert() {
 # certificate, the test's CA), then NH_CONF_EXTRA[HOST]. Takes effect at
 # the next nh_start.
 nh_conf() {
-	local h=$1 o c cert
+	local h=$1 o c cert a
 	_nh_ready "$h" || return 1
 	cert=${NH_CERT[$h]:-$h}
 	[[ $cert == */* ]] || cert=$NH_DIR/certs/$cert
@@ -313,6 +316,8 @@ nh_conf() {
 				echo "; host $o"
 				echo "[cluster $c]"
 				echo "gateway = ${NH_ADDR[$o]}:$NH_PORT"
+				a=${NH_ACCESS[$h:$c]:-${NH_ACCESS[$h]:-}}
+				[[ -z $a ]] || echo "access = $a"
 			done
 		done
 		echo "[gateway]"

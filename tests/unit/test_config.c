@@ -335,6 +335,36 @@ static void test_duplicate_cluster(void **state)
 		     "duplicate cluster 'a'", END);
 }
 
+/* [cluster] access: what a remote cluster may do here (the global
+ * namespace, docs/global-namespace.md). */
+static void test_access(void **state)
+{
+	(void)state;
+	static const char *const gw = "[gateway]\ncert = /c\nkey = /k\nca = /a\n";
+	char text[512];
+	struct sfs_config cfg;
+	static const char *const names[] = { "replicate", "read", "write", "admin" };
+	for (int a = 0; a < 4; a++) {
+		snprintf(text, sizeof(text), "[cluster a]\ndata = /a\n[cluster b]\n"
+			 "gateway = h:1\naccess = %s\n%s", names[a], gw);
+		load_ok("mount.conf", text, &cfg);
+		assert_int_equal(cfg.clusters[1].access, a);
+		assert_int_equal(cfg.clusters[0].access, SFS_ACCESS_REPLICATE);
+		config_free(&cfg);
+	}
+	snprintf(text, sizeof(text), "[cluster b]\ngateway = h:1\n%s", gw);
+	load_ok("mount.conf", text, &cfg);
+	assert_int_equal(cfg.clusters[0].access, SFS_ACCESS_REPLICATE);
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "[cluster b]\ngateway = h:1\naccess = all\n%s", gw);
+	expect_error(text, 3, "[cluster b]", "bad value 'all' for 'access'",
+		     "replicate, read, write or admin", END);
+	expect_error("[cluster a]\ndata = /a\naccess = read\n", 3, "[cluster a]",
+		     "'access' is what a remote cluster may do here", END);
+	snprintf(text, sizeof(text), "[cluster b]\ngateway = h:1\naccess = read\naccess = write\n%s", gw);
+	expect_error(text, 4, "'access' already set at line 3", END);
+}
+
 static void test_duplicate_key(void **state)
 {
 	(void)state;
@@ -607,6 +637,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_key, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_and_gateway, setup,
 						teardown),

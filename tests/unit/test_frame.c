@@ -507,19 +507,24 @@ static void test_header_rejects(void **state)
 		p[i] ^= 0x20;
 		assert_int_equal(gw_header_decode(p, &h), -EPROTO);
 	}
-	static const uint8_t bad_types[] = { 0, 6, 7, 0x80, 0xff };
+	static const uint8_t bad_types[] = { 0, 8, 9, 0x80, 0xff };
 	for (size_t i = 0; i < sizeof(bad_types); i++) {
 		memcpy(p, ok, sizeof(p));
 		p[4] = bad_types[i];
 		assert_int_equal(gw_header_decode(p, &h), -EPROTO);
 	}
-	for (int t = GW_HELLO; t <= GW_RESULT; t++) {
+	for (int t = GW_HELLO; t <= GW_FSREPLY; t++) {
 		memcpy(p, ok, sizeof(p));
 		p[4] = (uint8_t)t;
 		/* each type has a bound of its own: at it fine, past it not */
 		size_t max = gw_body_max((uint8_t)t);
 		assert_true(max > 0);
-		assert_true(t == GW_APPEND ? max == GW_FRAME_MAX_BODY : max < 2048);
+		if (t == GW_APPEND || t == GW_FS)
+			assert_true(max == GW_FRAME_MAX_BODY);
+		else if (t == GW_FSREPLY)
+			assert_true(max > FS_READDIR_MAX && max < FS_READDIR_MAX + 2048);
+		else
+			assert_true(max < 2048);
 		p[8] = max & 0xff;
 		p[9] = (max >> 8) & 0xff;
 		p[10] = (max >> 16) & 0xff;
@@ -1092,10 +1097,175 @@ static void test_encoder_errors(void **state)
 	gw_buf_free(&out);
 }
 
+
+/* ---- the global namespace's frames (GW_FS, GW_FSREPLY; frame_fs.c) ---- */
+
+static struct fs_req sample_fs(void)
+{
+	static const uint8_t data[] = "one\ntwo\n";
+	struct fs_req q = { .op = FS_APPEND };
+	q.who.uid = 1000;
+	q.who.gid = 1001;
+	q.who.ngroups = 3;
+	q.who.groups[0] = 4;
+	q.who.groups[1] = 27;
+	q.who.groups[2] = UINT32_MAX;
+	strcpy(q.cluster, "london");
+	strcpy(q.stream, "activity");
+	strcpy(q.name, "clicks");
+	q.offset = 0;
+	q.owner = q.group = UINT32_MAX;
+	q.data = data;
+	q.len = sizeof(data) - 1;
+	return q;
+}
+
+static void check_fs(const struct gw_frame *f)
+{
+	assert_int_equal(f->type, GW_FS);
+	const struct fs_req *q = &f->fs;
+	assert_int_equal(q->op, FS_APPEND);
+	assert_int_equal(q->who.uid, 1000);
+	assert_int_equal(q->who.gid, 1001);
+	assert_int_equal(q->who.ngroups, 3);
+	assert_int_equal(q->who.groups[1], 27);
+	assert_int_equal(q->who.groups[2], UINT32_MAX);
+	assert_string_equal(q->cluster, "london");
+	assert_string_equal(q->stream, "activity");
+	assert_string_equal(q->name, "clicks");
+	assert_int_equal(q->owner, UINT32_MAX);
+	assert_int_equal(q->len, 8);
+	assert_memory_equal(q->data, "one\ntwo\n", 8);
+}
+
+static void test_roundtrip_fs(void **state)
+{
+	(void)state;
+	struct gw_buf out = { 0 };
+	struct fs_req q = sample_fs();
+	assert_int_equal(gw_encode_fs(&out, &q), 0);
+	roundtrip(&out, check_fs);
+	gw_buf_free(&out);
+	/* a control file's name, a read with its offset and size */
+	struct gw_buf scratch = { 0 };
+	struct gw_frame f;
+	q = (struct fs_req){ .op = FS_READ, .offset = 1ull << 40, .size = FS_READ_MAX };
+	strcpy(q.cluster, "c");
+	strcpy(q.stream, "s");
+	strcpy(q.name, ".upstreams");
+	assert_int_equal(gw_encode_fs(&out, &q), 0);
+	assert_int_equal(decode_frame(out.p, out.len, &scratch, &f), 0);
+	assert_int_equal(f.fs.op, FS_READ);
+	assert_int_equal(f.fs.offset, 1ull << 40);
+	assert_int_equal(f.fs.size, FS_READ_MAX);
+	assert_string_equal(f.fs.name, ".upstreams");
+	assert_int_equal(f.fs.len, 0);
+	gw_frame_free(&f);
+	gw_buf_free(&out);
+	gw_buf_free(&scratch);
+}
+
+static void check_fsreply(const struct gw_frame *f)
+{
+	assert_int_equal(f->type, GW_FSREPLY);
+	const struct fs_rep *a = &f->fsrep;
+	assert_int_equal(a->status, 5);
+	assert_int_equal(a->attr.mode, 0100640);
+	assert_int_equal(a->attr.uid, 7);
+	assert_int_equal(a->attr.size, 1ull << 33);
+	assert_int_equal(a->attr.mtime_ns, 1234567890123456789ull);
+	assert_int_equal(a->sv.namemax, 255);
+	assert_int_equal(a->len, 5);
+	assert_memory_equal(a->data, "hello", 5);
+	assert_string_equal(a->message, "why not");
+}
+
+static void test_roundtrip_fsreply(void **state)
+{
+	(void)state;
+	struct gw_buf out = { 0 };
+	struct fs_rep a = { .status = 5 };
+	a.attr = (struct fs_attr){ .mode = 0100640, .uid = 7, .size = 1ull << 33,
+				   .mtime_ns = 1234567890123456789ull };
+	a.sv.namemax = 255;
+	a.data = (uint8_t *)"hello";
+	a.len = 5;
+	strcpy(a.message, "why not");
+	assert_int_equal(gw_encode_fsreply(&out, &a), 0);
+	roundtrip(&out, check_fsreply);
+	gw_buf_free(&out);
+}
+
+/* Every prefix of a good body is refused, and so is each bad field. */
+static void test_fs_rejects(void **state)
+{
+	(void)state;
+	struct gw_buf out = { 0 }, scratch = { 0 };
+	struct gw_frame f;
+	struct fs_req q = sample_fs();
+	assert_int_equal(gw_encode_fs(&out, &q), 0);
+	size_t len = out.len - GW_FRAME_HEADER;
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(body_decode_as(GW_FS, 0, out.p + GW_FRAME_HEADER, n, &scratch, &f),
+				 -EPROTO);
+	/* the op byte: 0 and past the last */
+	uint8_t *body = out.p + GW_FRAME_HEADER;
+	body[0] = 0;
+	assert_int_equal(body_decode_as(GW_FS, 0, body, len, &scratch, &f), -EPROTO);
+	body[0] = FS_OP_MAX + 1;
+	assert_int_equal(body_decode_as(GW_FS, 0, body, len, &scratch, &f), -EPROTO);
+	body[0] = FS_APPEND;
+	/* more groups than a request may carry */
+	body[9] = FS_MAX_GROUPS + 1;
+	assert_int_equal(body_decode_as(GW_FS, 0, body, len, &scratch, &f), -EPROTO);
+	gw_buf_free(&out);
+	/* what the encoder refuses, the decoder would too */
+	static const char *const bad_names[] = { "..", ".", "a/b", ".fuse_hidden0123456789abcdef",
+						 "" };
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		q = sample_fs();
+		strcpy(q.name, bad_names[i]);
+		if (!*bad_names[i])
+			strcpy(q.stream, "");	/* a stream-less name is fine if empty */
+		int rc = gw_encode_fs(&out, &q);
+		if (*bad_names[i])
+			assert_int_equal(rc, -EINVAL);
+		gw_buf_free(&out);
+	}
+	q = sample_fs();
+	strcpy(q.stream, "");	/* a name without its stream */
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	q = sample_fs();
+	q.op = FS_GETATTR;	/* data on what takes none */
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	q = sample_fs();
+	q.flags = FS_CTL_REPLACE;	/* a flag of another operation */
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	q = sample_fs();
+	q.op = FS_READ;
+	q.len = 0;
+	q.size = FS_READ_MAX + 1;
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	assert_int_equal(out.len, 0);
+	/* a reply claiming more bytes read than it carries */
+	struct fs_rep a = { .status = 9, .data = (uint8_t *)"abc", .len = 3 };
+	assert_int_equal(gw_encode_fsreply(&out, &a), 0);
+	assert_int_equal(decode_frame(out.p, out.len, &scratch, &f), -EPROTO);
+	gw_buf_free(&out);
+	/* and a status past the errno range */
+	a = (struct fs_rep){ .status = -5000 };
+	assert_int_equal(gw_encode_fsreply(&out, &a), -EINVAL);
+	gw_buf_free(&out);
+	gw_buf_free(&scratch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_bytes),
+		cmocka_unit_test(test_roundtrip_fs),
+		cmocka_unit_test(test_roundtrip_fsreply),
+		cmocka_unit_test(test_fs_rejects),
 		cmocka_unit_test(test_result_bytes),
 		cmocka_unit_test(test_frames_back_to_back),
 		cmocka_unit_test(test_roundtrip_hello),

@@ -1,0 +1,575 @@
+/*
+ * fuse_remote.c - the FUSE handlers for paths under a cluster another
+ * daemon serves (the global namespace, docs/global-namespace.md): each
+ * turns the path and the caller into a request (fs/fsreq.h) for the
+ * cluster's home (cluster_ops.call), which the serving daemon carries out
+ * on its own mount as that caller. So every rule of a topic, a stream and
+ * a control file is the serving daemon's, applied once, there.
+ *
+ * What stays here is what belongs to an open file: line assembly of a
+ * topic's writes (fs/lines.h, with this daemon's max_message; the serving
+ * daemon applies its own), the complete lines of one write() sent as one
+ * append; a control file's lines collected up to each flush; and, for a
+ * reader at the end of a topic, the last size seen, so that `tail -f`
+ * waits out a lost link instead of failing or starting over.
+ *
+ * Lock order: pending_list.mu, then fh.mu (as fs/fuse_files.c). No lock is
+ * held while a request waits on the network, except the open file's own
+ * (one request at a time per open file, as local writes).
+ */
+#define _GNU_SOURCE
+#include "fuse_remote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "logging.h"
+#include "names.h"
+
+/* A control file's lines held between flushes, at most (its lines are
+ * 64 KiB at most, and a set is a few of them). */
+#define REMOTE_CTL_MAX (1u << 20)
+
+static bool request_interrupted(void *arg)
+{
+	(void)arg;
+	return fuse_interrupted();
+}
+
+/* The caller of the current request, as a request carries it. */
+static void caller_of(struct fs_caller *who)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	gid_t groups[FS_MAX_GROUPS];
+	memset(who, 0, sizeof(*who));
+	who->uid = ctx->uid;
+	who->gid = ctx->gid;
+	int k = fuse_getgroups(FS_MAX_GROUPS, groups);
+	if (k > FS_MAX_GROUPS)
+		k = FS_MAX_GROUPS;	/* more are cut: they travel as a hint */
+	for (int i = 0; i < k; i++)
+		who->groups[i] = groups[i];
+	who->ngroups = k < 0 ? 0 : (uint32_t)k;
+}
+
+static void req_init(struct fs_req *q, enum fs_op op, const struct cluster *cl,
+		     const char *stream, const char *file, const struct fs_caller *who)
+{
+	memset(q, 0, sizeof(*q));
+	q->op = op;
+	q->who = *who;
+	snprintf(q->cluster, sizeof(q->cluster), "%s", cl->name);
+	snprintf(q->stream, sizeof(q->stream), "%s", stream ? stream : "");
+	snprintf(q->name, sizeof(q->name), "%s", file ? file : "");
+	q->owner = q->group = (uint32_t)-1;
+}
+
+/*
+ * Send Q to CL's serving daemon and wait: its status (a count, 0 or a
+ * negative errno), or the connection's error (*DOWN set then). REP is
+ * filled (fs_rep_free it). A refusal with a reason is logged here too,
+ * as a local one would be.
+ */
+static int call(struct cluster *cl, const struct fs_req *q, struct fs_rep *rep, bool *down)
+{
+	int rc = cl->ops->call(cl, q, rep, request_interrupted, NULL);
+	if (down)
+		*down = rc < 0 && rc != -EINTR;
+	if (rc < 0)
+		return rc;
+	if (rep->status < 0 && rep->message[0])
+		log_warn("%s /%s/%s%s%s: refused by the daemon serving %s: %s", fs_op_name(q->op),
+			 q->cluster, q->stream, *q->name ? "/" : "", q->name, q->cluster,
+			 rep->message);
+	return rep->status;
+}
+
+/* A request of a path's caller, with nothing to send and no data back. */
+static int call_simple(struct cluster *cl, enum fs_op op, const struct loc *l, uint32_t mode,
+		       uint32_t owner, uint32_t group)
+{
+	struct fs_caller who;
+	struct fs_req q;
+	struct fs_rep rep;
+	caller_of(&who);
+	req_init(&q, op, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
+	q.mode = mode & 07777;
+	q.owner = owner;
+	q.group = group;
+	int rc = call(cl, &q, &rep, NULL);
+	fs_rep_free(&rep);
+	return rc < 0 ? rc : 0;
+}
+
+static void stat_of(const struct fs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = a->mode;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_nlink = a->nlink;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_blksize = 4096;
+	set_time(&st->st_atim, a->atime_ns);
+	set_time(&st->st_mtim, a->mtime_ns);
+	set_time(&st->st_ctim, a->ctime_ns);
+}
+
+struct cluster *remote_cluster(struct sfs_daemon *d, const struct loc *l)
+{
+	if (l->kind == L_ROOT)
+		return NULL;
+	struct cluster *cl = ns_cluster(&d->ns, l->c);
+	return cl && cl->remote && cl->ops && cl->ops->call ? cl : NULL;
+}
+
+/* The key of remote topic CL/STREAM/FILE on the pending list: odd, so
+ * never the address of a local topic (fs/lines.h keys those). */
+static const void *pending_key(const struct cluster *cl, const char *stream, const char *file)
+{
+	char path[3 * 256 + 4];
+	int n = snprintf(path, sizeof(path), "%s/%s/%s", cl->name, stream, file);
+	uint64_t h = XXH3_64bits(path, n > 0 ? (size_t)n : 0) | 1;
+	return (const void *)(uintptr_t)h;
+}
+
+/* Send RF's held last line (h.mu held). 0 or a negative errno. */
+static int send_partial(struct remote_fh *rf)
+{
+	struct line_asm *la = &rf->h.lines;
+	if (!la->len)
+		return 0;
+	struct fs_req q;
+	struct fs_rep rep;
+	req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);
+	q.data = (const uint8_t *)la->buf;
+	q.len = la->len;
+	int rc = call(rf->cl, &q, &rep, NULL);
+	fs_rep_free(&rep);
+	lines_drop(la);
+	if (rc < 0)
+		log_warn("close %s: the last line could not be appended: %s", fh_path(&rf->h),
+			 strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
+/* Store every waiting last line of remote topic CL/STREAM/FILE before
+ * someone here looks at it (as commit_pending for a local topic). */
+static void remote_commit(struct sfs_daemon *d, struct cluster *cl, const char *stream,
+			  const char *file)
+{
+	if (!atomic_load(&d->pending.count))
+		return;
+	struct pending_line *pn = pending_take(&d->pending, pending_key(cl, stream, file));
+	while (pn) {
+		struct pending_line *next = pn->next;
+		struct remote_fh *rf = (struct remote_fh *)((char *)pn -
+							    offsetof(struct remote_fh, pending));
+		pn->next = NULL;
+		send_partial(rf);
+		pthread_mutex_unlock(pn->mu);
+		pn = next;
+	}
+}
+
+int remote_getattr(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
+		   struct stat *st)
+{
+	struct fs_caller who;
+	struct fs_req q;
+	struct fs_rep rep;
+	bool down;
+	if (l->kind == L_TOPIC)
+		remote_commit(d, cl, l->s, l->t);
+	caller_of(&who);
+	req_init(&q, FS_GETATTR, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
+	int rc = call(cl, &q, &rep, &down);
+	if (rc == 0)
+		stat_of(&rep.attr, st);
+	fs_rep_free(&rep);
+	if (down && l->kind == L_CLUSTER) {
+		/* /<cluster> stays a directory while its daemon is away, so
+		 * that ls -l /mapr lists it; what is under it fails. */
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFDIR | cl->mode;
+		st->st_nlink = 2;
+		set_time(&st->st_mtim, d->ns.mount_ns);
+		st->st_ctim = st->st_atim = st->st_mtim;
+		return 0;
+	}
+	return rc;
+}
+
+int remote_fgetattr(struct sfs_daemon *d, struct remote_fh *rf, struct stat *st)
+{
+	struct fs_req q;
+	struct fs_rep rep;
+	bool down;
+	if (!rf->ctl)
+		remote_commit(d, rf->cl, rf->stream, rf->file);
+	req_init(&q, FS_GETATTR, rf->cl, rf->stream, rf->file, &rf->who);
+	int rc = call(rf->cl, &q, &rep, &down);
+	pthread_mutex_lock(&rf->h.mu);
+	if (rc == 0) {
+		rf->attr = rep.attr;
+		rf->known = true;
+		if (rep.attr.size > rf->seen_end)
+			rf->seen_end = rep.attr.size;
+	} else if (down && rf->known) {
+		/* What was seen last: a reader polling the size (tail -f)
+		 * waits for the link, and never sees the topic shrink. */
+		rc = 0;
+	}
+	struct fs_attr a = rf->attr;
+	pthread_mutex_unlock(&rf->h.mu);
+	fs_rep_free(&rep);
+	if (rc == 0)
+		stat_of(&a, st);
+	return rc;
+}
+
+int remote_readdir(struct sfs_daemon *d, struct cluster *cl, const struct loc *l, void *buf,
+		   fuse_fill_dir_t filler)
+{
+	(void)d;
+	struct fs_caller who;
+	struct fs_req q;
+	struct fs_rep rep;
+	caller_of(&who);
+	req_init(&q, FS_READDIR, cl, l->s, "", &who);
+	int rc = call(cl, &q, &rep, NULL);
+	if (rc == 0) {
+		filler(buf, ".", NULL, 0, 0);
+		filler(buf, "..", NULL, 0, 0);
+		/* Names as the serving daemon's decoder would take them back:
+		 * anything else is not passed on. */
+		for (size_t i = 0; i < rep.len;) {
+			const char *name = (const char *)rep.data + i;
+			size_t n = strnlen(name, rep.len - i);
+			if (n == rep.len - i)
+				break;	/* no NUL: cut off */
+			if (n <= 255 && (name_valid(name) || ctlfile_by_name(name) >= 0))
+				filler(buf, name, NULL, 0, 0);
+			i += n + 1;
+		}
+	}
+	fs_rep_free(&rep);
+	return rc < 0 ? rc : 0;
+}
+
+int remote_mkdir(struct cluster *cl, const struct loc *l, mode_t mode)
+{
+	if (l->kind != L_STREAM) {
+		log_warn("mkdir /%s/%s/%s: refused: only streams (/<cluster>/<stream>) are directories",
+			 l->c, l->s, l->t);
+		return -EPERM;
+	}
+	if (!name_valid(l->s)) {
+		log_warn("mkdir /%s/%s: refused: invalid stream name (1-255 of A-Z a-z 0-9 . _ -, not starting with '.')",
+			 l->c, l->s);
+		return -EINVAL;
+	}
+	return call_simple(cl, FS_MKDIR, l, mode, 0, 0);
+}
+
+int remote_rmdir(struct cluster *cl, const struct loc *l)
+{
+	if (l->kind == L_TOPIC || l->kind == L_CTL)
+		return -ENOTDIR;
+	if (l->kind != L_STREAM || !name_valid(l->s))
+		return -EPERM;
+	return call_simple(cl, FS_RMDIR, l, 0, 0, 0);
+}
+
+int remote_unlink(struct cluster *cl, const struct loc *l)
+{
+	if (l->kind == L_CTL) {
+		log_warn("rm /%s/%s/%s: refused: control files cannot be removed", l->c, l->s, l->t);
+		return -EPERM;
+	}
+	if (l->kind != L_TOPIC)
+		return -EISDIR;
+	/* libfuse removing the hidden name it gave a topic removed while
+	 * open (remote_hide): that topic went at the rename. */
+	if (is_hidden_name(l->t))
+		return 0;
+	if (!name_valid(l->t))
+		return -ENOENT;
+	return call_simple(cl, FS_UNLINK, l, 0, 0, 0);
+}
+
+int remote_hide(struct cluster *cl, const struct loc *from)
+{
+	/* The rm of an open file, as libfuse makes it (a rename to a hidden
+	 * name; see sfs_rename): the topic is removed there at once, as rm
+	 * does; the open files here read on until they find it gone. */
+	return remote_unlink(cl, from);
+}
+
+int remote_set_owner(struct cluster *cl, const struct loc *l, uid_t uid, gid_t gid,
+		     mode_t mode)
+{
+	if (l->kind == L_CTL) {
+		log_warn("chmod/chown /%s/%s/%s: refused: follows its stream", l->c, l->s, l->t);
+		return -EPERM;
+	}
+	if ((l->kind >= L_STREAM && !name_valid(l->s)) || (l->kind == L_TOPIC && !name_valid(l->t)))
+		return -ENOENT;
+	if (mode != (mode_t)-1)
+		return call_simple(cl, FS_CHMOD, l, mode, 0, 0);
+	return call_simple(cl, FS_CHOWN, l, 0, (uint32_t)uid, (uint32_t)gid);
+}
+
+/* Open L (a topic or control file of CL) for FI: asked of the serving
+ * daemon first (FS_OPEN, or FS_CREATE with MODE when CREATE). */
+static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
+		     struct fuse_file_info *fi, bool create, mode_t mode)
+{
+	if (l->kind < L_TOPIC)
+		return -EISDIR;
+	if (l->kind == L_TOPIC && !name_valid(l->t)) {
+		if (create) {
+			log_warn("create /%s/%s/%s: refused: invalid topic name (1-255 of A-Z a-z 0-9 . _ -, not starting with '.')",
+				 l->c, l->s, l->t);
+			return -EINVAL;
+		}
+		return -ENOENT;
+	}
+	if (!name_valid(l->s))
+		return -ENOENT;
+	bool ctl = l->kind == L_CTL;
+	int acc = fi->flags & O_ACCMODE;
+	struct fs_caller who;
+	struct fs_req q;
+	struct fs_rep rep;
+	caller_of(&who);
+	if (!ctl)
+		remote_commit(d, cl, l->s, l->t);
+	req_init(&q, create && !ctl ? FS_CREATE : FS_OPEN, cl, l->s, l->t, &who);
+	q.mode = mode & 07777;
+	q.flags = (acc != O_WRONLY ? FS_O_READ : 0) | (acc != O_RDONLY ? FS_O_WRITE : 0) |
+		  ((fi->flags & O_TRUNC) ? FS_O_TRUNC : 0);
+	if (q.op == FS_CREATE)
+		q.flags = 0;
+	int rc = call(cl, &q, &rep, NULL);
+	struct fs_attr attr = rep.attr;
+	fs_rep_free(&rep);
+	if (rc < 0)
+		return rc;
+	struct remote_fh *rf = remote_fh_new(cl, l->s, l->t, ctl, &who, &d->held);
+	if (!rf)
+		return -ENOMEM;
+	rf->replacing = ctl && (fi->flags & O_TRUNC) && acc != O_RDONLY;
+	rf->pending.key = pending_key(cl, l->s, l->t);
+	if (attr.mode) {
+		rf->attr = attr;
+		rf->known = true;
+		rf->seen_end = attr.size;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)&rf->h;
+	return 0;
+}
+
+int remote_open(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
+		struct fuse_file_info *fi)
+{
+	return open_file(d, cl, l, fi, false, 0);
+}
+
+int remote_create(struct sfs_daemon *d, struct cluster *cl, const struct loc *l, mode_t mode,
+		  struct fuse_file_info *fi)
+{
+	if (l->kind != L_TOPIC && l->kind != L_CTL) {
+		log_warn("create /%s/%s: refused: files live in streams (/<cluster>/<stream>/<topic>)",
+			 l->c, l->s);
+		return -EPERM;
+	}
+	return open_file(d, cl, l, fi, true, mode);
+}
+
+int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t size, off_t off)
+{
+	if (!rf->ctl)
+		remote_commit(d, rf->cl, rf->stream, rf->file);
+	struct fs_req q;
+	struct fs_rep rep;
+	bool down;
+	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
+	q.offset = (uint64_t)off;
+	q.size = size > FS_READ_MAX ? FS_READ_MAX : (uint32_t)size;
+	int rc = call(rf->cl, &q, &rep, &down);
+	if (rc > 0) {
+		/* Never more than asked for, or than came. */
+		if ((size_t)rc > q.size || (size_t)rc != rep.len)
+			rc = -EIO;
+		else
+			memcpy(buf, rep.data, (size_t)rc);
+	}
+	fs_rep_free(&rep);
+	pthread_mutex_lock(&rf->h.mu);
+	if (rc >= 0 && (uint64_t)off + (uint64_t)rc > rf->seen_end)
+		rf->seen_end = (uint64_t)off + (uint64_t)rc;
+	/* A reader at the end of what it has seen, while the serving daemon
+	 * is away, finds nothing new yet (tail -f waits); below it, the
+	 * error. */
+	if (rc < 0 && down && !rf->ctl && (uint64_t)off >= rf->seen_end)
+		rc = 0;
+	pthread_mutex_unlock(&rf->h.mu);
+	return rc;
+}
+
+/* lines_write's append for a remote topic: the messages of one write()
+ * sent as one append, each with its '\n' again. */
+static int append_remote(void *arg, const struct iovec *iov, size_t n)
+{
+	struct remote_fh *rf = arg;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += iov[i].iov_len + 1;
+	char *buf = malloc(total ? total : 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+		buf[at++] = '\n';
+	}
+	struct fs_req q;
+	struct fs_rep rep;
+	req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);
+	q.data = (const uint8_t *)buf;
+	q.len = total;
+	int rc = call(rf->cl, &q, &rep, NULL);
+	fs_rep_free(&rep);
+	free(buf);
+	if (rc >= 0 && (size_t)rc != total)
+		rc = -EIO;	/* the serving daemon appends all or nothing */
+	return rc < 0 ? rc : 0;
+}
+
+/* lines_collect's text for a remote control file: kept until the flush. */
+static int collect_ctl(void *arg, const char *text, size_t len)
+{
+	struct remote_fh *rf = arg;
+	if (rf->textlen + len > REMOTE_CTL_MAX)
+		return -EFBIG;
+	if (rf->textlen + len > rf->textcap) {
+		size_t cap = rf->textcap ? rf->textcap : 4096;
+		while (cap < rf->textlen + len)
+			cap *= 2;
+		struct line_asm *la = &rf->h.lines;
+		if (la->budget && hold_charge(la->budget, la->owner, cap - rf->textcap) < 0)
+			return -ENOBUFS;
+		char *p = realloc(rf->text, cap);
+		if (!p) {
+			if (la->budget)
+				hold_release(la->budget, la->owner, cap - rf->textcap);
+			return -ENOMEM;
+		}
+		rf->text = p;
+		rf->textcap = cap;
+	}
+	memcpy(rf->text + rf->textlen, text, len);
+	rf->textlen += len;
+	return 0;
+}
+
+/*
+ * Send a control file's lines (h.mu held), as a write(2) to it does there:
+ * added at once (">> file"); or, for a replace ("> file", O_TRUNC), the
+ * whole set written so far as the new set, again after each write, so
+ * that the set there ends as the last write left it. FINAL (the release):
+ * a replace nothing was written to empties the set, as "> file" does.
+ */
+static int send_ctl(struct remote_fh *rf, bool final)
+{
+	if (rf->replacing && rf->refused)
+		return 0;	/* a refused write cancelled the replace */
+	bool replace = rf->replacing;
+	if (!rf->textlen && !(replace && final && !rf->replaced))
+		return 0;
+	struct fs_req q;
+	struct fs_rep rep;
+	req_init(&q, FS_WRITECTL, rf->cl, rf->stream, rf->file, &rf->who);
+	q.flags = replace ? FS_CTL_REPLACE : 0;
+	q.data = (const uint8_t *)rf->text;
+	q.len = rf->textlen;
+	int rc = call(rf->cl, &q, &rep, NULL);
+	fs_rep_free(&rep);
+	if (replace)
+		rf->replaced = true;
+	else
+		rf->textlen = 0;	/* added: the next write's lines are new */
+	if (rc < 0)
+		rf->refused = true;
+	return rc < 0 ? rc : 0;
+}
+
+int remote_write(struct sfs_daemon *d, struct remote_fh *rf, const char *buf, size_t size)
+{
+	int rc;
+	pthread_mutex_lock(&rf->h.mu);
+	if (rf->ctl) {
+		size_t before = rf->textlen;
+		rc = lines_collect(&rf->h.lines, fh_path(&rf->h), buf, size, 64 * 1024, collect_ctl,
+				   rf);
+		/* Complete lines go now, so that a refusal is this write's
+		 * error, as it is there. */
+		if (rc >= 0 && rf->textlen != before) {
+			int src = send_ctl(rf, false);
+			if (src < 0)
+				rc = src;
+		}
+	} else {
+		rc = lines_write(&rf->h.lines, fh_path(&rf->h), buf, size, d->cfg->max_message,
+				 append_remote, rf);
+	}
+	pthread_mutex_unlock(&rf->h.mu);
+	return rc;
+}
+
+/* A control file's close (h.mu held): its last line without '\n' is a
+ * line; at the release, a replace nothing was written to is sent. */
+static int finish_ctl(struct remote_fh *rf, bool final)
+{
+	struct line_asm *la = &rf->h.lines;
+	if (la->len) {
+		size_t before = rf->textlen;
+		int rc = collect_ctl(rf, la->buf, la->len);
+		lines_drop(la);
+		if (rc < 0)
+			return rc;
+		if (rf->textlen != before && (rc = send_ctl(rf, false)) < 0)
+			return rc;
+	}
+	return final ? send_ctl(rf, true) : 0;
+}
+
+int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final)
+{
+	int rc = 0;
+	if (final && !rf->ctl)
+		pending_remove(&d->pending, &rf->pending);
+	pthread_mutex_lock(&rf->h.mu);
+	if (rf->ctl) {
+		rc = finish_ctl(rf, final);
+	} else if (rf->h.lines.len && !final) {
+		/* Not yet: see the pending list (fs/lines.h). */
+		pthread_mutex_unlock(&rf->h.mu);
+		pending_add(&d->pending, &rf->pending);
+		return 0;
+	} else {
+		rc = send_partial(rf);
+	}
+	pthread_mutex_unlock(&rf->h.mu);
+	return rc;
+}

@@ -54,10 +54,13 @@ void sfs_daemon_init(struct sfs_daemon *d, uint64_t max_message)
 	hold_budget_init(&d->held, user, total);
 	hold_budget_init(&d->reading, user, total);
 	pending_init(&d->pending);
+	pthread_mutex_init(&d->remote_mu, NULL);
+	d->remote_open = NULL;
 }
 
 void sfs_daemon_destroy(struct sfs_daemon *d)
 {
+	pthread_mutex_destroy(&d->remote_mu);
 	pending_destroy(&d->pending);
 	hold_budget_destroy(&d->reading);
 	hold_budget_destroy(&d->held);

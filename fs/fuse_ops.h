@@ -16,6 +16,8 @@
 #include "namespace.h"
 
 /* What every handler reaches through fuse_get_context()->private_data. */
+struct remote_fh;
+
 struct sfs_daemon {
 	struct sfs_namespace ns;
 	const struct sfs_config *cfg;
@@ -29,6 +31,13 @@ struct sfs_daemon {
 	struct hold_budget reading;
 	/* Open topic files whose unfinished last line waits (fs/lines.h). */
 	struct pending_list pending;
+	/* Open topics of remote clusters (fs/fuse_remote.c): what they saw
+	 * last answers a stat of their path while the serving daemon cannot
+	 * be reached. REMOTE_MU guards the list (struct remote_fh.next_open);
+	 * taken with no open file's lock held, before a listed file's
+	 * fh.mu (docs/architecture.md, "Locks"). */
+	pthread_mutex_t remote_mu;
+	struct remote_fh *remote_open;
 };
 
 /*

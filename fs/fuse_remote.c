@@ -107,10 +107,17 @@ static int call_simple(struct cluster *cl, enum fs_op op, const struct loc *l, u
 	return rc < 0 ? rc : 0;
 }
 
-static void stat_of(const struct fs_attr *a, struct stat *st)
+/*
+ * The attributes A as stat gives them, their type what KIND of path it
+ * is (a directory for a cluster or stream, a regular file below), only
+ * the permission bits from the serving daemon: whatever it says, nothing
+ * here becomes a device, a symlink or a directory where a topic is
+ * (and nosuid holds on the mount).
+ */
+static void stat_of(const struct fs_attr *a, enum loc_kind kind, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = a->mode;
+	st->st_mode = (kind >= L_TOPIC ? S_IFREG : S_IFDIR) | (a->mode & 07777);
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
 	st->st_nlink = a->nlink;
@@ -179,6 +186,57 @@ static void remote_commit(struct sfs_daemon *d, struct cluster *cl, const char *
 	}
 }
 
+/* List RF among the open remote topics of D (at its open). */
+static void open_list_add(struct sfs_daemon *d, struct remote_fh *rf)
+{
+	pthread_mutex_lock(&d->remote_mu);
+	rf->next_open = d->remote_open;
+	d->remote_open = rf;
+	rf->listed = true;
+	pthread_mutex_unlock(&d->remote_mu);
+}
+
+/* Take RF off the list (at its release). */
+static void open_list_remove(struct sfs_daemon *d, struct remote_fh *rf)
+{
+	pthread_mutex_lock(&d->remote_mu);
+	for (struct remote_fh **pp = &d->remote_open; rf->listed && *pp; pp = &(*pp)->next_open)
+		if (*pp == rf) {
+			*pp = rf->next_open;
+			rf->listed = false;
+			break;
+		}
+	pthread_mutex_unlock(&d->remote_mu);
+}
+
+/*
+ * What an open file of remote topic CL/STREAM/FILE saw last, into *A:
+ * the largest size any of them saw (a topic only grows). False if no
+ * open file of it has seen it.
+ */
+static bool open_list_seen(struct sfs_daemon *d, const struct cluster *cl, const char *stream,
+			   const char *file, struct fs_attr *a)
+{
+	bool found = false;
+	pthread_mutex_lock(&d->remote_mu);
+	for (struct remote_fh *rf = d->remote_open; rf; rf = rf->next_open) {
+		if (rf->cl != cl || strcmp(rf->stream, stream) || strcmp(rf->file, file))
+			continue;
+		/* Its own fields are under its h.mu, taken after remote_mu
+		 * nowhere else: a leaf here. */
+		pthread_mutex_lock(&rf->h.mu);
+		if (rf->known && (!found || rf->attr.size > a->size)) {
+			*a = rf->attr;
+			if (rf->seen_end > a->size)
+				a->size = rf->seen_end;
+			found = true;
+		}
+		pthread_mutex_unlock(&rf->h.mu);
+	}
+	pthread_mutex_unlock(&d->remote_mu);
+	return found;
+}
+
 int remote_getattr(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
 		   struct stat *st)
 {
@@ -192,8 +250,16 @@ int remote_getattr(struct sfs_daemon *d, struct cluster *cl, const struct loc *l
 	req_init(&q, FS_GETATTR, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
 	int rc = call(cl, &q, &rep, &down);
 	if (rc == 0)
-		stat_of(&rep.attr, st);
+		stat_of(&rep.attr, l->kind, st);
 	fs_rep_free(&rep);
+	struct fs_attr seen;
+	if (down && l->kind == L_TOPIC && open_list_seen(d, cl, l->s, l->t, &seen)) {
+		/* A reader here follows it (tail -f polls its size with
+		 * fstat, which reaches here by path): what it saw, so that
+		 * it waits out the outage and never sees the topic shrink. */
+		stat_of(&seen, L_TOPIC, st);
+		return 0;
+	}
 	if (down && l->kind == L_CLUSTER) {
 		/* /<cluster> stays a directory while its daemon is away, so
 		 * that ls -l /mapr lists it; what is under it fails. */
@@ -231,7 +297,7 @@ int remote_fgetattr(struct sfs_daemon *d, struct remote_fh *rf, struct stat *st)
 	pthread_mutex_unlock(&rf->h.mu);
 	fs_rep_free(&rep);
 	if (rc == 0)
-		stat_of(&a, st);
+		stat_of(&a, L_TOPIC, st);
 	return rc;
 }
 
@@ -373,6 +439,8 @@ static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc 
 		rf->known = true;
 		rf->seen_end = attr.size;
 	}
+	if (!ctl)
+		open_list_add(d, rf);
 	fi->direct_io = 1;
 	fi->fh = (uintptr_t)&rf->h;
 	return 0;
@@ -557,8 +625,10 @@ static int finish_ctl(struct remote_fh *rf, bool final)
 int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final)
 {
 	int rc = 0;
-	if (final && !rf->ctl)
+	if (final && !rf->ctl) {
 		pending_remove(&d->pending, &rf->pending);
+		open_list_remove(d, rf);
+	}
 	pthread_mutex_lock(&rf->h.mu);
 	if (rf->ctl) {
 		rc = finish_ctl(rf, final);

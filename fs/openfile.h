@@ -96,6 +96,11 @@ struct remote_fh {
 	bool known;
 	struct fs_attr attr;
 	uint64_t seen_end;
+	/* On the daemon's list of open remote topics (sfs_daemon.remote_open,
+	 * under its remote_mu): a stat of this path, which the kernel sends
+	 * without the open file (fstat included), finds what it saw. */
+	struct remote_fh *next_open;
+	bool listed;
 };
 
 static inline struct topic_fh *topic_fh_of(struct fh *f)

@@ -26,17 +26,23 @@
 #include "util/clock.h"
 #include "../fs/util/lockcheck.h"
 
-/* Log a refusal once per connection and reason (a source retries every
+/* Log refusal MSG once per connection and KEY (a source retries every
  * second; its own status shows the error meanwhile). */
-static void refuse_log(struct gateway_conn *c, const char *msg)
+static void refuse_log_keyed(struct gateway_conn *c, const char *key, const char *msg)
 {
-	uint32_t h = XXH32(msg, strlen(msg), 0);
+	uint32_t h = XXH32(key, strlen(key), 0);
 	for (int i = 0; i < c->nlogged; i++)
 		if (c->logged[i] == h)
 			return;
 	if (c->nlogged < GATEWAY_LOGGED_REASONS)
 		c->logged[c->nlogged++] = h;
 	log_warn("gateway: %s (%s): refused: %s", c->peer, tls_peer_subject(c->tc), msg);
+}
+
+/* Log a refusal once per connection and reason. */
+static void refuse_log(struct gateway_conn *c, const char *msg)
+{
+	refuse_log_keyed(c, msg, msg);
 }
 
 /*
@@ -67,10 +73,13 @@ static int handle_fs(struct gateway_conn *c, struct gw_frame *f)
 		rep.status = rc == -ENOTCONN ? -EHOSTDOWN : rc;
 	}
 	if (rep.status == -EACCES || rep.status == -EPERM) {
-		char line[2400];
+		/* Once per connection and kind of refusal (the operation and
+		 * the reason), whatever paths and users a peer tries. */
+		char key[1200], line[2400];
+		snprintf(key, sizeof(key), "fs %s %d %s", fs_op_name(q->op), rep.status, rep.message);
 		snprintf(line, sizeof(line), "%s %s as uid %u: %s%s%s", fs_op_name(q->op), path,
 			 q->who.uid, strerror(-rep.status), rep.message[0] ? ": " : "", rep.message);
-		refuse_log(c, line);
+		refuse_log_keyed(c, key, line);
 	}
 	c->out.len = 0;
 	rc = gw_encode_fsreply(&c->out, &rep);

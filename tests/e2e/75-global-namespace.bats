@@ -301,3 +301,41 @@ sys.stdout.buffer.write(open(sys.argv[1], "rb").read())' "$RA/s/t" >/dev/null 2>
 	run -0 env STREAMFS_MOUNT="${NH_MNT[a]}" "$STREAMFS_SRC/maprcli" stream replica list -path /mapr/newyork/activity -json
 	[[ $output == *'"replicaPath":"/mapr/sanfrancisco/activity"'* ]]
 }
+
+@test "maprcli on a remote cluster: every verb, as on its host" {
+	NH_ACCESS[b]=admin
+	gn_hosts
+	mc() { env STREAMFS_MOUNT="${NH_MNT[a]}" "$STREAMFS_SRC/maprcli" "$@"; }
+	run -0 mc stream create -path /mapr/london/m
+	[ -d "$B/m" ]
+	run -0 mc stream info -path /mapr/london/m -json
+	[[ $output == *'"path":"/mapr/london/m"'* ]]
+	run -0 mc stream topic create -path /mapr/london/m -topic t1
+	[ -f "$B/m/t1" ]
+	echo hello >>"$B/m/t1"
+	run -0 mc stream topic list -path /mapr/london/m -json
+	[[ $output == *'"topic":"t1"'* ]]
+	run -0 mc stream topic info -path /mapr/london/m -topic t1 -json
+	run -0 mc stream upstream add -path /mapr/london/m -upstream /mapr/sanfrancisco/s
+	grep -q '^/mapr/sanfrancisco/s' "$B/m/.upstreams"
+	run -0 mc stream upstream list -path /mapr/london/m -json
+	[[ $output == *sanfrancisco* ]]
+	run -0 mc stream replica add -path /mapr/london/m -replica /mapr/sanfrancisco/s -paused true
+	grep -q '^/mapr/sanfrancisco/s .*paused=true' "$B/m/.replicas"
+	run -0 mc stream replica resume -path /mapr/london/m -replica /mapr/sanfrancisco/s
+	run -0 mc stream replica pause -path /mapr/london/m -replica /mapr/sanfrancisco/s
+	run -0 mc stream replica edit -path /mapr/london/m -replica /mapr/sanfrancisco/s -synchronous true
+	grep -q '^/mapr/sanfrancisco/s synchronous=true paused=true' "$B/m/.replicas"
+	run -0 mc stream replica list -path /mapr/london/m -json
+	[[ $output == *'"replicaPath":"/mapr/sanfrancisco/s"'* ]]
+	run -0 mc stream replica remove -path /mapr/london/m -replica /mapr/sanfrancisco/s
+	! grep -q '^/mapr/sanfrancisco/s' "$B/m/.replicas"
+	run -0 mc stream upstream remove -path /mapr/london/m -upstream /mapr/sanfrancisco/s
+	run -0 mc stream topic delete -path /mapr/london/m -topic t1
+	[ ! -e "$B/m/t1" ]
+	run -0 mc stream delete -path /mapr/london/m
+	[ ! -e "$B/m" ]
+	# what does not exist there is named as such, never the cluster
+	run -1 mc stream info -path /mapr/london/nope
+	[[ $output == *"stream /mapr/london/nope does not exist"* ]]
+}

@@ -393,6 +393,58 @@ int remote_set_owner(struct cluster *cl, const struct loc *l, uid_t uid, gid_t g
 	return call_simple(cl, FS_CHOWN, l, 0, (uint32_t)uid, (uint32_t)gid);
 }
 
+/*
+ * The text of control file RF as the serving daemon renders it now, into
+ * RF->snap: read from its start until a short read, at most
+ * REMOTE_CTL_MAX bytes, counted in the opener's share of READING.
+ * 0 or a negative errno (-EFBIG past the bound, -ENOBUFS past the share).
+ */
+static int snapshot_ctl(struct remote_fh *rf, struct hold_budget *reading)
+{
+	size_t cap = 0, len = 0;
+	char *buf = NULL;
+	int rc;
+	for (;;) {
+		struct fs_req q;
+		struct fs_rep rep;
+		req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
+		q.offset = len;
+		q.size = 64 * 1024;
+		rc = call(rf->cl, &q, &rep, NULL);
+		if (rc >= 0 && ((size_t)rc > q.size || (size_t)rc != rep.len))
+			rc = -EIO;
+		if (rc > 0 && len + (size_t)rc > REMOTE_CTL_MAX)
+			rc = -EFBIG;
+		if (rc > 0 && len + (size_t)rc > cap) {
+			size_t ncap = cap ? cap * 2 : 64 * 1024;
+			while (ncap < len + (size_t)rc)
+				ncap *= 2;
+			char *p = realloc(buf, ncap);
+			if (!p)
+				rc = -ENOMEM;
+			else
+				buf = p, cap = ncap;
+		}
+		if (rc > 0) {
+			memcpy(buf + len, rep.data, (size_t)rc);
+			len += (size_t)rc;
+		}
+		fs_rep_free(&rep);
+		if (rc < (int)q.size)
+			break;
+	}
+	if (rc >= 0 && reading && hold_charge(reading, rf->who.uid, len) < 0)
+		rc = -ENOBUFS;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	rf->snap = buf;
+	rf->snaplen = len;
+	rf->reading = reading;
+	return 0;
+}
+
 /* Open L (a topic or control file of CL) for FI: asked of the serving
  * daemon first (FS_OPEN, or FS_CREATE with MODE when CREATE). */
 static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
@@ -439,6 +491,10 @@ static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc 
 		rf->known = true;
 		rf->seen_end = attr.size;
 	}
+	if (ctl && acc != O_WRONLY && (rc = snapshot_ctl(rf, &d->reading)) < 0) {
+		fh_free(&rf->h);
+		return rc;
+	}
 	if (!ctl)
 		open_list_add(d, rf);
 	fi->direct_io = 1;
@@ -465,6 +521,14 @@ int remote_create(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
 
 int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t size, off_t off)
 {
+	if (rf->ctl) {
+		/* What the open saw, as a local control file */
+		if ((uint64_t)off >= rf->snaplen)
+			return 0;
+		size_t n = rf->snaplen - (size_t)off < size ? rf->snaplen - (size_t)off : size;
+		memcpy(buf, rf->snap + off, n);
+		return (int)n;
+	}
 	if (!rf->ctl)
 		remote_commit(d, rf->cl, rf->stream, rf->file);
 	struct fs_req q;

@@ -105,6 +105,9 @@ void fh_free(struct fh *f)
 		if (f->lines.budget && rf->textcap)
 			hold_release(f->lines.budget, f->lines.owner, rf->textcap);
 		free(rf->text);
+		if (rf->reading && rf->snap)
+			hold_release(rf->reading, f->lines.owner, rf->snaplen);
+		free(rf->snap);
 	} else if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
 		/* The last file of a topic: a hidden name it has (removed

@@ -85,6 +85,13 @@ struct remote_fh {
 	char *text;
 	size_t textlen, textcap;
 	bool replacing, replaced, refused;
+	/* A control file opened for reading: its text as the serving daemon
+	 * rendered it at the open (SNAP, SNAPLEN bytes, counted in the
+	 * opener's share of the daemon's reading budget), so that reads in
+	 * pieces never mix two renderings, as a local control file's. */
+	char *snap;
+	size_t snaplen;
+	struct hold_budget *reading;
 	/* A topic: its last line without '\n' waits on the daemon's pending
 	 * list after a flush, as a local topic's does (fs/lines.h), under a
 	 * key of the remote topic's own (an odd value, never a topic's

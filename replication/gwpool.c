@@ -130,6 +130,27 @@ static int take(struct gwpool *p, struct pool_cluster *c, bool (*interrupted)(vo
 	return rc;
 }
 
+int gwpool_reachable(struct gwpool *p, const char *cluster, char *why, size_t n)
+{
+	int best = -1;
+	for (int i = 0; p && i < p->n; i++) {
+		struct pool_cluster *c = &p->cl[i];
+		if (strcmp(c->name, cluster))
+			continue;
+		pthread_mutex_lock(&c->mu);
+		for (int k = 0; k < GWPOOL_CONNS && best < 1; k++) {
+			char w[512];
+			int r = c->gc[k] ? gwclient_reachable(c->gc[k], w, sizeof(w)) : -1;
+			if (r > best) {
+				best = r;
+				snprintf(why, n, "%s", r == 0 ? w : "");
+			}
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	return best;
+}
+
 static void give_back(struct pool_cluster *c, int k)
 {
 	pthread_mutex_lock(&c->mu);

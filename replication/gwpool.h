@@ -38,6 +38,14 @@ void gwpool_interrupt(struct gwpool *p);
 void gwpool_free(struct gwpool *p);
 
 /*
+ * gwpool_reachable - what CLUSTER's file-operation connections know of its
+ * gateway: 1 one is connected, 0 the last attempts failed (WHY, N bytes,
+ * says why), -1 none was tried (or no such cluster). Any thread; does not
+ * block on the network.
+ */
+int gwpool_reachable(struct gwpool *p, const char *cluster, char *why, size_t n);
+
+/*
  * gwpool_call - carry out Q on remote cluster Q->cluster: take a free
  * connection (waiting at most the timeout for one), send Q, and wait for
  * the answer into *REP (fs_rep_free it), asking INTERRUPTED (IARG) every

@@ -190,14 +190,19 @@ static int hook_sync_wait(void *arg, struct stream *s, struct topic *t, uint64_t
 	return sync_wait(s, t, upto, timeout_ms, interrupted, iarg);
 }
 
-/* A remote cluster is reachable when its lane's gateway client is connected. */
+/* A remote cluster is reachable when its lane's gateway client is
+ * connected, or, when the lane never tried, the connections of its users'
+ * file operations (gwpool.h) say so. */
 static int hook_cluster_reachable(void *arg, const char *name, char *why, size_t n)
 {
 	struct replicator *rp = arg;
+	int r = -1;
 	for (int i = 0; rp && i < rp->nlanes; i++)
 		if (rp->lanes[i].gc && rp->lanes[i].cluster && !strcmp(rp->lanes[i].cluster, name))
-			return gwclient_reachable(rp->lanes[i].gc, why, n);
-	return -1;
+			r = gwclient_reachable(rp->lanes[i].gc, why, n);
+	if (r < 0 && rp)
+		r = gwpool_reachable(rp->fspool, name, why, n);
+	return r;
 }
 
 /* A user's file operation on a remote cluster: one of the pool's

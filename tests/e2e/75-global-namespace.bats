@@ -57,6 +57,8 @@ fails_with() {
 	grep -q '^/mapr/sanfrancisco/s' "$RA/s/.upstreams"
 	[ "$(jq -r .path "$RA/s/.info")" = /mapr/london/s ]
 	[ "$(jq -r .uuid "$RA/s/.info")" = "$(jq -r .uuid "$B/s/.info")" ]
+	# the mount's /.info says london is reachable, and how
+	[ "$(jq -r '.clusters[] | select(.name == "london") | "\(.home) \(.reachable)"' "${NH_MNT[a]}/.info")" = "remote true" ]
 	# what does not exist there does not exist here
 	fails_with "No such file" cat "$RA/s/nope"
 	fails_with "No such file" ls "$RA/nope"

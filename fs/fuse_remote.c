@@ -395,52 +395,28 @@ int remote_set_owner(struct cluster *cl, const struct loc *l, uid_t uid, gid_t g
 
 /*
  * The text of control file RF as the serving daemon renders it now, into
- * RF->snap: read from its start until a short read, at most
- * REMOTE_CTL_MAX bytes, counted in the opener's share of READING.
- * 0 or a negative errno (-EFBIG past the bound, -ENOBUFS past the share).
+ * RF->snap, in one request (one rendering there: two would not fit each
+ * other), counted in the opener's share of READING. 0 or a negative errno
+ * (-EFBIG for a text of FS_READ_MAX bytes or more, -ENOBUFS past the
+ * share).
  */
 static int snapshot_ctl(struct remote_fh *rf, struct hold_budget *reading)
 {
-	size_t cap = 0, len = 0;
-	char *buf = NULL;
-	int rc;
-	for (;;) {
-		struct fs_req q;
-		struct fs_rep rep;
-		req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
-		q.offset = len;
-		q.size = 64 * 1024;
-		rc = call(rf->cl, &q, &rep, NULL);
-		if (rc >= 0 && ((size_t)rc > q.size || (size_t)rc != rep.len))
-			rc = -EIO;
-		if (rc > 0 && len + (size_t)rc > REMOTE_CTL_MAX)
-			rc = -EFBIG;
-		if (rc > 0 && len + (size_t)rc > cap) {
-			size_t ncap = cap ? cap * 2 : 64 * 1024;
-			while (ncap < len + (size_t)rc)
-				ncap *= 2;
-			char *p = realloc(buf, ncap);
-			if (!p)
-				rc = -ENOMEM;
-			else
-				buf = p, cap = ncap;
-		}
-		if (rc > 0) {
-			memcpy(buf + len, rep.data, (size_t)rc);
-			len += (size_t)rc;
-		}
-		fs_rep_free(&rep);
-		if (rc < (int)q.size)
-			break;
-	}
-	if (rc >= 0 && reading && hold_charge(reading, rf->who.uid, len) < 0)
+	struct fs_req q;
+	struct fs_rep rep;
+	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
+	q.size = FS_READ_MAX;
+	int rc = call(rf->cl, &q, &rep, NULL);
+	if (rc >= 0 && ((size_t)rc != rep.len || (size_t)rc >= q.size))
+		rc = (size_t)rc == q.size ? -EFBIG : -EIO;
+	if (rc >= 0 && reading && hold_charge(reading, rf->who.uid, rep.len) < 0)
 		rc = -ENOBUFS;
 	if (rc < 0) {
-		free(buf);
+		fs_rep_free(&rep);
 		return rc;
 	}
-	rf->snap = buf;
-	rf->snaplen = len;
+	rf->snap = (char *)rep.data;	/* taken over from the answer */
+	rf->snaplen = rep.len;
 	rf->reading = reading;
 	return 0;
 }

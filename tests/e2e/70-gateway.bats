@@ -452,13 +452,27 @@ time.sleep(25)
 
 # forged_open DST [--messages]: the results of a hello and a GW_OPEN of
 # london/DST from sanfrancisco/s, sent from host a with its certificate.
-forged_open() {
+forged_open_once() {
 	python3 "$STREAMFS_SRC/tests/gateway/forge.py" --open --dst-cluster london \
 		--src-cluster sanfrancisco --src-stream s --dst-stream "$1" |
 		nh_exec a timeout 10 openssl s_client -quiet -no_ign_eof \
 			-connect 198.18.0.2:5660 -cert "$NH_DIR/certs/a.crt" \
 			-key "$NH_DIR/certs/a.key" -CAfile "$NH_DIR/certs/ca.crt" 2>/dev/null |
 		python3 "$STREAMFS_SRC/tests/gateway/forge.py" --results $2
+}
+
+# forged_open DST_STREAM [--messages]: forged_open_once, again while its
+# hello is refused for the share of a cluster that is no stream's
+# upstream (one connection): the gateway may not have seen the previous
+# forged connection close yet.
+forged_open() {
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$(forged_open_once "$@")
+		[[ $(head -n 1 <<<"$out") == "0 "* ]] && break
+		sleep 0.1
+	done
+	printf '%s\n' "$out"
 }
 
 @test "a refused request learns no UUID, nor whether the stream exists: an open of a replica that does not allow the source, or that does not exist, gets the same answer, zeros for its UUID" {

@@ -84,9 +84,12 @@ int gwclient_append(struct gwclient *gc, enum gw_compression comp,
  * may be NULL) every 100 ms. Returns 0 when REP holds the serving
  * daemon's answer (whose status may be an error), or a connection error
  * as gwclient_open's, or -EINTR (the connection is dropped: its answer
- * would come late), always with a line in ERR. A request is sent again
- * only when it cannot have been carried out (an idle connection found
- * closed), so an append is never made twice by this client.
+ * would come late), always with a line in ERR. Only a request that
+ * changes nothing (getattr, readdir, read, statfs) is sent again, once,
+ * when the connection it went on was found closed; one that changes
+ * something is never sent twice (it goes on a new connection when the
+ * old one sat idle for half the gateway's idle time), so an append is
+ * never made twice by this client: a lost answer is an error.
  * Threads: like every call, one at a time per client.
  */
 int gwclient_fs(struct gwclient *gc, const struct fs_req *q, struct fs_rep *rep,

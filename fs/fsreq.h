@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uuid/uuid.h>
 
 /* The operations, as the serving daemon carries them out on its mount. */
 enum fs_op {
@@ -39,10 +40,15 @@ enum fs_op {
 
 /* Supplementary groups that travel with a request (more are cut). */
 #define FS_MAX_GROUPS 32
-/* The most bytes one FS_READ may ask for (the kernel asks for less). */
+/* The most bytes one FS_READ of a topic may ask for (the kernel asks for
+ * less); of a control file, FS_CTL_READ_MAX: its whole text in one
+ * request, one rendering. */
 #define FS_READ_MAX (1u << 20)
-/* The most names one FS_READDIR answer holds, bytes with their NULs. */
-#define FS_READDIR_MAX (16u << 20)
+#define FS_CTL_READ_MAX FS_DATA_MAX
+/* The most bytes of data one answer holds; so the most names one
+ * FS_READDIR answer holds, bytes with their NULs. */
+#define FS_DATA_MAX (16u << 20)
+#define FS_READDIR_MAX FS_DATA_MAX
 
 /* FS_OPEN's flags: opened for reading, writing, with O_TRUNC. */
 #define FS_O_READ 2u
@@ -65,11 +71,17 @@ struct fs_req {
 	struct fs_caller who;
 	char cluster[256], stream[256], name[256];	/* "" when absent */
 	uint64_t offset;	/* FS_READ: byte position */
-	uint32_t size;		/* FS_READ: bytes wanted, at most FS_READ_MAX */
+	uint32_t size;		/* FS_READ: bytes wanted, at most FS_READ_MAX
+				 * (FS_CTL_READ_MAX for a control file) */
 	uint32_t mode;		/* FS_CREATE, FS_MKDIR, FS_CHMOD: 07777 bits */
 	uint32_t owner, group;	/* FS_CHOWN: (uint32_t)-1 leaves one as is */
 	uint32_t flags;		/* FS_WRITECTL: FS_CTL_REPLACE or 0 (add lines);
 				 * FS_OPEN: FS_O_* */
+	/* FS_READ, FS_GETATTR of a topic an open file holds: the topic's
+	 * incarnation that file opened (null: any). Another one under the
+	 * name now (removed and made again) is -ENOENT: an open file never
+	 * reads a topic it did not open. */
+	uuid_t expect;
 	const uint8_t *data;	/* FS_APPEND, FS_WRITECTL; borrowed */
 	size_t len;
 };
@@ -88,7 +100,9 @@ struct fs_statvfs {
 
 struct fs_rep {
 	int32_t status;		/* bytes (FS_READ, FS_APPEND), 0, or -errno */
-	struct fs_attr attr;	/* FS_GETATTR, FS_CREATE, FS_MKDIR */
+	struct fs_attr attr;	/* FS_GETATTR, FS_CREATE, FS_MKDIR, FS_OPEN */
+	uuid_t topic;		/* FS_OPEN, FS_CREATE of a topic: its
+				 * incarnation (null otherwise) */
 	struct fs_statvfs sv;	/* FS_STATFS */
 	uint8_t *data;		/* FS_READ bytes, FS_READDIR names; malloc'd,
 				 * owned by the reply: fs_rep_free */

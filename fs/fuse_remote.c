@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fuse_lowlevel.h>
 #include <xxhash.h>
 
 #include "logging.h"
@@ -36,10 +37,31 @@
  * 64 KiB at most, and a set is a few of them). */
 #define REMOTE_CTL_MAX (1u << 20)
 
+/* Has the kernel asked to interrupt the request this thread serves (a
+ * signal to its caller), or is the daemon stopping (SIGTERM: the FUSE
+ * loop waits for this request before it can end)? */
 static bool request_interrupted(void *arg)
 {
 	(void)arg;
-	return fuse_interrupted();
+	struct fuse_context *ctx = fuse_get_context();
+	return fuse_interrupted() ||
+	       (ctx->fuse && fuse_session_exited(fuse_get_session(ctx->fuse)));
+}
+
+/*
+ * Does L name something a serving daemon could have (its parts valid
+ * names, the last one a control file's name where a control file goes)?
+ * A name no daemon takes (empty, too long, a dot file, a control
+ * character) names nothing: ENOENT here, as a local cluster answers,
+ * without a request.
+ */
+static bool loc_ok(const struct loc *l)
+{
+	if (l->kind >= L_STREAM && !name_valid(l->s))
+		return false;
+	if (l->kind == L_TOPIC && !name_valid(l->t))
+		return false;
+	return true;
 }
 
 /* The caller of the current request, as a request carries it. */
@@ -244,6 +266,8 @@ int remote_getattr(struct sfs_daemon *d, struct cluster *cl, const struct loc *l
 	struct fs_req q;
 	struct fs_rep rep;
 	bool down;
+	if (!loc_ok(l))
+		return -ENOENT;
 	if (l->kind == L_TOPIC)
 		remote_commit(d, cl, l->s, l->t);
 	caller_of(&who);
@@ -281,6 +305,7 @@ int remote_fgetattr(struct sfs_daemon *d, struct remote_fh *rf, struct stat *st)
 	if (!rf->ctl)
 		remote_commit(d, rf->cl, rf->stream, rf->file);
 	req_init(&q, FS_GETATTR, rf->cl, rf->stream, rf->file, &rf->who);
+	uuid_copy(q.expect, rf->incarnation);
 	int rc = call(rf->cl, &q, &rep, &down);
 	pthread_mutex_lock(&rf->h.mu);
 	if (rc == 0) {
@@ -308,6 +333,8 @@ int remote_readdir(struct sfs_daemon *d, struct cluster *cl, const struct loc *l
 	struct fs_caller who;
 	struct fs_req q;
 	struct fs_rep rep;
+	if (!loc_ok(l))
+		return -ENOENT;
 	caller_of(&who);
 	req_init(&q, FS_READDIR, cl, l->s, "", &who);
 	int rc = call(cl, &q, &rep, NULL);
@@ -347,9 +374,11 @@ int remote_mkdir(struct cluster *cl, const struct loc *l, mode_t mode)
 
 int remote_rmdir(struct cluster *cl, const struct loc *l)
 {
+	if (!loc_ok(l))
+		return -ENOENT;
 	if (l->kind == L_TOPIC || l->kind == L_CTL)
 		return -ENOTDIR;
-	if (l->kind != L_STREAM || !name_valid(l->s))
+	if (l->kind != L_STREAM)
 		return -EPERM;
 	return call_simple(cl, FS_RMDIR, l, 0, 0, 0);
 }
@@ -366,7 +395,7 @@ int remote_unlink(struct cluster *cl, const struct loc *l)
 	 * open (remote_hide): that topic went at the rename. */
 	if (is_hidden_name(l->t))
 		return 0;
-	if (!name_valid(l->t))
+	if (!loc_ok(l))
 		return -ENOENT;
 	return call_simple(cl, FS_UNLINK, l, 0, 0, 0);
 }
@@ -386,7 +415,7 @@ int remote_set_owner(struct cluster *cl, const struct loc *l, uid_t uid, gid_t g
 		log_warn("chmod/chown /%s/%s/%s: refused: follows its stream", l->c, l->s, l->t);
 		return -EPERM;
 	}
-	if ((l->kind >= L_STREAM && !name_valid(l->s)) || (l->kind == L_TOPIC && !name_valid(l->t)))
+	if (!loc_ok(l))
 		return -ENOENT;
 	if (mode != (mode_t)-1)
 		return call_simple(cl, FS_CHMOD, l, mode, 0, 0);
@@ -397,7 +426,7 @@ int remote_set_owner(struct cluster *cl, const struct loc *l, uid_t uid, gid_t g
  * The text of control file RF as the serving daemon renders it now, into
  * RF->snap, in one request (one rendering there: two would not fit each
  * other), counted in the opener's share of READING. 0 or a negative errno
- * (-EFBIG for a text of FS_READ_MAX bytes or more, -ENOBUFS past the
+ * (-EFBIG for a text of FS_CTL_READ_MAX bytes or more, -ENOBUFS past the
  * share).
  */
 static int snapshot_ctl(struct remote_fh *rf, struct hold_budget *reading)
@@ -405,7 +434,7 @@ static int snapshot_ctl(struct remote_fh *rf, struct hold_budget *reading)
 	struct fs_req q;
 	struct fs_rep rep;
 	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
-	q.size = FS_READ_MAX;
+	q.size = FS_CTL_READ_MAX;
 	int rc = call(rf->cl, &q, &rep, NULL);
 	if (rc >= 0 && ((size_t)rc != rep.len || (size_t)rc >= q.size))
 		rc = (size_t)rc == q.size ? -EFBIG : -EIO;
@@ -454,6 +483,8 @@ static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc 
 		q.flags = 0;
 	int rc = call(cl, &q, &rep, NULL);
 	struct fs_attr attr = rep.attr;
+	uuid_t incarnation;
+	uuid_copy(incarnation, rep.topic);
 	fs_rep_free(&rep);
 	if (rc < 0)
 		return rc;
@@ -461,6 +492,7 @@ static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc 
 	if (!rf)
 		return -ENOMEM;
 	rf->replacing = ctl && (fi->flags & O_TRUNC) && acc != O_RDONLY;
+	uuid_copy(rf->incarnation, incarnation);
 	rf->pending.key = pending_key(cl, l->s, l->t);
 	if (attr.mode) {
 		rf->attr = attr;
@@ -511,6 +543,7 @@ int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t si
 	struct fs_rep rep;
 	bool down;
 	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
+	uuid_copy(q.expect, rf->incarnation);
 	q.offset = (uint64_t)off;
 	q.size = size > FS_READ_MAX ? FS_READ_MAX : (uint32_t)size;
 	int rc = call(rf->cl, &q, &rep, &down);

@@ -77,6 +77,10 @@ struct remote_fh {
 	char stream[256], file[256];
 	bool ctl;			/* a control file */
 	struct fs_caller who;
+	/* A topic: the incarnation it opened (fs/fsreq.h, expect): its
+	 * reads and stats find it gone rather than read another topic made
+	 * under the same name since. */
+	uuid_t incarnation;
 	/* A control file: the lines of a replace ("> file", O_TRUNC:
 	 * REPLACING) written so far, or of an add not sent yet (TEXT, LEN
 	 * bytes, counted in the opener's share of h.lines' budget); whether

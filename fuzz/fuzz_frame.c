@@ -91,13 +91,18 @@ static void check_fs(const struct gw_frame *f, const uint8_t *base, size_t len)
 		FUZZ_CHECK(!q->stream[0] || name_valid(q->stream));
 		FUZZ_CHECK(!q->name[0] || name_valid(q->name) || ctlfile_by_name(q->name) >= 0);
 		FUZZ_CHECK(q->stream[0] || !q->name[0]);
-		FUZZ_CHECK(q->size <= FS_READ_MAX && q->mode <= 07777);
+		FUZZ_CHECK(q->size <= (q->name[0] == '.' ? FS_CTL_READ_MAX : FS_READ_MAX));
+		FUZZ_CHECK(q->mode <= 07777);
+		/* a control file only read, stat'ed, opened or written whole */
+		if (q->name[0] == '.')
+			FUZZ_CHECK(q->op == FS_GETATTR || q->op == FS_READ || q->op == FS_OPEN ||
+				   q->op == FS_WRITECTL);
 		FUZZ_CHECK(!q->len || q->op == FS_APPEND || q->op == FS_WRITECTL);
 		FUZZ_CHECK(inside(q->data, q->len, base, len));
 	}
 	if (f->type == GW_FSREPLY) {
 		FUZZ_CHECK(a->status >= -4095);
-		FUZZ_CHECK(a->len <= FS_READDIR_MAX && inside(a->data, a->len, base, len));
+		FUZZ_CHECK(a->len <= FS_DATA_MAX && inside(a->data, a->len, base, len));
 		FUZZ_CHECK(memchr(a->message, '\0', sizeof(a->message)));
 	}
 }
@@ -199,8 +204,10 @@ static void check_same(const struct gw_frame *a, const struct gw_frame *b)
 		   !strcmp(q->name, r->name));
 	FUZZ_CHECK(q->offset == r->offset && q->size == r->size && q->mode == r->mode &&
 		   q->owner == r->owner && q->group == r->group && q->flags == r->flags);
+	FUZZ_CHECK(!memcmp(q->expect, r->expect, 16));
 	FUZZ_CHECK(q->len == r->len && (!q->len || !memcmp(q->data, r->data, q->len)));
 	const struct fs_rep *x = &a->fsrep, *y = &b->fsrep;
+	FUZZ_CHECK(!memcmp(x->topic, y->topic, 16));
 	FUZZ_CHECK(x->status == y->status && !memcmp(&x->attr, &y->attr, sizeof(x->attr)) &&
 		   !memcmp(&x->sv, &y->sv, sizeof(x->sv)));
 	FUZZ_CHECK(x->len == y->len && (!x->len || !memcmp(x->data, y->data, x->len)));
@@ -216,7 +223,7 @@ static bool canonical(const struct gw_frame *f, size_t len)
 	if (f->type == GW_RESULT)
 		return strlen(f->message) + 26 == len;
 	if (f->type == GW_FSREPLY)
-		return strlen(f->fsrep.message) + 2 + f->fsrep.len + (4 + 16 + 32 + 64 + 4) == len;
+		return strlen(f->fsrep.message) + 2 + f->fsrep.len + (4 + 16 + 32 + 16 + 64 + 4) == len;
 	return true;
 }
 

@@ -66,7 +66,7 @@ size_t gw_body_max(uint8_t type)
 	case GW_FS:
 		return GW_FRAME_MAX_BODY;
 	case GW_FSREPLY:
-		return GW_FSREPLY_FIXED + 2 + GW_MESSAGE_MAX + FS_READDIR_MAX + COMP_SLACK;
+		return GW_FSREPLY_FIXED + 2 + GW_MESSAGE_MAX + FS_DATA_MAX + COMP_SLACK;
 	default:
 		return 0;
 	}

@@ -31,17 +31,21 @@
  *              u8 op, u32 uid, u32 gid, u8 ngroups (at most
  *              FS_MAX_GROUPS), ngroups u32 gids, str cluster, str stream
  *              ("" or a name), str name ("", a name or a control file's
- *              name), u64 offset, u32 size (at most FS_READ_MAX), u32
- *              mode, u32 owner, u32 group, u32 flags (FS_CTL_REPLACE),
- *              u32 len and len bytes of data
+ *              name, as the operation allows), u64 offset, u32 size (at
+ *              most FS_READ_MAX, FS_CTL_READ_MAX for a control file),
+ *              u32 mode, u32 owner, u32 group, u32 flags (FS_O_* for
+ *              FS_OPEN, FS_CTL_REPLACE for FS_WRITECTL), uuid expect
+ *              (the incarnation an open file holds, or zeros), u32 len
+ *              and len bytes of data
  *              (FS_APPEND and FS_WRITECTL only); answered by GW_FSREPLY
  * gateway -> client:
  *   GW_FSREPLY i32 status (a byte count, 0 or a negative errno), the
  *              attributes (u32 mode, uid, gid, nlink; u64 size, atime,
- *              mtime, ctime in ns), the statvfs (8 u64: bsize, frsize,
- *              blocks, bfree, bavail, files, ffree, namemax), u32 len
- *              and len bytes of data (at most FS_READDIR_MAX), str
- *              message (0-1023 bytes)
+ *              mtime, ctime in ns), uuid topic (the incarnation opened,
+ *              or zeros), the statvfs (8 u64: bsize, frsize, blocks,
+ *              bfree, bavail, files, ffree, namemax), u32 len and len
+ *              bytes of data (at most FS_CTL_READ_MAX), str message
+ *              (0-1023 bytes)
  *   GW_RESULT  i32 status (0 or a negative errno), u32 applied (messages
  *              appended, GW_APPEND only), uuid (the replica stream's UUID
  *              for GW_OPEN, zeros otherwise), u16 length (0-1023) and
@@ -118,7 +122,7 @@ void gw_buf_free(struct gw_buf *b);
  * gw_body_max - the largest body a frame of TYPE may have, bytes, as sent
  * and uncompressed: what its fields can take for HELLO, OPEN, TOPIC and
  * RESULT (under 2 KiB, with room for compression), GW_FRAME_MAX_BODY for
- * APPEND and FS, FS_READDIR_MAX and the fixed fields for FSREPLY, 0 for
+ * APPEND and FS, FS_CTL_READ_MAX and the fixed fields for FSREPLY, 0 for
  * an unknown type. A receiver refuses a header announcing
  * more before reading the body.
  */
@@ -170,8 +174,8 @@ int gw_encode_result(struct gw_buf *out, int32_t status, uint32_t applied,
 /* GW_FS: REQ's names are checked as the decoder checks them (-EINVAL),
  * its data only for FS_APPEND and FS_WRITECTL. Never compressed. */
 int gw_encode_fs(struct gw_buf *out, const struct fs_req *req);
-/* GW_FSREPLY: REP's status, attributes, statvfs, data and message (cut at
- * 1,023 bytes). -EMSGSIZE for data over FS_READDIR_MAX. */
+/* GW_FSREPLY: REP's status, attributes, topic, statvfs, data and message
+ * (cut at 1,023 bytes). -EMSGSIZE for data over FS_CTL_READ_MAX. */
 int gw_encode_fsreply(struct gw_buf *out, const struct fs_rep *rep);
 
 #endif

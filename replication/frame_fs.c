@@ -12,7 +12,7 @@
 #include "../fs/ctlfiles.h"
 
 /* The fixed part of a GW_FS body, without groups, names and data. */
-#define FS_FIXED (1 + 4 + 4 + 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4)
+#define FS_FIXED (1 + 4 + 4 + 1 + 8 + 4 + 4 + 4 + 4 + 4 + 16 + 4)
 
 /* A request's stream: "" or a name. Its name: "", a name, or a control
  * file's (".replicas", ".upstreams", ".info"). Never a hidden name of
@@ -25,6 +25,41 @@ static bool stream_ok(const char *s)
 static bool leaf_ok(const char *s)
 {
 	return !*s || name_valid(s) || ctlfile_by_name(s) >= 0;
+}
+
+/*
+ * What each operation may name last: a topic (append, create, unlink,
+ * chmod, chown), a control file (writectl), either (getattr, read, open),
+ * nothing (readdir and statfs of a cluster or stream; mkdir and rmdir of
+ * a stream). A control file is never appended to, made, removed or
+ * given an owner through a request: its rules are one write path's.
+ */
+static bool target_ok(const struct fs_req *q)
+{
+	bool ctl = q->name[0] && ctlfile_by_name(q->name) >= 0;
+	switch (q->op) {
+	case FS_APPEND:
+	case FS_CREATE:
+	case FS_UNLINK:
+		return q->name[0] && !ctl;
+	case FS_CHMOD:
+	case FS_CHOWN:
+		return !ctl;
+	case FS_WRITECTL:
+		return ctl;
+	case FS_GETATTR:
+	case FS_READ:
+	case FS_OPEN:
+		return q->op == FS_GETATTR || q->name[0];
+	default:
+		return !q->name[0];
+	}
+}
+
+/* The most an FS_READ of Q's file may ask for. */
+static uint32_t read_max(const struct fs_req *q)
+{
+	return q->name[0] == '.' ? FS_CTL_READ_MAX : FS_READ_MAX;
 }
 
 /* The flags an operation may carry: FS_OPEN's, FS_WRITECTL's, none. */
@@ -66,11 +101,13 @@ int gw_dec_fs(struct rd *r, struct gw_frame *f)
 		return -EPROTO;
 	if (rd_u64(r, &q->offset) < 0 || rd_u32(r, &q->size) < 0 || rd_u32(r, &q->mode) < 0 ||
 	    rd_u32(r, &q->owner) < 0 || rd_u32(r, &q->group) < 0 || rd_u32(r, &q->flags) < 0 ||
-	    rd_u32(r, &len) < 0)
+	    rd_uuid(r, q->expect) < 0 || rd_u32(r, &len) < 0)
+		return -EPROTO;
+	if (!target_ok(q))
 		return -EPROTO;
 	if (!flags_ok(q))
 		return -EPROTO;
-	if (q->size > FS_READ_MAX || q->offset > INT64_MAX || q->mode > 07777)
+	if (q->size > read_max(q) || q->offset > INT64_MAX || q->mode > 07777)
 		return -EPROTO;
 	if (len && q->op != FS_APPEND && q->op != FS_WRITECTL)
 		return -EPROTO;
@@ -93,14 +130,15 @@ int gw_dec_fsreply(struct rd *r, struct gw_frame *f)
 	if (rd_u32(r, &a->attr.mode) < 0 || rd_u32(r, &a->attr.uid) < 0 ||
 	    rd_u32(r, &a->attr.gid) < 0 || rd_u32(r, &a->attr.nlink) < 0 ||
 	    rd_u64(r, &a->attr.size) < 0 || rd_u64(r, &a->attr.atime_ns) < 0 ||
-	    rd_u64(r, &a->attr.mtime_ns) < 0 || rd_u64(r, &a->attr.ctime_ns) < 0)
+	    rd_u64(r, &a->attr.mtime_ns) < 0 || rd_u64(r, &a->attr.ctime_ns) < 0 ||
+	    rd_uuid(r, a->topic) < 0)
 		return -EPROTO;
 	uint64_t *sv[] = { &a->sv.bsize, &a->sv.frsize, &a->sv.blocks, &a->sv.bfree,
 			   &a->sv.bavail, &a->sv.files, &a->sv.ffree, &a->sv.namemax };
 	for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++)
 		if (rd_u64(r, sv[i]) < 0)
 			return -EPROTO;
-	if (a->attr.size > INT64_MAX || rd_u32(r, &len) < 0 || len > FS_READDIR_MAX)
+	if (a->attr.size > INT64_MAX || rd_u32(r, &len) < 0 || len > FS_DATA_MAX)
 		return -EPROTO;
 	/* A byte count is what came with it, never more. */
 	if (a->status > 0 && (uint32_t)a->status > len && len)
@@ -120,7 +158,8 @@ int gw_encode_fs(struct gw_buf *out, const struct fs_req *q)
 	    strnlen(q->cluster, 256) > GW_STR_MAX || !name_valid(q->cluster) ||
 	    strnlen(q->stream, 256) > GW_STR_MAX || !stream_ok(q->stream) ||
 	    strnlen(q->name, 256) > GW_STR_MAX || !leaf_ok(q->name) ||
-	    (!*q->stream && *q->name) || q->size > FS_READ_MAX || q->offset > INT64_MAX ||
+	    (!*q->stream && *q->name) || !target_ok(q) || q->size > read_max(q) ||
+	    q->offset > INT64_MAX ||
 	    q->mode > 07777 || !flags_ok(q) || (q->len && (q->op != FS_APPEND && q->op != FS_WRITECTL)) ||
 	    (q->len && !q->data))
 		return -EINVAL;
@@ -146,6 +185,7 @@ int gw_encode_fs(struct gw_buf *out, const struct fs_req *q)
 	p = put_u32(p, q->owner);
 	p = put_u32(p, q->group);
 	p = put_u32(p, q->flags);
+	p = put_raw(p, q->expect, 16);
 	p = put_u32(p, (uint32_t)q->len);
 	put_raw(p, q->data, q->len);
 	gw_frame_end(out, (size_t)body);
@@ -156,7 +196,7 @@ int gw_encode_fsreply(struct gw_buf *out, const struct fs_rep *a)
 {
 	if (a->status < GW_STATUS_MIN || (a->len && !a->data))
 		return -EINVAL;
-	if (a->len > FS_READDIR_MAX)
+	if (a->len > FS_DATA_MAX)
 		return -EMSGSIZE;
 	size_t mlen = strnlen(a->message, GW_MESSAGE_MAX);
 	size_t body = GW_FSREPLY_FIXED + a->len + 2 + mlen;
@@ -172,6 +212,7 @@ int gw_encode_fsreply(struct gw_buf *out, const struct fs_rep *a)
 	p = put_u64(p, a->attr.atime_ns);
 	p = put_u64(p, a->attr.mtime_ns);
 	p = put_u64(p, a->attr.ctime_ns);
+	p = put_raw(p, a->topic, 16);
 	const uint64_t sv[] = { a->sv.bsize, a->sv.frsize, a->sv.blocks, a->sv.bfree,
 				a->sv.bavail, a->sv.files, a->sv.ffree, a->sv.namemax };
 	for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++)

@@ -21,9 +21,9 @@
 #define GW_STR_MAX 255
 #define GW_MESSAGE_MAX 1023
 #define GW_STATUS_MIN (-4095)
-/* A GW_FSREPLY before its data and message: status, attributes,
- * statvfs, the data's length. */
-#define GW_FSREPLY_FIXED (4 + 4 * 4 + 4 * 8 + 8 * 8 + 4)
+/* A GW_FSREPLY before its data and message: status, attributes, the
+ * topic's incarnation, statvfs, the data's length. */
+#define GW_FSREPLY_FIXED (4 + 4 * 4 + 4 * 8 + 16 + 8 * 8 + 4)
 
 /* gw_buf_reserve - make room for EXTRA more bytes after B->len. 0 or
  * -ENOMEM. */

@@ -476,7 +476,7 @@ int gateway_start(struct gateway *g, struct sfs_namespace *ns, SSL_CTX *ctx,
 	g->ns = ns;
 	g->ctx = ctx;
 	g->timeout_ms = timeout_ms;
-	if (!(g->fs = gwfs_new(mountpoint)))
+	if (!(g->fs = gwfs_new(mountpoint, ns)))
 		return -ENOMEM;
 	gws_init(&g->shares, max_message);
 	int rc = pthread_create(&g->accept_thread, NULL, accept_main, g);

@@ -32,6 +32,7 @@ struct gwclient {
 	uint64_t next_attempt_ns;	/* backoff: no connect before this */
 	uint32_t backoff_ms;
 	char last_err[1400];		/* why the last connect failed */
+	int last_rc;			/* and its error (negative errno) */
 	char down_err[1400];		/* a copy under mu, for gwclient_reachable */
 	bool logged_down;		/* "unreachable" logged since last up */
 
@@ -106,6 +107,7 @@ static void back_off(struct gwclient *gc)
  */
 static int went_down(struct gwclient *gc, int rc, char *err, size_t errlen)
 {
+	gc->last_rc = rc;
 	snprintf(err, errlen, "%s", gc->last_err);
 	pthread_mutex_lock(&gc->mu);
 	snprintf(gc->down_err, sizeof(gc->down_err), "%s", gc->last_err);
@@ -395,6 +397,7 @@ int gwclient_fs(struct gwclient *gc, const struct fs_req *q, struct fs_rep *rep,
 	/* The answer's bytes are the client's buffer's: copy them out. */
 	rep->status = f.fsrep.status;
 	rep->attr = f.fsrep.attr;
+	uuid_copy(rep->topic, f.fsrep.topic);
 	rep->sv = f.fsrep.sv;
 	snprintf(rep->message, sizeof(rep->message), "%s", f.message[0] ? f.message : f.fsrep.message);
 	clean_line(rep->message);
@@ -410,6 +413,11 @@ int gwclient_fs(struct gwclient *gc, const struct fs_req *q, struct fs_rep *rep,
 	}
 	gw_frame_free(&f);
 	return 0;
+}
+
+int gwclient_last_failure(struct gwclient *gc)
+{
+	return gc->last_rc;
 }
 
 int gwclient_backoff_ms(struct gwclient *gc)

@@ -96,6 +96,13 @@ int gwclient_fs(struct gwclient *gc, const struct fs_req *q, struct fs_rep *rep,
 		bool (*interrupted)(void *), void *iarg, char *err, size_t errlen);
 
 /*
+ * gwclient_last_failure - the negative errno of GC's last failure to
+ * reach its gateway (-ETIMEDOUT, -ECONNREFUSED, ...), the one its backoff
+ * waits out; 0 if it never failed. Same thread as the requests.
+ */
+int gwclient_last_failure(struct gwclient *gc);
+
+/*
  * gwclient_backoff_ms - milliseconds until the next connection attempt
  * while the gateway is unreachable and the client is backing off; 0 when
  * connected or free to try. Lets the lane sleep instead of spinning.

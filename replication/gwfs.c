@@ -41,24 +41,29 @@
 #include <unistd.h>
 
 #include "../fs/logging.h"
+#include "../fs/namespace.h"
+#include "../fs/stream.h"
+#include "../fs/topic.h"
 
 /* The daemon's own supplementary groups, restored after each request. */
 #define GWFS_MAX_OWN_GROUPS 256
 
 struct gwfs {
 	const char *mountpoint;
+	struct sfs_namespace *ns;	/* for topics' incarnations */
 	pthread_mutex_t mu;	/* root */
 	int root;		/* O_PATH descriptor of the mount's root, or -1 */
 	int ngroups;
 	gid_t groups[GWFS_MAX_OWN_GROUPS];
 };
 
-struct gwfs *gwfs_new(const char *mountpoint)
+struct gwfs *gwfs_new(const char *mountpoint, struct sfs_namespace *ns)
 {
 	struct gwfs *fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return NULL;
 	fs->mountpoint = mountpoint;
+	fs->ns = ns;
 	fs->root = -1;
 	pthread_mutex_init(&fs->mu, NULL);
 	int n = getgroups(GWFS_MAX_OWN_GROUPS, fs->groups);
@@ -79,11 +84,14 @@ void gwfs_free(struct gwfs *fs)
 /* The level each operation needs (docs/global-namespace.md). */
 static enum sfs_access level_of(const struct fs_req *q)
 {
+	/* Whatever writes a control file is admin's, however it is asked
+	 * (the decoder lets only FS_WRITECTL and FS_OPEN name one). */
+	bool ctl = q->name[0] == '.';
 	switch (q->op) {
 	case FS_OPEN:
 		if (!(q->flags & (FS_O_WRITE | FS_O_TRUNC)))
 			return SFS_ACCESS_READ;
-		return q->name[0] == '.' ? SFS_ACCESS_ADMIN : SFS_ACCESS_WRITE;
+		return ctl ? SFS_ACCESS_ADMIN : SFS_ACCESS_WRITE;
 	case FS_GETATTR:
 	case FS_READDIR:
 	case FS_READ:
@@ -92,7 +100,7 @@ static enum sfs_access level_of(const struct fs_req *q)
 	case FS_APPEND:
 	case FS_CREATE:
 	case FS_UNLINK:
-		return SFS_ACCESS_WRITE;
+		return ctl ? SFS_ACCESS_ADMIN : SFS_ACCESS_WRITE;
 	default:
 		return SFS_ACCESS_ADMIN;
 	}
@@ -138,14 +146,16 @@ static int become(const struct fs_caller *who, bool squash)
 	uid_t uid = who->uid;
 	gid_t gid = who->gid;
 	gid_t groups[FS_MAX_GROUPS];
-	size_t ng = who->ngroups;
-	if (squash && uid == 0) {
+	size_t ng = 0;
+	/* As knfsd's root_squash: uid 0 and gid 0 (and group 0 among the
+	 * supplementary ones) become nobody's. */
+	if (squash && uid == 0)
 		uid = GWFS_NOBODY;
+	if (squash && gid == 0)
 		gid = GWFS_NOBODY;
-		ng = 0;
-	}
-	for (size_t i = 0; i < ng; i++)
-		groups[i] = who->groups[i];
+	for (size_t i = 0; i < who->ngroups; i++)
+		if (!squash || who->groups[i] != 0)
+			groups[ng++] = who->groups[i];
 	if (syscall(SYS_setgroups, ng, groups) < 0)
 		return -EPERM;
 	setfsgid(gid);
@@ -245,8 +255,59 @@ static int list_dir(int root, const char *rel, struct fs_rep *rep)
 	return 0;
 }
 
+/*
+ * The incarnation of topic Q->name of Q's stream into OUT, from the
+ * namespace (a topic is made anew under a name with a new UUID). 0, or
+ * -ENOENT when there is no such topic now.
+ */
+static int incarnation(struct gwfs *fs, const struct fs_req *q, uuid_t out)
+{
+	if (!fs->ns || !q->name[0] || q->name[0] == '.')
+		return -ENOENT;
+	struct stream *s = ns_stream(fs->ns, q->cluster, q->stream);
+	struct topic *t = s ? stream_find_topic(s, q->name) : NULL;
+	if (t) {
+		uuid_copy(out, t->uuid);
+		topic_put(t);
+	}
+	if (s)
+		stream_put(s);
+	return t ? 0 : -ENOENT;
+}
+
+/* Is the topic under Q's name the incarnation Q expects (any, if Q
+ * expects none)? */
+static bool is_expected(struct gwfs *fs, const struct fs_req *q)
+{
+	uuid_t now;
+	return uuid_is_null(q->expect) ||
+	       (incarnation(fs, q, now) == 0 && uuid_compare(now, q->expect) == 0);
+}
+
 /* Carry out Q on ROOT at REL (the caller's credentials taken). */
-static int run(int root, const char *rel, const struct fs_req *q, struct fs_rep *rep)
+static int run_op(int root, const char *rel, const struct fs_req *q, struct fs_rep *rep);
+
+static int run(struct gwfs *fs, int root, const char *rel, const struct fs_req *q,
+	       struct fs_rep *rep)
+{
+	/* An open file's topic must be the one it opened: checked before
+	 * and after, since an incarnation never comes back under a name,
+	 * the same one both times means the bytes between were its. */
+	bool checked = (q->op == FS_GETATTR || q->op == FS_READ) && !uuid_is_null(q->expect);
+	if (checked && !is_expected(fs, q))
+		return -ENOENT;
+	int rc = run_op(root, rel, q, rep);
+	if (checked && rc >= 0 && !is_expected(fs, q)) {
+		fs_rep_free(rep);
+		return -ENOENT;
+	}
+	if (rc >= 0 && (q->op == FS_OPEN || q->op == FS_CREATE))
+		incarnation(fs, q, rep->topic);
+	return rc;
+}
+
+/* One operation Q on ROOT at REL. */
+static int run_op(int root, const char *rel, const struct fs_req *q, struct fs_rep *rep)
 {
 	struct stat st;
 	int fd, rc = 0;
@@ -366,7 +427,7 @@ int gwfs_serve(struct gwfs *fs, enum sfs_access access, const struct fs_req *q,
 	int rc = become(&q->who, access < SFS_ACCESS_ADMIN);
 	bool became = rc == 0;
 	if (became)
-		rc = run(root, rel, q, rep);
+		rc = run(fs, root, rel, q, rep);
 	restore(fs);
 	if (rc < 0)
 		fs_rep_free(rep);	/* nothing of a failed operation goes back */

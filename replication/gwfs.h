@@ -24,12 +24,15 @@
 
 struct gwfs;
 
+struct sfs_namespace;
+
 /*
  * gwfs_new - the file service of the mount at MOUNTPOINT (absolute;
- * borrowed, outlives it). Nothing is opened until the first request.
- * NULL when out of memory.
+ * borrowed, outlives it), whose namespace NS (borrowed) tells a topic's
+ * incarnation. Nothing is opened until the first request. NULL when out
+ * of memory.
  */
-struct gwfs *gwfs_new(const char *mountpoint);
+struct gwfs *gwfs_new(const char *mountpoint, struct sfs_namespace *ns);
 
 /* gwfs_free - close what it opened and free it (NULL is fine). */
 void gwfs_free(struct gwfs *fs);
@@ -45,7 +48,10 @@ int gwfs_allowed(enum sfs_access access, const struct fs_req *q, char *why, size
 /*
  * gwfs_serve - carry out request Q, from a peer with ACCESS (already
  * checked with gwfs_allowed), on the mount, in the calling thread, as
- * Q's caller (uid 0 squashed to GWFS_NOBODY below admin). Fills REP:
+ * Q's caller (uid 0, gid 0 and group 0 squashed to GWFS_NOBODY below
+ * admin). A read or stat that expects a topic's incarnation (Q->expect)
+ * answers -ENOENT when another one has the name. Fills REP (for FS_OPEN
+ * and FS_CREATE of a topic, REP->topic is its incarnation):
  * status (0, a byte count for FS_READ and FS_APPEND, or the negative
  * errno the operation met), attributes, statvfs, data (malloc'd, owned
  * by REP: fs_rep_free) and, on error, the message. The thread's

@@ -179,10 +179,15 @@ int gwpool_call(struct gwpool *p, const struct fs_req *q, struct fs_rep *rep,
 		return k;
 	}
 	int rc = gwclient_fs(c->gc[k], q, rep, interrupted, iarg, err, errlen);
+	/* Backing off after a failure: that failure is the answer. */
+	if (rc == -EAGAIN && gwclient_last_failure(c->gc[k]) == -ETIMEDOUT)
+		rc = -ETIMEDOUT;
 	give_back(c, k);
 	/* The user sees one of two words for a gateway it cannot use: down,
-	 * or too slow (docs/global-namespace.md, "Failures"). */
-	if (rc < 0 && rc != -ETIMEDOUT && rc != -EINTR && rc != -ESHUTDOWN && rc != -ENOMEM)
+	 * or too slow (docs/global-namespace.md, "Failures"). A request
+	 * that could not be encoded is the caller's (-EINVAL). */
+	if (rc < 0 && rc != -ETIMEDOUT && rc != -EINTR && rc != -ESHUTDOWN && rc != -ENOMEM &&
+	    rc != -EINVAL && rc != -EMSGSIZE)
 		rc = -EHOSTDOWN;
 	return rc;
 }

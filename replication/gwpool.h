@@ -51,11 +51,12 @@ int gwpool_reachable(struct gwpool *p, const char *cluster, char *why, size_t n)
  * the answer into *REP (fs_rep_free it), asking INTERRUPTED (IARG) every
  * 100 ms. Returns 0 when REP holds the serving daemon's answer (its
  * status may be an error, its message why), or, with one line in ERR
- * (ERRLEN bytes): -EHOSTDOWN (the gateway cannot be reached, refused this
- * daemon, or is backing off after a failure), -ETIMEDOUT (no answer, or
- * no free connection, within the timeout), -EINTR, -ESHUTDOWN,
- * -EHOSTUNREACH (no such remote cluster or no gateway configured),
- * -ENOMEM.
+ * (ERRLEN bytes): -EHOSTDOWN (the gateway cannot be reached or refused
+ * this daemon, or the client backs off after such a failure),
+ * -ETIMEDOUT (no answer, or no free connection, within the timeout, or
+ * the client backs off after that), -EINTR, -ESHUTDOWN, -EHOSTUNREACH
+ * (no such remote cluster or no gateway configured), -EINVAL or
+ * -EMSGSIZE (Q cannot be sent), -ENOMEM.
  */
 int gwpool_call(struct gwpool *p, const struct fs_req *q, struct fs_rep *rep,
 		bool (*interrupted)(void *), void *iarg, char *err, size_t errlen);

@@ -181,6 +181,11 @@ fails_with() {
 	fails_with "Permission denied" setpriv --reuid 1001 --regid 1001 --clear-groups cat "$RA/s/grp"
 	# root here is nobody there: it cannot read the user's 600 topic
 	fails_with "Permission denied" cat "$RA/s/mine"
+	# nor is group 0 root's group there (knfsd's root_squash squashes it)
+	echo rootgrp >>"$B/s/rootgrp"
+	chmod 640 "$B/s/rootgrp"
+	fails_with "Permission denied" setpriv --reuid 4242 --regid 0 --clear-groups cat "$RA/s/rootgrp"
+	fails_with "Permission denied" setpriv --reuid 4242 --regid 4242 --groups 0 cat "$RA/s/rootgrp"
 	# what a user makes there is theirs
 	setpriv --reuid 1001 --regid 1001 --clear-groups bash -c "echo hi >> '$RA/s/his'"
 	[ "$(stat -c '%u %g' "$B/s/his")" = "1001 1001" ]
@@ -340,4 +345,89 @@ sys.stdout.buffer.write(open(sys.argv[1], "rb").read())' "$RA/s/t" >/dev/null 2>
 	# what does not exist there is named as such, never the cluster
 	run -1 mc stream info -path /mapr/london/nope
 	[[ $output == *"stream /mapr/london/nope does not exist"* ]]
+}
+
+# forge_fs HOST_CERT ARGS...: a hello to london and GW_FS requests
+# (tests/gateway/forge.py --fs) sent from host a with certificate
+# HOST_CERT, the answers one per line.
+forge_fs() {
+	local cert=$1
+	shift
+	python3 "$STREAMFS_SRC/tests/gateway/forge.py" --dst-cluster london "$@" |
+		nh_exec a timeout 10 openssl s_client -quiet -no_ign_eof \
+			-connect 198.18.0.2:5660 -cert "$NH_DIR/certs/$cert.crt" \
+			-key "$NH_DIR/certs/$cert.key" -CAfile "$NH_DIR/certs/ca.crt" 2>/dev/null |
+		python3 "$STREAMFS_SRC/tests/gateway/forge.py" --fsresults
+}
+
+@test "a peer with access = write changes no control file, however its daemon asks" {
+	NH_ACCESS[b]=write
+	gn_hosts
+	chmod 1777 "$B/s"
+	echo /mapr/sanfrancisco/s >>"$B/s/.upstreams"
+	local before
+	before=$(cat "$B/s/.upstreams")
+	# what a daemon sends for "> .upstreams": refused for its level
+	run forge_fs a --fs 'writectl,s,.upstreams,/mapr/sanfrancisco/evil\n'
+	[[ $output == *"-13 write needs access = admin"* ]]
+	# an append, a create or an unlink naming a control file: no daemon
+	# sends it; refused as a protocol violation, the connection closed
+	run forge_fs a --fs 'append,s,.upstreams,/mapr/sanfrancisco/evil\n'
+	[[ $output == "hello 0" ]]
+	run forge_fs a --fs 'unlink,s,.replicas'
+	[[ $output == "hello 0" ]]
+	[ "$(cat "$B/s/.upstreams")" = "$before" ]
+	[ ! -s "$B/s/.replicas" ] || ! grep -q evil "$B/s/.replicas"
+	in_log b 'malformed frame'
+}
+
+@test "an open remote topic removed and made again there: its reader finds it gone, never the new topic's bytes" {
+	NH_ACCESS[b]=read
+	gn_hosts
+	seq -f 'old-%04.0f' 1 1000 >>"$B/s/t"
+	# a reader holds it open, has read part of it
+	python3 - "$RA/s/t" "$NH_DIR/reader.out" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+out = open(sys.argv[2], "w")
+first = os.read(fd, 5000)
+out.write("first %d\n" % len(first)); out.flush()
+while not os.path.exists(sys.argv[2] + ".go"):
+    time.sleep(0.05)
+try:
+    more = os.read(fd, 5000)
+    out.write("more %r\n" % more[:20])
+except OSError as e:
+    out.write("error %d\n" % e.errno)
+out.close()
+PY
+	local rpid=$!
+	REPL_BG+=("$rpid")
+	wait_for -t 10 grep -q '^first 5000' "$NH_DIR/reader.out"
+	rm "$B/s/t"
+	seq -f 'new-%05.0f' 1 3000 >>"$B/s/t"
+	touch "$NH_DIR/reader.out.go"
+	wait_for -t 10 gone "$rpid"
+	cat "$NH_DIR/reader.out"
+	# ENOENT (2), never a byte of new-*
+	grep -qx 'error 2' "$NH_DIR/reader.out"
+	! grep -q new- "$NH_DIR/reader.out"
+}
+
+@test "names no daemon takes name nothing under a remote cluster, as under a local one" {
+	NH_ACCESS[b]=admin
+	gn_hosts
+	local long
+	long=$(printf 'a%.0s' $(seq 1 256))
+	fails_with "No such file" stat "$RA/$long"
+	fails_with "No such file" stat "$RA/s/$long"
+	fails_with "No such file" ls "$RA/$long"
+	fails_with "Invalid argument" mkdir "$RA/$long"
+	fails_with "No such file" stat "$RA/s/.hidden"
+	fails_with "No such file" stat "$RA/.x"
+	fails_with "Invalid argument" mkdir "$RA/.s"
+	fails_with "Invalid argument" touch "$RA/s/.hidden"
+	# and the gateway stays up: nothing of this was sent as a request
+	run ls "$RA"
+	[ "$status" -eq 0 ]
 }

@@ -19,6 +19,14 @@ little-endian, strings a u16 length and bytes, UUIDs 16 raw bytes. With
     forge.py --results [--messages]
         read frames from stdin (what s_client printed) and print one line per
         GW_RESULT: its status and its UUID (and its message)
+
+    forge.py --fs OP,STREAM,NAME[,DATA] [--fs ...] --dst-cluster C [--uid N] [--gid N]
+        a hello and one GW_FS file operation per --fs (OP: getattr, read,
+        append, writectl, ...; DATA with \\n escapes), as a peer's daemon
+        asking for its user could, or a forged one would
+    forge.py --fsresults
+        read frames from stdin and print one line per GW_FSREPLY: its
+        status and its message
 """
 
 import argparse
@@ -26,7 +34,9 @@ import struct
 import sys
 import uuid
 
-GW_HELLO, GW_OPEN, GW_APPEND = 1, 2, 4
+GW_HELLO, GW_OPEN, GW_APPEND, GW_FS = 1, 2, 4, 6
+FS_OPS = dict(getattr=1, readdir=2, read=3, append=4, create=5, unlink=6, mkdir=7,
+              rmdir=8, chmod=9, chown=10, writectl=11, statfs=12, open=13)
 GW_VERSION = 1
 
 
@@ -53,9 +63,48 @@ def results():
             print(*line)
 
 
+def fsresults():
+    data = sys.stdin.buffer.read()
+    while len(data) >= 12:
+        kind, _, _, n = struct.unpack("<BBHI", data[4:12])
+        body, data = data[12:12 + n], data[12 + n:]
+        if kind == 5 and len(body) >= 4:      # the hello's answer
+            print("hello", struct.unpack("<i", body[:4])[0])
+        if kind == 7 and len(body) >= 136:
+            status = struct.unpack("<i", body[:4])[0]
+            dlen = struct.unpack("<I", body[132:136])[0]
+            mlen = struct.unpack("<H", body[136 + dlen:138 + dlen])[0]
+            print(status, body[138 + dlen:138 + dlen + mlen].decode(errors="replace"))
+
+
+def fs_frames(a):
+    out = frame(GW_HELLO, struct.pack("<H", GW_VERSION) + s(a.dst_cluster))
+    for spec in a.fs:
+        f = spec.split(",", 3)
+        op, stream, name = f[0], f[1], f[2]
+        data = f[3].encode().decode("unicode_escape").encode("latin1") if len(f) > 3 else b""
+        body = struct.pack("<BIIB", FS_OPS[op], a.uid, a.gid, 0)
+        body += s(a.dst_cluster) + s(stream) + s(name)
+        size = 4096 if op == "read" else 0
+        body += struct.pack("<QIIIII", 0, size, 0, 0xffffffff, 0xffffffff, 0)
+        body += bytes(16) + struct.pack("<I", len(data)) + data
+        out += frame(GW_FS, body)
+    return out
+
+
 def main():
     if "--results" in sys.argv:
         return results()
+    if "--fsresults" in sys.argv:
+        return fsresults()
+    if "--fs" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--fs", action="append", required=True)
+        ap.add_argument("--dst-cluster", required=True)
+        ap.add_argument("--uid", type=int, default=0)
+        ap.add_argument("--gid", type=int, default=0)
+        sys.stdout.buffer.write(fs_frames(ap.parse_args()))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--open", action="store_true")
     for a in ("dst-cluster", "src-cluster", "src-stream", "dst-stream"):

@@ -522,7 +522,7 @@ static void test_header_rejects(void **state)
 		if (t == GW_APPEND || t == GW_FS)
 			assert_true(max == GW_FRAME_MAX_BODY);
 		else if (t == GW_FSREPLY)
-			assert_true(max > FS_READDIR_MAX && max < FS_READDIR_MAX + 2048);
+			assert_true(max > FS_DATA_MAX && max < FS_DATA_MAX + 2048);
 		else
 			assert_true(max < 2048);
 		p[8] = max & 0xff;
@@ -1117,6 +1117,7 @@ static struct fs_req sample_fs(void)
 	q.owner = q.group = UINT32_MAX;
 	q.data = data;
 	q.len = sizeof(data) - 1;
+	memcpy(q.expect, U3, 16);
 	return q;
 }
 
@@ -1136,6 +1137,7 @@ static void check_fs(const struct gw_frame *f)
 	assert_int_equal(q->owner, UINT32_MAX);
 	assert_int_equal(q->len, 8);
 	assert_memory_equal(q->data, "one\ntwo\n", 8);
+	assert_memory_equal(q->expect, U3, 16);
 }
 
 static void test_roundtrip_fs(void **state)
@@ -1175,6 +1177,7 @@ static void check_fsreply(const struct gw_frame *f)
 	assert_int_equal(a->attr.size, 1ull << 33);
 	assert_int_equal(a->attr.mtime_ns, 1234567890123456789ull);
 	assert_int_equal(a->sv.namemax, 255);
+	assert_memory_equal(a->topic, U2, 16);
 	assert_int_equal(a->len, 5);
 	assert_memory_equal(a->data, "hello", 5);
 	assert_string_equal(a->message, "why not");
@@ -1188,6 +1191,7 @@ static void test_roundtrip_fsreply(void **state)
 	a.attr = (struct fs_attr){ .mode = 0100640, .uid = 7, .size = 1ull << 33,
 				   .mtime_ns = 1234567890123456789ull };
 	a.sv.namemax = 255;
+	memcpy(a.topic, U2, 16);
 	a.data = (uint8_t *)"hello";
 	a.len = 5;
 	strcpy(a.message, "why not");
@@ -1237,6 +1241,36 @@ static void test_fs_rejects(void **state)
 	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
 	q = sample_fs();
 	q.op = FS_GETATTR;	/* data on what takes none */
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	/* a control file appended to, made, removed or given an owner; a
+	 * topic written as a control file: no request names them so */
+	static const enum fs_op not_ctl[] = { FS_APPEND, FS_CREATE, FS_UNLINK, FS_CHMOD,
+					      FS_CHOWN };
+	for (size_t i = 0; i < sizeof(not_ctl) / sizeof(not_ctl[0]); i++) {
+		q = sample_fs();
+		q.op = not_ctl[i];
+		if (q.op != FS_APPEND)
+			q.len = 0;
+		strcpy(q.name, ".upstreams");
+		assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	}
+	q = sample_fs();
+	q.op = FS_WRITECTL;	/* a topic's name */
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	q = sample_fs();
+	q.op = FS_MKDIR;	/* a stream's operation naming a file */
+	q.len = 0;
+	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
+	/* a control file's whole text may be asked for at once, a topic's
+	 * at most FS_READ_MAX */
+	q = sample_fs();
+	q.op = FS_READ;
+	q.len = 0;
+	strcpy(q.name, ".info");
+	q.size = FS_CTL_READ_MAX;
+	assert_int_equal(gw_encode_fs(&out, &q), 0);
+	gw_buf_free(&out);
+	strcpy(q.name, "t");
 	assert_int_equal(gw_encode_fs(&out, &q), -EINVAL);
 	q = sample_fs();
 	q.flags = FS_CTL_REPLACE;	/* a flag of another operation */

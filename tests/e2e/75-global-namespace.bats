@@ -229,6 +229,19 @@ sys.stdout.buffer.write(open(sys.argv[1], "rb").read())' "$RA/s/t" >/dev/null 2>
 	wait_for -t 2 gone "$catpid"
 	nh_stop_signal b CONT
 	[ "$(cat "$RA/s/t")" = one ]
+	# and this daemon's stop (SIGTERM) ends such a wait too: it does not
+	# sit out the 20 s
+	nh_stop_signal b STOP
+	cat "$RA/s/t" >/dev/null 2>&1 &
+	catpid=$!
+	REPL_BG+=("$catpid")
+	sleep 1
+	_sfs_alive "$catpid"
+	local t0=$SECONDS
+	nh_stop a
+	((SECONDS - t0 <= 8))
+	wait_for -t 5 gone "$catpid"
+	nh_stop_signal b CONT
 }
 
 @test "a remote that cannot be reached fails within timeout_ms, local clusters go on; tail -f carries on after the link returns" {

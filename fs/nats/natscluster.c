@@ -169,6 +169,14 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 	return -ETIMEDOUT;
 }
 
+int nats_connected(struct nats_cluster *nc, const char *what)
+{
+	if (nc->conn && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		return 0;
+	log_warn("cluster %s: %s: not connected to NATS", nc->cl->name, what);
+	return -EIO;
+}
+
 /* ---- the connection --------------------------------------------------------- */
 
 static void on_disconnected(natsConnection *conn, void *arg)
@@ -223,6 +231,10 @@ static int nats_connect(struct nats_cluster *nc, char *err, size_t errlen)
 		s = natsOptions_SetMaxReconnect(o, -1); /* for ever; /.info shows it */
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(o, 250);
+	/* Nothing is kept to be sent after a reconnection: an append that
+	 * failed must not be stored later behind the writer's back. */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(o, 1);
 	if (s == NATS_OK)
 		s = natsOptions_UseGlobalMessageDelivery(o, true);
 	if (s == NATS_OK)
@@ -361,12 +373,15 @@ static void nc_close(struct cluster *cl)
 			}
 		bool closed = nc->closed;
 		pthread_mutex_unlock(&nc->closed_mu);
+		nats_stream_free_graves(nc);
 		natsConnection_Destroy(nc->conn);
 		if (!closed)
 			return; /* NC kept for a late callback: a small leak, not a crash */
 	}
+	nats_stream_free_graves(nc);
 	pthread_mutex_destroy(&nc->closed_mu);
 	pthread_cond_destroy(&nc->closed_cv);
+	pthread_mutex_destroy(&nc->grave_mu);
 	free(nc);
 	cl->home = NULL;
 }
@@ -374,6 +389,8 @@ static void nc_close(struct cluster *cl)
 static int nc_save(struct cluster *cl)
 {
 	struct nats_cluster *nc = nc_of(cl);
+	if (nats_connected(nc, "chmod/chown") < 0)
+		return -EIO;
 	json_t *j = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)cl->uid, "gid",
 			      (json_int_t)cl->gid, "mode", (json_int_t)cl->mode);
 	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -388,6 +405,8 @@ static int nc_save(struct cluster *cl)
 static int nc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid_t gid,
 			    mode_t mode, struct stream **out)
 {
+	if (nats_connected(nc_of(cl), "mkdir") < 0)
+		return -EIO;
 	uuid_t u;
 	char us[37];
 	uuid_generate(u);
@@ -409,6 +428,8 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	struct nats_stream *st = s->home;
 	if (st->gone)
 		return 0; /* removed by the daemon that removed it */
+	if (nats_connected(nc, "rmdir") < 0)
+		return -EIO;
 	int rc = nats_kv_delete_if(nc, st->key, s->uuid);
 	if (rc < 0) {
 		log_error("cluster %s: stream %s: cannot remove its metadata: %s", cl->name,
@@ -527,6 +548,7 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 	nc->cc = cc;
 	nc->cl = cl;
 	pthread_mutex_init(&nc->closed_mu, NULL);
+	pthread_mutex_init(&nc->grave_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -61,9 +61,15 @@ struct nats_cluster {
 	pthread_cond_t closed_cv;
 	bool closed;
 	atomic_bool closing;	/* a disconnection is ours: not logged */
+	/* Streams whose consumer had not closed when they were put (NATS
+	 * away): freed once the connection is closed (nats_stream_bury). */
+	pthread_mutex_t grave_mu;
+	struct nats_stream **grave;
+	size_t ngrave, gcap;
 	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
 	pthread_t thread;
 	bool thread_started;
+	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
 };
 
 /* One chunk of a topic, as the index keeps it (docs/nats.md). */
@@ -170,6 +176,12 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const char *txt, uint64_t *rev);
 
+/* nats_connected - 0 when NC's connection is up, else -EIO (logged as a
+ * warning naming WHAT): a change is not even tried while it is down, for
+ * libnats would keep it and send it after the reconnection, behind the
+ * back of the caller that was told it failed (docs/nats.md). */
+int nats_connected(struct nats_cluster *nc, const char *what);
+
 /* ---- natsstream.c ------------------------------------------------------- */
 
 /*
@@ -181,6 +193,10 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
  */
 int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t rev,
 		    bool create, struct stream **out);
+
+/* nats_stream_free_graves - free the streams kept for their consumer's
+ * close (the cluster's close, once the connection is closed). */
+void nats_stream_free_graves(struct nats_cluster *nc);
 
 /* nats_stream_wait_caught_up - wait until S's consumer delivered what the
  * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or

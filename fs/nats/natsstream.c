@@ -211,6 +211,8 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	(void)durable; /* JetStream acknowledges what its servers keep */
 	LOCK_ASSERT_HELD(&s->lock);
 	struct nats_stream *st = st_of(s);
+	if (nats_connected(st->nc, "stream metadata") < 0)
+		return -EIO;
 	char *txt = json_dumps(meta, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
@@ -240,6 +242,8 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 	char key[NATS_KEY_MAX], us[37];
 	if (nats_topic_key(s, name, key) < 0)
 		return -ENAMETOOLONG;
+	if (nats_connected(st->nc, "create") < 0)
+		return -EIO;
 	uuid_t u;
 	uuid_generate(u);
 	uuid_unparse(u, us);
@@ -281,6 +285,8 @@ static int ns_topic_detach(struct stream *s, const char *name, struct topic *t)
 	struct nats_topic *nt = nats_topic_of(t);
 	if (atomic_load(&nt->gone))
 		return 0;
+	if (nats_connected(st_of(s)->nc, "rm") < 0)
+		return -EIO;
 	return nats_kv_delete_if(st_of(s)->nc, nt->key, t->uuid);
 }
 
@@ -358,6 +364,8 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	char key[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(key, sizeof(key), "p.%s", u);
+	if (nats_connected(st->nc, "replication positions") < 0)
+		return -EIO;
 	char *txt = json_dumps(snap, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
@@ -366,42 +374,81 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	return nats_status_errno(ns, 0);
 }
 
-static void ns_destroy(struct stream *s)
+/* Free ST and its indexes (its consumer closed, or never made). */
+static void free_stream_home(struct nats_stream *st)
 {
-	struct nats_stream *st = st_of(s);
-	if (!st)
-		return;
-	if (st->sub) {
-		/* Every callback done before ST goes: its close reported. */
-		if (natsSubscription_Drain(st->sub) != NATS_OK)
-			natsSubscription_Unsubscribe(st->sub);
-		uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
-		struct timespec ts = { (time_t)(deadline / 1000000000),
-				       (long)(deadline % 1000000000) };
-		pthread_mutex_lock(&st->mu);
-		while (!st->completed)
-			if (pthread_cond_timedwait(&st->cv, &st->mu, &ts)) {
-				natsSubscription_Unsubscribe(st->sub);
-				break;
-			}
-		bool done = st->completed;
-		pthread_mutex_unlock(&st->mu);
+	if (st->sub)
 		natsSubscription_Destroy(st->sub);
-		if (!done) {
-			/* A callback may still come: ST and its indexes are left
-			 * to it (a leak, not a crash). */
-			log_warn("%s: its consumer did not close in time", st->jsname);
-			s->home = NULL;
-			return;
-		}
-	}
 	for (size_t i = 0; i < st->ntdata; i++)
 		nats_tdata_put(st->tdata[i]);
 	free(st->tdata);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	free(st);
+}
+
+void nats_stream_free_graves(struct nats_cluster *nc)
+{
+	pthread_mutex_lock(&nc->grave_mu);
+	for (size_t i = 0; i < nc->ngrave; i++) {
+		struct nats_stream *st = nc->grave[i];
+		pthread_mutex_lock(&st->mu);
+		bool done = st->completed;
+		pthread_mutex_unlock(&st->mu);
+		if (done)
+			free_stream_home(st);
+		else /* a callback may still come: left to it (a leak, not a crash) */
+			log_warn("%s: its consumer never closed", st->jsname);
+	}
+	free(nc->grave);
+	nc->grave = NULL;
+	nc->ngrave = nc->gcap = 0;
+	pthread_mutex_unlock(&nc->grave_mu);
+}
+
+static void ns_destroy(struct stream *s)
+{
+	struct nats_stream *st = st_of(s);
+	if (!st)
+		return;
 	s->home = NULL;
+	if (!st->sub) {
+		free_stream_home(st);
+		return;
+	}
+	/* Every callback done before ST goes: its close reported. With NATS
+	 * away the close may only come with the connection's: ST waits for it
+	 * among the cluster's graves. */
+	bool up = natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED;
+	if (!up || natsSubscription_Drain(st->sub) != NATS_OK)
+		natsSubscription_Unsubscribe(st->sub);
+	uint64_t deadline = mono_ns() + (up ? (uint64_t)st->nc->timeout_ms * 1000000 : 100000000);
+	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
+	pthread_mutex_lock(&st->mu);
+	while (!st->completed)
+		if (pthread_cond_timedwait(&st->cv, &st->mu, &ts))
+			break;
+	bool done = st->completed;
+	pthread_mutex_unlock(&st->mu);
+	if (done) {
+		free_stream_home(st);
+		return;
+	}
+	struct nats_cluster *nc = st->nc;
+	pthread_mutex_lock(&nc->grave_mu);
+	if (nc->ngrave == nc->gcap) {
+		size_t cap = nc->gcap ? nc->gcap * 2 : 8;
+		struct nats_stream **v = realloc(nc->grave, cap * sizeof(*v));
+		if (v) {
+			nc->grave = v;
+			nc->gcap = cap;
+		}
+	}
+	if (nc->ngrave < nc->gcap)
+		nc->grave[nc->ngrave++] = st;
+	else
+		log_warn("%s: its consumer did not close; out of memory to wait for it", st->jsname);
+	pthread_mutex_unlock(&nc->grave_mu);
 }
 
 static const struct stream_ops nats_stream_ops = {

@@ -255,6 +255,12 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 		}
 		if (mono_ns() >= deadline)
 			break;
+		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
+			/* Not even tried: see nats_connected. */
+			struct timespec pause = { 0, 20 * 1000000 };
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		char h[8][80];
 		snprintf(h[0], 80, "%" PRIu64, tl.seq);
 		snprintf(h[1], 80, "%" PRIu64, tl.off);
@@ -558,6 +564,8 @@ json_t *nats_topic_meta(struct topic *t)
 static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 {
 	struct nats_topic *nt = nats_topic_of(t);
+	if (nats_connected(nt->nc, "chmod/chown") < 0)
+		return -EIO;
 	uid_t ou = t->uid;
 	gid_t og = t->gid;
 	mode_t om = t->mode;

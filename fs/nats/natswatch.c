@@ -312,9 +312,9 @@ out:
 static void *watch_main(void *arg)
 {
 	struct nats_cluster *nc = arg;
-	for (;;) {
+	while (!atomic_load(&nc->watch_stop)) {
 		kvEntry *e = NULL;
-		natsStatus s = kvWatcher_Next(&e, nc->watcher, 1000);
+		natsStatus s = kvWatcher_Next(&e, nc->watcher, 200);
 		if (s == NATS_TIMEOUT)
 			continue;
 		if (s != NATS_OK)
@@ -348,7 +348,11 @@ void nats_watch_stop(struct nats_cluster *nc)
 {
 	if (!nc->watcher)
 		return;
-	kvWatcher_Stop(nc->watcher);
+	/* kvWatcher_Stop asks the servers: only when they can answer; else
+	 * the thread sees the flag within 200 ms. */
+	atomic_store(&nc->watch_stop, true);
+	if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		kvWatcher_Stop(nc->watcher);
 	if (nc->thread_started)
 		pthread_join(nc->thread, NULL);
 	nc->thread_started = false;

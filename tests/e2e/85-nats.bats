@@ -4,7 +4,9 @@
 # cluster on the host's disk; start-up refusals; two daemons on the same
 # NATS see each other's streams, topics, messages, modes and removals;
 # writers on both daemons into one topic lose, duplicate and interleave
-# nothing, and both daemons agree on every byte. The suites of
+# nothing, and both daemons agree on every byte; NATS away and back
+# (/.info, EIO within nats_timeout_ms, nothing stored behind a writer's
+# back, all works again). The suites of
 # 10-namespace.bats and 20-topic.bats also run on NATS (81-nats-*.bats,
 # 82-nats-*.bats: symlinks, helpers.bash reads the name).
 
@@ -211,4 +213,35 @@ same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null
 	[ "$(jq -r '.topics[0].messages' "$M2/tokyo/s/.info")" = 1800 ]
 	[ "$(dd if="$M2/tokyo/s/t" bs=1 skip=20000 count=4000 2>/dev/null | md5sum)" = \
 	  "$(dd if="$TMP/r1" bs=1 skip=20000 count=4000 2>/dev/null | md5sum)" ]
+}
+
+# reachable CLUSTER: /.info says the cluster is reachable (true/false).
+reachable_is() {
+	[[ $(jq -r --arg c "$1" '.clusters[] | select(.name == $c) | .reachable' "$M/.info" 2>/dev/null) == "$2" ]]
+}
+
+@test "NATS away: /.info says so, appends fail with EIO within nats_timeout_ms, what is known stays listed; back: all works again" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 1000"
+	sfs_setup tokyo
+	T=$M/tokyo/s/t
+	mkdir "$M/tokyo/s"
+	echo a >>"$T"
+	wait_for reachable_is tokyo true
+	port=$SFS_NATS_PORT
+	sfs_nats_stop
+	wait_for reachable_is tokyo false
+	run bash -c "echo b >>'$T'"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Input/output error"* ]]
+	# the namespace and sizes are known here; nothing of the failed append
+	[ -d "$M/tokyo/s" ]
+	[ "$(stat -c %s "$T")" -eq 2 ]
+	run mkdir "$M/tokyo/s2"
+	[ "$status" -ne 0 ]
+	# the same server back, on the same port and store
+	sfs_nats_start "$port"
+	wait_for -t 10 reachable_is tokyo true
+	echo c >>"$T"
+	[ "$(cat "$T")" = "$(printf 'a\nc')" ]
+	mkdir "$M/tokyo/s2"
 }

@@ -14,6 +14,8 @@
 # Before sfs_setup a test may set:
 #   SFS_MOUNT_EXTRA  lines added to the [mount] section (e.g. "max_message = 64")
 #   SFS_CONF_EXTRA   text appended to mount.conf (e.g. "[replication]\n...")
+#   SFS_NATS_EXTRA   lines added to each NATS cluster's section
+#                    (e.g. "nats_timeout_ms = 1000")
 #   SFS_LOG_ALLOW    an extended regex: log lines matching it are not
 #                    counted as errors by sfs_teardown
 #   SFS_KEEP=1       keep $TMP after the test (for debugging)
@@ -127,6 +129,7 @@ sfs_write_conf() {
 			echo "[cluster $c]"
 			if [[ $SFS_HOME == nats ]]; then
 				echo "nats = $SFS_NATS_URL"
+				[[ -n ${SFS_NATS_EXTRA:-} ]] && printf '%b\n' "$SFS_NATS_EXTRA"
 			else
 				echo "data = $TMP/data/$c"
 			fi

@@ -183,7 +183,18 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 	return rc;
 }
 
-/* ---- later changes ------------------------------------------------------------ */
+/* ---- later changes ---------------------------------------------------------------- */
+
+/* Is the value of KEY still the one of revision REV? An event the thread
+ * gets late (it waited for the namespace lock while this daemon removed
+ * what the event made) must not bring the removed thing back. */
+static bool still_current(struct nats_cluster *nc, const char *key, uint64_t rev)
+{
+	kvEntry *e = NULL;
+	bool cur = kvStore_Get(&e, nc->kv, key) == NATS_OK && kvEntry_Revision(e) == rev;
+	kvEntry_Destroy(e);
+	return cur;
+}
 
 /* Take stream I of CL out (removed by another daemon); ns->lock held for
  * writing. Not while it still holds topics here (false then). */
@@ -247,7 +258,7 @@ static void stream_event(struct nats_cluster *nc, kvEntry *e)
 		if (!drop_stream_locked(cl, i))
 			goto out; /* kept */
 	}
-	if (put) {
+	if (put && still_current(nc, key, rev)) {
 		struct stream *s;
 		if (nats_stream_new(cl, name, meta, rev, false, &s) == 0) {
 			if (cluster_add_stream(cl, s) < 0)
@@ -299,7 +310,8 @@ static void topic_event(struct nats_cluster *nc, kvEntry *e)
 		if (topic_locked(s, name))
 			goto out;
 	}
-	if (put && !s->deleted && add_topic_locked(s, name, e) == 0) {
+	if (put && !s->deleted && still_current(nc, kvEntry_Key(e), rev) &&
+	    add_topic_locked(s, name, e) == 0) {
 		s->mtime_ns = now_ns();
 		stream_touch_replication(s);
 	}

@@ -3,8 +3,8 @@
  * namespace (natshome.h): at start-up every key of the cluster's bucket
  * (the owner of /<cluster>, the streams, their topics), then, in one
  * thread per cluster, every change another daemon makes to it, in the
- * bucket's order: streams and topics made, changed (owner, mode) and
- * removed appear, change and go here (docs/nats.md, "What each daemon
+ * bucket's order: streams and topics made, changed (owner, mode, control
+ * files) and removed appear, change and go here (docs/nats.md, "What each daemon
  * caches"). Each stream and topic keeps the bucket revision it was made
  * or changed at; an older event is one this daemon has already gone past.
  */
@@ -220,6 +220,65 @@ static bool drop_stream_locked(struct cluster *cl, size_t i)
 	return true;
 }
 
+/*
+ * S's replicas and upstreams as META (another daemon's control-file
+ * write) says, s->lock held: a replica named before keeps its object (and
+ * so its positions), a new one is made, one no longer named is freed, as
+ * a control-file write here does (fs/ctlfiles.c).
+ */
+static void apply_settings_locked(struct stream *s, json_t *meta)
+{
+	struct sfs_namespace *ns = s->cluster->ns;
+	struct replica_conf *nr[STREAM_MAX_REPLICAS];
+	bool used[STREAM_MAX_REPLICAS] = { false };
+	int n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(meta, "replicas"), i, v) {
+		if (n >= STREAM_MAX_REPLICAS)
+			break;
+		const char *c = meta_str(v, "cluster", ""), *name = meta_str(v, "stream", "");
+		struct replica_conf *r = NULL;
+		for (int k = 0; k < s->nreplicas && !r; k++)
+			if (!used[k] && !strcmp(s->replicas[k]->cluster, c) &&
+			    !strcmp(s->replicas[k]->stream, name)) {
+				r = s->replicas[k];
+				used[k] = true;
+			}
+		if (!r && !(r = repl_replica_new(ns))) {
+			log_error("/%s/%s: out of memory for another daemon's replica %s/%s",
+				  s->cluster->name, s->name, c, name);
+			continue;
+		}
+		snprintf(r->cluster, sizeof(r->cluster), "%s", c);
+		snprintf(r->stream, sizeof(r->stream), "%s", name);
+		r->synchronous = meta_bool(v, "synchronous", false);
+		r->paused = meta_bool(v, "paused", false);
+		const char *comp = meta_str(v, "networkcompression", "off");
+		r->compression = !strcmp(comp, "lz4") ? CTL_COMP_LZ4 :
+				 !strcmp(comp, "zstd") ? CTL_COMP_ZSTD : CTL_COMP_OFF;
+		nr[n++] = r;
+	}
+	for (int k = 0; k < s->nreplicas; k++)
+		if (!used[k])
+			repl_replica_free(ns, s->replicas[k]);
+	memcpy(s->replicas, nr, (size_t)n * sizeof(nr[0]));
+	s->nreplicas = n;
+	for (int k = 0; k < n; k++)
+		repl_replica_configured(ns, nr[k]);
+	atomic_store(&s->has_replicas, n > 0);
+	s->positions_dirty = true;
+	s->nupstreams = 0;
+	json_array_foreach(json_object_get(meta, "upstreams"), i, v) {
+		if (s->nupstreams >= STREAM_MAX_UPSTREAMS)
+			break;
+		struct upstream *u = &s->upstreams[s->nupstreams++];
+		snprintf(u->cluster, sizeof(u->cluster), "%s", meta_str(v, "cluster", ""));
+		snprintf(u->stream, sizeof(u->stream), "%s", meta_str(v, "stream", ""));
+	}
+	atomic_fetch_add(&ns->upstreams_gen, 1);
+}
+
 static void stream_event(struct nats_cluster *nc, kvEntry *e)
 {
 	struct cluster *cl = nc->cl;
@@ -243,9 +302,9 @@ static void stream_event(struct nats_cluster *nc, kvEntry *e)
 		if (rev <= st->rev)
 			goto out; /* this daemon's own change, or older */
 		if (put && !uuid_compare(u, s->uuid)) {
-			/* Changed there: owner, mode, times (the control files are
-			 * read at the next start, docs/nats.md). */
+			/* Changed there: owner, mode, times, control files. */
 			pthread_mutex_lock(&s->lock);
+			apply_settings_locked(s, meta);
 			s->uid = (uid_t)meta_int(meta, "uid", s->uid);
 			s->gid = (gid_t)meta_int(meta, "gid", s->gid);
 			s->mode = (mode_t)meta_int(meta, "mode", s->mode) & 07777;
@@ -253,6 +312,7 @@ static void stream_event(struct nats_cluster *nc, kvEntry *e)
 			s->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)s->change_ns);
 			st->rev = rev;
 			pthread_mutex_unlock(&s->lock);
+			stream_touch_replication(s);
 			goto out;
 		}
 		if (!drop_stream_locked(cl, i))

@@ -130,7 +130,7 @@ same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null
 	! is_mounted "$M"
 }
 
-@test "two daemons on one NATS: streams, topics, messages, modes and removals of one are seen by the other" {
+@test "two daemons on one NATS: streams, topics, messages, modes, control files and removals of one are seen by the other" {
 	sfs_setup tokyo
 	start_second
 	A=$M/tokyo B=$M2/tokyo
@@ -147,6 +147,20 @@ same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null
 	wait_for mode_is "$A/s/t" 640
 	chmod 0700 "$A/s"
 	wait_for mode_is "$B/s" 700
+	# the control files: written on one, read on the other
+	mkdir "$A/s2"
+	echo /mapr/tokyo/s2 >>"$A/s/.upstreams"
+	echo /mapr/tokyo/s2 paused=true >>"$A/s/.replicas"
+	wait_for grep -q '^/mapr/tokyo/s2 .*paused=true' "$B/s/.replicas"
+	wait_for grep -q '^/mapr/tokyo/s2\b' "$B/s/.upstreams"
+	wait_for test -d "$B/s2"
+	echo /mapr/tokyo/s2 synchronous=true >>"$B/s/.replicas"
+	wait_for grep -q '^/mapr/tokyo/s2 synchronous=true paused=true' "$A/s/.replicas"
+	: >"$A/s/.replicas"
+	: >"$A/s/.upstreams"
+	wait_for test ! -s "$B/s/.replicas"
+	wait_for test ! -s "$B/s/.upstreams"
+	rmdir "$A/s2"
 	# a topic made on both at once is one topic
 	touch "$A/s/u" "$B/s/u"
 	wait_for test -e "$A/s/u"

@@ -66,8 +66,11 @@ FUSE_LIBS   = $(shell pkg-config --libs fuse3)
 # replication/ (a file's own directory is always searched first).
 # The version both programs print (--version) and /.info shows.
 VERSION := 0.17.0
-ALL_CPPFLAGS = -I. -Ifs -Ireplication $(FUSE_CFLAGS) -DSFS_VERSION='"$(VERSION)"' -MMD -MP
-ALL_LDLIBS   = $(FUSE_LIBS) -luuid -linih -ljansson -lxxhash -llz4 -lzstd -lssl -lcrypto -lpthread $(LDLIBS)
+ALL_CPPFLAGS = -I. -Ifs -Ireplication $(FUSE_CFLAGS) $(NATS_CFLAGS) -DSFS_VERSION='"$(VERSION)"' -MMD -MP
+# The NATS C client (libnats), for clusters kept in NATS JetStream (fs/nats/).
+NATS_CFLAGS = $(shell pkg-config --cflags libnats 2>/dev/null)
+NATS_LIBS   = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
+ALL_LDLIBS   = $(FUSE_LIBS) $(NATS_LIBS) -luuid -linih -ljansson -lxxhash -llz4 -lzstd -lssl -lcrypto -lpthread $(LDLIBS)
 
 PROGRAMS := streamfs
 # maprcli: when cli/ holds C sources, ./maprcli is built from cli/*.c and
@@ -241,15 +244,13 @@ uninstall:
 
 # ---- benchmarks (docs/performance.md) --------------------------------------
 # make bench: the packages it needs besides make test's (bootstrap.sh
-# --bench: nats-server, libnats-dev), then the release daemon, bench/'s own
+# --bench; none now: nats-server and libnats-dev are make test's too), then
+# the release daemon, bench/'s own
 # FUSE passthrough and helpers (same flags), then bench/run.py; results in
 # bench/results/latest.txt. Never part of `make test` (nor of `make all`).
 # BENCH_SCALE=0.1 for a quick run, BENCH_RUNS=N.
 BENCH_BIN := build/bench/passthrough build/bench/writer build/bench/latency \
 	     build/bench/natspeer
-# Recursive (=) so pkg-config runs after bench-deps installed libnats-dev.
-NATS_CFLAGS = $(shell pkg-config --cflags libnats 2>/dev/null)
-NATS_LIBS   = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 
 .PHONY: bench bench-deps
 # The packages first, then the build in a sub-make, so that nothing is

@@ -37,6 +37,10 @@ struct cluster_ops {
 	 * negative errno.
 	 */
 	int (*open)(struct cluster *cl, int line, char *err, size_t errlen);
+	/* stop - end what the home runs by itself that may add or remove
+	 * streams (a thread following other daemons' changes), before the
+	 * streams are put at the stop. May be NULL. */
+	void (*stop)(struct cluster *cl);
 	/* close - release what open took (after every stream is put). */
 	void (*close)(struct cluster *cl);
 	/* save - keep the cluster's owner, group and mode (durably). 0 or a

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "config_values.h"
 #include "config_metrics.h"
+#include "config_nats.h"
 #include "names.h"
 #include "util/hostport.h"
 
@@ -163,8 +164,7 @@ static void begin_section(struct parse_state *st, const char *name, size_t n)
 		snprintf(st->secname, sizeof(st->secname), "[cluster %s]", cn);
 		st->sec = SEC_BAD;
 		if (!*cn) {
-			set_error(st, line, "[cluster]: missing cluster name "
-				  "(write [cluster NAME])");
+			set_error(st, line, "[cluster]: missing cluster name (write [cluster NAME])");
 		} else if (!name_valid(cn)) {
 			set_error(st, line, "%s: invalid cluster name '%s' "
 				  "(1-255 of A-Z a-z 0-9 . _ -, not starting "
@@ -189,9 +189,8 @@ static void begin_section(struct parse_state *st, const char *name, size_t n)
 			}
 		}
 	} else {
-		set_error(st, line, "%s: unknown section (known: [mount], "
-			  "[cluster NAME], [gateway], [replication], [metrics])",
-			  st->secname);
+		set_error(st, line, "%s: unknown section (known: [mount], [cluster NAME], "
+			  "[gateway], [replication], [metrics])", st->secname);
 		st->sec = SEC_BAD;
 	}
 	free(s);
@@ -466,6 +465,11 @@ static int on_key(void *user, const char *section, const char *name,
 		set_error(st, line, "%s", msg);
 	if (st->sec == SEC_METRICS)
 		return mrc == 0;
+	if (st->sec == SEC_CLUSTER && !strncmp(name, "nats", 4)) {	/* config_nats.c */
+		mrc = config_nats_key(&st->cfg->clusters[st->cluster], st->secname, st->dir, line,
+				      name, value, msg, sizeof(msg));
+		return mrc < 0 ? (set_error(st, line, "%s", msg), 0) : 1;
+	}
 	for (int k = 0; k < K_COUNT; k++)
 		if (keys[k].sec == st->sec && strcmp(keys[k].name, name) == 0)
 			return set_key(st, k, value);
@@ -572,15 +576,18 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 	 * message is more precise (a bad 'data' line also leaves no data). */
 	for (int i = 0; i < cfg->nclusters && !st.err_line; i++) {
 		const struct sfs_cluster_conf *c = &cfg->clusters[i];
-		if (!c->data && !c->gateway)
-			set_error(&st, c->line, "[cluster %s]: needs 'data' "
-				  "(a local cluster) or 'gateway' (a remote "
-				  "one)", c->name);
-		else if (c->data && st.access_line[i])
+		if (!c->data && !c->gateway && !c->nats)
+			set_error(&st, c->line, "[cluster %s]: needs 'data' (a local cluster), "
+				  "'gateway' (a remote one) or 'nats' (kept in NATS JetStream)", c->name);
+		else if (!c->gateway && st.access_line[i])
 			set_error(&st, st.access_line[i], "[cluster %s]: 'access' "
-				  "is what a remote cluster may do here: a local "
-				  "cluster (data) has no use for it", c->name);
+				  "is what a remote cluster may do here: a cluster served "
+				  "here (data, nats) has no use for it", c->name);
 	}
+	char nmsg[400];
+	int nline = st.err_line ? 0 : config_nats_check(cfg, nmsg, sizeof(nmsg));
+	if (nline)
+		set_error(&st, nline, "%s", nmsg);
 	/* Two clusters on one directory, or one inside another, would read
 	 * each other's streams: refuse it here rather than at start-up. */
 	for (int j = 0; j < cfg->nclusters && !st.err_line; j++) {
@@ -621,9 +628,8 @@ int config_load(const char *path, struct sfs_config *cfg, char *err,
 				  keys[cred_keys[i]].name, why);
 	}
 	if (!st.err_line && cfg->nclusters == 0) {
-		snprintf(st.err, sizeof(st.err), "%s: no cluster: add a "
-			 "[cluster NAME] section with 'data' or 'gateway'",
-			 path);
+		snprintf(st.err, sizeof(st.err), "%s: no cluster: add a [cluster NAME] "
+			 "section with 'data', 'gateway' or 'nats'", path);
 		st.err_line = INT_MAX;
 	}
 	if (st.err_line) {
@@ -643,6 +649,7 @@ void config_free(struct sfs_config *cfg)
 		free(cfg->clusters[i].name);
 		free(cfg->clusters[i].data);
 		free(cfg->clusters[i].gateway);
+		config_nats_free(&cfg->clusters[i]);
 	}
 	free(cfg->gateway_listen);
 	free(cfg->gateway_cert);

@@ -7,6 +7,8 @@
  *   [cluster NAME]  data = DIR      (a local cluster)
  *                   gateway = HOST:PORT   (a remote cluster, no data),
  *                   access = replicate|read|write|admin (what it may do here)
+ *                   nats = URL[,URL...] and nats_*  (kept in NATS
+ *                   JetStream: fs/config_nats.h)
  *   [gateway] listen, cert, key, ca, timeout_ms  (replication/gateway.h)
  *   [replication] sync_timeout_ms, batch_messages, positions_interval_ms
  *   [metrics] listen                (fs/config_metrics.h)
@@ -48,6 +50,13 @@ struct sfs_cluster_conf {
 	char *data;		/* absolute data directory; NULL for a remote cluster */
 	char *gateway;		/* "HOST:PORT" of a remote cluster; NULL if local */
 	enum sfs_access access;	/* what that remote cluster may do here */
+	/* NATS JetStream (fs/config_nats.h): the nats = value or NULL; the
+	 * files (absolute) or NULL; replicas 0 = automatic; the bound of
+	 * every wait in ms; the line of each nats key (0: not set). */
+	char *nats, *nats_creds, *nats_tls_cert, *nats_tls_key, *nats_tls_ca;
+	int nats_replicas;
+	uint64_t nats_timeout_ms;
+	int nats_lines[7];
 	int line;		/* line of the [cluster] header, for messages */
 };
 

@@ -31,6 +31,7 @@
 #include "fuse_ops.h"
 #include "httpd.h"
 #include "local/localhome.h"
+#include "nats/natshome.h"
 #include "remote/remotehome.h"
 #include "logging.h"
 #include "metrics.h"
@@ -228,6 +229,7 @@ static void raise_nofile(void)
  */
 static const struct cluster_home *const homes[] = {
 	&local_home,
+	&nats_home,
 	&remote_home,
 };
 

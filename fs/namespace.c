@@ -91,6 +91,9 @@ fail:
 
 void ns_close(struct sfs_namespace *ns)
 {
+	for (int i = 0; i < ns->nclusters; i++)
+		if (ns->clusters[i].ops && ns->clusters[i].ops->stop)
+			ns->clusters[i].ops->stop(&ns->clusters[i]);
 	for (int i = 0; i < ns->nclusters; i++) {
 		struct cluster *cl = &ns->clusters[i];
 		for (size_t k = 0; k < cl->nstreams; k++)

@@ -26,17 +26,17 @@ PACKAGES=(
 	man-db groff-base		# make install's test: man -l renders the man pages
 	curl				# the metrics test scrapes [metrics] listen
 	mount				# mount -t fuse.streamfs (mount(8)) in the install test
+	nats-server libnats-dev		# clusters kept in NATS JetStream (fs/nats/): the
+					# server (tests, bench figure 9) and the C client
 )
 
-# make bench only (never make test): figure 9, the NATS JetStream peer.
-BENCH_PACKAGES=(
-	nats-server libnats-dev		# nats-server 2.9 (JetStream), the C client
-)
+# make bench only (never make test): nothing besides make test's now.
+BENCH_PACKAGES=()
 
 target="make deps"
 case "${1:-}" in
 	"") ;;
-	--bench) PACKAGES+=("${BENCH_PACKAGES[@]}"); target="make bench" ;;
+	--bench) PACKAGES+=(${BENCH_PACKAGES[@]+"${BENCH_PACKAGES[@]}"}); target="make bench" ;;
 	*) echo "usage: bootstrap.sh [--bench]" >&2; exit 2 ;;
 esac
 

@@ -24,14 +24,15 @@ SRC=${STREAMFS_SRC:-$BATS_TEST_DIRNAME/../..}
 	[ -z "$output" ]
 }
 
-@test "a home's headers are included only inside its folder, and fs/local/'s and fs/remote/'s by fs/main.c, which wires the daemon" {
+@test "a home's headers are included only inside its folder, and fs/local/'s, fs/nats/'s and fs/remote/'s by fs/main.c, which wires the daemon" {
 	# docs/architecture.md, "The cluster interface": everyone else reaches a
 	# cluster, stream or topic through fs/cluster.h, fs/stream.h, fs/topic.h.
 	# The in-memory home (fs/mem/) is for unit tests: no daemon file names it.
-	run bash -c "cd '$SRC' && for h in local mem remote; do grep -lE \"include \\\"(\\.\\./)?(fs/)?\$h/\" fs/*.[ch] fs/*/*.[ch] replication/*.[ch] cli/*.[ch] | grep -v \"^fs/\$h/\"; done | grep -vx 'fs/main.c'"
+	run bash -c "cd '$SRC' && for h in local mem nats remote; do grep -lE \"include \\\"(\\.\\./)?(fs/)?\$h/\" fs/*.[ch] fs/*/*.[ch] replication/*.[ch] cli/*.[ch] | grep -v \"^fs/\$h/\"; done | grep -vx 'fs/main.c'"
 	echo "$output"
 	[ -z "$output" ]
 	# and the allowed includes are there
 	grep -q '^#include "local/localhome.h"' "$SRC/fs/main.c"
 	grep -q '^#include "remote/remotehome.h"' "$SRC/fs/main.c"
+	grep -q '^#include "nats/natshome.h"' "$SRC/fs/main.c"
 }

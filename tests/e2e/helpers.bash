@@ -14,15 +14,24 @@
 # Before sfs_setup a test may set:
 #   SFS_MOUNT_EXTRA  lines added to the [mount] section (e.g. "max_message = 64")
 #   SFS_CONF_EXTRA   text appended to mount.conf (e.g. "[replication]\n...")
+#   SFS_NATS_EXTRA   lines added to each NATS cluster's section
+#                    (e.g. "nats_timeout_ms = 1000")
 #   SFS_LOG_ALLOW    an extended regex: log lines matching it are not
 #                    counted as errors by sfs_teardown
 #   SFS_KEEP=1       keep $TMP after the test (for debugging)
+#   SFS_HOME         where sfs_setup's clusters live: "local" (data =, the
+#                    default) or "nats" (nats =, a nats-server of the test's
+#                    own: sfs_nats_start). A file named 8?-nats-*.bats, a
+#                    symlink to another suite, runs that suite with "nats"
+#                    (docs/testing.md); sfs_local_only skips a case there.
 # After sfs_setup:
 #   TMP   the scratch directory: $TMP/mount.conf, $TMP/data/<cluster>,
 #         $TMP/mnt, $TMP/streamfs.log (daemon log, stdout and stderr)
 #   M     the mountpoint ($TMP/mnt)
 #   SFS_PID  the daemon's PID while it runs (empty when stopped)
 #   SFS_STATUS  exit status of the last daemon stopped by sfs_stop
+#
+#   SFS_NATS_URL, SFS_NATS_PID, SFS_NATS_PORT  the test's nats-server
 #
 # Every wait is bounded. Only the PID this library started is ever signalled.
 
@@ -35,6 +44,13 @@ export STREAMFS STREAMFS_SRC
 unset TMP M
 SFS_OWNED_TMP=
 SFS_PID=
+SFS_NATS_PID= SFS_NATS_URL= SFS_NATS_PORT=
+if [[ -z ${SFS_HOME:-} ]]; then
+	case ${BATS_TEST_FILENAME##*/} in
+	8?-nats-*) SFS_HOME=nats ;;
+	*) SFS_HOME=local ;;
+	esac
+fi
 SFS_STATUS=
 SFS_MOUNT_TIMEOUT=${SFS_MOUNT_TIMEOUT:-10}	# seconds to mount
 SFS_EXIT_TIMEOUT=${SFS_EXIT_TIMEOUT:-10}	# seconds to exit after unmount
@@ -111,7 +127,12 @@ sfs_write_conf() {
 		[[ -n ${SFS_MOUNT_EXTRA:-} ]] && printf '%b\n' "$SFS_MOUNT_EXTRA"
 		for c in "$@"; do
 			echo "[cluster $c]"
-			echo "data = $TMP/data/$c"
+			if [[ $SFS_HOME == nats ]]; then
+				echo "nats = $SFS_NATS_URL"
+				[[ -n ${SFS_NATS_EXTRA:-} ]] && printf '%b\n' "$SFS_NATS_EXTRA"
+			else
+				echo "data = $TMP/data/$c"
+			fi
 		done
 		[[ -n ${SFS_CONF_EXTRA:-} ]] && printf '%b\n' "$SFS_CONF_EXTRA"
 		true
@@ -137,8 +158,67 @@ sfs_setup() {
 	local clusters=("$@")
 	[[ ${#clusters[@]} -gt 0 ]] || clusters=(sanfrancisco newyork)
 	sfs_mktemp
+	if [[ $SFS_HOME == nats ]]; then
+		sfs_nats_start || return 1
+	fi
 	sfs_write_conf "${clusters[@]}"
 	sfs_start
+}
+
+# sfs_local_only [WHY]: skip the current case unless the clusters are local
+# (it looks at the data directories, say).
+sfs_local_only() {
+	[[ $SFS_HOME == local ]] || skip "${1:-looks at the files of a local cluster}"
+}
+
+# sfs_nats_start [PORT]: start a nats-server with JetStream for this test,
+# on 127.0.0.1 and PORT (default: any free port), storing in $TMP/nats
+# (kept across a restart on the same port), max_payload 8 MiB (so that a
+# message of max_message fits one NATS message, docs/nats.md). Sets
+# SFS_NATS_PID, SFS_NATS_PORT and SFS_NATS_URL; waits (bounded) until it
+# listens. sfs_teardown stops it.
+sfs_nats_start() {
+	local port=${1:--1} i
+	mkdir -p "$TMP/nats"
+	printf 'max_payload: 8MB\n' >"$TMP/nats/nats.conf"
+	: >"$TMP/nats/nats.log"
+	nats-server -c "$TMP/nats/nats.conf" -js -sd "$TMP/nats/js" -a 127.0.0.1 -p "$port" \
+		-l "$TMP/nats/nats.log" </dev/null >/dev/null 2>&1 3>&- &
+	SFS_NATS_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		SFS_NATS_PORT=$(sed -n 's/.*Listening for client connections on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+			"$TMP/nats/nats.log" | tail -n 1)
+		if [[ -n $SFS_NATS_PORT ]] && grep -q 'Server is ready' "$TMP/nats/nats.log"; then
+			SFS_NATS_URL=nats://127.0.0.1:$SFS_NATS_PORT
+			export SFS_NATS_URL SFS_NATS_PORT
+			return 0
+		fi
+		if ! _sfs_alive "$SFS_NATS_PID"; then
+			break
+		fi
+		sleep 0.05
+	done
+	echo "sfs_nats_start: nats-server did not start:" >&2
+	tail -n 20 "$TMP/nats/nats.log" >&2
+	sfs_nats_stop
+	return 1
+}
+
+# sfs_nats_stop: stop the test's nats-server (SIGTERM, then SIGKILL after
+# 10 s), by its PID.
+sfs_nats_stop() {
+	[[ -n $SFS_NATS_PID ]] || return 0
+	kill "$SFS_NATS_PID" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 200; i++)); do
+		_sfs_alive "$SFS_NATS_PID" || break
+		sleep 0.05
+	done
+	if _sfs_alive "$SFS_NATS_PID"; then
+		kill -9 "$SFS_NATS_PID" 2>/dev/null || true
+	fi
+	wait "$SFS_NATS_PID" 2>/dev/null || true
+	SFS_NATS_PID=
 }
 
 # sfs_start: start the daemon on $TMP/mount.conf and wait (bounded) until
@@ -289,6 +369,7 @@ sfs_teardown() {
 		fail=1
 		_sfs_unmount_lazy
 	fi
+	sfs_nats_stop
 	local errs
 	if ! errs=$(sfs_log_errors); then
 		echo "sfs_teardown: the daemon log has errors:" >&2

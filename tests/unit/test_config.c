@@ -21,6 +21,7 @@
 
 #include "tests/unit/scratch.h"
 #include "fs/config.h"
+#include "fs/config_nats.h"
 
 /* Ends the list of substrings given to expect_error (a typed NULL). */
 #define END ((const char *)NULL)
@@ -419,6 +420,79 @@ static void test_neither(void **state)
 		     END);
 }
 
+/* A cluster kept in NATS JetStream: every key, its defaults, relative
+ * files, and each refusal with its file, line and key (fs/config_nats.c). */
+static void test_nats(void **state)
+{
+	(void)state;
+	struct sfs_config cfg;
+	load_ok("mount.conf",
+		"[cluster tokyo]\n"
+		"nats = nats://127.0.0.1:4222, tls://[::1]:4223,nats://n3.example:4224\n"
+		"nats_creds = creds/tokyo.creds\n"
+		"nats_tls_cert = /etc/sfs/c.pem\n"
+		"nats_tls_key = /etc/sfs/k.pem\n"
+		"nats_tls_ca = ca.pem\n"
+		"nats_replicas = 3\n"
+		"nats_timeout_ms = 250\n"
+		"[cluster osaka]\n"
+		"nats = nats://127.0.0.1:4222\n", &cfg);
+	assert_int_equal(cfg.nclusters, 2);
+	const struct sfs_cluster_conf *t = &cfg.clusters[0], *o = &cfg.clusters[1];
+	assert_null(t->data);
+	assert_null(t->gateway);
+	assert_string_equal(t->nats_creds, in_tmp("creds/tokyo.creds"));
+	assert_string_equal(t->nats_tls_cert, "/etc/sfs/c.pem");
+	assert_string_equal(t->nats_tls_ca, in_tmp("ca.pem"));
+	assert_int_equal(t->nats_replicas, 3);
+	assert_int_equal(t->nats_timeout_ms, 250);
+	char **urls;
+	int n = config_nats_urls(t, &urls);
+	assert_int_equal(n, 3);
+	assert_string_equal(urls[0], "nats://127.0.0.1:4222");
+	assert_string_equal(urls[1], "tls://[::1]:4223");
+	assert_string_equal(urls[2], "nats://n3.example:4224");
+	for (int i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
+	/* defaults */
+	assert_int_equal(o->nats_replicas, 0);
+	assert_int_equal(o->nats_timeout_ms, SFS_NATS_TIMEOUT_MS);
+	assert_null(o->nats_creds);
+	config_free(&cfg);
+
+	expect_error("[cluster t]\nnats = 127.0.0.1:4222\n", 2, "[cluster t]", "'nats'",
+		     "nats://HOST:PORT", END);
+	expect_error("[cluster t]\nnats = nats://h:1,\n", 2, "'nats'", END);
+	expect_error("[cluster t]\nnats = nats://h:99999\n", 2, "'nats'", END);
+	expect_error("[cluster t]\nnats = http://h:1\n", 2, "'nats'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats = nats://h:2\n", 3,
+		     "'nats' already set at line 2", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_replicas = 0\n", 3,
+		     "'nats_replicas'", "1 to 5", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_replicas = 6\n", 3,
+		     "'nats_replicas'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_timeout_ms = 99\n", 3,
+		     "'nats_timeout_ms'", "100 to 600000", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_timeout_ms = 1s\n", 3,
+		     "'nats_timeout_ms'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_tls = x\n", 3,
+		     "unknown key 'nats_tls'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_creds =\n", 3,
+		     "empty value for 'nats_creds'", END);
+	expect_error("[cluster t]\ndata = /d\nnats = nats://h:1\n", 3, "[cluster t]",
+		     "'nats' given with 'data'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\ngateway = h:1\n", 2,
+		     "'nats' given with 'gateway'", END);
+	expect_error("[cluster t]\ndata = /d\nnats_replicas = 1\n", 3,
+		     "'nats_replicas' without 'nats'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_tls_key = k.pem\n", 3,
+		     "'nats_tls_key' without 'nats_tls_cert'", END);
+	expect_error("[cluster t]\nnats_timeout_ms = 100\n", 1, "needs 'data'", "'nats'", END);
+	expect_error("[mount]\nnats = nats://h:1\n[cluster t]\ndata = /d\n", 2,
+		     "[mount]: unknown key 'nats'", END);
+}
+
 static void test_no_cluster(void **state)
 {
 	(void)state;
@@ -642,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_and_gateway, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_neither, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cluster, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_number, setup,

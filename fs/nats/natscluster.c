@@ -1,0 +1,572 @@
+/*
+ * natscluster.c - a cluster kept in NATS JetStream (natshome.h): the home
+ * itself (which sections it serves, libnats opened once), the connection
+ * to the servers of a nats = key, the cluster's key-value bucket, the
+ * cluster operations of fs/cluster.h, and the helpers the other files of
+ * the home share (names in NATS, errors, waits). docs/nats.md.
+ */
+#include "natshome.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_nats.h"
+#include "logging.h"
+#include "names.h"
+#include "namespace.h"
+#include "util/clock.h"
+
+#define CLUSTER_KEY "c"
+
+static struct nats_cluster *nc_of(const struct cluster *cl)
+{
+	return cl->home;
+}
+
+int nats_encode(const char *name, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '-';
+		if (o + (keep ? 1 : 3) >= n)
+			return -ENAMETOOLONG;
+		if (keep) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '_';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = 0;
+	return 0;
+}
+
+int nats_decode(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+	for (const char *p = in; *p; p++) {
+		if (o + 1 >= n)
+			return -EINVAL;
+		if (*p != '_') {
+			out[o++] = *p;
+			continue;
+		}
+		unsigned v;
+		char h[3] = { p[1], p[1] ? p[2] : 0, 0 };
+		if (!h[0] || !h[1] || sscanf(h, "%2X", &v) != 1)
+			return -EINVAL;
+		out[o++] = (char)v;
+		p += 2;
+	}
+	out[o] = 0;
+	return name_valid(out) ? 0 : -EINVAL;
+}
+
+int nats_status_errno(natsStatus s, jsErrCode ec)
+{
+	if (s == NATS_OK)
+		return 0;
+	if (s == NATS_NOT_FOUND || ec == JSStreamNotFoundErr || ec == JSNoMessageFoundErr)
+		return -ENOENT;
+	if (s == NATS_TIMEOUT)
+		return -ETIMEDOUT;
+	return -EIO;
+}
+
+void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
+{
+	jsOptions_Init(jo);
+	uint64_t now = mono_ns();
+	int64_t ms = deadline_ns > now ? (int64_t)((deadline_ns - now) / 1000000) : 0;
+	jo->Wait = ms > 0 ? ms : 1;
+}
+
+int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	char subj[NATS_KEY_MAX + 300];
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
+	while (mono_ns() < deadline) {
+		kvEntry *e = NULL;
+		natsStatus s = kvStore_Get(&e, nc->kv, key);
+		if (s == NATS_NOT_FOUND)
+			return 0; /* deleted already */
+		if (s != NATS_OK)
+			return nats_status_errno(s, 0);
+		uuid_t u;
+		json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+		bool ours = j && uuid_parse(json_string_value(json_object_get(j, "uuid")) ?
+					    json_string_value(json_object_get(j, "uuid")) : "", u) == 0 &&
+			    uuid_compare(u, uuid) == 0;
+		json_decref(j);
+		char rev[32];
+		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)kvEntry_Revision(e));
+		kvEntry_Destroy(e);
+		if (!ours)
+			return 0; /* another incarnation took the name */
+		/* The key-value wire form of a delete, only over that revision. */
+		natsMsg *m = NULL;
+		jsPubAck *ack = NULL;
+		jsErrCode ec = 0;
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MaxWait = nc->timeout_ms;
+		s = natsMsg_Create(&m, subj, NULL, NULL, 0);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "KV-Operation", "DEL");
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", rev);
+		if (s == NATS_OK)
+			s = js_PublishMsg(&ack, nc->js, m, &po, &ec);
+		natsMsg_Destroy(m);
+		jsPubAck_Destroy(ack);
+		if (s == NATS_OK)
+			return 0;
+		if (ec != JSStreamWrongLastSequenceErr)
+			return nats_status_errno(s, ec);
+		/* Changed meanwhile (a chmod): look again. */
+	}
+	return -ETIMEDOUT;
+}
+
+int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
+		      const char *txt, uint64_t *rev)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	while (mono_ns() < deadline) {
+		uint64_t nrev = 0;
+		natsStatus s = kvStore_Update(&nrev, nc->kv, key, txt, (int)strlen(txt), *rev);
+		if (s == NATS_OK) {
+			*rev = nrev;
+			return 0;
+		}
+		/* Changed meanwhile: by whom? */
+		kvEntry *e = NULL;
+		s = kvStore_Get(&e, nc->kv, key);
+		if (s != NATS_OK)
+			return s == NATS_NOT_FOUND ? -ENOENT : nats_status_errno(s, 0);
+		uuid_t u;
+		json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+		const char *us = json_string_value(json_object_get(j, "uuid"));
+		bool ours = us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0;
+		uint64_t cur = kvEntry_Revision(e);
+		json_decref(j);
+		kvEntry_Destroy(e);
+		if (!ours)
+			return -ENOENT; /* removed, and the name taken again */
+		if (cur == *rev)
+			return -EIO; /* refused for another reason */
+		*rev = cur;
+	}
+	return -ETIMEDOUT;
+}
+
+int nats_connected(struct nats_cluster *nc, const char *what)
+{
+	if (nc->conn && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		return 0;
+	log_warn("cluster %s: %s: not connected to NATS", nc->cl->name, what);
+	return -EIO;
+}
+
+/* ---- the connection --------------------------------------------------------- */
+
+static void on_disconnected(natsConnection *conn, void *arg)
+{
+	(void)conn;
+	struct nats_cluster *nc = arg;
+	if (!atomic_load(&nc->closing))
+		log_warn("cluster %s: disconnected from NATS; reconnecting", nc->cl->name);
+}
+
+/* The last callback of the connection (libnats calls them one at a time). */
+static void on_closed(natsConnection *conn, void *arg)
+{
+	(void)conn;
+	struct nats_cluster *nc = arg;
+	pthread_mutex_lock(&nc->closed_mu);
+	nc->closed = true;
+	pthread_cond_broadcast(&nc->closed_cv);
+	pthread_mutex_unlock(&nc->closed_mu);
+}
+
+static void on_reconnected(natsConnection *conn, void *arg)
+{
+	(void)conn;
+	struct nats_cluster *nc = arg;
+	log_info("cluster %s: reconnected to NATS", nc->cl->name);
+}
+
+/* Connect NC to the servers of its nats = key. 0 or a negative errno with
+ * one line in ERR. */
+static int nats_connect(struct nats_cluster *nc, char *err, size_t errlen)
+{
+	const struct sfs_cluster_conf *cc = nc->cc;
+	const char *cfgpath = nc->cl->ns->cfg->path;
+	char **urls = NULL;
+	int nurls = config_nats_urls(cc, &urls);
+	if (nurls < 0) {
+		snprintf(err, errlen, "out of memory");
+		return nurls;
+	}
+	natsOptions *o = NULL;
+	const char *what = "nats", *file = NULL;
+	int line = cc->nats_lines[0];
+	natsStatus s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = natsOptions_SetServers(o, (const char **)urls, nurls);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(o, nc->timeout_ms);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(o, "streamfs");
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(o, -1); /* for ever; /.info shows it */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(o, 250);
+	/* Nothing is kept to be sent after a reconnection: an append that
+	 * failed must not be stored later behind the writer's back. */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(o, 1);
+	if (s == NATS_OK)
+		s = natsOptions_UseGlobalMessageDelivery(o, true);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(o, on_disconnected, nc);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(o, on_reconnected, nc);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(o, on_closed, nc);
+	if (s == NATS_OK && cc->nats_creds) {
+		what = "nats_creds", file = cc->nats_creds, line = cc->nats_lines[1];
+		s = natsOptions_SetUserCredentialsFromFiles(o, cc->nats_creds, NULL);
+	}
+	if (s == NATS_OK && cc->nats_tls_cert) {
+		what = "nats_tls_cert", file = cc->nats_tls_cert, line = cc->nats_lines[2];
+		s = natsOptions_LoadCertificatesChain(o, cc->nats_tls_cert, cc->nats_tls_key);
+	}
+	if (s == NATS_OK && cc->nats_tls_ca) {
+		what = "nats_tls_ca", file = cc->nats_tls_ca, line = cc->nats_lines[4];
+		s = natsOptions_LoadCATrustedCertificates(o, cc->nats_tls_ca);
+	}
+	if (s == NATS_OK && (cc->nats_tls_ca || cc->nats_tls_cert))
+		s = natsOptions_SetSecure(o, true);
+	if (s == NATS_OK) {
+		what = "nats", file = NULL, line = cc->nats_lines[0];
+		s = natsConnection_Connect(&nc->conn, o);
+	}
+	if (s != NATS_OK) {
+		const char *last = nats_GetLastError(NULL);
+		if (file)
+			snprintf(err, errlen, "%s:%d: [cluster %s]: %s: %s: %s", cfgpath, line,
+				 nc->cl->name, what, file, last ? last : natsStatus_GetText(s));
+		else
+			snprintf(err, errlen, "%s:%d: [cluster %s]: nats: cannot connect to %s: %s",
+				 cfgpath, line, nc->cl->name, cc->nats,
+				 last ? last : natsStatus_GetText(s));
+	}
+	natsOptions_Destroy(o);
+	for (int i = 0; i < nurls; i++)
+		free(urls[i]);
+	free(urls);
+	return s == NATS_OK ? 0 : -EHOSTUNREACH;
+}
+
+/* The bucket of NC, opened or made. 0 or a negative errno with ERR. */
+static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
+{
+	const char *cfgpath = nc->cl->ns->cfg->path;
+	int line = nc->cc->nats_lines[0];
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = nc->timeout_ms;
+	natsStatus s = natsConnection_JetStream(&nc->js, nc->conn, &jo);
+	if (s == NATS_OK) {
+		s = js_KeyValue(&nc->kv, nc->js, nc->bucket);
+		if (s != NATS_OK) {
+			kvConfig kc;
+			kvConfig_Init(&kc);
+			kc.Bucket = nc->bucket;
+			kc.History = 1;
+			kc.Replicas = nc->replicas;
+			kc.StorageType = js_FileStorage;
+			s = js_CreateKeyValue(&nc->kv, nc->js, &kc);
+			if (s != NATS_OK) /* made meanwhile by another daemon? */
+				s = js_KeyValue(&nc->kv, nc->js, nc->bucket);
+		}
+	}
+	if (s != NATS_OK) {
+		const char *last = nats_GetLastError(NULL);
+		snprintf(err, errlen, "%s:%d: [cluster %s]: nats: key-value bucket %s: %s (is "
+			 "JetStream enabled on the servers?)", cfgpath, line, nc->cl->name,
+			 nc->bucket, last ? last : natsStatus_GetText(s));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- the cluster operations ---------------------------------------------- */
+
+static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
+{
+	(void)line;
+	struct nats_cluster *nc = nc_of(cl);
+	int rc = nats_connect(nc, err, errlen);
+	if (rc < 0)
+		return rc;
+	nc->max_payload = natsConnection_GetMaxPayload(nc->conn);
+	if (nc->cc->nats_replicas) {
+		nc->replicas = nc->cc->nats_replicas;
+	} else {
+		char **servers = NULL;
+		int count = 0;
+		if (natsConnection_GetServers(nc->conn, &servers, &count) == NATS_OK) {
+			for (int i = 0; i < count; i++)
+				free(servers[i]);
+			free(servers);
+		}
+		nc->replicas = count >= 3 ? 3 : 1;
+	}
+	if ((rc = open_bucket(nc, err, errlen)) < 0)
+		return rc;
+	cl->uid = getuid();
+	cl->gid = getgid();
+	cl->mode = 0755;
+	log_info("cluster %s: NATS JetStream at %s, bucket %s, %d replica(s), max_payload %lld",
+		 cl->name, nc->cc->nats, nc->bucket, nc->replicas, (long long)nc->max_payload);
+	return nats_watch_open(nc, err, errlen);
+}
+
+static void nc_stop(struct cluster *cl)
+{
+	struct nats_cluster *nc = nc_of(cl);
+	if (nc)
+		nats_watch_stop(nc);
+}
+
+static void nc_close(struct cluster *cl)
+{
+	struct nats_cluster *nc = nc_of(cl);
+	if (!nc)
+		return;
+	nats_watch_stop(nc);
+	kvStore_Destroy(nc->kv);
+	jsCtx_Destroy(nc->js);
+	if (nc->conn) {
+		atomic_store(&nc->closing, true);
+		natsConnection_Close(nc->conn);
+		/* Its callbacks hold NC: wait for the last (bounded). */
+		uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+		struct timespec ts = { (time_t)(deadline / 1000000000),
+				       (long)(deadline % 1000000000) };
+		pthread_mutex_lock(&nc->closed_mu);
+		while (!nc->closed)
+			if (pthread_cond_timedwait(&nc->closed_cv, &nc->closed_mu, &ts)) {
+				log_warn("cluster %s: the NATS connection is slow to close", cl->name);
+				break;
+			}
+		bool closed = nc->closed;
+		pthread_mutex_unlock(&nc->closed_mu);
+		nats_stream_free_graves(nc);
+		natsConnection_Destroy(nc->conn);
+		if (!closed)
+			return; /* NC kept for a late callback: a small leak, not a crash */
+	}
+	nats_stream_free_graves(nc);
+	pthread_mutex_destroy(&nc->closed_mu);
+	pthread_cond_destroy(&nc->closed_cv);
+	pthread_mutex_destroy(&nc->grave_mu);
+	free(nc);
+	cl->home = NULL;
+}
+
+static int nc_save(struct cluster *cl)
+{
+	struct nats_cluster *nc = nc_of(cl);
+	if (nats_connected(nc, "chmod/chown") < 0)
+		return -EIO;
+	json_t *j = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)cl->uid, "gid",
+			      (json_int_t)cl->gid, "mode", (json_int_t)cl->mode);
+	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!txt)
+		return -ENOMEM;
+	natsStatus s = kvStore_PutString(NULL, nc->kv, CLUSTER_KEY, txt);
+	free(txt);
+	return nats_status_errno(s, 0);
+}
+
+static int nc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid_t gid,
+			    mode_t mode, struct stream **out)
+{
+	if (nats_connected(nc_of(cl), "mkdir") < 0)
+		return -EIO;
+	uuid_t u;
+	char us[37];
+	uuid_generate(u);
+	uuid_unparse(u, us);
+	uint64_t now = now_ns();
+	json_t *meta = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I}", "format", 1, "uuid", us,
+				 "uid", (json_int_t)uid, "gid", (json_int_t)gid, "mode",
+				 (json_int_t)(mode & 07777), "created_ns", (json_int_t)now);
+	if (!meta)
+		return -ENOMEM;
+	int rc = nats_stream_new(cl, name, meta, 0, true, out);
+	json_decref(meta);
+	return rc;
+}
+
+static int nc_stream_remove(struct cluster *cl, struct stream *s)
+{
+	struct nats_cluster *nc = nc_of(cl);
+	struct nats_stream *st = s->home;
+	if (st->gone)
+		return 0; /* removed by the daemon that removed it */
+	if (nats_connected(nc, "rmdir") < 0)
+		return -EIO;
+	int rc = nats_kv_delete_if(nc, st->key, s->uuid);
+	if (rc < 0) {
+		log_error("cluster %s: stream %s: cannot remove its metadata: %s", cl->name,
+			  s->name, strerror(-rc));
+		return rc;
+	}
+	jsOptions jo;
+	jsErrCode ec = 0;
+	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
+	natsStatus ns = js_DeleteStream(nc->js, st->jsname, &jo, &ec);
+	if (ns != NATS_OK && ec != JSStreamNotFoundErr)
+		log_warn("cluster %s: stream %s: its data stream %s is left: %s", cl->name,
+			 s->name, st->jsname, natsStatus_GetText(ns));
+	char pkey[64], u[37];
+	uuid_unparse(s->uuid, u);
+	snprintf(pkey, sizeof(pkey), "p.%s", u);
+	kvStore_Purge(nc->kv, pkey, NULL);
+	return 0;
+}
+
+static int nc_statfs(struct cluster *cl, struct statvfs *sv)
+{
+	(void)cl;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+static int nc_reachable(struct cluster *cl, char *why, size_t n)
+{
+	struct nats_cluster *nc = nc_of(cl);
+	natsConnStatus st = nc->conn ? natsConnection_Status(nc->conn) : NATS_CONN_STATUS_CLOSED;
+	if (st == NATS_CONN_STATUS_CONNECTED)
+		return 1;
+	snprintf(why, n, "NATS at %s: %s", nc->cc->nats,
+		 st == NATS_CONN_STATUS_RECONNECTING ? "reconnecting" : "not connected");
+	return 0;
+}
+
+static const struct cluster_ops nats_cluster_ops = {
+	.open = nc_open,
+	.stop = nc_stop,
+	.close = nc_close,
+	.save = nc_save,
+	.stream_create = nc_stream_create,
+	.stream_remove = nc_stream_remove,
+	.statfs = nc_statfs,
+	.reachable = nc_reachable,
+};
+
+/* ---- the home ------------------------------------------------------------- */
+
+static bool nats_serves(const struct sfs_cluster_conf *cc)
+{
+	return cc->nats != NULL;
+}
+
+/* libnats is opened once, when a section names NATS; the state says so. */
+static int nats_setup(const struct sfs_config *cfg, void **state, char *err, size_t errlen)
+{
+	*state = NULL;
+	bool any = false;
+	for (int i = 0; i < cfg->nclusters; i++)
+		any |= cfg->clusters[i].nats != NULL;
+	if (!any)
+		return 0;
+	natsStatus s = nats_Open(-1);
+	if (s != NATS_OK) {
+		snprintf(err, errlen, "cannot start the NATS client: %s", natsStatus_GetText(s));
+		return -EIO;
+	}
+	*state = (void *)&nats_home; /* anything but NULL: teardown closes it */
+	return 0;
+}
+
+static void nats_teardown(void *state)
+{
+	if (state)
+		nats_CloseAndWait(5000);
+}
+
+static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *cc,
+			     void *state, char *err, size_t errlen)
+{
+	(void)state;
+	const char *cfgpath = cl->ns->cfg->path;
+	const char *files[] = { cc->nats_creds, cc->nats_tls_cert, cc->nats_tls_key,
+				cc->nats_tls_ca };
+	static const char *const names[] = { "nats_creds", "nats_tls_cert", "nats_tls_key",
+					     "nats_tls_ca" };
+	for (int i = 0; i < 4; i++)
+		if (files[i] && access(files[i], R_OK) < 0) {
+			int e = errno;
+			snprintf(err, errlen, "%s:%d: [cluster %s]: %s: %s: %s", cfgpath,
+				 cc->nats_lines[i + 1], cc->name, names[i], files[i], strerror(e));
+			return -e;
+		}
+	struct nats_cluster *nc = calloc(1, sizeof(*nc));
+	if (!nc) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	char enc[220];
+	if (nats_encode(cc->name, enc, sizeof(enc)) < 0) {
+		free(nc);
+		snprintf(err, errlen, "%s:%d: [cluster %s]: nats: the cluster name is too long "
+			 "for a NATS bucket name (at most 200 characters once encoded, docs/nats.md)",
+			 cfgpath, cc->line, cc->name);
+		return -ENAMETOOLONG;
+	}
+	snprintf(nc->bucket, sizeof(nc->bucket), "SFS_%s", enc);
+	uuid_t u;
+	uuid_generate(u);
+	uuid_unparse(u, nc->instance);
+	nc->cc = cc;
+	nc->cl = cl;
+	pthread_mutex_init(&nc->closed_mu, NULL);
+	pthread_mutex_init(&nc->grave_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&nc->closed_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	nc->timeout_ms = (int64_t)(cc->nats_timeout_ms ? cc->nats_timeout_ms : SFS_NATS_TIMEOUT_MS);
+	cl->ops = &nats_cluster_ops;
+	cl->home = nc;
+	cl->home_name = "nats";
+	cl->where_key = "nats";
+	cl->where = cc->nats;
+	return 0;
+}
+
+const struct cluster_home nats_home = {
+	.name = "nats",
+	.serves = nats_serves,
+	.setup = nats_setup,
+	.teardown = nats_teardown,
+	.cluster_init = nats_cluster_init,
+};

@@ -1,0 +1,264 @@
+/*
+ * natshome.h - clusters kept in NATS JetStream as a home (fs/cluster.h):
+ * a key-value bucket per cluster for the namespace (owners, modes, stream
+ * and topic metadata, positions), a JetStream stream per streamfs stream
+ * for the messages, a subject per topic incarnation, the complete lines
+ * of one write() one JetStream message (a chunk). The layout, the append
+ * protocol and what each daemon caches: docs/nats.md.
+ *
+ *   natscluster.c  the home, the connection, the bucket, the cluster ops
+ *   natswatch.c    loading the namespace and following others' changes
+ *   natsstream.c   the stream ops, each stream's data stream and consumer
+ *   natstopic.c    the topic ops: appends, reads, the chunk index
+ *
+ * Only fs/nats/ and the file that wires the daemon (fs/main.c) include
+ * this header.
+ *
+ * Locks of this home are innermost (below stream.lock and topic locks of
+ * fs/stream.h): nats_stream.mu, then nats_tdata.mu; nats_topic.append_mu
+ * is taken alone, before nats_tdata.mu. The consumer's callback (libnats'
+ * delivery thread) takes only these.
+ */
+#ifndef STREAMFS_NATSHOME_H
+#define STREAMFS_NATSHOME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uuid/uuid.h>
+
+#include <jansson.h>
+#include <nats/nats.h>
+
+#include "cluster.h"
+#include "stream.h"
+#include "topic.h"
+
+/* The NATS home, for the daemon's table of homes (fs/main.c). */
+extern const struct cluster_home nats_home;
+
+/* Room left in a NATS message for a chunk's headers (bytes). */
+#define NATS_HEADER_ROOM 1024
+/* Longest key of the bucket: "t." UUID "." and an encoded name. */
+#define NATS_KEY_MAX 820
+
+/* One cluster kept in NATS: its connection and bucket. */
+struct nats_cluster {
+	const struct sfs_cluster_conf *cc;	/* borrowed from the config */
+	struct cluster *cl;
+	natsConnection *conn;
+	jsCtx *js;
+	kvStore *kv;
+	char bucket[256];	/* SFS_E(cluster) */
+	int replicas;		/* of the bucket and the data streams */
+	int64_t timeout_ms;	/* nats_timeout_ms */
+	int64_t max_payload;	/* the servers' max_payload, bytes */
+	char instance[37];	/* this daemon's writer id (a UUID) */
+	atomic_uint_fast64_t writes;	/* chunks published, for writer ids */
+	/* The connection's callbacks are over once it says it is closed. */
+	pthread_mutex_t closed_mu;
+	pthread_cond_t closed_cv;
+	bool closed;
+	atomic_bool closing;	/* a disconnection is ours: not logged */
+	/* Streams whose consumer had not closed when they were put (NATS
+	 * away): freed once the connection is closed (nats_stream_bury). */
+	pthread_mutex_t grave_mu;
+	struct nats_stream **grave;
+	size_t ngrave, gcap;
+	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
+};
+
+/* One chunk of a topic, as the index keeps it (docs/nats.md). */
+struct nats_chunk {
+	uint64_t seq;		/* stream sequence in JetStream */
+	uint64_t off, pos;	/* offset of its first line, byte position */
+	uint64_t origin_off;	/* origin offset of its first line */
+	uint64_t ts;		/* ns since the epoch */
+	uint32_t n, len;	/* lines, payload bytes */
+	uint32_t origin;	/* index into nats_tdata.origins */
+};
+
+struct nats_origin {
+	uuid_t stream, topic;
+};
+
+/*
+ * What a daemon knows of one topic incarnation's messages: its chunk
+ * index, fed by its stream's consumer in sequence order. Kept by the
+ * stream (found by the topic's UUID, made when its first chunk or its
+ * topic shows up, whichever comes first) and referenced by the topic.
+ */
+struct nats_tdata {
+	uuid_t uuid;
+	atomic_int refs;
+	pthread_mutex_t mu;	/* everything below */
+	pthread_cond_t cv;	/* last_seq moved (CLOCK_MONOTONIC) */
+	struct nats_chunk *c;
+	size_t n, cap;
+	uint64_t last_seq;	/* of the last chunk delivered */
+	uint64_t next_off, next_pos, own_next, mtime_ns;
+	struct nats_origin *origins;
+	size_t norigins, ocap;
+	/* The topic made of it (not a reference; cleared by its destroy),
+	 * whose on_append a new chunk calls. */
+	struct topic *topic;
+	bool damaged_logged;
+	bool purged;		/* its topic removed: nothing more indexed */
+};
+
+/* A stream's home state (stream.home). */
+struct nats_stream {
+	struct nats_cluster *nc;
+	char jsname[48];	/* SFS-<uuid> */
+	char subject[64];	/* sfs.<uuid>.> */
+	char key[NATS_KEY_MAX];	/* s.E(name) */
+	uint64_t rev;		/* bucket revision of the metadata known here */
+	bool gone;		/* removed by another daemon: remove nothing */
+	natsSubscription *sub;
+	pthread_mutex_t mu;	/* the table below, caught_up */
+	pthread_cond_t cv;	/* caught_up set (CLOCK_MONOTONIC) */
+	bool caught_up;		/* the consumer delivered what was there */
+	bool completed;		/* its last callback has returned (closed) */
+	struct nats_tdata **tdata;	/* sorted by UUID, one reference each */
+	size_t ntdata, tcap;
+};
+
+/* A topic of a NATS-backed stream. */
+struct nats_topic {
+	struct topic base;
+	struct nats_cluster *nc;
+	struct nats_tdata *td;	/* a reference */
+	char jsname[48];
+	char subject[96];	/* sfs.<stream uuid>.<topic uuid> */
+	char key[NATS_KEY_MAX];	/* t.<stream uuid>.E(name) */
+	pthread_mutex_t append_mu;	/* this daemon's writers, one at a time */
+	pthread_mutex_t mu;	/* rev, change_ns */
+	uint64_t rev;		/* bucket revision of its metadata known here */
+	uint64_t ctime_ns, change_ns;
+	atomic_bool deleted;	/* appends fail (-ENOENT) */
+	atomic_bool gone;	/* removed by another daemon: remove nothing */
+};
+
+/* ---- natscluster.c ------------------------------------------------------ */
+
+/* nats_encode - E(NAME) into OUT (N bytes): A-Z a-z 0-9 - kept, any other
+ * byte "_" and two hex digits. 0, or -ENAMETOOLONG. */
+int nats_encode(const char *name, char *out, size_t n);
+
+/* nats_decode - the name E(IN) stands for, into OUT (N bytes). 0, or
+ * -EINVAL when IN is no encoding of a valid name. */
+int nats_decode(const char *in, char *out, size_t n);
+
+/* nats_status_errno - a negative errno for a libnats status S and
+ * JetStream error EC (0 if none): -ENOENT for "not found", -ETIMEDOUT,
+ * -EIO otherwise. */
+int nats_status_errno(natsStatus s, jsErrCode ec);
+
+/* nats_jsopts - JetStream options whose wait is what is left until
+ * DEADLINE_NS (mono_ns), at least 1 ms. */
+void nats_jsopts(jsOptions *jo, uint64_t deadline_ns);
+
+/* nats_kv_delete_if - remove KEY from NC's bucket if its value is JSON
+ * whose "uuid" is UUID (an incarnation that is still the one named
+ * there): a delete marker published only over that revision. 0 (deleted,
+ * or not ours anymore), or a negative errno. */
+int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid);
+
+/* nats_kv_update_if - put TXT under KEY of NC's bucket over revision
+ * *REV (the one this daemon knows), again over a newer one while the key
+ * still holds incarnation UUID (last writer wins), never over a removal.
+ * 0 with the new revision in *REV, -ENOENT (removed meanwhile), or a
+ * negative errno. */
+int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
+		      const char *txt, uint64_t *rev);
+
+/* nats_connected - 0 when NC's connection is up, else -EIO (logged as a
+ * warning naming WHAT): a change is not even tried while it is down, for
+ * libnats would keep it and send it after the reconnection, behind the
+ * back of the caller that was told it failed (docs/nats.md). */
+int nats_connected(struct nats_cluster *nc, const char *what);
+
+/* ---- natsstream.c ------------------------------------------------------- */
+
+/*
+ * nats_stream_new - a stream NAME of CL kept in NATS, with META (a
+ * stream's JSON) loaded, metadata revision REV, its data stream followed
+ * by a consumer. CREATE: make the data stream first (a new stream).
+ * 0 and a stream with one reference in *OUT, or a negative errno
+ * (nothing made). Logs the reason.
+ */
+int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t rev,
+		    bool create, struct stream **out);
+
+/* nats_stream_free_graves - free the streams kept for their consumer's
+ * close (the cluster's close, once the connection is closed). */
+void nats_stream_free_graves(struct nats_cluster *nc);
+
+/* nats_stream_wait_caught_up - wait until S's consumer delivered what the
+ * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or
+ * -ETIMEDOUT. */
+int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns);
+
+/* nats_stream_tdata - the index of topic incarnation UUID of S, made if
+ * missing: a new reference (nats_tdata_put), or NULL (out of memory). */
+struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid);
+
+/* nats_tdata_put - drop a reference; the last frees. */
+void nats_tdata_put(struct nats_tdata *td);
+
+/* ---- natstopic.c -------------------------------------------------------- */
+
+/*
+ * nats_topic_make - the topic NAME of stream S from its metadata META
+ * (made by nats_topic_meta), bucket revision REV. 0 and a topic with one
+ * reference in *OUT, -EPROTO (META is no topic's), -ENOMEM.
+ */
+int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t rev,
+		    struct topic **out);
+
+/* nats_topic_meta - T's metadata as JSON (a new reference), or NULL. */
+json_t *nats_topic_meta(struct topic *t);
+
+/* nats_topic_key - the bucket key of topic NAME of stream S into OUT
+ * (NATS_KEY_MAX bytes). 0 or -ENAMETOOLONG. */
+int nats_topic_key(const struct stream *s, const char *name, char *out);
+
+/* nats_topic_of - the NATS topic T is (T must be one). */
+struct nats_topic *nats_topic_of(struct topic *t);
+
+/* nats_tdata_add - chunk C (ORIGIN its origin) delivered for TD: indexed
+ * if it follows the last one, readers and writers waiting are woken and
+ * the topic's on_append called. Any thread but one holding TD's lock. */
+void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
+		    const struct nats_origin *origin);
+
+/* nats_chunk_headers - read chunk C and its origin O from the headers of
+ * M (SEQ its stream sequence, LEN its payload bytes if it has no Sfs-Len).
+ * 0 or -EPROTO (not a chunk). */
+int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c,
+		       struct nats_origin *o);
+
+/* ---- natswatch.c -------------------------------------------------------- */
+
+/*
+ * nats_watch_open - read every key of NC's bucket and load the cluster's
+ * owner, streams and topics into its cluster (nobody else sees it yet),
+ * wait for the streams' consumers to catch up, then start the thread
+ * that follows later changes. 0 or a negative errno with one line in
+ * ERR (ERRLEN bytes).
+ */
+int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen);
+
+/* nats_watch_stop - stop that thread (the cluster's stop). */
+void nats_watch_stop(struct nats_cluster *nc);
+
+/* nats_stream_load - a stream from bucket value VAL (LEN bytes) of key
+ * KEY, revision REV: as nats_stream_new without making anything. */
+int nats_stream_load(struct cluster *cl, const char *key, const void *val, int len,
+		     uint64_t rev, struct stream **out);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * natsstream.c - a stream kept in NATS JetStream (natshome.h): its
+ * metadata under key s.E(name) of the cluster's bucket, its positions
+ * under p.<uuid>, its messages in the data stream SFS-<uuid>, which this
+ * daemon follows with one ordered consumer delivering headers only into
+ * the topics' chunk indexes (docs/nats.md); the stream operations of
+ * fs/stream.h over them.
+ */
+#include "natshome.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logging.h"
+#include "namespace.h"
+#include "util/clock.h"
+#include "util/lockcheck.h"
+
+static struct nats_stream *st_of(const struct stream *s)
+{
+	return s->home;
+}
+
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* ---- the topics' indexes, by incarnation UUID ------------------------------ */
+
+void nats_tdata_put(struct nats_tdata *td)
+{
+	if (!td || atomic_fetch_sub(&td->refs, 1) != 1)
+		return;
+	free(td->c);
+	free(td->origins);
+	pthread_mutex_destroy(&td->mu);
+	pthread_cond_destroy(&td->cv);
+	free(td);
+}
+
+struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid)
+{
+	struct nats_tdata *td = NULL;
+	pthread_mutex_lock(&st->mu);
+	size_t lo = 0, hi = st->ntdata;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = uuid_compare(st->tdata[mid]->uuid, uuid);
+		if (c == 0) {
+			td = st->tdata[mid];
+			atomic_fetch_add(&td->refs, 1);
+			goto out;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (st->ntdata == st->tcap) {
+		size_t cap = st->tcap ? st->tcap * 2 : 8;
+		struct nats_tdata **v = realloc(st->tdata, cap * sizeof(*v));
+		if (!v)
+			goto out;
+		st->tdata = v;
+		st->tcap = cap;
+	}
+	if (!(td = calloc(1, sizeof(*td))))
+		goto out;
+	uuid_copy(td->uuid, uuid);
+	atomic_init(&td->refs, 2); /* the table's and the caller's */
+	pthread_mutex_init(&td->mu, NULL);
+	cond_init_mono(&td->cv);
+	memmove(&st->tdata[lo + 1], &st->tdata[lo], (st->ntdata - lo) * sizeof(*st->tdata));
+	st->tdata[lo] = td;
+	st->ntdata++;
+out:
+	pthread_mutex_unlock(&st->mu);
+	return td;
+}
+
+/* ---- the consumer ---------------------------------------------------------- */
+
+/* A chunk's headers delivered (libnats' delivery thread). */
+static void on_chunk(natsConnection *conn, natsSubscription *sub, natsMsg *m, void *arg)
+{
+	(void)conn;
+	(void)sub;
+	struct nats_stream *st = arg;
+	jsMsgMetaData *meta = NULL;
+	const char *subj = natsMsg_GetSubject(m);
+	const char *dot = subj ? strrchr(subj, '.') : NULL;
+	uuid_t tu;
+	struct nats_chunk c;
+	struct nats_origin o;
+	if (natsMsg_GetMetaData(&meta, m) != NATS_OK || !dot || uuid_parse(dot + 1, tu) < 0) {
+		log_warn("%s: a message that is not streamfs's (subject %s)", st->jsname,
+			 subj ? subj : "?");
+		goto out;
+	}
+	if (nats_chunk_headers(m, meta->Sequence.Stream, &c, &o) < 0) {
+		log_warn("%s: message %llu is not a chunk of streamfs", st->jsname,
+			 (unsigned long long)meta->Sequence.Stream);
+	} else {
+		struct nats_tdata *td = nats_stream_tdata(st, tu);
+		if (td) {
+			nats_tdata_add(td, &c, &o);
+			nats_tdata_put(td);
+		}
+	}
+	if (meta->NumPending == 0) {
+		pthread_mutex_lock(&st->mu);
+		st->caught_up = true;
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+	}
+out:
+	jsMsgMetaData_Destroy(meta);
+	natsMsg_Destroy(m);
+}
+
+/* The consumer is closed and its callback will not run again (libnats'
+ * delivery thread): ST may go. */
+static void on_complete(void *arg)
+{
+	struct nats_stream *st = arg;
+	pthread_mutex_lock(&st->mu);
+	st->completed = true;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Follow ST's data stream from its first message. CREATE: make it first.
+ * 0 or a negative errno (logged). */
+static int follow(struct stream *s, struct nats_stream *st, bool create)
+{
+	struct nats_cluster *nc = st->nc;
+	jsOptions jo;
+	jsErrCode ec = 0;
+	jsStreamInfo *si = NULL;
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	natsStatus ns;
+	const char *what = "cannot make";
+	nats_jsopts(&jo, deadline);
+	if (create) {
+		jsStreamConfig sc;
+		const char *subjects[] = { st->subject };
+		jsStreamConfig_Init(&sc);
+		sc.Name = st->jsname;
+		sc.Subjects = subjects;
+		sc.SubjectsLen = 1;
+		sc.Storage = js_FileStorage;
+		sc.Replicas = nc->replicas;
+		ns = js_AddStream(&si, nc->js, &sc, &jo, &ec);
+	} else {
+		what = "cannot find";
+		ns = js_GetStreamInfo(&si, nc->js, st->jsname, &jo, &ec);
+	}
+	if (ns != NATS_OK)
+		goto fail;
+	bool empty = si->State.Msgs == 0;
+	jsStreamInfo_Destroy(si);
+	pthread_mutex_lock(&st->mu);
+	st->caught_up = empty;
+	pthread_mutex_unlock(&st->mu);
+	jsSubOptions so;
+	jsSubOptions_Init(&so);
+	so.Stream = st->jsname;
+	so.Ordered = true;
+	so.Config.HeadersOnly = true;
+	nats_jsopts(&jo, deadline);
+	what = "cannot follow";
+	ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
+	if (ns == NATS_OK && (ns = natsSubscription_SetOnCompleteCB(st->sub, on_complete, st)) !=
+			     NATS_OK) {
+		natsSubscription_Unsubscribe(st->sub);
+		natsSubscription_Destroy(st->sub); /* no callback can have run: not caught up */
+		st->sub = NULL;
+	}
+	if (ns == NATS_OK)
+		return 0;
+fail:
+	log_error("cluster %s: stream %s: %s its data stream %s: %s", s->cluster->name, s->name,
+		  what, st->jsname, nats_GetLastError(NULL) ? nats_GetLastError(NULL) :
+		  natsStatus_GetText(ns));
+	return nats_status_errno(ns, ec) == -ENOENT ? -ENOENT : -EIO;
+}
+
+int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns)
+{
+	struct nats_stream *st = st_of(s);
+	struct timespec ts = { (time_t)(deadline_ns / 1000000000), (long)(deadline_ns % 1000000000) };
+	int rc = 0;
+	pthread_mutex_lock(&st->mu);
+	while (!st->caught_up && rc == 0)
+		rc = pthread_cond_timedwait(&st->cv, &st->mu, &ts) ? -ETIMEDOUT : 0;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- the stream operations ------------------------------------------------- */
+
+static int ns_save(struct stream *s, json_t *meta, bool durable)
+{
+	(void)durable; /* JetStream acknowledges what its servers keep */
+	LOCK_ASSERT_HELD(&s->lock);
+	struct nats_stream *st = st_of(s);
+	if (nats_connected(st->nc, "stream metadata") < 0)
+		return -EIO;
+	char *txt = json_dumps(meta, JSON_COMPACT);
+	if (!txt)
+		return -ENOMEM;
+	if (st->rev) { /* never over a removal by another daemon */
+		int rc = nats_kv_update_if(st->nc, st->key, s->uuid, txt, &st->rev);
+		free(txt);
+		return rc;
+	}
+	uint64_t rev = 0;
+	natsStatus ns = kvStore_Create(&rev, st->nc->kv, st->key, txt, (int)strlen(txt));
+	free(txt);
+	if (ns != NATS_OK) { /* the name taken by another daemon, or NATS away */
+		kvEntry *e = NULL;
+		bool taken = kvStore_Get(&e, st->nc->kv, st->key) == NATS_OK;
+		kvEntry_Destroy(e);
+		return taken ? -EEXIST : -EIO;
+	}
+	st->rev = rev;
+	return 0;
+}
+
+static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t gid,
+			   mode_t mode, struct topic **out)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	struct nats_stream *st = st_of(s);
+	char key[NATS_KEY_MAX], us[37];
+	if (nats_topic_key(s, name, key) < 0)
+		return -ENAMETOOLONG;
+	if (nats_connected(st->nc, "create") < 0)
+		return -EIO;
+	uuid_t u;
+	uuid_generate(u);
+	uuid_unparse(u, us);
+	json_t *meta = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format", 1, "uuid", us,
+				 "uid", (json_int_t)uid, "gid", (json_int_t)gid, "mode",
+				 (json_int_t)(mode & 07777), "created_ns", (json_int_t)now_ns(),
+				 "changed_ns", (json_int_t)0);
+	char *txt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	if (!txt) {
+		json_decref(meta);
+		return -ENOMEM;
+	}
+	uint64_t rev = 0;
+	natsStatus ns = kvStore_Create(&rev, st->nc->kv, key, txt, (int)strlen(txt));
+	free(txt);
+	int rc;
+	if (ns == NATS_OK) {
+		rc = nats_topic_make(s, name, meta, rev, out);
+		json_decref(meta);
+		return rc;
+	}
+	json_decref(meta);
+	/* Made at the same moment by another daemon: that topic is the one. */
+	kvEntry *e = NULL;
+	ns = kvStore_Get(&e, st->nc->kv, key);
+	if (ns != NATS_OK)
+		return nats_status_errno(ns, 0) == -ENOENT ? -EIO : nats_status_errno(ns, 0);
+	meta = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	rc = meta ? nats_topic_make(s, name, meta, kvEntry_Revision(e), out) : -EPROTO;
+	json_decref(meta);
+	kvEntry_Destroy(e);
+	return rc;
+}
+
+static int ns_topic_detach(struct stream *s, const char *name, struct topic *t)
+{
+	(void)name;
+	LOCK_ASSERT_HELD(&s->lock);
+	struct nats_topic *nt = nats_topic_of(t);
+	if (atomic_load(&nt->gone))
+		return 0;
+	if (nats_connected(st_of(s)->nc, "rm") < 0)
+		return -EIO;
+	return nats_kv_delete_if(st_of(s)->nc, nt->key, t->uuid);
+}
+
+static void ns_topic_purge(struct stream *s, struct topic *t)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	struct nats_cluster *nc = st_of(s)->nc;
+	/* Its index goes (open readers of it read nothing more); what of it
+	 * is kept, its UUID, tells a late chunk of it from a new topic's. */
+	struct nats_tdata *td = nt->td;
+	pthread_mutex_lock(&td->mu);
+	free(td->c);
+	td->c = NULL;
+	td->n = td->cap = 0;
+	td->purged = true;
+	pthread_mutex_unlock(&td->mu);
+	if (atomic_load(&nt->gone))
+		return; /* the daemon that removed it purges */
+	jsOptions jo;
+	jsErrCode ec = 0;
+	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
+	jo.Stream.Purge.Subject = nt->subject;
+	natsStatus ns = js_PurgeStream(nc->js, nt->jsname, &jo, &ec);
+	if (ns != NATS_OK && ec != JSStreamNotFoundErr)
+		log_warn("/%s/%s: topic %s: its messages are left in %s (subject %s): %s",
+			 s->cluster->name, s->name, t->name, nt->jsname, nt->subject,
+			 natsStatus_GetText(ns));
+}
+
+/* A topic of S in the bucket (another daemon's, not seen here yet)? When
+ * it cannot tell: yes, so nothing is removed. */
+static bool ns_holds_unserved(struct stream *s)
+{
+	struct nats_stream *st = st_of(s);
+	char filter[64], u[37];
+	uuid_unparse(s->uuid, u);
+	snprintf(filter, sizeof(filter), "t.%s.>", u);
+	kvWatchOptions wo;
+	kvWatchOptions_Init(&wo);
+	wo.IgnoreDeletes = true;
+	wo.MetaOnly = true;
+	kvWatcher *w = NULL;
+	if (kvStore_Watch(&w, st->nc->kv, filter, &wo) != NATS_OK)
+		return true;
+	kvEntry *e = NULL;
+	natsStatus ns = kvWatcher_Next(&e, w, st->nc->timeout_ms);
+	bool found = ns != NATS_OK || e != NULL; /* NULL: the initial values are done */
+	kvEntry_Destroy(e);
+	kvWatcher_Destroy(w);
+	return found;
+}
+
+static int ns_positions_read(struct stream *s, json_t **out)
+{
+	struct nats_stream *st = st_of(s);
+	char key[64], u[37];
+	uuid_unparse(s->uuid, u);
+	snprintf(key, sizeof(key), "p.%s", u);
+	kvEntry *e = NULL;
+	natsStatus ns = kvStore_Get(&e, st->nc->kv, key);
+	if (ns != NATS_OK)
+		return nats_status_errno(ns, 0);
+	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	kvEntry_Destroy(e);
+	if (!j)
+		return -EPROTO;
+	*out = j;
+	return 0;
+}
+
+static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
+{
+	(void)durable;
+	struct nats_stream *st = st_of(s);
+	char key[64], u[37];
+	uuid_unparse(s->uuid, u);
+	snprintf(key, sizeof(key), "p.%s", u);
+	if (nats_connected(st->nc, "replication positions") < 0)
+		return -EIO;
+	char *txt = json_dumps(snap, JSON_COMPACT);
+	if (!txt)
+		return -ENOMEM;
+	natsStatus ns = kvStore_PutString(NULL, st->nc->kv, key, txt);
+	free(txt);
+	return nats_status_errno(ns, 0);
+}
+
+/* Free ST and its indexes (its consumer closed, or never made). */
+static void free_stream_home(struct nats_stream *st)
+{
+	if (st->sub)
+		natsSubscription_Destroy(st->sub);
+	for (size_t i = 0; i < st->ntdata; i++)
+		nats_tdata_put(st->tdata[i]);
+	free(st->tdata);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	free(st);
+}
+
+void nats_stream_free_graves(struct nats_cluster *nc)
+{
+	pthread_mutex_lock(&nc->grave_mu);
+	for (size_t i = 0; i < nc->ngrave; i++) {
+		struct nats_stream *st = nc->grave[i];
+		pthread_mutex_lock(&st->mu);
+		bool done = st->completed;
+		pthread_mutex_unlock(&st->mu);
+		if (done)
+			free_stream_home(st);
+		else /* a callback may still come: left to it (a leak, not a crash) */
+			log_warn("%s: its consumer never closed", st->jsname);
+	}
+	free(nc->grave);
+	nc->grave = NULL;
+	nc->ngrave = nc->gcap = 0;
+	pthread_mutex_unlock(&nc->grave_mu);
+}
+
+static void ns_destroy(struct stream *s)
+{
+	struct nats_stream *st = st_of(s);
+	if (!st)
+		return;
+	s->home = NULL;
+	if (!st->sub) {
+		free_stream_home(st);
+		return;
+	}
+	/* Every callback done before ST goes: its close reported. With NATS
+	 * away the close may only come with the connection's: ST waits for it
+	 * among the cluster's graves. */
+	bool up = natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED;
+	if (!up || natsSubscription_Drain(st->sub) != NATS_OK)
+		natsSubscription_Unsubscribe(st->sub);
+	uint64_t deadline = mono_ns() + (up ? (uint64_t)st->nc->timeout_ms * 1000000 : 100000000);
+	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
+	pthread_mutex_lock(&st->mu);
+	while (!st->completed)
+		if (pthread_cond_timedwait(&st->cv, &st->mu, &ts))
+			break;
+	bool done = st->completed;
+	pthread_mutex_unlock(&st->mu);
+	if (done) {
+		free_stream_home(st);
+		return;
+	}
+	struct nats_cluster *nc = st->nc;
+	pthread_mutex_lock(&nc->grave_mu);
+	if (nc->ngrave == nc->gcap) {
+		size_t cap = nc->gcap ? nc->gcap * 2 : 8;
+		struct nats_stream **v = realloc(nc->grave, cap * sizeof(*v));
+		if (v) {
+			nc->grave = v;
+			nc->gcap = cap;
+		}
+	}
+	if (nc->ngrave < nc->gcap)
+		nc->grave[nc->ngrave++] = st;
+	else
+		log_warn("%s: its consumer did not close; out of memory to wait for it", st->jsname);
+	pthread_mutex_unlock(&nc->grave_mu);
+}
+
+static const struct stream_ops nats_stream_ops = {
+	.save = ns_save,
+	.topic_create = ns_topic_create,
+	.topic_detach = ns_topic_detach,
+	.topic_purge = ns_topic_purge,
+	.holds_unserved = ns_holds_unserved,
+	.positions_read = ns_positions_read,
+	.positions_replace = ns_positions_replace,
+	.destroy = ns_destroy,
+};
+
+int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t rev,
+		    bool create, struct stream **out)
+{
+	struct nats_stream *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	char enc[600];
+	if (nats_encode(name, enc, sizeof(enc)) < 0) {
+		free(st);
+		return -ENAMETOOLONG;
+	}
+	st->nc = cl->home;
+	st->rev = rev;
+	snprintf(st->key, sizeof(st->key), "s.%s", enc);
+	pthread_mutex_init(&st->mu, NULL);
+	cond_init_mono(&st->cv);
+	struct stream *s = stream_alloc(cl, name, &nats_stream_ops, st);
+	if (!s) {
+		pthread_mutex_destroy(&st->mu);
+		pthread_cond_destroy(&st->cv);
+		free(st);
+		return -ENOMEM;
+	}
+	int rc = stream_load_meta(s, meta);
+	if (rc < 0)
+		goto fail;
+	char u[37];
+	uuid_unparse(s->uuid, u);
+	snprintf(st->jsname, sizeof(st->jsname), "SFS-%s", u);
+	snprintf(st->subject, sizeof(st->subject), "sfs.%s.>", u);
+	if ((rc = follow(s, st, create)) < 0)
+		goto fail;
+	if (create) {
+		/* The name is taken by the bucket's create, all or nothing. */
+		pthread_mutex_lock(&s->lock);
+		rc = stream_save_locked(s);
+		pthread_mutex_unlock(&s->lock);
+		if (rc < 0) {
+			jsOptions jo;
+			nats_jsopts(&jo, mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000);
+			js_DeleteStream(st->nc->js, st->jsname, &jo, NULL);
+			goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	stream_put(s);
+	return rc;
+}

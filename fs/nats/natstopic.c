@@ -1,0 +1,682 @@
+/*
+ * natstopic.c - a topic kept in NATS JetStream (natshome.h): its metadata
+ * under key t.<stream uuid>.E(name), its chunks on subject
+ * sfs.<stream uuid>.<topic uuid>; appends published with the expected
+ * last subject sequence, reads through the chunk index this daemon keeps
+ * (docs/nats.md); the topic operations of fs/topic.h.
+ */
+#include "natshome.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logging.h"
+#include "metafile.h"
+#include "namespace.h"
+#include "util/clock.h"
+
+struct nats_topic *nats_topic_of(struct topic *t)
+{
+	return (struct nats_topic *)((char *)t - offsetof(struct nats_topic, base));
+}
+
+int nats_topic_key(const struct stream *s, const char *name, char *out)
+{
+	char enc[NATS_KEY_MAX - 40], u[37];
+	if (nats_encode(name, enc, sizeof(enc)) < 0)
+		return -ENAMETOOLONG;
+	uuid_unparse(s->uuid, u);
+	snprintf(out, NATS_KEY_MAX, "t.%s.%s", u, enc);
+	return 0;
+}
+
+/* ---- the chunk index ------------------------------------------------------ */
+
+/* The index of origin O in TD, added if new; -1 when out of memory. mu held. */
+static int origin_index(struct nats_tdata *td, const struct nats_origin *o)
+{
+	for (size_t i = td->norigins; i-- > 0;)
+		if (!uuid_compare(td->origins[i].stream, o->stream) &&
+		    !uuid_compare(td->origins[i].topic, o->topic))
+			return (int)i;
+	if (td->norigins == td->ocap) {
+		size_t cap = td->ocap ? td->ocap * 2 : 2;
+		struct nats_origin *v = realloc(td->origins, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		td->origins = v;
+		td->ocap = cap;
+	}
+	td->origins[td->norigins] = *o;
+	return (int)td->norigins++;
+}
+
+void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
+		    const struct nats_origin *origin)
+{
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
+	pthread_mutex_lock(&td->mu);
+	if (c->seq <= td->last_seq)
+		goto out; /* delivered again (an ordered consumer made anew) */
+	td->last_seq = c->seq;
+	if (td->purged)
+		goto wake;
+	int k = -1;
+	if (c->off != td->next_off || c->pos != td->next_pos) {
+		/* Not published by the protocol of docs/nats.md: never indexed,
+		 * readers stop before it. */
+		if (!td->damaged_logged) {
+			char u[37];
+			uuid_unparse(td->uuid, u);
+			log_error("topic %s: chunk at sequence %" PRIu64 " claims offset %" PRIu64
+				  " and position %" PRIu64 " where %" PRIu64 " and %" PRIu64
+				  " follow; not served", u, c->seq, c->off, c->pos, td->next_off,
+				  td->next_pos);
+			td->damaged_logged = true;
+			if (td->topic)
+				atomic_store(&td->topic->damaged_offset, (long long)td->next_off);
+		}
+		goto wake;
+	}
+	if (td->n == td->cap) {
+		size_t cap = td->cap ? td->cap * 2 : 16;
+		struct nats_chunk *v = realloc(td->c, cap * sizeof(*v));
+		if (!v)
+			goto nomem;
+		td->c = v;
+		td->cap = cap;
+	}
+	if ((k = origin_index(td, origin)) < 0)
+		goto nomem;
+	td->c[td->n] = *c;
+	td->c[td->n].origin = (uint32_t)k;
+	td->n++;
+	td->next_off += c->n;
+	td->next_pos += c->len;
+	if (!uuid_compare(origin->topic, td->uuid))
+		td->own_next = c->origin_off + c->n; /* this topic's own lines */
+	td->mtime_ns = c->ts;
+	/* The topic's on_append is set once before it is shared; the topic
+	 * stays while attached (nt_destroy detaches it under mu), and its
+	 * stream, the argument, until this callback is over (ns_destroy). */
+	if (td->topic) {
+		fn = td->topic->on_append;
+		arg = td->topic->on_append_arg;
+	}
+	goto wake;
+nomem:
+	log_error("topic index: out of memory; chunk %" PRIu64 " not served", c->seq);
+wake:
+	pthread_cond_broadcast(&td->cv);
+out:
+	pthread_mutex_unlock(&td->mu);
+	if (fn)
+		fn(arg);
+}
+
+/* A header of M as a number; false if missing or not one. */
+static bool hdr_u64(natsMsg *m, const char *key, uint64_t *v)
+{
+	const char *s = NULL;
+	char *end;
+	if (natsMsgHeader_Get(m, key, &s) != NATS_OK || !s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*v = x;
+	return true;
+}
+
+int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c, struct nats_origin *o)
+{
+	uint64_t n, len, own;
+	const char *org = NULL;
+	memset(c, 0, sizeof(*c));
+	c->seq = seq;
+	if (!hdr_u64(m, "Sfs-Off", &c->off) || !hdr_u64(m, "Sfs-Pos", &c->pos) ||
+	    !hdr_u64(m, "Sfs-N", &n) || !hdr_u64(m, "Sfs-Len", &len) ||
+	    !hdr_u64(m, "Sfs-Own", &own) || !hdr_u64(m, "Sfs-Ts", &c->ts) ||
+	    natsMsgHeader_Get(m, "Sfs-Origin", &org) != NATS_OK || !org)
+		return -EPROTO;
+	char su[37], tu[37];
+	unsigned long long first;
+	if (n == 0 || n > UINT32_MAX || len > UINT32_MAX || len < n ||
+	    sscanf(org, "%36s %36s %llu", su, tu, &first) != 3 ||
+	    uuid_parse(su, o->stream) < 0 || uuid_parse(tu, o->topic) < 0)
+		return -EPROTO;
+	c->n = (uint32_t)n;
+	c->len = (uint32_t)len;
+	c->origin_off = first;
+	(void)own;
+	return 0;
+}
+
+/* The own-origin count after the chunk of M (Sfs-Own), or 0. */
+static uint64_t hdr_own(natsMsg *m)
+{
+	uint64_t v = 0;
+	hdr_u64(m, "Sfs-Own", &v);
+	return v;
+}
+
+/* ---- appends ---------------------------------------------------------------- */
+
+/* Where the next chunk goes, as this daemon knows it. */
+struct tail {
+	uint64_t seq, off, pos, own;
+};
+
+/* Wait until TD has indexed sequence SEQ or DEADLINE (mono_ns) passes. */
+static void wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
+{
+	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
+	pthread_mutex_lock(&td->mu);
+	while (td->last_seq < seq)
+		if (pthread_cond_timedwait(&td->cv, &td->mu, &ts))
+			break;
+	pthread_mutex_unlock(&td->mu);
+}
+
+/*
+ * The subject's last chunk, read from JetStream: its place into *TL, and
+ * whether it is WRITER's (*MINE, its sequence in *SEQ). 0, or a negative
+ * errno.
+ */
+static int read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
+		     struct tail *tl, bool *mine, uint64_t *seq)
+{
+	jsOptions jo;
+	jsErrCode ec = 0;
+	natsMsg *m = NULL;
+	nats_jsopts(&jo, deadline);
+	*mine = false;
+	natsStatus s = js_GetLastMsg(&m, nt->nc->js, nt->jsname, nt->subject, &jo, &ec);
+	if (s != NATS_OK) {
+		if (ec == JSNoMessageFoundErr || (s == NATS_NOT_FOUND && ec != JSStreamNotFoundErr)) {
+			memset(tl, 0, sizeof(*tl)); /* nothing there yet */
+			return 0;
+		}
+		return nats_status_errno(s, ec);
+	}
+	struct nats_chunk c;
+	struct nats_origin o;
+	uint64_t sq = natsMsg_GetSequence(m);
+	int rc = nats_chunk_headers(m, sq, &c, &o);
+	if (rc == 0) {
+		const char *w = NULL;
+		*mine = natsMsgHeader_Get(m, "Sfs-Writer", &w) == NATS_OK && w && !strcmp(w, writer);
+		*seq = sq;
+		tl->seq = sq;
+		tl->off = c.off + c.n;
+		tl->pos = c.pos + c.len;
+		tl->own = hdr_own(m);
+	}
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+/* Publish lines MSGS[0..N) (BYTES with their '\n's) as one chunk. */
+static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t n,
+			 size_t bytes, uint64_t deadline)
+{
+	struct topic *t = &nt->base;
+	struct nats_tdata *td = nt->td;
+	char *buf = malloc(bytes ? bytes : 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + o, msgs[i].iov_base, msgs[i].iov_len);
+		o += msgs[i].iov_len;
+		buf[o++] = '\n';
+	}
+	char writer[64], su[37], tu[37];
+	snprintf(writer, sizeof(writer), "%s-%" PRIuFAST64, nt->nc->instance,
+		 atomic_fetch_add(&nt->nc->writes, 1));
+	uuid_unparse(t->stream_uuid, su);
+	uuid_unparse(t->uuid, tu);
+	struct tail tl;
+	pthread_mutex_lock(&td->mu);
+	tl = (struct tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+	pthread_mutex_unlock(&td->mu);
+	uint64_t ts = now_ns();
+	int rc = -ETIMEDOUT;
+	for (;;) {
+		if (atomic_load(&nt->deleted)) {
+			rc = -ENOENT;
+			break;
+		}
+		if (mono_ns() >= deadline)
+			break;
+		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
+			/* Not even tried: see nats_connected. */
+			struct timespec pause = { 0, 20 * 1000000 };
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		char h[8][80];
+		snprintf(h[0], 80, "%" PRIu64, tl.seq);
+		snprintf(h[1], 80, "%" PRIu64, tl.off);
+		snprintf(h[2], 80, "%" PRIu64, tl.pos);
+		snprintf(h[3], 80, "%zu", n);
+		snprintf(h[4], 80, "%zu", bytes);
+		snprintf(h[5], 80, "%" PRIu64, tl.own + n);
+		snprintf(h[6], 80, "%s %s %" PRIu64, su, tu, tl.own);
+		snprintf(h[7], 80, "%" PRIu64, ts);
+		natsMsg *m = NULL;
+		jsPubAck *ack = NULL;
+		jsErrCode ec = 0;
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		uint64_t now = mono_ns();
+		po.MaxWait = deadline > now + 1000000 ? (int64_t)((deadline - now) / 1000000) : 1;
+		natsStatus s = natsMsg_Create(&m, nt->subject, NULL, buf, (int)bytes);
+		static const char *const keys[8] = {
+			"Nats-Expected-Last-Subject-Sequence", "Sfs-Off", "Sfs-Pos", "Sfs-N",
+			"Sfs-Len", "Sfs-Own", "Sfs-Origin", "Sfs-Ts",
+		};
+		for (int i = 0; i < 8 && s == NATS_OK; i++)
+			s = natsMsgHeader_Set(m, keys[i], h[i]);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
+		if (s == NATS_OK)
+			s = js_PublishMsg(&ack, nt->nc->js, m, &po, &ec);
+		uint64_t seq = ack ? ack->Sequence : 0;
+		jsPubAck_Destroy(ack);
+		natsMsg_Destroy(m);
+		if (s == NATS_OK) {
+			wait_indexed(td, seq, deadline);
+			rc = 0;
+			break;
+		}
+		if (ec == JSStreamNotFoundErr) {
+			rc = -ENOENT; /* the stream was removed */
+			break;
+		}
+		if (ec && ec != JSStreamWrongLastSequenceErr) {
+			log_warn("/%s: append refused by JetStream: %s (%d)", t->name,
+				 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
+			rc = -EIO;
+			break;
+		}
+		/* Another daemon appended first, or no answer in time (the chunk
+		 * may be stored): the subject's last chunk says which. */
+		bool mine = false;
+		int r = read_tail(nt, writer, deadline, &tl, &mine, &seq);
+		if (r == 0 && mine) {
+			wait_indexed(td, seq, deadline);
+			rc = 0;
+			break;
+		}
+		if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
+			rc = r;
+			break;
+		}
+		if (r < 0) {
+			struct timespec pause = { 0, 20 * 1000000 }; /* NATS away: a short pause */
+			nanosleep(&pause, NULL);
+		}
+	}
+	free(buf);
+	if (rc == -ETIMEDOUT) {
+		log_warn("/%s: append not acknowledged by NATS within %lld ms", t->name,
+			 (long long)nt->nc->timeout_ms);
+		rc = -EIO;
+	}
+	return rc;
+}
+
+static int nt_append_local(struct topic *t, const struct iovec *msgs, size_t n)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	if (atomic_load(&nt->deleted))
+		return -ENOENT;
+	size_t max = nt->nc->max_payload > NATS_HEADER_ROOM ?
+		     (size_t)(nt->nc->max_payload - NATS_HEADER_ROOM) : 1;
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i].iov_len + 1 > max)
+			return -EMSGSIZE; /* one line cannot be split */
+	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
+	int rc = 0;
+	pthread_mutex_lock(&nt->append_mu);
+	for (size_t i = 0; i < n && rc == 0;) {
+		size_t j = i, bytes = 0;
+		while (j < n && bytes + msgs[j].iov_len + 1 <= max)
+			bytes += msgs[j++].iov_len + 1;
+		rc = publish_chunk(nt, msgs + i, j - i, bytes, deadline);
+		i = j;
+	}
+	pthread_mutex_unlock(&nt->append_mu);
+	return rc;
+}
+
+static int nt_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
+				size_t *applied, char *err, size_t errlen)
+{
+	(void)t;
+	(void)msgs;
+	(void)n;
+	if (applied)
+		*applied = 0;
+	if (err)
+		snprintf(err, errlen, "replication into a topic kept in NATS JetStream is not "
+			 "supported yet (docs/nats.md)");
+	return -EOPNOTSUPP;
+}
+
+/* ---- reads ------------------------------------------------------------------ */
+
+/* Chunk SEQ's payload (LEN bytes) into a new buffer *OUT. 0 or a negative
+ * errno (-ENOENT: gone, the topic removed). */
+static int fetch(struct nats_topic *nt, uint64_t seq, uint32_t len, uint8_t **out)
+{
+	jsOptions jo;
+	jsErrCode ec = 0;
+	natsMsg *m = NULL;
+	nats_jsopts(&jo, mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000);
+	natsStatus s = js_GetMsg(&m, nt->nc->js, nt->jsname, seq, &jo, &ec);
+	if (s != NATS_OK) {
+		int rc = nats_status_errno(s, ec);
+		if (rc != -ENOENT)
+			log_warn("/%s: chunk %" PRIu64 " cannot be read from NATS: %s", nt->base.name,
+				 seq, natsStatus_GetText(s));
+		return rc;
+	}
+	int rc = 0;
+	if (natsMsg_GetDataLength(m) != (int)len) {
+		log_error("/%s: chunk %" PRIu64 " holds %d bytes where its headers say %u",
+			  nt->base.name, seq, natsMsg_GetDataLength(m), len);
+		rc = -EIO;
+	} else if (!(*out = malloc(len ? len : 1))) {
+		rc = -ENOMEM;
+	} else {
+		memcpy(*out, natsMsg_GetData(m), len);
+	}
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+/* The chunk holding byte VPOS (FIELD pos) or offset (FIELD off): the last
+ * whose start is at or before it. mu held; TD->n > 0. */
+static size_t find_chunk(const struct nats_tdata *td, uint64_t at, bool by_pos)
+{
+	size_t lo = 0, hi = td->n;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((by_pos ? td->c[mid].pos : td->c[mid].off) <= at)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static ssize_t nt_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
+		       struct topic_read_hint *hint)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	struct nats_tdata *td = nt->td;
+	size_t done = 0;
+	while (done < size) {
+		uint64_t at = vpos + done;
+		pthread_mutex_lock(&td->mu);
+		if (td->n == 0 || at >= td->next_pos) {
+			pthread_mutex_unlock(&td->mu);
+			break;
+		}
+		struct nats_chunk c = td->c[find_chunk(td, at, true)];
+		pthread_mutex_unlock(&td->mu);
+		/* The hint keeps the last chunk read by this open file. */
+		uint8_t *data = NULL;
+		bool cached = hint && hint->valid && hint->ahead && hint->ahead_seg == c.seq;
+		if (cached) {
+			data = hint->ahead;
+		} else {
+			int rc = fetch(nt, c.seq, c.len, &data);
+			if (rc < 0)
+				return done ? (ssize_t)done : rc == -ENOENT ? 0 : rc;
+			if (hint) {
+				free(hint->ahead);
+				hint->ahead = data;
+				hint->ahead_cap = hint->ahead_len = c.len;
+				hint->ahead_seg = c.seq;
+				hint->ahead_filepos = c.pos;
+				hint->valid = true;
+			}
+		}
+		size_t from = (size_t)(at - c.pos), k = c.len - from;
+		if (k > size - done)
+			k = size - done;
+		memcpy(buf + done, data + from, k);
+		done += k;
+		if (!hint)
+			free(data);
+	}
+	return (ssize_t)done;
+}
+
+static int nt_read_batch(struct topic *t, uint64_t from, size_t max_msgs, size_t max_bytes,
+			 struct topic_batch *b)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	struct nats_tdata *td = nt->td;
+	int rc = 0;
+	b->n = 0;
+	b->data_len = 0;
+	b->bytes = 0;
+	b->next_offset = from;
+	while (b->n < max_msgs && (b->n == 0 || b->bytes < max_bytes)) {
+		uint64_t at = b->next_offset;
+		pthread_mutex_lock(&td->mu);
+		if (td->n == 0 || at >= td->next_off) {
+			pthread_mutex_unlock(&td->mu);
+			break;
+		}
+		struct nats_chunk c = td->c[find_chunk(td, at, false)];
+		struct nats_origin o = td->origins[c.origin];
+		pthread_mutex_unlock(&td->mu);
+		uint8_t *data = NULL;
+		if ((rc = fetch(nt, c.seq, c.len, &data)) < 0) {
+			rc = rc == -ENOENT ? 0 : rc;
+			break;
+		}
+		/* Its lines, from the one at offset AT. */
+		const uint8_t *p = data, *end = data + c.len;
+		for (uint64_t off = c.off; p < end && rc == 0; off++) {
+			const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl) {
+				rc = -EIO;
+				break;
+			}
+			if (off >= at && b->n < max_msgs && (b->n == 0 || b->bytes < max_bytes)) {
+				size_t len = (size_t)(nl - p);
+				if ((rc = topic_batch_reserve(b, len)) < 0)
+					break;
+				struct topic_msg *tm = &b->msgs[b->n++];
+				memcpy(b->data + b->data_len, p, len);
+				tm->payload = (const uint8_t *)(uintptr_t)b->data_len;
+				tm->len = (uint32_t)len;
+				tm->offset = off;
+				tm->origin_offset = c.origin_off + (off - c.off);
+				tm->timestamp_ns = c.ts;
+				uuid_copy(tm->origin_stream, o.stream);
+				uuid_copy(tm->origin_topic, o.topic);
+				b->data_len += len;
+				b->bytes += len;
+				b->next_offset = off + 1;
+			}
+			p = nl + 1;
+		}
+		free(data);
+		if (rc < 0 || b->next_offset == at)
+			break;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		b->msgs[i].payload = b->data + (uintptr_t)b->msgs[i].payload;
+	return rc;
+}
+
+/* ---- the rest of the topic operations ------------------------------------------ */
+
+static void nt_stat(struct topic *t, uint64_t *messages, uint64_t *bytes, uint64_t *mtime_ns)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	struct nats_tdata *td = nt->td;
+	pthread_mutex_lock(&td->mu);
+	if (messages)
+		*messages = td->next_off;
+	if (bytes)
+		*bytes = td->next_pos;
+	if (mtime_ns)
+		*mtime_ns = td->mtime_ns > nt->ctime_ns ? td->mtime_ns : nt->ctime_ns;
+	pthread_mutex_unlock(&td->mu);
+}
+
+static uint64_t nt_ctime(struct topic *t)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	uint64_t m;
+	nt_stat(t, NULL, NULL, &m);
+	pthread_mutex_lock(&nt->mu);
+	uint64_t c = nt->change_ns > m ? nt->change_ns : m;
+	pthread_mutex_unlock(&nt->mu);
+	return c;
+}
+
+json_t *nats_topic_meta(struct topic *t)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	char u[37];
+	uuid_unparse(t->uuid, u);
+	return json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format", 1, "uuid", u, "uid",
+			 (json_int_t)t->uid, "gid", (json_int_t)t->gid, "mode",
+			 (json_int_t)t->mode, "created_ns", (json_int_t)nt->ctime_ns,
+			 "changed_ns", (json_int_t)nt->change_ns);
+}
+
+static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	if (nats_connected(nt->nc, "chmod/chown") < 0)
+		return -EIO;
+	uid_t ou = t->uid;
+	gid_t og = t->gid;
+	mode_t om = t->mode;
+	pthread_mutex_lock(&nt->mu);
+	uint64_t oc = nt->change_ns;
+	if (uid != (uid_t)-1)
+		t->uid = uid;
+	if (gid != (gid_t)-1)
+		t->gid = gid;
+	if (mode != (mode_t)-1)
+		t->mode = mode & 07777;
+	nt->change_ns = now_ns();
+	json_t *j = nats_topic_meta(t);
+	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	int rc = txt ? nats_kv_update_if(nt->nc, nt->key, t->uuid, txt, &nt->rev) : -ENOMEM;
+	free(txt);
+	if (rc < 0) {
+		t->uid = ou;
+		t->gid = og;
+		t->mode = om;
+		nt->change_ns = oc;
+	}
+	pthread_mutex_unlock(&nt->mu);
+	return rc;
+}
+
+static void nt_mark_deleted(struct topic *t)
+{
+	atomic_store(&nats_topic_of(t)->deleted, true);
+}
+
+static bool nt_deleted(struct topic *t)
+{
+	return atomic_load(&nats_topic_of(t)->deleted);
+}
+
+static int nt_sync(struct topic *t)
+{
+	(void)t;
+	return 0; /* an append returns once JetStream has acknowledged it */
+}
+
+static void nt_destroy(struct topic *t)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	struct nats_tdata *td = nt->td;
+	pthread_mutex_lock(&td->mu);
+	if (td->topic == t)
+		td->topic = NULL;
+	pthread_mutex_unlock(&td->mu);
+	nats_tdata_put(td);
+	pthread_mutex_destroy(&nt->append_mu);
+	pthread_mutex_destroy(&nt->mu);
+	free(nt);
+}
+
+static const struct topic_ops nats_topic_ops = {
+	.home = "nats",
+	.destroy = nt_destroy,
+	.append_local = nt_append_local,
+	.append_replicated = nt_append_replicated,
+	.read = nt_read,
+	.read_batch = nt_read_batch,
+	.stat = nt_stat,
+	.ctime = nt_ctime,
+	.set_owner = nt_set_owner,
+	.mark_deleted = nt_mark_deleted,
+	.deleted = nt_deleted,
+	.sync = nt_sync,
+};
+
+int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t rev,
+		    struct topic **out)
+{
+	struct nats_stream *st = s->home;
+	uuid_t u;
+	const char *us = json_string_value(json_object_get(meta, "uuid"));
+	if (!us || uuid_parse(us, u) < 0 || meta_int(meta, "format", 1) > 1)
+		return -EPROTO;
+	struct nats_topic *nt = calloc(1, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	if (nats_topic_key(s, name, nt->key) < 0) {
+		free(nt);
+		return -ENAMETOOLONG;
+	}
+	if (!(nt->td = nats_stream_tdata(st, u))) {
+		free(nt);
+		return -ENOMEM;
+	}
+	topic_init(&nt->base, &nats_topic_ops, name, s->uuid);
+	uuid_copy(nt->base.uuid, u);
+	nt->base.uid = (uid_t)meta_int(meta, "uid", 0);
+	nt->base.gid = (gid_t)meta_int(meta, "gid", 0);
+	nt->base.mode = (mode_t)meta_int(meta, "mode", 0644) & 07777;
+	nt->nc = st->nc;
+	nt->rev = rev;
+	nt->ctime_ns = (uint64_t)meta_int(meta, "created_ns", 0);
+	nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", 0);
+	char su[37];
+	uuid_unparse(s->uuid, su);
+	snprintf(nt->jsname, sizeof(nt->jsname), "%s", st->jsname);
+	snprintf(nt->subject, sizeof(nt->subject), "sfs.%s.%s", su, us);
+	pthread_mutex_init(&nt->append_mu, NULL);
+	pthread_mutex_init(&nt->mu, NULL);
+	atomic_init(&nt->deleted, false);
+	atomic_init(&nt->gone, false);
+	pthread_mutex_lock(&nt->td->mu);
+	nt->td->topic = &nt->base;
+	pthread_mutex_unlock(&nt->td->mu);
+	*out = &nt->base;
+	return 0;
+}

@@ -1,0 +1,433 @@
+/*
+ * natswatch.c - what one daemon knows of a NATS-backed cluster's
+ * namespace (natshome.h): at start-up every key of the cluster's bucket
+ * (the owner of /<cluster>, the streams, their topics), then, in one
+ * thread per cluster, every change another daemon makes to it, in the
+ * bucket's order: streams and topics made, changed (owner, mode, control
+ * files) and removed appear, change and go here (docs/nats.md, "What each daemon
+ * caches"). Each stream and topic keeps the bucket revision it was made
+ * or changed at; an older event is one this daemon has already gone past.
+ */
+#include "natshome.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logging.h"
+#include "metafile.h"
+#include "namespace.h"
+#include "util/clock.h"
+
+/* The stream of CL whose UUID is U, a new reference, or NULL. */
+static struct stream *stream_by_uuid(struct cluster *cl, const uuid_t u, bool locked)
+{
+	struct stream *s = NULL;
+	if (!locked)
+		pthread_rwlock_rdlock(&cl->ns->lock);
+	for (size_t i = 0; i < cl->nstreams && !s; i++)
+		if (!uuid_compare(cl->streams[i]->uuid, u)) {
+			s = cl->streams[i];
+			stream_get(s);
+		}
+	if (!locked)
+		pthread_rwlock_unlock(&cl->ns->lock);
+	return s;
+}
+
+/* The topic NAME of S (s->lock held), borrowed, or NULL. */
+static struct topic *topic_locked(struct stream *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntopics; i++)
+		if (!strcmp(s->topics[i]->name, name))
+			return s->topics[i];
+	return NULL;
+}
+
+/* Split a topic key "t.<uuid>.E(name)" into U and NAME (256 bytes). */
+static int topic_key_split(const char *key, uuid_t u, char *name)
+{
+	char us[37];
+	if (strncmp(key, "t.", 2) != 0 || strlen(key) < 2 + 36 + 2 || key[38] != '.')
+		return -EINVAL;
+	memcpy(us, key + 2, 36);
+	us[36] = 0;
+	if (uuid_parse(us, u) < 0)
+		return -EINVAL;
+	return nats_decode(key + 39, name, 256);
+}
+
+static int watch_start(struct nats_cluster *nc);
+
+int nats_stream_load(struct cluster *cl, const char *key, const void *val, int len,
+		     uint64_t rev, struct stream **out)
+{
+	char name[256];
+	if (strncmp(key, "s.", 2) != 0 || nats_decode(key + 2, name, sizeof(name)) < 0)
+		return -EINVAL;
+	json_t *meta = json_loadb(val, (size_t)len, 0, NULL);
+	if (!meta)
+		return -EPROTO;
+	int rc = nats_stream_new(cl, name, meta, rev, false, out);
+	json_decref(meta);
+	return rc;
+}
+
+/* Owner and mode of the cluster from the value of key "c". */
+static void load_cluster_meta(struct cluster *cl, kvEntry *e)
+{
+	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	if (!j)
+		return;
+	cl->uid = (uid_t)meta_int(j, "uid", cl->uid);
+	cl->gid = (gid_t)meta_int(j, "gid", cl->gid);
+	cl->mode = (mode_t)meta_int(j, "mode", cl->mode) & 07777;
+	json_decref(j);
+}
+
+/* Topic from entry E (key KEY) into its stream S (s->lock held). */
+static int add_topic_locked(struct stream *s, const char *name, kvEntry *e)
+{
+	json_t *meta = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	struct topic *t;
+	int rc = meta ? nats_topic_make(s, name, meta, kvEntry_Revision(e), &t) : -EPROTO;
+	json_decref(meta);
+	if (rc == 0 && (rc = stream_adopt_topic(s, t)) < 0)
+		topic_put(t);
+	if (rc < 0)
+		log_error("/%s/%s: topic %s cannot be loaded (%s); it is not served",
+			  s->cluster->name, s->name, name, strerror(-rc));
+	return rc;
+}
+
+int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
+{
+	struct cluster *cl = nc->cl;
+	kvEntry **topics = NULL;
+	size_t ntopics = 0, cap = 0;
+	int rc = 0;
+	natsStatus s = kvStore_WatchAll(&nc->watcher, nc->kv, NULL);
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	while (s == NATS_OK) {
+		kvEntry *e = NULL;
+		uint64_t now = mono_ns();
+		s = kvWatcher_Next(&e, nc->watcher,
+				   now < deadline ? (int64_t)((deadline - now) / 1000000) + 1 : 1);
+		if (s != NATS_OK || !e)
+			break; /* NULL: every value there was is read */
+		const char *key = kvEntry_Key(e);
+		if (kvEntry_Operation(e) != kvOp_Put) {
+			kvEntry_Destroy(e);
+		} else if (!strcmp(key, "c")) {
+			load_cluster_meta(cl, e);
+			kvEntry_Destroy(e);
+		} else if (!strncmp(key, "s.", 2)) {
+			struct stream *st;
+			int r = nats_stream_load(cl, key, kvEntry_Value(e), kvEntry_ValueLen(e),
+						 kvEntry_Revision(e), &st);
+			if (r < 0)
+				log_error("cluster %s: stream of key %s cannot be loaded (%s); it is "
+					  "not served", cl->name, key, strerror(-r));
+			else if (cluster_add_stream(cl, st) < 0)
+				stream_put(st), rc = -ENOMEM;
+			kvEntry_Destroy(e);
+		} else if (!strncmp(key, "t.", 2) && ntopics < cap) {
+			topics[ntopics++] = e;
+		} else if (!strncmp(key, "t.", 2)) {
+			size_t nc2 = cap ? cap * 2 : 64;
+			kvEntry **v = realloc(topics, nc2 * sizeof(*v));
+			if (!v) {
+				kvEntry_Destroy(e);
+				rc = -ENOMEM;
+				break;
+			}
+			topics = v;
+			cap = nc2;
+			topics[ntopics++] = e;
+		} else {
+			kvEntry_Destroy(e);
+		}
+	}
+	if (s != NATS_OK && !rc) {
+		snprintf(err, errlen, "%s:%d: [cluster %s]: nats: cannot read bucket %s: %s",
+			 cl->ns->cfg->path, nc->cc->nats_lines[0], cl->name, nc->bucket,
+			 natsStatus_GetText(s));
+		rc = -EIO;
+	}
+	/* Topics once every stream is there (a stream's key may be newer). */
+	for (size_t i = 0; i < ntopics; i++) {
+		uuid_t u;
+		char name[256];
+		if (rc == 0 && topic_key_split(kvEntry_Key(topics[i]), u, name) == 0) {
+			struct stream *st = stream_by_uuid(cl, u, true);
+			if (st) {
+				add_topic_locked(st, name, topics[i]);
+				stream_put(st);
+			}
+		}
+		kvEntry_Destroy(topics[i]);
+	}
+	free(topics);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < cl->nstreams; i++)
+		if (nats_stream_wait_caught_up(cl->streams[i], deadline) < 0)
+			log_warn("cluster %s: stream %s: its messages are still being read from "
+				 "NATS; sizes grow until they are", cl->name, cl->streams[i]->name);
+	if ((rc = watch_start(nc)) < 0)
+		snprintf(err, errlen, "cluster %s: cannot start a thread: %s", cl->name,
+			 strerror(-rc));
+	return rc;
+}
+
+/* ---- later changes ---------------------------------------------------------------- */
+
+/* Is the value of KEY still the one of revision REV? An event the thread
+ * gets late (it waited for the namespace lock while this daemon removed
+ * what the event made) must not bring the removed thing back. */
+static bool still_current(struct nats_cluster *nc, const char *key, uint64_t rev)
+{
+	kvEntry *e = NULL;
+	bool cur = kvStore_Get(&e, nc->kv, key) == NATS_OK && kvEntry_Revision(e) == rev;
+	kvEntry_Destroy(e);
+	return cur;
+}
+
+/* Take stream I of CL out (removed by another daemon); ns->lock held for
+ * writing. Not while it still holds topics here (false then). */
+static bool drop_stream_locked(struct cluster *cl, size_t i)
+{
+	struct stream *s = cl->streams[i];
+	pthread_mutex_lock(&s->lock);
+	if (s->ntopics) {
+		pthread_mutex_unlock(&s->lock);
+		log_warn("/%s/%s: removed by another daemon while it holds topics here; kept",
+			 cl->name, s->name);
+		return false;
+	}
+	pthread_mutex_lock(&s->positions_mu);
+	s->deleted = true;
+	pthread_mutex_unlock(&s->positions_mu);
+	((struct nats_stream *)s->home)->gone = true;
+	pthread_mutex_unlock(&s->lock);
+	cl->streams[i] = cl->streams[--cl->nstreams];
+	stream_put(s);
+	atomic_fetch_add(&cl->ns->repl_gen_all, 1);
+	atomic_fetch_add(&cl->ns->upstreams_gen, 1);
+	return true;
+}
+
+/*
+ * S's replicas and upstreams as META (another daemon's control-file
+ * write) says, s->lock held: a replica named before keeps its object (and
+ * so its positions), a new one is made, one no longer named is freed, as
+ * a control-file write here does (fs/ctlfiles.c).
+ */
+static void apply_settings_locked(struct stream *s, json_t *meta)
+{
+	struct sfs_namespace *ns = s->cluster->ns;
+	struct replica_conf *nr[STREAM_MAX_REPLICAS];
+	bool used[STREAM_MAX_REPLICAS] = { false };
+	int n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(meta, "replicas"), i, v) {
+		if (n >= STREAM_MAX_REPLICAS)
+			break;
+		const char *c = meta_str(v, "cluster", ""), *name = meta_str(v, "stream", "");
+		struct replica_conf *r = NULL;
+		for (int k = 0; k < s->nreplicas && !r; k++)
+			if (!used[k] && !strcmp(s->replicas[k]->cluster, c) &&
+			    !strcmp(s->replicas[k]->stream, name)) {
+				r = s->replicas[k];
+				used[k] = true;
+			}
+		if (!r && !(r = repl_replica_new(ns))) {
+			log_error("/%s/%s: out of memory for another daemon's replica %s/%s",
+				  s->cluster->name, s->name, c, name);
+			continue;
+		}
+		snprintf(r->cluster, sizeof(r->cluster), "%s", c);
+		snprintf(r->stream, sizeof(r->stream), "%s", name);
+		r->synchronous = meta_bool(v, "synchronous", false);
+		r->paused = meta_bool(v, "paused", false);
+		const char *comp = meta_str(v, "networkcompression", "off");
+		r->compression = !strcmp(comp, "lz4") ? CTL_COMP_LZ4 :
+				 !strcmp(comp, "zstd") ? CTL_COMP_ZSTD : CTL_COMP_OFF;
+		nr[n++] = r;
+	}
+	for (int k = 0; k < s->nreplicas; k++)
+		if (!used[k])
+			repl_replica_free(ns, s->replicas[k]);
+	memcpy(s->replicas, nr, (size_t)n * sizeof(nr[0]));
+	s->nreplicas = n;
+	for (int k = 0; k < n; k++)
+		repl_replica_configured(ns, nr[k]);
+	atomic_store(&s->has_replicas, n > 0);
+	s->positions_dirty = true;
+	s->nupstreams = 0;
+	json_array_foreach(json_object_get(meta, "upstreams"), i, v) {
+		if (s->nupstreams >= STREAM_MAX_UPSTREAMS)
+			break;
+		struct upstream *u = &s->upstreams[s->nupstreams++];
+		snprintf(u->cluster, sizeof(u->cluster), "%s", meta_str(v, "cluster", ""));
+		snprintf(u->stream, sizeof(u->stream), "%s", meta_str(v, "stream", ""));
+	}
+	atomic_fetch_add(&ns->upstreams_gen, 1);
+}
+
+static void stream_event(struct nats_cluster *nc, kvEntry *e)
+{
+	struct cluster *cl = nc->cl;
+	const char *key = kvEntry_Key(e);
+	uint64_t rev = kvEntry_Revision(e);
+	char name[256];
+	if (nats_decode(key + 2, name, sizeof(name)) < 0)
+		return;
+	json_t *meta = kvEntry_Operation(e) == kvOp_Put ?
+		       json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL) : NULL;
+	uuid_t u;
+	const char *us = json_string_value(json_object_get(meta, "uuid"));
+	bool put = us && uuid_parse(us, u) == 0;
+	pthread_rwlock_wrlock(&cl->ns->lock);
+	size_t i = 0;
+	while (i < cl->nstreams && strcmp(cl->streams[i]->name, name) != 0)
+		i++;
+	if (i < cl->nstreams) {
+		struct stream *s = cl->streams[i];
+		struct nats_stream *st = s->home;
+		if (rev <= st->rev)
+			goto out; /* this daemon's own change, or older */
+		if (put && !uuid_compare(u, s->uuid)) {
+			/* Changed there: owner, mode, times, control files. */
+			pthread_mutex_lock(&s->lock);
+			apply_settings_locked(s, meta);
+			s->uid = (uid_t)meta_int(meta, "uid", s->uid);
+			s->gid = (gid_t)meta_int(meta, "gid", s->gid);
+			s->mode = (mode_t)meta_int(meta, "mode", s->mode) & 07777;
+			s->mtime_ns = (uint64_t)meta_int(meta, "modified_ns", (long long)s->mtime_ns);
+			s->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)s->change_ns);
+			st->rev = rev;
+			pthread_mutex_unlock(&s->lock);
+			stream_touch_replication(s);
+			goto out;
+		}
+		if (!drop_stream_locked(cl, i))
+			goto out; /* kept */
+	}
+	if (put && still_current(nc, key, rev)) {
+		struct stream *s;
+		if (nats_stream_new(cl, name, meta, rev, false, &s) == 0) {
+			if (cluster_add_stream(cl, s) < 0)
+				stream_put(s);
+			atomic_fetch_add(&cl->ns->repl_gen_all, 1);
+		}
+	}
+out:
+	pthread_rwlock_unlock(&cl->ns->lock);
+	json_decref(meta);
+}
+
+static void topic_event(struct nats_cluster *nc, kvEntry *e)
+{
+	uuid_t su, tu;
+	char name[256];
+	if (topic_key_split(kvEntry_Key(e), su, name) < 0)
+		return;
+	struct stream *s = stream_by_uuid(nc->cl, su, false);
+	if (!s)
+		return; /* its stream is gone, or not known yet */
+	uint64_t rev = kvEntry_Revision(e);
+	json_t *meta = kvEntry_Operation(e) == kvOp_Put ?
+		       json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL) : NULL;
+	const char *us = json_string_value(json_object_get(meta, "uuid"));
+	bool put = us && uuid_parse(us, tu) == 0;
+	pthread_mutex_lock(&s->lock);
+	struct topic *t = s->deleted ? NULL : topic_locked(s, name);
+	if (t) {
+		struct nats_topic *nt = nats_topic_of(t);
+		pthread_mutex_lock(&nt->mu);
+		bool older = rev <= nt->rev;
+		if (!older && put && !uuid_compare(tu, t->uuid)) {
+			t->uid = (uid_t)meta_int(meta, "uid", t->uid);
+			t->gid = (gid_t)meta_int(meta, "gid", t->gid);
+			t->mode = (mode_t)meta_int(meta, "mode", t->mode) & 07777;
+			nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)nt->change_ns);
+			nt->rev = rev;
+			older = true; /* nothing more to do */
+		}
+		pthread_mutex_unlock(&nt->mu);
+		if (older)
+			goto out;
+		/* Removed (or made anew) by another daemon. */
+		atomic_store(&nt->gone, true);
+		pthread_mutex_unlock(&s->lock);
+		stream_delete_topic(s, name);
+		pthread_mutex_lock(&s->lock);
+		if (topic_locked(s, name))
+			goto out;
+	}
+	if (put && !s->deleted && still_current(nc, kvEntry_Key(e), rev) &&
+	    add_topic_locked(s, name, e) == 0) {
+		s->mtime_ns = now_ns();
+		stream_touch_replication(s);
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	json_decref(meta);
+	stream_put(s);
+}
+
+static void *watch_main(void *arg)
+{
+	struct nats_cluster *nc = arg;
+	while (!atomic_load(&nc->watch_stop)) {
+		kvEntry *e = NULL;
+		natsStatus s = kvWatcher_Next(&e, nc->watcher, 200);
+		if (s == NATS_TIMEOUT)
+			continue;
+		if (s != NATS_OK)
+			break; /* stopped */
+		if (!e)
+			continue;
+		const char *key = kvEntry_Key(e);
+		if (!strcmp(key, "c") && kvEntry_Operation(e) == kvOp_Put) {
+			pthread_rwlock_wrlock(&nc->cl->ns->lock);
+			load_cluster_meta(nc->cl, e);
+			pthread_rwlock_unlock(&nc->cl->ns->lock);
+		} else if (!strncmp(key, "s.", 2)) {
+			stream_event(nc, e);
+		} else if (!strncmp(key, "t.", 2)) {
+			topic_event(nc, e);
+		}
+		kvEntry_Destroy(e);
+	}
+	return NULL;
+}
+
+static int watch_start(struct nats_cluster *nc)
+{
+	int rc = pthread_create(&nc->thread, NULL, watch_main, nc);
+	if (rc == 0)
+		nc->thread_started = true;
+	return -rc;
+}
+
+void nats_watch_stop(struct nats_cluster *nc)
+{
+	if (!nc->watcher)
+		return;
+	/* kvWatcher_Stop asks the servers: only when they can answer; else
+	 * the thread sees the flag within 200 ms. */
+	atomic_store(&nc->watch_stop, true);
+	if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		kvWatcher_Stop(nc->watcher);
+	if (nc->thread_started)
+		pthread_join(nc->thread, NULL);
+	nc->thread_started = false;
+	kvWatcher_Destroy(nc->watcher);
+	nc->watcher = NULL;
+}

@@ -396,9 +396,18 @@ int sfs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_daemon *d = daemon_of();
 	struct fh *f = fh_of(fi);
+	/* The last line is stored while the file is still on the pending
+	 * list: a reader that looks at the topic meanwhile takes it off the
+	 * list, which waits for this file's lock, so it reads after the
+	 * store. Off the list first, a reader would find nothing to wait for
+	 * and read before the line is there (a slow home: NATS, a remote
+	 * daemon). */
+	finish(d, path, f, true);
 	if (f->kind == FH_TOPIC)
 		pending_remove(&d->pending, &topic_fh_of(f)->pending);
-	finish(d, path, f, true);
+	/* A reader that took it off the list may still be unlocking it. */
+	pthread_mutex_lock(&f->mu);
+	pthread_mutex_unlock(&f->mu);
 	fh_free(f);
 	return 0;
 }

@@ -698,10 +698,6 @@ static int finish_ctl(struct remote_fh *rf, bool final)
 int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final)
 {
 	int rc = 0;
-	if (final && !rf->ctl) {
-		pending_remove(&d->pending, &rf->pending);
-		open_list_remove(d, rf);
-	}
 	pthread_mutex_lock(&rf->h.mu);
 	if (rf->ctl) {
 		rc = finish_ctl(rf, final);
@@ -711,8 +707,13 @@ int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final)
 		pending_add(&d->pending, &rf->pending);
 		return 0;
 	} else {
+		/* At the release, while still listed (see sfs_release). */
 		rc = send_partial(rf);
 	}
 	pthread_mutex_unlock(&rf->h.mu);
+	if (final && !rf->ctl) {
+		pending_remove(&d->pending, &rf->pending);
+		open_list_remove(d, rf);
+	}
 	return rc;
 }

@@ -53,7 +53,8 @@ int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t si
 int remote_write(struct sfs_daemon *d, struct remote_fh *rf, const char *buf, size_t size);
 /* flush (FINAL: the release): a control file's lines are sent, and its
  * replace; a topic's last line without '\n' at the release, or when
- * someone here looks at the topic (fs/lines.h, the pending list). */
+ * someone here looks at the topic (fs/lines.h, the pending list). At the
+ * release RF leaves the daemon's lists; the caller then frees it. */
 int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final);
 
 #endif

@@ -17,14 +17,6 @@ teardown() {
 	sfs_teardown
 }
 
-# skip_release_race: skip a case that reads, right after close(), the last
-# line the close left without '\n'. The release stores it, and a read
-# does not wait for a release under way (fs/fuse_files.c, commit_pending):
-# with NATS the store is a round trip, and the read can come first.
-skip_release_race() {
-	[[ $SFS_HOME != nats ]] || skip "a read does not wait for a release under way (fs/fuse_files.c)"
-}
-
 # start [CLUSTER...]: mount (SFS_MOUNT_EXTRA as set by the test), make
 # stream s in sanfrancisco; S is the stream, T its topic t.
 start() {
@@ -106,7 +98,6 @@ os.close(fd)' "$T"
 }
 
 @test "a partial line is stored as its own message when the file is closed" {
-	skip_release_race
 	start
 	printf abc >>"$T"
 	[ "$(od -An -c "$T" | tr -s ' ' | tr -d '\n')" = " a b c \n" ]
@@ -117,7 +108,6 @@ os.close(fd)' "$T"
 }
 
 @test "in one open file, partial lines wait for the rest: 'ab' + 'c\\nd' gives abc and d" {
-	skip_release_race
 	start
 	# (fd 7: bats owns fd 3)
 	exec 7>>"$T"
@@ -130,7 +120,6 @@ os.close(fd)' "$T"
 }
 
 @test "in one descriptor (python, no dup): 'ab' + 'c\\nd' gives abc and d" {
-	skip_release_race
 	start
 	touch "$T"
 	python3 -c '

@@ -23,6 +23,11 @@ Figures (BENCH_ONLY names them):
   9   peer: NATS JetStream mirror, one server: figure 4's catch-up and live
       latency with nats-server (-js) and build/bench/natspeer (libnats),
       beside figure 4 when it runs too; "not measured" without them
+  10  reads through the global namespace: cat of a topic another daemon
+      serves (two daemons on loopback, TLS), beside the same cat on the
+      serving daemon's own mount (floor) and an sshfs mount of a plain
+      file of the same bytes over ssh on loopback (peer; "not measured"
+      without sshd and sshfs)
 
 Environment:
   BENCH_SCALE  multiplies the sizes (default 1; 0.1 is a quick run, 4 gives
@@ -66,7 +71,7 @@ NATSPEER = os.path.join(BIN, "natspeer")   # figure 9 only: not required
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
-FIGURES = ["1", "2", "3", "4", "4b", "4c", "4d", "5", "6", "7", "8", "9"]   # in the order they run
+FIGURES = ["1", "2", "3", "4", "4b", "4c", "4d", "5", "6", "7", "8", "9", "10"]   # in the order they run
 ONLY = {x.lower() for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
 TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
@@ -571,10 +576,12 @@ def gateway_certs(b):
     return d
 
 
-def gateway_pair(b, d):
+def gateway_pair(b, d, access=None):
     """Two daemons as two hosts on loopback, not started: D/d1 serves cluster a
     and reaches b through d2's gateway, D/d2 serves b and reaches a through
-    d1's. Each listens on its own free port with its own certificate."""
+    d1's. Each listens on its own free port with its own certificate. With
+    ACCESS, each lets the other's cluster do that much (the global namespace:
+    [cluster] access)."""
     certs = gateway_certs(b)
     ports = dict(zip(("d1", "d2"), free_ports(2)))
     mounts = []
@@ -585,6 +592,7 @@ def gateway_pair(b, d):
             f.write(f"[mount]\nmountpoint = {dd}/mnt\nfsync = os\n"
                     f"[cluster {local}]\ndata = {dd}/data/{local}\n"
                     f"[cluster {remote}]\ngateway = 127.0.0.1:{ports[peer]}\n"
+                    + (f"access = {access}\n" if access else "") +
                     f"[gateway]\nlisten = 127.0.0.1:{ports[name]}\n"
                     f"cert = {certs}/{name}.crt\nkey = {certs}/{name}.key\nca = {certs}/ca.crt\n")
         mounts.append(b.streamfs(dd))
@@ -1200,6 +1208,140 @@ class NatsServer:
         self.stop()
 
 
+class Sshd:
+    """An sshd of our own on a free port of 127.0.0.1 (its keys, config and
+    log in D/ssh), taking root's login with a key made here, for sshfs."""
+
+    def __init__(self, d):
+        self.dir = os.path.join(d, "ssh")
+        os.makedirs(self.dir, mode=0o700)
+        self.port = free_ports(1)[0]
+        self.proc = None
+
+    def start(self, timeout=30):
+        k = self.dir
+        for name in ("host", "client"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            os.path.join(k, name)], check=True)
+        shutil.copy(os.path.join(k, "client.pub"), os.path.join(k, "authorized_keys"))
+        argv = [SSHD, "-D", "-e", "-f", "/dev/null", "-o", f"Port={self.port}",
+                "-o", "ListenAddress=127.0.0.1", "-o", f"HostKey={k}/host",
+                "-o", f"AuthorizedKeysFile={k}/authorized_keys", "-o", "StrictModes=no",
+                "-o", "PermitRootLogin=prohibit-password", "-o", "UsePAM=no",
+                "-o", "PidFile=none", "-o", "Subsystem=sftp internal-sftp"]
+        out = open(os.path.join(k, "sshd.log"), "ab")
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        out.close()
+        _children.append(self.proc)
+        t0 = time.monotonic()
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sshd exited with {self.proc.returncode}; see {k}/sshd.log")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                pass
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"sshd not accepting connections after {timeout} s")
+            time.sleep(0.01)
+
+    def sshfs(self, remote_dir, mnt):
+        """A Mount of REMOTE_DIR over sshfs on MNT (sshfs -f: ours to stop)."""
+        k = self.dir
+        argv = ["sshfs", "-f", "-p", str(self.port), "-o", f"IdentityFile={k}/client",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", f"root@127.0.0.1:{remote_dir}", mnt]
+        return Mount(argv, mnt, os.path.join(k, "sshfs.out"))
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc in _children:
+            _children.remove(self.proc)
+        self.proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+def fig10(b, res):
+    """cat of a topic served by another daemon (the global namespace), beside
+    the serving daemon's own cat (floor) and sshfs of the same bytes (peer)."""
+    title = "10. Reads through the global namespace (two daemons, TLS on loopback)"
+    n = READ_BYTES // LINE
+    size = n * LINE
+    have_peer = os.access(SSHD, os.X_OK) and shutil.which("sshfs") and shutil.which("ssh-keygen")
+    times = {k: [] for k in ("serving daemon's own mount", "global namespace", "sshfs")}
+    d = b.fresh("fig10")
+    m1, m2 = gateway_pair(b, d, access="read")
+    plain = os.path.join(d, "plain")
+    os.makedirs(plain)
+    writer(os.path.join(plain, "r"), n=n, block=65536)
+    with m2.start() as sf2, m1.start() as sf1:
+        os.mkdir(os.path.join(sf2.mnt, "b", "s"))
+        local = os.path.join(sf2.mnt, "b", "s", "r")
+        writer(local, n=n, block=65536)
+        remote = os.path.join(sf1.mnt, "b", "s", "r")
+        paths = {"serving daemon's own mount": local, "global namespace": remote}
+        sshd = Sshd(d) if have_peer else None
+        try:
+            if sshd:
+                sshd.start()
+                sm = sshd.sshfs(plain, os.path.join(d, "sshfsmnt")).start()
+                paths["sshfs"] = os.path.join(sm.mnt, "r")
+            for k, p in paths.items():
+                if os.stat(p).st_size != size:
+                    raise RuntimeError(f"figure 10: {p} has {os.stat(p).st_size} bytes, not {size}")
+            for run in range(RUNS):
+                for k, p in paths.items():
+                    timed_cat(p)                    # each side's caches as warm as they get
+                    times[k].append(timed_cat(p))
+        finally:
+            if sshd:
+                for m in list(_mounts):
+                    if m.mnt.endswith("sshfsmnt"):
+                        m.stop()
+                sshd.stop()
+    b.remove(d)
+    rate = {k: size / med(v) / 1e6 for k, v in times.items() if v}
+    rows = []
+    gn = rate["global namespace"]
+    for k in times:
+        if k in rate:
+            rows.append([k, f"{rate[k]:.0f}", "" if k == "global namespace" else f_ratio(gn, rate[k])])
+        else:
+            rows.append([k, "not measured", ""])
+    lines = table(["", "MB/s", "global namespace / this"], rows)
+    lines += [f"cat of one topic of {size / MiB:.0f} MiB ({n:,} messages of {MSG} bytes), second read "
+              f"of each run, median of {RUNS}; the global namespace reads it on daemon 1 from",
+              "  daemon 2, which serves it (one request of up to 1 MiB per read, over mutual TLS); "
+              "sshfs reads a plain file of the same bytes",
+              "  through an sshd of our own on 127.0.0.1 (sftp)."]
+    if not have_peer:
+        lines.append("sshfs: not measured (needs /usr/sbin/sshd, sshfs and ssh-keygen: "
+                     "make bench installs sshfs and openssh-client; openssh-server, which "
+                     "starts the system's sshd, is yours to install)")
+    res.section(title, lines)
+    if "sshfs" in rate:
+        res.target("reads through the global namespace at least as fast as sshfs",
+                   f"{f_ratio(gn, rate['sshfs'])} of sshfs", gn >= rate["sshfs"])
+
+
 def natspeer(cmd, url, n):
     """build/bench/natspeer CMD (catchup or latency) against URL, N messages of MSG bytes."""
     r = run_tool([NATSPEER, cmd, url, str(n), str(MSG)], timeout=900)
@@ -1444,6 +1586,8 @@ def main():
             fig8(b, res)
         if want(9):
             fig9(b, res)
+        if want(10):
+            fig10(b, res)
     except Exception as e:     # keep what was measured; say what failed
         failed = e
         res.note(f"the run stopped early: {type(e).__name__}: {e}")

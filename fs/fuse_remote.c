@@ -33,6 +33,11 @@
 #include "logging.h"
 #include "names.h"
 
+/* The least a read of a remote topic asks of its serving daemon, bytes:
+ * one round trip brings what the next reads of a cat want (the kernel
+ * asks 128 KiB at a time). */
+#define REMOTE_READ_AHEAD (1u << 20)
+
 /* A control file's lines held between flushes, at most (its lines are
  * 64 KiB at most, and a set is a few of them). */
 #define REMOTE_CTL_MAX (1u << 20)
@@ -527,6 +532,45 @@ int remote_create(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
 	return open_file(d, cl, l, fi, true, mode);
 }
 
+/*
+ * Bytes of RF's topic at OFF from what an earlier read brought (h.mu
+ * held): up to SIZE into BUF. The count, or -1 if OFF is not in it. A
+ * topic's bytes never change once they are there (docs/filesystem.md),
+ * and these were checked to be its incarnation's when they came, so
+ * keeping them serves nothing stale.
+ */
+static int from_read_ahead(struct remote_fh *rf, char *buf, size_t size, uint64_t off)
+{
+	if (!rf->ra || off < rf->ra_off || off >= rf->ra_off + rf->ra_len)
+		return -1;
+	size_t at = (size_t)(off - rf->ra_off);
+	size_t n = rf->ra_len - at < size ? rf->ra_len - at : size;
+	memcpy(buf, rf->ra + at, n);
+	return (int)n;
+}
+
+/* Keep the LEN bytes at DATA (malloc'd, taken over) that start at OFF as
+ * RF's read-ahead (h.mu held), counted in the opener's share of READING;
+ * past the share they are dropped. */
+static void keep_read_ahead(struct remote_fh *rf, struct hold_budget *reading, uint8_t *data,
+			    size_t len, uint64_t off)
+{
+	if (rf->ra) {
+		hold_release(reading, rf->who.uid, rf->ra_cap);
+		free(rf->ra);
+		rf->ra = NULL;
+		rf->ra_cap = rf->ra_len = 0;
+	}
+	if (hold_charge(reading, rf->who.uid, len) < 0) {
+		free(data);
+		return;
+	}
+	rf->ra = data;
+	rf->ra_cap = rf->ra_len = len;
+	rf->ra_off = off;
+	rf->reading = reading;
+}
+
 int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t size, off_t off)
 {
 	if (rf->ctl) {
@@ -537,31 +581,45 @@ int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t si
 		memcpy(buf, rf->snap + off, n);
 		return (int)n;
 	}
-	if (!rf->ctl)
-		remote_commit(d, rf->cl, rf->stream, rf->file);
+	remote_commit(d, rf->cl, rf->stream, rf->file);
+	/* One read at a time per open file: its read-ahead (h.mu). */
+	pthread_mutex_lock(&rf->h.mu);
+	int rc = from_read_ahead(rf, buf, size, (uint64_t)off);
+	if (rc > 0) {
+		pthread_mutex_unlock(&rf->h.mu);
+		return rc;
+	}
 	struct fs_req q;
 	struct fs_rep rep;
 	bool down;
 	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
 	uuid_copy(q.expect, rf->incarnation);
 	q.offset = (uint64_t)off;
+	/* A request costs a round trip: ask for REMOTE_READ_AHEAD at least,
+	 * and keep what the reader did not ask for yet. */
 	q.size = size > FS_READ_MAX ? FS_READ_MAX : (uint32_t)size;
-	int rc = call(rf->cl, &q, &rep, &down);
+	if (q.size < REMOTE_READ_AHEAD)
+		q.size = REMOTE_READ_AHEAD;
+	rc = call(rf->cl, &q, &rep, &down);
+	if (rc > 0 && ((size_t)rc > q.size || (size_t)rc != rep.len))
+		rc = -EIO;	/* never more than asked for, or than came */
 	if (rc > 0) {
-		/* Never more than asked for, or than came. */
-		if ((size_t)rc > q.size || (size_t)rc != rep.len)
-			rc = -EIO;
-		else
-			memcpy(buf, rep.data, (size_t)rc);
+		size_t n = (size_t)rc < size ? (size_t)rc : size;
+		memcpy(buf, rep.data, n);
+		if ((size_t)rc > n) {
+			keep_read_ahead(rf, &d->reading, rep.data, (size_t)rc, (uint64_t)off);
+			rep.data = NULL;
+			rep.len = 0;
+		}
+		rc = (int)n;
 	}
 	fs_rep_free(&rep);
-	pthread_mutex_lock(&rf->h.mu);
 	if (rc >= 0 && (uint64_t)off + (uint64_t)rc > rf->seen_end)
 		rf->seen_end = (uint64_t)off + (uint64_t)rc;
 	/* A reader at the end of what it has seen, while the serving daemon
 	 * is away, finds nothing new yet (tail -f waits); below it, the
 	 * error. */
-	if (rc < 0 && down && !rf->ctl && (uint64_t)off >= rf->seen_end)
+	if (rc < 0 && down && (uint64_t)off >= rf->seen_end)
 		rc = 0;
 	pthread_mutex_unlock(&rf->h.mu);
 	return rc;

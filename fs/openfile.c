@@ -108,6 +108,9 @@ void fh_free(struct fh *f)
 		if (rf->reading && rf->snap)
 			hold_release(rf->reading, f->lines.owner, rf->snaplen);
 		free(rf->snap);
+		if (rf->reading && rf->ra)
+			hold_release(rf->reading, rf->who.uid, rf->ra_cap);
+		free(rf->ra);
 	} else if (f->kind == FH_TOPIC) {
 		struct topic_fh *tf = topic_fh_of(f);
 		/* The last file of a topic: a hidden name it has (removed

@@ -96,6 +96,12 @@ struct remote_fh {
 	char *snap;
 	size_t snaplen;
 	struct hold_budget *reading;
+	/* A topic: bytes a read brought beyond what it was asked for (RA,
+	 * RA_LEN bytes from byte RA_OFF; RA_CAP counted in the opener's
+	 * share of READING), for the next reads (fs/fuse_remote.c). */
+	uint8_t *ra;
+	size_t ra_len, ra_cap;
+	uint64_t ra_off;
 	/* A topic: its last line without '\n' waits on the daemon's pending
 	 * list after a flush, as a local topic's does (fs/lines.h), under a
 	 * key of the remote topic's own (an odd value, never a topic's

@@ -30,8 +30,11 @@ PACKAGES=(
 					# server (tests, bench figure 9) and the C client
 )
 
-# make bench only (never make test): nothing besides make test's now.
-BENCH_PACKAGES=()
+# make bench only (never make test): figure 10's peer, sshfs over an sshd of
+# the benchmark's own (on a port of 127.0.0.1, stopped by the benchmark).
+# Not openssh-server: installing it starts the system's sshd on port 22;
+# figure 10 measures sshfs where an sshd is installed already.
+BENCH_PACKAGES=(openssh-client sshfs)
 
 target="make deps"
 case "${1:-}" in

@@ -444,3 +444,70 @@ PY
 	run ls "$RA"
 	[ "$status" -eq 0 ]
 }
+
+@test "readers here, writers on both hosts and replication at once: every reader of the remote topic sees whole lines, each writer's in order, none twice, none invented, and at the end all of them" {
+	NH_ACCESS[b]=write
+	gn_hosts
+	chmod 1777 "$B/s"
+	touch "$B/s/t"
+	chmod 666 "$B/s/t"	# root on a writes as nobody there
+	# and replication at once: london/s to sanfrancisco/s, over the gateway
+	xrep "$B/s" "$A/s"
+	local n=400 pids=() w
+	# readers on host a, through the global namespace: odd read sizes
+	# across the read-ahead, following the end as tail -f does
+	for r in 1 2 3; do
+		python3 - "$RA/s/t" "$NH_DIR/reader$r.out" "$((4 * n))" "$r" <<'PY' &
+import os, random, sys, time
+path, out, want, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rnd = random.Random(seed)
+fd = os.open(path, os.O_RDONLY)
+data = b""
+deadline = time.monotonic() + 100
+while data.count(b"\n") < want and time.monotonic() < deadline:
+    chunk = os.read(fd, rnd.choice([1, 7, 4096, 65536, 131072, 300000]))
+    if not chunk:
+        time.sleep(0.01)
+    data += chunk
+open(out, "wb").write(data)
+PY
+		pids+=($!)
+	done
+	# writers: two on b itself, two on a through the gateway; ten lines
+	# per write(2) (seq: stdio, one write)
+	for w in 1 2; do
+		(for ((i = 0; i < n / 10; i++)); do
+			seq -f "b$w-%05.0f-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" $((i * 10 + 1)) $((i * 10 + 10)) >>"$B/s/t" || exit 1
+		done) &
+		pids+=($!)
+		(for ((i = 0; i < n / 10; i++)); do
+			seq -f "a$w-%05.0f-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" $((i * 10 + 1)) $((i * 10 + 10)) >>"$RA/s/t" || exit 1
+		done) &
+		pids+=($!)
+	done
+	REPL_BG+=("${pids[@]}")
+	for w in "${pids[@]}"; do
+		wait "$w"
+	done
+	[ "$(wc -l <"$B/s/t")" -eq $((4 * n)) ]
+	# each reader: exactly the topic's bytes (a prefix of them while it
+	# read, all of them at the end), so nothing torn, stale, invented,
+	# repeated or out of order
+	for r in 1 2 3; do
+		cmp "$NH_DIR/reader$r.out" "$B/s/t"
+	done
+	# the replica got the same, in the same order
+	wait_for -t 60 nlines_is "$A/s/t" $((4 * n))
+	cmp "$A/s/t" "$B/s/t"
+	# and within the topic, each writer's lines in order, once each
+	python3 - "$B/s/t" "$n" <<'PY'
+import sys
+last = {}
+for line in open(sys.argv[1]):
+    w, seq, _ = line.split("-", 2)
+    seq = int(seq)
+    assert seq == last.get(w, 0) + 1, (w, seq, last.get(w))
+    last[w] = seq
+assert sorted(last) == ["a1", "a2", "b1", "b2"] and all(v == int(sys.argv[2]) for v in last.values()), last
+PY
+}

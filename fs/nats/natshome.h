@@ -45,6 +45,13 @@ extern const struct cluster_home nats_home;
 /* Longest key of the bucket: "t." UUID "." and an encoded name. */
 #define NATS_KEY_MAX 820
 
+/* The replication lease (natslease.c, docs/nats.md): held for this
+ * long after the update that took or renewed it was sent, less the
+ * margin on the holder's side (ms); renewed this often (ms). */
+#define NATS_LEASE_MS 3000
+#define NATS_LEASE_MARGIN_MS 500
+#define NATS_LEASE_RENEW_MS 500
+
 /* One cluster kept in NATS: its connection and bucket. */
 struct nats_cluster {
 	const struct sfs_cluster_conf *cc;	/* borrowed from the config */
@@ -72,6 +79,16 @@ struct nats_cluster {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
+	/* The replication lease (natslease.c). */
+	pthread_t lease_thread;
+	bool lease_init, lease_started;
+	pthread_mutex_t lease_mu;	/* lease_stop */
+	pthread_cond_t lease_cv;	/* lease_stop set (CLOCK_MONOTONIC) */
+	bool lease_stop;
+	atomic_uint_fast64_t lease_epoch;	/* of the lease held, 0: none */
+	atomic_uint_fast64_t lease_until;	/* held until (mono_ns) */
+	uint64_t lease_rev;	/* the revision this daemon wrote last */
+	uint64_t lease_seen_rev, lease_seen_ns;	/* another's, seen since */
 };
 
 /* One chunk of a topic, as the index keeps it (docs/nats.md). */
@@ -306,6 +323,31 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
  * 0 or -EPROTO (not a chunk). */
 int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c,
 		       struct nats_origin *o);
+
+/* ---- natslease.c -------------------------------------------------------- */
+
+/*
+ * nats_lease_start - start NC's lease thread, which takes, renews and
+ * watches the cluster's replication lease (key "lease" of its bucket).
+ * 0 or a negative errno (no thread). nats_lease_stop and nats_lease_free
+ * undo it.
+ */
+int nats_lease_start(struct nats_cluster *nc);
+
+/* nats_lease_stop - stop that thread and hand the lease back if this
+ * daemon holds it (another takes it at once). Idempotent. */
+void nats_lease_stop(struct nats_cluster *nc);
+
+/* nats_lease_free - release the lease's lock and condition (NC's close). */
+void nats_lease_free(struct nats_cluster *nc);
+
+/*
+ * nats_lease_epoch - does this daemon run the replication of NC's
+ * streams now? 0: no (another daemon holds the lease, or this one could
+ * not renew it in time); else the epoch of the lease held, a number new
+ * each time this daemon takes it (fs/stream.h, lanes_epoch).
+ */
+uint64_t nats_lease_epoch(struct nats_cluster *nc);
 
 /* ---- natswatch.c -------------------------------------------------------- */
 

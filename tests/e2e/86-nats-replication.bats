@@ -4,19 +4,24 @@
 # replication lease"): local -> NATS one-way with the initial copy, topics
 # made on the fly, pause/resume and echo suppression; multi-master local
 # <-> NATS and same-topic multi-master, each message exactly once on both
-# sides; NATS -> NATS; a synchronous replica in NATS; the batches a NATS
-# topic refuses (a jump, its own origin). A nats-server of the test's
-# own; the local clusters are sanfrancisco and newyork, the NATS ones
-# tokyo and paris.
+# sides; a ring through NATS; a synchronous replica in NATS; a topic
+# removed on a NATS replica; two daemons on one NATS: one runs the lanes
+# (the lease), kill -9 of it mid-catch-up, the other takes over within
+# seconds, nothing lost or duplicated, and a clean stop hands the lease
+# over at once. A nats-server of the test's own; the local clusters are
+# sanfrancisco and newyork, the NATS ones tokyo and paris.
 
 SFS_HOME=nats
 load helpers
 load replication_helpers
+load nats_helpers
 
 export LC_ALL=C
 
 teardown() {
-	repl_teardown
+	bg_kill_all
+	stop_second || true
+	sfs_teardown
 }
 
 # mixed_setup: local clusters sanfrancisco and newyork, NATS clusters
@@ -176,4 +181,56 @@ mixed_setup() {
 	repl_quiet sanfrancisco/s tokyo/s
 	still_count "$M/sanfrancisco/s/t" 16
 	still_count "$M/tokyo/s/t" 16
+}
+
+# holds LOG CLUSTER: the daemon logging to LOG has taken CLUSTER's lease
+# (at least once).
+holds() {
+	grep -q "cluster $2: this daemon runs the replication of its streams now" "$1"
+}
+
+@test "two daemons on one NATS: one runs the lanes; kill -9 it mid-catch-up, the other takes over within seconds, nothing lost or duplicated; a clean stop hands the lease over" {
+	sfs_mktemp
+	sfs_nats_start
+	SFS_CONF_EXTRA='[replication]\nbatch_messages = 10'
+	sfs_write_conf tokyo paris
+	# the first daemon takes the lease, and dies at its 20th batch
+	# applied, before the position moves past it
+	STREAMFS_FAULT=repl-after-apply:20 sfs_start
+	wait_for -t 10 holds "$TMP/streamfs.log" tokyo
+	start_second
+	mkdir "$M/tokyo/s" "$M/paris/s"
+	gen m 1000 >"$TMP/lines"
+	cat "$TMP/lines" >>"$M/tokyo/s/t"
+	dead=$SFS_PID
+	replicate tokyo/s paris/s
+	wait_for -t 30 gone "$dead"
+	grep -q "fault point repl-after-apply reached" "$TMP/streamfs.log"
+	sfs_kill9
+	killed=$SECONDS
+	# the second daemon ran nothing while the first held the lease
+	run holds "$TMP/streamfs2.log" tokyo
+	[ "$status" -ne 0 ]
+	[ "$(jq -r .replicationRounds "$M2/tokyo/s/.info")" -eq 0 ]
+	n=$(nmsg "$M2/paris/s/t")
+	echo "applied before the kill: $n" >&2
+	[ "$n" -gt 0 ] && [ "$n" -lt 1000 ]
+	# it takes over within a few seconds and finishes the copy
+	wait_for -t 8 holds "$TMP/streamfs2.log" tokyo
+	echo "taken over after $((SECONDS - killed)) s" >&2
+	wait_count "$M2/paris/s/t" 1000 30
+	same_content "$TMP/lines" "$M2/paris/s/t"
+	# the first daemon again: the second keeps the lease until it stops,
+	# then hands it over at once
+	: >"$TMP/streamfs.log"
+	sfs_start
+	echo more >>"$M/tokyo/s/t"
+	wait_count "$M/paris/s/t" 1001
+	run holds "$TMP/streamfs.log" tokyo
+	[ "$status" -ne 0 ]
+	stop_second
+	wait_for -t 3 holds "$TMP/streamfs.log" tokyo
+	echo again >>"$M/tokyo/s/t"
+	wait_count "$M/paris/s/t" 1002
+	M2=
 }

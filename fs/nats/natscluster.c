@@ -354,6 +354,7 @@ static void nc_stop(struct cluster *cl)
 	if (nc) {
 		nats_lease_stop(nc);
 		nats_watch_stop(nc);
+		nats_lease_release(nc);
 	}
 }
 
@@ -364,6 +365,7 @@ static void nc_close(struct cluster *cl)
 		return;
 	nats_lease_stop(nc);
 	nats_watch_stop(nc);
+	nats_lease_release(nc);
 	kvStore_Destroy(nc->kv);
 	jsCtx_Destroy(nc->js);
 	if (nc->conn) {

@@ -334,9 +334,15 @@ int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c,
  */
 int nats_lease_start(struct nats_cluster *nc);
 
-/* nats_lease_stop - stop that thread and hand the lease back if this
- * daemon holds it (another takes it at once). Idempotent. */
+/* nats_lease_stop - stop that thread (the lease is kept until
+ * nats_lease_release or its time runs out). Idempotent. */
 void nats_lease_stop(struct nats_cluster *nc);
+
+/* nats_lease_release - hand the lease back if this daemon holds it, so
+ * that another daemon takes it at once; after nats_lease_stop and after
+ * the bucket's watcher is stopped (no event of it left in flight).
+ * Idempotent. */
+void nats_lease_release(struct nats_cluster *nc);
 
 /* nats_lease_free - release the lease's lock and condition (NC's close). */
 void nats_lease_free(struct nats_cluster *nc);

@@ -160,16 +160,20 @@ int nats_lease_start(struct nats_cluster *nc)
 
 void nats_lease_stop(struct nats_cluster *nc)
 {
+	if (!nc->lease_init || !nc->lease_started)
+		return;
+	pthread_mutex_lock(&nc->lease_mu);
+	nc->lease_stop = true;
+	pthread_cond_broadcast(&nc->lease_cv);
+	pthread_mutex_unlock(&nc->lease_mu);
+	pthread_join(nc->lease_thread, NULL);
+	nc->lease_started = false;
+}
+
+void nats_lease_release(struct nats_cluster *nc)
+{
 	if (!nc->lease_init)
 		return;
-	if (nc->lease_started) {
-		pthread_mutex_lock(&nc->lease_mu);
-		nc->lease_stop = true;
-		pthread_cond_broadcast(&nc->lease_cv);
-		pthread_mutex_unlock(&nc->lease_mu);
-		pthread_join(nc->lease_thread, NULL);
-		nc->lease_started = false;
-	}
 	/* Handed back, so that another daemon takes it at once. */
 	if (nats_lease_epoch(nc) &&
 	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {

@@ -9,9 +9,9 @@
  * What stays here is what belongs to an open file: line assembly of a
  * topic's writes (fs/lines.h, with this daemon's max_message; the serving
  * daemon applies its own), the complete lines of one write() sent as one
- * append; a control file's lines collected up to each flush; and, for a
- * reader at the end of a topic, the last size seen, so that `tail -f`
- * waits out a lost link instead of failing or starting over.
+ * append; a topic's read-ahead; and, for a reader at the end of a topic,
+ * the last size seen, so that `tail -f` waits out a lost link instead of
+ * failing or starting over. Control files are fs/fuse_remote_ctl.c's.
  *
  * Lock order: pending_list.mu, then fh.mu (as fs/fuse_files.c). No lock is
  * held while a request waits on the network, except the open file's own
@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "fuse_remote.h"
+#include "fuse_remote_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +39,6 @@
  * asks 128 KiB at a time). */
 #define REMOTE_READ_AHEAD (1u << 20)
 
-/* A control file's lines held between flushes, at most (its lines are
- * 64 KiB at most, and a set is a few of them). */
-#define REMOTE_CTL_MAX (1u << 20)
 
 /* Has the kernel asked to interrupt the request this thread serves (a
  * signal to its caller), or is the daemon stopping (SIGTERM: the FUSE
@@ -85,7 +83,7 @@ static void caller_of(struct fs_caller *who)
 	who->ngroups = k < 0 ? 0 : (uint32_t)k;
 }
 
-static void req_init(struct fs_req *q, enum fs_op op, const struct cluster *cl,
+void remote_req_init(struct fs_req *q, enum fs_op op, const struct cluster *cl,
 		     const char *stream, const char *file, const struct fs_caller *who)
 {
 	memset(q, 0, sizeof(*q));
@@ -103,7 +101,7 @@ static void req_init(struct fs_req *q, enum fs_op op, const struct cluster *cl,
  * filled (fs_rep_free it). A refusal with a reason is logged here too,
  * as a local one would be.
  */
-static int call(struct cluster *cl, const struct fs_req *q, struct fs_rep *rep, bool *down)
+int remote_call_op(struct cluster *cl, const struct fs_req *q, struct fs_rep *rep, bool *down)
 {
 	int rc = cl->ops->call(cl, q, rep, request_interrupted, NULL);
 	if (down)
@@ -125,11 +123,11 @@ static int call_simple(struct cluster *cl, enum fs_op op, const struct loc *l, u
 	struct fs_req q;
 	struct fs_rep rep;
 	caller_of(&who);
-	req_init(&q, op, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
+	remote_req_init(&q, op, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
 	q.mode = mode & 07777;
 	q.owner = owner;
 	q.group = group;
-	int rc = call(cl, &q, &rep, NULL);
+	int rc = remote_call_op(cl, &q, &rep, NULL);
 	fs_rep_free(&rep);
 	return rc < 0 ? rc : 0;
 }
@@ -182,10 +180,10 @@ static int send_partial(struct remote_fh *rf)
 		return 0;
 	struct fs_req q;
 	struct fs_rep rep;
-	req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);
+	remote_req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);
 	q.data = (const uint8_t *)la->buf;
 	q.len = la->len;
-	int rc = call(rf->cl, &q, &rep, NULL);
+	int rc = remote_call_op(rf->cl, &q, &rep, NULL);
 	fs_rep_free(&rep);
 	lines_drop(la);
 	if (rc < 0)
@@ -276,8 +274,8 @@ int remote_getattr(struct sfs_daemon *d, struct cluster *cl, const struct loc *l
 	if (l->kind == L_TOPIC)
 		remote_commit(d, cl, l->s, l->t);
 	caller_of(&who);
-	req_init(&q, FS_GETATTR, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
-	int rc = call(cl, &q, &rep, &down);
+	remote_req_init(&q, FS_GETATTR, cl, l->s, l->kind >= L_TOPIC ? l->t : "", &who);
+	int rc = remote_call_op(cl, &q, &rep, &down);
 	if (rc == 0)
 		stat_of(&rep.attr, l->kind, st);
 	fs_rep_free(&rep);
@@ -309,9 +307,9 @@ int remote_fgetattr(struct sfs_daemon *d, struct remote_fh *rf, struct stat *st)
 	bool down;
 	if (!rf->ctl)
 		remote_commit(d, rf->cl, rf->stream, rf->file);
-	req_init(&q, FS_GETATTR, rf->cl, rf->stream, rf->file, &rf->who);
+	remote_req_init(&q, FS_GETATTR, rf->cl, rf->stream, rf->file, &rf->who);
 	uuid_copy(q.expect, rf->incarnation);
-	int rc = call(rf->cl, &q, &rep, &down);
+	int rc = remote_call_op(rf->cl, &q, &rep, &down);
 	pthread_mutex_lock(&rf->h.mu);
 	if (rc == 0) {
 		rf->attr = rep.attr;
@@ -341,8 +339,8 @@ int remote_readdir(struct sfs_daemon *d, struct cluster *cl, const struct loc *l
 	if (!loc_ok(l))
 		return -ENOENT;
 	caller_of(&who);
-	req_init(&q, FS_READDIR, cl, l->s, "", &who);
-	int rc = call(cl, &q, &rep, NULL);
+	remote_req_init(&q, FS_READDIR, cl, l->s, "", &who);
+	int rc = remote_call_op(cl, &q, &rep, NULL);
 	if (rc == 0) {
 		filler(buf, ".", NULL, 0, 0);
 		filler(buf, "..", NULL, 0, 0);
@@ -427,34 +425,6 @@ int remote_set_owner(struct cluster *cl, const struct loc *l, uid_t uid, gid_t g
 	return call_simple(cl, FS_CHOWN, l, 0, (uint32_t)uid, (uint32_t)gid);
 }
 
-/*
- * The text of control file RF as the serving daemon renders it now, into
- * RF->snap, in one request (one rendering there: two would not fit each
- * other), counted in the opener's share of READING. 0 or a negative errno
- * (-EFBIG for a text of FS_CTL_READ_MAX bytes or more, -ENOBUFS past the
- * share).
- */
-static int snapshot_ctl(struct remote_fh *rf, struct hold_budget *reading)
-{
-	struct fs_req q;
-	struct fs_rep rep;
-	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
-	q.size = FS_CTL_READ_MAX;
-	int rc = call(rf->cl, &q, &rep, NULL);
-	if (rc >= 0 && ((size_t)rc != rep.len || (size_t)rc >= q.size))
-		rc = (size_t)rc == q.size ? -EFBIG : -EIO;
-	if (rc >= 0 && reading && hold_charge(reading, rf->who.uid, rep.len) < 0)
-		rc = -ENOBUFS;
-	if (rc < 0) {
-		fs_rep_free(&rep);
-		return rc;
-	}
-	rf->snap = (char *)rep.data;	/* taken over from the answer */
-	rf->snaplen = rep.len;
-	rf->reading = reading;
-	return 0;
-}
-
 /* Open L (a topic or control file of CL) for FI: asked of the serving
  * daemon first (FS_OPEN, or FS_CREATE with MODE when CREATE). */
 static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,
@@ -480,13 +450,13 @@ static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc 
 	caller_of(&who);
 	if (!ctl)
 		remote_commit(d, cl, l->s, l->t);
-	req_init(&q, create && !ctl ? FS_CREATE : FS_OPEN, cl, l->s, l->t, &who);
+	remote_req_init(&q, create && !ctl ? FS_CREATE : FS_OPEN, cl, l->s, l->t, &who);
 	q.mode = mode & 07777;
 	q.flags = (acc != O_WRONLY ? FS_O_READ : 0) | (acc != O_RDONLY ? FS_O_WRITE : 0) |
 		  ((fi->flags & O_TRUNC) ? FS_O_TRUNC : 0);
 	if (q.op == FS_CREATE)
 		q.flags = 0;
-	int rc = call(cl, &q, &rep, NULL);
+	int rc = remote_call_op(cl, &q, &rep, NULL);
 	struct fs_attr attr = rep.attr;
 	uuid_t incarnation;
 	uuid_copy(incarnation, rep.topic);
@@ -504,7 +474,7 @@ static int open_file(struct sfs_daemon *d, struct cluster *cl, const struct loc 
 		rf->known = true;
 		rf->seen_end = attr.size;
 	}
-	if (ctl && acc != O_WRONLY && (rc = snapshot_ctl(rf, &d->reading)) < 0) {
+	if (ctl && acc != O_WRONLY && (rc = remote_ctl_snapshot(rf, &d->reading)) < 0) {
 		fh_free(&rf->h);
 		return rc;
 	}
@@ -592,7 +562,7 @@ int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t si
 	struct fs_req q;
 	struct fs_rep rep;
 	bool down;
-	req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
+	remote_req_init(&q, FS_READ, rf->cl, rf->stream, rf->file, &rf->who);
 	uuid_copy(q.expect, rf->incarnation);
 	q.offset = (uint64_t)off;
 	/* A request costs a round trip: ask for REMOTE_READ_AHEAD at least,
@@ -600,7 +570,7 @@ int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t si
 	q.size = size > FS_READ_MAX ? FS_READ_MAX : (uint32_t)size;
 	if (q.size < REMOTE_READ_AHEAD)
 		q.size = REMOTE_READ_AHEAD;
-	rc = call(rf->cl, &q, &rep, &down);
+	rc = remote_call_op(rf->cl, &q, &rep, &down);
 	if (rc > 0 && ((size_t)rc > q.size || (size_t)rc != rep.len))
 		rc = -EIO;	/* never more than asked for, or than came */
 	if (rc > 0) {
@@ -644,10 +614,10 @@ static int append_remote(void *arg, const struct iovec *iov, size_t n)
 	}
 	struct fs_req q;
 	struct fs_rep rep;
-	req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);
+	remote_req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);
 	q.data = (const uint8_t *)buf;
 	q.len = total;
-	int rc = call(rf->cl, &q, &rep, NULL);
+	int rc = remote_call_op(rf->cl, &q, &rep, NULL);
 	fs_rep_free(&rep);
 	free(buf);
 	if (rc >= 0 && (size_t)rc != total)
@@ -655,102 +625,17 @@ static int append_remote(void *arg, const struct iovec *iov, size_t n)
 	return rc < 0 ? rc : 0;
 }
 
-/* lines_collect's text for a remote control file: kept until the flush. */
-static int collect_ctl(void *arg, const char *text, size_t len)
-{
-	struct remote_fh *rf = arg;
-	if (rf->textlen + len > REMOTE_CTL_MAX)
-		return -EFBIG;
-	if (rf->textlen + len > rf->textcap) {
-		size_t cap = rf->textcap ? rf->textcap : 4096;
-		while (cap < rf->textlen + len)
-			cap *= 2;
-		struct line_asm *la = &rf->h.lines;
-		if (la->budget && hold_charge(la->budget, la->owner, cap - rf->textcap) < 0)
-			return -ENOBUFS;
-		char *p = realloc(rf->text, cap);
-		if (!p) {
-			if (la->budget)
-				hold_release(la->budget, la->owner, cap - rf->textcap);
-			return -ENOMEM;
-		}
-		rf->text = p;
-		rf->textcap = cap;
-	}
-	memcpy(rf->text + rf->textlen, text, len);
-	rf->textlen += len;
-	return 0;
-}
-
-/*
- * Send a control file's lines (h.mu held), as a write(2) to it does there:
- * added at once (">> file"); or, for a replace ("> file", O_TRUNC), the
- * whole set written so far as the new set, again after each write, so
- * that the set there ends as the last write left it. FINAL (the release):
- * a replace nothing was written to empties the set, as "> file" does.
- */
-static int send_ctl(struct remote_fh *rf, bool final)
-{
-	if (rf->replacing && rf->refused)
-		return 0;	/* a refused write cancelled the replace */
-	bool replace = rf->replacing;
-	if (!rf->textlen && !(replace && final && !rf->replaced))
-		return 0;
-	struct fs_req q;
-	struct fs_rep rep;
-	req_init(&q, FS_WRITECTL, rf->cl, rf->stream, rf->file, &rf->who);
-	q.flags = replace ? FS_CTL_REPLACE : 0;
-	q.data = (const uint8_t *)rf->text;
-	q.len = rf->textlen;
-	int rc = call(rf->cl, &q, &rep, NULL);
-	fs_rep_free(&rep);
-	if (replace)
-		rf->replaced = true;
-	else
-		rf->textlen = 0;	/* added: the next write's lines are new */
-	if (rc < 0)
-		rf->refused = true;
-	return rc < 0 ? rc : 0;
-}
-
 int remote_write(struct sfs_daemon *d, struct remote_fh *rf, const char *buf, size_t size)
 {
 	int rc;
 	pthread_mutex_lock(&rf->h.mu);
-	if (rf->ctl) {
-		size_t before = rf->textlen;
-		rc = lines_collect(&rf->h.lines, fh_path(&rf->h), buf, size, 64 * 1024, collect_ctl,
-				   rf);
-		/* Complete lines go now, so that a refusal is this write's
-		 * error, as it is there. */
-		if (rc >= 0 && rf->textlen != before) {
-			int src = send_ctl(rf, false);
-			if (src < 0)
-				rc = src;
-		}
-	} else {
+	if (rf->ctl)
+		rc = remote_ctl_write(rf, buf, size);
+	else
 		rc = lines_write(&rf->h.lines, fh_path(&rf->h), buf, size, d->cfg->max_message,
 				 append_remote, rf);
-	}
 	pthread_mutex_unlock(&rf->h.mu);
 	return rc;
-}
-
-/* A control file's close (h.mu held): its last line without '\n' is a
- * line; at the release, a replace nothing was written to is sent. */
-static int finish_ctl(struct remote_fh *rf, bool final)
-{
-	struct line_asm *la = &rf->h.lines;
-	if (la->len) {
-		size_t before = rf->textlen;
-		int rc = collect_ctl(rf, la->buf, la->len);
-		lines_drop(la);
-		if (rc < 0)
-			return rc;
-		if (rf->textlen != before && (rc = send_ctl(rf, false)) < 0)
-			return rc;
-	}
-	return final ? send_ctl(rf, true) : 0;
 }
 
 int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final)
@@ -758,7 +643,7 @@ int remote_flush(struct sfs_daemon *d, struct remote_fh *rf, bool final)
 	int rc = 0;
 	pthread_mutex_lock(&rf->h.mu);
 	if (rf->ctl) {
-		rc = finish_ctl(rf, final);
+		rc = remote_ctl_finish(rf, final);
 	} else if (rf->h.lines.len && !final) {
 		/* Not yet: see the pending list (fs/lines.h). */
 		pthread_mutex_unlock(&rf->h.mu);

@@ -85,6 +85,13 @@ struct stream_ops {
 	int (*positions_replace)(struct stream *s, json_t *snap, bool durable);
 	/* destroy - the last reference is gone: release the home's state. */
 	void (*destroy)(struct stream *s);
+	/* lanes_epoch - may this daemon run S's replication lanes now? NULL:
+	 * always (a home no other daemon serves). 0: no, another daemon
+	 * serving the same home does (the NATS home's lease, docs/nats.md,
+	 * "The replication lease"); else a number that changes each time
+	 * this daemon takes them over, after which the lanes load the
+	 * positions again (the other daemon moved them). No lock held. */
+	uint64_t (*lanes_epoch)(struct stream *s);
 };
 
 struct stream {
@@ -137,6 +144,8 @@ struct stream {
 	 * round passes over the streams with nothing to do. */
 	atomic_uint_fast64_t repl_gen;
 	uint64_t lane_gen[SFS_MAX_CLUSTERS + 1];
+	/* The lanes_epoch the positions were last loaded at (replicator.c). */
+	atomic_uint_fast64_t lanes_epoch_seen;
 	uint64_t lane_due_ns[SFS_MAX_CLUSTERS + 1];
 
 	atomic_int refs;

@@ -253,3 +253,19 @@ uint64_t positions_pending(struct replica *r, struct topic **topics, int n)
 	r->pending_bytes = bytes;
 	return msgs;
 }
+
+bool positions_lanes_here(struct stream *s, bool load)
+{
+	if (!s->ops->lanes_epoch)
+		return true;
+	uint64_t ep = s->ops->lanes_epoch(s);
+	if (!ep)
+		return false;
+	if (load && atomic_exchange(&s->lanes_epoch_seen, ep) != ep) {
+		int rc = positions_load(s);
+		if (rc < 0)
+			log_warn("/%s/%s: replication positions not loaded after a takeover: %s",
+				 s->cluster->name, s->name, strerror(-rc));
+	}
+	return true;
+}

@@ -79,4 +79,15 @@ void position_acked(struct replica_position *p, uint64_t next, uint64_t bytes);
  */
 uint64_t positions_pending(struct replica *r, struct topic **topics, int n);
 
+/*
+ * positions_lanes_here - may this daemon run S's replication lanes now
+ * (fs/stream.h, lanes_epoch: another daemon serving the same NATS
+ * cluster may hold them; docs/nats.md, "The replication lease")? With
+ * LOAD, after a takeover the positions are loaded again first
+ * (positions_load): the daemon that held the lanes moved them, and
+ * resuming from older ones only sends again what the replica's marks
+ * drop. No lock held.
+ */
+bool positions_lanes_here(struct stream *s, bool load);
+
 #endif

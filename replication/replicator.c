@@ -514,6 +514,9 @@ static bool save_positions(struct replicator *rp, struct stream *s, bool force)
 	uint64_t gen, now = now_ns();
 	json_t *snap = NULL;
 	bool later = false;
+	/* Only the daemon that runs the lanes writes the positions. */
+	if (!positions_lanes_here(s, false))
+		return false;
 	pthread_mutex_lock(&s->lock);
 	/* A deleted stream's directory is gone: nothing to save. */
 	if (s->positions_dirty && !s->deleted && !force &&
@@ -564,6 +567,13 @@ static bool round_all(struct replicator_lane *lane, uint64_t *next_ns)
 			continue;
 		}
 		s->lane_gen[li] = gen;
+		if (!positions_lanes_here(s, true)) {
+			/* Another daemon runs them: the lease's takeover wakes
+			 * the lanes (repl_gen_all). */
+			s->lane_due_ns[li] = UINT64_MAX;
+			stream_put(s);
+			continue;
+		}
 		bool errors = false, smoved = false;
 		pthread_mutex_lock(&s->lock);
 		int nr = 0;

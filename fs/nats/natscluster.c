@@ -340,14 +340,22 @@ static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
 	cl->mode = 0755;
 	log_info("cluster %s: NATS JetStream at %s, bucket %s, %d replica(s), max_payload %lld",
 		 cl->name, nc->cc->nats, nc->bucket, nc->replicas, (long long)nc->max_payload);
-	return nats_watch_open(nc, err, errlen);
+	if ((rc = nats_watch_open(nc, err, errlen)) < 0)
+		return rc;
+	if ((rc = nats_lease_start(nc)) < 0)
+		snprintf(err, errlen, "cluster %s: cannot start the replication lease thread: %s",
+			 cl->name, strerror(-rc));
+	return rc;
 }
 
 static void nc_stop(struct cluster *cl)
 {
 	struct nats_cluster *nc = nc_of(cl);
-	if (nc)
+	if (nc) {
+		nats_lease_stop(nc);
 		nats_watch_stop(nc);
+		nats_lease_release(nc);
+	}
 }
 
 static void nc_close(struct cluster *cl)
@@ -355,7 +363,9 @@ static void nc_close(struct cluster *cl)
 	struct nats_cluster *nc = nc_of(cl);
 	if (!nc)
 		return;
+	nats_lease_stop(nc);
 	nats_watch_stop(nc);
+	nats_lease_release(nc);
 	kvStore_Destroy(nc->kv);
 	jsCtx_Destroy(nc->js);
 	if (nc->conn) {
@@ -379,6 +389,7 @@ static void nc_close(struct cluster *cl)
 			return; /* NC kept for a late callback: a small leak, not a crash */
 	}
 	nats_stream_free_graves(nc);
+	nats_lease_free(nc);
 	pthread_mutex_destroy(&nc->closed_mu);
 	pthread_cond_destroy(&nc->closed_cv);
 	pthread_mutex_destroy(&nc->grave_mu);

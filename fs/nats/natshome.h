@@ -10,6 +10,8 @@
  *   natswatch.c    loading the namespace and following others' changes
  *   natsstream.c   the stream ops, each stream's data stream and consumer
  *   natstopic.c    the topic ops: appends, reads, the chunk index
+ *   natsrepl.c     replicated appends under the per-origin marks
+ *   natslease.c    the replication lease of a cluster
  *
  * Only fs/nats/ and the file that wires the daemon (fs/main.c) include
  * this header.
@@ -43,6 +45,13 @@ extern const struct cluster_home nats_home;
 /* Longest key of the bucket: "t." UUID "." and an encoded name. */
 #define NATS_KEY_MAX 820
 
+/* The replication lease (natslease.c, docs/nats.md): held for this
+ * long after the update that took or renewed it was sent, less the
+ * margin on the holder's side (ms); renewed this often (ms). */
+#define NATS_LEASE_MS 3000
+#define NATS_LEASE_MARGIN_MS 500
+#define NATS_LEASE_RENEW_MS 500
+
 /* One cluster kept in NATS: its connection and bucket. */
 struct nats_cluster {
 	const struct sfs_cluster_conf *cc;	/* borrowed from the config */
@@ -70,6 +79,16 @@ struct nats_cluster {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
+	/* The replication lease (natslease.c). */
+	pthread_t lease_thread;
+	bool lease_init, lease_started;
+	pthread_mutex_t lease_mu;	/* lease_stop */
+	pthread_cond_t lease_cv;	/* lease_stop set (CLOCK_MONOTONIC) */
+	bool lease_stop;
+	atomic_uint_fast64_t lease_epoch;	/* of the lease held, 0: none */
+	atomic_uint_fast64_t lease_until;	/* held until (mono_ns) */
+	uint64_t lease_rev;	/* the revision this daemon wrote last */
+	uint64_t lease_seen_rev, lease_seen_ns;	/* another's, seen since */
 };
 
 /* One chunk of a topic, as the index keeps it (docs/nats.md). */
@@ -82,8 +101,13 @@ struct nats_chunk {
 	uint32_t origin;	/* index into nats_tdata.origins */
 };
 
+/* An origin of a topic's chunks (an entry of its origin table). */
 struct nats_origin {
 	uuid_t stream, topic;
+	/* One past the highest origin offset of this origin the topic
+	 * holds (0: none), from the chunks indexed: its mark
+	 * (docs/nats.md, "Replication into NATS"). */
+	uint64_t next;
 };
 
 /*
@@ -230,6 +254,64 @@ int nats_topic_key(const struct stream *s, const char *name, char *out);
 /* nats_topic_of - the NATS topic T is (T must be one). */
 struct nats_topic *nats_topic_of(struct topic *t);
 
+/* Where the next chunk of a topic goes: after the chunk at stream
+ * sequence SEQ (0: none), at offset OFF and byte position POS, with OWN
+ * messages of the topic's own origin before it. */
+struct nats_tail {
+	uint64_t seq, off, pos, own;
+};
+
+/* nats_wait_indexed - wait until TD has indexed stream sequence SEQ or
+ * DEADLINE (mono_ns) passes, whichever comes first. */
+void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
+
+/*
+ * nats_read_tail - the subject's last chunk, read from JetStream (within
+ * DEADLINE, mono_ns): where the next one goes into *TL, whether its
+ * Sfs-Writer is WRITER (*MINE), its sequence in *SEQ (0 and *TL zeroed
+ * when the subject is empty). 0, or a negative errno (-ETIMEDOUT, -EIO:
+ * NATS away; -EPROTO: not a chunk).
+ */
+int nats_read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
+		   struct nats_tail *tl, bool *mine, uint64_t *seq);
+
+/* nats_writer_id - a new Sfs-Writer value of this daemon into OUT (N
+ * bytes, 64 are enough): its instance UUID and a counter. */
+void nats_writer_id(struct nats_cluster *nc, char *out, size_t n);
+
+/*
+ * nats_chunk_publish - one try at publishing the BYTES bytes of BUF (N
+ * lines, each ending in '\n') as a chunk of NT after TL (the expected
+ * last subject sequence and the headers of docs/nats.md, "Chunks"), with
+ * Sfs-Own OWN_AFTER, Sfs-Origin ORIGIN ("stream-uuid topic-uuid
+ * first-origin-offset"), Sfs-Ts TS (ns since the epoch), Sfs-Writer
+ * WRITER, waiting for the acknowledgement until DEADLINE (mono_ns).
+ * 0 (stored at sequence *SEQ), -EAGAIN (TL is stale, or no answer in
+ * time and the chunk may be stored: nats_read_tail says which), -ENOENT
+ * (the data stream is gone), -EIO (refused otherwise; logged).
+ */
+int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, size_t n,
+		       const struct nats_tail *tl, uint64_t own_after, const char *origin,
+		       uint64_t ts, const char *writer, uint64_t deadline, uint64_t *seq);
+
+/* ---- natsrepl.c --------------------------------------------------------- */
+
+/*
+ * nats_append_replicated - the append_replicated operation of a NATS
+ * topic (fs/topic.h, topic_append_replicated): the batch is checked
+ * against the topic's marks (fs/marks.h, from the chunks this daemon has
+ * indexed), and the messages above them are published as chunks, one
+ * per run of one origin and one timestamp, each with the expected last
+ * subject sequence its marks were computed at, so no message is stored
+ * twice whichever daemons apply at once (docs/nats.md, "Replication into
+ * NATS"). Errors as topic_append_replicated's, and -EMSGSIZE (a message
+ * longer than one NATS message holds). Unlike the local log's, an error
+ * after the first chunk leaves the chunks before it stored (*APPLIED
+ * counts them): a re-send drops them by the marks.
+ */
+int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
+			   size_t *applied, char *err, size_t errlen);
+
 /* nats_tdata_add - chunk C (ORIGIN its origin) delivered for TD: indexed
  * if it follows the last one, readers and writers waiting are woken and
  * the topic's on_append called. Any thread but one holding TD's lock. */
@@ -241,6 +323,37 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
  * 0 or -EPROTO (not a chunk). */
 int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c,
 		       struct nats_origin *o);
+
+/* ---- natslease.c -------------------------------------------------------- */
+
+/*
+ * nats_lease_start - start NC's lease thread, which takes, renews and
+ * watches the cluster's replication lease (key "lease" of its bucket).
+ * 0 or a negative errno (no thread). nats_lease_stop and nats_lease_free
+ * undo it.
+ */
+int nats_lease_start(struct nats_cluster *nc);
+
+/* nats_lease_stop - stop that thread (the lease is kept until
+ * nats_lease_release or its time runs out). Idempotent. */
+void nats_lease_stop(struct nats_cluster *nc);
+
+/* nats_lease_release - hand the lease back if this daemon holds it, so
+ * that another daemon takes it at once; after nats_lease_stop and after
+ * the bucket's watcher is stopped (no event of it left in flight).
+ * Idempotent. */
+void nats_lease_release(struct nats_cluster *nc);
+
+/* nats_lease_free - release the lease's lock and condition (NC's close). */
+void nats_lease_free(struct nats_cluster *nc);
+
+/*
+ * nats_lease_epoch - does this daemon run the replication of NC's
+ * streams now? 0: no (another daemon holds the lease, or this one could
+ * not renew it in time); else the epoch of the lease held, a number new
+ * each time this daemon takes it (fs/stream.h, lanes_epoch).
+ */
+uint64_t nats_lease_epoch(struct nats_cluster *nc);
 
 /* ---- natswatch.c -------------------------------------------------------- */
 

@@ -374,6 +374,12 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	return nats_status_errno(ns, 0);
 }
 
+/* The lanes of every stream of a cluster go with its lease (natslease.c). */
+static uint64_t ns_lanes_epoch(struct stream *s)
+{
+	return nats_lease_epoch(st_of(s)->nc);
+}
+
 /* Free ST and its indexes (its consumer closed, or never made). */
 static void free_stream_home(struct nats_stream *st)
 {
@@ -459,6 +465,7 @@ static const struct stream_ops nats_stream_ops = {
 	.holds_unserved = ns_holds_unserved,
 	.positions_read = ns_positions_read,
 	.positions_replace = ns_positions_replace,
+	.lanes_epoch = ns_lanes_epoch,
 	.destroy = ns_destroy,
 };
 

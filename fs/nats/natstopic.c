@@ -52,6 +52,7 @@ static int origin_index(struct nats_tdata *td, const struct nats_origin *o)
 		td->ocap = cap;
 	}
 	td->origins[td->norigins] = *o;
+	td->origins[td->norigins].next = 0;
 	return (int)td->norigins++;
 }
 
@@ -100,6 +101,9 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 	td->next_pos += c->len;
 	if (!uuid_compare(origin->topic, td->uuid))
 		td->own_next = c->origin_off + c->n; /* this topic's own lines */
+	/* The origin's mark (docs/nats.md, "Replication into NATS"). */
+	if (c->origin_off + c->n > td->origins[k].next)
+		td->origins[k].next = c->origin_off + c->n;
 	td->mtime_ns = c->ts;
 	/* The topic's on_append is set once before it is shared; the topic
 	 * stays while attached (nt_destroy detaches it under mu), and its
@@ -168,13 +172,7 @@ static uint64_t hdr_own(natsMsg *m)
 
 /* ---- appends ---------------------------------------------------------------- */
 
-/* Where the next chunk goes, as this daemon knows it. */
-struct tail {
-	uint64_t seq, off, pos, own;
-};
-
-/* Wait until TD has indexed sequence SEQ or DEADLINE (mono_ns) passes. */
-static void wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
+void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 {
 	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
 	pthread_mutex_lock(&td->mu);
@@ -184,13 +182,8 @@ static void wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 	pthread_mutex_unlock(&td->mu);
 }
 
-/*
- * The subject's last chunk, read from JetStream: its place into *TL, and
- * whether it is WRITER's (*MINE, its sequence in *SEQ). 0, or a negative
- * errno.
- */
-static int read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
-		     struct tail *tl, bool *mine, uint64_t *seq)
+int nats_read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
+		   struct nats_tail *tl, bool *mine, uint64_t *seq)
 {
 	jsOptions jo;
 	jsErrCode ec = 0;
@@ -201,6 +194,7 @@ static int read_tail(struct nats_topic *nt, const char *writer, uint64_t deadlin
 	if (s != NATS_OK) {
 		if (ec == JSNoMessageFoundErr || (s == NATS_NOT_FOUND && ec != JSStreamNotFoundErr)) {
 			memset(tl, 0, sizeof(*tl)); /* nothing there yet */
+			*seq = 0;
 			return 0;
 		}
 		return nats_status_errno(s, ec);
@@ -222,6 +216,59 @@ static int read_tail(struct nats_topic *nt, const char *writer, uint64_t deadlin
 	return rc;
 }
 
+int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, size_t n,
+		       const struct nats_tail *tl, uint64_t own_after, const char *origin,
+		       uint64_t ts, const char *writer, uint64_t deadline, uint64_t *seq)
+{
+	char h[8][80];
+	snprintf(h[0], 80, "%" PRIu64, tl->seq);
+	snprintf(h[1], 80, "%" PRIu64, tl->off);
+	snprintf(h[2], 80, "%" PRIu64, tl->pos);
+	snprintf(h[3], 80, "%zu", n);
+	snprintf(h[4], 80, "%zu", bytes);
+	snprintf(h[5], 80, "%" PRIu64, own_after);
+	snprintf(h[6], 80, "%s", origin);
+	snprintf(h[7], 80, "%" PRIu64, ts);
+	natsMsg *m = NULL;
+	jsPubAck *ack = NULL;
+	jsErrCode ec = 0;
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	uint64_t now = mono_ns();
+	po.MaxWait = deadline > now + 1000000 ? (int64_t)((deadline - now) / 1000000) : 1;
+	natsStatus s = natsMsg_Create(&m, nt->subject, NULL, buf, (int)bytes);
+	static const char *const keys[8] = {
+		"Nats-Expected-Last-Subject-Sequence", "Sfs-Off", "Sfs-Pos", "Sfs-N",
+		"Sfs-Len", "Sfs-Own", "Sfs-Origin", "Sfs-Ts",
+	};
+	for (int i = 0; i < 8 && s == NATS_OK; i++)
+		s = natsMsgHeader_Set(m, keys[i], h[i]);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
+	if (s == NATS_OK)
+		s = js_PublishMsg(&ack, nt->nc->js, m, &po, &ec);
+	*seq = ack ? ack->Sequence : 0;
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+	if (s == NATS_OK)
+		return 0;
+	if (ec == JSStreamNotFoundErr)
+		return -ENOENT; /* the stream was removed */
+	if (ec && ec != JSStreamWrongLastSequenceErr) {
+		log_warn("/%s: append refused by JetStream: %s (%d)", nt->base.name,
+			 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
+		return -EIO;
+	}
+	/* Another daemon appended first, or no answer in time (the chunk may
+	 * be stored): the subject's last chunk says which. */
+	return -EAGAIN;
+}
+
+void nats_writer_id(struct nats_cluster *nc, char *out, size_t n)
+{
+	snprintf(out, n, "%s-%" PRIuFAST64, nc->instance, atomic_fetch_add(&nc->writes, 1));
+}
+
 /* Publish lines MSGS[0..N) (BYTES with their '\n's) as one chunk. */
 static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t n,
 			 size_t bytes, uint64_t deadline)
@@ -238,13 +285,12 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 		buf[o++] = '\n';
 	}
 	char writer[64], su[37], tu[37];
-	snprintf(writer, sizeof(writer), "%s-%" PRIuFAST64, nt->nc->instance,
-		 atomic_fetch_add(&nt->nc->writes, 1));
+	nats_writer_id(nt->nc, writer, sizeof(writer));
 	uuid_unparse(t->stream_uuid, su);
 	uuid_unparse(t->uuid, tu);
-	struct tail tl;
+	struct nats_tail tl;
 	pthread_mutex_lock(&td->mu);
-	tl = (struct tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+	tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
 	pthread_mutex_unlock(&td->mu);
 	uint64_t ts = now_ns();
 	int rc = -ETIMEDOUT;
@@ -261,57 +307,24 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		char h[8][80];
-		snprintf(h[0], 80, "%" PRIu64, tl.seq);
-		snprintf(h[1], 80, "%" PRIu64, tl.off);
-		snprintf(h[2], 80, "%" PRIu64, tl.pos);
-		snprintf(h[3], 80, "%zu", n);
-		snprintf(h[4], 80, "%zu", bytes);
-		snprintf(h[5], 80, "%" PRIu64, tl.own + n);
-		snprintf(h[6], 80, "%s %s %" PRIu64, su, tu, tl.own);
-		snprintf(h[7], 80, "%" PRIu64, ts);
-		natsMsg *m = NULL;
-		jsPubAck *ack = NULL;
-		jsErrCode ec = 0;
-		jsPubOptions po;
-		jsPubOptions_Init(&po);
-		uint64_t now = mono_ns();
-		po.MaxWait = deadline > now + 1000000 ? (int64_t)((deadline - now) / 1000000) : 1;
-		natsStatus s = natsMsg_Create(&m, nt->subject, NULL, buf, (int)bytes);
-		static const char *const keys[8] = {
-			"Nats-Expected-Last-Subject-Sequence", "Sfs-Off", "Sfs-Pos", "Sfs-N",
-			"Sfs-Len", "Sfs-Own", "Sfs-Origin", "Sfs-Ts",
-		};
-		for (int i = 0; i < 8 && s == NATS_OK; i++)
-			s = natsMsgHeader_Set(m, keys[i], h[i]);
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
-		if (s == NATS_OK)
-			s = js_PublishMsg(&ack, nt->nc->js, m, &po, &ec);
-		uint64_t seq = ack ? ack->Sequence : 0;
-		jsPubAck_Destroy(ack);
-		natsMsg_Destroy(m);
-		if (s == NATS_OK) {
-			wait_indexed(td, seq, deadline);
+		char origin[80];
+		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, tl.own);
+		uint64_t seq = 0;
+		int p = nats_chunk_publish(nt, buf, bytes, n, &tl, tl.own + n, origin, ts, writer,
+					   deadline, &seq);
+		if (p == 0) {
+			nats_wait_indexed(td, seq, deadline);
 			rc = 0;
 			break;
 		}
-		if (ec == JSStreamNotFoundErr) {
-			rc = -ENOENT; /* the stream was removed */
+		if (p != -EAGAIN) {
+			rc = p;
 			break;
 		}
-		if (ec && ec != JSStreamWrongLastSequenceErr) {
-			log_warn("/%s: append refused by JetStream: %s (%d)", t->name,
-				 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
-			rc = -EIO;
-			break;
-		}
-		/* Another daemon appended first, or no answer in time (the chunk
-		 * may be stored): the subject's last chunk says which. */
 		bool mine = false;
-		int r = read_tail(nt, writer, deadline, &tl, &mine, &seq);
+		int r = nats_read_tail(nt, writer, deadline, &tl, &mine, &seq);
 		if (r == 0 && mine) {
-			wait_indexed(td, seq, deadline);
+			nats_wait_indexed(td, seq, deadline);
 			rc = 0;
 			break;
 		}
@@ -355,20 +368,6 @@ static int nt_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 	}
 	pthread_mutex_unlock(&nt->append_mu);
 	return rc;
-}
-
-static int nt_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
-				size_t *applied, char *err, size_t errlen)
-{
-	(void)t;
-	(void)msgs;
-	(void)n;
-	if (applied)
-		*applied = 0;
-	if (err)
-		snprintf(err, errlen, "replication into a topic kept in NATS JetStream is not "
-			 "supported yet (docs/nats.md)");
-	return -EOPNOTSUPP;
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -627,7 +626,7 @@ static const struct topic_ops nats_topic_ops = {
 	.home = "nats",
 	.destroy = nt_destroy,
 	.append_local = nt_append_local,
-	.append_replicated = nt_append_replicated,
+	.append_replicated = nats_append_replicated,
 	.read = nt_read,
 	.read_batch = nt_read_batch,
 	.stat = nt_stat,

@@ -1,0 +1,240 @@
+/*
+ * natsrepl.c - replicated appends into a topic kept in NATS JetStream
+ * (natshome.h, nats_append_replicated): the exactly-once rules of
+ * fs/marks.h over marks that are the topic's own chunks, and the publish
+ * of what is new as chunks that keep each message's origin
+ * (docs/nats.md, "Replication into NATS").
+ *
+ * Why the marks need no table of their own: every chunk names its origin
+ * and the origin offset of its first line (Sfs-Origin), so a topic's
+ * mark for an origin is one past the last line of that origin's last
+ * chunk, which every daemon computes alike from the chunks it indexed
+ * (nats_tdata_add). A batch's new messages are published with the
+ * expected last subject sequence of the chunk the marks were computed
+ * at: JetStream refuses the publish if any chunk (another daemon's,
+ * carrying the same messages maybe) was stored since, and the marks are
+ * computed again once this daemon has indexed it. So the check and the
+ * append are one atomic step, as the local log's lock makes them.
+ */
+#include "natshome.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logging.h"
+#include "marks.h"
+#include "util/clock.h"
+
+/* The topic's origin table and tail as indexed now, into V (room for NV
+ * + the batch's new origins) and *TL. */
+static int snapshot(struct nats_tdata *td, struct topic_origin **v, size_t *nv, size_t extra,
+		    struct nats_tail *tl)
+{
+	pthread_mutex_lock(&td->mu);
+	size_t n = td->norigins;
+	struct topic_origin *o = calloc(n + extra ? n + extra : 1, sizeof(*o));
+	if (!o) {
+		pthread_mutex_unlock(&td->mu);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uuid_copy(o[i].stream, td->origins[i].stream);
+		uuid_copy(o[i].topic, td->origins[i].topic);
+		o[i].seen = td->origins[i].next > 0;
+		o[i].hwm = o[i].seen ? td->origins[i].next - 1 : 0;
+	}
+	*tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+	pthread_mutex_unlock(&td->mu);
+	*v = o;
+	*nv = n;
+	return 0;
+}
+
+/* Origin index of each message of MSGS in V (NV entries, origins not in
+ * it added unseen: V has room for N more). */
+static void index_origins(struct topic_origin *v, size_t *nv, const struct topic_msg *msgs,
+			  size_t n, int *idx)
+{
+	int hint = -1;
+	for (size_t i = 0; i < n; i++) {
+		int k = marks_find(v, *nv, msgs[i].origin_stream, msgs[i].origin_topic, hint);
+		if (k < 0) {
+			k = (int)(*nv)++;
+			uuid_copy(v[k].stream, msgs[i].origin_stream);
+			uuid_copy(v[k].topic, msgs[i].origin_topic);
+			v[k].seen = false;
+			v[k].hwm = 0;
+		}
+		idx[i] = hint = k;
+	}
+}
+
+/* A short pause while NATS is away or a chunk is on its way here. */
+static void pause_briefly(void)
+{
+	struct timespec pause = { 0, 20 * 1000000 };
+	nanosleep(&pause, NULL);
+}
+
+/*
+ * Publish messages [I, J) of MSGS (all kept, one origin, consecutive
+ * origin offsets, one timestamp) after TL. 0 (stored, indexed or the
+ * deadline near), -EAGAIN (TL was stale: the tail read and waited for),
+ * or a negative errno.
+ */
+static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size_t i, size_t j,
+		       const struct nats_tail *tl, uint64_t deadline)
+{
+	size_t bytes = 0;
+	for (size_t k = i; k < j; k++)
+		bytes += msgs[k].len + 1;
+	char *buf = malloc(bytes ? bytes : 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t o = 0;
+	for (size_t k = i; k < j; k++) {
+		memcpy(buf + o, msgs[k].payload, msgs[k].len);
+		o += msgs[k].len;
+		buf[o++] = '\n';
+	}
+	char writer[64], su[37], tu[37], origin[100];
+	nats_writer_id(nt->nc, writer, sizeof(writer));
+	uuid_unparse(msgs[i].origin_stream, su);
+	uuid_unparse(msgs[i].origin_topic, tu);
+	snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, msgs[i].origin_offset);
+	uint64_t seq = 0;
+	int rc = nats_chunk_publish(nt, buf, bytes, j - i, tl, tl->own, origin,
+				    msgs[i].timestamp_ns, writer, deadline, &seq);
+	free(buf);
+	if (rc == 0) {
+		nats_wait_indexed(nt->td, seq, deadline);
+		return 0;
+	}
+	if (rc != -EAGAIN)
+		return rc;
+	/* Stale, or no answer: wait until the subject's last chunk (maybe
+	 * this one) is indexed here, after which the marks say what is left. */
+	struct nats_tail now;
+	bool mine = false;
+	int r = nats_read_tail(nt, writer, deadline, &now, &mine, &seq);
+	if (r == 0 && mine) {
+		nats_wait_indexed(nt->td, seq, deadline);
+		return 0; /* stored, its acknowledgement lost */
+	}
+	if (r == 0)
+		nats_wait_indexed(nt->td, seq, deadline);
+	else if (r == -ETIMEDOUT || r == -EIO)
+		pause_briefly();
+	else
+		return r;
+	return -EAGAIN;
+}
+
+int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
+			   size_t *applied, char *err, size_t errlen)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	char why[512];
+	size_t done = 0;
+	if (applied)
+		*applied = 0;
+	if (!err) {
+		err = why;
+		errlen = sizeof(why);
+	}
+	if (atomic_load(&nt->deleted))
+		return -ENOENT;
+	size_t max = nt->nc->max_payload > NATS_HEADER_ROOM ?
+		     (size_t)(nt->nc->max_payload - NATS_HEADER_ROOM) : 1;
+	for (size_t i = 0; i < n; i++)
+		if ((size_t)msgs[i].len + 1 > max) {
+			snprintf(err, errlen, "topic %s: a message of %u bytes does not fit one NATS message (max_payload %lld, docs/nats.md)",
+				 t->name, msgs[i].len, (long long)nt->nc->max_payload);
+			return -EMSGSIZE;
+		}
+	int *idx = calloc(n ? n : 1, sizeof(*idx));
+	bool *keep = calloc(n ? n : 1, sizeof(*keep));
+	if (!idx || !keep) {
+		free(idx);
+		free(keep);
+		return -ENOMEM;
+	}
+	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
+	int rc = 0;
+	bool checked = false;
+	pthread_mutex_lock(&nt->append_mu);
+	for (;;) {
+		if (atomic_load(&nt->deleted)) {
+			rc = -ENOENT;
+			break;
+		}
+		if (mono_ns() >= deadline) {
+			log_warn("/%s: replicated messages not stored in NATS within %lld ms", t->name,
+				 (long long)nt->nc->timeout_ms);
+			rc = -EIO;
+			break;
+		}
+		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
+			pause_briefly(); /* not even tried: see nats_connected */
+			continue;
+		}
+		struct topic_origin *v;
+		size_t nv;
+		struct nats_tail tl;
+		if ((rc = snapshot(nt->td, &v, &nv, n, &tl)) < 0)
+			break;
+		/* Whether the batch can be true is decided once, against the
+		 * first marks: marks only rise, and a batch without jumps
+		 * over them has none over higher ones. */
+		if (!checked &&
+		    (rc = marks_check_batch(v, nv, t->name, t->stream_uuid, 0, msgs, n, err,
+					    errlen)) < 0) {
+			free(v);
+			break;
+		}
+		checked = true;
+		index_origins(v, &nv, msgs, n, idx);
+		uint64_t *newhwm = calloc(nv ? nv : 1, sizeof(*newhwm));
+		bool *touched = calloc(nv ? nv : 1, sizeof(*touched));
+		if (!newhwm || !touched) {
+			free(newhwm);
+			free(touched);
+			free(v);
+			rc = -ENOMEM;
+			break;
+		}
+		size_t kept = marks_select(v, nv, idx, msgs, n, keep, newhwm, touched);
+		free(newhwm);
+		free(touched);
+		free(v);
+		if (!kept)
+			break; /* all of it is here */
+		/* The first run of new messages: one origin, consecutive
+		 * origin offsets, one timestamp, one NATS message. */
+		size_t i = 0;
+		while (!keep[i])
+			i++;
+		size_t j = i + 1, bytes = msgs[i].len + 1;
+		while (j < n && keep[j] && idx[j] == idx[i] &&
+		       msgs[j].origin_offset == msgs[j - 1].origin_offset + 1 &&
+		       msgs[j].timestamp_ns == msgs[i].timestamp_ns &&
+		       bytes + msgs[j].len + 1 <= max)
+			bytes += msgs[j++].len + 1;
+		rc = publish_run(nt, msgs, i, j, &tl, deadline);
+		if (rc == 0)
+			done += j - i;
+		else if (rc != -EAGAIN)
+			break;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&nt->append_mu);
+	free(idx);
+	free(keep);
+	if (applied)
+		*applied = done;
+	return rc;
+}

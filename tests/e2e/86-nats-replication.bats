@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# 86-nats-replication.bats - replication from and into clusters kept in
+# NATS JetStream (docs/nats.md, "Replication into NATS" and "The
+# replication lease"): local -> NATS one-way with the initial copy, topics
+# made on the fly, pause/resume and echo suppression; multi-master local
+# <-> NATS and same-topic multi-master, each message exactly once on both
+# sides; a ring through NATS; a synchronous replica in NATS; a topic
+# removed on a NATS replica; two daemons on one NATS: one runs the lanes
+# (the lease), kill -9 of it mid-catch-up, the other takes over within
+# seconds, nothing lost or duplicated, and a clean stop hands the lease
+# over at once. A nats-server of the test's own; the local clusters are
+# sanfrancisco and newyork, the NATS ones tokyo and paris.
+
+SFS_HOME=nats
+load helpers
+load replication_helpers
+load nats_helpers
+
+export LC_ALL=C
+
+teardown() {
+	bg_kill_all
+	stop_second || true
+	sfs_teardown
+}
+
+# mixed_setup: local clusters sanfrancisco and newyork, NATS clusters
+# tokyo and paris, one daemon.
+mixed_setup() {
+	sfs_mktemp
+	sfs_nats_start || return 1
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster newyork]"
+		echo "data = $TMP/data/newyork"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+		echo "[cluster paris]"
+		echo "nats = $SFS_NATS_URL"
+		[[ -n ${SFS_CONF_EXTRA:-} ]] && printf '%b\n' "$SFS_CONF_EXTRA"
+		true
+	} >"$TMP/mount.conf"
+	sfs_start
+}
+
+@test "local -> NATS one-way: initial copy, new messages, topics made on the fly, empty topics, exactly once across a restart" {
+	mixed_setup
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	gen old 200 >>"$M/sanfrancisco/s/t"
+	append_each "$M/sanfrancisco/s/t" each 20
+	touch "$M/sanfrancisco/s/empty"
+	replicate sanfrancisco/s tokyo/s
+	wait_count "$M/tokyo/s/t" 220
+	wait_for -t 10 test -e "$M/tokyo/s/empty"
+	wait_for -t 10 rinfo_is sanfrancisco/s tokyo/s replicaState REPLICA_STATE_REPLICATING
+	append_each "$M/sanfrancisco/s/t" new 30
+	echo fly >>"$M/sanfrancisco/s/fly"
+	wait_count "$M/tokyo/s/t" 250
+	wait_count "$M/tokyo/s/fly" 1
+	same_content "$M/sanfrancisco/s/t" "$M/tokyo/s/t"
+	# every message keeps its origin: the replica's .info counts them as
+	# replicated, and its own appends come after
+	echo own >>"$M/tokyo/s/t"
+	[ "$(tail -n 1 "$M/tokyo/s/t")" = own ]
+	# positions, marks and data all in NATS: a restart sends nothing twice
+	sfs_restart
+	append_each "$M/sanfrancisco/s/t" after 5
+	wait_count "$M/tokyo/s/t" 256
+	repl_quiet sanfrancisco/s
+	still_count "$M/tokyo/s/t" 256
+	no_dups "$M/tokyo/s/t"
+	in_order "$M/tokyo/s/t" old 200
+	in_order "$M/tokyo/s/t" after 5
+}
+
+@test "local -> NATS: pause keeps the position, resume continues; a replica sent everything again drops it all" {
+	mixed_setup
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	replicate sanfrancisco/s tokyo/s
+	append_each "$M/sanfrancisco/s/t" a 10
+	wait_count "$M/tokyo/s/t" 10
+	echo "/mapr/tokyo/s paused=true" >>"$M/sanfrancisco/s/.replicas"
+	wait_for -t 10 rinfo_is sanfrancisco/s tokyo/s replicaState REPLICA_STATE_PAUSED
+	append_each "$M/sanfrancisco/s/t" b 10
+	repl_quiet sanfrancisco/s
+	still_count "$M/tokyo/s/t" 10
+	echo "/mapr/tokyo/s paused=false" >>"$M/sanfrancisco/s/.replicas"
+	wait_count "$M/tokyo/s/t" 20
+	# removed and added again: an initial copy, every message a duplicate
+	echo "-/mapr/tokyo/s" >>"$M/sanfrancisco/s/.replicas"
+	echo "/mapr/tokyo/s" >>"$M/sanfrancisco/s/.replicas"
+	wait_for -t 10 rinfo_is sanfrancisco/s tokyo/s isUptodate true
+	repl_quiet sanfrancisco/s
+	still_count "$M/tokyo/s/t" 20
+	same_content "$M/sanfrancisco/s/t" "$M/tokyo/s/t"
+}
+
+@test "multi-master local <-> NATS, same topic written on both sides at once: the union on both, each message once, each origin in order" {
+	mixed_setup
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	echo seed-sf >>"$M/sanfrancisco/s/t"
+	echo seed-tk >>"$M/tokyo/s/t"
+	replicate sanfrancisco/s tokyo/s
+	replicate tokyo/s sanfrancisco/s
+	bg_start append_each "$M/sanfrancisco/s/t" sf 150
+	p1=$BG_PID
+	bg_start append_each "$M/tokyo/s/t" tk 150
+	p2=$BG_PID
+	wait_for -t 60 gone "$p1"
+	wait_for -t 60 gone "$p2"
+	wait_count "$M/sanfrancisco/s/t" 302 20
+	wait_count "$M/tokyo/s/t" 302 20
+	repl_quiet sanfrancisco/s tokyo/s
+	for c in sanfrancisco tokyo; do
+		still_count "$M/$c/s/t" 302
+		no_dups "$M/$c/s/t"
+		in_order "$M/$c/s/t" sf 150
+		in_order "$M/$c/s/t" tk 150
+	done
+	# echo suppression: nothing came back to where it was written
+	[ "$(grep -c '^seed-' "$M/tokyo/s/t")" -eq 2 ]
+}
+
+@test "NATS -> NATS and a ring sanfrancisco -> tokyo -> paris -> sanfrancisco: every message exactly once everywhere" {
+	mixed_setup
+	mkdir "$M/sanfrancisco/r" "$M/tokyo/r" "$M/paris/r"
+	replicate sanfrancisco/r tokyo/r
+	replicate tokyo/r paris/r
+	replicate paris/r sanfrancisco/r
+	append_each "$M/sanfrancisco/r/t" sf 20
+	append_each "$M/tokyo/r/t" tk 20
+	append_each "$M/paris/r/t" pa 20
+	for c in sanfrancisco tokyo paris; do
+		wait_count "$M/$c/r/t" 60 20
+	done
+	repl_quiet sanfrancisco/r tokyo/r paris/r
+	for c in sanfrancisco tokyo paris; do
+		still_count "$M/$c/r/t" 60
+		no_dups "$M/$c/r/t"
+		in_order "$M/$c/r/t" sf 20
+		in_order "$M/$c/r/t" tk 20
+		in_order "$M/$c/r/t" pa 20
+	done
+}
+
+@test "a synchronous replica in NATS: a write returns once tokyo has it" {
+	mixed_setup
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	echo "/mapr/sanfrancisco/s" >>"$M/tokyo/s/.upstreams"
+	echo "/mapr/tokyo/s synchronous=true" >>"$M/sanfrancisco/s/.replicas"
+	wait_for -t 10 rinfo_is sanfrancisco/s tokyo/s replicaState REPLICA_STATE_REPLICATING
+	for i in 1 2 3 4 5; do
+		echo "sync-$i" >>"$M/sanfrancisco/s/t"
+		# no wait: the write returned after the replica applied it
+		still_count "$M/tokyo/s/t" "$i"
+	done
+	[ "$(rinfo sanfrancisco/s tokyo/s synchronous)" = true ]
+}
+
+@test "a NATS topic removed on the replica: the next batch starts past an origin's first message, is refused, and the source sends the topic again from its start" {
+	mixed_setup
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	replicate sanfrancisco/s tokyo/s
+	append_each "$M/sanfrancisco/s/t" a 10
+	wait_count "$M/tokyo/s/t" 10
+	rm "$M/tokyo/s/t"
+	append_each "$M/sanfrancisco/s/t" b 5
+	wait_count "$M/tokyo/s/t" 15
+	wait_for -t 10 grep -q "lacks the start of topic t" "$TMP/streamfs.log"
+	repl_quiet sanfrancisco/s
+	still_count "$M/tokyo/s/t" 15
+	same_content "$M/sanfrancisco/s/t" "$M/tokyo/s/t"
+	# echo suppression both ways with a NATS side: tokyo -> sanfrancisco
+	# sends nothing of sanfrancisco's back
+	replicate tokyo/s sanfrancisco/s
+	echo tk >>"$M/tokyo/s/t"
+	wait_count "$M/sanfrancisco/s/t" 16
+	repl_quiet sanfrancisco/s tokyo/s
+	still_count "$M/sanfrancisco/s/t" 16
+	still_count "$M/tokyo/s/t" 16
+}
+
+# holds LOG CLUSTER: the daemon logging to LOG has taken CLUSTER's lease
+# (at least once).
+holds() {
+	grep -q "cluster $2: this daemon runs the replication of its streams now" "$1"
+}
+
+@test "two daemons on one NATS: one runs the lanes; kill -9 it mid-catch-up, the other takes over within seconds, nothing lost or duplicated; a clean stop hands the lease over" {
+	sfs_mktemp
+	sfs_nats_start
+	SFS_CONF_EXTRA='[replication]\nbatch_messages = 10'
+	sfs_write_conf tokyo paris
+	# the first daemon takes the lease, and dies at its 20th batch
+	# applied, before the position moves past it
+	STREAMFS_FAULT=repl-after-apply:20 sfs_start
+	wait_for -t 10 holds "$TMP/streamfs.log" tokyo
+	start_second
+	mkdir "$M/tokyo/s" "$M/paris/s"
+	gen m 1000 >"$TMP/lines"
+	cat "$TMP/lines" >>"$M/tokyo/s/t"
+	dead=$SFS_PID
+	replicate tokyo/s paris/s
+	wait_for -t 30 gone "$dead"
+	grep -q "fault point repl-after-apply reached" "$TMP/streamfs.log"
+	sfs_kill9
+	killed=$SECONDS
+	# the second daemon ran nothing while the first held the lease
+	run holds "$TMP/streamfs2.log" tokyo
+	[ "$status" -ne 0 ]
+	[ "$(jq -r .replicationRounds "$M2/tokyo/s/.info")" -eq 0 ]
+	n=$(nmsg "$M2/paris/s/t")
+	echo "applied before the kill: $n" >&2
+	[ "$n" -gt 0 ] && [ "$n" -lt 1000 ]
+	# it takes over within a few seconds and finishes the copy
+	wait_for -t 8 holds "$TMP/streamfs2.log" tokyo
+	echo "taken over after $((SECONDS - killed)) s" >&2
+	wait_count "$M2/paris/s/t" 1000 30
+	same_content "$TMP/lines" "$M2/paris/s/t"
+	# the first daemon again: the second keeps the lease until it stops,
+	# then hands it over at once
+	: >"$TMP/streamfs.log"
+	sfs_start
+	echo more >>"$M/tokyo/s/t"
+	wait_count "$M/paris/s/t" 1001
+	run holds "$TMP/streamfs.log" tokyo
+	[ "$status" -ne 0 ]
+	stop_second
+	wait_for -t 3 holds "$TMP/streamfs.log" tokyo
+	echo again >>"$M/tokyo/s/t"
+	wait_count "$M/paris/s/t" 1002
+	M2=
+}

@@ -397,34 +397,48 @@ forge_fs() {
 @test "an open remote topic removed and made again there: its reader finds it gone, never the new topic's bytes" {
 	NH_ACCESS[b]=read
 	gn_hosts
-	seq -f 'old-%04.0f' 1 1000 >>"$B/s/t"
+	seq -f 'old-%06.0f' 1 300000 >>"$B/s/t"	# 3.3 MB: past the read-ahead
+	cp "$B/s/t" "$NH_DIR/old"
 	# a reader holds it open, has read part of it
 	python3 - "$RA/s/t" "$NH_DIR/reader.out" <<'PY' &
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
-out = open(sys.argv[2], "w")
+out = open(sys.argv[2] + ".tmp", "w")
 first = os.read(fd, 5000)
 out.write("first %d\n" % len(first)); out.flush()
+open(sys.argv[2] + ".started", "w").close()
 while not os.path.exists(sys.argv[2] + ".go"):
     time.sleep(0.05)
+# on through what it has (the open file's read-ahead of its own topic),
+# until the topic is found gone
+got = first
 try:
-    more = os.read(fd, 5000)
-    out.write("more %r\n" % more[:20])
+    while True:
+        more = os.read(fd, 65536)
+        if not more:
+            out.write("eof\n")
+            break
+        got += more
 except OSError as e:
     out.write("error %d\n" % e.errno)
+open(sys.argv[2] + ".bytes", "wb").write(got)
 out.close()
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
 PY
 	local rpid=$!
 	REPL_BG+=("$rpid")
-	wait_for -t 10 grep -q '^first 5000' "$NH_DIR/reader.out"
+	wait_for -t 10 test -e "$NH_DIR/reader.out.started"
 	rm "$B/s/t"
-	seq -f 'new-%05.0f' 1 3000 >>"$B/s/t"
+	seq -f 'new-%06.0f' 1 3000 >>"$B/s/t"
 	touch "$NH_DIR/reader.out.go"
-	wait_for -t 10 gone "$rpid"
+	wait_for -t 20 gone "$rpid"
 	cat "$NH_DIR/reader.out"
-	# ENOENT (2), never a byte of new-*
+	# ENOENT (2) once past what it had, never a byte of new-*: what it
+	# read is the start of the old topic, byte for byte
 	grep -qx 'error 2' "$NH_DIR/reader.out"
-	! grep -q new- "$NH_DIR/reader.out"
+	! grep -q new- "$NH_DIR/reader.out.bytes"
+	cmp -n "$(stat -c %s "$NH_DIR/reader.out.bytes")" "$NH_DIR/reader.out.bytes" "$NH_DIR/old"
+	[ "$(stat -c %s "$NH_DIR/reader.out.bytes")" -lt "$(stat -c %s "$NH_DIR/old")" ]
 }
 
 @test "names no daemon takes name nothing under a remote cluster, as under a local one" {

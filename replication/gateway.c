@@ -270,9 +270,11 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 	int nreap = 0, rc = 0;
 	const char *names = tls_peer_clusters(tc);
 	/* Before the lock: it may have to look at every stream. A peer
-	 * granted access here is no stranger either. */
-	bool upstream = gw_peer_upstream(g, names) ||
-			gw_peer_access(g, names) >= SFS_ACCESS_READ;
+	 * granted access here is no stranger either, and its users' file
+	 * operations come on connections of their own. */
+	bool access = gw_peer_access(g, names) >= SFS_ACCESS_READ;
+	bool upstream = access || gw_peer_upstream(g, names);
+	int max_conns = access ? GWS_ACCESS_CONNS : upstream ? GWS_UPSTREAM_CONNS : GWS_STRANGER_CONNS;
 	struct gateway_conn *c = calloc(1, sizeof(*c));
 	pthread_mutex_lock(&g->mu);
 	int slot = free_slot(g, reap, &nreap);
@@ -284,11 +286,11 @@ static int conn_start(struct gateway *g, struct tls_conn *tc, const char *peer,
 		rc = -EUSERS;
 		snprintf(why, whylen, "too many connections at this gateway (%d at most)",
 			 GATEWAY_MAX_CONNS);
-	} else if ((share = gws_join(&g->shares, names, upstream)) < 0) {
+	} else if ((share = gws_join(&g->shares, names, max_conns)) < 0) {
 		rc = share == -ENOMEM ? -ENOMEM : -EUSERS;
 		if (share == -EUSERS && upstream)
 			snprintf(why, whylen, "too many connections from this cluster (%s: %d, the most for one peer)",
-				 names[0] ? names : "(no cluster)", GWS_UPSTREAM_CONNS);
+				 names[0] ? names : "(no cluster)", max_conns);
 		else if (share == -EUSERS)
 			snprintf(why, whylen, "too many connections from this cluster (%s: %d, the most for a cluster that is no stream's upstream here)",
 				 names[0] ? names : "(no cluster)", GWS_STRANGER_CONNS);

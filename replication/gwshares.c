@@ -43,11 +43,11 @@ static int find(const struct gw_shares *s, const char *names)
 	return -1;
 }
 
-int gws_join(struct gw_shares *s, const char *names, bool upstream)
+int gws_join(struct gw_shares *s, const char *names, int max_conns)
 {
 	int i = find(s, names);
 	if (i >= 0) {
-		if (s->peers[i].conns >= (upstream ? GWS_UPSTREAM_CONNS : GWS_STRANGER_CONNS))
+		if (s->peers[i].conns >= max_conns)
 			return -EUSERS;
 		s->peers[i].conns++;
 		return i;

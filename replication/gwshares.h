@@ -29,6 +29,10 @@
 /* Connections of one peer: an upstream of some stream here, a stranger. */
 #define GWS_UPSTREAM_CONNS 8
 #define GWS_STRANGER_CONNS 1
+/* A peer granted access here (the global namespace, [cluster] access):
+ * an upstream's and its users' file operations, up to 4 connections for
+ * each of up to 4 clusters this daemon serves (replication/gwpool.h). */
+#define GWS_ACCESS_CONNS (GWS_UPSTREAM_CONNS + 16)
 /* A stranger's frames: as sent and decompressed, at most what a hello,
  * open, topic or result can take (gw_body_max, under 2 KiB). */
 #define GWS_STRANGER_BODY 2048u
@@ -72,14 +76,14 @@ void gws_init(struct gw_shares *s, uint64_t max_message);
 void gws_free(struct gw_shares *s);
 
 /*
- * gws_join - one more connection of the peer NAMES (copied), which is an
- * upstream here if UPSTREAM. Returns the peer's index (for gws_leave,
- * gws_reserve, gws_release), -EUSERS when the peer already has its
- * connections (GWS_UPSTREAM_CONNS, or GWS_STRANGER_CONNS for a stranger),
+ * gws_join - one more connection of the peer NAMES (copied), which may
+ * have MAX_CONNS at once (GWS_STRANGER_CONNS, GWS_UPSTREAM_CONNS or
+ * GWS_ACCESS_CONNS). Returns the peer's index (for gws_leave,
+ * gws_reserve, gws_release), -EUSERS when the peer already has that many,
  * -EMFILE when GWS_MAX_PEERS other peers have connections, or -ENOMEM.
  * Nothing changes on error.
  */
-int gws_join(struct gw_shares *s, const char *names, bool upstream);
+int gws_join(struct gw_shares *s, const char *names, int max_conns);
 
 /* gws_conns - connections the peer NAMES has now (0 if none). */
 int gws_conns(const struct gw_shares *s, const char *names);

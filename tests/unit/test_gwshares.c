@@ -48,25 +48,25 @@ static void test_connections(void **state)
 	gws_init(&s, 1 * MIB);
 	int up[GWS_UPSTREAM_CONNS];
 	for (int i = 0; i < GWS_UPSTREAM_CONNS; i++) {
-		up[i] = gws_join(&s, "sanfrancisco", true);
+		up[i] = gws_join(&s, "sanfrancisco", GWS_UPSTREAM_CONNS);
 		assert_true(up[i] >= 0);
 		assert_int_equal(up[i], up[0]);	/* one peer, one entry */
 	}
-	assert_int_equal(gws_join(&s, "sanfrancisco", true), -EUSERS);
+	assert_int_equal(gws_join(&s, "sanfrancisco", GWS_UPSTREAM_CONNS), -EUSERS);
 	assert_int_equal(gws_conns(&s, "sanfrancisco"), GWS_UPSTREAM_CONNS);
 	/* a stranger: one; another peer is not held back by either */
-	int st = gws_join(&s, "tokyo", false);
+	int st = gws_join(&s, "tokyo", GWS_STRANGER_CONNS);
 	assert_true(st >= 0 && st != up[0]);
-	assert_int_equal(gws_join(&s, "tokyo", false), -EUSERS);
-	assert_true(gws_join(&s, "paris tokyo", false) >= 0);
+	assert_int_equal(gws_join(&s, "tokyo", GWS_STRANGER_CONNS), -EUSERS);
+	assert_true(gws_join(&s, "paris tokyo", GWS_STRANGER_CONNS) >= 0);
 	/* a peer that is no upstream any more gets no more than a stranger */
 	gws_leave(&s, up[0]);
-	assert_int_equal(gws_join(&s, "sanfrancisco", false), -EUSERS);
-	assert_int_equal(gws_join(&s, "sanfrancisco", true), up[0]);
+	assert_int_equal(gws_join(&s, "sanfrancisco", GWS_STRANGER_CONNS), -EUSERS);
+	assert_int_equal(gws_join(&s, "sanfrancisco", GWS_UPSTREAM_CONNS), up[0]);
 	/* the last connection gone, the entry goes */
 	gws_leave(&s, st);
 	assert_int_equal(gws_conns(&s, "tokyo"), 0);
-	assert_true(gws_join(&s, "tokyo", false) >= 0);
+	assert_true(gws_join(&s, "tokyo", GWS_STRANGER_CONNS) >= 0);
 	/* out-of-range leaves change nothing */
 	gws_leave(&s, -1);
 	gws_leave(&s, GWS_MAX_PEERS);
@@ -83,11 +83,11 @@ static void test_peer_table_full(void **state)
 	char name[32];
 	for (int i = 0; i < GWS_MAX_PEERS; i++) {
 		snprintf(name, sizeof(name), "c%d", i);
-		assert_true(gws_join(&s, name, false) >= 0);
+		assert_true(gws_join(&s, name, GWS_STRANGER_CONNS) >= 0);
 	}
-	assert_int_equal(gws_join(&s, "one-more", true), -EMFILE);
+	assert_int_equal(gws_join(&s, "one-more", GWS_UPSTREAM_CONNS), -EMFILE);
 	/* a known peer still counts against its own share */
-	assert_int_equal(gws_join(&s, "c0", false), -EUSERS);
+	assert_int_equal(gws_join(&s, "c0", GWS_STRANGER_CONNS), -EUSERS);
 	gws_free(&s);
 }
 
@@ -96,9 +96,9 @@ static void test_bytes(void **state)
 	(void)state;
 	struct gw_shares s;
 	gws_init(&s, 1 * MIB);
-	int a = gws_join(&s, "a", true), b = gws_join(&s, "b", true);
-	int c = gws_join(&s, "c", true), d = gws_join(&s, "d", true);
-	int e = gws_join(&s, "e", true);
+	int a = gws_join(&s, "a", GWS_UPSTREAM_CONNS), b = gws_join(&s, "b", GWS_UPSTREAM_CONNS);
+	int c = gws_join(&s, "c", GWS_UPSTREAM_CONNS), d = gws_join(&s, "d", GWS_UPSTREAM_CONNS);
+	int e = gws_join(&s, "e", GWS_UPSTREAM_CONNS);
 	/* one peer: its share, then no more, and a refusal counts nothing */
 	assert_int_equal(gws_reserve(&s, a, 60 * MIB), 0);
 	assert_int_equal(gws_reserve(&s, a, 4 * MIB), 0);
@@ -169,11 +169,27 @@ static void test_names(void **state)
 	gws_names_free(&set);
 }
 
+/* A peer granted access (the global namespace) has its users' file
+ * operations' connections besides an upstream's. */
+static void test_access_share(void **state)
+{
+	(void)state;
+	struct gw_shares s;
+	gws_init(&s, 1 << 20);
+	for (int i = 0; i < GWS_ACCESS_CONNS; i++)
+		assert_true(gws_join(&s, "london", GWS_ACCESS_CONNS) >= 0);
+	assert_int_equal(gws_join(&s, "london", GWS_ACCESS_CONNS), -EUSERS);
+	assert_int_equal(gws_conns(&s, "london"), GWS_ACCESS_CONNS);
+	assert_true(GWS_ACCESS_CONNS > GWS_UPSTREAM_CONNS);
+	gws_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_connections),
+		cmocka_unit_test(test_access_share),
 		cmocka_unit_test(test_peer_table_full),
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_deadline),

@@ -187,3 +187,45 @@ PY
 	wait_count "$R/t" 320000 60
 	cmp "$S/t" "$R/t"
 }
+
+@test "lines that only the close finishes, with readers and replication at once: each is readable as soon as close() returns, whole, once" {
+	sfs_setup sanfrancisco newyork
+	S=$M/sanfrancisco/s R=$M/newyork/s
+	mkdir "$S" "$R"
+	replicate sanfrancisco/s newyork/s
+	: >"$S/t"
+	wait_for test -e "$R/t"
+	# readers: cat loops on both sides record any line that is not a
+	# whole "pW-I" (torn, NUL, invented)
+	local pids=() w r
+	for r in "$S/t" "$R/t"; do
+		(while [[ ! -e $TMP/stop ]]; do
+			cat "$r" | grep -av '^p[12]-[0-9]*$' >>"$TMP/bad" || true
+		done) &
+		pids+=($!)
+	done
+	REPL_BG+=("${pids[@]}")
+	# writers: each line one write(2) without '\n', finished by the close
+	# (the release stores it); a read right after the close must see it
+	local wp=()
+	for w in 1 2; do
+		(for ((i = 1; i <= 150; i++)); do
+			printf "p$w-$i" >>"$S/t" || exit 1
+			grep -qx "p$w-$i" "$S/t" || { echo "p$w-$i missing right after its close" >&2; exit 1; }
+		done) &
+		wp+=($!)
+	done
+	REPL_BG+=("${wp[@]}")
+	for w in "${wp[@]}"; do
+		wait "$w"
+	done
+	touch "$TMP/stop"
+	for r in "${pids[@]}"; do
+		wait "$r" || true
+	done
+	[ ! -s "$TMP/bad" ]
+	[ "$(wc -l <"$S/t")" -eq 300 ]
+	[ "$(sort "$S/t" | uniq -d | wc -l)" -eq 0 ]
+	wait_for -t 30 bash -c "[ \$(wc -l <'$R/t') -eq 300 ]"
+	diff <(sort "$S/t") <(sort "$R/t")
+}

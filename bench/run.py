@@ -1145,6 +1145,44 @@ def nats_server_path():
                                                        path="/usr/sbin:/usr/local/sbin")
 
 
+def spawn_listener(argv, logfile, port, what, timeout=30):
+    """Start ARGV (its output appended to LOGFILE), one of our children, and
+    wait (up to TIMEOUT s) until it accepts connections on 127.0.0.1:PORT.
+    Returns the process; raises if it exits or does not listen in time."""
+    out = open(logfile, "ab")
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    out.close()
+    _children.append(proc)
+    t0 = time.monotonic()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before accepting "
+                               f"connections; see {logfile}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            pass
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"{what} not accepting connections after {timeout} s")
+        time.sleep(0.01)
+
+
+def stop_child(proc):
+    """SIGTERM (a clean shutdown) to our own child PROC, SIGKILL after 30 s;
+    returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc in _children:
+        _children.remove(proc)
+    return proc.returncode
+
+
 class NatsServer:
     """A nats-server with JetStream that we start on a free port of 127.0.0.1,
     its store in D/store (a fresh directory), its log in D/nats-server.log."""
@@ -1161,24 +1199,8 @@ class NatsServer:
         """Start it and wait (up to TIMEOUT s) until it accepts connections."""
         argv = [self.exe, "-js", "-sd", os.path.join(self.dir, "store"),
                 "-a", "127.0.0.1", "-p", str(self.port)]
-        out = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        out.close()
-        _children.append(self.proc)
-        t0 = time.monotonic()
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited with {self.proc.returncode} "
-                                   f"before accepting connections; see {self.logfile}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                pass
-            if time.monotonic() - t0 > timeout:
-                raise RuntimeError(f"nats-server not accepting connections after {timeout} s")
-            time.sleep(0.01)
+        self.proc = spawn_listener(argv, self.logfile, self.port, "nats-server", timeout)
+        return self
 
     def kb(self, key):
         return status_kb(self.proc.pid, key)
@@ -1187,16 +1209,7 @@ class NatsServer:
         """SIGTERM (a clean shutdown) to our own child, SIGKILL after 30 s."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc in _children:
-            _children.remove(self.proc)
-        rc = self.proc.returncode
+        rc = stop_child(self.proc)
         self.proc = None
         if rc not in (0, 1, -signal.SIGTERM):
             log(f"  warning: nats-server exited with status {rc}; see {self.logfile}")
@@ -1229,23 +1242,8 @@ class Sshd:
                 "-o", f"AuthorizedKeysFile={k}/authorized_keys", "-o", "StrictModes=no",
                 "-o", "PermitRootLogin=prohibit-password", "-o", "UsePAM=no",
                 "-o", "PidFile=none", "-o", "Subsystem=sftp internal-sftp"]
-        out = open(os.path.join(k, "sshd.log"), "ab")
-        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        out.close()
-        _children.append(self.proc)
-        t0 = time.monotonic()
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sshd exited with {self.proc.returncode}; see {k}/sshd.log")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                pass
-            if time.monotonic() - t0 > timeout:
-                raise RuntimeError(f"sshd not accepting connections after {timeout} s")
-            time.sleep(0.01)
+        self.proc = spawn_listener(argv, os.path.join(k, "sshd.log"), self.port, "sshd", timeout)
+        return self
 
     def sshfs(self, remote_dir, mnt):
         """A Mount of REMOTE_DIR over sshfs on MNT (sshfs -f: ours to stop)."""
@@ -1258,15 +1256,7 @@ class Sshd:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc in _children:
-            _children.remove(self.proc)
+        stop_child(self.proc)
         self.proc = None
 
     def __enter__(self):

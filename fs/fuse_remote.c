@@ -600,18 +600,10 @@ int remote_read(struct sfs_daemon *d, struct remote_fh *rf, char *buf, size_t si
 static int append_remote(void *arg, const struct iovec *iov, size_t n)
 {
 	struct remote_fh *rf = arg;
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += iov[i].iov_len + 1;
-	char *buf = malloc(total ? total : 1);
+	size_t total;
+	char *buf = lines_join(iov, n, &total);
 	if (!buf)
 		return -ENOMEM;
-	size_t at = 0;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
-		at += iov[i].iov_len;
-		buf[at++] = '\n';
-	}
 	struct fs_req q;
 	struct fs_rep rep;
 	remote_req_init(&q, FS_APPEND, rf->cl, rf->stream, rf->file, &rf->who);

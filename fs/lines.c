@@ -245,6 +245,24 @@ int lines_write(struct line_asm *la, const char *what, const char *buf, size_t s
 	return rc;
 }
 
+char *lines_join(const struct iovec *iov, size_t n, size_t *len)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += iov[i].iov_len + 1;
+	char *buf = malloc(total ? total : 1);
+	if (!buf)
+		return NULL;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+		at += iov[i].iov_len;
+		buf[at++] = '\n';
+	}
+	*len = total;
+	return buf;
+}
+
 int lines_collect(struct line_asm *la, const char *what, const char *buf, size_t size,
 		  size_t max_line, lines_text_fn text, void *arg)
 {

@@ -102,6 +102,13 @@ int lines_collect(struct line_asm *la, const char *what, const char *buf, size_t
 		  size_t max_line, lines_text_fn text, void *arg);
 
 /*
+ * lines_join - the N messages IOV[i] (no '\n') as the bytes of a topic
+ * file: each followed by its '\n'. Returns a malloc'd buffer (the caller
+ * frees it) of *LEN bytes, or NULL when out of memory.
+ */
+char *lines_join(const struct iovec *iov, size_t n, size_t *len);
+
+/*
  * lines_drop - forget the held bytes (they were stored or refused), and
  * give a big buffer back to the budget.
  */

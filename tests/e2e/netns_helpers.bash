@@ -64,6 +64,13 @@
 #   NH_CONF_EXTRA[HOST]   text appended to HOST's mount.conf, after the
 #                         [gateway] section (so lines before any section
 #                         header are [gateway] keys); printf %b: "\n" works
+#   NH_NATS[HOST]         HOST's clusters (some of its local ones) kept in
+#                         NATS JetStream instead of a data directory: nh_setup
+#                         starts a nats-server with JetStream in HOST's
+#                         namespace (127.0.0.1:4222 there, its store under
+#                         $NH_DIR/HOST/nats; NH_NATS_PID[HOST] its PID) and
+#                         those clusters get `nats = nats://127.0.0.1:4222`;
+#                         nh_teardown stops it after the daemons
 #   NH_CERT[HOST]         the certificate HOST's [gateway] uses: a NAME made
 #                         by nh_cert (in $NH_DIR/certs), or a path without
 #                         .crt/.key (default: NAME = HOST, which names
@@ -97,7 +104,8 @@ NH_HOSTS=()
 NH_NETNS=()			# namespaces made, in order (teardown deletes them)
 # (declare -g: bats loads this file inside a function)
 declare -gA NH_ADDR=() NH_CLUSTERS=() NH_NS=() NH_MNT=() NH_PID=() \
-	NH_STATUS=() NH_MOUNT_EXTRA=() NH_CONF_EXTRA=() NH_CERT=() NH_ACCESS=()
+	NH_STATUS=() NH_MOUNT_EXTRA=() NH_CONF_EXTRA=() NH_CERT=() NH_ACCESS=() \
+	NH_NATS=() NH_NATS_PID=()
 
 _nh_err() {
 	echo "netns_helpers: $*" >&2
@@ -272,7 +280,47 @@ nh_setup() {
 		nh_cert "$h" ${NH_CLUSTERS[$h]:-$h} || return 1
 		NH_MNT[$h]=$NH_DIR/$h/mnt
 		mkdir -p "$NH_DIR/$h/mnt" "$NH_DIR/$h/data"
+		if [[ -n ${NH_NATS[$h]:-} ]]; then
+			_nh_nats_start "$h" || return 1
+		fi
 		nh_conf "$h" || return 1
+	done
+}
+
+# _nh_nats_start HOST: a nats-server with JetStream in HOST's namespace on
+# 127.0.0.1:4222 (the namespace's own loopback: no other test can hold the
+# port), its store and log under $NH_DIR/HOST/nats, max_payload 8 MiB (as
+# sfs_nats_start in helpers.bash); waits (bounded) until it is ready.
+_nh_nats_start() {
+	local h=$1 d=$NH_DIR/$1/nats i
+	mkdir -p "$d"
+	printf 'max_payload: 8MB\n' >"$d/nats.conf"
+	: >"$d/nats.log"
+	nsenter --net="/run/netns/${NH_NS[$h]}" -- nats-server -c "$d/nats.conf" -js \
+		-sd "$d/js" -a 127.0.0.1 -p 4222 -l "$d/nats.log" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	NH_NATS_PID[$h]=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'Server is ready' "$d/nats.log" && return 0
+		_sfs_alive "${NH_NATS_PID[$h]}" || break
+		sleep 0.05
+	done
+	_nh_err "host $h: nats-server did not start:"
+	tail -n 20 "$d/nats.log" >&2
+	return 1
+}
+
+# _nh_nats_stop: stop every nats-server of _nh_nats_start (SIGTERM, then
+# SIGKILL after 10 s), by PID.
+_nh_nats_stop() {
+	local h pid
+	for h in "${!NH_NATS_PID[@]}"; do
+		pid=${NH_NATS_PID[$h]}
+		[[ -n $pid ]] || continue
+		kill "$pid" 2>/dev/null || true
+		wait_for -t 10 _nh_gone "$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		NH_NATS_PID[$h]=
 	done
 }
 
@@ -308,7 +356,11 @@ nh_conf() {
 		[[ -n ${NH_MOUNT_EXTRA[$h]:-} ]] && printf '%b\n' "${NH_MOUNT_EXTRA[$h]}"
 		for c in ${NH_CLUSTERS[$h]}; do
 			echo "[cluster $c]"
-			echo "data = $NH_DIR/$h/data/$c"
+			if [[ " ${NH_NATS[$h]:-} " == *" $c "* ]]; then
+				echo "nats = nats://127.0.0.1:4222"
+			else
+				echo "data = $NH_DIR/$h/data/$c"
+			fi
 		done
 		for o in "${NH_HOSTS[@]}"; do
 			[[ $o == "$h" ]] && continue
@@ -630,6 +682,8 @@ nh_teardown() {
 		done < <(awk -v d="$NH_DIR/" 'index($2, d) == 1 { print $2 }' \
 			/proc/mounts)
 	fi
+	# The hosts' nats-servers, once their daemons are gone.
+	_nh_nats_stop
 	# Namespaces, hosts first (their veth ends go with them), the switch
 	# last.
 	local i

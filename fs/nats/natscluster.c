@@ -393,6 +393,7 @@ static void nc_close(struct cluster *cl)
 	pthread_mutex_destroy(&nc->closed_mu);
 	pthread_cond_destroy(&nc->closed_cv);
 	pthread_mutex_destroy(&nc->grave_mu);
+	pthread_mutex_destroy(&nc->statfs_mu);
 	free(nc);
 	cl->home = NULL;
 }
@@ -461,12 +462,55 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	return 0;
 }
 
+/* How long an answer of the account's usage serves statfs, ms. */
+#define NATS_STATFS_MS 1000
+/* What df shows free on an account without a storage limit, bytes (the
+ * servers' own max_file_store is not told to clients; docs/nats.md). */
+#define NATS_STATFS_UNLIMITED (UINT64_C(1) << 50)
+
+/*
+ * The space of the JetStream account the cluster is stored in
+ * (docs/nats.md, "df"): used = the account's stored bytes (every replica,
+ * every stream of the account), size = its max_storage, or used plus
+ * 1 PiB without a limit. Asked at most once a second, within
+ * min(nats_timeout_ms, 1 s); while NATS is away or does not answer, the
+ * last answer (zeros before the first). Never fails.
+ */
 static int nc_statfs(struct cluster *cl, struct statvfs *sv)
 {
-	(void)cl;
+	struct nats_cluster *nc = nc_of(cl);
+	uint64_t now = mono_ns();
+	pthread_mutex_lock(&nc->statfs_mu); /* leaf */
+	bool ask = !nc->statfs_at_ns || now - nc->statfs_at_ns >= NATS_STATFS_MS * UINT64_C(1000000);
+	if (ask)
+		nc->statfs_at_ns = now; /* one asker a second, the others use the last answer */
+	pthread_mutex_unlock(&nc->statfs_mu);
+	if (ask && nc->conn && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+		jsOptions jo;
+		jsErrCode ec = 0;
+		jsAccountInfo *ai = NULL;
+		int64_t ms = nc->timeout_ms < NATS_STATFS_MS ? nc->timeout_ms : NATS_STATFS_MS;
+		nats_jsopts(&jo, now + (uint64_t)ms * 1000000);
+		if (js_GetAccountInfo(&ai, nc->js, &jo, &ec) == NATS_OK && ai) {
+			pthread_mutex_lock(&nc->statfs_mu);
+			nc->statfs_used = ai->Store;
+			nc->statfs_max = ai->Limits.MaxStore;
+			pthread_mutex_unlock(&nc->statfs_mu);
+			jsAccountInfo_Destroy(ai);
+		}
+	}
+	pthread_mutex_lock(&nc->statfs_mu);
+	uint64_t used = nc->statfs_used;
+	int64_t max = nc->statfs_at_ns ? nc->statfs_max : -1;
+	pthread_mutex_unlock(&nc->statfs_mu);
+	uint64_t size = max > 0 ? (uint64_t)max : used + NATS_STATFS_UNLIMITED;
+	if (size < used)
+		size = used; /* over its limit */
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = sv->f_frsize = 4096;
 	sv->f_namemax = 255;
+	sv->f_blocks = size / 4096;
+	sv->f_bfree = sv->f_bavail = (size - used) / 4096;
 	return 0;
 }
 
@@ -560,6 +604,8 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 	nc->cl = cl;
 	pthread_mutex_init(&nc->closed_mu, NULL);
 	pthread_mutex_init(&nc->grave_mu, NULL);
+	pthread_mutex_init(&nc->statfs_mu, NULL);
+	nc->statfs_max = -1;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

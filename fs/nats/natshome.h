@@ -89,6 +89,12 @@ struct nats_cluster {
 	atomic_uint_fast64_t lease_until;	/* held until (mono_ns) */
 	uint64_t lease_rev;	/* the revision this daemon wrote last */
 	uint64_t lease_seen_rev, lease_seen_ns;	/* another's, seen since */
+	/* statfs: the account's JetStream usage, asked at most once a
+	 * second (NATS_STATFS_MS) and kept for when NATS is away. */
+	pthread_mutex_t statfs_mu;	/* leaf */
+	uint64_t statfs_at_ns;		/* when asked last, mono_ns; 0: never */
+	uint64_t statfs_used;		/* bytes stored, every replica */
+	int64_t statfs_max;		/* the account's max_storage, -1: none */
 };
 
 /* One chunk of a topic, as the index keeps it (docs/nats.md). */

@@ -67,6 +67,36 @@ same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null
 	[ -z "$(ls "$C")" ]
 }
 
+# used_bytes DIR: the bytes df shows used on DIR's filesystem.
+used_bytes() {
+	local b f sz
+	read -r b f sz < <(stat -f -c '%b %f %S' "$1")
+	echo $(((b - f) * sz))
+}
+
+# used_over DIR N: df shows more than N bytes used on DIR.
+used_over() {
+	(($(used_bytes "$1") > $2))
+}
+
+@test "df of a NATS cluster: the JetStream account's stored bytes, growing with appends; 1 PiB free without an account limit" {
+	sfs_setup tokyo
+	C=$M/tokyo
+	mkdir "$C/s"
+	local before
+	before=$(used_bytes "$C")
+	# 3 MiB of lines (64 KiB writes)
+	head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' x | fold -w 1023 >"$TMP/lines"
+	dd if="$TMP/lines" of="$C/s/t" bs=64k oflag=append conv=notrunc status=none
+	# (asked at most once a second)
+	wait_for -t 5 used_over "$C" $((before + 3 * 1024 * 1024))
+	# No limit on the test server's account: used plus 1 PiB.
+	local a sz
+	read -r a sz < <(stat -f -c '%a %S' "$C")
+	[ $((a * sz)) -eq $((1 << 50)) ]
+	[ "$(stat -f -c %l "$C")" -eq 255 ]
+}
+
 @test "a NATS server that cannot be reached at start-up: one line naming file, line and key, nothing mounted" {
 	sfs_mktemp
 	sfs_nats_start

@@ -81,6 +81,22 @@ int nats_status_errno(natsStatus s, jsErrCode ec)
 	return -EIO;
 }
 
+int nats_limit_errno(jsErrCode ec)
+{
+	switch (ec) {
+	case JSAccountResourcesExceededErr: /* the account's max_storage, max_streams... */
+	case JSMaximumStreamsLimitErr:
+	case JSMaximumConsumersLimitErr:
+		return -EDQUOT;
+	case JSStorageResourcesExceededErr: /* the servers' own store */
+	case JSMemoryResourcesExceededErr:
+	case JSInsufficientResourcesErr:
+		return -ENOSPC;
+	default:
+		return -EIO;
+	}
+}
+
 void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
 {
 	jsOptions_Init(jo);

@@ -188,6 +188,12 @@ int nats_decode(const char *in, char *out, size_t n);
  * -EIO otherwise. */
 int nats_status_errno(natsStatus s, jsErrCode ec);
 
+/* nats_limit_errno - the errno a JetStream refusal EC means to a writer:
+ * -EDQUOT for an account limit (max_storage, max_streams, max_consumers:
+ * JetStream's accounts are quotas), -ENOSPC when the servers' own store
+ * or memory is full, -EIO for any other (docs/nats.md, "df"). */
+int nats_limit_errno(jsErrCode ec);
+
 /* nats_jsopts - JetStream options whose wait is what is left until
  * DEADLINE_NS (mono_ns), at least 1 ms. */
 void nats_jsopts(jsOptions *jo, uint64_t deadline_ns);

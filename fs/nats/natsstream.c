@@ -189,7 +189,7 @@ fail:
 	log_error("cluster %s: stream %s: %s its data stream %s: %s", s->cluster->name, s->name,
 		  what, st->jsname, nats_GetLastError(NULL) ? nats_GetLastError(NULL) :
 		  natsStatus_GetText(ns));
-	return nats_status_errno(ns, ec) == -ENOENT ? -ENOENT : -EIO;
+	return nats_status_errno(ns, ec) == -ENOENT ? -ENOENT : nats_limit_errno(ec);
 }
 
 int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns)

@@ -259,7 +259,7 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 	if (ec && ec != JSStreamWrongLastSequenceErr) {
 		log_warn("/%s: append refused by JetStream: %s (%d)", nt->base.name,
 			 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
-		return -EIO;
+		return nats_limit_errno(ec);
 	}
 	/* Another daemon appended first, or no answer in time (the chunk may
 	 * be stored): the subject's last chunk says which. */
@@ -269,6 +269,32 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 void nats_writer_id(struct nats_cluster *nc, char *out, size_t n)
 {
 	snprintf(out, n, "%s-%" PRIuFAST64, nc->instance, atomic_fetch_add(&nc->writes, 1));
+}
+
+/*
+ * -EIO (logged) when the subject's last chunk as JetStream names it, TL,
+ * is older than one this daemon has indexed for the topic, else 0. A
+ * subject's chunks are never removed while its topic lives (a removal
+ * purges it and marks the topic deleted), so this is a store that lost
+ * its per-subject state: nats-server 2.9.10 does after refusing a publish
+ * for an account limit, and then takes a publish expecting an empty
+ * subject (docs/nats.md, "df"). Publishing over TL would store a chunk
+ * claiming offsets already taken, which no reader serves: an acknowledged
+ * write lost. Refused instead, until the server is restarted.
+ */
+static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl)
+{
+	struct nats_tdata *td = nt->td;
+	pthread_mutex_lock(&td->mu);
+	uint64_t indexed = td->purged ? 0 : td->last_seq;
+	pthread_mutex_unlock(&td->mu);
+	if (tl->seq >= indexed)
+		return 0;
+	log_error("/%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
+		  "where %" PRIu64 " is already indexed: its store lost the subject's state "
+		  "(restart the nats-server; docs/nats.md); append refused",
+		  nt->base.name, tl->seq, nt->subject, indexed);
+	return -EIO;
 }
 
 /* Publish lines MSGS[0..N) (BYTES with their '\n's) as one chunk. */
@@ -327,6 +353,8 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 			rc = 0;
 			break;
 		}
+		if (r == 0 && (rc = tail_behind_index(nt, &tl)) < 0)
+			break;
 		if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
 			rc = r;
 			break;

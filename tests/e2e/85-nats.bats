@@ -97,6 +97,47 @@ used_over() {
 	[ "$(stat -f -c %l "$C")" -eq 255 ]
 }
 
+@test "a JetStream account's limits are quotas: a stream past max_streams and an append past max_file fail with EDQUOT, logged, storing nothing; rm frees the space" {
+	# (the cluster's bucket is one of the account's 3 streams)
+	SFS_NATS_CONF='accounts { A { jetstream { max_streams: 3, max_file: 4MB }, users [{user: u, password: p}] } }\nno_auth_user: u'
+	SFS_LOG_ALLOW='maximum number of streams|resource limits exceeded|append failed|lost the subject'
+	sfs_setup tokyo
+	C=$M/tokyo
+	mkdir "$C/s1" "$C/s2"
+	run mkdir "$C/s3"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Disk quota exceeded"* ]]
+	[ ! -e "$C/s3" ]
+	[ "$(ls "$C")" = "$(printf 's1\ns2')" ]
+	grep -q 'stream s3: cannot make its data stream.*maximum number of streams' "$TMP/streamfs.log"
+	# df shows the account's 4 MiB
+	local blocks bsize
+	read -r blocks bsize < <(stat -f -c '%b %S' "$C")
+	[ $((blocks * bsize)) -eq $((4 * 1024 * 1024)) ]
+	# 6 MiB of 1 KiB lines in 64 KiB writes: the writes past the quota fail
+	head -c $((6 * 1024 * 1024)) /dev/zero | tr '\0' q | fold -w 1023 >"$TMP/lines"
+	run dd if="$TMP/lines" of="$C/s1/t" bs=64k oflag=append conv=notrunc status=none
+	[ "$status" -ne 0 ]
+	[[ $output == *"Disk quota exceeded"* ]]
+	grep -q 'append refused by JetStream: .*resource limits exceeded' "$TMP/streamfs.log"
+	# what was stored is whole writes, the start of the input
+	local size
+	size=$(stat -c %s "$C/s1/t")
+	[ "$size" -gt 0 ] && [ $((size % 65536)) -eq 0 ] && [ "$size" -lt $((4 * 1024 * 1024)) ]
+	cmp -n "$size" "$C/s1/t" "$TMP/lines"
+	# An append after that fails too, whatever the server says: either the
+	# quota, or (nats-server 2.9.10, which loses the subject's last chunk
+	# after such a refusal) EIO, never a chunk over the offsets stored.
+	run bash -c "echo more >>'$C/s1/t'"
+	[ "$status" -ne 0 ]
+	[ "$(stat -c %s "$C/s1/t")" -eq "$size" ]
+	cmp "$C/s1/t" <(head -c "$size" "$TMP/lines")
+	# rm purges the topic's messages: the account has room again
+	rm "$C/s1/t"
+	echo more >>"$C/s1/u"
+	[ "$(cat "$C/s1/u")" = more ]
+}
+
 @test "a NATS server that cannot be reached at start-up: one line naming file, line and key, nothing mounted" {
 	sfs_mktemp
 	sfs_nats_start

@@ -174,13 +174,14 @@ sfs_local_only() {
 # sfs_nats_start [PORT]: start a nats-server with JetStream for this test,
 # on 127.0.0.1 and PORT (default: any free port), storing in $TMP/nats
 # (kept across a restart on the same port), max_payload 8 MiB (so that a
-# message of max_message fits one NATS message, docs/nats.md). Sets
+# message of max_message fits one NATS message, docs/nats.md), then the
+# lines of SFS_NATS_CONF (printf %b) if set. Sets
 # SFS_NATS_PID, SFS_NATS_PORT and SFS_NATS_URL; waits (bounded) until it
 # listens. sfs_teardown stops it.
 sfs_nats_start() {
 	local port=${1:--1} i
 	mkdir -p "$TMP/nats"
-	printf 'max_payload: 8MB\n' >"$TMP/nats/nats.conf"
+	printf 'max_payload: 8MB\n%b\n' "${SFS_NATS_CONF:-}" >"$TMP/nats/nats.conf"
 	: >"$TMP/nats/nats.log"
 	nats-server -c "$TMP/nats/nats.conf" -js -sd "$TMP/nats/js" -a 127.0.0.1 -p "$port" \
 		-l "$TMP/nats/nats.log" </dev/null >/dev/null 2>&1 3>&- &

@@ -13,37 +13,7 @@ load gateway_helpers
 
 @test "A<->B across hosts: initial copy, then both masters write the same topic: the union, exactly once, in order" {
 	hosts a b
-	append_each "$A/s/pre" pre 100
-	xrep "$A/s" "$B/s"
-	xrep "$B/s" "$A/s"
-	# The initial copy crosses the network.
-	wait_count "$B/s/pre" 100 20
-	same_content "$A/s/pre" "$B/s/pre"
-
-	bg_start append_each "$A/s/t" a 1000
-	local wa=$BG_PID
-	bg_start append_each "$B/s/t" b 1000
-	local wb=$BG_PID
-	append_each "$A/s/own-a" oa 200
-	append_each "$B/s/own-b" ob 200
-	wait "$wa"
-	wait "$wb"
-	wait_count "$A/s/t" 2000 30
-	wait_count "$B/s/t" 2000 30
-	for f in "$A/s/t" "$B/s/t"; do
-		no_dups "$f"
-		in_order "$f" a 1000
-		in_order "$f" b 1000
-	done
-	wait_count "$B/s/own-a" 200 20
-	wait_count "$A/s/own-b" 200 20
-	in_order "$B/s/own-a" oa 200
-	in_order "$A/s/own-b" ob 200
-	# Nothing came back to its origin twice.
-	still_count "$A/s/pre" 100
-	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING pending=0 uptodate=true'
-	wait_for -t 10 on b rline_match london/s sanfrancisco/s 'state=REPLICATING pending=0 uptodate=true'
-	[ -z "$(nh_log_errors)" ]
+	both_masters_union 100 1000 200
 }
 
 @test "three-host ring A->B->C->A with writers on all three: every stream holds the union, exactly once" {

@@ -85,3 +85,45 @@ send_batches() {
 		seq -f "$p-%.0f" $((i * sz + 1)) $(((i + 1) * sz)) >>"$f" || return 1
 	done
 }
+
+# both_masters_union PRE N OWN: the multi-master case of 70-gateway.bats
+# (and of 77-nats-gateway.bats, a NATS-backed A): PRE messages in A/s/pre
+# before replication is set up both ways between A/s and B/s (the initial
+# copy crosses the network); then N messages from each master into the
+# same topic t at once and OWN into a topic of each side's own. Each side
+# ends with the union, exactly once, each origin in order; nothing comes
+# back to its origin; both replicas end up to date; no log errors.
+both_masters_union() {
+	local pre=$1 n=$2 own=$3 wa wb f
+	append_each "$A/s/pre" pre "$pre"
+	xrep "$A/s" "$B/s"
+	xrep "$B/s" "$A/s"
+	wait_count "$B/s/pre" "$pre" 20
+	same_content "$A/s/pre" "$B/s/pre"
+
+	bg_start append_each "$A/s/t" a "$n"
+	wa=$BG_PID
+	bg_start append_each "$B/s/t" b "$n"
+	wb=$BG_PID
+	append_each "$A/s/own-a" oa "$own"
+	append_each "$B/s/own-b" ob "$own"
+	wait "$wa"
+	wait "$wb"
+	wait_count "$A/s/t" $((2 * n)) 30
+	wait_count "$B/s/t" $((2 * n)) 30
+	for f in "$A/s/t" "$B/s/t"; do
+		no_dups "$f"
+		in_order "$f" a "$n"
+		in_order "$f" b "$n"
+	done
+	wait_count "$B/s/own-a" "$own" 20
+	wait_count "$A/s/own-b" "$own" 20
+	in_order "$B/s/own-a" oa "$own"
+	in_order "$A/s/own-b" ob "$own"
+	# Nothing came back to its origin.
+	still_count "$A/s/pre" "$pre"
+	still_count "$B/s/pre" "$pre"
+	wait_for -t 10 on a rline_match sanfrancisco/s london/s 'state=REPLICATING pending=0 uptodate=true'
+	wait_for -t 10 on b rline_match london/s sanfrancisco/s 'state=REPLICATING pending=0 uptodate=true'
+	[ -z "$(nh_log_errors)" ]
+}

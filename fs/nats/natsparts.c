@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "util/clock.h"
 
@@ -180,6 +181,7 @@ int nats_body_make(struct nats_topic *nt, const char *buf, size_t len, const cha
 	put_run(list, &at, first, last);
 	b->data = NULL;
 	b->parts = list;
+	FAULT_POINT("nats-after-parts"); /* parts stored, no head: orphans */
 	return 0;
 }
 

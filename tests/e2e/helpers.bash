@@ -18,6 +18,7 @@
 #                    (e.g. "nats_timeout_ms = 1000")
 #   SFS_NATS_MAX_PAYLOAD  the test nats-server's max_payload (default
 #                    8MB; "default": nats-server's own, 1 MiB)
+#   SFS_NATS_CONF_EXTRA  lines added to the test nats-server's configuration
 #   SFS_LOG_ALLOW    an extended regex: log lines matching it are not
 #                    counted as errors by sfs_teardown
 #   SFS_KEEP=1       keep $TMP after the test (for debugging)
@@ -185,6 +186,7 @@ sfs_nats_start() {
 	: >"$TMP/nats/nats.conf"
 	[[ ${SFS_NATS_MAX_PAYLOAD:-8MB} == default ]] ||
 		printf 'max_payload: %s\n' "${SFS_NATS_MAX_PAYLOAD:-8MB}" >"$TMP/nats/nats.conf"
+	[[ -z ${SFS_NATS_CONF_EXTRA:-} ]] || printf '%b\n' "$SFS_NATS_CONF_EXTRA" >>"$TMP/nats/nats.conf"
 	: >"$TMP/nats/nats.log"
 	nats-server -c "$TMP/nats/nats.conf" -js -sd "$TMP/nats/js" -a 127.0.0.1 -p "$port" \
 		-l "$TMP/nats/nats.log" </dev/null >/dev/null 2>&1 3>&- &

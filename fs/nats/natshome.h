@@ -317,13 +317,14 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
  * topic (fs/topic.h, topic_append_replicated): the batch is checked
  * against the topic's marks (fs/marks.h, from the chunks this daemon has
  * indexed), and the messages above them are published as chunks, one
- * per run of one origin and one timestamp, each with the expected last
- * subject sequence its marks were computed at, so no message is stored
- * twice whichever daemons apply at once (docs/nats.md, "Replication into
- * NATS"). Errors as topic_append_replicated's, and -EMSGSIZE (a message
- * longer than one NATS message holds). Unlike the local log's, an error
- * after the first chunk leaves the chunks before it stored (*APPLIED
- * counts them): a re-send drops them by the marks.
+ * per run of one origin and one timestamp cut to fit one NATS message (a
+ * longer message: a chunk of its own, in parts), each with the expected
+ * last subject sequence its marks were computed at, so no message is
+ * stored twice whichever daemons apply at once (docs/nats.md,
+ * "Replication into NATS"). Errors as topic_append_replicated's, and
+ * -EMSGSIZE (a message longer than nats_chunk_max). Unlike the local
+ * log's, an error after the first chunk leaves the chunks before it
+ * stored (*APPLIED counts them): a re-send drops them by the marks.
  */
 int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
 			   size_t *applied, char *err, size_t errlen);

@@ -14,7 +14,10 @@
  * at: JetStream refuses the publish if any chunk (another daemon's,
  * carrying the same messages maybe) was stored since, and the marks are
  * computed again once this daemon has indexed it. So the check and the
- * append are one atomic step, as the local log's lock makes them.
+ * append are one atomic step, as the local log's lock makes them. A
+ * message longer than one NATS message is a run of its own, its bytes
+ * published once as parts (natsparts.c) however often its head is
+ * refused.
  */
 #include "natshome.h"
 

@@ -105,29 +105,36 @@ void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
 	jo->Wait = ms > 0 ? ms : 1;
 }
 
+int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)
+{
+	kvEntry *e = NULL;
+	natsStatus s = kvStore_Get(&e, nc->kv, key);
+	if (s == NATS_NOT_FOUND)
+		return 0; /* deleted */
+	if (s != NATS_OK)
+		return nats_status_errno(s, 0);
+	uuid_t u;
+	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	const char *us = j ? json_string_value(json_object_get(j, "uuid")) : NULL;
+	bool ours = us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0;
+	json_decref(j);
+	*rev = kvEntry_Revision(e);
+	kvEntry_Destroy(e);
+	return ours ? 1 : 0;
+}
+
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	char subj[NATS_KEY_MAX + 300];
 	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
 	while (mono_ns() < deadline) {
-		kvEntry *e = NULL;
-		natsStatus s = kvStore_Get(&e, nc->kv, key);
-		if (s == NATS_NOT_FOUND)
-			return 0; /* deleted already */
-		if (s != NATS_OK)
-			return nats_status_errno(s, 0);
-		uuid_t u;
-		json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
-		bool ours = j && uuid_parse(json_string_value(json_object_get(j, "uuid")) ?
-					    json_string_value(json_object_get(j, "uuid")) : "", u) == 0 &&
-			    uuid_compare(u, uuid) == 0;
-		json_decref(j);
+		uint64_t r = 0;
+		int held = nats_kv_holds(nc, key, uuid, &r);
+		if (held <= 0)
+			return held; /* deleted already, another incarnation took the name, or an error */
 		char rev[32];
-		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)kvEntry_Revision(e));
-		kvEntry_Destroy(e);
-		if (!ours)
-			return 0; /* another incarnation took the name */
+		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)r);
 		/* The key-value wire form of a delete, only over that revision. */
 		natsMsg *m = NULL;
 		jsPubAck *ack = NULL;
@@ -135,7 +142,7 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 		jsPubOptions po;
 		jsPubOptions_Init(&po);
 		po.MaxWait = nc->timeout_ms;
-		s = natsMsg_Create(&m, subj, NULL, NULL, 0);
+		natsStatus s = natsMsg_Create(&m, subj, NULL, NULL, 0);
 		if (s == NATS_OK)
 			s = natsMsgHeader_Set(m, "KV-Operation", "DEL");
 		if (s == NATS_OK)
@@ -165,19 +172,12 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			return 0;
 		}
 		/* Changed meanwhile: by whom? */
-		kvEntry *e = NULL;
-		s = kvStore_Get(&e, nc->kv, key);
-		if (s != NATS_OK)
-			return s == NATS_NOT_FOUND ? -ENOENT : nats_status_errno(s, 0);
-		uuid_t u;
-		json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
-		const char *us = json_string_value(json_object_get(j, "uuid"));
-		bool ours = us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0;
-		uint64_t cur = kvEntry_Revision(e);
-		json_decref(j);
-		kvEntry_Destroy(e);
-		if (!ours)
-			return -ENOENT; /* removed, and the name taken again */
+		uint64_t cur = 0;
+		int held = nats_kv_holds(nc, key, uuid, &cur);
+		if (held < 0)
+			return held;
+		if (!held)
+			return -ENOENT; /* removed (and the name maybe taken again) */
 		if (cur == *rev)
 			return -EIO; /* refused for another reason */
 		*rev = cur;

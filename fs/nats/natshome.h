@@ -11,6 +11,7 @@
  *   natsstream.c   the stream ops, each stream's data stream and consumer
  *   natstopic.c    the topic ops: appends, reads, the chunk index
  *   natsrepl.c     replicated appends under the per-origin marks
+ *   natsparts.c    chunks longer than one NATS message: parts and a head
  *   natslease.c    the replication lease of a cluster
  *
  * Only fs/nats/ and the file that wires the daemon (fs/main.c) include
@@ -42,6 +43,8 @@ extern const struct cluster_home nats_home;
 
 /* Room left in a NATS message for a chunk's headers (bytes). */
 #define NATS_HEADER_ROOM 1024
+/* Most parts one chunk may have (natsparts.c, docs/nats.md). */
+#define NATS_PARTS_MAX 65536
 /* Longest key of the bucket: "t." UUID "." and an encoded name. */
 #define NATS_KEY_MAX 820
 
@@ -97,14 +100,23 @@ struct nats_cluster {
 	int64_t statfs_max;		/* the account's max_storage, -1: none */
 };
 
+/* The parts of a chunk longer than one NATS message (its head's
+ * Sfs-Parts, docs/nats.md): part I holds the chunk's bytes from I * SIZE,
+ * SIZE of them (the last: the rest), at stream sequence SEQ[I]. */
+struct nats_parts {
+	uint32_t n, size;
+	uint64_t seq[];
+};
+
 /* One chunk of a topic, as the index keeps it (docs/nats.md). */
 struct nats_chunk {
-	uint64_t seq;		/* stream sequence in JetStream */
+	uint64_t seq;		/* stream sequence in JetStream (its head's) */
 	uint64_t off, pos;	/* offset of its first line, byte position */
 	uint64_t origin_off;	/* origin offset of its first line */
 	uint64_t ts;		/* ns since the epoch */
-	uint32_t n, len;	/* lines, payload bytes */
+	uint32_t n, len;	/* lines, payload bytes (with parts: theirs) */
 	uint32_t origin;	/* index into nats_tdata.origins */
+	struct nats_parts *parts;	/* owned; NULL: the head is the payload */
 };
 
 /* An origin of a topic's chunks (an entry of its origin table). */
@@ -164,6 +176,7 @@ struct nats_topic {
 	struct nats_tdata *td;	/* a reference */
 	char jsname[48];
 	char subject[96];	/* sfs.<stream uuid>.<topic uuid> */
+	char psubject[100];	/* that and ".p": its chunks' parts */
 	char key[NATS_KEY_MAX];	/* t.<stream uuid>.E(name) */
 	pthread_mutex_t append_mu;	/* this daemon's writers, one at a time */
 	pthread_mutex_t mu;	/* rev, change_ns */
@@ -197,6 +210,11 @@ int nats_limit_errno(jsErrCode ec);
 /* nats_jsopts - JetStream options whose wait is what is left until
  * DEADLINE_NS (mono_ns), at least 1 ms. */
 void nats_jsopts(jsOptions *jo, uint64_t deadline_ns);
+
+/* nats_kv_holds - whether KEY of NC's bucket holds JSON whose "uuid" is
+ * UUID (that incarnation still has the name): 1 with its revision in
+ * *REV, 0 (deleted, or another incarnation's), or a negative errno. */
+int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev);
 
 /* nats_kv_delete_if - remove KEY from NC's bucket if its value is JSON
  * whose "uuid" is UUID (an incarnation that is still the one named
@@ -291,9 +309,12 @@ int nats_read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
  * bytes, 64 are enough): its instance UUID and a counter. */
 void nats_writer_id(struct nats_cluster *nc, char *out, size_t n);
 
+struct nats_body;	/* natsparts.c */
+
 /*
- * nats_chunk_publish - one try at publishing the BYTES bytes of BUF (N
- * lines, each ending in '\n') as a chunk of NT after TL (the expected
+ * nats_chunk_publish - one try at publishing the head of a chunk of B's
+ * bytes (N lines, each ending in '\n'; its payload, or its parts named
+ * by Sfs-Parts: nats_body_make) as a chunk of NT after TL (the expected
  * last subject sequence and the headers of docs/nats.md, "Chunks"), with
  * Sfs-Own OWN_AFTER, Sfs-Origin ORIGIN ("stream-uuid topic-uuid
  * first-origin-offset"), Sfs-Ts TS (ns since the epoch), Sfs-Writer
@@ -302,7 +323,7 @@ void nats_writer_id(struct nats_cluster *nc, char *out, size_t n);
  * time and the chunk may be stored: nats_read_tail says which), -ENOENT
  * (the data stream is gone), -EIO (refused otherwise; logged).
  */
-int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, size_t n,
+int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t n,
 		       const struct nats_tail *tl, uint64_t own_after, const char *origin,
 		       uint64_t ts, const char *writer, uint64_t deadline, uint64_t *seq);
 
@@ -313,20 +334,22 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
  * topic (fs/topic.h, topic_append_replicated): the batch is checked
  * against the topic's marks (fs/marks.h, from the chunks this daemon has
  * indexed), and the messages above them are published as chunks, one
- * per run of one origin and one timestamp, each with the expected last
- * subject sequence its marks were computed at, so no message is stored
- * twice whichever daemons apply at once (docs/nats.md, "Replication into
- * NATS"). Errors as topic_append_replicated's, and -EMSGSIZE (a message
- * longer than one NATS message holds). Unlike the local log's, an error
- * after the first chunk leaves the chunks before it stored (*APPLIED
- * counts them): a re-send drops them by the marks.
+ * per run of one origin and one timestamp cut to fit one NATS message (a
+ * longer message: a chunk of its own, in parts), each with the expected
+ * last subject sequence its marks were computed at, so no message is
+ * stored twice whichever daemons apply at once (docs/nats.md,
+ * "Replication into NATS"). Errors as topic_append_replicated's, and
+ * -EMSGSIZE (a message longer than nats_chunk_max). Unlike the local
+ * log's, an error after the first chunk leaves the chunks before it
+ * stored (*APPLIED counts them): a re-send drops them by the marks.
  */
 int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
 			   size_t *applied, char *err, size_t errlen);
 
 /* nats_tdata_add - chunk C (ORIGIN its origin) delivered for TD: indexed
  * if it follows the last one, readers and writers waiting are woken and
- * the topic's on_append called. Any thread but one holding TD's lock. */
+ * the topic's on_append called. C->parts (malloc'd or NULL) is TD's from
+ * now: kept in the index or freed. Any thread but one holding TD's lock. */
 void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 		    const struct nats_origin *origin);
 
@@ -335,6 +358,94 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
  * 0 or -EPROTO (not a chunk). */
 int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c,
 		       struct nats_origin *o);
+
+/* ---- natsparts.c -------------------------------------------------------- */
+
+/* nats_part_max - the most bytes one NATS message of NC carries as a
+ * chunk's payload or a part: max_payload less NATS_HEADER_ROOM. */
+size_t nats_part_max(const struct nats_cluster *nc);
+
+/* nats_chunk_max - the most bytes one chunk of NC may hold, in parts: as
+ * many parts of nats_part_max bytes as the head's Sfs-Parts can list in
+ * one message (worst case 21 bytes a part), at most NATS_PARTS_MAX
+ * (docs/nats.md). At least nats_part_max. */
+size_t nats_chunk_max(const struct nats_cluster *nc);
+
+/* nats_parts_subject - the parts subject of topic subject SUBJECT (SUBJECT
+ * and ".p") into OUT (N bytes). */
+void nats_parts_subject(const char *subject, char *out, size_t n);
+
+/* What a chunk's head is published with: DATA (LEN bytes) as its payload,
+ * or (PARTS not NULL) no payload and PARTS (malloc'd) as its Sfs-Parts,
+ * LEN its Sfs-Len in both cases. */
+struct nats_body {
+	const char *data;
+	size_t len;
+	char *parts;
+};
+
+/*
+ * nats_body_make - what a chunk of BUF (LEN bytes, borrowed until
+ * nats_body_free) is published with: BUF itself when it fits one NATS
+ * message; else BUF's bytes published first as parts on NT's parts
+ * subject (each acknowledged within nats_timeout_ms, retried with a
+ * Nats-Msg-Id made of WRITER), and *B lists them. 0, -EMSGSIZE (longer
+ * than nats_chunk_max, logged), -ENOENT (the topic or its data stream is
+ * gone), -EIO (NATS away or refused, logged), -ENOMEM. Parts stored
+ * before an error, or of a head never published, are never read
+ * (docs/nats.md: freed with the topic).
+ */
+int nats_body_make(struct nats_topic *nt, const char *buf, size_t len, const char *writer,
+		   struct nats_body *b);
+
+/* nats_body_free - free what nats_body_make allocated in B. */
+void nats_body_free(struct nats_body *b);
+
+/*
+ * nats_parts_parse - the parts named by the Sfs-Parts header of head M at
+ * stream sequence HEAD_SEQ whose chunk holds LEN bytes: *OUT NULL (no such
+ * header: the head is the payload) or a new struct nats_parts (the caller
+ * frees it). 0, -EPROTO (a list that cannot be a writer's: not LEN bytes,
+ * a part not before its head, more than NATS_PARTS_MAX), -ENOMEM.
+ */
+int nats_parts_parse(natsMsg *m, uint64_t head_seq, uint32_t len, struct nats_parts **out);
+
+/* nats_parts_dup - a copy of P (NULL for NULL, or when out of memory). */
+struct nats_parts *nats_parts_dup(const struct nats_parts *p);
+
+/* nats_chunks_free_parts - free the parts lists of chunks C[0..N). */
+void nats_chunks_free_parts(struct nats_chunk *c, size_t n);
+
+/* What one JetStream message of a chunk holds: the chunk itself (PART
+ * false) or one of its parts, LEN bytes from byte position POS of the
+ * topic file, at stream sequence SEQ. */
+struct nats_piece {
+	uint64_t seq, pos;
+	uint32_t len;
+	bool part;
+};
+
+/* nats_piece_at - the piece of chunk C that holds byte position AT (C's
+ * first byte at or before it) into *PC. */
+void nats_piece_at(const struct nats_chunk *c, uint64_t at, struct nats_piece *pc);
+
+/*
+ * nats_piece_fetch - piece PC's bytes (PC->len of them) read from
+ * JetStream into DST, checking that the message is on NT's subject (its
+ * parts subject for a part) and of that length. 0, -ENOENT (gone: the
+ * topic removed), -EIO (logged), -ETIMEDOUT.
+ */
+int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t *dst);
+
+/* nats_chunk_fetch - all of chunk C's bytes (its payload or its parts'),
+ * into a new buffer *OUT (C->len bytes; the caller frees it). Errors as
+ * nats_piece_fetch's, -ENOMEM. */
+int nats_chunk_fetch(struct nats_topic *nt, const struct nats_chunk *c, uint8_t **out);
+
+/* nats_parts_purge - remove every part on subject PSUBJECT of data stream
+ * JSNAME (a topic's removal). 0 (also when the stream is gone), or a
+ * negative errno. */
+int nats_parts_purge(struct nats_cluster *nc, const char *jsname, const char *psubject);
 
 /* ---- natslease.c -------------------------------------------------------- */
 

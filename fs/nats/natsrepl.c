@@ -14,7 +14,10 @@
  * at: JetStream refuses the publish if any chunk (another daemon's,
  * carrying the same messages maybe) was stored since, and the marks are
  * computed again once this daemon has indexed it. So the check and the
- * append are one atomic step, as the local log's lock makes them.
+ * append are one atomic step, as the local log's lock makes them. A
+ * message longer than one NATS message is a run of its own, its bytes
+ * published once as parts (natsparts.c) however often its head is
+ * refused.
  */
 #include "natshome.h"
 
@@ -80,15 +83,32 @@ static void pause_briefly(void)
 	nanosleep(&pause, NULL);
 }
 
-/*
- * Publish messages [I, J) of MSGS (all kept, one origin, consecutive
- * origin offsets, one timestamp) after TL. 0 (stored, indexed or the
- * deadline near), -EAGAIN (TL was stale: the tail read and waited for),
- * or a negative errno.
- */
-static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size_t i, size_t j,
-		       const struct nats_tail *tl, uint64_t deadline)
+/* The bytes of the run being published and what its head is published
+ * with, kept while the same run is tried again: its parts (a message
+ * longer than one NATS message) are published once (natsparts.c). */
+struct run_body {
+	size_t i, j;
+	char *buf;	/* NULL: none */
+	struct nats_body body;
+};
+
+static void run_body_free(struct run_body *rb)
 {
+	if (rb->buf)
+		nats_body_free(&rb->body);
+	free(rb->buf);
+	rb->buf = NULL;
+}
+
+/* Messages [I, J) of MSGS as the bytes of a chunk in RB, their parts
+ * published if they need some (then *DEADLINE moved to nats_timeout_ms
+ * from now: the head gets its whole time). 0 or a negative errno. */
+static int run_body_make(struct nats_topic *nt, const struct topic_msg *msgs, size_t i,
+			 size_t j, struct run_body *rb, uint64_t *deadline)
+{
+	if (rb->buf && rb->i == i && rb->j == j)
+		return 0;
+	run_body_free(rb);
 	size_t bytes = 0;
 	for (size_t k = i; k < j; k++)
 		bytes += msgs[k].len + 1;
@@ -101,17 +121,48 @@ static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size
 		o += msgs[k].len;
 		buf[o++] = '\n';
 	}
+	char writer[64];
+	nats_writer_id(nt->nc, writer, sizeof(writer));
+	int rc = nats_body_make(nt, buf, bytes, writer, &rb->body);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	rb->buf = buf;
+	rb->i = i;
+	rb->j = j;
+	if (rb->body.parts) {
+		uint64_t d = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
+		if (d > *deadline)
+			*deadline = d;
+	}
+	return 0;
+}
+
+/*
+ * Publish messages [I, J) of MSGS (all kept, one origin, consecutive
+ * origin offsets, one timestamp; one NATS message, or one message in
+ * parts) after TL, their bytes kept in RB. 0 (stored, indexed or the
+ * deadline near), -EAGAIN (TL was stale: the tail read and waited for),
+ * or a negative errno.
+ */
+static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size_t i, size_t j,
+		       const struct nats_tail *tl, uint64_t *deadline, struct run_body *rb)
+{
+	int rc = run_body_make(nt, msgs, i, j, rb, deadline);
+	if (rc < 0)
+		return rc;
 	char writer[64], su[37], tu[37], origin[100];
 	nats_writer_id(nt->nc, writer, sizeof(writer));
 	uuid_unparse(msgs[i].origin_stream, su);
 	uuid_unparse(msgs[i].origin_topic, tu);
 	snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, msgs[i].origin_offset);
 	uint64_t seq = 0;
-	int rc = nats_chunk_publish(nt, buf, bytes, j - i, tl, tl->own, origin,
-				    msgs[i].timestamp_ns, writer, deadline, &seq);
-	free(buf);
+	rc = nats_chunk_publish(nt, &rb->body, j - i, tl, tl->own, origin, msgs[i].timestamp_ns,
+				writer, *deadline, &seq);
 	if (rc == 0) {
-		nats_wait_indexed(nt->td, seq, deadline);
+		run_body_free(rb);
+		nats_wait_indexed(nt->td, seq, *deadline);
 		return 0;
 	}
 	if (rc != -EAGAIN)
@@ -120,13 +171,14 @@ static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size
 	 * this one) is indexed here, after which the marks say what is left. */
 	struct nats_tail now;
 	bool mine = false;
-	int r = nats_read_tail(nt, writer, deadline, &now, &mine, &seq);
+	int r = nats_read_tail(nt, writer, *deadline, &now, &mine, &seq);
 	if (r == 0 && mine) {
-		nats_wait_indexed(nt->td, seq, deadline);
+		run_body_free(rb);
+		nats_wait_indexed(nt->td, seq, *deadline);
 		return 0; /* stored, its acknowledgement lost */
 	}
 	if (r == 0)
-		nats_wait_indexed(nt->td, seq, deadline);
+		nats_wait_indexed(nt->td, seq, *deadline);
 	else if (r == -ETIMEDOUT || r == -EIO)
 		pause_briefly();
 	else
@@ -148,11 +200,12 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 	}
 	if (atomic_load(&nt->deleted))
 		return -ENOENT;
-	size_t max = nt->nc->max_payload > NATS_HEADER_ROOM ?
-		     (size_t)(nt->nc->max_payload - NATS_HEADER_ROOM) : 1;
+	/* Runs are cut at messages to fit one NATS message; a message longer
+	 * than that is a run of its own, in parts (natsparts.c). */
+	size_t max = nats_part_max(nt->nc), longest = nats_chunk_max(nt->nc);
 	for (size_t i = 0; i < n; i++)
-		if ((size_t)msgs[i].len + 1 > max) {
-			snprintf(err, errlen, "topic %s: a message of %u bytes does not fit one NATS message (max_payload %lld, docs/nats.md)",
+		if ((size_t)msgs[i].len + 1 > longest) {
+			snprintf(err, errlen, "topic %s: a message of %u bytes is longer than a chunk in parts can be (max_payload %lld, docs/nats.md)",
 				 t->name, msgs[i].len, (long long)nt->nc->max_payload);
 			return -EMSGSIZE;
 		}
@@ -166,6 +219,7 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
 	int rc = 0;
 	bool checked = false;
+	struct run_body rb = { 0 };
 	pthread_mutex_lock(&nt->append_mu);
 	for (;;) {
 		if (atomic_load(&nt->deleted)) {
@@ -214,7 +268,8 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 		if (!kept)
 			break; /* all of it is here */
 		/* The first run of new messages: one origin, consecutive
-		 * origin offsets, one timestamp, one NATS message. */
+		 * origin offsets, one timestamp, one NATS message (or one
+		 * message longer than that). */
 		size_t i = 0;
 		while (!keep[i])
 			i++;
@@ -224,7 +279,7 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 		       msgs[j].timestamp_ns == msgs[i].timestamp_ns &&
 		       bytes + msgs[j].len + 1 <= max)
 			bytes += msgs[j++].len + 1;
-		rc = publish_run(nt, msgs, i, j, &tl, deadline);
+		rc = publish_run(nt, msgs, i, j, &tl, &deadline, &rb);
 		if (rc == 0)
 			done += j - i;
 		else if (rc != -EAGAIN)
@@ -232,6 +287,7 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 		rc = 0;
 	}
 	pthread_mutex_unlock(&nt->append_mu);
+	run_body_free(&rb);
 	free(idx);
 	free(keep);
 	if (applied)

@@ -38,6 +38,7 @@ void nats_tdata_put(struct nats_tdata *td)
 {
 	if (!td || atomic_fetch_sub(&td->refs, 1) != 1)
 		return;
+	nats_chunks_free_parts(td->c, td->n);
 	free(td->c);
 	free(td->origins);
 	pthread_mutex_destroy(&td->mu);
@@ -99,12 +100,24 @@ static void on_chunk(natsConnection *conn, natsSubscription *sub, natsMsg *m, vo
 	uuid_t tu;
 	struct nats_chunk c;
 	struct nats_origin o;
-	if (natsMsg_GetMetaData(&meta, m) != NATS_OK || !dot || uuid_parse(dot + 1, tu) < 0) {
-		log_warn("%s: a message that is not streamfs's (subject %s)", st->jsname,
+	if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+		log_warn("%s: a message without its JetStream metadata (subject %s)", st->jsname,
 			 subj ? subj : "?");
 		goto out;
 	}
-	if (nats_chunk_headers(m, meta->Sequence.Stream, &c, &o) < 0) {
+	/* A part of a chunk (sfs.<stream>.<topic>.p): its head, delivered
+	 * later, names it; readers fetch it (natsparts.c). */
+	if (dot && !strcmp(dot, ".p"))
+		goto pending;
+	if (!dot || uuid_parse(dot + 1, tu) < 0) {
+		log_warn("%s: a message that is not streamfs's (subject %s)", st->jsname,
+			 subj ? subj : "?");
+		goto pending;
+	}
+	int rc = nats_chunk_headers(m, meta->Sequence.Stream, &c, &o);
+	if (rc == 0)
+		rc = nats_parts_parse(m, meta->Sequence.Stream, c.len, &c.parts);
+	if (rc < 0) {
 		log_warn("%s: message %llu is not a chunk of streamfs", st->jsname,
 			 (unsigned long long)meta->Sequence.Stream);
 	} else {
@@ -112,8 +125,11 @@ static void on_chunk(natsConnection *conn, natsSubscription *sub, natsMsg *m, vo
 		if (td) {
 			nats_tdata_add(td, &c, &o);
 			nats_tdata_put(td);
+		} else {
+			free(c.parts);
 		}
 	}
+pending:
 	if (meta->NumPending == 0) {
 		pthread_mutex_lock(&st->mu);
 		st->caught_up = true;
@@ -298,6 +314,7 @@ static void ns_topic_purge(struct stream *s, struct topic *t)
 	 * is kept, its UUID, tells a late chunk of it from a new topic's. */
 	struct nats_tdata *td = nt->td;
 	pthread_mutex_lock(&td->mu);
+	nats_chunks_free_parts(td->c, td->n);
 	free(td->c);
 	td->c = NULL;
 	td->n = td->cap = 0;
@@ -314,6 +331,13 @@ static void ns_topic_purge(struct stream *s, struct topic *t)
 		log_warn("/%s/%s: topic %s: its messages are left in %s (subject %s): %s",
 			 s->cluster->name, s->name, t->name, nt->jsname, nt->subject,
 			 natsStatus_GetText(ns));
+	/* Then its chunks' parts, the orphans of writers that died before
+	 * their head among them (docs/nats.md). */
+	int rc = nats_parts_purge(nc, nt->jsname, nt->psubject);
+	if (rc < 0)
+		log_warn("/%s/%s: topic %s: its parts are left in %s (subject %s): %s",
+			 s->cluster->name, s->name, t->name, nt->jsname, nt->psubject,
+			 strerror(-rc));
 }
 
 /* A topic of S in the bucket (another daemon's, not seen here yet)? When

@@ -7,7 +7,6 @@
  */
 #include "natshome.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +62,7 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 {
 	void (*fn)(void *) = NULL;
 	void *arg = NULL;
+	bool kept = false;	/* c->parts: the index's */
 	pthread_mutex_lock(&td->mu);
 	if (c->seq <= td->last_seq)
 		goto out; /* delivered again (an ordered consumer made anew) */
@@ -99,6 +99,7 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 	td->c[td->n] = *c;
 	td->c[td->n].origin = (uint32_t)k;
 	td->n++;
+	kept = true;
 	td->next_off += c->n;
 	td->next_pos += c->len;
 	if (!uuid_compare(origin->topic, td->uuid))
@@ -121,6 +122,8 @@ wake:
 	pthread_cond_broadcast(&td->cv);
 out:
 	pthread_mutex_unlock(&td->mu);
+	if (!kept)
+		free(c->parts);
 	if (fn)
 		fn(arg);
 }
@@ -218,7 +221,7 @@ int nats_read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
 	return rc;
 }
 
-int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, size_t n,
+int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t n,
 		       const struct nats_tail *tl, uint64_t own_after, const char *origin,
 		       uint64_t ts, const char *writer, uint64_t deadline, uint64_t *seq)
 {
@@ -227,7 +230,7 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 	snprintf(h[1], 80, "%" PRIu64, tl->off);
 	snprintf(h[2], 80, "%" PRIu64, tl->pos);
 	snprintf(h[3], 80, "%zu", n);
-	snprintf(h[4], 80, "%zu", bytes);
+	snprintf(h[4], 80, "%zu", b->len);
 	snprintf(h[5], 80, "%" PRIu64, own_after);
 	snprintf(h[6], 80, "%s", origin);
 	snprintf(h[7], 80, "%" PRIu64, ts);
@@ -238,7 +241,9 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 	jsPubOptions_Init(&po);
 	uint64_t now = mono_ns();
 	po.MaxWait = deadline > now + 1000000 ? (int64_t)((deadline - now) / 1000000) : 1;
-	natsStatus s = natsMsg_Create(&m, nt->subject, NULL, buf, (int)bytes);
+	/* With parts, the head carries no payload (natsparts.c). */
+	natsStatus s = natsMsg_Create(&m, nt->subject, NULL, b->parts ? NULL : b->data,
+				      b->parts ? 0 : (int)b->len);
 	static const char *const keys[8] = {
 		"Nats-Expected-Last-Subject-Sequence", "Sfs-Off", "Sfs-Pos", "Sfs-N",
 		"Sfs-Len", "Sfs-Own", "Sfs-Origin", "Sfs-Ts",
@@ -247,6 +252,8 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 		s = natsMsgHeader_Set(m, keys[i], h[i]);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
+	if (s == NATS_OK && b->parts)
+		s = natsMsgHeader_Set(m, "Sfs-Parts", b->parts);
 	if (s == NATS_OK)
 		s = js_PublishMsg(&ack, nt->nc->js, m, &po, &ec);
 	*seq = ack ? ack->Sequence : 0;
@@ -273,23 +280,25 @@ void nats_writer_id(struct nats_cluster *nc, char *out, size_t n)
 
 /*
  * -EIO (logged) when the subject's last chunk as JetStream names it, TL,
- * is older than one this daemon has indexed for the topic, else 0. A
+ * is older than INDEXED, the last one this daemon had indexed for the
+ * topic before it asked (a chunk indexed since may be newer than the
+ * answer, which is no fault), else 0. A
  * subject's chunks are never removed while its topic lives (a removal
- * purges it and marks the topic deleted), so this is a store that lost
+ * deletes its key, then purges it: -ENOENT then), so this is a store that lost
  * its per-subject state: nats-server 2.9.10 does after refusing a publish
  * for an account limit, and then takes a publish expecting an empty
  * subject (docs/nats.md, "df"). Publishing over TL would store a chunk
  * claiming offsets already taken, which no reader serves: an acknowledged
  * write lost. Refused instead, until the server is restarted.
  */
-static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl)
+static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl,
+			     uint64_t indexed)
 {
-	struct nats_tdata *td = nt->td;
-	pthread_mutex_lock(&td->mu);
-	uint64_t indexed = td->purged ? 0 : td->last_seq;
-	pthread_mutex_unlock(&td->mu);
 	if (tl->seq >= indexed)
 		return 0;
+	uint64_t rev;
+	if (nats_kv_holds(nt->nc, nt->key, nt->base.uuid, &rev) == 0)
+		return -ENOENT; /* removed by another daemon, its subject purged */
 	log_error("/%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
 		  "where %" PRIu64 " is already indexed: its store lost the subject's state "
 		  "(restart the nats-server; docs/nats.md); append refused",
@@ -297,20 +306,24 @@ static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl)
 	return -EIO;
 }
 
-/* Publish lines MSGS[0..N) (BYTES with their '\n's) as one chunk. */
-static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t n,
-			 size_t bytes, uint64_t deadline)
+/* The last chunk NT's index holds, 0 once its topic is removed. */
+static uint64_t indexed_seq(struct nats_topic *nt)
+{
+	pthread_mutex_lock(&nt->td->mu);
+	uint64_t seq = nt->td->purged ? 0 : nt->td->last_seq;
+	pthread_mutex_unlock(&nt->td->mu);
+	return seq;
+}
+
+/* Publish the head of a chunk of N lines, B's bytes (its payload or its
+ * parts, already stored), as WRITER: tried again after each refusal with
+ * the new tail, until DEADLINE. */
+static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_t n,
+			 const char *writer, uint64_t deadline)
 {
 	struct topic *t = &nt->base;
 	struct nats_tdata *td = nt->td;
-	size_t joined;
-	char *buf = lines_join(msgs, n, &joined);
-	if (!buf)
-		return -ENOMEM;
-	assert(joined == bytes);	/* BYTES counts the same lines */
-	(void)joined;
-	char writer[64], su[37], tu[37];
-	nats_writer_id(nt->nc, writer, sizeof(writer));
+	char su[37], tu[37];
 	uuid_unparse(t->stream_uuid, su);
 	uuid_unparse(t->uuid, tu);
 	struct nats_tail tl;
@@ -335,7 +348,7 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 		char origin[80];
 		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, tl.own);
 		uint64_t seq = 0;
-		int p = nats_chunk_publish(nt, buf, bytes, n, &tl, tl.own + n, origin, ts, writer,
+		int p = nats_chunk_publish(nt, b, n, &tl, tl.own + n, origin, ts, writer,
 					   deadline, &seq);
 		if (p == 0) {
 			nats_wait_indexed(td, seq, deadline);
@@ -347,13 +360,14 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 			break;
 		}
 		bool mine = false;
+		uint64_t indexed = indexed_seq(nt);
 		int r = nats_read_tail(nt, writer, deadline, &tl, &mine, &seq);
 		if (r == 0 && mine) {
 			nats_wait_indexed(td, seq, deadline);
 			rc = 0;
 			break;
 		}
-		if (r == 0 && (rc = tail_behind_index(nt, &tl)) < 0)
+		if (r == 0 && (rc = tail_behind_index(nt, &tl, indexed)) < 0)
 			break;
 		if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
 			rc = r;
@@ -364,7 +378,6 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 			nanosleep(&pause, NULL);
 		}
 	}
-	free(buf);
 	if (rc == -ETIMEDOUT) {
 		log_warn("/%s: append not acknowledged by NATS within %lld ms", t->name,
 			 (long long)nt->nc->timeout_ms);
@@ -378,56 +391,28 @@ static int nt_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 	struct nats_topic *nt = nats_topic_of(t);
 	if (atomic_load(&nt->deleted))
 		return -ENOENT;
-	size_t max = nt->nc->max_payload > NATS_HEADER_ROOM ?
-		     (size_t)(nt->nc->max_payload - NATS_HEADER_ROOM) : 1;
-	for (size_t i = 0; i < n; i++)
-		if (msgs[i].iov_len + 1 > max)
-			return -EMSGSIZE; /* one line cannot be split */
-	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
-	int rc = 0;
-	pthread_mutex_lock(&nt->append_mu);
-	for (size_t i = 0; i < n && rc == 0;) {
-		size_t j = i, bytes = 0;
-		while (j < n && bytes + msgs[j].iov_len + 1 <= max)
-			bytes += msgs[j++].iov_len + 1;
-		rc = publish_chunk(nt, msgs + i, j - i, bytes, deadline);
-		i = j;
+	/* The complete lines of one write() are one chunk, however long: one
+	 * message, or parts and a head (natsparts.c, docs/nats.md). */
+	size_t bytes;
+	char *buf = lines_join(msgs, n, &bytes);
+	if (!buf)
+		return -ENOMEM;
+	char writer[64];
+	nats_writer_id(nt->nc, writer, sizeof(writer));
+	struct nats_body b;
+	int rc = nats_body_make(nt, buf, bytes, writer, &b);
+	if (rc == 0) {
+		uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
+		pthread_mutex_lock(&nt->append_mu);
+		rc = publish_chunk(nt, &b, n, writer, deadline);
+		pthread_mutex_unlock(&nt->append_mu);
+		nats_body_free(&b);
 	}
-	pthread_mutex_unlock(&nt->append_mu);
+	free(buf);
 	return rc;
 }
 
 /* ---- reads ------------------------------------------------------------------ */
-
-/* Chunk SEQ's payload (LEN bytes) into a new buffer *OUT. 0 or a negative
- * errno (-ENOENT: gone, the topic removed). */
-static int fetch(struct nats_topic *nt, uint64_t seq, uint32_t len, uint8_t **out)
-{
-	jsOptions jo;
-	jsErrCode ec = 0;
-	natsMsg *m = NULL;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000);
-	natsStatus s = js_GetMsg(&m, nt->nc->js, nt->jsname, seq, &jo, &ec);
-	if (s != NATS_OK) {
-		int rc = nats_status_errno(s, ec);
-		if (rc != -ENOENT)
-			log_warn("/%s: chunk %" PRIu64 " cannot be read from NATS: %s", nt->base.name,
-				 seq, natsStatus_GetText(s));
-		return rc;
-	}
-	int rc = 0;
-	if (natsMsg_GetDataLength(m) != (int)len) {
-		log_error("/%s: chunk %" PRIu64 " holds %d bytes where its headers say %u",
-			  nt->base.name, seq, natsMsg_GetDataLength(m), len);
-		rc = -EIO;
-	} else if (!(*out = malloc(len ? len : 1))) {
-		rc = -ENOMEM;
-	} else {
-		memcpy(*out, natsMsg_GetData(m), len);
-	}
-	natsMsg_Destroy(m);
-	return rc;
-}
 
 /* The chunk holding byte VPOS (FIELD pos) or offset (FIELD off): the last
  * whose start is at or before it. mu held; TD->n > 0. */
@@ -457,17 +442,23 @@ static ssize_t nt_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 			pthread_mutex_unlock(&td->mu);
 			break;
 		}
-		struct nats_chunk c = td->c[find_chunk(td, at, true)];
+		/* The chunk, or the part of it, that holds AT (natsparts.c). */
+		struct nats_piece c;
+		nats_piece_at(&td->c[find_chunk(td, at, true)], at, &c);
 		pthread_mutex_unlock(&td->mu);
-		/* The hint keeps the last chunk read by this open file. */
+		/* The hint keeps the last piece read by this open file. */
 		uint8_t *data = NULL;
 		bool cached = hint && hint->valid && hint->ahead && hint->ahead_seg == c.seq;
 		if (cached) {
 			data = hint->ahead;
 		} else {
-			int rc = fetch(nt, c.seq, c.len, &data);
-			if (rc < 0)
+			if (!(data = malloc(c.len ? c.len : 1)))
+				return done ? (ssize_t)done : -ENOMEM;
+			int rc = nats_piece_fetch(nt, &c, data);
+			if (rc < 0) {
+				free(data);
 				return done ? (ssize_t)done : rc == -ENOENT ? 0 : rc;
+			}
 			if (hint) {
 				free(hint->ahead);
 				hint->ahead = data;
@@ -507,9 +498,13 @@ static int nt_read_batch(struct topic *t, uint64_t from, size_t max_msgs, size_t
 		}
 		struct nats_chunk c = td->c[find_chunk(td, at, false)];
 		struct nats_origin o = td->origins[c.origin];
+		/* Its parts may go with the index (a removal) once unlocked. */
+		bool nomem = c.parts && !(c.parts = nats_parts_dup(c.parts));
 		pthread_mutex_unlock(&td->mu);
 		uint8_t *data = NULL;
-		if ((rc = fetch(nt, c.seq, c.len, &data)) < 0) {
+		rc = nomem ? -ENOMEM : nats_chunk_fetch(nt, &c, &data);
+		free(c.parts);
+		if (rc < 0) {
 			rc = rc == -ENOENT ? 0 : rc;
 			break;
 		}
@@ -696,6 +691,7 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 	uuid_unparse(s->uuid, su);
 	snprintf(nt->jsname, sizeof(nt->jsname), "%s", st->jsname);
 	snprintf(nt->subject, sizeof(nt->subject), "sfs.%s.%s", su, us);
+	nats_parts_subject(nt->subject, nt->psubject, sizeof(nt->psubject));
 	pthread_mutex_init(&nt->append_mu, NULL);
 	pthread_mutex_init(&nt->mu, NULL);
 	atomic_init(&nt->deleted, false);

@@ -4,7 +4,11 @@
 # cluster on the host's disk; start-up refusals; two daemons on the same
 # NATS see each other's streams, topics, messages, modes and removals;
 # writers on both daemons into one topic lose, duplicate and interleave
-# nothing, and both daemons agree on every byte; NATS away and back
+# nothing, and both daemons agree on every byte, also with writes longer
+# than one NATS message (a chunk in parts: readers meanwhile see only the
+# topic's bytes; a message of 1 MiB on nats-server's own max_payload; a
+# writer killed between its parts and its head; a topic's removal frees
+# its parts); NATS away and back
 # (/.info, EIO within nats_timeout_ms, nothing stored behind a writer's
 # back, all works again). The suites of
 # 10-namespace.bats and 20-topic.bats also run on NATS (81-nats-*.bats,
@@ -32,6 +36,7 @@ content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
 size_is() { [[ $(stat -c %s "$1" 2>/dev/null) == "$2" ]]; }
 mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null) ]]; }
+gone() { ! _sfs_alive "$1"; }
 
 @test "a NATS cluster: streams, topics, appends, reads, dd skip, stat, .info; nothing on the host's disk; all kept across a restart" {
 	sfs_setup tokyo
@@ -99,7 +104,7 @@ used_over() {
 
 @test "a JetStream account's limits are quotas: a stream past max_streams and an append past max_file fail with EDQUOT, logged, storing nothing; rm frees the space" {
 	# (the cluster's bucket is one of the account's 3 streams)
-	SFS_NATS_CONF='accounts { A { jetstream { max_streams: 3, max_file: 4MB }, users [{user: u, password: p}] } }\nno_auth_user: u'
+	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_streams: 3, max_file: 4MB }, users [{user: u, password: p}] } }\nno_auth_user: u'
 	SFS_LOG_ALLOW='maximum number of streams|resource limits exceeded|append failed|lost the subject'
 	sfs_setup tokyo
 	C=$M/tokyo
@@ -258,6 +263,240 @@ used_over() {
 	[ "$(jq -r '.topics[0].messages' "$M2/tokyo/s/.info")" = 1800 ]
 	[ "$(dd if="$M2/tokyo/s/t" bs=1 skip=20000 count=4000 2>/dev/null | md5sum)" = \
 	  "$(dd if="$TMP/r1" bs=1 skip=20000 count=4000 2>/dev/null | md5sum)" ]
+}
+
+# write_blocks FILE D W K L: K writes to FILE, each one write() of L lines
+# "D-W-I-J-<padding>" (I the write, J its line, 0..L-1; about 340 bytes a
+# line: 2000 lines are under max_write, so one write request, and longer
+# than one NATS message of 64 KB).
+write_blocks() {
+	python3 - "$@" <<'PY'
+import os, sys
+path, d, w, k, lines = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+for i in range(k):
+    block = ''.join('%s-%s-%d-%d-%s\n' % (d, w, i, j, chr(97 + (i + j) % 26) * (300 + j % 50))
+                    for j in range(lines)).encode()
+    n = os.write(fd, block)
+    if n != len(block):
+        sys.exit('short write: %d of %d' % (n, len(block)))
+os.close(fd)
+PY
+}
+
+# contiguous_blocks FILE L: every write's L lines are together and in
+# order in FILE (lines "D-W-I-J-..." with J 0..L-1).
+contiguous_blocks() {
+	awk -F- -v L="$2" '{ k = $1 "-" $2 "-" $3; j = $4 + 0 }
+		j == 0 { if (NR > 1 && prev != L - 1 && bad++ < 10) print NR ": " substr($0, 1, 40); key = k }
+		j != 0 && (k != key || j != prev + 1) && bad++ < 10 { print NR ": " substr($0, 1, 40) }
+		{ prev = j }
+		END { if (prev != L - 1) bad++; exit bad > 0 }' "$1"
+}
+
+# cat_loop FILE OUT: until $TMP/done exists (at most 500 times), cat FILE
+# and write "c SIZE MD5" of what it read to OUT.
+cat_loop() {
+	local f=$1 out=$2 k
+	: >"$out"
+	for ((k = 0; k < 500; k++)); do
+		[[ -e $TMP/done ]] && break
+		cat "$f" >"$out.cat" || { echo "cat failed" >>"$out"; return 1; }
+		echo "c $(stat -c %s "$out.cat") $(md5sum <"$out.cat" | cut -c1-32)" >>"$out"
+	done
+}
+
+# dd_loop FILE OUT: until $TMP/done exists (at most 2000 times), read 70000
+# bytes of FILE with dd at a random offset, every other time one within
+# 100000 bytes of its end (the newest chunks), and write "d OFFSET SIZE
+# MD5" of what it read to OUT.
+dd_loop() {
+	local f=$1 out=$2 k size off
+	: >"$out"
+	for ((k = 0; k < 2000; k++)); do
+		[[ -e $TMP/done ]] && break
+		size=$(stat -c %s "$f")
+		off=$(( (RANDOM * 32768 + RANDOM) % (size + 1) ))
+		((k % 2 == 0 || size < 100000)) || off=$((size - RANDOM % 100000))
+		dd if="$f" of="$out.dd" bs=70000 skip="$off" count=1 iflag=skip_bytes 2>/dev/null ||
+			{ echo "dd failed" >>"$out"; return 1; }
+		echo "d $off $(stat -c %s "$out.dd") $(md5sum <"$out.dd" | cut -c1-32)" >>"$out"
+	done
+}
+
+# reads_match OUT FINAL: every read logged in OUT (cat_loop, dd_loop) returned the
+# bytes FINAL has there: a prefix of it (cat), its bytes at the offset (dd).
+reads_match() {
+	local kind a b c bad=0 n=0
+	while read -r kind a b c; do
+		n=$((n + 1))
+		case $kind in
+		c) [[ $(head -c "$a" "$2" | md5sum | cut -c1-32) == "$b" ]] ||
+			{ echo "cat of $a bytes: not a prefix of the topic" >&2; bad=1; } ;;
+		d) [[ $(tail -c +$((a + 1)) "$2" | head -c "$b" | md5sum | cut -c1-32) == "$c" ]] ||
+			{ echo "dd of $b bytes at $a: not the topic's bytes" >&2; bad=1; } ;;
+		*) echo "$kind $a $b $c" >&2; bad=1 ;;
+		esac
+	done <"$1"
+	echo "$1: $n reads checked" >&2
+	((n > 0 && bad == 0))
+}
+
+@test "writes longer than one NATS message (max_payload 64 KB): writers on two daemons, each write() contiguous, nothing lost or twice, both daemons agree on every byte; cat and dd meanwhile read only the topic's bytes" {
+	SFS_NATS_MAX_PAYLOAD=64KB
+	sfs_setup tokyo
+	start_second
+	mkdir "$M/tokyo/s"
+	wait_for test -d "$M2/tokyo/s"
+	touch "$M/tokyo/s/t"
+	wait_for test -e "$M2/tokyo/s/t"
+	local readers=() pids=() d w mnt
+	cat_loop "$M/tokyo/s/t" "$TMP/reads1" 3>&- &
+	readers+=($!)
+	cat_loop "$M2/tokyo/s/t" "$TMP/reads2" 3>&- &
+	readers+=($!)
+	dd_loop "$M/tokyo/s/t" "$TMP/reads3" 3>&- &
+	readers+=($!)
+	dd_loop "$M2/tokyo/s/t" "$TMP/reads4" 3>&- &
+	readers+=($!)
+	for d in 1 2; do
+		mnt=$M
+		[[ $d == 2 ]] && mnt=$M2
+		for w in 1 2; do
+			# 8 writes of 2000 lines (about 680 KB, 11 NATS messages) each
+			write_blocks "$mnt/tokyo/s/t" $d $w 8 2000 3>&- &
+			pids+=($!)
+		done
+	done
+	local st=0
+	wait "${pids[@]}" || st=$?
+	touch "$TMP/done"
+	wait "${readers[@]}"
+	[ "$st" -eq 0 ]
+	wait_for same_size "$M2/tokyo/s/t" "$M/tokyo/s/t"
+	cat "$M/tokyo/s/t" >"$TMP/r1"
+	cat "$M2/tokyo/s/t" >"$TMP/r2"
+	same_file "$TMP/r1" "$TMP/r2"
+	[ "$(wc -l <"$TMP/r1")" -eq 64000 ]
+	[ -z "$(sort "$TMP/r1" | uniq -d)" ]
+	run contiguous_blocks "$TMP/r1" 2000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# every write there once: 32 distinct writes of 2000 lines
+	[ "$(cut -d- -f1-3 "$TMP/r1" | sort -u | wc -l)" -eq 32 ]
+	# dense offsets, on both
+	[ "$(jq -r '.topics[0].messages' "$M/tokyo/s/.info")" = 64000 ]
+	[ "$(jq -r '.topics[0].messages' "$M2/tokyo/s/.info")" = 64000 ]
+	# what the readers saw while the writers wrote
+	local r
+	for r in 1 2 3 4; do
+		reads_match "$TMP/reads$r" "$TMP/r1"
+	done
+	# reads at any offset inside a chunk in parts, across part boundaries
+	local off
+	for off in 0 1 64511 64512 64513 129000 500000 3333333 $(( $(stat -c %s "$TMP/r1") - 3 )); do
+		[ "$(dd if="$M2/tokyo/s/t" bs=70000 skip=$off count=1 iflag=skip_bytes 2>/dev/null | md5sum)" = \
+		  "$(tail -c +$((off + 1)) "$TMP/r1" | head -c 70000 | md5sum)" ]
+	done
+	# and after a restart (the index read again, heads and their parts)
+	sfs_restart
+	same_file "$M/tokyo/s/t" "$TMP/r1"
+}
+
+# line_of N CHAR: one line of N bytes CHAR... with its number every 1000
+# bytes, and its newline.
+line_of() {
+	python3 -c "import sys
+n = int(sys.argv[1]); s = ''.join('%s%07d' % (sys.argv[2] * 993, i) for i in range(n // 1000 + 1))
+sys.stdout.write(s[:n] + '\n')" "$1" "$2"
+}
+
+@test "nats-server's own max_payload (1 MiB): a message of max_message (1 MiB) is stored in parts and read back whole on both daemons; 3 MiB with max_message = 4 MiB" {
+	SFS_NATS_MAX_PAYLOAD=default
+	sfs_setup tokyo
+	start_second
+	grep -q 'max_payload 1048576' "$TMP/streamfs.log"
+	mkdir "$M/tokyo/s"
+	line_of 1048576 a >"$TMP/want"
+	printf 'short\n' >>"$TMP/want"
+	line_of 1048576 a >>"$M/tokyo/s/t"
+	printf 'short\n' >>"$M/tokyo/s/t"
+	same_file "$M/tokyo/s/t" "$TMP/want"
+	wait_for same_size "$M2/tokyo/s/t" "$TMP/want"
+	same_file "$M2/tokyo/s/t" "$TMP/want"
+	[ "$(jq -r '.topics[0].messages' "$M2/tokyo/s/.info")" = 2 ]
+	local off
+	for off in 0 1047551 1047552 1047553 1048570; do
+		[ "$(dd if="$M2/tokyo/s/t" bs=100 skip=$off count=1 iflag=skip_bytes 2>/dev/null | md5sum)" = \
+		  "$(tail -c +$((off + 1)) "$TMP/want" | head -c 100 | md5sum)" ]
+	done
+	# max_message = 4 MiB: a line of 3 MiB and two short ones in one write()
+	stop_second
+	sed -i 's/^\[mount\]$/[mount]\nmax_message = 4194304/' "$TMP/mount.conf"
+	sfs_restart
+	start_second
+	python3 -c "import sys; sys.stdout.write('x' * 3145728 + '\nend1\nend2\n')" >"$TMP/big"
+	python3 -c "import os, sys
+d = open(sys.argv[1], 'rb').read(); fd = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND)
+assert os.write(fd, d) == len(d)" "$TMP/big" "$M/tokyo/s/t"
+	cat "$TMP/big" >>"$TMP/want"
+	same_file "$M/tokyo/s/t" "$TMP/want"
+	wait_for same_size "$M2/tokyo/s/t" "$TMP/want"
+	same_file "$M2/tokyo/s/t" "$TMP/want"
+	[ "$(jq -r '.topics[0].messages' "$M2/tokyo/s/.info")" = 5 ]
+}
+
+# nats_messages STREAM: how many messages the data stream of streamfs
+# stream tokyo/STREAM holds in JetStream (nats-server's monitoring port).
+nats_messages() {
+	local mon u
+	mon=$(sed -n 's/.*Starting http monitor on \(.*\)/\1/p' "$TMP/nats/nats.log" | tail -n 1)
+	u=$(jq -r .uuid "$M/tokyo/$1/.info")
+	curl -s "http://${mon#http://}/jsz?streams=true" |
+		jq --arg n "SFS-$u" '[.account_details[].stream_detail[]? | select(.name == $n) | .state.messages] | add // 0'
+}
+
+@test "a writer killed between its parts and its head: nothing of the write shows on any daemon; the topic's removal frees the parts, and the topic made again shows nothing old" {
+	SFS_NATS_MAX_PAYLOAD=64KB
+	SFS_NATS_CONF_EXTRA='http: "127.0.0.1:-1"'
+	sfs_setup tokyo
+	mkdir "$M/tokyo/s"
+	write_blocks "$M/tokyo/s/t" 1 1 1 1000
+	cp "$M/tokyo/s/t" "$TMP/want"
+	[ "$(wc -l <"$TMP/want")" -eq 1000 ]
+	local before
+	before=$(nats_messages s)
+	[ "$before" -gt 1 ]	# parts and a head
+	STREAMFS_FAULT=nats-after-parts start_second
+	run write_blocks "$M2/tokyo/s/t" 2 1 1 1000
+	[ "$status" -ne 0 ]
+	wait_for gone "$SFS_PID2"
+	wait "$SFS_PID2" || true
+	fusermount3 -uz "$M2"
+	SFS_PID2=
+	grep -q 'fault point nats-after-parts reached' "$TMP/streamfs2.log"
+	# its parts are in JetStream, and nothing of them in the topic
+	[ "$(nats_messages s)" -gt "$before" ]
+	same_file "$M/tokyo/s/t" "$TMP/want"
+	[ "$(jq -r '.topics[0].messages' "$M/tokyo/s/.info")" = 1000 ]
+	echo after >>"$M/tokyo/s/t"
+	[ "$(tail -n 1 "$M/tokyo/s/t")" = after ]
+	start_second
+	wait_for same_size "$M2/tokyo/s/t" "$M/tokyo/s/t"
+	same_file "$M2/tokyo/s/t" "$M/tokyo/s/t"
+	# the topic's removal purges its chunks and its parts, orphans included
+	rm "$M/tokyo/s/t"
+	wait_for test ! -e "$M2/tokyo/s/t"
+	[ "$(nats_messages s)" -eq 0 ]
+	# made again, on the other daemon: new bytes only, there and here
+	echo fresh >>"$M2/tokyo/s/t"
+	wait_for content_is "$M/tokyo/s/t" fresh
+	write_blocks "$M2/tokyo/s/t" 3 1 1 500
+	wait_for size_is "$M/tokyo/s/t" "$(stat -c %s "$M2/tokyo/s/t")"
+	same_file "$M/tokyo/s/t" "$M2/tokyo/s/t"
+	[ "$(head -n 1 "$M/tokyo/s/t")" = fresh ]
+	[ "$(grep -c '^3-1-0-' "$M/tokyo/s/t")" -eq 500 ]
+	[ "$(wc -l <"$M/tokyo/s/t")" -eq 501 ]
 }
 
 # reachable CLUSTER: /.info says the cluster is reachable (true/false).

@@ -5,11 +5,12 @@
 # made on the fly, pause/resume and echo suppression; multi-master local
 # <-> NATS and same-topic multi-master, each message exactly once on both
 # sides; a ring through NATS; a synchronous replica in NATS; a topic
-# removed on a NATS replica; two daemons on one NATS: one runs the lanes
-# (the lease), kill -9 of it mid-catch-up, the other takes over within
-# seconds, nothing lost or duplicated, and a clean stop hands the lease
-# over at once. A nats-server of the test's own; the local clusters are
-# sanfrancisco and newyork, the NATS ones tokyo and paris.
+# removed on a NATS replica; messages and runs longer than one NATS
+# message (nats-server's own max_payload); two daemons on one NATS: one
+# runs the lanes (the lease), kill -9 of it mid-catch-up, the other takes
+# over within seconds, nothing lost or duplicated, and a clean stop hands
+# the lease over at once. A nats-server of the test's own; the local
+# clusters are sanfrancisco and newyork, the NATS ones tokyo and paris.
 
 SFS_HOME=nats
 load helpers
@@ -143,6 +144,37 @@ mixed_setup() {
 		in_order "$M/$c/r/t" sf 20
 		in_order "$M/$c/r/t" tk 20
 		in_order "$M/$c/r/t" pa 20
+	done
+}
+
+@test "nats-server's own max_payload (1 MiB): a message of max_message (1 MiB) and runs longer than one NATS message replicate local -> NATS -> NATS, each message once, every byte the same" {
+	SFS_NATS_MAX_PAYLOAD=default
+	mixed_setup
+	mkdir "$M/sanfrancisco/b" "$M/tokyo/b" "$M/paris/b"
+	# a message of 1 MiB (in parts in NATS), then 6000 messages of 300
+	# bytes (1.8 MB: the batches' runs cut at messages to fit one NATS
+	# message), then the big one again
+	python3 -c "import sys; sys.stdout.write(''.join('%07d' % i + 'm' * 993 for i in range(1049)) [:1048576] + '\n')" >"$TMP/big"
+	cat "$TMP/big" >>"$M/sanfrancisco/b/t"
+	python3 -c "import sys; sys.stdout.write(''.join('small-%d-%s\n' % (i, 'x' * 290) for i in range(6000)))" \
+		>>"$M/sanfrancisco/b/t"
+	cat "$TMP/big" >>"$M/sanfrancisco/b/t"
+	[ "$(nmsg "$M/sanfrancisco/b/t")" -eq 6002 ]
+	replicate sanfrancisco/b tokyo/b
+	replicate tokyo/b paris/b
+	wait_count "$M/tokyo/b/t" 6002 20
+	wait_count "$M/paris/b/t" 6002 20
+	repl_quiet sanfrancisco/b tokyo/b
+	for c in tokyo paris; do
+		still_count "$M/$c/b/t" 6002
+		same_content "$M/sanfrancisco/b/t" "$M/$c/b/t"
+	done
+	# the bytes of the big message, read at offsets across its parts, and
+	# after it
+	local off
+	for off in 1047550 1048570; do
+		[ "$(dd if="$M/paris/b/t" bs=100 skip=$off count=1 iflag=skip_bytes 2>/dev/null | md5sum)" = \
+		  "$(dd if="$M/sanfrancisco/b/t" bs=100 skip=$off count=1 iflag=skip_bytes 2>/dev/null | md5sum)" ]
 	done
 }
 

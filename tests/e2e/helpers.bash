@@ -16,6 +16,9 @@
 #   SFS_CONF_EXTRA   text appended to mount.conf (e.g. "[replication]\n...")
 #   SFS_NATS_EXTRA   lines added to each NATS cluster's section
 #                    (e.g. "nats_timeout_ms = 1000")
+#   SFS_NATS_MAX_PAYLOAD  the test nats-server's max_payload (default
+#                    8MB; "default": nats-server's own, 1 MiB)
+#   SFS_NATS_CONF_EXTRA  lines added to the test nats-server's configuration
 #   SFS_LOG_ALLOW    an extended regex: log lines matching it are not
 #                    counted as errors by sfs_teardown
 #   SFS_KEEP=1       keep $TMP after the test (for debugging)
@@ -173,15 +176,18 @@ sfs_local_only() {
 
 # sfs_nats_start [PORT]: start a nats-server with JetStream for this test,
 # on 127.0.0.1 and PORT (default: any free port), storing in $TMP/nats
-# (kept across a restart on the same port), max_payload 8 MiB (so that a
-# message of max_message fits one NATS message, docs/nats.md), then the
-# lines of SFS_NATS_CONF (printf %b) if set. Sets
+# (kept across a restart on the same port), max_payload $SFS_NATS_MAX_PAYLOAD
+# (default 8MB; "default": nats-server's own, 1 MiB), then the lines of
+# SFS_NATS_CONF_EXTRA (printf %b: accounts, limits). Sets
 # SFS_NATS_PID, SFS_NATS_PORT and SFS_NATS_URL; waits (bounded) until it
 # listens. sfs_teardown stops it.
 sfs_nats_start() {
 	local port=${1:--1} i
 	mkdir -p "$TMP/nats"
-	printf 'max_payload: 8MB\n%b\n' "${SFS_NATS_CONF:-}" >"$TMP/nats/nats.conf"
+	: >"$TMP/nats/nats.conf"
+	[[ ${SFS_NATS_MAX_PAYLOAD:-8MB} == default ]] ||
+		printf 'max_payload: %s\n' "${SFS_NATS_MAX_PAYLOAD:-8MB}" >"$TMP/nats/nats.conf"
+	[[ -z ${SFS_NATS_CONF_EXTRA:-} ]] || printf '%b\n' "$SFS_NATS_CONF_EXTRA" >>"$TMP/nats/nats.conf"
 	: >"$TMP/nats/nats.log"
 	nats-server -c "$TMP/nats/nats.conf" -js -sd "$TMP/nats/js" -a 127.0.0.1 -p "$port" \
 		-l "$TMP/nats/nats.log" </dev/null >/dev/null 2>&1 3>&- &

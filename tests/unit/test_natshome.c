@@ -1,9 +1,11 @@
 /*
  * test_natshome.c - unit tests of the NATS home's pure parts (fs/nats/):
  * the encoding of names in NATS bucket and key names (every valid name
- * round-trips, nothing else decodes), and the reading of a chunk's
- * headers (docs/nats.md, "Chunks"), on messages made in memory, without a
- * server.
+ * round-trips, nothing else decodes), the reading of a chunk's
+ * headers (docs/nats.md, "Chunks") and of a head's list of parts, the
+ * part that holds a byte position and the bound on a chunk in parts
+ * (docs/nats.md, "Chunks longer than one NATS message"), on messages made
+ * in memory, without a server.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs/nats/natshome.h"
@@ -112,12 +115,97 @@ static void test_chunk_headers(void **state)
 	}
 }
 
+/* A head of a chunk of LEN bytes in parts: Sfs-Parts PARTS. */
+static int parse(const char *parts, uint64_t head_seq, uint32_t len, struct nats_parts **out)
+{
+	natsMsg *m = NULL;
+	assert_int_equal(natsMsg_Create(&m, "sfs.x.y", NULL, NULL, 0), NATS_OK);
+	if (parts)
+		assert_int_equal(natsMsgHeader_Set(m, "Sfs-Parts", parts), NATS_OK);
+	int rc = nats_parts_parse(m, head_seq, len, out);
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+static void test_parts_parse(void **state)
+{
+	(void)state;
+	struct nats_parts *p = NULL;
+	assert_int_equal(parse(NULL, 10, 5, &p), 0);
+	assert_null(p);
+	/* 250 bytes in parts of 100: 3 parts, at 4, 5 (a run) and 8 */
+	assert_int_equal(parse("100 4-5 8", 10, 250, &p), 0);
+	assert_non_null(p);
+	assert_int_equal(p->n, 3);
+	assert_int_equal(p->size, 100);
+	assert_int_equal(p->seq[0], 4);
+	assert_int_equal(p->seq[1], 5);
+	assert_int_equal(p->seq[2], 8);
+	/* the piece holding a byte position: chunk at position 1000 */
+	struct nats_chunk c = { .seq = 10, .pos = 1000, .len = 250, .n = 3, .parts = p };
+	struct nats_piece pc;
+	nats_piece_at(&c, 1000, &pc);
+	assert_true(pc.part);
+	assert_int_equal(pc.seq, 4);
+	assert_int_equal(pc.pos, 1000);
+	assert_int_equal(pc.len, 100);
+	nats_piece_at(&c, 1199, &pc);
+	assert_int_equal(pc.seq, 5);
+	assert_int_equal(pc.pos, 1100);
+	nats_piece_at(&c, 1249, &pc);
+	assert_int_equal(pc.seq, 8);
+	assert_int_equal(pc.pos, 1200);
+	assert_int_equal(pc.len, 50);
+	struct nats_parts *q = nats_parts_dup(p);
+	assert_memory_equal(q, p, sizeof(*p) + 3 * sizeof(p->seq[0]));
+	free(q);
+	free(p);
+	/* one message: the chunk itself */
+	struct nats_chunk one = { .seq = 7, .pos = 50, .len = 20, .n = 1 };
+	nats_piece_at(&one, 60, &pc);
+	assert_false(pc.part);
+	assert_int_equal(pc.seq, 7);
+	assert_int_equal(pc.pos, 50);
+	assert_int_equal(pc.len, 20);
+	/* lists no writer makes: too few or too many parts, a part at or
+	 * after its head, a part 0, bad syntax, a part size of the whole */
+	const char *bad[] = { "100 4-5", "100 4-7", "100 4 5 10", "100 0-2", "100 4-5 x",
+			      "100 5-4 8", "100 4-5 8 ", "100  4-5 8", "x 4-5 8", "250 4",
+			      "0 4-5 8", "100 4-5-6 8", "100 4--5 8" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = (struct nats_parts *)1;
+		assert_int_equal(parse(bad[i], 10, 250, &p), -EPROTO);
+		assert_null(p);
+	}
+	/* more than NATS_PARTS_MAX parts */
+	assert_int_equal(parse("1 1-70000", 100000, 70000, &p), -EPROTO);
+}
+
+static void test_chunk_max(void **state)
+{
+	(void)state;
+	struct nats_cluster nc;
+	memset(&nc, 0, sizeof(nc));
+	nc.max_payload = 1048576; /* nats-server's default */
+	assert_int_equal(nats_part_max(&nc), 1048576 - 1024);
+	/* 65536 parts of 1 MiB less 1 KiB: past UINT32_MAX, so that */
+	assert_int_equal(nats_chunk_max(&nc), UINT32_MAX);
+	nc.max_payload = 65536;
+	/* (65536 - 1024 - 16) / 21 = 3071 parts of 64,512 bytes */
+	assert_int_equal(nats_chunk_max(&nc), 3071 * 64512);
+	assert_true(nats_chunk_max(&nc) > 64 * 1048576 + 1048576 + 1);
+	nc.max_payload = 1500; /* too small for a head that lists parts */
+	assert_int_equal(nats_chunk_max(&nc), nats_part_max(&nc));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode_roundtrip),
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_chunk_headers),
+		cmocka_unit_test(test_parts_parse),
+		cmocka_unit_test(test_chunk_max),
 	};
 	if (nats_Open(-1) != NATS_OK)
 		return 1;

@@ -334,7 +334,7 @@ forge() {
 	[ "$(stat -c '%u:%g %a' "$B/s/y")" = "1234:5678 750" ]
 }
 
-@test "200 slow TLS handshakes neither hold a peer's slot nor delay it: a message still replicates within 1 s" {
+@test "200 slow TLS handshakes neither hold a peer's slot nor delay it: each message replicates in less than half the handshake timeout" {
 	# A handshake has this long as a whole: the slow ones hold on meanwhile.
 	GW_TIMEOUT=5000
 	hosts a b rogue
@@ -366,7 +366,9 @@ while True:
 		wait_for -t 5 grep -qx "m-$i" "$B/s/t"
 		t1=$(date +%s%N)
 		echo "m-$i: $(((t1 - t0) / 1000000)) ms"
-		[ $(((t1 - t0) / 1000000)) -lt 1000 ]
+		# held behind a slow handshake, it would wait GW_TIMEOUT (typically
+		# it takes milliseconds; the bound leaves room for a loaded machine)
+		[ $(((t1 - t0) / 1000000)) -lt $((GW_TIMEOUT / 2)) ]
 	done
 	in_order "$B/s/t" m 5
 	! in_log b 'too many connections' || false

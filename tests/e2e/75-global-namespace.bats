@@ -207,6 +207,20 @@ fails_with() {
 	[[ $output == *london* ]]
 }
 
+# fuse_waiting PID: PID waits for a FUSE answer (in the kernel's
+# request_wait_answer).
+fuse_waiting() {
+	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == request_wait_answer ]]
+}
+
+# sigint_waiting_fuse PID: PID no longer ignores SIGINT and waits for a
+# FUSE answer.
+sigint_waiting_fuse() {
+	local ign
+	ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
+	[[ -n $ign ]] && ((!(16#$ign & 2))) && fuse_waiting "$1"
+}
+
 @test "a signal ends an operation waiting for a remote that does not answer" {
 	NH_ACCESS[b]=read
 	GW_TIMEOUT=20000
@@ -221,8 +235,10 @@ signal.signal(signal.SIGINT, signal.SIG_DFL)
 sys.stdout.buffer.write(open(sys.argv[1], "rb").read())' "$RA/s/t" >/dev/null 2>&1 &
 	local catpid=$!
 	REPL_BG+=("$catpid")
-	# it waits (the answer may take timeout_ms, 20 s)...
-	sleep 1
+	# it has made SIGINT deadly again (python starts slowly on a loaded
+	# machine; a SIGINT before that would be ignored) and waits for the
+	# daemon's answer (which may take timeout_ms, 20 s)...
+	wait_for -t 20 sigint_waiting_fuse "$catpid"
 	_sfs_alive "$catpid"
 	# ...until Ctrl-C: it ends long before the 20 s (5 s: a loaded machine)
 	kill -INT "$catpid"
@@ -235,8 +251,7 @@ sys.stdout.buffer.write(open(sys.argv[1], "rb").read())' "$RA/s/t" >/dev/null 2>
 	cat "$RA/s/t" >/dev/null 2>&1 &
 	catpid=$!
 	REPL_BG+=("$catpid")
-	sleep 1
-	_sfs_alive "$catpid"
+	wait_for -t 20 fuse_waiting "$catpid"
 	local t0=$SECONDS
 	nh_stop a
 	((SECONDS - t0 <= 8))

@@ -27,8 +27,24 @@
  *       Output: latency n=N p50_us= p90_us= p99_us= max_us= mean_us=
  *       publish_p50_us= publish_p99_us=  (publish_*: js_Publish alone)
  *
+ *   natspeer publish URL N MSG_BYTES BLOCK sync|async REPLICAS
+ *       Figure 11's raw JetStream publish: deletes stream P if it exists,
+ *       creates it (file storage, REPLICAS replicas, one subject "p.t")
+ *       and publishes N lines of MSG_BYTES bytes and '\n' to it, the way
+ *       bench/writer writes them to a file: with BLOCK 0, one line per
+ *       publish; else the lines as one continuous stream cut into BLOCK
+ *       byte writes, each publish the complete lines a write finishes
+ *       (what the NATS home makes one chunk of, docs/nats.md). sync:
+ *       js_Publish, each publish waits for its ack (as every NATS-home
+ *       append does); async: js_PublishAsync, at most PUB_WINDOW
+ *       unacknowledged, then every ack awaited. Timed from the first
+ *       publish to the last ack; then checks that P holds every publish.
+ *       The connection uses the library's flusher, as the daemon's does.
+ *       Output: publish msgs=N publishes=K bytes=B seconds=S msgs_per_s=R
+ *       mb_per_s=R p50_us= p99_us=  (per publish; 0 for async)
+ *
  * It owns its one connection, its JetStream context and subscription, and
- * the streams A and B on that server; it starts and stops no process.
+ * the streams A, B and P on that server; it starts and stops no process.
  * Exit status 0 on success, 1 on any error (one line on stderr), 2 on bad
  * usage.
  */
@@ -402,6 +418,114 @@ out:
 	return rc;
 }
 
+/* Create stream NAME with file storage, REPLICAS replicas and the one
+ * subject SUBJ, deleting it first if it exists. 0 or -1. */
+static int fresh_stream(jsCtx *js, const char *name, const char *subj, int replicas)
+{
+	jsStreamConfig cfg;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	const char *subjects[] = { subj };
+	if (delete_stream(js, name) < 0)
+		return -1;
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Storage = js_FileStorage;
+	cfg.Replicas = replicas;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	natsStatus s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	return s == NATS_OK ? 0 : fail("create stream", s, jerr);
+}
+
+/* `publish`: see the file comment. 0 on success, 1 on error. */
+static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int async,
+		       int replicas)
+{
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	size_t line = mlen + 1, cap = block ? block + line : line;
+	long maxpub = block ? (long)((n * line) / block + 2) : n;
+	char *buf = malloc(cap);
+	double *lat = calloc(maxpub, sizeof(*lat));
+	uint64_t msgs = 0, last = 0;
+	long pubs = 0;
+	int rc = 1;
+
+	if (!buf || !lat) {
+		fprintf(stderr, "natspeer: out of memory\n");
+		goto out;
+	}
+	if (connect_js(url, 0, &nc, &js) < 0 || fresh_stream(js, "P", "p.t", replicas) < 0)
+		goto out;
+	double t0 = now_us();
+	for (long i = 0; i < n;) {
+		/* Lines [i, j): one, or those the next BLOCK-byte write finishes. */
+		long j = i + 1;
+		if (block) {
+			/* The write holding line i's last byte ends at END. */
+			uint64_t end = (((uint64_t)(i + 1) * line - 1) / block + 1) * block;
+			j = (long)(end / line);
+			if (j > n)
+				j = n;
+		}
+		size_t len = 0;
+		for (long k = i; k < j; k++) {
+			make_msg(buf + len, mlen, "pub", k);
+			buf[len + mlen] = '\n';
+			len += line;   /* at most BLOCK / line + 1 lines: within CAP */
+		}
+		natsStatus s;
+		jsErrCode jerr = 0;
+		double tp = now_us();
+		if (async)
+			s = js_PublishAsync(js, "p.t", buf, (int)len, NULL);
+		else
+			s = js_Publish(NULL, js, "p.t", buf, (int)len, NULL, &jerr);
+		if (s != NATS_OK) {
+			fail(async ? "async publish" : "publish", s, jerr);
+			goto out;
+		}
+		lat[pubs++] = now_us() - tp;
+		i = j;
+	}
+	if (async) {
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MaxWait = WAIT_MS;
+		natsStatus s = js_PublishAsyncComplete(js, &po);
+		if (s != NATS_OK) {
+			fail("waiting for publish acks", s, 0);
+			goto out;
+		}
+	}
+	double secs = (now_us() - t0) / 1e6;
+	if (atomic_load(&pub_errors)) {
+		fprintf(stderr, "natspeer: %ld async publishes failed\n", atomic_load(&pub_errors));
+		goto out;
+	}
+	if (stream_state(js, "P", &msgs, &last) != 0 || msgs != (uint64_t)pubs) {
+		fprintf(stderr, "natspeer: stream P holds %llu messages, expected %ld\n",
+			(unsigned long long)msgs, pubs);
+		goto out;
+	}
+	qsort(lat, pubs, sizeof(*lat), cmp_d);
+	printf("publish msgs=%ld publishes=%ld bytes=%llu seconds=%.6f msgs_per_s=%.1f "
+	       "mb_per_s=%.3f p50_us=%.1f p99_us=%.1f\n", n, pubs,
+	       (unsigned long long)n * line, secs, n / secs, n * line / secs / 1e6,
+	       async ? 0.0 : pct(lat, (int)pubs, 50), async ? 0.0 : pct(lat, (int)pubs, 99));
+	rc = 0;
+out:
+	if (js)
+		delete_stream(js, "P");   /* its space back before the next figure */
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	free(buf);
+	free(lat);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -409,6 +533,26 @@ int main(int argc, char **argv)
 	unsigned long mlen;
 	int rc;
 
+	if (argc == 8 && !strcmp(argv[1], "publish")) {
+		unsigned long block;
+		long reps;
+		n = strtol(argv[3], &end, 10);
+		if (*end || n < 1)
+			goto usage;
+		mlen = strtoul(argv[4], &end, 10);
+		if (*end || mlen < 24 || mlen > (1 << 20))
+			goto usage;
+		block = strtoul(argv[5], &end, 10);
+		if (*end || (block && block < mlen + 1) || block > (64 << 20))
+			goto usage;
+		reps = strtol(argv[7], &end, 10);
+		if (*end || reps < 1 || reps > 5 ||
+		    (strcmp(argv[6], "sync") && strcmp(argv[6], "async")))
+			goto usage;
+		rc = cmd_publish(argv[2], n, mlen, block, !strcmp(argv[6], "async"), (int)reps);
+		nats_CloseAndWait(5000);
+		return rc;
+	}
 	if (argc != 5)
 		goto usage;
 	n = strtol(argv[3], &end, 10);
@@ -426,6 +570,8 @@ int main(int argc, char **argv)
 	nats_CloseAndWait(5000);   /* the library's threads, before exit */
 	return rc;
 usage:
-	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n");
+	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n"
+			"       natspeer publish URL N MSG_BYTES BLOCK sync|async REPLICAS   "
+			"(BLOCK 0 or > MSG_BYTES, REPLICAS 1..5)\n");
 	return 2;
 }

@@ -27,7 +27,7 @@
  *       Output: latency n=N p50_us= p90_us= p99_us= max_us= mean_us=
  *       publish_p50_us= publish_p99_us=  (publish_*: js_Publish alone)
  *
- *   natspeer publish URL N MSG_BYTES BLOCK sync|async REPLICAS
+ *   natspeer publish URL N MSG_BYTES BLOCK sync|async|home REPLICAS
  *       Figure 11's raw JetStream publish: deletes stream P if it exists,
  *       creates it (file storage, REPLICAS replicas, one subject "p.t")
  *       and publishes N lines of MSG_BYTES bytes and '\n' to it, the way
@@ -37,7 +37,11 @@
  *       (what the NATS home makes one chunk of, docs/nats.md). sync:
  *       js_Publish, each publish waits for its ack (as every NATS-home
  *       append does); async: js_PublishAsync, at most PUB_WINDOW
- *       unacknowledged, then every ack awaited. Timed from the first
+ *       unacknowledged, then every ack awaited; home: as sync, each
+ *       publish also carrying what the NATS home's chunk carries (the
+ *       expected last subject sequence, eight Sfs-* headers of the same
+ *       lengths), without FUSE and without the daemon's consumer, to
+ *       tell where the home's time goes. Timed from the first
  *       publish to the last ack; then checks that P holds every publish.
  *       The connection uses the library's flusher, as the daemon's does.
  *       Output: publish msgs=N publishes=K bytes=B seconds=S msgs_per_s=R
@@ -439,10 +443,52 @@ static int fresh_stream(jsCtx *js, const char *name, const char *subj, int repli
 	return s == NATS_OK ? 0 : fail("create stream", s, jerr);
 }
 
+enum { PUB_SYNC, PUB_ASYNC, PUB_HOME };
+
+/* One publish of `publish home`: the LEN bytes of BUF (lines FIRST ..
+ * FIRST + N) to p.t as the NATS home publishes a chunk (fs/nats/natstopic.c):
+ * js_PublishMsg with Nats-Expected-Last-Subject-Sequence *LAST (the
+ * previous ack's sequence; none for the first) and its eight Sfs-* headers
+ * of the same lengths. *LAST becomes this one's sequence. */
+static natsStatus publish_as_home(jsCtx *js, const char *buf, size_t len, long first, long n,
+				  uint64_t *last, jsErrCode *jerr)
+{
+	char h[8][100];
+	static const char *const keys[8] = { "Sfs-Off", "Sfs-Pos", "Sfs-N", "Sfs-Len",
+					     "Sfs-Own", "Sfs-Origin", "Sfs-Ts", "Sfs-Writer" };
+	natsMsg *m = NULL;
+	jsPubAck *ack = NULL;
+	jsPubOptions po;
+	snprintf(h[0], 100, "%ld", first);
+	snprintf(h[1], 100, "%zu", (size_t)first * len / (size_t)n);
+	snprintf(h[2], 100, "%ld", n);
+	snprintf(h[3], 100, "%zu", len);
+	snprintf(h[4], 100, "%ld", first + n);
+	snprintf(h[5], 100, "00000000-0000-4000-8000-000000000000 "
+		 "00000000-0000-4000-8000-000000000001 %ld", first);
+	snprintf(h[6], 100, "%lld", (long long)(now_us() * 1000));
+	snprintf(h[7], 100, "00000000-0000-4000-8000-000000000002-%ld", first);
+	natsStatus s = natsMsg_Create(&m, "p.t", NULL, buf, (int)len);
+	for (int i = 0; i < 8 && s == NATS_OK; i++)
+		s = natsMsgHeader_Set(m, keys[i], h[i]);
+	jsPubOptions_Init(&po);
+	po.MaxWait = WAIT_MS;
+	po.ExpectLastSubjectSeq = *last;   /* 0: not sent (the first publish) */
+	if (s == NATS_OK)
+		s = js_PublishMsg(&ack, js, m, &po, jerr);
+	if (s == NATS_OK)
+		*last = ack->Sequence;
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+	return s;
+}
+
 /* `publish`: see the file comment. 0 on success, 1 on error. */
-static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int async,
+static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int mode,
 		       int replicas)
 {
+	int async = mode == PUB_ASYNC;
+	uint64_t last_seq = 0;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
 	size_t line = mlen + 1, cap = block ? block + line : line;
@@ -481,8 +527,10 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int a
 		double tp = now_us();
 		if (async)
 			s = js_PublishAsync(js, "p.t", buf, (int)len, NULL);
-		else
+		else if (mode == PUB_SYNC)
 			s = js_Publish(NULL, js, "p.t", buf, (int)len, NULL, &jerr);
+		else
+			s = publish_as_home(js, buf, len, i, j - i, &last_seq, &jerr);
 		if (s != NATS_OK) {
 			fail(async ? "async publish" : "publish", s, jerr);
 			goto out;
@@ -546,10 +594,11 @@ int main(int argc, char **argv)
 		if (*end || (block && block < mlen + 1) || block > (64 << 20))
 			goto usage;
 		reps = strtol(argv[7], &end, 10);
-		if (*end || reps < 1 || reps > 5 ||
-		    (strcmp(argv[6], "sync") && strcmp(argv[6], "async")))
+		int mode = !strcmp(argv[6], "sync") ? PUB_SYNC : !strcmp(argv[6], "async") ?
+			   PUB_ASYNC : !strcmp(argv[6], "home") ? PUB_HOME : -1;
+		if (*end || reps < 1 || reps > 5 || mode < 0)
 			goto usage;
-		rc = cmd_publish(argv[2], n, mlen, block, !strcmp(argv[6], "async"), (int)reps);
+		rc = cmd_publish(argv[2], n, mlen, block, mode, (int)reps);
 		nats_CloseAndWait(5000);
 		return rc;
 	}
@@ -571,7 +620,7 @@ int main(int argc, char **argv)
 	return rc;
 usage:
 	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n"
-			"       natspeer publish URL N MSG_BYTES BLOCK sync|async REPLICAS   "
+			"       natspeer publish URL N MSG_BYTES BLOCK sync|async|home REPLICAS   "
 			"(BLOCK 0 or > MSG_BYTES, REPLICAS 1..5)\n");
 	return 2;
 }

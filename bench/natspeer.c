@@ -1,9 +1,10 @@
 /*
- * natspeer.c - the peer of figure 4 for `make bench` (figure 9 of
- * bench/run.py): NATS JetStream stream mirrors, measured the way figure 4
- * measures streamfs replication in one daemon. A client of one nats-server
- * (started by bench/run.py with -js), through the NATS C client (libnats,
- * nats.c 3.4, Debian libnats-dev).
+ * natspeer.c - the NATS JetStream client of `make bench`: the peer of
+ * figure 4 (figure 9 of bench/run.py), NATS JetStream stream mirrors
+ * measured the way figure 4 measures streamfs replication in one daemon;
+ * and figure 11's raw publishes, beside the NATS home. A client of the
+ * nats-servers bench/run.py starts (-js), through the NATS C client
+ * (libnats, nats.c 3.4, Debian libnats-dev).
  *
  *   natspeer catchup URL N MSG_BYTES
  *       Deletes streams A and B if they exist, creates A (file storage, one

@@ -38,7 +38,8 @@
  *       (what the NATS home makes one chunk of, docs/nats.md). sync:
  *       js_Publish, each publish waits for its ack (as every NATS-home
  *       append does); async: js_PublishAsync, at most PUB_WINDOW
- *       unacknowledged, then every ack awaited; home: as sync, each
+ *       unacknowledged and at most PUB_WINDOW_BYTES of them, then every
+ *       ack awaited; home: as sync, each
  *       publish also carrying what the NATS home's chunk carries (the
  *       expected last subject sequence, eight Sfs-* headers of the same
  *       lengths), without FUSE and without the daemon's consumer, to
@@ -69,6 +70,7 @@
 #define STREAM_B "B"
 #define SUBJECT "a.t"
 #define PUB_WINDOW 4000          /* unacknowledged async publishes at most (the Go client's default) */
+#define PUB_WINDOW_BYTES (16 << 20) /* and `publish async`: at most this many bytes unacknowledged */
 #define POLL_US 10000            /* stream info polling interval, as figure 4 polls .info */
 #define CATCHUP_TIMEOUT_US 600e6 /* give up on the mirror after 10 min, as figure 4 does */
 #define WAIT_MS 60000            /* JetStream API and ack waits, in ms */
@@ -120,10 +122,11 @@ static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
 
 /* Connect to URL (SEND_ASAP: every publish is written to the socket at once
  * instead of by the library's flusher thread) and make a JetStream context
- * whose async publishes stall at PUB_WINDOW pending, for up to WAIT_MS.
+ * whose async publishes stall at WINDOW pending, for up to WAIT_MS.
  * On success *NC and *JS are set and 0 returned; on error -1, nothing is
  * left allocated. */
-static int connect_js(const char *url, int send_asap, natsConnection **nc, jsCtx **js)
+static int connect_js(const char *url, int send_asap, int window, natsConnection **nc,
+		      jsCtx **js)
 {
 	natsOptions *opts = NULL;
 	jsOptions jo;
@@ -146,7 +149,7 @@ static int connect_js(const char *url, int send_asap, natsConnection **nc, jsCtx
 	}
 	jsOptions_Init(&jo);
 	jo.Wait = WAIT_MS;
-	jo.PublishAsync.MaxPending = PUB_WINDOW;
+	jo.PublishAsync.MaxPending = window;
 	jo.PublishAsync.StallWait = WAIT_MS;
 	jo.PublishAsync.ErrHandler = on_pub_err;
 	if ((s = natsConnection_JetStream(js, *nc, &jo)) != NATS_OK) {
@@ -300,7 +303,7 @@ static int cmd_catchup(const char *url, long n, size_t mlen)
 	double fill_s, t0, secs;
 	int rc = 1;
 
-	if (connect_js(url, 0, &nc, &js) < 0)
+	if (connect_js(url, 0, PUB_WINDOW, &nc, &js) < 0)
 		return 1;
 	if (delete_stream(js, STREAM_B) < 0 || delete_stream(js, STREAM_A) < 0 ||
 	    add_stream(js, STREAM_A, NULL) < 0)
@@ -361,7 +364,7 @@ static int cmd_latency(const char *url, long n, size_t mlen)
 		fprintf(stderr, "natspeer: out of memory\n");
 		goto out;
 	}
-	if (connect_js(url, 1, &nc, &js) < 0)
+	if (connect_js(url, 1, PUB_WINDOW, &nc, &js) < 0)
 		goto out;
 	/* Used alone: make the pair. After catchup: it is there, caught up. */
 	int r = stream_state(js, STREAM_B, &b_msgs, &b_last);
@@ -504,7 +507,13 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 		fprintf(stderr, "natspeer: out of memory\n");
 		goto out;
 	}
-	if (connect_js(url, 0, &nc, &js) < 0 || fresh_stream(js, "P", "p.t", replicas) < 0)
+	/* Async: PUB_WINDOW publishes, but no more than PUB_WINDOW_BYTES (256
+	 * of 64 KiB: 4,000 of them, 256 MiB in flight, outlast WAIT_MS on a
+	 * loaded three-server cluster). */
+	size_t per = block ? block : line;
+	int window = PUB_WINDOW_BYTES / per < PUB_WINDOW ? (int)(PUB_WINDOW_BYTES / per) : PUB_WINDOW;
+	if (connect_js(url, 0, window > 0 ? window : 1, &nc, &js) < 0 ||
+	    fresh_stream(js, "P", "p.t", replicas) < 0)
 		goto out;
 	double t0 = now_us();
 	for (long i = 0; i < n;) {

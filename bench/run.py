@@ -1625,7 +1625,7 @@ def fig11(b, res):
                              "raw sync"),
                             ("raw JetStream, sync as the home (+ expected seq, Sfs-* headers)",
                              "raw home"),
-                            (f"raw JetStream, async (window {NATS_WINDOW:,})", "raw async")):
+                            (f"raw JetStream, async (window {NATS_WINDOW:,}, 16 MiB)", "raw async")):
             pm, bl = v[(home, "permsg")], v[(home, "block")]
             rows.append([label, f_rate(pm), f_rate(bl), f"{bl * LINE / 1e6:.1f}",
                          f"{v[(home, 'cold')]:.0f}" if (home, "cold") in v else "",
@@ -1679,8 +1679,8 @@ def fig11(b, res):
               "as a NATS-home append must before write() returns;",
               "  sync as the home = sync with the home's expected last subject sequence and "
               "eight Sfs-* headers, without FUSE and the daemon's consumer;",
-              f"  async = js_PublishAsync, at most {NATS_WINDOW:,} unacknowledged (the best raw "
-              "figure: no write() could return that early).",
+              f"  async = js_PublishAsync, at most {NATS_WINDOW:,} and 16 MiB unacknowledged (the "
+              "best raw figure: no write() could return that early).",
               "cat: of the 64 KiB-write topic; cold after sync and drop_caches (the servers' "
               "files too), cached = the second cat in a row (a NATS-home",
               "  topic is direct_io: every read reaches the daemon, which fetches each chunk from "

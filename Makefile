@@ -275,7 +275,7 @@ build/bench/latency: bench/latency.c bench/stats.h Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread $(LDLIBS)
 
-# Figure 9's client of nats-server (the NATS C client, libnats).
+# Figures 9 and 11's client of nats-server (the NATS C client, libnats).
 build/bench/natspeer: bench/natspeer.c bench/stats.h Makefile | bench-deps
 	@mkdir -p $(@D)
 	$(CC) $(NATS_CFLAGS) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(NATS_LIBS) -lpthread $(LDLIBS)

@@ -1,9 +1,10 @@
 /*
- * natspeer.c - the peer of figure 4 for `make bench` (figure 9 of
- * bench/run.py): NATS JetStream stream mirrors, measured the way figure 4
- * measures streamfs replication in one daemon. A client of one nats-server
- * (started by bench/run.py with -js), through the NATS C client (libnats,
- * nats.c 3.4, Debian libnats-dev).
+ * natspeer.c - the NATS JetStream client of `make bench`: the peer of
+ * figure 4 (figure 9 of bench/run.py), NATS JetStream stream mirrors
+ * measured the way figure 4 measures streamfs replication in one daemon;
+ * and figure 11's raw publishes, beside the NATS home. A client of the
+ * nats-servers bench/run.py starts (-js), through the NATS C client
+ * (libnats, nats.c 3.4, Debian libnats-dev).
  *
  *   natspeer catchup URL N MSG_BYTES
  *       Deletes streams A and B if they exist, creates A (file storage, one
@@ -27,8 +28,29 @@
  *       Output: latency n=N p50_us= p90_us= p99_us= max_us= mean_us=
  *       publish_p50_us= publish_p99_us=  (publish_*: js_Publish alone)
  *
+ *   natspeer publish URL N MSG_BYTES BLOCK sync|async|home REPLICAS
+ *       Figure 11's raw JetStream publish: deletes stream P if it exists,
+ *       creates it (file storage, REPLICAS replicas, one subject "p.t")
+ *       and publishes N lines of MSG_BYTES bytes and '\n' to it, the way
+ *       bench/writer writes them to a file: with BLOCK 0, one line per
+ *       publish; else the lines as one continuous stream cut into BLOCK
+ *       byte writes, each publish the complete lines a write finishes
+ *       (what the NATS home makes one chunk of, docs/nats.md). sync:
+ *       js_Publish, each publish waits for its ack (as every NATS-home
+ *       append does); async: js_PublishAsync, at most PUB_WINDOW
+ *       unacknowledged and at most PUB_WINDOW_BYTES of them, then every
+ *       ack awaited; home: as sync, each
+ *       publish also carrying what the NATS home's chunk carries (the
+ *       expected last subject sequence, eight Sfs-* headers of the same
+ *       lengths), without FUSE and without the daemon's consumer, to
+ *       tell where the home's time goes. Timed from the first
+ *       publish to the last ack; then checks that P holds every publish.
+ *       The connection uses the library's flusher, as the daemon's does.
+ *       Output: publish msgs=N publishes=K bytes=B seconds=S msgs_per_s=R
+ *       mb_per_s=R p50_us= p99_us=  (per publish; 0 for async)
+ *
  * It owns its one connection, its JetStream context and subscription, and
- * the streams A and B on that server; it starts and stops no process.
+ * the streams A, B and P on that server; it starts and stops no process.
  * Exit status 0 on success, 1 on any error (one line on stderr), 2 on bad
  * usage.
  */
@@ -48,6 +70,7 @@
 #define STREAM_B "B"
 #define SUBJECT "a.t"
 #define PUB_WINDOW 4000          /* unacknowledged async publishes at most (the Go client's default) */
+#define PUB_WINDOW_BYTES (16 << 20) /* and `publish async`: at most this many bytes unacknowledged */
 #define POLL_US 10000            /* stream info polling interval, as figure 4 polls .info */
 #define CATCHUP_TIMEOUT_US 600e6 /* give up on the mirror after 10 min, as figure 4 does */
 #define WAIT_MS 60000            /* JetStream API and ack waits, in ms */
@@ -99,10 +122,11 @@ static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
 
 /* Connect to URL (SEND_ASAP: every publish is written to the socket at once
  * instead of by the library's flusher thread) and make a JetStream context
- * whose async publishes stall at PUB_WINDOW pending, for up to WAIT_MS.
+ * whose async publishes stall at WINDOW pending, for up to WAIT_MS.
  * On success *NC and *JS are set and 0 returned; on error -1, nothing is
  * left allocated. */
-static int connect_js(const char *url, int send_asap, natsConnection **nc, jsCtx **js)
+static int connect_js(const char *url, int send_asap, int window, natsConnection **nc,
+		      jsCtx **js)
 {
 	natsOptions *opts = NULL;
 	jsOptions jo;
@@ -125,7 +149,7 @@ static int connect_js(const char *url, int send_asap, natsConnection **nc, jsCtx
 	}
 	jsOptions_Init(&jo);
 	jo.Wait = WAIT_MS;
-	jo.PublishAsync.MaxPending = PUB_WINDOW;
+	jo.PublishAsync.MaxPending = window;
 	jo.PublishAsync.StallWait = WAIT_MS;
 	jo.PublishAsync.ErrHandler = on_pub_err;
 	if ((s = natsConnection_JetStream(js, *nc, &jo)) != NATS_OK) {
@@ -279,7 +303,7 @@ static int cmd_catchup(const char *url, long n, size_t mlen)
 	double fill_s, t0, secs;
 	int rc = 1;
 
-	if (connect_js(url, 0, &nc, &js) < 0)
+	if (connect_js(url, 0, PUB_WINDOW, &nc, &js) < 0)
 		return 1;
 	if (delete_stream(js, STREAM_B) < 0 || delete_stream(js, STREAM_A) < 0 ||
 	    add_stream(js, STREAM_A, NULL) < 0)
@@ -340,7 +364,7 @@ static int cmd_latency(const char *url, long n, size_t mlen)
 		fprintf(stderr, "natspeer: out of memory\n");
 		goto out;
 	}
-	if (connect_js(url, 1, &nc, &js) < 0)
+	if (connect_js(url, 1, PUB_WINDOW, &nc, &js) < 0)
 		goto out;
 	/* Used alone: make the pair. After catchup: it is there, caught up. */
 	int r = stream_state(js, STREAM_B, &b_msgs, &b_last);
@@ -402,6 +426,164 @@ out:
 	return rc;
 }
 
+/* Create stream NAME with file storage, REPLICAS replicas and the one
+ * subject SUBJ, deleting it first if it exists. 0 or -1. */
+static int fresh_stream(jsCtx *js, const char *name, const char *subj, int replicas)
+{
+	jsStreamConfig cfg;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	const char *subjects[] = { subj };
+	if (delete_stream(js, name) < 0)
+		return -1;
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Storage = js_FileStorage;
+	cfg.Replicas = replicas;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	natsStatus s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	return s == NATS_OK ? 0 : fail("create stream", s, jerr);
+}
+
+enum { PUB_SYNC, PUB_ASYNC, PUB_HOME };
+
+/* One publish of `publish home`: the LEN bytes of BUF (lines FIRST ..
+ * FIRST + N) to p.t as the NATS home publishes a chunk (fs/nats/natstopic.c):
+ * js_PublishMsg with Nats-Expected-Last-Subject-Sequence *LAST (the
+ * previous ack's sequence; none for the first) and its eight Sfs-* headers
+ * of the same lengths. *LAST becomes this one's sequence. */
+static natsStatus publish_as_home(jsCtx *js, const char *buf, size_t len, long first, long n,
+				  uint64_t *last, jsErrCode *jerr)
+{
+	char h[8][100];
+	static const char *const keys[8] = { "Sfs-Off", "Sfs-Pos", "Sfs-N", "Sfs-Len",
+					     "Sfs-Own", "Sfs-Origin", "Sfs-Ts", "Sfs-Writer" };
+	natsMsg *m = NULL;
+	jsPubAck *ack = NULL;
+	jsPubOptions po;
+	snprintf(h[0], 100, "%ld", first);
+	snprintf(h[1], 100, "%zu", (size_t)first * len / (size_t)n);
+	snprintf(h[2], 100, "%ld", n);
+	snprintf(h[3], 100, "%zu", len);
+	snprintf(h[4], 100, "%ld", first + n);
+	snprintf(h[5], 100, "00000000-0000-4000-8000-000000000000 "
+		 "00000000-0000-4000-8000-000000000001 %ld", first);
+	snprintf(h[6], 100, "%lld", (long long)(now_us() * 1000));
+	snprintf(h[7], 100, "00000000-0000-4000-8000-000000000002-%ld", first);
+	natsStatus s = natsMsg_Create(&m, "p.t", NULL, buf, (int)len);
+	for (int i = 0; i < 8 && s == NATS_OK; i++)
+		s = natsMsgHeader_Set(m, keys[i], h[i]);
+	jsPubOptions_Init(&po);
+	po.MaxWait = WAIT_MS;
+	po.ExpectLastSubjectSeq = *last;   /* 0: not sent (the first publish) */
+	if (s == NATS_OK)
+		s = js_PublishMsg(&ack, js, m, &po, jerr);
+	if (s == NATS_OK)
+		*last = ack->Sequence;
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+	return s;
+}
+
+/* `publish`: see the file comment. 0 on success, 1 on error. */
+static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int mode,
+		       int replicas)
+{
+	int async = mode == PUB_ASYNC;
+	uint64_t last_seq = 0;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	size_t line = mlen + 1, cap = block ? block + line : line;
+	long maxpub = block ? (long)((n * line) / block + 2) : n;
+	char *buf = malloc(cap);
+	double *lat = calloc(maxpub, sizeof(*lat));
+	uint64_t msgs = 0, last = 0;
+	long pubs = 0;
+	int rc = 1;
+
+	if (!buf || !lat) {
+		fprintf(stderr, "natspeer: out of memory\n");
+		goto out;
+	}
+	/* Async: PUB_WINDOW publishes, but no more than PUB_WINDOW_BYTES (256
+	 * of 64 KiB: 4,000 of them, 256 MiB in flight, outlast WAIT_MS on a
+	 * loaded three-server cluster). */
+	size_t per = block ? block : line;
+	int window = PUB_WINDOW_BYTES / per < PUB_WINDOW ? (int)(PUB_WINDOW_BYTES / per) : PUB_WINDOW;
+	if (connect_js(url, 0, window > 0 ? window : 1, &nc, &js) < 0 ||
+	    fresh_stream(js, "P", "p.t", replicas) < 0)
+		goto out;
+	double t0 = now_us();
+	for (long i = 0; i < n;) {
+		/* Lines [i, j): one, or those the next BLOCK-byte write finishes. */
+		long j = i + 1;
+		if (block) {
+			/* The write holding line i's last byte ends at END. */
+			uint64_t end = (((uint64_t)(i + 1) * line - 1) / block + 1) * block;
+			j = (long)(end / line);
+			if (j > n)
+				j = n;
+		}
+		size_t len = 0;
+		for (long k = i; k < j; k++) {
+			make_msg(buf + len, mlen, "pub", k);
+			buf[len + mlen] = '\n';
+			len += line;   /* at most BLOCK / line + 1 lines: within CAP */
+		}
+		natsStatus s;
+		jsErrCode jerr = 0;
+		double tp = now_us();
+		if (async)
+			s = js_PublishAsync(js, "p.t", buf, (int)len, NULL);
+		else if (mode == PUB_SYNC)
+			s = js_Publish(NULL, js, "p.t", buf, (int)len, NULL, &jerr);
+		else
+			s = publish_as_home(js, buf, len, i, j - i, &last_seq, &jerr);
+		if (s != NATS_OK) {
+			fail(async ? "async publish" : "publish", s, jerr);
+			goto out;
+		}
+		lat[pubs++] = now_us() - tp;
+		i = j;
+	}
+	if (async) {
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MaxWait = WAIT_MS;
+		natsStatus s = js_PublishAsyncComplete(js, &po);
+		if (s != NATS_OK) {
+			fail("waiting for publish acks", s, 0);
+			goto out;
+		}
+	}
+	double secs = (now_us() - t0) / 1e6;
+	if (atomic_load(&pub_errors)) {
+		fprintf(stderr, "natspeer: %ld async publishes failed\n", atomic_load(&pub_errors));
+		goto out;
+	}
+	if (stream_state(js, "P", &msgs, &last) != 0 || msgs != (uint64_t)pubs) {
+		fprintf(stderr, "natspeer: stream P holds %llu messages, expected %ld\n",
+			(unsigned long long)msgs, pubs);
+		goto out;
+	}
+	qsort(lat, pubs, sizeof(*lat), cmp_d);
+	printf("publish msgs=%ld publishes=%ld bytes=%llu seconds=%.6f msgs_per_s=%.1f "
+	       "mb_per_s=%.3f p50_us=%.1f p99_us=%.1f\n", n, pubs,
+	       (unsigned long long)n * line, secs, n / secs, n * line / secs / 1e6,
+	       async ? 0.0 : pct(lat, (int)pubs, 50), async ? 0.0 : pct(lat, (int)pubs, 99));
+	rc = 0;
+out:
+	if (js)
+		delete_stream(js, "P");   /* its space back before the next figure */
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	free(buf);
+	free(lat);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -409,6 +591,27 @@ int main(int argc, char **argv)
 	unsigned long mlen;
 	int rc;
 
+	if (argc == 8 && !strcmp(argv[1], "publish")) {
+		unsigned long block;
+		long reps;
+		n = strtol(argv[3], &end, 10);
+		if (*end || n < 1)
+			goto usage;
+		mlen = strtoul(argv[4], &end, 10);
+		if (*end || mlen < 24 || mlen > (1 << 20))
+			goto usage;
+		block = strtoul(argv[5], &end, 10);
+		if (*end || (block && block < mlen + 1) || block > (64 << 20))
+			goto usage;
+		reps = strtol(argv[7], &end, 10);
+		int mode = !strcmp(argv[6], "sync") ? PUB_SYNC : !strcmp(argv[6], "async") ?
+			   PUB_ASYNC : !strcmp(argv[6], "home") ? PUB_HOME : -1;
+		if (*end || reps < 1 || reps > 5 || mode < 0)
+			goto usage;
+		rc = cmd_publish(argv[2], n, mlen, block, mode, (int)reps);
+		nats_CloseAndWait(5000);
+		return rc;
+	}
 	if (argc != 5)
 		goto usage;
 	n = strtol(argv[3], &end, 10);
@@ -426,6 +629,8 @@ int main(int argc, char **argv)
 	nats_CloseAndWait(5000);   /* the library's threads, before exit */
 	return rc;
 usage:
-	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n");
+	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n"
+			"       natspeer publish URL N MSG_BYTES BLOCK sync|async|home REPLICAS   "
+			"(BLOCK 0 or > MSG_BYTES, REPLICAS 1..5)\n");
 	return 2;
 }

@@ -28,6 +28,12 @@ Figures (BENCH_ONLY names them):
       serving daemon's own mount (floor) and an sshfs mount of a plain
       file of the same bytes over ssh on loopback (peer; "not measured"
       without sshd and sshfs)
+  11  the NATS home (docs/nats.md), one server (R1) and a cluster of three
+      (R3) on loopback: append one message per write and in 64 KiB writes,
+      cat cold and cached, replication catch-up NATS -> local and local ->
+      NATS, beside the local home in the same daemon and raw JetStream
+      publishes of the same messages (build/bench/natspeer publish, sync
+      and async); "not measured" without nats-server or natspeer
 
 Environment:
   BENCH_SCALE  multiplies the sizes (default 1; 0.1 is a quick run, 4 gives
@@ -71,7 +77,7 @@ NATSPEER = os.path.join(BIN, "natspeer")   # figure 9 only: not required
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
-FIGURES = ["1", "2", "3", "4", "4b", "4c", "4d", "5", "6", "7", "8", "9", "10"]   # in the order they run
+FIGURES = ["1", "2", "3", "4", "4b", "4c", "4d", "5", "6", "7", "8", "9", "10", "11"]   # in the order they run
 ONLY = {x.lower() for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").split(",") if x}
 TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
@@ -504,10 +510,15 @@ def fig3(b, res):
             res.target(f"read ({c}) >= 0.9x {label}", f"{r:.2f}x", r >= 0.9)
 
 
-def info_replica(path):
+def info_replica(path, replica=None):
+    """The replica of the stream whose .info is PATH: the first, or the one
+    whose replicaPath is REPLICA (/mapr/<cluster>/<stream>); None if none."""
     with open(path) as f:
         j = json.load(f)
-    return j["replicas"][0] if j.get("replicas") else None
+    for r in j.get("replicas") or []:
+        if replica is None or r.get("replicaPath") == replica:
+            return r
+    return None
 
 
 def setup_pair(mnt, n):
@@ -519,13 +530,14 @@ def setup_pair(mnt, n):
     ctl_append(os.path.join(mnt, "b", "s", ".upstreams"), "/mapr/a/s")
 
 
-def wait_caught_up(info, what, t0, timeout=600):
-    """Poll the source's .info every 10 ms until its replica is REPLICATING
-    with putsPending 0. A replica failing (UNEXPECTED) for 30 s in a row
-    stops the figure with its lastError."""
+def wait_caught_up(info, what, t0, timeout=600, replica=None):
+    """Poll the source's .info every 10 ms until its replica (the first, or
+    the one named REPLICA) is REPLICATING with putsPending 0. A replica
+    failing (UNEXPECTED) for 30 s in a row stops the figure with its
+    lastError."""
     failing = None
     while True:
-        r = info_replica(info)
+        r = info_replica(info, replica)
         if r and r["replicaState"] == "REPLICA_STATE_REPLICATING" and r["putsPending"] == 0:
             return
         now = time.monotonic()
@@ -1185,22 +1197,45 @@ def stop_child(proc):
 
 class NatsServer:
     """A nats-server with JetStream that we start on a free port of 127.0.0.1,
-    its store in D/store (a fresh directory), its log in D/nats-server.log."""
+    its store in D/store (a fresh directory), its log in D/nats-server.log.
+    With CLUSTER, (name, route port, every member's route port), it is one
+    member of a JetStream cluster (figure 11's R3): D/nats.conf names it and
+    its routes, and its monitoring port (self.http) says when the cluster
+    has a meta leader."""
 
-    def __init__(self, exe, d):
+    def __init__(self, exe, d, cluster=None):
         self.exe = exe
         self.dir = d
-        self.port = free_ports(1)[0]
+        self.port, self.http = free_ports(2)
         self.url = f"nats://127.0.0.1:{self.port}"
         self.logfile = os.path.join(d, "nats-server.log")
+        self.cluster = cluster
         self.proc = None
 
     def start(self, timeout=30):
         """Start it and wait (up to TIMEOUT s) until it accepts connections."""
         argv = [self.exe, "-js", "-sd", os.path.join(self.dir, "store"),
                 "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.cluster:
+            name, cport, cports = self.cluster
+            conf = os.path.join(self.dir, "nats.conf")
+            routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in cports)
+            with open(conf, "w") as f:
+                f.write(f"server_name: {name}\n"
+                        f"cluster {{\n  name: sfsbench\n  listen: 127.0.0.1:{cport}\n"
+                        f"  routes: [{routes}]\n}}\n")
+            argv += ["-c", conf, "-m", str(self.http)]
         self.proc = spawn_listener(argv, self.logfile, self.port, "nats-server", timeout)
         return self
+
+    def meta_leader(self):
+        """The JetStream meta leader this member knows of (its /jsz), or ''."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/jsz", timeout=2) as r:
+                return (json.load(r).get("meta_cluster") or {}).get("leader") or ""
+        except (OSError, ValueError):
+            return ""
 
     def kb(self, key):
         return status_kb(self.proc.pid, key)
@@ -1431,6 +1466,234 @@ def fig9(b, res):
                  f"{n['p99']:.0f} us (figure 4 not run: no ratio)")
 
 
+# ---- figure 11: the NATS home (issue 16.6) ----------------------------------
+
+N11_PERMSG = scaled(3000, 1000)      # figure 11: one message per write()
+N11_BLOCK = scaled(300_000, 20_000)  # figure 11: 64 KiB writes; also read and replicated
+GOAL11 = 1.5                         # figure 11's goals: within 1.5x
+
+
+class NatsCluster:
+    """R nats-servers with JetStream on loopback, under D/n1..: one plain
+    server for R = 1, else a JetStream cluster of R members whose routes
+    name each other. start() waits (up to TIMEOUT s) until every member
+    knows the meta leader; stop() stops each by its PID."""
+
+    def __init__(self, exe, d, r):
+        self.servers = []
+        cports = free_ports(r) if r > 1 else []
+        for i in range(r):
+            sd = os.path.join(d, f"n{i + 1}")
+            os.makedirs(sd)
+            self.servers.append(NatsServer(exe, sd, (f"n{i + 1}", cports[i], cports)
+                                           if r > 1 else None))
+        self.urls = ",".join(s.url for s in self.servers)
+
+    def start(self, timeout=60):
+        try:
+            for s in self.servers:
+                s.start(timeout)
+            t0 = time.monotonic()
+            while len(self.servers) > 1 and not all(s.meta_leader() for s in self.servers):
+                if time.monotonic() - t0 > timeout:
+                    raise RuntimeError(f"no JetStream meta leader after {timeout} s; "
+                                       f"see {self.servers[0].logfile}")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def kb(self, key):
+        return sum(s.kb(key) for s in self.servers)
+
+    def stop(self):
+        for s in self.servers:
+            s.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+def raw_publish(url, n, block, mode, replicas):
+    """build/bench/natspeer publish: N lines of MSG bytes to a fresh stream of
+    REPLICAS replicas, one per publish (BLOCK 0) or the complete lines of
+    each BLOCK-byte write per publish; MODE sync or async."""
+    r = run_tool([NATSPEER, "publish", url, str(n), str(MSG), str(block), mode,
+                  str(replicas)], timeout=900)
+    return {k: float(v) for k, v in r.items()}
+
+
+def fig11_run(b, exe, r, out):
+    """One run of figure 11 on R nats-servers: a daemon with local clusters
+    a and b and NATS cluster n; appends, reads and catch-ups on both homes,
+    and the raw publishes; each measure appended to OUT[key]."""
+    d = b.fresh(f"fig11-r{r}")
+    add = lambda k, v: out.setdefault(k, []).append(v)
+    with NatsCluster(exe, d, r).start() as nc:
+        conf = os.path.join(d, "mount.conf")
+        with open(conf, "w") as f:
+            f.write(f"[mount]\nmountpoint = {d}/mnt\nfsync = os\n"
+                    f"[cluster a]\ndata = {d}/data/a\n[cluster b]\ndata = {d}/data/b\n"
+                    f"[cluster n]\nnats = {nc.urls}\nnats_replicas = {r}\n"
+                    "nats_timeout_ms = 30000\n")
+        mount = Mount([STREAMFS, "-f", "-c", conf, "-l", os.path.join(d, "streamfs.log")],
+                      os.path.join(d, "mnt"), os.path.join(d, "streamfs.out"))
+        url = nc.servers[0].url    # natspeer learns the others from it
+        with mount.start() as sf:
+            m = sf.mnt
+            for c in ("a", "n"):
+                os.mkdir(os.path.join(m, c, "w"))
+                os.mkdir(os.path.join(m, c, "s"))
+            # Appends: the same writer, the same messages, on both homes.
+            for c, home in (("a", "local"), ("n", "nats")):
+                for key, path, n, block in (("permsg", f"{c}/w/t", N11_PERMSG, None),
+                                            ("block", f"{c}/s/t", N11_BLOCK, 65536)):
+                    p = os.path.join(m, path)
+                    w = writer(p, n=n, block=block)
+                    if os.stat(p).st_size != n * LINE:
+                        raise RuntimeError(f"figure 11: {p} has {os.stat(p).st_size} bytes, "
+                                           f"expected {n * LINE}")
+                    add((home, key), w["msgs_per_s"])
+            for key, n, block in (("permsg", N11_PERMSG, 0), ("block", N11_BLOCK, 65536)):
+                for mode in ("sync", "home", "async"):
+                    add((f"raw {mode}", key), raw_publish(url, n, block, mode, r)["msgs_per_s"])
+            # Reads: the 64 KiB-write topic, cold (caches dropped: the
+            # servers' files too) and once cached (the second cat in a
+            # row); the one-per-write topic once cached.
+            for c, home in (("a", "local"), ("n", "nats")):
+                p = os.path.join(m, c, "s", "t")
+                if can_drop_caches():
+                    drop_caches()
+                    add((home, "cold"), N11_BLOCK * LINE / timed_cat(p) / 1e6)
+                timed_cat(p)
+                add((home, "warm"), N11_BLOCK * LINE / timed_cat(p) / 1e6)
+                p = os.path.join(m, c, "w", "t")
+                timed_cat(p)
+                add((home, "warm1"), N11_PERMSG * LINE / timed_cat(p) / 1e6)
+            # Catch-up of the 64 KiB-write stream: local -> local, NATS ->
+            # local, local -> NATS; each a fresh replica, one at a time.
+            for key, src, dst in (("local->local", "a/s", "b/ls"),
+                                  ("nats->local", "n/s", "b/ns"),
+                                  ("local->nats", "a/s", "n/ln")):
+                os.mkdir(os.path.join(m, dst))
+                ctl_append(os.path.join(m, dst, ".upstreams"), f"/mapr/{src}")
+                os.sync()
+                t0 = time.monotonic()
+                ctl_append(os.path.join(m, src, ".replicas"), f"/mapr/{dst}")
+                wait_caught_up(os.path.join(m, src, ".info"), f"figure 11 ({key})", t0,
+                               timeout=300, replica=f"/mapr/{dst}")
+                secs = time.monotonic() - t0
+                got = os.stat(os.path.join(m, dst, "t")).st_size
+                if got != N11_BLOCK * LINE:
+                    raise RuntimeError(f"figure 11 ({key}): replica has {got} bytes, "
+                                       f"expected {N11_BLOCK * LINE}")
+                add(("catchup", key), N11_BLOCK / secs)
+            add(("rss", "daemon"), sf.kb("VmHWM"))
+        add(("rss", "servers"), nc.kb("VmHWM"))
+    b.remove(d)
+
+
+def fig11(b, res):
+    """The NATS home (docs/nats.md) beside the local home and beside raw
+    JetStream publishes of the same messages, on one server (R1) and on a
+    cluster of three (R3)."""
+    title = "11. NATS home: a cluster kept in NATS JetStream, beside the local home and raw JetStream"
+    missing = []
+    exe = nats_server_path()
+    if not exe:
+        missing.append("nats-server not found in PATH or /usr/sbin (Debian nats-server; "
+                       "make bench installs it)")
+    if not os.access(NATSPEER, os.X_OK):
+        missing.append(f"{os.path.relpath(NATSPEER, ROOT)} is missing (make bench builds it)")
+    if missing:
+        res.section(title, ["not measured: " + "; ".join(missing)])
+        return
+    version = tool_version([exe, "--version"]).replace("nats-server: ", "")
+    lines = []
+    for r in (1, 3):
+        out = {}
+        for run in range(RUNS):
+            fig11_run(b, exe, r, out)
+        v = {k: med(x) for k, x in out.items()}
+        rows = []
+        for label, home in (("local home", "local"), ("NATS home", "nats"),
+                            ("raw JetStream, sync (each publish acked before the next)",
+                             "raw sync"),
+                            ("raw JetStream, sync as the home (+ expected seq, Sfs-* headers)",
+                             "raw home"),
+                            (f"raw JetStream, async (window {NATS_WINDOW:,}, 16 MiB)", "raw async")):
+            pm, bl = v[(home, "permsg")], v[(home, "block")]
+            rows.append([label, f_rate(pm), f_rate(bl), f"{bl * LINE / 1e6:.1f}",
+                         f"{v[(home, 'cold')]:.0f}" if (home, "cold") in v else "",
+                         f"{v[(home, 'warm')]:.0f}" if (home, "warm") in v else "",
+                         f"{v[(home, 'warm1')]:.1f}" if (home, "warm1") in v else ""])
+        nats, loc = "nats", "local"
+        rows.append(["NATS home / raw sync", f_ratio(v[(nats, "permsg")], v[("raw sync", "permsg")]),
+                     f_ratio(v[(nats, "block")], v[("raw sync", "block")]), "", "", "", ""])
+        rows.append(["NATS home / raw sync as the home",
+                     f_ratio(v[(nats, "permsg")], v[("raw home", "permsg")]),
+                     f_ratio(v[(nats, "block")], v[("raw home", "block")]), "", "", "", ""])
+        rows.append(["NATS home / raw async", f_ratio(v[(nats, "permsg")], v[("raw async", "permsg")]),
+                     f_ratio(v[(nats, "block")], v[("raw async", "block")]), "", "", "", ""])
+        rows.append(["NATS home / local home", f_ratio(v[(nats, "permsg")], v[(loc, "permsg")]),
+                     f_ratio(v[(nats, "block")], v[(loc, "block")]), "",
+                     f_ratio(v[(nats, "cold")], v[(loc, "cold")]) if (nats, "cold") in v else "",
+                     f_ratio(v[(nats, "warm")], v[(loc, "warm")]),
+                     f_ratio(v[(nats, "warm1")], v[(loc, "warm1")])])
+        lines.append(f"R{r}: " + ("one nats-server" if r == 1 else
+                                  f"a JetStream cluster of {r} nats-servers") +
+                     f", stream and bucket replicas {r}")
+        lines += ["  " + x for x in table(
+            ["", "1 msg/write msg/s", "64 KiB writes msg/s", "MB/s", "cat cold MB/s",
+             "cat cached MB/s", "cat 1/write MB/s"], rows)]
+        cu = [[k, f_rate(v[("catchup", k)]), f"{v[('catchup', k)] * LINE / 1e6:.0f}",
+               f_ratio(v[("catchup", k)], v[("catchup", "local->local")]) if k != "local->local" else ""]
+              for k in ("local->local", "nats->local", "local->nats")]
+        lines += ["  " + x for x in table(["catch-up", "msg/s", "MB/s", "/ local->local"], cu)]
+        lines.append(f"  peak RSS: daemon {f_mb(v[('rss', 'daemon')])}, nats-servers "
+                     f"{f_mb(v[('rss', 'servers')])} (sum)")
+        lines.append("  runs (msg/s): NATS home 1/write " + ", ".join(f_rate(x) for x in out[(nats, "permsg")]) +
+                     "; 64 KiB " + ", ".join(f_rate(x) for x in out[(nats, "block")]) +
+                     "; raw sync 64 KiB " + ", ".join(f_rate(x) for x in out[("raw sync", "block")]) +
+                     "; raw as the home 64 KiB " + ", ".join(f_rate(x) for x in out[("raw home", "block")]))
+        rb = v[(nats, "block")] / v[("raw sync", "block")]
+        res.target(f"NATS home R{r}, 64 KiB writes within {GOAL11}x of raw JetStream sync publish",
+                   f"{rb:.2f}x of raw sync ({v[(nats, 'block')] / v[('raw async', 'block')]:.2f}x of async)",
+                   rb >= 1 / GOAL11)
+        rw = v[(nats, "warm")] / v[(loc, "warm")]
+        res.target(f"NATS home R{r}, cached read within {GOAL11}x of the local home",
+                   f"{rw:.2f}x of local", rw >= 1 / GOAL11)
+        res.data[f"11-r{r}"] = v
+    lines += [f"sizes: 1 msg/write {N11_PERMSG:,} messages of {MSG} bytes; 64 KiB writes "
+              f"{N11_BLOCK:,} messages ({N11_BLOCK * LINE / MiB:.0f} MiB; each write's complete "
+              "lines one NATS message, about 649);",
+              "  both homes written by build/bench/writer through one daemon (clusters a, b local; "
+              "n in NATS, nats_timeout_ms 30000).",
+              "raw JetStream: build/bench/natspeer publish, the same lines and batching to a fresh "
+              "stream of the same replicas, no headers (the home's chunks carry",
+              "  about 300 bytes of Sfs-* headers); sync = js_Publish, each waiting for its ack, "
+              "as a NATS-home append must before write() returns;",
+              "  sync as the home = sync with the home's expected last subject sequence and "
+              "eight Sfs-* headers, without FUSE and the daemon's consumer;",
+              f"  async = js_PublishAsync, at most {NATS_WINDOW:,} and 16 MiB unacknowledged (the "
+              "best raw figure: no write() could return that early).",
+              "cat: of the 64 KiB-write topic; cold after sync and drop_caches (the servers' "
+              "files too), cached = the second cat in a row (a NATS-home",
+              "  topic is direct_io: every read reaches the daemon, which fetches each chunk from "
+              "JetStream); cat 1/write: the one-per-write topic, second cat.",
+              "catch-up: the 64 KiB-write stream to a fresh replica, timed as figure 4 (.info of "
+              "the source, replica REPLICATING, putsPending 0).",
+              f"server: nats-server {version} on 127.0.0.1, file storage; a fresh cluster, store "
+              f"and daemon per run; median of {RUNS} runs."]
+    if not can_drop_caches():
+        lines.append("cold: not measured (writing /proc/sys/vm/drop_caches needs root)")
+    res.section(f"{title}, median of {RUNS}", lines)
+
+
 # ---- machine, output --------------------------------------------------------
 
 def machine():
@@ -1469,7 +1732,7 @@ def write_results(res, head, elapsed):
     for title, body in res.sections:
         lines += [title] + ["  " + x for x in body] + [""]
     if res.targets:
-        lines.append("Targets (issue 7; issue 13.5 for figure 4d)")
+        lines.append("Targets (issue 7; issue 13.5 for figure 4d; issue 16.6 for figure 11)")
         lines += ["  " + x for x in table(["target", "measured", "met"],
                   [[w, m, "yes" if ok else ("n/a" if ok is None else "NO")]
                    for w, m, ok in res.targets])]
@@ -1578,6 +1841,8 @@ def main():
             fig9(b, res)
         if want(10):
             fig10(b, res)
+        if want(11):
+            fig11(b, res)
     except Exception as e:     # keep what was measured; say what failed
         failed = e
         res.note(f"the run stopped early: {type(e).__name__}: {e}")

@@ -232,7 +232,6 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 	snprintf(h[3], 80, "%zu", n);
 	snprintf(h[4], 80, "%zu", b->len);
 	snprintf(h[5], 80, "%" PRIu64, own_after);
-	snprintf(h[6], 80, "%s", origin);
 	snprintf(h[7], 80, "%" PRIu64, ts);
 	natsMsg *m = NULL;
 	jsPubAck *ack = NULL;
@@ -248,8 +247,10 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		"Nats-Expected-Last-Subject-Sequence", "Sfs-Off", "Sfs-Pos", "Sfs-N",
 		"Sfs-Len", "Sfs-Own", "Sfs-Origin", "Sfs-Ts",
 	};
+	/* Sfs-Origin as given: two UUIDs and an offset of up to 20 digits do
+	 * not fit h's 80 bytes (cut there, offsets from 100000 on lost digits). */
 	for (int i = 0; i < 8 && s == NATS_OK; i++)
-		s = natsMsgHeader_Set(m, keys[i], h[i]);
+		s = natsMsgHeader_Set(m, keys[i], i == 6 ? origin : h[i]);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
 	if (s == NATS_OK && b->parts)
@@ -345,7 +346,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		char origin[80];
+		char origin[100];	/* 36 + 1 + 36 + 1 + 20 digits + NUL */
 		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, tl.own);
 		uint64_t seq = 0;
 		int p = nats_chunk_publish(nt, b, n, &tl, tl.own + n, origin, ts, writer,

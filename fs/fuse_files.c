@@ -98,21 +98,26 @@ static int store_partial(struct topic_fh *tf, const char *path)
 	return rc;
 }
 
+/* pending_commit's STORE: the open file's waiting line, as its close
+ * would store it. */
+static void store_pending(struct pending_line *pn, void *arg)
+{
+	(void)arg;
+	store_partial((struct topic_fh *)((char *)pn - offsetof(struct topic_fh, pending)), NULL);
+}
+
+/* pending_commit's INTERRUPTED: the request this thread serves. */
+static bool caller_interrupted(void)
+{
+	return request_interrupted(NULL);
+}
+
 void commit_pending(struct sfs_daemon *d, struct topic *t)
 {
-	/* Each file taken off the list comes locked (h.mu), so its release,
-	 * which takes it off the list first, waits for the store; the list's
-	 * mutex is not held while storing, which appends and may fsync. */
-	struct pending_line *pn = pending_take(&d->pending, t);
-	while (pn) {
-		struct pending_line *next = pn->next;
-		struct topic_fh *tf = (struct topic_fh *)((char *)pn -
-							  offsetof(struct topic_fh, pending));
-		pn->next = NULL;
-		store_partial(tf, NULL);
-		pthread_mutex_unlock(pn->mu);
-		pn = next;
-	}
+	/* Each file's line is stored with its lock held, so its release
+	 * waits for the store; the list's mutex is not held while storing,
+	 * which appends and may fsync (or be a round trip). */
+	pending_commit(&d->pending, t, store_pending, NULL, caller_interrupted);
 }
 
 static int open_ctl(struct sfs_daemon *d, const char *path, struct stream *s, int which,

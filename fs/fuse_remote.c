@@ -192,23 +192,27 @@ static int send_partial(struct remote_fh *rf)
 	return rc < 0 ? rc : 0;
 }
 
+/* pending_commit's STORE: a remote open file's waiting line, sent as its
+ * close would send it. */
+static void store_pending(struct pending_line *pn, void *arg)
+{
+	(void)arg;
+	send_partial((struct remote_fh *)((char *)pn - offsetof(struct remote_fh, pending)));
+}
+
+/* pending_commit's INTERRUPTED: the request this thread serves. */
+static bool caller_interrupted(void)
+{
+	return request_interrupted(NULL);
+}
+
 /* Store every waiting last line of remote topic CL/STREAM/FILE before
  * someone here looks at it (as commit_pending for a local topic). */
 static void remote_commit(struct sfs_daemon *d, struct cluster *cl, const char *stream,
 			  const char *file)
 {
-	if (!atomic_load(&d->pending.count))
-		return;
-	struct pending_line *pn = pending_take(&d->pending, pending_key(cl, stream, file));
-	while (pn) {
-		struct pending_line *next = pn->next;
-		struct remote_fh *rf = (struct remote_fh *)((char *)pn -
-							    offsetof(struct remote_fh, pending));
-		pn->next = NULL;
-		send_partial(rf);
-		pthread_mutex_unlock(pn->mu);
-		pn = next;
-	}
+	pending_commit(&d->pending, pending_key(cl, stream, file), store_pending, NULL,
+		       caller_interrupted);
 }
 
 /* List RF among the open remote topics of D (at its open). */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "logging.h"
@@ -298,12 +299,18 @@ int lines_collect(struct line_asm *la, const char *what, const char *buf, size_t
 void pending_init(struct pending_list *pl)
 {
 	pthread_mutex_init(&pl->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pl->stored, &ca);
+	pthread_condattr_destroy(&ca);
 	pl->head = NULL;
 	atomic_store(&pl->count, 0);
 }
 
 void pending_destroy(struct pending_list *pl)
 {
+	pthread_cond_destroy(&pl->stored);
 	pthread_mutex_destroy(&pl->mu);
 }
 
@@ -340,24 +347,73 @@ void pending_remove(struct pending_list *pl, struct pending_line *pn)
 	pthread_mutex_unlock(&pl->mu);
 }
 
-struct pending_line *pending_take(struct pending_list *pl, const void *key)
+/* Is an entry of KEY being stored by a committer? pl->mu held. */
+static bool key_storing(struct pending_list *pl, const void *key)
+{
+	LOCK_ASSERT_HELD(&pl->mu);
+	for (struct pending_line *pn = pl->head; pn; pn = pn->next)
+		if (pn->key == key && pn->storing)
+			return true;
+	return false;
+}
+
+void pending_commit(struct pending_list *pl, const void *key,
+		    void (*store)(struct pending_line *pn, void *arg), void *arg,
+		    bool (*interrupted)(void))
 {
 	if (atomic_load(&pl->count) == 0)
-		return NULL;
+		return;
 	struct pending_line *mine = NULL;
+	bool busy = false;
 	pthread_mutex_lock(&pl->mu);
-	struct pending_line **pp = &pl->head;
-	while (*pp) {
-		struct pending_line *pn = *pp;
-		if (pn->key != key) {
-			pp = &pn->next;
+	for (struct pending_line *pn = pl->head; pn; pn = pn->next) {
+		if (pn->key != key)
+			continue;
+		if (pn->storing) {
+			busy = true; /* another committer's: waited for below */
 			continue;
 		}
-		unlink_locked(pl, pn);
-		pthread_mutex_lock(pn->mu);	/* pending_list.mu, then fh.mu */
-		pn->next = mine;
+		/* pending_list.mu, then fh.mu: the file may be busy with its
+		 * own release storing the line; then this waits for that. */
+		pthread_mutex_lock(pn->mu);
+		pn->storing = true;
+		pn->taken = mine;
 		mine = pn;
 	}
 	pthread_mutex_unlock(&pl->mu);
-	return mine;
+	while (mine) {
+		struct pending_line *next = mine->taken;
+		mine->taken = NULL;
+		store(mine, arg);
+		/* Unlisted before its file's lock is let go (its release may
+		 * free it then). fh.mu, then pending_list.mu, the other way
+		 * round: safe, for no one locks the fh.mu of an entry marked
+		 * storing under pending_list.mu (the loop above skips it). */
+		pthread_mutex_lock(&pl->mu);
+		mine->storing = false;
+		if (mine->listed)
+			unlink_locked(pl, mine);
+		pthread_cond_broadcast(&pl->stored);
+		pthread_mutex_unlock(&pl->mu);
+		pthread_mutex_unlock(mine->mu);
+		mine = next;
+	}
+	if (!busy)
+		return;
+	/* Lines another committer is storing were closed before the caller
+	 * looked: the caller must see them, so it waits for those stores
+	 * (each bounded by its home's own timeout), in 100 ms slices that a
+	 * signal to the caller ends. */
+	pthread_mutex_lock(&pl->mu);
+	while (key_storing(pl, key) && !(interrupted && interrupted())) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&pl->stored, &pl->mu, &ts);
+	}
+	pthread_mutex_unlock(&pl->mu);
 }

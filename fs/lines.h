@@ -123,16 +123,27 @@ void lines_drop(struct line_asm *la);
  * open, read), so `printf abc >> t; cat t` shows "abc" at once.
  *
  * An open file embeds a struct pending_line; KEY is its topic.
+ *
+ * A line that one reader is storing is still listed (marked storing) until
+ * it is stored: another reader of the topic that comes meanwhile waits for
+ * it, so whoever looks after a close() sees its line, also when the store
+ * is a round trip (NATS, a remote daemon).
  */
 struct pending_line {
 	struct pending_line *next;	/* under the list's mu */
 	bool listed;			/* under the list's mu */
+	bool storing;			/* under the list's mu: a committer stores it */
+	struct pending_line *taken;	/* a committer's own chain */
 	const void *key;		/* the topic; set once at open */
 	pthread_mutex_t *mu;		/* the open file's lock */
 };
 
 struct pending_list {
-	pthread_mutex_t mu;	/* lock order: pending_list.mu, then fh.mu */
+	/* Lock order: pending_list.mu, then fh.mu; and fh.mu, then
+	 * pending_list.mu only for an entry marked storing, whose fh.mu no
+	 * one takes under pending_list.mu (pending_commit). */
+	pthread_mutex_t mu;
+	pthread_cond_t stored;	/* an entry stopped storing (CLOCK_MONOTONIC) */
 	struct pending_line *head;
 	atomic_int count;	/* listed entries; read without mu */
 };
@@ -146,12 +157,17 @@ void pending_add(struct pending_list *pl, struct pending_line *pn);
 void pending_remove(struct pending_list *pl, struct pending_line *pn);
 
 /*
- * pending_take - unlist every entry of KEY and return them chained by
- * NEXT, each with its MU locked (taken under the list's mu, so a release
- * that unlists its file first waits for the caller); the caller stores
- * each line, then unlocks its MU. NULL when there is none (one atomic load
- * when the list is empty).
+ * pending_commit - store every waiting line of KEY before the caller looks
+ * at its topic: each listed entry of KEY is marked storing and its MU
+ * locked (taken under the list's mu, so a release storing its own line
+ * first is waited for), STORE(PN, ARG) is called with MU held, then the
+ * entry is unlisted and MU unlocked. Then, if other callers were storing
+ * entries of KEY, waits until they are done, in 100 ms slices, ending
+ * early once INTERRUPTED() (may be NULL) says the caller's request was
+ * interrupted. One atomic load when the list is empty.
  */
-struct pending_line *pending_take(struct pending_list *pl, const void *key);
+void pending_commit(struct pending_list *pl, const void *key,
+		    void (*store)(struct pending_line *pn, void *arg), void *arg,
+		    bool (*interrupted)(void));
 
 #endif

@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +202,31 @@ static void test_collect(void **state)
 	lines_destroy(&la);
 }
 
+/* pending_commit's STORE for the tests: checks the entry as a store
+ * gets it, counts it, and (slow) holds the store until *release. */
+struct store_log {
+	struct pending_list *pl;
+	int n;
+	struct pending_line *seen[4];
+	atomic_int entered;
+	atomic_bool *release;
+};
+
+static void store_test(struct pending_line *pn, void *arg)
+{
+	struct store_log *log = arg;
+	assert_int_equal(pthread_mutex_trylock(pn->mu), EBUSY);	/* handed over locked */
+	pthread_mutex_lock(&log->pl->mu);
+	assert_true(pn->listed && pn->storing);	/* others still see it */
+	pthread_mutex_unlock(&log->pl->mu);
+	log->seen[log->n++] = pn;
+	atomic_fetch_add(&log->entered, 1);
+	while (log->release && !atomic_load(log->release)) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void test_pending_list(void **state)
 {
 	(void)state;
@@ -213,30 +241,108 @@ static void test_pending_list(void **state)
 		pn[i].mu = &m[i];
 		pn[i].key = i < 2 ? (void *)&key_a : (void *)&key_b;
 	}
-	assert_null(pending_take(&pl, &key_a));
+	struct store_log log = { .pl = &pl };
+	pending_commit(&pl, &key_a, store_test, &log, NULL);
+	assert_int_equal(log.n, 0);
 	pending_add(&pl, &pn[0]);
 	pending_add(&pl, &pn[0]);	/* listed once */
 	pending_add(&pl, &pn[1]);
 	pending_add(&pl, &pn[2]);
 	assert_int_equal(atomic_load(&pl.count), 3);
-	struct pending_line *got = pending_take(&pl, &key_a);
-	int n = 0;
-	for (struct pending_line *p = got; p; p = p->next) {
-		assert_true(p == &pn[0] || p == &pn[1]);
-		assert_false(p->listed);
-		assert_int_equal(pthread_mutex_trylock(p->mu), EBUSY);	/* handed out locked */
-		n++;
+	pending_commit(&pl, &key_a, store_test, &log, NULL);
+	assert_int_equal(log.n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_true(log.seen[i] == &pn[0] || log.seen[i] == &pn[1]);
+		assert_false(log.seen[i]->listed || log.seen[i]->storing);
+		assert_int_equal(pthread_mutex_trylock(log.seen[i]->mu), 0);	/* unlocked after */
+		pthread_mutex_unlock(log.seen[i]->mu);
 	}
-	assert_int_equal(n, 2);
-	pthread_mutex_unlock(&m[0]);
-	pthread_mutex_unlock(&m[1]);
+	assert_true(log.seen[0] != log.seen[1]);
 	assert_int_equal(atomic_load(&pl.count), 1);
 	pending_remove(&pl, &pn[2]);
 	pending_remove(&pl, &pn[2]);	/* not listed: nothing */
 	assert_int_equal(atomic_load(&pl.count), 0);
-	assert_null(pending_take(&pl, &key_b));
+	log.n = 0;
+	pending_commit(&pl, &key_b, store_test, &log, NULL);
+	assert_int_equal(log.n, 0);
 	for (int i = 0; i < 3; i++)
 		pthread_mutex_destroy(&m[i]);
+	pending_destroy(&pl);
+}
+
+struct committer {
+	struct pending_list *pl;
+	const void *key;
+	struct store_log *log;
+	bool (*interrupted)(void);
+	atomic_bool done;
+};
+
+static void *commit_thread(void *arg)
+{
+	struct committer *c = arg;
+	pending_commit(c->pl, c->key, store_test, c->log, c->interrupted);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static atomic_bool interrupt_now;
+static bool test_interrupted(void)
+{
+	return atomic_load(&interrupt_now);
+}
+
+/* A reader that comes while another stores a line of its topic waits for
+ * that store (the close came before it looked), and a signal ends that
+ * wait. */
+static void test_pending_wait(void **state)
+{
+	(void)state;
+	struct pending_list pl;
+	pending_init(&pl);
+	pthread_mutex_t m;
+	pthread_mutex_init(&m, NULL);
+	struct pending_line pn;
+	memset(&pn, 0, sizeof(pn));
+	int key;
+	pn.mu = &m;
+	pn.key = &key;
+	for (int round = 0; round < 2; round++) {
+		atomic_bool release = false;
+		struct store_log slow = { .pl = &pl, .release = &release };
+		struct store_log none = { .pl = &pl };
+		pending_add(&pl, &pn);
+		struct committer a = { &pl, &key, &slow, NULL, false };
+		struct committer b = { &pl, &key, &none, test_interrupted, false };
+		pthread_t ta, tb;
+		assert_int_equal(pthread_create(&ta, NULL, commit_thread, &a), 0);
+		while (!atomic_load(&slow.entered)) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		/* A stores (slowly); B comes and finds it storing */
+		assert_int_equal(pthread_create(&tb, NULL, commit_thread, &b), 0);
+		struct timespec ts = { 0, 300 * 1000000 };
+		nanosleep(&ts, NULL);
+		assert_false(atomic_load(&b.done));	/* waits for A's store */
+		assert_int_equal(none.n, 0);		/* and stores nothing itself */
+		if (round == 0) {
+			atomic_store(&release, true);	/* A's store ends: B returns */
+			pthread_join(ta, NULL);
+			pthread_join(tb, NULL);
+		} else {
+			atomic_store(&interrupt_now, true);	/* B's caller is signalled */
+			pthread_join(tb, NULL);
+			assert_false(atomic_load(&a.done));
+			atomic_store(&release, true);
+			pthread_join(ta, NULL);
+			atomic_store(&interrupt_now, false);
+		}
+		assert_true(atomic_load(&b.done));
+		assert_int_equal(slow.n, 1);
+		assert_false(pn.listed);
+	}
+	pthread_mutex_destroy(&m);
 	pending_destroy(&pl);
 }
 
@@ -250,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_failed_append_changes_nothing),
 		cmocka_unit_test(test_collect),
 		cmocka_unit_test(test_pending_list),
+		cmocka_unit_test(test_pending_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+25-readers.bats

@@ -56,7 +56,8 @@ struct sfs_cluster_conf {
 	char *nats, *nats_creds, *nats_tls_cert, *nats_tls_key, *nats_tls_ca;
 	int nats_replicas;
 	uint64_t nats_timeout_ms;
-	int nats_lines[7];
+	uint64_t nats_cache;	/* bytes of fetched chunks kept in memory */
+	int nats_lines[8];
 	int line;		/* line of the [cluster] header, for messages */
 };
 

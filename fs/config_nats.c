@@ -13,13 +13,16 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_values.h"
 #include "util/hostport.h"
 
-enum nats_key { NK_NATS, NK_CREDS, NK_CERT, NK_KEY, NK_CA, NK_REPLICAS, NK_TIMEOUT, NK_COUNT };
+enum nats_key {
+	NK_NATS, NK_CREDS, NK_CERT, NK_KEY, NK_CA, NK_REPLICAS, NK_TIMEOUT, NK_CACHE, NK_COUNT
+};
 
 static const char *const key_names[NK_COUNT] = {
 	"nats", "nats_creds", "nats_tls_cert", "nats_tls_key", "nats_tls_ca",
-	"nats_replicas", "nats_timeout_ms",
+	"nats_replicas", "nats_timeout_ms", "nats_cache",
 };
 
 /* DIR/P, or P when absolute: malloc'd or NULL. */
@@ -130,6 +133,16 @@ int config_nats_key(struct sfs_cluster_conf *cc, const char *secname, const char
 	case NK_CERT: str = &cc->nats_tls_cert; break;
 	case NK_KEY: str = &cc->nats_tls_key; break;
 	case NK_CA: str = &cc->nats_tls_ca; break;
+	case NK_CACHE: {
+		uint64_t bytes;
+		if (!config_parse_size(value, &bytes) || bytes > SFS_NATS_CACHE_MAX) {
+			snprintf(msg, n, "%s: bad value '%s' for 'nats_cache' (expected a size "
+				 "such as 64M, 0 to 64G)", secname, value);
+			return -EINVAL;
+		}
+		cc->nats_cache = bytes;
+		return 0;
+	}
 	case NK_REPLICAS:
 	case NK_TIMEOUT:
 		errno = 0;
@@ -182,6 +195,8 @@ int config_nats_check(struct sfs_config *cfg, char *msg, size_t n)
 		}
 		if (c->nats && !c->nats_timeout_ms)
 			c->nats_timeout_ms = SFS_NATS_TIMEOUT_MS;
+		if (c->nats && !l[NK_CACHE])
+			c->nats_cache = SFS_NATS_CACHE;
 	}
 	return 0;
 }

@@ -9,6 +9,8 @@
  *   nats_replicas = 1..5      JetStream replicas (default: 3 when the NATS
  *                             cluster has 3 servers or more, else 1)
  *   nats_timeout_ms = 100..600000   bound of every wait on NATS (5000)
+ *   nats_cache = SIZE         bytes of fetched chunks kept in memory for
+ *                             the next readers (64M; 0: none)
  * config.c hands every cluster key whose name begins with "nats" here, and
  * calls config_nats_check once the whole file is read.
  */
@@ -22,6 +24,9 @@ struct sfs_cluster_conf;
 
 /* The default of nats_timeout_ms (milliseconds). */
 #define SFS_NATS_TIMEOUT_MS 5000
+/* The default of nats_cache (bytes), and its largest value. */
+#define SFS_NATS_CACHE (64ULL << 20)
+#define SFS_NATS_CACHE_MAX (64ULL << 30)
 /* At most this many URLs in one nats = value. */
 #define SFS_NATS_MAX_URLS 16
 

@@ -410,6 +410,7 @@ static void nc_close(struct cluster *cl)
 	pthread_cond_destroy(&nc->closed_cv);
 	pthread_mutex_destroy(&nc->grave_mu);
 	pthread_mutex_destroy(&nc->statfs_mu);
+	nats_cache_free(&nc->cache);
 	free(nc);
 	cl->home = NULL;
 }
@@ -628,6 +629,15 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 	pthread_cond_init(&nc->closed_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	nc->timeout_ms = (int64_t)(cc->nats_timeout_ms ? cc->nats_timeout_ms : SFS_NATS_TIMEOUT_MS);
+	if (nats_cache_init(&nc->cache, cc->nats_cache) < 0) {
+		pthread_mutex_destroy(&nc->closed_mu);
+		pthread_mutex_destroy(&nc->grave_mu);
+		pthread_mutex_destroy(&nc->statfs_mu);
+		pthread_cond_destroy(&nc->closed_cv);
+		free(nc);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	cl->ops = &nats_cluster_ops;
 	cl->home = nc;
 	cl->home_name = "nats";

@@ -36,6 +36,7 @@
 
 #include "cluster.h"
 #include "stream.h"
+#include "natscache.h"
 #include "topic.h"
 
 /* The NATS home, for the daemon's table of homes (fs/main.c). */
@@ -98,6 +99,7 @@ struct nats_cluster {
 	uint64_t statfs_at_ns;		/* when asked last, mono_ns; 0: never */
 	uint64_t statfs_used;		/* bytes stored, every replica */
 	int64_t statfs_max;		/* the account's max_storage, -1: none */
+	struct nats_cache cache;	/* fetched chunks and parts (natscache.h) */
 };
 
 /* The parts of a chunk longer than one NATS message (its head's

@@ -352,6 +352,10 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		int p = nats_chunk_publish(nt, b, n, &tl, tl.own + n, origin, ts, writer,
 					   deadline, &seq);
 		if (p == 0) {
+			/* Its bytes are what sequence SEQ holds for good: the
+			 * next readers here (tail -f) need no fetch. */
+			if (!b->parts && seq)
+				nats_cache_put(&nt->nc->cache, t->stream_uuid, seq, b->data, b->len);
 			nats_wait_indexed(td, seq, deadline);
 			rc = 0;
 			break;
@@ -447,9 +451,18 @@ static ssize_t nt_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		struct nats_piece c;
 		nats_piece_at(&td->c[find_chunk(td, at, true)], at, &c);
 		pthread_mutex_unlock(&td->mu);
-		/* The hint keeps the last piece read by this open file. */
+		size_t from = (size_t)(at - c.pos), k = c.len - from;
+		if (k > size - done)
+			k = size - done;
+		/* The hint keeps the last piece read by this open file; the
+		 * cluster's cache, pieces any reader fetched (natscache.h). */
 		uint8_t *data = NULL;
 		bool cached = hint && hint->valid && hint->ahead && hint->ahead_seg == c.seq;
+		if (!cached &&
+		    nats_cache_read(&nt->nc->cache, t->stream_uuid, c.seq, c.len, from, buf + done, k)) {
+			done += k;
+			continue;
+		}
 		if (cached) {
 			data = hint->ahead;
 		} else {
@@ -460,6 +473,7 @@ static ssize_t nt_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 				free(data);
 				return done ? (ssize_t)done : rc == -ENOENT ? 0 : rc;
 			}
+			nats_cache_put(&nt->nc->cache, t->stream_uuid, c.seq, data, c.len);
 			if (hint) {
 				free(hint->ahead);
 				hint->ahead = data;
@@ -469,9 +483,6 @@ static ssize_t nt_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 				hint->valid = true;
 			}
 		}
-		size_t from = (size_t)(at - c.pos), k = c.len - from;
-		if (k > size - done)
-			k = size - done;
 		memcpy(buf + done, data + from, k);
 		done += k;
 		if (!hint)
@@ -503,7 +514,19 @@ static int nt_read_batch(struct topic *t, uint64_t from, size_t max_msgs, size_t
 		bool nomem = c.parts && !(c.parts = nats_parts_dup(c.parts));
 		pthread_mutex_unlock(&td->mu);
 		uint8_t *data = NULL;
-		rc = nomem ? -ENOMEM : nats_chunk_fetch(nt, &c, &data);
+		if (nomem) {
+			rc = -ENOMEM;
+		} else if (!c.parts && (data = malloc(c.len ? c.len : 1)) &&
+			   nats_cache_read(&nt->nc->cache, t->stream_uuid, c.seq, c.len, 0, data,
+					   c.len)) {
+			rc = 0; /* kept by the cache (natscache.h) */
+		} else {
+			free(data);
+			data = NULL;
+			rc = nats_chunk_fetch(nt, &c, &data);
+			if (rc == 0 && !c.parts)
+				nats_cache_put(&nt->nc->cache, t->stream_uuid, c.seq, data, c.len);
+		}
 		free(c.parts);
 		if (rc < 0) {
 			rc = rc == -ENOENT ? 0 : rc;

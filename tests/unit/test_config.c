@@ -435,6 +435,7 @@ static void test_nats(void **state)
 		"nats_tls_ca = ca.pem\n"
 		"nats_replicas = 3\n"
 		"nats_timeout_ms = 250\n"
+		"nats_cache = 1G\n"
 		"[cluster osaka]\n"
 		"nats = nats://127.0.0.1:4222\n", &cfg);
 	assert_int_equal(cfg.nclusters, 2);
@@ -446,6 +447,7 @@ static void test_nats(void **state)
 	assert_string_equal(t->nats_tls_ca, in_tmp("ca.pem"));
 	assert_int_equal(t->nats_replicas, 3);
 	assert_int_equal(t->nats_timeout_ms, 250);
+	assert_int_equal(t->nats_cache, 1ULL << 30);
 	char **urls;
 	int n = config_nats_urls(t, &urls);
 	assert_int_equal(n, 3);
@@ -458,7 +460,11 @@ static void test_nats(void **state)
 	/* defaults */
 	assert_int_equal(o->nats_replicas, 0);
 	assert_int_equal(o->nats_timeout_ms, SFS_NATS_TIMEOUT_MS);
+	assert_int_equal(o->nats_cache, SFS_NATS_CACHE);
 	assert_null(o->nats_creds);
+	config_free(&cfg);
+	load_ok("mount.conf", "[cluster tokyo]\nnats = nats://h:1\nnats_cache = 0\n", &cfg);
+	assert_int_equal(cfg.clusters[0].nats_cache, 0);
 	config_free(&cfg);
 
 	expect_error("[cluster t]\nnats = 127.0.0.1:4222\n", 2, "[cluster t]", "'nats'",
@@ -476,6 +482,12 @@ static void test_nats(void **state)
 		     "'nats_timeout_ms'", "100 to 600000", END);
 	expect_error("[cluster t]\nnats = nats://h:1\nnats_timeout_ms = 1s\n", 3,
 		     "'nats_timeout_ms'", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_cache = 65G\n", 3,
+		     "'nats_cache'", "0 to 64G", END);
+	expect_error("[cluster t]\nnats = nats://h:1\nnats_cache = lots\n", 3,
+		     "'nats_cache'", END);
+	expect_error("[cluster t]\ndata = /d\nnats_cache = 1M\n", 3,
+		     "'nats_cache' without 'nats'", END);
 	expect_error("[cluster t]\nnats = nats://h:1\nnats_tls = x\n", 3,
 		     "unknown key 'nats_tls'", END);
 	expect_error("[cluster t]\nnats = nats://h:1\nnats_creds =\n", 3,

@@ -1,0 +1,231 @@
+/*
+ * natscache.c - the pieces cache of the NATS home (natscache.h): why a
+ * piece never goes stale is at the top of natscache.h.
+ *
+ * Layout: NATS_CACHE_SHARDS shards chosen by a hash of (stream UUID,
+ * sequence); each a chained hash table (power-of-two slots, doubled when
+ * it holds more entries than slots) and a doubly linked LRU list, with
+ * its own byte count and budget. Invariants, checked by assertions:
+ * a shard's bytes are the sum of its entries' lengths, and at most its
+ * budget once a put returns.
+ */
+#include "natscache.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nats_cached {
+	struct nats_cached *chain;	/* the next in its hash slot */
+	struct nats_cached *prev, *next;	/* LRU: prev is more recent */
+	uuid_t stream;
+	uint64_t seq;
+	size_t len;
+	uint8_t data[];
+};
+
+/* A 64-bit mix of the key (splitmix64's finaliser over the UUID's words
+ * and the sequence). */
+static uint64_t key_hash(const uuid_t stream, uint64_t seq)
+{
+	uint64_t a, b;
+	memcpy(&a, stream, 8);
+	memcpy(&b, stream + 8, 8);
+	uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ (seq * 0xbf58476d1ce4e5b9ULL);
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+int nats_cache_init(struct nats_cache *c, uint64_t budget)
+{
+	memset(c, 0, sizeof(*c));
+	c->shard_budget = budget / NATS_CACHE_SHARDS;
+	for (int i = 0; i < NATS_CACHE_SHARDS; i++) {
+		struct nats_cache_shard *s = &c->shard[i];
+		pthread_mutex_init(&s->mu, NULL);
+		s->nslots = 64;
+		if (!(s->slots = calloc(s->nslots, sizeof(*s->slots)))) {
+			nats_cache_free(c);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void nats_cache_free(struct nats_cache *c)
+{
+	for (int i = 0; i < NATS_CACHE_SHARDS; i++) {
+		struct nats_cache_shard *s = &c->shard[i];
+		for (struct nats_cached *e = s->lru_head, *next; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+		free(s->slots);
+		s->slots = NULL;
+		s->lru_head = s->lru_tail = NULL;
+		s->n = 0;
+		s->bytes = 0;
+		pthread_mutex_destroy(&s->mu);
+	}
+}
+
+/* The shard of a key hashed H, and the slot in it. */
+static struct nats_cache_shard *shard_of(struct nats_cache *c, uint64_t h)
+{
+	return &c->shard[h % NATS_CACHE_SHARDS];
+}
+
+static size_t slot_of(const struct nats_cache_shard *s, uint64_t h)
+{
+	return (size_t)(h / NATS_CACHE_SHARDS) & (s->nslots - 1);
+}
+
+/* The entry of the key in S, or NULL. mu held. */
+static struct nats_cached *find(struct nats_cache_shard *s, uint64_t h, const uuid_t stream,
+				uint64_t seq)
+{
+	for (struct nats_cached *e = s->slots[slot_of(s, h)]; e; e = e->chain)
+		if (e->seq == seq && !uuid_compare(e->stream, stream))
+			return e;
+	return NULL;
+}
+
+static void lru_unlink(struct nats_cache_shard *s, struct nats_cached *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		s->lru_head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		s->lru_tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct nats_cache_shard *s, struct nats_cached *e)
+{
+	e->prev = NULL;
+	e->next = s->lru_head;
+	if (s->lru_head)
+		s->lru_head->prev = e;
+	s->lru_head = e;
+	if (!s->lru_tail)
+		s->lru_tail = e;
+}
+
+/* Take E out of its hash slot. mu held. */
+static void unchain(struct nats_cache_shard *s, struct nats_cached *e)
+{
+	struct nats_cached **p = &s->slots[slot_of(s, key_hash(e->stream, e->seq))];
+	while (*p != e)
+		p = &(*p)->chain;
+	*p = e->chain;
+}
+
+/* Twice the slots, every entry moved; nothing changes without memory. */
+static void grow(struct nats_cache_shard *s)
+{
+	size_t n = s->nslots * 2;
+	struct nats_cached **v = calloc(n, sizeof(*v));
+	if (!v)
+		return;
+	struct nats_cached **old = s->slots;
+	size_t oldn = s->nslots;
+	s->slots = v;
+	s->nslots = n;
+	for (size_t i = 0; i < oldn; i++)
+		for (struct nats_cached *e = old[i], *next; e; e = next) {
+			next = e->chain;
+			size_t k = slot_of(s, key_hash(e->stream, e->seq));
+			e->chain = v[k];
+			v[k] = e;
+		}
+	free(old);
+}
+
+void nats_cache_put(struct nats_cache *c, const uuid_t stream, uint64_t seq, const void *data,
+		    size_t len)
+{
+	if (!c->shard_budget || len > c->shard_budget / 8)
+		return;
+	uint64_t h = key_hash(stream, seq);
+	struct nats_cache_shard *s = shard_of(c, h);
+	/* Copied before the lock: the lock guards pointers, never a copy of
+	 * this size. */
+	struct nats_cached *e = malloc(sizeof(*e) + (len ? len : 1));
+	if (!e)
+		return;
+	uuid_copy(e->stream, stream);
+	e->seq = seq;
+	e->len = len;
+	e->chain = e->prev = e->next = NULL;
+	memcpy(e->data, data, len);
+	struct nats_cached *evicted = NULL;
+	pthread_mutex_lock(&s->mu); /* leaf */
+	if (find(s, h, stream, seq)) {
+		pthread_mutex_unlock(&s->mu);
+		free(e);
+		return;
+	}
+	if (s->n >= s->nslots)
+		grow(s);
+	size_t k = slot_of(s, h);
+	e->chain = s->slots[k];
+	s->slots[k] = e;
+	lru_push(s, e);
+	s->n++;
+	s->bytes += len;
+	while (s->bytes > c->shard_budget) {
+		struct nats_cached *old = s->lru_tail;
+		assert(old && old != e); /* E alone fits: an eighth of the budget */
+		lru_unlink(s, old);
+		unchain(s, old);
+		s->n--;
+		assert(s->bytes >= old->len);
+		s->bytes -= old->len;
+		old->next = evicted; /* freed after the unlock */
+		evicted = old;
+	}
+	assert(s->bytes <= c->shard_budget);
+	pthread_mutex_unlock(&s->mu);
+	while (evicted) {
+		struct nats_cached *next = evicted->next;
+		free(evicted);
+		evicted = next;
+	}
+}
+
+bool nats_cache_read(struct nats_cache *c, const uuid_t stream, uint64_t seq, size_t len,
+		     size_t from, void *dst, size_t n)
+{
+	if (!c->shard_budget || from > len || n > len - from)
+		return false;
+	uint64_t h = key_hash(stream, seq);
+	struct nats_cache_shard *s = shard_of(c, h);
+	pthread_mutex_lock(&s->mu); /* leaf */
+	struct nats_cached *e = find(s, h, stream, seq);
+	bool hit = e && e->len == len;
+	if (hit) {
+		memcpy(dst, e->data + from, n);
+		lru_unlink(s, e);
+		lru_push(s, e);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return hit;
+}
+
+uint64_t nats_cache_bytes(struct nats_cache *c)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < NATS_CACHE_SHARDS; i++) {
+		pthread_mutex_lock(&c->shard[i].mu); /* leaf */
+		sum += c->shard[i].bytes;
+		pthread_mutex_unlock(&c->shard[i].mu);
+	}
+	return sum;
+}

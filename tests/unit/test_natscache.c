@@ -1,0 +1,165 @@
+/*
+ * test_natscache.c - unit tests of the NATS home's pieces cache
+ * (fs/nats/natscache.h): a piece is found only under its own data stream
+ * and sequence and length, the budget holds with the least recently used
+ * pieces leaving first, a piece too big for it is not kept, and readers
+ * and writers on several threads at once only ever copy the bytes the
+ * key names (each piece's bytes are a function of its key, so a torn,
+ * stale or misplaced copy shows).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/nats/natscache.h"
+
+/* The bytes of piece (STREAM, SEQ): LEN bytes made from both. */
+static void piece_bytes(const uuid_t stream, uint64_t seq, uint8_t *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(stream[i % 16] ^ (seq * 31 + i * 7) ^ (seq >> 8));
+}
+
+static void test_key_and_length(void **state)
+{
+	(void)state;
+	struct nats_cache c;
+	assert_int_equal(nats_cache_init(&c, 1 << 20), 0);
+	uuid_t a, b;
+	uuid_generate(a);
+	uuid_generate(b);
+	uint8_t data[100], got[100];
+	piece_bytes(a, 7, data, sizeof(data));
+	nats_cache_put(&c, a, 7, data, sizeof(data));
+	assert_int_equal(nats_cache_bytes(&c), 100);
+	/* the whole piece, and a slice of it */
+	assert_true(nats_cache_read(&c, a, 7, 100, 0, got, 100));
+	assert_memory_equal(got, data, 100);
+	memset(got, 0, sizeof(got));
+	assert_true(nats_cache_read(&c, a, 7, 100, 40, got, 10));
+	assert_memory_equal(got, data + 40, 10);
+	/* another stream's sequence 7, another sequence, another length:
+	 * not this piece; nothing is copied */
+	memset(got, 0xaa, sizeof(got));
+	assert_false(nats_cache_read(&c, b, 7, 100, 0, got, 100));
+	assert_false(nats_cache_read(&c, a, 8, 100, 0, got, 100));
+	assert_false(nats_cache_read(&c, a, 7, 99, 0, got, 99));
+	for (size_t i = 0; i < sizeof(got); i++)
+		assert_int_equal(got[i], 0xaa);
+	/* a slice past the piece's end is refused */
+	assert_false(nats_cache_read(&c, a, 7, 100, 95, got, 10));
+	assert_false(nats_cache_read(&c, a, 7, 100, 101, got, 0));
+	/* a second put of the same piece keeps one copy */
+	nats_cache_put(&c, a, 7, data, sizeof(data));
+	assert_int_equal(nats_cache_bytes(&c), 100);
+	nats_cache_free(&c);
+}
+
+static void test_budget_and_lru(void **state)
+{
+	(void)state;
+	struct nats_cache c;
+	/* 16 shards of 64 KiB: pieces of 4 KiB, 16 per shard at most */
+	assert_int_equal(nats_cache_init(&c, 16 * 65536), 0);
+	uuid_t s;
+	uuid_generate(s);
+	static uint8_t data[4096], got[4096];
+	for (uint64_t seq = 1; seq <= 2000; seq++) {
+		piece_bytes(s, seq, data, sizeof(data));
+		nats_cache_put(&c, s, seq, data, sizeof(data));
+		assert_true(nats_cache_bytes(&c) <= 16 * 65536);
+		/* piece 1 is read after every put: always the most recent */
+		piece_bytes(s, 1, data, sizeof(data));
+		assert_true(nats_cache_read(&c, s, 1, sizeof(got), 0, got, sizeof(got)));
+		assert_memory_equal(got, data, sizeof(got));
+	}
+	/* the newest are there, the oldest (but piece 1) are gone */
+	assert_true(nats_cache_read(&c, s, 2000, sizeof(got), 0, got, sizeof(got)));
+	assert_false(nats_cache_read(&c, s, 2, sizeof(got), 0, got, sizeof(got)));
+	assert_true(nats_cache_bytes(&c) > 8 * 65536);
+	/* a piece over an eighth of a shard's budget is not kept */
+	static uint8_t big[65536 / 8 + 1];
+	nats_cache_put(&c, s, 5000, big, sizeof(big));
+	assert_false(nats_cache_read(&c, s, 5000, sizeof(big), 0, big, 1));
+	nats_cache_free(&c);
+	/* budget 0: the cache keeps nothing */
+	assert_int_equal(nats_cache_init(&c, 0), 0);
+	nats_cache_put(&c, s, 1, data, 10);
+	assert_false(nats_cache_read(&c, s, 1, 10, 0, got, 10));
+	assert_int_equal(nats_cache_bytes(&c), 0);
+	nats_cache_free(&c);
+}
+
+struct worker {
+	struct nats_cache *c;
+	const uuid_t *streams;
+	unsigned seed;
+	int hits, bad;
+};
+
+/* Puts and reads of random pieces of 3 streams; every copy checked. */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t data[2048], got[2048];
+	for (int i = 0; i < 20000; i++) {
+		unsigned r = (unsigned)rand_r(&w->seed);
+		const unsigned char *s = w->streams[r % 3];
+		uint64_t seq = 1 + (r / 3) % 500;
+		size_t len = 1 + seq * 3 % 2000; /* a length per piece, as the index gives */
+		piece_bytes(s, seq, data, len);
+		if (r & 0x10000) {
+			nats_cache_put(w->c, s, seq, data, len);
+		} else {
+			size_t from = (r >> 4) % len, n = len - from;
+			if (nats_cache_read(w->c, s, seq, len, from, got, n)) {
+				w->hits++;
+				if (memcmp(got, data + from, n))
+					w->bad++;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	struct nats_cache c;
+	/* small enough that pieces are evicted all along */
+	assert_int_equal(nats_cache_init(&c, 16 * 40000), 0);
+	uuid_t streams[3];
+	for (int i = 0; i < 3; i++)
+		uuid_generate(streams[i]);
+	pthread_t th[6];
+	struct worker w[6];
+	for (int i = 0; i < 6; i++) {
+		w[i] = (struct worker){ &c, (const uuid_t *)streams, (unsigned)i * 7919 + 1, 0, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	int hits = 0;
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+		hits += w[i].hits;
+	}
+	assert_true(hits > 1000); /* the reads did meet pieces */
+	assert_true(nats_cache_bytes(&c) <= 16 * 40000);
+	nats_cache_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_and_length),
+		cmocka_unit_test(test_budget_and_lru),
+		cmocka_unit_test(test_threads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -417,6 +417,7 @@ static void ns_destroy(struct stream *s)
 	struct nats_stream *st = st_of(s);
 	if (!st)
 		return;
+	nats_status_forget(st);
 	s->home = NULL;
 	if (!st->sub) {
 		free_stream_home(st);
@@ -466,6 +467,7 @@ static const struct stream_ops nats_stream_ops = {
 	.positions_read = ns_positions_read,
 	.positions_replace = ns_positions_replace,
 	.lanes_epoch = ns_lanes_epoch,
+	.status_changed = nats_status_changed,
 	.destroy = ns_destroy,
 };
 

@@ -285,6 +285,7 @@ ms_write() {
 		ms=$(ms_write "$M2/tokyo/s/t" "p-$i")
 		[ "$ms" -lt 1000 ]
 	done
+	# (published within 150 ms; 2 s leave room for a loaded machine)
 	wait_for -t 2 same_status 'state=PAUSED pending=10 uptodate=false bytes=41' || { show_both; false; }
 	# resumed: the holder copies them; the second daemon shows it caught
 	# up within a second (its own positions never moved)
@@ -323,4 +324,17 @@ ms_write() {
 	[ "$ms" -lt 1000 ]
 	[ "$(nmsg "$M/paris/s/t")" -eq 33 ]
 	grep -q 'synchronous replica /paris/s has caught up' "$TMP/streamfs2.log"
+	# a write on the holder that times out: degraded there, and so on
+	# the other daemon too
+	: >"$M/paris/s/.upstreams"
+	echo y >>"$M/tokyo/s/u"
+	wait_for -t 5 same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
+		{ show_both; false; }
+	# a daemon that starts reads the published status with the rest of
+	# the bucket: the holder's right from its start, not a state of its
+	# own from the saved positions
+	stop_second
+	start_second
+	same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
+		{ show_both; false; }
 }

@@ -168,7 +168,9 @@ int positions_load(struct stream *s)
 			p->offset = meta_int(tv, "offset", 0);
 			p->vpos = meta_int(tv, "vpos", 0);
 		}
-		if (!r->conf.paused)
+		/* A state another daemon published stays (replstatus.c):
+		 * the lanes here set their own at their first pass. */
+		if (!r->conf.paused && !r->imported)
 			r->state = r->copied ? REPLICA_STATE_REPLICATING :
 					       REPLICA_STATE_COPY_IN_PROGRESS;
 	}

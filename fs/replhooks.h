@@ -149,8 +149,11 @@ struct repl_hooks {
 	 * status_import - STATUS (status_export's, on the daemon that runs
 	 * S's lanes) is what S's replicas show here; the positions it names
 	 * move, and writers waiting for a synchronous replica are woken.
-	 * Replicas it does not name, and a STATUS that is not one, are left
-	 * alone. Caller holds S's lock.
+	 * With "notice": true, STATUS is another daemon's after a write there
+	 * timed out, sent to the daemon that runs the lanes: only the
+	 * replicas it names degraded become so here. Replicas it does not
+	 * name, and a STATUS that is not one, are left alone. Caller holds
+	 * S's lock.
 	 */
 	void (*status_import)(void *arg, struct stream *s, json_t *status);
 };

@@ -121,8 +121,10 @@ const char *replica_state_name(enum replica_state st);
  * status_import hooks (fs/replhooks.h): the status of S's replicas as
  * JSON, a new reference or NULL (out of memory); and such a status,
  * published by the daemon that runs S's lanes, applied here (positions
- * only move where its incarnation says; waiting writers woken). Caller
- * holds S's lock. replication/replstatus.c, docs/nats.md.
+ * only move where its incarnation says; waiting writers woken); or, when
+ * it says "notice", another daemon's status after a write there timed
+ * out: the replicas it names degraded are degraded here. Caller holds
+ * S's lock. replication/replstatus.c, docs/nats.md.
  */
 json_t *replstatus_export(struct stream *s);
 void replstatus_import(struct stream *s, json_t *status);

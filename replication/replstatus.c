@@ -18,6 +18,12 @@
  * moving. A status lost on its way is made good by the next one, which
  * names the same positions.
  *
+ * A daemon whose write timed out waiting for a synchronous replica
+ * sends its status the other way, as a notice ("notice": true): the
+ * daemon that runs the lanes takes only the degraded flags from it, so
+ * that the replica is degraded on every daemon, as it is cleared on
+ * every daemon once the lanes have caught up.
+ *
  * Why importing positions is safe: a position only says how far the
  * replica has applied; the exporter's are never ahead of what the
  * replica holds, so neither are the ones taken from it. When this
@@ -156,11 +162,40 @@ static void import_one(struct stream *s, struct replica *r, json_t *v)
 	r->imported = true;
 }
 
+/* A notice from a daemon whose write timed out (NOTICE of the status):
+ * the replicas it names degraded are degraded here, the lanes' daemon,
+ * and so everywhere; the lanes look at once, to clear it if they have
+ * caught up meanwhile. */
+static void import_notice(struct stream *s, json_t *status)
+{
+	size_t i;
+	json_t *v;
+	bool any = false;
+	json_array_foreach(json_object_get(status, "replicas"), i, v) {
+		struct replica *r = replica_by_name(s, meta_str(v, "cluster", ""),
+						    meta_str(v, "stream", ""));
+		if (!r || r->degraded || !r->conf.synchronous || !meta_bool(v, "degraded", false))
+			continue;
+		r->degraded = true;
+		any = true;
+		log_warn("/%s/%s: synchronous replica /%s/%s: a write on another daemon timed out waiting for it: degraded, replicating asynchronously until it catches up",
+			 s->cluster->name, s->name, r->conf.cluster, r->conf.stream);
+	}
+	if (any) {
+		stream_status_changed(s, false);
+		stream_touch_replication(s);
+	}
+}
+
 void replstatus_import(struct stream *s, json_t *status)
 {
 	LOCK_ASSERT_HELD(&s->lock);
 	if (meta_int(status, "format", 0) != 1)
 		return;
+	if (meta_bool(status, "notice", false)) {
+		import_notice(s, status);
+		return;
+	}
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(status, "replicas"), i, v) {

@@ -468,6 +468,8 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	kvStore_Purge(nc->kv, pkey, NULL);
 	snprintf(pkey, sizeof(pkey), "r.%s", u);
 	kvStore_Purge(nc->kv, pkey, NULL);
+	snprintf(pkey, sizeof(pkey), "g.%s", u);
+	kvStore_Purge(nc->kv, pkey, NULL);
 	return 0;
 }
 

@@ -394,8 +394,11 @@ void nats_status_stop(struct nats_cluster *nc);
 void nats_status_free(struct nats_cluster *nc);
 
 /* nats_status_changed - the status_changed operation of a NATS stream
- * (fs/stream.h): S's status is published within NATS_STATUS_MS of the
- * last time, at once with NOW. Never blocks. */
+ * (fs/stream.h): on the lease holder, S's status is published within
+ * NATS_STATUS_MS of the last time, at once with NOW; on another daemon
+ * (a write there timed out waiting for a synchronous replica) this
+ * daemon's status of S goes to the holder as a notice, key g.<uuid>.
+ * Never blocks. */
 void nats_status_changed(struct stream *s, bool now);
 
 /* nats_status_forget - S's home state ST goes (its destroy): its entry is
@@ -405,8 +408,9 @@ void nats_status_forget(struct nats_stream *st);
 /*
  * nats_status_event - the watcher's entry E of key r.<stream uuid>: the
  * status another daemon published is applied to that stream's replicas
- * here (repl_status_import), unless this daemon holds the lease itself.
- * LOCKED: the caller holds the namespace lock (start-up).
+ * here (repl_status_import), unless this daemon holds the lease itself;
+ * or of key g.<stream uuid>, another daemon's notice, applied only by the
+ * holder. LOCKED: the caller holds the namespace lock (start-up).
  */
 void nats_status_event(struct nats_cluster *nc, kvEntry *e, bool locked);
 

@@ -8,6 +8,15 @@
  * that waits for a synchronous replica sees its positions move
  * (docs/nats.md, "Replication status on every daemon").
  *
+ * Degraded everywhere: a write on a daemon without the lease that times
+ * out waiting for a synchronous replica marks it degraded there
+ * (replication/syncwait.c) and sends that daemon's status as a notice,
+ * key g.<stream uuid>; the holder's watcher marks the replicas it names
+ * degraded, so that its next status shows them degraded everywhere,
+ * until its lanes have caught up. A notice lost (NATS away, overwritten
+ * by another daemon's before the holder saw it) leaves the replica
+ * degraded on the daemon whose write timed out only.
+ *
  * Publishing: the lanes mark a stream (nats_status_changed, the stream
  * op status_changed) each time its status may have moved; one thread per
  * cluster puts the status (replication's status_export, fs/replhooks.h)
@@ -35,6 +44,7 @@ struct nats_status_entry {
 	uuid_t uuid;		/* of the stream */
 	bool dirty;		/* to publish */
 	bool now;		/* at once: a synchronous replica moved */
+	bool notice;		/* a write here timed out: tell the holder */
 	bool gone;		/* its stream was destroyed: free it */
 	uint64_t last_ns;	/* the last put tried (mono_ns), 0 none */
 	/* The publisher thread's alone: */
@@ -42,12 +52,13 @@ struct nats_status_entry {
 	uint64_t last_epoch;	/* the lease it was put under */
 };
 
-/* The key of the status of stream U into KEY (64 bytes). */
-static void status_key(const uuid_t u, char *key)
+/* The key of the status of stream U into KEY (64 bytes): the holder's
+ * (PREFIX "r"), or another daemon's notice of a degradation ("g"). */
+static void status_key(const char *prefix, const uuid_t u, char *key)
 {
 	char us[37];
 	uuid_unparse(u, us);
-	snprintf(key, 64, "r.%s", us);
+	snprintf(key, 64, "%s.%s", prefix, us);
 }
 
 void nats_status_changed(struct stream *s, bool now)
@@ -56,8 +67,11 @@ void nats_status_changed(struct stream *s, bool now)
 	if (!st)
 		return;
 	struct nats_cluster *nc = st->nc;
-	if (!nc->status_init || !nats_lease_epoch(nc))
-		return; /* another daemon runs the lanes and publishes */
+	if (!nc->status_init)
+		return;
+	/* Not the holder: only a write that timed out here changes a
+	 * status here, and the holder is told (a notice). */
+	bool holder = nats_lease_epoch(nc) != 0;
 	pthread_mutex_lock(&nc->status_mu);
 	struct nats_status_entry *e = st->sentry;
 	if (!e && nc->nstatus == nc->status_cap) {
@@ -73,11 +87,14 @@ void nats_status_changed(struct stream *s, bool now)
 		nc->status[nc->nstatus++] = e;
 		st->sentry = e;
 	}
-	if (e) {
+	if (e && holder) {
 		e->dirty = true;
 		e->now |= now;
-		pthread_cond_signal(&nc->status_cv);
+	} else if (e) {
+		e->notice = true;
 	}
+	if (e)
+		pthread_cond_signal(&nc->status_cv);
 	/* Out of memory: this change is not shown elsewhere; the next may. */
 	pthread_mutex_unlock(&nc->status_mu);
 }
@@ -94,6 +111,42 @@ void nats_status_forget(struct nats_stream *st)
 	pthread_mutex_unlock(&nc->status_mu);
 }
 
+/* E's stream's status as this daemon has it (NOTICE: marked as a
+ * notice), as text, or NULL (the stream is gone, out of memory). */
+static char *status_text(struct nats_cluster *nc, struct nats_status_entry *e, bool notice)
+{
+	struct stream *s = nats_stream_by_uuid(nc->cl, e->uuid, false);
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&s->lock);
+	json_t *j = s->deleted ? NULL : repl_status_export(nc->cl->ns, s);
+	pthread_mutex_unlock(&s->lock);
+	stream_put(s);
+	if (j)
+		json_object_set_new(j, "holder", json_string(nc->instance));
+	if (j && notice)
+		json_object_set_new(j, "notice", json_true());
+	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return txt;
+}
+
+/* Tell the holder that a write here timed out (E's notice): this
+ * daemon's status of the stream under key g.<uuid>, whose degraded
+ * replicas the holder marks degraded. Once, not again on failure: the
+ * replica stays degraded here all the same. No lock held. */
+static void notify(struct nats_cluster *nc, struct nats_status_entry *e)
+{
+	if (nats_lease_epoch(nc) || natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+		return;
+	char *txt = status_text(nc, e, true);
+	char key[64];
+	status_key("g", e->uuid, key);
+	if (txt)
+		kvStore_PutString(NULL, nc->kv, key, txt);
+	free(txt);
+}
+
 /* Put E's stream's status, if this daemon holds the lease and it differs
  * from the last one put. No lock held. */
 static void publish(struct nats_cluster *nc, struct nats_status_entry *e)
@@ -101,17 +154,7 @@ static void publish(struct nats_cluster *nc, struct nats_status_entry *e)
 	uint64_t epoch = nats_lease_epoch(nc);
 	if (!epoch)
 		return;
-	struct stream *s = nats_stream_by_uuid(nc->cl, e->uuid, false);
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->lock);
-	json_t *j = s->deleted ? NULL : repl_status_export(nc->cl->ns, s);
-	pthread_mutex_unlock(&s->lock);
-	stream_put(s);
-	if (j)
-		json_object_set_new(j, "holder", json_string(nc->instance));
-	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
+	char *txt = status_text(nc, e, false);
 	if (!txt)
 		return;
 	if (e->last && e->last_epoch == epoch && !strcmp(e->last, txt)) {
@@ -119,7 +162,7 @@ static void publish(struct nats_cluster *nc, struct nats_status_entry *e)
 		return;
 	}
 	char key[64];
-	status_key(e->uuid, key);
+	status_key("r", e->uuid, key);
 	natsStatus ns = NATS_CONNECTION_DISCONNECTED;
 	if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
 		ns = kvStore_PutString(NULL, nc->kv, key, txt);
@@ -143,12 +186,18 @@ static void *status_main(void *arg)
 	while (!nc->status_stop) {
 		uint64_t now = mono_ns(), next = UINT64_MAX;
 		struct nats_status_entry *pick = NULL;
+		bool notice = false;
 		for (size_t i = 0; i < nc->nstatus && !pick; i++) {
 			struct nats_status_entry *e = nc->status[i];
-			if (e->gone && !e->dirty) {
+			if (e->gone && !e->dirty && !e->notice) {
 				free(e->last);
 				free(e);
 				nc->status[i--] = nc->status[--nc->nstatus];
+				continue;
+			}
+			if (e->notice) {
+				pick = e; /* at once */
+				notice = true;
 				continue;
 			}
 			if (!e->dirty)
@@ -161,10 +210,16 @@ static void *status_main(void *arg)
 		}
 		if (pick) {
 			bool gone = pick->gone;
-			pick->dirty = pick->now = false;
-			pick->last_ns = now;
+			if (notice) {
+				pick->notice = false;
+			} else {
+				pick->dirty = pick->now = false;
+				pick->last_ns = now;
+			}
 			pthread_mutex_unlock(&nc->status_mu);
-			if (!gone)
+			if (!gone && notice)
+				notify(nc, pick);
+			else if (!gone)
 				publish(nc, pick);
 			pthread_mutex_lock(&nc->status_mu);
 			continue;
@@ -234,8 +289,9 @@ void nats_status_event(struct nats_cluster *nc, kvEntry *e, bool locked)
 	memcpy(us, key + 2, 37);
 	if (uuid_parse(us, u) < 0)
 		return;
-	/* The holder runs the lanes: its own status is the one to show. */
-	if (nats_lease_epoch(nc))
+	/* The holder runs the lanes: its own status is the one to show, and
+	 * a notice (g.) is for it alone. */
+	if ((key[0] == 'g') != (nats_lease_epoch(nc) != 0))
 		return;
 	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
 	const char *holder = json_string_value(json_object_get(j, "holder"));

@@ -404,7 +404,7 @@ static void *watch_main(void *arg)
 			stream_event(nc, e);
 		} else if (!strncmp(key, "t.", 2)) {
 			topic_event(nc, e);
-		} else if (!strncmp(key, "r.", 2)) {
+		} else if (!strncmp(key, "r.", 2) || !strncmp(key, "g.", 2)) {
 			nats_status_event(nc, e, false);
 		}
 		kvEntry_Destroy(e);

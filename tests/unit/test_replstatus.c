@@ -8,7 +8,9 @@
  * the lanes shows them as they are (not counted from its own
  * positions), keeps a pause written there, moves the positions, resets
  * them for another pinned stream, and clears a degradation of its own
- * only once the holder says the replica caught up.
+ * only once the holder says the replica caught up; and the notice of
+ * another daemon whose write timed out degrades the synchronous replicas
+ * it names degraded, nothing else.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +34,15 @@ static uint64_t elsewhere(struct stream *s)
 
 static const struct stream_ops ops = { .lanes_epoch = elsewhere };
 
+static int wakes;
+
+static void wake(void *arg)
+{
+	(void)arg;
+	wakes++;
+}
+
+static struct repl_hooks hooks;
 static struct sfs_namespace ns;
 static struct cluster cl;
 
@@ -39,7 +50,9 @@ static struct cluster cl;
  * and tokyo/b. */
 static struct stream *make(const char *name)
 {
-	ns.hooks = &replication_hooks;
+	hooks = replication_hooks;
+	hooks.wake = wake;	/* no replicator: counted */
+	ns.hooks = &hooks;
 	cl.ns = &ns;
 	snprintf(cl.name, sizeof(cl.name), "paris");
 	struct stream *s = stream_alloc(&cl, name, &ops, NULL);
@@ -174,11 +187,37 @@ static void test_degraded_and_pin(void **state)
 	stream_put(s);
 }
 
+/* Another daemon's notice: only the synchronous replicas it names
+ * degraded become so, and the lanes are woken to look. */
+static void test_notice(void **state)
+{
+	(void)state;
+	struct stream *s = make("s");
+	struct replica *a = rep(s, 0), *b = rep(s, 1);
+	a->pending_msgs = 5;
+	json_t *j = json_pack("{s:i, s:b, s:[{s:s, s:s, s:b, s:I}, {s:s, s:s, s:b}]}",
+			      "format", 1, "notice", 1, "replicas",
+			      "cluster", "tokyo", "stream", "a", "degraded", 1, "pending", 0,
+			      "cluster", "tokyo", "stream", "b", "degraded", 1);
+	int before = wakes;
+	pthread_mutex_lock(&s->lock);
+	replstatus_import(s, j);
+	assert_true(a->degraded);
+	assert_false(b->degraded);		/* not synchronous */
+	assert_int_equal(a->pending_msgs, 5);	/* nothing else taken */
+	assert_false(a->imported);
+	pthread_mutex_unlock(&s->lock);
+	assert_int_equal(wakes, before + 1);
+	json_decref(j);
+	stream_put(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_export_then_import),
 		cmocka_unit_test(test_degraded_and_pin),
+		cmocka_unit_test(test_notice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,3 +92,16 @@ int repl_fs_call(struct sfs_namespace *ns, const struct fs_req *q, struct fs_rep
 	snprintf(err, errlen, "cluster %s has no gateway this daemon can reach", q->cluster);
 	return -EHOSTUNREACH;
 }
+
+json_t *repl_status_export(struct sfs_namespace *ns, struct stream *s)
+{
+	if (ns->hooks && ns->hooks->status_export)
+		return ns->hooks->status_export(ns->hooks_arg, s);
+	return NULL;
+}
+
+void repl_status_import(struct sfs_namespace *ns, struct stream *s, json_t *status)
+{
+	if (ns->hooks && ns->hooks->status_import)
+		ns->hooks->status_import(ns->hooks_arg, s, status);
+}

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <uuid/uuid.h>
 
+#include <jansson.h>
+
 #include "control.h"
 #include "fsreq.h"
 
@@ -134,6 +136,26 @@ struct repl_hooks {
 	 */
 	int (*fs_call)(void *arg, const struct fs_req *q, struct fs_rep *rep,
 		       bool (*interrupted)(void *iarg), void *iarg, char *err, size_t errlen);
+	/*
+	 * status_export - the status of S's replicas as the lanes keep it
+	 * (state, counts, errors, degraded, and where a synchronous
+	 * replica's positions moved lately), as JSON: a new reference, or
+	 * NULL (out of memory). For a home served by several daemons, whose
+	 * daemon running S's lanes publishes it to the others (docs/nats.md,
+	 * "Replication status on every daemon"). Caller holds S's lock.
+	 */
+	json_t *(*status_export)(void *arg, struct stream *s);
+	/*
+	 * status_import - STATUS (status_export's, on the daemon that runs
+	 * S's lanes) is what S's replicas show here; the positions it names
+	 * move, and writers waiting for a synchronous replica are woken.
+	 * With "notice": true, STATUS is another daemon's after a write there
+	 * timed out, sent to the daemon that runs the lanes: only the
+	 * replicas it names degraded become so here. Replicas it does not
+	 * name, and a STATUS that is not one, are left alone. Caller holds
+	 * S's lock.
+	 */
+	void (*status_import)(void *arg, struct stream *s, json_t *status);
 };
 
 struct sfs_namespace;
@@ -156,6 +178,10 @@ int repl_cluster_reachable(struct sfs_namespace *ns, const char *name, char *why
 /* Without a hook: -EALREADY (nothing to take). */
 int repl_replica_lookup(struct sfs_namespace *ns, struct stream *s, const char *cluster,
 			const char *stream, uuid_t out, char *err, size_t errlen);
+/* Without a hook: NULL (nothing to publish). */
+json_t *repl_status_export(struct sfs_namespace *ns, struct stream *s);
+/* Without a hook: nothing. */
+void repl_status_import(struct sfs_namespace *ns, struct stream *s, json_t *status);
 /* Without a hook: -EHOSTUNREACH (no gateway). */
 int repl_fs_call(struct sfs_namespace *ns, const struct fs_req *q, struct fs_rep *rep,
 		 bool (*interrupted)(void *iarg), void *iarg, char *err, size_t errlen);

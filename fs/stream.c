@@ -201,6 +201,12 @@ void stream_touch_replication(struct stream *s)
 	repl_wake(ns);
 }
 
+void stream_status_changed(struct stream *s, bool now)
+{
+	if (s->ops && s->ops->status_changed)
+		s->ops->status_changed(s, now);
+}
+
 static void stream_appended(void *arg)
 {
 	struct stream *s = arg;

@@ -92,6 +92,15 @@ struct stream_ops {
 	 * this daemon takes them over, after which the lanes load the
 	 * positions again (the other daemon moved them). No lock held. */
 	uint64_t (*lanes_epoch)(struct stream *s);
+	/* status_changed - the replication lanes (or a synchronous write
+	 * that timed out) changed the status of S's replicas: state,
+	 * positions, errors, degraded. NOW: a synchronous replica's position
+	 * moved, someone may wait for it. NULL: nobody else shows S's status
+	 * (a home only this daemon serves). Any thread, S's lock held or
+	 * not; takes only the home's innermost locks, never blocks. The NATS
+	 * home publishes the status for its other daemons (docs/nats.md,
+	 * "Replication status on every daemon"). */
+	void (*status_changed)(struct stream *s, bool now);
 };
 
 struct stream {
@@ -265,5 +274,13 @@ void stream_refuse(struct stream *s, const char *fmt, ...)
  * needed.
  */
 void stream_touch_replication(struct stream *s);
+
+/*
+ * stream_status_changed - tell S's home that the status of its replicas
+ * changed (struct stream_ops, status_changed; NOW: a synchronous replica's
+ * position moved). Nothing when the home does not ask. Any thread, S's
+ * lock held or not; never blocks.
+ */
+void stream_status_changed(struct stream *s, bool now);
 
 #endif

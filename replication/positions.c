@@ -14,6 +14,7 @@
 #include "../fs/metafile.h"
 #include "../fs/namespace.h"
 #include "../fs/util/lockcheck.h"
+#include "util/clock.h"
 
 
 /*
@@ -101,6 +102,7 @@ bool position_restart(struct replica_position *p, uint64_t pos)
 	p->offset = 0;
 	p->vpos = 0;
 	p->oldest_at = p->oldest_ns = 0;
+	p->moved_ns = mono_ns();
 	return true;
 }
 
@@ -108,6 +110,7 @@ void position_acked(struct replica_position *p, uint64_t next, uint64_t bytes)
 {
 	p->offset = next;
 	p->vpos += bytes;
+	p->moved_ns = mono_ns();
 	if (p->restart_at && p->offset > p->restart_at)
 		p->restart_at = 0;	/* got past it */
 }
@@ -165,7 +168,9 @@ int positions_load(struct stream *s)
 			p->offset = meta_int(tv, "offset", 0);
 			p->vpos = meta_int(tv, "vpos", 0);
 		}
-		if (!r->conf.paused)
+		/* A state another daemon published stays (replstatus.c):
+		 * the lanes here set their own at their first pass. */
+		if (!r->conf.paused && !r->imported)
 			r->state = r->copied ? REPLICA_STATE_REPLICATING :
 					       REPLICA_STATE_COPY_IN_PROGRESS;
 	}

@@ -107,9 +107,10 @@ static void hook_replica_status(void *arg, struct stream *s, struct replica_conf
 {
 	LOCK_ASSERT_HELD(&s->lock);
 	(void)arg;
-	(void)s;
 	struct replica *r = replica_of(rc);
-	positions_pending(r, topics, nt);
+	/* Another daemon runs the lanes: what it published (replstatus.c). */
+	if (!r->imported || positions_lanes_here(s, false))
+		positions_pending(r, topics, nt);
 	out->state = replica_state_name(r->state);
 	out->uptodate = r->pending_msgs == 0 && r->state != REPLICA_STATE_UNEXPECTED;
 	out->degraded = r->degraded;
@@ -214,6 +215,18 @@ static int hook_fs_call(void *arg, const struct fs_req *q, struct fs_rep *rep,
 	return gwpool_call(rp->fspool, q, rep, interrupted, iarg, err, errlen);
 }
 
+static json_t *hook_status_export(void *arg, struct stream *s)
+{
+	(void)arg;
+	return replstatus_export(s);
+}
+
+static void hook_status_import(void *arg, struct stream *s, json_t *status)
+{
+	(void)arg;
+	replstatus_import(s, status);
+}
+
 const struct repl_hooks replication_hooks = {
 	.wake = replicator_wake,
 	.replica_new = hook_replica_new,
@@ -225,4 +238,6 @@ const struct repl_hooks replication_hooks = {
 	.cluster_reachable = hook_cluster_reachable,
 	.replica_lookup = hook_replica_lookup,
 	.fs_call = hook_fs_call,
+	.status_export = hook_status_export,
+	.status_import = hook_status_import,
 };

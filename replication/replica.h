@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <uuid/uuid.h>
 
+#include <jansson.h>
+
 #include "../fs/replhooks.h"
 
 /* MapR's replicaState values (stream replica list), plus PAUSED. */
@@ -42,6 +44,10 @@ struct replica_position {
 	 * none or passed since. A second such answer at or before it is an
 	 * error, not another round (replicator.c, restart_topic). */
 	uint64_t restart_at;
+	/* When it last moved (mono_ns), 0 never: a synchronous replica's
+	 * positions that moved lately go with its published status
+	 * (replstatus.c). */
+	uint64_t moved_ns;
 };
 
 struct replica {
@@ -69,6 +75,11 @@ struct replica {
 	/* Refused at its last open: another stream than TARGET_UUID has its
 	 * name (pinned, docs/security.md), until .replicas names it again. */
 	bool pin_refused;
+	/* State, counts, error and degraded were set from the status the
+	 * daemon running the stream's lanes published (replstatus.c): shown
+	 * as they are while another daemon runs them, instead of counting
+	 * pending messages from this daemon's positions. */
+	bool imported;
 };
 
 /* replica_of - the replica whose settings are RC (made by replica_new). */
@@ -104,6 +115,19 @@ void replica_set_healthy(struct replica *r);
 
 /* replica_state_name - "REPLICA_STATE_REPLICATING" etc. Static string. */
 const char *replica_state_name(enum replica_state st);
+
+/*
+ * replstatus_export, replstatus_import - the status_export and
+ * status_import hooks (fs/replhooks.h): the status of S's replicas as
+ * JSON, a new reference or NULL (out of memory); and such a status,
+ * published by the daemon that runs S's lanes, applied here (positions
+ * only move where its incarnation says; waiting writers woken); or, when
+ * it says "notice", another daemon's status after a write there timed
+ * out: the replicas it names degraded are degraded here. Caller holds
+ * S's lock. replication/replstatus.c, docs/nats.md.
+ */
+json_t *replstatus_export(struct stream *s);
+void replstatus_import(struct stream *s, json_t *status);
 
 /*
  * replication_hooks - replication's side of fs/replhooks.h, for the file

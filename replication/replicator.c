@@ -411,8 +411,10 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 				if (p && p->offset == pos) {
 					position_acked(p, b->next_offset, b->bytes + b->n);
 					s->positions_dirty = true;
-					/* Writers of synchronous replicas wait on this. */
+					/* Writers of synchronous replicas wait on this,
+					 * on other daemons of its home too. */
 					pthread_cond_broadcast(&s->applied);
+					stream_status_changed(s, r->conf.synchronous);
 				}
 				pthread_mutex_unlock(&s->lock);
 				/* Acknowledged in memory, not yet saved. */
@@ -484,6 +486,7 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 			r->oldest_pending_ns = 0;
 		pthread_mutex_unlock(&s->lock);
 	}
+	stream_status_changed(s, false);
 out:
 	free(from);
 	free(ts);

@@ -55,6 +55,8 @@ int sync_wait(struct stream *s, struct topic *t, uint64_t upto, uint64_t timeout
 			log_warn("/%s/%s: synchronous replica /%s/%s did not apply topic %s within %llu ms: degraded, replicating asynchronously until it catches up",
 				 s->cluster->name, s->name, r->conf.cluster, r->conf.stream, t->name,
 				 (unsigned long long)timeout_ms);
+			/* Shown by the other daemons of its home too. */
+			stream_status_changed(s, false);
 		}
 		break;
 	}

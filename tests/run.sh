@@ -122,7 +122,8 @@ run_unit() {
 # The .bats files that take longest, started first so that the run ends
 # soon after the longest one (the rest are short and fill in around them).
 E2E_SLOW=(70-gateway 75-global-namespace 71-gateway-faults 45-crash 55-topology 65-netns-harness
-	50-replication 47-many-topics 60-maprcli 25-readers 51-replication-control)
+	50-replication 47-many-topics 60-maprcli 25-readers 51-replication-control
+	88-nats-replication-control 88-nats-replication-suite 86-nats-replication)
 
 # order_bats FILE...: the files, the slow ones first.
 order_bats() {

@@ -358,6 +358,11 @@ static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
 		 cl->name, nc->cc->nats, nc->bucket, nc->replicas, (long long)nc->max_payload);
 	if ((rc = nats_watch_open(nc, err, errlen)) < 0)
 		return rc;
+	if ((rc = nats_status_start(nc)) < 0) {
+		snprintf(err, errlen, "cluster %s: cannot start the replication status thread: %s",
+			 cl->name, strerror(-rc));
+		return rc;
+	}
 	if ((rc = nats_lease_start(nc)) < 0)
 		snprintf(err, errlen, "cluster %s: cannot start the replication lease thread: %s",
 			 cl->name, strerror(-rc));
@@ -369,6 +374,7 @@ static void nc_stop(struct cluster *cl)
 	struct nats_cluster *nc = nc_of(cl);
 	if (nc) {
 		nats_lease_stop(nc);
+		nats_status_stop(nc);
 		nats_watch_stop(nc);
 		nats_lease_release(nc);
 	}
@@ -380,6 +386,7 @@ static void nc_close(struct cluster *cl)
 	if (!nc)
 		return;
 	nats_lease_stop(nc);
+	nats_status_stop(nc);
 	nats_watch_stop(nc);
 	nats_lease_release(nc);
 	kvStore_Destroy(nc->kv);
@@ -406,6 +413,7 @@ static void nc_close(struct cluster *cl)
 	}
 	nats_stream_free_graves(nc);
 	nats_lease_free(nc);
+	nats_status_free(nc);
 	pthread_mutex_destroy(&nc->closed_mu);
 	pthread_cond_destroy(&nc->closed_cv);
 	pthread_mutex_destroy(&nc->grave_mu);
@@ -475,6 +483,10 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	char pkey[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(pkey, sizeof(pkey), "p.%s", u);
+	kvStore_Purge(nc->kv, pkey, NULL);
+	snprintf(pkey, sizeof(pkey), "r.%s", u);
+	kvStore_Purge(nc->kv, pkey, NULL);
+	snprintf(pkey, sizeof(pkey), "g.%s", u);
 	kvStore_Purge(nc->kv, pkey, NULL);
 	return 0;
 }

@@ -13,6 +13,7 @@
  *   natsrepl.c     replicated appends under the per-origin marks
  *   natsparts.c    chunks longer than one NATS message: parts and a head
  *   natslease.c    the replication lease of a cluster
+ *   natsstatus.c   the replication status, published by the lease holder
  *
  * Only fs/nats/ and the file that wires the daemon (fs/main.c) include
  * this header.
@@ -55,6 +56,13 @@ extern const struct cluster_home nats_home;
 #define NATS_LEASE_MS 3000
 #define NATS_LEASE_MARGIN_MS 500
 #define NATS_LEASE_RENEW_MS 500
+
+/* The replication status of a stream is published at most this often
+ * (ms), but at once when a synchronous replica's position moves
+ * (natsstatus.c, docs/nats.md). */
+#define NATS_STATUS_MS 150
+
+struct nats_status_entry;
 
 /* One cluster kept in NATS: its connection and bucket. */
 struct nats_cluster {
@@ -100,6 +108,14 @@ struct nats_cluster {
 	uint64_t statfs_used;		/* bytes stored, every replica */
 	int64_t statfs_max;		/* the account's max_storage, -1: none */
 	struct nats_cache cache;	/* fetched chunks and parts (natscache.h) */
+	/* The replication status publisher (natsstatus.c). */
+	pthread_t status_thread;
+	bool status_init, status_started;
+	pthread_mutex_t status_mu;	/* everything below, nats_stream.sentry */
+	pthread_cond_t status_cv;	/* an entry marked (CLOCK_MONOTONIC) */
+	bool status_stop;
+	struct nats_status_entry **status;	/* one per stream that had one */
+	size_t nstatus, status_cap;
 };
 
 /* The parts of a chunk longer than one NATS message (its head's
@@ -169,6 +185,9 @@ struct nats_stream {
 	bool completed;		/* its last callback has returned (closed) */
 	struct nats_tdata **tdata;	/* sorted by UUID, one reference each */
 	size_t ntdata, tcap;
+	/* Its entry in the status publisher's table, or NULL (under
+	 * nc->status_mu; natsstatus.c). */
+	struct nats_status_entry *sentry;
 };
 
 /* A topic of a NATS-backed stream. */
@@ -480,7 +499,52 @@ void nats_lease_free(struct nats_cluster *nc);
  */
 uint64_t nats_lease_epoch(struct nats_cluster *nc);
 
+/* ---- natsstatus.c ------------------------------------------------------- */
+
+/*
+ * nats_status_start - start NC's status publisher: a thread that, while
+ * this daemon holds the lease, puts the replication status of each
+ * stream marked by nats_status_changed under key r.<stream uuid> of the
+ * bucket (docs/nats.md, "Replication status on every daemon"). 0 or a
+ * negative errno (no thread). nats_status_stop and nats_status_free undo
+ * it.
+ */
+int nats_status_start(struct nats_cluster *nc);
+
+/* nats_status_stop - stop that thread. Idempotent. */
+void nats_status_stop(struct nats_cluster *nc);
+
+/* nats_status_free - free its table (NC's close, after nats_status_stop
+ * and after every stream is gone). */
+void nats_status_free(struct nats_cluster *nc);
+
+/* nats_status_changed - the status_changed operation of a NATS stream
+ * (fs/stream.h): on the lease holder, S's status is published within
+ * NATS_STATUS_MS of the last time, at once with NOW; on another daemon
+ * (a write there timed out waiting for a synchronous replica) this
+ * daemon's status of S goes to the holder as a notice, key g.<uuid>.
+ * Never blocks. */
+void nats_status_changed(struct stream *s, bool now);
+
+/* nats_status_forget - S's home state ST goes (its destroy): its entry is
+ * left for the publisher to free. */
+void nats_status_forget(struct nats_stream *st);
+
+/*
+ * nats_status_event - the watcher's entry E of key r.<stream uuid>: the
+ * status another daemon published is applied to that stream's replicas
+ * here (repl_status_import), unless this daemon holds the lease itself;
+ * or of key g.<stream uuid>, another daemon's notice, applied only by the
+ * holder. LOCKED: the caller holds the namespace lock (start-up).
+ */
+void nats_status_event(struct nats_cluster *nc, kvEntry *e, bool locked);
+
 /* ---- natswatch.c -------------------------------------------------------- */
+
+/* nats_stream_by_uuid - the stream of CL whose UUID is U, a new reference,
+ * or NULL. LOCKED: the caller holds the namespace lock. */
+struct stream *nats_stream_by_uuid(struct cluster *cl, const uuid_t u, bool locked);
+
 
 /*
  * nats_watch_open - read every key of NC's bucket and load the cluster's

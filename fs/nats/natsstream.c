@@ -373,10 +373,17 @@ static int ns_positions_read(struct stream *s, json_t **out)
 	natsStatus ns = kvStore_Get(&e, st->nc->kv, key);
 	if (ns != NATS_OK)
 		return nats_status_errno(ns, 0);
-	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	json_error_t je;
+	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, &je);
 	kvEntry_Destroy(e);
-	if (!j)
-		return -EPROTO;
+	if (!j || !json_is_object(j)) {
+		/* As the local home's metafile_read: the caller warns once
+		 * more, naming the stream, and sends everything again. */
+		log_warn("cluster %s: key %s of bucket %s: %s", s->cluster->name, key,
+			 st->nc->bucket, j ? "not a JSON object" : je.text);
+		json_decref(j);
+		return -EINVAL;
+	}
 	*out = j;
 	return 0;
 }
@@ -441,6 +448,7 @@ static void ns_destroy(struct stream *s)
 	struct nats_stream *st = st_of(s);
 	if (!st)
 		return;
+	nats_status_forget(st);
 	s->home = NULL;
 	if (!st->sub) {
 		free_stream_home(st);
@@ -490,6 +498,7 @@ static const struct stream_ops nats_stream_ops = {
 	.positions_read = ns_positions_read,
 	.positions_replace = ns_positions_replace,
 	.lanes_epoch = ns_lanes_epoch,
+	.status_changed = nats_status_changed,
 	.destroy = ns_destroy,
 };
 

@@ -20,8 +20,7 @@
 #include "namespace.h"
 #include "util/clock.h"
 
-/* The stream of CL whose UUID is U, a new reference, or NULL. */
-static struct stream *stream_by_uuid(struct cluster *cl, const uuid_t u, bool locked)
+struct stream *nats_stream_by_uuid(struct cluster *cl, const uuid_t u, bool locked)
 {
 	struct stream *s = NULL;
 	if (!locked)
@@ -132,9 +131,9 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 			else if (cluster_add_stream(cl, st) < 0)
 				stream_put(st), rc = -ENOMEM;
 			kvEntry_Destroy(e);
-		} else if (!strncmp(key, "t.", 2) && ntopics < cap) {
+		} else if ((!strncmp(key, "t.", 2) || !strncmp(key, "r.", 2)) && ntopics < cap) {
 			topics[ntopics++] = e;
-		} else if (!strncmp(key, "t.", 2)) {
+		} else if (!strncmp(key, "t.", 2) || !strncmp(key, "r.", 2)) {
 			size_t nc2 = cap ? cap * 2 : 64;
 			kvEntry **v = realloc(topics, nc2 * sizeof(*v));
 			if (!v) {
@@ -155,12 +154,15 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 			 natsStatus_GetText(s));
 		rc = -EIO;
 	}
-	/* Topics once every stream is there (a stream's key may be newer). */
+	/* Topics once every stream is there (a stream's key may be newer),
+	 * and the replication status once its replicas are. */
 	for (size_t i = 0; i < ntopics; i++) {
 		uuid_t u;
 		char name[256];
-		if (rc == 0 && topic_key_split(kvEntry_Key(topics[i]), u, name) == 0) {
-			struct stream *st = stream_by_uuid(cl, u, true);
+		if (rc == 0 && !strncmp(kvEntry_Key(topics[i]), "r.", 2))
+			nats_status_event(nc, topics[i], true);
+		else if (rc == 0 && topic_key_split(kvEntry_Key(topics[i]), u, name) == 0) {
+			struct stream *st = nats_stream_by_uuid(cl, u, true);
 			if (st) {
 				add_topic_locked(st, name, topics[i]);
 				stream_put(st);
@@ -337,7 +339,7 @@ static void topic_event(struct nats_cluster *nc, kvEntry *e)
 	char name[256];
 	if (topic_key_split(kvEntry_Key(e), su, name) < 0)
 		return;
-	struct stream *s = stream_by_uuid(nc->cl, su, false);
+	struct stream *s = nats_stream_by_uuid(nc->cl, su, false);
 	if (!s)
 		return; /* its stream is gone, or not known yet */
 	uint64_t rev = kvEntry_Revision(e);
@@ -402,6 +404,8 @@ static void *watch_main(void *arg)
 			stream_event(nc, e);
 		} else if (!strncmp(key, "t.", 2)) {
 			topic_event(nc, e);
+		} else if (!strncmp(key, "r.", 2) || !strncmp(key, "g.", 2)) {
+			nats_status_event(nc, e, false);
 		}
 		kvEntry_Destroy(e);
 	}

@@ -158,10 +158,24 @@ NY=newyork/activity
 	same_content "$S/t" "$R/t"
 }
 
-# saved_offset: the offset of topic t that $SF's saved positions (on disk)
-# give for replica $NY; -1 when there is none yet.
+# saved_positions: $SF's saved positions: its .positions.json, or on
+# NATS key p.<stream uuid> of the cluster's bucket (docs/nats.md); "{}"
+# when there are none yet.
+saved_positions() {
+	if [[ $SFS_HOME == nats ]]; then
+		local u
+		u=$(jq -r .uuid "$M/$SF/.info") || return 1
+		python3 "$BATS_TEST_DIRNAME/nats_kv.py" get "$SFS_NATS_URL" SFS_sanfrancisco "p.$u" ||
+			echo '{}'
+	else
+		cat "$TMP/data/$SF/.positions.json"
+	fi
+}
+
+# saved_offset: the offset of topic t that $SF's saved positions give for
+# replica $NY; -1 when there is none yet.
 saved_offset() {
-	jq -r '."newyork/activity".topics.t.offset // -1' "$TMP/data/$SF/.positions.json"
+	saved_positions | jq -r '."newyork/activity".topics.t.offset // -1'
 }
 
 @test "positions_interval_ms: saved once per interval while moving, at a clean stop; after a kill -9 the re-sent messages are dropped" {
@@ -185,7 +199,9 @@ saved_offset() {
 	# a clean stop saves what moved; the version before stays beside it
 	sfs_restart
 	[ "$(saved_offset)" -eq 150 ]
-	jq -e . "$TMP/data/$SF/.tmp..positions.json" >/dev/null
+	if [[ $SFS_HOME == local ]]; then
+		jq -e . "$TMP/data/$SF/.tmp..positions.json" >/dev/null
+	fi
 	rinfo_is $SF $NY putsPending 0
 	still_count "$R/t" 150
 
@@ -221,10 +237,20 @@ saved_offset() {
 	replicate $SF $NY
 	gen a 60 >>"$S/t"
 	wait_count "$R/t" 60
+	local u
+	u=$(jq -r .uuid "$S/.info")
 	sfs_stop
-	# half of it overwritten with NUL bytes
-	local pos=$TMP/data/$SF/.positions.json
-	dd if=/dev/zero of="$pos" bs=1 count=20 seek=5 conv=notrunc status=none
+	# half of it overwritten with NUL bytes (on NATS: the key's value)
+	if [[ $SFS_HOME == nats ]]; then
+		python3 "$BATS_TEST_DIRNAME/nats_kv.py" get "$SFS_NATS_URL" SFS_sanfrancisco "p.$u" \
+			>"$TMP/pos"
+		dd if=/dev/zero of="$TMP/pos" bs=1 count=20 seek=5 conv=notrunc status=none
+		python3 "$BATS_TEST_DIRNAME/nats_kv.py" put "$SFS_NATS_URL" SFS_sanfrancisco "p.$u" \
+			<"$TMP/pos"
+	else
+		local pos=$TMP/data/$SF/.positions.json
+		dd if=/dev/zero of="$pos" bs=1 count=20 seek=5 conv=notrunc status=none
+	fi
 	sfs_start
 	grep -F "warn: /$SF: replication positions unreadable" "$TMP/streamfs.log"
 	gen b 5 >>"$S/t"

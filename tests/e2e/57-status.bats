@@ -126,6 +126,7 @@ rep() {	# rep FIELD: the first replica's FIELD from S/.info
 }
 
 @test "a damaged message is not shipped: the replica gets the messages before it, the source shows the error" {
+	sfs_local_only "damages a record in a segment file of the local log"
 	local i
 	for ((i = 0; i < 20; i++)); do printf 'msg-%05d\n' "$i"; done >>"$S/t"
 	sfs_stop

@@ -290,3 +290,110 @@ holds() {
 	wait_count "$M/paris/s/t" 1002
 	M2=
 }
+
+# status_at MOUNT: the status (after " # ") of tokyo/s's replica paris/s
+# in MOUNT's .replicas.
+status_at() {
+	grep '^/mapr/paris/s ' "$1/tokyo/s/.replicas" | sed 's/.* # //'
+}
+
+# same_status: both daemons show the same status of that replica, and it
+# matches the extended regex $1.
+same_status() {
+	local a b
+	a=$(status_at "$M") b=$(status_at "$M2")
+	[[ $a == "$b" && $a =~ $1 ]]
+}
+
+# show_both: both daemons' view of that replica (for failure messages).
+show_both() {
+	echo "holder:     $(status_at "$M")" >&2
+	echo "non-holder: $(status_at "$M2")" >&2
+}
+
+# ms_write FILE LINE: append LINE to FILE, print how long the write took
+# (ms).
+ms_write() {
+	local t0 t1
+	t0=$(date +%s%N)
+	echo "$2" >>"$1"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+
+@test "two daemons on one NATS: the one without the lease shows the holder's replica status; a synchronous write there returns once the replica has it, not waiting when paused, degraded when the replica refuses, synchronous again once caught up" {
+	sfs_mktemp
+	sfs_nats_start
+	SFS_CONF_EXTRA='[replication]\nsync_timeout_ms = 1500'
+	sfs_write_conf tokyo paris
+	sfs_start
+	wait_for -t 10 holds "$TMP/streamfs.log" tokyo
+	start_second
+	mkdir "$M/tokyo/s" "$M/paris/s"
+	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
+	echo "/mapr/paris/s synchronous=true paused=true" >>"$M/tokyo/s/.replicas"
+	wait_for -t 5 grep -q '^/mapr/paris/s synchronous=true paused=true' "$M2/tokyo/s/.replicas"
+	# paused: a write on the second daemon does not wait; both show the
+	# 10 pending messages
+	local i ms
+	for i in $(seq 10); do
+		ms=$(ms_write "$M2/tokyo/s/t" "p-$i")
+		[ "$ms" -lt 1000 ]
+	done
+	# (published within 150 ms; 2 s leave room for a loaded machine)
+	wait_for -t 2 same_status 'state=PAUSED pending=10 uptodate=false bytes=41' || { show_both; false; }
+	# resumed: the holder copies them; the second daemon shows it caught
+	# up within a second (its own positions never moved)
+	echo "/mapr/paris/s synchronous=true paused=false" >>"$M/tokyo/s/.replicas"
+	wait_count "$M/paris/s/t" 10
+	wait_for -t 2 same_status '^state=REPLICATING pending=0 uptodate=true bytes=0$' || { show_both; false; }
+	[ "$(M=$M2 rinfo tokyo/s paris/s replicaState)" = REPLICA_STATE_REPLICATING ]
+	[ "$(M=$M2 rinfo tokyo/s paris/s putsPending)" = 0 ]
+	# a synchronous write on the daemon without the lease: the replica
+	# has the line when write() returns, long before the timeout
+	for i in $(seq 20); do
+		ms=$(ms_write "$M2/tokyo/s/t" "s-$i")
+		[ "$(tail -n 1 "$M/paris/s/t")" = "s-$i" ] || { echo "s-$i not on the replica after $ms ms" >&2; false; }
+		[ "$ms" -lt 1000 ] || { echo "s-$i took $ms ms" >&2; false; }
+	done
+	! grep -q degraded "$M2/tokyo/s/.replicas" || false
+	# the replica refuses (its .upstreams emptied): a write on the second
+	# daemon waits out the timeout, then the replica is degraded there,
+	# the holder is told, and both show the error and the degradation
+	: >"$M/paris/s/.upstreams"
+	ms=$(ms_write "$M2/tokyo/s/u" x)
+	[ "$ms" -ge 1450 ] && [ "$ms" -lt 8000 ]
+	grep -q 'degraded=true' "$M2/tokyo/s/.replicas"
+	[ "$(M=$M2 rinfo tokyo/s paris/s degraded)" = true ]
+	wait_for -t 2 same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
+		{ show_both; false; }
+	[[ $(M=$M2 rinfo tokyo/s paris/s lastError) == *".upstreams"* ]]
+	grep -q 'did not apply topic u within 1500 ms: degraded' "$TMP/streamfs2.log"
+	grep -q 'a write on another daemon timed out waiting for it: degraded' "$TMP/streamfs.log"
+	# degraded: writes on either daemon do not wait
+	ms=$(ms_write "$M2/tokyo/s/t" late-1)
+	[ "$ms" -lt 1000 ]
+	ms=$(ms_write "$M/tokyo/s/t" late-2)
+	[ "$ms" -lt 1000 ]
+	# accepted again: caught up, synchronous again on the second daemon
+	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
+	wait_for -t 5 same_status '^state=REPLICATING pending=0 uptodate=true bytes=0$' || { show_both; false; }
+	ms=$(ms_write "$M2/tokyo/s/t" again-1)
+	[ "$(tail -n 1 "$M/paris/s/t")" = again-1 ]
+	[ "$ms" -lt 1000 ]
+	[ "$(nmsg "$M/paris/s/t")" -eq 33 ]
+	grep -q 'synchronous replica /paris/s has caught up' "$TMP/streamfs2.log"
+	# a write on the holder that times out: degraded there, and so on
+	# the other daemon too
+	: >"$M/paris/s/.upstreams"
+	echo y >>"$M/tokyo/s/u"
+	wait_for -t 5 same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
+		{ show_both; false; }
+	# a daemon that starts reads the published status with the rest of
+	# the bucket: the holder's right from its start, not a state of its
+	# own from the saved positions
+	stop_second
+	start_second
+	same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
+		{ show_both; false; }
+}

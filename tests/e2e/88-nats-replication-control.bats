@@ -1,0 +1,1 @@
+51-replication-control.bats

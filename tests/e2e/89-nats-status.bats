@@ -1,0 +1,1 @@
+57-status.bats

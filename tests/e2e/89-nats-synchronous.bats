@@ -1,0 +1,1 @@
+52-synchronous.bats

@@ -89,6 +89,18 @@ void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
 	jo->Wait = ms > 0 ? ms : 1;
 }
 
+uint64_t nats_slice(uint64_t deadline)
+{
+	uint64_t s = mono_ns() + (uint64_t)NATS_SLICE_MS * 1000000;
+	return s < deadline ? s : deadline;
+}
+
+void nats_pause(void)
+{
+	struct timespec pause = { 0, 20 * 1000000 };
+	nanosleep(&pause, NULL);
+}
+
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
@@ -333,13 +345,18 @@ static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
 		}
 		nc->replicas = count >= 3 ? 3 : 1;
 	}
+	/* nats_timeout_ms not set (its line 0): a replicated cluster waits
+	 * out a leader election rather than failing (docs/nats.md). */
+	if (nc->replicas > 1 && !nc->cc->nats_lines[6])
+		nc->timeout_ms = SFS_NATS_TIMEOUT_REPLICATED_MS;
 	if ((rc = open_bucket(nc, err, errlen)) < 0)
 		return rc;
 	cl->uid = getuid();
 	cl->gid = getgid();
 	cl->mode = 0755;
-	log_info("cluster %s: NATS JetStream at %s, bucket %s, %d replica(s), max_payload %lld",
-		 cl->name, nc->cc->nats, nc->bucket, nc->replicas, (long long)nc->max_payload);
+	log_info("cluster %s: NATS JetStream at %s, bucket %s, %d replica(s), max_payload %lld, "
+		 "nats_timeout_ms %lld", cl->name, nc->cc->nats, nc->bucket, nc->replicas,
+		 (long long)nc->max_payload, (long long)nc->timeout_ms);
 	if ((rc = nats_watch_open(nc, err, errlen)) < 0)
 		return rc;
 	if ((rc = nats_lease_start(nc)) < 0)

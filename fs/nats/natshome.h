@@ -40,6 +40,14 @@
 /* The NATS home, for the daemon's table of homes (fs/main.c). */
 extern const struct cluster_home nats_home;
 
+/* The longest one request to NATS waits before the waiter looks again
+ * at its deadline and at a signal to its caller (ms): an append's
+ * publish, a read of the subject's tail (docs/nats.md, "Signals"). */
+#define NATS_SLICE_MS 500
+
+/* The idle heartbeat of each data stream's consumer (ms). */
+#define NATS_HEARTBEAT_MS 1000
+
 /* Room left in a NATS message for a chunk's headers (bytes). */
 #define NATS_HEADER_ROOM 1024
 /* Longest key of the bucket: "t." UUID "." and an encoded name. */
@@ -206,6 +214,14 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
  * back of the caller that was told it failed (docs/nats.md). */
 int nats_connected(struct nats_cluster *nc, const char *what);
 
+/* nats_slice - the deadline of one request within DEADLINE (mono_ns):
+ * at most NATS_SLICE_MS from now. */
+uint64_t nats_slice(uint64_t deadline);
+
+/* nats_pause - a short pause (20 ms) between tries while NATS is away or
+ * electing a leader. */
+void nats_pause(void);
+
 /* ---- natsstream.c ------------------------------------------------------- */
 
 /*
@@ -266,6 +282,17 @@ struct nats_tail {
 void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
 
 /*
+ * nats_chunk_settle - chunk SEQ of TD is stored in JetStream (its
+ * acknowledgement came, or it was found as the writer's own): wait until
+ * this daemon's consumer delivered it, until DEADLINE (mono_ns). 0 (it is
+ * indexed: served), -EAGAIN (delivered but skipped: it does not follow
+ * the chunk before it, the loser of a race JetStream let through; its
+ * lines must be published again), -ETIMEDOUT (not delivered in time),
+ * -EINTR (the caller's request interrupted, cluster_interrupted).
+ */
+int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
+
+/*
  * nats_read_tail - the subject's last chunk, read from JetStream (within
  * DEADLINE, mono_ns): where the next one goes into *TL, whether its
  * Sfs-Writer is WRITER (*MINE), its sequence in *SEQ (0 and *TL zeroed
@@ -286,9 +313,12 @@ void nats_writer_id(struct nats_cluster *nc, char *out, size_t n);
  * Sfs-Own OWN_AFTER, Sfs-Origin ORIGIN ("stream-uuid topic-uuid
  * first-origin-offset"), Sfs-Ts TS (ns since the epoch), Sfs-Writer
  * WRITER, waiting for the acknowledgement until DEADLINE (mono_ns).
- * 0 (stored at sequence *SEQ), -EAGAIN (TL is stale, or no answer in
- * time and the chunk may be stored: nats_read_tail says which), -ENOENT
- * (the data stream is gone), -EIO (refused otherwise; logged).
+ * Nats-Msg-Id is WRITER too: JetStream answers a chunk published again
+ * after a lost acknowledgement with the first one's sequence.
+ * 0 (stored at sequence *SEQ), -EAGAIN (TL is stale, no answer in time
+ * and the chunk may be stored: nats_read_tail says which, or a refusal
+ * of a moment such as a leader election), -ENOENT (the data stream is
+ * gone), -EIO (too large, or no room left in JetStream; logged).
  */
 int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, size_t n,
 		       const struct nats_tail *tl, uint64_t own_after, const char *origin,

@@ -73,13 +73,6 @@ static void index_origins(struct topic_origin *v, size_t *nv, const struct topic
 	}
 }
 
-/* A short pause while NATS is away or a chunk is on its way here. */
-static void pause_briefly(void)
-{
-	struct timespec pause = { 0, 20 * 1000000 };
-	nanosleep(&pause, NULL);
-}
-
 /*
  * Publish messages [I, J) of MSGS (all kept, one origin, consecutive
  * origin offsets, one timestamp) after TL. 0 (stored, indexed or the
@@ -108,27 +101,23 @@ static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size
 	snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, msgs[i].origin_offset);
 	uint64_t seq = 0;
 	int rc = nats_chunk_publish(nt, buf, bytes, j - i, tl, tl->own, origin,
-				    msgs[i].timestamp_ns, writer, deadline, &seq);
+				    msgs[i].timestamp_ns, writer, nats_slice(deadline), &seq);
 	free(buf);
-	if (rc == 0) {
-		nats_wait_indexed(nt->td, seq, deadline);
-		return 0;
-	}
+	if (rc == 0) /* skipped (a race JetStream let through): the marks say what is left */
+		return nats_chunk_settle(nt->td, seq, deadline) == -EAGAIN ? -EAGAIN : 0;
 	if (rc != -EAGAIN)
 		return rc;
 	/* Stale, or no answer: wait until the subject's last chunk (maybe
 	 * this one) is indexed here, after which the marks say what is left. */
 	struct nats_tail now;
 	bool mine = false;
-	int r = nats_read_tail(nt, writer, deadline, &now, &mine, &seq);
-	if (r == 0 && mine) {
-		nats_wait_indexed(nt->td, seq, deadline);
-		return 0; /* stored, its acknowledgement lost */
-	}
+	int r = nats_read_tail(nt, writer, nats_slice(deadline), &now, &mine, &seq);
+	if (r == 0 && mine) /* stored, its acknowledgement lost */
+		return nats_chunk_settle(nt->td, seq, deadline) == -EAGAIN ? -EAGAIN : 0;
 	if (r == 0)
 		nats_wait_indexed(nt->td, seq, deadline);
 	else if (r == -ETIMEDOUT || r == -EIO)
-		pause_briefly();
+		nats_pause();
 	else
 		return r;
 	return -EAGAIN;
@@ -179,7 +168,7 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 			break;
 		}
 		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
-			pause_briefly(); /* not even tried: see nats_connected */
+			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
 		struct topic_origin *v;

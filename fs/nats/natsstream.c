@@ -174,6 +174,10 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 	so.Stream = st->jsname;
 	so.Ordered = true;
 	so.Config.HeadersOnly = true;
+	/* Idle heartbeats: an ordered consumer whose server is lost is made
+	 * anew (by libnats) after two missed ones, and tried again at that
+	 * pace until the stream has a leader again (docs/nats.md). */
+	so.Config.Heartbeat = (int64_t)NATS_HEARTBEAT_MS * 1000000;
 	nats_jsopts(&jo, deadline);
 	what = "cannot follow";
 	ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
@@ -369,7 +373,13 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	char *txt = json_dumps(snap, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
-	natsStatus ns = kvStore_PutString(NULL, st->nc->kv, key, txt);
+	/* Tried again while a leader is elected, within nats_timeout_ms. */
+	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
+	natsStatus ns;
+	while ((ns = kvStore_PutString(NULL, st->nc->kv, key, txt)) != NATS_OK &&
+	       mono_ns() < deadline &&
+	       natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		nats_pause();
 	free(txt);
 	return nats_status_errno(ns, 0);
 }

@@ -71,18 +71,19 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 		goto wake;
 	int k = -1;
 	if (c->off != td->next_off || c->pos != td->next_pos) {
-		/* Not published by the protocol of docs/nats.md: never indexed,
-		 * readers stop before it. */
+		/* It does not follow the chunk before it: the loser of a race
+		 * that JetStream let through (a clustered stream only pre-checks
+		 * the expected last subject sequence), or not published by the
+		 * protocol of docs/nats.md. Every daemon skips it alike; its
+		 * writer publishes its lines again (nats_chunk_settle). */
 		if (!td->damaged_logged) {
 			char u[37];
 			uuid_unparse(td->uuid, u);
-			log_error("topic %s: chunk at sequence %" PRIu64 " claims offset %" PRIu64
-				  " and position %" PRIu64 " where %" PRIu64 " and %" PRIu64
-				  " follow; not served", u, c->seq, c->off, c->pos, td->next_off,
-				  td->next_pos);
+			log_info("topic %s: chunk at sequence %" PRIu64 " claims offset %" PRIu64
+				 " and position %" PRIu64 " where %" PRIu64 " and %" PRIu64
+				 " follow; skipped (logged once per topic, docs/nats.md)", u, c->seq,
+				 c->off, c->pos, td->next_off, td->next_pos);
 			td->damaged_logged = true;
-			if (td->topic)
-				atomic_store(&td->topic->damaged_offset, (long long)td->next_off);
 		}
 		goto wake;
 	}
@@ -184,6 +185,42 @@ void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 	pthread_mutex_unlock(&td->mu);
 }
 
+int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
+{
+	for (;;) { /* in slices: a signal ends the wait */
+		nats_wait_indexed(td, seq, nats_slice(deadline));
+		pthread_mutex_lock(&td->mu);
+		bool there = td->last_seq >= seq;
+		pthread_mutex_unlock(&td->mu);
+		if (there || mono_ns() >= deadline)
+			break;
+		if (cluster_interrupted())
+			return -EINTR;
+	}
+	int rc = -EAGAIN;
+	pthread_mutex_lock(&td->mu);
+	if (td->last_seq < seq) {
+		rc = -ETIMEDOUT;
+	} else if (td->purged) {
+		rc = 0; /* the topic removed: nothing to publish again */
+	} else {
+		size_t lo = 0, hi = td->n; /* the index is in sequence order */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (td->c[mid].seq == seq) {
+				rc = 0;
+				break;
+			}
+			if (td->c[mid].seq < seq)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	pthread_mutex_unlock(&td->mu);
+	return rc;
+}
+
 int nats_read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
 		   struct nats_tail *tl, bool *mine, uint64_t *seq)
 {
@@ -247,6 +284,10 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 		s = natsMsgHeader_Set(m, keys[i], h[i]);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
+	/* The same chunk published again after a lost acknowledgement is
+	 * found by JetStream's de-duplication (docs/nats.md). */
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", writer);
 	if (s == NATS_OK)
 		s = js_PublishMsg(&ack, nt->nc->js, m, &po, &ec);
 	*seq = ack ? ack->Sequence : 0;
@@ -256,13 +297,15 @@ int nats_chunk_publish(struct nats_topic *nt, const char *buf, size_t bytes, siz
 		return 0;
 	if (ec == JSStreamNotFoundErr)
 		return -ENOENT; /* the stream was removed */
-	if (ec && ec != JSStreamWrongLastSequenceErr) {
+	if (ec == JSStreamMessageExceedsMaximumErr || ec == JSStorageResourcesExceededErr) {
 		log_warn("/%s: append refused by JetStream: %s (%d)", nt->base.name,
 			 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
 		return -EIO;
 	}
-	/* Another daemon appended first, or no answer in time (the chunk may
-	 * be stored): the subject's last chunk says which. */
+	/* Another daemon appended first, no answer in time (the chunk may be
+	 * stored: the subject's last chunk says which), or a refusal of a
+	 * moment (a server going away, a leader being elected: 503s): the
+	 * caller tries again until its deadline. */
 	return -EAGAIN;
 }
 
@@ -300,47 +343,68 @@ static int publish_chunk(struct nats_topic *nt, const struct iovec *msgs, size_t
 		}
 		if (mono_ns() >= deadline)
 			break;
+		if (cluster_interrupted()) {
+			rc = -EINTR; /* the chunk may be stored all the same */
+			break;
+		}
 		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
-			/* Not even tried: see nats_connected. */
-			struct timespec pause = { 0, 20 * 1000000 };
-			nanosleep(&pause, NULL);
+			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
 		char origin[80];
 		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, tl.own);
 		uint64_t seq = 0;
 		int p = nats_chunk_publish(nt, buf, bytes, n, &tl, tl.own + n, origin, ts, writer,
-					   deadline, &seq);
-		if (p == 0) {
-			nats_wait_indexed(td, seq, deadline);
-			rc = 0;
-			break;
-		}
-		if (p != -EAGAIN) {
+					   nats_slice(deadline), &seq);
+		bool mine = p == 0;
+		if (p != 0 && p != -EAGAIN) {
 			rc = p;
 			break;
 		}
-		bool mine = false;
-		int r = nats_read_tail(nt, writer, deadline, &tl, &mine, &seq);
-		if (r == 0 && mine) {
-			nats_wait_indexed(td, seq, deadline);
+		if (p == -EAGAIN) {
+			int r = nats_read_tail(nt, writer, nats_slice(deadline), &tl, &mine, &seq);
+			if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
+				rc = r;
+				break;
+			}
+			if (r < 0) {
+				nats_pause(); /* NATS away, or electing a leader */
+				continue;
+			}
+		}
+		/* Where the next chunk goes is what this daemon indexed up to
+		 * the subject's last chunk (a chunk read from JetStream may be
+		 * one the index skips). */
+		int st = nats_chunk_settle(td, seq, deadline);
+		if (mine && st == 0) {
 			rc = 0;
 			break;
 		}
-		if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
-			rc = r;
+		if (st == -EINTR) {
+			rc = -EINTR;
 			break;
 		}
-		if (r < 0) {
-			struct timespec pause = { 0, 20 * 1000000 }; /* NATS away: a short pause */
-			nanosleep(&pause, NULL);
+		if (mine && st == -ETIMEDOUT) {
+			log_warn("/%s: chunk %" PRIu64 " stored in NATS but not seen here within %lld ms; "
+				 "the append may or may not count", t->name, seq,
+				 (long long)nt->nc->timeout_ms);
+			rc = -EIO;
+			break;
 		}
+		if (mine) /* skipped as a loser of a race: publish it again */
+			nats_writer_id(nt->nc, writer, sizeof(writer));
+		pthread_mutex_lock(&td->mu);
+		tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+		pthread_mutex_unlock(&td->mu);
 	}
 	free(buf);
 	if (rc == -ETIMEDOUT) {
 		log_warn("/%s: append not acknowledged by NATS within %lld ms", t->name,
 			 (long long)nt->nc->timeout_ms);
 		rc = -EIO;
+	} else if (rc == -EINTR) {
+		log_info("/%s: append interrupted by a signal while waiting on NATS; it may be "
+			 "stored all the same (docs/nats.md)", t->name);
 	}
 	return rc;
 }
@@ -371,21 +435,33 @@ static int nt_append_local(struct topic *t, const struct iovec *msgs, size_t n)
 
 /* ---- reads ------------------------------------------------------------------ */
 
-/* Chunk SEQ's payload (LEN bytes) into a new buffer *OUT. 0 or a negative
- * errno (-ENOENT: gone, the topic removed). */
+/* Chunk SEQ's payload (LEN bytes) into a new buffer *OUT, tried again in
+ * slices (a leader election, a server gone) until nats_timeout_ms. 0 or a
+ * negative errno (-ENOENT: gone, the topic removed; -EINTR: a signal to
+ * the caller). */
 static int fetch(struct nats_topic *nt, uint64_t seq, uint32_t len, uint8_t **out)
 {
 	jsOptions jo;
 	jsErrCode ec = 0;
 	natsMsg *m = NULL;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000);
-	natsStatus s = js_GetMsg(&m, nt->nc->js, nt->jsname, seq, &jo, &ec);
+	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
+	natsStatus s;
+	for (;;) {
+		ec = 0;
+		nats_jsopts(&jo, nats_slice(deadline));
+		s = js_GetMsg(&m, nt->nc->js, nt->jsname, seq, &jo, &ec);
+		if (s == NATS_OK || nats_status_errno(s, ec) == -ENOENT || mono_ns() >= deadline)
+			break;
+		if (cluster_interrupted())
+			return -EINTR;
+		nats_pause();
+	}
 	if (s != NATS_OK) {
 		int rc = nats_status_errno(s, ec);
 		if (rc != -ENOENT)
 			log_warn("/%s: chunk %" PRIu64 " cannot be read from NATS: %s", nt->base.name,
 				 seq, natsStatus_GetText(s));
-		return rc;
+		return rc == -ETIMEDOUT ? -EIO : rc;
 	}
 	int rc = 0;
 	if (natsMsg_GetDataLength(m) != (int)len) {

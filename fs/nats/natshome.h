@@ -45,6 +45,12 @@ extern const struct cluster_home nats_home;
  * publish, a read of the subject's tail (docs/nats.md, "Signals"). */
 #define NATS_SLICE_MS 500
 
+/* The longest the daemon's stop waits for NATS to remove a consumer
+ * (the bucket's watcher, a data stream's), ms: the servers remove an
+ * idle ephemeral consumer by themselves anyway; a server lost must not
+ * make the stop wait nats_timeout_ms per consumer. */
+#define NATS_STOP_WAIT_MS 2000
+
 /* The idle heartbeat of each data stream's consumer (ms). */
 #define NATS_HEARTBEAT_MS 1000
 
@@ -84,6 +90,8 @@ struct nats_cluster {
 	struct nats_stream **grave;
 	size_t ngrave, gcap;
 	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
+	jsCtx *wjs;		/* the watcher's: waits NATS_STOP_WAIT_MS at most */
+	kvStore *wkv;
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */

@@ -157,7 +157,17 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 		sc.SubjectsLen = 1;
 		sc.Storage = js_FileStorage;
 		sc.Replicas = nc->replicas;
-		ns = js_AddStream(&si, nc->js, &sc, &jo, &ec);
+		/* Tried again while JetStream cannot place it yet (a server
+		 * just lost or back, a leader being elected), until the
+		 * deadline. The name is a new UUID: nobody else makes it. */
+		while ((ns = js_AddStream(&si, nc->js, &sc, &jo, &ec)) != NATS_OK &&
+		       mono_ns() + 100000000 < deadline &&
+		       natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+			struct timespec pause = { 0, 100 * 1000000 };
+			nanosleep(&pause, NULL);
+			ec = 0;
+			nats_jsopts(&jo, deadline);
+		}
 	} else {
 		what = "cannot find";
 		ns = js_GetStreamInfo(&si, nc->js, st->jsname, &jo, &ec);
@@ -438,7 +448,9 @@ static void ns_destroy(struct stream *s)
 	bool up = natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED;
 	if (!up || natsSubscription_Drain(st->sub) != NATS_OK)
 		natsSubscription_Unsubscribe(st->sub);
-	uint64_t deadline = mono_ns() + (up ? (uint64_t)st->nc->timeout_ms * 1000000 : 100000000);
+	uint64_t wait_ms = (uint64_t)st->nc->timeout_ms < NATS_STOP_WAIT_MS ?
+			   (uint64_t)st->nc->timeout_ms : NATS_STOP_WAIT_MS;
+	uint64_t deadline = mono_ns() + (up ? wait_ms * 1000000 : 100000000);
 	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
 	pthread_mutex_lock(&st->mu);
 	while (!st->completed)

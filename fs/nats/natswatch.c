@@ -107,7 +107,16 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 	kvEntry **topics = NULL;
 	size_t ntopics = 0, cap = 0;
 	int rc = 0;
-	natsStatus s = kvStore_WatchAll(&nc->watcher, nc->kv, NULL);
+	/* The watcher's requests (its consumer made, removed at the stop)
+	 * wait NATS_STOP_WAIT_MS at most. */
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = nc->timeout_ms < NATS_STOP_WAIT_MS ? nc->timeout_ms : NATS_STOP_WAIT_MS;
+	natsStatus s = natsConnection_JetStream(&nc->wjs, nc->conn, &jo);
+	if (s == NATS_OK)
+		s = js_KeyValue(&nc->wkv, nc->wjs, nc->bucket);
+	if (s == NATS_OK)
+		s = kvStore_WatchAll(&nc->watcher, nc->wkv, NULL);
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	while (s == NATS_OK) {
 		kvEntry *e = NULL;
@@ -418,8 +427,13 @@ static int watch_start(struct nats_cluster *nc)
 
 void nats_watch_stop(struct nats_cluster *nc)
 {
-	if (!nc->watcher)
+	if (!nc->watcher) {
+		kvStore_Destroy(nc->wkv);
+		jsCtx_Destroy(nc->wjs);
+		nc->wkv = NULL;
+		nc->wjs = NULL;
 		return;
+	}
 	/* kvWatcher_Stop asks the servers: only when they can answer; else
 	 * the thread sees the flag within 200 ms. */
 	atomic_store(&nc->watch_stop, true);
@@ -430,4 +444,8 @@ void nats_watch_stop(struct nats_cluster *nc)
 	nc->thread_started = false;
 	kvWatcher_Destroy(nc->watcher);
 	nc->watcher = NULL;
+	kvStore_Destroy(nc->wkv);
+	jsCtx_Destroy(nc->wjs);
+	nc->wkv = NULL;
+	nc->wjs = NULL;
 }

@@ -255,6 +255,17 @@ int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns);
  * missing: a new reference (nats_tdata_put), or NULL (out of memory). */
 struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid);
 
+/*
+ * nats_chunk_settle - chunk SEQ of TD is stored in JetStream (its
+ * acknowledgement came, or it was found as the writer's own): wait until
+ * this daemon's consumer delivered it, until DEADLINE (mono_ns). 0 (it is
+ * indexed: served), -EAGAIN (delivered but skipped: it does not follow
+ * the chunk before it, the loser of a race JetStream let through; its
+ * lines must be published again), -ETIMEDOUT (not delivered in time),
+ * -EINTR (the caller's request interrupted, cluster_interrupted).
+ */
+int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
+
 /* nats_tdata_put - drop a reference; the last frees. */
 void nats_tdata_put(struct nats_tdata *td);
 
@@ -288,17 +299,6 @@ struct nats_tail {
 /* nats_wait_indexed - wait until TD has indexed stream sequence SEQ or
  * DEADLINE (mono_ns) passes, whichever comes first. */
 void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
-
-/*
- * nats_chunk_settle - chunk SEQ of TD is stored in JetStream (its
- * acknowledgement came, or it was found as the writer's own): wait until
- * this daemon's consumer delivered it, until DEADLINE (mono_ns). 0 (it is
- * indexed: served), -EAGAIN (delivered but skipped: it does not follow
- * the chunk before it, the loser of a race JetStream let through; its
- * lines must be published again), -ETIMEDOUT (not delivered in time),
- * -EINTR (the caller's request interrupted, cluster_interrupted).
- */
-int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
 
 /*
  * nats_read_tail - the subject's last chunk, read from JetStream (within

@@ -85,6 +85,42 @@ out:
 	return td;
 }
 
+int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
+{
+	for (;;) { /* in slices: a signal ends the wait */
+		nats_wait_indexed(td, seq, nats_slice(deadline));
+		pthread_mutex_lock(&td->mu);
+		bool there = td->last_seq >= seq;
+		pthread_mutex_unlock(&td->mu);
+		if (there || mono_ns() >= deadline)
+			break;
+		if (cluster_interrupted())
+			return -EINTR;
+	}
+	int rc = -EAGAIN;
+	pthread_mutex_lock(&td->mu);
+	if (td->last_seq < seq) {
+		rc = -ETIMEDOUT;
+	} else if (td->purged) {
+		rc = 0; /* the topic removed: nothing to publish again */
+	} else {
+		size_t lo = 0, hi = td->n; /* the index is in sequence order */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (td->c[mid].seq == seq) {
+				rc = 0;
+				break;
+			}
+			if (td->c[mid].seq < seq)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	pthread_mutex_unlock(&td->mu);
+	return rc;
+}
+
 /* ---- the consumer ---------------------------------------------------------- */
 
 /* A chunk's headers delivered (libnats' delivery thread). */

@@ -113,6 +113,9 @@ replicas_of() {
 	done
 	[ "$(jq -r '.topics[0].messages' "$M/tokyo/s/.info")" = $((4 * n)) ]
 	[ "$(jq -r '.topics[0].messages' "$M2/tokyo/s/.info")" = $((4 * n)) ]
+	# each daemon still follows the other's changes to the namespace
+	mkdir "$M2/tokyo/after"
+	wait_for -t 20 test -d "$M/tokyo/after"
 	echo "checked at $((SECONDS - t0)) s" >&2
 	# replication: out of NATS and into it, exactly once
 	wait_count "$M/paris/copy/t" $((4 * n)) 30

@@ -181,6 +181,34 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 	return -ETIMEDOUT;
 }
 
+int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
+		   kvEntry **e)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	size_t len = strlen(txt);
+	for (;;) {
+		if (kvStore_Create(rev, nc->kv, key, txt, (int)len) == NATS_OK)
+			return 0;
+		kvEntry *g = NULL;
+		if (kvStore_Get(&g, nc->kv, key) == NATS_OK) {
+			if ((size_t)kvEntry_ValueLen(g) == len && !memcmp(kvEntry_Value(g), txt, len)) {
+				*rev = kvEntry_Revision(g); /* ours: its acknowledgement was lost */
+				kvEntry_Destroy(g);
+				return 0;
+			}
+			if (e)
+				*e = g;
+			else
+				kvEntry_Destroy(g);
+			return -EEXIST;
+		}
+		if (mono_ns() >= deadline ||
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			return -EIO;
+		nats_pause(); /* neither answered: NATS is electing a leader */
+	}
+}
+
 int nats_connected(struct nats_cluster *nc, const char *what)
 {
 	if (nc->conn && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)

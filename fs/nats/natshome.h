@@ -51,6 +51,9 @@ extern const struct cluster_home nats_home;
  * make the stop wait nats_timeout_ms per consumer. */
 #define NATS_STOP_WAIT_MS 2000
 
+/* The longest one try at making a data stream's consumer waits (ms). */
+#define NATS_CONSUMER_WAIT_MS 2000
+
 /* The idle heartbeat of each data stream's consumer (ms). */
 #define NATS_HEARTBEAT_MS 1000
 
@@ -215,6 +218,17 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
  * negative errno. */
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const char *txt, uint64_t *rev);
+
+/*
+ * nats_kv_create - put TXT under KEY of NC's bucket only if the key holds
+ * nothing (the bucket's create), tried again while NATS cannot answer (a
+ * leader being elected) until nats_timeout_ms. 0 with the revision in
+ * *REV (made here, also when a first try's acknowledgement was lost: the
+ * value found is TXT), -EEXIST (another value is there: in *E, a new
+ * entry the caller destroys, when E is not NULL), or -EIO.
+ */
+int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
+		   kvEntry **e);
 
 /* nats_connected - 0 when NC's connection is up, else -EIO (logged as a
  * warning naming WHAT): a change is not even tried while it is down, for

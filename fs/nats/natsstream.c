@@ -226,7 +226,21 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 	so.Config.Heartbeat = (int64_t)NATS_HEARTBEAT_MS * 1000000;
 	nats_jsopts(&jo, deadline);
 	what = "cannot follow";
-	ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
+	/* Each try makes a new consumer, which NATS places on one of the
+	 * stream's servers: one lost but not yet known as lost never answers,
+	 * so a try waits NATS_CONSUMER_WAIT_MS and the next is placed anew. */
+	for (;;) {
+		ec = 0;
+		uint64_t slice = mono_ns() + (uint64_t)NATS_CONSUMER_WAIT_MS * 1000000;
+		nats_jsopts(&jo, slice < deadline ? slice : deadline);
+		ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
+		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			break;
+		st->sub = NULL;
+		struct timespec pause = { 0, 100 * 1000000 };
+		nanosleep(&pause, NULL);
+	}
 	if (ns == NATS_OK && (ns = natsSubscription_SetOnCompleteCB(st->sub, on_complete, st)) !=
 			     NATS_OK) {
 		natsSubscription_Unsubscribe(st->sub);
@@ -272,16 +286,12 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 		return rc;
 	}
 	uint64_t rev = 0;
-	natsStatus ns = kvStore_Create(&rev, st->nc->kv, st->key, txt, (int)strlen(txt));
+	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
+	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
 	free(txt);
-	if (ns != NATS_OK) { /* the name taken by another daemon, or NATS away */
-		kvEntry *e = NULL;
-		bool taken = kvStore_Get(&e, st->nc->kv, st->key) == NATS_OK;
-		kvEntry_Destroy(e);
-		return taken ? -EEXIST : -EIO;
-	}
-	st->rev = rev;
-	return 0;
+	if (rc == 0)
+		st->rev = rev;
+	return rc;
 }
 
 static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t gid,
@@ -307,20 +317,18 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 		return -ENOMEM;
 	}
 	uint64_t rev = 0;
-	natsStatus ns = kvStore_Create(&rev, st->nc->kv, key, txt, (int)strlen(txt));
+	kvEntry *e = NULL;
+	int rc = nats_kv_create(st->nc, key, txt, &rev, &e);
 	free(txt);
-	int rc;
-	if (ns == NATS_OK) {
+	if (rc == 0) {
 		rc = nats_topic_make(s, name, meta, rev, out);
 		json_decref(meta);
 		return rc;
 	}
 	json_decref(meta);
+	if (rc != -EEXIST)
+		return rc;
 	/* Made at the same moment by another daemon: that topic is the one. */
-	kvEntry *e = NULL;
-	ns = kvStore_Get(&e, st->nc->kv, key);
-	if (ns != NATS_OK)
-		return nats_status_errno(ns, 0) == -ENOENT ? -EIO : nats_status_errno(ns, 0);
 	meta = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
 	rc = meta ? nats_topic_make(s, name, meta, kvEntry_Revision(e), out) : -EPROTO;
 	json_decref(meta);

@@ -327,7 +327,10 @@ static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 	jsOptions_Init(&jo);
 	jo.Wait = nc->timeout_ms;
 	natsStatus s = natsConnection_JetStream(&nc->js, nc->conn, &jo);
-	if (s == NATS_OK) {
+	/* Tried again while JetStream cannot place it yet (servers started
+	 * a moment ago, a leader being elected), until nats_timeout_ms. */
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	while (s == NATS_OK) {
 		s = js_KeyValue(&nc->kv, nc->js, nc->bucket);
 		if (s != NATS_OK) {
 			kvConfig kc;
@@ -340,6 +343,11 @@ static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 			if (s != NATS_OK) /* made meanwhile by another daemon? */
 				s = js_KeyValue(&nc->kv, nc->js, nc->bucket);
 		}
+		if (s == NATS_OK || mono_ns() + 200000000 >= deadline)
+			break;
+		s = NATS_OK;
+		struct timespec pause = { 0, 200 * 1000000 };
+		nanosleep(&pause, NULL);
 	}
 	if (s != NATS_OK) {
 		const char *last = nats_GetLastError(NULL);

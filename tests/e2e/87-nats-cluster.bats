@@ -76,6 +76,8 @@ replicas_of() {
 	# NATS (this daemon's local stream)
 	replicate tokyo/s paris/copy
 	replicate sanfrancisco/src tokyo/r
+	js=$(data_stream tokyo/s)
+	leader=$(nats3_leader 0 "$js")
 	local n=250 d w pids=()
 	for d in 1 2; do
 		for w in 1 2; do
@@ -88,8 +90,6 @@ replicas_of() {
 	bg_start append_each "$M/sanfrancisco/src/t" src "$n"
 	pids+=("$BG_PID")
 	wait_for -t 20 eval '(( $(nmsg "$M/tokyo/s/t") >= 150 ))'
-	js=$(data_stream tokyo/s)
-	leader=$(nats3_leader 0 "$js")
 	echo "killing $leader, the leader of $js, at $(nmsg "$M/tokyo/s/t") lines" >&2
 	nats3_kill "$(nats3_index "$leader")"
 	local p st=0 t0=$SECONDS

@@ -419,6 +419,8 @@ static void nc_close(struct cluster *cl)
 	nats_lease_stop(nc);
 	nats_watch_stop(nc);
 	nats_lease_release(nc);
+	kvStore_Destroy(nc->wkv);
+	jsCtx_Destroy(nc->wjs);
 	kvStore_Destroy(nc->kv);
 	jsCtx_Destroy(nc->js);
 	if (nc->conn) {

@@ -93,7 +93,10 @@ struct nats_cluster {
 	struct nats_stream **grave;
 	size_t ngrave, gcap;
 	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
-	jsCtx *wjs;		/* the watcher's: waits NATS_STOP_WAIT_MS at most */
+	/* The bucket again, through a context whose requests wait
+	 * NATS_STOP_WAIT_MS at most: the watcher's and the lease's (their
+	 * waits must not hold the stop for nats_timeout_ms). */
+	jsCtx *wjs;
 	kvStore *wkv;
 	pthread_t thread;
 	bool thread_started;

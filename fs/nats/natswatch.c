@@ -427,13 +427,8 @@ static int watch_start(struct nats_cluster *nc)
 
 void nats_watch_stop(struct nats_cluster *nc)
 {
-	if (!nc->watcher) {
-		kvStore_Destroy(nc->wkv);
-		jsCtx_Destroy(nc->wjs);
-		nc->wkv = NULL;
-		nc->wjs = NULL;
+	if (!nc->watcher)
 		return;
-	}
 	/* kvWatcher_Stop asks the servers: only when they can answer; else
 	 * the thread sees the flag within 200 ms. */
 	atomic_store(&nc->watch_stop, true);
@@ -444,8 +439,4 @@ void nats_watch_stop(struct nats_cluster *nc)
 	nc->thread_started = false;
 	kvWatcher_Destroy(nc->watcher);
 	nc->watcher = NULL;
-	kvStore_Destroy(nc->wkv);
-	jsCtx_Destroy(nc->wjs);
-	nc->wkv = NULL;
-	nc->wjs = NULL;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # 87-nats-cluster.bats - a cluster kept in a NATS cluster of three servers
-# with JetStream (docs/nats.md, "Deploying: a cluster of three NATS
-# servers" and "When NATS is away"), started, killed and stopped by the
+# with JetStream (docs/nats.md, "A cluster of three NATS servers" and
+# "Signals"), started, killed and stopped by the
 # test on loopback ports: nats_replicas defaults to 3; one server killed
 # (the data stream's leader) while writers on two daemons append and
 # replication into and out of NATS runs changes nothing a user sees;

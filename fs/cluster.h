@@ -129,4 +129,17 @@ struct cluster_home {
  */
 int cluster_add_stream(struct cluster *cl, struct stream *s);
 
+/*
+ * cluster_interrupted - has the file-system request the calling thread
+ * serves been interrupted (a signal to its caller, or the daemon
+ * stopping)? A home polls it while it waits on its store for a request,
+ * so that a signal ends the wait (-EINTR; fs/nats/, docs/nats.md). False
+ * outside a request, and before cluster_set_interrupt_hook.
+ */
+bool cluster_interrupted(void);
+
+/* cluster_set_interrupt_hook - the function cluster_interrupted asks (the
+ * FUSE layer's; set once at start-up, before any request; NULL: none). */
+void cluster_set_interrupt_hook(bool (*fn)(void));
+
 #endif

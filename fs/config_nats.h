@@ -22,8 +22,12 @@
 struct sfs_config;
 struct sfs_cluster_conf;
 
-/* The default of nats_timeout_ms (milliseconds). */
+/* The default of nats_timeout_ms (milliseconds), and its default for a
+ * cluster kept with more than one JetStream replica: above the 4 to 9 s
+ * a leader election of nats-server's RAFT takes after a server is lost
+ * (docs/nats.md, "A cluster of three NATS servers"). */
 #define SFS_NATS_TIMEOUT_MS 5000
+#define SFS_NATS_TIMEOUT_REPLICATED_MS 15000
 /* The default of nats_cache (bytes), and its largest value. */
 #define SFS_NATS_CACHE (64ULL << 20)
 #define SFS_NATS_CACHE_MAX (64ULL << 30)

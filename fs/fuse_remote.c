@@ -48,7 +48,12 @@ static bool request_interrupted(void *arg)
 	(void)arg;
 	struct fuse_context *ctx = fuse_get_context();
 	return fuse_interrupted() ||
-	       (ctx->fuse && fuse_session_exited(fuse_get_session(ctx->fuse)));
+	       (ctx && ctx->fuse && fuse_session_exited(fuse_get_session(ctx->fuse)));
+}
+
+bool fuse_request_interrupted(void)
+{
+	return request_interrupted(NULL);
 }
 
 /*

@@ -19,6 +19,12 @@
  * home carries operations out there), else NULL. Borrowed. */
 struct cluster *remote_cluster(struct sfs_daemon *d, const struct loc *l);
 
+/* fuse_request_interrupted - has the kernel asked to interrupt the FUSE
+ * request the calling thread serves (a signal to its caller), or is the
+ * daemon stopping? False outside a request thread. The daemon's hook for
+ * cluster_interrupted (fs/cluster.h). */
+bool fuse_request_interrupted(void);
+
 /* stat of L under remote cluster CL into ST. /<cluster> itself stays a
  * directory while its daemon cannot be reached. */
 int remote_getattr(struct sfs_daemon *d, struct cluster *cl, const struct loc *l,

@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "fuse_ops.h"
+#include "fuse_remote.h"
 #include "httpd.h"
 #include "local/localhome.h"
 #include "nats/natshome.h"
@@ -449,6 +450,8 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	fuse_loop_cfg_set_max_threads(lc, 16);
+	/* A wait of a home on its store ends at a signal to the caller. */
+	cluster_set_interrupt_hook(fuse_request_interrupted);
 	rc = fuse_loop_mt(fuse, lc);
 	fuse_loop_cfg_destroy(lc);
 	/* libfuse's handlers end the loop with the signal's number (the

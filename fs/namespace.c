@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,19 @@
 #include "metafile.h"
 #include "names.h"
 #include "util/clock.h"
+
+static bool (*_Atomic interrupt_hook)(void);
+
+void cluster_set_interrupt_hook(bool (*fn)(void))
+{
+	atomic_store(&interrupt_hook, fn);
+}
+
+bool cluster_interrupted(void)
+{
+	bool (*fn)(void) = atomic_load(&interrupt_hook);
+	return fn && fn();
+}
 
 int cluster_add_stream(struct cluster *cl, struct stream *s)
 {

@@ -123,6 +123,18 @@ int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, u
 	return ours ? 1 : 0;
 }
 
+uint64_t nats_slice(uint64_t deadline)
+{
+	uint64_t s = mono_ns() + (uint64_t)NATS_SLICE_MS * 1000000;
+	return s < deadline ? s : deadline;
+}
+
+void nats_pause(void)
+{
+	struct timespec pause = { 0, 20 * 1000000 };
+	nanosleep(&pause, NULL);
+}
+
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
@@ -183,6 +195,34 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 		*rev = cur;
 	}
 	return -ETIMEDOUT;
+}
+
+int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
+		   kvEntry **e)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	size_t len = strlen(txt);
+	for (;;) {
+		if (kvStore_Create(rev, nc->kv, key, txt, (int)len) == NATS_OK)
+			return 0;
+		kvEntry *g = NULL;
+		if (kvStore_Get(&g, nc->kv, key) == NATS_OK) {
+			if ((size_t)kvEntry_ValueLen(g) == len && !memcmp(kvEntry_Value(g), txt, len)) {
+				*rev = kvEntry_Revision(g); /* ours: its acknowledgement was lost */
+				kvEntry_Destroy(g);
+				return 0;
+			}
+			if (e)
+				*e = g;
+			else
+				kvEntry_Destroy(g);
+			return -EEXIST;
+		}
+		if (mono_ns() >= deadline ||
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			return -EIO;
+		nats_pause(); /* neither answered: NATS is electing a leader */
+	}
 }
 
 int nats_connected(struct nats_cluster *nc, const char *what)
@@ -303,7 +343,10 @@ static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 	jsOptions_Init(&jo);
 	jo.Wait = nc->timeout_ms;
 	natsStatus s = natsConnection_JetStream(&nc->js, nc->conn, &jo);
-	if (s == NATS_OK) {
+	/* Tried again while JetStream cannot place it yet (servers started
+	 * a moment ago, a leader being elected), until nats_timeout_ms. */
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	while (s == NATS_OK) {
 		s = js_KeyValue(&nc->kv, nc->js, nc->bucket);
 		if (s != NATS_OK) {
 			kvConfig kc;
@@ -316,6 +359,11 @@ static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 			if (s != NATS_OK) /* made meanwhile by another daemon? */
 				s = js_KeyValue(&nc->kv, nc->js, nc->bucket);
 		}
+		if (s == NATS_OK || mono_ns() + 200000000 >= deadline)
+			break;
+		s = NATS_OK;
+		struct timespec pause = { 0, 200 * 1000000 };
+		nanosleep(&pause, NULL);
 	}
 	if (s != NATS_OK) {
 		const char *last = nats_GetLastError(NULL);
@@ -349,13 +397,18 @@ static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
 		}
 		nc->replicas = count >= 3 ? 3 : 1;
 	}
+	/* nats_timeout_ms not set (its line 0): a replicated cluster waits
+	 * out a leader election rather than failing (docs/nats.md). */
+	if (nc->replicas > 1 && !nc->cc->nats_lines[6])
+		nc->timeout_ms = SFS_NATS_TIMEOUT_REPLICATED_MS;
 	if ((rc = open_bucket(nc, err, errlen)) < 0)
 		return rc;
 	cl->uid = getuid();
 	cl->gid = getgid();
 	cl->mode = 0755;
-	log_info("cluster %s: NATS JetStream at %s, bucket %s, %d replica(s), max_payload %lld",
-		 cl->name, nc->cc->nats, nc->bucket, nc->replicas, (long long)nc->max_payload);
+	log_info("cluster %s: NATS JetStream at %s, bucket %s, %d replica(s), max_payload %lld, "
+		 "nats_timeout_ms %lld", cl->name, nc->cc->nats, nc->bucket, nc->replicas,
+		 (long long)nc->max_payload, (long long)nc->timeout_ms);
 	if ((rc = nats_watch_open(nc, err, errlen)) < 0)
 		return rc;
 	if ((rc = nats_status_start(nc)) < 0) {
@@ -389,6 +442,8 @@ static void nc_close(struct cluster *cl)
 	nats_status_stop(nc);
 	nats_watch_stop(nc);
 	nats_lease_release(nc);
+	kvStore_Destroy(nc->wkv);
+	jsCtx_Destroy(nc->wjs);
 	kvStore_Destroy(nc->kv);
 	jsCtx_Destroy(nc->js);
 	if (nc->conn) {

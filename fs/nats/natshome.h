@@ -43,6 +43,23 @@
 /* The NATS home, for the daemon's table of homes (fs/main.c). */
 extern const struct cluster_home nats_home;
 
+/* The longest one request to NATS waits before the waiter looks again
+ * at its deadline and at a signal to its caller (ms): an append's
+ * publish, a read of the subject's tail (docs/nats.md, "Signals"). */
+#define NATS_SLICE_MS 500
+
+/* The longest the daemon's stop waits for NATS to remove a consumer
+ * (the bucket's watcher, a data stream's), ms: the servers remove an
+ * idle ephemeral consumer by themselves anyway; a server lost must not
+ * make the stop wait nats_timeout_ms per consumer. */
+#define NATS_STOP_WAIT_MS 2000
+
+/* The longest one try at making a data stream's consumer waits (ms). */
+#define NATS_CONSUMER_WAIT_MS 2000
+
+/* The idle heartbeat of each data stream's consumer (ms). */
+#define NATS_HEARTBEAT_MS 1000
+
 /* Room left in a NATS message for a chunk's headers (bytes). */
 #define NATS_HEADER_ROOM 1024
 /* Most parts one chunk may have (natsparts.c, docs/nats.md). */
@@ -88,6 +105,11 @@ struct nats_cluster {
 	struct nats_stream **grave;
 	size_t ngrave, gcap;
 	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
+	/* The bucket again, through a context whose requests wait
+	 * NATS_STOP_WAIT_MS at most: the watcher's and the lease's (their
+	 * waits must not hold the stop for nats_timeout_ms). */
+	jsCtx *wjs;
+	kvStore *wkv;
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
@@ -251,11 +273,30 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const char *txt, uint64_t *rev);
 
+/*
+ * nats_kv_create - put TXT under KEY of NC's bucket only if the key holds
+ * nothing (the bucket's create), tried again while NATS cannot answer (a
+ * leader being elected) until nats_timeout_ms. 0 with the revision in
+ * *REV (made here, also when a first try's acknowledgement was lost: the
+ * value found is TXT), -EEXIST (another value is there: in *E, a new
+ * entry the caller destroys, when E is not NULL), or -EIO.
+ */
+int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
+		   kvEntry **e);
+
 /* nats_connected - 0 when NC's connection is up, else -EIO (logged as a
  * warning naming WHAT): a change is not even tried while it is down, for
  * libnats would keep it and send it after the reconnection, behind the
  * back of the caller that was told it failed (docs/nats.md). */
 int nats_connected(struct nats_cluster *nc, const char *what);
+
+/* nats_slice - the deadline of one request within DEADLINE (mono_ns):
+ * at most NATS_SLICE_MS from now. */
+uint64_t nats_slice(uint64_t deadline);
+
+/* nats_pause - a short pause (20 ms) between tries while NATS is away or
+ * electing a leader. */
+void nats_pause(void);
 
 /* ---- natsstream.c ------------------------------------------------------- */
 
@@ -281,6 +322,17 @@ int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns);
 /* nats_stream_tdata - the index of topic incarnation UUID of S, made if
  * missing: a new reference (nats_tdata_put), or NULL (out of memory). */
 struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid);
+
+/*
+ * nats_chunk_settle - chunk SEQ of TD is stored in JetStream (its
+ * acknowledgement came, or it was found as the writer's own): wait until
+ * this daemon's consumer delivered it, until DEADLINE (mono_ns). 0 (it is
+ * indexed: served), -EAGAIN (delivered but skipped: it does not follow
+ * the chunk before it, the loser of a race JetStream let through; its
+ * lines must be published again), -ETIMEDOUT (not delivered in time),
+ * -EINTR (the caller's request interrupted, cluster_interrupted).
+ */
+int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
 
 /* nats_tdata_put - drop a reference; the last frees. */
 void nats_tdata_put(struct nats_tdata *td);
@@ -340,9 +392,12 @@ struct nats_body;	/* natsparts.c */
  * Sfs-Own OWN_AFTER, Sfs-Origin ORIGIN ("stream-uuid topic-uuid
  * first-origin-offset"), Sfs-Ts TS (ns since the epoch), Sfs-Writer
  * WRITER, waiting for the acknowledgement until DEADLINE (mono_ns).
- * 0 (stored at sequence *SEQ), -EAGAIN (TL is stale, or no answer in
- * time and the chunk may be stored: nats_read_tail says which), -ENOENT
- * (the data stream is gone), -EIO (refused otherwise; logged).
+ * Nats-Msg-Id is WRITER too: JetStream answers a chunk published again
+ * after a lost acknowledgement with the first one's sequence.
+ * 0 (stored at sequence *SEQ), -EAGAIN (TL is stale, no answer in time
+ * and the chunk may be stored: nats_read_tail says which, or a refusal
+ * of a moment such as a leader election), -ENOENT (the data stream is
+ * gone), -EIO (too large, or no room left in JetStream; logged).
  */
 int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t n,
 		       const struct nats_tail *tl, uint64_t own_after, const char *origin,

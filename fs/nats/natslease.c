@@ -32,6 +32,14 @@
 
 #define LEASE_KEY "lease"
 
+/* The bucket as the lease reads and writes it: through the context whose
+ * requests wait NATS_STOP_WAIT_MS at most (a renewal that waits longer
+ * is late anyway), so that the stop never waits nats_timeout_ms for it. */
+static kvStore *lease_kv(struct nats_cluster *nc)
+{
+	return nc->wkv ? nc->wkv : nc->kv;
+}
+
 /* Epochs of every lease taken in this daemon: a new one each time. */
 static atomic_uint_fast64_t lease_epochs;
 
@@ -89,10 +97,10 @@ static void lease_step(struct nats_cluster *nc)
 	if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
 		return; /* the holder's time runs out by itself */
 	kvEntry *e = NULL;
-	natsStatus s = kvStore_Get(&e, nc->kv, LEASE_KEY);
+	natsStatus s = kvStore_Get(&e, lease_kv(nc), LEASE_KEY);
 	uint64_t rev = 0, t0 = mono_ns();
 	if (s == NATS_NOT_FOUND) {
-		if (kvStore_CreateString(&rev, nc->kv, LEASE_KEY, val) == NATS_OK)
+		if (kvStore_CreateString(&rev, lease_kv(nc), LEASE_KEY, val) == NATS_OK)
 			held(nc, rev, t0, "");
 		return;
 	}
@@ -122,7 +130,7 @@ static void lease_step(struct nats_cluster *nc)
 	}
 	/* Ours to renew, handed back, or not renewed for NATS_LEASE_MS. */
 	uint64_t nrev = 0;
-	if (kvStore_UpdateString(&nrev, nc->kv, LEASE_KEY, val, rev) == NATS_OK)
+	if (kvStore_UpdateString(&nrev, lease_kv(nc), LEASE_KEY, val, rev) == NATS_OK)
 		held(nc, nrev, t0, mine || free_ ? "" : who);
 }
 
@@ -179,7 +187,7 @@ void nats_lease_release(struct nats_cluster *nc)
 	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
 		char val[512];
 		lease_value(nc, false, val, sizeof(val));
-		if (kvStore_UpdateString(NULL, nc->kv, LEASE_KEY, val, nc->lease_rev) == NATS_OK)
+		if (kvStore_UpdateString(NULL, lease_kv(nc), LEASE_KEY, val, nc->lease_rev) == NATS_OK)
 			log_info("cluster %s: replication lease handed back", nc->cl->name);
 	}
 	atomic_store(&nc->lease_until, 0);

@@ -66,20 +66,14 @@ void nats_body_free(struct nats_body *b)
 	b->parts = NULL;
 }
 
-/* A short pause while NATS is away. */
-static void pause_briefly(void)
-{
-	struct timespec pause = { 0, 20 * 1000000 };
-	nanosleep(&pause, NULL);
-}
-
 /*
  * Publish BUF/LEN as part I of the chunk of writer WRITER on NT's parts
  * subject, retried (within nats_timeout_ms) while NATS is away or does
  * not answer; a retry after a lost acknowledgement is recognised by
  * JetStream (the same Nats-Msg-Id) and answered with the first one's
  * sequence. 0 with its stream sequence in *SEQ, or a negative errno
- * (-ENOENT: the data stream is gone; -EIO: refused or no answer, logged).
+ * (-ENOENT: the data stream is gone; -EDQUOT, -ENOSPC: full; -EIO:
+ * refused or no answer, logged; -EINTR: a signal to the caller).
  */
 static int publish_part(struct nats_topic *nt, const char *buf, size_t len, const char *writer,
 			size_t i, uint64_t *seq)
@@ -97,8 +91,10 @@ static int publish_part(struct nats_topic *nt, const char *buf, size_t len, cons
 				 nt->base.name, i, (long long)nc->timeout_ms);
 			return -EIO;
 		}
+		if (cluster_interrupted())
+			return -EINTR; /* parts stored so far are orphans, never read */
 		if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED) {
-			pause_briefly(); /* not even tried: see nats_connected */
+			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
 		natsMsg *m = NULL;
@@ -107,7 +103,8 @@ static int publish_part(struct nats_topic *nt, const char *buf, size_t len, cons
 		jsPubOptions po;
 		jsPubOptions_Init(&po);
 		po.MsgId = id;
-		po.MaxWait = deadline > now + 1000000 ? (int64_t)((deadline - now) / 1000000) : 1;
+		uint64_t slice = nats_slice(deadline);
+		po.MaxWait = slice > now + 1000000 ? (int64_t)((slice - now) / 1000000) : 1;
 		natsStatus s = natsMsg_Create(&m, nt->psubject, NULL, buf, (int)len);
 		if (s == NATS_OK)
 			s = js_PublishMsg(&ack, nc->js, m, &po, &ec);
@@ -118,17 +115,18 @@ static int publish_part(struct nats_topic *nt, const char *buf, size_t len, cons
 			return 0;
 		if (ec == JSStreamNotFoundErr)
 			return -ENOENT;
-		if (ec) {
+		if (ec == JSStreamMessageExceedsMaximumErr || nats_limit_errno(ec) != -EIO) {
 			log_warn("/%s: part %zu of an append refused by JetStream: %s (%d)",
 				 nt->base.name, i,
 				 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
-			return -EIO;
+			return nats_limit_errno(ec);
 		}
 		if (s == NATS_NO_MEMORY)
 			return -ENOMEM;
-		/* No answer in time, or the connection dropped: again (the same
-		 * Nats-Msg-Id) until the deadline. */
-		pause_briefly();
+		/* No answer in time, the connection dropped, or a refusal of a
+		 * moment (a leader being elected): again (the same Nats-Msg-Id)
+		 * until the deadline. */
+		nats_pause();
 	}
 }
 
@@ -278,14 +276,26 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 	jsOptions jo;
 	jsErrCode ec = 0;
 	natsMsg *m = NULL;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000);
-	natsStatus s = js_GetMsg(&m, nt->nc->js, nt->jsname, pc->seq, &jo, &ec);
+	/* Tried again in slices (a leader election, a server gone) until
+	 * nats_timeout_ms; a signal to the caller ends it. */
+	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
+	natsStatus s;
+	for (;;) {
+		ec = 0;
+		nats_jsopts(&jo, nats_slice(deadline));
+		s = js_GetMsg(&m, nt->nc->js, nt->jsname, pc->seq, &jo, &ec);
+		if (s == NATS_OK || nats_status_errno(s, ec) == -ENOENT || mono_ns() >= deadline)
+			break;
+		if (cluster_interrupted())
+			return -EINTR;
+		nats_pause();
+	}
 	if (s != NATS_OK) {
 		int rc = nats_status_errno(s, ec);
 		if (rc != -ENOENT)
 			log_warn("/%s: %s %" PRIu64 " cannot be read from NATS: %s", nt->base.name,
 				 pc->part ? "part" : "chunk", pc->seq, natsStatus_GetText(s));
-		return rc;
+		return rc == -ETIMEDOUT ? -EIO : rc;
 	}
 	int rc = 0;
 	const char *subj = natsMsg_GetSubject(m);

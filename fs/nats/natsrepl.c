@@ -76,13 +76,6 @@ static void index_origins(struct topic_origin *v, size_t *nv, const struct topic
 	}
 }
 
-/* A short pause while NATS is away or a chunk is on its way here. */
-static void pause_briefly(void)
-{
-	struct timespec pause = { 0, 20 * 1000000 };
-	nanosleep(&pause, NULL);
-}
-
 /* The bytes of the run being published and what its head is published
  * with, kept while the same run is tried again: its parts (a message
  * longer than one NATS message) are published once (natsparts.c). */
@@ -159,10 +152,13 @@ static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size
 	snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, msgs[i].origin_offset);
 	uint64_t seq = 0;
 	rc = nats_chunk_publish(nt, &rb->body, j - i, tl, tl->own, origin, msgs[i].timestamp_ns,
-				writer, *deadline, &seq);
+				writer, nats_slice(*deadline), &seq);
 	if (rc == 0) {
+		/* Skipped (a race JetStream let through): the marks say what
+		 * is left, published again from RB. */
+		if (nats_chunk_settle(nt->td, seq, *deadline) == -EAGAIN)
+			return -EAGAIN;
 		run_body_free(rb);
-		nats_wait_indexed(nt->td, seq, *deadline);
 		return 0;
 	}
 	if (rc != -EAGAIN)
@@ -171,16 +167,17 @@ static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size
 	 * this one) is indexed here, after which the marks say what is left. */
 	struct nats_tail now;
 	bool mine = false;
-	int r = nats_read_tail(nt, writer, *deadline, &now, &mine, &seq);
-	if (r == 0 && mine) {
+	int r = nats_read_tail(nt, writer, nats_slice(*deadline), &now, &mine, &seq);
+	if (r == 0 && mine) { /* stored, its acknowledgement lost */
+		if (nats_chunk_settle(nt->td, seq, *deadline) == -EAGAIN)
+			return -EAGAIN;
 		run_body_free(rb);
-		nats_wait_indexed(nt->td, seq, *deadline);
-		return 0; /* stored, its acknowledgement lost */
+		return 0;
 	}
 	if (r == 0)
 		nats_wait_indexed(nt->td, seq, *deadline);
 	else if (r == -ETIMEDOUT || r == -EIO)
-		pause_briefly();
+		nats_pause();
 	else
 		return r;
 	return -EAGAIN;
@@ -233,7 +230,7 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 			break;
 		}
 		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
-			pause_briefly(); /* not even tried: see nats_connected */
+			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
 		struct topic_origin *v;

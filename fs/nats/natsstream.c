@@ -86,6 +86,42 @@ out:
 	return td;
 }
 
+int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
+{
+	for (;;) { /* in slices: a signal ends the wait */
+		nats_wait_indexed(td, seq, nats_slice(deadline));
+		pthread_mutex_lock(&td->mu);
+		bool there = td->last_seq >= seq;
+		pthread_mutex_unlock(&td->mu);
+		if (there || mono_ns() >= deadline)
+			break;
+		if (cluster_interrupted())
+			return -EINTR;
+	}
+	int rc = -EAGAIN;
+	pthread_mutex_lock(&td->mu);
+	if (td->last_seq < seq) {
+		rc = -ETIMEDOUT;
+	} else if (td->purged) {
+		rc = 0; /* the topic removed: nothing to publish again */
+	} else {
+		size_t lo = 0, hi = td->n; /* the index is in sequence order */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (td->c[mid].seq == seq) {
+				rc = 0;
+				break;
+			}
+			if (td->c[mid].seq < seq)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	pthread_mutex_unlock(&td->mu);
+	return rc;
+}
+
 /* ---- the consumer ---------------------------------------------------------- */
 
 /* A chunk's headers delivered (libnats' delivery thread). */
@@ -173,7 +209,17 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 		sc.SubjectsLen = 1;
 		sc.Storage = js_FileStorage;
 		sc.Replicas = nc->replicas;
-		ns = js_AddStream(&si, nc->js, &sc, &jo, &ec);
+		/* Tried again while JetStream cannot place it yet (a server
+		 * just lost or back, a leader being elected), until the
+		 * deadline. The name is a new UUID: nobody else makes it. */
+		while ((ns = js_AddStream(&si, nc->js, &sc, &jo, &ec)) != NATS_OK &&
+		       mono_ns() + 100000000 < deadline &&
+		       natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+			struct timespec pause = { 0, 100 * 1000000 };
+			nanosleep(&pause, NULL);
+			ec = 0;
+			nats_jsopts(&jo, deadline);
+		}
 	} else {
 		what = "cannot find";
 		ns = js_GetStreamInfo(&si, nc->js, st->jsname, &jo, &ec);
@@ -190,9 +236,27 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 	so.Stream = st->jsname;
 	so.Ordered = true;
 	so.Config.HeadersOnly = true;
+	/* Idle heartbeats: an ordered consumer whose server is lost is made
+	 * anew (by libnats) after two missed ones, and tried again at that
+	 * pace until the stream has a leader again (docs/nats.md). */
+	so.Config.Heartbeat = (int64_t)NATS_HEARTBEAT_MS * 1000000;
 	nats_jsopts(&jo, deadline);
 	what = "cannot follow";
-	ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
+	/* Each try makes a new consumer, which NATS places on one of the
+	 * stream's servers: one lost but not yet known as lost never answers,
+	 * so a try waits NATS_CONSUMER_WAIT_MS and the next is placed anew. */
+	for (;;) {
+		ec = 0;
+		uint64_t slice = mono_ns() + (uint64_t)NATS_CONSUMER_WAIT_MS * 1000000;
+		nats_jsopts(&jo, slice < deadline ? slice : deadline);
+		ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
+		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			break;
+		st->sub = NULL;
+		struct timespec pause = { 0, 100 * 1000000 };
+		nanosleep(&pause, NULL);
+	}
 	if (ns == NATS_OK && (ns = natsSubscription_SetOnCompleteCB(st->sub, on_complete, st)) !=
 			     NATS_OK) {
 		natsSubscription_Unsubscribe(st->sub);
@@ -238,16 +302,12 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 		return rc;
 	}
 	uint64_t rev = 0;
-	natsStatus ns = kvStore_Create(&rev, st->nc->kv, st->key, txt, (int)strlen(txt));
+	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
+	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
 	free(txt);
-	if (ns != NATS_OK) { /* the name taken by another daemon, or NATS away */
-		kvEntry *e = NULL;
-		bool taken = kvStore_Get(&e, st->nc->kv, st->key) == NATS_OK;
-		kvEntry_Destroy(e);
-		return taken ? -EEXIST : -EIO;
-	}
-	st->rev = rev;
-	return 0;
+	if (rc == 0)
+		st->rev = rev;
+	return rc;
 }
 
 static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t gid,
@@ -273,20 +333,18 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 		return -ENOMEM;
 	}
 	uint64_t rev = 0;
-	natsStatus ns = kvStore_Create(&rev, st->nc->kv, key, txt, (int)strlen(txt));
+	kvEntry *e = NULL;
+	int rc = nats_kv_create(st->nc, key, txt, &rev, &e);
 	free(txt);
-	int rc;
-	if (ns == NATS_OK) {
+	if (rc == 0) {
 		rc = nats_topic_make(s, name, meta, rev, out);
 		json_decref(meta);
 		return rc;
 	}
 	json_decref(meta);
+	if (rc != -EEXIST)
+		return rc;
 	/* Made at the same moment by another daemon: that topic is the one. */
-	kvEntry *e = NULL;
-	ns = kvStore_Get(&e, st->nc->kv, key);
-	if (ns != NATS_OK)
-		return nats_status_errno(ns, 0) == -ENOENT ? -EIO : nats_status_errno(ns, 0);
 	meta = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
 	rc = meta ? nats_topic_make(s, name, meta, kvEntry_Revision(e), out) : -EPROTO;
 	json_decref(meta);
@@ -400,7 +458,13 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	char *txt = json_dumps(snap, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
-	natsStatus ns = kvStore_PutString(NULL, st->nc->kv, key, txt);
+	/* Tried again while a leader is elected, within nats_timeout_ms. */
+	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
+	natsStatus ns;
+	while ((ns = kvStore_PutString(NULL, st->nc->kv, key, txt)) != NATS_OK &&
+	       mono_ns() < deadline &&
+	       natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		nats_pause();
 	free(txt);
 	return nats_status_errno(ns, 0);
 }
@@ -460,7 +524,9 @@ static void ns_destroy(struct stream *s)
 	bool up = natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED;
 	if (!up || natsSubscription_Drain(st->sub) != NATS_OK)
 		natsSubscription_Unsubscribe(st->sub);
-	uint64_t deadline = mono_ns() + (up ? (uint64_t)st->nc->timeout_ms * 1000000 : 100000000);
+	uint64_t wait_ms = (uint64_t)st->nc->timeout_ms < NATS_STOP_WAIT_MS ?
+			   (uint64_t)st->nc->timeout_ms : NATS_STOP_WAIT_MS;
+	uint64_t deadline = mono_ns() + (up ? wait_ms * 1000000 : 100000000);
 	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
 	pthread_mutex_lock(&st->mu);
 	while (!st->completed)

@@ -71,18 +71,19 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 		goto wake;
 	int k = -1;
 	if (c->off != td->next_off || c->pos != td->next_pos) {
-		/* Not published by the protocol of docs/nats.md: never indexed,
-		 * readers stop before it. */
+		/* It does not follow the chunk before it: the loser of a race
+		 * that JetStream let through (a clustered stream only pre-checks
+		 * the expected last subject sequence), or not published by the
+		 * protocol of docs/nats.md. Every daemon skips it alike; its
+		 * writer publishes its lines again (nats_chunk_settle). */
 		if (!td->damaged_logged) {
 			char u[37];
 			uuid_unparse(td->uuid, u);
-			log_error("topic %s: chunk at sequence %" PRIu64 " claims offset %" PRIu64
-				  " and position %" PRIu64 " where %" PRIu64 " and %" PRIu64
-				  " follow; not served", u, c->seq, c->off, c->pos, td->next_off,
-				  td->next_pos);
+			log_info("topic %s: chunk at sequence %" PRIu64 " claims offset %" PRIu64
+				 " and position %" PRIu64 " where %" PRIu64 " and %" PRIu64
+				 " follow; skipped (logged once per topic, docs/nats.md)", u, c->seq,
+				 c->off, c->pos, td->next_off, td->next_pos);
 			td->damaged_logged = true;
-			if (td->topic)
-				atomic_store(&td->topic->damaged_offset, (long long)td->next_off);
 		}
 		goto wake;
 	}
@@ -255,6 +256,10 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
 	if (s == NATS_OK && b->parts)
 		s = natsMsgHeader_Set(m, "Sfs-Parts", b->parts);
+	/* The same chunk published again after a lost acknowledgement is
+	 * found by JetStream's de-duplication (docs/nats.md). */
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", writer);
 	if (s == NATS_OK)
 		s = js_PublishMsg(&ack, nt->nc->js, m, &po, &ec);
 	*seq = ack ? ack->Sequence : 0;
@@ -264,13 +269,16 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		return 0;
 	if (ec == JSStreamNotFoundErr)
 		return -ENOENT; /* the stream was removed */
-	if (ec && ec != JSStreamWrongLastSequenceErr) {
+	if (ec == JSStreamMessageExceedsMaximumErr || nats_limit_errno(ec) != -EIO) {
+		/* Too big, or full (a quota: EDQUOT, the store: ENOSPC). */
 		log_warn("/%s: append refused by JetStream: %s (%d)", nt->base.name,
 			 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
 		return nats_limit_errno(ec);
 	}
-	/* Another daemon appended first, or no answer in time (the chunk may
-	 * be stored): the subject's last chunk says which. */
+	/* Another daemon appended first, no answer in time (the chunk may be
+	 * stored: the subject's last chunk says which), or a refusal of a
+	 * moment (a server going away, a leader being elected: 503s): the
+	 * caller tries again until its deadline. */
 	return -EAGAIN;
 }
 
@@ -324,9 +332,12 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 {
 	struct topic *t = &nt->base;
 	struct nats_tdata *td = nt->td;
-	char su[37], tu[37];
+	char su[37], tu[37], wid[64];
 	uuid_unparse(t->stream_uuid, su);
 	uuid_unparse(t->uuid, tu);
+	/* The head's writer id (Sfs-Writer, Nats-Msg-Id): a new one when a
+	 * head is published again after the index skipped it. */
+	snprintf(wid, sizeof(wid), "%s", writer);
 	struct nats_tail tl;
 	pthread_mutex_lock(&td->mu);
 	tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
@@ -340,53 +351,78 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		if (mono_ns() >= deadline)
 			break;
+		if (cluster_interrupted()) {
+			rc = -EINTR; /* the chunk may be stored all the same */
+			break;
+		}
 		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
-			/* Not even tried: see nats_connected. */
-			struct timespec pause = { 0, 20 * 1000000 };
-			nanosleep(&pause, NULL);
+			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
 		char origin[100];	/* 36 + 1 + 36 + 1 + 20 digits + NUL */
 		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, tl.own);
 		uint64_t seq = 0;
-		int p = nats_chunk_publish(nt, b, n, &tl, tl.own + n, origin, ts, writer,
-					   deadline, &seq);
-		if (p == 0) {
+		int p = nats_chunk_publish(nt, b, n, &tl, tl.own + n, origin, ts, wid,
+					   nats_slice(deadline), &seq);
+		bool mine = p == 0;
+		if (p != 0 && p != -EAGAIN) {
+			rc = p;
+			break;
+		}
+		if (p == -EAGAIN) {
+			struct nats_tail told;
+			uint64_t indexed = indexed_seq(nt);
+			int r = nats_read_tail(nt, wid, nats_slice(deadline), &told, &mine, &seq);
+			if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
+				rc = r;
+				break;
+			}
+			if (r < 0) {
+				nats_pause(); /* NATS away, or electing a leader */
+				continue;
+			}
+			int bad = mine ? 0 : tail_behind_index(nt, &told, indexed);
+			if (bad < 0) {
+				rc = bad;
+				break;
+			}
+		}
+		/* Where the next chunk goes is what this daemon indexed up to
+		 * the subject's last chunk (a chunk read from JetStream may be
+		 * one the index skips). */
+		int st = nats_chunk_settle(td, seq, deadline);
+		if (mine && st == 0) {
 			/* Its bytes are what sequence SEQ holds for good: the
 			 * next readers here (tail -f) need no fetch. */
 			if (!b->parts && seq)
 				nats_cache_put(&nt->nc->cache, t->stream_uuid, seq, b->data, b->len);
-			nats_wait_indexed(td, seq, deadline);
 			rc = 0;
 			break;
 		}
-		if (p != -EAGAIN) {
-			rc = p;
+		if (st == -EINTR) {
+			rc = -EINTR;
 			break;
 		}
-		bool mine = false;
-		uint64_t indexed = indexed_seq(nt);
-		int r = nats_read_tail(nt, writer, deadline, &tl, &mine, &seq);
-		if (r == 0 && mine) {
-			nats_wait_indexed(td, seq, deadline);
-			rc = 0;
+		if (mine && st == -ETIMEDOUT) {
+			log_warn("/%s: chunk %" PRIu64 " stored in NATS but not seen here within %lld ms; "
+				 "the append may or may not count", t->name, seq,
+				 (long long)nt->nc->timeout_ms);
+			rc = -EIO;
 			break;
 		}
-		if (r == 0 && (rc = tail_behind_index(nt, &tl, indexed)) < 0)
-			break;
-		if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
-			rc = r;
-			break;
-		}
-		if (r < 0) {
-			struct timespec pause = { 0, 20 * 1000000 }; /* NATS away: a short pause */
-			nanosleep(&pause, NULL);
-		}
+		if (mine) /* skipped as a loser of a race: publish it again */
+			nats_writer_id(nt->nc, wid, sizeof(wid));
+		pthread_mutex_lock(&td->mu);
+		tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+		pthread_mutex_unlock(&td->mu);
 	}
 	if (rc == -ETIMEDOUT) {
 		log_warn("/%s: append not acknowledged by NATS within %lld ms", t->name,
 			 (long long)nt->nc->timeout_ms);
 		rc = -EIO;
+	} else if (rc == -EINTR) {
+		log_info("/%s: append interrupted by a signal while waiting on NATS; it may be "
+			 "stored all the same (docs/nats.md)", t->name);
 	}
 	return rc;
 }

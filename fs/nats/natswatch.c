@@ -106,7 +106,16 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 	kvEntry **topics = NULL;
 	size_t ntopics = 0, cap = 0;
 	int rc = 0;
-	natsStatus s = kvStore_WatchAll(&nc->watcher, nc->kv, NULL);
+	/* The watcher's requests (its consumer made, removed at the stop)
+	 * wait NATS_STOP_WAIT_MS at most. */
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = nc->timeout_ms < NATS_STOP_WAIT_MS ? nc->timeout_ms : NATS_STOP_WAIT_MS;
+	natsStatus s = natsConnection_JetStream(&nc->wjs, nc->conn, &jo);
+	if (s == NATS_OK)
+		s = js_KeyValue(&nc->wkv, nc->wjs, nc->bucket);
+	if (s == NATS_OK)
+		s = kvStore_WatchAll(&nc->watcher, nc->wkv, NULL);
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	while (s == NATS_OK) {
 		kvEntry *e = NULL;

@@ -1,5 +1,6 @@
 # tests/e2e/nats_helpers.bash - helpers of the tests that run several
-# daemons on one NATS server (85-nats.bats, 86-nats-replication.bats).
+# daemons on one NATS server (85-nats.bats, 86-nats-replication.bats), and
+# a cluster of three nats-servers (87-nats-cluster.bats).
 # Load after helpers:
 #     load helpers
 #     load nats_helpers
@@ -7,12 +8,13 @@
 
 M2= SFS_PID2=
 
-# start_second: a second daemon on the same mount.conf clusters (same
-# NATS), mounted on $M2 ($TMP/mnt2); SFS_PID2 its PID.
+# start_second [CONF]: a second daemon on the same mount.conf clusters
+# (same NATS), or on the clusters of file CONF, mounted on $M2
+# ($TMP/mnt2); SFS_PID2 its PID.
 start_second() {
 	M2=$TMP/mnt2
 	mkdir -p "$M2"
-	sed "s|^mountpoint = .*|mountpoint = $M2|" "$TMP/mount.conf" >"$TMP/mount2.conf"
+	sed "s|^mountpoint = .*|mountpoint = $M2|" "${1:-$TMP/mount.conf}" >"$TMP/mount2.conf"
 	"$STREAMFS" -c "$TMP/mount2.conf" -f -l "$TMP/streamfs2.log" "$M2" \
 		</dev/null >>"$TMP/streamfs2.log" 2>&1 3>&- &
 	SFS_PID2=$!
@@ -47,3 +49,142 @@ stop_second() {
 	return "$fail"
 }
 
+
+# ---- a cluster of three nats-servers (87-nats-cluster.bats) ----------------
+#
+# nats3_start: three nats-servers with JetStream, one NATS cluster
+# ("sfs") with routes between them, on free 127.0.0.1 ports, each storing
+# in $TMP/nats3/nI/js; waits (bounded) until JetStream has its metadata
+# leader. SFS_NATS_URL names all three (for sfs_write_conf). NATS3_PID[i]
+# is server i's PID while it runs, NATS3_PORT[i] its client port.
+# nats3_stop_all stops them (teardown).
+NATS3_PID=() NATS3_PORT=() NATS3_CPORT=()
+
+# _free_ports N: N free TCP ports of 127.0.0.1, one a line (held at once,
+# so all differ).
+_free_ports() {
+	python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+	s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
+
+nats3_start() {
+	local ports i j
+	mapfile -t ports < <(_free_ports 6)
+	[[ ${#ports[@]} -eq 6 ]] || return 1
+	for i in 0 1 2; do
+		NATS3_PORT[i]=${ports[i]}
+		NATS3_CPORT[i]=${ports[i + 3]}
+	done
+	for i in 0 1 2; do
+		mkdir -p "$TMP/nats3/n$i"
+		{
+			echo "server_name: n$i"
+			echo "listen: 127.0.0.1:${NATS3_PORT[i]}"
+			echo "max_payload: 8MB"
+			echo "jetstream { store_dir: \"$TMP/nats3/n$i/js\" }"
+			echo "cluster {"
+			echo "  name: sfs"
+			echo "  listen: 127.0.0.1:${NATS3_CPORT[i]}"
+			echo "  routes: ["
+			for j in 0 1 2; do
+				[[ $j == "$i" ]] || echo "    nats-route://127.0.0.1:${NATS3_CPORT[j]}"
+			done
+			echo "  ]"
+			echo "}"
+		} >"$TMP/nats3/n$i/nats.conf"
+	done
+	for i in 0 1 2; do
+		nats3_start_one "$i" || return 1
+	done
+	SFS_NATS_URL=nats://127.0.0.1:${NATS3_PORT[0]},nats://127.0.0.1:${NATS3_PORT[1]},nats://127.0.0.1:${NATS3_PORT[2]}
+	export SFS_NATS_URL
+	wait_for -t 20 nats3_js_ready 0
+}
+
+# nats3_start_one I: start server I again (same ports, same store), wait
+# (bounded) until it listens.
+nats3_start_one() {
+	local i=$1 n
+	n=$(grep -c 'Server is ready' "$TMP/nats3/n$i/nats.log" 2>/dev/null) || n=0
+	nats-server -c "$TMP/nats3/n$i/nats.conf" -l "$TMP/nats3/n$i/nats.log" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	NATS3_PID[i]=$!
+	if ! wait_for -t 10 _nats3_ready_after "$i" "$n"; then
+		echo "nats3_start_one: nats-server n$i did not start:" >&2
+		tail -n 20 "$TMP/nats3/n$i/nats.log" >&2
+		return 1
+	fi
+}
+
+# _nats3_ready_after I N: server I's log says 'Server is ready' more than
+# N times (it logs it once per start).
+_nats3_ready_after() {
+	local n
+	n=$(grep -c 'Server is ready' "$TMP/nats3/n$1/nats.log" 2>/dev/null) || n=0
+	((n > $2))
+}
+
+# nats3_req I SUBJECT [PAYLOAD]: a request to server I, its reply on
+# stdout (tests/e2e/natsq.py); fails when no reply comes within 2 s.
+nats3_req() {
+	python3 "$STREAMFS_SRC/tests/e2e/natsq.py" "127.0.0.1:${NATS3_PORT[$1]}" "$2" "${3:-}"
+}
+
+# nats3_js_ready I: JetStream answers through server I (its metadata
+# leader known).
+nats3_js_ready() {
+	local r
+	r=$(nats3_req "$1" '$JS.API.INFO' 2>/dev/null) || return 1
+	[[ $(jq -r '.error.code // 0' <<<"$r" 2>/dev/null) == 0 ]]
+}
+
+# nats3_stream_info I NAME: JetStream's info of stream NAME through server I.
+nats3_stream_info() {
+	nats3_req "$1" "\$JS.API.STREAM.INFO.$2"
+}
+
+# nats3_leader I NAME: the server name (n0, n1, n2) leading stream NAME.
+nats3_leader() {
+	nats3_stream_info "$1" "$2" | jq -er '.cluster.leader'
+}
+
+# nats3_index NAME: the index of server NAME (n1 -> 1).
+nats3_index() {
+	echo "${1#n}"
+}
+
+# nats3_kill I [SIGNAL]: signal server I (default KILL) and wait (bounded)
+# until it is gone.
+nats3_kill() {
+	local i=$1 sig=${2:-KILL} k
+	[[ -n ${NATS3_PID[i]:-} ]] || return 0
+	kill "-$sig" "${NATS3_PID[i]}" 2>/dev/null || true
+	for ((k = 0; k < 200; k++)); do
+		_sfs_alive "${NATS3_PID[i]}" || break
+		sleep 0.05
+	done
+	if _sfs_alive "${NATS3_PID[i]}"; then
+		kill -9 "${NATS3_PID[i]}" 2>/dev/null || true
+	fi
+	wait "${NATS3_PID[i]}" 2>/dev/null || true
+	NATS3_PID[i]=
+}
+
+# nats3_stop_all: stop every server of the three still running (TERM,
+# then KILL); fails if one could not be stopped.
+nats3_stop_all() {
+	local i fail=0
+	for i in 0 1 2; do
+		nats3_kill "$i" TERM
+	done
+	for i in 0 1 2; do
+		if [[ -n ${NATS3_PID[i]:-} ]]; then
+			echo "nats3_stop_all: nats-server n$i still runs" >&2
+			fail=1
+		fi
+	done
+	return "$fail"
+}

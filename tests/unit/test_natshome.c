@@ -5,7 +5,9 @@
  * headers (docs/nats.md, "Chunks") and of a head's list of parts, the
  * part that holds a byte position and the bound on a chunk in parts
  * (docs/nats.md, "Chunks longer than one NATS message"), on messages made
- * in memory, without a server.
+ * in memory, without a server; the chunk index skipping a chunk that does
+ * not follow, and what nats_chunk_settle tells its writer (docs/nats.md,
+ * "Appends are linearizable").
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "fs/nats/natshome.h"
+#include "fs/util/clock.h"
 
 static void test_encode_roundtrip(void **state)
 {
@@ -198,6 +201,52 @@ static void test_chunk_max(void **state)
 	assert_int_equal(nats_chunk_max(&nc), nats_part_max(&nc));
 }
 
+/* Chunk SEQ of N lines and LEN bytes at offset OFF and position POS. */
+static struct nats_chunk chunk(uint64_t seq, uint64_t off, uint64_t pos, uint32_t n, uint32_t len)
+{
+	struct nats_chunk c = { .seq = seq, .off = off, .pos = pos, .n = n, .len = len,
+				.origin_off = off };
+	return c;
+}
+
+/* Two chunks with the same expectation both stored (a clustered stream
+ * lets that through): the second is skipped by the index, its writer is
+ * told to publish again, and the next chunk that follows is indexed. */
+static void test_index_skips(void **state)
+{
+	(void)state;
+	struct nats_stream st;
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_init(&st.mu, NULL);
+	uuid_t u;
+	uuid_generate(u);
+	struct nats_tdata *td = nats_stream_tdata(&st, u);
+	assert_non_null(td);
+	struct nats_origin o;
+	memset(&o, 0, sizeof(o));
+	uuid_copy(o.topic, u); /* its own lines */
+	struct nats_chunk c1 = chunk(1, 0, 0, 2, 4), c2 = chunk(2, 2, 4, 1, 2),
+			  stale = chunk(3, 2, 4, 1, 3), c4 = chunk(4, 3, 6, 1, 2);
+	nats_tdata_add(td, &c1, &o);
+	nats_tdata_add(td, &c2, &o);
+	nats_tdata_add(td, &stale, &o);	/* claims what c2 took */
+	nats_tdata_add(td, &c4, &o);
+	assert_int_equal(td->n, 3);
+	assert_int_equal(td->last_seq, 4);	/* the expected last subject sequence */
+	assert_int_equal(td->next_off, 4);
+	assert_int_equal(td->next_pos, 8);
+	assert_int_equal(td->c[2].seq, 4);
+	uint64_t deadline = mono_ns() + 10 * 1000000ull;
+	assert_int_equal(nats_chunk_settle(td, 2, deadline), 0);
+	assert_int_equal(nats_chunk_settle(td, 3, deadline), -EAGAIN);
+	assert_int_equal(nats_chunk_settle(td, 4, deadline), 0);
+	assert_int_equal(nats_chunk_settle(td, 5, deadline), -ETIMEDOUT);
+	nats_tdata_put(td);
+	nats_tdata_put(st.tdata[0]);
+	free(st.tdata);
+	pthread_mutex_destroy(&st.mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_headers),
 		cmocka_unit_test(test_parts_parse),
 		cmocka_unit_test(test_chunk_max),
+		cmocka_unit_test(test_index_skips),
 	};
 	if (nats_Open(-1) != NATS_OK)
 		return 1;

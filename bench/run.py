@@ -1381,10 +1381,9 @@ def tool_version(argv):
         return "?"
 
 
-def fig9(b, res):
-    """Figure 4 with NATS JetStream: stream B a mirror of stream A on one
-    nats-server, beside figure 4 if it ran in this invocation."""
-    title = "9. Peer: NATS JetStream mirror, one server"
+def nats_tools(res, title):
+    """nats-server's path when it and build/bench/natspeer are there (figures
+    9 and 11); else None, with the figure's section saying what is missing."""
     missing = []
     exe = nats_server_path()
     if not exe:
@@ -1394,6 +1393,16 @@ def fig9(b, res):
         missing.append(f"{os.path.relpath(NATSPEER, ROOT)} is missing (make bench builds it)")
     if missing:
         res.section(title, ["not measured: " + "; ".join(missing)])
+        return None
+    return exe
+
+
+def fig9(b, res):
+    """Figure 4 with NATS JetStream: stream B a mirror of stream A on one
+    nats-server, beside figure 4 if it ran in this invocation."""
+    title = "9. Peer: NATS JetStream mirror, one server"
+    exe = nats_tools(res, title)
+    if not exe:
         return
     version = tool_version([exe, "--version"]).replace("nats-server: ", "")
     libnats = tool_version(["pkg-config", "--modversion", "libnats"])
@@ -1602,15 +1611,8 @@ def fig11(b, res):
     JetStream publishes of the same messages, on one server (R1) and on a
     cluster of three (R3)."""
     title = "11. NATS home: a cluster kept in NATS JetStream, beside the local home and raw JetStream"
-    missing = []
-    exe = nats_server_path()
+    exe = nats_tools(res, title)
     if not exe:
-        missing.append("nats-server not found in PATH or /usr/sbin (Debian nats-server; "
-                       "make bench installs it)")
-    if not os.access(NATSPEER, os.X_OK):
-        missing.append(f"{os.path.relpath(NATSPEER, ROOT)} is missing (make bench builds it)")
-    if missing:
-        res.section(title, ["not measured: " + "; ".join(missing)])
         return
     version = tool_version([exe, "--version"]).replace("nats-server: ", "")
     lines = []

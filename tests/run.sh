@@ -144,6 +144,7 @@ order_bats() {
 bats_one() {
 	local f=$1 out=$2 t0=$SECONDS rc
 	ASAN_OPTIONS=${E2E_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+	LSAN_OPTIONS=${E2E_LSAN_OPTIONS:-suppressions=$STREAMFS_SRC/tests/lsan.supp:print_suppressions=0} \
 	UBSAN_OPTIONS=${E2E_UBSAN_OPTIONS:-print_stacktrace=1} \
 		timeout -k 10 "$E2E_FILE_TIMEOUT" bats --tap --print-output-on-failure \
 		"$f" </dev/null >"$out" 2>&1

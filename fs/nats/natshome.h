@@ -229,6 +229,27 @@ struct nats_topic {
 	atomic_bool gone;	/* removed by another daemon: remove nothing */
 };
 
+/* ---- natsread.c ----------------------------------------------------------- */
+
+/*
+ * nats_topic_read - topic_ops.read of a NATS-backed topic: up to SIZE bytes
+ * of topic T's file from byte VPOS into BUF, as far as the index holds
+ * (0 at its end); HINT (may be NULL) keeps the last piece this open file
+ * read (freed by the caller's hint). Bytes read, or a negative errno
+ * (-EIO: NATS did not answer in time; -EINTR: a signal to the caller).
+ */
+ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
+			struct topic_read_hint *hint);
+
+/*
+ * nats_topic_read_batch - topic_ops.read_batch of a NATS-backed topic:
+ * messages from offset FROM into B (at most MAX_MSGS, and MAX_BYTES once
+ * one is there), with their origins and timestamps, for replication.
+ * 0 (B->n may be 0 at the end) or a negative errno.
+ */
+int nats_topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs, size_t max_bytes,
+			  struct topic_batch *b);
+
 /* ---- natscluster.c ------------------------------------------------------ */
 
 /* nats_encode - E(NAME) into OUT (N bytes): A-Z a-z 0-9 - kept, any other

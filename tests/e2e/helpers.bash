@@ -211,20 +211,28 @@ sfs_nats_start() {
 	return 1
 }
 
+# stop_pid PID [SIG]: send PID signal SIG (default TERM), wait (10 s at
+# most) for it to exit, then SIGKILL it; reap it if it is our child. For
+# processes the test started (nats-servers), by their PID.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} i
+	[[ -n $pid ]] || return 0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		_sfs_alive "$pid" || break
+		sleep 0.05
+	done
+	if _sfs_alive "$pid"; then
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
 # sfs_nats_stop: stop the test's nats-server (SIGTERM, then SIGKILL after
 # 10 s), by its PID.
 sfs_nats_stop() {
 	[[ -n $SFS_NATS_PID ]] || return 0
-	kill "$SFS_NATS_PID" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 200; i++)); do
-		_sfs_alive "$SFS_NATS_PID" || break
-		sleep 0.05
-	done
-	if _sfs_alive "$SFS_NATS_PID"; then
-		kill -9 "$SFS_NATS_PID" 2>/dev/null || true
-	fi
-	wait "$SFS_NATS_PID" 2>/dev/null || true
+	stop_pid "$SFS_NATS_PID"
 	SFS_NATS_PID=
 }
 

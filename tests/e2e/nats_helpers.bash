@@ -159,17 +159,9 @@ nats3_index() {
 # nats3_kill I [SIGNAL]: signal server I (default KILL) and wait (bounded)
 # until it is gone.
 nats3_kill() {
-	local i=$1 sig=${2:-KILL} k
+	local i=$1 sig=${2:-KILL}
 	[[ -n ${NATS3_PID[i]:-} ]] || return 0
-	kill "-$sig" "${NATS3_PID[i]}" 2>/dev/null || true
-	for ((k = 0; k < 200; k++)); do
-		_sfs_alive "${NATS3_PID[i]}" || break
-		sleep 0.05
-	done
-	if _sfs_alive "${NATS3_PID[i]}"; then
-		kill -9 "${NATS3_PID[i]}" 2>/dev/null || true
-	fi
-	wait "${NATS3_PID[i]}" 2>/dev/null || true
+	stop_pid "${NATS3_PID[i]}" "$sig"
 	NATS3_PID[i]=
 }
 

@@ -317,9 +317,7 @@ _nh_nats_stop() {
 	for h in "${!NH_NATS_PID[@]}"; do
 		pid=${NH_NATS_PID[$h]}
 		[[ -n $pid ]] || continue
-		kill "$pid" 2>/dev/null || true
-		wait_for -t 10 _nh_gone "$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		stop_pid "$pid"
 		NH_NATS_PID[$h]=
 	done
 }

@@ -119,7 +119,7 @@ replicas_of() {
 	mkdir "$M2/tokyo/after"
 	wait_for -t 45 test -d "$M/tokyo/after"
 	echo after >>"$M/tokyo/after/t"
-	wait_for -t 10 test -s "$M2/tokyo/after/t"
+	wait_for -t 45 test -s "$M2/tokyo/after/t"
 	echo "checked at $((SECONDS - t0)) s" >&2
 	# replication: out of NATS and into it, exactly once
 	wait_count "$M/paris/copy/t" $((4 * n)) 30

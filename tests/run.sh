@@ -238,13 +238,18 @@ FUZZ_OUT= FUZZ_PID=
 start_fuzz() {
 	FUZZ_OUT=$(mktemp)
 	((do_e2e)) && echo "# fuzz: smoke run started beside the e2e files, printed after them"
-	bash fuzz/run.sh -t "$FUZZ_SMOKE_SECONDS" "$@" </dev/null >"$FUZZ_OUT" 2>&1 &
+	# its status in a file: run_bats's waits may reap it first
+	{
+		bash fuzz/run.sh -t "$FUZZ_SMOKE_SECONDS" "$@" </dev/null >"$FUZZ_OUT" 2>&1
+		echo $? >"$FUZZ_OUT.rc"
+	} &
 	FUZZ_PID=$!
 }
 
 finish_fuzz() {
-	local out=$FUZZ_OUT rc=0
-	wait "$FUZZ_PID" || rc=$?
+	local out=$FUZZ_OUT rc
+	wait "$FUZZ_PID" 2>/dev/null || true
+	rc=$(cat "$out.rc" 2>/dev/null || echo 1)
 	echo "# fuzz: smoke run, ${FUZZ_SMOKE_SECONDS}s per target"
 	cat "$out"
 
@@ -267,7 +272,7 @@ finish_fuzz() {
 	fi
 	passed=$((passed + ok))
 	failed=$((failed + fail))
-	rm -f "$out"
+	rm -f "$out" "$out.rc"
 }
 
 if ((do_unit)); then

@@ -166,6 +166,33 @@ used_over() {
 	! is_mounted "$M"
 }
 
+@test "a chunk NATS lost behind streamfs's back (its subject purged, the topic's key kept) reads as EIO with an error line, not as an end of file; a removal by the other daemon still reads as the end" {
+	SFS_LOG_ALLOW='not in NATS any more'
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	mkdir "$A/s"
+	printf 'one\ntwo\nthree\n' >>"$A/s/t"
+	# the second daemon has indexed the chunk (its size), not fetched it
+	wait_for size_is "$B/s/t" 14
+	local su tu
+	su=$(jq -r .uuid "$A/s/.info")
+	tu=$(jq -r '.topics[] | select(.name == "t") | .uuid' "$A/s/.info")
+	python3 "$STREAMFS_SRC/tests/e2e/natsq.py" "127.0.0.1:$SFS_NATS_PORT" \
+		"\$JS.API.STREAM.PURGE.SFS-$su" "{\"filter\":\"sfs.$su.$tu\"}" | grep -q '"success":true'
+	run cat "$B/s/t"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Input/output error"* ]]
+	grep -q "chunk .* is in the index but not in NATS any more" "$TMP/streamfs2.log"
+	# a topic removed by the other daemon: its reader here finds the end
+	printf 'x\n' >>"$A/s/u"
+	wait_for size_is "$B/s/u" 2
+	exec 5<"$B/s/u"
+	rm "$A/s/u"
+	[ -z "$(cat <&5)" ]
+	exec 5<&-
+}
+
 @test "two daemons on one NATS: streams, topics, messages, modes, control files and removals of one are seen by the other" {
 	sfs_setup tokyo
 	start_second

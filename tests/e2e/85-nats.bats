@@ -244,6 +244,37 @@ used_over() {
 	[ -z "$(ls "$A/s")" ]
 }
 
+@test "writers on two daemons into three topics of one stream at once: each topic has its lines once, in each writer's order, alike on both daemons" {
+	sfs_setup tokyo
+	start_second
+	mkdir "$M/tokyo/s"
+	local d t pids=()
+	for d in 1 2; do
+		mnt=$M
+		[[ $d == 2 ]] && mnt=$M2
+		for t in a b c; do
+			(for ((i = 1; i <= 200; i++)); do
+				echo "$d$t-$i" >>"$mnt/tokyo/s/$t" || exit 1
+			done) &
+			pids+=($!)
+		done
+	done
+	for d in "${pids[@]}"; do
+		wait "$d"
+	done
+	for t in a b c; do
+		wait_for same_size "$M2/tokyo/s/$t" "$M/tokyo/s/$t"
+		cat "$M/tokyo/s/$t" >"$TMP/r1"
+		cat "$M2/tokyo/s/$t" >"$TMP/r2"
+		same_file "$TMP/r1" "$TMP/r2"
+		[ "$(wc -l <"$TMP/r1")" -eq 400 ]
+		for d in 1 2; do
+			diff <(grep "^$d$t-" "$TMP/r1") <(seq -f "$d$t-%.0f" 1 200)
+		done
+		[ "$(jq -r --arg t "$t" '.topics[] | select(.name == $t) | .messages' "$M2/tokyo/s/.info")" = 400 ]
+	done
+}
+
 @test "writers on two daemons into one topic: nothing lost, nothing twice, each write() contiguous, both daemons agree on every byte" {
 	sfs_setup tokyo
 	start_second

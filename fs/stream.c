@@ -337,6 +337,19 @@ static int delete_topic(struct stream *s, const char *name, const char *hidden)
 			s->hidden = v;
 			s->hidcap = cap;
 		}
+	}
+	/* Its name is freed first, so a new topic of that name can be made at
+	 * once; its data is removed after the lock is let go. A home that
+	 * cannot free it (NATS away: its key is every daemon's) refuses the
+	 * removal, and nothing changes here either. */
+	int rc = s->ops->topic_detach(s, name, t);
+	if (rc < 0) {
+		pthread_mutex_unlock(&s->lock);
+		log_warn("stream %s/%s: topic %s: not removed: %s", s->cluster->name, s->name,
+			 name, strerror(-rc));
+		return rc;
+	}
+	if (hidden) {
 		struct hidden_topic *h = &s->hidden[s->nhidden++];
 		snprintf(h->name, sizeof(h->name), "%s", hidden);
 		h->t = t;
@@ -347,17 +360,10 @@ static int delete_topic(struct stream *s, const char *name, const char *hidden)
 	repl_topic_deleted(s->cluster->ns, s, name);
 	topic_mark_deleted(t);
 	touched_locked(s);
-	/* Its name is freed first, so a new topic of that name can be made at
-	 * once; its data is removed after the lock is let go. */
-	int rc = s->ops->topic_detach(s, name, t);
 	/* The stream holds its home's state for the removal. */
 	stream_get(s);
 	pthread_mutex_unlock(&s->lock);
-	if (rc == 0)
-		s->ops->topic_purge(s, t);
-	else
-		log_error("stream %s/%s: topic %s: cannot remove its data: %s",
-			  s->cluster->name, s->name, name, strerror(-rc));
+	s->ops->topic_purge(s, t);
 	stream_put(s);
 	topic_put(t);
 	return 0;

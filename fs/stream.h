@@ -68,9 +68,10 @@ struct stream_ops {
 	 * one reference in *OUT, -EEXIST, or a negative errno. */
 	int (*topic_create)(struct stream *s, const char *name, uid_t uid, gid_t gid,
 			    mode_t mode, struct topic **out);
-	/* topic_detach - topic T (named NAME) is deleted: free its name at
-	 * once, so a new topic of that name can be made. s->lock held. 0 or
-	 * a negative errno (logged by the caller; the topic is gone anyway). */
+	/* topic_detach - topic T (named NAME) is to be deleted: free its name
+	 * at once, so a new topic of that name can be made. s->lock held. 0,
+	 * or a negative errno: then the removal is refused (logged by the
+	 * caller) and the topic stays as it was. */
 	int (*topic_detach)(struct stream *s, const char *name, struct topic *t);
 	/* topic_purge - remove what topic_detach set aside. No lock held. */
 	void (*topic_purge)(struct stream *s, struct topic *t);
@@ -206,7 +207,8 @@ int stream_topic_get_or_create(struct stream *s, const char *name, uid_t uid,
 /*
  * stream_delete_topic - delete topic NAME: later appends to open handles
  * fail, its directory is removed, replication positions for it are
- * dropped. Returns 0 or -ENOENT.
+ * dropped. Returns 0, -ENOENT, or the home's errno when it cannot free
+ * the name (-EIO: NATS away; nothing changed, logged).
  */
 int stream_delete_topic(struct stream *s, const char *name);
 

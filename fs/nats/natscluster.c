@@ -311,7 +311,12 @@ static int nats_connect(struct nats_cluster *nc, char *err, size_t errlen)
 		what = "nats_tls_ca", file = cc->nats_tls_ca, line = cc->nats_lines[4];
 		s = natsOptions_LoadCATrustedCertificates(o, cc->nats_tls_ca);
 	}
-	if (s == NATS_OK && (cc->nats_tls_ca || cc->nats_tls_cert))
+	/* tls:// asks for TLS as the certificate keys do: libnats would
+	 * otherwise talk plain text to a server that offers none. */
+	bool tls_url = false;
+	for (int i = 0; i < nurls; i++)
+		tls_url |= !strncmp(urls[i], "tls://", 6);
+	if (s == NATS_OK && (cc->nats_tls_ca || cc->nats_tls_cert || tls_url))
 		s = natsOptions_SetSecure(o, true);
 	if (s == NATS_OK) {
 		what = "nats", file = NULL, line = cc->nats_lines[0];
@@ -367,9 +372,25 @@ static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 	}
 	if (s != NATS_OK) {
 		const char *last = nats_GetLastError(NULL);
-		snprintf(err, errlen, "%s:%d: [cluster %s]: nats: key-value bucket %s: %s (is "
-			 "JetStream enabled on the servers?)", cfgpath, line, nc->cl->name,
-			 nc->bucket, last ? last : natsStatus_GetText(s));
+		/* The servers this client knows of (its URLs and those the
+		 * cluster announced): fewer than the replicas asked for is the
+		 * likely reason JetStream could not place the bucket. */
+		char **servers = NULL;
+		int count = 0;
+		if (natsConnection_GetServers(nc->conn, &servers, &count) == NATS_OK) {
+			for (int i = 0; i < count; i++)
+				free(servers[i]);
+			free(servers);
+		}
+		if (nc->replicas > count)
+			snprintf(err, errlen, "%s:%d: [cluster %s]: nats: key-value bucket %s: %s "
+				 "(nats_replicas %d needs a NATS cluster of %d servers at least; "
+				 "%d known)", cfgpath, line, nc->cl->name, nc->bucket,
+				 last ? last : natsStatus_GetText(s), nc->replicas, nc->replicas, count);
+		else
+			snprintf(err, errlen, "%s:%d: [cluster %s]: nats: key-value bucket %s: %s (is "
+				 "JetStream enabled on the servers?)", cfgpath, line, nc->cl->name,
+				 nc->bucket, last ? last : natsStatus_GetText(s));
 		return -EIO;
 	}
 	return 0;

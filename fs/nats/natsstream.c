@@ -266,8 +266,10 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 	if (ns == NATS_OK)
 		return 0;
 fail:
+	/* libnats' last error text is this thread's last, maybe an older
+	 * call's: only a JetStream refusal (EC) is sure to have set it. */
 	log_error("cluster %s: stream %s: %s its data stream %s: %s", s->cluster->name, s->name,
-		  what, st->jsname, nats_GetLastError(NULL) ? nats_GetLastError(NULL) :
+		  what, st->jsname, ec && nats_GetLastError(NULL) ? nats_GetLastError(NULL) :
 		  natsStatus_GetText(ns));
 	return nats_status_errno(ns, ec) == -ENOENT ? -ENOENT : nats_limit_errno(ec);
 }

@@ -310,7 +310,7 @@ static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl,
 		return -ENOENT; /* removed by another daemon, its subject purged */
 	log_error("/%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
 		  "where %" PRIu64 " is already indexed: its store lost the subject's state "
-		  "(restart the nats-server; docs/nats.md); append refused",
+		  "(make the topic again; docs/nats.md, df); append refused",
 		  nt->base.name, tl->seq, nt->subject, indexed);
 	return -EIO;
 }

@@ -143,6 +143,26 @@ used_over() {
 	[ "$(cat "$C/s1/u")" = more ]
 }
 
+@test "tls:// to a server without TLS is refused at start-up (never plain text), one line, nothing mounted; nats_replicas 3 on one server says what it needs" {
+	sfs_mktemp
+	sfs_nats_start
+	printf '[mount]\nmountpoint = %s\n[cluster tokyo]\nnats = tls://127.0.0.1:%s\nnats_timeout_ms = 1000\n' \
+		"$M" "$SFS_NATS_PORT" >"$TMP/mount.conf"
+	run "$STREAMFS" -c "$TMP/mount.conf" -f "$M"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"$TMP/mount.conf:4: [cluster tokyo]: nats: cannot connect to tls://127.0.0.1:$SFS_NATS_PORT"* ]]
+	[ "$(grep -c . <<<"$output")" -eq 1 ]
+	! is_mounted "$M"
+	printf '[mount]\nmountpoint = %s\n[cluster tokyo]\nnats = %s\nnats_replicas = 3\nnats_timeout_ms = 1000\n' \
+		"$M" "$SFS_NATS_URL" >"$TMP/mount.conf"
+	run "$STREAMFS" -c "$TMP/mount.conf" -f "$M"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"nats_replicas 3 needs a NATS cluster of 3 servers at least; 1 known"* ]]
+	! is_mounted "$M"
+}
+
 @test "a NATS server that cannot be reached at start-up: one line naming file, line and key, nothing mounted" {
 	sfs_mktemp
 	sfs_nats_start
@@ -586,4 +606,31 @@ reachable_is() {
 	echo c >>"$T"
 	[ "$(cat "$T")" = "$(printf 'a\nc')" ]
 	mkdir "$M/tokyo/s2"
+}
+
+@test "rm of a topic while NATS does not answer (nats-server stopped with SIGSTOP) fails with EIO and changes nothing, on either daemon; once NATS answers again, rm works" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 1000"
+	SFS_LOG_ALLOW='not removed|timed out|Timeout|not answer'
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	mkdir "$A/s"
+	seq 1 200 >>"$A/s/t"
+	wait_for size_is "$B/s/t" 692
+	kill -STOP "$SFS_NATS_PID"
+	local t0=$SECONDS
+	run rm "$A/s/t"
+	kill -CONT "$SFS_NATS_PID"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Input/output error"* || $output == *"timed out"* ]]
+	((SECONDS - t0 <= 10))
+	# still there, whole, on both daemons
+	[ "$(seq 1 200)" = "$(cat "$A/s/t")" ]
+	[ "$(seq 1 200)" = "$(cat "$B/s/t")" ]
+	grep -q 'topic t: not removed' "$TMP/streamfs.log"
+	# an append goes to the same topic, seen on both
+	echo 201 >>"$A/s/t"
+	wait_for size_is "$B/s/t" 696
+	rm "$A/s/t"
+	wait_for test ! -e "$B/s/t"
 }

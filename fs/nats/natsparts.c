@@ -277,15 +277,28 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 	jsErrCode ec = 0;
 	natsMsg *m = NULL;
 	/* Tried again in slices (a leader election, a server gone) until
-	 * nats_timeout_ms; a signal to the caller ends it. */
+	 * nats_timeout_ms; a signal to the caller ends it. "No such
+	 * message" for a piece the index holds ends it only when the topic
+	 * is gone (removed here, or its key gone: another daemon removed it):
+	 * while a stream elects a leader, a server that has not applied the
+	 * piece yet may answer so. */
 	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
 	natsStatus s;
+	bool live = false; /* the topic's key seen to name it since a "no such message" */
 	for (;;) {
 		ec = 0;
 		nats_jsopts(&jo, nats_slice(deadline));
 		s = js_GetMsg(&m, nt->nc->js, nt->jsname, pc->seq, &jo, &ec);
-		if (s == NATS_OK || nats_status_errno(s, ec) == -ENOENT || mono_ns() >= deadline)
+		if (s == NATS_OK || mono_ns() >= deadline)
 			break;
+		if (nats_status_errno(s, ec) == -ENOENT) {
+			uint64_t rev;
+			if (atomic_load(&nt->deleted))
+				break;
+			if (!live && nats_kv_holds(nt->nc, nt->key, nt->base.uuid, &rev) == 0)
+				break;
+			live = true;
+		}
 		if (cluster_interrupted())
 			return -EINTR;
 		nats_pause();

@@ -339,6 +339,20 @@ static int nats_connect(struct nats_cluster *nc, char *err, size_t errlen)
 	return s == NATS_OK ? 0 : -EHOSTUNREACH;
 }
 
+/* How many servers NC's connection knows of: its URLs and those the NATS
+ * cluster announced (0 if it cannot tell). */
+static int servers_known(struct nats_cluster *nc)
+{
+	char **servers = NULL;
+	int count = 0;
+	if (natsConnection_GetServers(nc->conn, &servers, &count) != NATS_OK)
+		return 0;
+	for (int i = 0; i < count; i++)
+		free(servers[i]);
+	free(servers);
+	return count;
+}
+
 /* The bucket of NC, opened or made. 0 or a negative errno with ERR. */
 static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 {
@@ -372,16 +386,9 @@ static int open_bucket(struct nats_cluster *nc, char *err, size_t errlen)
 	}
 	if (s != NATS_OK) {
 		const char *last = nats_GetLastError(NULL);
-		/* The servers this client knows of (its URLs and those the
-		 * cluster announced): fewer than the replicas asked for is the
-		 * likely reason JetStream could not place the bucket. */
-		char **servers = NULL;
-		int count = 0;
-		if (natsConnection_GetServers(nc->conn, &servers, &count) == NATS_OK) {
-			for (int i = 0; i < count; i++)
-				free(servers[i]);
-			free(servers);
-		}
+		/* Fewer servers known than replicas asked for is the likely
+		 * reason JetStream could not place the bucket. */
+		int count = servers_known(nc);
 		if (nc->replicas > count)
 			snprintf(err, errlen, "%s:%d: [cluster %s]: nats: key-value bucket %s: %s "
 				 "(nats_replicas %d needs a NATS cluster of %d servers at least; "
@@ -409,14 +416,7 @@ static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
 	if (nc->cc->nats_replicas) {
 		nc->replicas = nc->cc->nats_replicas;
 	} else {
-		char **servers = NULL;
-		int count = 0;
-		if (natsConnection_GetServers(nc->conn, &servers, &count) == NATS_OK) {
-			for (int i = 0; i < count; i++)
-				free(servers[i]);
-			free(servers);
-		}
-		nc->replicas = count >= 3 ? 3 : 1;
+		nc->replicas = servers_known(nc) >= 3 ? 3 : 1;
 	}
 	/* nats_timeout_ms not set (its line 0): a replicated cluster waits
 	 * out a leader election rather than failing (docs/nats.md). */

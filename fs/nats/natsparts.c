@@ -305,6 +305,11 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 	}
 	if (s != NATS_OK) {
 		int rc = nats_status_errno(s, ec);
+		/* Answered "no such message" until the deadline (its last try
+		 * maybe cut short): the caller tells a lost piece from a
+		 * removed topic's (-ENOENT either way). */
+		if (live)
+			rc = -ENOENT;
 		if (rc != -ENOENT)
 			log_warn("/%s: %s %" PRIu64 " cannot be read from NATS: %s", nt->base.name,
 				 pc->part ? "part" : "chunk", pc->seq, natsStatus_GetText(s));

@@ -49,24 +49,35 @@ static bool url_ok(const char *u, size_t len)
 	return hp && hostport_split(hp, NULL, 0, NULL, 0) == 0;
 }
 
+/* The URL of a nats = value at *P (blanks around it skipped): its start,
+ * its length in *LEN; *P moves past its comma, or to NULL after the
+ * last one. */
+static const char *next_url(const char **p, size_t *len)
+{
+	const char *u = *p;
+	while (*u == ' ' || *u == '\t')
+		u++;
+	const char *end = strchr(u, ',');
+	size_t n = end ? (size_t)(end - u) : strlen(u);
+	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t'))
+		n--;
+	*len = n;
+	*p = end ? end + 1 : NULL;
+	return u;
+}
+
 /* Check a nats = value: URLs separated by commas (blanks around them
  * allowed). 0 or -EINVAL. */
 static int check_urls(const char *v)
 {
 	int count = 0;
-	for (const char *p = v;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (!len || !url_ok(p, len) || ++count > SFS_NATS_MAX_URLS)
+	for (const char *p = v; p;) {
+		size_t len;
+		const char *u = next_url(&p, &len);
+		if (!len || !url_ok(u, len) || ++count > SFS_NATS_MAX_URLS)
 			return -EINVAL;
-		if (!end)
-			return 0;
-		p = end + 1;
 	}
+	return 0;
 }
 
 int config_nats_urls(const struct sfs_cluster_conf *cc, char ***urls)
@@ -75,22 +86,15 @@ int config_nats_urls(const struct sfs_cluster_conf *cc, char ***urls)
 	int n = 0;
 	if (!v)
 		return -ENOMEM;
-	for (const char *p = cc->nats; n < SFS_NATS_MAX_URLS;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (!(v[n++] = strndup(p, len))) {
+	for (const char *p = cc->nats; p && n < SFS_NATS_MAX_URLS;) {
+		size_t len;
+		const char *u = next_url(&p, &len);
+		if (!(v[n++] = strndup(u, len))) {
 			for (int i = 0; i < n - 1; i++)
 				free(v[i]);
 			free(v);
 			return -ENOMEM;
 		}
-		if (!end)
-			break;
-		p = end + 1;
 	}
 	*urls = v;
 	return n;

@@ -529,8 +529,11 @@ void nats_piece_at(const struct nats_chunk *c, uint64_t at, struct nats_piece *p
 /*
  * nats_piece_fetch - piece PC's bytes (PC->len of them) read from
  * JetStream into DST, checking that the message is on NT's subject (its
- * parts subject for a part) and of that length. 0, -ENOENT (gone: the
- * topic removed), -EIO (logged), -ETIMEDOUT.
+ * parts subject for a part) and of that length, tried again in slices
+ * until nats_timeout_ms. 0, -ENOENT (gone: the topic removed, here or
+ * by another daemon), -EIO (logged: no answer in time, a wrong message,
+ * or "no such message" while the topic's key still names it: a piece
+ * NATS lost), -EINTR (a signal to the caller).
  */
 int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t *dst);
 

@@ -284,7 +284,7 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 	 * piece yet may answer so. */
 	uint64_t deadline = mono_ns() + (uint64_t)nt->nc->timeout_ms * 1000000;
 	natsStatus s;
-	bool live = false; /* the topic's key seen to name it since a "no such message" */
+	bool live = false; /* "no such message", and the topic's key still names it */
 	for (;;) {
 		ec = 0;
 		nats_jsopts(&jo, nats_slice(deadline));
@@ -305,11 +305,15 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 	}
 	if (s != NATS_OK) {
 		int rc = nats_status_errno(s, ec);
-		/* Answered "no such message" until the deadline (its last try
-		 * maybe cut short): the caller tells a lost piece from a
-		 * removed topic's (-ENOENT either way). */
-		if (live)
-			rc = -ENOENT;
+		if (live) {
+			/* "No such message" until the deadline (its last try
+			 * maybe cut short) while the topic's key names it: a
+			 * piece NATS lost, never a silent end of the topic. */
+			log_error("/%s: %s %" PRIu64 " is in the index but not in NATS any more "
+				  "(lost by the servers? docs/nats.md, Durability)", nt->base.name,
+				  pc->part ? "part" : "chunk", pc->seq);
+			return -EIO;
+		}
 		if (rc != -ENOENT)
 			log_warn("/%s: %s %" PRIu64 " cannot be read from NATS: %s", nt->base.name,
 				 pc->part ? "part" : "chunk", pc->seq, natsStatus_GetText(s));

@@ -9,32 +9,10 @@
 #include "natshome.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "logging.h"
 
-/*
- * What a fetch of indexed chunk SEQ that failed with RC means to a
- * reader: -ENOENT of a removed topic is its end (0), also when another
- * daemon removed it and this one has not heard yet (its key is gone or
- * names another incarnation; or NATS does not answer: no claim then); of
- * a topic still here it is a chunk JetStream no longer has (the servers lost it in a
- * crash of all of them, docs/nats.md "Durability"): -EIO, logged, never
- * a silent end of file. Any other RC as it is.
- */
-static int gone_or(struct nats_topic *nt, uint64_t seq, int rc)
-{
-	if (rc != -ENOENT)
-		return rc;
-	uint64_t rev;
-	if (atomic_load(&nt->deleted) || nats_kv_holds(nt->nc, nt->key, nt->base.uuid, &rev) <= 0)
-		return 0; /* removed, here or by another daemon (its subject purged) */
-	log_error("/%s: chunk %" PRIu64 " is in the index but not in NATS any more (lost by the "
-		  "servers? docs/nats.md, Durability)", nt->base.name, seq);
-	return -EIO;
-}
 
 /* The chunk holding byte VPOS (FIELD pos) or offset (FIELD off): the last
  * whose start is at or before it. mu held; TD->n > 0. */
@@ -88,7 +66,7 @@ ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 			int rc = nats_piece_fetch(nt, &c, data);
 			if (rc < 0) {
 				free(data);
-				return done ? (ssize_t)done : gone_or(nt, c.seq, rc);
+				return done ? (ssize_t)done : rc == -ENOENT ? 0 : rc;
 			}
 			nats_cache_put(&nt->nc->cache, t->stream_uuid, c.seq, data, c.len);
 			if (hint) {
@@ -146,7 +124,7 @@ int nats_topic_read_batch(struct topic *t, uint64_t from, size_t max_msgs, size_
 		}
 		free(c.parts);
 		if (rc < 0) {
-			rc = gone_or(nt, c.seq, rc) == 0 ? 0 : rc;
+			rc = rc == -ENOENT ? 0 : rc; /* the topic removed */
 			break;
 		}
 		/* Its lines, from the one at offset AT. */

@@ -74,6 +74,14 @@ extern const struct cluster_home nats_home;
 #define NATS_LEASE_MARGIN_MS 500
 #define NATS_LEASE_RENEW_MS 500
 
+/* The bucket's watcher (natswatch.c): one that delivers nothing for
+ * NATS_WATCH_SILENT_MS while connected is made anew (the lease key is
+ * written every NATS_LEASE_RENEW_MS, a takeover within NATS_LEASE_MS);
+ * tries to make it are NATS_WATCH_RETRY_MS apart, doubling up to
+ * NATS_WATCH_RETRY_MAX_MS. */
+#define NATS_WATCH_SILENT_MS (2 * NATS_LEASE_MS)
+#define NATS_WATCH_RETRY_MS 500
+#define NATS_WATCH_RETRY_MAX_MS 8000
 /* The replication status of a stream is published at most this often
  * (ms), but at once when a synchronous replica's position moves
  * (natsstatus.c, docs/nats.md). */

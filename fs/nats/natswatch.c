@@ -198,13 +198,25 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 
 /* Is the value of KEY still the one of revision REV? An event the thread
  * gets late (it waited for the namespace lock while this daemon removed
- * what the event made) must not bring the removed thing back. */
-static bool still_current(struct nats_cluster *nc, const char *key, uint64_t rev)
+ * what the event made) must not bring the removed thing back. 1 yes, 0
+ * no (another value, or none), -EIO: NATS did not answer (the event is
+ * then applied by the next replay, see watch_main). */
+static int still_current(struct nats_cluster *nc, const char *key, uint64_t rev)
 {
 	kvEntry *e = NULL;
-	bool cur = kvStore_Get(&e, nc->kv, key) == NATS_OK && kvEntry_Revision(e) == rev;
+	natsStatus s = kvStore_Get(&e, nc->kv, key);
+	int cur = s == NATS_OK ? kvEntry_Revision(e) == rev : s == NATS_NOT_FOUND ? 0 : -EIO;
 	kvEntry_Destroy(e);
 	return cur;
+}
+
+/* A failure to apply an event that a replay may not meet again: NATS did
+ * not answer, or memory ran out. A refusal for good (a data stream that is
+ * not there, a value that is not JSON) is logged where it happens. */
+static bool transient(int rc)
+{
+	return rc == -EIO || rc == -ETIMEDOUT || rc == -EAGAIN || rc == -ENOMEM ||
+	       rc == -ENOTCONN;
 }
 
 /* Take stream I of CL out (removed by another daemon); ns->lock held for
@@ -290,14 +302,17 @@ static void apply_settings_locked(struct stream *s, json_t *meta)
 	atomic_fetch_add(&ns->upstreams_gen, 1);
 }
 
-static void stream_event(struct nats_cluster *nc, kvEntry *e)
+/* Stream key event E. 0, or -EAGAIN: not applied for want of an answer
+ * from NATS (a replay applies it). */
+static int stream_event(struct nats_cluster *nc, kvEntry *e)
 {
 	struct cluster *cl = nc->cl;
 	const char *key = kvEntry_Key(e);
 	uint64_t rev = kvEntry_Revision(e);
 	char name[256];
+	int rc = 0;
 	if (nats_decode(key + 2, name, sizeof(name)) < 0)
-		return;
+		return 0;
 	json_t *meta = kvEntry_Operation(e) == kvOp_Put ?
 		       json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL) : NULL;
 	uuid_t u;
@@ -329,28 +344,41 @@ static void stream_event(struct nats_cluster *nc, kvEntry *e)
 		if (!drop_stream_locked(cl, i))
 			goto out; /* kept */
 	}
-	if (put && still_current(nc, key, rev)) {
+	int cur = put ? still_current(nc, key, rev) : 0;
+	if (cur < 0)
+		rc = -EAGAIN;
+	if (cur > 0) {
 		struct stream *s;
-		if (nats_stream_new(cl, name, meta, rev, false, &s) == 0) {
-			if (cluster_add_stream(cl, s) < 0)
-				stream_put(s);
-			atomic_fetch_add(&cl->ns->repl_gen_all, 1);
+		int r = nats_stream_new(cl, name, meta, rev, false, &s);
+		if (r == 0 && cluster_add_stream(cl, s) < 0) {
+			stream_put(s);
+			r = -ENOMEM;
 		}
+		if (r == 0)
+			atomic_fetch_add(&cl->ns->repl_gen_all, 1);
+		else if (transient(r))
+			rc = -EAGAIN;
 	}
 out:
 	pthread_rwlock_unlock(&cl->ns->lock);
 	json_decref(meta);
+	return rc;
 }
 
-static void topic_event(struct nats_cluster *nc, kvEntry *e)
+/* Topic key event E. 0; 1: its stream is not known here, and the value
+ * is a put (a replay keeps it for its end, where the stream's key has
+ * been read); -EAGAIN: not applied for want of an answer from NATS or
+ * of memory (a replay applies it). */
+static int topic_event(struct nats_cluster *nc, kvEntry *e)
 {
 	uuid_t su, tu;
 	char name[256];
+	int rc = 0;
 	if (topic_key_split(kvEntry_Key(e), su, name) < 0)
-		return;
+		return 0;
 	struct stream *s = nats_stream_by_uuid(nc->cl, su, false);
-	if (!s)
-		return; /* its stream is gone, or not known yet */
+	if (!s) /* its stream is gone, or not known yet */
+		return kvEntry_Operation(e) == kvOp_Put ? 1 : 0;
 	uint64_t rev = kvEntry_Revision(e);
 	json_t *meta = kvEntry_Operation(e) == kvOp_Put ?
 		       json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL) : NULL;
@@ -381,43 +409,181 @@ static void topic_event(struct nats_cluster *nc, kvEntry *e)
 		if (topic_locked(s, name))
 			goto out;
 	}
-	if (put && !s->deleted && still_current(nc, kvEntry_Key(e), rev) &&
-	    add_topic_locked(s, name, e) == 0) {
-		s->mtime_ns = now_ns();
-		stream_touch_replication(s);
+	int cur = put && !s->deleted ? still_current(nc, kvEntry_Key(e), rev) : 0;
+	if (cur < 0)
+		rc = -EAGAIN;
+	if (cur > 0) {
+		int r = add_topic_locked(s, name, e);
+		if (r == 0) {
+			s->mtime_ns = now_ns();
+			stream_touch_replication(s);
+		} else if (transient(r)) {
+			rc = -EAGAIN;
+		}
 	}
 out:
 	pthread_mutex_unlock(&s->lock);
 	json_decref(meta);
 	stream_put(s);
+	return rc;
 }
 
+/* The watcher's state in its thread. */
+struct follow {
+	bool replay;	/* the current values of a new watcher come first */
+	uint64_t last_ns;	/* the last entry (mono_ns) */
+	uint64_t remake_ns;	/* make the watcher anew then; 0: no need */
+	uint64_t backoff_ms;	/* between tries to make it */
+	/* Replayed topic puts whose stream came later in the replay. */
+	kvEntry **held;
+	size_t nheld, cap;
+};
+
+/* A new watcher for NC's thread, whose old one (if any) goes. The new
+ * one delivers every current value again (F->replay) then the changes. */
+static void watch_remake(struct nats_cluster *nc, struct follow *f)
+{
+	if (nc->watcher) {
+		/* kvWatcher_Stop asks the servers: only when they can answer */
+		if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
+			kvWatcher_Stop(nc->watcher);
+		kvWatcher_Destroy(nc->watcher);
+		nc->watcher = NULL;
+	}
+	for (size_t i = 0; i < f->nheld; i++) /* a replay cut short */
+		kvEntry_Destroy(f->held[i]);
+	f->nheld = 0;
+	uint64_t now = mono_ns();
+	natsStatus s = kvStore_WatchAll(&nc->watcher, nc->wkv, NULL);
+	if (s != NATS_OK) {
+		nc->watcher = NULL;
+		f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : NATS_WATCH_RETRY_MS;
+		if (f->backoff_ms > NATS_WATCH_RETRY_MAX_MS)
+			f->backoff_ms = NATS_WATCH_RETRY_MAX_MS;
+		f->remake_ns = now + f->backoff_ms * 1000000;
+		return;
+	}
+	f->replay = true;
+	f->remake_ns = 0;
+	f->last_ns = now;
+}
+
+/* Ask for a new watcher (a replay) in NATS_WATCH_RETRY_MS at the latest. */
+static void remake_soon(struct follow *f)
+{
+	uint64_t at = mono_ns() + (uint64_t)NATS_WATCH_RETRY_MS * 1000000;
+	if (!f->remake_ns || f->remake_ns > at)
+		f->remake_ns = at;
+}
+
+/* Apply entry E; false: F holds it now (a replayed topic of a stream
+ * that comes later in the replay). */
+static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
+{
+	const char *key = kvEntry_Key(e);
+	int rc = 0;
+	if (!strcmp(key, "c") && kvEntry_Operation(e) == kvOp_Put) {
+		pthread_rwlock_wrlock(&nc->cl->ns->lock);
+		load_cluster_meta(nc->cl, e);
+		pthread_rwlock_unlock(&nc->cl->ns->lock);
+	} else if (!strncmp(key, "s.", 2)) {
+		rc = stream_event(nc, e);
+	} else if (!strncmp(key, "t.", 2)) {
+		rc = topic_event(nc, e);
+		if (rc == 1 && f->replay) {
+			if (f->nheld == f->cap) {
+				size_t cap = f->cap ? f->cap * 2 : 16;
+				kvEntry **v = realloc(f->held, cap * sizeof(*v));
+				if (!v) {
+					remake_soon(f);
+					return true;
+				}
+				f->held = v;
+				f->cap = cap;
+			}
+			f->held[f->nheld++] = e;
+			return false;
+		}
+	} else if (!strncmp(key, "r.", 2) || !strncmp(key, "g.", 2)) {
+		nats_status_event(nc, e, false);
+	}
+	if (rc < 0) {
+		log_warn("cluster %s: a change of key %s could not be applied (NATS did not "
+			 "answer); the bucket is read again", nc->cl->name, key);
+		remake_soon(f);
+	}
+	return true;
+}
+
+/* The end of a replay: the topics held for their streams. */
+static void replay_end(struct nats_cluster *nc, struct follow *f)
+{
+	f->replay = false;
+	f->backoff_ms = 0;
+	for (size_t i = 0; i < f->nheld; i++) {
+		if (topic_event(nc, f->held[i]) < 0)
+			remake_soon(f);
+		kvEntry_Destroy(f->held[i]);
+	}
+	f->nheld = 0;
+}
+
+/*
+ * The thread following the bucket. libnats' watcher is an ordered
+ * consumer whose heartbeat cannot be set: one whose server is lost may be
+ * made anew only tens of seconds later. The lease key is written every
+ * NATS_LEASE_RENEW_MS by its holder, so a watcher that delivers nothing
+ * for NATS_WATCH_SILENT_MS while connected is lost: it is made anew, as
+ * after an event this daemon could not apply (NATS did not answer). A new
+ * watcher delivers every current value again; what this daemon knows at
+ * the same revision is skipped (docs/nats.md, "What each daemon caches").
+ */
 static void *watch_main(void *arg)
 {
 	struct nats_cluster *nc = arg;
+	struct follow f = { .last_ns = mono_ns() };
 	while (!atomic_load(&nc->watch_stop)) {
+		uint64_t now = mono_ns();
+		bool connected = natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED;
+		if (!connected) {
+			f.last_ns = now; /* silence while away says nothing */
+		} else if (f.remake_ns && now >= f.remake_ns) {
+			watch_remake(nc, &f);
+			continue;
+		} else if (!f.remake_ns && now - f.last_ns > (uint64_t)NATS_WATCH_SILENT_MS * 1000000) {
+			log_warn("cluster %s: the bucket's watcher delivered nothing for %d s; "
+				 "it is made anew", nc->cl->name, NATS_WATCH_SILENT_MS / 1000);
+			watch_remake(nc, &f);
+			continue;
+		}
+		if (!nc->watcher) {
+			struct timespec pause = { 0, 200 * 1000000 };
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		kvEntry *e = NULL;
 		natsStatus s = kvWatcher_Next(&e, nc->watcher, 200);
 		if (s == NATS_TIMEOUT)
 			continue;
-		if (s != NATS_OK)
-			break; /* stopped */
-		if (!e)
+		if (s != NATS_OK) { /* stopped under it: made anew */
+			if (!f.remake_ns)
+				remake_soon(&f);
+			struct timespec pause = { 0, 200 * 1000000 };
+			nanosleep(&pause, NULL);
 			continue;
-		const char *key = kvEntry_Key(e);
-		if (!strcmp(key, "c") && kvEntry_Operation(e) == kvOp_Put) {
-			pthread_rwlock_wrlock(&nc->cl->ns->lock);
-			load_cluster_meta(nc->cl, e);
-			pthread_rwlock_unlock(&nc->cl->ns->lock);
-		} else if (!strncmp(key, "s.", 2)) {
-			stream_event(nc, e);
-		} else if (!strncmp(key, "t.", 2)) {
-			topic_event(nc, e);
-		} else if (!strncmp(key, "r.", 2) || !strncmp(key, "g.", 2)) {
-			nats_status_event(nc, e, false);
 		}
-		kvEntry_Destroy(e);
+		f.last_ns = mono_ns();
+		if (!e) { /* every current value delivered */
+			if (f.replay)
+				replay_end(nc, &f);
+			continue;
+		}
+		if (apply(nc, &f, e))
+			kvEntry_Destroy(e);
 	}
+	for (size_t i = 0; i < f.nheld; i++)
+		kvEntry_Destroy(f.held[i]);
+	free(f.held);
 	return NULL;
 }
 
@@ -431,16 +597,19 @@ static int watch_start(struct nats_cluster *nc)
 
 void nats_watch_stop(struct nats_cluster *nc)
 {
-	if (!nc->watcher)
+	if (!nc->watcher && !nc->thread_started)
 		return;
-	/* kvWatcher_Stop asks the servers: only when they can answer; else
-	 * the thread sees the flag within 200 ms. */
+	/* The thread sees the flag within 200 ms; only it touches the
+	 * watcher (it may be making it anew) until it has ended. */
 	atomic_store(&nc->watch_stop, true);
-	if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
-		kvWatcher_Stop(nc->watcher);
 	if (nc->thread_started)
 		pthread_join(nc->thread, NULL);
 	nc->thread_started = false;
+	if (!nc->watcher)
+		return;
+	/* kvWatcher_Stop asks the servers: only when they can answer. */
+	if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
+		kvWatcher_Stop(nc->watcher);
 	kvWatcher_Destroy(nc->watcher);
 	nc->watcher = NULL;
 }

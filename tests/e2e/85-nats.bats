@@ -264,6 +264,44 @@ used_over() {
 	[ -z "$(ls "$A/s")" ]
 }
 
+@test "a daemon whose bucket watcher stops delivering (its consumer removed behind its back) makes it anew: what changed meanwhile shows, also a stream whose key the bucket replays after its topic's" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	mkdir "$A/s"
+	echo one >>"$A/s/t"
+	echo x >>"$A/s/gone"
+	wait_for test -e "$B/s/gone"
+	wait_for size_is "$B/s/t" 4
+	# every consumer of the bucket's stream removed: both watchers silent
+	local q="$STREAMFS_SRC/tests/e2e/natsq.py" at="127.0.0.1:$SFS_NATS_PORT" c names
+	names=$(python3 "$q" "$at" '$JS.API.CONSUMER.NAMES.KV_SFS_tokyo' | jq -r '.consumers[]')
+	[ -n "$names" ]
+	for c in $names; do
+		python3 "$q" "$at" "\$JS.API.CONSUMER.DELETE.KV_SFS_tokyo.$c" | grep -q '"success":true'
+	done
+	# changes meanwhile: a stream whose key is written again after its
+	# topic's (a replay delivers the topic first), a topic removed, modes
+	mkdir "$A/s2"
+	echo two >>"$A/s2/u"
+	chmod 0700 "$A/s2"
+	rm "$A/s/gone"
+	chmod 0640 "$A/s/t"
+	wait_for -t 20 test -d "$B/s2"
+	wait_for content_is "$B/s2/u" two
+	wait_for mode_is "$B/s2" 700
+	wait_for test ! -e "$B/s/gone"
+	wait_for mode_is "$B/s/t" 640
+	grep -q "cluster tokyo: the bucket's watcher delivered nothing for 6 s; it is made anew" \
+		"$TMP/streamfs2.log"
+	# followed since, both ways
+	mkdir "$B/s3"
+	wait_for test -d "$A/s3"
+	echo three >>"$A/s3/v"
+	wait_for content_is "$B/s3/v" three
+	[ "$(cat "$B/s/t")" = one ]
+}
+
 @test "writers on two daemons into three topics of one stream at once: each topic has its lines once, in each writer's order, alike on both daemons" {
 	sfs_setup tokyo
 	start_second

@@ -58,13 +58,21 @@ SFS_STATUS=
 SFS_MOUNT_TIMEOUT=${SFS_MOUNT_TIMEOUT:-10}	# seconds to mount
 SFS_EXIT_TIMEOUT=${SFS_EXIT_TIMEOUT:-10}	# seconds to exit after unmount
 
-# sfs_log_tail: print the daemon log (for failure messages), to stderr.
+# sfs_log_tail [all]: print the daemon log (for failure messages), to
+# stderr; with "all", also the other daemons' and the nats-servers' logs
+# of the test (a failed test shows them all, so that a flake in CI can be
+# understood from its output alone).
 sfs_log_tail() {
-	if [[ -n ${TMP:-} && -f $TMP/streamfs.log ]]; then
-		echo "---- $TMP/streamfs.log (last 100 lines) ----" >&2
-		tail -n 100 "$TMP/streamfs.log" >&2
+	local f
+	[[ -n ${TMP:-} ]] || return 0
+	for f in "$TMP/streamfs.log" ${1:+"$TMP"/streamfs?*.log "$TMP"/nats/nats.log "$TMP"/nats3/n*/nats.log}; do
+		[[ -f $f ]] || continue
+		local n=100
+		[[ $f == */nats.log ]] && n=40
+		echo "---- $f (last $n lines) ----" >&2
+		tail -n "$n" "$f" >&2
 		echo "---- end of log ----" >&2
-	fi
+	done
 }
 
 # is_mounted DIR: true if DIR is a FUSE mount point (per /proc/mounts).
@@ -392,7 +400,9 @@ sfs_teardown() {
 		fail=1
 	fi
 	if ((fail)); then
-		sfs_log_tail
+		sfs_log_tail all
+	elif [[ ${BATS_TEST_COMPLETED:-} != 1 ]]; then
+		sfs_log_tail all	# the test itself failed
 	fi
 	if [[ ${SFS_KEEP:-0} == 1 ]]; then
 		echo "sfs_teardown: kept $TMP" >&2

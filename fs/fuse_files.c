@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callersig.h"
 #include "fuse_remote.h"
 #include "logging.h"
 #include "names.h"
@@ -29,11 +30,12 @@
 #include "stats.h"
 
 /* Has the kernel asked to interrupt the request this thread serves
- * (a signal to the process that made it)? */
+ * (a signal to the process that made it, not one of those ignored by
+ * default: callersig.h)? */
 static bool request_interrupted(void *arg)
 {
 	(void)arg;
-	return fuse_interrupted();
+	return fuse_caller_signalled();
 }
 
 /*

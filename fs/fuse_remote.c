@@ -31,6 +31,7 @@
 #include <fuse_lowlevel.h>
 #include <xxhash.h>
 
+#include "callersig.h"
 #include "logging.h"
 #include "names.h"
 
@@ -41,13 +42,14 @@
 
 
 /* Has the kernel asked to interrupt the request this thread serves (a
- * signal to its caller), or is the daemon stopping (SIGTERM: the FUSE
- * loop waits for this request before it can end)? */
+ * signal to its caller, not one of those ignored by default:
+ * callersig.h), or is the daemon stopping (SIGTERM: the FUSE loop waits
+ * for this request before it can end)? */
 static bool request_interrupted(void *arg)
 {
 	(void)arg;
 	struct fuse_context *ctx = fuse_get_context();
-	return fuse_interrupted() ||
+	return fuse_caller_signalled() ||
 	       (ctx && ctx->fuse && fuse_session_exited(fuse_get_session(ctx->fuse)));
 }
 

@@ -219,6 +219,26 @@ bool nats_cache_read(struct nats_cache *c, const uuid_t stream, uint64_t seq, si
 	return hit;
 }
 
+void nats_cache_drop_stream(struct nats_cache *c, const uuid_t stream)
+{
+	for (int i = 0; i < NATS_CACHE_SHARDS; i++) {
+		struct nats_cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->mu);
+		for (struct nats_cached *e = s->lru_head, *next; e; e = next) {
+			next = e->next;
+			if (uuid_compare(e->stream, stream))
+				continue;
+			unchain(s, e);
+			lru_unlink(s, e);
+			assert(s->bytes >= e->len && s->n > 0);
+			s->bytes -= e->len;
+			s->n--;
+			free(e);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
 uint64_t nats_cache_bytes(struct nats_cache *c)
 {
 	uint64_t sum = 0;

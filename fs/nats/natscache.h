@@ -9,9 +9,12 @@
  * to a second message, a purge leaves the sequences where they were, and
  * a stream removed is never made again under its UUID (a new stream gets
  * a new one): so the bytes a (stream UUID, sequence) names never change,
- * and a cached piece is right for as long as it is kept. Nothing is ever
- * invalidated; pieces leave by least-recent use once the cache holds more
- * than its budget (`nats_cache`, docs/configuration.md).
+ * and a cached piece is right for as long as it is kept. Pieces leave by
+ * least-recent use once the cache holds more than its budget
+ * (`nats_cache`, docs/configuration.md). The one exception: a crash of
+ * every server may lose acknowledged messages and give their sequences
+ * again; a stream found to have gone back loses all its pieces here
+ * (nats_cache_drop_stream, natsseq.c).
  *
  * Locks: NATS_CACHE_SHARDS shard mutexes, each a leaf (nothing is locked
  * or called out while one is held but memcpy).
@@ -70,6 +73,14 @@ void nats_cache_put(struct nats_cache *c, const uuid_t stream, uint64_t seq, con
  */
 bool nats_cache_read(struct nats_cache *c, const uuid_t stream, uint64_t seq, size_t len,
 		     size_t from, void *dst, size_t n);
+
+/*
+ * nats_cache_drop_stream - every piece of STREAM leaves C: for a stream
+ * whose sequences went back (a crash of every NATS server gave a sequence
+ * to a second message, the one exception to the rule above; natsseq.c).
+ * O(pieces held).
+ */
+void nats_cache_drop_stream(struct nats_cache *c, const uuid_t stream);
 
 /* nats_cache_bytes - the bytes of pieces C holds now (for tests and
  * /.info). */

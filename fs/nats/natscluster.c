@@ -259,6 +259,7 @@ static void on_reconnected(natsConnection *conn, void *arg)
 	(void)conn;
 	struct nats_cluster *nc = arg;
 	log_info("cluster %s: reconnected to NATS", nc->cl->name);
+	nats_seq_suspect(nc); /* a crash of every server? (natsseq.c) */
 }
 
 /* Connect NC to the servers of its nats = key. 0 or a negative errno with

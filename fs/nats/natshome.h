@@ -14,6 +14,7 @@
  *   natsparts.c    chunks longer than one NATS message: parts and a head
  *   natslease.c    the replication lease of a cluster
  *   natsstatus.c   the replication status, published by the lease holder
+ *   natsseq.c      a stream whose sequences went back: told, index rebuilt
  *
  * Only fs/nats/ and the file that wires the daemon (fs/main.c) include
  * this header.
@@ -87,6 +88,14 @@ extern const struct cluster_home nats_home;
  * (natsstatus.c, docs/nats.md). */
 #define NATS_STATUS_MS 150
 
+/* A subject's last chunk that JetStream names behind this daemon's index
+ * is asked again for this long (ms) before an append is refused: a leader
+ * just elected may answer before it has applied its log (natstopic.c). */
+#define NATS_BEHIND_MS 2000
+
+/* Consumer incarnations remembered per stream (nats_stream.seen). */
+#define NATS_SEEN_MAX 4
+
 struct nats_status_entry;
 
 /* One cluster kept in NATS: its connection and bucket. */
@@ -121,6 +130,7 @@ struct nats_cluster {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
+	atomic_bool seq_check;	/* nats_seq_suspect asked for a check */
 	/* The replication lease (natslease.c). */
 	pthread_t lease_thread;
 	bool lease_init, lease_started;
@@ -200,6 +210,19 @@ struct nats_tdata {
 	bool purged;		/* its topic removed: nothing more indexed */
 };
 
+/* One subscription of a stream's consumer (the closure of its callbacks).
+ * A stream has one current one; one retired by an index rebuild
+ * (nats_stream_rebuild) is kept until the stream goes, its messages
+ * ignored from the moment it is retired. */
+struct nats_follow {
+	struct nats_stream *st;
+	natsSubscription *sub;
+	atomic_bool retired;	/* its messages are ignored */
+	atomic_int active;	/* callbacks running now */
+	bool completed;		/* closed: no callback will run (st->mu) */
+	struct nats_follow *next;	/* the stream's retired ones */
+};
+
 /* A stream's home state (stream.home). */
 struct nats_stream {
 	struct nats_cluster *nc;
@@ -208,11 +231,20 @@ struct nats_stream {
 	char key[NATS_KEY_MAX];	/* s.E(name) */
 	uint64_t rev;		/* bucket revision of the metadata known here */
 	bool gone;		/* removed by another daemon: remove nothing */
-	natsSubscription *sub;
-	pthread_mutex_t mu;	/* the table below, caught_up */
-	pthread_cond_t cv;	/* caught_up set (CLOCK_MONOTONIC) */
+	struct nats_follow *fol;	/* the current subscription, or NULL */
+	struct nats_follow *retired;	/* earlier ones (rebuilds) */
+	pthread_mutex_t mu;	/* the table below, caught_up, fols */
+	pthread_cond_t cv;	/* caught_up or a completion (CLOCK_MONOTONIC) */
 	bool caught_up;		/* the consumer delivered what was there */
-	bool completed;		/* its last callback has returned (closed) */
+	/* The last message each of the consumer's last NATS_SEEN_MAX
+	 * incarnations delivered (libnats makes an ordered consumer anew
+	 * after a reconnection or a gap; its consumer sequences start again
+	 * at 1), newest first: stream and consumer sequence, JetStream's
+	 * time (ns). What natsseq.c asks JetStream about. */
+	struct nats_seen {
+		uint64_t seq, cseq;
+		int64_t time;
+	} seen[NATS_SEEN_MAX];
 	struct nats_tdata **tdata;	/* sorted by UUID, one reference each */
 	size_t ntdata, tcap;
 	/* Its entry in the status publisher's table, or NULL (under
@@ -343,6 +375,14 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
  * close (the cluster's close, once the connection is closed). */
 void nats_stream_free_graves(struct nats_cluster *nc);
 
+/*
+ * nats_stream_follow - follow NATS-backed stream S's data stream from its
+ * first message into its topics' indexes (a new current subscription;
+ * st->fol was NULL). CREATE: make the data stream first. 0 or a negative
+ * errno (logged): -ENOENT the data stream is not there.
+ */
+int nats_stream_follow(struct stream *s, bool create);
+
 /* nats_stream_wait_caught_up - wait until S's consumer delivered what the
  * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or
  * -ETIMEDOUT. */
@@ -362,6 +402,48 @@ struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid);
  * -EINTR (the caller's request interrupted, cluster_interrupted).
  */
 int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
+
+/*
+ * nats_chunk_mine - chunk SEQ that TD's index holds is the one this
+ * daemon published with Sfs-Ts TS (ns): true, or false when the index
+ * holds another chunk at SEQ (its stream went back: a crash of every
+ * server gave SEQ to another message, natsseq.c) or none.
+ */
+bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts);
+
+/*
+ * nats_stream_rebuild - S's chunk index is read again from JetStream:
+ * its consumer retired (its callbacks ignored from now on; this waits,
+ * up to NATS_STOP_WAIT_MS, for one in flight), every topic's index and
+ * the cache's pieces of S emptied, a new consumer from the first
+ * message. For a stream whose sequences went back (natsseq.c). 0, or a
+ * negative errno (logged): -EBUSY a callback did not end in time
+ * (nothing changed), -EIO no new consumer (the index stays empty until
+ * a rebuild succeeds).
+ */
+int nats_stream_rebuild(struct stream *s);
+
+/* ---- natsseq.c ---------------------------------------------------------- */
+
+/*
+ * nats_seq_suspect - something NC saw may mean a stream's sequences went
+ * back (a reconnection; a chunk or a tail that is not what the index
+ * says): the watch thread checks every stream of the cluster soon
+ * (nats_seq_check). Any thread; never blocks.
+ */
+void nats_seq_suspect(struct nats_cluster *nc);
+
+/*
+ * nats_seq_check - for each stream of NC's cluster, is the last chunk of
+ * each topic's index still what JetStream holds at that sequence (its
+ * subject, its Sfs-Ts), or is the stream's last sequence below it? One that
+ * went back (a crash of every server lost acknowledged messages and gave
+ * their sequences again: docs/nats.md, "Durability") is logged as an
+ * error and rebuilt (nats_stream_rebuild). The watch thread's, when
+ * nats_seq_suspect asked. 0, or -EAGAIN: some stream could not be
+ * checked or rebuilt now (NATS did not answer): check again later.
+ */
+int nats_seq_check(struct nats_cluster *nc);
 
 /* nats_tdata_put - drop a reference; the last frees. */
 void nats_tdata_put(struct nats_tdata *td);
@@ -528,6 +610,7 @@ struct nats_piece {
 	uint64_t seq, pos;
 	uint32_t len;
 	bool part;
+	uint64_t ts;	/* a head's Sfs-Ts, checked when fetched; 0 a part */
 };
 
 /* nats_piece_at - the piece of chunk C that holds byte position AT (C's

@@ -258,7 +258,7 @@ void nats_chunks_free_parts(struct nats_chunk *c, size_t n)
 void nats_piece_at(const struct nats_chunk *c, uint64_t at, struct nats_piece *pc)
 {
 	if (!c->parts) {
-		*pc = (struct nats_piece){ c->seq, c->pos, c->len, false };
+		*pc = (struct nats_piece){ c->seq, c->pos, c->len, false, c->ts };
 		return;
 	}
 	uint64_t i = (at - c->pos) / c->parts->size;
@@ -269,6 +269,7 @@ void nats_piece_at(const struct nats_chunk *c, uint64_t at, struct nats_piece *p
 	pc->pos = c->pos + from;
 	pc->len = (uint32_t)(c->len - from < c->parts->size ? c->len - from : c->parts->size);
 	pc->part = true;
+	pc->ts = 0;
 }
 
 int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t *dst)
@@ -312,6 +313,7 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 			log_error("/%s: %s %" PRIu64 " is in the index but not in NATS any more "
 				  "(lost by the servers? docs/nats.md, Durability)", nt->base.name,
 				  pc->part ? "part" : "chunk", pc->seq);
+			nats_seq_suspect(nt->nc);
 			return -EIO;
 		}
 		if (rc != -ENOENT)
@@ -320,7 +322,7 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 		return rc == -ETIMEDOUT ? -EIO : rc;
 	}
 	int rc = 0;
-	const char *subj = natsMsg_GetSubject(m);
+	const char *subj = natsMsg_GetSubject(m), *ts = NULL;
 	const char *want = pc->part ? nt->psubject : nt->subject;
 	if (!subj || strcmp(subj, want)) {
 		log_error("/%s: %s %" PRIu64 " is on subject %s, not %s", nt->base.name,
@@ -330,6 +332,16 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 		log_error("/%s: %s %" PRIu64 " holds %d bytes where its head says %u",
 			  nt->base.name, pc->part ? "part" : "chunk", pc->seq,
 			  natsMsg_GetDataLength(m), pc->len);
+		nats_seq_suspect(nt->nc);
+		rc = -EIO;
+	} else if (pc->ts && !(natsMsgHeader_Get(m, "Sfs-Ts", &ts) == NATS_OK && ts &&
+			       strtoull(ts, NULL, 10) == pc->ts)) {
+		/* Another chunk at the sequence the index names: the stream
+		 * went back (natsseq.c); never its bytes. */
+		log_error("/%s: chunk %" PRIu64 " is not the one indexed (Sfs-Ts %s, not %" PRIu64
+			  "): its stream's sequences went back? (docs/nats.md, Durability)",
+			  nt->base.name, pc->seq, ts ? ts : "missing", pc->ts);
+		nats_seq_suspect(nt->nc);
 		rc = -EIO;
 	} else {
 		memcpy(dst, natsMsg_GetData(m), pc->len);

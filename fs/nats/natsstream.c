@@ -129,8 +129,15 @@ static void on_chunk(natsConnection *conn, natsSubscription *sub, natsMsg *m, vo
 {
 	(void)conn;
 	(void)sub;
-	struct nats_stream *st = arg;
+	struct nats_follow *fol = arg;
+	struct nats_stream *st = fol->st;
 	jsMsgMetaData *meta = NULL;
+	/* Counted before the look at the flag, both sequentially consistent:
+	 * a rebuild that set it either is seen here, or sees this callback
+	 * running and waits for it (nats_stream_rebuild). */
+	atomic_fetch_add(&fol->active, 1);
+	if (atomic_load(&fol->retired))
+		goto out;
 	const char *subj = natsMsg_GetSubject(m);
 	const char *dot = subj ? strrchr(subj, '.') : NULL;
 	uuid_t tu;
@@ -166,32 +173,37 @@ static void on_chunk(natsConnection *conn, natsSubscription *sub, natsMsg *m, vo
 		}
 	}
 pending:
+	pthread_mutex_lock(&st->mu);
+	if (meta->Sequence.Consumer <= st->seen[0].cseq) /* a new incarnation */
+		memmove(&st->seen[1], &st->seen[0], (NATS_SEEN_MAX - 1) * sizeof(st->seen[0]));
+	st->seen[0] = (struct nats_seen){ meta->Sequence.Stream, meta->Sequence.Consumer,
+					  meta->Timestamp };
 	if (meta->NumPending == 0) {
-		pthread_mutex_lock(&st->mu);
 		st->caught_up = true;
 		pthread_cond_broadcast(&st->cv);
-		pthread_mutex_unlock(&st->mu);
 	}
+	pthread_mutex_unlock(&st->mu);
 out:
 	jsMsgMetaData_Destroy(meta);
 	natsMsg_Destroy(m);
+	atomic_fetch_sub(&fol->active, 1);
 }
 
 /* The consumer is closed and its callback will not run again (libnats'
  * delivery thread): ST may go. */
 static void on_complete(void *arg)
 {
-	struct nats_stream *st = arg;
+	struct nats_follow *fol = arg;
+	struct nats_stream *st = fol->st;
 	pthread_mutex_lock(&st->mu);
-	st->completed = true;
+	fol->completed = true;
 	pthread_cond_broadcast(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* Follow ST's data stream from its first message. CREATE: make it first.
- * 0 or a negative errno (logged). */
-static int follow(struct stream *s, struct nats_stream *st, bool create)
+int nats_stream_follow(struct stream *s, bool create)
 {
+	struct nats_stream *st = st_of(s);
 	struct nats_cluster *nc = st->nc;
 	jsOptions jo;
 	jsErrCode ec = 0;
@@ -242,6 +254,12 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 	so.Config.Heartbeat = (int64_t)NATS_HEARTBEAT_MS * 1000000;
 	nats_jsopts(&jo, deadline);
 	what = "cannot follow";
+	struct nats_follow *fol = calloc(1, sizeof(*fol));
+	if (!fol)
+		return -ENOMEM;
+	fol->st = st;
+	atomic_init(&fol->retired, false);
+	atomic_init(&fol->active, 0);
 	/* Each try makes a new consumer, which NATS places on one of the
 	 * stream's servers: one lost but not yet known as lost never answers,
 	 * so a try waits NATS_CONSUMER_WAIT_MS and the next is placed anew. */
@@ -249,22 +267,34 @@ static int follow(struct stream *s, struct nats_stream *st, bool create)
 		ec = 0;
 		uint64_t slice = mono_ns() + (uint64_t)NATS_CONSUMER_WAIT_MS * 1000000;
 		nats_jsopts(&jo, slice < deadline ? slice : deadline);
-		ns = js_Subscribe(&st->sub, nc->js, st->subject, on_chunk, st, &jo, &so, &ec);
+		ns = js_Subscribe(&fol->sub, nc->js, st->subject, on_chunk, fol, &jo, &so, &ec);
 		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
 		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
 			break;
-		st->sub = NULL;
+		fol->sub = NULL;
 		struct timespec pause = { 0, 100 * 1000000 };
 		nanosleep(&pause, NULL);
 	}
-	if (ns == NATS_OK && (ns = natsSubscription_SetOnCompleteCB(st->sub, on_complete, st)) !=
+	if (ns == NATS_OK && (ns = natsSubscription_SetOnCompleteCB(fol->sub, on_complete, fol)) !=
 			     NATS_OK) {
-		natsSubscription_Unsubscribe(st->sub);
-		natsSubscription_Destroy(st->sub); /* no callback can have run: not caught up */
-		st->sub = NULL;
+		/* Callbacks may have run: retired and kept until the stream
+		 * goes, as a rebuild's. */
+		atomic_store(&fol->retired, true);
+		natsSubscription_Unsubscribe(fol->sub);
+		pthread_mutex_lock(&st->mu);
+		fol->completed = true; /* no close will be reported */
+		fol->next = st->retired;
+		st->retired = fol;
+		pthread_mutex_unlock(&st->mu);
+		fol = NULL;
 	}
-	if (ns == NATS_OK)
+	if (ns == NATS_OK) {
+		pthread_mutex_lock(&st->mu);
+		st->fol = fol;
+		pthread_mutex_unlock(&st->mu);
 		return 0;
+	}
+	free(fol);
 fail:
 	/* libnats' last error text is this thread's last, maybe an older
 	 * call's: only a JetStream refusal (EC) is sure to have set it. */
@@ -478,10 +508,32 @@ static uint64_t ns_lanes_epoch(struct stream *s)
 }
 
 /* Free ST and its indexes (its consumer closed, or never made). */
+static void free_follow(struct nats_follow *fol)
+{
+	if (fol->sub)
+		natsSubscription_Destroy(fol->sub);
+	free(fol);
+}
+
+/* Every subscription of ST closed (or never made)? st->mu held. */
+static bool all_completed(struct nats_stream *st)
+{
+	if (st->fol && !st->fol->completed)
+		return false;
+	for (struct nats_follow *f = st->retired; f; f = f->next)
+		if (!f->completed)
+			return false;
+	return true;
+}
+
 static void free_stream_home(struct nats_stream *st)
 {
-	if (st->sub)
-		natsSubscription_Destroy(st->sub);
+	if (st->fol)
+		free_follow(st->fol);
+	for (struct nats_follow *f = st->retired, *next; f; f = next) {
+		next = f->next;
+		free_follow(f);
+	}
 	for (size_t i = 0; i < st->ntdata; i++)
 		nats_tdata_put(st->tdata[i]);
 	free(st->tdata);
@@ -496,7 +548,7 @@ void nats_stream_free_graves(struct nats_cluster *nc)
 	for (size_t i = 0; i < nc->ngrave; i++) {
 		struct nats_stream *st = nc->grave[i];
 		pthread_mutex_lock(&st->mu);
-		bool done = st->completed;
+		bool done = all_completed(st);
 		pthread_mutex_unlock(&st->mu);
 		if (done)
 			free_stream_home(st);
@@ -516,25 +568,30 @@ static void ns_destroy(struct stream *s)
 		return;
 	nats_status_forget(st);
 	s->home = NULL;
-	if (!st->sub) {
-		free_stream_home(st);
-		return;
+	if (!st->fol) {
+		pthread_mutex_lock(&st->mu);
+		bool done = all_completed(st);
+		pthread_mutex_unlock(&st->mu);
+		if (done) {
+			free_stream_home(st);
+			return;
+		}
 	}
 	/* Every callback done before ST goes: its close reported. With NATS
 	 * away the close may only come with the connection's: ST waits for it
 	 * among the cluster's graves. */
 	bool up = natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED;
-	if (!up || natsSubscription_Drain(st->sub) != NATS_OK)
-		natsSubscription_Unsubscribe(st->sub);
+	if (st->fol && (!up || natsSubscription_Drain(st->fol->sub) != NATS_OK))
+		natsSubscription_Unsubscribe(st->fol->sub);
 	uint64_t wait_ms = (uint64_t)st->nc->timeout_ms < NATS_STOP_WAIT_MS ?
 			   (uint64_t)st->nc->timeout_ms : NATS_STOP_WAIT_MS;
 	uint64_t deadline = mono_ns() + (up ? wait_ms * 1000000 : 100000000);
 	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
 	pthread_mutex_lock(&st->mu);
-	while (!st->completed)
+	while (!all_completed(st))
 		if (pthread_cond_timedwait(&st->cv, &st->mu, &ts))
 			break;
-	bool done = st->completed;
+	bool done = all_completed(st);
 	pthread_mutex_unlock(&st->mu);
 	if (done) {
 		free_stream_home(st);
@@ -600,7 +657,7 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 	uuid_unparse(s->uuid, u);
 	snprintf(st->jsname, sizeof(st->jsname), "SFS-%s", u);
 	snprintf(st->subject, sizeof(st->subject), "sfs.%s.>", u);
-	if ((rc = follow(s, st, create)) < 0)
+	if ((rc = nats_stream_follow(s, create)) < 0)
 		goto fail;
 	if (create) {
 		/* The name is taken by the bucket's create, all or nothing. */

@@ -288,17 +288,20 @@ void nats_writer_id(struct nats_cluster *nc, char *out, size_t n)
 }
 
 /*
- * -EIO (logged) when the subject's last chunk as JetStream names it, TL,
- * is older than INDEXED, the last one this daemon had indexed for the
- * topic before it asked (a chunk indexed since may be newer than the
- * answer, which is no fault), else 0. A
- * subject's chunks are never removed while its topic lives (a removal
- * deletes its key, then purges it: -ENOENT then), so this is a store that lost
- * its per-subject state: nats-server 2.9.10 does after refusing a publish
- * for an account limit, and then takes a publish expecting an empty
- * subject (docs/nats.md, "df"). Publishing over TL would store a chunk
- * claiming offsets already taken, which no reader serves: an acknowledged
- * write lost. Refused instead, until the server is restarted.
+ * -EIO when the subject's last chunk as JetStream names it, TL, is older
+ * than INDEXED, the last one this daemon had indexed for the topic before
+ * it asked (a chunk indexed since may be newer than the answer, which is
+ * no fault), else 0. A subject's chunks are never removed while its topic
+ * lives (a removal deletes its key, then purges it: -ENOENT then), so
+ * this is a server that answers from behind (a leader just elected that
+ * has not applied its log yet: the caller asks again for
+ * NATS_BEHIND_MS), a stream that went back (a crash of every server:
+ * natsseq.c is asked to check, and rebuilds the index), or a store that
+ * lost its per-subject state: nats-server 2.9.10 does after refusing a
+ * publish for an account limit, and then takes a publish expecting an
+ * empty subject (docs/nats.md, "df"). Publishing over TL would store a
+ * chunk claiming offsets already taken, which no reader serves: an
+ * acknowledged write lost. Refused instead (tail_refused).
  */
 static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl,
 			     uint64_t indexed)
@@ -308,6 +311,13 @@ static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl,
 	uint64_t rev;
 	if (nats_kv_holds(nt->nc, nt->key, nt->base.uuid, &rev) == 0)
 		return -ENOENT; /* removed by another daemon, its subject purged */
+	nats_seq_suspect(nt->nc); /* or the stream went back (natsseq.c) */
+	return -EIO;
+}
+
+/* The append refused: TL stayed behind INDEXED for NATS_BEHIND_MS. */
+static int tail_refused(struct nats_topic *nt, const struct nats_tail *tl, uint64_t indexed)
+{
 	log_error("/%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
 		  "where %" PRIu64 " is already indexed: its store lost the subject's state "
 		  "(make the topic again; docs/nats.md, df); append refused",
@@ -322,6 +332,27 @@ static uint64_t indexed_seq(struct nats_topic *nt)
 	uint64_t seq = nt->td->purged ? 0 : nt->td->last_seq;
 	pthread_mutex_unlock(&nt->td->mu);
 	return seq;
+}
+
+/*
+ * Chunk SEQ, this daemon's with Sfs-Ts TS, is stored, but the index holds
+ * another chunk at SEQ: the stream went back (a crash of every server,
+ * natsseq.c). Wait, until DEADLINE, for the index read again to hold it.
+ * 0, -ETIMEDOUT, -EINTR, or -EAGAIN (skipped there: publish it again).
+ */
+static int settle_again(struct nats_topic *nt, uint64_t seq, uint64_t ts, uint64_t deadline)
+{
+	nats_seq_suspect(nt->nc);
+	for (;;) {
+		if (cluster_interrupted())
+			return -EINTR;
+		if (mono_ns() >= deadline)
+			return -ETIMEDOUT;
+		nats_pause();
+		int st = nats_chunk_settle(nt->td, seq, deadline);
+		if (st != 0 || nats_chunk_mine(nt->td, seq, ts))
+			return st;
+	}
 }
 
 /* Publish the head of a chunk of N lines, B's bytes (its payload or its
@@ -343,6 +374,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 	tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
 	pthread_mutex_unlock(&td->mu);
 	uint64_t ts = now_ns();
+	uint64_t behind_since = 0; /* JetStream's tail behind the index since */
 	int rc = -ETIMEDOUT;
 	for (;;) {
 		if (atomic_load(&nt->deleted)) {
@@ -382,15 +414,28 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 				continue;
 			}
 			int bad = mine ? 0 : tail_behind_index(nt, &told, indexed);
+			if (bad == -EIO && !behind_since)
+				behind_since = mono_ns();
+			if (bad == -EIO && mono_ns() - behind_since <
+					   (uint64_t)NATS_BEHIND_MS * 1000000 &&
+			    mono_ns() < deadline) {
+				nats_pause(); /* asked again: a leader catching up? */
+				continue;
+			}
+			if (bad == -EIO)
+				bad = tail_refused(nt, &told, indexed);
 			if (bad < 0) {
 				rc = bad;
 				break;
 			}
+			behind_since = 0;
 		}
 		/* Where the next chunk goes is what this daemon indexed up to
 		 * the subject's last chunk (a chunk read from JetStream may be
 		 * one the index skips). */
 		int st = nats_chunk_settle(td, seq, deadline);
+		if (mine && st == 0 && !nats_chunk_mine(td, seq, ts))
+			st = settle_again(nt, seq, ts, deadline);
 		if (mine && st == 0) {
 			/* Its bytes are what sequence SEQ holds for good: the
 			 * next readers here (tail -f) need no fetch. */

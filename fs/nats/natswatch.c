@@ -482,6 +482,7 @@ static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
 {
 	const char *key = kvEntry_Key(e);
 	int rc = 0;
+	uint64_t t0 = mono_ns();
 	if (!strcmp(key, "c") && kvEntry_Operation(e) == kvOp_Put) {
 		pthread_rwlock_wrlock(&nc->cl->ns->lock);
 		load_cluster_meta(nc->cl, e);
@@ -512,6 +513,11 @@ static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
 			 "answer); the bucket is read again", nc->cl->name, key);
 		remake_soon(f);
 	}
+	/* Others' changes show here only as fast as this goes: say when slow. */
+	uint64_t ms = (mono_ns() - t0) / 1000000;
+	if (ms >= 1000)
+		log_warn("cluster %s: applying a change of key %s took %llu ms", nc->cl->name,
+			 key, (unsigned long long)ms);
 	return true;
 }
 
@@ -542,9 +548,15 @@ static void *watch_main(void *arg)
 {
 	struct nats_cluster *nc = arg;
 	struct follow f = { .last_ns = mono_ns() };
+	uint64_t check_ns = 0; /* the next check of the streams' sequences */
 	while (!atomic_load(&nc->watch_stop)) {
 		uint64_t now = mono_ns();
 		bool connected = natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED;
+		if (connected && now >= check_ns && atomic_exchange(&nc->seq_check, false) &&
+		    nats_seq_check(nc) < 0) {
+			atomic_store(&nc->seq_check, true); /* asked again in a second */
+			check_ns = mono_ns() + 1000000000ULL;
+		}
 		if (!connected) {
 			f.last_ns = now; /* silence while away says nothing */
 		} else if (f.remake_ns && now >= f.remake_ns) {

@@ -10,7 +10,8 @@
 # writer killed between its parts and its head; a topic's removal frees
 # its parts); NATS away and back
 # (/.info, EIO within nats_timeout_ms, nothing stored behind a writer's
-# back, all works again). The suites of
+# back, all works again); a bucket watcher silenced and made anew; a
+# writer's SIGCHLD does not end its wait, SIGUSR1 does. The suites of
 # 10-namespace.bats and 20-topic.bats also run on NATS (81-nats-*.bats,
 # 82-nats-*.bats: symlinks, helpers.bash reads the name).
 
@@ -22,8 +23,12 @@ export LC_ALL=C
 
 
 teardown() {
-	stop_second || true
-	sfs_teardown
+	local fail=0
+	# a case that failed with its nats-server stopped (SIGSTOP)
+	[[ -z ${SFS_NATS_PID:-} ]] || kill -CONT "$SFS_NATS_PID" 2>/dev/null || true
+	stop_second || fail=1
+	sfs_teardown || fail=1
+	return "$fail"
 }
 
 # same_file A B: the files have the same bytes.
@@ -37,6 +42,14 @@ size_is() { [[ $(stat -c %s "$1" 2>/dev/null) == "$2" ]]; }
 mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null) ]]; }
 gone() { ! _sfs_alive "$1"; }
+# in_fuse_wait PID: PID waits in the kernel for a FUSE answer to a
+# write(2) (system call 1 on x86-64, 64 on arm64).
+in_fuse_wait() {
+	local sc
+	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *request_wait_answer* ]] || return 1
+	read -r sc _ <"/proc/$1/syscall" 2>/dev/null || return 1
+	[[ $sc == "$(getconf LONG_BIT >/dev/null; uname -m | sed 's/x86_64/1/;s/aarch64/64/')" ]]
+}
 
 @test "a NATS cluster: streams, topics, appends, reads, dd skip, stat, .info; nothing on the host's disk; all kept across a restart" {
 	sfs_setup tokyo
@@ -671,4 +684,66 @@ reachable_is() {
 	wait_for size_is "$B/s/t" 696
 	rm "$A/s/t"
 	wait_for test ! -e "$B/s/t"
+}
+
+@test "a writer whose child ends while its write waits on NATS (SIGCHLD, handled): the append is not interrupted, it waits and is stored once NATS answers; SIGUSR1 with a handler still ends it" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 20000"
+	SFS_LOG_ALLOW='interrupted'
+	sfs_setup tokyo
+	T=$M/tokyo/s/t
+	mkdir "$M/tokyo/s"
+	echo a >>"$T"
+	kill -STOP "$SFS_NATS_PID"
+	# a program that handles SIGCHLD (as shells and servers do) and
+	# retries an interrupted write (Python does, PEP 475): its child
+	# ends while its write waits on NATS
+	python3 -c 'import os, signal, subprocess, sys
+signal.signal(signal.SIGCHLD, lambda *a: None)
+child = subprocess.Popen(["sleep", "60"])
+with open(sys.argv[2], "w") as f:
+	f.write(str(child.pid))
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+print("wrote", os.write(fd, b"b\n"))
+os.close(fd)' "$T" "$TMP/job" >"$TMP/out" 2>&1 &
+	local w=$! job
+	wait_for test -s "$TMP/job"
+	job=$(cat "$TMP/job")
+	wait_for in_fuse_wait "$w"
+	kill "$job"	# the child ends: SIGCHLD
+	wait_for gone "$job"
+	# not interrupted: the daemon, which looks every 500 ms, has not
+	# ended the write 3 s later, and the write still waits
+	if wait_for -t 3 grep -q "append interrupted" "$TMP/streamfs.log"; then
+		false
+	fi
+	in_fuse_wait "$w"
+	kill -CONT "$SFS_NATS_PID"
+	wait "$w"
+	cat "$TMP/out"
+	grep -qx "wrote 2" "$TMP/out"
+	# stored once, never interrupted (an interrupted append may be
+	# stored all the same, and the retried write stored it again)
+	[ "$(cat "$T")" = "$(printf 'a\nb')" ]
+	run grep -c "append interrupted" "$TMP/streamfs.log"
+	[ "$output" = 0 ]
+	# a signal the writer handles still ends its wait at once
+	kill -STOP "$SFS_NATS_PID"
+	python3 -c 'import os, signal, sys
+def stop(*a):
+	raise InterruptedError
+signal.signal(signal.SIGUSR1, stop)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+try:
+	os.write(fd, b"c\n")
+	print("written")
+except InterruptedError:
+	print("interrupted")
+os.close(fd)' "$T" >"$TMP/out2" 2>&1 &
+	w=$!
+	wait_for in_fuse_wait "$w"
+	kill -USR1 "$w"
+	wait_for -t 5 gone "$w"
+	kill -CONT "$SFS_NATS_PID"
+	cat "$TMP/out2"
+	grep -qx "interrupted" "$TMP/out2"
 }

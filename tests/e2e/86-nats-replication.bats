@@ -20,9 +20,11 @@ load nats_helpers
 export LC_ALL=C
 
 teardown() {
+	local fail=0
 	bg_kill_all
-	stop_second || true
-	sfs_teardown
+	stop_second || fail=1
+	sfs_teardown || fail=1
+	return "$fail"
 }
 
 # mixed_setup: local clusters sanfrancisco and newyork, NATS clusters

@@ -1,0 +1,288 @@
+/*
+ * natsseq.c - a NATS-backed stream whose sequences went back (natshome.h):
+ * telling it, and reading its index again.
+ *
+ * JetStream never gives a stream sequence to a second message, which is
+ * what lets a daemon name a chunk by its sequence in its index and its
+ * cache (natscache.h). The exception: a crash of every server of a
+ * stream (or of an R1 stream's one server) before they wrote their files
+ * (nats-server 2.9 writes them every 2 minutes) loses acknowledged
+ * messages, and the stream gives their sequences to the next ones
+ * (docs/nats.md, "Durability"). A daemon that kept running would serve
+ * the lost chunks from its index and cache, follow nothing new until the
+ * sequences pass its own, and refuse its writers' appends.
+ *
+ * Told: after each reconnection, and whenever a chunk or a tail is not
+ * what the index says (nats_seq_suspect), the watch thread asks, for
+ * each stream, JetStream's messages at the sequences the consumer's last
+ * incarnations delivered last (the same JetStream time?) and at each
+ * topic's last indexed chunk (its subject, its Sfs-Ts?); another message
+ * there, or none and a stream's last sequence below it, and the stream
+ * went back (went_back). Then the stream's index is read again from its
+ * first message
+ * (nats_stream_rebuild), logged as an error: acknowledged messages were
+ * lost. A stream that cannot be asked (no leader yet after the servers'
+ * restart) is asked again a second later.
+ */
+#include "natshome.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "logging.h"
+#include "namespace.h"
+#include "util/clock.h"
+
+bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts)
+{
+	bool mine = false;
+	pthread_mutex_lock(&td->mu);
+	size_t lo = 0, hi = td->n; /* the index is in sequence order */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (td->c[mid].seq == seq) {
+			mine = td->c[mid].ts == ts;
+			break;
+		}
+		if (td->c[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	pthread_mutex_unlock(&td->mu);
+	return mine;
+}
+
+/* Empty TD's index, as if no chunk of it was ever delivered (a rebuild);
+ * whoever waits on it wakes. */
+static void tdata_reset(struct nats_tdata *td)
+{
+	pthread_mutex_lock(&td->mu);
+	nats_chunks_free_parts(td->c, td->n);
+	free(td->c);
+	td->c = NULL;
+	td->n = td->cap = 0;
+	td->last_seq = td->next_off = td->next_pos = td->own_next = 0;
+	free(td->origins);
+	td->origins = NULL;
+	td->norigins = td->ocap = 0;
+	td->damaged_logged = false;
+	pthread_cond_broadcast(&td->cv);
+	pthread_mutex_unlock(&td->mu);
+}
+
+int nats_stream_rebuild(struct stream *s)
+{
+	struct nats_stream *st = s->home;
+	pthread_mutex_lock(&st->mu);
+	struct nats_follow *old = st->fol;
+	st->fol = NULL;
+	pthread_mutex_unlock(&st->mu);
+	if (old) {
+		/* Retired first, then waited for: no callback of it adds a
+		 * chunk once the indexes are emptied below (on_chunk). */
+		atomic_store(&old->retired, true);
+		natsSubscription_Unsubscribe(old->sub);
+		uint64_t deadline = mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000;
+		while (atomic_load(&old->active) > 0 && mono_ns() < deadline) {
+			struct timespec pause = { 0, 1000000 };
+			nanosleep(&pause, NULL);
+		}
+		pthread_mutex_lock(&st->mu);
+		old->next = st->retired;
+		st->retired = old;
+		pthread_mutex_unlock(&st->mu);
+		if (atomic_load(&old->active) > 0) {
+			log_error("cluster %s: stream %s: its consumer's callback did not end "
+				  "within %d ms; its index is not rebuilt",
+				  s->cluster->name, s->name, NATS_STOP_WAIT_MS);
+			return -EBUSY;
+		}
+	}
+	pthread_mutex_lock(&st->mu);
+	st->caught_up = false;
+	memset(st->seen, 0, sizeof(st->seen));
+	size_t n = st->ntdata;
+	struct nats_tdata **tds = n ? malloc(n * sizeof(*tds)) : NULL;
+	for (size_t i = 0; tds && i < n; i++) {
+		tds[i] = st->tdata[i];
+		atomic_fetch_add(&tds[i]->refs, 1);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (n && !tds)
+		return -ENOMEM; /* its consumer retired: the next check tries again */
+	for (size_t i = 0; i < n; i++) {
+		tdata_reset(tds[i]);
+		nats_tdata_put(tds[i]);
+	}
+	free(tds);
+	nats_cache_drop_stream(&st->nc->cache, s->uuid);
+	return nats_stream_follow(s, false) < 0 ? -EIO : 0;
+}
+
+void nats_seq_suspect(struct nats_cluster *nc)
+{
+	atomic_store(&nc->seq_check, true);
+}
+
+/* Not at SEQ (asked with jsOptions JO): lost if the stream's last
+ * sequence is below it, else purged with its topic (a purge keeps the
+ * sequences). 1 lost, 0 purged, -EAGAIN no answer. */
+static int missing_went_back(struct nats_stream *st, uint64_t seq, jsOptions *jo)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode ec = 0;
+	natsStatus ns = js_GetStreamInfo(&si, st->nc->js, st->jsname, jo, &ec);
+	if (ns != NATS_OK)
+		return ec == JSStreamNotFoundErr ? 0 : -EAGAIN;
+	bool back = si->State.LastSeq < seq;
+	jsStreamInfo_Destroy(si);
+	return back ? 1 : 0;
+}
+
+/* Is the message the consumer delivered at SEQ, at JetStream time TIME,
+ * still there? 1 no (another, or none and the stream shorter), 0 yes or
+ * purged, -EAGAIN no answer. */
+static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
+{
+	jsOptions jo;
+	jsErrCode ec = 0;
+	natsMsg *m = NULL;
+	nats_jsopts(&jo, mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000);
+	natsStatus ns = js_GetMsg(&m, st->nc->js, st->jsname, seq, &jo, &ec);
+	if (ns == NATS_OK) {
+		bool same = natsMsg_GetTime(m) == time;
+		natsMsg_Destroy(m);
+		return same ? 0 : 1;
+	}
+	if (ec == JSStreamNotFoundErr)
+		return 0;
+	if (ec != JSNoMessageFoundErr && ns != NATS_NOT_FOUND)
+		return -EAGAIN;
+	return missing_went_back(st, seq, &jo);
+}
+
+/* Is the last chunk TD's index holds, at sequence SEQ with Sfs-Ts TS,
+ * still in JetStream on its subject? 1 no (the stream went back), 0 yes
+ * or it cannot be told, -EAGAIN: JetStream did not answer. */
+static int chunk_went_back(struct nats_stream *st, struct nats_tdata *td, uint64_t seq,
+			   uint64_t ts)
+{
+	struct nats_cluster *nc = st->nc;
+	jsOptions jo;
+	jsErrCode ec = 0;
+	natsMsg *m = NULL;
+	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
+	natsStatus ns = js_GetMsg(&m, nc->js, st->jsname, seq, &jo, &ec);
+	if (ns == NATS_OK) {
+		/* sfs.<stream uuid>.<topic uuid>, and its writer's time */
+		char want[96], u[37];
+		uuid_unparse(td->uuid, u);
+		snprintf(want, sizeof(want), "%.*s.%s", (int)(strlen(st->subject) - 2), st->subject,
+			 u);
+		const char *subj = natsMsg_GetSubject(m), *t = NULL;
+		bool same = subj && !strcmp(subj, want) &&
+			    natsMsgHeader_Get(m, "Sfs-Ts", &t) == NATS_OK && t &&
+			    strtoull(t, NULL, 10) == ts;
+		natsMsg_Destroy(m);
+		return same ? 0 : 1;
+	}
+	if (ec == JSStreamNotFoundErr)
+		return 0; /* removed: the watcher's business */
+	if (ec != JSNoMessageFoundErr && ns != NATS_NOT_FOUND)
+		return -EAGAIN;
+	return missing_went_back(st, seq, &jo);
+}
+
+/*
+ * Did S go back? JetStream loses a suffix of a stream. Asked first of the
+ * last message each remembered consumer incarnation delivered: the one
+ * before a crash is among them (the reconnection makes a new one), unless
+ * NATS_SEEN_MAX more came since. Then of each topic's last indexed chunk:
+ * a chunk written after the loss over a topic that lost chunks claims the
+ * lost chunks' offsets, so the index skips it and its last chunk stays a
+ * lost one (unless later writes made the claims meet again). 1 yes (or S
+ * has no consumer: a rebuild that did not follow again), 0 no, -EAGAIN:
+ * JetStream did not answer.
+ */
+static int went_back(struct stream *s, bool *following)
+{
+	struct nats_stream *st = s->home;
+	pthread_mutex_lock(&st->mu);
+	*following = st->fol != NULL;
+	size_t n = st->ntdata;
+	struct nats_tdata **tds = n ? malloc(n * sizeof(*tds)) : NULL;
+	for (size_t i = 0; tds && i < n; i++) {
+		tds[i] = st->tdata[i];
+		atomic_fetch_add(&tds[i]->refs, 1);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (!*following) {
+		for (size_t i = 0; tds && i < n; i++)
+			nats_tdata_put(tds[i]);
+		free(tds);
+		return 1;
+	}
+	if (n && !tds)
+		return -EAGAIN;
+	int rc = 0;
+	struct nats_seen seen[NATS_SEEN_MAX];
+	pthread_mutex_lock(&st->mu);
+	memcpy(seen, st->seen, sizeof(seen));
+	pthread_mutex_unlock(&st->mu);
+	for (int k = 0; k < NATS_SEEN_MAX && rc != 1; k++) {
+		int b = seen[k].seq ? message_went_back(st, seen[k].seq, seen[k].time) : 0;
+		if (b == 1 || (b < 0 && rc == 0))
+			rc = b;
+	}
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&tds[i]->mu);
+		bool any = tds[i]->n > 0 && !tds[i]->purged;
+		uint64_t seq = any ? tds[i]->c[tds[i]->n - 1].seq : 0;
+		uint64_t ts = any ? tds[i]->c[tds[i]->n - 1].ts : 0;
+		pthread_mutex_unlock(&tds[i]->mu);
+		int b = rc == 1 || !any ? 0 : chunk_went_back(st, tds[i], seq, ts);
+		if (b == 1 || (b < 0 && rc == 0))
+			rc = b;
+		nats_tdata_put(tds[i]);
+	}
+	free(tds);
+	return rc;
+}
+
+int nats_seq_check(struct nats_cluster *nc)
+{
+	struct cluster *cl = nc->cl;
+	pthread_rwlock_rdlock(&cl->ns->lock);
+	size_t n = cl->nstreams;
+	struct stream **v = n ? malloc(n * sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < n; i++) {
+		v[i] = cl->streams[i];
+		stream_get(v[i]);
+	}
+	pthread_rwlock_unlock(&cl->ns->lock);
+	if (n && !v)
+		return -EAGAIN;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct stream *s = v[i];
+		bool following = true;
+		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
+		if (b < 0)
+			rc = -EAGAIN;
+		if (b > 0 && following)
+			log_error("cluster %s: stream %s: JetStream no longer holds the messages this "
+				  "daemon indexed (a crash of every NATS server lost acknowledged "
+				  "messages and gave their sequences again, docs/nats.md, "
+				  "\"Durability\"); its index and cache are read again",
+				  cl->name, s->name);
+		if (b > 0 && nats_stream_rebuild(s) < 0)
+			rc = -EAGAIN;
+		stream_put(s);
+	}
+	free(v);
+	return rc;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bats
+# 85-nats-crash.bats - a crash of every NATS server that loses
+# acknowledged messages (docs/nats.md, "Durability"): nats-server 2.9
+# writes its files every 2 minutes, so a power cut of every server loses
+# what came since, and the stream gives the lost messages' sequences to
+# the next ones. The test puts the server's store back as it was before
+# some appends (stopped cleanly, its directory copied, the copy put back),
+# which leaves JetStream exactly as such a crash does. Every daemon, one
+# running meanwhile and one frozen (SIGSTOP) until others wrote over the
+# lost sequences, must tell it (one error line), read the stream again
+# from JetStream (fs/nats/natsseq.c), serve none of the lost bytes, agree
+# with the other on every byte, and take appends again.
+
+SFS_HOME=nats
+load helpers
+load nats_helpers
+
+export LC_ALL=C
+
+teardown() {
+	local fail=0
+	[[ -z ${SFS_PID:-} ]] || kill -CONT "$SFS_PID" 2>/dev/null || true
+	stop_second || fail=1
+	sfs_teardown || fail=1
+	return "$fail"
+}
+
+content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
+size_is() { [[ $(stat -c %s "$1" 2>/dev/null) == "$2" ]]; }
+
+# went_back LOG: LOG tells, once, that stream s went back.
+went_back() {
+	[[ $(grep -c "cluster tokyo: stream s: JetStream no longer holds the messages" "$1") == 1 ]]
+}
+
+@test "a crash of every NATS server lost acknowledged messages and gave their sequences again: a running and a frozen daemon each tell it once, read the stream again, serve none of the lost bytes, agree, and append again" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	wait_for content_is "$B/s/t" "$(printf 'a1\na2\na3')"
+	# the store as it is now, kept aside (the server stopped cleanly)
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs2.log"
+	# appends acknowledged, read (and cached) on both daemons: to be lost
+	for i in 4 5 6; do echo "lost$i" >>"$A/s/t"; done
+	local before
+	before=$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')
+	wait_for content_is "$B/s/t" "$before"
+	[ "$(cat "$A/s/t")" = "$before" ]
+	# the crash: the daemon on A frozen, the store put back
+	kill -STOP "$SFS_PID"
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	# B, running: the stream's last sequence is below what it saw
+	wait_for -t 30 went_back "$TMP/streamfs2.log"
+	wait_for -t 10 content_is "$B/s/t" "$(printf 'a1\na2\na3')"
+	# B writes over the lost sequences and past them, lines as long as
+	# the lost ones: A's index, which still holds them, takes the fourth
+	# as following them (so its topic's last chunk is one JetStream holds)
+	for i in 1 2 3 4 5; do echo "bbbb$i" >>"$B/s/t"; done
+	local after
+	after=$(printf 'a1\na2\na3\nbbbb1\nbbbb2\nbbbb3\nbbbb4\nbbbb5')
+	[ "$(cat "$B/s/t")" = "$after" ]
+	# A, thawed: the message at the sequence its consumer delivered last
+	# before the crash is another one
+	kill -CONT "$SFS_PID"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 content_is "$A/s/t" "$after"
+	! grep -q lost "$A/s/t"
+	[ "$(jq -r '.topics[0].messages' "$A/s/.info")" = 8 ]
+	# appends on both, seen on both
+	echo a7 >>"$A/s/t"
+	echo b6 >>"$B/s/t"
+	wait_for content_is "$B/s/t" "$(cat "$A/s/t")"
+	[ "$(grep -c . "$A/s/t")" = 10 ]
+	went_back "$TMP/streamfs.log"
+	went_back "$TMP/streamfs2.log"
+}

@@ -28,7 +28,7 @@
  *       Output: latency n=N p50_us= p90_us= p99_us= max_us= mean_us=
  *       publish_p50_us= publish_p99_us=  (publish_*: js_Publish alone)
  *
- *   natspeer publish URL N MSG_BYTES BLOCK sync|async|home REPLICAS
+ *   natspeer publish URL N MSG_BYTES BLOCK sync|async|home|follow|homefollow REPLICAS
  *       Figure 11's raw JetStream publish: deletes stream P if it exists,
  *       creates it (file storage, REPLICAS replicas, one subject "p.t")
  *       and publishes N lines of MSG_BYTES bytes and '\n' to it, the way
@@ -42,8 +42,16 @@
  *       ack awaited; home: as sync, each
  *       publish also carrying what the NATS home's chunk carries (the
  *       expected last subject sequence, eight Sfs-* headers of the same
- *       lengths), without FUSE and without the daemon's consumer, to
- *       tell where the home's time goes. Timed from the first
+ *       lengths, a Nats-Msg-Id), without FUSE and without the daemon's consumer, to
+ *       tell where the home's time goes; follow: as sync, with an
+ *       ordered push consumer delivering headers only subscribed to P
+ *       (libnats' shared delivery threads, idle heartbeats every second:
+ *       as each NATS-home daemon follows its data streams,
+ *       fs/nats/natsstream.c), each publish waiting for its ack and then
+ *       until that consumer has delivered it (as a NATS-home append waits
+ *       for its daemon's index: read your writes); homefollow: home and
+ *       follow together, what a NATS-home append asks of NATS without
+ *       FUSE and the daemon. Timed from the first
  *       publish to the last ack; then checks that P holds every publish.
  *       The connection uses the library's flusher, as the daemon's does.
  *       Output: publish msgs=N publishes=K bytes=B seconds=S msgs_per_s=R
@@ -56,6 +64,7 @@
  */
 #define _GNU_SOURCE
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,7 +135,7 @@ static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
  * On success *NC and *JS are set and 0 returned; on error -1, nothing is
  * left allocated. */
 static int connect_js(const char *url, int send_asap, int window, natsConnection **nc,
-		      jsCtx **js)
+		      jsCtx **js, int global_delivery)
 {
 	natsOptions *opts = NULL;
 	jsOptions jo;
@@ -139,7 +148,8 @@ static int connect_js(const char *url, int send_asap, int window, natsConnection
 	    (s = natsOptions_SetURL(opts, url)) != NATS_OK ||
 	    (s = natsOptions_SetTimeout(opts, 5000)) != NATS_OK ||
 	    (s = natsOptions_SetAllowReconnect(opts, false)) != NATS_OK ||
-	    (s = natsOptions_SetSendAsap(opts, send_asap)) != NATS_OK) {
+	    (s = natsOptions_SetSendAsap(opts, send_asap)) != NATS_OK ||
+	    (s = natsOptions_UseGlobalMessageDelivery(opts, global_delivery)) != NATS_OK) {
 		fail("connection options", s, 0);
 		goto out;
 	}
@@ -303,7 +313,7 @@ static int cmd_catchup(const char *url, long n, size_t mlen)
 	double fill_s, t0, secs;
 	int rc = 1;
 
-	if (connect_js(url, 0, PUB_WINDOW, &nc, &js) < 0)
+	if (connect_js(url, 0, PUB_WINDOW, &nc, &js, 0) < 0)
 		return 1;
 	if (delete_stream(js, STREAM_B) < 0 || delete_stream(js, STREAM_A) < 0 ||
 	    add_stream(js, STREAM_A, NULL) < 0)
@@ -364,7 +374,7 @@ static int cmd_latency(const char *url, long n, size_t mlen)
 		fprintf(stderr, "natspeer: out of memory\n");
 		goto out;
 	}
-	if (connect_js(url, 1, PUB_WINDOW, &nc, &js) < 0)
+	if (connect_js(url, 1, PUB_WINDOW, &nc, &js, 0) < 0)
 		goto out;
 	/* Used alone: make the pair. After catchup: it is there, caught up. */
 	int r = stream_state(js, STREAM_B, &b_msgs, &b_last);
@@ -447,13 +457,75 @@ static int fresh_stream(jsCtx *js, const char *name, const char *subj, int repli
 	return s == NATS_OK ? 0 : fail("create stream", s, jerr);
 }
 
-enum { PUB_SYNC, PUB_ASYNC, PUB_HOME };
+enum { PUB_SYNC, PUB_ASYNC, PUB_HOME, PUB_FOLLOW, PUB_HOME_FOLLOW };
+
+/* What `publish follow` and `homefollow` share with their consumer's
+ * callback (libnats' delivery thread): the highest stream sequence
+ * delivered so far, under MU, CV signalled at each delivery. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t seq;
+} followed = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+/* The consumer's callback: note the message's stream sequence. */
+static void on_followed(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+	(void)nc;
+	(void)sub;
+	(void)closure;
+	jsMsgMetaData *meta = NULL;
+	if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+		pthread_mutex_lock(&followed.mu);
+		if (meta->Sequence.Stream > followed.seq)
+			followed.seq = meta->Sequence.Stream;
+		pthread_cond_broadcast(&followed.cv);
+		pthread_mutex_unlock(&followed.mu);
+	}
+	jsMsgMetaData_Destroy(meta);
+	natsMsg_Destroy(m);
+}
+
+/* Follow stream P as each NATS-home daemon follows its data stream
+ * (fs/nats/natsstream.c, follow()): an ordered push consumer delivering
+ * headers only, idle heartbeats every second, its callback on libnats'
+ * shared delivery threads. *SUB set on success; 0 or -1. */
+static int follow_stream(jsCtx *js, natsSubscription **sub)
+{
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	jsSubOptions_Init(&so);
+	so.Stream = "P";
+	so.Ordered = true;
+	so.Config.HeadersOnly = true;
+	so.Config.Heartbeat = (int64_t)1000 * 1000000;
+	natsStatus s = js_Subscribe(sub, js, "p.t", on_followed, NULL, NULL, &so, &jerr);
+	return s == NATS_OK ? 0 : fail("subscribe", s, jerr);
+}
+
+/* Wait (up to WAIT_MS) until the consumer has delivered sequence SEQ.
+ * 0, or -1 (reported) on timeout. */
+static int wait_followed(uint64_t seq)
+{
+	struct timespec ts;
+	int rc = 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_MS / 1000;
+	pthread_mutex_lock(&followed.mu);
+	while (followed.seq < seq && rc == 0)
+		rc = pthread_cond_timedwait(&followed.cv, &followed.mu, &ts);
+	pthread_mutex_unlock(&followed.mu);
+	if (rc)
+		fprintf(stderr, "natspeer: sequence %llu not delivered within %d ms\n",
+			(unsigned long long)seq, WAIT_MS);
+	return rc ? -1 : 0;
+}
 
 /* One publish of `publish home`: the LEN bytes of BUF (lines FIRST ..
  * FIRST + N) to p.t as the NATS home publishes a chunk (fs/nats/natstopic.c):
  * js_PublishMsg with Nats-Expected-Last-Subject-Sequence *LAST (the
- * previous ack's sequence; none for the first) and its eight Sfs-* headers
- * of the same lengths. *LAST becomes this one's sequence. */
+ * previous ack's sequence; none for the first), its eight Sfs-* headers
+ * of the same lengths and its Nats-Msg-Id. *LAST becomes this one's sequence. */
 static natsStatus publish_as_home(jsCtx *js, const char *buf, size_t len, long first, long n,
 				  uint64_t *last, jsErrCode *jerr)
 {
@@ -475,6 +547,9 @@ static natsStatus publish_as_home(jsCtx *js, const char *buf, size_t len, long f
 	natsStatus s = natsMsg_Create(&m, "p.t", NULL, buf, (int)len);
 	for (int i = 0; i < 8 && s == NATS_OK; i++)
 		s = natsMsgHeader_Set(m, keys[i], h[i]);
+	/* The home's Nats-Msg-Id is its Sfs-Writer (de-duplication). */
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", h[7]);
 	jsPubOptions_Init(&po);
 	po.MaxWait = WAIT_MS;
 	po.ExpectLastSubjectSeq = *last;   /* 0: not sent (the first publish) */
@@ -492,6 +567,9 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 		       int replicas)
 {
 	int async = mode == PUB_ASYNC;
+	int follow = mode == PUB_FOLLOW || mode == PUB_HOME_FOLLOW;
+	int as_home = mode == PUB_HOME || mode == PUB_HOME_FOLLOW;
+	natsSubscription *sub = NULL;
 	uint64_t last_seq = 0;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
@@ -512,8 +590,9 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 	 * loaded three-server cluster). */
 	size_t per = block ? block : line;
 	int window = PUB_WINDOW_BYTES / per < PUB_WINDOW ? (int)(PUB_WINDOW_BYTES / per) : PUB_WINDOW;
-	if (connect_js(url, 0, window > 0 ? window : 1, &nc, &js) < 0 ||
-	    fresh_stream(js, "P", "p.t", replicas) < 0)
+	if (connect_js(url, 0, window > 0 ? window : 1, &nc, &js, follow) < 0 ||
+	    fresh_stream(js, "P", "p.t", replicas) < 0 ||
+	    (follow && follow_stream(js, &sub) < 0))
 		goto out;
 	double t0 = now_us();
 	for (long i = 0; i < n;) {
@@ -535,16 +614,24 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 		natsStatus s;
 		jsErrCode jerr = 0;
 		double tp = now_us();
+		jsPubAck *ack = NULL;
 		if (async)
 			s = js_PublishAsync(js, "p.t", buf, (int)len, NULL);
-		else if (mode == PUB_SYNC)
-			s = js_Publish(NULL, js, "p.t", buf, (int)len, NULL, &jerr);
+		else if (!as_home)
+			s = js_Publish(follow ? &ack : NULL, js, "p.t", buf, (int)len, NULL, &jerr);
 		else
 			s = publish_as_home(js, buf, len, i, j - i, &last_seq, &jerr);
+		if (s == NATS_OK && ack)
+			last_seq = ack->Sequence;
+		jsPubAck_Destroy(ack);
 		if (s != NATS_OK) {
 			fail(async ? "async publish" : "publish", s, jerr);
 			goto out;
 		}
+		/* As a NATS-home append: returned once this client's own
+		 * consumer has delivered it (read your writes). */
+		if (follow && wait_followed(last_seq) < 0)
+			goto out;
 		lat[pubs++] = now_us() - tp;
 		i = j;
 	}
@@ -575,6 +662,10 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 	       async ? 0.0 : pct(lat, (int)pubs, 50), async ? 0.0 : pct(lat, (int)pubs, 99));
 	rc = 0;
 out:
+	if (sub) {
+		natsSubscription_Unsubscribe(sub);
+		natsSubscription_Destroy(sub);
+	}
 	if (js)
 		delete_stream(js, "P");   /* its space back before the next figure */
 	jsCtx_Destroy(js);
@@ -605,7 +696,9 @@ int main(int argc, char **argv)
 			goto usage;
 		reps = strtol(argv[7], &end, 10);
 		int mode = !strcmp(argv[6], "sync") ? PUB_SYNC : !strcmp(argv[6], "async") ?
-			   PUB_ASYNC : !strcmp(argv[6], "home") ? PUB_HOME : -1;
+			   PUB_ASYNC : !strcmp(argv[6], "home") ? PUB_HOME :
+			   !strcmp(argv[6], "follow") ? PUB_FOLLOW :
+			   !strcmp(argv[6], "homefollow") ? PUB_HOME_FOLLOW : -1;
 		if (*end || reps < 1 || reps > 5 || mode < 0)
 			goto usage;
 		rc = cmd_publish(argv[2], n, mlen, block, mode, (int)reps);
@@ -630,7 +723,7 @@ int main(int argc, char **argv)
 	return rc;
 usage:
 	fprintf(stderr, "usage: natspeer catchup|latency URL N MSG_BYTES   (N >= 1, MSG_BYTES 24..1048576)\n"
-			"       natspeer publish URL N MSG_BYTES BLOCK sync|async|home REPLICAS   "
+			"       natspeer publish URL N MSG_BYTES BLOCK sync|async|home|follow|homefollow REPLICAS   "
 			"(BLOCK 0 or > MSG_BYTES, REPLICAS 1..5)\n");
 	return 2;
 }

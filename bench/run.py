@@ -31,9 +31,11 @@ Figures (BENCH_ONLY names them):
   11  the NATS home (docs/nats.md), one server (R1) and a cluster of three
       (R3) on loopback: append one message per write and in 64 KiB writes,
       cat cold and cached, replication catch-up NATS -> local and local ->
-      NATS, beside the local home in the same daemon and raw JetStream
-      publishes of the same messages (build/bench/natspeer publish, sync
-      and async); "not measured" without nats-server or natspeer
+      NATS, beside the local home in the same daemon, the FUSE passthrough
+      (the floor) and raw JetStream publishes of the same messages
+      (build/bench/natspeer publish: sync, sync with a headers-only
+      consumer following the stream as every daemon does, sync as the
+      home, async); "not measured" without nats-server or natspeer
 
 Environment:
   BENCH_SCALE  multiplies the sizes (default 1; 0.1 is a quick run, 4 gives
@@ -46,6 +48,10 @@ Environment:
                on the disk you want to measure)
   BENCH_KEEP   1: keep the temporary directory (data and daemon logs)
   BENCH_OUT    the results file (default bench/results/latest.txt)
+  BENCH_PIN    1: figure 11 pins the nats-servers to the last CPU and its
+               clients (the daemon, bench/writer, natspeer, the passthrough)
+               to the others, alike for the home and the raw figures
+               (taskset; needs 2 CPUs or more); printed with the figure
 
 Needs root for the cold-cache figures (drop_caches) and, with many topics,
 to raise the daemon's descriptor limit. Mounts only in fresh temporary
@@ -82,6 +88,7 @@ ONLY = {x.lower() for x in os.environ.get("BENCH_ONLY", "").replace(" ", "").spl
 TMPBASE = os.environ.get("BENCH_DIR", "/tmp")
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", "latest.txt"))
+PIN = os.environ.get("BENCH_PIN", "") == "1"
 
 MSG = 100                 # payload bytes of a message; each line is MSG + '\n'
 LINE = MSG + 1
@@ -270,8 +277,8 @@ def run_tool(argv, **kw):
     return dict(kv.split("=", 1) for kv in r.stdout.split() if "=" in kv)
 
 
-def writer(path, n=None, seconds=None, block=None, threads=1, sync_each=False):
-    argv = [WRITER, "-m", str(MSG)]
+def writer(path, n=None, seconds=None, block=None, threads=1, sync_each=False, pin=None):
+    argv = (["taskset", "-c", pin] if pin else []) + [WRITER, "-m", str(MSG)]
     argv += ["-n", str(n)] if n else ["-t", str(seconds)]
     if block:
         argv += ["-b", str(block)]
@@ -1203,8 +1210,9 @@ class NatsServer:
     its routes, and its monitoring port (self.http) says when the cluster
     has a meta leader."""
 
-    def __init__(self, exe, d, cluster=None):
+    def __init__(self, exe, d, cluster=None, pin=None):
         self.exe = exe
+        self.pin = pin     # taskset CPU list, or None
         self.dir = d
         self.port, self.http = free_ports(2)
         self.url = f"nats://127.0.0.1:{self.port}"
@@ -1225,6 +1233,8 @@ class NatsServer:
                         f"cluster {{\n  name: sfsbench\n  listen: 127.0.0.1:{cport}\n"
                         f"  routes: [{routes}]\n}}\n")
             argv += ["-c", conf, "-m", str(self.http)]
+        if self.pin:
+            argv = ["taskset", "-c", self.pin] + argv
         self.proc = spawn_listener(argv, self.logfile, self.port, "nats-server", timeout)
         return self
 
@@ -1488,14 +1498,14 @@ class NatsCluster:
     name each other. start() waits (up to TIMEOUT s) until every member
     knows the meta leader; stop() stops each by its PID."""
 
-    def __init__(self, exe, d, r):
+    def __init__(self, exe, d, r, pin=None):
         self.servers = []
         cports = free_ports(r) if r > 1 else []
         for i in range(r):
             sd = os.path.join(d, f"n{i + 1}")
             os.makedirs(sd)
             self.servers.append(NatsServer(exe, sd, (f"n{i + 1}", cports[i], cports)
-                                           if r > 1 else None))
+                                           if r > 1 else None, pin))
         self.urls = ",".join(s.url for s in self.servers)
 
     def start(self, timeout=60):
@@ -1527,31 +1537,53 @@ class NatsCluster:
         self.stop()
 
 
-def raw_publish(url, n, block, mode, replicas):
+def raw_publish(url, n, block, mode, replicas, pin=None):
     """build/bench/natspeer publish: N lines of MSG bytes to a fresh stream of
     REPLICAS replicas, one per publish (BLOCK 0) or the complete lines of
-    each BLOCK-byte write per publish; MODE sync or async."""
-    r = run_tool([NATSPEER, "publish", url, str(n), str(MSG), str(block), mode,
+    each BLOCK-byte write per publish; MODE sync, follow, home or async;
+    PIN a taskset CPU list or None."""
+    r = run_tool((["taskset", "-c", pin] if pin else []) +
+                 [NATSPEER, "publish", url, str(n), str(MSG), str(block), mode,
                   str(replicas)], timeout=900)
     return {k: float(v) for k, v in r.items()}
+
+
+def fig11_pins():
+    """BENCH_PIN's CPU lists for figure 11: (clients, servers), or (None,
+    None) when not pinning (or with fewer than 2 CPUs)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not PIN or len(cpus) < 2:
+        return None, None
+    return ",".join(str(c) for c in cpus[:-1]), str(cpus[-1])
 
 
 def fig11_run(b, exe, r, out):
     """One run of figure 11 on R nats-servers: a daemon with local clusters
     a and b and NATS cluster n; appends, reads and catch-ups on both homes,
-    and the raw publishes; each measure appended to OUT[key]."""
+    the passthrough's appends and the raw publishes; each measure appended
+    to OUT[key]."""
     d = b.fresh(f"fig11-r{r}")
     add = lambda k, v: out.setdefault(k, []).append(v)
-    with NatsCluster(exe, d, r).start() as nc:
+    cpin, spin = fig11_pins()
+    with NatsCluster(exe, d, r, spin).start() as nc:
         conf = os.path.join(d, "mount.conf")
         with open(conf, "w") as f:
             f.write(f"[mount]\nmountpoint = {d}/mnt\nfsync = os\n"
                     f"[cluster a]\ndata = {d}/data/a\n[cluster b]\ndata = {d}/data/b\n"
                     f"[cluster n]\nnats = {nc.urls}\nnats_replicas = {r}\n"
                     "nats_timeout_ms = 30000\n")
-        mount = Mount([STREAMFS, "-f", "-c", conf, "-l", os.path.join(d, "streamfs.log")],
+        pre = ["taskset", "-c", cpin] if cpin else []
+        mount = Mount(pre + [STREAMFS, "-f", "-c", conf, "-l", os.path.join(d, "streamfs.log")],
                       os.path.join(d, "mnt"), os.path.join(d, "streamfs.out"))
         url = nc.servers[0].url    # natspeer learns the others from it
+        # The floor: the same writes through the FUSE passthrough.
+        pt = b.passthrough(d)
+        pt.argv = pre + pt.argv
+        with pt.start():
+            for key, n, block in (("permsg", N11_PERMSG, None), ("block", N11_BLOCK, 65536)):
+                p = os.path.join(pt.mnt, f"pt-{key}")
+                add(("passthrough", key), writer(p, n=n, block=block, pin=cpin)["msgs_per_s"])
+                os.unlink(p)
         with mount.start() as sf:
             m = sf.mnt
             for c in ("a", "n"):
@@ -1562,14 +1594,15 @@ def fig11_run(b, exe, r, out):
                 for key, path, n, block in (("permsg", f"{c}/w/t", N11_PERMSG, None),
                                             ("block", f"{c}/s/t", N11_BLOCK, 65536)):
                     p = os.path.join(m, path)
-                    w = writer(p, n=n, block=block)
+                    w = writer(p, n=n, block=block, pin=cpin)
                     if os.stat(p).st_size != n * LINE:
                         raise RuntimeError(f"figure 11: {p} has {os.stat(p).st_size} bytes, "
                                            f"expected {n * LINE}")
                     add((home, key), w["msgs_per_s"])
             for key, n, block in (("permsg", N11_PERMSG, 0), ("block", N11_BLOCK, 65536)):
-                for mode in ("sync", "home", "async"):
-                    add((f"raw {mode}", key), raw_publish(url, n, block, mode, r)["msgs_per_s"])
+                for mode in ("sync", "follow", "home", "homefollow", "async"):
+                    add((f"raw {mode}", key),
+                        raw_publish(url, n, block, mode, r, cpin)["msgs_per_s"])
             # Reads: the 64 KiB-write topic, cold (caches dropped: the
             # servers' files too) and once cached (the second cat in a
             # row); the one-per-write topic once cached.
@@ -1622,11 +1655,16 @@ def fig11(b, res):
             fig11_run(b, exe, r, out)
         v = {k: med(x) for k, x in out.items()}
         rows = []
-        for label, home in (("local home", "local"), ("NATS home", "nats"),
+        for label, home in (("FUSE passthrough (the floor)", "passthrough"),
+                            ("local home", "local"), ("NATS home", "nats"),
                             ("raw JetStream, sync (each publish acked before the next)",
                              "raw sync"),
+                            ("raw JetStream, sync + a headers-only consumer (as a daemon)",
+                             "raw follow"),
                             ("raw JetStream, sync as the home (+ expected seq, Sfs-* headers)",
                              "raw home"),
+                            ("raw JetStream, as the home + consumer (all but FUSE and the daemon)",
+                             "raw homefollow"),
                             (f"raw JetStream, async (window {NATS_WINDOW:,}, 16 MiB)", "raw async")):
             pm, bl = v[(home, "permsg")], v[(home, "block")]
             rows.append([label, f_rate(pm), f_rate(bl), f"{bl * LINE / 1e6:.1f}",
@@ -1636,6 +1674,9 @@ def fig11(b, res):
         nats, loc = "nats", "local"
         rows.append(["NATS home / raw sync", f_ratio(v[(nats, "permsg")], v[("raw sync", "permsg")]),
                      f_ratio(v[(nats, "block")], v[("raw sync", "block")]), "", "", "", ""])
+        rows.append(["NATS home / raw sync + consumer",
+                     f_ratio(v[(nats, "permsg")], v[("raw follow", "permsg")]),
+                     f_ratio(v[(nats, "block")], v[("raw follow", "block")]), "", "", "", ""])
         rows.append(["NATS home / raw sync as the home",
                      f_ratio(v[(nats, "permsg")], v[("raw home", "permsg")]),
                      f_ratio(v[(nats, "block")], v[("raw home", "block")]), "", "", "", ""])
@@ -1661,11 +1702,14 @@ def fig11(b, res):
         lines.append("  runs (msg/s): NATS home 1/write " + ", ".join(f_rate(x) for x in out[(nats, "permsg")]) +
                      "; 64 KiB " + ", ".join(f_rate(x) for x in out[(nats, "block")]) +
                      "; raw sync 64 KiB " + ", ".join(f_rate(x) for x in out[("raw sync", "block")]) +
+                     "; raw sync + consumer 64 KiB " +
+                     ", ".join(f_rate(x) for x in out[("raw follow", "block")]) +
                      "; raw as the home 64 KiB " + ", ".join(f_rate(x) for x in out[("raw home", "block")]))
         rb = v[(nats, "block")] / v[("raw sync", "block")]
         res.target(f"NATS home R{r}, 64 KiB writes within {GOAL11}x of raw JetStream sync publish",
-                   f"{rb:.2f}x of raw sync ({v[(nats, 'block')] / v[('raw async', 'block')]:.2f}x of async)",
-                   rb >= 1 / GOAL11)
+                   f"{rb:.2f}x of raw sync ({v[(nats, 'block')] / v[('raw follow', 'block')]:.2f}x of "
+                   f"raw sync + consumer, {v[(nats, 'block')] / v[('raw async', 'block')]:.2f}x "
+                   "of async)", rb >= 1 / GOAL11)
         rw = v[(nats, "warm")] / v[(loc, "warm")]
         res.target(f"NATS home R{r}, cached read within {GOAL11}x of the local home",
                    f"{rw:.2f}x of local", rw >= 1 / GOAL11)
@@ -1679,8 +1723,14 @@ def fig11(b, res):
               "stream of the same replicas, no headers (the home's chunks carry",
               "  about 300 bytes of Sfs-* headers); sync = js_Publish, each waiting for its ack, "
               "as a NATS-home append must before write() returns;",
+              "  sync + consumer = sync with an ordered headers-only push consumer on the stream "
+              "(as each daemon follows its data streams), each publish",
+              "  waiting for its ack and then for its consumer to deliver it (as a NATS-home "
+              "append waits for its daemon's index: read your writes);",
               "  sync as the home = sync with the home's expected last subject sequence and "
-              "eight Sfs-* headers, without FUSE and the daemon's consumer;",
+              "eight Sfs-* headers and Nats-Msg-Id, without FUSE and the daemon's consumer;",
+              "  as the home + consumer = both: what the home's appends ask of NATS, without FUSE "
+              "and the daemon;",
               f"  async = js_PublishAsync, at most {NATS_WINDOW:,} and 16 MiB unacknowledged (the "
               "best raw figure: no write() could return that early).",
               "cat: of the 64 KiB-write topic; cold after sync and drop_caches (the servers' "
@@ -1690,7 +1740,13 @@ def fig11(b, res):
               "catch-up: the 64 KiB-write stream to a fresh replica, timed as figure 4 (.info of "
               "the source, replica REPLICATING, putsPending 0).",
               f"server: nats-server {version} on 127.0.0.1, file storage; a fresh cluster, store "
-              f"and daemon per run; median of {RUNS} runs."]
+              f"and daemon per run; median of {RUNS} runs.",
+              "passthrough: bench/passthrough, the same writes (the FUSE floor).",
+              (f"pinned (BENCH_PIN=1, taskset): nats-servers on CPU {fig11_pins()[1]}; the daemon, "
+               f"the passthrough, bench/writer and natspeer on CPUs {fig11_pins()[0]}"
+               if fig11_pins()[0] else
+               "not pinned (BENCH_PIN=1 pins the nats-servers to one CPU and every client to the "
+               "others)")]
     if not can_drop_caches():
         lines.append("cold: not measured (writing /proc/sys/vm/drop_caches needs root)")
     res.section(f"{title}, median of {RUNS}", lines)

@@ -294,6 +294,12 @@ static int nats_connect(struct nats_cluster *nc, char *err, size_t errlen)
 		s = natsOptions_SetReconnectBufSize(o, 1);
 	if (s == NATS_OK)
 		s = natsOptions_UseGlobalMessageDelivery(o, true);
+	/* Publishes go out in the caller's thread (docs/performance.md),
+	 * held by a server that stops reading nats_timeout_ms at most. */
+	if (s == NATS_OK)
+		s = natsOptions_SetSendAsap(o, true);
+	if (s == NATS_OK)
+		s = natsOptions_SetWriteDeadline(o, nc->timeout_ms);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(o, on_disconnected, nc);
 	if (s == NATS_OK)

@@ -403,6 +403,10 @@ struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid);
  */
 int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
 
+/* nats_chunk_find - the chunk at stream sequence SEQ in TD's index
+ * (td->mu held; borrowed, valid while it is), or NULL. */
+const struct nats_chunk *nats_chunk_find(const struct nats_tdata *td, uint64_t seq);
+
 /*
  * nats_chunk_mine - chunk SEQ that TD's index holds is the one this
  * daemon published with Sfs-Ts TS (ns): true, or false when the index

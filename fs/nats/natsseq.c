@@ -38,22 +38,26 @@
 
 bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts)
 {
-	bool mine = false;
 	pthread_mutex_lock(&td->mu);
-	size_t lo = 0, hi = td->n; /* the index is in sequence order */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (td->c[mid].seq == seq) {
-			mine = td->c[mid].ts == ts;
-			break;
-		}
-		if (td->c[mid].seq < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	const struct nats_chunk *c = nats_chunk_find(td, seq);
+	bool mine = c && c->ts == ts;
 	pthread_mutex_unlock(&td->mu);
 	return mine;
+}
+
+/* ST's topic indexes now, a reference each (nats_tdata_put), in an array
+ * the caller frees; *N of them. NULL with *N > 0: out of memory. */
+static struct nats_tdata **tdata_all(struct nats_stream *st, size_t *n)
+{
+	pthread_mutex_lock(&st->mu);
+	*n = st->ntdata;
+	struct nats_tdata **tds = *n ? malloc(*n * sizeof(*tds)) : NULL;
+	for (size_t i = 0; tds && i < *n; i++) {
+		tds[i] = st->tdata[i];
+		atomic_fetch_add(&tds[i]->refs, 1);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return tds;
 }
 
 /* Empty TD's index, as if no chunk of it was ever delivered (a rebuild);
@@ -105,13 +109,9 @@ int nats_stream_rebuild(struct stream *s)
 	pthread_mutex_lock(&st->mu);
 	st->caught_up = false;
 	memset(st->seen, 0, sizeof(st->seen));
-	size_t n = st->ntdata;
-	struct nats_tdata **tds = n ? malloc(n * sizeof(*tds)) : NULL;
-	for (size_t i = 0; tds && i < n; i++) {
-		tds[i] = st->tdata[i];
-		atomic_fetch_add(&tds[i]->refs, 1);
-	}
 	pthread_mutex_unlock(&st->mu);
+	size_t n;
+	struct nats_tdata **tds = tdata_all(st, &n);
 	if (n && !tds)
 		return -ENOMEM; /* its consumer retired: the next check tries again */
 	for (size_t i = 0; i < n; i++) {
@@ -213,13 +213,9 @@ static int went_back(struct stream *s, bool *following)
 	struct nats_stream *st = s->home;
 	pthread_mutex_lock(&st->mu);
 	*following = st->fol != NULL;
-	size_t n = st->ntdata;
-	struct nats_tdata **tds = n ? malloc(n * sizeof(*tds)) : NULL;
-	for (size_t i = 0; tds && i < n; i++) {
-		tds[i] = st->tdata[i];
-		atomic_fetch_add(&tds[i]->refs, 1);
-	}
 	pthread_mutex_unlock(&st->mu);
+	size_t n;
+	struct nats_tdata **tds = tdata_all(st, &n);
 	if (!*following) {
 		for (size_t i = 0; tds && i < n; i++)
 			nats_tdata_put(tds[i]);

@@ -86,6 +86,21 @@ out:
 	return td;
 }
 
+const struct nats_chunk *nats_chunk_find(const struct nats_tdata *td, uint64_t seq)
+{
+	size_t lo = 0, hi = td->n; /* the index is in sequence order */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (td->c[mid].seq == seq)
+			return &td->c[mid];
+		if (td->c[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 {
 	for (;;) { /* in slices: a signal ends the wait */
@@ -102,21 +117,8 @@ int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 	pthread_mutex_lock(&td->mu);
 	if (td->last_seq < seq) {
 		rc = -ETIMEDOUT;
-	} else if (td->purged) {
-		rc = 0; /* the topic removed: nothing to publish again */
-	} else {
-		size_t lo = 0, hi = td->n; /* the index is in sequence order */
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (td->c[mid].seq == seq) {
-				rc = 0;
-				break;
-			}
-			if (td->c[mid].seq < seq)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+	} else if (td->purged || nats_chunk_find(td, seq)) {
+		rc = 0; /* indexed, or the topic removed: nothing to publish again */
 	}
 	pthread_mutex_unlock(&td->mu);
 	return rc;

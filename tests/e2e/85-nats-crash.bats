@@ -116,3 +116,43 @@ reconnected() {
 	# restart (docs/nats.md, Limits), but its lost line is not served
 	wait_for -t 15 eval '! grep -q lostg "$A/g/x" 2>/dev/null'
 }
+
+@test "a crash of every NATS server lost messages already replicated to a local replica: every message appended after it reaches the replica (none dropped as already there by the lost messages' offsets)" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_mktemp
+	sfs_nats_start
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount.conf"
+	sfs_start
+	local port=$SFS_NATS_PORT i
+	mkdir "$M/tokyo/s" "$M/sanfrancisco/s"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.upstreams"
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.replicas"
+	for i in 1 2 3; do echo "a$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3')"
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	# acknowledged, replicated, then lost
+	for i in 4 5 6; do echo "lost$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')"
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	# appended after the crash, at the lost messages' offsets and past them
+	for i in 1 2 3 4 5; do echo "new$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 grep -qx new5 "$M/sanfrancisco/s/t"
+	for i in 1 2 3 4 5; do
+		grep -qx "new$i" "$M/sanfrancisco/s/t" || { echo "new$i never reached the replica" >&2; false; }
+	done
+}

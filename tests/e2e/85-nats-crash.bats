@@ -156,3 +156,46 @@ reconnected() {
 		grep -qx "new$i" "$M/sanfrancisco/s/t" || { echo "new$i never reached the replica" >&2; false; }
 	done
 }
+
+@test "a crash of every NATS server lost lines a reader had read: once the topic holds as many bytes again (new lines of the lost ones' sizes), the reader reading on through its open descriptor is told, not left past the new lines without a sign" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	for i in 4 5 6; do echo "LOST$i" >>"$A/s/t"; done
+	# a reader (as tail -f) has read every line, lost ones included, and
+	# reads on when told to (a line on its stdin)
+	mkfifo "$TMP/go"
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("first", os.read(fd, 4096).decode().split(), flush=True)
+sys.stdin.readline()
+try:
+	print("then", os.read(fd, 4096).decode().split(), flush=True)
+except OSError as e:
+	print("told", e.errno, flush=True)' "$A/s/t" <"$TMP/go" >"$TMP/reader" 2>&1 &
+	local r=$!
+	exec 5>"$TMP/go"
+	wait_for grep -q LOST6 "$TMP/reader"
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	# new lines, as long as the lost ones, and more
+	for i in 1 2 3 4; do echo "newA$i" >>"$A/s/t"; done
+	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2\na3\nnewA1\nnewA2\nnewA3\nnewA4')" ]
+	echo >&5
+	exec 5>&-
+	wait "$r"
+	cat "$TMP/reader"
+	# reading on from byte 27 gives only newA4: newA1-newA3 were never
+	# seen, and nothing says so
+	grep -q '^told' "$TMP/reader" || grep -q "newA1" "$TMP/reader"
+}

@@ -11,7 +11,8 @@
 # its parts); NATS away and back
 # (/.info, EIO within nats_timeout_ms, nothing stored behind a writer's
 # back, all works again); a bucket watcher silenced and made anew; a
-# writer's SIGCHLD does not end its wait, SIGUSR1 does. The suites of
+# writer's SIGCHLD does not end its wait, SIGUSR1 does, and neither
+# does a stop and continue of the writer. The suites of
 # 10-namespace.bats and 20-topic.bats also run on NATS (81-nats-*.bats,
 # 82-nats-*.bats: symlinks, helpers.bash reads the name).
 

@@ -1,7 +1,8 @@
 /*
  * callersig.c - whether the caller of a FUSE request was signalled in a
  * way that ends a wait (callersig.h): the kernel's interruption, less
- * the signals whose default action is to be ignored.
+ * the signals whose default action is to be ignored and the stops the
+ * caller does not handle.
  *
  * Why /proc: FUSE tells the daemon that the caller was interrupted, not
  * by which signal. The caller sits in the kernel, in the request's
@@ -18,10 +19,16 @@
 /* Bit of signal N in a /proc/<pid>/status set. */
 #define SIGBIT(n) (1ULL << ((n) - 1))
 
-bool callersig_matters(uint64_t pending, uint64_t blocked)
+bool callersig_matters(uint64_t pending, uint64_t blocked, uint64_t caught)
 {
+	/* Ignored by default; SIGSTOP, and a job-control stop the caller
+	 * does not handle itself (Ctrl-Z, a background read or write of the
+	 * terminal): the kernel stops the caller on its way out of the
+	 * request, and its SIGCONT goes on with it, so neither is the
+	 * caller's to see. */
+	const uint64_t stops = SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | SIGBIT(SIGTTOU);
 	const uint64_t benign = SIGBIT(SIGCHLD) | SIGBIT(SIGCONT) | SIGBIT(SIGURG) |
-				SIGBIT(SIGWINCH);
+				SIGBIT(SIGWINCH) | SIGBIT(SIGSTOP) | (stops & ~caught);
 	return (pending & ~blocked & ~benign) != 0;
 }
 
@@ -35,7 +42,7 @@ static bool pending_matters(pid_t tid)
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return true;
-	unsigned long long pnd = 0, shd = 0, blk = 0, v;
+	unsigned long long pnd = 0, shd = 0, blk = 0, cgt = 0, v;
 	int got = 0;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "SigPnd: %llx", &v) == 1)
@@ -44,11 +51,13 @@ static bool pending_matters(pid_t tid)
 			shd = v, got |= 2;
 		else if (sscanf(line, "SigBlk: %llx", &v) == 1)
 			blk = v, got |= 4;
+		else if (sscanf(line, "SigCgt: %llx", &v) == 1)
+			cgt = v, got |= 8;
 	}
 	fclose(f);
-	if (got != 7)
+	if (got != 15)
 		return true;
-	return callersig_matters(pnd | shd, blk);
+	return callersig_matters(pnd | shd, blk, cgt);
 }
 
 bool fuse_caller_signalled(void)

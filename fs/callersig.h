@@ -12,7 +12,10 @@
  * fuse_caller_signalled - true when the kernel asked to interrupt the
  * request this thread serves (fuse_interrupted: a signal to its caller)
  * and the caller has a pending, unblocked signal other than those whose
- * default action is to be ignored (SIGCHLD, SIGCONT, SIGURG, SIGWINCH).
+ * default action is to be ignored (SIGCHLD, SIGCONT, SIGURG, SIGWINCH),
+ * SIGSTOP, and SIGTSTP, SIGTTIN, SIGTTOU when the caller does not catch
+ * them (Ctrl-Z then fg of a writer must not fail its write: the kernel
+ * stops the caller only once the request is answered).
  * A shell whose background job ends gets SIGCHLD while its `echo >>`
  * waits on a slow append (NATS electing a leader, a synchronous replica,
  * a remote cluster): the kernel interrupts the request for it (FUSE
@@ -26,10 +29,11 @@ bool fuse_caller_signalled(void);
 
 /*
  * callersig_matters - whether pending signal sets PENDING (the thread's
- * and the process's, or-ed) with BLOCKED (as /proc/<pid>/status gives
- * them: bit n-1 for signal n) hold a signal that ends a wait. Pure; for
- * fuse_caller_signalled and the unit tests.
+ * and the process's, or-ed) with BLOCKED and CAUGHT (the signals with a
+ * handler), as /proc/<pid>/status gives them (SigPnd|ShdPnd, SigBlk,
+ * SigCgt: bit n-1 for signal n), hold a signal that ends a wait. Pure;
+ * for fuse_caller_signalled and the unit tests.
  */
-bool callersig_matters(uint64_t pending, uint64_t blocked);
+bool callersig_matters(uint64_t pending, uint64_t blocked, uint64_t caught);
 
 #endif

@@ -122,6 +122,9 @@ struct nats_cluster {
 	struct nats_stream **grave;
 	size_t ngrave, gcap;
 	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
+	/* The highest bucket revision any of its watchers delivered: a
+	 * replay's notice (key g.) at or below it was met already. */
+	uint64_t watch_rev;
 	/* The bucket again, through a context whose requests wait
 	 * NATS_STOP_WAIT_MS at most: the watcher's and the lease's (their
 	 * waits must not hold the stop for nats_timeout_ms). */

@@ -124,6 +124,8 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 				   now < deadline ? (int64_t)((deadline - now) / 1000000) + 1 : 1);
 		if (s != NATS_OK || !e)
 			break; /* NULL: every value there was is read */
+		if (kvEntry_Revision(e) > nc->watch_rev)
+			nc->watch_rev = kvEntry_Revision(e);
 		const char *key = kvEntry_Key(e);
 		if (kvEntry_Operation(e) != kvOp_Put) {
 			kvEntry_Destroy(e);
@@ -505,9 +507,14 @@ static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
 			f->held[f->nheld++] = e;
 			return false;
 		}
-	} else if (!strncmp(key, "r.", 2) || !strncmp(key, "g.", 2)) {
+	} else if (!strncmp(key, "r.", 2) ||
+		   (!strncmp(key, "g.", 2) && kvEntry_Revision(e) > nc->watch_rev)) {
+		/* A notice is an event, not a state: one a replay delivers
+		 * again (at a revision met already) is not acted on twice. */
 		nats_status_event(nc, e, false);
 	}
+	if (kvEntry_Revision(e) > nc->watch_rev)
+		nc->watch_rev = kvEntry_Revision(e);
 	if (rc < 0) {
 		log_warn("cluster %s: a change of key %s could not be applied (NATS did not "
 			 "answer); the bucket is read again", nc->cl->name, key);

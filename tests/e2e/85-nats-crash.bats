@@ -9,7 +9,10 @@
 # running meanwhile and one frozen (SIGSTOP) until others wrote over the
 # lost sequences, must tell it (one error line), read the stream again
 # from JetStream (fs/nats/natsseq.c), serve none of the lost bytes, agree
-# with the other on every byte, and take appends again.
+# with the other on every byte, and take appends again. Failing cases
+# not solved yet (docs/nats.md, Limits): a whole stream lost is served
+# from the cache; a local replica drops what is appended at the lost
+# offsets; a reader whose position was filled again misses new lines.
 
 SFS_HOME=nats
 load helpers
@@ -84,4 +87,118 @@ went_back() {
 	[ "$(grep -c . "$A/s/t")" = 10 ]
 	went_back "$TMP/streamfs.log"
 	went_back "$TMP/streamfs2.log"
+}
+
+# reconnected LOG N: LOG tells N reconnections (at least) of cluster tokyo.
+reconnected() {
+	[[ $(grep -c "cluster tokyo: reconnected to NATS" "$1") -ge $2 ]]
+}
+
+@test "a crash of every NATS server lost a whole stream (made, written and read after the servers last wrote their files): the daemon that served it serves none of its lost bytes" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|data stream'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT
+	mkdir "$A/s"
+	echo a1 >>"$A/s/t"
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 reconnected "$TMP/streamfs.log" 1
+	# a stream made, written and read (cached) only in the part lost
+	mkdir "$A/g"
+	echo lostg >>"$A/g/x"
+	[ "$(cat "$A/g/x")" = lostg ]
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 15 reconnected "$TMP/streamfs.log" 2
+	[ "$(cat "$A/s/t")" = a1 ]
+	# JetStream holds no data stream for g any more: listed until a
+	# restart (docs/nats.md, Limits), but its lost line is not served
+	wait_for -t 15 eval '! grep -q lostg "$A/g/x" 2>/dev/null'
+}
+
+@test "a crash of every NATS server lost messages already replicated to a local replica: every message appended after it reaches the replica (none dropped as already there by the lost messages' offsets)" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_mktemp
+	sfs_nats_start
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount.conf"
+	sfs_start
+	local port=$SFS_NATS_PORT i
+	mkdir "$M/tokyo/s" "$M/sanfrancisco/s"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.upstreams"
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.replicas"
+	for i in 1 2 3; do echo "a$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3')"
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	# acknowledged, replicated, then lost
+	for i in 4 5 6; do echo "lost$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')"
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	# appended after the crash, at the lost messages' offsets and past them
+	for i in 1 2 3 4 5; do echo "new$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 grep -qx new5 "$M/sanfrancisco/s/t"
+	for i in 1 2 3 4 5; do
+		grep -qx "new$i" "$M/sanfrancisco/s/t" || { echo "new$i never reached the replica" >&2; false; }
+	done
+}
+
+@test "a crash of every NATS server lost lines a reader had read: once the topic holds as many bytes again (new lines of the lost ones' sizes), the reader reading on through its open descriptor is told, not left past the new lines without a sign" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	for i in 4 5 6; do echo "LOST$i" >>"$A/s/t"; done
+	# a reader (as tail -f) has read every line, lost ones included, and
+	# reads on when told to (a line on its stdin)
+	mkfifo "$TMP/go"
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("first", os.read(fd, 4096).decode().split(), flush=True)
+sys.stdin.readline()
+try:
+	print("then", os.read(fd, 4096).decode().split(), flush=True)
+except OSError as e:
+	print("told", e.errno, flush=True)' "$A/s/t" <"$TMP/go" >"$TMP/reader" 2>&1 &
+	local r=$!
+	exec 5>"$TMP/go"
+	wait_for grep -q LOST6 "$TMP/reader"
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	# new lines, as long as the lost ones, and more
+	for i in 1 2 3 4; do echo "newA$i" >>"$A/s/t"; done
+	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2\na3\nnewA1\nnewA2\nnewA3\nnewA4')" ]
+	echo >&5
+	exec 5>&-
+	wait "$r"
+	cat "$TMP/reader"
+	# reading on from byte 27 gives only newA4: newA1-newA3 were never
+	# seen, and nothing says so
+	grep -q '^told' "$TMP/reader" || grep -q "newA1" "$TMP/reader"
 }

@@ -11,7 +11,8 @@
 # its parts); NATS away and back
 # (/.info, EIO within nats_timeout_ms, nothing stored behind a writer's
 # back, all works again); a bucket watcher silenced and made anew; a
-# writer's SIGCHLD does not end its wait, SIGUSR1 does. The suites of
+# writer's SIGCHLD does not end its wait, SIGUSR1 does, and neither
+# does a stop and continue of the writer. The suites of
 # 10-namespace.bats and 20-topic.bats also run on NATS (81-nats-*.bats,
 # 82-nats-*.bats: symlinks, helpers.bash reads the name).
 
@@ -746,4 +747,37 @@ os.close(fd)' "$T" >"$TMP/out2" 2>&1 &
 	kill -CONT "$SFS_NATS_PID"
 	cat "$TMP/out2"
 	grep -qx "interrupted" "$TMP/out2"
+}
+
+@test "a writer stopped and continued while its write waits on NATS (SIGSTOP, then SIGCONT; Ctrl-Z and fg): the append is not interrupted, it is stored once NATS answers" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 20000"
+	SFS_LOG_ALLOW='interrupted'
+	sfs_setup tokyo
+	T=$M/tokyo/s/t
+	mkdir "$M/tokyo/s"
+	echo a >>"$T"
+	kill -STOP "$SFS_NATS_PID"
+	# a writer with no handler of its own that retries an interrupted
+	# write (Python does, PEP 475)
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+print("wrote", os.write(fd, b"b\n"))
+os.close(fd)' "$T" >"$TMP/out" 2>&1 &
+	local w=$!
+	wait_for in_fuse_wait "$w"
+	# stopped (as by Ctrl-Z or a debugger), then continued: the kernel
+	# stops it only on its way out of the write, which goes on meanwhile
+	kill -STOP "$w"
+	local early=0
+	wait_for -t 2 grep -q "append interrupted" "$TMP/streamfs.log" && early=1
+	kill -CONT "$w"
+	[ "$early" = 0 ]
+	in_fuse_wait "$w"
+	kill -CONT "$SFS_NATS_PID"
+	wait "$w"
+	cat "$TMP/out"
+	grep -qx "wrote 2" "$TMP/out"
+	[ "$(cat "$T")" = "$(printf 'a\nb')" ]
+	run grep -c "append interrupted" "$TMP/streamfs.log"
+	[ "$output" = 0 ]
 }

@@ -399,3 +399,42 @@ ms_write() {
 	same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
 		{ show_both; false; }
 }
+
+@test "a notice of a write that timed out on the daemon without the lease is acted on once: the holder's bucket watcher made anew (a replay of the bucket) does not degrade the replica again" {
+	sfs_mktemp
+	sfs_nats_start
+	SFS_CONF_EXTRA='[replication]\nsync_timeout_ms = 1500'
+	sfs_write_conf tokyo paris
+	sfs_start
+	wait_for -t 10 holds "$TMP/streamfs.log" tokyo
+	start_second
+	mkdir "$M/tokyo/s" "$M/paris/s"
+	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
+	echo "/mapr/paris/s synchronous=true" >>"$M/tokyo/s/.replicas"
+	wait_for -t 5 grep -q '^/mapr/paris/s synchronous=true' "$M2/tokyo/s/.replicas"
+	# the replica refuses: a write on the second daemon times out, the
+	# holder is told (key g.) and degrades the replica
+	: >"$M/paris/s/.upstreams"
+	echo x >>"$M2/tokyo/s/t"
+	wait_for -t 5 grep -q 'a write on another daemon timed out waiting for it' "$TMP/streamfs.log"
+	# accepted again: caught up, synchronous again
+	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
+	wait_for -t 5 grep -q 'synchronous replica /paris/s has caught up' "$TMP/streamfs.log"
+	wait_for -t 5 same_status '^state=REPLICATING pending=0 uptodate=true bytes=0$' || { show_both; false; }
+	# every watcher of the bucket silenced: each is made anew and replays
+	# the bucket, the old notice included
+	local q="$STREAMFS_SRC/tests/e2e/natsq.py" at="127.0.0.1:$SFS_NATS_PORT" c names
+	names=$(python3 "$q" "$at" '$JS.API.CONSUMER.NAMES.KV_SFS_tokyo' | jq -r '.consumers[]')
+	[ -n "$names" ]
+	for c in $names; do
+		python3 "$q" "$at" "\$JS.API.CONSUMER.DELETE.KV_SFS_tokyo.$c" | grep -q '"success":true'
+	done
+	wait_for -t 20 grep -q "cluster tokyo: the bucket's watcher delivered nothing for 6 s; it is made anew" \
+		"$TMP/streamfs.log"
+	# a change made after the replay's values: once the holder shows it,
+	# it has applied the whole replay
+	mkdir "$M2/tokyo/after"
+	wait_for -t 10 test -d "$M/tokyo/after"
+	[ "$(grep -c 'a write on another daemon timed out waiting for it' "$TMP/streamfs.log")" -eq 1 ]
+	! grep -q 'degraded=true' "$M/tokyo/s/.replicas"
+}

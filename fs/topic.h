@@ -63,6 +63,10 @@ struct topic_read_hint {
 	uint8_t *ahead;
 	size_t ahead_cap, ahead_len;
 	uint64_t ahead_seg, ahead_filepos;
+	/* The home's generation of what this open file read (NATS: its
+	 * topic's index, read again when its stream went back,
+	 * fs/nats/natsseq.c); UINT64_MAX once the reader was told. */
+	uint64_t epoch;
 };
 
 struct topic;

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "fault.h"
 #include "logging.h"
 #include "util/clock.h"
@@ -147,6 +149,7 @@ int nats_body_make(struct nats_topic *nt, const char *buf, size_t len, const cha
 	b->data = buf;
 	b->len = len;
 	b->parts = NULL;
+	snprintf(b->by, sizeof(b->by), "%s", writer);
 	if (len <= part)
 		return 0; /* one message: the chunk is its own payload */
 	if (len > nats_chunk_max(nc)) {
@@ -202,6 +205,9 @@ int nats_parts_parse(natsMsg *m, uint64_t head_seq, uint32_t len, struct nats_pa
 		return -ENOMEM;
 	p->n = (uint32_t)n;
 	p->size = (uint32_t)size;
+	const char *by = NULL;
+	p->by = natsMsgHeader_Get(m, "Sfs-Parts-By", &by) == NATS_OK && by ?
+		nats_parts_by(by, strlen(by)) : 0;
 	uint64_t k = 0;
 	const char *s = end;
 	while (*s == ' ') {
@@ -258,7 +264,7 @@ void nats_chunks_free_parts(struct nats_chunk *c, size_t n)
 void nats_piece_at(const struct nats_chunk *c, uint64_t at, struct nats_piece *pc)
 {
 	if (!c->parts) {
-		*pc = (struct nats_piece){ c->seq, c->pos, c->len, false, c->ts };
+		*pc = (struct nats_piece){ c->seq, c->pos, c->len, false, c->ts, 0, 0 };
 		return;
 	}
 	uint64_t i = (at - c->pos) / c->parts->size;
@@ -270,6 +276,26 @@ void nats_piece_at(const struct nats_chunk *c, uint64_t at, struct nats_piece *p
 	pc->len = (uint32_t)(c->len - from < c->parts->size ? c->len - from : c->parts->size);
 	pc->part = true;
 	pc->ts = 0;
+	pc->by = c->parts->by;
+	pc->index = (uint32_t)i;
+}
+
+uint64_t nats_parts_by(const char *id, size_t len)
+{
+	return XXH3_64bits(id, len) | 1;
+}
+
+bool nats_part_is(natsMsg *m, uint64_t by, uint32_t index)
+{
+	const char *id = NULL;
+	if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) != NATS_OK || !id)
+		return false;
+	const char *dot = strrchr(id, '.');
+	if (!dot || dot[1] != 'p' || dot[2] < '0' || dot[2] > '9')
+		return false;
+	char *end;
+	unsigned long long i = strtoull(dot + 2, &end, 10);
+	return !*end && i == index && nats_parts_by(id, (size_t)(dot - id)) == by;
 }
 
 int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t *dst)
@@ -332,6 +358,14 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 		log_error("/%s: %s %" PRIu64 " holds %d bytes where its head says %u",
 			  nt->base.name, pc->part ? "part" : "chunk", pc->seq,
 			  natsMsg_GetDataLength(m), pc->len);
+		nats_seq_suspect(nt->nc);
+		rc = -EIO;
+	} else if (pc->part && pc->by && !nats_part_is(m, pc->by, pc->index)) {
+		/* Another writer's part at that sequence: the stream went back
+		 * (natsseq.c); never its bytes. */
+		log_error("/%s: part %" PRIu64 " is not the one its head names: its stream's "
+			  "sequences went back? (docs/nats.md, Durability)", nt->base.name,
+			  pc->seq);
 		nats_seq_suspect(nt->nc);
 		rc = -EIO;
 	} else if (pc->ts && !(natsMsgHeader_Get(m, "Sfs-Ts", &ts) == NATS_OK && ts &&

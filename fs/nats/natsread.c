@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logging.h"
+
 
 
 /* The chunk holding byte VPOS (FIELD pos) or offset (FIELD off): the last
@@ -41,6 +43,23 @@ ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		if (td->n == 0 || at >= td->next_pos) {
 			pthread_mutex_unlock(&td->mu);
 			break;
+		}
+		/* An open file that read what a rebuild then took away (its
+		 * stream went back, natsseq.c) is told, not left reading on
+		 * from its byte position into other lines: ESTALE, as NFS
+		 * says of a file that is not the one opened any more. */
+		if (hint && hint->valid && hint->epoch != td->gen) {
+			pthread_mutex_unlock(&td->mu);
+			if (hint->epoch != UINT64_MAX)
+				log_warn("/%s: an open file read lines its stream lost since "
+					 "(docs/nats.md, Durability); it reads ESTALE", t->name);
+			hint->epoch = UINT64_MAX;
+			topic_read_hint_free(hint);
+			return done ? (ssize_t)done : -ESTALE;
+		}
+		if (hint && !hint->valid) {
+			hint->valid = true; /* from now on, its reads are of TD->gen */
+			hint->epoch = td->gen;
 		}
 		/* The chunk, or the part of it, that holds AT (natsparts.c). */
 		struct nats_piece c;

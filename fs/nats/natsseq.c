@@ -74,11 +74,12 @@ static void tdata_reset(struct nats_tdata *td)
 	td->origins = NULL;
 	td->norigins = td->ocap = 0;
 	td->damaged_logged = false;
+	td->gen++;
 	pthread_cond_broadcast(&td->cv);
 	pthread_mutex_unlock(&td->mu);
 }
 
-int nats_stream_rebuild(struct stream *s)
+int nats_stream_rebuild(struct stream *s, bool follow)
 {
 	struct nats_stream *st = s->home;
 	pthread_mutex_lock(&st->mu);
@@ -120,6 +121,8 @@ int nats_stream_rebuild(struct stream *s)
 	}
 	free(tds);
 	nats_cache_drop_stream(&st->nc->cache, s->uuid);
+	if (!follow)
+		return 0;
 	return nats_stream_follow(s, false) < 0 ? -EIO : 0;
 }
 
@@ -137,7 +140,7 @@ static int missing_went_back(struct nats_stream *st, uint64_t seq, jsOptions *jo
 	jsErrCode ec = 0;
 	natsStatus ns = js_GetStreamInfo(&si, st->nc->js, st->jsname, jo, &ec);
 	if (ns != NATS_OK)
-		return ec == JSStreamNotFoundErr ? 0 : -EAGAIN;
+		return ec == JSStreamNotFoundErr ? 2 : -EAGAIN;
 	bool back = si->State.LastSeq < seq;
 	jsStreamInfo_Destroy(si);
 	return back ? 1 : 0;
@@ -159,7 +162,7 @@ static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
 		return same ? 0 : 1;
 	}
 	if (ec == JSStreamNotFoundErr)
-		return 0;
+		return 2;
 	if (ec != JSNoMessageFoundErr && ns != NATS_NOT_FOUND)
 		return -EAGAIN;
 	return missing_went_back(st, seq, &jo);
@@ -191,7 +194,7 @@ static int chunk_went_back(struct nats_stream *st, struct nats_tdata *td, uint64
 		return same ? 0 : 1;
 	}
 	if (ec == JSStreamNotFoundErr)
-		return 0; /* removed: the watcher's business */
+		return 2;
 	if (ec != JSNoMessageFoundErr && ns != NATS_NOT_FOUND)
 		return -EAGAIN;
 	return missing_went_back(st, seq, &jo);
@@ -205,15 +208,27 @@ static int chunk_went_back(struct nats_stream *st, struct nats_tdata *td, uint64
  * a chunk written after the loss over a topic that lost chunks claims the
  * lost chunks' offsets, so the index skips it and its last chunk stays a
  * lost one (unless later writes made the claims meet again). 1 yes (or S
- * has no consumer: a rebuild that did not follow again), 0 no, -EAGAIN:
- * JetStream did not answer.
+ * has no consumer: a rebuild that did not follow again), 2 its data stream
+ * is not in JetStream, 0 no, -EAGAIN: JetStream did not answer.
  */
+/* Of two answers about a stream, the one that says most: 2 (its data
+ * stream gone), 1 (went back), -EAGAIN (no answer), 0 (nothing). */
+static int worse(int a, int b)
+{
+	int rank_a = a == 2 ? 3 : a == 1 ? 2 : a < 0 ? 1 : 0;
+	int rank_b = b == 2 ? 3 : b == 1 ? 2 : b < 0 ? 1 : 0;
+	return rank_b > rank_a ? b : a;
+}
+
 static int went_back(struct stream *s, bool *following)
 {
 	struct nats_stream *st = s->home;
 	pthread_mutex_lock(&st->mu);
 	*following = st->fol != NULL;
+	bool lost = st->data_lost;
 	pthread_mutex_unlock(&st->mu);
+	if (lost)
+		return 0; /* emptied for good (nats_seq_check) */
 	size_t n;
 	struct nats_tdata **tds = tdata_all(st, &n);
 	if (!*following) {
@@ -229,24 +244,51 @@ static int went_back(struct stream *s, bool *following)
 	pthread_mutex_lock(&st->mu);
 	memcpy(seen, st->seen, sizeof(seen));
 	pthread_mutex_unlock(&st->mu);
-	for (int k = 0; k < NATS_SEEN_MAX && rc != 1; k++) {
-		int b = seen[k].seq ? message_went_back(st, seen[k].seq, seen[k].time) : 0;
-		if (b == 1 || (b < 0 && rc == 0))
-			rc = b;
-	}
+	for (int k = 0; k < NATS_SEEN_MAX && rc < 1; k++)
+		rc = worse(rc, seen[k].seq ? message_went_back(st, seen[k].seq, seen[k].time) : 0);
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&tds[i]->mu);
 		bool any = tds[i]->n > 0 && !tds[i]->purged;
 		uint64_t seq = any ? tds[i]->c[tds[i]->n - 1].seq : 0;
 		uint64_t ts = any ? tds[i]->c[tds[i]->n - 1].ts : 0;
 		pthread_mutex_unlock(&tds[i]->mu);
-		int b = rc == 1 || !any ? 0 : chunk_went_back(st, tds[i], seq, ts);
-		if (b == 1 || (b < 0 && rc == 0))
-			rc = b;
+		rc = worse(rc, rc >= 1 || !any ? 0 : chunk_went_back(st, tds[i], seq, ts));
 		nats_tdata_put(tds[i]);
 	}
 	free(tds);
 	return rc;
+}
+
+/*
+ * S's data stream is not in JetStream. Removed with S by another daemon
+ * (the watcher drops S soon), or lost with the bucket's key in a crash of
+ * every server (nothing will ever drop S here: it stays listed until a
+ * restart), or lost while the bucket still names S: its topics are
+ * emptied here for good, so that nothing lost is served. 0 done,
+ * -EAGAIN the bucket did not answer.
+ */
+static int data_stream_gone(struct nats_cluster *nc, struct stream *s)
+{
+	struct nats_stream *st = s->home;
+	uint64_t rev;
+	int holds = nats_kv_holds(nc, st->key, s->uuid, &rev);
+	if (holds < 0)
+		return -EAGAIN;
+	if (holds)
+		log_error("cluster %s: stream %s: its data stream %s is not in JetStream any "
+			  "more (lost in a crash of every NATS server? docs/nats.md, "
+			  "\"Durability\"); its topics are empty here", nc->cl->name, s->name,
+			  st->jsname);
+	else
+		log_info("cluster %s: stream %s: neither its data stream %s nor its key is in "
+			 "NATS any more; its topics are empty here", nc->cl->name, s->name,
+			 st->jsname);
+	if (nats_stream_rebuild(s, false) < 0)
+		return -EAGAIN;
+	pthread_mutex_lock(&st->mu);
+	st->data_lost = true;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
 }
 
 int nats_seq_check(struct nats_cluster *nc)
@@ -267,15 +309,17 @@ int nats_seq_check(struct nats_cluster *nc)
 		struct stream *s = v[i];
 		bool following = true;
 		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
+		if (b == 2)
+			b = data_stream_gone(nc, s);
 		if (b < 0)
 			rc = -EAGAIN;
-		if (b > 0 && following)
+		if (b == 1 && following)
 			log_error("cluster %s: stream %s: JetStream no longer holds the messages this "
 				  "daemon indexed (a crash of every NATS server lost acknowledged "
 				  "messages and gave their sequences again, docs/nats.md, "
 				  "\"Durability\"); its index and cache are read again",
 				  cl->name, s->name);
-		if (b > 0 && nats_stream_rebuild(s) < 0)
+		if (b == 1 && nats_stream_rebuild(s, true) < 0)
 			rc = -EAGAIN;
 		stream_put(s);
 	}

@@ -256,6 +256,8 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
 	if (s == NATS_OK && b->parts)
 		s = natsMsgHeader_Set(m, "Sfs-Parts", b->parts);
+	if (s == NATS_OK && b->parts && b->by[0])
+		s = natsMsgHeader_Set(m, "Sfs-Parts-By", b->by);
 	/* The same chunk published again after a lost acknowledgement is
 	 * found by JetStream's de-duplication (docs/nats.md). */
 	if (s == NATS_OK)

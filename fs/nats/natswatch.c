@@ -304,6 +304,55 @@ static void apply_settings_locked(struct stream *s, json_t *meta)
 	atomic_fetch_add(&ns->upstreams_gen, 1);
 }
 
+/*
+ * The topics the bucket holds for stream S, just made here from an event
+ * (ns->lock held for writing): its topics' own events may have come
+ * before, and been dropped for want of their stream. That happens when
+ * the stream's key was written again (a topic made there touches it)
+ * before this thread read its first value: that event is not the key's
+ * current value any more, so it makes nothing, and the stream is made
+ * only from the later one. 0, or -EAGAIN (NATS did not answer: a replay
+ * applies them).
+ */
+static int load_topics(struct nats_cluster *nc, struct stream *s)
+{
+	char filter[64], u[37], name[256];
+	uuid_unparse(s->uuid, u);
+	snprintf(filter, sizeof(filter), "t.%s.>", u);
+	kvWatchOptions wo;
+	kvWatchOptions_Init(&wo);
+	wo.IgnoreDeletes = true;
+	kvWatcher *w = NULL;
+	if (kvStore_Watch(&w, nc->wkv, filter, &wo) != NATS_OK)
+		return -EAGAIN;
+	int rc = 0;
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	for (;;) {
+		kvEntry *e = NULL;
+		uint64_t now = mono_ns();
+		natsStatus ns = kvWatcher_Next(&e, w, now < deadline ?
+					       (int64_t)((deadline - now) / 1000000) + 1 : 1);
+		if (ns != NATS_OK) {
+			rc = -EAGAIN;
+			break;
+		}
+		if (!e)
+			break; /* every current value read */
+		uuid_t su;
+		if (kvEntry_Operation(e) == kvOp_Put &&
+		    topic_key_split(kvEntry_Key(e), su, name) == 0) {
+			pthread_mutex_lock(&s->lock);
+			if (!s->deleted && !topic_locked(s, name) &&
+			    add_topic_locked(s, name, e) == -ENOMEM)
+				rc = -EAGAIN;
+			pthread_mutex_unlock(&s->lock);
+		}
+		kvEntry_Destroy(e);
+	}
+	kvWatcher_Destroy(w);
+	return rc;
+}
+
 /* Stream key event E. 0, or -EAGAIN: not applied for want of an answer
  * from NATS (a replay applies it). */
 static int stream_event(struct nats_cluster *nc, kvEntry *e)
@@ -356,10 +405,12 @@ static int stream_event(struct nats_cluster *nc, kvEntry *e)
 			stream_put(s);
 			r = -ENOMEM;
 		}
-		if (r == 0)
+		if (r == 0) {
 			atomic_fetch_add(&cl->ns->repl_gen_all, 1);
-		else if (transient(r))
+			rc = load_topics(nc, s);
+		} else if (transient(r)) {
 			rc = -EAGAIN;
+		}
 	}
 out:
 	pthread_rwlock_unlock(&cl->ns->lock);

@@ -278,6 +278,22 @@ used_over() {
 	[ -z "$(ls "$A/s")" ]
 }
 
+@test "a stream made with topics on one daemon while the other's watcher lags (frozen): the other serves every topic and its bytes, though the stream's key was written again before it read its first value" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	# B frozen: its watcher reads the stream's first key value only after
+	# the topics made there wrote the key again (its mtime)
+	kill -STOP "$SFS_PID2"
+	mkdir "$A/s"
+	echo one >>"$A/s/t"
+	echo two >>"$A/s/u"
+	kill -CONT "$SFS_PID2"
+	wait_for content_is "$B/s/t" one
+	wait_for content_is "$B/s/u" two
+	[ "$(jq -r .numtopics "$B/s/.info")" = 2 ]
+}
+
 @test "a daemon whose bucket watcher stops delivering (its consumer removed behind its back) makes it anew: what changed meanwhile shows, also a stream whose key the bucket replays after its topic's" {
 	sfs_setup tokyo
 	start_second

@@ -130,6 +130,52 @@ static int parse(const char *parts, uint64_t head_seq, uint32_t len, struct nats
 	return rc;
 }
 
+/* A part as publish_part stores it: Nats-Msg-Id ID. */
+static natsMsg *part_msg(const char *id)
+{
+	natsMsg *m = NULL;
+	assert_int_equal(natsMsg_Create(&m, "sfs.x.y.p", NULL, "abc", 3), NATS_OK);
+	if (id)
+		assert_int_equal(natsMsgHeader_Set(m, "Nats-Msg-Id", id), NATS_OK);
+	return m;
+}
+
+static void test_part_is(void **state)
+{
+	(void)state;
+	const char *w = "2f1c9a3e-0000-4000-8000-000000000001-17";
+	uint64_t by = nats_parts_by(w, strlen(w));
+	assert_true(by & 1);
+	char id[96];
+	snprintf(id, sizeof(id), "%s.p3", w);
+	natsMsg *m = part_msg(id);
+	assert_true(nats_part_is(m, by, 3));
+	assert_false(nats_part_is(m, by, 2));	/* another index */
+	assert_false(nats_part_is(m, nats_parts_by("other-1", 7), 3));	/* another writer */
+	natsMsg_Destroy(m);
+	const char *bad[] = { NULL, "no-dot", "w.q3", "w.p", "w.p3x", "w.p-1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = part_msg(bad[i]);
+		assert_false(nats_part_is(m, nats_parts_by("w", 1), 3));
+		natsMsg_Destroy(m);
+	}
+	/* the head says whose its parts are (Sfs-Parts-By) */
+	natsMsg *h = NULL;
+	struct nats_parts *p = NULL;
+	assert_int_equal(natsMsg_Create(&h, "sfs.x.y", NULL, NULL, 0), NATS_OK);
+	assert_int_equal(natsMsgHeader_Set(h, "Sfs-Parts", "100 4-5"), NATS_OK);
+	assert_int_equal(natsMsgHeader_Set(h, "Sfs-Parts-By", w), NATS_OK);
+	assert_int_equal(nats_parts_parse(h, 10, 150, &p), 0);
+	assert_int_equal(p->by, by);
+	struct nats_chunk c = { .seq = 10, .pos = 0, .len = 150, .n = 2, .parts = p };
+	struct nats_piece pc;
+	nats_piece_at(&c, 120, &pc);
+	assert_int_equal(pc.index, 1);
+	assert_int_equal(pc.by, by);
+	free(p);
+	natsMsg_Destroy(h);
+}
+
 static void test_parts_parse(void **state)
 {
 	(void)state;
@@ -254,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_chunk_headers),
 		cmocka_unit_test(test_parts_parse),
+		cmocka_unit_test(test_part_is),
 		cmocka_unit_test(test_chunk_max),
 		cmocka_unit_test(test_index_skips),
 	};

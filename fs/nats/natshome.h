@@ -434,8 +434,9 @@ bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts);
  * the cache's pieces of S emptied, then (FOLLOW) a new consumer from the
  * first message. For a stream whose sequences went back, or (not FOLLOW)
  * whose data stream is gone (natsseq.c). 0, or a negative errno
- * (logged): -EBUSY a callback did not end in time (nothing changed),
- * -EIO no new consumer (the index stays empty until a rebuild succeeds).
+ * (logged): -EBUSY a callback did not end in time (the consumer retired,
+ * the indexes as they were: the next check rebuilds), -ENOMEM, -EIO no
+ * new consumer (the index stays empty until a rebuild succeeds).
  */
 int nats_stream_rebuild(struct stream *s, bool follow);
 

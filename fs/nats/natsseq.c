@@ -291,6 +291,20 @@ static int data_stream_gone(struct nats_cluster *nc, struct stream *s)
 	return 0;
 }
 
+/* S went back: each replica of it may hold lost messages, and would take
+ * those appended since at the same origin offsets as already there
+ * (docs/nats.md, Limits). Said, once per replica, as an error. */
+static void warn_replicas(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	for (int k = 0; k < s->nreplicas; k++)
+		log_error("/%s/%s: replica %s/%s may hold messages this stream lost, and takes "
+			  "none appended since at their origin offsets: compare it with the "
+			  "stream (docs/nats.md, Limits)", s->cluster->name, s->name,
+			  s->replicas[k]->cluster, s->replicas[k]->stream);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int nats_seq_check(struct nats_cluster *nc)
 {
 	struct cluster *cl = nc->cl;
@@ -319,6 +333,8 @@ int nats_seq_check(struct nats_cluster *nc)
 				  "messages and gave their sequences again, docs/nats.md, "
 				  "\"Durability\"); its index and cache are read again",
 				  cl->name, s->name);
+		if (b == 1 && following)
+			warn_replicas(s);
 		if (b == 1 && nats_stream_rebuild(s, true) < 0)
 			rc = -EAGAIN;
 		stream_put(s);

@@ -120,9 +120,28 @@ reconnected() {
 	wait_for -t 15 eval '! grep -q lostg "$A/g/x" 2>/dev/null'
 }
 
+@test "a crash of every NATS server lost messages already replicated to a local replica: each replica is named in an error line" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|may hold messages this stream lost'
+	replica_case
+	grep -q "/tokyo/s: replica sanfrancisco/s may hold messages this stream lost" \
+		"$TMP/streamfs.log"
+}
+
 @test "a crash of every NATS server lost messages already replicated to a local replica: every message appended after it reaches the replica (none dropped as already there by the lost messages' offsets)" {
 	skip "not solved yet: the source reuses origin offsets the replica holds (docs/nats.md, Limits)"
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|may hold messages this stream lost'
+	replica_case
+	# appended after the crash, at the lost messages' offsets and past them
+	for i in 1 2 3 4 5; do echo "new$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 grep -qx new5 "$M/sanfrancisco/s/t"
+	for i in 1 2 3 4 5; do
+		grep -qx "new$i" "$M/sanfrancisco/s/t" || { echo "new$i never reached the replica" >&2; false; }
+	done
+}
+
+# replica_case: tokyo/s (NATS) replicated to sanfrancisco/s (local); three
+# lines kept, three replicated and then lost in a crash of the server.
+replica_case() {
 	sfs_mktemp
 	sfs_nats_start
 	{
@@ -153,12 +172,6 @@ reconnected() {
 	sfs_nats_start "$port"
 	wait_for -t 30 went_back "$TMP/streamfs.log"
 	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
-	# appended after the crash, at the lost messages' offsets and past them
-	for i in 1 2 3 4 5; do echo "new$i" >>"$M/tokyo/s/t"; done
-	wait_for -t 10 grep -qx new5 "$M/sanfrancisco/s/t"
-	for i in 1 2 3 4 5; do
-		grep -qx "new$i" "$M/sanfrancisco/s/t" || { echo "new$i never reached the replica" >&2; false; }
-	done
 }
 
 @test "a crash of every NATS server lost lines a reader had read: once the topic holds as many bytes again (new lines of the lost ones' sizes), the reader reading on through its open descriptor is told, not left past the new lines without a sign" {

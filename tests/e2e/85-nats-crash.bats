@@ -219,3 +219,43 @@ except OSError as e:
 	# a descriptor opened now reads the topic as it is
 	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2\na3\nnewA1\nnewA2\nnewA3\nnewA4')" ]
 }
+
+@test "attack2: descriptors open across a clean nats-server restart (store kept), a topic removed and made again, and on other streams read on without ESTALE" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT s i
+	for s in s1 s2 s3 s4 s5 s6; do
+		mkdir "$A/$s"
+		for i in 1 2 3; do echo "$s-$i" >>"$A/$s/t"; echo "x$i" >>"$A/$s/r"; done
+	done
+	mkfifo "$TMP/go"
+	python3 -c 'import os, sys
+fds = [os.open(p, os.O_RDONLY) for p in sys.argv[1:]]
+print("first", [os.read(fd, 4096).decode().split() for fd in fds], flush=True)
+sys.stdin.readline()
+for p, fd in zip(sys.argv[1:], fds):
+    try:
+        print("then", p, os.read(fd, 4096).decode().split(), flush=True)
+    except OSError as e:
+        print("told", p, e.errno, flush=True)' "$A"/s*/t <"$TMP/go" >"$TMP/reader" 2>&1 &
+	local r=$!
+	exec 5>"$TMP/go"
+	wait_for grep -q first "$TMP/reader"
+	# a topic removed and made again in s1 (not the one read)
+	rm "$A/s1/r"
+	echo back >>"$A/s1/r"
+	sfs_nats_stop
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	for s in s1 s2 s3 s4 s5 s6; do echo "$s-4" >>"$A/$s/t"; done
+	rm "$A/s2/r"
+	echo back >>"$A/s2/r"
+	echo >&5
+	exec 5>&-
+	wait "$r"
+	cat "$TMP/reader"
+	! grep -q told "$TMP/reader"
+	[ "$(grep -c "^then .*'s[1-6]-4'\]" "$TMP/reader")" = 6 ]
+	[ "$(cat "$A/s1/r")" = back ]
+	! grep -q "an open file read lines its stream lost since\|JetStream no longer holds\|is not in JetStream" "$TMP/streamfs.log"
+}

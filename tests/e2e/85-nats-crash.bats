@@ -259,3 +259,42 @@ for p, fd in zip(sys.argv[1:], fds):
 	[ "$(cat "$A/s1/r")" = back ]
 	! grep -q "an open file read lines its stream lost since\|JetStream no longer holds\|is not in JetStream" "$TMP/streamfs.log"
 }
+
+@test "attack2: a crash of every NATS server lost lines of one topic only: a descriptor on another topic of the stream, that lost nothing, reads on (no ESTALE)" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; echo "u$i" >>"$A/s/u"; done
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	for i in 4 5 6; do echo "LOST$i" >>"$A/s/t"; done
+	mkfifo "$TMP/go"
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("first", os.read(fd, 4096).decode().split(), flush=True)
+sys.stdin.readline()
+try:
+	print("then", os.read(fd, 4096).decode().split(), flush=True)
+except OSError as e:
+	print("told", e.errno, flush=True)' "$A/s/u" <"$TMP/go" >"$TMP/reader" 2>&1 &
+	local r=$!
+	exec 5>"$TMP/go"
+	wait_for grep -q u3 "$TMP/reader"
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	echo u4 >>"$A/s/u"
+	[ "$(cat "$A/s/u")" = "$(printf 'u1\nu2\nu3\nu4')" ]
+	echo >&5
+	exec 5>&-
+	wait "$r"
+	cat "$TMP/reader"
+	# u lost nothing: its reader's byte position is still a line's start
+	grep -qx "then \['u4'\]" "$TMP/reader"
+}

@@ -67,6 +67,10 @@ struct topic_read_hint {
 	 * topic's index, read again when its stream went back,
 	 * fs/nats/natsseq.c); UINT64_MAX once the reader was told. */
 	uint64_t epoch;
+	/* NATS: the chunk holding the last byte this open file read (its
+	 * stream sequence, Sfs-Ts time, byte position) and the byte after
+	 * that byte: a rebuild that kept that chunk took nothing it read. */
+	uint64_t last_seq, last_ts, last_pos, last_end;
 };
 
 struct topic;

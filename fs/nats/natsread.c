@@ -31,6 +31,20 @@ static size_t find_chunk(const struct nats_tdata *td, uint64_t at, bool by_pos)
 	return lo;
 }
 
+/* Whether the open file of HINT, reading on at byte AT, read nothing a
+ * rebuild of TD's index took away: the chunk holding its last byte read
+ * is in the index read again, the same (sequence, time, position). A
+ * loss takes the stream's last sequences only, so every chunk before it
+ * is kept too. mu held; AT < TD->next_pos. */
+static bool read_still_there(const struct nats_tdata *td, const struct topic_read_hint *hint,
+			     uint64_t at)
+{
+	if (hint->epoch == UINT64_MAX || at == 0 || hint->last_end != at)
+		return false;
+	const struct nats_chunk *ch = &td->c[find_chunk(td, at - 1, true)];
+	return ch->seq == hint->last_seq && ch->ts == hint->last_ts && ch->pos == hint->last_pos;
+}
+
 ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 			struct topic_read_hint *hint)
 {
@@ -48,6 +62,13 @@ ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		 * stream went back, natsseq.c) is told, not left reading on
 		 * from its byte position into other lines: ESTALE, as NFS
 		 * says of a file that is not the one opened any more. */
+		if (hint && hint->valid && hint->epoch != td->gen &&
+		    read_still_there(td, hint, at)) {
+			/* Its stream lost other lines: it reads on. The piece
+			 * it kept may be a lost one of a sequence given again. */
+			hint->epoch = td->gen;
+			topic_read_hint_free(hint);
+		}
 		if (hint && hint->valid && hint->epoch != td->gen) {
 			pthread_mutex_unlock(&td->mu);
 			if (hint->epoch != UINT64_MAX)
@@ -63,11 +84,18 @@ ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		}
 		/* The chunk, or the part of it, that holds AT (natsparts.c). */
 		struct nats_piece c;
-		nats_piece_at(&td->c[find_chunk(td, at, true)], at, &c);
-		pthread_mutex_unlock(&td->mu);
+		const struct nats_chunk *ch = &td->c[find_chunk(td, at, true)];
+		nats_piece_at(ch, at, &c);
 		size_t from = (size_t)(at - c.pos), k = c.len - from;
 		if (k > size - done)
 			k = size - done;
+		if (hint) {
+			hint->last_seq = ch->seq;
+			hint->last_ts = ch->ts;
+			hint->last_pos = ch->pos;
+			hint->last_end = at + k;
+		}
+		pthread_mutex_unlock(&td->mu);
 		/* The hint keeps the last piece read by this open file; the
 		 * cluster's cache, pieces any reader fetched (natscache.h). */
 		uint8_t *data = NULL;

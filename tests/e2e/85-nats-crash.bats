@@ -298,3 +298,42 @@ except OSError as e:
 	# u lost nothing: its reader's byte position is still a line's start
 	grep -qx "then \['u4'\]" "$TMP/reader"
 }
+
+@test "attack2: a crash of every NATS server lost lines a reader had not reached: the reader, stopped before them, reads on into the lines written since (no ESTALE), none of the lost ones" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	mkfifo "$TMP/go"
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("first", os.read(fd, 4096).decode().split(), flush=True)
+sys.stdin.readline()
+try:
+	print("then", os.read(fd, 4096).decode().split(), flush=True)
+except OSError as e:
+	print("told", e.errno, flush=True)' "$A/s/t" <"$TMP/go" >"$TMP/reader" 2>&1 &
+	local r=$!
+	exec 5>"$TMP/go"
+	wait_for grep -q a3 "$TMP/reader"
+	for i in 4 5 6; do echo "LOST$i" >>"$A/s/t"; done
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	for i in 1 2; do echo "newA$i" >>"$A/s/t"; done
+	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2\na3\nnewA1\nnewA2')" ]
+	echo >&5
+	exec 5>&-
+	wait "$r"
+	cat "$TMP/reader"
+	grep -qx "then \['newA1', 'newA2'\]" "$TMP/reader"
+	! grep -q "an open file read lines its stream lost since" "$TMP/streamfs.log"
+}

@@ -11,7 +11,8 @@
 # from JetStream (fs/nats/natsseq.c), serve none of the lost bytes, agree
 # with the other on every byte, and take appends again. A whole stream
 # lost is emptied, never served; a descriptor that read lost lines reads
-# ESTALE. Skipped, not solved yet (docs/nats.md, Limits): a local
+# ESTALE (one that read only kept lines reads on; none after a clean
+# restart of the server). Skipped, not solved yet (docs/nats.md, Limits): a local
 # replica drops what is appended at the lost origin offsets.
 
 SFS_HOME=nats

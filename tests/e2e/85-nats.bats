@@ -915,3 +915,27 @@ while i < len(lines):
 PY
 	! grep -q "is not the one its head names" "$TMP/streamfs.log" "$TMP/streamfs2.log"
 }
+
+@test "attack2: a topic removed (and one made again) on one daemon just as the other, thawed, makes the stream and reads its topics from the bucket: the other never keeps the removed topic" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local n
+	for n in 1 2 3 4 5 6; do
+		kill -STOP "$SFS_PID2"
+		mkdir "$A/s$n"
+		echo one >>"$A/s$n/t"
+		echo two >>"$A/s$n/u"
+		echo three >>"$A/s$n/v"
+		kill -CONT "$SFS_PID2"
+		rm "$A/s$n/t"
+		rm "$A/s$n/u"
+		echo again >>"$A/s$n/u"
+	done
+	for n in 1 2 3 4 5 6; do
+		wait_for -t 20 same_view "$A/s$n" "$B/s$n"
+		[ ! -e "$B/s$n/t" ]
+		[ "$(cat "$B/s$n/u")" = again ]
+		[ "$(jq -r .numtopics "$B/s$n/.info")" = 2 ]
+	done
+}

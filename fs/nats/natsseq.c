@@ -146,21 +146,19 @@ static int missing_went_back(struct nats_stream *st, uint64_t seq, jsOptions *jo
 	return back ? 1 : 0;
 }
 
-/* Is the message the consumer delivered at SEQ, at JetStream time TIME,
- * still there? 1 no (another, or none and the stream shorter), 0 yes or
- * purged, -EAGAIN no answer. */
-static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
+/* The message at SEQ of ST's data stream: 0 with it in *M (the caller
+ * destroys it), or, with *M NULL, what its absence says: 0 purged with
+ * its topic, 1 lost, 2 the data stream gone, -EAGAIN no answer. */
+static int message_at(struct nats_stream *st, uint64_t seq, natsMsg **m)
 {
 	jsOptions jo;
 	jsErrCode ec = 0;
-	natsMsg *m = NULL;
+	*m = NULL;
 	nats_jsopts(&jo, mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000);
-	natsStatus ns = js_GetMsg(&m, st->nc->js, st->jsname, seq, &jo, &ec);
-	if (ns == NATS_OK) {
-		bool same = natsMsg_GetTime(m) == time;
-		natsMsg_Destroy(m);
-		return same ? 0 : 1;
-	}
+	natsStatus ns = js_GetMsg(m, st->nc->js, st->jsname, seq, &jo, &ec);
+	if (ns == NATS_OK)
+		return 0;
+	*m = NULL;
 	if (ec == JSStreamNotFoundErr)
 		return 2;
 	if (ec != JSNoMessageFoundErr && ns != NATS_NOT_FOUND)
@@ -168,36 +166,37 @@ static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
 	return missing_went_back(st, seq, &jo);
 }
 
+/* Is the message the consumer delivered at SEQ, at JetStream time TIME,
+ * still there? As message_at, 1 also when another message is there. */
+static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
+{
+	natsMsg *m;
+	int rc = message_at(st, seq, &m);
+	if (!m)
+		return rc;
+	bool same = natsMsg_GetTime(m) == time;
+	natsMsg_Destroy(m);
+	return same ? 0 : 1;
+}
+
 /* Is the last chunk TD's index holds, at sequence SEQ with Sfs-Ts TS,
- * still in JetStream on its subject? 1 no (the stream went back), 0 yes
- * or it cannot be told, -EAGAIN: JetStream did not answer. */
+ * still in JetStream on its subject? As message_went_back. */
 static int chunk_went_back(struct nats_stream *st, struct nats_tdata *td, uint64_t seq,
 			   uint64_t ts)
 {
-	struct nats_cluster *nc = st->nc;
-	jsOptions jo;
-	jsErrCode ec = 0;
-	natsMsg *m = NULL;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	natsStatus ns = js_GetMsg(&m, nc->js, st->jsname, seq, &jo, &ec);
-	if (ns == NATS_OK) {
-		/* sfs.<stream uuid>.<topic uuid>, and its writer's time */
-		char want[96], u[37];
-		uuid_unparse(td->uuid, u);
-		snprintf(want, sizeof(want), "%.*s.%s", (int)(strlen(st->subject) - 2), st->subject,
-			 u);
-		const char *subj = natsMsg_GetSubject(m), *t = NULL;
-		bool same = subj && !strcmp(subj, want) &&
-			    natsMsgHeader_Get(m, "Sfs-Ts", &t) == NATS_OK && t &&
-			    strtoull(t, NULL, 10) == ts;
-		natsMsg_Destroy(m);
-		return same ? 0 : 1;
-	}
-	if (ec == JSStreamNotFoundErr)
-		return 2;
-	if (ec != JSNoMessageFoundErr && ns != NATS_NOT_FOUND)
-		return -EAGAIN;
-	return missing_went_back(st, seq, &jo);
+	natsMsg *m;
+	int rc = message_at(st, seq, &m);
+	if (!m)
+		return rc;
+	/* sfs.<stream uuid>.<topic uuid>, and its writer's time */
+	char want[96], u[37];
+	uuid_unparse(td->uuid, u);
+	snprintf(want, sizeof(want), "%.*s.%s", (int)(strlen(st->subject) - 2), st->subject, u);
+	const char *subj = natsMsg_GetSubject(m), *t = NULL;
+	bool same = subj && !strcmp(subj, want) && natsMsgHeader_Get(m, "Sfs-Ts", &t) == NATS_OK &&
+		    t && strtoull(t, NULL, 10) == ts;
+	natsMsg_Destroy(m);
+	return same ? 0 : 1;
 }
 
 /*

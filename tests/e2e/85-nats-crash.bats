@@ -12,7 +12,9 @@
 # with the other on every byte, and take appends again. A whole stream
 # lost is emptied, never served; a descriptor that read lost lines reads
 # ESTALE (one that read only kept lines reads on; none after a clean
-# restart of the server). Skipped, not solved yet (docs/nats.md, Limits): a local
+# restart of the server); readers and writers on two daemons across the
+# loss and the rebuild see no torn, invented or NUL line. Skipped, not
+# solved yet (docs/nats.md, Limits): a local
 # replica drops what is appended at the lost origin offsets.
 
 SFS_HOME=nats

@@ -395,6 +395,19 @@ void nats_stream_free_graves(struct nats_cluster *nc);
  */
 int nats_stream_follow(struct stream *s, bool create);
 
+/*
+ * nats_follow_close - close FOL's subscription; its close is reported to
+ * its on_complete later (fol->completed), its callbacks end by then.
+ * fol->sub is NULL after it. Never through natsSubscription_Unsubscribe
+ * or _Drain: for an ordered consumer those delete the consumer by a name
+ * libnats 3.4 reads without its lock while its own thread, making the
+ * consumer anew after missed heartbeats, frees it (a use after free seen
+ * under AddressSanitizer). The ephemeral consumer left behind is removed
+ * by the servers once nobody listens (docs/nats.md, "Each stream's
+ * chunk index").
+ */
+void nats_follow_close(struct nats_follow *fol);
+
 /* nats_stream_wait_caught_up - wait until S's consumer delivered what the
  * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or
  * -ETIMEDOUT. */

@@ -90,7 +90,7 @@ int nats_stream_rebuild(struct stream *s, bool follow)
 		/* Retired first, then waited for: no callback of it adds a
 		 * chunk once the indexes are emptied below (on_chunk). */
 		atomic_store(&old->retired, true);
-		natsSubscription_Unsubscribe(old->sub);
+		nats_follow_close(old);
 		uint64_t deadline = mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000;
 		while (atomic_load(&old->active) > 0 && mono_ns() < deadline) {
 			struct timespec pause = { 0, 1000000 };

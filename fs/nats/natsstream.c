@@ -193,6 +193,16 @@ out:
 
 /* The consumer is closed and its callback will not run again (libnats'
  * delivery thread): ST may go. */
+void nats_follow_close(struct nats_follow *fol)
+{
+	/* natsSubscription_Destroy clears the "delete the consumer" flag
+	 * before its unsubscribe, and drops our reference: libnats keeps its
+	 * own until the close is delivered. */
+	if (fol->sub)
+		natsSubscription_Destroy(fol->sub);
+	fol->sub = NULL;
+}
+
 static void on_complete(void *arg)
 {
 	struct nats_follow *fol = arg;
@@ -282,7 +292,7 @@ int nats_stream_follow(struct stream *s, bool create)
 		/* Callbacks may have run: retired and kept until the stream
 		 * goes, as a rebuild's. */
 		atomic_store(&fol->retired, true);
-		natsSubscription_Unsubscribe(fol->sub);
+		nats_follow_close(fol);
 		pthread_mutex_lock(&st->mu);
 		fol->completed = true; /* no close will be reported */
 		fol->next = st->retired;
@@ -512,8 +522,7 @@ static uint64_t ns_lanes_epoch(struct stream *s)
 /* Free ST and its indexes (its consumer closed, or never made). */
 static void free_follow(struct nats_follow *fol)
 {
-	if (fol->sub)
-		natsSubscription_Destroy(fol->sub);
+	nats_follow_close(fol);
 	free(fol);
 }
 
@@ -583,8 +592,8 @@ static void ns_destroy(struct stream *s)
 	 * away the close may only come with the connection's: ST waits for it
 	 * among the cluster's graves. */
 	bool up = natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED;
-	if (st->fol && (!up || natsSubscription_Drain(st->fol->sub) != NATS_OK))
-		natsSubscription_Unsubscribe(st->fol->sub);
+	if (st->fol)
+		nats_follow_close(st->fol);
 	uint64_t wait_ms = (uint64_t)st->nc->timeout_ms < NATS_STOP_WAIT_MS ?
 			   (uint64_t)st->nc->timeout_ms : NATS_STOP_WAIT_MS;
 	uint64_t deadline = mono_ns() + (up ? wait_ms * 1000000 : 100000000);

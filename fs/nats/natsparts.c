@@ -347,39 +347,39 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 				 pc->part ? "part" : "chunk", pc->seq, natsStatus_GetText(s));
 		return rc == -ETIMEDOUT ? -EIO : rc;
 	}
-	int rc = 0;
+	/* Whose message it is comes first: after a crash that lost messages
+	 * (natsseq.c) another message holds the sequence, of any subject and
+	 * size; that is told as such, never as a damaged one, and never
+	 * served. Each check asks for the stream to be checked. */
+	int rc = -EIO;
 	const char *subj = natsMsg_GetSubject(m), *ts = NULL;
 	const char *want = pc->part ? nt->psubject : nt->subject;
 	if (!subj || strcmp(subj, want)) {
-		log_error("/%s: %s %" PRIu64 " is on subject %s, not %s", nt->base.name,
+		log_error("/%s: %s %" PRIu64 " is not the one indexed (on subject %s, not %s): its "
+			  "stream's sequences went back? (docs/nats.md, Durability)", nt->base.name,
 			  pc->part ? "part" : "chunk", pc->seq, subj ? subj : "?", want);
-		rc = -EIO;
+	} else if (pc->part && pc->by && !nats_part_is(m, pc->by, pc->index)) {
+		/* Another writer's part at that sequence. */
+		log_error("/%s: part %" PRIu64 " is not the one its head names: its stream's "
+			  "sequences went back? (docs/nats.md, Durability)", nt->base.name,
+			  pc->seq);
+	} else if (pc->ts && !(natsMsgHeader_Get(m, "Sfs-Ts", &ts) == NATS_OK && ts &&
+			       strtoull(ts, NULL, 10) == pc->ts)) {
+		/* Another chunk of the topic at the sequence. */
+		log_error("/%s: chunk %" PRIu64 " is not the one indexed (Sfs-Ts %s, not %" PRIu64
+			  "): its stream's sequences went back? (docs/nats.md, Durability)",
+			  nt->base.name, pc->seq, ts ? ts : "missing", pc->ts);
 	} else if (natsMsg_GetDataLength(m) != (int)pc->len) {
 		log_error("/%s: %s %" PRIu64 " holds %d bytes where its head says %u",
 			  nt->base.name, pc->part ? "part" : "chunk", pc->seq,
 			  natsMsg_GetDataLength(m), pc->len);
-		nats_seq_suspect(nt->nc);
-		rc = -EIO;
-	} else if (pc->part && pc->by && !nats_part_is(m, pc->by, pc->index)) {
-		/* Another writer's part at that sequence: the stream went back
-		 * (natsseq.c); never its bytes. */
-		log_error("/%s: part %" PRIu64 " is not the one its head names: its stream's "
-			  "sequences went back? (docs/nats.md, Durability)", nt->base.name,
-			  pc->seq);
-		nats_seq_suspect(nt->nc);
-		rc = -EIO;
-	} else if (pc->ts && !(natsMsgHeader_Get(m, "Sfs-Ts", &ts) == NATS_OK && ts &&
-			       strtoull(ts, NULL, 10) == pc->ts)) {
-		/* Another chunk at the sequence the index names: the stream
-		 * went back (natsseq.c); never its bytes. */
-		log_error("/%s: chunk %" PRIu64 " is not the one indexed (Sfs-Ts %s, not %" PRIu64
-			  "): its stream's sequences went back? (docs/nats.md, Durability)",
-			  nt->base.name, pc->seq, ts ? ts : "missing", pc->ts);
-		nats_seq_suspect(nt->nc);
-		rc = -EIO;
 	} else {
-		memcpy(dst, natsMsg_GetData(m), pc->len);
+		rc = 0;
 	}
+	if (rc)
+		nats_seq_suspect(nt->nc);
+	else
+		memcpy(dst, natsMsg_GetData(m), pc->len);
 	natsMsg_Destroy(m);
 	return rc;
 }

@@ -235,9 +235,12 @@ int nats_stream_follow(struct stream *s, bool create)
 		sc.Replicas = nc->replicas;
 		/* Tried again while JetStream cannot place it yet (a server
 		 * just lost or back, a leader being elected), until the
-		 * deadline. The name is a new UUID: nobody else makes it. */
+		 * deadline. The name is a new UUID: nobody else makes it. A
+		 * limit (EDQUOT, ENOSPC) is told at once: trying again only
+		 * waits, and the last try, cut by the deadline, would make it
+		 * a timeout (EIO). */
 		while ((ns = js_AddStream(&si, nc->js, &sc, &jo, &ec)) != NATS_OK &&
-		       mono_ns() + 100000000 < deadline &&
+		       nats_limit_errno(ec) == -EIO && mono_ns() + 100000000 < deadline &&
 		       natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
 			struct timespec pause = { 0, 100 * 1000000 };
 			nanosleep(&pause, NULL);

@@ -566,11 +566,11 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	char pkey[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(pkey, sizeof(pkey), "p.%s", u);
-	kvStore_Purge(nc->kv, pkey, NULL);
+	kvStore_Delete(nc->kv, pkey);
 	snprintf(pkey, sizeof(pkey), "r.%s", u);
-	kvStore_Purge(nc->kv, pkey, NULL);
+	kvStore_Delete(nc->kv, pkey);
 	snprintf(pkey, sizeof(pkey), "g.%s", u);
-	kvStore_Purge(nc->kv, pkey, NULL);
+	kvStore_Delete(nc->kv, pkey);
 	return 0;
 }
 

@@ -404,12 +404,16 @@ int nats_chunk_fetch(struct nats_topic *nt, const struct nats_chunk *c, uint8_t 
 	return 0;
 }
 
-int nats_parts_purge(struct nats_cluster *nc, const char *jsname, const char *psubject)
+int nats_subject_purge(struct nats_cluster *nc, const char *jsname, const char *subject)
 {
+	const char *rest = strchr(subject, '.');
+	char filter[160];
+	if (!rest || snprintf(filter, sizeof(filter), "*%s", rest) >= (int)sizeof(filter))
+		return -EINVAL;
 	jsOptions jo;
 	jsErrCode ec = 0;
 	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	jo.Stream.Purge.Subject = psubject;
+	jo.Stream.Purge.Subject = filter;
 	natsStatus ns = js_PurgeStream(nc->js, jsname, &jo, &ec);
 	if (ns == NATS_OK || ec == JSStreamNotFoundErr)
 		return 0;

@@ -104,9 +104,21 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
  * nats_piece_fetch's, -ENOMEM. */
 int nats_chunk_fetch(struct nats_topic *nt, const struct nats_chunk *c, uint8_t **out);
 
-/* nats_parts_purge - remove every part on subject PSUBJECT of data stream
- * JSNAME (a topic's removal). 0 (also when the stream is gone), or a
- * negative errno. */
-int nats_parts_purge(struct nats_cluster *nc, const char *jsname, const char *psubject);
+/*
+ * nats_subject_purge - remove every message on SUBJECT ("sfs.<stream>.
+ * <topic>", or its parts subject) of data stream JSNAME: a topic's
+ * removal. 0 (also when the stream is gone), -EINVAL for a subject not of
+ * that form, or a negative errno from NATS.
+ *
+ * The purge names the subject with its first token a wildcard
+ * ("*.<stream>.<topic>"): the same messages (the data stream holds only
+ * "sfs." subjects), but not a subset of the consumers' filter
+ * "sfs.<stream>.>". nats-server 2.9.10 moves every consumer whose filter
+ * covers a purged subject to the end of the stream (fixed in 2.9.15,
+ * "Fix current consumers not getting messages after purge"): a daemon
+ * whose consumer had not delivered every chunk yet, of any topic, would
+ * never index the rest (docs/nats.md, "Creation, removal and races").
+ */
+int nats_subject_purge(struct nats_cluster *nc, const char *jsname, const char *subject);
 
 #endif

@@ -427,18 +427,14 @@ static void ns_topic_purge(struct stream *s, struct topic *t)
 	pthread_mutex_unlock(&td->mu);
 	if (atomic_load(&nt->gone))
 		return; /* the daemon that removed it purges */
-	jsOptions jo;
-	jsErrCode ec = 0;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	jo.Stream.Purge.Subject = nt->subject;
-	natsStatus ns = js_PurgeStream(nc->js, nt->jsname, &jo, &ec);
-	if (ns != NATS_OK && ec != JSStreamNotFoundErr)
+	int rc = nats_subject_purge(nc, nt->jsname, nt->subject);
+	if (rc < 0)
 		log_warn("/%s/%s: topic %s: its messages are left in %s (subject %s): %s",
 			 s->cluster->name, s->name, t->name, nt->jsname, nt->subject,
-			 natsStatus_GetText(ns));
+			 strerror(-rc));
 	/* Then its chunks' parts, the orphans of writers that died before
 	 * their head among them (docs/nats.md). */
-	int rc = nats_parts_purge(nc, nt->jsname, nt->psubject);
+	rc = nats_subject_purge(nc, nt->jsname, nt->psubject);
 	if (rc < 0)
 		log_warn("/%s/%s: topic %s: its parts are left in %s (subject %s): %s",
 			 s->cluster->name, s->name, t->name, nt->jsname, nt->psubject,

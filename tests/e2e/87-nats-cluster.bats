@@ -7,7 +7,9 @@
 # replication into and out of NATS runs changes nothing a user sees;
 # two servers stopped: appends fail with EIO within nats_timeout_ms,
 # what is known stays listed, nothing acknowledged is lost, and all works
-# again when they return; a signal ends a write waiting on NATS.
+# again when they return; a signal ends a write waiting on NATS; a topic
+# removed leaves a consumer that is behind everything it had to deliver
+# (a clustered purge, docs/nats.md, "Creation, removal and races").
 
 SFS_HOME=nats
 load helpers
@@ -233,4 +235,24 @@ with open(sys.argv[1], "a") as f:
 # reachable_is CLUSTER true|false: /.info says whether the cluster is reachable.
 reachable_is() {
 	[[ $(jq -r --arg c "$1" '.clusters[] | select(.name == $c) | .reachable' "$M/.info" 2>/dev/null) == "$2" ]]
+}
+
+@test "three NATS servers: a topic removed leaves a consumer of the data stream that had delivered nothing yet every other topic's chunk to deliver (a clustered purge)" {
+	cluster_setup
+	mkdir "$M/tokyo/s"
+	local i js
+	for i in 1 2 3; do echo "v$i" >>"$M/tokyo/s/v"; done
+	echo t1 >>"$M/tokyo/s/t"
+	js=$(data_stream tokyo/s)
+	local su=${js#SFS-}
+	nats3_req 0 "\$JS.API.CONSUMER.DURABLE.CREATE.$js.lag" \
+		"{\"stream_name\":\"$js\",\"config\":{\"durable_name\":\"lag\",\"deliver_policy\":\"all\",\"ack_policy\":\"explicit\",\"filter_subject\":\"sfs.$su.>\"}}" |
+		jq -e '.config.durable_name == "lag"' >/dev/null
+	wait_for [ "$(nats3_req 1 "\$JS.API.CONSUMER.INFO.$js.lag" | jq -r .num_pending)" = 4 ]
+	rm "$M/tokyo/s/t"
+	# t's chunk purged on every replica; v's three still to be delivered
+	# (0 with a purge whose subject the consumer's filter covers)
+	wait_for [ "$(nats3_req 2 "\$JS.API.STREAM.INFO.$js" | jq -r .state.messages)" = 3 ]
+	[ "$(nats3_req 1 "\$JS.API.CONSUMER.INFO.$js.lag" | jq -r .num_pending)" = 3 ]
+	[ "$(cat "$M/tokyo/s/v")" = "$(printf 'v1\nv2\nv3')" ]
 }

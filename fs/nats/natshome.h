@@ -667,6 +667,24 @@ struct stream *nats_stream_by_uuid(struct cluster *cl, const uuid_t u, bool lock
  */
 int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen);
 
+/*
+ * nats_watch_forget_topic - take topic NAME of S out of this daemon's
+ * view, as when another daemon removed it, asking nothing of NATS: its key
+ * is not in the bucket any more (lost with a crash of every server,
+ * natsseq.c). The watch thread's. 0 (also when there is no such topic),
+ * or stream_delete_topic's errno.
+ */
+int nats_watch_forget_topic(struct stream *s, const char *name);
+
+/*
+ * nats_watch_forget_stream - take stream S, its topics first, out of this
+ * daemon's namespace, as when another daemon removed it, asking nothing of
+ * NATS: neither its key nor its data stream is in NATS any more (a crash
+ * of every server lost both, natsseq.c). The watch thread's. 0, or -EBUSY
+ * when a topic of it stayed.
+ */
+int nats_watch_forget_stream(struct nats_cluster *nc, struct stream *s);
+
 /* nats_watch_stop - stop that thread (the cluster's stop). */
 void nats_watch_stop(struct nats_cluster *nc);
 

@@ -280,14 +280,58 @@ static int data_stream_gone(struct nats_cluster *nc, struct stream *s)
 			  st->jsname);
 	else
 		log_info("cluster %s: stream %s: neither its data stream %s nor its key is in "
-			 "NATS any more; its topics are empty here", nc->cl->name, s->name,
+			 "NATS any more; it is taken out here", nc->cl->name, s->name,
 			 st->jsname);
 	if (nats_stream_rebuild(s, false) < 0)
 		return -EAGAIN;
 	pthread_mutex_lock(&st->mu);
 	st->data_lost = true;
 	pthread_mutex_unlock(&st->mu);
+	/* Named by no key: made in what a crash lost, or removed by another
+	 * daemon (whose event then finds nothing to do). */
+	if (!holds && nats_watch_forget_stream(nc, s) < 0)
+		log_warn("cluster %s: stream %s: a topic of it stays listed (empty)", nc->cl->name,
+			 s->name);
 	return 0;
+}
+
+/* S went back and was read again: a topic whose key the bucket lost with
+ * it (made in the lost part) is taken out here; one whose key names
+ * another incarnation is too (the watcher brings the new one). 0, or
+ * -EAGAIN: the bucket did not answer for one (the next check asks
+ * again). */
+static int forget_lost_topics(struct nats_cluster *nc, struct stream *s)
+{
+	struct lost { char name[256], key[NATS_KEY_MAX]; uuid_t uuid; } *v = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->ntopics && (v = calloc(s->ntopics, sizeof(*v))))
+		for (; n < s->ntopics; n++) {
+			struct topic *t = s->topics[n];
+			snprintf(v[n].name, sizeof(v[n].name), "%s", t->name);
+			snprintf(v[n].key, sizeof(v[n].key), "%s", nats_topic_of(t)->key);
+			uuid_copy(v[n].uuid, t->uuid);
+		}
+	bool none = !s->ntopics;
+	pthread_mutex_unlock(&s->lock);
+	if (!v)
+		return none ? 0 : -EAGAIN;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t rev;
+		int h = nats_kv_holds(nc, v[i].key, v[i].uuid, &rev);
+		if (h < 0) {
+			rc = -EAGAIN;
+			continue;
+		}
+		if (h)
+			continue;
+		log_info("/%s/%s: topic %s is not in NATS any more (lost with its stream's "
+			 "messages); it is taken out here", s->cluster->name, s->name, v[i].name);
+		nats_watch_forget_topic(s, v[i].name);
+	}
+	free(v);
+	return rc;
 }
 
 /* S went back: each replica of it may hold lost messages, and would take
@@ -334,7 +378,7 @@ int nats_seq_check(struct nats_cluster *nc)
 				  cl->name, s->name);
 		if (b == 1 && following)
 			warn_replicas(s);
-		if (b == 1 && nats_stream_rebuild(s, true) < 0)
+		if (b == 1 && (nats_stream_rebuild(s, true) < 0 || forget_lost_topics(nc, s) < 0))
 			rc = -EAGAIN;
 		stream_put(s);
 	}

@@ -245,6 +245,49 @@ static bool drop_stream_locked(struct cluster *cl, size_t i)
 	return true;
 }
 
+int nats_watch_forget_topic(struct stream *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	struct topic *t = s->deleted ? NULL : topic_locked(s, name);
+	if (t) /* nothing asked of NATS (ns_topic_detach, ns_topic_purge) */
+		atomic_store(&nats_topic_of(t)->gone, true);
+	pthread_mutex_unlock(&s->lock);
+	int rc = t ? stream_delete_topic(s, name) : 0;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int nats_watch_forget_stream(struct nats_cluster *nc, struct stream *s)
+{
+	struct cluster *cl = nc->cl;
+	pthread_mutex_lock(&s->lock);
+	size_t left = s->ntopics;
+	pthread_mutex_unlock(&s->lock);
+	/* Its topics first: a stream is only dropped empty. Bounded by the
+	 * count seen: a topic made meanwhile (another daemon's, delivered by
+	 * the watcher this thread runs: none) would keep the stream. */
+	for (; left > 0; left--) {
+		char name[sizeof(((struct topic *)0)->name)];
+		pthread_mutex_lock(&s->lock);
+		bool any = s->ntopics > 0;
+		if (any)
+			snprintf(name, sizeof(name), "%s", s->topics[0]->name);
+		pthread_mutex_unlock(&s->lock);
+		if (!any)
+			break;
+		if (nats_watch_forget_topic(s, name) < 0)
+			return -EBUSY;
+	}
+	bool dropped = false;
+	pthread_rwlock_wrlock(&cl->ns->lock);
+	for (size_t i = 0; i < cl->nstreams; i++)
+		if (cl->streams[i] == s) {
+			dropped = drop_stream_locked(cl, i);
+			break;
+		}
+	pthread_rwlock_unlock(&cl->ns->lock);
+	return dropped ? 0 : -EBUSY;
+}
+
 /*
  * S's replicas and upstreams as META (another daemon's control-file
  * write) says, s->lock held: a replica named before keeps its object (and

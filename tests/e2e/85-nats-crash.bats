@@ -12,7 +12,8 @@
 # with the other on every byte, and take appends again. A whole stream
 # lost is emptied, never served; a descriptor that read lost lines reads
 # ESTALE (one that read only kept lines reads on; none after a clean
-# restart of the server); readers and writers on two daemons across the
+# restart of the server); a stream or topic whose key the bucket lost
+# with it is listed no more; readers and writers on two daemons across the
 # loss and the rebuild see no torn, invented or NUL line. Skipped, not
 # solved yet (docs/nats.md, Limits): a local
 # replica drops what is appended at the lost origin offsets.
@@ -126,7 +127,7 @@ reconnected() {
 	[[ $(grep -c "cluster tokyo: reconnected to NATS" "$1") -ge $2 ]]
 }
 
-@test "a crash of every NATS server lost a whole stream (made, written and read after the servers last wrote their files): the daemon that served it serves none of its lost bytes" {
+@test "a crash of every NATS server lost a whole stream (made, written and read after the servers last wrote their files): the daemon that served it serves none of its lost bytes, and lists it no more" {
 	SFS_LOG_ALLOW='JetStream no longer holds the messages|data stream'
 	sfs_setup tokyo
 	A=$M/tokyo
@@ -142,9 +143,38 @@ reconnected() {
 	store_restore
 	wait_for -t 15 reconnected "$TMP/streamfs.log" 2
 	[ "$(cat "$A/s/t")" = a1 ]
-	# JetStream holds no data stream for g any more: listed until a
-	# restart (docs/nats.md, Limits), but its lost line is not served
-	wait_for -t 15 eval '! grep -q lostg "$A/g/x" 2>/dev/null'
+	# neither JetStream nor the bucket holds g any more: taken out
+	wait_for -t 15 test ! -e "$A/g"
+	[ "$(ls "$A")" = s ]
+	grep -q "cluster tokyo: stream g: neither its data stream .* nor its key is in NATS any more; it is taken out here" \
+		"$TMP/streamfs.log"
+	# the name is free again
+	mkdir "$A/g"
+	echo new >>"$A/g/x"
+	[ "$(cat "$A/g/x")" = new ]
+}
+
+@test "a crash of every NATS server lost a topic made after the servers last wrote their files, with lines of a topic kept: the topic is listed no more, the name free again" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT
+	mkdir "$A/s"
+	echo a1 >>"$A/s/t"
+	store_save
+	wait_for -t 15 reconnected "$TMP/streamfs.log" 1
+	echo lost >>"$A/s/t"
+	echo lostu >>"$A/s/u"
+	[ "$(cat "$A/s/u")" = lostu ]
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 15 test ! -e "$A/s/u"
+	[ "$(cat "$A/s/t")" = a1 ]
+	[ "$(jq -r .numtopics "$A/s/.info")" = 1 ]
+	grep -q "/tokyo/s: topic u is not in NATS any more (lost with its stream's messages); it is taken out here" \
+		"$TMP/streamfs.log"
+	echo again >>"$A/s/u"
+	[ "$(cat "$A/s/u")" = again ]
 }
 
 @test "a crash of every NATS server lost messages already replicated to a local replica: each replica is named in an error line" {

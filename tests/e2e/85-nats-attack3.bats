@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# 85-nats-attack3.bats - attacks on the close of a data stream's consumer
+# (nats_follow_close: natsSubscription_Destroy, never Unsubscribe or
+# Drain), on the check of a fetched piece (nats_piece_fetch) and on a data
+# stream refused past an account's max_streams (EDQUOT), docs/nats.md: a
+# daemon stopped and started again at once under an account's
+# max_consumers (the consumers it left must not refuse its new ones).
+
+SFS_HOME=nats
+load helpers
+load nats_helpers
+
+export LC_ALL=C
+
+BG=()
+
+teardown() {
+	local fail=0
+	# readers and writers a failed case left running (they hold the mounts)
+	((${#BG[@]} == 0)) || { kill "${BG[@]}" 2>/dev/null; wait "${BG[@]}" 2>/dev/null; } || true
+	stop_second || fail=1
+	sfs_teardown || fail=1
+	return "$fail"
+}
+
+# js_req SUBJECT [PAYLOAD]: a JetStream API request to the test's server.
+js_req() {
+	python3 "$STREAMFS_SRC/tests/e2e/natsq.py" "127.0.0.1:$SFS_NATS_PORT" "$1" "${2:-}"
+}
+
+# js_count FIELD: the account's number of FIELD (streams, consumers).
+js_count() {
+	js_req '$JS.API.INFO' | jq -er ".$1"
+}
+
+content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
+
+# consumers_at_most N: JetStream holds at most N consumers in the account.
+consumers_at_most() {
+	local n
+	n=$(js_count consumers) || return 1
+	((n <= $1))
+}
+
+
+# writer FILE TAG: append lines TAG-1, TAG-2... to FILE through one
+# descriptor until a write fails (at most 3000); its PID added to BG.
+writer() {
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for i in range(1, 3001):
+	try:
+		os.write(fd, ("%s-%d\n" % (sys.argv[2], i)).encode())
+	except OSError as e:
+		print("stopped", i, e.errno, flush=True)
+		break' "$1" "$2" >"$TMP/w.$2" 2>&1 &
+	BG+=($!)
+}
+
+# reader FILE TAG: tail -f FILE into $TMP/r.TAG; its PID added to BG.
+reader() {
+	tail -f "$1" >"$TMP/r.$2" 2>&1 &
+	BG+=($!)
+}
+
+store_save() {
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+}
+store_restore() {
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+}
+went_back_n() {
+	[[ $(grep -c "JetStream no longer holds the messages" "$1") -ge $2 ]]
+}
+
+gone_both() { [[ ! -e $A/$1 && ! -e $B/$1 ]]; }
+
+@test "attack3: an account with max_consumers (nats-server 2.9: per stream): a daemon stopped and started again at once serves every stream (the consumers it left behind do not refuse its new ones)" {
+	# One consumer a stream: this daemon's. The stop must not leave its
+	# consumers holding the limit for the servers' 5 s.
+	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_consumers: 1 }, users [{user: u, password: p}] } }\nno_auth_user: u'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local i
+	for i in 1 2 3; do
+		mkdir "$A/s$i"
+		echo "x$i" >>"$A/s$i/t"
+	done
+	sfs_restart
+	[ "$(ls "$A")" = "$(printf 's1\ns2\ns3')" ]
+	for i in 1 2 3; do
+		[ "$(cat "$A/s$i/t")" = "x$i" ]
+	done
+	echo y >>"$A/s1/t"
+	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
+}

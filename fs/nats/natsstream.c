@@ -195,12 +195,32 @@ out:
  * delivery thread): ST may go. */
 void nats_follow_close(struct nats_follow *fol)
 {
+	if (!fol->sub)
+		return;
+	struct nats_cluster *nc = fol->st->nc;
+	jsConsumerInfo *ci = NULL;
+	jsOptions jo;
+	jsErrCode ec = 0;
+	if (mono_ns() >= atomic_load(&nc->consumer_rm_after) &&
+	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
+		if (natsSubscription_GetConsumerInfo(&ci, fol->sub, &jo, &ec) == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
 	/* natsSubscription_Destroy clears the "delete the consumer" flag
 	 * before its unsubscribe, and drops our reference: libnats keeps its
 	 * own until the close is delivered. */
-	if (fol->sub)
-		natsSubscription_Destroy(fol->sub);
+	natsSubscription_Destroy(fol->sub);
 	fol->sub = NULL;
+	if (ci && ci->Stream && ci->Name) {
+		ec = 0;
+		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
+		if (js_DeleteConsumer(nc->js, ci->Stream, ci->Name, &jo, &ec) == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
+	jsConsumerInfo_Destroy(ci);
 }
 
 static void on_complete(void *arg)

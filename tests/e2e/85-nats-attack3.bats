@@ -99,3 +99,41 @@ gone_both() { [[ ! -e $A/$1 && ! -e $B/$1 ]]; }
 	echo y >>"$A/s1/t"
 	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
 }
+
+# consumers_are N: the account holds exactly N consumers.
+consumers_are() {
+	[[ $(js_count consumers 2>/dev/null) == "$1" ]]
+}
+
+@test "attack3: a daemon stopped while the other writes into its streams removes its consumers as it stops, within seconds; started again, both agree" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local i k
+	for i in 1 2 3 4; do
+		mkdir "$A/s$i"
+		echo "x$i" >>"$A/s$i/t"
+	done
+	wait_for -t 10 content_is "$B/s4/t" x4
+	# one watcher and four streams' consumers on each daemon
+	wait_for -t 10 consumers_are 10
+	for k in 1 2; do
+		for i in 1 2 3 4; do writer "$A/s$i/t" w$k$i; done
+		wait_for -t 20 grep -q "w${k}4-20" "$B/s4/t"
+		local t0=$SECONDS
+		stop_second
+		((SECONDS - t0 <= 5))
+		# B's consumers gone with its stop, not 5 s later
+		consumers_are 5
+		start_second
+		wait_for -t 10 consumers_are 10
+	done
+	wait "${BG[@]}"
+	BG=()
+	for i in 1 2 3 4; do
+		wait_for -t 10 same_file "$A/s$i/t" "$B/s$i/t"
+		[ "$(grep -c "^w2$i-" "$A/s$i/t")" = 3000 ]
+	done
+}
+
+same_file() { cmp -s "$1" "$2"; }

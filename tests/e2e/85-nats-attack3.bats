@@ -137,3 +137,28 @@ consumers_are() {
 }
 
 same_file() { cmp -s "$1" "$2"; }
+
+# stream_names: the account's JetStream streams, one a line, sorted.
+stream_names() {
+	js_req '$JS.API.STREAM.NAMES' | jq -r '.streams[]' | sort
+}
+
+@test "attack3: a mkdir whose data stream was made but whose consumer cannot be (refused by NATS) fails with EIO, logged, and leaves no data stream behind (none holds a place under max_streams)" {
+	# The user may make streams (and the bucket's watcher) but no
+	# consumer on a data stream: each mkdir gets as far as its data
+	# stream, then fails.
+	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_streams: 3 }, users [{user: u, password: p, permissions: { publish: { allow: ["$JS.API.CONSUMER.CREATE.KV_SFS_tokyo", "$JS.API.STREAM.>", "$JS.API.INFO", "$JS.API.CONSUMER.DELETE.>", "$JS.API.CONSUMER.INFO.>", "$JS.API.DIRECT.>", "$KV.>", "sfs.>", "$JS.ACK.>", "$JS.FC.>", "_INBOX.>"] } } }] } }\nno_auth_user: u'
+	SFS_NATS_EXTRA='nats_timeout_ms = 2000'
+	SFS_LOG_ALLOW='stream s[0-9]: cannot follow its data stream'
+	sfs_setup tokyo
+	local i
+	for i in 1 2 3; do
+		run mkdir "$M/tokyo/s$i"
+		[ "$status" -ne 0 ]
+		[[ $output == *"Input/output error"* ]]
+		grep -q "stream s$i: cannot follow its data stream" "$TMP/streamfs.log"
+	done
+	[ -z "$(ls "$M/tokyo")" ]
+	# only the bucket: no data stream left half-made
+	[ "$(stream_names)" = KV_SFS_tokyo ]
+}

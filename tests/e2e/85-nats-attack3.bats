@@ -162,3 +162,57 @@ stream_names() {
 	# only the bucket: no data stream left half-made
 	[ "$(stream_names)" = KV_SFS_tokyo ]
 }
+
+# stream_keys: the bucket's stream keys (s.<name>) ever written, one a
+# line, sorted (a removed stream's key holds its delete marker).
+stream_keys() {
+	js_req '$JS.API.STREAM.INFO.KV_SFS_tokyo' '{"subjects_filter":"$KV.SFS_tokyo.s.>"}' |
+		jq -r '.state.subjects // {} | keys[]' | sed 's/^\$KV\.SFS_tokyo\.//' | sort
+}
+
+@test "attack3: mkdir past max_streams from two daemons at once, again and again: EDQUOT at once, one line each, nothing half-made; an rmdir frees a place, which one of two racing mkdirs takes" {
+	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_streams: 3 }, users [{user: u, password: p}] } }\nno_auth_user: u'
+	SFS_LOG_ALLOW='stream [xyz][0-9]*: cannot make its data stream .*maximum number of streams reached'
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	mkdir "$A/s1" "$B/s2"
+	wait_for test -d "$A/s2"
+	local k p1 p2 p3 t0
+	for k in 1 2 3 4 5; do
+		t0=$SECONDS
+		mkdir "$A/x$k" 2>"$TMP/e1" & p1=$!
+		mkdir "$B/x$k" 2>"$TMP/e2" & p2=$!
+		mkdir "$B/y$k" 2>"$TMP/e3" & p3=$!
+		! wait "$p1"
+		! wait "$p2"
+		! wait "$p3"
+		# at once, not after nats_timeout_ms (5 s)
+		((SECONDS - t0 < 4))
+		grep -q "Disk quota exceeded" "$TMP/e1"
+		grep -q "Disk quota exceeded" "$TMP/e2"
+		grep -q "Disk quota exceeded" "$TMP/e3"
+		[ ! -e "$A/x$k" ] && [ ! -e "$B/x$k" ] && [ ! -e "$A/y$k" ] && [ ! -e "$B/y$k" ]
+		grep -q "stream x$k: cannot make its data stream .*maximum number of streams" "$TMP/streamfs.log"
+		grep -q "stream x$k: cannot make its data stream .*maximum number of streams" "$TMP/streamfs2.log"
+	done
+	[ "$(ls "$A")" = "$(printf 's1\ns2')" ]
+	[ "$(ls "$B")" = "$(printf 's1\ns2')" ]
+	# nothing half-made: no key, no data stream
+	[ "$(stream_keys)" = "$(printf 's.s1\ns.s2')" ]
+	[ "$(stream_names | grep -c '^SFS-')" = 2 ]
+	# a place freed: one of two racing mkdirs of one name takes it
+	rmdir "$A/s1"
+	mkdir "$A/z" 2>/dev/null & p1=$!
+	mkdir "$B/z" 2>/dev/null & p2=$!
+	local ok=0
+	wait "$p1" && ok=$((ok + 1))
+	wait "$p2" && ok=$((ok + 1))
+	[ "$ok" = 1 ]
+	wait_for test -d "$A/z"
+	wait_for test -d "$B/z"
+	echo z >>"$B/z/t"
+	wait_for content_is "$A/z/t" z
+	[ "$(stream_keys)" = "$(printf 's.s1\ns.s2\ns.z')" ]
+	[ "$(stream_names | grep -c '^SFS-')" = 2 ]
+}

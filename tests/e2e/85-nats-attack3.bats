@@ -216,3 +216,44 @@ stream_keys() {
 	[ "$(stream_keys)" = "$(printf 's.s1\ns.s2\ns.z')" ]
 	[ "$(stream_names | grep -c '^SFS-')" = 2 ]
 }
+
+@test "attack3: streams removed (rmdir, maprcli stream delete) under tail -f readers and writers on two daemons, one after another: no consumer is left in JetStream, both daemons stop within seconds, no error line" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local i
+	for i in 1 2 3 4 5 6; do
+		mkdir "$A/s$i"
+		echo "x$i" >>"$A/s$i/t"
+		wait_for content_is "$B/s$i/t" "x$i"
+		reader "$A/s$i/t" a$i
+		reader "$B/s$i/t" b$i
+		writer "$A/s$i/t" wa$i
+		writer "$B/s$i/t" wb$i
+		wait_for -t 10 grep -q "^wb$i-5$" "$A/s$i/t"
+		wait_for -t 10 grep -q "^wa$i-5$" "$B/s$i/t"
+		if ((i % 2)); then
+			rm "$A/s$i/t"
+			rmdir "$A/s$i"
+		else
+			STREAMFS_MOUNT=$M "$STREAMFS_SRC/maprcli" stream delete -path "/mapr/tokyo/s$i"
+		fi
+		wait_for test ! -e "$B/s$i"
+	done
+	# every writer stopped by the removal
+	for i in 1 2 3 4 5 6; do
+		wait_for -t 10 grep -q stopped "$TMP/w.wa$i"
+		wait_for -t 10 grep -q stopped "$TMP/w.wb$i"
+	done
+	kill "${BG[@]}" 2>/dev/null || true
+	wait "${BG[@]}" 2>/dev/null || true
+	BG=()
+	# the data streams gone, and with them their consumers: the two
+	# watchers are left
+	[ "$(stream_names)" = KV_SFS_tokyo ]
+	wait_for consumers_are 2
+	local t0=$SECONDS
+	stop_second
+	sfs_stop
+	((SECONDS - t0 <= 6))
+}

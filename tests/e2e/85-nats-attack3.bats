@@ -1,10 +1,15 @@
 #!/usr/bin/env bats
 # 85-nats-attack3.bats - attacks on the close of a data stream's consumer
-# (nats_follow_close: natsSubscription_Destroy, never Unsubscribe or
-# Drain), on the check of a fetched piece (nats_piece_fetch) and on a data
-# stream refused past an account's max_streams (EDQUOT), docs/nats.md: a
-# daemon stopped and started again at once under an account's
-# max_consumers (the consumers it left must not refuse its new ones).
+# (nats_follow_close), on the check of a fetched piece (nats_piece_fetch)
+# and on a data stream refused past an account's max_streams (EDQUOT),
+# docs/nats.md: a daemon stopped and started again at once under an
+# account's max_consumers serves every stream (the consumers it had are
+# removed as it stops, not left to the servers for 5 s); a mkdir whose
+# consumer NATS refuses leaves no data stream behind; mkdir past
+# max_streams from two daemons at once fails at once, nothing half-made,
+# and an rmdir frees a place; streams removed (rmdir, maprcli stream
+# delete) under tail -f readers and writers on two daemons leave no
+# consumer, and both daemons stop within seconds.
 
 SFS_HOME=nats
 load helpers
@@ -35,14 +40,6 @@ js_count() {
 
 content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
 
-# consumers_at_most N: JetStream holds at most N consumers in the account.
-consumers_at_most() {
-	local n
-	n=$(js_count consumers) || return 1
-	((n <= $1))
-}
-
-
 # writer FILE TAG: append lines TAG-1, TAG-2... to FILE through one
 # descriptor until a write fails (at most 3000); its PID added to BG.
 writer() {
@@ -63,22 +60,25 @@ reader() {
 	BG+=($!)
 }
 
-store_save() {
-	sfs_nats_stop
-	cp -a "$TMP/nats/js" "$TMP/js.saved"
-	sfs_nats_start "$port"
-}
-store_restore() {
-	sfs_nats_stop
-	rm -rf "$TMP/nats/js"
-	mv "$TMP/js.saved" "$TMP/nats/js"
-	sfs_nats_start "$port"
-}
-went_back_n() {
-	[[ $(grep -c "JetStream no longer holds the messages" "$1") -ge $2 ]]
+# consumers_are N: the account holds exactly N consumers.
+consumers_are() {
+	[[ $(js_count consumers 2>/dev/null) == "$1" ]]
 }
 
-gone_both() { [[ ! -e $A/$1 && ! -e $B/$1 ]]; }
+# same_file A B: the files have the same bytes.
+same_file() { cmp -s "$1" "$2"; }
+
+# stream_names: the account's JetStream streams, one a line, sorted.
+stream_names() {
+	js_req '$JS.API.STREAM.NAMES' | jq -r '.streams[]' | sort
+}
+
+# stream_keys: the bucket's stream keys (s.<name>) ever written, one a
+# line, sorted (a removed stream's key holds its delete marker).
+stream_keys() {
+	js_req '$JS.API.STREAM.INFO.KV_SFS_tokyo' '{"subjects_filter":"$KV.SFS_tokyo.s.>"}' |
+		jq -r '.state.subjects // {} | keys[]' | sed 's/^\$KV\.SFS_tokyo\.//' | sort
+}
 
 @test "attack3: an account with max_consumers (nats-server 2.9: per stream): a daemon stopped and started again at once serves every stream (the consumers it left behind do not refuse its new ones)" {
 	# One consumer a stream: this daemon's. The stop must not leave its
@@ -98,11 +98,6 @@ gone_both() { [[ ! -e $A/$1 && ! -e $B/$1 ]]; }
 	done
 	echo y >>"$A/s1/t"
 	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
-}
-
-# consumers_are N: the account holds exactly N consumers.
-consumers_are() {
-	[[ $(js_count consumers 2>/dev/null) == "$1" ]]
 }
 
 @test "attack3: a daemon stopped while the other writes into its streams removes its consumers as it stops, within seconds; started again, both agree" {
@@ -136,13 +131,6 @@ consumers_are() {
 	done
 }
 
-same_file() { cmp -s "$1" "$2"; }
-
-# stream_names: the account's JetStream streams, one a line, sorted.
-stream_names() {
-	js_req '$JS.API.STREAM.NAMES' | jq -r '.streams[]' | sort
-}
-
 @test "attack3: a mkdir whose data stream was made but whose consumer cannot be (refused by NATS) fails with EIO, logged, and leaves no data stream behind (none holds a place under max_streams)" {
 	# The user may make streams (and the bucket's watcher) but no
 	# consumer on a data stream: each mkdir gets as far as its data
@@ -161,13 +149,6 @@ stream_names() {
 	[ -z "$(ls "$M/tokyo")" ]
 	# only the bucket: no data stream left half-made
 	[ "$(stream_names)" = KV_SFS_tokyo ]
-}
-
-# stream_keys: the bucket's stream keys (s.<name>) ever written, one a
-# line, sorted (a removed stream's key holds its delete marker).
-stream_keys() {
-	js_req '$JS.API.STREAM.INFO.KV_SFS_tokyo' '{"subjects_filter":"$KV.SFS_tokyo.s.>"}' |
-		jq -r '.state.subjects // {} | keys[]' | sed 's/^\$KV\.SFS_tokyo\.//' | sort
 }
 
 @test "attack3: mkdir past max_streams from two daemons at once, again and again: EDQUOT at once, one line each, nothing half-made; an rmdir frees a place, which one of two racing mkdirs takes" {

@@ -50,10 +50,11 @@ extern const struct cluster_home nats_home;
  * publish, a read of the subject's tail (docs/nats.md, "Signals"). */
 #define NATS_SLICE_MS 500
 
-/* The longest the daemon's stop waits for NATS to remove a consumer
- * (the bucket's watcher, a data stream's), ms: the servers remove an
- * idle ephemeral consumer by themselves anyway; a server lost must not
- * make the stop wait nats_timeout_ms per consumer. */
+/* The longest the daemon's stop waits for NATS to remove the bucket's
+ * watcher, or for a data stream's consumer to close, ms (a data stream's
+ * consumer is removed within NATS_CONSUMER_RM_WAIT_MS): the servers
+ * remove an idle ephemeral consumer by themselves anyway; a server lost
+ * must not make the stop wait nats_timeout_ms per consumer. */
 #define NATS_STOP_WAIT_MS 2000
 
 /* The longest a request to remove a data stream's consumer waits (ms;

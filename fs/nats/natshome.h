@@ -50,11 +50,16 @@ extern const struct cluster_home nats_home;
  * publish, a read of the subject's tail (docs/nats.md, "Signals"). */
 #define NATS_SLICE_MS 500
 
-/* The longest the daemon's stop waits for NATS to remove a consumer
- * (the bucket's watcher, a data stream's), ms: the servers remove an
- * idle ephemeral consumer by themselves anyway; a server lost must not
- * make the stop wait nats_timeout_ms per consumer. */
+/* The longest the daemon's stop waits for NATS to remove the bucket's
+ * watcher, or for a data stream's consumer to close, ms (a data stream's
+ * consumer is removed within NATS_CONSUMER_RM_WAIT_MS): the servers
+ * remove an idle ephemeral consumer by themselves anyway; a server lost
+ * must not make the stop wait nats_timeout_ms per consumer. */
 #define NATS_STOP_WAIT_MS 2000
+
+/* The longest a request to remove a data stream's consumer waits (ms;
+ * nats_follow_close). */
+#define NATS_CONSUMER_RM_WAIT_MS 500
 
 /* The longest one try at making a data stream's consumer waits (ms). */
 #define NATS_CONSUMER_WAIT_MS 2000
@@ -135,6 +140,9 @@ struct nats_cluster {
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
 	atomic_bool seq_check;	/* nats_seq_suspect asked for a check */
+	/* A data stream's consumer is not asked to be removed before this
+	 * (mono_ns): a removal went unanswered (nats_follow_close). */
+	atomic_uint_fast64_t consumer_rm_after;
 	/* The replication lease (natslease.c). */
 	pthread_t lease_thread;
 	bool lease_init, lease_started;
@@ -402,9 +410,14 @@ int nats_stream_follow(struct stream *s, bool create);
  * or _Drain: for an ordered consumer those delete the consumer by a name
  * libnats 3.4 reads without its lock while its own thread, making the
  * consumer anew after missed heartbeats, frees it (a use after free seen
- * under AddressSanitizer). The ephemeral consumer left behind is removed
- * by the servers once nobody listens (docs/nats.md, "Each stream's
- * chunk index").
+ * under AddressSanitizer). The consumer is removed by the name libnats
+ * gives under its lock (natsSubscription_GetConsumerInfo), once the
+ * subscription is closed, each request waiting NATS_CONSUMER_RM_WAIT_MS
+ * at most: one left (NATS away, or made anew meanwhile) would count
+ * against an account's max_consumers until the servers remove it, 5 s
+ * later (docs/nats.md, "Each stream's chunk index"). An unanswered
+ * request skips the removals of the next NATS_STOP_WAIT_MS, so a stop
+ * with NATS away does not wait once per stream.
  */
 void nats_follow_close(struct nats_follow *fol);
 

@@ -195,12 +195,32 @@ out:
  * delivery thread): ST may go. */
 void nats_follow_close(struct nats_follow *fol)
 {
+	if (!fol->sub)
+		return;
+	struct nats_cluster *nc = fol->st->nc;
+	jsConsumerInfo *ci = NULL;
+	jsOptions jo;
+	jsErrCode ec = 0;
+	if (mono_ns() >= atomic_load(&nc->consumer_rm_after) &&
+	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
+		if (natsSubscription_GetConsumerInfo(&ci, fol->sub, &jo, &ec) == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
 	/* natsSubscription_Destroy clears the "delete the consumer" flag
 	 * before its unsubscribe, and drops our reference: libnats keeps its
 	 * own until the close is delivered. */
-	if (fol->sub)
-		natsSubscription_Destroy(fol->sub);
+	natsSubscription_Destroy(fol->sub);
 	fol->sub = NULL;
+	if (ci && ci->Stream && ci->Name) {
+		ec = 0;
+		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
+		if (js_DeleteConsumer(nc->js, ci->Stream, ci->Name, &jo, &ec) == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
+	jsConsumerInfo_Destroy(ci);
 }
 
 static void on_complete(void *arg)
@@ -223,6 +243,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	natsStatus ns;
 	const char *what = "cannot make";
+	bool made = false; /* made here: removed again if it cannot be followed */
 	nats_jsopts(&jo, deadline);
 	if (create) {
 		jsStreamConfig sc;
@@ -253,6 +274,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	}
 	if (ns != NATS_OK)
 		goto fail;
+	made = create;
 	bool empty = si->State.Msgs == 0;
 	jsStreamInfo_Destroy(si);
 	pthread_mutex_lock(&st->mu);
@@ -316,6 +338,17 @@ fail:
 	log_error("cluster %s: stream %s: %s its data stream %s: %s", s->cluster->name, s->name,
 		  what, st->jsname, ec && nats_GetLastError(NULL) ? nats_GetLastError(NULL) :
 		  natsStatus_GetText(ns));
+	if (made) {
+		/* Made just now, named by no key: nothing else would ever
+		 * remove it, and it would hold a place under the account's
+		 * max_streams. */
+		jsErrCode dec = 0;
+		nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
+		natsStatus ds = js_DeleteStream(nc->js, st->jsname, &jo, &dec);
+		if (ds != NATS_OK && dec != JSStreamNotFoundErr)
+			log_warn("cluster %s: stream %s: its data stream %s is left: %s",
+				 s->cluster->name, s->name, st->jsname, natsStatus_GetText(ds));
+	}
 	return nats_status_errno(ns, ec) == -ENOENT ? -ENOENT : nats_limit_errno(ec);
 }
 

@@ -160,9 +160,14 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 		}
 	}
 	if (s != NATS_OK && !rc) {
+		/* libnats' own text says why ("maximum consumers limit
+		 * reached"); its status alone only "Error". */
+		const char *why = nats_GetLastError(NULL), *cut;
+		if (why && *why == '(' && (cut = strstr(why, "): ")))
+			why = cut + 3; /* its "(file.c:line): " */
 		snprintf(err, errlen, "%s:%d: [cluster %s]: nats: cannot read bucket %s: %s",
 			 cl->ns->cfg->path, nc->cc->nats_lines[0], cl->name, nc->bucket,
-			 natsStatus_GetText(s));
+			 why && *why ? why : natsStatus_GetText(s));
 		rc = -EIO;
 	}
 	/* Topics once every stream is there (a stream's key may be newer),

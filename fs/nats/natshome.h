@@ -434,7 +434,9 @@ struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid);
  * nats_chunk_settle - chunk SEQ of TD is stored in JetStream (its
  * acknowledgement came, or it was found as the writer's own): wait until
  * this daemon's consumer delivered it, until DEADLINE (mono_ns). 0 (it is
- * indexed: served), -EAGAIN (delivered but skipped: it does not follow
+ * indexed: served; or the topic was removed meanwhile, here or by another
+ * daemon: the append came first and counts, nothing of the topic is
+ * served any more), -EAGAIN (delivered but skipped: it does not follow
  * the chunk before it, the loser of a race JetStream let through; its
  * lines must be published again), -ETIMEDOUT (not delivered in time),
  * -EINTR (the caller's request interrupted, cluster_interrupted).
@@ -449,7 +451,8 @@ const struct nats_chunk *nats_chunk_find(const struct nats_tdata *td, uint64_t s
  * nats_chunk_mine - chunk SEQ that TD's index holds is the one this
  * daemon published with Sfs-Ts TS (ns): true, or false when the index
  * holds another chunk at SEQ (its stream went back: a crash of every
- * server gave SEQ to another message, natsseq.c) or none.
+ * server gave SEQ to another message, natsseq.c) or none. True also
+ * when TD's topic was removed (nothing to tell: none of it is served).
  */
 bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts);
 
@@ -518,8 +521,9 @@ struct nats_tail {
 	uint64_t seq, off, pos, own;
 };
 
-/* nats_wait_indexed - wait until TD has indexed stream sequence SEQ or
- * DEADLINE (mono_ns) passes, whichever comes first. */
+/* nats_wait_indexed - wait until TD has indexed stream sequence SEQ, its
+ * topic is removed (td->purged), or DEADLINE (mono_ns) passes, whichever
+ * comes first. */
 void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline);
 
 /*

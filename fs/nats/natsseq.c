@@ -40,7 +40,7 @@ bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts)
 {
 	pthread_mutex_lock(&td->mu);
 	const struct nats_chunk *c = nats_chunk_find(td, seq);
-	bool mine = c && c->ts == ts;
+	bool mine = td->purged || (c && c->ts == ts);
 	pthread_mutex_unlock(&td->mu);
 	return mine;
 }

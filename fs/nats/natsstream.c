@@ -106,7 +106,7 @@ int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 	for (;;) { /* in slices: a signal ends the wait */
 		nats_wait_indexed(td, seq, nats_slice(deadline));
 		pthread_mutex_lock(&td->mu);
-		bool there = td->last_seq >= seq;
+		bool there = td->last_seq >= seq || td->purged;
 		pthread_mutex_unlock(&td->mu);
 		if (there || mono_ns() >= deadline)
 			break;
@@ -115,10 +115,15 @@ int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 	}
 	int rc = -EAGAIN;
 	pthread_mutex_lock(&td->mu);
-	if (td->last_seq < seq) {
+	if (td->purged) {
+		/* Removed since (here, or another daemon's rm applied by the
+		 * watcher): the append was stored before; nothing to publish
+		 * again, nothing of the topic served any more. */
+		rc = 0;
+	} else if (td->last_seq < seq) {
 		rc = -ETIMEDOUT;
-	} else if (td->purged || nats_chunk_find(td, seq)) {
-		rc = 0; /* indexed, or the topic removed: nothing to publish again */
+	} else if (nats_chunk_find(td, seq)) {
+		rc = 0; /* indexed */
 	}
 	pthread_mutex_unlock(&td->mu);
 	return rc;
@@ -457,6 +462,7 @@ static void ns_topic_purge(struct stream *s, struct topic *t)
 	td->c = NULL;
 	td->n = td->cap = 0;
 	td->purged = true;
+	pthread_cond_broadcast(&td->cv); /* a writer waiting for its chunk */
 	pthread_mutex_unlock(&td->mu);
 	if (atomic_load(&nt->gone))
 		return; /* the daemon that removed it purges */

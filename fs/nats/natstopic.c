@@ -182,7 +182,7 @@ void nats_wait_indexed(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 {
 	struct timespec ts = { (time_t)(deadline / 1000000000), (long)(deadline % 1000000000) };
 	pthread_mutex_lock(&td->mu);
-	while (td->last_seq < seq)
+	while (td->last_seq < seq && !td->purged)
 		if (pthread_cond_timedwait(&td->cv, &td->mu, &ts))
 			break;
 	pthread_mutex_unlock(&td->mu);

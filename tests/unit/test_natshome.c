@@ -7,7 +7,7 @@
  * (docs/nats.md, "Chunks longer than one NATS message"), on messages made
  * in memory, without a server; the chunk index skipping a chunk that does
  * not follow, and what nats_chunk_settle tells its writer (docs/nats.md,
- * "Appends are linearizable").
+ * "Appends are linearizable"), also when the topic is removed meanwhile.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -293,6 +293,46 @@ static void test_index_skips(void **state)
 	pthread_mutex_destroy(&st.mu);
 }
 
+/* The topic removed meanwhile. */
+static void *purge_later(void *arg)
+{
+	struct nats_tdata *td = arg;
+	struct timespec pause = { 0, 50 * 1000000 };
+	nanosleep(&pause, NULL);
+	pthread_mutex_lock(&td->mu);
+	td->purged = true;
+	pthread_cond_broadcast(&td->cv); /* as ns_topic_purge */
+	pthread_mutex_unlock(&td->mu);
+	return NULL;
+}
+
+/* A writer waits for its chunk (stored, not delivered yet) while the
+ * topic is removed, here or by another daemon: its append counts (0),
+ * never "not seen here" (-ETIMEDOUT, then EIO) at the deadline; the
+ * same once removed. */
+static void test_settle_removed(void **state)
+{
+	(void)state;
+	struct nats_stream st;
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_init(&st.mu, NULL);
+	uuid_t u;
+	uuid_generate(u);
+	struct nats_tdata *td = nats_stream_tdata(&st, u);
+	assert_non_null(td);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, purge_later, td), 0);
+	uint64_t deadline = mono_ns() + 5000 * 1000000ull;
+	assert_int_equal(nats_chunk_settle(td, 9, deadline), 0);
+	assert_true(nats_chunk_mine(td, 9, 12345));
+	pthread_join(th, NULL);
+	assert_int_equal(nats_chunk_settle(td, 10, mono_ns() + 10 * 1000000ull), 0);
+	nats_tdata_put(td);
+	nats_tdata_put(st.tdata[0]);
+	free(st.tdata);
+	pthread_mutex_destroy(&st.mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_part_is),
 		cmocka_unit_test(test_chunk_max),
 		cmocka_unit_test(test_index_skips),
+		cmocka_unit_test(test_settle_removed),
 	};
 	if (nats_Open(-1) != NATS_OK)
 		return 1;

@@ -146,7 +146,10 @@ $(UNIT_BIN): $(ASAN)/tests/%: $(ASAN)/tests/unit/%.o $(UNIT_HELP_OBJ) $(ASAN)/li
 TEST_ENV = STREAMFS=$(abspath $(ASAN)/streamfs) STREAMFS_SRC=$(CURDIR)
 
 # tests/run.sh also runs the fuzz smoke run (make fuzz-smoke), after units.
-test: deps asan units maprcli fuzzers
+# The build runs on every CPU (half the time on 2), once the packages are in.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+test: deps
+	$(MAKE) -j$(NPROC) asan units maprcli fuzzers
 	$(TEST_ENV) bash tests/run.sh
 
 unit: deps units

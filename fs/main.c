@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemonize.h"
 #include "fuse_ops.h"
 #include "fuse_remote.h"
 #include "httpd.h"
@@ -357,6 +358,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
 		goto out_log;
 	}
+	/* To the background now, before a cluster's home starts threads
+	 * (libnats' own): a fork keeps only the forking thread
+	 * (fs/daemonize.c). Errors from here on still reach this stderr. */
+	if (!foreground && (rc = sfs_daemon_fork()) < 0) {
+		fprintf(stderr, "streamfs: cannot go to the background: %s\n", strerror(-rc));
+		goto out_log;
+	}
 	rc = ns_open(&d.ns, &cfg, homes, sizeof(homes) / sizeof(homes[0]), &replication_hooks,
 		     &repl, err, sizeof(err));
 	if (rc < 0) {
@@ -397,17 +405,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: %s: cannot mount on %s\n", conf, mpbuf);
 		goto out_fuse;
 	}
-	if (fuse_daemonize(foreground) != 0) {
-		fprintf(stderr, "streamfs: cannot go to the background\n");
-		goto out_unmount;
-	}
+	/* Mounted: the waiting parent exits 0 (in the background). */
+	sfs_daemon_ready();
 	/* In the background stderr is /dev/null: without a log file the
 	 * log goes to syslog (docs/operating.md, "Logs"). */
 	if (!foreground && !logfile)
 		sfs_log_syslog();
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
-	/* Threads only now: fuse_daemonize forks. They block the stop signals,
+	/* The daemon's own threads: they block the stop signals,
 	 * so that SIGTERM always reaches a thread that ends the FUSE loop
 	 * (libfuse's handler only sets a flag). SIGHUP stays blocked in
 	 * every thread but the SIGHUP thread's, which waits for it. */

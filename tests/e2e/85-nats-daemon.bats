@@ -1,0 +1,66 @@
+#!/usr/bin/env bats
+# 85-nats-daemon.bats - the daemon in the background (without -f) serving
+# a NATS-backed cluster (docs/operating.md, "Running in the background"):
+# it forks before libnats starts its threads, so NATS answers it; the
+# command returns once mounted (status 0), or with the start-up error on
+# its stderr and status 1 when NATS cannot be reached. Each case finds
+# the daemon's PID in its log and waits for its end after the unmount.
+
+SFS_HOME=nats
+load helpers
+load nats_helpers
+
+export LC_ALL=C
+
+teardown() {
+	local fail=0
+	if [[ -n ${BG_PID:-} ]] && kill -0 "$BG_PID" 2>/dev/null; then
+		fusermount3 -u "$M" 2>/dev/null || fusermount3 -uz "$M" 2>/dev/null || true
+		wait_for -t 10 eval "! kill -0 $BG_PID 2>/dev/null" || { kill -9 "$BG_PID"; fail=1; }
+	fi
+	sfs_teardown || fail=1
+	return "$fail"
+}
+
+# bg_pid: the PID the background daemon logged with its mount line.
+bg_pid() {
+	sed -n 's/.*streamfs\[\([0-9]*\)\] info: streamfs .* mounted.*/\1/p' "$TMP/bg.log" | tail -n 1
+}
+
+@test "in the background (no -f) on a NATS-backed cluster: the command returns 0 once mounted, and appends, reads and a second topic work through NATS" {
+	sfs_mktemp
+	sfs_nats_start
+	sfs_write_conf tokyo
+	run timeout 30 "$STREAMFS" -c "$TMP/mount.conf" -l "$TMP/bg.log" 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	BG_PID=$(bg_pid)
+	[ -n "$BG_PID" ]
+	grep -q " $M fuse" /proc/mounts
+	mkdir "$M/tokyo/s"
+	echo one >>"$M/tokyo/s/t"
+	printf 'two\nthree\n' >>"$M/tokyo/s/t"
+	echo x >>"$M/tokyo/s/u"
+	[ "$(cat "$M/tokyo/s/t")" = "$(printf 'one\ntwo\nthree')" ]
+	[ "$(cat "$M/tokyo/s/u")" = x ]
+	[ "$(ls "$M/tokyo/s")" = "$(printf 't\nu')" ]
+	# no request to NATS timed out
+	run grep -E "not acknowledged|did not answer| error: " "$TMP/bg.log"
+	[ "$status" -ne 0 ]
+	fusermount3 -u "$M"
+	wait_for -t 10 eval "! kill -0 $BG_PID 2>/dev/null"
+	grep -q "stopped cleanly" "$TMP/bg.log"
+}
+
+@test "in the background (no -f) with NATS unreachable: the command prints the start-up error and exits 1, nothing mounted" {
+	sfs_mktemp
+	local port
+	port=$(_free_ports 1)
+	SFS_NATS_URL="nats://127.0.0.1:$port"
+	sfs_write_conf tokyo
+	run timeout 30 "$STREAMFS" -c "$TMP/mount.conf" -l "$TMP/bg.log" 3>&-
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"[cluster tokyo]"*"nats"* ]]
+	! grep -q " $M fuse" /proc/mounts
+}

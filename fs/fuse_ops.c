@@ -550,9 +550,16 @@ static int sfs_statfs(const char *path, struct statvfs *sv)
 {
 	struct sfs_daemon *d = daemon_of();
 	struct loc l;
-	struct cluster *rcl = path && parse_path(path, &l) == 0 ? remote_cluster(d, &l) : NULL;
+	bool named = path && parse_path(path, &l) == 0 && l.kind != L_ROOT;
+	struct cluster *rcl = named ? remote_cluster(d, &l) : NULL;
 	if (rcl)
 		return rcl->ops->statfs(rcl, sv);
+	/* df of a path in a cluster: that cluster's own figures (a NATS one's
+	 * JetStream account, a local one's disk); of the root: the first
+	 * cluster served here. */
+	struct cluster *cl = named ? ns_cluster(&d->ns, l.c) : NULL;
+	if (cl && !cl->remote && cl->ops && cl->ops->statfs)
+		return cl->ops->statfs(cl, sv);
 	for (int i = 0; i < d->ns.nclusters; i++)
 		if (!d->ns.clusters[i].remote)
 			return d->ns.clusters[i].ops->statfs(&d->ns.clusters[i], sv);

@@ -1,10 +1,13 @@
 #!/usr/bin/env bats
-# 85-nats-daemon.bats - the daemon in the background (without -f) serving
-# a NATS-backed cluster (docs/operating.md, "Running in the background"):
-# it forks before libnats starts its threads, so NATS answers it; the
-# command returns once mounted (status 0), or with the start-up error on
-# its stderr and status 1 when NATS cannot be reached. Each case finds
-# the daemon's PID in its log and waits for its end after the unmount.
+# 85-nats-mount.bats - how a NATS-backed cluster is mounted and shown.
+# The daemon in the background (without -f) (docs/operating.md, "Running
+# in the background"): it forks before libnats starts its threads, so
+# NATS answers it; the command returns once mounted (status 0), or with
+# the start-up error on its stderr and status 1 when NATS cannot be
+# reached (each case finds the daemon's PID in its log and waits for its
+# end after the unmount). df of a path in a cluster shows that cluster's
+# figures (docs/filesystem.md, "statfs"): a NATS-backed one's JetStream
+# account beside a local one's disk in the same mount.
 
 SFS_HOME=nats
 load helpers
@@ -63,4 +66,27 @@ bg_pid() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"[cluster tokyo]"*"nats"* ]]
 	! grep -q " $M fuse" /proc/mounts
+}
+
+@test "df of a path in a NATS-backed cluster shows its JetStream account, of a path in a local cluster of the same mount its disk" {
+	sfs_mktemp
+	sfs_nats_start
+	sfs_write_conf tokyo
+	{
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+	} >>"$TMP/mount.conf"
+	sfs_start
+	local a sz la lsz da dsz
+	# the account without a limit: used plus 1 PiB free
+	read -r a sz < <(stat -f -c '%a %S' "$M/tokyo")
+	[ $((a * sz)) -eq $((1 << 50)) ]
+	mkdir "$M/sanfrancisco/s"
+	read -r la lsz < <(stat -f -c '%a %S' "$M/sanfrancisco/s")
+	read -r da dsz < <(stat -f -c '%a %S' "$TMP/data")
+	# the local cluster's disk: what the data directory's filesystem has
+	# free (within 64 MiB: other writers on the machine)
+	local diff=$((la * lsz - da * dsz))
+	[ "${diff#-}" -lt $((64 << 20)) ]
+	[ $((la * lsz)) -ne $((1 << 50)) ]
 }

@@ -256,6 +256,10 @@ struct nats_stream {
 	pthread_cond_t cv;	/* caught_up or a completion (CLOCK_MONOTONIC) */
 	bool caught_up;		/* the consumer delivered what was there */
 	bool data_lost;		/* its data stream gone: emptied for good */
+	/* Its data stream is kept by a JetStream cluster (a raft group,
+	 * even of one replica): a topic's messages are removed one by one,
+	 * never purged (nats_seqs_delete). Set when it is followed. */
+	atomic_bool raft;
 	/* The last message each of the consumer's last NATS_SEEN_MAX
 	 * incarnations delivered (libnats makes an ordered consumer anew
 	 * after a reconnection or a gap; its consumer sequences start again

@@ -419,3 +419,41 @@ int nats_subject_purge(struct nats_cluster *nc, const char *jsname, const char *
 		return 0;
 	return nats_status_errno(ns, ec);
 }
+
+size_t nats_seqs_delete(struct nats_cluster *nc, const char *jsname, const uint64_t *seqs,
+			size_t n, uint64_t deadline)
+{
+	size_t i = 0;
+	for (; i < n && mono_ns() < deadline; i++) {
+		jsOptions jo;
+		jsErrCode ec = 0;
+		nats_jsopts(&jo, nats_slice(deadline));
+		natsStatus ns = js_DeleteMsg(nc->js, jsname, seqs[i], &jo, &ec);
+		if (ns == NATS_OK || ec == JSSequenceNotFoundErr || ec == JSStreamNotFoundErr ||
+		    ec == JSNoMessageFoundErr)
+			continue;
+		if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			break; /* NATS away: the rest are left */
+		i--; /* not answered in time (an election): asked again */
+		nats_pause();
+	}
+	return n - i;
+}
+
+uint64_t *nats_chunks_seqs(const struct nats_chunk *c, size_t n, size_t *count)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += 1 + (c[i].parts ? c[i].parts->n : 0);
+	*count = k;
+	uint64_t *v = k ? malloc(k * sizeof(*v)) : NULL;
+	if (!v)
+		return NULL;
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		v[k++] = c[i].seq;
+		for (uint32_t j = 0; c[i].parts && j < c[i].parts->n; j++)
+			v[k++] = c[i].parts->seq[j];
+	}
+	return v;
+}

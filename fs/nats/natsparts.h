@@ -121,4 +121,24 @@ int nats_chunk_fetch(struct nats_topic *nt, const struct nats_chunk *c, uint8_t 
  */
 int nats_subject_purge(struct nats_cluster *nc, const char *jsname, const char *subject);
 
+/* nats_chunks_seqs - the sequences of chunks C[0..N) and of their parts,
+ * in a new array (the caller frees it), their count in *COUNT; NULL with
+ * *COUNT > 0: out of memory. */
+uint64_t *nats_chunks_seqs(const struct nats_chunk *c, size_t n, size_t *count);
+
+/*
+ * nats_seqs_delete - remove the messages at sequences SEQS (N of them) of
+ * data stream JSNAME, one request each, until DEADLINE (mono_ns): a
+ * topic's removal from a data stream a JetStream cluster keeps. A purge
+ * there is unsafe: nats-server 2.9.10 replays a purge from its raft log,
+ * after a server's restart without a snapshot (kill -9), as the removal
+ * of every message before it, whatever its subject (fixed upstream in
+ * 2.9.18, "Make sure to process extended purge operations correctly when
+ * being replayed on a restart"); a message's removal replays as itself.
+ * Returns how many are left (not answered in time, or refused); one
+ * already gone counts as removed.
+ */
+size_t nats_seqs_delete(struct nats_cluster *nc, const char *jsname, const uint64_t *seqs,
+			size_t n, uint64_t deadline);
+
 #endif

@@ -280,6 +280,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	if (ns != NATS_OK)
 		goto fail;
 	made = create;
+	atomic_store(&st->raft, si->Cluster != NULL);
 	bool empty = si->State.Msgs == 0;
 	jsStreamInfo_Destroy(si);
 	pthread_mutex_lock(&st->mu);
@@ -456,7 +457,13 @@ static void ns_topic_purge(struct stream *s, struct topic *t)
 	/* Its index goes (open readers of it read nothing more); what of it
 	 * is kept, its UUID, tells a late chunk of it from a new topic's. */
 	struct nats_tdata *td = nt->td;
+	bool raft = atomic_load(&st_of(s)->raft) && !atomic_load(&nt->gone);
+	uint64_t *seqs = NULL;
+	size_t nseq = 0;
 	pthread_mutex_lock(&td->mu);
+	/* On a JetStream cluster, removed one by one (a purge is unsafe). */
+	if (raft)
+		seqs = nats_chunks_seqs(td->c, td->n, &nseq);
 	nats_chunks_free_parts(td->c, td->n);
 	free(td->c);
 	td->c = NULL;
@@ -466,6 +473,16 @@ static void ns_topic_purge(struct stream *s, struct topic *t)
 	pthread_mutex_unlock(&td->mu);
 	if (atomic_load(&nt->gone))
 		return; /* the daemon that removed it purges */
+	if (raft) {
+		uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+		size_t left = seqs ? nats_seqs_delete(nc, nt->jsname, seqs, nseq, deadline) : nseq;
+		if (left)
+			log_warn("/%s/%s: topic %s: %zu of its %zu messages are left in %s (removed "
+				 "one by one on a JetStream cluster, docs/nats.md, Limits)",
+				 s->cluster->name, s->name, t->name, left, nseq, nt->jsname);
+		free(seqs);
+		return;
+	}
 	int rc = nats_subject_purge(nc, nt->jsname, nt->subject);
 	if (rc < 0)
 		log_warn("/%s/%s: topic %s: its messages are left in %s (subject %s): %s",

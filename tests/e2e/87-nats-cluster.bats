@@ -256,3 +256,33 @@ reachable_is() {
 	[ "$(nats3_req 1 "\$JS.API.CONSUMER.INFO.$js.lag" | jq -r .num_pending)" = 3 ]
 	[ "$(cat "$M/tokyo/s/v")" = "$(printf 'v1\nv2\nv3')" ]
 }
+
+# leads I JS: server I says it leads stream JS (asking it to step down
+# otherwise: JetStream elects another, bounded by the caller's wait_for).
+leads() {
+	local l
+	l=$(nats3_leader "$1" "$2" 2>/dev/null) || return 1
+	[[ $l == "n$1" ]] && return 0
+	nats3_req "$1" "\$JS.API.STREAM.LEADER.STEPDOWN.$2" >/dev/null 2>&1 || true
+	return 1
+}
+
+@test "three NATS servers: a topic removed, then the data stream's leader killed (kill -9) and started again: once it leads, the stream still holds every line of the other topics (no purge for its raft log to replay as a removal of all before it)" {
+	cluster_setup
+	mkdir "$M/tokyo/s"
+	local i js leader li
+	for i in 1 2 3 4; do echo "v$i" >>"$M/tokyo/s/v"; done
+	echo t1 >>"$M/tokyo/s/t"
+	rm "$M/tokyo/s/t"
+	echo v5 >>"$M/tokyo/s/v"
+	js=$(data_stream tokyo/s)
+	leader=$(nats3_leader 0 "$js")
+	li=$(nats3_index "$leader")
+	nats3_kill "$li" KILL
+	nats3_start_one "$li"
+	# the restarted server leads (the others step down until it does)
+	wait_for -t 60 leads "$li" "$js"
+	wait_for -t 10 eval '[ "$(nats3_stream_info "$li" "$js" | jq -r .state.messages)" = 5 ]'
+	[ "$(nats3_stream_info "$li" "$js" | jq -r .state.first_seq)" = 1 ]
+	[ "$(cat "$M/tokyo/s/v")" = "$(printf 'v1\nv2\nv3\nv4\nv5')" ]
+}

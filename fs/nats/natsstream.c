@@ -314,6 +314,8 @@ int nats_stream_follow(struct stream *s, bool create)
 		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
 		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
 			break;
+		log_info("cluster %s: stream %s: its consumer is not made yet (%s); tried again",
+			 s->cluster->name, s->name, natsStatus_GetText(ns));
 		fol->sub = NULL;
 		struct timespec pause = { 0, 100 * 1000000 };
 		nanosleep(&pause, NULL);

@@ -28,6 +28,9 @@ struct sfs_cluster_conf;
  * (docs/nats.md, "A cluster of three NATS servers"). */
 #define SFS_NATS_TIMEOUT_MS 5000
 #define SFS_NATS_TIMEOUT_REPLICATED_MS 15000
+/* The longest leader election seen with nats-server 2.9 (ms): a
+ * replicated cluster's nats_timeout_ms below it is warned about. */
+#define SFS_NATS_ELECTION_MS 9000
 /* The default of nats_cache (bytes), and its largest value. */
 #define SFS_NATS_CACHE (64ULL << 20)
 #define SFS_NATS_CACHE_MAX (64ULL << 30)

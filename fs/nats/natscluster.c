@@ -2,8 +2,8 @@
  * natscluster.c - a cluster kept in NATS JetStream (natshome.h): the home
  * itself (which sections it serves, libnats opened once), the connection
  * to the servers of a nats = key, the cluster's key-value bucket, the
- * cluster operations of fs/cluster.h, and the helpers the other files of
- * the home share (names in NATS, errors, waits). docs/nats.md.
+ * cluster operations of fs/cluster.h. The helpers the other files of the
+ * home share are natsutil.c's. docs/nats.md.
  */
 #include "natshome.h"
 
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -26,211 +27,6 @@
 static struct nats_cluster *nc_of(const struct cluster *cl)
 {
 	return cl->home;
-}
-
-int nats_encode(const char *name, char *out, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || *p == '-';
-		if (o + (keep ? 1 : 3) >= n)
-			return -ENAMETOOLONG;
-		if (keep) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '_';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = 0;
-	return 0;
-}
-
-int nats_decode(const char *in, char *out, size_t n)
-{
-	size_t o = 0;
-	for (const char *p = in; *p; p++) {
-		if (o + 1 >= n)
-			return -EINVAL;
-		if (*p != '_') {
-			out[o++] = *p;
-			continue;
-		}
-		unsigned v;
-		char h[3] = { p[1], p[1] ? p[2] : 0, 0 };
-		if (!h[0] || !h[1] || sscanf(h, "%2X", &v) != 1)
-			return -EINVAL;
-		out[o++] = (char)v;
-		p += 2;
-	}
-	out[o] = 0;
-	return name_valid(out) ? 0 : -EINVAL;
-}
-
-int nats_status_errno(natsStatus s, jsErrCode ec)
-{
-	if (s == NATS_OK)
-		return 0;
-	if (s == NATS_NOT_FOUND || ec == JSStreamNotFoundErr || ec == JSNoMessageFoundErr)
-		return -ENOENT;
-	if (s == NATS_TIMEOUT)
-		return -ETIMEDOUT;
-	return -EIO;
-}
-
-int nats_limit_errno(jsErrCode ec)
-{
-	switch (ec) {
-	case JSAccountResourcesExceededErr: /* the account's max_storage, max_streams... */
-	case JSMaximumStreamsLimitErr:
-	case JSMaximumConsumersLimitErr:
-		return -EDQUOT;
-	case JSStorageResourcesExceededErr: /* the servers' own store */
-	case JSMemoryResourcesExceededErr:
-	case JSInsufficientResourcesErr:
-		return -ENOSPC;
-	default:
-		return -EIO;
-	}
-}
-
-void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
-{
-	jsOptions_Init(jo);
-	uint64_t now = mono_ns();
-	int64_t ms = deadline_ns > now ? (int64_t)((deadline_ns - now) / 1000000) : 0;
-	jo->Wait = ms > 0 ? ms : 1;
-}
-
-int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)
-{
-	kvEntry *e = NULL;
-	natsStatus s = kvStore_Get(&e, nc->kv, key);
-	if (s == NATS_NOT_FOUND)
-		return 0; /* deleted */
-	if (s != NATS_OK)
-		return nats_status_errno(s, 0);
-	uuid_t u;
-	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
-	const char *us = j ? json_string_value(json_object_get(j, "uuid")) : NULL;
-	bool ours = us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0;
-	json_decref(j);
-	*rev = kvEntry_Revision(e);
-	kvEntry_Destroy(e);
-	return ours ? 1 : 0;
-}
-
-uint64_t nats_slice(uint64_t deadline)
-{
-	uint64_t s = mono_ns() + (uint64_t)NATS_SLICE_MS * 1000000;
-	return s < deadline ? s : deadline;
-}
-
-void nats_pause(void)
-{
-	struct timespec pause = { 0, 20 * 1000000 };
-	nanosleep(&pause, NULL);
-}
-
-int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
-{
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
-	char subj[NATS_KEY_MAX + 300];
-	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
-	while (mono_ns() < deadline) {
-		uint64_t r = 0;
-		int held = nats_kv_holds(nc, key, uuid, &r);
-		if (held <= 0)
-			return held; /* deleted already, another incarnation took the name, or an error */
-		char rev[32];
-		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)r);
-		/* The key-value wire form of a delete, only over that revision. */
-		natsMsg *m = NULL;
-		jsPubAck *ack = NULL;
-		jsErrCode ec = 0;
-		jsPubOptions po;
-		jsPubOptions_Init(&po);
-		po.MaxWait = nc->timeout_ms;
-		natsStatus s = natsMsg_Create(&m, subj, NULL, NULL, 0);
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "KV-Operation", "DEL");
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", rev);
-		if (s == NATS_OK)
-			s = js_PublishMsg(&ack, nc->js, m, &po, &ec);
-		natsMsg_Destroy(m);
-		jsPubAck_Destroy(ack);
-		if (s == NATS_OK)
-			return 0;
-		if (ec != JSStreamWrongLastSequenceErr)
-			return nats_status_errno(s, ec);
-		/* Changed meanwhile (a chmod): look again. */
-	}
-	return -ETIMEDOUT;
-}
-
-int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
-		      const char *txt, uint64_t *rev)
-{
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
-	while (mono_ns() < deadline) {
-		uint64_t nrev = 0;
-		natsStatus s = kvStore_Update(&nrev, nc->kv, key, txt, (int)strlen(txt), *rev);
-		if (s == NATS_OK) {
-			*rev = nrev;
-			return 0;
-		}
-		/* Changed meanwhile: by whom? */
-		uint64_t cur = 0;
-		int held = nats_kv_holds(nc, key, uuid, &cur);
-		if (held < 0)
-			return held;
-		if (!held)
-			return -ENOENT; /* removed (and the name maybe taken again) */
-		if (cur == *rev)
-			return -EIO; /* refused for another reason */
-		*rev = cur;
-	}
-	return -ETIMEDOUT;
-}
-
-int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
-		   kvEntry **e)
-{
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
-	size_t len = strlen(txt);
-	for (;;) {
-		if (kvStore_Create(rev, nc->kv, key, txt, (int)len) == NATS_OK)
-			return 0;
-		kvEntry *g = NULL;
-		if (kvStore_Get(&g, nc->kv, key) == NATS_OK) {
-			if ((size_t)kvEntry_ValueLen(g) == len && !memcmp(kvEntry_Value(g), txt, len)) {
-				*rev = kvEntry_Revision(g); /* ours: its acknowledgement was lost */
-				kvEntry_Destroy(g);
-				return 0;
-			}
-			if (e)
-				*e = g;
-			else
-				kvEntry_Destroy(g);
-			return -EEXIST;
-		}
-		if (mono_ns() >= deadline ||
-		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
-			return -EIO;
-		nats_pause(); /* neither answered: NATS is electing a leader */
-	}
-}
-
-int nats_connected(struct nats_cluster *nc, const char *what)
-{
-	if (nc->conn && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
-		return 0;
-	log_warn("cluster %s: %s: not connected to NATS", nc->cl->name, what);
-	return -EIO;
 }
 
 /* ---- the connection --------------------------------------------------------- */
@@ -429,6 +225,10 @@ static int nc_open(struct cluster *cl, int line, char *err, size_t errlen)
 	 * out a leader election rather than failing (docs/nats.md). */
 	if (nc->replicas > 1 && !nc->cc->nats_lines[6])
 		nc->timeout_ms = SFS_NATS_TIMEOUT_REPLICATED_MS;
+	else if (nc->replicas > 1 && nc->timeout_ms < SFS_NATS_ELECTION_MS)
+		log_warn("cluster %s: nats_timeout_ms %lld is shorter than a leader election "
+			 "(4 to 9 s): appends and reads fail with EIO during one (docs/nats.md)",
+			 cl->name, (long long)nc->timeout_ms);
 	if ((rc = open_bucket(nc, err, errlen)) < 0)
 		return rc;
 	cl->uid = getuid();
@@ -688,13 +488,18 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 				cc->nats_tls_ca };
 	static const char *const names[] = { "nats_creds", "nats_tls_cert", "nats_tls_key",
 					     "nats_tls_ca" };
-	for (int i = 0; i < 4; i++)
-		if (files[i] && access(files[i], R_OK) < 0) {
-			int e = errno;
+	for (int i = 0; i < 4; i++) {
+		struct stat fst;
+		/* A directory is readable, but no credentials: said here, not
+		 * as libnats' puzzling error at the connection. */
+		int e = !files[i] ? 0 : access(files[i], R_OK) < 0 ? errno :
+			stat(files[i], &fst) < 0 ? errno : S_ISDIR(fst.st_mode) ? EISDIR : 0;
+		if (e) {
 			snprintf(err, errlen, "%s:%d: [cluster %s]: %s: %s: %s", cfgpath,
 				 cc->nats_lines[i + 1], cc->name, names[i], files[i], strerror(e));
 			return -e;
 		}
+	}
 	struct nats_cluster *nc = calloc(1, sizeof(*nc));
 	if (!nc) {
 		snprintf(err, errlen, "out of memory");

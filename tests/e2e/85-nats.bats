@@ -202,6 +202,15 @@ used_over() {
 	[ "$status" -ne 0 ]
 	[[ $output == *"$TMP/mount.conf:5: [cluster tokyo]: nats_creds: $TMP/missing.creds: No such file or directory"* ]]
 	! is_mounted "$M"
+	# a directory: readable, but no credentials (libnats would only
+	# say "no nkey user seed found")
+	mkdir "$TMP/creds.d"
+	printf '[mount]\nmountpoint = %s\n[cluster tokyo]\nnats = %s\nnats_creds = creds.d\n' \
+		"$M" "$SFS_NATS_URL" >"$TMP/mount.conf"
+	run "$STREAMFS" -c "$TMP/mount.conf" -f "$M"
+	[ "$status" -ne 0 ]
+	[[ $output == *"$TMP/mount.conf:5: [cluster tokyo]: nats_creds: $TMP/creds.d: Is a directory"* ]]
+	! is_mounted "$M"
 }
 
 @test "a chunk NATS lost behind streamfs's back (its subject purged, the topic's key kept) reads as EIO with an error line, not as an end of file; a removal by the other daemon still reads as the end" {

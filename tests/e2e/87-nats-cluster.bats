@@ -288,3 +288,13 @@ leads() {
 	[ "$(nats3_stream_info "$li" "$js" | jq -r .state.first_seq)" = 1 ]
 	[ "$(cat "$M/tokyo/s/v")" = "$(printf 'v1\nv2\nv3\nv4\nv5')" ]
 }
+
+@test "three NATS servers: a nats_timeout_ms shorter than a leader election is warned about at start-up" {
+	SFS_NATS_EXTRA='nats_timeout_ms = 2000'
+	cluster_setup
+	grep -q "cluster tokyo: nats_timeout_ms 2000 is shorter than a leader election (4 to 9 s): appends and reads fail with EIO during one" \
+		"$TMP/streamfs.log"
+	mkdir "$M/tokyo/s"
+	echo a >>"$M/tokyo/s/t"
+	[ "$(cat "$M/tokyo/s/t")" = a ]
+}

@@ -42,13 +42,20 @@ went_back() {
 }
 
 # store_save: the test's nats-server stopped cleanly, its store copied
-# aside, started again on its port. store_restore: stopped, the copy put
+# aside, started again on its port, every daemon reconnected. store_restore: stopped, the copy put
 # back in place of its store, started: what JetStream holds after a crash
 # of every server that lost what came since store_save.
 store_save() {
+	local n1 n2=0
+	n1=$(grep -c "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log") || true
+	[[ -z ${SFS_PID2:-} ]] ||
+		n2=$(grep -c "cluster tokyo: reconnected to NATS" "$TMP/streamfs2.log") || true
 	sfs_nats_stop
 	cp -a "$TMP/nats/js" "$TMP/js.saved"
 	sfs_nats_start "$port"
+	# every daemon back on the server before the caller goes on
+	wait_for -t 15 reconnected "$TMP/streamfs.log" $((n1 + 1))
+	[[ -z ${SFS_PID2:-} ]] || wait_for -t 15 reconnected "$TMP/streamfs2.log" $((n2 + 1))
 }
 store_restore() {
 	sfs_nats_stop
@@ -85,8 +92,6 @@ except OSError as e:
 	wait_for content_is "$B/s/t" "$(printf 'a1\na2\na3')"
 	# the store as it is now, kept aside (the server stopped cleanly)
 	store_save
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs2.log"
 	# appends acknowledged, read (and cached) on both daemons: to be lost
 	for i in 4 5 6; do echo "lost$i" >>"$A/s/t"; done
 	local before
@@ -135,7 +140,6 @@ reconnected() {
 	mkdir "$A/s"
 	echo a1 >>"$A/s/t"
 	store_save
-	wait_for -t 15 reconnected "$TMP/streamfs.log" 1
 	# a stream made, written and read (cached) only in the part lost
 	mkdir "$A/g"
 	echo lostg >>"$A/g/x"
@@ -162,7 +166,6 @@ reconnected() {
 	mkdir "$A/s"
 	echo a1 >>"$A/s/t"
 	store_save
-	wait_for -t 15 reconnected "$TMP/streamfs.log" 1
 	echo lost >>"$A/s/t"
 	echo lostu >>"$A/s/u"
 	[ "$(cat "$A/s/u")" = lostu ]
@@ -217,7 +220,6 @@ replica_case() {
 	for i in 1 2 3; do echo "a$i" >>"$M/tokyo/s/t"; done
 	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3')"
 	store_save
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
 	# acknowledged, replicated, then lost
 	for i in 4 5 6; do echo "lost$i" >>"$M/tokyo/s/t"; done
 	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')"
@@ -234,7 +236,6 @@ replica_case() {
 	mkdir "$A/s"
 	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
 	store_save
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
 	for i in 4 5 6; do echo "LOST$i" >>"$A/s/t"; done
 	# a reader (as tail -f) has read every line, lost ones included, and
 	# reads on when told to (a line on its stdin)
@@ -307,7 +308,6 @@ for p, fd in zip(sys.argv[1:], fds):
 	mkdir "$A/s"
 	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; echo "u$i" >>"$A/s/u"; done
 	store_save
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
 	for i in 4 5 6; do echo "LOST$i" >>"$A/s/t"; done
 	local r
 	reader_start "$A/s/u"
@@ -333,7 +333,6 @@ for p, fd in zip(sys.argv[1:], fds):
 	mkdir "$A/s"
 	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
 	store_save
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
 	local r
 	reader_start "$A/s/t"
 	exec 5>"$TMP/go"
@@ -378,8 +377,6 @@ increasing() {
 	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
 	wait_for size_is "$B/s/t" 9
 	store_save
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
-	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs2.log"
 	for i in 1 2 3; do echo "LOST$i" >>"$A/s/t"; done
 	wait_for size_is "$B/s/t" 27
 	: >"$TMP/bad"

@@ -323,7 +323,10 @@ ms_write() {
 	echo $(((t1 - t0) / 1000000))
 }
 
-@test "two daemons on one NATS: the one without the lease shows the holder's replica status; a synchronous write there returns once the replica has it, not waiting when paused, degraded when the replica refuses, synchronous again once caught up" {
+# sync_pair OPTS: tokyo/s (NATS) replicated to paris/s on one NATS server
+# (sync_timeout_ms 1500), the lease held by the first daemon, a second
+# daemon started, and the replica line "/mapr/paris/s OPTS" seen there.
+sync_pair() {
 	sfs_mktemp
 	sfs_nats_start
 	SFS_CONF_EXTRA='[replication]\nsync_timeout_ms = 1500'
@@ -333,8 +336,12 @@ ms_write() {
 	start_second
 	mkdir "$M/tokyo/s" "$M/paris/s"
 	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
-	echo "/mapr/paris/s synchronous=true paused=true" >>"$M/tokyo/s/.replicas"
-	wait_for -t 5 grep -q '^/mapr/paris/s synchronous=true paused=true' "$M2/tokyo/s/.replicas"
+	echo "/mapr/paris/s $1" >>"$M/tokyo/s/.replicas"
+	wait_for -t 5 grep -q "^/mapr/paris/s $1" "$M2/tokyo/s/.replicas"
+}
+
+@test "two daemons on one NATS: the one without the lease shows the holder's replica status; a synchronous write there returns once the replica has it, not waiting when paused, degraded when the replica refuses, synchronous again once caught up" {
+	sync_pair "synchronous=true paused=true"
 	# paused: a write on the second daemon does not wait; both show the
 	# 10 pending messages
 	local i ms
@@ -401,17 +408,7 @@ ms_write() {
 }
 
 @test "a notice of a write that timed out on the daemon without the lease is acted on once: the holder's bucket watcher made anew (a replay of the bucket) does not degrade the replica again" {
-	sfs_mktemp
-	sfs_nats_start
-	SFS_CONF_EXTRA='[replication]\nsync_timeout_ms = 1500'
-	sfs_write_conf tokyo paris
-	sfs_start
-	wait_for -t 10 holds "$TMP/streamfs.log" tokyo
-	start_second
-	mkdir "$M/tokyo/s" "$M/paris/s"
-	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
-	echo "/mapr/paris/s synchronous=true" >>"$M/tokyo/s/.replicas"
-	wait_for -t 5 grep -q '^/mapr/paris/s synchronous=true' "$M2/tokyo/s/.replicas"
+	sync_pair synchronous=true
 	# the replica refuses: a write on the second daemon times out, the
 	# holder is told (key g.) and degrades the replica
 	: >"$M/paris/s/.upstreams"

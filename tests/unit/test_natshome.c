@@ -255,6 +255,27 @@ static struct nats_chunk chunk(uint64_t seq, uint64_t off, uint64_t pos, uint32_
 	return c;
 }
 
+/* A stream home ST (in memory, no server) with one topic's index, of
+ * a new incarnation *U: a reference the caller gives back with
+ * one_topic_free. */
+static struct nats_tdata *one_topic(struct nats_stream *st, uuid_t u)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	uuid_generate(u);
+	struct nats_tdata *td = nats_stream_tdata(st, u);
+	assert_non_null(td);
+	return td;
+}
+
+static void one_topic_free(struct nats_stream *st, struct nats_tdata *td)
+{
+	nats_tdata_put(td);
+	nats_tdata_put(st->tdata[0]);
+	free(st->tdata);
+	pthread_mutex_destroy(&st->mu);
+}
+
 /* Two chunks with the same expectation both stored (a clustered stream
  * lets that through): the second is skipped by the index, its writer is
  * told to publish again, and the next chunk that follows is indexed. */
@@ -262,12 +283,8 @@ static void test_index_skips(void **state)
 {
 	(void)state;
 	struct nats_stream st;
-	memset(&st, 0, sizeof(st));
-	pthread_mutex_init(&st.mu, NULL);
 	uuid_t u;
-	uuid_generate(u);
-	struct nats_tdata *td = nats_stream_tdata(&st, u);
-	assert_non_null(td);
+	struct nats_tdata *td = one_topic(&st, u);
 	struct nats_origin o;
 	memset(&o, 0, sizeof(o));
 	uuid_copy(o.topic, u); /* its own lines */
@@ -287,10 +304,7 @@ static void test_index_skips(void **state)
 	assert_int_equal(nats_chunk_settle(td, 3, deadline), -EAGAIN);
 	assert_int_equal(nats_chunk_settle(td, 4, deadline), 0);
 	assert_int_equal(nats_chunk_settle(td, 5, deadline), -ETIMEDOUT);
-	nats_tdata_put(td);
-	nats_tdata_put(st.tdata[0]);
-	free(st.tdata);
-	pthread_mutex_destroy(&st.mu);
+	one_topic_free(&st, td);
 }
 
 /* The topic removed meanwhile. */
@@ -314,12 +328,8 @@ static void test_settle_removed(void **state)
 {
 	(void)state;
 	struct nats_stream st;
-	memset(&st, 0, sizeof(st));
-	pthread_mutex_init(&st.mu, NULL);
 	uuid_t u;
-	uuid_generate(u);
-	struct nats_tdata *td = nats_stream_tdata(&st, u);
-	assert_non_null(td);
+	struct nats_tdata *td = one_topic(&st, u);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, purge_later, td), 0);
 	uint64_t deadline = mono_ns() + 5000 * 1000000ull;
@@ -327,10 +337,7 @@ static void test_settle_removed(void **state)
 	assert_true(nats_chunk_mine(td, 9, 12345));
 	pthread_join(th, NULL);
 	assert_int_equal(nats_chunk_settle(td, 10, mono_ns() + 10 * 1000000ull), 0);
-	nats_tdata_put(td);
-	nats_tdata_put(st.tdata[0]);
-	free(st.tdata);
-	pthread_mutex_destroy(&st.mu);
+	one_topic_free(&st, td);
 }
 
 int main(void)

@@ -423,21 +423,24 @@ int nats_subject_purge(struct nats_cluster *nc, const char *jsname, const char *
 size_t nats_seqs_delete(struct nats_cluster *nc, const char *jsname, const uint64_t *seqs,
 			size_t n, uint64_t deadline)
 {
-	size_t i = 0;
-	for (; i < n && mono_ns() < deadline; i++) {
+	size_t i = 0, refused = 0;
+	while (i < n && mono_ns() < deadline) {
 		jsOptions jo;
 		jsErrCode ec = 0;
 		nats_jsopts(&jo, nats_slice(deadline));
 		natsStatus ns = js_DeleteMsg(nc->js, jsname, seqs[i], &jo, &ec);
-		if (ns == NATS_OK || ec == JSSequenceNotFoundErr || ec == JSStreamNotFoundErr ||
-		    ec == JSNoMessageFoundErr)
+		if (ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS) {
+			if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+				break; /* NATS away: the rest are left */
+			nats_pause(); /* an election: the same one asked again */
 			continue;
-		if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
-			break; /* NATS away: the rest are left */
-		i--; /* not answered in time (an election): asked again */
-		nats_pause();
+		}
+		if (ns != NATS_OK && ec != JSSequenceNotFoundErr && ec != JSStreamNotFoundErr &&
+		    ec != JSNoMessageFoundErr)
+			refused++;
+		i++;
 	}
-	return n - i;
+	return n - i + refused;
 }
 
 uint64_t *nats_chunks_seqs(const struct nats_chunk *c, size_t n, size_t *count)

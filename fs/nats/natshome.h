@@ -190,6 +190,10 @@ struct nats_chunk {
 	uint64_t ts;		/* ns since the epoch */
 	uint32_t n, len;	/* lines, payload bytes (with parts: theirs) */
 	uint32_t origin;	/* index into nats_tdata.origins */
+	/* Of an own chunk: the epoch of the topic's own origin it belongs
+	 * to (Sfs-Own-Gen; 0: the first, keyed by the topic's UUID); 0 for
+	 * a replicated one (natsepoch.c). */
+	uint32_t own_gen;
 	struct nats_parts *parts;	/* owned; NULL: the head is the payload */
 };
 
@@ -217,6 +221,15 @@ struct nats_tdata {
 	size_t n, cap;
 	uint64_t last_seq;	/* of the last chunk delivered */
 	uint64_t next_off, next_pos, own_next, mtime_ns;
+	/* The own origin of the last own chunk indexed: its epoch and key
+	 * (0 and the topic's UUID before any); own_next counts in it. */
+	uint32_t own_gen;
+	uuid_t own_key;
+	/* The latest epoch the bucket's key of the topic names (0: none):
+	 * the next own chunk starts it unless the chunks reached it
+	 * (natsepoch.c, docs/nats.md "Durability"). */
+	uint32_t epoch_gen;
+	uuid_t epoch_key;
 	struct nats_origin *origins;
 	size_t norigins, ocap;
 	/* The topic made of it (not a reference; cleared by its destroy),
@@ -256,6 +269,9 @@ struct nats_stream {
 	pthread_cond_t cv;	/* caught_up or a completion (CLOCK_MONOTONIC) */
 	bool caught_up;		/* the consumer delivered what was there */
 	bool data_lost;		/* its data stream gone: emptied for good */
+	/* Went back: its topics' own origins owe a new epoch (natsseq.c),
+	 * until written. */
+	atomic_bool epochs_due;
 	/* Its data stream is kept by a JetStream cluster (a raft group,
 	 * even of one replica): a topic's messages are removed one by one,
 	 * never purged (nats_seqs_delete). Set when it is followed. */
@@ -495,6 +511,53 @@ void nats_seq_suspect(struct nats_cluster *nc);
  */
 int nats_seq_check(struct nats_cluster *nc);
 
+/* ---- natsepoch.c -------------------------------------------------------- */
+
+/*
+ * Epochs of a topic's own origin. A crash of every server that lost
+ * acknowledged messages makes JetStream give their offsets again; a
+ * replica that received the lost ones holds those origin offsets, and
+ * its marks would drop what is appended now at the same offsets. So the
+ * daemon that finds the loss starts a new epoch: a new random origin key
+ * (the origin topic UUID of own messages) whose offsets start at 0,
+ * which every replica takes as a new origin (docs/nats.md, "Durability").
+ */
+
+/* nats_epoch_load - take the epoch named in topic metadata META (its
+ * "epoch" and "epoch_key", written by nats_epoch_bump) into TD if newer
+ * than the one TD knows. Takes td->mu. */
+void nats_epoch_load(struct nats_tdata *td, json_t *meta);
+
+/* nats_epoch_meta - add TD's latest known epoch to topic metadata META
+ * (nothing while there is none). 0 or -ENOMEM. Takes td->mu. */
+int nats_epoch_meta(struct nats_tdata *td, json_t *meta);
+
+/*
+ * nats_epoch_own - the origin of the next own chunk of TD (td->mu held):
+ * KEY and *OFF, the origin offset of its first line, *GEN its epoch: the
+ * chunks' own origin where they are, or offset 0 of a newer epoch the
+ * bucket names. A chunk's place is checked by JetStream (the expected last
+ * subject sequence), so every daemon goes on from the chunks it indexed
+ * and no writer goes back to an older epoch.
+ */
+void nats_epoch_own(const struct nats_tdata *td, uuid_t key, uint64_t *off, uint32_t *gen);
+
+/* nats_epoch_index - chunk C of origin O was indexed in TD (td->mu
+ * held): if it is an own chunk, the own origin moves to its epoch. */
+void nats_epoch_index(struct nats_tdata *td, const struct nats_chunk *c,
+		      const struct nats_origin *o);
+
+/*
+ * nats_epoch_bump - start a new epoch of topic NT's own origin: the
+ * bucket's key of the topic gets one more than the newest epoch there or
+ * known here, with a new random key, by compare-and-set (tried again over
+ * another daemon's change; done if one started a newer epoch meanwhile),
+ * within nats_timeout_ms. 0 with the epoch written here in *GEN and its
+ * key in OUT (*GEN 0: another daemon's was found), -ENOENT (the topic's
+ * key is gone), or a negative errno (NATS did not answer).
+ */
+int nats_epoch_bump(struct nats_topic *nt, uint32_t *gen, uuid_t out);
+
 /* nats_tdata_put - drop a reference; the last frees. */
 void nats_tdata_put(struct nats_tdata *td);
 
@@ -552,7 +615,8 @@ struct nats_body;	/* natsparts.c */
  * by Sfs-Parts: nats_body_make) as a chunk of NT after TL (the expected
  * last subject sequence and the headers of docs/nats.md, "Chunks"), with
  * Sfs-Own OWN_AFTER, Sfs-Origin ORIGIN ("stream-uuid topic-uuid
- * first-origin-offset"), Sfs-Ts TS (ns since the epoch), Sfs-Writer
+ * first-origin-offset"), Sfs-Own-Gen OWN_GEN when not 0 (an own chunk of
+ * a later epoch, natsepoch.c), Sfs-Ts TS (ns since the epoch), Sfs-Writer
  * WRITER, waiting for the acknowledgement until DEADLINE (mono_ns).
  * Nats-Msg-Id is WRITER too: JetStream answers a chunk published again
  * after a lost acknowledgement with the first one's sequence.
@@ -563,7 +627,8 @@ struct nats_body;	/* natsparts.c */
  */
 int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t n,
 		       const struct nats_tail *tl, uint64_t own_after, const char *origin,
-		       uint64_t ts, const char *writer, uint64_t deadline, uint64_t *seq);
+		       uint32_t own_gen, uint64_t ts, const char *writer, uint64_t deadline,
+		       uint64_t *seq);
 
 /* ---- natsrepl.c --------------------------------------------------------- */
 

@@ -151,7 +151,7 @@ static int publish_run(struct nats_topic *nt, const struct topic_msg *msgs, size
 	uuid_unparse(msgs[i].origin_topic, tu);
 	snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, msgs[i].origin_offset);
 	uint64_t seq = 0;
-	rc = nats_chunk_publish(nt, &rb->body, j - i, tl, tl->own, origin, msgs[i].timestamp_ns,
+	rc = nats_chunk_publish(nt, &rb->body, j - i, tl, tl->own, origin, 0, msgs[i].timestamp_ns,
 				writer, nats_slice(*deadline), &seq);
 	if (rc == 0) {
 		/* Skipped (a race JetStream let through): the marks say what

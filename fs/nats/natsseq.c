@@ -34,6 +34,7 @@
 
 #include "logging.h"
 #include "namespace.h"
+#include "replhooks.h"
 #include "util/clock.h"
 
 bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts)
@@ -70,6 +71,8 @@ static void tdata_reset(struct nats_tdata *td)
 	td->c = NULL;
 	td->n = td->cap = 0;
 	td->last_seq = td->next_off = td->next_pos = td->own_next = 0;
+	td->own_gen = 0; /* the epoch the bucket names stays */
+	uuid_copy(td->own_key, td->uuid);
 	free(td->origins);
 	td->origins = NULL;
 	td->norigins = td->ocap = 0;
@@ -334,18 +337,69 @@ static int forget_lost_topics(struct nats_cluster *nc, struct stream *s)
 	return rc;
 }
 
-/* S went back: each replica of it may hold lost messages, and would take
- * those appended since at the same origin offsets as already there
- * (docs/nats.md, Limits). Said, once per replica, as an error. */
+/* S went back: each replica of it may hold lost messages (they stay
+ * there). Said, once per replica, as an error. */
 static void warn_replicas(struct stream *s)
 {
 	pthread_mutex_lock(&s->lock);
 	for (int k = 0; k < s->nreplicas; k++)
-		log_error("/%s/%s: replica %s/%s may hold messages this stream lost, and takes "
-			  "none appended since at their origin offsets: compare it with the "
-			  "stream (docs/nats.md, Limits)", s->cluster->name, s->name,
+		log_error("/%s/%s: replica %s/%s may hold messages this stream lost; they stay "
+			  "there, and what is appended from now on reaches it under new origin "
+			  "keys (docs/nats.md, \"Durability\")", s->cluster->name, s->name,
 			  s->replicas[k]->cluster, s->replicas[k]->stream);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * S went back: the offsets of its lost messages are given again, and a
+ * replica that holds the lost ones would take the new ones for them. So
+ * each topic's own origin starts a new epoch (natsepoch.c), and every
+ * replica's position in each topic goes back to its start: a position
+ * past the topic's end now would skip the new messages, and one within
+ * it may be past the first of the new epoch; the marks drop what a
+ * replica holds already. 0, or -EAGAIN: some topic's epoch could not be
+ * written (NATS did not answer): the next check does it.
+ */
+static int new_epochs(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t n = s->ntopics;
+	struct topic **v = n ? calloc(n, sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < n; i++) {
+		v[i] = s->topics[i];
+		topic_get(v[i]);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (n && !v)
+		return -EAGAIN;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t g;
+		uuid_t key;
+		int r = nats_epoch_bump(nats_topic_of(v[i]), &g, key);
+		if (r == 0 && g) {
+			char ks[37];
+			uuid_unparse(key, ks);
+			log_info("/%s/%s/%s: its own messages from now on have origin key %s, from "
+				 "offset 0 (epoch %u; docs/nats.md, \"Durability\")", s->cluster->name,
+				 s->name, v[i]->name, ks, (unsigned)g);
+		}
+		if (r < 0 && r != -ENOENT) {
+			log_warn("/%s/%s: topic %s: a new epoch of its origin cannot be written "
+				 "(%s); tried again", s->cluster->name, s->name, v[i]->name,
+				 strerror(-r));
+			rc = -EAGAIN;
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		repl_topic_deleted(s->cluster->ns, s, v[i]->name); /* its positions from 0 */
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		topic_put(v[i]);
+	free(v);
+	stream_touch_replication(s);
+	return rc;
 }
 
 int nats_seq_check(struct nats_cluster *nc)
@@ -366,6 +420,9 @@ int nats_seq_check(struct nats_cluster *nc)
 		struct stream *s = v[i];
 		bool following = true;
 		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
+		struct nats_stream *st = s->home;
+		if (b == 1)
+			atomic_store(&st->epochs_due, true);
 		if (b == 2)
 			b = data_stream_gone(nc, s);
 		if (b < 0)
@@ -380,6 +437,12 @@ int nats_seq_check(struct nats_cluster *nc)
 			warn_replicas(s);
 		if (b == 1 && (nats_stream_rebuild(s, true) < 0 || forget_lost_topics(nc, s) < 0))
 			rc = -EAGAIN;
+		if (!s->deleted && atomic_load(&st->epochs_due) && b >= 0) {
+			if (new_epochs(s) < 0)
+				rc = -EAGAIN; /* owed still: the next check */
+			else
+				atomic_store(&st->epochs_due, false);
+		}
 		stream_put(s);
 	}
 	free(v);

@@ -75,6 +75,7 @@ struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid)
 	if (!(td = calloc(1, sizeof(*td))))
 		goto out;
 	uuid_copy(td->uuid, uuid);
+	uuid_copy(td->own_key, uuid); /* the first epoch's (natsepoch.c) */
 	atomic_init(&td->refs, 2); /* the table's and the caller's */
 	pthread_mutex_init(&td->mu, NULL);
 	cond_init_mono(&td->cv);

@@ -103,8 +103,7 @@ void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 	kept = true;
 	td->next_off += c->n;
 	td->next_pos += c->len;
-	if (!uuid_compare(origin->topic, td->uuid))
-		td->own_next = c->origin_off + c->n; /* this topic's own lines */
+	nats_epoch_index(td, c, origin); /* this topic's own lines */
 	/* The origin's mark (docs/nats.md, "Replication into NATS"). */
 	if (c->origin_off + c->n > td->origins[k].next)
 		td->origins[k].next = c->origin_off + c->n;
@@ -165,6 +164,13 @@ int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c, struct na
 	c->len = (uint32_t)len;
 	c->origin_off = first;
 	(void)own;
+	/* The epoch of an own chunk (natsepoch.c); none: the first. */
+	uint64_t g = 0;
+	const char *gs = NULL;
+	if (natsMsgHeader_Get(m, "Sfs-Own-Gen", &gs) == NATS_OK && gs &&
+	    (!hdr_u64(m, "Sfs-Own-Gen", &g) || g == 0 || g > UINT32_MAX))
+		return -EPROTO;
+	c->own_gen = (uint32_t)g;
 	return 0;
 }
 
@@ -224,7 +230,8 @@ int nats_read_tail(struct nats_topic *nt, const char *writer, uint64_t deadline,
 
 int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t n,
 		       const struct nats_tail *tl, uint64_t own_after, const char *origin,
-		       uint64_t ts, const char *writer, uint64_t deadline, uint64_t *seq)
+		       uint32_t own_gen, uint64_t ts, const char *writer, uint64_t deadline,
+		       uint64_t *seq)
 {
 	char h[8][80];
 	snprintf(h[0], 80, "%" PRIu64, tl->seq);
@@ -254,6 +261,10 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		s = natsMsgHeader_Set(m, keys[i], i == 6 ? origin : h[i]);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Sfs-Writer", writer);
+	char g[16];
+	snprintf(g, sizeof(g), "%" PRIu32, own_gen);
+	if (s == NATS_OK && own_gen)
+		s = natsMsgHeader_Set(m, "Sfs-Own-Gen", g);
 	if (s == NATS_OK && b->parts)
 		s = natsMsgHeader_Set(m, "Sfs-Parts", b->parts);
 	if (s == NATS_OK && b->parts && b->by[0])
@@ -357,6 +368,22 @@ static int settle_again(struct nats_topic *nt, uint64_t seq, uint64_t ts, uint64
 	}
 }
 
+/* The own origin of a topic's next own chunk (natsepoch.c). */
+struct own_origin {
+	uuid_t key;
+	uint64_t off;
+	uint32_t gen;
+};
+
+/* TD's tail as indexed now into TL, and the next own chunk's origin. */
+static void tail_now(struct nats_tdata *td, struct nats_tail *tl, struct own_origin *oo)
+{
+	pthread_mutex_lock(&td->mu);
+	*tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+	nats_epoch_own(td, oo->key, &oo->off, &oo->gen);
+	pthread_mutex_unlock(&td->mu);
+}
+
 /* Publish the head of a chunk of N lines, B's bytes (its payload or its
  * parts, already stored), as WRITER: tried again after each refusal with
  * the new tail, until DEADLINE. */
@@ -365,16 +392,14 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 {
 	struct topic *t = &nt->base;
 	struct nats_tdata *td = nt->td;
-	char su[37], tu[37], wid[64];
+	char su[37], wid[64];
 	uuid_unparse(t->stream_uuid, su);
-	uuid_unparse(t->uuid, tu);
 	/* The head's writer id (Sfs-Writer, Nats-Msg-Id): a new one when a
 	 * head is published again after the index skipped it. */
 	snprintf(wid, sizeof(wid), "%s", writer);
 	struct nats_tail tl;
-	pthread_mutex_lock(&td->mu);
-	tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
-	pthread_mutex_unlock(&td->mu);
+	struct own_origin oo;
+	tail_now(td, &tl, &oo);
 	uint64_t ts = now_ns();
 	uint64_t behind_since = 0; /* JetStream's tail behind the index since */
 	int rc = -ETIMEDOUT;
@@ -394,9 +419,11 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			continue;
 		}
 		char origin[100];	/* 36 + 1 + 36 + 1 + 20 digits + NUL */
-		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, tu, tl.own);
+		char ks[37];
+		uuid_unparse(oo.key, ks);
+		snprintf(origin, sizeof(origin), "%s %s %" PRIu64, su, ks, oo.off);
 		uint64_t seq = 0;
-		int p = nats_chunk_publish(nt, b, n, &tl, tl.own + n, origin, ts, wid,
+		int p = nats_chunk_publish(nt, b, n, &tl, oo.off + n, origin, oo.gen, ts, wid,
 					   nats_slice(deadline), &seq);
 		bool mine = p == 0;
 		if (p != 0 && p != -EAGAIN) {
@@ -459,9 +486,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		if (mine) /* skipped as a loser of a race: publish it again */
 			nats_writer_id(nt->nc, wid, sizeof(wid));
-		pthread_mutex_lock(&td->mu);
-		tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
-		pthread_mutex_unlock(&td->mu);
+		tail_now(td, &tl, &oo);
 	}
 	if (rc == -ETIMEDOUT) {
 		log_warn("/%s: append not acknowledged by NATS within %lld ms", t->name,
@@ -532,10 +557,15 @@ json_t *nats_topic_meta(struct topic *t)
 	struct nats_topic *nt = nats_topic_of(t);
 	char u[37];
 	uuid_unparse(t->uuid, u);
-	return json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format", 1, "uuid", u, "uid",
-			 (json_int_t)t->uid, "gid", (json_int_t)t->gid, "mode",
-			 (json_int_t)t->mode, "created_ns", (json_int_t)nt->ctime_ns,
-			 "changed_ns", (json_int_t)nt->change_ns);
+	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format", 1, "uuid", u,
+			      "uid", (json_int_t)t->uid, "gid", (json_int_t)t->gid, "mode",
+			      (json_int_t)t->mode, "created_ns", (json_int_t)nt->ctime_ns,
+			      "changed_ns", (json_int_t)nt->change_ns);
+	if (j && nats_epoch_meta(nt->td, j) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
@@ -643,6 +673,7 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 	nt->rev = rev;
 	nt->ctime_ns = (uint64_t)meta_int(meta, "created_ns", 0);
 	nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", 0);
+	nats_epoch_load(nt->td, meta);
 	char su[37];
 	uuid_unparse(s->uuid, su);
 	snprintf(nt->jsname, sizeof(nt->jsname), "%s", st->jsname);

@@ -496,6 +496,7 @@ static int topic_event(struct nats_cluster *nc, kvEntry *e)
 			t->gid = (gid_t)meta_int(meta, "gid", t->gid);
 			t->mode = (mode_t)meta_int(meta, "mode", t->mode) & 07777;
 			nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)nt->change_ns);
+			nats_epoch_load(nt->td, meta); /* lock order: nt->mu, then td->mu */
 			nt->rev = rev;
 			older = true; /* nothing more to do */
 		}

@@ -340,6 +340,121 @@ static void test_settle_removed(void **state)
 	one_topic_free(&st, td);
 }
 
+/* The own origin of a topic's next own chunk across epochs
+ * (fs/nats/natsepoch.c): the chunks' own origin goes on; a newer epoch
+ * the bucket names starts at offset 0 under its key; an older or equal
+ * one changes nothing; a replicated chunk between own ones moves nothing;
+ * an own chunk of the new epoch moves the own origin there. */
+static void test_epochs(void **state)
+{
+	(void)state;
+	struct nats_stream st;
+	uuid_t u, key, e1, e2, other;
+	uint64_t off;
+	uint32_t gen;
+	struct nats_tdata *td = one_topic(&st, u);
+	uuid_generate(e1);
+	uuid_generate(e2);
+	uuid_generate(other);
+	struct nats_origin own, rep, own1;
+	memset(&own, 0, sizeof(own));
+	memset(&rep, 0, sizeof(rep));
+	memset(&own1, 0, sizeof(own1));
+	uuid_copy(own.topic, u);
+	uuid_copy(rep.topic, other);
+	uuid_copy(own1.topic, e1);
+	/* three own lines, then one replicated */
+	struct nats_chunk c1 = chunk(1, 0, 0, 3, 6), r = chunk(2, 3, 6, 1, 2);
+	r.origin_off = 40;
+	nats_tdata_add(td, &c1, &own);
+	nats_tdata_add(td, &r, &rep);
+	pthread_mutex_lock(&td->mu);
+	nats_epoch_own(td, key, &off, &gen);
+	pthread_mutex_unlock(&td->mu);
+	assert_int_equal(uuid_compare(key, u), 0);
+	assert_int_equal(off, 3);
+	assert_int_equal(gen, 0);
+	/* the bucket names epoch 1 (key e1): the next own chunk starts it */
+	char ks[37];
+	uuid_unparse(e1, ks);
+	json_t *m1 = json_pack("{s:i, s:s}", "epoch", 1, "epoch_key", ks);
+	nats_epoch_load(td, m1);
+	pthread_mutex_lock(&td->mu);
+	nats_epoch_own(td, key, &off, &gen);
+	pthread_mutex_unlock(&td->mu);
+	assert_int_equal(uuid_compare(key, e1), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(gen, 1);
+	/* that chunk indexed (two lines), a replicated one after it */
+	struct nats_chunk c3 = chunk(3, 4, 8, 2, 4), r2 = chunk(4, 6, 12, 1, 2);
+	c3.origin_off = 0;
+	c3.own_gen = 1;
+	r2.origin_off = 41;
+	nats_tdata_add(td, &c3, &own1);
+	nats_tdata_add(td, &r2, &rep);
+	/* an older epoch (0) or the same one named again changes nothing */
+	json_t *m0 = json_pack("{s:i, s:s}", "epoch", 0, "epoch_key", ks);
+	nats_epoch_load(td, m0);
+	nats_epoch_load(td, m1);
+	pthread_mutex_lock(&td->mu);
+	nats_epoch_own(td, key, &off, &gen);
+	pthread_mutex_unlock(&td->mu);
+	assert_int_equal(uuid_compare(key, e1), 0);
+	assert_int_equal(off, 2);
+	assert_int_equal(gen, 1);
+	assert_int_equal(td->next_off, 7);
+	/* what the topic's metadata says of it, read into another index */
+	json_t *meta = json_object();
+	assert_int_equal(nats_epoch_meta(td, meta), 0);
+	assert_int_equal(json_integer_value(json_object_get(meta, "epoch")), 1);
+	assert_string_equal(json_string_value(json_object_get(meta, "epoch_key")), ks);
+	/* epoch 2 (key e2) after it: offset 0 again, under e2 */
+	uuid_unparse(e2, ks);
+	json_t *m2 = json_pack("{s:i, s:s}", "epoch", 2, "epoch_key", ks);
+	nats_epoch_load(td, m2);
+	pthread_mutex_lock(&td->mu);
+	nats_epoch_own(td, key, &off, &gen);
+	pthread_mutex_unlock(&td->mu);
+	assert_int_equal(uuid_compare(key, e2), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(gen, 2);
+	/* unreadable epochs are ignored */
+	json_t *bad = json_pack("{s:i, s:s}", "epoch", 9, "epoch_key", "nope");
+	nats_epoch_load(td, bad);
+	assert_int_equal(td->epoch_gen, 2);
+	json_decref(m0);
+	json_decref(m1);
+	json_decref(m2);
+	json_decref(bad);
+	json_decref(meta);
+	one_topic_free(&st, td);
+}
+
+/* Sfs-Own-Gen: a positive number when there; else not a chunk. */
+static void test_chunk_own_gen(void **state)
+{
+	(void)state;
+	const char *org = "0b8e8a5c-3f7e-4b5e-9a34-6f1f0d2c1a11 9d2b3c4d-1e2f-4a5b-8c6d-7e8f9a0b1c2d 0";
+	struct nats_chunk c;
+	struct nats_origin o;
+	const char *gens[] = { "3", "0", "x", "-1", "4294967296" };
+	int want[] = { 0, -EPROTO, -EPROTO, -EPROTO, -EPROTO };
+	for (size_t i = 0; i < sizeof(gens) / sizeof(gens[0]); i++) {
+		natsMsg *m = msg_with("Sfs-Off", "1", "Sfs-Pos", "2", "Sfs-N", "1", "Sfs-Len", "2",
+				      "Sfs-Own", "1", "Sfs-Origin", org, "Sfs-Ts", "5",
+				      "Sfs-Own-Gen", gens[i], NULL);
+		assert_int_equal(nats_chunk_headers(m, 7, &c, &o), want[i]);
+		if (want[i] == 0)
+			assert_int_equal(c.own_gen, 3);
+		natsMsg_Destroy(m);
+	}
+	natsMsg *m = msg_with("Sfs-Off", "1", "Sfs-Pos", "2", "Sfs-N", "1", "Sfs-Len", "2",
+			      "Sfs-Own", "1", "Sfs-Origin", org, "Sfs-Ts", "5", NULL);
+	assert_int_equal(nats_chunk_headers(m, 7, &c, &o), 0);
+	assert_int_equal(c.own_gen, 0);
+	natsMsg_Destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +466,8 @@ int main(void)
 		cmocka_unit_test(test_chunk_max),
 		cmocka_unit_test(test_index_skips),
 		cmocka_unit_test(test_settle_removed),
+		cmocka_unit_test(test_epochs),
+		cmocka_unit_test(test_chunk_own_gen),
 	};
 	if (nats_Open(-1) != NATS_OK)
 		return 1;

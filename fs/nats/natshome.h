@@ -301,6 +301,7 @@ struct nats_topic {
 	char subject[96];	/* sfs.<stream uuid>.<topic uuid> */
 	char psubject[100];	/* that and ".p": its chunks' parts */
 	char key[NATS_KEY_MAX];	/* t.<stream uuid>.E(name) */
+	char *path;		/* "/<cluster>/<stream>/<topic>", for log lines; owned */
 	pthread_mutex_t append_mu;	/* this daemon's writers, one at a time */
 	pthread_mutex_t mu;	/* rev, change_ns */
 	uint64_t rev;		/* bucket revision of its metadata known here */

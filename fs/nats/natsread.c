@@ -73,7 +73,7 @@ ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 			pthread_mutex_unlock(&td->mu);
 			if (hint->epoch != UINT64_MAX)
 				log_warn("/%s: an open file read lines its stream lost since "
-					 "(docs/nats.md, Durability); it reads ESTALE", t->name);
+					 "(docs/nats.md, Durability); it reads ESTALE", nats_topic_of(t)->path);
 			hint->epoch = UINT64_MAX;
 			topic_read_hint_free(hint);
 			return done ? (ssize_t)done : -ESTALE;

@@ -284,7 +284,7 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		return -ENOENT; /* the stream was removed */
 	if (ec == JSStreamMessageExceedsMaximumErr || nats_limit_errno(ec) != -EIO) {
 		/* Too big, or full (a quota: EDQUOT, the store: ENOSPC). */
-		log_warn("/%s: append refused by JetStream: %s (%d)", nt->base.name,
+		log_warn("/%s: append refused by JetStream: %s (%d)", nt->path,
 			 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
 		return nats_limit_errno(ec);
 	}
@@ -334,7 +334,7 @@ static int tail_refused(struct nats_topic *nt, const struct nats_tail *tl, uint6
 	log_error("/%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
 		  "where %" PRIu64 " is already indexed: its store lost the subject's state "
 		  "(make the topic again; docs/nats.md, df); append refused",
-		  nt->base.name, tl->seq, nt->subject, indexed);
+		  nt->path, tl->seq, nt->subject, indexed);
 	return -EIO;
 }
 
@@ -479,7 +479,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		if (mine && st == -ETIMEDOUT) {
 			log_warn("/%s: chunk %" PRIu64 " stored in NATS but not seen here within %lld ms; "
-				 "the append may or may not count", t->name, seq,
+				 "the append may or may not count", nats_topic_of(t)->path, seq,
 				 (long long)nt->nc->timeout_ms);
 			rc = -EIO;
 			break;
@@ -489,12 +489,12 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		tail_now(td, &tl, &oo);
 	}
 	if (rc == -ETIMEDOUT) {
-		log_warn("/%s: append not acknowledged by NATS within %lld ms", t->name,
+		log_warn("/%s: append not acknowledged by NATS within %lld ms", nats_topic_of(t)->path,
 			 (long long)nt->nc->timeout_ms);
 		rc = -EIO;
 	} else if (rc == -EINTR) {
 		log_info("/%s: append interrupted by a signal while waiting on NATS; it may be "
-			 "stored all the same (docs/nats.md)", t->name);
+			 "stored all the same (docs/nats.md)", nats_topic_of(t)->path);
 	}
 	return rc;
 }
@@ -627,6 +627,7 @@ static void nt_destroy(struct topic *t)
 	nats_tdata_put(td);
 	pthread_mutex_destroy(&nt->append_mu);
 	pthread_mutex_destroy(&nt->mu);
+	free(nt->path);
 	free(nt);
 }
 
@@ -660,7 +661,14 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 		free(nt);
 		return -ENAMETOOLONG;
 	}
+	size_t pl = strlen(s->cluster->name) + strlen(s->name) + strlen(name) + 4;
+	if (!(nt->path = malloc(pl))) {
+		free(nt);
+		return -ENOMEM;
+	}
+	snprintf(nt->path, pl, "/%s/%s/%s", s->cluster->name, s->name, name);
 	if (!(nt->td = nats_stream_tdata(st, u))) {
+		free(nt->path);
 		free(nt);
 		return -ENOMEM;
 	}

@@ -142,7 +142,7 @@ used_over() {
 	run dd if="$TMP/lines" of="$C/s1/t" bs=64k oflag=append conv=notrunc status=none
 	[ "$status" -ne 0 ]
 	[[ $output == *"Disk quota exceeded"* ]]
-	grep -q 'append refused by JetStream: .*resource limits exceeded' "$TMP/streamfs.log"
+	grep -q '/tokyo/s1/t: append refused by JetStream: .*resource limits exceeded' "$TMP/streamfs.log"
 	# what was stored is whole writes, the start of the input
 	local size
 	size=$(stat -c %s "$C/s1/t")
@@ -230,7 +230,7 @@ used_over() {
 	run cat "$B/s/t"
 	[ "$status" -ne 0 ]
 	[[ $output == *"Input/output error"* ]]
-	grep -q "chunk .* is in the index but not in NATS any more" "$TMP/streamfs2.log"
+	grep -q "/tokyo/s/t: chunk .* is in the index but not in NATS any more" "$TMP/streamfs2.log"
 	# a topic removed by the other daemon: its reader here finds the end
 	printf 'x\n' >>"$A/s/u"
 	wait_for size_is "$B/s/u" 2

@@ -58,7 +58,11 @@ static int refuse_unseen(const char *name, const struct topic_msg *m, char *err,
  * holds a complete prefix of them, so a jump is a forgery or a bug, and
  * applying it would hide the skipped messages for ever). Duplicates (at or
  * below the mark) are fine: they are dropped. An origin not seen here yet
- * must start at its first message, origin offset 0 (refuse_unseen).
+ * must start at its first message, origin offset 0 (refuse_unseen). A
+ * jump and such a start are -ENODATA: the source sends the topic again
+ * from its start, once per position (replicator.c), which fills a
+ * replica that lost messages it had (a crash of its store); anything
+ * else that cannot be true is -EPROTO.
  * At most TOPIC_BATCH_NEW_ORIGINS origins may be new in one batch.
  */
 int marks_check_batch(const struct topic_origin *v, size_t nv, const char *name,
@@ -158,7 +162,10 @@ int marks_check_batch(const struct topic_origin *v, size_t nv, const char *name,
 			snprintf(err, errlen, "topic %s: messages of origin %s jump from offset %" PRIu64
 				 " to %" PRIu64 " (%" PRIu64 " never arrived): refused",
 				 name, u, *mk, m->origin_offset, m->origin_offset - *mk - 1);
-			rc = -EPROTO;
+			/* Like a start past the first: the replica lacks what
+			 * came before (lost there, or never sent), so the
+			 * source sends the topic again from its start, once. */
+			rc = -ENODATA;
 			goto out;
 		}
 		*mk = m->origin_offset;

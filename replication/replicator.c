@@ -207,8 +207,9 @@ static bool restart_topic(struct stream *s, const struct replica_key *key, struc
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (moved)
-		log_info("/%s/%s: replica /%s/%s lacks the start of topic %s (made again there?): sending it again from its start",
-			 s->cluster->name, s->name, key->cluster, key->stream, src->name);
+		log_info("/%s/%s: replica /%s/%s lacks the start of topic %s, or messages before "
+			 "what was sent (made again there, or lost there?): sending it again from "
+			 "its start", s->cluster->name, s->name, key->cluster, key->stream, src->name);
 	return moved;
 }
 
@@ -393,7 +394,8 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 					if (arc == -ENODATA && pos > 0 && restart_topic(s, key, src, pos)) {
 						/* The replica's topic lacks an origin's
 						 * start (it was removed there and made
-						 * again): the whole topic again, from 0. */
+						 * again) or messages before the batch (lost
+						 * there): the whole topic again, from 0. */
 						err[0] = 0;
 						continue;
 					}

@@ -16,7 +16,8 @@
 # with it is listed no more; readers and writers on two daemons across the
 # loss and the rebuild see no torn, invented or NUL line; a replica that
 # holds lost lines takes those appended since (a new epoch of the
-# topic's own origin, fs/nats/natsepoch.c).
+# topic's own origin, fs/nats/natsepoch.c); a NATS replica that lost
+# lines it had applied gets them again from its source.
 
 SFS_HOME=nats
 load helpers
@@ -210,6 +211,40 @@ reconnected() {
 	# up to date, nothing pending, no error
 	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
 	[ "$(grep -c "epoch 1;" "$TMP/streamfs.log")" = 1 ]
+}
+
+@test "a crash of every NATS server lost messages a NATS replica had applied: its local source, refused for the gap, sends the topic again from its start, and the replica holds every message again" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	sfs_mktemp
+	sfs_nats_start
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount.conf"
+	sfs_start
+	local port=$SFS_NATS_PORT i
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.replicas"
+	for i in 1 2 3; do echo "a$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	store_save
+	# applied by the replica, then lost there
+	for i in 4 5 6; do echo "b$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3\nb4\nb5\nb6')"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	# the source stands past them: its next batch jumps over them there
+	echo c7 >>"$M/sanfrancisco/s/t"
+	wait_for -t 15 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3\nb4\nb5\nb6\nc7')"
+	grep -q "/sanfrancisco/s: replica /tokyo/s lacks the start of topic t, or messages before what was sent" \
+		"$TMP/streamfs.log"
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/sanfrancisco/s/.replicas"
 }
 
 # replica_case: tokyo/s (NATS) replicated to sanfrancisco/s (local); three

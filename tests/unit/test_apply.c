@@ -128,7 +128,7 @@ static void test_owner_mode_and_exactly_once(void **state)
 	/* a batch that cannot be true says so */
 	struct topic_msg j = msg(os, ot, 9, "jump");
 	assert_int_equal(apply_append(&fix.ns, r, "t", 0, 0, 0640, &j, 1, &applied, err,
-				      sizeof(err)), -EPROTO);
+				      sizeof(err)), -ENODATA);
 	assert_non_null(strstr(err, "refused by the replica: topic t: messages of origin"));
 	uuid_t nt;
 	uuid_generate(nt);

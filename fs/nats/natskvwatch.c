@@ -178,7 +178,17 @@ static bool kvw_follows(struct nats_kvwatch *w, const jsMsgMetaData *md)
 	uint64_t d = md->Sequence.Consumer;
 	if (d == w->next_dseq)
 		return true;
-	return d == 1 && !w->drop_seen;
+	if (d != 1 || w->drop_seen) {
+		log_info("bucket %s: its watcher missed messages (%lld dropped by libnats, "
+			 "consumer sequence %llu after %llu); its consumer is made anew after "
+			 "revision %llu", w->nc->bucket, (long long)w->dropped,
+			 (unsigned long long)d, (unsigned long long)w->next_dseq - 1,
+			 (unsigned long long)w->last_seq);
+		return false;
+	}
+	log_info("bucket %s: its watcher's consumer was made anew by libnats (after revision "
+		 "%llu)", w->nc->bucket, (unsigned long long)w->last_seq);
+	return true;
 }
 
 int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t timeout_ms)
@@ -203,6 +213,10 @@ int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t
 			    pending == 0) {
 				/* Everything before the message dropped is
 				 * delivered: from there again. */
+				log_info("bucket %s: its watcher missed messages (%lld dropped by "
+					 "libnats); its consumer is made anew after revision %llu",
+					 w->nc->bucket, (long long)w->dropped,
+					 (unsigned long long)w->last_seq);
 				if (kvw_remake(w) < 0)
 					return -EAGAIN;
 				continue;

@@ -162,6 +162,9 @@ static int kvw_remake(struct nats_kvwatch *w)
 	if (w->sub)
 		nats_consumer_close(w->nc, w->sub);
 	w->sub = NULL;
+	/* Not tried while away: the request would only wait. */
+	if (natsConnection_Status(w->nc->conn) != NATS_CONN_STATUS_CONNECTED)
+		return -EAGAIN;
 	w->remakes++;
 	return kvw_subscribe(w, w->last_seq ? w->last_seq + 1 : 0);
 }

@@ -66,17 +66,19 @@ int nats_kvwatch_open(struct nats_kvwatch **out, struct nats_cluster *nc, const 
  * nats_kvwatch_next - the watcher's next entry, waiting TIMEOUT_MS (>= 1)
  * at most for one; more when it must first make its consumer anew (a
  * message dropped or a gap: from the revision after the last it
- * delivered), each of those requests within its wait_ms. 0 with *OUT an
- * entry (the caller's: nats_kventry_free), or 0 with *OUT NULL once: the
+ * delivered): the old one's removal (2 x NATS_CONSUMER_RM_WAIT_MS at
+ * most) and two requests of its wait_ms at most. 0 with *OUT an entry
+ * (the caller's: nats_kventry_free), or 0 with *OUT NULL once: the
  * marker, every entry the bucket held when the watcher was made has been
  * delivered (at once when it held none; else after the entry whose
  * JetStream metadata says none is pending after it, or after one more
  * entry than the first said were pending after it, as libnats'
- * kvWatcher_Next computes it). Negative
- * errno: -ETIMEDOUT nothing within TIMEOUT_MS; -EAGAIN its consumer must
- * be made anew and NATS did not answer (the next call tries again, from
- * the same place); -EIO another NATS error (the next call makes the
- * consumer anew); -EINVAL a bad TIMEOUT_MS (logged). One thread at a time.
+ * kvWatcher_Next computes it). Negative errno: -ETIMEDOUT nothing within
+ * TIMEOUT_MS; -EAGAIN its consumer must be made anew and NATS is away or
+ * did not answer, or memory ran out (the next call tries again, from the
+ * same place); -EIO another NATS error (the next call makes the consumer
+ * anew, from the same place); -EINVAL a bad TIMEOUT_MS (logged). One
+ * thread at a time.
  */
 int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t timeout_ms);
 

@@ -6,7 +6,8 @@
  * revision order, then the marker, then changes (put, delete, purge); the
  * marker at once on keys that hold nothing; a wait that ends in
  * -ETIMEDOUT within its bound; messages libnats drops past small pending
- * limits delivered anyway, in order, once each (the consumer made anew);
+ * limits delivered anyway, in order, once each (the consumer made anew),
+ * after the marker and before it;
  * a close while the server is gone returning within its bound.
  */
 #include <stdarg.h>
@@ -37,6 +38,7 @@ static char dir[256];
 static pid_t server = -1;
 static struct nats_cluster nc;
 static kvStore *kv;
+static char url[64];
 
 static uint64_t ms_since(uint64_t t0)
 {
@@ -84,7 +86,6 @@ static int setup(void **state)
 	}
 	if (server < 0)
 		return -1;
-	char url[64];
 	snprintf(url, sizeof(url), "nats://127.0.0.1:%d", port);
 	natsOptions *o = NULL;
 	natsOptions_Create(&o);
@@ -205,16 +206,40 @@ static void test_initial_then_changes(void **state)
 	nats_kvwatch_close(w);
 }
 
-/* Keys that hold nothing: the marker at once; then a wait of 300 ms
- * ends in -ETIMEDOUT after 300 ms and well within 2 s; a put after the
- * marker comes as a change. Bad input is refused. */
+/* An empty bucket ("E"), then keys of "W" that hold nothing: the marker
+ * at once; a wait of 300 ms ends in -ETIMEDOUT after 300 ms and well
+ * within 2 s; a put after the marker comes as a change. Bad input is
+ * refused. */
 static void test_empty_and_timeout(void **state)
 {
 	(void)state;
+	static struct nats_cluster ec; /* bucket "E" on the same connection */
+	kvStore *ekv = NULL;
+	kvConfig kc;
+	kvConfig_Init(&kc);
+	kc.Bucket = "E";
+	kc.History = 1;
+	assert_int_equal(js_CreateKeyValue(&ekv, nc.js, &kc), NATS_OK);
+	memset(&ec, 0, sizeof(ec));
+	ec.conn = nc.conn;
+	ec.js = nc.js;
+	snprintf(ec.bucket, sizeof(ec.bucket), "E");
 	struct nats_kvwatch *w = NULL;
-	assert_int_equal(nats_kvwatch_open(&w, &nc, "none.>", NULL), 0);
+	assert_int_equal(nats_kvwatch_open(&w, &ec, ">", NULL), 0);
 	struct nats_kventry *e = (struct nats_kventry *)1;
 	uint64_t t0 = mono_ns();
+	assert_int_equal(nats_kvwatch_next(w, &e, 1), 0);
+	assert_null(e);
+	assert_true(ms_since(t0) < 100);
+	assert_int_equal(kvStore_PutString(NULL, ekv, "k", "first"), NATS_OK);
+	uint64_t rev = 0;
+	expect(w, "k", "first", NATS_KV_PUT, &rev);
+	assert_int_equal(rev, 1);
+	nats_kvwatch_close(w);
+	kvStore_Destroy(ekv);
+	assert_int_equal(nats_kvwatch_open(&w, &nc, "none.>", NULL), 0);
+	e = (struct nats_kventry *)1;
+	t0 = mono_ns();
 	assert_int_equal(nats_kvwatch_next(w, &e, 1), 0);	/* no wait needed */
 	assert_null(e);
 	assert_true(ms_since(t0) < 100);
@@ -225,7 +250,7 @@ static void test_empty_and_timeout(void **state)
 	assert_true(ms < 2000);
 	assert_int_equal(nats_kvwatch_next(w, &e, 0), -EINVAL);
 	assert_int_equal(kvStore_PutString(NULL, kv, "none.x", "late"), NATS_OK);
-	uint64_t rev = 0;
+	rev = 0;
 	expect(w, "none.x", "late", NATS_KV_PUT, &rev);
 	nats_kvwatch_close(w);
 	assert_int_equal(nats_kvwatch_open(&w, &nc, "", NULL), -EINVAL);
@@ -282,6 +307,47 @@ static void test_drops_remade(void **state)
 	nats_kvwatch_close(w);
 }
 
+/* The same while the initial values are delivered: a connection whose
+ * subscriptions hold 4 messages from the start (libnats' default for
+ * them), a watcher on the 41 keys d.*: each burst past 4 is dropped and
+ * asked again from where it was, so every key still comes once, in
+ * order, and the marker right after the 41st. */
+static void test_drops_in_replay(void **state)
+{
+	(void)state;
+	static struct nats_cluster c4;
+	memset(&c4, 0, sizeof(c4));
+	snprintf(c4.bucket, sizeof(c4.bucket), "W");
+	natsOptions *o = NULL;
+	assert_int_equal(natsOptions_Create(&o), NATS_OK);
+	natsOptions_SetURL(o, url);
+	assert_int_equal(natsOptions_SetMaxPendingMsgs(o, 4), NATS_OK);
+	assert_int_equal(natsConnection_Connect(&c4.conn, o), NATS_OK);
+	natsOptions_Destroy(o);
+	assert_int_equal(natsConnection_JetStream(&c4.js, c4.conn, NULL), NATS_OK);
+	struct nats_kvw_opts wo = { .max_msgs = 4 };
+	struct nats_kvwatch *w = NULL;
+	assert_int_equal(nats_kvwatch_open(&w, &c4, "d.>", &wo), 0);
+	uint64_t t0 = mono_ns(); /* the first burst in: 4 kept, 37 dropped */
+	while (nats_kvwatch_dropped(w) < 37 && ms_since(t0) < 5000) {
+		struct timespec pause = { 0, 10 * 1000000 };
+		nanosleep(&pause, NULL);
+	}
+	assert_int_equal(nats_kvwatch_dropped(w), 37);
+	char key[16], val[16];
+	uint64_t rev = 0;
+	for (int i = 0; i <= 40; i++) {
+		snprintf(key, sizeof(key), "d.%02d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		expect(w, key, val, NATS_KV_PUT, &rev);
+	}
+	expect_marker(w);
+	assert_true(nats_kvwatch_remakes(w) >= 1);
+	nats_kvwatch_close(w);
+	jsCtx_Destroy(c4.js);
+	natsConnection_Destroy(c4.conn);
+}
+
 /* The server gone (killed): a wait ends in -ETIMEDOUT within its bound,
  * and the close returns at once (not connected: nothing asked), well
  * within two removals' bound (2 x NATS_CONSUMER_RM_WAIT_MS). Last: the
@@ -315,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_initial_then_changes),
 		cmocka_unit_test(test_empty_and_timeout),
 		cmocka_unit_test(test_drops_remade),
+		cmocka_unit_test(test_drops_in_replay),
 		cmocka_unit_test(test_close_server_gone),
 	};
 	if (nats_Open(-1) != NATS_OK)

@@ -8,6 +8,7 @@
  *
  *   natscluster.c  the home, the connection, the bucket, the cluster ops
  *   natswatch.c    loading the namespace and following others' changes
+ *   natskvwatch.c  the bucket's watcher (its declarations in natskvwatch.h)
  *   natsstream.c   the stream ops, each stream's data stream and consumer
  *   natstopic.c    the topic ops: appends, reads, the chunk index
  *   natsrepl.c     replicated appends under the per-origin marks
@@ -103,6 +104,8 @@ extern const struct cluster_home nats_home;
 #define NATS_SEEN_MAX 4
 
 struct nats_status_entry;
+struct nats_kvwatch;
+struct nats_kventry;
 
 /* One cluster kept in NATS: its connection and bucket. */
 struct nats_cluster {
@@ -127,7 +130,7 @@ struct nats_cluster {
 	pthread_mutex_t grave_mu;
 	struct nats_stream **grave;
 	size_t ngrave, gcap;
-	kvWatcher *watcher;	/* following the bucket (natswatch.c) */
+	struct nats_kvwatch *watcher;	/* following the bucket (natswatch.c) */
 	/* The highest bucket revision any of its watchers delivered: a
 	 * replay's notice (key g.) at or below it was met already. */
 	uint64_t watch_rev;
@@ -425,9 +428,17 @@ void nats_stream_free_graves(struct nats_cluster *nc);
 int nats_stream_follow(struct stream *s, bool create);
 
 /*
- * nats_follow_close - close FOL's subscription; its close is reported to
- * its on_complete later (fol->completed), its callbacks end by then.
- * fol->sub is NULL after it. Never through natsSubscription_Unsubscribe
+ * nats_follow_close - close FOL's subscription (nats_consumer_close); its
+ * close is reported to its on_complete later (fol->completed), its
+ * callbacks end by then. fol->sub is NULL after it.
+ */
+void nats_follow_close(struct nats_follow *fol);
+
+/*
+ * nats_consumer_close - close SUB, a JetStream subscription of NC (a data
+ * stream's consumer, the bucket's watcher, natskvwatch.c), and remove its
+ * consumer; SUB is freed (libnats keeps its own reference until the close
+ * is delivered). Never through natsSubscription_Unsubscribe
  * or _Drain: for an ordered consumer those delete the consumer by a name
  * libnats 3.4 reads without its lock while its own thread, making the
  * consumer anew after missed heartbeats, frees it (a use after free seen
@@ -438,9 +449,10 @@ int nats_stream_follow(struct stream *s, bool create);
  * against an account's max_consumers until the servers remove it, 5 s
  * later (docs/nats.md, "Each stream's chunk index"). An unanswered
  * request skips the removals of the next NATS_STOP_WAIT_MS, so a stop
- * with NATS away does not wait once per stream.
+ * with NATS away does not wait once per stream. Bounded: two requests
+ * of NATS_CONSUMER_RM_WAIT_MS at most.
  */
-void nats_follow_close(struct nats_follow *fol);
+void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub);
 
 /* nats_stream_wait_caught_up - wait until S's consumer delivered what the
  * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or
@@ -736,7 +748,7 @@ void nats_status_forget(struct nats_stream *st);
  * or of key g.<stream uuid>, another daemon's notice, applied only by the
  * holder. LOCKED: the caller holds the namespace lock (start-up).
  */
-void nats_status_event(struct nats_cluster *nc, kvEntry *e, bool locked);
+void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool locked);
 
 /* ---- natswatch.c -------------------------------------------------------- */
 

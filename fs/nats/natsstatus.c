@@ -28,6 +28,7 @@
  * own picture, last one wins, as for the positions.
  */
 #include "natshome.h"
+#include "natskvwatch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -279,12 +280,12 @@ void nats_status_free(struct nats_cluster *nc)
 	nc->status_init = false;
 }
 
-void nats_status_event(struct nats_cluster *nc, kvEntry *e, bool locked)
+void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool locked)
 {
-	const char *key = kvEntry_Key(e);
+	const char *key = e->key;
 	uuid_t u;
 	char us[37];
-	if (kvEntry_Operation(e) != kvOp_Put || strlen(key) != 2 + 36)
+	if (e->op != NATS_KV_PUT || strlen(key) != 2 + 36)
 		return;
 	memcpy(us, key + 2, 37);
 	if (uuid_parse(us, u) < 0)
@@ -293,7 +294,7 @@ void nats_status_event(struct nats_cluster *nc, kvEntry *e, bool locked)
 	 * a notice (g.) is for it alone. */
 	if ((key[0] == 'g') != (nats_lease_epoch(nc) != 0))
 		return;
-	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	json_t *j = json_loadb(e->val, (size_t)e->len, 0, NULL);
 	const char *holder = json_string_value(json_object_get(j, "holder"));
 	if (!j || !holder || !strcmp(holder, nc->instance)) {
 		json_decref(j); /* this daemon's own, from when it held the lease */

@@ -7,6 +7,7 @@
  * fs/stream.h over them.
  */
 #include "natshome.h"
+#include "natskvwatch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -203,30 +204,8 @@ void nats_follow_close(struct nats_follow *fol)
 {
 	if (!fol->sub)
 		return;
-	struct nats_cluster *nc = fol->st->nc;
-	jsConsumerInfo *ci = NULL;
-	jsOptions jo;
-	jsErrCode ec = 0;
-	if (mono_ns() >= atomic_load(&nc->consumer_rm_after) &&
-	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
-		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
-		if (natsSubscription_GetConsumerInfo(&ci, fol->sub, &jo, &ec) == NATS_TIMEOUT)
-			atomic_store(&nc->consumer_rm_after,
-				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
-	}
-	/* natsSubscription_Destroy clears the "delete the consumer" flag
-	 * before its unsubscribe, and drops our reference: libnats keeps its
-	 * own until the close is delivered. */
-	natsSubscription_Destroy(fol->sub);
+	nats_consumer_close(fol->st->nc, fol->sub);
 	fol->sub = NULL;
-	if (ci && ci->Stream && ci->Name) {
-		ec = 0;
-		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
-		if (js_DeleteConsumer(nc->js, ci->Stream, ci->Name, &jo, &ec) == NATS_TIMEOUT)
-			atomic_store(&nc->consumer_rm_after,
-				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
-	}
-	jsConsumerInfo_Destroy(ci);
 }
 
 static void on_complete(void *arg)
@@ -508,18 +487,30 @@ static bool ns_holds_unserved(struct stream *s)
 	char filter[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(filter, sizeof(filter), "t.%s.>", u);
-	kvWatchOptions wo;
-	kvWatchOptions_Init(&wo);
-	wo.IgnoreDeletes = true;
-	wo.MetaOnly = true;
-	kvWatcher *w = NULL;
-	if (kvStore_Watch(&w, st->nc->kv, filter, &wo) != NATS_OK)
+	struct nats_kvw_opts wo = { .headers_only = true, .wait_ms = st->nc->timeout_ms };
+	struct nats_kvwatch *w = NULL;
+	if (nats_kvwatch_open(&w, st->nc, filter, &wo) < 0)
 		return true;
-	kvEntry *e = NULL;
-	natsStatus ns = kvWatcher_Next(&e, w, st->nc->timeout_ms);
-	bool found = ns != NATS_OK || e != NULL; /* NULL: the initial values are done */
-	kvEntry_Destroy(e);
-	kvWatcher_Destroy(w);
+	/* Until the marker (every current value read) or a put: deletes of
+	 * topics removed are not topics. */
+	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
+	bool found = false;
+	for (;;) {
+		struct nats_kventry *e = NULL;
+		uint64_t now = mono_ns();
+		if (now >= deadline ||
+		    nats_kvwatch_next(w, &e, (int64_t)((deadline - now) / 1000000) + 1) < 0) {
+			found = true; /* cannot tell */
+			break;
+		}
+		if (!e)
+			break;
+		found = e->op == NATS_KV_PUT;
+		nats_kventry_free(e);
+		if (found)
+			break;
+	}
+	nats_kvwatch_close(w);
 	return found;
 }
 

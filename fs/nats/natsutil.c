@@ -1,8 +1,10 @@
 /*
  * natsutil.c - the small pieces every file of the NATS home shares
  * (natshome.h): names as NATS keys, NATS's errors as errnos, deadlines cut
- * into slices, and the compare-and-set writes of the cluster's bucket
- * (create, update and delete only over the revision known). docs/nats.md.
+ * into slices, a JetStream consumer closed and removed without libnats'
+ * unsubscribe (nats_consumer_close), and the compare-and-set writes of
+ * the cluster's bucket (create, update and delete only over the revision
+ * known). docs/nats.md.
  */
 #include "natshome.h"
 
@@ -91,6 +93,32 @@ void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
 	uint64_t now = mono_ns();
 	int64_t ms = deadline_ns > now ? (int64_t)((deadline_ns - now) / 1000000) : 0;
 	jo->Wait = ms > 0 ? ms : 1;
+}
+
+void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub)
+{
+	jsConsumerInfo *ci = NULL;
+	jsOptions jo;
+	jsErrCode ec = 0;
+	if (mono_ns() >= atomic_load(&nc->consumer_rm_after) &&
+	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
+		if (natsSubscription_GetConsumerInfo(&ci, sub, &jo, &ec) == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
+	/* natsSubscription_Destroy clears the "delete the consumer" flag
+	 * before its unsubscribe, and drops our reference: libnats keeps its
+	 * own until the close is delivered. */
+	natsSubscription_Destroy(sub);
+	if (ci && ci->Stream && ci->Name) {
+		ec = 0;
+		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
+		if (js_DeleteConsumer(nc->js, ci->Stream, ci->Name, &jo, &ec) == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
+	jsConsumerInfo_Destroy(ci);
 }
 
 int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)

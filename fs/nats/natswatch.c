@@ -9,6 +9,7 @@
  * or changed at; an older event is one this daemon has already gone past.
  */
 #include "natshome.h"
+#include "natskvwatch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,9 +75,9 @@ int nats_stream_load(struct cluster *cl, const char *key, const void *val, int l
 }
 
 /* Owner and mode of the cluster from the value of key "c". */
-static void load_cluster_meta(struct cluster *cl, kvEntry *e)
+static void load_cluster_meta(struct cluster *cl, struct nats_kventry *e)
 {
-	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	json_t *j = json_loadb(e->val, (size_t)e->len, 0, NULL);
 	if (!j)
 		return;
 	cl->uid = (uid_t)meta_int(j, "uid", cl->uid);
@@ -86,11 +87,11 @@ static void load_cluster_meta(struct cluster *cl, kvEntry *e)
 }
 
 /* Topic from entry E (key KEY) into its stream S (s->lock held). */
-static int add_topic_locked(struct stream *s, const char *name, kvEntry *e)
+static int add_topic_locked(struct stream *s, const char *name, struct nats_kventry *e)
 {
-	json_t *meta = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	json_t *meta = json_loadb(e->val, (size_t)e->len, 0, NULL);
 	struct topic *t;
-	int rc = meta ? nats_topic_make(s, name, meta, kvEntry_Revision(e), &t) : -EPROTO;
+	int rc = meta ? nats_topic_make(s, name, meta, e->rev, &t) : -EPROTO;
 	json_decref(meta);
 	if (rc == 0 && (rc = stream_adopt_topic(s, t)) < 0)
 		topic_put(t);
@@ -103,7 +104,7 @@ static int add_topic_locked(struct stream *s, const char *name, kvEntry *e)
 int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 {
 	struct cluster *cl = nc->cl;
-	kvEntry **topics = NULL;
+	struct nats_kventry **topics = NULL;
 	size_t ntopics = 0, cap = 0;
 	int rc = 0;
 	/* The watcher's requests (its consumer made, removed at the stop)
@@ -114,41 +115,40 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 	natsStatus s = natsConnection_JetStream(&nc->wjs, nc->conn, &jo);
 	if (s == NATS_OK)
 		s = js_KeyValue(&nc->wkv, nc->wjs, nc->bucket);
-	if (s == NATS_OK)
-		s = kvStore_WatchAll(&nc->watcher, nc->wkv, NULL);
+	struct nats_kvw_opts wo = { .wait_ms = jo.Wait };
+	int wr = s == NATS_OK ? nats_kvwatch_open(&nc->watcher, nc, ">", &wo) : -EIO;
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
-	while (s == NATS_OK) {
-		kvEntry *e = NULL;
+	while (wr == 0) {
+		struct nats_kventry *e = NULL;
 		uint64_t now = mono_ns();
-		s = kvWatcher_Next(&e, nc->watcher,
-				   now < deadline ? (int64_t)((deadline - now) / 1000000) + 1 : 1);
-		if (s != NATS_OK || !e)
+		wr = nats_kvwatch_next(nc->watcher, &e,
+				       now < deadline ? (int64_t)((deadline - now) / 1000000) + 1 : 1);
+		if (wr < 0 || !e)
 			break; /* NULL: every value there was is read */
-		if (kvEntry_Revision(e) > nc->watch_rev)
-			nc->watch_rev = kvEntry_Revision(e);
-		const char *key = kvEntry_Key(e);
-		if (kvEntry_Operation(e) != kvOp_Put) {
-			kvEntry_Destroy(e);
+		if (e->rev > nc->watch_rev)
+			nc->watch_rev = e->rev;
+		const char *key = e->key;
+		if (e->op != NATS_KV_PUT) {
+			nats_kventry_free(e);
 		} else if (!strcmp(key, "c")) {
 			load_cluster_meta(cl, e);
-			kvEntry_Destroy(e);
+			nats_kventry_free(e);
 		} else if (!strncmp(key, "s.", 2)) {
 			struct stream *st;
-			int r = nats_stream_load(cl, key, kvEntry_Value(e), kvEntry_ValueLen(e),
-						 kvEntry_Revision(e), &st);
+			int r = nats_stream_load(cl, key, e->val, e->len, e->rev, &st);
 			if (r < 0)
 				log_error("cluster %s: stream of key %s cannot be loaded (%s); it is "
 					  "not served", cl->name, key, strerror(-r));
 			else if (cluster_add_stream(cl, st) < 0)
 				stream_put(st), rc = -ENOMEM;
-			kvEntry_Destroy(e);
+			nats_kventry_free(e);
 		} else if ((!strncmp(key, "t.", 2) || !strncmp(key, "r.", 2)) && ntopics < cap) {
 			topics[ntopics++] = e;
 		} else if (!strncmp(key, "t.", 2) || !strncmp(key, "r.", 2)) {
 			size_t nc2 = cap ? cap * 2 : 64;
-			kvEntry **v = realloc(topics, nc2 * sizeof(*v));
+			struct nats_kventry **v = realloc(topics, nc2 * sizeof(*v));
 			if (!v) {
-				kvEntry_Destroy(e);
+				nats_kventry_free(e);
 				rc = -ENOMEM;
 				break;
 			}
@@ -156,10 +156,10 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 			cap = nc2;
 			topics[ntopics++] = e;
 		} else {
-			kvEntry_Destroy(e);
+			nats_kventry_free(e);
 		}
 	}
-	if (s != NATS_OK && !rc) {
+	if (wr < 0 && !rc) {
 		/* libnats' own text says why ("maximum consumers limit
 		 * reached"); its status alone only "Error". */
 		const char *why = nats_GetLastError(NULL), *cut;
@@ -167,7 +167,7 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 			why = cut + 3; /* its "(file.c:line): " */
 		snprintf(err, errlen, "%s:%d: [cluster %s]: nats: cannot read bucket %s: %s",
 			 cl->ns->cfg->path, nc->cc->nats_lines[0], cl->name, nc->bucket,
-			 why && *why ? why : natsStatus_GetText(s));
+			 why && *why ? why : strerror(-wr));
 		rc = -EIO;
 	}
 	/* Topics once every stream is there (a stream's key may be newer),
@@ -175,16 +175,16 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 	for (size_t i = 0; i < ntopics; i++) {
 		uuid_t u;
 		char name[256];
-		if (rc == 0 && !strncmp(kvEntry_Key(topics[i]), "r.", 2))
+		if (rc == 0 && !strncmp(topics[i]->key, "r.", 2))
 			nats_status_event(nc, topics[i], true);
-		else if (rc == 0 && topic_key_split(kvEntry_Key(topics[i]), u, name) == 0) {
+		else if (rc == 0 && topic_key_split(topics[i]->key, u, name) == 0) {
 			struct stream *st = nats_stream_by_uuid(cl, u, true);
 			if (st) {
 				add_topic_locked(st, name, topics[i]);
 				stream_put(st);
 			}
 		}
-		kvEntry_Destroy(topics[i]);
+		nats_kventry_free(topics[i]);
 	}
 	free(topics);
 	if (rc == -ENOMEM)
@@ -367,53 +367,48 @@ static int load_topics(struct nats_cluster *nc, struct stream *s)
 	char filter[64], u[37], name[256];
 	uuid_unparse(s->uuid, u);
 	snprintf(filter, sizeof(filter), "t.%s.>", u);
-	kvWatchOptions wo;
-	kvWatchOptions_Init(&wo);
-	wo.IgnoreDeletes = true;
-	kvWatcher *w = NULL;
-	if (kvStore_Watch(&w, nc->wkv, filter, &wo) != NATS_OK)
+	struct nats_kvwatch *w = NULL;
+	if (nats_kvwatch_open(&w, nc, filter, NULL) < 0)
 		return -EAGAIN;
 	int rc = 0;
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	for (;;) {
-		kvEntry *e = NULL;
+		struct nats_kventry *e = NULL;
 		uint64_t now = mono_ns();
-		natsStatus ns = kvWatcher_Next(&e, w, now < deadline ?
-					       (int64_t)((deadline - now) / 1000000) + 1 : 1);
-		if (ns != NATS_OK) {
+		if (nats_kvwatch_next(w, &e, now < deadline ?
+				      (int64_t)((deadline - now) / 1000000) + 1 : 1) < 0) {
 			rc = -EAGAIN;
 			break;
 		}
 		if (!e)
 			break; /* every current value read */
 		uuid_t su;
-		if (kvEntry_Operation(e) == kvOp_Put &&
-		    topic_key_split(kvEntry_Key(e), su, name) == 0) {
+		if (e->op == NATS_KV_PUT && topic_key_split(e->key, su, name) == 0) {
 			pthread_mutex_lock(&s->lock);
 			if (!s->deleted && !topic_locked(s, name) &&
 			    add_topic_locked(s, name, e) == -ENOMEM)
 				rc = -EAGAIN;
 			pthread_mutex_unlock(&s->lock);
 		}
-		kvEntry_Destroy(e);
+		nats_kventry_free(e);
 	}
-	kvWatcher_Destroy(w);
+	nats_kvwatch_close(w);
 	return rc;
 }
 
 /* Stream key event E. 0, or -EAGAIN: not applied for want of an answer
  * from NATS (a replay applies it). */
-static int stream_event(struct nats_cluster *nc, kvEntry *e)
+static int stream_event(struct nats_cluster *nc, struct nats_kventry *e)
 {
 	struct cluster *cl = nc->cl;
-	const char *key = kvEntry_Key(e);
-	uint64_t rev = kvEntry_Revision(e);
+	const char *key = e->key;
+	uint64_t rev = e->rev;
 	char name[256];
 	int rc = 0;
 	if (nats_decode(key + 2, name, sizeof(name)) < 0)
 		return 0;
-	json_t *meta = kvEntry_Operation(e) == kvOp_Put ?
-		       json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL) : NULL;
+	json_t *meta = e->op == NATS_KV_PUT ?
+		       json_loadb(e->val, (size_t)e->len, 0, NULL) : NULL;
 	uuid_t u;
 	const char *us = json_string_value(json_object_get(meta, "uuid"));
 	bool put = us && uuid_parse(us, u) == 0;
@@ -470,19 +465,19 @@ out:
  * is a put (a replay keeps it for its end, where the stream's key has
  * been read); -EAGAIN: not applied for want of an answer from NATS or
  * of memory (a replay applies it). */
-static int topic_event(struct nats_cluster *nc, kvEntry *e)
+static int topic_event(struct nats_cluster *nc, struct nats_kventry *e)
 {
 	uuid_t su, tu;
 	char name[256];
 	int rc = 0;
-	if (topic_key_split(kvEntry_Key(e), su, name) < 0)
+	if (topic_key_split(e->key, su, name) < 0)
 		return 0;
 	struct stream *s = nats_stream_by_uuid(nc->cl, su, false);
 	if (!s) /* its stream is gone, or not known yet */
-		return kvEntry_Operation(e) == kvOp_Put ? 1 : 0;
-	uint64_t rev = kvEntry_Revision(e);
-	json_t *meta = kvEntry_Operation(e) == kvOp_Put ?
-		       json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL) : NULL;
+		return e->op == NATS_KV_PUT ? 1 : 0;
+	uint64_t rev = e->rev;
+	json_t *meta = e->op == NATS_KV_PUT ?
+		       json_loadb(e->val, (size_t)e->len, 0, NULL) : NULL;
 	const char *us = json_string_value(json_object_get(meta, "uuid"));
 	bool put = us && uuid_parse(us, tu) == 0;
 	pthread_mutex_lock(&s->lock);
@@ -511,7 +506,7 @@ static int topic_event(struct nats_cluster *nc, kvEntry *e)
 		if (topic_locked(s, name))
 			goto out;
 	}
-	int cur = put && !s->deleted ? still_current(nc, kvEntry_Key(e), rev) : 0;
+	int cur = put && !s->deleted ? still_current(nc, e->key, rev) : 0;
 	if (cur < 0)
 		rc = -EAGAIN;
 	if (cur > 0) {
@@ -537,7 +532,7 @@ struct follow {
 	uint64_t remake_ns;	/* make the watcher anew then; 0: no need */
 	uint64_t backoff_ms;	/* between tries to make it */
 	/* Replayed topic puts whose stream came later in the replay. */
-	kvEntry **held;
+	struct nats_kventry **held;
 	size_t nheld, cap;
 };
 
@@ -545,19 +540,13 @@ struct follow {
  * one delivers every current value again (F->replay) then the changes. */
 static void watch_remake(struct nats_cluster *nc, struct follow *f)
 {
-	if (nc->watcher) {
-		/* kvWatcher_Stop asks the servers: only when they can answer */
-		if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
-			kvWatcher_Stop(nc->watcher);
-		kvWatcher_Destroy(nc->watcher);
-		nc->watcher = NULL;
-	}
+	nats_kvwatch_close(nc->watcher); /* its consumer removed, bounded */
+	nc->watcher = NULL;
 	for (size_t i = 0; i < f->nheld; i++) /* a replay cut short */
-		kvEntry_Destroy(f->held[i]);
+		nats_kventry_free(f->held[i]);
 	f->nheld = 0;
 	uint64_t now = mono_ns();
-	natsStatus s = kvStore_WatchAll(&nc->watcher, nc->wkv, NULL);
-	if (s != NATS_OK) {
+	if (nats_kvwatch_open(&nc->watcher, nc, ">", NULL) < 0) {
 		nc->watcher = NULL;
 		f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : NATS_WATCH_RETRY_MS;
 		if (f->backoff_ms > NATS_WATCH_RETRY_MAX_MS)
@@ -580,12 +569,12 @@ static void remake_soon(struct follow *f)
 
 /* Apply entry E; false: F holds it now (a replayed topic of a stream
  * that comes later in the replay). */
-static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
+static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry *e)
 {
-	const char *key = kvEntry_Key(e);
+	const char *key = e->key;
 	int rc = 0;
 	uint64_t t0 = mono_ns();
-	if (!strcmp(key, "c") && kvEntry_Operation(e) == kvOp_Put) {
+	if (!strcmp(key, "c") && e->op == NATS_KV_PUT) {
 		pthread_rwlock_wrlock(&nc->cl->ns->lock);
 		load_cluster_meta(nc->cl, e);
 		pthread_rwlock_unlock(&nc->cl->ns->lock);
@@ -596,7 +585,7 @@ static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
 		if (rc == 1 && f->replay) {
 			if (f->nheld == f->cap) {
 				size_t cap = f->cap ? f->cap * 2 : 16;
-				kvEntry **v = realloc(f->held, cap * sizeof(*v));
+				struct nats_kventry **v = realloc(f->held, cap * sizeof(*v));
 				if (!v) {
 					remake_soon(f);
 					return true;
@@ -608,13 +597,13 @@ static bool apply(struct nats_cluster *nc, struct follow *f, kvEntry *e)
 			return false;
 		}
 	} else if (!strncmp(key, "r.", 2) ||
-		   (!strncmp(key, "g.", 2) && kvEntry_Revision(e) > nc->watch_rev)) {
+		   (!strncmp(key, "g.", 2) && e->rev > nc->watch_rev)) {
 		/* A notice is an event, not a state: one a replay delivers
 		 * again (at a revision met already) is not acted on twice. */
 		nats_status_event(nc, e, false);
 	}
-	if (kvEntry_Revision(e) > nc->watch_rev)
-		nc->watch_rev = kvEntry_Revision(e);
+	if (e->rev > nc->watch_rev)
+		nc->watch_rev = e->rev;
 	if (rc < 0) {
 		log_warn("cluster %s: a change of key %s could not be applied (NATS did not "
 			 "answer); the bucket is read again", nc->cl->name, key);
@@ -636,17 +625,18 @@ static void replay_end(struct nats_cluster *nc, struct follow *f)
 	for (size_t i = 0; i < f->nheld; i++) {
 		if (topic_event(nc, f->held[i]) < 0)
 			remake_soon(f);
-		kvEntry_Destroy(f->held[i]);
+		nats_kventry_free(f->held[i]);
 	}
 	f->nheld = 0;
 }
 
 /*
- * The thread following the bucket. libnats' watcher is an ordered
- * consumer whose heartbeat cannot be set: one whose server is lost may be
- * made anew only tens of seconds later. The lease key is written every
- * NATS_LEASE_RENEW_MS by its holder, so a watcher that delivers nothing
- * for NATS_WATCH_SILENT_MS while connected is lost: it is made anew, as
+ * The thread following the bucket (natskvwatch.c: its consumer is made
+ * anew by libnats after missed heartbeats, by itself after a message
+ * dropped, each time from where it was). Should that fail for long: the
+ * lease key is written every NATS_LEASE_RENEW_MS by its holder, so a
+ * watcher that delivers nothing for NATS_WATCH_SILENT_MS while connected
+ * is lost: it is made anew, as
  * after an event this daemon could not apply (NATS did not answer). A new
  * watcher delivers every current value again; what this daemon knows at
  * the same revision is skipped (docs/nats.md, "What each daemon caches").
@@ -680,13 +670,11 @@ static void *watch_main(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		kvEntry *e = NULL;
-		natsStatus s = kvWatcher_Next(&e, nc->watcher, 200);
-		if (s == NATS_TIMEOUT)
+		struct nats_kventry *e = NULL;
+		int r = nats_kvwatch_next(nc->watcher, &e, 200);
+		if (r == -ETIMEDOUT)
 			continue;
-		if (s != NATS_OK) { /* stopped under it: made anew */
-			if (!f.remake_ns)
-				remake_soon(&f);
+		if (r < 0) { /* it goes on from there at the next call */
 			struct timespec pause = { 0, 200 * 1000000 };
 			nanosleep(&pause, NULL);
 			continue;
@@ -698,10 +686,10 @@ static void *watch_main(void *arg)
 			continue;
 		}
 		if (apply(nc, &f, e))
-			kvEntry_Destroy(e);
+			nats_kventry_free(e);
 	}
 	for (size_t i = 0; i < f.nheld; i++)
-		kvEntry_Destroy(f.held[i]);
+		nats_kventry_free(f.held[i]);
 	free(f.held);
 	return NULL;
 }
@@ -726,9 +714,6 @@ void nats_watch_stop(struct nats_cluster *nc)
 	nc->thread_started = false;
 	if (!nc->watcher)
 		return;
-	/* kvWatcher_Stop asks the servers: only when they can answer. */
-	if (natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
-		kvWatcher_Stop(nc->watcher);
-	kvWatcher_Destroy(nc->watcher);
+	nats_kvwatch_close(nc->watcher); /* its consumer removed, bounded */
 	nc->watcher = NULL;
 }

@@ -408,6 +408,9 @@ sync_pair() {
 }
 
 @test "a notice of a write that timed out on the daemon without the lease is acted on once: the holder's bucket watcher made anew (a replay of the bucket) does not degrade the replica again" {
+	# at most 3 consumers a stream (an account's max_consumers, applied per
+	# stream by nats-server 2.9): room for the placeholders below
+	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_consumers: 3 }, users [{user: u, password: p}] } }\nno_auth_user: u'
 	sync_pair synchronous=true
 	# the replica refuses: a write on the second daemon times out, the
 	# holder is told (key g.) and degrades the replica
@@ -418,16 +421,35 @@ sync_pair() {
 	echo /mapr/tokyo/s >>"$M/paris/s/.upstreams"
 	wait_for -t 5 grep -q 'synchronous replica /paris/s has caught up' "$TMP/streamfs.log"
 	wait_for -t 5 same_status '^state=REPLICATING pending=0 uptodate=true bytes=0$' || { show_both; false; }
-	# every watcher of the bucket silenced: each is made anew and replays
-	# the bucket, the old notice included
-	local q="$STREAMFS_SRC/tests/e2e/natsq.py" at="127.0.0.1:$SFS_NATS_PORT" c names
+	# every watcher of the bucket silenced: their consumers removed, and
+	# the stream's 3 consumers taken by placeholders at once (one process),
+	# before libnats makes them anew (two missed heartbeats, 2 s); so the
+	# daemons make their watchers anew themselves after 6 s of silence
+	local q="$STREAMFS_SRC/tests/e2e/natsq.py" at="127.0.0.1:$SFS_NATS_PORT" i names
 	names=$(python3 "$q" "$at" '$JS.API.CONSUMER.NAMES.KV_SFS_tokyo' | jq -r '.consumers[]')
 	[ -n "$names" ]
-	for c in $names; do
-		python3 "$q" "$at" "\$JS.API.CONSUMER.DELETE.KV_SFS_tokyo.$c" | grep -q '"success":true'
-	done
+	python3 - "$STREAMFS_SRC/tests/e2e" "$at" $names <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from natsq import request
+at = sys.argv[2]
+for c in sys.argv[3:]:
+    r = json.loads(request(at, "$JS.API.CONSUMER.DELETE.KV_SFS_tokyo." + c, "", 2))
+    assert r.get("success"), r
+for i in (1, 2, 3):
+    cfg = {"stream_name": "KV_SFS_tokyo",
+           "config": {"durable_name": "hold%d" % i, "ack_policy": "explicit"}}
+    r = json.loads(request(at, "$JS.API.CONSUMER.DURABLE.CREATE.KV_SFS_tokyo.hold%d" % i,
+                           json.dumps(cfg), 2))
+    assert "error" not in r, r
+EOF
 	wait_for -t 20 grep -q "cluster tokyo: the bucket's watcher delivered nothing for 6 s; it is made anew" \
 		"$TMP/streamfs.log"
+	# the placeholders gone: the watchers are made anew, replaying the
+	# bucket, the old notice included
+	for i in 1 2 3; do
+		python3 "$q" "$at" "\$JS.API.CONSUMER.DELETE.KV_SFS_tokyo.hold$i" | grep -q '"success":true'
+	done
 	# a change made after the replay's values: once the holder shows it,
 	# it has applied the whole replay
 	mkdir "$M2/tokyo/after"

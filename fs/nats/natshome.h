@@ -134,6 +134,13 @@ struct nats_cluster {
 	/* The highest bucket revision any of its watchers delivered: a
 	 * replay's notice (key g.) at or below it was met already. */
 	uint64_t watch_rev;
+	/* JetStream's time (ns) of the entry at watch_rev: is it still
+	 * there? (natsbucket.c, a bucket that went back). The thread's. */
+	int64_t watch_time;
+	/* Times the bucket was found to have gone back and was read again
+	 * whole; a stream or topic seen in that replay, or made since,
+	 * carries the count (seen), one not seen is not in the bucket. */
+	atomic_uint_fast64_t bucket_gen;
 	/* The bucket again, through a context whose requests wait
 	 * NATS_STOP_WAIT_MS at most: the watcher's and the lease's (their
 	 * waits must not hold the stop for nats_timeout_ms). */
@@ -272,6 +279,7 @@ struct nats_stream {
 	pthread_cond_t cv;	/* caught_up or a completion (CLOCK_MONOTONIC) */
 	bool caught_up;		/* the consumer delivered what was there */
 	bool data_lost;		/* its data stream gone: emptied for good */
+	atomic_uint_fast64_t bucket_seen;	/* nats_cluster.bucket_gen when last seen */
 	/* Went back: its topics' own origins owe a new epoch (natsseq.c),
 	 * until written. */
 	atomic_bool epochs_due;
@@ -309,6 +317,7 @@ struct nats_topic {
 	pthread_mutex_t mu;	/* rev, change_ns */
 	uint64_t rev;		/* bucket revision of its metadata known here */
 	uint64_t ctime_ns, change_ns;
+	atomic_uint_fast64_t bucket_seen;	/* nats_cluster.bucket_gen when last seen */
 	atomic_bool deleted;	/* appends fail (-ENOENT) */
 	atomic_bool gone;	/* removed by another daemon: remove nothing */
 };
@@ -784,7 +793,36 @@ int nats_watch_forget_topic(struct stream *s, const char *name);
  */
 int nats_watch_forget_stream(struct nats_cluster *nc, struct stream *s);
 
-/* nats_watch_stop - stop that thread (the cluster's stop). */
+/*
+ * nats_watch_stream_event, nats_watch_topic_event - apply bucket entry E
+ * of a stream key ("s.") or a topic key ("t.") to this daemon's view: a
+ * stream or topic made, changed (owner, mode, control files, epoch) or
+ * removed by another daemon; an entry at or below the revision this
+ * daemon knows of it is one it has gone past, unless FORCE (the replay of
+ * a bucket that went back: what it holds is what is true, whatever its
+ * revisions). Either marks what E names as seen in the bucket's current
+ * replay (nats_cluster.bucket_gen). 0; -EAGAIN: not applied for
+ * want of an answer from NATS or of memory (a replay applies it); the
+ * topic's only: 1, its stream is not known here and E is a put (a replay
+ * keeps it for its end, where the stream's key has been read). The
+ * bucket's thread's (natsbucket.c).
+ */
+int nats_watch_stream_event(struct nats_cluster *nc, struct nats_kventry *e, bool force);
+int nats_watch_topic_event(struct nats_cluster *nc, struct nats_kventry *e, bool force);
+
+/* nats_watch_cluster_meta - owner, group and mode of cluster CL from the
+ * value of its key "c" (E); a value that is not JSON changes nothing. */
+void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e);
+
+/* ---- natsbucket.c ------------------------------------------------------- */
+
+/* nats_bucket_follow_start - start NC's thread that follows its bucket
+ * from the watcher nats_watch_open made (nc->watcher). 0 or a negative
+ * errno (no thread). */
+int nats_bucket_follow_start(struct nats_cluster *nc);
+
+/* nats_watch_stop - stop that thread (the cluster's stop); its watcher
+ * is closed. */
 void nats_watch_stop(struct nats_cluster *nc);
 
 /* nats_stream_load - a stream from bucket value VAL (LEN bytes) of key

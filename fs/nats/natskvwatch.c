@@ -266,6 +266,7 @@ int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t
 		}
 		w->next_dseq = md->Sequence.Consumer + 1;
 		uint64_t seq = md->Sequence.Stream, pending = md->NumPending;
+		int64_t stamp = md->Timestamp;
 		jsMsgMetaData_Destroy(md);
 		if (seq <= w->last_seq) { /* delivered already */
 			natsMsg_Destroy(m);
@@ -284,6 +285,7 @@ int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t
 		e->val = natsMsg_GetData(m);
 		e->len = natsMsg_GetDataLength(m);
 		e->rev = seq;
+		e->time = stamp;
 		e->op = kv_op(m);
 		w->last_seq = seq;
 		if (!w->init_done) {

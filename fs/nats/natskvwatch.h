@@ -29,6 +29,7 @@ struct nats_kventry {
 	const char *val;	/* LEN bytes, not NUL-terminated; none for a delete */
 	int len;
 	uint64_t rev;		/* its revision: the stream sequence in KV_<bucket> */
+	int64_t time;		/* JetStream's time of it, ns since the epoch */
 	enum nats_kvop op;
 	natsMsg *msg;		/* holds key and value */
 };

@@ -700,6 +700,7 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 	}
 	st->nc = cl->home;
 	st->rev = rev;
+	atomic_init(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));
 	snprintf(st->key, sizeof(st->key), "s.%s", enc);
 	pthread_mutex_init(&st->mu, NULL);
 	cond_init_mono(&st->cv);

@@ -682,6 +682,7 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 	nt->ctime_ns = (uint64_t)meta_int(meta, "created_ns", 0);
 	nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", 0);
 	nats_epoch_load(nt->td, meta);
+	atomic_init(&nt->bucket_seen, atomic_load(&st->nc->bucket_gen));
 	char su[37];
 	uuid_unparse(s->uuid, su);
 	snprintf(nt->jsname, sizeof(nt->jsname), "%s", st->jsname);

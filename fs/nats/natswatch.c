@@ -1,12 +1,13 @@
 /*
  * natswatch.c - what one daemon knows of a NATS-backed cluster's
  * namespace (natshome.h): at start-up every key of the cluster's bucket
- * (the owner of /<cluster>, the streams, their topics), then, in one
- * thread per cluster, every change another daemon makes to it, in the
- * bucket's order: streams and topics made, changed (owner, mode, control
- * files) and removed appear, change and go here (docs/nats.md, "What each daemon
- * caches"). Each stream and topic keeps the bucket revision it was made
- * or changed at; an older event is one this daemon has already gone past.
+ * (the owner of /<cluster>, the streams, their topics), then each change
+ * another daemon makes to it, as the bucket's thread (natsbucket.c)
+ * delivers it: streams and topics made, changed (owner, mode, control
+ * files) and removed appear, change and go here (docs/nats.md, "What
+ * each daemon caches"). Each stream and topic keeps the bucket revision
+ * it was made or changed at; an older event is one this daemon has
+ * already gone past.
  */
 #include "natshome.h"
 #include "natskvwatch.h"
@@ -58,8 +59,6 @@ static int topic_key_split(const char *key, uuid_t u, char *name)
 	return nats_decode(key + 39, name, 256);
 }
 
-static int watch_start(struct nats_cluster *nc);
-
 int nats_stream_load(struct cluster *cl, const char *key, const void *val, int len,
 		     uint64_t rev, struct stream **out)
 {
@@ -74,8 +73,7 @@ int nats_stream_load(struct cluster *cl, const char *key, const void *val, int l
 	return rc;
 }
 
-/* Owner and mode of the cluster from the value of key "c". */
-static void load_cluster_meta(struct cluster *cl, struct nats_kventry *e)
+void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e)
 {
 	json_t *j = json_loadb(e->val, (size_t)e->len, 0, NULL);
 	if (!j)
@@ -125,13 +123,15 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 				       now < deadline ? (int64_t)((deadline - now) / 1000000) + 1 : 1);
 		if (wr < 0 || !e)
 			break; /* NULL: every value there was is read */
-		if (e->rev > nc->watch_rev)
+		if (e->rev > nc->watch_rev) {
 			nc->watch_rev = e->rev;
+			nc->watch_time = e->time;
+		}
 		const char *key = e->key;
 		if (e->op != NATS_KV_PUT) {
 			nats_kventry_free(e);
 		} else if (!strcmp(key, "c")) {
-			load_cluster_meta(cl, e);
+			nats_watch_cluster_meta(cl, e);
 			nats_kventry_free(e);
 		} else if (!strncmp(key, "s.", 2)) {
 			struct stream *st;
@@ -195,7 +195,7 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 		if (nats_stream_wait_caught_up(cl->streams[i], deadline) < 0)
 			log_warn("cluster %s: stream %s: its messages are still being read from "
 				 "NATS; sizes grow until they are", cl->name, cl->streams[i]->name);
-	if ((rc = watch_start(nc)) < 0)
+	if ((rc = nats_bucket_follow_start(nc)) < 0)
 		snprintf(err, errlen, "cluster %s: cannot start a thread: %s", cl->name,
 			 strerror(-rc));
 	return rc;
@@ -396,9 +396,7 @@ static int load_topics(struct nats_cluster *nc, struct stream *s)
 	return rc;
 }
 
-/* Stream key event E. 0, or -EAGAIN: not applied for want of an answer
- * from NATS (a replay applies it). */
-static int stream_event(struct nats_cluster *nc, struct nats_kventry *e)
+int nats_watch_stream_event(struct nats_cluster *nc, struct nats_kventry *e, bool force)
 {
 	struct cluster *cl = nc->cl;
 	const char *key = e->key;
@@ -419,7 +417,9 @@ static int stream_event(struct nats_cluster *nc, struct nats_kventry *e)
 	if (i < cl->nstreams) {
 		struct stream *s = cl->streams[i];
 		struct nats_stream *st = s->home;
-		if (rev <= st->rev)
+		if (put && !uuid_compare(u, s->uuid))
+			atomic_store(&st->bucket_seen, atomic_load(&nc->bucket_gen));
+		if (rev <= st->rev && !force)
 			goto out; /* this daemon's own change, or older */
 		if (put && !uuid_compare(u, s->uuid)) {
 			/* Changed there: owner, mode, times, control files. */
@@ -461,11 +461,7 @@ out:
 	return rc;
 }
 
-/* Topic key event E. 0; 1: its stream is not known here, and the value
- * is a put (a replay keeps it for its end, where the stream's key has
- * been read); -EAGAIN: not applied for want of an answer from NATS or
- * of memory (a replay applies it). */
-static int topic_event(struct nats_cluster *nc, struct nats_kventry *e)
+int nats_watch_topic_event(struct nats_cluster *nc, struct nats_kventry *e, bool force)
 {
 	uuid_t su, tu;
 	char name[256];
@@ -485,7 +481,9 @@ static int topic_event(struct nats_cluster *nc, struct nats_kventry *e)
 	if (t) {
 		struct nats_topic *nt = nats_topic_of(t);
 		pthread_mutex_lock(&nt->mu);
-		bool older = rev <= nt->rev;
+		bool older = rev <= nt->rev && !force;
+		if (put && !uuid_compare(tu, t->uuid))
+			atomic_store(&nt->bucket_seen, atomic_load(&nc->bucket_gen));
 		if (!older && put && !uuid_compare(tu, t->uuid)) {
 			t->uid = (uid_t)meta_int(meta, "uid", t->uid);
 			t->gid = (gid_t)meta_int(meta, "gid", t->gid);
@@ -523,197 +521,4 @@ out:
 	json_decref(meta);
 	stream_put(s);
 	return rc;
-}
-
-/* The watcher's state in its thread. */
-struct follow {
-	bool replay;	/* the current values of a new watcher come first */
-	uint64_t last_ns;	/* the last entry (mono_ns) */
-	uint64_t remake_ns;	/* make the watcher anew then; 0: no need */
-	uint64_t backoff_ms;	/* between tries to make it */
-	/* Replayed topic puts whose stream came later in the replay. */
-	struct nats_kventry **held;
-	size_t nheld, cap;
-};
-
-/* A new watcher for NC's thread, whose old one (if any) goes. The new
- * one delivers every current value again (F->replay) then the changes. */
-static void watch_remake(struct nats_cluster *nc, struct follow *f)
-{
-	nats_kvwatch_close(nc->watcher); /* its consumer removed, bounded */
-	nc->watcher = NULL;
-	for (size_t i = 0; i < f->nheld; i++) /* a replay cut short */
-		nats_kventry_free(f->held[i]);
-	f->nheld = 0;
-	uint64_t now = mono_ns();
-	if (nats_kvwatch_open(&nc->watcher, nc, ">", NULL) < 0) {
-		nc->watcher = NULL;
-		f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : NATS_WATCH_RETRY_MS;
-		if (f->backoff_ms > NATS_WATCH_RETRY_MAX_MS)
-			f->backoff_ms = NATS_WATCH_RETRY_MAX_MS;
-		f->remake_ns = now + f->backoff_ms * 1000000;
-		return;
-	}
-	f->replay = true;
-	f->remake_ns = 0;
-	f->last_ns = now;
-}
-
-/* Ask for a new watcher (a replay) in NATS_WATCH_RETRY_MS at the latest. */
-static void remake_soon(struct follow *f)
-{
-	uint64_t at = mono_ns() + (uint64_t)NATS_WATCH_RETRY_MS * 1000000;
-	if (!f->remake_ns || f->remake_ns > at)
-		f->remake_ns = at;
-}
-
-/* Apply entry E; false: F holds it now (a replayed topic of a stream
- * that comes later in the replay). */
-static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry *e)
-{
-	const char *key = e->key;
-	int rc = 0;
-	uint64_t t0 = mono_ns();
-	if (!strcmp(key, "c") && e->op == NATS_KV_PUT) {
-		pthread_rwlock_wrlock(&nc->cl->ns->lock);
-		load_cluster_meta(nc->cl, e);
-		pthread_rwlock_unlock(&nc->cl->ns->lock);
-	} else if (!strncmp(key, "s.", 2)) {
-		rc = stream_event(nc, e);
-	} else if (!strncmp(key, "t.", 2)) {
-		rc = topic_event(nc, e);
-		if (rc == 1 && f->replay) {
-			if (f->nheld == f->cap) {
-				size_t cap = f->cap ? f->cap * 2 : 16;
-				struct nats_kventry **v = realloc(f->held, cap * sizeof(*v));
-				if (!v) {
-					remake_soon(f);
-					return true;
-				}
-				f->held = v;
-				f->cap = cap;
-			}
-			f->held[f->nheld++] = e;
-			return false;
-		}
-	} else if (!strncmp(key, "r.", 2) ||
-		   (!strncmp(key, "g.", 2) && e->rev > nc->watch_rev)) {
-		/* A notice is an event, not a state: one a replay delivers
-		 * again (at a revision met already) is not acted on twice. */
-		nats_status_event(nc, e, false);
-	}
-	if (e->rev > nc->watch_rev)
-		nc->watch_rev = e->rev;
-	if (rc < 0) {
-		log_warn("cluster %s: a change of key %s could not be applied (NATS did not "
-			 "answer); the bucket is read again", nc->cl->name, key);
-		remake_soon(f);
-	}
-	/* Others' changes show here only as fast as this goes: say when slow. */
-	uint64_t ms = (mono_ns() - t0) / 1000000;
-	if (ms >= 1000)
-		log_warn("cluster %s: applying a change of key %s took %llu ms", nc->cl->name,
-			 key, (unsigned long long)ms);
-	return true;
-}
-
-/* The end of a replay: the topics held for their streams. */
-static void replay_end(struct nats_cluster *nc, struct follow *f)
-{
-	f->replay = false;
-	f->backoff_ms = 0;
-	for (size_t i = 0; i < f->nheld; i++) {
-		if (topic_event(nc, f->held[i]) < 0)
-			remake_soon(f);
-		nats_kventry_free(f->held[i]);
-	}
-	f->nheld = 0;
-}
-
-/*
- * The thread following the bucket (natskvwatch.c: its consumer is made
- * anew by libnats after missed heartbeats, by itself after a message
- * dropped, each time from where it was). Should that fail for long: the
- * lease key is written every NATS_LEASE_RENEW_MS by its holder, so a
- * watcher that delivers nothing for NATS_WATCH_SILENT_MS while connected
- * is lost: it is made anew, as
- * after an event this daemon could not apply (NATS did not answer). A new
- * watcher delivers every current value again; what this daemon knows at
- * the same revision is skipped (docs/nats.md, "What each daemon caches").
- */
-static void *watch_main(void *arg)
-{
-	struct nats_cluster *nc = arg;
-	struct follow f = { .last_ns = mono_ns() };
-	uint64_t check_ns = 0; /* the next check of the streams' sequences */
-	while (!atomic_load(&nc->watch_stop)) {
-		uint64_t now = mono_ns();
-		bool connected = natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED;
-		if (connected && now >= check_ns && atomic_exchange(&nc->seq_check, false) &&
-		    nats_seq_check(nc) < 0) {
-			atomic_store(&nc->seq_check, true); /* asked again in a second */
-			check_ns = mono_ns() + 1000000000ULL;
-		}
-		if (!connected) {
-			f.last_ns = now; /* silence while away says nothing */
-		} else if (f.remake_ns && now >= f.remake_ns) {
-			watch_remake(nc, &f);
-			continue;
-		} else if (!f.remake_ns && now - f.last_ns > (uint64_t)NATS_WATCH_SILENT_MS * 1000000) {
-			log_warn("cluster %s: the bucket's watcher delivered nothing for %d s; "
-				 "it is made anew", nc->cl->name, NATS_WATCH_SILENT_MS / 1000);
-			watch_remake(nc, &f);
-			continue;
-		}
-		if (!nc->watcher) {
-			struct timespec pause = { 0, 200 * 1000000 };
-			nanosleep(&pause, NULL);
-			continue;
-		}
-		struct nats_kventry *e = NULL;
-		int r = nats_kvwatch_next(nc->watcher, &e, 200);
-		if (r == -ETIMEDOUT)
-			continue;
-		if (r < 0) { /* it goes on from there at the next call */
-			struct timespec pause = { 0, 200 * 1000000 };
-			nanosleep(&pause, NULL);
-			continue;
-		}
-		f.last_ns = mono_ns();
-		if (!e) { /* every current value delivered */
-			if (f.replay)
-				replay_end(nc, &f);
-			continue;
-		}
-		if (apply(nc, &f, e))
-			nats_kventry_free(e);
-	}
-	for (size_t i = 0; i < f.nheld; i++)
-		nats_kventry_free(f.held[i]);
-	free(f.held);
-	return NULL;
-}
-
-static int watch_start(struct nats_cluster *nc)
-{
-	int rc = pthread_create(&nc->thread, NULL, watch_main, nc);
-	if (rc == 0)
-		nc->thread_started = true;
-	return -rc;
-}
-
-void nats_watch_stop(struct nats_cluster *nc)
-{
-	if (!nc->watcher && !nc->thread_started)
-		return;
-	/* The thread sees the flag within 200 ms; only it touches the
-	 * watcher (it may be making it anew) until it has ended. */
-	atomic_store(&nc->watch_stop, true);
-	if (nc->thread_started)
-		pthread_join(nc->thread, NULL);
-	nc->thread_started = false;
-	if (!nc->watcher)
-		return;
-	nats_kvwatch_close(nc->watcher); /* its consumer removed, bounded */
-	nc->watcher = NULL;
 }

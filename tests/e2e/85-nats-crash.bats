@@ -83,7 +83,7 @@ except OSError as e:
 }
 
 @test "a crash of every NATS server lost acknowledged messages and gave their sequences again: a running and a frozen daemon each tell it once, read the stream again, serve none of the lost bytes, agree, and append again" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_setup tokyo
 	start_second
 	A=$M/tokyo B=$M2/tokyo
@@ -134,7 +134,7 @@ reconnected() {
 }
 
 @test "a crash of every NATS server lost a whole stream (made, written and read after the servers last wrote their files): the daemon that served it serves none of its lost bytes, and lists it no more" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|data stream'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|data stream'
 	sfs_setup tokyo
 	A=$M/tokyo
 	local port=$SFS_NATS_PORT
@@ -160,7 +160,7 @@ reconnected() {
 }
 
 @test "a crash of every NATS server lost a topic made after the servers last wrote their files, with lines of a topic kept: the topic is listed no more, the name free again" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_setup tokyo
 	A=$M/tokyo
 	local port=$SFS_NATS_PORT
@@ -182,14 +182,14 @@ reconnected() {
 }
 
 @test "a crash of every NATS server lost messages already replicated to a local replica: each replica is named in an error line" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|may hold messages this stream lost'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
 	replica_case
 	grep -q "/tokyo/s: replica sanfrancisco/s may hold messages this stream lost" \
 		"$TMP/streamfs.log"
 }
 
 @test "a crash of every NATS server lost messages already replicated to a local replica: every message appended after it reaches the replica (none dropped as already there by the lost messages' offsets)" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|may hold messages this stream lost'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
 	replica_case
 	# the topic's own origin gets a new key (an epoch), its offsets from 0
 	wait_for -t 15 grep -q "/tokyo/s/t: its own messages from now on have origin key .* (epoch 1;" \
@@ -214,7 +214,7 @@ reconnected() {
 }
 
 @test "a crash of every NATS server lost messages a NATS replica had applied: its local source, refused for the gap, sends the topic again from its start, and the replica holds every message again" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_mktemp
 	sfs_nats_start
 	{
@@ -247,6 +247,43 @@ reconnected() {
 	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/sanfrancisco/s/.replicas"
 }
 
+@test "a crash of every NATS server lost changes of the bucket alone (no message): a topic made, a chmod and a control-file write since are undone on the daemon that made them, as the bucket holds them; new changes go on and another daemon agrees" {
+	SFS_LOG_ALLOW='the bucket .* no longer holds the changes'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT m0 u0
+	mkdir "$A/s" "$A/x"
+	echo a1 >>"$A/s/t"
+	m0=$(stat -c %a "$A/s/t")
+	u0=$(cat "$A/s/.upstreams")
+	store_save
+	# changes of the bucket alone, lost with it
+	touch "$A/s/v"
+	chmod 600 "$A/s/t"
+	echo /mapr/tokyo/x >>"$A/s/.upstreams"
+	[ -e "$A/s/v" ]
+	[ "$(stat -c %a "$A/s/t")" = 600 ]
+	store_restore
+	wait_for -t 30 grep -q "cluster tokyo: the bucket SFS_tokyo no longer holds the changes this daemon applied" \
+		"$TMP/streamfs.log"
+	wait_for -t 15 test ! -e "$A/s/v"
+	wait_for -t 10 test "$(stat -c %a "$A/s/t")" = "$m0"
+	[ "$(cat "$A/s/.upstreams")" = "$u0" ]
+	[ "$(cat "$A/s/t")" = a1 ]
+	[ "$(ls "$A/s")" = t ]
+	grep -q "/tokyo/s/v: not in the bucket any more" "$TMP/streamfs.log"
+	# new changes go on, and a daemon started now sees what this one does
+	chmod 640 "$A/s/t"
+	touch "$A/s/w"
+	echo a2 >>"$A/s/t"
+	start_second
+	wait_for -t 10 test "$(stat -c %a "$M2/tokyo/s/t" 2>/dev/null)" = 640
+	[ "$(ls "$M2/tokyo/s")" = "$(printf 't\nw')" ]
+	[ "$(cat "$M2/tokyo/s/t")" = "$(printf 'a1\na2')" ]
+	[ "$(cat "$M2/tokyo/s/.upstreams")" = "$u0" ]
+	[ "$(grep -c "no longer holds the changes" "$TMP/streamfs.log")" = 1 ]
+}
+
 # replica_case: tokyo/s (NATS) replicated to sanfrancisco/s (local); three
 # lines kept, three replicated and then lost in a crash of the server.
 replica_case() {
@@ -277,7 +314,7 @@ replica_case() {
 }
 
 @test "a crash of every NATS server lost lines a reader had read: once the topic holds as many bytes again (new lines of the lost ones' sizes), the reader reading on through its open descriptor is told, not left past the new lines without a sign" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_setup tokyo
 	A=$M/tokyo
 	local port=$SFS_NATS_PORT i
@@ -349,7 +386,7 @@ for p, fd in zip(sys.argv[1:], fds):
 }
 
 @test "attack2: a crash of every NATS server lost lines of one topic only: a descriptor on another topic of the stream, that lost nothing, reads on (no ESTALE)" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_setup tokyo
 	A=$M/tokyo
 	local port=$SFS_NATS_PORT i
@@ -374,7 +411,7 @@ for p, fd in zip(sys.argv[1:], fds):
 }
 
 @test "attack2: a crash of every NATS server lost lines a reader had not reached: the reader, stopped before them, reads on into the lines written since (no ESTALE), none of the lost ones" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_setup tokyo
 	A=$M/tokyo
 	local port=$SFS_NATS_PORT i
@@ -416,7 +453,7 @@ increasing() {
 }
 
 @test "readers and writers on two daemons while a crash of every NATS server loses lines and the stream is read again: no reader sees a torn, invented or NUL line; in the end both agree, no lost line, each written line at most once and in order" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|an open file read lines|is not the one indexed|is not the one its head names|not in NATS any more'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|an open file read lines|is not the one indexed|is not the one its head names|not in NATS any more'
 	sfs_setup tokyo
 	start_second
 	A=$M/tokyo B=$M2/tokyo

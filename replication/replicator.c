@@ -392,10 +392,9 @@ static int replicate_one(struct replicator_lane *lane, struct stream *s,
 					int arc = target_append(&tg, s, key, src, comp, *keep, nk, err,
 								sizeof(err));
 					if (arc == -ENODATA && pos > 0 && restart_topic(s, key, src, pos)) {
-						/* The replica's topic lacks an origin's
-						 * start (it was removed there and made
-						 * again) or messages before the batch (lost
-						 * there): the whole topic again, from 0. */
+						/* The replica's topic lacks an origin's start
+						 * or messages before the batch (made again,
+						 * lost there): the whole topic again, from 0. */
 						err[0] = 0;
 						continue;
 					}

@@ -533,55 +533,9 @@ void nats_seq_suspect(struct nats_cluster *nc);
  */
 int nats_seq_check(struct nats_cluster *nc);
 
-/* ---- natsepoch.c -------------------------------------------------------- */
+/* ---- natsepoch.c: natsepoch.h ------------------------------------------ */
 
-/*
- * Epochs of a topic's own origin. A crash of every server that lost
- * acknowledged messages makes JetStream give their offsets again; a
- * replica that received the lost ones holds those origin offsets, and
- * its marks would drop what is appended now at the same offsets. So the
- * daemon that finds the loss starts a new epoch: a new random origin key
- * (the origin topic UUID of own messages) whose offsets start at 0,
- * which every replica takes as a new origin (docs/nats.md, "Durability").
- */
-
-/* nats_epoch_load - take the epoch named in topic metadata META (its
- * "epoch" and "epoch_key", written by nats_epoch_bump) into TD if newer
- * than the one TD knows. Takes td->mu. */
-void nats_epoch_load(struct nats_tdata *td, json_t *meta);
-
-/* nats_epoch_meta - add TD's latest known epoch to topic metadata META
- * (nothing while there is none). 0 or -ENOMEM. Takes td->mu. */
-int nats_epoch_meta(struct nats_tdata *td, json_t *meta);
-
-/*
- * nats_epoch_own - the origin of the next own chunk of TD (td->mu held):
- * KEY and *OFF, the origin offset of its first line, *GEN its epoch: the
- * chunks' own origin where they are, or offset 0 of a newer epoch the
- * bucket names. A chunk's place is checked by JetStream (the expected last
- * subject sequence), so every daemon goes on from the chunks it indexed
- * and no writer goes back to an older epoch.
- */
-void nats_epoch_own(const struct nats_tdata *td, uuid_t key, uint64_t *off, uint32_t *gen);
-
-/* nats_epoch_index - chunk C of origin O was indexed in TD (td->mu
- * held): if it is an own chunk, the own origin moves to its epoch. */
-void nats_epoch_index(struct nats_tdata *td, const struct nats_chunk *c,
-		      const struct nats_origin *o);
-
-/*
- * nats_epoch_bump - start a new epoch of topic NT's own origin: the
- * bucket's key of the topic gets one more than the newest epoch there or
- * known here, with a new random key, by compare-and-set (tried again over
- * another daemon's change; done if one started a newer epoch meanwhile),
- * within nats_timeout_ms. 0 with the epoch written here in *GEN and its
- * key in OUT (*GEN 0: another daemon's was found), -ENOENT (the topic's
- * key is gone), or a negative errno (NATS did not answer).
- */
-int nats_epoch_bump(struct nats_topic *nt, uint32_t *gen, uuid_t out);
-
-/* nats_tdata_put - drop a reference; the last frees. */
-void nats_tdata_put(struct nats_tdata *td);
+#include "natsepoch.h"
 
 /* ---- natstopic.c -------------------------------------------------------- */
 
@@ -759,75 +713,8 @@ void nats_status_forget(struct nats_stream *st);
  */
 void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool locked);
 
-/* ---- natswatch.c -------------------------------------------------------- */
+/* ---- natswatch.c, natsbucket.c: natswatch.h --------------------------- */
 
-/* nats_stream_by_uuid - the stream of CL whose UUID is U, a new reference,
- * or NULL. LOCKED: the caller holds the namespace lock. */
-struct stream *nats_stream_by_uuid(struct cluster *cl, const uuid_t u, bool locked);
-
-
-/*
- * nats_watch_open - read every key of NC's bucket and load the cluster's
- * owner, streams and topics into its cluster (nobody else sees it yet),
- * wait for the streams' consumers to catch up, then start the thread
- * that follows later changes. 0 or a negative errno with one line in
- * ERR (ERRLEN bytes).
- */
-int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen);
-
-/*
- * nats_watch_forget_topic - take topic NAME of S out of this daemon's
- * view, as when another daemon removed it, asking nothing of NATS: its key
- * is not in the bucket any more (lost with a crash of every server,
- * natsseq.c). The watch thread's. 0 (also when there is no such topic),
- * or stream_delete_topic's errno.
- */
-int nats_watch_forget_topic(struct stream *s, const char *name);
-
-/*
- * nats_watch_forget_stream - take stream S, its topics first, out of this
- * daemon's namespace, as when another daemon removed it, asking nothing of
- * NATS: neither its key nor its data stream is in NATS any more (a crash
- * of every server lost both, natsseq.c). The watch thread's. 0, or -EBUSY
- * when a topic of it stayed.
- */
-int nats_watch_forget_stream(struct nats_cluster *nc, struct stream *s);
-
-/*
- * nats_watch_stream_event, nats_watch_topic_event - apply bucket entry E
- * of a stream key ("s.") or a topic key ("t.") to this daemon's view: a
- * stream or topic made, changed (owner, mode, control files, epoch) or
- * removed by another daemon; an entry at or below the revision this
- * daemon knows of it is one it has gone past, unless FORCE (the replay of
- * a bucket that went back: what it holds is what is true, whatever its
- * revisions). Either marks what E names as seen in the bucket's current
- * replay (nats_cluster.bucket_gen). 0; -EAGAIN: not applied for
- * want of an answer from NATS or of memory (a replay applies it); the
- * topic's only: 1, its stream is not known here and E is a put (a replay
- * keeps it for its end, where the stream's key has been read). The
- * bucket's thread's (natsbucket.c).
- */
-int nats_watch_stream_event(struct nats_cluster *nc, struct nats_kventry *e, bool force);
-int nats_watch_topic_event(struct nats_cluster *nc, struct nats_kventry *e, bool force);
-
-/* nats_watch_cluster_meta - owner, group and mode of cluster CL from the
- * value of its key "c" (E); a value that is not JSON changes nothing. */
-void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e);
-
-/* ---- natsbucket.c ------------------------------------------------------- */
-
-/* nats_bucket_follow_start - start NC's thread that follows its bucket
- * from the watcher nats_watch_open made (nc->watcher). 0 or a negative
- * errno (no thread). */
-int nats_bucket_follow_start(struct nats_cluster *nc);
-
-/* nats_watch_stop - stop that thread (the cluster's stop); its watcher
- * is closed. */
-void nats_watch_stop(struct nats_cluster *nc);
-
-/* nats_stream_load - a stream from bucket value VAL (LEN bytes) of key
- * KEY, revision REV: as nats_stream_new without making anything. */
-int nats_stream_load(struct cluster *cl, const char *key, const void *val, int len,
-		     uint64_t rev, struct stream **out);
+#include "natswatch.h"
 
 #endif

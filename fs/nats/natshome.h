@@ -240,6 +240,7 @@ struct nats_tdata {
 	 * (natsepoch.c, docs/nats.md "Durability"). */
 	uint32_t epoch_gen;
 	uuid_t epoch_key;
+	bool epoch_owed;	/* its stream went back: a new epoch is owed */
 	struct nats_origin *origins;
 	size_t norigins, ocap;
 	/* The topic made of it (not a reference; cleared by its destroy),

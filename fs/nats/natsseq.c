@@ -353,13 +353,34 @@ static void warn_replicas(struct stream *s)
 /*
  * S went back: the offsets of its lost messages are given again, and a
  * replica that holds the lost ones would take the new ones for them. So
- * each topic's own origin starts a new epoch (natsepoch.c), and every
- * replica's position in each topic goes back to its start: a position
- * past the topic's end now would skip the new messages, and one within
- * it may be past the first of the new epoch; the marks drop what a
- * replica holds already. 0, or -EAGAIN: some topic's epoch could not be
- * written (NATS did not answer): the next check does it.
+ * each topic's own origin owes a new epoch (natsepoch.c, new_epochs), and
+ * every replica's position in each topic goes back to its start now: a
+ * position past the topic's end would skip the new messages, and one
+ * within it may be past the first of the new epoch; the marks drop what a
+ * replica holds already.
  */
+static void owe_epochs(struct stream *s)
+{
+	struct nats_stream *st = s->home;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->ntdata; i++) {
+		pthread_mutex_lock(&st->tdata[i]->mu);
+		st->tdata[i]->epoch_owed = true;
+		pthread_mutex_unlock(&st->tdata[i]->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	atomic_store(&st->epochs_due, true);
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->ntopics; i++)
+		repl_topic_deleted(s->cluster->ns, s, s->topics[i]->name); /* from 0 */
+	pthread_mutex_unlock(&s->lock);
+	stream_touch_replication(s);
+}
+
+/* Write the new epoch each topic of S owes (owe_epochs), one topic after
+ * the other, each within nats_timeout_ms: 0 when none is owed any more,
+ * or -EAGAIN at the first that could not be written (NATS did not
+ * answer): the next check goes on from there. */
 static int new_epochs(struct stream *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -373,7 +394,13 @@ static int new_epochs(struct stream *s)
 	if (n && !v)
 		return -EAGAIN;
 	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct nats_tdata *td = nats_topic_of(v[i])->td;
+		pthread_mutex_lock(&td->mu);
+		bool owed = td->epoch_owed;
+		pthread_mutex_unlock(&td->mu);
+		if (!owed)
+			continue;
 		uint32_t g;
 		uuid_t key;
 		int r = nats_epoch_bump(nats_topic_of(v[i]), &g, key);
@@ -385,20 +412,18 @@ static int new_epochs(struct stream *s)
 				 s->name, v[i]->name, ks, (unsigned)g);
 		}
 		if (r < 0 && r != -ENOENT) {
-			log_warn("/%s/%s: topic %s: a new epoch of its origin cannot be written "
-				 "(%s); tried again", s->cluster->name, s->name, v[i]->name,
-				 strerror(-r));
+			log_warn("/%s/%s/%s: a new epoch of its origin cannot be written (%s); tried "
+				 "again", s->cluster->name, s->name, v[i]->name, strerror(-r));
 			rc = -EAGAIN;
+			continue;
 		}
+		pthread_mutex_lock(&td->mu);
+		td->epoch_owed = false;
+		pthread_mutex_unlock(&td->mu);
 	}
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < n; i++)
-		repl_topic_deleted(s->cluster->ns, s, v[i]->name); /* its positions from 0 */
-	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++)
 		topic_put(v[i]);
 	free(v);
-	stream_touch_replication(s);
 	return rc;
 }
 
@@ -422,7 +447,7 @@ int nats_seq_check(struct nats_cluster *nc)
 		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
 		struct nats_stream *st = s->home;
 		if (b == 1)
-			atomic_store(&st->epochs_due, true);
+			owe_epochs(s);
 		if (b == 2)
 			b = data_stream_gone(nc, s);
 		if (b < 0)

@@ -181,14 +181,8 @@ static void sweep(struct nats_cluster *nc)
 {
 	struct cluster *cl = nc->cl;
 	uint64_t gen = atomic_load(&nc->bucket_gen);
-	pthread_rwlock_rdlock(&cl->ns->lock);
-	size_t n = cl->nstreams;
-	struct stream **v = n ? malloc(n * sizeof(*v)) : NULL;
-	for (size_t i = 0; v && i < n; i++) {
-		v[i] = cl->streams[i];
-		stream_get(v[i]);
-	}
-	pthread_rwlock_unlock(&cl->ns->lock);
+	size_t n;
+	struct stream **v = nats_streams_all(cl, &n);
 	for (size_t i = 0; v && i < n; i++) {
 		struct stream *s = v[i];
 		struct nats_stream *st = s->home;

@@ -430,14 +430,8 @@ static int new_epochs(struct stream *s)
 int nats_seq_check(struct nats_cluster *nc)
 {
 	struct cluster *cl = nc->cl;
-	pthread_rwlock_rdlock(&cl->ns->lock);
-	size_t n = cl->nstreams;
-	struct stream **v = n ? malloc(n * sizeof(*v)) : NULL;
-	for (size_t i = 0; v && i < n; i++) {
-		v[i] = cl->streams[i];
-		stream_get(v[i]);
-	}
-	pthread_rwlock_unlock(&cl->ns->lock);
+	size_t n;
+	struct stream **v = nats_streams_all(cl, &n);
 	if (n && !v)
 		return -EAGAIN;
 	int rc = 0;

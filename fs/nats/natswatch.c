@@ -37,6 +37,19 @@ struct stream *nats_stream_by_uuid(struct cluster *cl, const uuid_t u, bool lock
 	return s;
 }
 
+struct stream **nats_streams_all(struct cluster *cl, size_t *n)
+{
+	pthread_rwlock_rdlock(&cl->ns->lock);
+	*n = cl->nstreams;
+	struct stream **v = *n ? malloc(*n * sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < *n; i++) {
+		v[i] = cl->streams[i];
+		stream_get(v[i]);
+	}
+	pthread_rwlock_unlock(&cl->ns->lock);
+	return v;
+}
+
 /* The topic NAME of S (s->lock held), borrowed, or NULL. */
 static struct topic *topic_locked(struct stream *s, const char *name)
 {

@@ -11,6 +11,11 @@
  * or NULL. LOCKED: the caller holds the namespace lock. */
 struct stream *nats_stream_by_uuid(struct cluster *cl, const uuid_t u, bool locked);
 
+/* nats_streams_all - CL's streams now, a reference each (stream_put), in
+ * an array the caller frees; *N of them. NULL with *N > 0: out of
+ * memory. Takes the namespace lock for reading. */
+struct stream **nats_streams_all(struct cluster *cl, size_t *n);
+
 
 /*
  * nats_watch_open - read every key of NC's bucket and load the cluster's

@@ -15,6 +15,14 @@
  * after the holder sent it, so the holder has stopped by then. A daemon
  * that stops cleanly hands the lease back (holder "") and another takes
  * it at once.
+ *
+ * The holder runs every stream's lanes, so it must name every cluster
+ * the streams replicate to. Each daemon says in the lease's value whether
+ * it does ("covers"); one that does takes the lease at once from a
+ * holder that does not (which sees it gone at its next look, within
+ * NATS_LEASE_RENEW_MS: the marks drop what both sent meanwhile), so a
+ * daemon missing a replica's cluster runs the lanes only while no daemon
+ * naming them all is there (docs/nats.md, "The replication lease").
  */
 #include "natshome.h"
 
@@ -50,13 +58,34 @@ uint64_t nats_lease_epoch(struct nats_cluster *nc)
 	return atomic_load(&nc->lease_epoch);
 }
 
-/* The lease's value naming this daemon (HOLD) or nobody. */
-static int lease_value(struct nats_cluster *nc, bool hold, char *out, size_t n)
+/* Does this daemon's configuration name the cluster of every replica of
+ * NC's streams (local, remote or NATS)? Out of memory: true (the lease
+ * moves for nothing then). */
+static bool covers(struct nats_cluster *nc)
+{
+	size_t n;
+	struct stream **v = nats_streams_all(nc->cl, &n);
+	bool all = true;
+	for (size_t i = 0; v && i < n; i++) {
+		struct stream *s = v[i];
+		pthread_mutex_lock(&s->lock);
+		for (int k = 0; k < s->nreplicas && all; k++)
+			all = ns_cluster(nc->cl->ns, s->replicas[k]->cluster) != NULL;
+		pthread_mutex_unlock(&s->lock);
+		stream_put(s);
+	}
+	free(v);
+	return all;
+}
+
+/* The lease's value naming this daemon (HOLD) or nobody; COVERS: this
+ * daemon names every replica's cluster (covers). */
+static int lease_value(struct nats_cluster *nc, bool hold, bool cover, char *out, size_t n)
 {
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
-	return snprintf(out, n, "{\"holder\":\"%s\",\"host\":\"%s\",\"pid\":%d}",
-			hold ? nc->instance : "", host, (int)getpid());
+	return snprintf(out, n, "{\"holder\":\"%s\",\"host\":\"%s\",\"pid\":%d,\"covers\":%s}",
+			hold ? nc->instance : "", host, (int)getpid(), cover ? "true" : "false");
 }
 
 /* This daemon holds the lease at revision REV since it sent the update
@@ -93,9 +122,10 @@ static void lost(struct nats_cluster *nc, const char *to)
 static void lease_step(struct nats_cluster *nc)
 {
 	char val[512];
-	lease_value(nc, true, val, sizeof(val));
 	if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
 		return; /* the holder's time runs out by itself */
+	bool cover = covers(nc);
+	lease_value(nc, true, cover, val, sizeof(val));
 	kvEntry *e = NULL;
 	natsStatus s = kvStore_Get(&e, lease_kv(nc), LEASE_KEY);
 	uint64_t rev = 0, t0 = mono_ns();
@@ -116,8 +146,11 @@ static void lease_step(struct nats_cluster *nc)
 		 (long long)json_integer_value(json_object_get(j, "pid")));
 	bool mine = holder && !strcmp(holder, nc->instance);
 	bool free_ = !holder || !holder[0];
+	/* Said by every daemon since December 2026; not said: it does. */
+	bool holder_covers = !json_is_false(json_object_get(j, "covers"));
 	json_decref(j);
-	if (!mine && !free_) {
+	bool better = !mine && !free_ && cover && !holder_covers;
+	if (!mine && !free_ && !better) {
 		lost(nc, who);
 		uint64_t now = mono_ns();
 		if (rev != nc->lease_seen_rev) {
@@ -128,10 +161,15 @@ static void lease_step(struct nats_cluster *nc)
 		if (now - nc->lease_seen_ns < (uint64_t)NATS_LEASE_MS * 1000000)
 			return;
 	}
-	/* Ours to renew, handed back, or not renewed for NATS_LEASE_MS. */
+	/* Ours to renew, handed back, not renewed for NATS_LEASE_MS, or held
+	 * by a daemon that misses a replica's cluster this one names. */
 	uint64_t nrev = 0;
-	if (kvStore_UpdateString(&nrev, lease_kv(nc), LEASE_KEY, val, rev) == NATS_OK)
+	if (kvStore_UpdateString(&nrev, lease_kv(nc), LEASE_KEY, val, rev) == NATS_OK) {
+		if (better)
+			log_info("cluster %s: the replication lease is taken from %s, which does "
+				 "not name every replica's cluster", nc->cl->name, who);
 		held(nc, nrev, t0, mine || free_ ? "" : who);
+	}
 }
 
 static void *lease_main(void *arg)
@@ -186,7 +224,7 @@ void nats_lease_release(struct nats_cluster *nc)
 	if (nats_lease_epoch(nc) &&
 	    natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
 		char val[512];
-		lease_value(nc, false, val, sizeof(val));
+		lease_value(nc, false, true, val, sizeof(val));
 		if (kvStore_UpdateString(NULL, lease_kv(nc), LEASE_KEY, val, nc->lease_rev) == NATS_OK)
 			log_info("cluster %s: replication lease handed back", nc->cl->name);
 	}

@@ -340,6 +340,43 @@ sync_pair() {
 	wait_for -t 5 grep -q "^/mapr/paris/s $1" "$M2/tokyo/s/.replicas"
 }
 
+@test "two daemons on one NATS, one of them without a replica's cluster: the one that names it takes the lease from the other at once, and the replica gets every line once" {
+	SFS_LOG_ALLOW="is not in this daemon's configuration"
+	sfs_mktemp
+	sfs_nats_start
+	# the first daemon names tokyo only; the second sanfrancisco too
+	sfs_write_conf tokyo
+	sfs_start
+	wait_for -t 10 holds "$TMP/streamfs.log" tokyo
+	{
+		echo "[mount]"
+		echo "mountpoint = $TMP/unused"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+	} >"$TMP/both.conf"
+	start_second "$TMP/both.conf"
+	mkdir "$M/tokyo/s" "$M2/sanfrancisco/s"
+	echo /mapr/tokyo/s >>"$M2/sanfrancisco/s/.upstreams"
+	# named from the second: the first refuses a cluster it does not name
+	run bash -c "echo /mapr/sanfrancisco/s >>'$M/tokyo/s/.replicas'"
+	[ "$status" -ne 0 ]
+	echo /mapr/sanfrancisco/s >>"$M2/tokyo/s/.replicas"
+	gen w 500 >"$TMP/lines"
+	cat "$TMP/lines" >>"$M/tokyo/s/t"
+	wait_for -t 15 cmp -s "$TMP/lines" "$M2/sanfrancisco/s/t"
+	grep -q "cluster tokyo: the replication lease is taken from .*, which does not name every replica's cluster" \
+		"$TMP/streamfs2.log"
+	holds "$TMP/streamfs2.log" tokyo
+	# and it stays there: the first does not take it back
+	echo more >>"$M/tokyo/s/t"
+	wait_for -t 10 grep -qx more "$M2/sanfrancisco/s/t"
+	[ "$(wc -l <"$M2/sanfrancisco/s/t")" = 501 ]
+	[ "$(grep -c "lease taken" "$TMP/streamfs.log")" = 1 ]
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M2/tokyo/s/.replicas"
+}
+
 @test "two daemons on one NATS: the one without the lease shows the holder's replica status; a synchronous write there returns once the replica has it, not waiting when paused, degraded when the replica refuses, synchronous again once caught up" {
 	sync_pair "synchronous=true paused=true"
 	# paused: a write on the second daemon does not wait; both show the

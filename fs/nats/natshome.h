@@ -64,6 +64,11 @@ extern const struct cluster_home nats_home;
 
 /* The longest one try at making a data stream's consumer waits (ms). */
 #define NATS_CONSUMER_WAIT_MS 2000
+/* How long the servers keep the consumers of a daemon that died (killed,
+ * its host lost): nats-server 2.9 removes an ephemeral consumer 5 s after
+ * its client went, so a daemon started again at once under an account's
+ * max_consumers waits up to this long for them to go (ms). */
+#define NATS_CONSUMER_GONE_MS 8000
 
 /* The idle heartbeat of each data stream's consumer (ms). */
 #define NATS_HEARTBEAT_MS 1000

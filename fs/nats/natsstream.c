@@ -225,7 +225,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	jsOptions jo;
 	jsErrCode ec = 0;
 	jsStreamInfo *si = NULL;
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	uint64_t start = mono_ns(), deadline = start + (uint64_t)nc->timeout_ms * 1000000;
 	natsStatus ns;
 	const char *what = "cannot make";
 	bool made = false; /* made here: removed again if it cannot be followed */
@@ -286,16 +286,26 @@ int nats_stream_follow(struct stream *s, bool create)
 	/* Each try makes a new consumer, which NATS places on one of the
 	 * stream's servers: one lost but not yet known as lost never answers,
 	 * so a try waits NATS_CONSUMER_WAIT_MS and the next is placed anew. */
+	int told = 0;
 	for (;;) {
 		ec = 0;
 		uint64_t slice = mono_ns() + (uint64_t)NATS_CONSUMER_WAIT_MS * 1000000;
 		nats_jsopts(&jo, slice < deadline ? slice : deadline);
 		ns = js_Subscribe(&fol->sub, nc->js, st->subject, on_chunk, fol, &jo, &so, &ec);
+		/* An existing stream refused for the account's max_consumers:
+		 * the consumers of a daemon killed moments ago, which the
+		 * servers remove within NATS_CONSUMER_GONE_MS (not for a
+		 * mkdir: its caller waits). */
+		uint64_t gone = start + (uint64_t)NATS_CONSUMER_GONE_MS * 1000000;
+		if (!create && ec == JSMaximumConsumersLimitErr && deadline < gone)
+			deadline = gone;
 		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
 		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
 			break;
-		log_info("cluster %s: stream %s: its consumer is not made yet (%s); tried again",
-			 s->cluster->name, s->name, natsStatus_GetText(ns));
+		if (!told++) /* once a call: a refusal comes again every 100 ms */
+			log_info("cluster %s: stream %s: its consumer is not made yet (%s); tried "
+				 "again", s->cluster->name, s->name, ec && nats_GetLastError(NULL) ?
+				 nats_GetLastError(NULL) : natsStatus_GetText(ns));
 		fol->sub = NULL;
 		struct timespec pause = { 0, 100 * 1000000 };
 		nanosleep(&pause, NULL);

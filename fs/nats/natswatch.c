@@ -128,6 +128,19 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 		s = js_KeyValue(&nc->wkv, nc->wjs, nc->bucket);
 	struct nats_kvw_opts wo = { .wait_ms = jo.Wait };
 	int wr = s == NATS_OK ? nats_kvwatch_open(&nc->watcher, nc, ">", &wo) : -EIO;
+	/* Refused for the account's max_consumers: this daemon killed and
+	 * started again at once? The servers remove what it left in 5 s. */
+	uint64_t gone = mono_ns() + (uint64_t)NATS_CONSUMER_GONE_MS * 1000000;
+	if (wr == -EDQUOT)
+		log_info("cluster %s: the bucket's watcher is refused for the account's "
+			 "max_consumers; waiting up to %d s for the servers to remove the "
+			 "consumers of a daemon that died (docs/nats.md)", cl->name,
+			 NATS_CONSUMER_GONE_MS / 1000);
+	while (wr == -EDQUOT && mono_ns() < gone) {
+		struct timespec pause = { 0, 250 * 1000000 };
+		nanosleep(&pause, NULL);
+		wr = nats_kvwatch_open(&nc->watcher, nc, ">", &wo);
+	}
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	while (wr == 0) {
 		struct nats_kventry *e = NULL;

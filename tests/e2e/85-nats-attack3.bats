@@ -100,6 +100,28 @@ stream_keys() {
 	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
 }
 
+@test "attack3: an account with max_consumers (nats-server 2.9: per stream): a daemon killed (kill -9) and started again at once serves every stream, once the servers have removed the consumers it left (5 s)" {
+	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_consumers: 1 }, users [{user: u, password: p}] } }\nno_auth_user: u'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local i
+	for i in 1 2 3; do
+		mkdir "$A/s$i"
+		echo "x$i" >>"$A/s$i/t"
+	done
+	sfs_kill9
+	sfs_start
+	[ "$(ls "$A")" = "$(printf 's1\ns2\ns3')" ]
+	for i in 1 2 3; do
+		[ "$(cat "$A/s$i/t")" = "x$i" ]
+	done
+	echo y >>"$A/s1/t"
+	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
+	mkdir "$A/s4"
+	echo z >>"$A/s4/t"
+	[ "$(cat "$A/s4/t")" = z ]
+}
+
 @test "attack3: a daemon stopped while the other writes into its streams removes its consumers as it stops, within seconds; started again, both agree" {
 	sfs_setup tokyo
 	start_second

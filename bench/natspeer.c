@@ -28,7 +28,7 @@
  *       Output: latency n=N p50_us= p90_us= p99_us= max_us= mean_us=
  *       publish_p50_us= publish_p99_us=  (publish_*: js_Publish alone)
  *
- *   natspeer publish URL N MSG_BYTES BLOCK sync|async|home|follow|homefollow REPLICAS
+ *   natspeer publish URL N MSG_BYTES BLOCK sync|async|home|follow|homefollow|notice REPLICAS
  *       Figure 11's raw JetStream publish: deletes stream P if it exists,
  *       creates it (file storage, REPLICAS replicas, one subject "p.t")
  *       and publishes N lines of MSG_BYTES bytes and '\n' to it, the way
@@ -51,7 +51,17 @@
  *       until that consumer has delivered it (as a NATS-home append waits
  *       for its daemon's index: read your writes); homefollow: home and
  *       follow together, what a NATS-home append asks of NATS without
- *       FUSE and the daemon. Timed from the first
+ *       FUSE and the daemon; notice: a design without a consumer on
+ *       the stream (docs/performance.md, "A design without a consumer"):
+ *       each publish expects the stream's last sequence (not the
+ *       subject's: JetStream checks it without reading a message back)
+ *       and carries the eight Sfs-* headers, then its sequence goes out
+ *       at once (send-asap connection) as a plain NATS message (a
+ *       notice, not stored) that other daemons would follow, this
+ *       client's subscription among them; the publisher does not wait
+ *       for it (a daemon would index its own chunk from the ack: the
+ *       expected sequence proves nothing came between). Timed from the
+ *       first
  *       publish to the last ack; then checks that P holds every publish.
  *       The connection uses the library's flusher, as the daemon's does.
  *       Output: publish msgs=N publishes=K bytes=B seconds=S msgs_per_s=R
@@ -457,7 +467,7 @@ static int fresh_stream(jsCtx *js, const char *name, const char *subj, int repli
 	return s == NATS_OK ? 0 : fail("create stream", s, jerr);
 }
 
-enum { PUB_SYNC, PUB_ASYNC, PUB_HOME, PUB_FOLLOW, PUB_HOME_FOLLOW };
+enum { PUB_SYNC, PUB_ASYNC, PUB_HOME, PUB_FOLLOW, PUB_HOME_FOLLOW, PUB_NOTICE };
 
 /* What `publish follow` and `homefollow` share with their consumer's
  * callback (libnats' delivery thread): the highest stream sequence
@@ -483,6 +493,22 @@ static void on_followed(natsConnection *nc, natsSubscription *sub, natsMsg *m, v
 		pthread_mutex_unlock(&followed.mu);
 	}
 	jsMsgMetaData_Destroy(meta);
+	natsMsg_Destroy(m);
+}
+
+/* `publish notice`'s subscription (another daemon's, in the design): a
+ * notice's first field is the stream sequence it tells of. */
+static void on_notice(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+	(void)nc;
+	(void)sub;
+	(void)closure;
+	unsigned long long q = strtoull(natsMsg_GetData(m), NULL, 10);
+	pthread_mutex_lock(&followed.mu);
+	if (q > followed.seq)
+		followed.seq = q;
+	pthread_cond_broadcast(&followed.cv);
+	pthread_mutex_unlock(&followed.mu);
 	natsMsg_Destroy(m);
 }
 
@@ -562,6 +588,36 @@ static natsStatus publish_as_home(jsCtx *js, const char *buf, size_t len, long f
 	return s;
 }
 
+/* One publish of `publish notice`: as publish_as_home, but expecting the
+ * stream's last sequence *LAST, then the notice of its sequence on
+ * "notice.p". *LAST becomes this one's sequence. */
+static natsStatus publish_notice(natsConnection *nc, jsCtx *js, const char *buf, size_t len,
+				 uint64_t *last, jsErrCode *jerr)
+{
+	static const char *const keys[8] = { "Sfs-Off", "Sfs-Pos", "Sfs-N", "Sfs-Len",
+					     "Sfs-Own", "Sfs-Origin", "Sfs-Ts", "Sfs-Writer" };
+	natsMsg *m = NULL;
+	jsPubAck *ack = NULL;
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	po.MaxWait = WAIT_MS;
+	po.ExpectLastSeq = *last;   /* 0: not sent (the first publish) */
+	natsStatus s = natsMsg_Create(&m, "p.t", NULL, buf, (int)len);
+	for (int i = 0; i < 8 && s == NATS_OK; i++)
+		s = natsMsgHeader_Set(m, keys[i], "00000000-0000-4000-8000-000000000002-1234");
+	if (s == NATS_OK)
+		s = js_PublishMsg(&ack, js, m, &po, jerr);
+	if (s == NATS_OK) {
+		char nb[160];
+		*last = ack->Sequence;
+		int nl = snprintf(nb, sizeof(nb), "%llu %zu", (unsigned long long)*last, len);
+		s = natsConnection_Publish(nc, "notice.p", nb, nl);
+	}
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+	return s;
+}
+
 /* `publish`: see the file comment. 0 on success, 1 on error. */
 static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int mode,
 		       int replicas)
@@ -569,7 +625,8 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 	int async = mode == PUB_ASYNC;
 	int follow = mode == PUB_FOLLOW || mode == PUB_HOME_FOLLOW;
 	int as_home = mode == PUB_HOME || mode == PUB_HOME_FOLLOW;
-	natsSubscription *sub = NULL;
+	int notice = mode == PUB_NOTICE;
+	natsSubscription *sub = NULL, *nsub = NULL;
 	uint64_t last_seq = 0;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
@@ -590,10 +647,14 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 	 * loaded three-server cluster). */
 	size_t per = block ? block : line;
 	int window = PUB_WINDOW_BYTES / per < PUB_WINDOW ? (int)(PUB_WINDOW_BYTES / per) : PUB_WINDOW;
-	if (connect_js(url, 0, window > 0 ? window : 1, &nc, &js, follow) < 0 ||
+	if (connect_js(url, notice, window > 0 ? window : 1, &nc, &js, follow) < 0 ||
 	    fresh_stream(js, "P", "p.t", replicas) < 0 ||
 	    (follow && follow_stream(js, &sub) < 0))
 		goto out;
+	if (notice && natsConnection_Subscribe(&nsub, nc, "notice.p", on_notice, NULL) != NATS_OK) {
+		fprintf(stderr, "natspeer: cannot subscribe to the notices\n");
+		goto out;
+	}
 	double t0 = now_us();
 	for (long i = 0; i < n;) {
 		/* Lines [i, j): one, or those the next BLOCK-byte write finishes. */
@@ -617,6 +678,8 @@ static int cmd_publish(const char *url, long n, size_t mlen, size_t block, int m
 		jsPubAck *ack = NULL;
 		if (async)
 			s = js_PublishAsync(js, "p.t", buf, (int)len, NULL);
+		else if (notice)
+			s = publish_notice(nc, js, buf, len, &last_seq, &jerr);
 		else if (!as_home)
 			s = js_Publish(follow ? &ack : NULL, js, "p.t", buf, (int)len, NULL, &jerr);
 		else
@@ -666,6 +729,10 @@ out:
 		natsSubscription_Unsubscribe(sub);
 		natsSubscription_Destroy(sub);
 	}
+	if (nsub) {
+		natsSubscription_Unsubscribe(nsub);
+		natsSubscription_Destroy(nsub);
+	}
 	if (js)
 		delete_stream(js, "P");   /* its space back before the next figure */
 	jsCtx_Destroy(js);
@@ -698,7 +765,8 @@ int main(int argc, char **argv)
 		int mode = !strcmp(argv[6], "sync") ? PUB_SYNC : !strcmp(argv[6], "async") ?
 			   PUB_ASYNC : !strcmp(argv[6], "home") ? PUB_HOME :
 			   !strcmp(argv[6], "follow") ? PUB_FOLLOW :
-			   !strcmp(argv[6], "homefollow") ? PUB_HOME_FOLLOW : -1;
+			   !strcmp(argv[6], "homefollow") ? PUB_HOME_FOLLOW :
+			   !strcmp(argv[6], "notice") ? PUB_NOTICE : -1;
 		if (*end || reps < 1 || reps > 5 || mode < 0)
 			goto usage;
 		rc = cmd_publish(argv[2], n, mlen, block, mode, (int)reps);

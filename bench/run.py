@@ -1600,7 +1600,7 @@ def fig11_run(b, exe, r, out):
                                            f"expected {n * LINE}")
                     add((home, key), w["msgs_per_s"])
             for key, n, block in (("permsg", N11_PERMSG, 0), ("block", N11_BLOCK, 65536)):
-                for mode in ("sync", "follow", "home", "homefollow", "async"):
+                for mode in ("sync", "follow", "home", "homefollow", "notice", "async"):
                     add((f"raw {mode}", key),
                         raw_publish(url, n, block, mode, r, cpin)["msgs_per_s"])
             # Reads: the 64 KiB-write topic, cold (caches dropped: the
@@ -1665,6 +1665,8 @@ def fig11(b, res):
                              "raw home"),
                             ("raw JetStream, as the home + consumer (all but FUSE and the daemon)",
                              "raw homefollow"),
+                            ("raw JetStream, no consumer: stream seq expected + a notice (a design)",
+                             "raw notice"),
                             (f"raw JetStream, async (window {NATS_WINDOW:,}, 16 MiB)", "raw async")):
             pm, bl = v[(home, "permsg")], v[(home, "block")]
             rows.append([label, f_rate(pm), f_rate(bl), f"{bl * LINE / 1e6:.1f}",
@@ -1680,6 +1682,9 @@ def fig11(b, res):
         rows.append(["NATS home / raw sync as the home",
                      f_ratio(v[(nats, "permsg")], v[("raw home", "permsg")]),
                      f_ratio(v[(nats, "block")], v[("raw home", "block")]), "", "", "", ""])
+        rows.append(["raw notice design / raw sync",
+                     f_ratio(v[("raw notice", "permsg")], v[("raw sync", "permsg")]),
+                     f_ratio(v[("raw notice", "block")], v[("raw sync", "block")]), "", "", "", ""])
         rows.append(["NATS home / raw async", f_ratio(v[(nats, "permsg")], v[("raw async", "permsg")]),
                      f_ratio(v[(nats, "block")], v[("raw async", "block")]), "", "", "", ""])
         rows.append(["NATS home / local home", f_ratio(v[(nats, "permsg")], v[(loc, "permsg")]),

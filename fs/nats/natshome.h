@@ -240,6 +240,12 @@ struct nats_tdata {
 	 * (natsepoch.c, docs/nats.md "Durability"). */
 	uint32_t epoch_gen;
 	uuid_t epoch_key;
+	/* Its stream went back and this topic's new epoch is not written
+	 * yet (natsseq.c sets it before the index is read again, clears it
+	 * once the epoch is known here): an own chunk published meanwhile
+	 * would take a lost offset of the old key, which a replica holding
+	 * the lost message drops; so own appends wait (natstopic.c). */
+	bool epoch_due;
 	struct nats_origin *origins;
 	size_t norigins, ocap;
 	/* The topic made of it (not a reference; cleared by its destroy),

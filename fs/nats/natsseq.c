@@ -350,6 +350,41 @@ static void warn_replicas(struct stream *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* ST went back: each topic's own appends wait for its new epoch (its
+ * tdata's epoch_due, cleared by new_epochs). Set before the index is
+ * read again, so no writer takes a place in the new index under the old
+ * key. Best effort on -ENOMEM (nothing to wait for then). */
+static void epochs_owed(struct nats_stream *st)
+{
+	size_t n;
+	struct nats_tdata **tds = tdata_all(st, &n);
+	for (size_t i = 0; tds && i < n; i++) {
+		pthread_mutex_lock(&tds[i]->mu);
+		tds[i]->epoch_due = true;
+		pthread_mutex_unlock(&tds[i]->mu);
+		nats_tdata_put(tds[i]);
+	}
+	free(tds);
+}
+
+/* TD's epoch is known here (or none is owed any more): its writers go. */
+static void epoch_paid(struct nats_tdata *td)
+{
+	pthread_mutex_lock(&td->mu);
+	td->epoch_due = false;
+	pthread_cond_broadcast(&td->cv);
+	pthread_mutex_unlock(&td->mu);
+}
+
+/* Whether TD still owes its new epoch. */
+static bool epoch_owed(struct nats_tdata *td)
+{
+	pthread_mutex_lock(&td->mu);
+	bool due = td->epoch_due;
+	pthread_mutex_unlock(&td->mu);
+	return due;
+}
+
 /*
  * S went back: the offsets of its lost messages are given again, and a
  * replica that holds the lost ones would take the new ones for them. So
@@ -376,7 +411,12 @@ static int new_epochs(struct stream *s)
 	for (size_t i = 0; i < n; i++) {
 		uint32_t g;
 		uuid_t key;
+		struct nats_tdata *td = nats_topic_of(v[i])->td;
+		if (!epoch_owed(td))
+			continue; /* written at an earlier try, or made since */
 		int r = nats_epoch_bump(nats_topic_of(v[i]), &g, key);
+		if (r == 0 || r == -ENOENT)
+			epoch_paid(td);
 		if (r == 0 && g) {
 			char ks[37];
 			uuid_unparse(key, ks);
@@ -421,8 +461,10 @@ int nats_seq_check(struct nats_cluster *nc)
 		bool following = true;
 		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
 		struct nats_stream *st = s->home;
-		if (b == 1)
+		if (b == 1) {
+			epochs_owed(st); /* before the index is read again */
 			atomic_store(&st->epochs_due, true);
+		}
 		if (b == 2)
 			b = data_stream_gone(nc, s);
 		if (b < 0)

@@ -368,11 +368,13 @@ static int settle_again(struct nats_topic *nt, uint64_t seq, uint64_t ts, uint64
 	}
 }
 
-/* The own origin of a topic's next own chunk (natsepoch.c). */
+/* The own origin of a topic's next own chunk (natsepoch.c); DUE: not
+ * known yet (its new epoch is being written: wait). */
 struct own_origin {
 	uuid_t key;
 	uint64_t off;
 	uint32_t gen;
+	bool due;
 };
 
 /* TD's tail as indexed now into TL, and the next own chunk's origin. */
@@ -381,6 +383,7 @@ static void tail_now(struct nats_tdata *td, struct nats_tail *tl, struct own_ori
 	pthread_mutex_lock(&td->mu);
 	*tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
 	nats_epoch_own(td, oo->key, &oo->off, &oo->gen);
+	oo->due = td->epoch_due;
 	pthread_mutex_unlock(&td->mu);
 }
 
@@ -416,6 +419,13 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		if (natsConnection_Status(nt->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
 			nats_pause(); /* not even tried: see nats_connected */
+			continue;
+		}
+		if (oo.due) {
+			/* Its stream went back: the next own chunk goes under the
+			 * new epoch, not yet known here (natsseq.c). */
+			nats_pause();
+			tail_now(td, &tl, &oo);
 			continue;
 		}
 		char origin[100];	/* 36 + 1 + 36 + 1 + 20 digits + NUL */
@@ -488,7 +498,12 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			nats_writer_id(nt->nc, wid, sizeof(wid));
 		tail_now(td, &tl, &oo);
 	}
-	if (rc == -ETIMEDOUT) {
+	if (rc == -ETIMEDOUT && oo.due) {
+		log_warn("/%s: append not made: the new epoch of its origin was not written within "
+			 "%lld ms (docs/nats.md, \"Durability\")", nats_topic_of(t)->path,
+			 (long long)nt->nc->timeout_ms);
+		rc = -EIO;
+	} else if (rc == -ETIMEDOUT) {
 		log_warn("/%s: append not acknowledged by NATS within %lld ms", nats_topic_of(t)->path,
 			 (long long)nt->nc->timeout_ms);
 		rc = -EIO;

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# 85-nats-crash2.bats - attacks on what a crash of every NATS server that
+# lost its last changes sets off (docs/nats.md, "Durability"): the new
+# epoch of a topic's own origin while writers append (natsepoch.c,
+# natsseq.c), a replica that lost applied messages sent the topic again
+# (fs/marks.c, replication/replicator.c), the bucket read again whole
+# (natsbucket.c). The crash is simulated as in 85-nats-crash.bats
+# (store_save, store_restore: nats_helpers.bash).
+
+SFS_HOME=nats
+load helpers
+load replication_helpers
+load nats_helpers
+
+export LC_ALL=C
+
+teardown() {
+	local fail=0
+	[[ -z ${WPID:-} ]] || { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; } || true
+	stop_second || fail=1
+	sfs_teardown || fail=1
+	return "$fail"
+}
+
+# once_each SRC DST: every line of SRC is in DST exactly once.
+once_each() {
+	local l bad=0
+	while IFS= read -r l; do
+		[[ $(grep -cxF -- "$l" "$2") == 1 ]] || { echo "not once in $2: $l" >&2; bad=1; }
+	done <"$1"
+	return "$bad"
+}
+
+# writer FILE PREFIX N: append PREFIX-1 .. PREFIX-N to FILE, one line a
+# write; an append that fails (NATS away) is not tried again.
+writer() {
+	local i
+	for ((i = 1; i <= $3; i++)); do
+		echo "$2-$i" >>"$1" 2>/dev/null || true
+	done
+}
+
+@test "crash2: a writer appends across a crash that lost lines a local replica holds: every line the stream holds in the end reaches the replica exactly once (none dropped by the lost lines' marks while the epoch is started)" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	replica_case
+	local port=$SFS_NATS_PORT
+	# the crash is over; a second one while a writer appends
+	store_save
+	writer "$M/tokyo/s/t" w 400 &
+	WPID=$!
+	wait_for -t 30 eval '(( $(grep -c "^w-" "$M/sanfrancisco/s/t") >= 20 ))'
+	store_restore
+	wait "$WPID"
+	WPID=
+	wait_for -t 30 eval '[[ $(grep -c "JetStream no longer holds the messages" "$TMP/streamfs.log") == 2 ]]'
+	echo end >>"$M/tokyo/s/t"
+	wait_for -t 20 grep -qx end "$M/sanfrancisco/s/t"
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	cat "$M/tokyo/s/t" >"$TMP/src"
+	cp "$M/sanfrancisco/s/t" "$TMP/dst"
+	once_each "$TMP/src" "$TMP/dst"
+	no_dups "$TMP/dst"
+}
+
+# replica_setup: tokyo/s (NATS) replicated to sanfrancisco/s (local), one
+# daemon; port set to the nats-server's.
+replica_setup() {
+	sfs_mktemp
+	sfs_nats_start
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount.conf"
+	sfs_start
+	port=$SFS_NATS_PORT
+	mkdir "$M/tokyo/s" "$M/sanfrancisco/s"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.upstreams"
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.replicas"
+}
+
+@test "crash2: writers on three of forty topics append across a crash that lost lines the local replica holds: in the end every line of each topic is on the replica exactly once" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	local port i t pids=()
+	replica_setup
+	for i in $(seq -w 1 40); do echo "a1" >>"$M/tokyo/s/t$i"; done
+	wait_for -t 20 test -e "$M/sanfrancisco/s/t40"
+	store_save
+	for t in t01 t20 t40; do
+		for i in 1 2 3; do echo "lost$i" >>"$M/tokyo/s/$t"; done
+	done
+	for t in t01 t20 t40; do
+		wait_for -t 10 content_is "$M/sanfrancisco/s/$t" "$(printf 'a1\nlost1\nlost2\nlost3')"
+		writer "$M/tokyo/s/$t" "w$t" 300 &
+		pids+=($!)
+	done
+	wait_for -t 30 eval '(( $(grep -c "^w" "$M/sanfrancisco/s/t40") >= 10 ))'
+	store_restore
+	for i in "${pids[@]}"; do wait "$i"; done
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	for t in t01 t20 t40; do echo end >>"$M/tokyo/s/$t"; done
+	for t in t01 t20 t40; do wait_for -t 20 grep -qx end "$M/sanfrancisco/s/$t"; done
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	for t in t01 t20 t40; do
+		cat "$M/tokyo/s/$t" >"$TMP/src"
+		cp "$M/sanfrancisco/s/$t" "$TMP/dst"
+		once_each "$TMP/src" "$TMP/dst"
+		no_dups "$TMP/dst"
+	done
+}

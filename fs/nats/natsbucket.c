@@ -293,6 +293,9 @@ static void *watch_main(void *arg)
 				atomic_store(&nc->seq_check, true); /* asked again in a second */
 				check_ns = mono_ns() + 1000000000ULL;
 			}
+			/* After the check: a watcher it made anew (reconcile) has
+			 * its last_ns past the NOW above, read again. */
+			now = mono_ns();
 		}
 		if (!connected) {
 			f.last_ns = now; /* silence while away says nothing */

@@ -286,6 +286,10 @@ struct nats_stream {
 	bool caught_up;		/* the consumer delivered what was there */
 	bool data_lost;		/* its data stream gone: emptied for good */
 	atomic_uint_fast64_t bucket_seen;	/* nats_cluster.bucket_gen when last seen */
+	/* A topic this daemon had removed came back with a bucket that
+	 * went back (its removal lost in a crash, its messages with it):
+	 * its chunks, passed by the consumer, are read again (natsseq.c). */
+	atomic_bool reindex_due;
 	/* Went back: its topics' own origins owe a new epoch (natsseq.c),
 	 * until written. */
 	atomic_bool epochs_due;

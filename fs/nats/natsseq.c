@@ -477,8 +477,17 @@ int nats_seq_check(struct nats_cluster *nc)
 				  cl->name, s->name);
 		if (b == 1 && following)
 			warn_replicas(s);
+		if (b == 1)
+			atomic_store(&st->reindex_due, false); /* read again below */
 		if (b == 1 && (nats_stream_rebuild(s, true) < 0 || forget_lost_topics(nc, s) < 0))
 			rc = -EAGAIN;
+		/* A topic removed here came back with the bucket: its chunks,
+		 * passed by the consumer meanwhile, are read again. */
+		if (b == 0 && !s->deleted && atomic_exchange(&st->reindex_due, false) &&
+		    nats_stream_rebuild(s, true) < 0) {
+			atomic_store(&st->reindex_due, true);
+			rc = -EAGAIN;
+		}
 		if (!s->deleted && atomic_load(&st->epochs_due) && b >= 0) {
 			if (new_epochs(s) < 0)
 				rc = -EAGAIN; /* owed still: the next check */

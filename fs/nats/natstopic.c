@@ -709,7 +709,19 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 	atomic_init(&nt->gone, false);
 	pthread_mutex_lock(&nt->td->mu);
 	nt->td->topic = &nt->base;
+	/* Removed here, and named again by the bucket: only a bucket that
+	 * went back does that (the removal lost in a crash of every server,
+	 * the messages kept or lost with it). Its index is read again from
+	 * JetStream, which holds what the crash kept (natsseq.c). */
+	bool back = nt->td->purged;
+	nt->td->purged = false;
 	pthread_mutex_unlock(&nt->td->mu);
+	if (back) {
+		log_info("%s: named again by the bucket after its removal here (lost in a crash of "
+			 "every NATS server); its stream's index is read again", nt->path);
+		atomic_store(&st->reindex_due, true);
+		nats_seq_suspect(st->nc);
+	}
 	*out = &nt->base;
 	return 0;
 }

@@ -111,3 +111,31 @@ replica_setup() {
 		no_dups "$TMP/dst"
 	done
 }
+
+@test "crash2: a topic removed after the servers last wrote their files comes back with the bucket and its messages: the daemon that removed it lists it with every line JetStream holds, and appends to it" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT
+	mkdir "$A/s"
+	echo a1 >>"$A/s/t"
+	echo u1 >>"$A/s/u"
+	echo u2 >>"$A/s/u"
+	store_save
+	rm "$A/s/u"
+	[ ! -e "$A/s/u" ]
+	store_restore
+	wait_for -t 30 grep -q "cluster tokyo: the bucket SFS_tokyo no longer holds the changes" \
+		"$TMP/streamfs.log"
+	# the bucket names u again, and JetStream holds its lines
+	wait_for -t 15 test -e "$A/s/u"
+	wait_for -t 10 content_is "$A/s/u" "$(printf 'u1\nu2')"
+	echo u3 >>"$A/s/u"
+	[ "$(cat "$A/s/u")" = "$(printf 'u1\nu2\nu3')" ]
+	[ "$(cat "$A/s/t")" = a1 ]
+	start_second
+	[ "$(cat "$M2/tokyo/s/u")" = "$(printf 'u1\nu2\nu3')" ]
+	grep -q "/tokyo/s/u: named again by the bucket after its removal here" "$TMP/streamfs.log"
+	# the watcher made anew for the reconcile is not taken for a silent one
+	! grep -q "the bucket's watcher delivered nothing" "$TMP/streamfs.log"
+}

@@ -139,3 +139,103 @@ replica_setup() {
 	# the watcher made anew for the reconcile is not taken for a silent one
 	! grep -q "the bucket's watcher delivered nothing" "$TMP/streamfs.log"
 }
+
+@test "crash2: a stream removed after the servers last wrote their files comes back with the bucket and its data stream: listed again with its lines, appended to, and a second daemon agrees" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT
+	mkdir "$A/s" "$A/g"
+	echo a1 >>"$A/s/t"
+	echo g1 >>"$A/g/x"
+	echo g2 >>"$A/g/x"
+	store_save
+	rm "$A/g/x"
+	rmdir "$A/g"
+	[ ! -e "$A/g" ]
+	store_restore
+	wait_for -t 30 grep -q "cluster tokyo: the bucket SFS_tokyo no longer holds the changes" \
+		"$TMP/streamfs.log"
+	wait_for -t 15 test -e "$A/g/x"
+	wait_for -t 10 content_is "$A/g/x" "$(printf 'g1\ng2')"
+	echo g3 >>"$A/g/x"
+	[ "$(cat "$A/g/x")" = "$(printf 'g1\ng2\ng3')" ]
+	start_second
+	[ "$(cat "$M2/tokyo/g/x")" = "$(printf 'g1\ng2\ng3')" ]
+}
+
+# two_daemons_replica: replica_setup, and a second daemon serving tokyo
+# alone (the first holds the lease and runs the replication).
+two_daemons_replica() {
+	replica_setup
+	{
+		echo "[mount]"
+		echo "mountpoint = $TMP/mnt2"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/tokyo-only.conf"
+	start_second "$TMP/tokyo-only.conf"
+}
+
+@test "crash2: writers on two daemons append to one topic across a crash that lost lines the local replica holds: both daemons agree byte for byte, and every line of the topic is on the replica exactly once" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost|an open file read lines|is not the one indexed'
+	local port i
+	two_daemons_replica
+	for i in 1 2 3; do echo "a$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3')"
+	wait_for -t 10 content_is "$M2/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	store_save
+	for i in 1 2 3; do echo "lost$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3\nlost1\nlost2\nlost3')"
+	writer "$M/tokyo/s/t" wa 250 &
+	local wa=$!
+	writer "$M2/tokyo/s/t" wb 250 &
+	local wb=$!
+	wait_for -t 30 eval '(( $(grep -c "^w" "$M/sanfrancisco/s/t") >= 10 ))'
+	store_restore
+	wait "$wa" "$wb"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 30 went_back "$TMP/streamfs2.log"
+	echo end >>"$M2/tokyo/s/t"
+	wait_for -t 20 grep -qx end "$M/sanfrancisco/s/t"
+	wait_for -t 10 same_content "$M/tokyo/s/t" "$M2/tokyo/s/t"
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	cat "$M/tokyo/s/t" >"$TMP/src"
+	cp "$M/sanfrancisco/s/t" "$TMP/dst"
+	no_dups "$TMP/src"
+	once_each "$TMP/src" "$TMP/dst"
+	no_dups "$TMP/dst"
+	! grep -q lost "$TMP/src"
+}
+
+@test "crash2: multi-master sanfrancisco/s <-> tokyo/s across a crash that lost lines of both origins: every line appended after is on both sides exactly once, nothing echoed; the lost tokyo lines stay only on the local side" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	local port i
+	replica_setup
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.replicas"
+	for i in 1 2; do echo "t$i" >>"$M/tokyo/s/t"; echo "f$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 10 eval '[[ $(grep -c . "$M/tokyo/s/t") == 4 && $(grep -c . "$M/sanfrancisco/s/t") == 4 ]]'
+	store_save
+	for i in 3 4; do echo "lt$i" >>"$M/tokyo/s/t"; echo "lf$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 10 eval '[[ $(grep -c . "$M/tokyo/s/t") == 8 && $(grep -c . "$M/sanfrancisco/s/t") == 8 ]]'
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	for i in 5 6 7; do echo "t$i" >>"$M/tokyo/s/t"; echo "f$i" >>"$M/sanfrancisco/s/t"; done
+	# tokyo: its kept lines, sanfrancisco's lines all again, its new ones
+	wait_for -t 20 eval '[[ $(grep -c . "$M/tokyo/s/t") == 12 ]]'
+	wait_for -t 20 eval '[[ $(grep -c . "$M/sanfrancisco/s/t") == 14 ]]'
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/sanfrancisco/s/.replicas"
+	cat "$M/tokyo/s/t" >"$TMP/tk"
+	cat "$M/sanfrancisco/s/t" >"$TMP/sf"
+	no_dups "$TMP/tk"
+	no_dups "$TMP/sf"
+	for l in t1 t2 t5 t6 t7 f1 f2 lf3 lf4 f5 f6 f7; do
+		[ "$(grep -cx "$l" "$TMP/tk")" = 1 ] || { echo "tokyo: $l" >&2; false; }
+	done
+	for l in t1 t2 lt3 lt4 t5 t6 t7 f1 f2 lf3 lf4 f5 f6 f7; do
+		[ "$(grep -cx "$l" "$TMP/sf")" = 1 ] || { echo "sanfrancisco: $l" >&2; false; }
+	done
+	! grep -q lt "$TMP/tk"
+}

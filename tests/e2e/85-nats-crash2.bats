@@ -239,3 +239,69 @@ two_daemons_replica() {
 	done
 	! grep -q lt "$TMP/tk"
 }
+
+@test "crash2: two crashes back to the same files (the first epoch's key and its lines lost with the second): a third epoch's key, and every line appended after each crash reaches the local replica" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	local port i want
+	replica_setup
+	for i in 1 2 3; do echo "a$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3')"
+	store_save
+	cp -a "$TMP/js.saved" "$TMP/js.saved0"
+	for i in 1 2 3; do echo "lost$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$(printf 'a1\na2\na3\nlost1\nlost2\nlost3')"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 15 grep -q "/tokyo/s/t: its own messages from now on have origin key .* (epoch 1;" \
+		"$TMP/streamfs.log"
+	for i in 1 2; do echo "new$i" >>"$M/tokyo/s/t"; done
+	want=$(printf 'a1\na2\na3\nlost1\nlost2\nlost3\nnew1\nnew2')
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$want"
+	# the second crash: back to the same files, epoch 1 and new1-2 lost
+	mv "$TMP/js.saved0" "$TMP/js.saved"
+	store_restore
+	wait_for -t 30 eval '[[ $(grep -c "stream s: JetStream no longer holds the messages" "$TMP/streamfs.log") == 2 ]]'
+	wait_for -t 15 grep -q "/tokyo/s/t: its own messages from now on have origin key .* (epoch 2;" \
+		"$TMP/streamfs.log"
+	for i in 3 4 5; do echo "new$i" >>"$M/tokyo/s/t"; done
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$want"$'\nnew3\nnew4\nnew5'
+	[ "$(cat "$M/tokyo/s/t")" = "$(printf 'a1\na2\na3\nnew3\nnew4\nnew5')" ]
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	# known to a daemon started now, from the bucket and the chunks
+	sfs_restart
+	echo new6 >>"$M/tokyo/s/t"
+	wait_for -t 10 content_is "$M/sanfrancisco/s/t" "$want"$'\nnew3\nnew4\nnew5\nnew6'
+}
+
+@test "crash2: topics and streams made on the daemon while it reads a bucket that went back again (the reconcile) are kept, none taken out; a second daemon agrees" {
+	SFS_LOG_ALLOW='the bucket .* no longer holds the changes|JetStream no longer holds the messages'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	echo a1 >>"$A/s/t"
+	store_save
+	touch "$A/s/lost"
+	mkdir "$A/lostd"
+	store_restore
+	: >"$TMP/made"
+	for ((i = 1; i <= 80; i++)); do
+		if touch "$A/s/n$i" 2>/dev/null; then echo "s/n$i" >>"$TMP/made"; fi
+		if ((i % 8 == 0)) && mkdir "$A/d$i" 2>/dev/null; then echo "d$i" >>"$TMP/made"; fi
+		if ((i % 4 == 0)); then chmod 600 "$A/s/t" 2>/dev/null || true; fi
+	done
+	wait_for -t 30 grep -q "cluster tokyo: the bucket SFS_tokyo no longer holds the changes" \
+		"$TMP/streamfs.log"
+	wait_for -t 15 test ! -e "$A/s/lost"
+	wait_for -t 15 test ! -e "$A/lostd"
+	[ "$(grep -c . "$TMP/made")" -ge 40 ]
+	local p bad=0
+	while read -r p; do
+		[[ -e $A/$p ]] || { echo "taken out: $p" >&2; bad=1; }
+	done <"$TMP/made"
+	[ "$bad" = 0 ]
+	! grep -E "/tokyo/s/n[0-9]+: not in the bucket|stream d[0-9]+ is not in the bucket" "$TMP/streamfs.log"
+	start_second
+	[ "$(ls "$M2/tokyo/s" | sort)" = "$(ls "$A/s" | sort)" ]
+	[ "$(ls "$M2/tokyo" | sort)" = "$(ls "$A" | sort)" ]
+}

@@ -286,10 +286,13 @@ static void *watch_main(void *arg)
 		if (connected && now >= check_ns && atomic_exchange(&nc->seq_check, false)) {
 			uint64_t last = 0;
 			int64_t last_time = 0;
+			atomic_store(&nc->seq_checking, true);
 			int b = bucket_went_back(nc, &last, &last_time);
 			if (b == 1)
 				reconcile(nc, &f, last, last_time);
-			if (nats_seq_check(nc) < 0 || b < 0) {
+			int sc = nats_seq_check(nc);
+			atomic_store(&nc->seq_checking, false);
+			if (sc < 0 || b < 0) {
 				atomic_store(&nc->seq_check, true); /* asked again in a second */
 				check_ns = mono_ns() + 1000000000ULL;
 			}

@@ -150,6 +150,10 @@ struct nats_cluster {
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
 	atomic_bool seq_check;	/* nats_seq_suspect asked for a check */
+	/* A check of the streams' sequences (or of the bucket) is under
+	 * way: a writer whose tail is behind its index waits for its end
+	 * before it calls the subject's state lost (natstopic.c). */
+	atomic_bool seq_checking;
 	/* A data stream's consumer is not asked to be removed before this
 	 * (mono_ns): a removal went unanswered (nats_follow_close). */
 	atomic_uint_fast64_t consumer_rm_after;

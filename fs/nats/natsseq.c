@@ -360,7 +360,10 @@ static void epochs_owed(struct nats_stream *st)
 	struct nats_tdata **tds = tdata_all(st, &n);
 	for (size_t i = 0; tds && i < n; i++) {
 		pthread_mutex_lock(&tds[i]->mu);
-		tds[i]->epoch_due = true;
+		/* Not a removed topic's: nothing would ever pay it (a topic
+		 * that comes back owes its own, nats_topic_make). */
+		if (tds[i]->topic && !tds[i]->purged)
+			tds[i]->epoch_due = true;
 		pthread_mutex_unlock(&tds[i]->mu);
 		nats_tdata_put(tds[i]);
 	}
@@ -408,12 +411,20 @@ static int new_epochs(struct stream *s)
 	if (n && !v)
 		return -EAGAIN;
 	int rc = 0;
+	bool *owed = n ? calloc(n, sizeof(*owed)) : NULL;
+	if (n && !owed) {
+		for (size_t i = 0; i < n; i++)
+			topic_put(v[i]);
+		free(v);
+		return -EAGAIN;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t g;
 		uuid_t key;
 		struct nats_tdata *td = nats_topic_of(v[i])->td;
 		if (!epoch_owed(td))
 			continue; /* written at an earlier try, or made since */
+		owed[i] = true;
 		int r = nats_epoch_bump(nats_topic_of(v[i]), &g, key);
 		if (r == 0 || r == -ENOENT)
 			epoch_paid(td);
@@ -433,11 +444,13 @@ static int new_epochs(struct stream *s)
 	}
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < n; i++)
-		repl_topic_deleted(s->cluster->ns, s, v[i]->name); /* its positions from 0 */
+		if (owed[i]) /* its positions from 0 */
+			repl_topic_deleted(s->cluster->ns, s, v[i]->name);
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++)
 		topic_put(v[i]);
 	free(v);
+	free(owed);
 	stream_touch_replication(s);
 	return rc;
 }

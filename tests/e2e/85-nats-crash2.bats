@@ -41,7 +41,7 @@ writer() {
 }
 
 @test "crash2: a writer appends across a crash that lost lines a local replica holds: every line the stream holds in the end reaches the replica exactly once (none dropped by the lost lines' marks while the epoch is started)" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost|is not the one indexed'
 	replica_case
 	local port=$SFS_NATS_PORT
 	# the crash is over; a second one while a writer appends
@@ -83,7 +83,7 @@ replica_setup() {
 }
 
 @test "crash2: writers on three of forty topics append across a crash that lost lines the local replica holds: in the end every line of each topic is on the replica exactly once" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost|is not the one indexed'
 	local port i t pids=()
 	replica_setup
 	for i in $(seq -w 1 40); do echo "a1" >>"$M/tokyo/s/t$i"; done
@@ -209,7 +209,7 @@ two_daemons_replica() {
 }
 
 @test "crash2: multi-master sanfrancisco/s <-> tokyo/s across a crash that lost lines of both origins: every line appended after is on both sides exactly once, nothing echoed; the lost tokyo lines stay only on the local side" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost|is not the one indexed'
 	local port i
 	replica_setup
 	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"
@@ -241,7 +241,7 @@ two_daemons_replica() {
 }
 
 @test "crash2: two crashes back to the same files (the first epoch's key and its lines lost with the second): a third epoch's key, and every line appended after each crash reaches the local replica" {
-	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost'
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost|is not the one indexed'
 	local port i want
 	replica_setup
 	for i in 1 2 3; do echo "a$i" >>"$M/tokyo/s/t"; done
@@ -304,4 +304,26 @@ two_daemons_replica() {
 	start_second
 	[ "$(ls "$M2/tokyo/s" | sort)" = "$(ls "$A/s" | sort)" ]
 	[ "$(ls "$M2/tokyo" | sort)" = "$(ls "$A" | sort)" ]
+}
+
+@test "crash2: a crash lost both lines of a topic and the removal of another: the removed topic comes back with its lines, and both take appends at once" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT
+	mkdir "$A/s"
+	echo a1 >>"$A/s/t"
+	echo u1 >>"$A/s/u"
+	store_save
+	echo lost >>"$A/s/t"
+	rm "$A/s/u"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 30 grep -q "cluster tokyo: the bucket SFS_tokyo no longer holds the changes" \
+		"$TMP/streamfs.log"
+	wait_for -t 15 content_is "$A/s/u" u1
+	echo u2 >>"$A/s/u"
+	echo a2 >>"$A/s/t"
+	[ "$(cat "$A/s/u")" = "$(printf 'u1\nu2')" ]
+	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2')" ]
 }

@@ -106,6 +106,14 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 		nats_status_event(nc, e, false);
 	}
 	if (e->rev > nc->watch_rev) {
+		if (e->consumer != nc->watch_consumer && nc->watch_rev) {
+			/* The first of another consumer: keep what the one
+			 * before delivered last, asked about after a
+			 * reconnection (bucket_went_back). */
+			nc->pre_rev = nc->watch_rev;
+			nc->pre_time = nc->watch_time;
+		}
+		nc->watch_consumer = e->consumer;
 		nc->watch_rev = e->rev;
 		nc->watch_time = e->time;
 	}
@@ -126,10 +134,78 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 /* ---- a bucket that went back ------------------------------------------- */
 
 /*
+ * The last write of this daemon (nats_kv_wrote) past what its watcher
+ * applied, asked of JetStream as the entry applied last is: its key's
+ * subject at that revision means no (its JetStream time is not known
+ * here), another subject there or a last revision below it means yes
+ * (written, acknowledged, lost: the crash came before the watcher
+ * applied it). 1 yes, 0 no (or nothing to ask), -EAGAIN no answer.
+ */
+static int wrote_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo)
+{
+	char subj[NATS_KEY_MAX + 300];
+	pthread_mutex_lock(&nc->wrote_mu);
+	uint64_t rev = nc->wrote_rev;
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, nc->wrote_key);
+	pthread_mutex_unlock(&nc->wrote_mu);
+	if (rev <= nc->watch_rev)
+		return 0;
+	natsMsg *m = NULL;
+	jsErrCode ec = 0;
+	natsStatus s = js_GetMsg(&m, nc->js, name, rev, jo, &ec);
+	if (s == NATS_OK) {
+		const char *ms = natsMsg_GetSubject(m);
+		bool same = ms && !strcmp(ms, subj);
+		natsMsg_Destroy(m);
+		return same ? 0 : 1;
+	}
+	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
+		return -EAGAIN;
+	jsStreamInfo *si = NULL;
+	ec = 0;
+	if (js_GetStreamInfo(&si, nc->js, name, jo, &ec) != NATS_OK)
+		return -EAGAIN;
+	uint64_t last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return last >= rev ? 0 : 1; /* replaced by a later value of the key */
+}
+
+/* Is the entry applied at revision REV (JetStream time TIME) still what
+ * NC's bucket (stream NAME) holds? The same time there: yes; none there
+ * with the bucket's last revision at or past REV (a later value of its
+ * key took its place): yes; another entry there, or a last revision
+ * below REV: no. 1 went back, 0 not (or nothing to ask), -EAGAIN. */
+static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t rev, int64_t time)
+{
+	if (!rev || !time)
+		return 0;
+	natsMsg *m = NULL;
+	jsErrCode ec = 0;
+	natsStatus s = js_GetMsg(&m, nc->js, name, rev, jo, &ec);
+	if (s == NATS_OK) {
+		bool same = natsMsg_GetTime(m) == time;
+		natsMsg_Destroy(m);
+		return same ? 0 : 1;
+	}
+	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
+		return -EAGAIN;
+	jsStreamInfo *si = NULL;
+	ec = 0;
+	if (js_GetStreamInfo(&si, nc->js, name, jo, &ec) != NATS_OK)
+		return -EAGAIN;
+	uint64_t last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	return last >= rev ? 0 : 1;
+}
+
+/*
  * Did NC's bucket go back? A crash of every server can lose the bucket's
  * last changes, as it loses messages (docs/nats.md, "Durability"), and
  * give their revisions to the next ones. Asked of the entry this thread
- * applied last (watch_rev): the same JetStream time there means no; none
+ * applied last (watch_rev), of the last one an earlier consumer
+ * delivered (pre_rev) and of this daemon's last write (wrote_went_back),
+ * each as entry_went_back says: the same JetStream time there means no; none
  * there with the bucket's last revision at or past it (a later value of
  * the key took its place) means no; another entry there, or a last
  * revision below it, means yes. 1 yes (*LAST the bucket's last revision,
@@ -138,34 +214,30 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
  */
 static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *last_time)
 {
-	if (!nc->watch_rev || !nc->watch_time)
-		return 0;
 	char name[300];
 	snprintf(name, sizeof(name), "KV_%s", nc->bucket);
 	jsOptions jo;
-	jsErrCode ec = 0;
-	natsMsg *m = NULL;
 	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	natsStatus s = js_GetMsg(&m, nc->js, name, nc->watch_rev, &jo, &ec);
-	if (s == NATS_OK) {
-		bool same = natsMsg_GetTime(m) == nc->watch_time;
-		natsMsg_Destroy(m);
-		if (same)
-			return 0;
-	} else if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND) {
-		return -EAGAIN;
-	}
+	/* The entry applied last; the last one before the current consumer
+	 * (entries written after a crash may have taken the lost ones'
+	 * revisions, and a consumer libnats made anew delivered them); this
+	 * daemon's last write, maybe not applied yet. */
+	int b = entry_went_back(nc, name, &jo, nc->watch_rev, nc->watch_time);
+	if (b == 0 && nc->pre_rev != nc->watch_rev)
+		b = entry_went_back(nc, name, &jo, nc->pre_rev, nc->pre_time);
+	if (b == 0)
+		b = wrote_went_back(nc, name, &jo);
+	if (b <= 0)
+		return b;
 	jsStreamInfo *si = NULL;
-	ec = 0;
+	jsErrCode ec = 0;
 	if (js_GetStreamInfo(&si, nc->js, name, &jo, &ec) != NATS_OK)
 		return -EAGAIN;
 	*last = si->State.LastSeq;
 	jsStreamInfo_Destroy(si);
-	if (s != NATS_OK && *last >= nc->watch_rev)
-		return 0;
 	/* What the next check compares with: the entry at the last revision. */
 	*last_time = 0;
-	m = NULL;
+	natsMsg *m = NULL;
 	if (*last && js_GetMsg(&m, nc->js, name, *last, &jo, &ec) == NATS_OK) {
 		*last_time = natsMsg_GetTime(m);
 		natsMsg_Destroy(m);
@@ -234,10 +306,15 @@ static void reconcile(struct nats_cluster *nc, struct follow *f, uint64_t last,
 		  "docs/nats.md, \"Durability\"); it is read again whole", nc->cl->name,
 		  nc->bucket);
 	atomic_fetch_add(&nc->bucket_gen, 1);
+	pthread_mutex_lock(&nc->wrote_mu);
+	nc->wrote_rev = 0; /* told; the writes from now on are asked about */
+	pthread_mutex_unlock(&nc->wrote_mu);
 	/* Notices (key g.) are events: those the bucket holds now are not
 	 * acted on again; revisions go on from its last. */
 	nc->watch_rev = last;
 	nc->watch_time = last_time;
+	nc->pre_rev = 0;
+	nc->pre_time = 0;
 	f->reconcile = true;
 	watch_remake(nc, f); /* or later, if it cannot be made now */
 }

@@ -137,6 +137,13 @@ struct nats_cluster {
 	/* JetStream's time (ns) of the entry at watch_rev: is it still
 	 * there? (natsbucket.c, a bucket that went back). The thread's. */
 	int64_t watch_time;
+	/* The last entry applied from an earlier consumer than the one that
+	 * delivered watch_rev (0: none): after a reconnection, what the
+	 * servers held before; asked about too, as entries written since
+	 * may have taken its revisions (natsbucket.c). The thread's. */
+	uint64_t pre_rev;
+	int64_t pre_time;
+	uint64_t watch_consumer;	/* nats_kventry.consumer of watch_rev's */
 	/* Times the bucket was found to have gone back and was read again
 	 * whole; a stream or topic seen in that replay, or made since,
 	 * carries the count (seen), one not seen is not in the bucket. */
@@ -154,6 +161,12 @@ struct nats_cluster {
 	 * way: a writer whose tail is behind its index waits for its end
 	 * before it calls the subject's state lost (natstopic.c). */
 	atomic_bool seq_checking;
+	/* The highest bucket revision this daemon wrote itself and its key
+	 * (under wrote_mu): a write its watcher has not applied yet, which
+	 * a crash may lose all the same, is asked about too (natsbucket.c). */
+	pthread_mutex_t wrote_mu;
+	uint64_t wrote_rev;
+	char wrote_key[NATS_KEY_MAX];
 	/* A data stream's consumer is not asked to be removed before this
 	 * (mono_ns): a removal went unanswered (nats_follow_close). */
 	atomic_uint_fast64_t consumer_rm_after;
@@ -524,6 +537,14 @@ bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts);
  * new consumer (the index stays empty until a rebuild succeeds).
  */
 int nats_stream_rebuild(struct stream *s, bool follow);
+
+/*
+ * nats_kv_wrote - this daemon wrote key KEY of NC's bucket, stored at
+ * revision REV (0: unknown, ignored): remembered if the highest so far
+ * (natsbucket.c asks JetStream about it after a reconnection). Takes
+ * nc->wrote_mu; never blocks on NATS.
+ */
+void nats_kv_wrote(struct nats_cluster *nc, const char *key, uint64_t rev);
 
 /* ---- natsseq.c ---------------------------------------------------------- */
 

@@ -130,8 +130,10 @@ static void lease_step(struct nats_cluster *nc)
 	}
 	/* Ours to renew, handed back, or not renewed for NATS_LEASE_MS. */
 	uint64_t nrev = 0;
-	if (kvStore_UpdateString(&nrev, lease_kv(nc), LEASE_KEY, val, rev) == NATS_OK)
+	if (kvStore_UpdateString(&nrev, lease_kv(nc), LEASE_KEY, val, rev) == NATS_OK) {
+		nats_kv_wrote(nc, LEASE_KEY, nrev);
 		held(nc, nrev, t0, mine || free_ ? "" : who);
+	}
 }
 
 static void *lease_main(void *arg)

@@ -554,11 +554,14 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	/* Tried again while a leader is elected, within nats_timeout_ms. */
 	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
 	natsStatus ns;
-	while ((ns = kvStore_PutString(NULL, st->nc->kv, key, txt)) != NATS_OK &&
+	uint64_t rev = 0;
+	while ((ns = kvStore_PutString(&rev, st->nc->kv, key, txt)) != NATS_OK &&
 	       mono_ns() < deadline &&
 	       natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED)
 		nats_pause();
 	free(txt);
+	if (ns == NATS_OK)
+		nats_kv_wrote(st->nc, key, rev);
 	return nats_status_errno(ns, 0);
 }
 

@@ -106,16 +106,9 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 		nats_status_event(nc, e, false);
 	}
 	if (e->rev > nc->watch_rev) {
-		if (e->consumer != nc->watch_consumer && nc->watch_rev) {
-			/* The first of another consumer: keep what the one
-			 * before delivered last, asked about after a
-			 * reconnection (bucket_went_back). */
-			nc->pre_rev = nc->watch_rev;
-			nc->pre_time = nc->watch_time;
-		}
-		nc->watch_consumer = e->consumer;
 		nc->watch_rev = e->rev;
 		nc->watch_time = e->time;
+		nc->recent[nc->nrecent++ % NATS_RECENT] = (struct nats_recent){ e->rev, e->time };
 	}
 	if (rc < 0) {
 		f->failed = true;
@@ -203,8 +196,9 @@ static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions 
  * Did NC's bucket go back? A crash of every server can lose the bucket's
  * last changes, as it loses messages (docs/nats.md, "Durability"), and
  * give their revisions to the next ones. Asked of the entry this thread
- * applied last (watch_rev), of the last one an earlier consumer
- * delivered (pre_rev) and of this daemon's last write (wrote_went_back),
+ * applied last (watch_rev), of the others applied since the last check
+ * (recent, at most NATS_RECENT) and of this daemon's last write
+ * (wrote_went_back),
  * each as entry_went_back says: the same JetStream time there means no; none
  * there with the bucket's last revision at or past it (a later value of
  * the key took its place) means no; another entry there, or a last
@@ -218,15 +212,24 @@ static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *la
 	snprintf(name, sizeof(name), "KV_%s", nc->bucket);
 	jsOptions jo;
 	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	/* The entry applied last; the last one before the current consumer
-	 * (entries written after a crash may have taken the lost ones'
-	 * revisions, and a consumer libnats made anew delivered them); this
-	 * daemon's last write, maybe not applied yet. */
+	/* The entry applied last; those applied since the last check, newest
+	 * first (entries written after a crash may have taken the lost ones'
+	 * revisions, and the consumer delivered them on before the check);
+	 * this daemon's last write, maybe not applied yet. */
 	int b = entry_went_back(nc, name, &jo, nc->watch_rev, nc->watch_time);
-	if (b == 0 && nc->pre_rev != nc->watch_rev)
-		b = entry_went_back(nc, name, &jo, nc->pre_rev, nc->pre_time);
+	unsigned n = nc->nrecent < NATS_RECENT ? nc->nrecent : NATS_RECENT;
+	uint64_t upto = nc->watch_rev;
+	for (unsigned i = 1; b == 0 && i <= n; i++) { /* newest first */
+		const struct nats_recent *r = &nc->recent[(nc->nrecent - i) % NATS_RECENT];
+		if (r->rev <= nc->verified_rev)
+			break;
+		if (r->rev != nc->watch_rev)
+			b = entry_went_back(nc, name, &jo, r->rev, r->time);
+	}
 	if (b == 0)
 		b = wrote_went_back(nc, name, &jo);
+	if (b == 0)
+		nc->verified_rev = upto;
 	if (b <= 0)
 		return b;
 	jsStreamInfo *si = NULL;
@@ -313,8 +316,8 @@ static void reconcile(struct nats_cluster *nc, struct follow *f, uint64_t last,
 	 * acted on again; revisions go on from its last. */
 	nc->watch_rev = last;
 	nc->watch_time = last_time;
-	nc->pre_rev = 0;
-	nc->pre_time = 0;
+	nc->nrecent = 0;
+	nc->verified_rev = last;
 	f->reconcile = true;
 	watch_remake(nc, f); /* or later, if it cannot be made now */
 }
@@ -357,22 +360,38 @@ static void *watch_main(void *arg)
 	struct nats_cluster *nc = arg;
 	struct follow f = { .last_ns = mono_ns() };
 	uint64_t check_ns = 0; /* the next check of the streams' sequences */
+	uint64_t recheck_ns = 0; /* the bucket's second check after one, 0: none */
 	while (!atomic_load(&nc->watch_stop)) {
 		uint64_t now = mono_ns();
 		bool connected = natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED;
-		if (connected && now >= check_ns && atomic_exchange(&nc->seq_check, false)) {
+		bool seq = false, bk = false;
+		if (recheck_ns && now >= recheck_ns) {
+			/* Entries the consumer had queued before the check are
+			 * applied by now: the bucket asked about once more. */
+			recheck_ns = 0;
+			atomic_store(&nc->bucket_check, true);
+		}
+		if (connected && now >= check_ns) {
+			seq = atomic_exchange(&nc->seq_check, false);
+			bk = atomic_exchange(&nc->bucket_check, false);
+		}
+		if (seq || bk) {
 			uint64_t last = 0;
 			int64_t last_time = 0;
 			atomic_store(&nc->seq_checking, true);
 			int b = bucket_went_back(nc, &last, &last_time);
 			if (b == 1)
 				reconcile(nc, &f, last, last_time);
-			int sc = nats_seq_check(nc);
+			int sc = seq ? nats_seq_check(nc) : 0;
+			if (seq && b == 0)
+				recheck_ns = mono_ns() + (uint64_t)NATS_RECHECK_MS * 1000000;
 			atomic_store(&nc->seq_checking, false);
-			if (sc < 0 || b < 0) {
+			if (sc < 0)
 				atomic_store(&nc->seq_check, true); /* asked again in a second */
+			if (b < 0)
+				atomic_store(&nc->bucket_check, true);
+			if (sc < 0 || b < 0)
 				check_ns = mono_ns() + 1000000000ULL;
-			}
 			/* After the check: a watcher it made anew (reconcile) has
 			 * its last_ns past the NOW above, read again. */
 			now = mono_ns();

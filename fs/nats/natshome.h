@@ -99,6 +99,12 @@ extern const struct cluster_home nats_home;
  * is asked again for this long (ms) before an append is refused: a leader
  * just elected may answer before it has applied its log (natstopic.c). */
 #define NATS_BEHIND_MS 2000
+/* Bucket entries applied that a check after a reconnection asks about
+ * (natsbucket.c). */
+#define NATS_RECENT 32
+/* A check of the bucket that found it kept is made once more this much
+ * later (ms): entries queued before it are applied by then. */
+#define NATS_RECHECK_MS 2000
 
 /* Consumer incarnations remembered per stream (nats_stream.seen). */
 #define NATS_SEEN_MAX 4
@@ -137,14 +143,17 @@ struct nats_cluster {
 	/* JetStream's time (ns) of the entry at watch_rev: is it still
 	 * there? (natsbucket.c, a bucket that went back). The thread's. */
 	int64_t watch_time;
-	/* The last entry applied from an earlier consumer than the one that
-	 * delivered watch_rev (0: none): after a reconnection, what the
-	 * servers held before; asked about too, as entries written since
-	 * may have taken its revisions (natsbucket.c). The thread's. */
-	uint64_t pre_rev;
-	int64_t pre_time;
-	uint64_t watch_consumer;	/* nats_kventry.consumer of watch_rev's */
-	/* Times the bucket was found to have gone back and was read again
+	/* The last NATS_RECENT entries applied (revision, JetStream time),
+	 * a ring: after a reconnection each one past what the last check
+	 * found kept is asked about (natsbucket.c): the restored servers'
+	 * consumer may have delivered entries written since the restart,
+	 * past the lost ones, before the check. The thread's. */
+	struct nats_recent {
+		uint64_t rev;
+		int64_t time;
+	} recent[NATS_RECENT];
+	unsigned nrecent;	/* entries put in the ring, ever */
+	uint64_t verified_rev;	/* what the last check found kept */	/* Times the bucket was found to have gone back and was read again
 	 * whole; a stream or topic seen in that replay, or made since,
 	 * carries the count (seen), one not seen is not in the bucket. */
 	atomic_uint_fast64_t bucket_gen;
@@ -161,6 +170,10 @@ struct nats_cluster {
 	 * way: a writer whose tail is behind its index waits for its end
 	 * before it calls the subject's state lost (natstopic.c). */
 	atomic_bool seq_checking;
+	/* The bucket alone is to be checked (natsbucket.c): its watcher's
+	 * consumer was made anew by libnats (a reconnection), so what the
+	 * old one delivered has been applied and can be asked about. */
+	atomic_bool bucket_check;
 	/* The highest bucket revision this daemon wrote itself and its key
 	 * (under wrote_mu): a write its watcher has not applied yet, which
 	 * a crash may lose all the same, is asked about too (natsbucket.c). */

@@ -15,7 +15,6 @@
 #include "natshome.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +37,8 @@ struct nats_kvwatch {
 	bool init_done, ret_marker;
 	uint64_t received, init_pending;
 	uint64_t remakes;
-	uint64_t consumer;	/* nats_kventry.consumer of what it delivers */
 };
 
-/* The last consumer number given (nats_kventry.consumer). */
-static atomic_uint_fast64_t consumers;
 
 void nats_kventry_free(struct nats_kventry *e)
 {
@@ -119,7 +115,6 @@ static int kvw_subscribe(struct nats_kvwatch *w, uint64_t from)
 		return s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
 	}
 	w->sub = sub;
-	w->consumer = atomic_fetch_add(&consumers, 1) + 1;
 	w->next_dseq = 1;
 	w->dropped = 0;
 	w->drop_seen = false;
@@ -197,7 +192,8 @@ static bool kvw_follows(struct nats_kvwatch *w, const jsMsgMetaData *md)
 	}
 	log_info("bucket %s: its watcher's consumer was made anew by libnats (after revision "
 		 "%llu)", w->nc->bucket, (unsigned long long)w->last_seq);
-	w->consumer = atomic_fetch_add(&consumers, 1) + 1;
+	/* After a reconnection: the servers' store may have gone back. */
+	atomic_store(&w->nc->bucket_check, true);
 	return true;
 }
 
@@ -294,7 +290,6 @@ int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t
 		e->rev = seq;
 		e->time = stamp;
 		e->op = kv_op(m);
-		e->consumer = w->consumer;
 		w->last_seq = seq;
 		if (!w->init_done) {
 			w->received++;

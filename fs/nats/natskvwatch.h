@@ -31,12 +31,6 @@ struct nats_kventry {
 	uint64_t rev;		/* its revision: the stream sequence in KV_<bucket> */
 	int64_t time;		/* JetStream's time of it, ns since the epoch */
 	enum nats_kvop op;
-	/* The consumer that delivered it: a number no other consumer of
-	 * any watcher of this process has (a new one whenever the consumer
-	 * is made, by the watcher or anew by libnats). Entries of a new
-	 * consumer may come from servers whose store went back
-	 * (natsbucket.c). */
-	uint64_t consumer;
 	natsMsg *msg;		/* holds key and value */
 };
 

@@ -327,3 +327,42 @@ two_daemons_replica() {
 	[ "$(cat "$A/s/u")" = "$(printf 'u1\nu2')" ]
 	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2')" ]
 }
+
+@test "crash2: a NATS replica that lost applied lines and then refuses its source for another reason (.upstreams no longer names it): the source does not send the topic again and again; named again, every line arrives once" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
+	sfs_mktemp
+	sfs_nats_start
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount.conf"
+	sfs_start
+	local port=$SFS_NATS_PORT i
+	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.replicas"
+	for i in 1 2 3; do echo "a$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	store_save
+	for i in 4 5 6; do echo "b$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3\nb4\nb5\nb6')"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+	# the replica no longer takes this source
+	echo -/mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"
+	for i in 7 8; do echo "c$i" >>"$M/sanfrancisco/s/t"; done
+	wait_for -t 15 rline_match sanfrancisco/s tokyo/s 'state=UNEXPECTED'
+	[[ $(rinfo sanfrancisco/s tokyo/s lastError) == *upstreams* ]]
+	# refused for that: no topic sent again for it, whatever the rounds
+	[ "$(grep -c "sending it again from its start" "$TMP/streamfs.log")" -le 1 ]
+	# named again: the lost lines and the new ones arrive, once
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"
+	wait_for -t 20 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3\nb4\nb5\nb6\nc7\nc8')"
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/sanfrancisco/s/.replicas"
+	[ "$(grep -c "sending it again from its start" "$TMP/streamfs.log")" -le 1 ]
+}

@@ -101,7 +101,7 @@ extern const struct cluster_home nats_home;
 #define NATS_BEHIND_MS 2000
 /* Bucket entries applied that a check after a reconnection asks about
  * (natsbucket.c). */
-#define NATS_RECENT 32
+#define NATS_RECENT 128
 /* A check of the bucket that found it kept is made once more this much
  * later (ms): entries queued before it are applied by then. */
 #define NATS_RECHECK_MS 2000

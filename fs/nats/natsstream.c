@@ -373,8 +373,12 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
 	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
 	free(txt);
-	if (rc == 0)
+	if (rc == 0) {
 		st->rev = rev;
+		/* Named by the bucket from now on: a reconcile that began
+		 * before (its replay may not hold the key) keeps it. */
+		atomic_store(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));
+	}
 	return rc;
 }
 

@@ -283,9 +283,12 @@ two_daemons_replica() {
 	store_save
 	touch "$A/s/lost"
 	mkdir "$A/lostd"
+	local n0
+	n0=$(grep -c "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log")
 	store_restore
+	wait_for -t 15 reconnected "$TMP/streamfs.log" $((n0 + 1))
 	: >"$TMP/made"
-	for ((i = 1; i <= 80; i++)); do
+	for ((i = 1; i <= 40; i++)); do
 		if touch "$A/s/n$i" 2>/dev/null; then echo "s/n$i" >>"$TMP/made"; fi
 		if ((i % 8 == 0)) && mkdir "$A/d$i" 2>/dev/null; then echo "d$i" >>"$TMP/made"; fi
 		if ((i % 4 == 0)); then chmod 600 "$A/s/t" 2>/dev/null || true; fi
@@ -294,7 +297,7 @@ two_daemons_replica() {
 		"$TMP/streamfs.log"
 	wait_for -t 15 test ! -e "$A/s/lost"
 	wait_for -t 15 test ! -e "$A/lostd"
-	[ "$(grep -c . "$TMP/made")" -ge 40 ]
+	[ "$(grep -c . "$TMP/made")" -ge 20 ]
 	local p bad=0
 	while read -r p; do
 		[[ -e $A/$p ]] || { echo "taken out: $p" >&2; bad=1; }

@@ -108,7 +108,10 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 	if (e->rev > nc->watch_rev) {
 		nc->watch_rev = e->rev;
 		nc->watch_time = e->time;
-		nc->recent[nc->nrecent++ % NATS_RECENT] = (struct nats_recent){ e->rev, e->time };
+		struct nats_recent *r = &nc->recent[nc->nrecent++ % NATS_RECENT];
+		r->rev = e->rev;
+		r->time = e->time;
+		snprintf(r->key, sizeof(r->key), "%s", e->key);
 	}
 	if (rc < 0) {
 		f->failed = true;
@@ -126,70 +129,75 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 
 /* ---- a bucket that went back ------------------------------------------- */
 
+static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t rev, int64_t time, const char *key);
+
 /*
- * The last write of this daemon (nats_kv_wrote) past what its watcher
- * applied, asked of JetStream as the entry applied last is: its key's
- * subject at that revision means no (its JetStream time is not known
- * here), another subject there or a last revision below it means yes
- * (written, acknowledged, lost: the crash came before the watcher
- * applied it). 1 yes, 0 no (or nothing to ask), -EAGAIN no answer.
+ * This daemon's last writes (nats_kv_wrote) past what the last check
+ * found kept, asked of JetStream as the entries applied are: its key's
+ * subject at that revision means kept (its JetStream time is not known
+ * here), another subject there or a last revision below it means the
+ * bucket went back (written, acknowledged, lost, maybe before the
+ * watcher applied it). 1 yes, 0 no, -EAGAIN no answer; *TOP the highest
+ * revision asked about.
  */
-static int wrote_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo)
+static int wrote_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t *top)
 {
-	char subj[NATS_KEY_MAX + 300];
+	struct nats_wrote v[NATS_WROTE];
 	pthread_mutex_lock(&nc->wrote_mu);
-	uint64_t rev = nc->wrote_rev;
-	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, nc->wrote_key);
+	unsigned n = nc->nwrote < NATS_WROTE ? nc->nwrote : NATS_WROTE;
+	for (unsigned i = 0; i < n; i++)
+		v[i] = nc->wrote[(nc->nwrote - 1 - i) % NATS_WROTE]; /* newest first */
+	uint64_t verified = nc->wrote_verified;
 	pthread_mutex_unlock(&nc->wrote_mu);
-	if (rev <= nc->watch_rev)
+	*top = verified;
+	for (unsigned i = 0; i < n; i++) {
+		if (v[i].rev <= verified)
+			continue;
+		if (v[i].rev > *top)
+			*top = v[i].rev;
+		int b = entry_went_back(nc, name, jo, v[i].rev, 0, v[i].key);
+		if (b)
+			return b;
+	}
+	return 0;
+}
+
+/* Is the entry of key KEY at revision REV (JetStream time TIME; 0: not
+ * known, the key's subject is compared instead) still what NC's bucket
+ * (stream NAME) holds? The same entry there: yes; none there but a later
+ * value of KEY (the bucket keeps one a key): yes; another entry there,
+ * or none and KEY's last value older than REV, or none: the bucket went
+ * back. 1 went back, 0 not, -EAGAIN no answer. */
+static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t rev, int64_t time, const char *key)
+{
+	if (!rev)
 		return 0;
+	char subj[NATS_KEY_MAX + 300];
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
 	natsMsg *m = NULL;
 	jsErrCode ec = 0;
 	natsStatus s = js_GetMsg(&m, nc->js, name, rev, jo, &ec);
 	if (s == NATS_OK) {
 		const char *ms = natsMsg_GetSubject(m);
-		bool same = ms && !strcmp(ms, subj);
+		bool same = time ? natsMsg_GetTime(m) == time : ms && !strcmp(ms, subj);
 		natsMsg_Destroy(m);
 		return same ? 0 : 1;
 	}
 	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
 		return -EAGAIN;
-	jsStreamInfo *si = NULL;
 	ec = 0;
-	if (js_GetStreamInfo(&si, nc->js, name, jo, &ec) != NATS_OK)
-		return -EAGAIN;
-	uint64_t last = si->State.LastSeq;
-	jsStreamInfo_Destroy(si);
-	return last >= rev ? 0 : 1; /* replaced by a later value of the key */
-}
-
-/* Is the entry applied at revision REV (JetStream time TIME) still what
- * NC's bucket (stream NAME) holds? The same time there: yes; none there
- * with the bucket's last revision at or past REV (a later value of its
- * key took its place): yes; another entry there, or a last revision
- * below REV: no. 1 went back, 0 not (or nothing to ask), -EAGAIN. */
-static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
-			   uint64_t rev, int64_t time)
-{
-	if (!rev || !time)
-		return 0;
-	natsMsg *m = NULL;
-	jsErrCode ec = 0;
-	natsStatus s = js_GetMsg(&m, nc->js, name, rev, jo, &ec);
+	s = js_GetLastMsg(&m, nc->js, name, subj, jo, &ec);
 	if (s == NATS_OK) {
-		bool same = natsMsg_GetTime(m) == time;
+		uint64_t at = natsMsg_GetSequence(m);
 		natsMsg_Destroy(m);
-		return same ? 0 : 1;
+		return at > rev ? 0 : 1;
 	}
 	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
 		return -EAGAIN;
-	jsStreamInfo *si = NULL;
-	ec = 0;
-	if (js_GetStreamInfo(&si, nc->js, name, jo, &ec) != NATS_OK)
-		return -EAGAIN;
-	uint64_t last = si->State.LastSeq;
-	jsStreamInfo_Destroy(si);
-	return last >= rev ? 0 : 1;
+	return 1; /* its key holds nothing at all: written, then lost */
 }
 
 /*
@@ -216,20 +224,25 @@ static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *la
 	 * first (entries written after a crash may have taken the lost ones'
 	 * revisions, and the consumer delivered them on before the check);
 	 * this daemon's last write, maybe not applied yet. */
-	int b = entry_went_back(nc, name, &jo, nc->watch_rev, nc->watch_time);
+	int b = 0;
 	unsigned n = nc->nrecent < NATS_RECENT ? nc->nrecent : NATS_RECENT;
 	uint64_t upto = nc->watch_rev;
 	for (unsigned i = 1; b == 0 && i <= n; i++) { /* newest first */
 		const struct nats_recent *r = &nc->recent[(nc->nrecent - i) % NATS_RECENT];
 		if (r->rev <= nc->verified_rev)
 			break;
-		if (r->rev != nc->watch_rev)
-			b = entry_went_back(nc, name, &jo, r->rev, r->time);
+		b = entry_went_back(nc, name, &jo, r->rev, r->time, r->key);
 	}
+	uint64_t wtop = 0;
 	if (b == 0)
-		b = wrote_went_back(nc, name, &jo);
-	if (b == 0)
+		b = wrote_went_back(nc, name, &jo, &wtop);
+	if (b == 0) {
 		nc->verified_rev = upto;
+		pthread_mutex_lock(&nc->wrote_mu);
+		if (wtop > nc->wrote_verified)
+			nc->wrote_verified = wtop;
+		pthread_mutex_unlock(&nc->wrote_mu);
+	}
 	if (b <= 0)
 		return b;
 	jsStreamInfo *si = NULL;
@@ -310,7 +323,8 @@ static void reconcile(struct nats_cluster *nc, struct follow *f, uint64_t last,
 		  nc->bucket);
 	atomic_fetch_add(&nc->bucket_gen, 1);
 	pthread_mutex_lock(&nc->wrote_mu);
-	nc->wrote_rev = 0; /* told; the writes from now on are asked about */
+	nc->nwrote = 0; /* told; the writes from now on are asked about */
+	nc->wrote_verified = last;
 	pthread_mutex_unlock(&nc->wrote_mu);
 	/* Notices (key g.) are events: those the bucket holds now are not
 	 * acted on again; revisions go on from its last. */

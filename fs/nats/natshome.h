@@ -101,10 +101,12 @@ extern const struct cluster_home nats_home;
 #define NATS_BEHIND_MS 2000
 /* Bucket entries applied that a check after a reconnection asks about
  * (natsbucket.c). */
-#define NATS_RECENT 128
+#define NATS_RECENT 64
 /* A check of the bucket that found it kept is made once more this much
  * later (ms): entries queued before it are applied by then. */
 #define NATS_RECHECK_MS 2000
+/* This daemon's own bucket writes a check asks about (natsbucket.c). */
+#define NATS_WROTE 16
 
 /* Consumer incarnations remembered per stream (nats_stream.seen). */
 #define NATS_SEEN_MAX 4
@@ -151,6 +153,7 @@ struct nats_cluster {
 	struct nats_recent {
 		uint64_t rev;
 		int64_t time;
+		char key[NATS_KEY_MAX];
 	} recent[NATS_RECENT];
 	unsigned nrecent;	/* entries put in the ring, ever */
 	uint64_t verified_rev;	/* what the last check found kept */	/* Times the bucket was found to have gone back and was read again
@@ -174,12 +177,17 @@ struct nats_cluster {
 	 * consumer was made anew by libnats (a reconnection), so what the
 	 * old one delivered has been applied and can be asked about. */
 	atomic_bool bucket_check;
-	/* The highest bucket revision this daemon wrote itself and its key
-	 * (under wrote_mu): a write its watcher has not applied yet, which
-	 * a crash may lose all the same, is asked about too (natsbucket.c). */
+	/* The last NATS_WROTE writes of this daemon to the bucket, revision
+	 * and key (under wrote_mu): a write its watcher has not applied yet,
+	 * which a crash may lose all the same, is asked about too
+	 * (natsbucket.c). */
 	pthread_mutex_t wrote_mu;
-	uint64_t wrote_rev;
-	char wrote_key[NATS_KEY_MAX];
+	struct nats_wrote {
+		uint64_t rev;
+		char key[NATS_KEY_MAX];
+	} wrote[NATS_WROTE];	/* a ring of its last writes */
+	unsigned nwrote;	/* writes put in the ring, ever */
+	uint64_t wrote_verified;	/* what the last check found kept */
 	/* A data stream's consumer is not asked to be removed before this
 	 * (mono_ns): a removal went unanswered (nats_follow_close). */
 	atomic_uint_fast64_t consumer_rm_after;
@@ -553,8 +561,9 @@ int nats_stream_rebuild(struct stream *s, bool follow);
 
 /*
  * nats_kv_wrote - this daemon wrote key KEY of NC's bucket, stored at
- * revision REV (0: unknown, ignored): remembered if the highest so far
- * (natsbucket.c asks JetStream about it after a reconnection). Takes
+ * revision REV (0: unknown, ignored): remembered among its last
+ * NATS_WROTE writes (natsbucket.c asks JetStream about them after a
+ * reconnection). Takes
  * nc->wrote_mu; never blocks on NATS.
  */
 void nats_kv_wrote(struct nats_cluster *nc, const char *key, uint64_t rev);

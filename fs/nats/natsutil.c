@@ -153,11 +153,12 @@ void nats_pause(void)
 
 void nats_kv_wrote(struct nats_cluster *nc, const char *key, uint64_t rev)
 {
+	if (!rev)
+		return;
 	pthread_mutex_lock(&nc->wrote_mu);
-	if (rev > nc->wrote_rev) {
-		nc->wrote_rev = rev;
-		snprintf(nc->wrote_key, sizeof(nc->wrote_key), "%s", key);
-	}
+	struct nats_wrote *w = &nc->wrote[nc->nwrote++ % NATS_WROTE];
+	w->rev = rev;
+	snprintf(w->key, sizeof(w->key), "%s", key);
 	pthread_mutex_unlock(&nc->wrote_mu);
 }
 

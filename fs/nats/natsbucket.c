@@ -108,6 +108,10 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 	if (e->rev > nc->watch_rev) {
 		nc->watch_rev = e->rev;
 		nc->watch_time = e->time;
+		struct nats_recent *r = &nc->recent[nc->nrecent++ % NATS_RECENT];
+		r->rev = e->rev;
+		r->time = e->time;
+		snprintf(r->key, sizeof(r->key), "%s", e->key);
 	}
 	if (rc < 0) {
 		f->failed = true;
@@ -125,11 +129,85 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 
 /* ---- a bucket that went back ------------------------------------------- */
 
+static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t rev, int64_t time, const char *key);
+
+/*
+ * This daemon's last writes (nats_kv_wrote) past what the last check
+ * found kept, asked of JetStream as the entries applied are: its key's
+ * subject at that revision means kept (its JetStream time is not known
+ * here), another subject there or a last revision below it means the
+ * bucket went back (written, acknowledged, lost, maybe before the
+ * watcher applied it). 1 yes, 0 no, -EAGAIN no answer; *TOP the highest
+ * revision asked about.
+ */
+static int wrote_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t *top)
+{
+	struct nats_wrote v[NATS_WROTE];
+	pthread_mutex_lock(&nc->wrote_mu);
+	unsigned n = nc->nwrote < NATS_WROTE ? nc->nwrote : NATS_WROTE;
+	for (unsigned i = 0; i < n; i++)
+		v[i] = nc->wrote[(nc->nwrote - 1 - i) % NATS_WROTE]; /* newest first */
+	uint64_t verified = nc->wrote_verified;
+	pthread_mutex_unlock(&nc->wrote_mu);
+	*top = verified;
+	for (unsigned i = 0; i < n; i++) {
+		if (v[i].rev <= verified)
+			continue;
+		if (v[i].rev > *top)
+			*top = v[i].rev;
+		int b = entry_went_back(nc, name, jo, v[i].rev, 0, v[i].key);
+		if (b)
+			return b;
+	}
+	return 0;
+}
+
+/* Is the entry of key KEY at revision REV (JetStream time TIME; 0: not
+ * known, the key's subject is compared instead) still what NC's bucket
+ * (stream NAME) holds? The same entry there: yes; none there but a later
+ * value of KEY (the bucket keeps one a key): yes; another entry there,
+ * or none and KEY's last value older than REV, or none: the bucket went
+ * back. 1 went back, 0 not, -EAGAIN no answer. */
+static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions *jo,
+			   uint64_t rev, int64_t time, const char *key)
+{
+	if (!rev)
+		return 0;
+	char subj[NATS_KEY_MAX + 300];
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
+	natsMsg *m = NULL;
+	jsErrCode ec = 0;
+	natsStatus s = js_GetMsg(&m, nc->js, name, rev, jo, &ec);
+	if (s == NATS_OK) {
+		const char *ms = natsMsg_GetSubject(m);
+		bool same = time ? natsMsg_GetTime(m) == time : ms && !strcmp(ms, subj);
+		natsMsg_Destroy(m);
+		return same ? 0 : 1;
+	}
+	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
+		return -EAGAIN;
+	ec = 0;
+	s = js_GetLastMsg(&m, nc->js, name, subj, jo, &ec);
+	if (s == NATS_OK) {
+		uint64_t at = natsMsg_GetSequence(m);
+		natsMsg_Destroy(m);
+		return at > rev ? 0 : 1;
+	}
+	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
+		return -EAGAIN;
+	return 1; /* its key holds nothing at all: written, then lost */
+}
+
 /*
  * Did NC's bucket go back? A crash of every server can lose the bucket's
  * last changes, as it loses messages (docs/nats.md, "Durability"), and
  * give their revisions to the next ones. Asked of the entry this thread
- * applied last (watch_rev): the same JetStream time there means no; none
+ * applied last (watch_rev), of the others applied since the last check
+ * (recent, at most NATS_RECENT) and of this daemon's last write
+ * (wrote_went_back),
+ * each as entry_went_back says: the same JetStream time there means no; none
  * there with the bucket's last revision at or past it (a later value of
  * the key took its place) means no; another entry there, or a last
  * revision below it, means yes. 1 yes (*LAST the bucket's last revision,
@@ -138,34 +216,44 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
  */
 static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *last_time)
 {
-	if (!nc->watch_rev || !nc->watch_time)
-		return 0;
 	char name[300];
 	snprintf(name, sizeof(name), "KV_%s", nc->bucket);
 	jsOptions jo;
-	jsErrCode ec = 0;
-	natsMsg *m = NULL;
 	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	natsStatus s = js_GetMsg(&m, nc->js, name, nc->watch_rev, &jo, &ec);
-	if (s == NATS_OK) {
-		bool same = natsMsg_GetTime(m) == nc->watch_time;
-		natsMsg_Destroy(m);
-		if (same)
-			return 0;
-	} else if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND) {
-		return -EAGAIN;
+	/* The entry applied last; those applied since the last check, newest
+	 * first (entries written after a crash may have taken the lost ones'
+	 * revisions, and the consumer delivered them on before the check);
+	 * this daemon's last write, maybe not applied yet. */
+	int b = 0;
+	unsigned n = nc->nrecent < NATS_RECENT ? nc->nrecent : NATS_RECENT;
+	uint64_t upto = nc->watch_rev;
+	for (unsigned i = 1; b == 0 && i <= n; i++) { /* newest first */
+		const struct nats_recent *r = &nc->recent[(nc->nrecent - i) % NATS_RECENT];
+		if (r->rev <= nc->verified_rev)
+			break;
+		b = entry_went_back(nc, name, &jo, r->rev, r->time, r->key);
 	}
+	uint64_t wtop = 0;
+	if (b == 0)
+		b = wrote_went_back(nc, name, &jo, &wtop);
+	if (b == 0) {
+		nc->verified_rev = upto;
+		pthread_mutex_lock(&nc->wrote_mu);
+		if (wtop > nc->wrote_verified)
+			nc->wrote_verified = wtop;
+		pthread_mutex_unlock(&nc->wrote_mu);
+	}
+	if (b <= 0)
+		return b;
 	jsStreamInfo *si = NULL;
-	ec = 0;
+	jsErrCode ec = 0;
 	if (js_GetStreamInfo(&si, nc->js, name, &jo, &ec) != NATS_OK)
 		return -EAGAIN;
 	*last = si->State.LastSeq;
 	jsStreamInfo_Destroy(si);
-	if (s != NATS_OK && *last >= nc->watch_rev)
-		return 0;
 	/* What the next check compares with: the entry at the last revision. */
 	*last_time = 0;
-	m = NULL;
+	natsMsg *m = NULL;
 	if (*last && js_GetMsg(&m, nc->js, name, *last, &jo, &ec) == NATS_OK) {
 		*last_time = natsMsg_GetTime(m);
 		natsMsg_Destroy(m);
@@ -228,10 +316,16 @@ static void reconcile(struct nats_cluster *nc, struct follow *f, uint64_t last,
 		  "docs/nats.md, \"Durability\"); it is read again whole", nc->cl->name,
 		  nc->bucket);
 	atomic_fetch_add(&nc->bucket_gen, 1);
+	pthread_mutex_lock(&nc->wrote_mu);
+	nc->nwrote = 0; /* told; the writes from now on are asked about */
+	nc->wrote_verified = last;
+	pthread_mutex_unlock(&nc->wrote_mu);
 	/* Notices (key g.) are events: those the bucket holds now are not
 	 * acted on again; revisions go on from its last. */
 	nc->watch_rev = last;
 	nc->watch_time = last_time;
+	nc->nrecent = 0;
+	nc->verified_rev = last;
 	f->reconcile = true;
 	watch_remake(nc, f); /* or later, if it cannot be made now */
 }
@@ -274,19 +368,41 @@ static void *watch_main(void *arg)
 	struct nats_cluster *nc = arg;
 	struct follow f = { .last_ns = mono_ns() };
 	uint64_t check_ns = 0; /* the next check of the streams' sequences */
+	uint64_t recheck_ns = 0; /* the bucket's second check after one, 0: none */
 	while (!atomic_load(&nc->watch_stop)) {
 		uint64_t now = mono_ns();
 		bool connected = natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED;
-		if (connected && now >= check_ns && atomic_exchange(&nc->seq_check, false)) {
+		bool seq = false, bk = false;
+		if (recheck_ns && now >= recheck_ns) {
+			/* Entries the consumer had queued before the check are
+			 * applied by now: the bucket asked about once more. */
+			recheck_ns = 0;
+			atomic_store(&nc->bucket_check, true);
+		}
+		if (connected && now >= check_ns) {
+			seq = atomic_exchange(&nc->seq_check, false);
+			bk = atomic_exchange(&nc->bucket_check, false);
+		}
+		if (seq || bk) {
 			uint64_t last = 0;
 			int64_t last_time = 0;
+			atomic_store(&nc->seq_checking, true);
 			int b = bucket_went_back(nc, &last, &last_time);
 			if (b == 1)
 				reconcile(nc, &f, last, last_time);
-			if (nats_seq_check(nc) < 0 || b < 0) {
+			int sc = seq ? nats_seq_check(nc) : 0;
+			if (seq && b == 0)
+				recheck_ns = mono_ns() + (uint64_t)NATS_RECHECK_MS * 1000000;
+			atomic_store(&nc->seq_checking, false);
+			if (sc < 0)
 				atomic_store(&nc->seq_check, true); /* asked again in a second */
+			if (b < 0)
+				atomic_store(&nc->bucket_check, true);
+			if (sc < 0 || b < 0)
 				check_ns = mono_ns() + 1000000000ULL;
-			}
+			/* After the check: a watcher it made anew (reconcile) has
+			 * its last_ns past the NOW above, read again. */
+			now = mono_ns();
 		}
 		if (!connected) {
 			f.last_ns = now; /* silence while away says nothing */

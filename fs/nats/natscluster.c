@@ -298,6 +298,7 @@ static void nc_close(struct cluster *cl)
 	nats_lease_free(nc);
 	nats_status_free(nc);
 	pthread_mutex_destroy(&nc->closed_mu);
+	pthread_mutex_destroy(&nc->wrote_mu);
 	pthread_cond_destroy(&nc->closed_cv);
 	pthread_mutex_destroy(&nc->grave_mu);
 	pthread_mutex_destroy(&nc->statfs_mu);
@@ -520,6 +521,7 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 	nc->cc = cc;
 	nc->cl = cl;
 	pthread_mutex_init(&nc->closed_mu, NULL);
+	pthread_mutex_init(&nc->wrote_mu, NULL);
 	pthread_mutex_init(&nc->grave_mu, NULL);
 	pthread_mutex_init(&nc->statfs_mu, NULL);
 	nc->statfs_max = -1;

@@ -152,6 +152,7 @@ int nats_epoch_bump(struct nats_topic *nt, uint32_t *gen, uuid_t out)
 						    rev) : NATS_NO_MEMORY;
 		free(txt);
 		if (s == NATS_OK) {
+			nats_kv_wrote(nt->nc, nt->key, nrev);
 			nats_epoch_load(td, j);
 			json_decref(j);
 			pthread_mutex_lock(&nt->mu);

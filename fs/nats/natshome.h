@@ -104,6 +104,14 @@ extern const struct cluster_home nats_home;
  * is asked again for this long (ms) before an append is refused: a leader
  * just elected may answer before it has applied its log (natstopic.c). */
 #define NATS_BEHIND_MS 2000
+/* Bucket entries applied that a check after a reconnection asks about
+ * (natsbucket.c). */
+#define NATS_RECENT 64
+/* A check of the bucket that found it kept is made once more this much
+ * later (ms): entries queued before it are applied by then. */
+#define NATS_RECHECK_MS 2000
+/* This daemon's own bucket writes a check asks about (natsbucket.c). */
+#define NATS_WROTE 16
 
 /* Consumer incarnations remembered per stream (nats_stream.seen). */
 #define NATS_SEEN_MAX 4
@@ -142,7 +150,18 @@ struct nats_cluster {
 	/* JetStream's time (ns) of the entry at watch_rev: is it still
 	 * there? (natsbucket.c, a bucket that went back). The thread's. */
 	int64_t watch_time;
-	/* Times the bucket was found to have gone back and was read again
+	/* The last NATS_RECENT entries applied (revision, JetStream time),
+	 * a ring: after a reconnection each one past what the last check
+	 * found kept is asked about (natsbucket.c): the restored servers'
+	 * consumer may have delivered entries written since the restart,
+	 * past the lost ones, before the check. The thread's. */
+	struct nats_recent {
+		uint64_t rev;
+		int64_t time;
+		char key[NATS_KEY_MAX];
+	} recent[NATS_RECENT];
+	unsigned nrecent;	/* entries put in the ring, ever */
+	uint64_t verified_rev;	/* what the last check found kept */	/* Times the bucket was found to have gone back and was read again
 	 * whole; a stream or topic seen in that replay, or made since,
 	 * carries the count (seen), one not seen is not in the bucket. */
 	atomic_uint_fast64_t bucket_gen;
@@ -155,6 +174,25 @@ struct nats_cluster {
 	bool thread_started;
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
 	atomic_bool seq_check;	/* nats_seq_suspect asked for a check */
+	/* A check of the streams' sequences (or of the bucket) is under
+	 * way: a writer whose tail is behind its index waits for its end
+	 * before it calls the subject's state lost (natstopic.c). */
+	atomic_bool seq_checking;
+	/* The bucket alone is to be checked (natsbucket.c): its watcher's
+	 * consumer was made anew by libnats (a reconnection), so what the
+	 * old one delivered has been applied and can be asked about. */
+	atomic_bool bucket_check;
+	/* The last NATS_WROTE writes of this daemon to the bucket, revision
+	 * and key (under wrote_mu): a write its watcher has not applied yet,
+	 * which a crash may lose all the same, is asked about too
+	 * (natsbucket.c). */
+	pthread_mutex_t wrote_mu;
+	struct nats_wrote {
+		uint64_t rev;
+		char key[NATS_KEY_MAX];
+	} wrote[NATS_WROTE];	/* a ring of its last writes */
+	unsigned nwrote;	/* writes put in the ring, ever */
+	uint64_t wrote_verified;	/* what the last check found kept */
 	/* A data stream's consumer is not asked to be removed before this
 	 * (mono_ns): a removal went unanswered (nats_follow_close). */
 	atomic_uint_fast64_t consumer_rm_after;
@@ -245,7 +283,12 @@ struct nats_tdata {
 	 * (natsepoch.c, docs/nats.md "Durability"). */
 	uint32_t epoch_gen;
 	uuid_t epoch_key;
-	bool epoch_owed;	/* its stream went back: a new epoch is owed */
+	/* Its stream went back and this topic's new epoch is not written
+	 * yet (natsseq.c sets it before the index is read again, clears it
+	 * once the epoch is known here): an own chunk published meanwhile
+	 * would take a lost offset of the old key, which a replica holding
+	 * the lost message drops; so own appends wait (natstopic.c). */
+	bool epoch_due;
 	struct nats_origin *origins;
 	size_t norigins, ocap;
 	/* The topic made of it (not a reference; cleared by its destroy),
@@ -286,6 +329,10 @@ struct nats_stream {
 	bool caught_up;		/* the consumer delivered what was there */
 	bool data_lost;		/* its data stream gone: emptied for good */
 	atomic_uint_fast64_t bucket_seen;	/* nats_cluster.bucket_gen when last seen */
+	/* A topic this daemon had removed came back with a bucket that
+	 * went back (its removal lost in a crash, its messages with it):
+	 * its chunks, passed by the consumer, are read again (natsseq.c). */
+	atomic_bool reindex_due;
 	/* Went back: its topics' own origins owe a new epoch (natsseq.c),
 	 * until written. */
 	atomic_bool epochs_due;
@@ -517,6 +564,19 @@ bool nats_chunk_mine(struct nats_tdata *td, uint64_t seq, uint64_t ts);
  */
 int nats_stream_rebuild(struct stream *s, bool follow);
 
+/*
+ * nats_kv_wrote - this daemon wrote key KEY of NC's bucket, stored at
+ * revision REV (0: unknown, ignored): remembered among its last
+ * NATS_WROTE writes (natsbucket.c asks JetStream about them after a
+ * reconnection). Takes
+ * nc->wrote_mu; never blocks on NATS.
+ */
+void nats_kv_wrote(struct nats_cluster *nc, const char *key, uint64_t rev);
+
+/* nats_cond_init_mono - initialise CV to time its waits on CLOCK_MONOTONIC
+ * (natstdata.c). */
+void nats_cond_init_mono(pthread_cond_t *cv);
+
 /* ---- natsseq.c ---------------------------------------------------------- */
 
 /*
@@ -648,76 +708,10 @@ int nats_chunk_headers(natsMsg *m, uint64_t seq, struct nats_chunk *c,
 
 #include "natsparts.h"
 
-/* ---- natslease.c -------------------------------------------------------- */
+/* ---- natslease.c: natslease.h; natsstatus.c: natsstatus.h ------------- */
 
-/*
- * nats_lease_start - start NC's lease thread, which takes, renews and
- * watches the cluster's replication lease (key "lease" of its bucket).
- * 0 or a negative errno (no thread). nats_lease_stop and nats_lease_free
- * undo it.
- */
-int nats_lease_start(struct nats_cluster *nc);
-
-/* nats_lease_stop - stop that thread (the lease is kept until
- * nats_lease_release or its time runs out). Idempotent. */
-void nats_lease_stop(struct nats_cluster *nc);
-
-/* nats_lease_release - hand the lease back if this daemon holds it, so
- * that another daemon takes it at once; after nats_lease_stop and after
- * the bucket's watcher is stopped (no event of it left in flight).
- * Idempotent. */
-void nats_lease_release(struct nats_cluster *nc);
-
-/* nats_lease_free - release the lease's lock and condition (NC's close). */
-void nats_lease_free(struct nats_cluster *nc);
-
-/*
- * nats_lease_epoch - does this daemon run the replication of NC's
- * streams now? 0: no (another daemon holds the lease, or this one could
- * not renew it in time); else the epoch of the lease held, a number new
- * each time this daemon takes it (fs/stream.h, lanes_epoch).
- */
-uint64_t nats_lease_epoch(struct nats_cluster *nc);
-
-/* ---- natsstatus.c ------------------------------------------------------- */
-
-/*
- * nats_status_start - start NC's status publisher: a thread that, while
- * this daemon holds the lease, puts the replication status of each
- * stream marked by nats_status_changed under key r.<stream uuid> of the
- * bucket (docs/nats.md, "Replication status on every daemon"). 0 or a
- * negative errno (no thread). nats_status_stop and nats_status_free undo
- * it.
- */
-int nats_status_start(struct nats_cluster *nc);
-
-/* nats_status_stop - stop that thread. Idempotent. */
-void nats_status_stop(struct nats_cluster *nc);
-
-/* nats_status_free - free its table (NC's close, after nats_status_stop
- * and after every stream is gone). */
-void nats_status_free(struct nats_cluster *nc);
-
-/* nats_status_changed - the status_changed operation of a NATS stream
- * (fs/stream.h): on the lease holder, S's status is published within
- * NATS_STATUS_MS of the last time, at once with NOW; on another daemon
- * (a write there timed out waiting for a synchronous replica) this
- * daemon's status of S goes to the holder as a notice, key g.<uuid>.
- * Never blocks. */
-void nats_status_changed(struct stream *s, bool now);
-
-/* nats_status_forget - S's home state ST goes (its destroy): its entry is
- * left for the publisher to free. */
-void nats_status_forget(struct nats_stream *st);
-
-/*
- * nats_status_event - the watcher's entry E of key r.<stream uuid>: the
- * status another daemon published is applied to that stream's replicas
- * here (repl_status_import), unless this daemon holds the lease itself;
- * or of key g.<stream uuid>, another daemon's notice, applied only by the
- * holder. LOCKED: the caller holds the namespace lock (start-up).
- */
-void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool locked);
+#include "natslease.h"
+#include "natsstatus.h"
 
 /* ---- natswatch.c, natsbucket.c: natswatch.h --------------------------- */
 

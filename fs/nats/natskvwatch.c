@@ -39,6 +39,7 @@ struct nats_kvwatch {
 	uint64_t remakes;
 };
 
+
 void nats_kventry_free(struct nats_kventry *e)
 {
 	if (!e)
@@ -191,6 +192,8 @@ static bool kvw_follows(struct nats_kvwatch *w, const jsMsgMetaData *md)
 	}
 	log_info("bucket %s: its watcher's consumer was made anew by libnats (after revision "
 		 "%llu)", w->nc->bucket, (unsigned long long)w->last_seq);
+	/* After a reconnection: the servers' store may have gone back. */
+	atomic_store(&w->nc->bucket_check, true);
 	return true;
 }
 

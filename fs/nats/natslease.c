@@ -168,6 +168,7 @@ static void lease_step(struct nats_cluster *nc)
 		if (better)
 			log_info("cluster %s: the replication lease is taken from %s, which does "
 				 "not name every replica's cluster", nc->cl->name, who);
+		nats_kv_wrote(nc, LEASE_KEY, nrev);
 		held(nc, nrev, t0, mine || free_ ? "" : who);
 	}
 }

@@ -89,7 +89,7 @@ static int publish_part(struct nats_topic *nt, const char *buf, size_t len, cons
 			return -ENOENT;
 		uint64_t now = mono_ns();
 		if (now >= deadline) {
-			log_warn("/%s: part %zu of an append not acknowledged by NATS within %lld ms",
+			log_warn("%s: part %zu of an append not acknowledged by NATS within %lld ms",
 				 nt->path, i, (long long)nc->timeout_ms);
 			return -EIO;
 		}
@@ -118,7 +118,7 @@ static int publish_part(struct nats_topic *nt, const char *buf, size_t len, cons
 		if (ec == JSStreamNotFoundErr)
 			return -ENOENT;
 		if (ec == JSStreamMessageExceedsMaximumErr || nats_limit_errno(ec) != -EIO) {
-			log_warn("/%s: part %zu of an append refused by JetStream: %s (%d)",
+			log_warn("%s: part %zu of an append refused by JetStream: %s (%d)",
 				 nt->path, i,
 				 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
 			return nats_limit_errno(ec);
@@ -153,7 +153,7 @@ int nats_body_make(struct nats_topic *nt, const char *buf, size_t len, const cha
 	if (len <= part)
 		return 0; /* one message: the chunk is its own payload */
 	if (len > nats_chunk_max(nc)) {
-		log_warn("/%s: refused: an append of %zu bytes is longer than a chunk in parts can be with max_payload %lld (%zu bytes, docs/nats.md)",
+		log_warn("%s: refused: an append of %zu bytes is longer than a chunk in parts can be with max_payload %lld (%zu bytes, docs/nats.md)",
 			 nt->path, len, (long long)nc->max_payload, nats_chunk_max(nc));
 		return -EMSGSIZE;
 	}
@@ -336,14 +336,14 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 			/* "No such message" until the deadline (its last try
 			 * maybe cut short) while the topic's key names it: a
 			 * piece NATS lost, never a silent end of the topic. */
-			log_error("/%s: %s %" PRIu64 " is in the index but not in NATS any more "
+			log_error("%s: %s %" PRIu64 " is in the index but not in NATS any more "
 				  "(lost by the servers? docs/nats.md, Durability)", nt->path,
 				  pc->part ? "part" : "chunk", pc->seq);
 			nats_seq_suspect(nt->nc);
 			return -EIO;
 		}
 		if (rc != -ENOENT)
-			log_warn("/%s: %s %" PRIu64 " cannot be read from NATS: %s", nt->path,
+			log_warn("%s: %s %" PRIu64 " cannot be read from NATS: %s", nt->path,
 				 pc->part ? "part" : "chunk", pc->seq, natsStatus_GetText(s));
 		return rc == -ETIMEDOUT ? -EIO : rc;
 	}
@@ -355,22 +355,22 @@ int nats_piece_fetch(struct nats_topic *nt, const struct nats_piece *pc, uint8_t
 	const char *subj = natsMsg_GetSubject(m), *ts = NULL;
 	const char *want = pc->part ? nt->psubject : nt->subject;
 	if (!subj || strcmp(subj, want)) {
-		log_error("/%s: %s %" PRIu64 " is not the one indexed (on subject %s, not %s): its "
+		log_error("%s: %s %" PRIu64 " is not the one indexed (on subject %s, not %s): its "
 			  "stream's sequences went back? (docs/nats.md, Durability)", nt->path,
 			  pc->part ? "part" : "chunk", pc->seq, subj ? subj : "?", want);
 	} else if (pc->part && pc->by && !nats_part_is(m, pc->by, pc->index)) {
 		/* Another writer's part at that sequence. */
-		log_error("/%s: part %" PRIu64 " is not the one its head names: its stream's "
+		log_error("%s: part %" PRIu64 " is not the one its head names: its stream's "
 			  "sequences went back? (docs/nats.md, Durability)", nt->path,
 			  pc->seq);
 	} else if (pc->ts && !(natsMsgHeader_Get(m, "Sfs-Ts", &ts) == NATS_OK && ts &&
 			       strtoull(ts, NULL, 10) == pc->ts)) {
 		/* Another chunk of the topic at the sequence. */
-		log_error("/%s: chunk %" PRIu64 " is not the one indexed (Sfs-Ts %s, not %" PRIu64
+		log_error("%s: chunk %" PRIu64 " is not the one indexed (Sfs-Ts %s, not %" PRIu64
 			  "): its stream's sequences went back? (docs/nats.md, Durability)",
 			  nt->path, pc->seq, ts ? ts : "missing", pc->ts);
 	} else if (natsMsg_GetDataLength(m) != (int)pc->len) {
-		log_error("/%s: %s %" PRIu64 " holds %d bytes where its head says %u",
+		log_error("%s: %s %" PRIu64 " holds %d bytes where its head says %u",
 			  nt->path, pc->part ? "part" : "chunk", pc->seq,
 			  natsMsg_GetDataLength(m), pc->len);
 	} else {

@@ -72,7 +72,7 @@ ssize_t nats_topic_read(struct topic *t, uint64_t vpos, char *buf, size_t size,
 		if (hint && hint->valid && hint->epoch != td->gen) {
 			pthread_mutex_unlock(&td->mu);
 			if (hint->epoch != UINT64_MAX)
-				log_warn("/%s: an open file read lines its stream lost since "
+				log_warn("%s: an open file read lines its stream lost since "
 					 "(docs/nats.md, Durability); it reads ESTALE", nats_topic_of(t)->path);
 			hint->epoch = UINT64_MAX;
 			topic_read_hint_free(hint);

@@ -224,7 +224,7 @@ int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t
 			break;
 		}
 		if (mono_ns() >= deadline) {
-			log_warn("/%s: replicated messages not stored in NATS within %lld ms", nats_topic_of(t)->path,
+			log_warn("%s: replicated messages not stored in NATS within %lld ms", nats_topic_of(t)->path,
 				 (long long)nt->nc->timeout_ms);
 			rc = -EIO;
 			break;

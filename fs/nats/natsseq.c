@@ -350,37 +350,54 @@ static void warn_replicas(struct stream *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* ST went back: each topic's own appends wait for its new epoch (its
+ * tdata's epoch_due, cleared by new_epochs). Set before the index is
+ * read again, so no writer takes a place in the new index under the old
+ * key. Best effort on -ENOMEM (nothing to wait for then). */
+static void epochs_owed(struct nats_stream *st)
+{
+	size_t n;
+	struct nats_tdata **tds = tdata_all(st, &n);
+	for (size_t i = 0; tds && i < n; i++) {
+		pthread_mutex_lock(&tds[i]->mu);
+		/* Not a removed topic's: nothing would ever pay it (a topic
+		 * that comes back owes its own, nats_topic_make). */
+		if (tds[i]->topic && !tds[i]->purged)
+			tds[i]->epoch_due = true;
+		pthread_mutex_unlock(&tds[i]->mu);
+		nats_tdata_put(tds[i]);
+	}
+	free(tds);
+}
+
+/* TD's epoch is known here (or none is owed any more): its writers go. */
+static void epoch_paid(struct nats_tdata *td)
+{
+	pthread_mutex_lock(&td->mu);
+	td->epoch_due = false;
+	pthread_cond_broadcast(&td->cv);
+	pthread_mutex_unlock(&td->mu);
+}
+
+/* Whether TD still owes its new epoch. */
+static bool epoch_owed(struct nats_tdata *td)
+{
+	pthread_mutex_lock(&td->mu);
+	bool due = td->epoch_due;
+	pthread_mutex_unlock(&td->mu);
+	return due;
+}
+
 /*
  * S went back: the offsets of its lost messages are given again, and a
  * replica that holds the lost ones would take the new ones for them. So
- * each topic's own origin owes a new epoch (natsepoch.c, new_epochs), and
- * every replica's position in each topic goes back to its start now: a
- * position past the topic's end would skip the new messages, and one
- * within it may be past the first of the new epoch; the marks drop what a
- * replica holds already.
+ * each topic's own origin starts a new epoch (natsepoch.c), and every
+ * replica's position in each topic goes back to its start: a position
+ * past the topic's end now would skip the new messages, and one within
+ * it may be past the first of the new epoch; the marks drop what a
+ * replica holds already. 0, or -EAGAIN: some topic's epoch could not be
+ * written (NATS did not answer): the next check does it.
  */
-static void owe_epochs(struct stream *s)
-{
-	struct nats_stream *st = s->home;
-	pthread_mutex_lock(&st->mu);
-	for (size_t i = 0; i < st->ntdata; i++) {
-		pthread_mutex_lock(&st->tdata[i]->mu);
-		st->tdata[i]->epoch_owed = true;
-		pthread_mutex_unlock(&st->tdata[i]->mu);
-	}
-	pthread_mutex_unlock(&st->mu);
-	atomic_store(&st->epochs_due, true);
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->ntopics; i++)
-		repl_topic_deleted(s->cluster->ns, s, s->topics[i]->name); /* from 0 */
-	pthread_mutex_unlock(&s->lock);
-	stream_touch_replication(s);
-}
-
-/* Write the new epoch each topic of S owes (owe_epochs), one topic after
- * the other, each within nats_timeout_ms: 0 when none is owed any more,
- * or -EAGAIN at the first that could not be written (NATS did not
- * answer): the next check goes on from there. */
 static int new_epochs(struct stream *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -394,16 +411,26 @@ static int new_epochs(struct stream *s)
 	if (n && !v)
 		return -EAGAIN;
 	int rc = 0;
+	bool *owed = n ? calloc(n, sizeof(*owed)) : NULL;
+	if (n && !owed) {
+		for (size_t i = 0; i < n; i++)
+			topic_put(v[i]);
+		free(v);
+		return -EAGAIN;
+	}
+	/* One topic after the other, each within nats_timeout_ms: stopped at
+	 * the first NATS does not answer (the next check goes on from there),
+	 * not every topic waited for in turn. */
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct nats_tdata *td = nats_topic_of(v[i])->td;
-		pthread_mutex_lock(&td->mu);
-		bool owed = td->epoch_owed;
-		pthread_mutex_unlock(&td->mu);
-		if (!owed)
-			continue;
 		uint32_t g;
 		uuid_t key;
+		struct nats_tdata *td = nats_topic_of(v[i])->td;
+		if (!epoch_owed(td))
+			continue; /* written at an earlier try, or made since */
+		owed[i] = true;
 		int r = nats_epoch_bump(nats_topic_of(v[i]), &g, key);
+		if (r == 0 || r == -ENOENT)
+			epoch_paid(td);
 		if (r == 0 && g) {
 			char ks[37];
 			uuid_unparse(key, ks);
@@ -415,15 +442,18 @@ static int new_epochs(struct stream *s)
 			log_warn("/%s/%s/%s: a new epoch of its origin cannot be written (%s); tried "
 				 "again", s->cluster->name, s->name, v[i]->name, strerror(-r));
 			rc = -EAGAIN;
-			continue;
 		}
-		pthread_mutex_lock(&td->mu);
-		td->epoch_owed = false;
-		pthread_mutex_unlock(&td->mu);
 	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		if (owed[i]) /* its positions from 0 */
+			repl_topic_deleted(s->cluster->ns, s, v[i]->name);
+	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++)
 		topic_put(v[i]);
 	free(v);
+	free(owed);
+	stream_touch_replication(s);
 	return rc;
 }
 
@@ -440,8 +470,10 @@ int nats_seq_check(struct nats_cluster *nc)
 		bool following = true;
 		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
 		struct nats_stream *st = s->home;
-		if (b == 1)
-			owe_epochs(s);
+		if (b == 1) {
+			epochs_owed(st); /* before the index is read again */
+			atomic_store(&st->epochs_due, true);
+		}
 		if (b == 2)
 			b = data_stream_gone(nc, s);
 		if (b < 0)
@@ -454,8 +486,17 @@ int nats_seq_check(struct nats_cluster *nc)
 				  cl->name, s->name);
 		if (b == 1 && following)
 			warn_replicas(s);
+		if (b == 1)
+			atomic_store(&st->reindex_due, false); /* read again below */
 		if (b == 1 && (nats_stream_rebuild(s, true) < 0 || forget_lost_topics(nc, s) < 0))
 			rc = -EAGAIN;
+		/* A topic removed here came back with the bucket: its chunks,
+		 * passed by the consumer meanwhile, are read again. */
+		if (b == 0 && !s->deleted && atomic_exchange(&st->reindex_due, false) &&
+		    nats_stream_rebuild(s, true) < 0) {
+			atomic_store(&st->reindex_due, true);
+			rc = -EAGAIN;
+		}
 		if (!s->deleted && atomic_load(&st->epochs_due) && b >= 0) {
 			if (new_epochs(s) < 0)
 				rc = -EAGAIN; /* owed still: the next check */

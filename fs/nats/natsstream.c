@@ -24,115 +24,6 @@ static struct nats_stream *st_of(const struct stream *s)
 	return s->home;
 }
 
-static void cond_init_mono(pthread_cond_t *cv)
-{
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(cv, &a);
-	pthread_condattr_destroy(&a);
-}
-
-/* ---- the topics' indexes, by incarnation UUID ------------------------------ */
-
-void nats_tdata_put(struct nats_tdata *td)
-{
-	if (!td || atomic_fetch_sub(&td->refs, 1) != 1)
-		return;
-	nats_chunks_free_parts(td->c, td->n);
-	free(td->c);
-	free(td->origins);
-	pthread_mutex_destroy(&td->mu);
-	pthread_cond_destroy(&td->cv);
-	free(td);
-}
-
-struct nats_tdata *nats_stream_tdata(struct nats_stream *st, const uuid_t uuid)
-{
-	struct nats_tdata *td = NULL;
-	pthread_mutex_lock(&st->mu);
-	size_t lo = 0, hi = st->ntdata;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = uuid_compare(st->tdata[mid]->uuid, uuid);
-		if (c == 0) {
-			td = st->tdata[mid];
-			atomic_fetch_add(&td->refs, 1);
-			goto out;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (st->ntdata == st->tcap) {
-		size_t cap = st->tcap ? st->tcap * 2 : 8;
-		struct nats_tdata **v = realloc(st->tdata, cap * sizeof(*v));
-		if (!v)
-			goto out;
-		st->tdata = v;
-		st->tcap = cap;
-	}
-	if (!(td = calloc(1, sizeof(*td))))
-		goto out;
-	uuid_copy(td->uuid, uuid);
-	uuid_copy(td->own_key, uuid); /* the first epoch's (natsepoch.c) */
-	atomic_init(&td->refs, 2); /* the table's and the caller's */
-	pthread_mutex_init(&td->mu, NULL);
-	cond_init_mono(&td->cv);
-	memmove(&st->tdata[lo + 1], &st->tdata[lo], (st->ntdata - lo) * sizeof(*st->tdata));
-	st->tdata[lo] = td;
-	st->ntdata++;
-out:
-	pthread_mutex_unlock(&st->mu);
-	return td;
-}
-
-const struct nats_chunk *nats_chunk_find(const struct nats_tdata *td, uint64_t seq)
-{
-	size_t lo = 0, hi = td->n; /* the index is in sequence order */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (td->c[mid].seq == seq)
-			return &td->c[mid];
-		if (td->c[mid].seq < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
-{
-	for (;;) { /* in slices: a signal ends the wait */
-		nats_wait_indexed(td, seq, nats_slice(deadline));
-		pthread_mutex_lock(&td->mu);
-		bool there = td->last_seq >= seq || td->purged;
-		pthread_mutex_unlock(&td->mu);
-		if (there || mono_ns() >= deadline)
-			break;
-		if (cluster_interrupted())
-			return -EINTR;
-	}
-	int rc = -EAGAIN;
-	pthread_mutex_lock(&td->mu);
-	if (td->purged) {
-		/* Removed since (here, or another daemon's rm applied by the
-		 * watcher): the append was stored before; nothing to publish
-		 * again, nothing of the topic served any more. */
-		rc = 0;
-	} else if (td->last_seq < seq) {
-		rc = -ETIMEDOUT;
-	} else if (nats_chunk_find(td, seq)) {
-		rc = 0; /* indexed */
-	}
-	pthread_mutex_unlock(&td->mu);
-	return rc;
-}
-
-/* ---- the consumer ---------------------------------------------------------- */
-
 /* A chunk's headers delivered (libnats' delivery thread). */
 static void on_chunk(natsConnection *conn, natsSubscription *sub, natsMsg *m, void *arg)
 {
@@ -383,8 +274,12 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
 	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
 	free(txt);
-	if (rc == 0)
+	if (rc == 0) {
 		st->rev = rev;
+		/* Named by the bucket from now on: a reconcile that began
+		 * before (its replay may not hold the key) keeps it. */
+		atomic_store(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));
+	}
 	return rc;
 }
 
@@ -564,11 +459,14 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	/* Tried again while a leader is elected, within nats_timeout_ms. */
 	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
 	natsStatus ns;
-	while ((ns = kvStore_PutString(NULL, st->nc->kv, key, txt)) != NATS_OK &&
+	uint64_t rev = 0;
+	while ((ns = kvStore_PutString(&rev, st->nc->kv, key, txt)) != NATS_OK &&
 	       mono_ns() < deadline &&
 	       natsConnection_Status(st->nc->conn) == NATS_CONN_STATUS_CONNECTED)
 		nats_pause();
 	free(txt);
+	if (ns == NATS_OK)
+		nats_kv_wrote(st->nc, key, rev);
 	return nats_status_errno(ns, 0);
 }
 
@@ -713,7 +611,7 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 	atomic_init(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));
 	snprintf(st->key, sizeof(st->key), "s.%s", enc);
 	pthread_mutex_init(&st->mu, NULL);
-	cond_init_mono(&st->cv);
+	nats_cond_init_mono(&st->cv);
 	struct stream *s = stream_alloc(cl, name, &nats_stream_ops, st);
 	if (!s) {
 		pthread_mutex_destroy(&st->mu);

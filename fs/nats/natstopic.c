@@ -284,7 +284,7 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 		return -ENOENT; /* the stream was removed */
 	if (ec == JSStreamMessageExceedsMaximumErr || nats_limit_errno(ec) != -EIO) {
 		/* Too big, or full (a quota: EDQUOT, the store: ENOSPC). */
-		log_warn("/%s: append refused by JetStream: %s (%d)", nt->path,
+		log_warn("%s: append refused by JetStream: %s (%d)", nt->path,
 			 nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "?", (int)ec);
 		return nats_limit_errno(ec);
 	}
@@ -331,7 +331,7 @@ static int tail_behind_index(struct nats_topic *nt, const struct nats_tail *tl,
 /* The append refused: TL stayed behind INDEXED for NATS_BEHIND_MS. */
 static int tail_refused(struct nats_topic *nt, const struct nats_tail *tl, uint64_t indexed)
 {
-	log_error("/%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
+	log_error("%s: NATS names sequence %" PRIu64 " as the last chunk of subject %s, "
 		  "where %" PRIu64 " is already indexed: its store lost the subject's state "
 		  "(make the topic again; docs/nats.md, df); append refused",
 		  nt->path, tl->seq, nt->subject, indexed);
@@ -368,11 +368,13 @@ static int settle_again(struct nats_topic *nt, uint64_t seq, uint64_t ts, uint64
 	}
 }
 
-/* The own origin of a topic's next own chunk (natsepoch.c). */
+/* The own origin of a topic's next own chunk (natsepoch.c); DUE: not
+ * known yet (its new epoch is being written: wait). */
 struct own_origin {
 	uuid_t key;
 	uint64_t off;
 	uint32_t gen;
+	bool due;
 };
 
 /* TD's tail as indexed now into TL, and the next own chunk's origin. */
@@ -381,6 +383,7 @@ static void tail_now(struct nats_tdata *td, struct nats_tail *tl, struct own_ori
 	pthread_mutex_lock(&td->mu);
 	*tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
 	nats_epoch_own(td, oo->key, &oo->off, &oo->gen);
+	oo->due = td->epoch_due;
 	pthread_mutex_unlock(&td->mu);
 }
 
@@ -418,6 +421,13 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
+		if (oo.due) {
+			/* Its stream went back: the next own chunk goes under the
+			 * new epoch, not yet known here (natsseq.c). */
+			nats_pause();
+			tail_now(td, &tl, &oo);
+			continue;
+		}
 		char origin[100];	/* 36 + 1 + 36 + 1 + 20 digits + NUL */
 		char ks[37];
 		uuid_unparse(oo.key, ks);
@@ -445,8 +455,12 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			int bad = mine ? 0 : tail_behind_index(nt, &told, indexed);
 			if (bad == -EIO && !behind_since)
 				behind_since = mono_ns();
-			if (bad == -EIO && mono_ns() - behind_since <
-					   (uint64_t)NATS_BEHIND_MS * 1000000 &&
+			/* A check under way may find the stream went back (a
+			 * crash: it may wait on requests sent before the servers'
+			 * restart): its verdict first, within the deadline. */
+			if (bad == -EIO && (mono_ns() - behind_since <
+					    (uint64_t)NATS_BEHIND_MS * 1000000 ||
+					    atomic_load(&nt->nc->seq_checking)) &&
 			    mono_ns() < deadline) {
 				nats_pause(); /* asked again: a leader catching up? */
 				continue;
@@ -478,7 +492,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			break;
 		}
 		if (mine && st == -ETIMEDOUT) {
-			log_warn("/%s: chunk %" PRIu64 " stored in NATS but not seen here within %lld ms; "
+			log_warn("%s: chunk %" PRIu64 " stored in NATS but not seen here within %lld ms; "
 				 "the append may or may not count", nats_topic_of(t)->path, seq,
 				 (long long)nt->nc->timeout_ms);
 			rc = -EIO;
@@ -488,12 +502,17 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			nats_writer_id(nt->nc, wid, sizeof(wid));
 		tail_now(td, &tl, &oo);
 	}
-	if (rc == -ETIMEDOUT) {
-		log_warn("/%s: append not acknowledged by NATS within %lld ms", nats_topic_of(t)->path,
+	if (rc == -ETIMEDOUT && oo.due) {
+		log_warn("%s: append not made: the new epoch of its origin was not written within "
+			 "%lld ms (docs/nats.md, \"Durability\")", nats_topic_of(t)->path,
+			 (long long)nt->nc->timeout_ms);
+		rc = -EIO;
+	} else if (rc == -ETIMEDOUT) {
+		log_warn("%s: append not acknowledged by NATS within %lld ms", nats_topic_of(t)->path,
 			 (long long)nt->nc->timeout_ms);
 		rc = -EIO;
 	} else if (rc == -EINTR) {
-		log_info("/%s: append interrupted by a signal while waiting on NATS; it may be "
+		log_info("%s: append interrupted by a signal while waiting on NATS; it may be "
 			 "stored all the same (docs/nats.md)", nats_topic_of(t)->path);
 	}
 	return rc;
@@ -694,7 +713,24 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 	atomic_init(&nt->gone, false);
 	pthread_mutex_lock(&nt->td->mu);
 	nt->td->topic = &nt->base;
+	/* Removed here, and named again by the bucket: only a bucket that
+	 * went back does that (the removal lost in a crash of every server,
+	 * the messages kept or lost with it). Its index is read again from
+	 * JetStream, which holds what the crash kept (natsseq.c). */
+	bool back = nt->td->purged;
+	nt->td->purged = false;
+	/* Lines of it appended before the removal may be lost as well, and
+	 * on a replica: its own origin starts a new epoch too. */
+	if (back)
+		nt->td->epoch_due = true;
 	pthread_mutex_unlock(&nt->td->mu);
+	if (back) {
+		log_info("%s: named again by the bucket after its removal here (lost in a crash of "
+			 "every NATS server); its stream's index is read again", nt->path);
+		atomic_store(&st->reindex_due, true);
+		atomic_store(&st->epochs_due, true);
+		nats_seq_suspect(st->nc);
+	}
 	*out = &nt->base;
 	return 0;
 }

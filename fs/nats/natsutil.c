@@ -151,6 +151,17 @@ void nats_pause(void)
 	nanosleep(&pause, NULL);
 }
 
+void nats_kv_wrote(struct nats_cluster *nc, const char *key, uint64_t rev)
+{
+	if (!rev)
+		return;
+	pthread_mutex_lock(&nc->wrote_mu);
+	struct nats_wrote *w = &nc->wrote[nc->nwrote++ % NATS_WROTE];
+	w->rev = rev;
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	pthread_mutex_unlock(&nc->wrote_mu);
+}
+
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
@@ -177,6 +188,8 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			s = natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", rev);
 		if (s == NATS_OK)
 			s = js_PublishMsg(&ack, nc->js, m, &po, &ec);
+		if (s == NATS_OK && ack)
+			nats_kv_wrote(nc, key, ack->Sequence);
 		natsMsg_Destroy(m);
 		jsPubAck_Destroy(ack);
 		if (s == NATS_OK)
@@ -197,6 +210,7 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 		natsStatus s = kvStore_Update(&nrev, nc->kv, key, txt, (int)strlen(txt), *rev);
 		if (s == NATS_OK) {
 			*rev = nrev;
+			nats_kv_wrote(nc, key, nrev);
 			return 0;
 		}
 		/* Changed meanwhile: by whom? */
@@ -219,8 +233,10 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	size_t len = strlen(txt);
 	for (;;) {
-		if (kvStore_Create(rev, nc->kv, key, txt, (int)len) == NATS_OK)
+		if (kvStore_Create(rev, nc->kv, key, txt, (int)len) == NATS_OK) {
+			nats_kv_wrote(nc, key, *rev);
 			return 0;
+		}
 		kvEntry *g = NULL;
 		if (kvStore_Get(&g, nc->kv, key) == NATS_OK) {
 			if ((size_t)kvEntry_ValueLen(g) == len && !memcmp(kvEntry_Value(g), txt, len)) {

@@ -180,3 +180,81 @@ nats3_stop_all() {
 	done
 	return "$fail"
 }
+
+
+# ---- a crash of every NATS server that loses its last changes ----------
+# (85-nats-crash.bats, 85-nats-crash2.bats; docs/nats.md, "Durability")
+
+content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
+size_is() { [[ $(stat -c %s "$1" 2>/dev/null) == "$2" ]]; }
+
+# went_back LOG: LOG tells, once, that stream s went back.
+went_back() {
+	[[ $(grep -c "cluster tokyo: stream s: JetStream no longer holds the messages" "$1") == 1 ]]
+}
+
+# store_save: the test's nats-server stopped cleanly, its store copied
+# aside, started again on its port, every daemon reconnected. store_restore: stopped, the copy put
+# back in place of its store, started: what JetStream holds after a crash
+# of every server that lost what came since store_save.
+store_save() {
+	local n1 n2=0
+	n1=$(grep -c "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log") || true
+	[[ -z ${SFS_PID2:-} ]] ||
+		n2=$(grep -c "cluster tokyo: reconnected to NATS" "$TMP/streamfs2.log") || true
+	sfs_nats_stop
+	cp -a "$TMP/nats/js" "$TMP/js.saved"
+	sfs_nats_start "$port"
+	# every daemon back on the server before the caller goes on
+	wait_for -t 15 reconnected "$TMP/streamfs.log" $((n1 + 1))
+	[[ -z ${SFS_PID2:-} ]] || wait_for -t 15 reconnected "$TMP/streamfs2.log" $((n2 + 1))
+}
+store_restore() {
+	sfs_nats_stop
+	rm -rf "$TMP/nats/js"
+	mv "$TMP/js.saved" "$TMP/nats/js"
+	sfs_nats_start "$port"
+}
+
+# reconnected LOG N: LOG tells N reconnections (at least) of cluster tokyo.
+reconnected() {
+	[[ $(grep -c "cluster tokyo: reconnected to NATS" "$1") -ge $2 ]]
+}
+
+# pair_case SRC DST: SRC/s replicated to DST/s, one of them local
+# (sanfrancisco), the other in NATS (tokyo); lines a1-a3 kept by the
+# crash, lost4-lost6 replicated and then lost in a crash of the server;
+# returns once the daemon told the loss.
+pair_case() {
+	local src=$1 dst=$2 i
+	sfs_mktemp
+	sfs_nats_start
+	{
+		echo "[mount]"
+		echo "mountpoint = $M"
+		echo "[cluster sanfrancisco]"
+		echo "data = $TMP/data/sanfrancisco"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount.conf"
+	sfs_start
+	local port=$SFS_NATS_PORT
+	mkdir "$M/$src/s" "$M/$dst/s"
+	echo "/mapr/$src/s" >>"$M/$dst/s/.upstreams"
+	echo "/mapr/$dst/s" >>"$M/$src/s/.replicas"
+	for i in 1 2 3; do echo "a$i" >>"$M/$src/s/t"; done
+	wait_for -t 10 content_is "$M/$dst/s/t" "$(printf 'a1\na2\na3')"
+	store_save
+	# acknowledged, replicated, then lost
+	for i in 4 5 6; do echo "lost$i" >>"$M/$src/s/t"; done
+	wait_for -t 10 content_is "$M/$dst/s/t" "$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+}
+
+# replica_case: tokyo/s (NATS) replicated to sanfrancisco/s (local), as
+# pair_case; tokyo's topic read again without the lost lines.
+replica_case() {
+	pair_case tokyo sanfrancisco
+	wait_for -t 10 content_is "$M/tokyo/s/t" "$(printf 'a1\na2\na3')"
+}

@@ -1,0 +1,46 @@
+/*
+ * natsstatus.h - the replication status a NATS-backed cluster's lease holder publishes (fs/nats/natsstatus.c). Included by natshome.h, after the types it names;
+ * only fs/nats/ includes it.
+ */
+#ifndef STREAMFS_NATSSTATUS_H
+#define STREAMFS_NATSSTATUS_H
+
+/*
+ * nats_status_start - start NC's status publisher: a thread that, while
+ * this daemon holds the lease, puts the replication status of each
+ * stream marked by nats_status_changed under key r.<stream uuid> of the
+ * bucket (docs/nats.md, "Replication status on every daemon"). 0 or a
+ * negative errno (no thread). nats_status_stop and nats_status_free undo
+ * it.
+ */
+int nats_status_start(struct nats_cluster *nc);
+
+/* nats_status_stop - stop that thread. Idempotent. */
+void nats_status_stop(struct nats_cluster *nc);
+
+/* nats_status_free - free its table (NC's close, after nats_status_stop
+ * and after every stream is gone). */
+void nats_status_free(struct nats_cluster *nc);
+
+/* nats_status_changed - the status_changed operation of a NATS stream
+ * (fs/stream.h): on the lease holder, S's status is published within
+ * NATS_STATUS_MS of the last time, at once with NOW; on another daemon
+ * (a write there timed out waiting for a synchronous replica) this
+ * daemon's status of S goes to the holder as a notice, key g.<uuid>.
+ * Never blocks. */
+void nats_status_changed(struct stream *s, bool now);
+
+/* nats_status_forget - S's home state ST goes (its destroy): its entry is
+ * left for the publisher to free. */
+void nats_status_forget(struct nats_stream *st);
+
+/*
+ * nats_status_event - the watcher's entry E of key r.<stream uuid>: the
+ * status another daemon published is applied to that stream's replicas
+ * here (repl_status_import), unless this daemon holds the lease itself;
+ * or of key g.<stream uuid>, another daemon's notice, applied only by the
+ * holder. LOCKED: the caller holds the namespace lock (start-up).
+ */
+void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool locked);
+
+#endif

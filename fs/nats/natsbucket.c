@@ -179,6 +179,7 @@ static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions 
 	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
 	natsMsg *m = NULL;
 	jsErrCode ec = 0;
+	nats_jsopts(jo, mono_ns() + (uint64_t)NATS_CHECK_WAIT_MS * 1000000); /* each request */
 	natsStatus s = js_GetMsg(&m, nc->js, name, rev, jo, &ec);
 	if (s == NATS_OK) {
 		const char *ms = natsMsg_GetSubject(m);
@@ -189,6 +190,7 @@ static int entry_went_back(struct nats_cluster *nc, const char *name, jsOptions 
 	if (ec != JSNoMessageFoundErr && s != NATS_NOT_FOUND)
 		return -EAGAIN;
 	ec = 0;
+	nats_jsopts(jo, mono_ns() + (uint64_t)NATS_CHECK_WAIT_MS * 1000000);
 	s = js_GetLastMsg(&m, nc->js, name, subj, jo, &ec);
 	if (s == NATS_OK) {
 		uint64_t at = natsMsg_GetSequence(m);
@@ -219,7 +221,7 @@ static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *la
 	char name[300];
 	snprintf(name, sizeof(name), "KV_%s", nc->bucket);
 	jsOptions jo;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
+	nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CHECK_WAIT_MS * 1000000);
 	/* The entry applied last; those applied since the last check, newest
 	 * first (entries written after a crash may have taken the lost ones'
 	 * revisions, and the consumer delivered them on before the check);
@@ -247,6 +249,7 @@ static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *la
 		return b;
 	jsStreamInfo *si = NULL;
 	jsErrCode ec = 0;
+	nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CHECK_WAIT_MS * 1000000);
 	if (js_GetStreamInfo(&si, nc->js, name, &jo, &ec) != NATS_OK)
 		return -EAGAIN;
 	*last = si->State.LastSeq;
@@ -387,10 +390,11 @@ static void *watch_main(void *arg)
 			uint64_t last = 0;
 			int64_t last_time = 0;
 			atomic_store(&nc->seq_checking, true);
+			/* The streams' check first: writers wait on its verdict. */
+			int sc = seq ? nats_seq_check(nc) : 0;
 			int b = bucket_went_back(nc, &last, &last_time);
 			if (b == 1)
 				reconcile(nc, &f, last, last_time);
-			int sc = seq ? nats_seq_check(nc) : 0;
 			if (seq && b == 0)
 				recheck_ns = mono_ns() + (uint64_t)NATS_RECHECK_MS * 1000000;
 			atomic_store(&nc->seq_checking, false);

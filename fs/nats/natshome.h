@@ -51,6 +51,12 @@ extern const struct cluster_home nats_home;
  * publish, a read of the subject's tail (docs/nats.md, "Signals"). */
 #define NATS_SLICE_MS 500
 
+/* The longest one request of the checks after a reconnection waits
+ * (natsseq.c, natsbucket.c), ms: a request sent just as the servers came
+ * back may never be answered, and writers wait on the checks; one not
+ * answered makes the check try again a second later. */
+#define NATS_CHECK_WAIT_MS 1000
+
 /* The longest the daemon's stop waits for NATS to remove the bucket's
  * watcher, or for a data stream's consumer to close, ms (a data stream's
  * consumer is removed within NATS_CONSUMER_RM_WAIT_MS): the servers

@@ -157,7 +157,7 @@ static int message_at(struct nats_stream *st, uint64_t seq, natsMsg **m)
 	jsOptions jo;
 	jsErrCode ec = 0;
 	*m = NULL;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000);
+	nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CHECK_WAIT_MS * 1000000);
 	natsStatus ns = js_GetMsg(m, st->nc->js, st->jsname, seq, &jo, &ec);
 	if (ns == NATS_OK)
 		return 0;

@@ -261,6 +261,70 @@ static void nc_stop(struct cluster *cl)
 	}
 }
 
+/* The connection's close, in a thread of its own (close_bounded). */
+struct closer {
+	natsConnection *conn;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;	/* done (CLOCK_MONOTONIC) */
+	bool done;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *c = arg;
+	natsConnection_Close(c->conn);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/*
+ * natsConnection_Close of NC's connection, waited for at most
+ * nats_timeout_ms: libnats 3.4.1 joins its reader thread there, which was
+ * once seen blocked for good on a subscription's lock at the stop (under
+ * heavy load, one stop in some thirty), holding the daemon's exit. True
+ * if it closed; false: the closing thread is left to the process's exit,
+ * and NC with it (nothing of it may be freed).
+ */
+static bool close_bounded(struct nats_cluster *nc)
+{
+	struct closer *c = calloc(1, sizeof(*c));
+	pthread_t th;
+	if (!c) {
+		natsConnection_Close(nc->conn);
+		return true;
+	}
+	c->conn = nc->conn;
+	pthread_mutex_init(&c->mu, NULL);
+	nats_cond_init_mono(&c->cv);
+	if (pthread_create(&th, NULL, closer_main, c) != 0) {
+		natsConnection_Close(nc->conn);
+		c->done = true;
+	} else {
+		struct timespec ts = clock_deadline(CLOCK_MONOTONIC, nc->timeout_ms);
+		pthread_mutex_lock(&c->mu);
+		while (!c->done)
+			if (pthread_cond_timedwait(&c->cv, &c->mu, &ts))
+				break;
+		bool done = c->done;
+		pthread_mutex_unlock(&c->mu);
+		if (!done) {
+			log_warn("cluster %s: the NATS connection did not close within %lld ms "
+				 "(a libnats thread is stuck); the daemon stops without it",
+				 nc->cl->name, (long long)nc->timeout_ms);
+			pthread_detach(th);
+			return false; /* C, NC: the closing thread's until the exit */
+		}
+		pthread_join(th, NULL);
+	}
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+	return true;
+}
+
 static void nc_close(struct cluster *cl)
 {
 	struct nats_cluster *nc = nc_of(cl);
@@ -276,7 +340,8 @@ static void nc_close(struct cluster *cl)
 	jsCtx_Destroy(nc->js);
 	if (nc->conn) {
 		atomic_store(&nc->closing, true);
-		natsConnection_Close(nc->conn);
+		if (!close_bounded(nc))
+			return; /* NC left to the stuck close, a leak at the exit */
 		/* Its callbacks hold NC: wait for the last (bounded). */
 		uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 		struct timespec ts = { (time_t)(deadline / 1000000000),

@@ -80,9 +80,11 @@ stream_keys() {
 		jq -r '.state.subjects // {} | keys[]' | sed 's/^\$KV\.SFS_tokyo\.//' | sort
 }
 
-@test "attack3: an account with max_consumers (nats-server 2.9: per stream): a daemon stopped and started again at once serves every stream (the consumers it left behind do not refuse its new ones)" {
-	# One consumer a stream: this daemon's. The stop must not leave its
-	# consumers holding the limit for the servers' 5 s.
+# restart_under_quota HOW: a daemon on an account whose max_consumers is 1
+# (nats-server 2.9: per stream) makes three streams, is stopped (HOW: a
+# command, sfs_stop or sfs_kill9) and started again at once: it serves
+# every stream and takes an append.
+restart_under_quota() {
 	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_consumers: 1 }, users [{user: u, password: p}] } }\nno_auth_user: u'
 	sfs_setup tokyo
 	A=$M/tokyo
@@ -91,7 +93,8 @@ stream_keys() {
 		mkdir "$A/s$i"
 		echo "x$i" >>"$A/s$i/t"
 	done
-	sfs_restart
+	"$1"
+	sfs_start
 	[ "$(ls "$A")" = "$(printf 's1\ns2\ns3')" ]
 	for i in 1 2 3; do
 		[ "$(cat "$A/s$i/t")" = "x$i" ]
@@ -100,23 +103,14 @@ stream_keys() {
 	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
 }
 
+@test "attack3: an account with max_consumers (nats-server 2.9: per stream): a daemon stopped and started again at once serves every stream (the consumers it left behind do not refuse its new ones)" {
+	# One consumer a stream: this daemon's. The stop must not leave its
+	# consumers holding the limit for the servers' 5 s.
+	restart_under_quota sfs_stop
+}
+
 @test "attack3: an account with max_consumers (nats-server 2.9: per stream): a daemon killed (kill -9) and started again at once serves every stream, once the servers have removed the consumers it left (5 s)" {
-	SFS_NATS_CONF_EXTRA='accounts { A { jetstream { max_consumers: 1 }, users [{user: u, password: p}] } }\nno_auth_user: u'
-	sfs_setup tokyo
-	A=$M/tokyo
-	local i
-	for i in 1 2 3; do
-		mkdir "$A/s$i"
-		echo "x$i" >>"$A/s$i/t"
-	done
-	sfs_kill9
-	sfs_start
-	[ "$(ls "$A")" = "$(printf 's1\ns2\ns3')" ]
-	for i in 1 2 3; do
-		[ "$(cat "$A/s$i/t")" = "x$i" ]
-	done
-	echo y >>"$A/s1/t"
-	[ "$(cat "$A/s1/t")" = "$(printf 'x1\ny')" ]
+	restart_under_quota sfs_kill9
 	mkdir "$A/s4"
 	echo z >>"$A/s4/t"
 	[ "$(cat "$A/s4/t")" = z ]

@@ -65,17 +65,7 @@ writer() {
 # replica_setup: tokyo/s (NATS) replicated to sanfrancisco/s (local), one
 # daemon; port set to the nats-server's.
 replica_setup() {
-	sfs_mktemp
-	sfs_nats_start
-	{
-		echo "[mount]"
-		echo "mountpoint = $M"
-		echo "[cluster sanfrancisco]"
-		echo "data = $TMP/data/sanfrancisco"
-		echo "[cluster tokyo]"
-		echo "nats = $SFS_NATS_URL"
-	} >"$TMP/mount.conf"
-	sfs_start
+	mixed_start
 	port=$SFS_NATS_PORT
 	mkdir "$M/tokyo/s" "$M/sanfrancisco/s"
 	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.upstreams"
@@ -334,17 +324,7 @@ two_daemons_replica() {
 
 @test "crash2: a NATS replica that lost applied lines and then refuses its source for another reason (.upstreams no longer names it): the source does not send the topic again and again; named again, every line arrives once" {
 	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
-	sfs_mktemp
-	sfs_nats_start
-	{
-		echo "[mount]"
-		echo "mountpoint = $M"
-		echo "[cluster sanfrancisco]"
-		echo "data = $TMP/data/sanfrancisco"
-		echo "[cluster tokyo]"
-		echo "nats = $SFS_NATS_URL"
-	} >"$TMP/mount.conf"
-	sfs_start
+	mixed_start
 	local port=$SFS_NATS_PORT i
 	mkdir "$M/sanfrancisco/s" "$M/tokyo/s"
 	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.upstreams"

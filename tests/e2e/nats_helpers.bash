@@ -221,12 +221,9 @@ reconnected() {
 	[[ $(grep -c "cluster tokyo: reconnected to NATS" "$1") -ge $2 ]]
 }
 
-# pair_case SRC DST: SRC/s replicated to DST/s, one of them local
-# (sanfrancisco), the other in NATS (tokyo); lines a1-a3 kept by the
-# crash, lost4-lost6 replicated and then lost in a crash of the server;
-# returns once the daemon told the loss.
-pair_case() {
-	local src=$1 dst=$2 i
+# mixed_start: a nats-server of the test's own and one daemon serving a
+# local cluster sanfrancisco and the NATS cluster tokyo.
+mixed_start() {
 	sfs_mktemp
 	sfs_nats_start
 	{
@@ -238,6 +235,15 @@ pair_case() {
 		echo "nats = $SFS_NATS_URL"
 	} >"$TMP/mount.conf"
 	sfs_start
+}
+
+# pair_case SRC DST: SRC/s replicated to DST/s, one of them local
+# (sanfrancisco), the other in NATS (tokyo); lines a1-a3 kept by the
+# crash, lost4-lost6 replicated and then lost in a crash of the server;
+# returns once the daemon told the loss.
+pair_case() {
+	local src=$1 dst=$2 i
+	mixed_start
 	local port=$SFS_NATS_PORT
 	mkdir "$M/$src/s" "$M/$dst/s"
 	echo "/mapr/$src/s" >>"$M/$dst/s/.upstreams"

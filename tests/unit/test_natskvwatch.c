@@ -246,7 +246,9 @@ static void test_empty_and_timeout(void **state)
 	t0 = mono_ns();
 	assert_int_equal(nats_kvwatch_next(w, &e, 300), -ETIMEDOUT);
 	uint64_t ms = ms_since(t0);
-	assert_true(ms >= 299);
+	/* it waited (libnats' timed wait may end a few ms early: whole ms,
+	 * its own clock), not returned at once */
+	assert_true(ms >= 250);
 	assert_true(ms < 2000);
 	assert_int_equal(nats_kvwatch_next(w, &e, 0), -EINVAL);
 	assert_int_equal(kvStore_PutString(NULL, kv, "none.x", "late"), NATS_OK);

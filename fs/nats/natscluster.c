@@ -354,6 +354,7 @@ static void nc_close(struct cluster *cl)
 			}
 		bool closed = nc->closed;
 		pthread_mutex_unlock(&nc->closed_mu);
+		nats_parked_release(nc, true); /* the reader is joined */
 		nats_stream_free_graves(nc);
 		natsConnection_Destroy(nc->conn);
 		if (!closed)
@@ -367,6 +368,7 @@ static void nc_close(struct cluster *cl)
 	pthread_cond_destroy(&nc->closed_cv);
 	pthread_mutex_destroy(&nc->grave_mu);
 	pthread_mutex_destroy(&nc->statfs_mu);
+	pthread_mutex_destroy(&nc->park_mu);
 	nats_cache_free(&nc->cache);
 	free(nc);
 	cl->home = NULL;
@@ -589,6 +591,7 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 	pthread_mutex_init(&nc->wrote_mu, NULL);
 	pthread_mutex_init(&nc->grave_mu, NULL);
 	pthread_mutex_init(&nc->statfs_mu, NULL);
+	pthread_mutex_init(&nc->park_mu, NULL);
 	nc->statfs_max = -1;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -600,6 +603,7 @@ static int nats_cluster_init(struct cluster *cl, const struct sfs_cluster_conf *
 		pthread_mutex_destroy(&nc->closed_mu);
 		pthread_mutex_destroy(&nc->grave_mu);
 		pthread_mutex_destroy(&nc->statfs_mu);
+		pthread_mutex_destroy(&nc->park_mu);
 		pthread_cond_destroy(&nc->closed_cv);
 		free(nc);
 		snprintf(err, errlen, "out of memory");

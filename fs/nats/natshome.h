@@ -202,6 +202,14 @@ struct nats_cluster {
 	/* A data stream's consumer is not asked to be removed before this
 	 * (mono_ns): a removal went unanswered (nats_follow_close). */
 	atomic_uint_fast64_t consumer_rm_after;
+	/* Subscriptions closed by nats_consumer_close that libnats' reader
+	 * may still hold without a reference: kept (our reference) until a
+	 * round trip to the server begun after their close has come back,
+	 * or the connection is closed (natsutil.c, nats_parked_release).
+	 * A zeroed mutex is a valid one (the unit tests' static clusters). */
+	pthread_mutex_t park_mu;
+	struct nats_parked *parked;	/* newest first */
+	uint64_t park_seq;		/* of the last one parked */
 	/* The replication lease (natslease.c). */
 	pthread_t lease_thread;
 	bool lease_init, lease_started;
@@ -505,8 +513,9 @@ void nats_follow_close(struct nats_follow *fol);
 /*
  * nats_consumer_close - close SUB, a JetStream subscription of NC (a data
  * stream's consumer, the bucket's watcher, natskvwatch.c), and remove its
- * consumer; SUB is freed (libnats keeps its own reference until the close
- * is delivered). Never through natsSubscription_Unsubscribe
+ * consumer; SUB is no longer the caller's (kept until libnats' reader is
+ * surely done with it, nats_parked_release, which runs here first).
+ * Never through natsSubscription_Unsubscribe
  * or _Drain: for an ordered consumer those delete the consumer by a name
  * libnats 3.4 reads without its lock while its own thread, making the
  * consumer anew after missed heartbeats, frees it (a use after free seen
@@ -521,6 +530,23 @@ void nats_follow_close(struct nats_follow *fol);
  * of NATS_CONSUMER_RM_WAIT_MS at most.
  */
 void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub);
+
+/*
+ * nats_parked_release - let go of the subscriptions nats_consumer_close
+ * closed and kept: those closed before a round trip to NC's server
+ * (natsConnection_FlushTimeout, NATS_CONSUMER_RM_WAIT_MS at most) that
+ * came back, or all of them when ALL (the connection closed: libnats'
+ * reader thread is joined). Why: libnats 3.4.1's reader takes a
+ * subscription from its table and drops the table's lock before it locks
+ * the subscription, holding no reference (conn.c, natsConn_processMsg);
+ * the last reference dropped in between freed it under the reader, which
+ * then waited for good on a freed lock (seen: every request of a daemon
+ * timing out, and a stop that never ended). The reader handles what it
+ * reads in order, so once the server's answer to a ping sent after the
+ * close is handled, no message taken before it is still in its hands.
+ * Returns how many are still kept (none after ALL).
+ */
+size_t nats_parked_release(struct nats_cluster *nc, bool all);
 
 /* nats_stream_wait_caught_up - wait until S's consumer delivered what the
  * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or

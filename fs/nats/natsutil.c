@@ -2,7 +2,8 @@
  * natsutil.c - the small pieces every file of the NATS home shares
  * (natshome.h): names as NATS keys, NATS's errors as errnos, deadlines cut
  * into slices, a JetStream consumer closed and removed without libnats'
- * unsubscribe (nats_consumer_close), and the compare-and-set writes of
+ * unsubscribe, its subscription kept until libnats' reader is done with
+ * it (nats_consumer_close, nats_parked_release), and the compare-and-set writes of
  * the cluster's bucket (create, update and delete only over the revision
  * known). docs/nats.md.
  */
@@ -95,6 +96,38 @@ void nats_jsopts(jsOptions *jo, uint64_t deadline_ns)
 	jo->Wait = ms > 0 ? ms : 1;
 }
 
+/*
+ * libnats 3.4.1's own count of a subscription's references: exported by
+ * its shared library, though declared only in its source (src/sub.h).
+ * The one way to keep a subscription after natsSubscription_Destroy
+ * (nats_parked_release says why); a libnats without them fails to link.
+ */
+void natsSub_retain(natsSubscription *sub);
+void natsSub_release(natsSubscription *sub);
+
+/* One subscription kept by nats_consumer_close (natshome.h, parked). */
+struct nats_parked {
+	struct nats_parked *next;
+	natsSubscription *sub;	/* our one reference */
+	uint64_t seq;		/* nc->park_seq when parked */
+};
+
+/* Keep SUB (one reference of ours) for nats_parked_release. Without
+ * memory for the list, SUB is never released: a small leak, where a
+ * release could free it under libnats' reader. */
+static void park(struct nats_cluster *nc, natsSubscription *sub)
+{
+	struct nats_parked *p = malloc(sizeof(*p));
+	if (!p)
+		return;
+	p->sub = sub;
+	pthread_mutex_lock(&nc->park_mu);
+	p->seq = ++nc->park_seq;
+	p->next = nc->parked;
+	nc->parked = p;
+	pthread_mutex_unlock(&nc->park_mu);
+}
+
 void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub)
 {
 	jsConsumerInfo *ci = NULL;
@@ -108,9 +141,11 @@ void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub)
 				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
 	}
 	/* natsSubscription_Destroy clears the "delete the consumer" flag
-	 * before its unsubscribe, and drops our reference: libnats keeps its
-	 * own until the close is delivered. */
+	 * before its unsubscribe, and drops our reference: one more, taken
+	 * first, keeps SUB for libnats' reader (nats_parked_release). */
+	natsSub_retain(sub);
 	natsSubscription_Destroy(sub);
+	park(nc, sub);
 	if (ci && ci->Stream && ci->Name) {
 		ec = 0;
 		nats_jsopts(&jo, mono_ns() + (uint64_t)NATS_CONSUMER_RM_WAIT_MS * 1000000);
@@ -119,6 +154,37 @@ void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub)
 				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
 	}
 	jsConsumerInfo_Destroy(ci);
+	nats_parked_release(nc, false);
+}
+
+size_t nats_parked_release(struct nats_cluster *nc, bool all)
+{
+	uint64_t upto;
+	pthread_mutex_lock(&nc->park_mu);
+	upto = nc->park_seq;
+	bool any = nc->parked != NULL;
+	pthread_mutex_unlock(&nc->park_mu);
+	if (!any)
+		return 0;
+	if (!all && (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED ||
+		     natsConnection_FlushTimeout(nc->conn, NATS_CONSUMER_RM_WAIT_MS) != NATS_OK))
+		upto = 0; /* kept for a later round trip, or the close */
+	struct nats_parked *go = NULL, **pp;
+	size_t kept = 0;
+	pthread_mutex_lock(&nc->park_mu);
+	/* Newest first: those parked after the ping began stay. */
+	for (pp = &nc->parked; *pp && !all && (*pp)->seq > upto; pp = &(*pp)->next)
+		kept++;
+	go = *pp;
+	*pp = NULL;
+	pthread_mutex_unlock(&nc->park_mu);
+	while (go) {
+		struct nats_parked *next = go->next;
+		natsSub_release(go->sub);
+		free(go);
+		go = next;
+	}
+	return all ? 0 : kept;
 }
 
 int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)

@@ -264,7 +264,6 @@ two_daemons_replica() {
 }
 
 @test "crash2: topics and streams made on the daemon while it reads a bucket that went back again (the reconcile) are kept, none taken out; a second daemon agrees" {
-	skip "flaky under load: once in a full make test every NATS request of the daemon timed out for 100 s during the reconcile (libnats 3.4.1's reader thread stuck on a subscription's lock, as seen at a stop; docs/nats.md, Limits)"
 	SFS_LOG_ALLOW='the bucket .* no longer holds the changes|JetStream no longer holds the messages'
 	sfs_setup tokyo
 	A=$M/tokyo

@@ -128,6 +128,9 @@ static int teardown(void **state)
 	kvStore_Destroy(kv);
 	jsCtx_Destroy(nc.js);
 	natsConnection_Destroy(nc.conn);
+	/* the reader joined: what the closes kept goes (else a leak) */
+	assert_int_equal(nats_parked_release(&nc, true), 0);
+	assert_null(nc.parked);
 	if (server > 0) {
 		kill(server, SIGKILL);
 		waitpid(server, NULL, 0);
@@ -193,7 +196,12 @@ static void test_initial_then_changes(void **state)
 	assert_int_equal(nats_kvwatch_next(w, &e, 100), -ETIMEDOUT);
 	assert_null(e);
 	assert_int_equal(nats_kvwatch_remakes(w), 0);
+	uint64_t seq = nc.park_seq;
 	nats_kvwatch_close(w);
+	/* its subscription kept over the close, then let go once a round
+	 * trip to the server came back (nats_parked_release) */
+	assert_int_equal(nc.park_seq, seq + 1);
+	assert_null(nc.parked);
 	/* A new watcher: the delete marker of a.1 and the purge of a.3 are
 	 * their keys' last values. */
 	assert_int_equal(nats_kvwatch_open(&w, &nc, "a.>", NULL), 0);
@@ -348,6 +356,7 @@ static void test_drops_in_replay(void **state)
 	nats_kvwatch_close(w);
 	jsCtx_Destroy(c4.js);
 	natsConnection_Destroy(c4.conn);
+	nats_parked_release(&c4, true);
 }
 
 /* The server gone (killed): a wait ends in -ETIMEDOUT within its bound,
@@ -372,9 +381,15 @@ static void test_close_server_gone(void **state)
 		nats_kventry_free(e);
 	assert_true(r == 0 || r == -ETIMEDOUT);
 	assert_true(ms_since(t0) < 2000);
+	uint64_t seq = nc.park_seq;
 	t0 = mono_ns();
 	nats_kvwatch_close(w);
 	assert_true(ms_since(t0) < 2 * NATS_CONSUMER_RM_WAIT_MS + 200);
+	/* no round trip came back: the subscription is kept (released by
+	 * teardown, once the connection is closed) */
+	assert_int_equal(nc.park_seq, seq + 1);
+	assert_non_null(nc.parked);
+	assert_int_equal(nats_parked_release(&nc, false), 1);
 }
 
 int main(void)

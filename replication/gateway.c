@@ -46,6 +46,22 @@ static void addr_text(const struct sockaddr_storage *sa, char *buf, size_t len)
 	snprintf(buf, len, sa->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+#define GW_STR_(x) #x
+#define GW_STR(x) GW_STR_(x)
+
+/* SA's address, without the port, as 16 bytes (IPv4 as IPv4-mapped
+ * IPv6): what the handshakes from one address are counted by. */
+static void addr_key(const struct sockaddr_storage *sa, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (sa->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else if (sa->ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
 int gateway_bind(struct gateway *g, const char *listen_on, char *err, size_t errlen)
 {
 	memset(g, 0, sizeof(*g));
@@ -245,6 +261,7 @@ static int free_slot(struct gateway *g, struct gateway_conn **reap, int *nreap)
  */
 struct handshake {
 	struct tls_conn *tc;
+	unsigned char addr[16];	/* the client's address (addr_key) */
 	uint64_t deadline_ns;
 	short events;		/* what the handshake waits for */
 	char peer[80];
@@ -439,14 +456,29 @@ static void *accept_main(void *arg)
 			int fd = accept4(g->lfd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
 			if (fd < 0)
 				break;
-			int free_i = -1, oldest = 0;
+			unsigned char key[16];
+			addr_key(&sa, key);
+			int free_i = -1, oldest = -1, same = 0;
 			for (int i = 0; i < GATEWAY_MAX_HANDSHAKES; i++) {
 				if (!hs[i].tc) {
-					free_i = i;
-					break;
+					if (free_i < 0)
+						free_i = i;
+					continue;
 				}
-				if (hs[i].deadline_ns < hs[oldest].deadline_ns)
+				if (!memcmp(hs[i].addr, key, 16) && !hs[i].refusing)
+					same++;
+				if (oldest < 0 || hs[i].deadline_ns < hs[oldest].deadline_ns)
 					oldest = i;
+			}
+			if (same >= GATEWAY_MAX_HANDSHAKES_PER_ADDR) {
+				/* Closed before any TLS: costs this thread an
+				 * accept and a close, not a key exchange. */
+				char peer[80];
+				addr_text(&sa, peer, sizeof(peer));
+				close(fd);
+				conn_refuse_log(g, peer, "too many TLS handshakes at once from this address ("
+					    GW_STR(GATEWAY_MAX_HANDSHAKES_PER_ADDR) " at most)");
+				continue;
 			}
 			if (free_i < 0) {
 				handshake_drop(g, &hs[oldest], hs[oldest].refusing ? NULL :
@@ -455,6 +487,7 @@ static void *accept_main(void *arg)
 			}
 			struct handshake *h = &hs[free_i];
 			h->refusing = false;
+			memcpy(h->addr, key, sizeof(h->addr));
 			addr_text(&sa, h->peer, sizeof(h->peer));
 			h->tc = tls_accept_start(g->ctx, fd);
 			if (!h->tc) {

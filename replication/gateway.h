@@ -4,7 +4,8 @@
  * to local replica streams through apply.c, the same path local replicas
  * use. One thread accepts and drives every TLS handshake at once, without
  * blocking, each bounded by timeout_ms as a whole (at most
- * GATEWAY_MAX_HANDSHAKES at a time, the oldest dropped for a new one);
+ * GATEWAY_MAX_HANDSHAKES at a time, GATEWAY_MAX_HANDSHAKES_PER_ADDR of
+ * them from one address, the oldest dropped for a new one);
  * each authenticated connection gets its own thread (at most
  * GATEWAY_MAX_CONNS), so a slow or stalled peer holds up only itself, and
  * unauthenticated clients never hold a slot a peer needs.
@@ -39,6 +40,11 @@
 /* TLS handshakes in progress at once (unauthenticated clients), and
  * connections being told why they are refused. */
 #define GATEWAY_MAX_HANDSHAKES 256
+/* Of those, from one address at once: past it, a new connection from
+ * that address is closed before any TLS (no key exchange), so one host
+ * flooding the port neither fills the table nor pushes a real peer's
+ * handshake out of it (docs/security.md, "The gateway's listener"). */
+#define GATEWAY_MAX_HANDSHAKES_PER_ADDR 16
 /* Frame buffers (bodies as read, and their decompressed copies) are
  * counted in the gateway's shares (gwshares.h: 64 MiB a peer, 256 MiB in
  * all with the default max_message): a connection that would take more is

@@ -334,32 +334,39 @@ forge() {
 	[ "$(stat -c '%u:%g %a' "$B/s/y")" = "1234:5678 750" ]
 }
 
-@test "200 slow TLS handshakes neither hold a peer's slot nor delay it: each message replicates in less than half the handshake timeout" {
+@test "200 slow TLS handshakes from 14 addresses neither hold a peer's slot nor delay it: each message replicates in less than half the handshake timeout" {
 	# A handshake has this long as a whole: the slow ones hold on meanwhile.
 	GW_TIMEOUT=5000
 	hosts a b rogue
+	# host c gets 14 more addresses: at most 16 handshakes at once come
+	# from one (GATEWAY_MAX_HANDSHAKES_PER_ADDR), so 15 from each
+	local i
+	for ((i = 200; i < 214; i++)); do
+		nh_exec c ip addr add "198.18.0.$i/24" dev eth0
+	done
 	# host c: 200 connections to b's gateway, each sending one byte of a
 	# TLS record every 2 s, reopened when closed, for up to 40 s
 	bg_start nh_exec c timeout 40 python3 -c '
 import socket, time
 conns = []
-def opened():
-    s = socket.create_connection(("198.18.0.2", 5660), timeout=5)
+def opened(i):
+    s = socket.create_connection(("198.18.0.2", 5660), timeout=5,
+                                 source_address=("198.18.0.%d" % (200 + i % 14), 0))
     s.setblocking(False)
     return s
-conns = [opened() for _ in range(200)]
+conns = [opened(i) for i in range(200)]
 while True:
     for i, s in enumerate(conns):
         try:
             s.send(b"\x16")
         except OSError:
-            conns[i] = opened()
+            conns[i] = opened(i)
     time.sleep(2)
 '
 	wait_for -t 20 eval "[ \$(nh_exec b ss -Htn state established '( sport = :5660 )' | wc -l) -ge 200 ]"
 	# the peer connects now: its handshake goes through beside them
 	xrep "$A/s" "$B/s"
-	local i t0 t1
+	local t0 t1
 	for ((i = 1; i <= 5; i++)); do
 		t0=$(date +%s%N)
 		echo "m-$i" >>"$A/s/t"
@@ -371,6 +378,70 @@ while True:
 		[ $(((t1 - t0) / 1000000)) -lt $((GW_TIMEOUT / 2)) ]
 	done
 	in_order "$B/s/t" m 5
+	! in_log b 'too many connections|too many TLS handshakes' || false
+}
+
+@test "one address opening TLS handshakes as fast as it can has 16 at once: the rest are closed before any TLS, logged once a minute, and a peer beside them replicates at once" {
+	GW_TIMEOUT=5000
+	hosts a b rogue
+	# 100 connections at once from host c, each sending a byte of a TLS
+	# record: 16 are taken into handshakes (and held: one byte is no
+	# hello), the other 84 closed at once; counted after 3 s
+	local flood='
+import socket, sys, time
+def opened():
+    return socket.create_connection(("198.18.0.2", 5660), timeout=5)
+conns = [opened() for _ in range(100)]
+for s in conns:
+    try:
+        s.send(b"\x16")
+    except OSError:
+        pass
+deadline = time.time() + 3
+closed = 0
+for s in conns:
+    s.settimeout(max(0.01, deadline - time.time()))
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except socket.timeout:
+        pass
+    except OSError:
+        closed += 1
+print(closed)
+'
+	run nh_exec c timeout 30 python3 -c "$flood"
+	[ "$status" -eq 0 ]
+	[ "$output" = 84 ]
+	wait_for -t 5 in_log b '198\.18\.0\.3:[0-9]+: connection refused: too many TLS handshakes at once from this address \(16 at most\)'
+	# the same flood again, beside a peer's replication: the peer's
+	# handshakes go through, each message in less than half the timeout
+	bg_start nh_exec c timeout 40 python3 -c '
+import socket, time
+end = time.time() + 30
+conns = []
+while time.time() < end:
+    try:
+        s = socket.create_connection(("198.18.0.2", 5660), timeout=5)
+        s.send(b"\x16")
+        conns.append(s)
+    except OSError:
+        pass
+    conns = conns[-200:]
+'
+	xrep "$A/s" "$B/s"
+	local i t0 t1
+	for ((i = 1; i <= 5; i++)); do
+		t0=$(date +%s%N)
+		echo "m-$i" >>"$A/s/t"
+		wait_for -t 5 grep -qx "m-$i" "$B/s/t"
+		t1=$(date +%s%N)
+		echo "m-$i: $(((t1 - t0) / 1000000)) ms"
+		[ $(((t1 - t0) / 1000000)) -lt $((GW_TIMEOUT / 2)) ]
+	done
+	in_order "$B/s/t" m 5
+	# logged once a minute for that address and reason, not per connection
+	[ "$(grep -c 'too many TLS handshakes at once from this address' "$NH_DIR/b/streamfs.log")" -eq 1 ]
 	! in_log b 'too many connections' || false
 }
 

@@ -233,16 +233,32 @@ static int lc_statfs(struct cluster *cl, struct statvfs *sv)
 	return fstatvfs(lc_of(cl)->dirfd, sv) < 0 ? -errno : 0;
 }
 
-/* Its data directory still there and searchable. */
+/* Its data directory still there, searchable, and still the one its
+ * configured path names: one moved or replaced (mv, a restore beside it)
+ * is served through the descriptor opened at start-up, but a restart
+ * would open what the path names now, so it is not reachable as
+ * configured (docs/operating.md, ".info"). */
 static int lc_reachable(struct cluster *cl, char *why, size_t n)
 {
 	struct local_cluster *lc = lc_of(cl);
-	struct stat st;
+	struct stat st, at;
 	errno = 0;
 	bool up = fstatat(lc->dirfd, ".", &st, 0) == 0 && S_ISDIR(st.st_mode) && st.st_nlink > 0;
-	if (!up)
+	if (!up) {
 		snprintf(why, n, "data directory %s: %s", lc->data, strerror(errno ? errno : ENOENT));
-	return up;
+		return 0;
+	}
+	if (stat(lc->data, &at) < 0) {
+		snprintf(why, n, "data directory %s: %s (moved away while mounted? this daemon "
+			 "still serves it where it went)", lc->data, strerror(errno));
+		return 0;
+	}
+	if (at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
+		snprintf(why, n, "data directory %s is not the one mounted (moved or replaced "
+			 "while mounted; this daemon still serves the one it opened)", lc->data);
+		return 0;
+	}
+	return 1;
 }
 
 static const struct cluster_ops local_cluster_ops = {

@@ -111,6 +111,29 @@ in_private_ns() {
 	! echo x >>"$M/.info"
 }
 
+@test "/.info: a data directory moved or replaced while mounted shows its cluster unreachable, saying why; moved back, reachable again" {
+	sfs_write_conf sanfrancisco newyork
+	sfs_start
+	mkdir "$M/newyork/s"
+	echo a >>"$M/newyork/s/t"
+	local d=$TMP/data/newyork
+	reach() { jq -r '.clusters[] | select(.name == "newyork") | "\(.reachable) \(.error)"' "$M/.info"; }
+	[ "$(reach)" = "true " ]
+	mv "$d" "$d.moved"
+	run -0 reach
+	[[ $output == "false data directory $d: No such file or directory (moved away while mounted? "* ]]
+	# the other cluster is not concerned
+	jq -e '.clusters[] | select(.name == "sanfrancisco") | .reachable == true' "$M/.info"
+	# another directory under the name: not the one mounted
+	mkdir "$d"
+	run -0 reach
+	[[ $output == "false data directory $d is not the one mounted (moved or replaced while mounted;"* ]]
+	rmdir "$d"
+	mv "$d.moved" "$d"
+	[ "$(reach)" = "true " ]
+	[ "$(cat "$M/newyork/s/t")" = a ]
+}
+
 @test "/.info shows a user only the streams the user could list and read" {
 	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, other users)"
 	sfs_write_conf sanfrancisco newyork

@@ -573,6 +573,11 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * from appends and topics refuse it. */
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = SFS_MAX_WRITE;
+	/* -o max_read: libfuse ends the session unless init() asks for the
+	 * same (fuse_lowlevel.c, do_init). */
+	struct sfs_daemon *d = fuse_get_context()->private_data;
+	if (d && d->max_read)
+		conn->max_read = d->max_read;
 	/* Sizes change behind the kernel's back (replication): never cache. */
 	cfg->attr_timeout = 0;
 	cfg->entry_timeout = 0;
@@ -586,7 +591,7 @@ static void *sfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * lookup of its topic or stream. */
 	cfg->nullpath_ok = 1;
 	cfg->use_ino = 0;
-	return fuse_get_context()->private_data;
+	return d;
 }
 
 const struct fuse_operations sfs_fuse_ops = {

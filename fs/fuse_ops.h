@@ -22,6 +22,7 @@ struct sfs_daemon {
 	struct sfs_namespace ns;
 	const struct sfs_config *cfg;
 	const char *mountpoint;		/* absolute */
+	unsigned max_read;		/* -o max_read=N, bytes; 0: none given */
 	/* Unfinished lines held for users between writes (per user and in
 	 * all); set up with sfs_hold_limits. */
 	struct hold_budget held;

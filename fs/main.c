@@ -168,6 +168,25 @@ static bool has_fuse_opt(const char *opts, const char *name)
 	return false;
 }
 
+/* The last max_read=N of the comma-separated option list OPTS, or 0 (none,
+ * or not a number: libfuse refuses it then). libfuse 3.14 ends the
+ * session at the kernel's INIT unless the filesystem's init() sets the
+ * same value (fuse_lowlevel.c, do_init), so sfs_init gets it from here. */
+static unsigned fuse_opt_max_read(const char *opts)
+{
+	unsigned v = 0;
+	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		char *end;
+		if (strncmp(p, "max_read=", 9) != 0)
+			continue;
+		errno = 0;
+		unsigned long n = strtoul(p + 9, &end, 10);
+		if (!errno && end > p + 9 && (*end == ',' || !*end) && n <= UINT_MAX)
+			v = (unsigned)n;
+	}
+	return v;
+}
+
 static int is_streamfs_mount(const char *mountpoint, const char *fstype, void *arg)
 {
 	return strcmp(mountpoint, arg) == 0 && strcmp(fstype, "fuse.streamfs") == 0;
@@ -394,6 +413,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: -o: too long\n");
 		goto out_ns;
 	}
+	d.max_read = fuse_opt_max_read(opts);
 	char *fargv[] = { argv[0], "-o", opts, debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
 	struct fuse *fuse = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), &d);
@@ -460,6 +480,8 @@ int main(int argc, char **argv)
 	cluster_set_interrupt_hook(fuse_request_interrupted);
 	rc = fuse_loop_mt(fuse, lc);
 	fuse_loop_cfg_destroy(lc);
+	if (rc < 0)
+		log_error("the FUSE session ended in an error: %s", strerror(-rc));
 	/* libfuse's handlers end the loop with the signal's number (the
 	 * session's exit flag is reset by then): a requested, clean stop. */
 	if (rc == SIGTERM || rc == SIGINT)

@@ -77,6 +77,24 @@ in_private_ns() {
 	run -1 "$STREAMFS" "$TMP/mount.conf" "$M" -o no_such_option
 }
 
+@test "-o max_read=4096: the mount serves (libfuse needs init() to ask the same), reads come whole through 4 KiB requests" {
+	sfs_write_conf sanfrancisco
+	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" -o max_read=4096 "$M" \
+		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
+	SFS_PID=$!
+	wait_for -t 10 is_mounted "$M"
+	local line
+	line=$(MT_PATH=$(_mount_escape "$M") awk '$2 == ENVIRON["MT_PATH"]' /proc/mounts)
+	[[ $line == *max_read=4096* ]]
+	mkdir "$M/sanfrancisco/s"
+	seq 1 200000 | sed 's/^/line-/' >"$TMP/want"
+	cat "$TMP/want" >>"$M/sanfrancisco/s/t"
+	cmp "$TMP/want" "$M/sanfrancisco/s/t"
+	dd if="$M/sanfrancisco/s/t" bs=1M status=none | cmp - "$TMP/want"
+	_sfs_alive "$SFS_PID"
+	! grep -q "different maximum read size\|FUSE session ended" "$TMP/streamfs.log" || false
+}
+
 @test "SIGHUP reopens the log and the mount keeps serving" {
 	sfs_write_conf sanfrancisco
 	sfs_start

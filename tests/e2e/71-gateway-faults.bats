@@ -44,6 +44,36 @@ load gateway_helpers
 	in_order "$B/s/t" m 10000
 }
 
+@test "a remote replica host restored from an older copy of its data (it lost lines it had applied): the source sends the topic again from its start, over the gateway, and every line is there once, in order" {
+	hosts a b
+	xrep "$A/s" "$B/s"
+	append_each "$A/s/t" m 3
+	wait_count "$B/s/t" 3 15
+	# b's data as it is now: the backup
+	nh_stop b
+	cp -a "$NH_DIR/b/data" "$NH_DIR/b/data.bak"
+	nh_start b
+	local i
+	for ((i = 4; i <= 6; i++)); do echo "m-$i" >>"$A/s/t"; done
+	wait_count "$B/s/t" 6 15
+	# b restored from the backup: m-4..m-6, applied and acknowledged, lost
+	nh_stop b
+	rm -rf "$NH_DIR/b/data"
+	mv "$NH_DIR/b/data.bak" "$NH_DIR/b/data"
+	nh_start b
+	[ "$(cat "$B/s/t")" = "$(gen m 3)" ]
+	# the source's next batch starts past what b holds now: b answers
+	# the jump as missing messages, the source sends the topic again
+	echo m-7 >>"$A/s/t"
+	wait_count "$B/s/t" 7 30
+	no_dups "$B/s/t"
+	in_order "$B/s/t" m 7
+	[ "$(wc -l <"$B/s/t")" -eq 7 ]
+	# by the re-send, said once on the source's host
+	[ "$(grep -c 'replica /london/s lacks the start of topic t, or messages before what was sent' \
+		"$NH_DIR/a/streamfs.log")" -eq 1 ]
+}
+
 @test "a stalled peer (SIGSTOP) blocks neither local writers nor replication to other replicas" {
 	A_CLUSTERS="sanfrancisco paris" hosts a b c
 	xrep "$A/s" "$B/s"

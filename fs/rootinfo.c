@@ -23,6 +23,7 @@
 #include "stream.h"
 #include "topic.h"
 #include "util/clock.h"
+#include "util/safetext.h"
 
 /* NS nanoseconds since the epoch as ISO 8601 UTC into OUT, or "none" for 0. */
 static void iso_time(char *out, size_t n, uint64_t ns)
@@ -59,13 +60,17 @@ static json_t *cluster_json(struct sfs_namespace *ns, const struct cluster *cl)
 		j = json_pack("{s:s, s:s, s:s}", "name", cl->name, "home", "remote", "gateway",
 			      cc && cc->gateway ? cc->gateway : "");
 	} else {
+		/* A path or a URL may hold bytes that are not UTF-8, which
+		 * jansson refuses: shown as \xNN (safetext.h). */
+		char where[1400];
 		up = cl->ops->reachable((struct cluster *)cl, why, sizeof(why));
 		j = json_pack("{s:s, s:s, s:s}", "name", cl->name, "home", cl->home_name,
-			      cl->where_key, cl->where ? cl->where : "");
+			      cl->where_key, safetext(where, sizeof(where), cl->where ? cl->where : ""));
 	}
 	if (j) {
+		char safe[sizeof(why)];
 		json_object_set_new(j, "reachable", up < 0 ? json_null() : json_boolean(up));
-		json_object_set_new(j, "error", json_string(why));
+		json_object_set_new(j, "error", json_string(safetext(safe, sizeof(safe), why)));
 	}
 	return j;
 }

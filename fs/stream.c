@@ -23,6 +23,7 @@
 #include "namespace.h"
 #include "util/clock.h"
 #include "util/lockcheck.h"
+#include "util/safetext.h"
 
 #define STREAM_FORMAT_VERSION 1
 
@@ -487,11 +488,14 @@ int stream_set_owner(struct stream *s, uid_t uid, gid_t gid, mode_t mode)
 
 void stream_refuse(struct stream *s, const char *fmt, ...)
 {
-	char msg[512];
+	char raw[512], msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* The refused text is the user's: one log line, and .info renders
+	 * (jansson refuses bytes that are not UTF-8). */
+	safetext(msg, sizeof(msg), raw);
 	log_warn("/%s/%s: refused: %s", s->cluster->name, s->name, msg);
 	pthread_mutex_lock(&s->lock);
 	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);

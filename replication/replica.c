@@ -19,6 +19,9 @@
 #include "replicator.h"
 #include "syncwait.h"
 #include "../fs/util/lockcheck.h"
+#include "../fs/util/safetext.h"
+#include "../fs/logging.h"
+#include "util/clock.h"
 
 const char *replica_state_name(enum replica_state st)
 {
@@ -82,6 +85,18 @@ void replica_set_healthy(struct replica *r)
 	r->state = r->copied ? REPLICA_STATE_REPLICATING : REPLICA_STATE_COPY_IN_PROGRESS;
 	r->last_error[0] = 0;
 	r->last_error_ns = 0;
+}
+
+void replica_fail(struct stream *s, struct replica *r, const char *text)
+{
+	char msg[sizeof(r->last_error)];
+	safetext(msg, sizeof(msg), text);
+	if (r->state != REPLICA_STATE_UNEXPECTED || strcmp(r->last_error, msg))
+		log_warn("/%s/%s: replica /%s/%s: %s", s->cluster->name, s->name,
+			 r->conf.cluster, r->conf.stream, msg);
+	snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
+	r->last_error_ns = now_ns();
+	r->state = REPLICA_STATE_UNEXPECTED;
 }
 
 /* Paused shows as PAUSED; resumed, it goes back to where it was. */

@@ -113,6 +113,15 @@ void replica_free(struct replica *r);
  */
 void replica_set_healthy(struct replica *r);
 
+/*
+ * replica_fail - R of stream S goes into the error state with TEXT as its
+ * last error (and now as its time); logged (warn) only when the error
+ * changes. TEXT may be a peer's words: kept and logged through safetext
+ * (fs/util/safetext.h), so the log line stays one line and .info renders.
+ * Caller holds S's lock.
+ */
+void replica_fail(struct stream *s, struct replica *r, const char *text);
+
 /* replica_state_name - "REPLICA_STATE_REPLICATING" etc. Static string. */
 const char *replica_state_name(enum replica_state st);
 

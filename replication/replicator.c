@@ -68,17 +68,6 @@ void replicator_set_gateway(struct replicator *r, SSL_CTX *ctx, int timeout_ms)
 	r->gw_timeout_ms = timeout_ms;
 }
 
-/* Put R in the error state with MSG; logs only when the error changes. */
-static void replica_fail(struct stream *s, struct replica *r, const char *msg)
-{
-	if (r->state != REPLICA_STATE_UNEXPECTED || strcmp(r->last_error, msg))
-		log_warn("/%s/%s: replica /%s/%s: %s", s->cluster->name, s->name,
-			 r->conf.cluster, r->conf.stream, msg);
-	snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
-	r->last_error_ns = now_ns();
-	r->state = REPLICA_STATE_UNEXPECTED;
-}
-
 struct replica_key {
 	char cluster[256], stream[256];
 };

@@ -41,6 +41,7 @@
 #include "../fs/namespace.h"
 #include "../fs/stream.h"
 #include "../fs/util/lockcheck.h"
+#include "../fs/util/safetext.h"
 #include "positions.h"
 #include "util/clock.h"
 
@@ -144,7 +145,8 @@ static void import_one(struct stream *s, struct replica *r, json_t *v)
 		r->state = r->copied ? REPLICA_STATE_REPLICATING : REPLICA_STATE_COPY_IN_PROGRESS;
 	else
 		r->state = (enum replica_state)st;
-	snprintf(r->last_error, sizeof(r->last_error), "%s", meta_str(v, "error", ""));
+	/* another daemon's words: .info must render them */
+	safetext(r->last_error, sizeof(r->last_error), meta_str(v, "error", ""));
 	r->last_error_ns = (uint64_t)meta_int(v, "errorNs", 0);
 	r->oldest_pending_ns = (uint64_t)meta_int(v, "oldestNs", 0);
 	r->pending_msgs = (uint64_t)meta_int(v, "pending", 0);

@@ -363,6 +363,27 @@ messages() {
 	[ "$(jq -c '.topics' "$A/.info")" = "$(jq -c '.topics' "$TMP/info.before")" ]
 }
 
+@test "a refused write holding bytes that are not UTF-8, or terminal escapes, leaves .info readable: lastError shows such bytes as \\xNN and holds no escape character; the stream stays in /.info (maprcli reads .info)" {
+	echo /mapr/newyork/a >>"$A/.replicas"
+	local bad
+	for bad in $'\xff' $'/mapr/newyork/a paused=\xfe' $'\e[31mred'; do
+		run bash -c 'printf "%s\n" "$2" >>"$1"' _ "$A/.replicas" "$bad"
+		[ "$status" -ne 0 ]
+		jq . "$A/.info" >/dev/null
+	done
+	# the last one: no ESC left in it
+	[[ $(jq -r .lastError "$A/.info") == *'[31mred'* ]]
+	[[ $(jq -r .lastError "$A/.info") != *$'\e'* ]]
+	run bash -c 'printf "\xff\n" >>"$1"' _ "$A/.upstreams"
+	[ "$status" -ne 0 ]
+	[[ $(jq -r .lastError "$A/.info") == *'\xFF'* ]]
+	jq -e '.streams[] | select(.path == "/mapr/sanfrancisco/a")' "$M/.info" >/dev/null
+	# nothing changed: the one replica, replicating
+	[ "$(jq -c '[.replicas[] | {replicaPath, paused}]' "$A/.info")" = \
+		'[{"replicaPath":"/mapr/newyork/a","paused":false}]' ]
+	! grep -q $'\033' "$TMP/streamfs.log" || false
+}
+
 @test "each refused write logs exactly one warn line" {
 	echo /mapr/newyork/a >>"$A/.replicas"
 	local n bad

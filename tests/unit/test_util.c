@@ -28,6 +28,7 @@
 #include "fs/util/hostport.h"
 #include "fs/util/lockcheck.h"
 #include "fs/util/mountinfo.h"
+#include "fs/util/safetext.h"
 
 static void test_hostport_accepted(void **state)
 {
@@ -187,6 +188,32 @@ static void check_rwlock(void *arg)
 	LOCK_ASSERT_RWLOCK_HELD((pthread_rwlock_t *)arg);
 }
 
+/* safetext: valid UTF-8 kept; bad bytes, controls (C0, DEL, C1),
+ * overlongs, surrogates and code points past U+10FFFF as \xNN; cut at a
+ * character's end whatever the room. */
+static void test_safetext(void **state)
+{
+	(void)state;
+	char b[64];
+	assert_string_equal(safetext(b, sizeof(b), "plain /mapr/c/s"), "plain /mapr/c/s");
+	assert_string_equal(safetext(b, sizeof(b), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+			    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	assert_string_equal(safetext(b, sizeof(b), "a\xff" "b"), "a\\xFFb");
+	assert_string_equal(safetext(b, sizeof(b), "\x1b[31mred\ttab\x7f"),
+			    "\\x1B[31mred\\x09tab\\x7F");
+	assert_string_equal(safetext(b, sizeof(b), "\xc2\x85"), "\\xC2\\x85");	/* C1 NEL */
+	assert_string_equal(safetext(b, sizeof(b), "\xc0\xaf"), "\\xC0\\xAF");	/* overlong '/' */
+	assert_string_equal(safetext(b, sizeof(b), "\xed\xa0\x80"), "\\xED\\xA0\\x80"); /* surrogate */
+	assert_string_equal(safetext(b, sizeof(b), "\xf4\x90\x80\x80"), "\\xF4\\x90\\x80\\x80");
+	assert_string_equal(safetext(b, sizeof(b), "\xe2\x82"), "\\xE2\\x82");	/* cut short */
+	/* room for "ab" and not the whole "\xFF" nor the whole euro sign */
+	assert_string_equal(safetext(b, 5, "ab\xff"), "ab");
+	assert_string_equal(safetext(b, 5, "ab\xe2\x82\xac"), "ab");
+	assert_string_equal(safetext(b, 6, "ab\xe2\x82\xac"), "ab\xe2\x82\xac");
+	assert_string_equal(safetext(b, 1, "abc"), "");
+	assert_string_equal(safetext(b, sizeof(b), ""), "");
+}
+
 static void test_lock_assertions(void **state)
 {
 	(void)state;
@@ -218,6 +245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostport_accepted),
+		cmocka_unit_test(test_safetext),
 		cmocka_unit_test(test_hostport_refused),
 		cmocka_unit_test(test_mount_table),
 		cmocka_unit_test(test_fileio),

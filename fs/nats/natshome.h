@@ -233,6 +233,7 @@ struct nats_cluster {
 	pthread_mutex_t status_mu;	/* everything below, nats_stream.sentry */
 	pthread_cond_t status_cv;	/* an entry marked (CLOCK_MONOTONIC) */
 	bool status_stop;
+	bool status_resync;	/* the lease was lost: read the statuses */
 	struct nats_status_entry **status;	/* one per stream that had one */
 	size_t nstatus, status_cap;
 };

@@ -116,6 +116,9 @@ static void lost(struct nats_cluster *nc, const char *to)
 	atomic_store(&nc->lease_epoch, 0);
 	log_info("cluster %s: another daemon runs the replication of its streams (%s)",
 		 nc->cl->name, to);
+	/* What the new holder put while this one still ran the lanes was
+	 * not applied here: read it now. */
+	nats_status_resync(nc);
 }
 
 /* One look at the lease: take, renew or watch it. */

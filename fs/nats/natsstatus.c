@@ -47,6 +47,7 @@ struct nats_status_entry {
 	bool now;		/* at once: a synchronous replica moved */
 	bool notice;		/* a write here timed out: tell the holder */
 	bool gone;		/* its stream was destroyed: free it */
+	bool force;		/* put even if unchanged: another's was put over it */
 	uint64_t last_ns;	/* the last put tried (mono_ns), 0 none */
 	/* The publisher thread's alone: */
 	char *last;		/* the text last put, or NULL */
@@ -150,7 +151,7 @@ static void notify(struct nats_cluster *nc, struct nats_status_entry *e)
 
 /* Put E's stream's status, if this daemon holds the lease and it differs
  * from the last one put. No lock held. */
-static void publish(struct nats_cluster *nc, struct nats_status_entry *e)
+static void publish(struct nats_cluster *nc, struct nats_status_entry *e, bool force)
 {
 	uint64_t epoch = nats_lease_epoch(nc);
 	if (!epoch)
@@ -158,7 +159,7 @@ static void publish(struct nats_cluster *nc, struct nats_status_entry *e)
 	char *txt = status_text(nc, e, false);
 	if (!txt)
 		return;
-	if (e->last && e->last_epoch == epoch && !strcmp(e->last, txt)) {
+	if (!force && e->last && e->last_epoch == epoch && !strcmp(e->last, txt)) {
 		free(txt);
 		return;
 	}
@@ -171,12 +172,56 @@ static void publish(struct nats_cluster *nc, struct nats_status_entry *e)
 		free(txt);
 		pthread_mutex_lock(&nc->status_mu);
 		e->dirty = true; /* again after NATS_STATUS_MS */
+		e->force |= force;
 		pthread_mutex_unlock(&nc->status_mu);
 		return;
 	}
 	free(e->last);
 	e->last = txt;
 	e->last_epoch = epoch;
+}
+
+/* The lease went to another daemon (nats_status_resync): each stream
+ * this daemon has an entry for gets the status the bucket holds now.
+ * Called and returns with status_mu held; drops it meanwhile. */
+static void resync(struct nats_cluster *nc)
+{
+	size_t n = nc->nstatus;
+	uuid_t *v = n ? malloc(n * sizeof(*v)) : NULL;
+	size_t k = 0;
+	for (size_t i = 0; v && i < n; i++)
+		if (!nc->status[i]->gone)
+			uuid_copy(v[k++], nc->status[i]->uuid);
+	pthread_mutex_unlock(&nc->status_mu);
+	if (n && !v)
+		log_warn("cluster %s: out of memory: replica statuses here may stay as this "
+			 "daemon last had them", nc->cl->name);
+	for (size_t i = 0; i < k && !nats_lease_epoch(nc) &&
+			   !__atomic_load_n(&nc->status_stop, __ATOMIC_RELAXED); i++) {
+		char key[64];
+		status_key("r", v[i], key);
+		kvEntry *e = NULL;
+		if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED ||
+		    kvStore_Get(&e, nc->wkv, key) != NATS_OK)
+			continue; /* none yet: the new holder's put comes by the watcher */
+		struct nats_kventry ke = { .key = key, .val = kvEntry_ValueString(e),
+					   .len = kvEntry_ValueLen(e), .rev = kvEntry_Revision(e),
+					   .op = NATS_KV_PUT };
+		nats_status_event(nc, &ke, false);
+		kvEntry_Destroy(e);
+	}
+	free(v);
+	pthread_mutex_lock(&nc->status_mu);
+}
+
+void nats_status_resync(struct nats_cluster *nc)
+{
+	if (!nc->status_init)
+		return;
+	pthread_mutex_lock(&nc->status_mu);
+	nc->status_resync = true;
+	pthread_cond_signal(&nc->status_cv);
+	pthread_mutex_unlock(&nc->status_mu);
 }
 
 static void *status_main(void *arg)
@@ -210,19 +255,24 @@ static void *status_main(void *arg)
 				next = due;
 		}
 		if (pick) {
-			bool gone = pick->gone;
+			bool gone = pick->gone, force = pick->force;
 			if (notice) {
 				pick->notice = false;
 			} else {
-				pick->dirty = pick->now = false;
+				pick->dirty = pick->now = pick->force = false;
 				pick->last_ns = now;
 			}
 			pthread_mutex_unlock(&nc->status_mu);
 			if (!gone && notice)
 				notify(nc, pick);
 			else if (!gone)
-				publish(nc, pick);
+				publish(nc, pick, force);
 			pthread_mutex_lock(&nc->status_mu);
+			continue;
+		}
+		if (nc->status_resync) {
+			nc->status_resync = false;
+			resync(nc); /* unlocks and locks status_mu */
 			continue;
 		}
 		if (next == UINT64_MAX) {
@@ -292,7 +342,10 @@ void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool loc
 		return;
 	/* The holder runs the lanes: its own status is the one to show, and
 	 * a notice (g.) is for it alone. */
-	if ((key[0] == 'g') != (nats_lease_epoch(nc) != 0))
+	bool holding = nats_lease_epoch(nc) != 0;
+	if (key[0] != 'r' && key[0] != 'g')
+		return;
+	if (key[0] == 'g' && !holding)
 		return;
 	json_t *j = json_loadb(e->val, (size_t)e->len, 0, NULL);
 	const char *holder = json_string_value(json_object_get(j, "holder"));
@@ -301,6 +354,22 @@ void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool loc
 		return;
 	}
 	struct stream *s = nats_stream_by_uuid(nc->cl, u, locked);
+	if (s && key[0] == 'r' && holding) {
+		/* Another daemon's status over this holder's: an old holder's,
+		 * put before it saw the lease move. Ours again, within
+		 * NATS_STATUS_MS (not at once: two daemons that both believe
+		 * they hold the lease, until the next renewal, would put over
+		 * each other as fast as NATS answers). */
+		struct nats_stream *st = s->home;
+		pthread_mutex_lock(&nc->status_mu);
+		if (st && st->sentry)
+			st->sentry->force = true; /* none: nothing put, no match */
+		pthread_mutex_unlock(&nc->status_mu);
+		nats_status_changed(s, false);
+		stream_put(s);
+		json_decref(j);
+		return;
+	}
 	if (s) {
 		pthread_mutex_lock(&s->lock);
 		if (!s->deleted)

@@ -37,10 +37,25 @@ void nats_status_forget(struct nats_stream *st);
 /*
  * nats_status_event - the watcher's entry E of key r.<stream uuid>: the
  * status another daemon published is applied to that stream's replicas
- * here (repl_status_import), unless this daemon holds the lease itself;
- * or of key g.<stream uuid>, another daemon's notice, applied only by the
- * holder. LOCKED: the caller holds the namespace lock (start-up).
+ * here (repl_status_import), unless this daemon holds the lease itself:
+ * then one put by another daemon (an old holder that had not yet seen
+ * the lease move) is put over again with this daemon's own, even if
+ * unchanged, or every other daemon would show the old holder's for as
+ * long as nothing changes; or of key g.<stream uuid>, another daemon's
+ * notice, applied only by the holder. LOCKED: the caller holds the
+ * namespace lock (start-up).
  */
 void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool locked);
+
+/*
+ * nats_status_resync - this daemon no longer holds NC's lease: its own
+ * picture of each stream it published is stale. The publisher reads
+ * each one's r.<stream uuid> from the bucket and applies it, as the
+ * watcher would have (a put of the new holder that came while this
+ * daemon still believed it held the lease was not applied). Never
+ * blocks; each read (in the publisher's thread) waits NATS_STOP_WAIT_MS
+ * at most.
+ */
+void nats_status_resync(struct nats_cluster *nc);
 
 #endif

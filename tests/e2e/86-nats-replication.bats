@@ -375,6 +375,10 @@ sync_pair() {
 	[ "$(wc -l <"$M2/sanfrancisco/s/t")" = 501 ]
 	[ "$(grep -c "lease taken" "$TMP/streamfs.log")" = 1 ]
 	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M2/tokyo/s/.replicas"
+	# the first daemon, which ran the lanes (and failed them) until it
+	# saw the lease move, shows the holder's status, not its own
+	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	[ "$(rinfo tokyo/s sanfrancisco/s lastError)" = "" ]
 }
 
 @test "two daemons on one NATS: the one without the lease shows the holder's replica status; a synchronous write there returns once the replica has it, not waiting when paused, degraded when the replica refuses, synchronous again once caught up" {
@@ -442,6 +446,30 @@ sync_pair() {
 	start_second
 	same_status '^state=UNEXPECTED pending=1 uptodate=false bytes=2 degraded=true error=' ||
 		{ show_both; false; }
+}
+
+@test "a status put over the lease holder's by another daemon (an old holder that had not seen the lease move) is put over again (within 150 ms): the daemon without the lease does not keep showing it" {
+	sync_pair synchronous=false
+	echo a >>"$M/tokyo/s/t"
+	wait_count "$M/paris/s/t" 1
+	wait_for -t 5 same_status '^state=REPLICATING pending=0 uptodate=true bytes=0$' || { show_both; false; }
+	local kv="$STREAMFS_SRC/tests/e2e/nats_kv.py" url="nats://127.0.0.1:$SFS_NATS_PORT" key
+	key=r.$(jq -r .uuid "$M/tokyo/s/.info")
+	# the holder's status, as another daemon would have put it: another
+	# holder, the replica in error
+	python3 "$kv" get "$url" SFS_tokyo "$key" >"$TMP/status.json"
+	jq -e '.holder != null and (.replicas | length) == 1' "$TMP/status.json"
+	jq -c '.holder = "00000000-0000-0000-0000-000000000001"
+		| .replicas[0].state = "REPLICA_STATE_UNEXPECTED"
+		| .replicas[0].error = "forged by an old holder"' "$TMP/status.json" |
+		python3 "$kv" put "$url" SFS_tokyo "$key"
+	# the holder puts its own over it, unchanged: the bucket names it again
+	local own
+	own=$(jq -r .holder "$TMP/status.json")
+	wait_for -t 5 eval "[ \"\$(python3 '$kv' get '$url' SFS_tokyo '$key' | jq -r .holder)\" = '$own' ]"
+	# and the daemon without the lease shows the holder's status again
+	wait_for -t 5 same_status '^state=REPLICATING pending=0 uptodate=true bytes=0$' || { show_both; false; }
+	[ "$(M=$M2 rinfo tokyo/s paris/s lastError)" = "" ]
 }
 
 @test "a notice of a write that timed out on the daemon without the lease is acted on once: the holder's bucket watcher made anew (a replay of the bucket) does not degrade the replica again" {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rootinfo.h"
+#include "stats.h"
 
 /* V as a label value: backslash, quote and newline escaped. */
 static void label(FILE *f, const char *v)
@@ -82,8 +83,8 @@ static void render(FILE *f, json_t *j)
 	label(f, json_string_value(json_object_get(j, "version")));
 	fputs("\"} 1\n", f);
 	head(f, "streamfs_uptime_seconds", "gauge", "Seconds since the daemon started.");
-	fprintf(f, "streamfs_uptime_seconds %.3f\n",
-		json_number_value(json_object_get(j, "uptimeSeconds")));
+	/* .info's uptimeSeconds is whole seconds: the clock's own here */
+	fprintf(f, "streamfs_uptime_seconds %.3f\n", stats_uptime_s());
 	head(f, "streamfs_cluster_reachable", "gauge",
 	     "1 if the cluster can be reached, 0 if not; absent while unknown.");
 	size_t i, k;

@@ -198,6 +198,13 @@ in_private_ns() {
 	grep -q '^streamfs_replica_lag_seconds{cluster="sanfrancisco",stream="s",replica="/mapr/newyork/r"} ' <<<"$after"
 	grep -q '^streamfs_replica_last_error_time_seconds{.*} 0$' <<<"$after"
 	grep -q '^streamfs_cluster_reachable{cluster="newyork",home="local"} 1$' <<<"$after"
+	# uptime in milliseconds (.info's is whole seconds): of two scrapes,
+	# not both on a whole second
+	local up1 up2
+	up1=$(grep '^streamfs_uptime_seconds ' <<<"$before" | cut -d' ' -f2)
+	up2=$(grep '^streamfs_uptime_seconds ' <<<"$after" | cut -d' ' -f2)
+	[[ $up1 =~ ^[0-9]+\.[0-9]{3}$ && $up2 =~ ^[0-9]+\.[0-9]{3}$ ]]
+	[[ $up1 != *.000 || $up2 != *.000 ]]
 	# bounded: other paths 404, other methods 405, a huge request 431
 	run -0 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/"
 	[ "$output" = 404 ]

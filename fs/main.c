@@ -377,6 +377,32 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: %s: %s\n", conf, err);
 		goto out_log;
 	}
+	/* -o options, after the user's: the kernel checks modes
+	 * (docs/filesystem.md: chmod and chown work and are enforced);
+	 * nosuid,nodev as fusermount3 sets them for users, so a setuid topic
+	 * never runs as its owner; other users may enter when root mounts it. */
+	if (add_fuse_opts(opts, sizeof(opts), getuid() == 0 ?
+			  "default_permissions,nosuid,nodev,allow_other" :
+			  "default_permissions,nosuid,nodev") < 0) {
+		fprintf(stderr, "streamfs: -o: too long\n");
+		goto out_log;
+	}
+	d.max_read = fuse_opt_max_read(opts);
+	/* libfuse refuses an unknown -o option in fuse_new: asked now, before
+	 * a cluster's data directory is made or a thread started, so that
+	 * bad input changes nothing (the real one comes after ns_open). */
+	{
+		char *dargv[] = { argv[0], "-o", opts, NULL };
+		struct fuse_args dargs = FUSE_ARGS_INIT(3, dargv);
+		struct fuse *dry = fuse_new(&dargs, &sfs_fuse_ops, sizeof(sfs_fuse_ops), &d);
+		fuse_opt_free_args(&dargs);
+		if (!dry) {
+			fprintf(stderr, "streamfs: -o: an option libfuse does not take (its message is "
+				"above); nothing was mounted or made\n");
+			goto out_log;
+		}
+		fuse_destroy(dry);
+	}
 	/* To the background now, before a cluster's home starts threads
 	 * (libnats' own): a fork keeps only the forking thread
 	 * (fs/daemonize.c). Errors from here on still reach this stderr. */
@@ -403,17 +429,6 @@ int main(int argc, char **argv)
 	if (n >= 0)
 		free(streams);
 
-	/* -o options, after the user's: the kernel checks modes
-	 * (docs/filesystem.md: chmod and chown work and are enforced);
-	 * nosuid,nodev as fusermount3 sets them for users, so a setuid topic
-	 * never runs as its owner; other users may enter when root mounts it. */
-	if (add_fuse_opts(opts, sizeof(opts), getuid() == 0 ?
-			  "default_permissions,nosuid,nodev,allow_other" :
-			  "default_permissions,nosuid,nodev") < 0) {
-		fprintf(stderr, "streamfs: -o: too long\n");
-		goto out_ns;
-	}
-	d.max_read = fuse_opt_max_read(opts);
 	char *fargv[] = { argv[0], "-o", opts, debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
 	struct fuse *fuse = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), &d);

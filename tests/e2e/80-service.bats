@@ -75,6 +75,15 @@ in_private_ns() {
 	[[ $line == "mystreams "* ]]
 	[[ $line == *nosuid* && $line == *nodev* ]]
 	run -1 "$STREAMFS" "$TMP/mount.conf" "$M" -o no_such_option
+	# an unknown option on a fresh mountpoint and data directory: refused
+	# before anything is made
+	mkdir "$TMP/m2"
+	printf '[cluster fresh]\ndata = %s\n' "$TMP/fresh" >"$TMP/fresh.conf"
+	run -1 "$STREAMFS" -c "$TMP/fresh.conf" -f "$TMP/m2" -o no_such_option
+	[[ $output == *"unknown option"* ]]
+	[[ $output == *"an option libfuse does not take"* ]]
+	[ ! -e "$TMP/fresh" ]
+	! is_mounted "$TMP/m2" || false
 }
 
 @test "-o max_read=4096: the mount serves (libfuse needs init() to ask the same), reads come whole through 4 KiB requests" {

@@ -168,23 +168,52 @@ static bool has_fuse_opt(const char *opts, const char *name)
 	return false;
 }
 
-/* The last max_read=N of the comma-separated option list OPTS, or 0 (none,
- * or not a number: libfuse refuses it then). libfuse 3.14 ends the
- * session at the kernel's INIT unless the filesystem's init() sets the
- * same value (fuse_lowlevel.c, do_init), so sfs_init gets it from here. */
-static unsigned fuse_opt_max_read(const char *opts)
+/* Would the kernel take V (up to END) as a max_read value? Its rule
+ * (fs/fuse/inode.c, an unsigned 32-bit mount parameter read by kstrtouint
+ * in base 0): an optional '+', then decimal, 0x hex or 0 octal digits,
+ * nothing after, at most UINT_MAX. */
+static bool kernel_u32_ok(const char *v, const char *end)
 {
-	unsigned v = 0;
+	if (v < end && *v == '+')
+		v++;
+	if (v >= end || *v < '0' || *v > '9')
+		return false; /* no sign, space or empty value */
+	char *e;
+	errno = 0;
+	unsigned long long n = strtoull(v, &e, 0);
+	return !errno && e == end && n <= UINT_MAX;
+}
+
+/*
+ * The max_read=N options of the comma-separated option list OPTS: the
+ * last one's N as libfuse reads it (sscanf "%u": decimal, so "0x2000" is
+ * 0, and 0 means none) into *OUT, which sfs_init asks for (libfuse 3.14
+ * ends the session at the kernel's INIT unless init() asks for the value
+ * it read, fuse_lowlevel.c do_init). Returns 0, or -EINVAL with the
+ * first value the kernel would refuse in BAD (N bytes): libfuse passes
+ * it on to the mount, which then fails with EINVAL after the clusters'
+ * data directories were made (docs/operating.md).
+ */
+static int fuse_opt_max_read(const char *opts, unsigned *out, char *bad, size_t n)
+{
+	*out = 0;
 	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-		char *end;
 		if (strncmp(p, "max_read=", 9) != 0)
 			continue;
-		errno = 0;
-		unsigned long n = strtoul(p + 9, &end, 10);
-		if (!errno && end > p + 9 && (*end == ',' || !*end) && n <= UINT_MAX)
-			v = (unsigned)n;
+		const char *v = p + 9, *end = strchr(v, ',');
+		if (!end)
+			end = v + strlen(v);
+		if (!kernel_u32_ok(v, end)) {
+			snprintf(bad, n, "%.*s", (int)(end - v), v);
+			return -EINVAL;
+		}
+		/* what libfuse's sscanf "%u" reads: the decimal digits */
+		if (*v == '+')
+			v++;
+		unsigned long long x = strtoull(v, NULL, 10);
+		*out = (unsigned)x;
 	}
-	return v;
+	return 0;
 }
 
 static int is_streamfs_mount(const char *mountpoint, const char *fstype, void *arg)
@@ -387,7 +416,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamfs: -o: too long\n");
 		goto out_log;
 	}
-	d.max_read = fuse_opt_max_read(opts);
+	char bad[256];
+	if (fuse_opt_max_read(opts, &d.max_read, bad, sizeof(bad)) < 0) {
+		fprintf(stderr, "streamfs: -o max_read=%s: not a number the kernel takes (decimal, "
+			"0x hex or 0 octal, at most 4294967295); nothing was mounted or made\n", bad);
+		goto out_log;
+	}
 	/* libfuse refuses an unknown -o option in fuse_new: asked now, before
 	 * a cluster's data directory is made or a thread started, so that
 	 * bad input changes nothing (the real one comes after ns_open). */

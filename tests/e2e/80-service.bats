@@ -104,6 +104,31 @@ in_private_ns() {
 	! grep -q "different maximum read size\|FUSE session ended" "$TMP/streamfs.log" || false
 }
 
+@test "-o max_read with a value the kernel refuses (junk after the number, a bad octal digit, a sign, past 32 bits): refused before anything is made; 0x hex taken" {
+	printf '[cluster fresh]\ndata = %s\n' "$TMP/fresh" >"$TMP/fresh.conf"
+	local v
+	for v in 4096abc 08192 -1 99999999999 '4096 ' 0x; do
+		run -1 "$STREAMFS" -c "$TMP/fresh.conf" -f "$M" -o "fsname=x,max_read=$v"
+		[ "$output" = "streamfs: -o max_read=$v: not a number the kernel takes (decimal, 0x hex or 0 octal, at most 4294967295); nothing was mounted or made" ]
+		[ ! -e "$TMP/fresh" ]
+		! is_mounted "$M" || false
+	done
+	# what the kernel reads in another base works: 0x2000 is 8192
+	"$STREAMFS" -c "$TMP/fresh.conf" -f -l "$TMP/streamfs.log" -o max_read=0x2000 "$M" \
+		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
+	SFS_PID=$!
+	wait_for -t 10 is_mounted "$M"
+	local line
+	line=$(MT_PATH=$(_mount_escape "$M") awk '$2 == ENVIRON["MT_PATH"]' /proc/mounts)
+	[[ $line == *max_read=8192* ]]
+	mkdir "$M/fresh/s"
+	seq 1 20000 >"$TMP/want"
+	cat "$TMP/want" >>"$M/fresh/s/t"
+	cmp "$TMP/want" "$M/fresh/s/t"
+	_sfs_alive "$SFS_PID"
+	sfs_stop
+}
+
 @test "SIGHUP reopens the log and the mount keeps serving" {
 	sfs_write_conf sanfrancisco
 	sfs_start

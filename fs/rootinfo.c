@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,12 @@ static json_t *cluster_json(struct sfs_namespace *ns, const struct cluster *cl)
 	json_t *j;
 	if (cl->remote) {
 		const struct sfs_cluster_conf *cc = config_find_cluster(ns->cfg, cl->name);
+		/* HOST:PORT as configured: its host may hold any byte but a
+		 * space (hostport_split), shown as \xNN (safetext.h). */
+		char gw[600];
 		up = repl_cluster_reachable(ns, cl->name, why, sizeof(why));
 		j = json_pack("{s:s, s:s, s:s}", "name", cl->name, "home", "remote", "gateway",
-			      cc && cc->gateway ? cc->gateway : "");
+			      safetext(gw, sizeof(gw), cc && cc->gateway ? cc->gateway : ""));
 	} else {
 		/* A path or a URL may hold bytes that are not UTF-8, which
 		 * jansson refuses: shown as \xNN (safetext.h). */
@@ -149,8 +153,10 @@ static json_t *stream_json(struct sfs_namespace *ns, struct stream *s,
 
 json_t *rootinfo_json(struct sfs_namespace *ns, const struct ctl_reader *reader)
 {
-	char started[32];
+	char started[32], logto[PATH_MAX + 64];
 	iso_time(started, sizeof(started), sfs_stats.start_ns);
+	/* -l or [mount] log: a path, any bytes (safetext.h) */
+	safetext(logto, sizeof(logto), sfs_log_target());
 	json_t *jc = json_array(), *js = json_array();
 	for (int i = 0; jc && i < ns->nclusters; i++)
 		json_array_append_new(jc, cluster_json(ns, &ns->clusters[i]));
@@ -181,7 +187,7 @@ json_t *rootinfo_json(struct sfs_namespace *ns, const struct ctl_reader *reader)
 	}
 	return json_pack("{s:s, s:i, s:s, s:I, s:s, s:o*, s:o*, s:o*}",
 			 "version", SFS_VERSION, "pid", (int)getpid(), "startTime", started,
-			 "uptimeSeconds", (json_int_t)stats_uptime_s(), "log", sfs_log_target(),
+			 "uptimeSeconds", (json_int_t)stats_uptime_s(), "log", logto,
 			 "clusters", jc, "counters", counters_json(), "streams", js);
 }
 

@@ -186,6 +186,31 @@ in_private_ns() {
 	[ "$(cat "$M/newyork/s/t")" = a ]
 }
 
+@test "/.info and the metrics stay readable with a log file path and a remote cluster's gateway holding bytes that are not UTF-8 (shown as \\xNN)" {
+	local port=$((20000 + RANDOM % 20000))
+	SFS_CONF_EXTRA="[metrics]\nlisten = 127.0.0.1:$port"
+	sfs_write_conf sanfrancisco
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=sanfrancisco \
+		-keyout "$TMP/gw.key" -out "$TMP/gw.crt" -days 2 2>/dev/null
+	printf '[cluster far]\ngateway = h\377.invalid:4000\n[gateway]\ncert = %s\nkey = %s\nca = %s\n' \
+		"$TMP/gw.crt" "$TMP/gw.key" "$TMP/gw.crt" >>"$TMP/mount.conf"
+	local log=$TMP/log$'\xff'.txt
+	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$log" "$M" </dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
+	SFS_PID=$!
+	wait_for -t 10 is_mounted "$M"
+	mkdir "$M/sanfrancisco/s"
+	run -0 jq -r '.log' "$M/.info"
+	[ "$output" = "$TMP/log\\xFF.txt" ]
+	run -0 jq -r '.clusters[] | select(.name == "far") | .gateway' "$M/.info"
+	[ "$output" = 'h\xFF.invalid:4000' ]
+	run -0 jq -r '.streams[].path' "$M/.info"
+	[ "$output" = /mapr/sanfrancisco/s ]
+	run -0 curl -sf --max-time 5 "http://127.0.0.1:$port/metrics"
+	grep -q '^streamfs_cluster_reachable{cluster="sanfrancisco",home="local"} 1$' <<<"$output"
+	_sfs_alive "$SFS_PID"
+	sfs_stop
+}
+
 @test "/.info shows a user only the streams the user could list and read" {
 	[[ $EUID -eq 0 ]] || skip "needs root (setpriv, other users)"
 	sfs_write_conf sanfrancisco newyork

@@ -200,7 +200,8 @@ struct nats_cluster {
 	unsigned nwrote;	/* writes put in the ring, ever */
 	uint64_t wrote_verified;	/* what the last check found kept */
 	/* A data stream's consumer is not asked to be removed before this
-	 * (mono_ns): a removal went unanswered (nats_follow_close). */
+	 * (mono_ns): a removal, or nats_parked_release's ping, went unanswered
+	 * (nats_consumer_close). */
 	atomic_uint_fast64_t consumer_rm_after;
 	/* Subscriptions closed by nats_consumer_close that libnats' reader
 	 * may still hold without a reference: kept (our reference) until a

@@ -42,7 +42,10 @@ void nats_consumer_close(struct nats_cluster *nc, natsSubscription *sub);
  * timing out, and a stop that never ended). The reader handles what it
  * reads in order, so once the server's answer to a ping sent after the
  * close is handled, no message taken before it is still in its hands.
- * Returns how many are still kept (none after ALL).
+ * The ping is not sent while NATS is away, nor before nc->consumer_rm_after
+ * (a request unanswered in the last NATS_STOP_WAIT_MS; an unanswered ping
+ * sets it too), so a stop with NATS not answering does not wait once per
+ * stream. Returns how many are still kept (none after ALL).
  */
 size_t nats_parked_release(struct nats_cluster *nc, bool all);
 

@@ -166,8 +166,19 @@ size_t nats_parked_release(struct nats_cluster *nc, bool all)
 	pthread_mutex_unlock(&nc->park_mu);
 	if (!any)
 		return 0;
-	if (!all && (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED ||
-		     natsConnection_FlushTimeout(nc->conn, NATS_CONSUMER_RM_WAIT_MS) != NATS_OK))
+	/* Not asked while NATS is away, nor within NATS_STOP_WAIT_MS of a
+	 * request that went unanswered (consumer_rm_after, as the removals):
+	 * a server that is there but does not answer (SIGSTOP) would make a
+	 * stop wait 500 ms once per stream. */
+	natsStatus fs = NATS_CONNECTION_DISCONNECTED;
+	if (!all && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED &&
+	    mono_ns() >= atomic_load(&nc->consumer_rm_after)) {
+		fs = natsConnection_FlushTimeout(nc->conn, NATS_CONSUMER_RM_WAIT_MS);
+		if (fs == NATS_TIMEOUT)
+			atomic_store(&nc->consumer_rm_after,
+				     mono_ns() + (uint64_t)NATS_STOP_WAIT_MS * 1000000);
+	}
+	if (!all && fs != NATS_OK)
 		upto = 0; /* kept for a later round trip, or the close */
 	struct nats_parked *go = NULL, **pp;
 	size_t kept = 0;

@@ -718,6 +718,28 @@ reachable_is() {
 	wait_for test ! -e "$B/s/t"
 }
 
+@test "a stop while NATS does not answer (nats-server stopped with SIGSTOP) with 24 streams: within 8 s (each consumer's close does not wait its own 500 ms round trip), stopped cleanly" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 1000"
+	SFS_LOG_ALLOW='not removed|timed out|Timeout|not answer|slow to close|did not close'
+	sfs_setup tokyo
+	local i
+	for i in $(seq 1 24); do
+		mkdir "$M/tokyo/s$i"
+		echo a >>"$M/tokyo/s$i/t"
+	done
+	kill -STOP "$SFS_NATS_PID"
+	local t0=$SECONDS
+	fusermount3 -u "$M"
+	wait_for -t 30 is_unmounted "$M"
+	SFS_EXIT_TIMEOUT=30 _sfs_reap
+	local took=$((SECONDS - t0))
+	kill -CONT "$SFS_NATS_PID"
+	echo "stopped in ${took} s" >&2
+	((took <= 8))
+	[ "$SFS_STATUS" = 0 ]
+	grep -q "stopped cleanly" "$TMP/streamfs.log"
+}
+
 @test "a writer whose child ends while its write waits on NATS (SIGCHLD, handled): the append is not interrupted, it waits and is stored once NATS answers; SIGUSR1 with a handler still ends it" {
 	SFS_NATS_EXTRA="nats_timeout_ms = 20000"
 	SFS_LOG_ALLOW='interrupted'

@@ -242,15 +242,13 @@ int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable)
 			s->positions_dirty = true;	/* the next round tries again */
 		pthread_mutex_unlock(&s->lock);
 		/* A stream deleted meanwhile has no directory to write to. */
-		if (deleted)
-			;
-		else if (rc == -EAGAIN && !was_away)
+		if (!deleted && rc == -EAGAIN && !was_away)
 			log_warn("/%s/%s: replication positions not saved: its cluster's store "
 				 "cannot be reached now; tried again every positions_interval_ms "
 				 "(a stop before then: replication resumes from the last save, "
 				 "and the replicas drop what they hold already)",
 				 s->cluster->name, s->name);
-		else if (rc != -EAGAIN)
+		else if (!deleted && rc != -EAGAIN)
 			log_error("/%s/%s: cannot save replication positions: %s",
 				  s->cluster->name, s->name, strerror(-rc));
 	}

@@ -29,6 +29,16 @@ void fault_point(const char *name)
 		kill(getpid(), SIGKILL);
 	}
 }
+
+void fault_stall(const char *name)
+{
+	const char *spec = getenv("STREAMFS_FAULT_STALL");
+	if (!spec || strcmp(spec, name) != 0)
+		return;
+	log_info("fault stall %s reached: this thread waits for good", name);
+	for (;;)
+		sleep(3600);
+}
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int fault_hooks_compiled_out;

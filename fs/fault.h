@@ -7,6 +7,8 @@
  *
  * Use: STREAMFS_FAULT=NAME[:N] in the daemon's environment kills it with
  * SIGKILL the Nth time (default 1st) execution reaches FAULT_POINT(NAME).
+ * STREAMFS_FAULT_STALL=NAME stops for good the thread that reaches
+ * FAULT_STALL(NAME).
  * Points are listed in docs/testing.md.
  */
 #ifndef STREAMFS_FAULT_H
@@ -17,8 +19,14 @@
  * is reached. Thread-safe. */
 void fault_point(const char *name);
 #define FAULT_POINT(name) fault_point(name)
+/* fault_stall - if STREAMFS_FAULT_STALL names NAME, the calling thread
+ * never returns from here (as a library call that hangs for good: one
+ * info line, then it sleeps until the process exits). Thread-safe. */
+void fault_stall(const char *name);
+#define FAULT_STALL(name) fault_stall(name)
 #else
 #define FAULT_POINT(name) ((void)0)
+#define FAULT_STALL(name) ((void)0)
 #endif
 
 #endif

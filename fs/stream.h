@@ -82,7 +82,9 @@ struct stream_ops {
 	 * reference; -ENOENT when none. Other negative errnos: unreadable. */
 	int (*positions_read)(struct stream *s, json_t **out);
 	/* positions_replace - keep SNAP as the replication positions;
-	 * DURABLE: synced. 0 or a negative errno. */
+	 * DURABLE: synced. 0 or a negative errno; -EAGAIN: the home's store
+	 * cannot be reached now (NATS away or not answering, docs/nats.md,
+	 * "When NATS is away"): nothing kept, the caller tries again later. */
 	int (*positions_replace)(struct stream *s, json_t *snap, bool durable);
 	/* destroy - the last reference is gone: release the home's state. */
 	void (*destroy)(struct stream *s);
@@ -138,6 +140,9 @@ struct stream {
 	 * and with lock when deleted is set. */
 	pthread_mutex_t positions_mu;
 	uint64_t positions_written;	/* generation on disk; under positions_mu */
+	/* The last save found the home unreachable (-EAGAIN): warned once
+	 * until a save succeeds; under positions_mu. */
+	bool positions_away;
 	bool deleted;
 	/* nreplicas > 0, readable without the lock: an append to a stream
 	 * that replicates nowhere does not wake the replication thread. */

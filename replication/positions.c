@@ -225,8 +225,16 @@ int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable)
 		rc = s->ops->positions_replace(s, snap, durable);
 	if (rc == 0 && gen > s->positions_written)
 		s->positions_written = gen;
+	/* A home away (NATS, docs/nats.md "When NATS is away") is told once
+	 * per outage, as a warning: nothing is lost, the next round saves. */
+	bool was_away = s->positions_away;
+	if (rc == 0 || rc == -EAGAIN)
+		s->positions_away = rc == -EAGAIN;
 	pthread_mutex_unlock(&s->positions_mu);
 	json_decref(snap);
+	if (rc == 0 && was_away)
+		log_info("/%s/%s: replication positions saved again", s->cluster->name,
+			 s->name);
 	if (rc < 0) {
 		pthread_mutex_lock(&s->lock);
 		deleted = s->deleted;
@@ -234,7 +242,13 @@ int positions_write(struct stream *s, json_t *snap, uint64_t gen, bool durable)
 			s->positions_dirty = true;	/* the next round tries again */
 		pthread_mutex_unlock(&s->lock);
 		/* A stream deleted meanwhile has no directory to write to. */
-		if (!deleted)
+		if (!deleted && rc == -EAGAIN && !was_away)
+			log_warn("/%s/%s: replication positions not saved: its cluster's store "
+				 "cannot be reached now; tried again every positions_interval_ms "
+				 "(a stop before then: replication resumes from the last save, "
+				 "and the replicas drop what they hold already)",
+				 s->cluster->name, s->name);
+		else if (!deleted && rc != -EAGAIN)
 			log_error("/%s/%s: cannot save replication positions: %s",
 				  s->cluster->name, s->name, strerror(-rc));
 	}

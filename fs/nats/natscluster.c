@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "config_nats.h"
+#include "fault.h"
 #include "logging.h"
 #include "names.h"
 #include "namespace.h"
@@ -261,6 +262,11 @@ static void nc_stop(struct cluster *cl)
 	}
 }
 
+/* A close left to its thread (close_bounded gave up): libnats is then not
+ * waited for at the teardown either, which would wait for that
+ * connection in vain (nats_teardown). */
+static atomic_bool close_abandoned;
+
 /* The connection's close, in a thread of its own (close_bounded). */
 struct closer {
 	natsConnection *conn;
@@ -272,6 +278,7 @@ struct closer {
 static void *closer_main(void *arg)
 {
 	struct closer *c = arg;
+	FAULT_STALL("nats-close"); /* test-only: a close that never returns */
 	natsConnection_Close(c->conn);
 	pthread_mutex_lock(&c->mu);
 	c->done = true;
@@ -315,6 +322,7 @@ static bool close_bounded(struct nats_cluster *nc)
 				 "(a libnats thread is stuck); the daemon stops without it",
 				 nc->cl->name, (long long)nc->timeout_ms);
 			pthread_detach(th);
+			atomic_store(&close_abandoned, true);
 			return false; /* C, NC: the closing thread's until the exit */
 		}
 		pthread_join(th, NULL);
@@ -541,9 +549,16 @@ static int nats_setup(const struct sfs_config *cfg, void **state, char *err, siz
 	return 0;
 }
 
+/* libnats closed: waited for (up to 5 s) unless a connection's close was
+ * abandoned, whose threads would hold it that long in vain (a stop then
+ * takes nats_timeout_ms more, not 5 s on top; docs/nats.md, Limits). */
 static void nats_teardown(void *state)
 {
-	if (state)
+	if (!state)
+		return;
+	if (atomic_load(&close_abandoned))
+		nats_Close();
+	else
 		nats_CloseAndWait(5000);
 }
 

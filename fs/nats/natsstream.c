@@ -451,8 +451,9 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	char key[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(key, sizeof(key), "p.%s", u);
-	if (nats_connected(st->nc, "replication positions") < 0)
-		return -EIO;
+	/* NATS away: not even tried (positions_write warns, once). */
+	if (!st->nc->conn || natsConnection_Status(st->nc->conn) != NATS_CONN_STATUS_CONNECTED)
+		return -EAGAIN;
 	char *txt = json_dumps(snap, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
@@ -467,6 +468,12 @@ static int ns_positions_replace(struct stream *s, json_t *snap, bool durable)
 	free(txt);
 	if (ns == NATS_OK)
 		nats_kv_wrote(st->nc, key, rev);
+	/* No answer in time, no stream leader, or the connection lost
+	 * meanwhile: NATS away (a refusal the servers answered stays an
+	 * error). */
+	if (ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
+	    (ns != NATS_OK && natsConnection_Status(st->nc->conn) != NATS_CONN_STATUS_CONNECTED))
+		return -EAGAIN;
 	return nats_status_errno(ns, 0);
 }
 

@@ -7,7 +7,9 @@
 # reached (each case finds the daemon's PID in its log and waits for its
 # end after the unmount). df of a path in a cluster shows that cluster's
 # figures (docs/filesystem.md, "statfs"): a NATS-backed one's JetStream
-# account beside a local one's disk in the same mount.
+# account beside a local one's disk in the same mount. A stop whose close
+# of the NATS connection never returns (a test-only stall, fs/fault.h)
+# ends nats_timeout_ms later (docs/nats.md, Limits).
 
 SFS_HOME=nats
 load helpers
@@ -89,4 +91,32 @@ bg_pid() {
 	local diff=$((la * lsz - da * dsz))
 	[ "${diff#-}" -lt $((64 << 20)) ]
 	[ $((la * lsz)) -ne $((1 << 50)) ]
+}
+
+# log_ms TEXT: the time (ms since the epoch) of the first line of the
+# daemon log that holds TEXT.
+log_ms() {
+	local ts
+	ts=$(grep -m 1 -F -- "$1" "$TMP/streamfs.log" | cut -d' ' -f1) || return 1
+	[[ -n $ts ]] && date -d "$ts" +%s%3N
+}
+
+@test "a stop whose close of the NATS connection never returns (a test-only stall, as libnats 3.4.1's close once hung) ends about nats_timeout_ms later: one warning, exit status 0, no leak report" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 1000"
+	STREAMFS_FAULT_STALL=nats-close sfs_setup tokyo
+	mkdir "$M/tokyo/s"
+	echo a >>"$M/tokyo/s/t"
+	[ "$(cat "$M/tokyo/s/t")" = a ]
+	# sfs_stop fails on a non-zero exit status (a sanitizer's report)
+	sfs_stop
+	grep -q "fault stall nats-close reached" "$TMP/streamfs.log"
+	grep -q "cluster tokyo: the NATS connection did not close within 1000 ms" "$TMP/streamfs.log"
+	grep -q "stopped cleanly" "$TMP/streamfs.log"
+	# not waited for once more at libnats' teardown (5 s more, in vain,
+	# before): well under 1 + 5 s from the unmount (4 s for a loaded machine)
+	local t0 t1
+	t0=$(log_ms "info: unmounting")
+	t1=$(log_ms "info: stopped cleanly")
+	echo "stop took $((t1 - t0)) ms" >&2
+	[ $((t1 - t0)) -lt 5000 ]
 }

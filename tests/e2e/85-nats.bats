@@ -47,14 +47,6 @@ size_is() { [[ $(stat -c %s "$1" 2>/dev/null) == "$2" ]]; }
 mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 same_size() { [[ $(stat -c %s "$1" 2>/dev/null) == $(stat -c %s "$2" 2>/dev/null) ]]; }
 gone() { ! _sfs_alive "$1"; }
-# in_fuse_wait PID: PID waits in the kernel for a FUSE answer to a
-# write(2) (system call 1 on x86-64, 64 on arm64).
-in_fuse_wait() {
-	local sc
-	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *request_wait_answer* ]] || return 1
-	read -r sc _ <"/proc/$1/syscall" 2>/dev/null || return 1
-	[[ $sc == "$(getconf LONG_BIT >/dev/null; uname -m | sed 's/x86_64/1/;s/aarch64/64/')" ]]
-}
 
 @test "a NATS cluster: streams, topics, appends, reads, dd skip, stat, .info; nothing on the host's disk; all kept across a restart" {
 	sfs_setup tokyo

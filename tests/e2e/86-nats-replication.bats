@@ -9,7 +9,8 @@
 # message (nats-server's own max_payload); two daemons on one NATS: one
 # runs the lanes (the lease), kill -9 of it mid-catch-up, the other takes
 # over within seconds, nothing lost or duplicated, and a clean stop hands
-# the lease over at once. A nats-server of the test's own; the local
+# the lease over at once; a NATS source's positions not saved while NATS
+# is away: a warning, no error line. A nats-server of the test's own; the local
 # clusters are sanfrancisco and newyork, the NATS ones tokyo and paris.
 
 SFS_HOME=nats
@@ -521,4 +522,34 @@ EOF
 	wait_for -t 10 test -d "$M/tokyo/after"
 	[ "$(grep -c 'a write on another daemon timed out waiting for it' "$TMP/streamfs.log")" -eq 1 ]
 	! grep -q 'degraded=true' "$M/tokyo/s/.replicas"
+}
+
+@test "NATS -> local: the replication positions of a NATS source not saved while NATS is away (a stop then): one warning, no error line; after the restart the replica holds each message once" {
+	# saved only at the stop (positions_interval_ms: an hour), which
+	# comes while NATS is away: the lanes still hold the lease then
+	SFS_CONF_EXTRA="[replication]\npositions_interval_ms = 3600000"
+	mixed_setup
+	local port=$SFS_NATS_PORT
+	mkdir "$M/tokyo/s" "$M/sanfrancisco/s"
+	replicate tokyo/s sanfrancisco/s
+	gen a 3 >>"$M/tokyo/s/t"
+	wait_count "$M/sanfrancisco/s/t" 3
+	sfs_nats_stop
+	sfs_stop
+	grep -q "/tokyo/s: replication positions not saved: its cluster's store cannot be reached now" \
+		"$TMP/streamfs.log"
+	[ "$(grep -c "replication positions not saved" "$TMP/streamfs.log")" = 1 ]
+	# no error line (sfs_teardown checks the whole log too)
+	run sfs_log_errors
+	[ "$status" = 0 ]
+	# back: replication resumes from the last save (none), the replica
+	# drops what it holds already
+	sfs_nats_start "$port"
+	sfs_start
+	gen b 2 >>"$M/tokyo/s/t"
+	wait_count "$M/sanfrancisco/s/t" 5
+	[ "$(cat "$M/sanfrancisco/s/t")" = "$(gen a 3; gen b 2)" ]
+	# saved now (a clean stop with NATS there): no warning more
+	sfs_stop
+	[ "$(grep -c "replication positions not saved" "$TMP/streamfs.log")" = 1 ]
 }

@@ -215,9 +215,10 @@ with open(sys.argv[1], "a") as f:
 		[[ $round == servers ]] && nats3_kill 0 TERM
 		bg_start writer "$T" "w-$round"
 		pid=$BG_PID
-		# it waits (up to nats_timeout_ms, 10 s)...
-		sleep 1
-		_sfs_alive "$pid"
+		# it waits (up to nats_timeout_ms, 10 s) in its write, SIGINT
+		# no longer ignored (a python3 on a loaded machine once took
+		# more than a second to get there: a SIGINT sent before is lost)...
+		wait_for -t 10 sigint_in_fuse_wait "$pid"
 		# ...until Ctrl-C: it ends long before (5 s: a loaded machine)
 		kill -INT "$pid"
 		wait_for -t 5 gone "$pid"

@@ -8,6 +8,25 @@
 
 M2= SFS_PID2=
 
+# in_fuse_wait PID: PID waits in the kernel for a FUSE answer to a
+# write(2) (system call 1 on x86-64, 64 on arm64).
+in_fuse_wait() {
+	local sc
+	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *request_wait_answer* ]] || return 1
+	read -r sc _ <"/proc/$1/syscall" 2>/dev/null || return 1
+	[[ $sc == "$(getconf LONG_BIT >/dev/null; uname -m | sed 's/x86_64/1/;s/aarch64/64/')" ]]
+}
+
+# sigint_in_fuse_wait PID: PID no longer ignores SIGINT (a background job
+# of a shell without job control starts with it ignored, until the
+# program sets its own) and waits for a FUSE answer to a write(2): a
+# SIGINT sent now reaches it there.
+sigint_in_fuse_wait() {
+	local ign
+	ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
+	[[ -n $ign ]] && ((!(16#$ign & 2))) && in_fuse_wait "$1"
+}
+
 # start_second [CONF]: a second daemon on the same mount.conf clusters
 # (same NATS), or on the clusters of file CONF, mounted on $M2
 # ($TMP/mnt2); SFS_PID2 its PID.

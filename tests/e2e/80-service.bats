@@ -86,15 +86,20 @@ in_private_ns() {
 	! is_mounted "$TMP/m2" || false
 }
 
-@test "-o max_read=4096: the mount serves (libfuse needs init() to ask the same), reads come whole through 4 KiB requests" {
-	sfs_write_conf sanfrancisco
-	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" -o max_read=4096 "$M" \
+# mount_with CONF OPTS: the daemon on $M with -o OPTS, in the foreground
+# (SFS_PID), mounted; MOUNT_LINE is its line of /proc/mounts.
+mount_with() {
+	"$STREAMFS" -c "$1" -f -l "$TMP/streamfs.log" -o "$2" "$M" \
 		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
 	SFS_PID=$!
-	wait_for -t 10 is_mounted "$M"
-	local line
-	line=$(MT_PATH=$(_mount_escape "$M") awk '$2 == ENVIRON["MT_PATH"]' /proc/mounts)
-	[[ $line == *max_read=4096* ]]
+	wait_for -t 10 is_mounted "$M" || return 1
+	MOUNT_LINE=$(MT_PATH=$(_mount_escape "$M") awk '$2 == ENVIRON["MT_PATH"]' /proc/mounts)
+}
+
+@test "-o max_read=4096: the mount serves (libfuse needs init() to ask the same), reads come whole through 4 KiB requests" {
+	sfs_write_conf sanfrancisco
+	mount_with "$TMP/mount.conf" max_read=4096
+	[[ $MOUNT_LINE == *max_read=4096* ]]
 	mkdir "$M/sanfrancisco/s"
 	seq 1 200000 | sed 's/^/line-/' >"$TMP/want"
 	cat "$TMP/want" >>"$M/sanfrancisco/s/t"
@@ -114,13 +119,8 @@ in_private_ns() {
 		! is_mounted "$M" || false
 	done
 	# what the kernel reads in another base works: 0x2000 is 8192
-	"$STREAMFS" -c "$TMP/fresh.conf" -f -l "$TMP/streamfs.log" -o max_read=0x2000 "$M" \
-		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
-	SFS_PID=$!
-	wait_for -t 10 is_mounted "$M"
-	local line
-	line=$(MT_PATH=$(_mount_escape "$M") awk '$2 == ENVIRON["MT_PATH"]' /proc/mounts)
-	[[ $line == *max_read=8192* ]]
+	mount_with "$TMP/fresh.conf" max_read=0x2000
+	[[ $MOUNT_LINE == *max_read=8192* ]]
 	mkdir "$M/fresh/s"
 	seq 1 20000 >"$TMP/want"
 	cat "$TMP/want" >>"$M/fresh/s/t"

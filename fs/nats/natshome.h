@@ -435,15 +435,11 @@ int nats_limit_errno(jsErrCode ec);
  * DEADLINE_NS (mono_ns), at least 1 ms. */
 void nats_jsopts(jsOptions *jo, uint64_t deadline_ns);
 
-/* nats_kv_last - the last entry of KEY in NC's bucket as the bucket
- * stream's leader holds it (JetStream's STREAM.MSG.GET of the key's
- * subject), not as any replica answers a direct get (the bucket allows
- * those, and kvStore_Get asks them: a replica that has not applied the
- * latest entries yet says "none" for a key just written, under load or
- * after a server lost). 1: a value, *REV its revision, *MSG it (the
- * caller's to natsMsg_Destroy, MSG may be NULL); 0: no value (*REV the
- * revision of its deletion, 0 if it never had one); or -EIO, -ETIMEDOUT
- * (NATS did not answer). docs/nats.md, "What each daemon caches". */
+/* nats_kv_last - KEY's last entry as the bucket's leader holds it
+ * (STREAM.MSG.GET), not as kvStore_Get's direct get, which a replica
+ * behind may answer. 1: a value, *REV its revision, *MSG it (caller's to
+ * natsMsg_Destroy; MSG may be NULL); 0: none (*REV its deletion's, or
+ * 0); -EIO, -ETIMEDOUT: no answer. docs/nats.md, "Creation, removal". */
 int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg);
 
 /* nats_kv_holds - whether KEY of NC's bucket holds JSON whose "uuid" is

@@ -437,9 +437,17 @@ int nats_limit_errno(jsErrCode ec);
  * DEADLINE_NS (mono_ns), at least 1 ms. */
 void nats_jsopts(jsOptions *jo, uint64_t deadline_ns);
 
+/* nats_kv_last - KEY's last entry as the bucket's leader holds it
+ * (STREAM.MSG.GET), not as kvStore_Get's direct get, which a replica
+ * behind may answer. 1: a value, *REV its revision, *MSG it (caller's to
+ * natsMsg_Destroy; MSG may be NULL); 0: none (*REV its deletion's, or
+ * 0); -EIO, -ETIMEDOUT: no answer. docs/nats.md, "Creation, removal". */
+int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg);
+
 /* nats_kv_holds - whether KEY of NC's bucket holds JSON whose "uuid" is
- * UUID (that incarnation still has the name): 1 with its revision in
- * *REV, 0 (deleted, or another incarnation's), or a negative errno. */
+ * UUID (that incarnation still has the name), as its leader says
+ * (nats_kv_last): 1 with its revision in *REV, 0 (deleted, or another
+ * incarnation's), or a negative errno. */
 int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev);
 
 /* nats_kv_delete_if - remove KEY from NC's bucket if its value is JSON

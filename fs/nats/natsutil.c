@@ -198,21 +198,47 @@ size_t nats_parked_release(struct nats_cluster *nc, bool all)
 	return all ? 0 : kept;
 }
 
+int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg)
+{
+	char stream[300], subj[NATS_KEY_MAX + 300];
+	snprintf(stream, sizeof(stream), "KV_%s", nc->bucket);
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
+	*rev = 0;
+	if (msg)
+		*msg = NULL;
+	natsMsg *m = NULL;
+	jsErrCode ec = 0;
+	/* The context's own wait (nats_timeout_ms), as kvStore_Get's. */
+	natsStatus s = js_GetLastMsg(&m, nc->js, stream, subj, NULL, &ec);
+	if (s != NATS_OK)
+		return s == NATS_NOT_FOUND || ec == JSNoMessageFoundErr ? 0 :
+		       s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
+	*rev = natsMsg_GetSequence(m);
+	/* A deletion or a purge leaves a marker (libnats' _getKVOp). */
+	const char *op = NULL;
+	bool value = natsMsgHeader_Get(m, "KV-Operation", &op) != NATS_OK || !op ||
+		     (strcmp(op, "DEL") != 0 && strcmp(op, "PURGE") != 0);
+	if (value && msg)
+		*msg = m;
+	else
+		natsMsg_Destroy(m);
+	return value ? 1 : 0;
+}
+
 int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)
 {
-	kvEntry *e = NULL;
-	natsStatus s = kvStore_Get(&e, nc->kv, key);
-	if (s == NATS_NOT_FOUND)
-		return 0; /* deleted */
-	if (s != NATS_OK)
-		return nats_status_errno(s, 0);
+	natsMsg *m = NULL;
+	uint64_t at = 0;
+	int r = nats_kv_last(nc, key, &at, &m);
+	if (r <= 0)
+		return r; /* deleted, or no answer */
 	uuid_t u;
-	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
+	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
 	const char *us = j ? json_string_value(json_object_get(j, "uuid")) : NULL;
 	bool ours = us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0;
 	json_decref(j);
-	*rev = kvEntry_Revision(e);
-	kvEntry_Destroy(e);
+	natsMsg_Destroy(m);
+	*rev = at;
 	return ours ? 1 : 0;
 }
 

@@ -231,16 +231,20 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 
 /* Is the value of KEY still the one of revision REV? An event the thread
  * gets late (it waited for the namespace lock while this daemon removed
- * what the event made) must not bring the removed thing back. 1 yes, 0
- * no (another value, or none), -EIO: NATS did not answer (the event is
- * then applied by the next replay, see watch_main). */
+ * what the event made) must not bring the removed thing back. Asked of
+ * the bucket's leader (nats_kv_last): a replica behind said "none" for a
+ * stream just made, under load after a server was lost, and the event
+ * was dropped for good (87-nats-cluster, "one NATS server of three
+ * killed"). 1 yes, 0 no (a later value, or removed since), -EIO: NATS did
+ * not answer, or its leader has not got to REV yet, or holds nothing of
+ * KEY (the event is then applied by the next replay, see watch_main). */
 static int still_current(struct nats_cluster *nc, const char *key, uint64_t rev)
 {
-	kvEntry *e = NULL;
-	natsStatus s = kvStore_Get(&e, nc->kv, key);
-	int cur = s == NATS_OK ? kvEntry_Revision(e) == rev : s == NATS_NOT_FOUND ? 0 : -EIO;
-	kvEntry_Destroy(e);
-	return cur;
+	uint64_t at = 0;
+	int r = nats_kv_last(nc, key, &at, NULL);
+	if (r < 0 || at < rev) /* none at all: not there yet, as behind */
+		return -EIO;
+	return r == 1 && at == rev ? 1 : 0;
 }
 
 /* A failure to apply an event that a replay may not meet again: NATS did

@@ -37,7 +37,11 @@ teardown() {
 	[ "$(tr -cd '\000' <"$M/sanfrancisco/s/t" | wc -c)" -eq 0 ]
 }
 
-@test "two masters write one topic; readers on both sides: no NUL byte, each origin's lines once, in order" {
+# two_masters: sanfrancisco/s and newyork/s replicate to each other, a
+# writer on each writes one topic (writes of 10 lines), followers, tail -f
+# and cat loops read it on both sides (rw_check.py): no NUL byte, each
+# origin's lines once and in order, both sides the same union.
+two_masters() {
 	sfs_setup sanfrancisco newyork
 	S=$M/sanfrancisco/s R=$M/newyork/s
 	mkdir "$S" "$R"
@@ -56,6 +60,16 @@ teardown() {
 	# both sides hold the same union (each in its own order)
 	diff <(sort "$S/t") <(sort "$R/t")
 	[ "$(sort "$S/t" | uniq -d | wc -l)" -eq 0 ]
+}
+
+@test "two masters write one topic; readers on both sides: no NUL byte, each origin's lines once, in order" {
+	two_masters
+}
+
+@test "-o max_read=4096 (every read cut into 4 KiB requests): two masters, writers and readers on both sides at once: no NUL byte, no torn or invented line, each origin's lines once, in order" {
+	SFS_FUSE_OPTS=max_read=4096
+	two_masters
+	awk -v m="$M" '$2 == m' /proc/mounts | grep -q 'max_read=4096'
 }
 
 @test "160 readers of one user past its read-ahead bound while a writer appends and replication copies: every reader sees exactly the stored bytes" {

@@ -244,8 +244,8 @@ sfs_nats_stop() {
 	SFS_NATS_PID=
 }
 
-# sfs_start: start the daemon on $TMP/mount.conf and wait (bounded) until
-# $M is mounted. Fails, showing the log, if the daemon exits or the mount
+# sfs_start: start the daemon on $TMP/mount.conf (with -o $SFS_FUSE_OPTS
+# when set) and wait (bounded) until $M is mounted. Fails, showing the log, if the daemon exits or the mount
 # does not appear.
 sfs_start() {
 	if [[ -n $SFS_PID ]] && _sfs_alive "$SFS_PID"; then
@@ -257,7 +257,8 @@ sfs_start() {
 		return 1
 	fi
 	# 3>&- : bats waits for whatever holds its fd 3 open.
-	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" "$M" \
+	"$STREAMFS" -c "$TMP/mount.conf" -f -l "$TMP/streamfs.log" \
+		${SFS_FUSE_OPTS:+-o "$SFS_FUSE_OPTS"} "$M" \
 		</dev/null >>"$TMP/streamfs.log" 2>&1 3>&- &
 	SFS_PID=$!
 	SFS_STATUS=

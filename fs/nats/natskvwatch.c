@@ -61,8 +61,7 @@ int64_t nats_kvwatch_dropped(const struct nats_kvwatch *w)
 	return n;
 }
 
-/* What the entry in M says: libnats' _getKVOp. */
-static enum nats_kvop kv_op(natsMsg *m)
+enum nats_kvop nats_kv_op(natsMsg *m)
 {
 	const char *v = NULL;
 	if (natsMsgHeader_Get(m, "KV-Operation", &v) != NATS_OK || !v)
@@ -289,7 +288,7 @@ int nats_kvwatch_next(struct nats_kvwatch *w, struct nats_kventry **out, int64_t
 		e->len = natsMsg_GetDataLength(m);
 		e->rev = seq;
 		e->time = stamp;
-		e->op = kv_op(m);
+		e->op = nats_kv_op(m);
 		w->last_seq = seq;
 		if (!w->init_done) {
 			w->received++;

@@ -23,6 +23,10 @@ struct nats_cluster;
  * "DEL": a delete; "PURGE": a purge), as libnats maps it. */
 enum nats_kvop { NATS_KV_PUT, NATS_KV_DELETE, NATS_KV_PURGE };
 
+/* nats_kv_op - what the bucket message M says (its KV-Operation header,
+ * as libnats' _getKVOp reads it): a put without one. */
+enum nats_kvop nats_kv_op(natsMsg *m);
+
 /* One entry a watcher delivers. Owned by the caller: nats_kventry_free. */
 struct nats_kventry {
 	const char *key;	/* within the bucket ("s.x"), NUL-terminated */

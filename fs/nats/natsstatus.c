@@ -200,15 +200,18 @@ static void resync(struct nats_cluster *nc)
 			   !__atomic_load_n(&nc->status_stop, __ATOMIC_RELAXED); i++) {
 		char key[64];
 		status_key("r", v[i], key);
-		kvEntry *e = NULL;
+		uint64_t rev = 0;
+		natsMsg *m = NULL;
+		/* From the bucket's leader: a replica behind would give an
+		 * older status (nats_kv_last). */
 		if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED ||
-		    kvStore_Get(&e, nc->wkv, key) != NATS_OK)
+		    nats_kv_last(nc, key, &rev, &m) <= 0)
 			continue; /* none yet: the new holder's put comes by the watcher */
-		struct nats_kventry ke = { .key = key, .val = kvEntry_ValueString(e),
-					   .len = kvEntry_ValueLen(e), .rev = kvEntry_Revision(e),
+		struct nats_kventry ke = { .key = key, .val = natsMsg_GetData(m),
+					   .len = natsMsg_GetDataLength(m), .rev = rev,
 					   .op = NATS_KV_PUT };
 		nats_status_event(nc, &ke, false);
-		kvEntry_Destroy(e);
+		natsMsg_Destroy(m);
 	}
 	free(v);
 	pthread_mutex_lock(&nc->status_mu);

@@ -53,8 +53,8 @@ void nats_status_event(struct nats_cluster *nc, struct nats_kventry *e, bool loc
  * each one's r.<stream uuid> from the bucket and applies it, as the
  * watcher would have (a put of the new holder that came while this
  * daemon still believed it held the lease was not applied). Never
- * blocks; each read (in the publisher's thread) waits NATS_STOP_WAIT_MS
- * at most.
+ * blocks; each read (in the publisher's thread, of the bucket's leader:
+ * nats_kv_last) waits nats_timeout_ms at most.
  */
 void nats_status_resync(struct nats_cluster *nc);
 

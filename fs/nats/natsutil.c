@@ -8,6 +8,7 @@
  * known). docs/nats.md.
  */
 #include "natshome.h"
+#include "natskvwatch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -214,10 +215,8 @@ int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMs
 		return s == NATS_NOT_FOUND || ec == JSNoMessageFoundErr ? 0 :
 		       s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
 	*rev = natsMsg_GetSequence(m);
-	/* A deletion or a purge leaves a marker (libnats' _getKVOp). */
-	const char *op = NULL;
-	bool value = natsMsgHeader_Get(m, "KV-Operation", &op) != NATS_OK || !op ||
-		     (strcmp(op, "DEL") != 0 && strcmp(op, "PURGE") != 0);
+	/* A deletion or a purge leaves a marker. */
+	bool value = nats_kv_op(m) == NATS_KV_PUT;
 	if (value && msg)
 		*msg = m;
 	else

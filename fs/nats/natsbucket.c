@@ -22,6 +22,23 @@
 #include "namespace.h"
 #include "util/clock.h"
 
+/* A check found the bucket went back: act now? True once the first one
+ * that found it (*SINCE, mono_ns, set here; 0: none) is NATS_CONFIRM_MS
+ * old (the watcher applies nothing meanwhile: the second asks about the
+ * same entries); *SINCE back to 0 then. The caller zeroes it on "kept". */
+static bool back_confirmed(uint64_t *since)
+{
+	uint64_t now = mono_ns();
+	if (!*since) {
+		*since = now ? now : 1; /* the first */
+		return false;
+	}
+	if (now - *since < (uint64_t)NATS_CONFIRM_MS * 1000000)
+		return false;
+	*since = 0;
+	return true;
+}
+
 /* The watcher's state in its thread. */
 struct follow {
 	bool replay;	/* the current values of a new watcher come first */
@@ -372,6 +389,10 @@ static void *watch_main(void *arg)
 	struct follow f = { .last_ns = mono_ns() };
 	uint64_t check_ns = 0; /* the next check of the streams' sequences */
 	uint64_t recheck_ns = 0; /* the bucket's second check after one, 0: none */
+	/* A check found the bucket went back then (mono_ns), 0: none: the
+	 * watcher applies nothing until a check NATS_CONFIRM_MS later asks
+	 * about the same entries again. */
+	uint64_t back_since = 0;
 	while (!atomic_load(&nc->watch_stop)) {
 		uint64_t now = mono_ns();
 		bool connected = natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED;
@@ -393,23 +414,37 @@ static void *watch_main(void *arg)
 			/* The streams' check first: writers wait on its verdict. */
 			int sc = seq ? nats_seq_check(nc) : 0;
 			int b = bucket_went_back(nc, &last, &last_time);
+			uint64_t confirm_ns = 0;
+			if (b == 0)
+				back_since = 0;
+			if (b == 1 && !back_confirmed(&back_since)) {
+				b = -EAGAIN; /* a leader catching up? asked again */
+				confirm_ns = back_since + (uint64_t)NATS_CONFIRM_MS * 1000000;
+			}
 			if (b == 1)
 				reconcile(nc, &f, last, last_time);
 			if (seq && b == 0)
 				recheck_ns = mono_ns() + (uint64_t)NATS_RECHECK_MS * 1000000;
-			atomic_store(&nc->seq_checking, false);
-			if (sc < 0)
+			/* A stream's verdict waiting for its confirmation (sc 1)
+			 * keeps writers waiting on it. */
+			atomic_store(&nc->seq_checking, sc == 1);
+			if (sc != 0)
 				atomic_store(&nc->seq_check, true); /* asked again in a second */
 			if (b < 0)
 				atomic_store(&nc->bucket_check, true);
-			if (sc < 0 || b < 0)
+			if (sc != 0 || b < 0)
 				check_ns = mono_ns() + 1000000000ULL;
+			if (confirm_ns > check_ns)
+				check_ns = confirm_ns;
 			/* After the check: a watcher it made anew (reconcile) has
 			 * its last_ns past the NOW above, read again. */
 			now = mono_ns();
 		}
-		if (!connected) {
-			f.last_ns = now; /* silence while away says nothing */
+		if (!connected || back_since) {
+			/* Silence while away says nothing; nor while the watcher
+			 * is held (its entries would change what the
+			 * confirmation asks about: the ones applied so far). */
+			f.last_ns = now;
 		} else if (f.remake_ns && now >= f.remake_ns) {
 			watch_remake(nc, &f);
 			continue;
@@ -419,7 +454,7 @@ static void *watch_main(void *arg)
 			watch_remake(nc, &f);
 			continue;
 		}
-		if (!nc->watcher) {
+		if (!nc->watcher || back_since) {
 			struct timespec pause = { 0, 200 * 1000000 };
 			nanosleep(&pause, NULL);
 			continue;

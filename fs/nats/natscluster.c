@@ -385,8 +385,9 @@ static void nc_close(struct cluster *cl)
 static int nc_save(struct cluster *cl)
 {
 	struct nats_cluster *nc = nc_of(cl);
-	if (nats_connected(nc, "chmod/chown") < 0)
-		return -EIO;
+	int cr = nats_connected(nc, "chmod/chown");
+	if (cr < 0)
+		return cr;
 	json_t *j = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)cl->uid, "gid",
 			      (json_int_t)cl->gid, "mode", (json_int_t)cl->mode);
 	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -401,8 +402,9 @@ static int nc_save(struct cluster *cl)
 static int nc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid_t gid,
 			    mode_t mode, struct stream **out)
 {
-	if (nats_connected(nc_of(cl), "mkdir") < 0)
-		return -EIO;
+	int cr = nats_connected(nc_of(cl), "mkdir");
+	if (cr < 0)
+		return cr;
 	uuid_t u;
 	char us[37];
 	uuid_generate(u);
@@ -424,8 +426,9 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	struct nats_stream *st = s->home;
 	if (st->gone)
 		return 0; /* removed by the daemon that removed it */
-	if (nats_connected(nc, "rmdir") < 0)
-		return -EIO;
+	int cr = nats_connected(nc, "rmdir");
+	if (cr < 0)
+		return cr;
 	int rc = nats_kv_delete_if(nc, st->key, s->uuid);
 	if (rc < 0) {
 		log_error("cluster %s: stream %s: cannot remove its metadata: %s", cl->name,

@@ -116,9 +116,16 @@ extern const struct cluster_home nats_home;
 /* A check of the bucket that found it kept is made once more this much
  * later (ms): entries queued before it are applied by then. */
 #define NATS_RECHECK_MS 2000
+/* A bucket or a stream found gone back is acted on once a check this
+ * much later (ms) finds it too: a leader just elected answers from its
+ * store before it has applied what its predecessor committed (nats-server
+ * 2.9 raft.go switchToLeader), a loss for a moment; a crash's stays. */
+#define NATS_CONFIRM_MS 2000
 /* This daemon's own bucket writes a check asks about (natsbucket.c). */
 #define NATS_WROTE 16
 
+#define NATS_EPOCH_OWED 1 /* nats_tdata.epoch_due */
+#define NATS_EPOCH_HELD 2
 /* Consumer incarnations remembered per stream (nats_stream.seen). */
 #define NATS_SEEN_MAX 4
 
@@ -181,8 +188,9 @@ struct nats_cluster {
 	atomic_bool watch_stop;	/* the thread ends (nats_watch_stop) */
 	atomic_bool seq_check;	/* nats_seq_suspect asked for a check */
 	/* A check of the streams' sequences (or of the bucket) is under
-	 * way: a writer whose tail is behind its index waits for its end
-	 * before it calls the subject's state lost (natstopic.c). */
+	 * way, or a stream's verdict waits for its confirmation: a writer
+	 * whose tail is behind its index waits for the verdict before it
+	 * calls the subject's state lost (natstopic.c). */
 	atomic_bool seq_checking;
 	/* The bucket alone is to be checked (natsbucket.c): its watcher's
 	 * consumer was made anew by libnats (a reconnection), so what the
@@ -303,8 +311,9 @@ struct nats_tdata {
 	 * yet (natsseq.c sets it before the index is read again, clears it
 	 * once the epoch is known here): an own chunk published meanwhile
 	 * would take a lost offset of the old key, which a replica holding
-	 * the lost message drops; so own appends wait (natstopic.c). */
-	bool epoch_due;
+	 * the lost message drops; so own appends wait (natstopic.c). Bits:
+	 * OWED; HELD while a verdict waits for its confirmation. */
+	uint8_t epoch_due;
 	struct nats_origin *origins;
 	size_t norigins, ocap;
 	/* The topic made of it (not a reference; cleared by its destroy),
@@ -352,6 +361,16 @@ struct nats_stream {
 	/* Went back: its topics' own origins owe a new epoch (natsseq.c),
 	 * until written. */
 	atomic_bool epochs_due;
+	/* A check found it went back then (mono_ns; 0: none), on message
+	 * BACK (a delivered one, or a topic's last chunk): asked about
+	 * again NATS_CONFIRM_MS later (natsseq.c). The watch thread's. */
+	uint64_t back_since;
+	struct nats_back {
+		bool chunk;
+		uint64_t seq, ts;	/* ts: a chunk's Sfs-Ts */
+		int64_t time;		/* a delivered message's JetStream time */
+		uuid_t topic;		/* a chunk's */
+	} back;
 	/* Its data stream is kept by a JetStream cluster (a raft group,
 	 * even of one replica): a topic's messages are removed one by one,
 	 * never purged (nats_seqs_delete). Set when it is followed. */
@@ -466,19 +485,20 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 
 /*
  * nats_kv_create - put TXT under KEY of NC's bucket only if the key holds
- * nothing (the bucket's create), tried again while NATS cannot answer (a
- * leader being elected) until nats_timeout_ms. 0 with the revision in
- * *REV (made here, also when a first try's acknowledgement was lost: the
- * value found is TXT), -EEXIST (another value is there: in *E, a new
- * entry the caller destroys, when E is not NULL), or -EIO.
+ * nothing (the bucket's create), tried again while NATS is away or cannot
+ * answer (a reconnection, a leader being elected) until nats_timeout_ms.
+ * 0 with the revision in *REV (made here, also when a first try's
+ * acknowledgement was lost: the leader holds TXT), -EEXIST (another value
+ * is there: in *E, its message the caller destroys, when E is not NULL),
+ * -EINTR (a signal), or -EIO (logged).
  */
 int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
-		   kvEntry **e);
+		   natsMsg **e);
 
-/* nats_connected - 0 when NC's connection is up, else -EIO (logged as a
- * warning naming WHAT): a change is not even tried while it is down, for
- * libnats would keep it and send it after the reconnection, behind the
- * back of the caller that was told it failed (docs/nats.md). */
+/* nats_connected - 0 once NC's connection is up (a reconnection waited
+ * for up to nats_timeout_ms; -EINTR on a signal), else -EIO, logged naming
+ * WHAT: no change is tried while it is down, for libnats would send it
+ * after the reconnection, behind the back of a caller told it failed. */
 int nats_connected(struct nats_cluster *nc, const char *what);
 
 /* nats_slice - the deadline of one request within DEADLINE (mono_ns):
@@ -598,9 +618,10 @@ void nats_seq_suspect(struct nats_cluster *nc);
  * subject, its Sfs-Ts), or is the stream's last sequence below it? One that
  * went back (a crash of every server lost acknowledged messages and gave
  * their sequences again: docs/nats.md, "Durability") is logged as an
- * error and rebuilt (nats_stream_rebuild). The watch thread's, when
- * nats_seq_suspect asked. 0, or -EAGAIN: some stream could not be
- * checked or rebuilt now (NATS did not answer): check again later.
+ * error and rebuilt (nats_stream_rebuild), once a check NATS_CONFIRM_MS
+ * later confirms it. The watch thread's, when nats_seq_suspect asked. 0;
+ * 1: a verdict waits for its confirmation, -EAGAIN: NATS did not answer
+ * (check again later either way; writers wait on a verdict pending).
  */
 int nats_seq_check(struct nats_cluster *nc);
 

@@ -184,7 +184,7 @@ static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
 
 /* Is the last chunk TD's index holds, at sequence SEQ with Sfs-Ts TS,
  * still in JetStream on its subject? As message_went_back. */
-static int chunk_went_back(struct nats_stream *st, struct nats_tdata *td, uint64_t seq,
+static int chunk_went_back(struct nats_stream *st, const uuid_t topic, uint64_t seq,
 			   uint64_t ts)
 {
 	natsMsg *m;
@@ -193,7 +193,7 @@ static int chunk_went_back(struct nats_stream *st, struct nats_tdata *td, uint64
 		return rc;
 	/* sfs.<stream uuid>.<topic uuid>, and its writer's time */
 	char want[96], u[37];
-	uuid_unparse(td->uuid, u);
+	uuid_unparse(topic, u);
 	snprintf(want, sizeof(want), "%.*s.%s", (int)(strlen(st->subject) - 2), st->subject, u);
 	const char *subj = natsMsg_GetSubject(m), *t = NULL;
 	bool same = subj && !strcmp(subj, want) && natsMsgHeader_Get(m, "Sfs-Ts", &t) == NATS_OK &&
@@ -222,7 +222,7 @@ static int worse(int a, int b)
 	return rank_b > rank_a ? b : a;
 }
 
-static int went_back(struct stream *s, bool *following)
+static int went_back(struct stream *s, bool *following, struct nats_back *ev)
 {
 	struct nats_stream *st = s->home;
 	pthread_mutex_lock(&st->mu);
@@ -246,15 +246,24 @@ static int went_back(struct stream *s, bool *following)
 	pthread_mutex_lock(&st->mu);
 	memcpy(seen, st->seen, sizeof(seen));
 	pthread_mutex_unlock(&st->mu);
-	for (int k = 0; k < NATS_SEEN_MAX && rc < 1; k++)
-		rc = worse(rc, seen[k].seq ? message_went_back(st, seen[k].seq, seen[k].time) : 0);
+	for (int k = 0; k < NATS_SEEN_MAX && rc < 1; k++) {
+		int r = seen[k].seq ? message_went_back(st, seen[k].seq, seen[k].time) : 0;
+		if (r >= 1) /* what a confirmation asks about again */
+			*ev = (struct nats_back){ .seq = seen[k].seq, .time = seen[k].time };
+		rc = worse(rc, r);
+	}
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&tds[i]->mu);
 		bool any = tds[i]->n > 0 && !tds[i]->purged;
 		uint64_t seq = any ? tds[i]->c[tds[i]->n - 1].seq : 0;
 		uint64_t ts = any ? tds[i]->c[tds[i]->n - 1].ts : 0;
 		pthread_mutex_unlock(&tds[i]->mu);
-		rc = worse(rc, rc >= 1 || !any ? 0 : chunk_went_back(st, tds[i], seq, ts));
+		int r = rc >= 1 || !any ? 0 : chunk_went_back(st, tds[i]->uuid, seq, ts);
+		if (r >= 1) {
+			*ev = (struct nats_back){ .chunk = true, .seq = seq, .ts = ts };
+			uuid_copy(ev->topic, tds[i]->uuid);
+		}
+		rc = worse(rc, r);
 		nats_tdata_put(tds[i]);
 	}
 	free(tds);
@@ -363,7 +372,28 @@ static void epochs_owed(struct nats_stream *st)
 		/* Not a removed topic's: nothing would ever pay it (a topic
 		 * that comes back owes its own, nats_topic_make). */
 		if (tds[i]->topic && !tds[i]->purged)
-			tds[i]->epoch_due = true;
+			tds[i]->epoch_due |= NATS_EPOCH_OWED;
+		pthread_mutex_unlock(&tds[i]->mu);
+		nats_tdata_put(tds[i]);
+	}
+	free(tds);
+}
+
+/* ST may have gone back, a verdict waiting for its confirmation: each
+ * topic's own appends wait (HOLD: NATS_EPOCH_HELD, as if it owed its new
+ * epoch already), or go again (not HOLD: not confirmed). */
+static void epochs_hold(struct nats_stream *st, bool hold)
+{
+	size_t n;
+	struct nats_tdata **tds = tdata_all(st, &n);
+	for (size_t i = 0; tds && i < n; i++) {
+		pthread_mutex_lock(&tds[i]->mu);
+		if (hold && tds[i]->topic && !tds[i]->purged)
+			tds[i]->epoch_due |= NATS_EPOCH_HELD;
+		if (!hold) {
+			tds[i]->epoch_due &= (uint8_t)~NATS_EPOCH_HELD;
+			pthread_cond_broadcast(&tds[i]->cv);
+		}
 		pthread_mutex_unlock(&tds[i]->mu);
 		nats_tdata_put(tds[i]);
 	}
@@ -374,7 +404,7 @@ static void epochs_owed(struct nats_stream *st)
 static void epoch_paid(struct nats_tdata *td)
 {
 	pthread_mutex_lock(&td->mu);
-	td->epoch_due = false;
+	td->epoch_due = 0;
 	pthread_cond_broadcast(&td->cv);
 	pthread_mutex_unlock(&td->mu);
 }
@@ -383,7 +413,7 @@ static void epoch_paid(struct nats_tdata *td)
 static bool epoch_owed(struct nats_tdata *td)
 {
 	pthread_mutex_lock(&td->mu);
-	bool due = td->epoch_due;
+	bool due = td->epoch_due & NATS_EPOCH_OWED;
 	pthread_mutex_unlock(&td->mu);
 	return due;
 }
@@ -465,11 +495,43 @@ int nats_seq_check(struct nats_cluster *nc)
 	if (n && !v)
 		return -EAGAIN;
 	int rc = 0;
+	bool pending = false;
 	for (size_t i = 0; i < n; i++) {
 		struct stream *s = v[i];
 		bool following = true;
-		int b = s->deleted || atomic_load(&nc->watch_stop) ? 0 : went_back(s, &following);
 		struct nats_stream *st = s->home;
+		int b = 0;
+		uint64_t now = mono_ns(), wait = (uint64_t)NATS_CONFIRM_MS * 1000000;
+		if (s->deleted || atomic_load(&nc->watch_stop)) {
+			b = 0;
+		} else if (st->back_since && now - st->back_since < wait) {
+			b = -EAGAIN; /* its confirmation comes later */
+			pending = true;
+		} else if (st->back_since) {
+			/* The same message asked about again: a leader that had
+			 * not applied its log yet has it by now; a loss stays. */
+			struct nats_back *e = &st->back;
+			b = e->chunk ? chunk_went_back(st, e->topic, e->seq, e->ts) :
+				       message_went_back(st, e->seq, e->time);
+			if (b >= 0)
+				st->back_since = 0;
+			if (b == 0)
+				epochs_hold(st, false);
+			if (b < 0)
+				pending = true;
+		} else {
+			struct nats_back ev = { 0 };
+			b = went_back(s, &following, &ev);
+			/* Without a consumer (a rebuild that did not follow)
+			 * nothing is asked again. */
+			if (b == 2 || (b == 1 && following)) {
+				st->back_since = now ? now : 1;
+				st->back = ev;
+				epochs_hold(st, true); /* no own append under the old key */
+				pending = true;
+				b = -EAGAIN;
+			}
+		}
 		if (b == 1) {
 			epochs_owed(st); /* before the index is read again */
 			atomic_store(&st->epochs_due, true);
@@ -506,5 +568,5 @@ int nats_seq_check(struct nats_cluster *nc)
 		stream_put(s);
 	}
 	free(v);
-	return rc;
+	return pending ? 1 : rc;
 }

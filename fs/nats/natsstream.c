@@ -260,8 +260,9 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	(void)durable; /* JetStream acknowledges what its servers keep */
 	LOCK_ASSERT_HELD(&s->lock);
 	struct nats_stream *st = st_of(s);
-	if (nats_connected(st->nc, "stream metadata") < 0)
-		return -EIO;
+	int cr = nats_connected(st->nc, "stream metadata");
+	if (cr < 0)
+		return cr;
 	char *txt = json_dumps(meta, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
@@ -291,8 +292,9 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 	char key[NATS_KEY_MAX], us[37];
 	if (nats_topic_key(s, name, key) < 0)
 		return -ENAMETOOLONG;
-	if (nats_connected(st->nc, "create") < 0)
-		return -EIO;
+	int cr = nats_connected(st->nc, "create");
+	if (cr < 0)
+		return cr;
 	uuid_t u;
 	uuid_generate(u);
 	uuid_unparse(u, us);
@@ -306,7 +308,7 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 		return -ENOMEM;
 	}
 	uint64_t rev = 0;
-	kvEntry *e = NULL;
+	natsMsg *e = NULL;
 	int rc = nats_kv_create(st->nc, key, txt, &rev, &e);
 	free(txt);
 	if (rc == 0) {
@@ -318,10 +320,10 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 	if (rc != -EEXIST)
 		return rc;
 	/* Made at the same moment by another daemon: that topic is the one. */
-	meta = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
-	rc = meta ? nats_topic_make(s, name, meta, kvEntry_Revision(e), out) : -EPROTO;
+	meta = json_loadb(natsMsg_GetData(e), (size_t)natsMsg_GetDataLength(e), 0, NULL);
+	rc = meta ? nats_topic_make(s, name, meta, natsMsg_GetSequence(e), out) : -EPROTO;
 	json_decref(meta);
-	kvEntry_Destroy(e);
+	natsMsg_Destroy(e);
 	return rc;
 }
 
@@ -332,8 +334,9 @@ static int ns_topic_detach(struct stream *s, const char *name, struct topic *t)
 	struct nats_topic *nt = nats_topic_of(t);
 	if (atomic_load(&nt->gone))
 		return 0;
-	if (nats_connected(st_of(s)->nc, "rm") < 0)
-		return -EIO;
+	int cr = nats_connected(st_of(s)->nc, "rm");
+	if (cr < 0)
+		return cr;
 	return nats_kv_delete_if(st_of(s)->nc, nt->key, t->uuid);
 }
 
@@ -425,13 +428,16 @@ static int ns_positions_read(struct stream *s, json_t **out)
 	char key[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(key, sizeof(key), "p.%s", u);
-	kvEntry *e = NULL;
-	natsStatus ns = kvStore_Get(&e, st->nc->kv, key);
-	if (ns != NATS_OK)
-		return nats_status_errno(ns, 0);
+	/* As the bucket's leader holds them: a replica behind would give a
+	 * new lease holder older positions (sent again, then dropped). */
+	natsMsg *e = NULL;
+	uint64_t rev = 0;
+	int r = nats_kv_last(st->nc, key, &rev, &e);
+	if (r <= 0)
+		return r == 0 ? -ENOENT : r;
 	json_error_t je;
-	json_t *j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, &je);
-	kvEntry_Destroy(e);
+	json_t *j = json_loadb(natsMsg_GetData(e), (size_t)natsMsg_GetDataLength(e), 0, &je);
+	natsMsg_Destroy(e);
 	if (!j || !json_is_object(j)) {
 		/* As the local home's metafile_read: the caller warns once
 		 * more, naming the stream, and sends everything again. */

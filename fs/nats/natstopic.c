@@ -383,7 +383,7 @@ static void tail_now(struct nats_tdata *td, struct nats_tail *tl, struct own_ori
 	pthread_mutex_lock(&td->mu);
 	*tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
 	nats_epoch_own(td, oo->key, &oo->off, &oo->gen);
-	oo->due = td->epoch_due;
+	oo->due = td->epoch_due != 0;
 	pthread_mutex_unlock(&td->mu);
 }
 
@@ -590,8 +590,9 @@ json_t *nats_topic_meta(struct topic *t)
 static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 {
 	struct nats_topic *nt = nats_topic_of(t);
-	if (nats_connected(nt->nc, "chmod/chown") < 0)
-		return -EIO;
+	int cr = nats_connected(nt->nc, "chmod/chown");
+	if (cr < 0)
+		return cr;
 	uid_t ou = t->uid;
 	gid_t og = t->gid;
 	mode_t om = t->mode;
@@ -722,7 +723,7 @@ int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t r
 	/* Lines of it appended before the removal may be lost as well, and
 	 * on a replica: its own origin starts a new epoch too. */
 	if (back)
-		nt->td->epoch_due = true;
+		nt->td->epoch_due |= NATS_EPOCH_OWED;
 	pthread_mutex_unlock(&nt->td->mu);
 	if (back) {
 		log_info("%s: named again by the bucket after its removal here (lost in a crash of "

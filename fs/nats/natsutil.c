@@ -18,6 +18,7 @@
 
 #include "logging.h"
 #include "names.h"
+#include "namespace.h"
 #include "util/clock.h"
 
 int nats_encode(const char *name, char *out, size_t n)
@@ -199,7 +200,11 @@ size_t nats_parked_release(struct nats_cluster *nc, bool all)
 	return all ? 0 : kept;
 }
 
-int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg)
+/* KEY's last entry as the leader holds it (nats_kv_last), the request
+ * waiting until DEADLINE (mono_ns; 0: the context's own wait,
+ * nats_timeout_ms, as kvStore_Get's). */
+static int kv_last(struct nats_cluster *nc, const char *key, uint64_t deadline, uint64_t *rev,
+		   natsMsg **msg)
 {
 	char stream[300], subj[NATS_KEY_MAX + 300];
 	snprintf(stream, sizeof(stream), "KV_%s", nc->bucket);
@@ -209,8 +214,10 @@ int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMs
 		*msg = NULL;
 	natsMsg *m = NULL;
 	jsErrCode ec = 0;
-	/* The context's own wait (nats_timeout_ms), as kvStore_Get's. */
-	natsStatus s = js_GetLastMsg(&m, nc->js, stream, subj, NULL, &ec);
+	jsOptions jo;
+	if (deadline)
+		nats_jsopts(&jo, deadline);
+	natsStatus s = js_GetLastMsg(&m, nc->js, stream, subj, deadline ? &jo : NULL, &ec);
 	if (s != NATS_OK)
 		return s == NATS_NOT_FOUND || ec == JSNoMessageFoundErr ? 0 :
 		       s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
@@ -224,11 +231,18 @@ int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMs
 	return value ? 1 : 0;
 }
 
-int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)
+int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg)
+{
+	return kv_last(nc, key, 0, rev, msg);
+}
+
+/* nats_kv_holds, the request waiting until DEADLINE (0: as kv_last). */
+static int kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid,
+		    uint64_t deadline, uint64_t *rev)
 {
 	natsMsg *m = NULL;
 	uint64_t at = 0;
-	int r = nats_kv_last(nc, key, &at, &m);
+	int r = kv_last(nc, key, deadline, &at, &m);
 	if (r <= 0)
 		return r; /* deleted, or no answer */
 	uuid_t u;
@@ -239,6 +253,11 @@ int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, u
 	natsMsg_Destroy(m);
 	*rev = at;
 	return ours ? 1 : 0;
+}
+
+int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, uint64_t *rev)
+{
+	return kv_holds(nc, key, uuid, 0, rev);
 }
 
 uint64_t nats_slice(uint64_t deadline)
@@ -264,106 +283,176 @@ void nats_kv_wrote(struct nats_cluster *nc, const char *key, uint64_t rev)
 	pthread_mutex_unlock(&nc->wrote_mu);
 }
 
+/*
+ * One try at a put of TXT (NULL: a delete marker) under KEY of NC's
+ * bucket over revision EXPECT (the key's last; 0: none ever), its answer
+ * waited for until nats_slice(DEADLINE): a leader lost leaves a publish
+ * unanswered, and only a try after the election can be taken. 0 with the
+ * revision in *SEQ; -EAGAIN: refused, the key is not at EXPECT (changed
+ * meanwhile, or an earlier try of ours was stored); -ETIMEDOUT: no answer
+ * (maybe stored all the same), or not tried: not connected, for libnats
+ * would send it after its reconnection, behind the caller's back
+ * (nats_connected); -ENOSPC, -EDQUOT, -EIO: refused (nats_limit_errno).
+ */
+static int kv_try(struct nats_cluster *nc, const char *key, const char *txt, uint64_t expect,
+		  uint64_t deadline, uint64_t *seq)
+{
+	if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+		return -ETIMEDOUT;
+	char subj[NATS_KEY_MAX + 300], rev[32];
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
+	snprintf(rev, sizeof(rev), "%llu", (unsigned long long)expect);
+	natsMsg *m = NULL;
+	jsPubAck *ack = NULL;
+	jsErrCode ec = 0;
+	jsPubOptions po;
+	jsPubOptions_Init(&po);
+	uint64_t now = mono_ns(), until = nats_slice(deadline);
+	po.MaxWait = until > now ? (int64_t)((until - now) / 1000000) : 1;
+	if (po.MaxWait < 1)
+		po.MaxWait = 1;
+	natsStatus s = natsMsg_Create(&m, subj, NULL, txt, txt ? (int)strlen(txt) : 0);
+	if (s == NATS_OK && !txt) /* the key-value wire form of a delete */
+		s = natsMsgHeader_Set(m, "KV-Operation", "DEL");
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", rev);
+	if (s == NATS_OK)
+		s = js_PublishMsg(&ack, nc->js, m, &po, &ec);
+	*seq = s == NATS_OK && ack ? ack->Sequence : 0;
+	natsMsg_Destroy(m);
+	jsPubAck_Destroy(ack);
+	if (s == NATS_OK) {
+		nats_kv_wrote(nc, key, *seq);
+		return 0;
+	}
+	if (ec == JSStreamWrongLastSequenceErr)
+		return -EAGAIN;
+	if (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_CLOSED ||
+	    s == NATS_CONNECTION_DISCONNECTED)
+		return -ETIMEDOUT;
+	return nats_limit_errno(ec);
+}
+
+/* Between tries of a bucket write that had no answer (R: kv_try's, or a
+ * read's): 0 to try again, -EINTR (a signal) or -EIO (DEADLINE passed:
+ * logged, naming KEY) to end. */
+static int kv_wait(struct nats_cluster *nc, const char *key, uint64_t deadline, int r)
+{
+	if (mono_ns() >= deadline) {
+		log_warn("cluster %s: key %s: NATS did not take the change within "
+			 "nats_timeout_ms (%lld ms): %s", nc->cl->name, key,
+			 (long long)nc->timeout_ms, strerror(r < 0 ? -r : EIO));
+		return -EIO;
+	}
+	if (cluster_interrupted())
+		return -EINTR;
+	if (r == -ETIMEDOUT || r == -EIO)
+		nats_pause(); /* away, or a leader being elected */
+	return 0;
+}
+
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
-	char subj[NATS_KEY_MAX + 300];
-	snprintf(subj, sizeof(subj), "$KV.%s.%s", nc->bucket, key);
-	while (mono_ns() < deadline) {
-		uint64_t r = 0;
-		int held = nats_kv_holds(nc, key, uuid, &r);
-		if (held <= 0)
-			return held; /* deleted already, another incarnation took the name, or an error */
-		char rev[32];
-		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)r);
-		/* The key-value wire form of a delete, only over that revision. */
-		natsMsg *m = NULL;
-		jsPubAck *ack = NULL;
-		jsErrCode ec = 0;
-		jsPubOptions po;
-		jsPubOptions_Init(&po);
-		po.MaxWait = nc->timeout_ms;
-		natsStatus s = natsMsg_Create(&m, subj, NULL, NULL, 0);
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "KV-Operation", "DEL");
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "Nats-Expected-Last-Subject-Sequence", rev);
-		if (s == NATS_OK)
-			s = js_PublishMsg(&ack, nc->js, m, &po, &ec);
-		if (s == NATS_OK && ack)
-			nats_kv_wrote(nc, key, ack->Sequence);
-		natsMsg_Destroy(m);
-		jsPubAck_Destroy(ack);
-		if (s == NATS_OK)
-			return 0;
-		if (ec != JSStreamWrongLastSequenceErr)
-			return nats_status_errno(s, ec);
-		/* Changed meanwhile (a chmod): look again. */
+	for (;;) {
+		uint64_t at = 0, seq;
+		int r = kv_holds(nc, key, uuid, nats_slice(deadline), &at);
+		if (r == 0)
+			return 0; /* deleted already, or another incarnation took the name */
+		/* Only over that revision: a chmod meanwhile, look again. A
+		 * read without an answer is tried again. */
+		if (r == 1) {
+			r = kv_try(nc, key, NULL, at, deadline, &seq);
+			if (r == 0)
+				return 0;
+			if (r != -EAGAIN && r != -ETIMEDOUT)
+				return r;
+		}
+		if ((r = kv_wait(nc, key, deadline, r)) < 0)
+			return r;
 	}
-	return -ETIMEDOUT;
 }
 
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const char *txt, uint64_t *rev)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
-	while (mono_ns() < deadline) {
-		uint64_t nrev = 0;
-		natsStatus s = kvStore_Update(&nrev, nc->kv, key, txt, (int)strlen(txt), *rev);
-		if (s == NATS_OK) {
-			*rev = nrev;
-			nats_kv_wrote(nc, key, nrev);
+	for (;;) {
+		uint64_t seq = 0;
+		int r = kv_try(nc, key, txt, *rev, deadline, &seq);
+		if (r == 0) {
+			*rev = seq;
 			return 0;
 		}
-		/* Changed meanwhile: by whom? */
+		if (r != -EAGAIN && r != -ETIMEDOUT)
+			return r;
+		/* Changed meanwhile, or no answer: by whom, as the leader says? */
 		uint64_t cur = 0;
-		int held = nats_kv_holds(nc, key, uuid, &cur);
-		if (held < 0)
-			return held;
-		if (!held)
+		int held = kv_holds(nc, key, uuid, nats_slice(deadline), &cur);
+		if (held == 0)
 			return -ENOENT; /* removed (and the name maybe taken again) */
-		if (cur == *rev)
+		if (held == 1 && cur == *rev && r == -EAGAIN)
 			return -EIO; /* refused for another reason */
-		*rev = cur;
+		if (held == 1)
+			*rev = cur; /* last writer wins (a try of ours stored: again) */
+		if ((r = kv_wait(nc, key, deadline, held < 0 ? held : r)) < 0)
+			return r;
 	}
-	return -ETIMEDOUT;
 }
 
 int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
-		   kvEntry **e)
+		   natsMsg **e)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	size_t len = strlen(txt);
+	uint64_t expect = 0; /* none ever; or over a deletion's marker */
 	for (;;) {
-		if (kvStore_Create(rev, nc->kv, key, txt, (int)len) == NATS_OK) {
-			nats_kv_wrote(nc, key, *rev);
+		int r = kv_try(nc, key, txt, expect, deadline, rev);
+		if (r == 0)
 			return 0;
-		}
-		kvEntry *g = NULL;
-		if (kvStore_Get(&g, nc->kv, key) == NATS_OK) {
-			if ((size_t)kvEntry_ValueLen(g) == len && !memcmp(kvEntry_Value(g), txt, len)) {
-				*rev = kvEntry_Revision(g); /* ours: its acknowledgement was lost */
-				kvEntry_Destroy(g);
+		if (r != -EAGAIN && r != -ETIMEDOUT)
+			return r;
+		/* What is there, as the leader holds it (a replica behind
+		 * would say "nothing" of a value a first try made). */
+		natsMsg *g = NULL;
+		uint64_t at = 0;
+		int l = kv_last(nc, key, nats_slice(deadline), &at, &g);
+		if (l == 1) {
+			if ((size_t)natsMsg_GetDataLength(g) == len &&
+			    !memcmp(natsMsg_GetData(g), txt, len)) {
+				*rev = at; /* ours: its acknowledgement was lost */
+				natsMsg_Destroy(g);
 				return 0;
 			}
 			if (e)
 				*e = g;
 			else
-				kvEntry_Destroy(g);
+				natsMsg_Destroy(g);
 			return -EEXIST;
 		}
-		if (mono_ns() >= deadline ||
-		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
-			return -EIO;
-		nats_pause(); /* neither answered: NATS is electing a leader */
+		if (l == 0)
+			expect = at; /* nothing there: over its deletion, if any */
+		if ((r = kv_wait(nc, key, deadline, l < 0 ? l : r)) < 0)
+			return r;
 	}
 }
 
 int nats_connected(struct nats_cluster *nc, const char *what)
 {
-	if (nc->conn && natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED)
-		return 0;
-	log_warn("cluster %s: %s: not connected to NATS", nc->cl->name, what);
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	for (;;) {
+		natsConnStatus cs = nc->conn ? natsConnection_Status(nc->conn) :
+					       NATS_CONN_STATUS_CLOSED;
+		if (cs == NATS_CONN_STATUS_CONNECTED)
+			return 0;
+		if (cs == NATS_CONN_STATUS_CLOSED || mono_ns() >= deadline)
+			break;
+		if (cluster_interrupted())
+			return -EINTR;
+		nats_pause(); /* a reconnection under way (one server lost) */
+	}
+	log_warn("cluster %s: %s: not connected to NATS (waited up to nats_timeout_ms, %lld ms)",
+		 nc->cl->name, what, (long long)nc->timeout_ms);
 	return -EIO;
 }
 

@@ -116,10 +116,9 @@ extern const struct cluster_home nats_home;
 /* A check of the bucket that found it kept is made once more this much
  * later (ms): entries queued before it are applied by then. */
 #define NATS_RECHECK_MS 2000
-/* A bucket or a stream found gone back is acted on once a check this
- * much later (ms) finds it too: a leader just elected answers from its
- * store before it has applied what its predecessor committed (nats-server
- * 2.9 raft.go switchToLeader), a loss for a moment; a crash's stays. */
+/* A bucket or stream found gone back is acted on once a check this much
+ * later (ms) finds it too: a leader just elected answers before applying
+ * its predecessor's commits (nats-server 2.9 raft.go switchToLeader). */
 #define NATS_CONFIRM_MS 2000
 /* This daemon's own bucket writes a check asks about (natsbucket.c). */
 #define NATS_WROTE 16
@@ -457,10 +456,11 @@ int nats_limit_errno(jsErrCode ec);
 void nats_jsopts(jsOptions *jo, uint64_t deadline_ns);
 
 /* nats_kv_last - KEY's last entry as the bucket's leader holds it
- * (STREAM.MSG.GET), not as kvStore_Get's direct get, which a replica
- * behind may answer. 1: a value, *REV its revision, *MSG it (caller's to
- * natsMsg_Destroy; MSG may be NULL); 0: none (*REV its deletion's, or
- * 0); -EIO, -ETIMEDOUT: no answer. docs/nats.md, "Creation, removal". */
+ * (STREAM.MSG.GET, asked in NATS_SLICE_MS tries up to nats_timeout_ms),
+ * not as kvStore_Get's direct get, which a replica behind may answer. 1:
+ * a value, *REV its revision, *MSG it (caller's to natsMsg_Destroy; MSG
+ * may be NULL); 0: none (*REV its deletion's, or 0); -EIO, -ETIMEDOUT:
+ * no answer (also on a signal). docs/nats.md, "Creation, removal". */
 int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg);
 
 /* nats_kv_holds - whether KEY of NC's bucket holds JSON whose "uuid" is

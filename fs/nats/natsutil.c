@@ -201,8 +201,7 @@ size_t nats_parked_release(struct nats_cluster *nc, bool all)
 }
 
 /* KEY's last entry as the leader holds it (nats_kv_last), the request
- * waiting until DEADLINE (mono_ns; 0: the context's own wait,
- * nats_timeout_ms, as kvStore_Get's). */
+ * waiting until DEADLINE (mono_ns). */
 static int kv_last(struct nats_cluster *nc, const char *key, uint64_t deadline, uint64_t *rev,
 		   natsMsg **msg)
 {
@@ -215,9 +214,8 @@ static int kv_last(struct nats_cluster *nc, const char *key, uint64_t deadline, 
 	natsMsg *m = NULL;
 	jsErrCode ec = 0;
 	jsOptions jo;
-	if (deadline)
-		nats_jsopts(&jo, deadline);
-	natsStatus s = js_GetLastMsg(&m, nc->js, stream, subj, deadline ? &jo : NULL, &ec);
+	nats_jsopts(&jo, deadline);
+	natsStatus s = js_GetLastMsg(&m, nc->js, stream, subj, &jo, &ec);
 	if (s != NATS_OK)
 		return s == NATS_NOT_FOUND || ec == JSNoMessageFoundErr ? 0 :
 		       s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
@@ -233,16 +231,26 @@ static int kv_last(struct nats_cluster *nc, const char *key, uint64_t deadline, 
 
 int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg)
 {
-	return kv_last(nc, key, 0, rev, msg);
+	/* In slices: a request to a leader just lost is never answered, and
+	 * only one sent after the election is (a read: asked again). */
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	for (;;) {
+		int r = kv_last(nc, key, nats_slice(deadline), rev, msg);
+		if (r != -ETIMEDOUT || mono_ns() >= deadline || cluster_interrupted())
+			return r;
+		if (natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			nats_pause(); /* a reconnection under way */
+	}
 }
 
-/* nats_kv_holds, the request waiting until DEADLINE (0: as kv_last). */
+/* nats_kv_holds, the request waiting until DEADLINE (0: as
+ * nats_kv_last, in slices until nats_timeout_ms). */
 static int kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		    uint64_t deadline, uint64_t *rev)
 {
 	natsMsg *m = NULL;
 	uint64_t at = 0;
-	int r = kv_last(nc, key, deadline, &at, &m);
+	int r = deadline ? kv_last(nc, key, deadline, &at, &m) : nats_kv_last(nc, key, &at, &m);
 	if (r <= 0)
 		return r; /* deleted, or no answer */
 	uuid_t u;

@@ -13,7 +13,7 @@
 
 #include "logging.h"
 
-static atomic_long hits;
+static atomic_long hits, lies;
 
 void fault_point(const char *name)
 {
@@ -38,6 +38,22 @@ void fault_stall(const char *name)
 	log_info("fault stall %s reached: this thread waits for good", name);
 	for (;;)
 		sleep(3600);
+}
+
+bool fault_lie(const char *name)
+{
+	const char *spec = getenv("STREAMFS_FAULT_LIE");
+	if (!spec)
+		return false;
+	size_t n = strlen(name);
+	if (strncmp(spec, name, n) != 0 || (spec[n] != 0 && spec[n] != ':'))
+		return false;
+	long times = spec[n] == ':' ? atol(spec + n + 1) : 1;
+	long k = atomic_fetch_add(&lies, 1) + 1;
+	if (k > times)
+		return false;
+	log_info("fault lie %s reached (%ld of %ld): a false answer", name, k, times);
+	return true;
 }
 #else
 /* ISO C forbids an empty translation unit. */

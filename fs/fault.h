@@ -8,11 +8,15 @@
  * Use: STREAMFS_FAULT=NAME[:N] in the daemon's environment kills it with
  * SIGKILL the Nth time (default 1st) execution reaches FAULT_POINT(NAME).
  * STREAMFS_FAULT_STALL=NAME stops for good the thread that reaches
- * FAULT_STALL(NAME).
+ * FAULT_STALL(NAME). STREAMFS_FAULT_LIE=NAME[:N] makes FAULT_LIE(NAME)
+ * true the first N times (default 1) it is reached: a false answer, as a
+ * server that had not caught up gives.
  * Points are listed in docs/testing.md.
  */
 #ifndef STREAMFS_FAULT_H
 #define STREAMFS_FAULT_H
+
+#include <stdbool.h>
 
 #ifdef SFS_FAULT_HOOKS
 /* fault_point - die by SIGKILL if STREAMFS_FAULT names NAME and its count
@@ -24,9 +28,14 @@ void fault_point(const char *name);
  * info line, then it sleeps until the process exits). Thread-safe. */
 void fault_stall(const char *name);
 #define FAULT_STALL(name) fault_stall(name)
+/* fault_lie - true if STREAMFS_FAULT_LIE names NAME and it was reached
+ * fewer than N times before (one info line each time). Thread-safe. */
+bool fault_lie(const char *name);
+#define FAULT_LIE(name) fault_lie(name)
 #else
 #define FAULT_POINT(name) ((void)0)
 #define FAULT_STALL(name) ((void)0)
+#define FAULT_LIE(name) false
 #endif
 
 #endif

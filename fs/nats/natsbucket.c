@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "namespace.h"
 #include "util/clock.h"
@@ -255,6 +256,8 @@ static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *la
 	uint64_t wtop = 0;
 	if (b == 0)
 		b = wrote_went_back(nc, name, &jo, &wtop);
+	if (b == 0 && FAULT_LIE("nats-bucket-back")) /* tests: a leader behind */
+		b = 1;
 	if (b == 0) {
 		nc->verified_rev = upto;
 		pthread_mutex_lock(&nc->wrote_mu);
@@ -415,6 +418,11 @@ static void *watch_main(void *arg)
 			int sc = seq ? nats_seq_check(nc) : 0;
 			int b = bucket_went_back(nc, &last, &last_time);
 			uint64_t confirm_ns = 0;
+			if (b == 0 && back_since)
+				log_info("cluster %s: the bucket %s seemed to have gone back, but "
+					 "not %d ms later: a leader that had not applied its log yet "
+					 "(docs/nats.md, \"Durability\")", nc->cl->name, nc->bucket,
+					 NATS_CONFIRM_MS);
 			if (b == 0)
 				back_since = 0;
 			if (b == 1 && !back_confirmed(&back_since)) {

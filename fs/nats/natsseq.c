@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "namespace.h"
 #include "replhooks.h"
@@ -173,6 +174,8 @@ static int message_at(struct nats_stream *st, uint64_t seq, natsMsg **m)
  * still there? As message_at, 1 also when another message is there. */
 static int message_went_back(struct nats_stream *st, uint64_t seq, int64_t time)
 {
+	if (FAULT_LIE("nats-stream-back")) /* tests: a leader behind */
+		return 1;
 	natsMsg *m;
 	int rc = message_at(st, seq, &m);
 	if (!m)
@@ -517,6 +520,11 @@ int nats_seq_check(struct nats_cluster *nc)
 				st->back_since = 0;
 			if (b == 0)
 				epochs_hold(st, false);
+			if (b == 0)
+				log_info("cluster %s: stream %s: JetStream seemed not to hold a message "
+					 "this daemon indexed, but does %d ms later: a leader that had "
+					 "not applied its log yet; nothing read again (docs/nats.md, "
+					 "\"Durability\")", cl->name, s->name, NATS_CONFIRM_MS);
 			if (b < 0)
 				pending = true;
 		} else {

@@ -298,6 +298,47 @@ for p, fd in zip(sys.argv[1:], fds):
 	! grep -q "an open file read lines its stream lost since\|JetStream no longer holds\|is not in JetStream" "$TMP/streamfs.log"
 }
 
+@test "a stream's check that gets one false answer after a reconnection (a test-only lie, as a leader that had not applied its log gives): asked again 2 s later, nothing is read again, no error; appends meanwhile wait, then go on" {
+	STREAMFS_FAULT_LIE=nats-stream-back sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	sfs_nats_stop
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	# an append while the verdict waits for its confirmation: stored once
+	echo a4 >>"$A/s/t"
+	wait_for -t 15 grep -q "fault lie nats-stream-back reached" "$TMP/streamfs.log"
+	wait_for -t 15 grep -q "cluster tokyo: stream s: JetStream seemed not to hold a message this daemon indexed, but does 2000 ms later" "$TMP/streamfs.log"
+	echo a5 >>"$A/s/t"
+	[ "$(cat "$A/s/t")" = "$(printf 'a1\na2\na3\na4\na5')" ]
+	# neither read again nor a new epoch (the teardown fails on any
+	# error line)
+	! grep -E "JetStream no longer holds|origin key .* epoch" "$TMP/streamfs.log" || false
+}
+
+@test "the bucket's check that gets one false answer after a reconnection (a test-only lie): asked again 2 s later about the same entries, not read again whole, no error; changes of another daemon meanwhile are applied after" {
+	STREAMFS_FAULT_LIE=nats-bucket-back sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local port=$SFS_NATS_PORT
+	mkdir "$A/s"
+	echo a >>"$A/s/t"
+	wait_for -t 10 test -e "$B/s/t"
+	sfs_nats_stop
+	sfs_nats_start "$port"
+	wait_for -t 15 grep -q "cluster tokyo: reconnected to NATS" "$TMP/streamfs.log"
+	mkdir "$B/made"
+	echo b >>"$B/s/u"
+	wait_for -t 15 grep -q "fault lie nats-bucket-back reached" "$TMP/streamfs.log"
+	wait_for -t 15 grep -q "cluster tokyo: the bucket SFS_tokyo seemed to have gone back, but not 2000 ms later" "$TMP/streamfs.log"
+	wait_for -t 10 test -d "$A/made"
+	wait_for -t 10 test -e "$A/s/u"
+	[ "$(cat "$A/s/u")" = b ]
+	! grep -E "no longer holds" "$TMP/streamfs.log" "$TMP/streamfs2.log" || false
+}
+
 @test "attack2: a crash of every NATS server lost lines of one topic only: a descriptor on another topic of the stream, that lost nothing, reads on (no ESTALE)" {
 	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
 	sfs_setup tokyo

@@ -325,6 +325,75 @@ with open(sys.argv[1], "a") as f:
 	grep -qx "$APPENDED" "$T"
 }
 
+# namer OP PATH: mkdir PATH (OP mkdir) or make topic PATH by its first
+# line (OP topic), dying at SIGINT as writer does; exec: its PID is the
+# python's.
+namer() {
+	exec python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+if sys.argv[1] == "mkdir":
+	os.mkdir(sys.argv[2])
+else:
+	with open(sys.argv[2], "a") as f:
+		f.write("x\n")' "$1" "$2" >/dev/null 2>&1
+}
+
+# sigint_in_fuse_call PID CALL: as sigint_in_fuse_wait, PID waiting in
+# system call CALL (mkdir, openat) for a FUSE answer.
+sigint_in_fuse_call() {
+	local ign sc want
+	ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
+	[[ -n $ign ]] && ((!(16#$ign & 2))) || return 1
+	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *request_wait_answer* ]] || return 1
+	read -r sc _ <"/proc/$1/syscall" 2>/dev/null || return 1
+	case $2-$(uname -m) in
+	mkdir-x86_64) want=83 ;; openat-x86_64) want=257 ;;
+	mkdir-aarch64) want=34 ;; openat-aarch64) want=56 ;;
+	esac
+	[[ $sc == "$want" ]]
+}
+
+@test "a signal ends a mkdir and a topic's creation waiting on NATS without a quorum; nothing of them is made, and both work once the servers are back" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 10000"
+	cluster_setup
+	mkdir "$M/tokyo/s"
+	echo a >>"$M/tokyo/s/t"
+	nats3_kill 1 TERM
+	nats3_kill 2 TERM
+	local op path call pid t0
+	for op in mkdir topic; do
+		path=$M/tokyo/new
+		call=mkdir
+		[[ $op == topic ]] && path=$M/tokyo/s/new call=openat
+		bg_start namer "$op" "$path"
+		pid=$BG_PID
+		# it waits (up to nats_timeout_ms, 10 s) in the kernel...
+		wait_for -t 10 sigint_in_fuse_call "$pid" "$call"
+		sleep 1
+		# ...until Ctrl-C: it ends within a slice or two (a mkdir
+		# waited its whole nats_timeout_ms for JetStream to make its
+		# data stream: 9 s here)
+		t0=$SECONDS
+		kill -INT "$pid"
+		wait_for -t 10 gone "$pid"
+		echo "$op: ended $((SECONDS - t0)) s after SIGINT" >&2
+		((SECONDS - t0 <= 3))
+	done
+	grep "mkdir interrupted" "$TMP/streamfs.log" >&2
+	nats3_start_one 1
+	nats3_start_one 2
+	# nothing of them made; once JetStream has its leaders again
+	# (seconds), both are made anew
+	[ ! -e "$M/tokyo/new" ]
+	[ ! -e "$M/tokyo/s/new" ]
+	wait_for -t 30 mkdir "$M/tokyo/new"
+	wait_for -t 30 eval 'echo b >>"$M/tokyo/s/new"'
+	echo c >>"$M/tokyo/new/t"
+	[ "$(cat "$M/tokyo/s/new")" = b ]
+	[ "$(cat "$M/tokyo/new/t")" = c ]
+	[ "$(ls "$M/tokyo")" = "$(printf 'new\ns')" ]
+}
+
 # reachable_is CLUSTER true|false: /.info says whether the cluster is reachable.
 reachable_is() {
 	[[ $(jq -r --arg c "$1" '.clusters[] | select(.name == $c) | .reachable' "$M/.info" 2>/dev/null) == "$2" ]]

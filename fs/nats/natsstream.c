@@ -210,8 +210,11 @@ int nats_stream_follow(struct stream *s, bool create)
 		uint64_t gone = start + (uint64_t)NATS_CONSUMER_GONE_MS * 1000000;
 		if (!create && ec == JSMaximumConsumersLimitErr && deadline < gone)
 			deadline = gone;
+		/* A stream followed for the bucket's key removed meanwhile
+		 * (its consumer tried until the deadline, the watcher held). */
 		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
-		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED ||
+		    (!create && ec == JSStreamNotFoundErr))
 			break;
 		if (create && cluster_interrupted()) {
 			fol->sub = NULL;
@@ -427,13 +430,33 @@ static bool ns_holds_unserved(struct stream *s)
 	char filter[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(filter, sizeof(filter), "t.%s.>", u);
-	struct nats_kvw_opts wo = { .headers_only = true, .wait_ms = st->nc->timeout_ms };
+	/* Its consumer made in tries of NATS_CONSUMER_WAIT_MS at most until
+	 * nats_timeout_ms: a request JetStream's metadata leader, just lost,
+	 * never answers (one try of nats_timeout_ms made rmdir ENOTEMPTY
+	 * then); a signal ends the tries. */
+	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
 	struct nats_kvwatch *w = NULL;
-	if (nats_kvwatch_open(&w, st->nc, filter, &wo) < 0)
-		return true;
+	for (;;) {
+		uint64_t now = mono_ns(), left = deadline > now ? (deadline - now) / 1000000 : 1;
+		struct nats_kvw_opts wo = { .headers_only = true,
+					    .wait_ms = (int64_t)(left < NATS_CONSUMER_WAIT_MS ?
+								 left : NATS_CONSUMER_WAIT_MS) };
+		int r = nats_kvwatch_open(&w, st->nc, filter, &wo);
+		if (r == 0)
+			break;
+		if (r != -ETIMEDOUT && r != -EIO)
+			return true;
+		if (mono_ns() + 100000000 >= deadline || cluster_interrupted() ||
+		    natsConnection_Status(st->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
+			log_warn("cluster %s: stream %s: rmdir: NATS did not tell whether it holds "
+				 "topics (%s)", s->cluster->name, s->name, strerror(-r));
+			return true;
+		}
+		struct timespec pause = { 0, 100 * 1000000 };
+		nanosleep(&pause, NULL);
+	}
 	/* Until the marker (every current value read) or a put: deletes of
 	 * topics removed are not topics. */
-	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
 	bool found = false;
 	for (;;) {
 		struct nats_kventry *e = NULL;

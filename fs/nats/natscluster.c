@@ -394,9 +394,11 @@ static int nc_save(struct cluster *cl)
 	json_decref(j);
 	if (!txt)
 		return -ENOMEM;
-	natsStatus s = kvStore_PutString(NULL, nc->kv, CLUSTER_KEY, txt);
+	/* Tried again until nats_timeout_ms, as a stream's (kvStore_Put
+	 * failed at once with the bucket's leader just lost, unlogged). */
+	int rc = nats_kv_put(nc, CLUSTER_KEY, txt);
 	free(txt);
-	return nats_status_errno(s, 0);
+	return rc;
 }
 
 static int nc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid_t gid,

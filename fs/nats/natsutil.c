@@ -437,6 +437,25 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
 	}
 }
 
+int nats_kv_put(struct nats_cluster *nc, const char *key, const char *txt)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	for (;;) {
+		/* Over the last revision the leader holds (or its deletion's) */
+		uint64_t at = 0, seq;
+		int r = kv_last(nc, key, nats_slice(deadline), &at, NULL);
+		if (r >= 0) {
+			r = kv_try(nc, key, txt, at, deadline, &seq);
+			if (r == 0)
+				return 0;
+			if (r != -EAGAIN && r != -ETIMEDOUT)
+				return r;
+		}
+		if ((r = kv_wait(nc, key, deadline, r)) < 0)
+			return r;
+	}
+}
+
 int nats_connected(struct nats_cluster *nc, const char *what)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;

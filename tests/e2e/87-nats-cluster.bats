@@ -394,6 +394,39 @@ sigint_in_fuse_call() {
 	[ "$(ls "$M/tokyo")" = "$(printf 'new\ns')" ]
 }
 
+@test "the bucket's leader killed: chmod of the cluster, of a stream and of a topic, rm, rmdir and a new topic right after wait for the new leader and succeed; a second daemon sees each" {
+	sfs_mktemp
+	nats3_start
+	sfs_write_conf tokyo
+	sfs_start
+	start_second
+	mkdir "$M/tokyo/s" "$M/tokyo/e"
+	echo a >>"$M/tokyo/s/t"
+	echo a >>"$M/tokyo/s/old"
+	wait_for -t 10 test -e "$M2/tokyo/s/old"
+	local bl t0
+	bl=$(nats3_leader 0 KV_SFS_tokyo)
+	echo "killing $bl, the leader of KV_SFS_tokyo" >&2
+	nats3_kill "$(nats3_index "$bl")"
+	t0=$SECONDS
+	# (the cluster's own chmod was one put, failed at once with EIO,
+	# unlogged)
+	chmod 750 "$M/tokyo"
+	chmod 700 "$M/tokyo/s"
+	chmod 600 "$M/tokyo/s/t"
+	rm "$M/tokyo/s/old"
+	rmdir "$M/tokyo/e"
+	echo n >>"$M/tokyo/s/new"
+	echo "done $((SECONDS - t0)) s after the kill" >&2
+	((SECONDS - t0 <= 30))
+	[ "$(stat -c %a "$M/tokyo" "$M/tokyo/s" "$M/tokyo/s/t" | tr '\n' ' ')" = "750 700 600 " ]
+	wait_for -t 20 eval '[ "$(stat -c %a "$M2/tokyo" "$M2/tokyo/s" "$M2/tokyo/s/t" | tr "\n" " ")" = "750 700 600 " ]'
+	wait_for -t 20 eval '[ "$(ls "$M2/tokyo/s")" = "$(printf "new\nt")" ]'
+	wait_for -t 20 eval '[ "$(ls "$M2/tokyo")" = s ]'
+	[ "$(ls "$M/tokyo/s")" = "$(printf 'new\nt')" ]
+	[ "$(cat "$M2/tokyo/s/new")" = n ]
+}
+
 # meta_leader: the index of the server leading JetStream's metadata, as
 # the servers' logs said last ("Self is new ... metadata leader" in its
 # own, "new metadata leader: nI/sfs" in the others').

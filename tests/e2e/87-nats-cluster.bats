@@ -273,6 +273,50 @@ PY
 	[ -z "$(grep -vE '^(a-[0-9]+|b|c-[0-9]+)$' "$TMP/after")" ]
 }
 
+# ms_since T0: milliseconds since T0 (an $EPOCHREALTIME).
+ms_since() {
+	echo $(((${EPOCHREALTIME/./} - ${1/./}) / 1000))
+}
+
+# timed_change CMD...: CMD (a change that fails), its time in ms into $TMP/ms.
+timed_change() {
+	local t0=$EPOCHREALTIME
+	"$@" 2>/dev/null && return 1
+	ms_since "$t0" >"$TMP/ms"
+}
+
+@test "every NATS server stopped, one back without a quorum near the end of nats_timeout_ms: a new topic and a chmod fail with EIO within nats_timeout_ms and a slice, not after the wait for the connection and nats_timeout_ms again" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 4000"
+	cluster_setup
+	mkdir "$M/tokyo/s"
+	echo a >>"$M/tokyo/s/t"
+	local op pid ms
+	for op in "eval echo x >>$M/tokyo/s/new" "chmod 600 $M/tokyo/s/t"; do
+		nats3_kill 0 TERM
+		nats3_kill 1 TERM
+		nats3_kill 2 TERM
+		# shellcheck disable=SC2086
+		bg_start timed_change $op
+		pid=$BG_PID
+		sleep 3
+		nats3_start_one 0 # reconnected, but no quorum
+		wait "$pid"
+		ms=$(cat "$TMP/ms")
+		echo "$op: EIO after $ms ms" >&2
+		# (it waited up to 4 s for the connection, then 4 s again: 7.6 s)
+		((ms <= 4000 + 1000))
+		nats3_start_one 1
+		nats3_start_one 2
+		wait_for -t 30 js_leader 0 KV_SFS_tokyo
+	done
+	grep "NATS did not take the change" "$TMP/streamfs.log" >&2
+	[ "$(grep -c "NATS did not take the change within nats_timeout_ms (4000 ms)" "$TMP/streamfs.log")" -ge 2 ]
+	# nothing changed; all works again
+	wait_for -t 30 eval 'echo b >>"$M/tokyo/s/t"'
+	[ "$(stat -c %a "$M/tokyo/s/t")" = 644 ]
+	[ "$(head -n 1 "$M/tokyo/s/t")" = a ]
+}
+
 # append_try FILE PREFIX: append a line PREFIX-N (N new for each try) to
 # FILE; APPENDED names the line once one succeeded.
 APPEND_TRIES=0
@@ -419,7 +463,8 @@ sigint_in_fuse_call() {
 	echo n >>"$M/tokyo/s/new"
 	echo "done $((SECONDS - t0)) s after the kill" >&2
 	((SECONDS - t0 <= 30))
-	[ "$(stat -c %a "$M/tokyo" "$M/tokyo/s" "$M/tokyo/s/t" | tr '\n' ' ')" = "750 700 600 " ]
+	stat -c "%n %a" "$M/tokyo" "$M/tokyo/s" "$M/tokyo/s/t" >&2
+	wait_for -t 20 eval '[ "$(stat -c %a "$M/tokyo" "$M/tokyo/s" "$M/tokyo/s/t" | tr "\n" " ")" = "750 700 600 " ]'
 	wait_for -t 20 eval '[ "$(stat -c %a "$M2/tokyo" "$M2/tokyo/s" "$M2/tokyo/s/t" | tr "\n" " ")" = "750 700 600 " ]'
 	wait_for -t 20 eval '[ "$(ls "$M2/tokyo/s")" = "$(printf "new\nt")" ]'
 	wait_for -t 20 eval '[ "$(ls "$M2/tokyo")" = s ]'

@@ -394,9 +394,11 @@ static int nc_save(struct cluster *cl)
 	json_decref(j);
 	if (!txt)
 		return -ENOMEM;
-	natsStatus s = kvStore_PutString(NULL, nc->kv, CLUSTER_KEY, txt);
+	/* Tried again until nats_timeout_ms, as a stream's (kvStore_Put
+	 * failed at once with the bucket's leader just lost, unlogged). */
+	int rc = nats_kv_put(nc, CLUSTER_KEY, txt);
 	free(txt);
-	return nats_status_errno(s, 0);
+	return rc;
 }
 
 static int nc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid_t gid,
@@ -435,10 +437,24 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 			  s->name, strerror(-rc));
 		return rc;
 	}
+	/* Its data stream: in tries of NATS_CONSUMER_WAIT_MS at most until
+	 * nats_timeout_ms (JetStream's metadata leader just lost answers no
+	 * request: one try of that length left the data stream behind). */
 	jsOptions jo;
 	jsErrCode ec = 0;
-	nats_jsopts(&jo, mono_ns() + (uint64_t)nc->timeout_ms * 1000000);
-	natsStatus ns = js_DeleteStream(nc->js, st->jsname, &jo, &ec);
+	natsStatus ns;
+	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	for (;;) {
+		uint64_t slice = mono_ns() + (uint64_t)NATS_CONSUMER_WAIT_MS * 1000000;
+		nats_jsopts(&jo, slice < deadline ? slice : deadline);
+		ec = 0;
+		ns = js_DeleteStream(nc->js, st->jsname, &jo, &ec);
+		if (ns == NATS_OK || ec == JSStreamNotFoundErr || mono_ns() + 100000000 >= deadline ||
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+			break;
+		struct timespec pause = { 0, 100 * 1000000 };
+		nanosleep(&pause, NULL);
+	}
 	if (ns != NATS_OK && ec != JSStreamNotFoundErr)
 		log_warn("cluster %s: stream %s: its data stream %s is left: %s", cl->name,
 			 s->name, st->jsname, natsStatus_GetText(ns));

@@ -483,17 +483,19 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const char *txt, uint64_t *rev);
 
-/*
- * nats_kv_create - put TXT under KEY of NC's bucket only if the key holds
+/* nats_kv_create - put TXT under KEY of NC's bucket only if the key holds
  * nothing (the bucket's create), tried again while NATS is away or cannot
  * answer (a reconnection, a leader being elected) until nats_timeout_ms.
  * 0 with the revision in *REV (made here, also when a first try's
  * acknowledgement was lost: the leader holds TXT), -EEXIST (another value
  * is there: in *E, its message the caller destroys, when E is not NULL),
- * -EINTR (a signal), or -EIO (logged).
- */
+ * -EINTR (a signal), or -EIO (logged). */
 int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
 		   natsMsg **e);
+
+/* nats_kv_put - put TXT under KEY of NC's bucket whatever it holds (last
+ * writer wins), tried as nats_kv_create: 0, -EINTR, or -EIO (logged). */
+int nats_kv_put(struct nats_cluster *nc, const char *key, const char *txt);
 
 /* nats_connected - 0 once NC's connection is up (a reconnection waited
  * for up to nats_timeout_ms; -EINTR on a signal), else -EIO, logged naming
@@ -501,12 +503,10 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
  * after the reconnection, behind the back of a caller told it failed. */
 int nats_connected(struct nats_cluster *nc, const char *what);
 
-/* nats_slice - the deadline of one request within DEADLINE (mono_ns):
- * at most NATS_SLICE_MS from now. */
+/* nats_slice - one request's deadline within DEADLINE: NATS_SLICE_MS at most. */
 uint64_t nats_slice(uint64_t deadline);
 
-/* nats_pause - a short pause (20 ms) between tries while NATS is away or
- * electing a leader. */
+/* nats_pause - 20 ms between tries while NATS is away or electing a leader. */
 void nats_pause(void);
 
 /* ---- natsstream.c ------------------------------------------------------- */

@@ -120,6 +120,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	natsStatus ns;
 	const char *what = "cannot make";
 	bool made = false; /* made here: removed again if it cannot be followed */
+	bool interrupted = false;
 	nats_jsopts(&jo, deadline);
 	if (create) {
 		jsStreamConfig sc;
@@ -132,18 +133,37 @@ int nats_stream_follow(struct stream *s, bool create)
 		sc.Replicas = nc->replicas;
 		/* Tried again while JetStream cannot place it yet (a server
 		 * just lost or back, a leader being elected), until the
-		 * deadline. The name is a new UUID: nobody else makes it. A
-		 * limit (EDQUOT, ENOSPC) is told at once: trying again only
-		 * waits, and the last try, cut by the deadline, would make it
-		 * a timeout (EIO). */
-		while ((ns = js_AddStream(&si, nc->js, &sc, &jo, &ec)) != NATS_OK &&
-		       nats_limit_errno(ec) == -EIO && mono_ns() + 100000000 < deadline &&
-		       natsConnection_Status(nc->conn) == NATS_CONN_STATUS_CONNECTED) {
+		 * deadline, each try waiting NATS_CONSUMER_WAIT_MS at most,
+		 * so that a signal ends mkdir (EINTR). The name is a new
+		 * UUID: nobody else makes it, and a try that finds it made
+		 * finds an earlier try's. A limit (EDQUOT, ENOSPC) is told
+		 * at once: trying again only waits, and the last try, cut by
+		 * the deadline, would make it a timeout (EIO). */
+		bool again = false;
+		for (;;) {
+			uint64_t slice = mono_ns() + (uint64_t)NATS_CONSUMER_WAIT_MS * 1000000;
+			nats_jsopts(&jo, slice < deadline ? slice : deadline);
+			ec = 0;
+			ns = js_AddStream(&si, nc->js, &sc, &jo, &ec);
+			if (ns != NATS_OK && again && ec == JSStreamNameExistErr) {
+				ec = 0;
+				ns = js_GetStreamInfo(&si, nc->js, st->jsname, &jo, &ec);
+			}
+			if (ns == NATS_OK || nats_limit_errno(ec) != -EIO ||
+			    mono_ns() + 100000000 >= deadline ||
+			    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+				break;
+			if (cluster_interrupted()) {
+				log_warn("cluster %s: stream %s: mkdir interrupted while JetStream "
+					 "made its data stream %s", s->cluster->name, s->name,
+					 st->jsname);
+				return -EINTR;
+			}
+			again = true;
 			struct timespec pause = { 0, 100 * 1000000 };
 			nanosleep(&pause, NULL);
-			ec = 0;
-			nats_jsopts(&jo, deadline);
 		}
+		nats_jsopts(&jo, deadline);
 	} else {
 		what = "cannot find";
 		ns = js_GetStreamInfo(&si, nc->js, st->jsname, &jo, &ec);
@@ -190,9 +210,20 @@ int nats_stream_follow(struct stream *s, bool create)
 		uint64_t gone = start + (uint64_t)NATS_CONSUMER_GONE_MS * 1000000;
 		if (!create && ec == JSMaximumConsumersLimitErr && deadline < gone)
 			deadline = gone;
+		/* A stream followed for the bucket's key removed meanwhile
+		 * (its consumer tried until the deadline, the watcher held). */
 		if (ns == NATS_OK || mono_ns() + 100000000 >= deadline ||
-		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED)
+		    natsConnection_Status(nc->conn) != NATS_CONN_STATUS_CONNECTED ||
+		    (!create && ec == JSStreamNotFoundErr))
 			break;
+		if (create && cluster_interrupted()) {
+			fol->sub = NULL;
+			free(fol);
+			ns = NATS_TIMEOUT;
+			what = "mkdir interrupted: cannot follow";
+			interrupted = true;
+			goto fail;
+		}
 		if (!told++) /* once a call: a refusal comes again every 100 ms */
 			log_info("cluster %s: stream %s: its consumer is not made yet (%s); tried "
 				 "again", s->cluster->name, s->name, ec && nats_GetLastError(NULL) ?
@@ -224,9 +255,11 @@ int nats_stream_follow(struct stream *s, bool create)
 fail:
 	/* libnats' last error text is this thread's last, maybe an older
 	 * call's: only a JetStream refusal (EC) is sure to have set it. */
-	log_error("cluster %s: stream %s: %s its data stream %s: %s", s->cluster->name, s->name,
-		  what, st->jsname, ec && nats_GetLastError(NULL) ? nats_GetLastError(NULL) :
-		  natsStatus_GetText(ns));
+	/* A mkdir's failure is its caller's (a warning, as an append's);
+	 * a stream named by the bucket that cannot be followed, an error. */
+	sfs_log(create ? SFS_LOG_WARN : SFS_LOG_ERROR, "cluster %s: stream %s: %s its data stream "
+		"%s: %s", s->cluster->name, s->name, what, st->jsname,
+		ec && nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(ns));
 	if (made) {
 		/* Made just now, named by no key: nothing else would ever
 		 * remove it, and it would hold a place under the account's
@@ -238,6 +271,8 @@ fail:
 			log_warn("cluster %s: stream %s: its data stream %s is left: %s",
 				 s->cluster->name, s->name, st->jsname, natsStatus_GetText(ds));
 	}
+	if (interrupted)
+		return -EINTR;
 	return nats_status_errno(ns, ec) == -ENOENT ? -ENOENT : nats_limit_errno(ec);
 }
 
@@ -395,13 +430,33 @@ static bool ns_holds_unserved(struct stream *s)
 	char filter[64], u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(filter, sizeof(filter), "t.%s.>", u);
-	struct nats_kvw_opts wo = { .headers_only = true, .wait_ms = st->nc->timeout_ms };
+	/* Its consumer made in tries of NATS_CONSUMER_WAIT_MS at most until
+	 * nats_timeout_ms: a request JetStream's metadata leader, just lost,
+	 * never answers (one try of nats_timeout_ms made rmdir ENOTEMPTY
+	 * then); a signal ends the tries. */
+	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
 	struct nats_kvwatch *w = NULL;
-	if (nats_kvwatch_open(&w, st->nc, filter, &wo) < 0)
-		return true;
+	for (;;) {
+		uint64_t now = mono_ns(), left = deadline > now ? (deadline - now) / 1000000 : 1;
+		struct nats_kvw_opts wo = { .headers_only = true,
+					    .wait_ms = (int64_t)(left < NATS_CONSUMER_WAIT_MS ?
+								 left : NATS_CONSUMER_WAIT_MS) };
+		int r = nats_kvwatch_open(&w, st->nc, filter, &wo);
+		if (r == 0)
+			break;
+		if (r != -ETIMEDOUT && r != -EIO)
+			return true;
+		if (mono_ns() + 100000000 >= deadline || cluster_interrupted() ||
+		    natsConnection_Status(st->nc->conn) != NATS_CONN_STATUS_CONNECTED) {
+			log_warn("cluster %s: stream %s: rmdir: NATS did not tell whether it holds "
+				 "topics (%s)", s->cluster->name, s->name, strerror(-r));
+			return true;
+		}
+		struct timespec pause = { 0, 100 * 1000000 };
+		nanosleep(&pause, NULL);
+	}
 	/* Until the marker (every current value read) or a put: deletes of
 	 * topics removed are not topics. */
-	uint64_t deadline = mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000;
 	bool found = false;
 	for (;;) {
 		struct nats_kventry *e = NULL;

@@ -359,9 +359,23 @@ static int kv_wait(struct nats_cluster *nc, const char *key, uint64_t deadline, 
 	return 0;
 }
 
+/* The deadline nats_connected set on this thread for the change it let
+ * through: its own start + nats_timeout_ms, so that the wait for the
+ * connection counts (a change waited that long, then as long again). */
+static __thread uint64_t change_deadline;
+
+/* A bucket write's deadline: nats_connected's just before, else now +
+ * nats_timeout_ms. */
+static uint64_t take_deadline(struct nats_cluster *nc)
+{
+	uint64_t now = mono_ns(), t = (uint64_t)nc->timeout_ms * 1000000, d = change_deadline;
+	change_deadline = 0;
+	return d > now && d - now <= t ? d : now + t;
+}
+
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
 {
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	uint64_t deadline = take_deadline(nc);
 	for (;;) {
 		uint64_t at = 0, seq;
 		int r = kv_holds(nc, key, uuid, nats_slice(deadline), &at);
@@ -384,7 +398,7 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const char *txt, uint64_t *rev)
 {
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	uint64_t deadline = take_deadline(nc);
 	for (;;) {
 		uint64_t seq = 0;
 		int r = kv_try(nc, key, txt, *rev, deadline, &seq);
@@ -411,7 +425,7 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
 		   natsMsg **e)
 {
-	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
+	uint64_t deadline = take_deadline(nc);
 	size_t len = strlen(txt);
 	uint64_t expect = 0; /* none ever; or over a deletion's marker */
 	for (;;) {
@@ -445,14 +459,35 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
 	}
 }
 
+int nats_kv_put(struct nats_cluster *nc, const char *key, const char *txt)
+{
+	uint64_t deadline = take_deadline(nc);
+	for (;;) {
+		/* Over the last revision the leader holds (or its deletion's) */
+		uint64_t at = 0, seq;
+		int r = kv_last(nc, key, nats_slice(deadline), &at, NULL);
+		if (r >= 0) {
+			r = kv_try(nc, key, txt, at, deadline, &seq);
+			if (r == 0)
+				return 0;
+			if (r != -EAGAIN && r != -ETIMEDOUT)
+				return r;
+		}
+		if ((r = kv_wait(nc, key, deadline, r)) < 0)
+			return r;
+	}
+}
+
 int nats_connected(struct nats_cluster *nc, const char *what)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	for (;;) {
 		natsConnStatus cs = nc->conn ? natsConnection_Status(nc->conn) :
 					       NATS_CONN_STATUS_CLOSED;
-		if (cs == NATS_CONN_STATUS_CONNECTED)
+		if (cs == NATS_CONN_STATUS_CONNECTED) {
+			change_deadline = deadline;
 			return 0;
+		}
 		if (cs == NATS_CONN_STATUS_CLOSED || mono_ns() >= deadline)
 			break;
 		if (cluster_interrupted())

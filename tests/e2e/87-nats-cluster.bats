@@ -273,6 +273,50 @@ PY
 	[ -z "$(grep -vE '^(a-[0-9]+|b|c-[0-9]+)$' "$TMP/after")" ]
 }
 
+# ms_since T0: milliseconds since T0 (an $EPOCHREALTIME).
+ms_since() {
+	echo $(((${EPOCHREALTIME/./} - ${1/./}) / 1000))
+}
+
+# timed_change CMD...: CMD (a change that fails), its time in ms into $TMP/ms.
+timed_change() {
+	local t0=$EPOCHREALTIME
+	"$@" 2>/dev/null && return 1
+	ms_since "$t0" >"$TMP/ms"
+}
+
+@test "every NATS server stopped, one back without a quorum near the end of nats_timeout_ms: a new topic and a chmod fail with EIO within nats_timeout_ms and a slice, not after the wait for the connection and nats_timeout_ms again" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 4000"
+	cluster_setup
+	mkdir "$M/tokyo/s"
+	echo a >>"$M/tokyo/s/t"
+	local op pid ms
+	for op in "eval echo x >>$M/tokyo/s/new" "chmod 600 $M/tokyo/s/t"; do
+		nats3_kill 0 TERM
+		nats3_kill 1 TERM
+		nats3_kill 2 TERM
+		# shellcheck disable=SC2086
+		bg_start timed_change $op
+		pid=$BG_PID
+		sleep 3
+		nats3_start_one 0 # reconnected, but no quorum
+		wait "$pid"
+		ms=$(cat "$TMP/ms")
+		echo "$op: EIO after $ms ms" >&2
+		# (it waited up to 4 s for the connection, then 4 s again: 7.6 s)
+		((ms <= 4000 + 1000))
+		nats3_start_one 1
+		nats3_start_one 2
+		wait_for -t 30 js_leader 0 KV_SFS_tokyo
+	done
+	grep "NATS did not take the change" "$TMP/streamfs.log" >&2
+	[ "$(grep -c "NATS did not take the change within nats_timeout_ms (4000 ms)" "$TMP/streamfs.log")" -ge 2 ]
+	# nothing changed; all works again
+	wait_for -t 30 eval 'echo b >>"$M/tokyo/s/t"'
+	[ "$(stat -c %a "$M/tokyo/s/t")" = 644 ]
+	[ "$(head -n 1 "$M/tokyo/s/t")" = a ]
+}
+
 # append_try FILE PREFIX: append a line PREFIX-N (N new for each try) to
 # FILE; APPENDED names the line once one succeeded.
 APPEND_TRIES=0
@@ -323,6 +367,153 @@ with open(sys.argv[1], "a") as f:
 	no_dups "$T"
 	[ "$(head -n 1 "$T")" = a ]
 	grep -qx "$APPENDED" "$T"
+}
+
+# namer OP PATH: mkdir PATH (OP mkdir) or make topic PATH by its first
+# line (OP topic), dying at SIGINT as writer does; exec: its PID is the
+# python's.
+namer() {
+	exec python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+if sys.argv[1] == "mkdir":
+	os.mkdir(sys.argv[2])
+else:
+	with open(sys.argv[2], "a") as f:
+		f.write("x\n")' "$1" "$2" >/dev/null 2>&1
+}
+
+# sigint_in_fuse_call PID CALL: as sigint_in_fuse_wait, PID waiting in
+# system call CALL (mkdir, openat) for a FUSE answer.
+sigint_in_fuse_call() {
+	local ign sc want
+	ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
+	[[ -n $ign ]] && ((!(16#$ign & 2))) || return 1
+	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *request_wait_answer* ]] || return 1
+	read -r sc _ <"/proc/$1/syscall" 2>/dev/null || return 1
+	case $2-$(uname -m) in
+	mkdir-x86_64) want=83 ;; openat-x86_64) want=257 ;;
+	mkdir-aarch64) want=34 ;; openat-aarch64) want=56 ;;
+	esac
+	[[ $sc == "$want" ]]
+}
+
+@test "a signal ends a mkdir and a topic's creation waiting on NATS without a quorum; nothing of them is made, and both work once the servers are back" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 10000"
+	cluster_setup
+	mkdir "$M/tokyo/s"
+	echo a >>"$M/tokyo/s/t"
+	nats3_kill 1 TERM
+	nats3_kill 2 TERM
+	local op path call pid t0
+	for op in mkdir topic; do
+		path=$M/tokyo/new
+		call=mkdir
+		[[ $op == topic ]] && path=$M/tokyo/s/new call=openat
+		bg_start namer "$op" "$path"
+		pid=$BG_PID
+		# it waits (up to nats_timeout_ms, 10 s) in the kernel...
+		wait_for -t 10 sigint_in_fuse_call "$pid" "$call"
+		sleep 1
+		# ...until Ctrl-C: it ends within a slice or two (a mkdir
+		# waited its whole nats_timeout_ms for JetStream to make its
+		# data stream: 9 s here)
+		t0=$SECONDS
+		kill -INT "$pid"
+		wait_for -t 10 gone "$pid"
+		echo "$op: ended $((SECONDS - t0)) s after SIGINT" >&2
+		((SECONDS - t0 <= 3))
+	done
+	grep "mkdir interrupted" "$TMP/streamfs.log" >&2
+	nats3_start_one 1
+	nats3_start_one 2
+	# nothing of them made; once JetStream has its leaders again
+	# (seconds), both are made anew
+	[ ! -e "$M/tokyo/new" ]
+	[ ! -e "$M/tokyo/s/new" ]
+	wait_for -t 30 mkdir "$M/tokyo/new"
+	wait_for -t 30 eval 'echo b >>"$M/tokyo/s/new"'
+	echo c >>"$M/tokyo/new/t"
+	[ "$(cat "$M/tokyo/s/new")" = b ]
+	[ "$(cat "$M/tokyo/new/t")" = c ]
+	[ "$(ls "$M/tokyo")" = "$(printf 'new\ns')" ]
+}
+
+@test "the bucket's leader killed: chmod of the cluster, of a stream and of a topic, rm, rmdir and a new topic right after wait for the new leader and succeed; a second daemon sees each" {
+	sfs_mktemp
+	nats3_start
+	sfs_write_conf tokyo
+	sfs_start
+	start_second
+	mkdir "$M/tokyo/s" "$M/tokyo/e"
+	echo a >>"$M/tokyo/s/t"
+	echo a >>"$M/tokyo/s/old"
+	wait_for -t 10 test -e "$M2/tokyo/s/old"
+	local bl t0
+	bl=$(nats3_leader 0 KV_SFS_tokyo)
+	echo "killing $bl, the leader of KV_SFS_tokyo" >&2
+	nats3_kill "$(nats3_index "$bl")"
+	t0=$SECONDS
+	# (the cluster's own chmod was one put, failed at once with EIO,
+	# unlogged)
+	chmod 750 "$M/tokyo"
+	chmod 700 "$M/tokyo/s"
+	chmod 600 "$M/tokyo/s/t"
+	rm "$M/tokyo/s/old"
+	rmdir "$M/tokyo/e"
+	echo n >>"$M/tokyo/s/new"
+	echo "done $((SECONDS - t0)) s after the kill" >&2
+	((SECONDS - t0 <= 30))
+	stat -c "%n %a" "$M/tokyo" "$M/tokyo/s" "$M/tokyo/s/t" >&2
+	wait_for -t 20 eval '[ "$(stat -c %a "$M/tokyo" "$M/tokyo/s" "$M/tokyo/s/t" | tr "\n" " ")" = "750 700 600 " ]'
+	wait_for -t 20 eval '[ "$(stat -c %a "$M2/tokyo" "$M2/tokyo/s" "$M2/tokyo/s/t" | tr "\n" " ")" = "750 700 600 " ]'
+	wait_for -t 20 eval '[ "$(ls "$M2/tokyo/s")" = "$(printf "new\nt")" ]'
+	wait_for -t 20 eval '[ "$(ls "$M2/tokyo")" = s ]'
+	[ "$(ls "$M/tokyo/s")" = "$(printf 'new\nt')" ]
+	[ "$(cat "$M2/tokyo/s/new")" = n ]
+}
+
+# meta_leader: the index of the server leading JetStream's metadata, as
+# the servers' logs said last ("Self is new ... metadata leader" in its
+# own, "new metadata leader: nI/sfs" in the others').
+meta_leader() {
+	local i
+	for i in 0 1 2; do
+		sed -n -e "s/^\[[0-9]*\] \([0-9/]* [0-9:.]*\) .*Self is new JetStream cluster metadata leader.*/\1 $i/p" \
+			-e 's/^\[[0-9]*\] \([0-9/]* [0-9:.]*\) .*JetStream cluster new metadata leader: n\([0-9]\)\/.*/\1 \2/p' \
+			"$TMP/nats3/n$i/nats.log"
+	done | sort | tail -n 1 | awk '{ print $3 }'
+}
+
+@test "JetStream's metadata leader killed: an rmdir and a mkdir right after wait for the new one and succeed within nats_timeout_ms, no data stream left behind" {
+	cluster_setup
+	mkdir "$M/tokyo/s" "$M/tokyo/a"
+	echo a >>"$M/tokyo/s/t"
+	local ml live t0 js
+	ml=$(meta_leader)
+	[[ $ml == [012] ]]
+	live=$(((ml + 1) % 3))
+	echo "killing n$ml, JetStream's metadata leader" >&2
+	nats3_kill "$ml"
+	# (rmdir's look for topics was one request that the lost leader
+	# never answered: ENOTEMPTY after nats_timeout_ms, 15 s; then
+	# the data stream's removal, the same: left behind)
+	t0=$SECONDS
+	run rmdir "$M/tokyo/a"
+	echo "rmdir: status $status after $((SECONDS - t0)) s: $output" >&2
+	[ "$status" -eq 0 ]
+	((SECONDS - t0 <= 15))
+	t0=$SECONDS
+	run mkdir "$M/tokyo/b"
+	echo "mkdir: status $status after $((SECONDS - t0)) s: $output" >&2
+	[ "$status" -eq 0 ]
+	((SECONDS - t0 <= 15))
+	echo b >>"$M/tokyo/b/t"
+	[ "$(cat "$M/tokyo/b/t")" = b ]
+	[ "$(ls "$M/tokyo")" = "$(printf 'b\ns')" ]
+	# JetStream holds the bucket and the data streams of s and b only
+	js=$(nats3_req "$live" '$JS.API.STREAM.NAMES' | jq -r '.streams[]' | sort)
+	[ "$js" = "$(printf '%s\n' KV_SFS_paris KV_SFS_tokyo "$(data_stream tokyo/s)" "$(data_stream tokyo/b)" | sort)" ]
+	! grep "is left" "$TMP/streamfs.log" || false
 }
 
 # reachable_is CLUSTER true|false: /.info says whether the cluster is reachable.

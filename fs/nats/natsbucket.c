@@ -335,9 +335,9 @@ static void reconcile(struct nats_cluster *nc, struct follow *f, uint64_t last,
 		      int64_t last_time)
 {
 	log_error("cluster %s: the bucket %s no longer holds the changes this daemon applied "
-		  "(a crash of every NATS server lost them and gave their revisions again, "
-		  "docs/nats.md, \"Durability\"); it is read again whole", nc->cl->name,
-		  nc->bucket);
+		  "(a crash of every NATS server lost them and gave their revisions again, or "
+		  "a server not caught up delivered them, docs/nats.md, \"Durability\"); it is "
+		  "read again whole", nc->cl->name, nc->bucket);
 	atomic_fetch_add(&nc->bucket_gen, 1);
 	pthread_mutex_lock(&nc->wrote_mu);
 	nc->nwrote = 0; /* told; the writes from now on are asked about */

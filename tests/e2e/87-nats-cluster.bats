@@ -169,7 +169,15 @@ all_current() {
 			>/dev/null 2>&1
 }
 
-@test "the bucket's leader and the data stream's leader killed in turn while two daemons make topics and append: no daemon takes the new leader's first answers for a loss, no write fails, nothing lost" {
+@test "the bucket's leader and the data stream's leader killed in turn while two daemons make topics and append: no write fails, nothing lost, no stream read again" {
+	# A server killed and started again may take a new consumer of the
+	# bucket (the watcher made anew) before it has caught up, and deliver
+	# an entry the leader holds another one for at that revision (seen
+	# about once in ten loaded runs, nats-server 2.9.10): the daemon then
+	# reads the bucket again whole, rightly, with its error line. The
+	# false answers of a leader just elected are tested one by one in
+	# 85-nats-crash.bats ("one false answer").
+	SFS_LOG_ALLOW='the bucket SFS_tokyo no longer holds the changes'
 	sfs_mktemp
 	nats3_start
 	sfs_write_conf tokyo
@@ -224,9 +232,9 @@ for d in sys.argv[1:3]:
 print("\n".join(bad[:10]), file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
-	# no check took a leader catching up for a crash's loss (the
-	# teardown fails on any error line of either daemon's log)
-	! grep -E "no longer holds" "$TMP/streamfs.log" "$TMP/streamfs2.log" || false
+	# no stream's check took a leader catching up for a crash's loss
+	# (the teardown fails on any other error line of either daemon's log)
+	! grep -E "JetStream no longer holds" "$TMP/streamfs.log" "$TMP/streamfs2.log" || false
 }
 
 @test "two NATS servers of three stopped: appends fail with EIO within nats_timeout_ms, what is known stays listed; back: nothing acknowledged lost, appends work again" {

@@ -40,6 +40,14 @@ static bool back_confirmed(uint64_t *since)
 	return true;
 }
 
+/* Set on the thread of watch_main (nats_watch_thread). */
+static __thread bool in_watch_thread;
+
+bool nats_watch_thread(void)
+{
+	return in_watch_thread;
+}
+
 /* The watcher's state in its thread. */
 struct follow {
 	bool replay;	/* the current values of a new watcher come first */
@@ -389,6 +397,7 @@ static void replay_end(struct nats_cluster *nc, struct follow *f)
 static void *watch_main(void *arg)
 {
 	struct nats_cluster *nc = arg;
+	in_watch_thread = true;
 	struct follow f = { .last_ns = mono_ns() };
 	uint64_t check_ns = 0; /* the next check of the streams' sequences */
 	uint64_t recheck_ns = 0; /* the bucket's second check after one, 0: none */

@@ -295,6 +295,8 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	(void)durable; /* JetStream acknowledges what its servers keep */
 	LOCK_ASSERT_HELD(&s->lock);
 	struct nats_stream *st = st_of(s);
+	if (nats_watch_thread())
+		return 0; /* another daemon's change, saved by it */
 	int cr = nats_connected(st->nc, "stream metadata");
 	if (cr < 0)
 		return cr;

@@ -45,6 +45,16 @@ int nats_watch_forget_topic(struct stream *s, const char *name);
 int nats_watch_forget_stream(struct nats_cluster *nc, struct stream *s);
 
 /*
+ * nats_watch_thread - true on the thread that follows the bucket
+ * (natsbucket.c): a change it applies here (a topic another daemon
+ * removed) was saved by the daemon that made it, so a stream's metadata
+ * is not written from it (ns_save): this daemon's view may be behind, and
+ * writing it would undo another daemon's newer change (a chmod lost so,
+ * 87-nats-cluster2.bats).
+ */
+bool nats_watch_thread(void);
+
+/*
  * nats_watch_stream_event, nats_watch_topic_event - apply bucket entry E
  * of a stream key ("s.") or a topic key ("t.") to this daemon's view: a
  * stream or topic made, changed (owner, mode, control files, epoch) or

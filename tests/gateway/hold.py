@@ -153,11 +153,7 @@ def main():
         some is left, else a trickled byte, or another hello."""
         if c.left > 0:
             n = min(c.left, len(piece))
-            # A gateway that stops reading (a share reached) shows as a
-            # timeout: 2 s, for each blocked connection costs that much
-            # of every pass (8 of them took 40 s, past --duration, on a
-            # loaded machine).
-            c.s.settimeout(2)
+            c.s.settimeout(5)
             c.s.sendall(piece[:n])
             c.left -= n
             return

@@ -318,6 +318,47 @@ for p, fd in zip(sys.argv[1:], fds):
 	! grep -E "JetStream no longer holds|origin key .* epoch" "$TMP/streamfs.log" || false
 }
 
+@test "one false answer held a stream's own appends (a test-only lie) while writers append, readers read and replication copies to a local replica: no reader sees a torn, invented or NUL line; each line once, in order, on both sides" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 20000"
+	STREAMFS_FAULT_LIE=nats-stream-back mixed_start
+	local port=$SFS_NATS_PORT n=150 p pids=() rpids=()
+	T=$M/tokyo/s/t R=$M/sanfrancisco/s/t
+	mkdir "$M/tokyo/s" "$M/sanfrancisco/s"
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.upstreams"
+	echo /mapr/sanfrancisco/s >>"$M/tokyo/s/.replicas"
+	echo a1 >>"$T"
+	wait_for -t 10 content_is "$R" a1
+	: >"$TMP/bad"
+	bg_start cat_check "$T" "$TMP/stop" "$TMP/bad"
+	rpids+=("$BG_PID")
+	bg_start cat_check "$R" "$TMP/stop" "$TMP/bad"
+	rpids+=("$BG_PID")
+	for p in wa wb; do
+		bg_start append_each "$T" "$p" "$n"
+		pids+=("$BG_PID")
+	done
+	wait_for -t 20 eval '(( $(nmsg "$T") >= 40 ))'
+	# a reconnection: the check after it gets the false answer
+	sfs_nats_stop
+	sfs_nats_start "$port"
+	wait_for -t 20 grep -q "JetStream seemed not to hold a message this daemon indexed" \
+		"$TMP/streamfs.log"
+	for p in "${pids[@]}"; do wait "$p"; done
+	wait_count "$T" $((2 * n + 1)) 20
+	wait_count "$R" $((2 * n + 1)) 30
+	touch "$TMP/stop"
+	for p in "${rpids[@]}"; do wait "$p"; done
+	REPL_BG=()
+	[ ! -s "$TMP/bad" ] || { head "$TMP/bad" >&2; false; }
+	cat "$T" >"$TMP/src"
+	no_dups "$TMP/src"
+	increasing wa "$TMP/src"
+	increasing wb "$TMP/src"
+	same_content "$TMP/src" "$R"
+	grep -q "fault lie nats-stream-back reached" "$TMP/streamfs.log"
+	! grep -E "JetStream no longer holds|origin key .* epoch" "$TMP/streamfs.log" || false
+}
+
 @test "the bucket's check that gets one false answer after a reconnection (a test-only lie): asked again 2 s later about the same entries, not read again whole, no error; changes of another daemon meanwhile are applied after" {
 	STREAMFS_FAULT_LIE=nats-bucket-back sfs_setup tokyo
 	start_second

@@ -45,13 +45,21 @@ teardown() {
 
 # hold HOST CERT ARGS...: run tests/gateway/hold.py on HOST against host
 # b's gateway with certificate CERT (a name under $NH_DIR/certs) in the
-# background, its lines in $NH_DIR/hold.out; ns_bg_stop hold ends it.
+# background for HOLD_S seconds (default 60), its lines in
+# $NH_DIR/hold.out; ns_bg_stop hold ends it.
 hold() {
-	local from=$1 cert=$2
+	local from=$1 cert=$2 s=${HOLD_S:-60}
 	shift 2
-	ns_bg "$from" hold timeout 60 python3 "$STREAMFS_SRC/tests/gateway/hold.py" \
+	ns_bg "$from" hold timeout "$s" python3 "$STREAMFS_SRC/tests/gateway/hold.py" \
 		--addr 198.18.0.2:5660 --cert "$NH_DIR/certs/$cert" --ca "$NH_DIR/certs/ca.crt" \
-		--cluster london "$@" >"$NH_DIR/hold.out" 2>&1
+		--cluster london --duration "$s" "$@" >"$NH_DIR/hold.out" 2>&1
+}
+
+# holding: the holder started by hold is still running.
+holding() {
+	local pid
+	pid=$(cat "$NH_DIR/hold.pid" 2>/dev/null) || return 1
+	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 
 # drained: what host c sent to b's gateway has been read by the gateway:
@@ -115,14 +123,18 @@ arrives() {
 	hosts a b c
 	# tokyo is an upstream of london/s too: 8 connections, a 64 MiB share
 	echo /mapr/tokyo/s >>"$B/s/.upstreams"
-	# 31 MiB sent: the gateway's buffer takes the next 1 MiB step at once
-	hold c c --conns 8 --announce $((80 << 20)) --send $((31 << 20)) --trickle-every 0.3 --reopen-every 1
-	wait_for -t 40 grep -q '^ready' "$NH_DIR/hold.out"
-	wait_for -t 40 drained
-	cat "$NH_DIR/hold.out"
+	# 31 MiB sent: the gateway's buffer takes the next 1 MiB step at once.
+	# Two connections fill the share; the gateway closes each other one
+	# when it asks for more, and the holder opens it again every second.
+	HOLD_S=240 hold c c --conns 8 --announce $((80 << 20)) --send $((31 << 20)) --trickle-every 0.3 --reopen-every 1
+	# The share reached (what the holder's lines say depends on how fast
+	# it gets its 248 MiB through TLS: the gateway's log line does not).
+	wait_for -t 120 in_log b "198\.18\.0\.3:[0-9]+ .*frame buffers of this peer's connections at its share"
+	# and, while the holder keeps at it, the real upstream replicates
 	xrep "$A/s" "$B/s"
 	arrives 5
-	in_log b "198\.18\.0\.3:[0-9]+ .*frame buffers of this peer's connections at its share"
+	holding
+	cat "$NH_DIR/hold.out"
 	! in_log b 'frame buffers of all connections' || false
 }
 

@@ -345,6 +345,7 @@ struct nats_stream {
 	char subject[64];	/* sfs.<uuid>.> */
 	char key[NATS_KEY_MAX];	/* s.E(name) */
 	uint64_t rev;		/* bucket revision of the metadata known here */
+	json_t *meta;		/* its value, or NULL (s->lock; natsmerge.h) */
 	bool gone;		/* removed by another daemon: remove nothing */
 	struct nats_follow *fol;	/* the current subscription, or NULL */
 	struct nats_follow *retired;	/* earlier ones (rebuilds) */
@@ -357,8 +358,7 @@ struct nats_stream {
 	 * went back (its removal lost in a crash, its messages with it):
 	 * its chunks, passed by the consumer, are read again (natsseq.c). */
 	atomic_bool reindex_due;
-	/* Went back: its topics' own origins owe a new epoch (natsseq.c),
-	 * until written. */
+	/* Went back: its topics' own origins owe a new epoch (natsseq.c). */
 	atomic_bool epochs_due;
 	/* A check found it went back then (mono_ns; 0: none), on message
 	 * BACK (a delivered one, or a topic's last chunk): asked about
@@ -475,13 +475,13 @@ int nats_kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid, u
  * or not ours anymore), or a negative errno. */
 int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid);
 
-/* nats_kv_update_if - put TXT under KEY of NC's bucket over revision
- * *REV (the one this daemon knows), again over a newer one while the key
- * still holds incarnation UUID (last writer wins), never over a removal.
- * 0 with the new revision in *REV, -ENOENT (removed meanwhile), or a
- * negative errno. */
+/* nats_kv_update_if - put OURS under KEY over revision *REV, whose value
+ * is BASE; changed by another daemon since (incarnation UUID still), OURS's
+ * changes to BASE made again over its value (nats_meta_merge); never over
+ * a removal. 0: *REV the new revision, *STORED (caller's; STORED may be
+ * NULL) the value; -ENOENT (removed), -EINTR, -EIO, -ENOMEM. */
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
-		      const char *txt, uint64_t *rev);
+		      const json_t *base, const json_t *ours, uint64_t *rev, json_t **stored);
 
 /* nats_kv_create - put TXT under KEY of NC's bucket only if the key holds
  * nothing (the bucket's create), tried again while NATS is away or cannot

@@ -290,6 +290,28 @@ int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns)
 
 /* ---- the stream operations ------------------------------------------------- */
 
+void nats_stream_base_locked(struct stream *s, const json_t *meta)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	struct nats_stream *st = st_of(s);
+	json_decref(st->meta);
+	st->meta = json_deep_copy((json_t *)meta);
+}
+
+/* Another daemon's change, merged with this one's by the save, is
+ * applied here too (s->lock held): STORED is what the bucket now holds,
+ * OURS what this daemon asked to save. */
+static void merged_locked(struct stream *s, json_t *ours, json_t *stored)
+{
+	nats_stream_base_locked(s, stored);
+	if (json_equal(ours, stored))
+		return;
+	log_info("cluster %s: stream %s: its metadata was changed by another daemon "
+		 "meanwhile: this daemon's change made over it", s->cluster->name, s->name);
+	nats_stream_apply_locked(s, stored);
+	stream_touch_replication(s);
+}
+
 static int ns_save(struct stream *s, json_t *meta, bool durable)
 {
 	(void)durable; /* JetStream acknowledges what its servers keep */
@@ -300,20 +322,25 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	int cr = nats_connected(st->nc, "stream metadata");
 	if (cr < 0)
 		return cr;
+	if (st->rev) { /* never over a removal by another daemon */
+		json_t *stored = NULL;
+		int rc = nats_kv_update_if(st->nc, st->key, s->uuid, st->meta, meta, &st->rev,
+					   &stored);
+		if (rc == 0)
+			merged_locked(s, meta, stored);
+		json_decref(stored);
+		return rc;
+	}
 	char *txt = json_dumps(meta, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
-	if (st->rev) { /* never over a removal by another daemon */
-		int rc = nats_kv_update_if(st->nc, st->key, s->uuid, txt, &st->rev);
-		free(txt);
-		return rc;
-	}
 	uint64_t rev = 0;
 	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
 	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
 	free(txt);
 	if (rc == 0) {
 		st->rev = rev;
+		nats_stream_base_locked(s, meta);
 		/* Named by the bucket from now on: a reconcile that began
 		 * before (its replay may not hold the key) keeps it. */
 		atomic_store(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));
@@ -575,6 +602,7 @@ static void free_stream_home(struct nats_stream *st)
 	for (size_t i = 0; i < st->ntdata; i++)
 		nats_tdata_put(st->tdata[i]);
 	free(st->tdata);
+	json_decref(st->meta);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	free(st);
@@ -692,6 +720,8 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 	int rc = stream_load_meta(s, meta);
 	if (rc < 0)
 		goto fail;
+	if (!create)
+		st->meta = json_deep_copy(meta); /* the value at REV */
 	char u[37];
 	uuid_unparse(s->uuid, u);
 	snprintf(st->jsname, sizeof(st->jsname), "SFS-%s", u);

@@ -598,6 +598,10 @@ static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 	mode_t om = t->mode;
 	pthread_mutex_lock(&nt->mu);
 	uint64_t oc = nt->change_ns;
+	/* The change over the value known here: if another daemon changed
+	 * the key since (its own chmod, an epoch), only the fields changed
+	 * here are made again over its value (natsmerge.h). */
+	json_t *base = nats_topic_meta(t);
 	if (uid != (uid_t)-1)
 		t->uid = uid;
 	if (gid != (gid_t)-1)
@@ -605,17 +609,24 @@ static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 	if (mode != (mode_t)-1)
 		t->mode = mode & 07777;
 	nt->change_ns = now_ns();
-	json_t *j = nats_topic_meta(t);
-	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	int rc = txt ? nats_kv_update_if(nt->nc, nt->key, t->uuid, txt, &nt->rev) : -ENOMEM;
-	free(txt);
-	if (rc < 0) {
+	json_t *j = base ? nats_topic_meta(t) : NULL, *stored = NULL;
+	int rc = j ? nats_kv_update_if(nt->nc, nt->key, t->uuid, base, j, &nt->rev, &stored)
+		   : -ENOMEM;
+	if (rc == 0) { /* as stored: another daemon's fields too */
+		t->uid = (uid_t)meta_int(stored, "uid", t->uid);
+		t->gid = (gid_t)meta_int(stored, "gid", t->gid);
+		t->mode = (mode_t)meta_int(stored, "mode", t->mode) & 07777;
+		nt->change_ns = (uint64_t)meta_int(stored, "changed_ns", (long long)nt->change_ns);
+		nats_epoch_load(nt->td, stored); /* lock order: nt->mu, then td->mu */
+	} else {
 		t->uid = ou;
 		t->gid = og;
 		t->mode = om;
 		nt->change_ns = oc;
 	}
+	json_decref(stored);
+	json_decref(j);
+	json_decref(base);
 	pthread_mutex_unlock(&nt->mu);
 	return rc;
 }

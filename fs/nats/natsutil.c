@@ -9,6 +9,7 @@
  */
 #include "natshome.h"
 #include "natskvwatch.h"
+#include "natsmerge.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -395,31 +396,88 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 	}
 }
 
+/* Is M's value exactly TXT? */
+static bool holds_txt(natsMsg *m, const char *txt)
+{
+	size_t len = strlen(txt);
+	return (size_t)natsMsg_GetDataLength(m) == len && !memcmp(natsMsg_GetData(m), txt, len);
+}
+
+/* M's value as JSON whose "uuid" is UUID: the object (caller's), else
+ * NULL (another incarnation's, or not JSON). */
+static json_t *incarnation(natsMsg *m, const uuid_t uuid)
+{
+	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+	const char *us = json_string_value(json_object_get(j, "uuid"));
+	uuid_t u;
+	if (us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0)
+		return j;
+	json_decref(j);
+	return NULL;
+}
+
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
-		      const char *txt, uint64_t *rev)
+		      const json_t *base, const json_t *ours, uint64_t *rev, json_t **stored)
 {
 	uint64_t deadline = take_deadline(nc);
-	for (;;) {
+	json_t *cur = json_deep_copy((json_t *)ours); /* what is tried */
+	char *txt = cur ? json_dumps(cur, JSON_COMPACT) : NULL;
+	int rc = txt ? 0 : -ENOMEM;
+	while (rc == 0) {
 		uint64_t seq = 0;
 		int r = kv_try(nc, key, txt, *rev, deadline, &seq);
 		if (r == 0) {
 			*rev = seq;
-			return 0;
+			break;
 		}
-		if (r != -EAGAIN && r != -ETIMEDOUT)
-			return r;
-		/* Changed meanwhile, or no answer: by whom, as the leader says? */
-		uint64_t cur = 0;
-		int held = kv_holds(nc, key, uuid, nats_slice(deadline), &cur);
-		if (held == 0)
-			return -ENOENT; /* removed (and the name maybe taken again) */
-		if (held == 1 && cur == *rev && r == -EAGAIN)
-			return -EIO; /* refused for another reason */
-		if (held == 1)
-			*rev = cur; /* last writer wins (a try of ours stored: again) */
-		if ((r = kv_wait(nc, key, deadline, held < 0 ? held : r)) < 0)
-			return r;
+		if (r != -EAGAIN && r != -ETIMEDOUT) {
+			rc = r;
+			break;
+		}
+		/* Changed meanwhile, or no answer: what is there, as the
+		 * leader holds it? */
+		natsMsg *m = NULL;
+		uint64_t at = 0;
+		int l = kv_last(nc, key, nats_slice(deadline), &at, &m);
+		if (l == 1 && holds_txt(m, txt)) {
+			*rev = at; /* a try of ours, its answer lost */
+			natsMsg_Destroy(m);
+			break;
+		}
+		json_t *theirs = l == 1 ? incarnation(m, uuid) : NULL;
+		natsMsg_Destroy(m);
+		if (l == 0 || (l == 1 && !theirs)) {
+			rc = -ENOENT; /* removed (and the name maybe taken again) */
+			break;
+		}
+		if (theirs && at == *rev && r == -EAGAIN) {
+			json_decref(theirs);
+			rc = -EIO; /* refused for another reason */
+			break;
+		}
+		if (theirs) { /* this daemon's change made again over theirs */
+			json_t *merged = nats_meta_merge(base, ours, theirs);
+			char *mt = merged ? json_dumps(merged, JSON_COMPACT) : NULL;
+			json_decref(theirs);
+			if (!mt) {
+				json_decref(merged);
+				rc = -ENOMEM;
+				break;
+			}
+			json_decref(cur);
+			free(txt);
+			cur = merged;
+			txt = mt;
+			*rev = at;
+		}
+		rc = kv_wait(nc, key, deadline, l < 0 ? l : r);
 	}
+	free(txt);
+	if (rc == 0 && stored)
+		*stored = cur;
+	else
+		json_decref(cur);
+	return rc;
 }
 
 int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,

@@ -55,6 +55,23 @@ int nats_watch_forget_stream(struct nats_cluster *nc, struct stream *s);
 bool nats_watch_thread(void);
 
 /*
+ * nats_stream_apply_locked - S as its metadata META says (s->lock held):
+ * owner, group, mode, times, replicas and upstreams (a replica named
+ * before keeps its object and positions, one no longer named is freed).
+ * For another daemon's change, applied by the bucket's thread, and for
+ * one merged with this daemon's (ns_save; natsmerge.h).
+ */
+void nats_stream_apply_locked(struct stream *s, json_t *meta);
+
+/*
+ * nats_stream_base_locked - keep a copy of META as the value at S's
+ * revision (nats_stream.rev), which a save merges against (natsmerge.h).
+ * s->lock held; out of memory, none is kept (a save is then last writer
+ * wins, as before).
+ */
+void nats_stream_base_locked(struct stream *s, const json_t *meta);
+
+/*
  * nats_watch_stream_event, nats_watch_topic_event - apply bucket entry E
  * of a stream key ("s.") or a topic key ("t.") to this daemon's view: a
  * stream or topic made, changed (owner, mode, control files, epoch) or

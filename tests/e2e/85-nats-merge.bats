@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# 85-nats-merge.bats - metadata changed on two daemons of one NATS-backed
+# cluster at once (docs/nats.md, "Metadata changed on two daemons at
+# once"; fs/nats/natsmerge.c): a change refused because the other daemon
+# changed the key since is made again over its value, field by field, so
+# a chmod on one and a control-file write or a chown on the other both
+# stay, on both daemons; with a test-only lie that holds back the second
+# daemon's watcher, and with both at once, many times.
+
+SFS_HOME=nats
+load helpers
+load nats_helpers
+
+export LC_ALL=C
+
+teardown() {
+	local fail=0
+	stop_second || fail=1
+	sfs_teardown || fail=1
+	return "$fail"
+}
+
+# For wait_for: FILE holds TEXT (cat's view) / has MODE.
+content_is() { [[ $(cat "$1" 2>/dev/null) == "$2" ]]; }
+mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
+
+@test "a chmod on one daemon and a control-file write or a chown on the other before it heard of the chmod (a test-only lie): both changes stay, on both daemons" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	mkdir "$A/s" "$A/s2"
+	echo x >>"$A/s/t"
+	# B applies none of the next two changes of a stream or topic it
+	# knows, as if the bucket had not delivered them yet
+	STREAMFS_FAULT_LIE=nats-watch-late:2 start_second
+	B=$M2/tokyo
+	wait_for content_is "$B/s/t" x
+	local m0 t0
+	m0=$(stat -c %a "$B/s")
+	t0=$(stat -c %a "$B/s/t")
+	# (none taken yet by B's start)
+	! grep -q "fault lie" "$TMP/streamfs2.log" || false
+	[ "$m0" != 750 ] && [ "$t0" != 600 ]
+	# the stream: A's chmod, then B's control-file write over its view
+	chmod 0750 "$A/s"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	[ "$(stat -c %a "$B/s")" = "$m0" ]
+	echo /mapr/tokyo/s2 >>"$B/s/.upstreams"
+	wait_for grep -q '^/mapr/tokyo/s2' "$A/s/.upstreams"
+	[ "$(stat -c %a "$A/s")" = 750 ]
+	[ "$(stat -c %a "$B/s")" = 750 ]
+	grep -q '^/mapr/tokyo/s2' "$B/s/.upstreams"
+	grep -q "stream s: its metadata was changed by another daemon meanwhile: this daemon's change made over it" \
+		"$TMP/streamfs2.log"
+	# a topic: A's chmod, then B's chown over its view
+	chmod 0600 "$A/s/t"
+	wait_for -t 10 eval '[ "$(grep -c "fault lie nats-watch-late reached" "$TMP/streamfs2.log")" -eq 2 ]'
+	[ "$(stat -c %a "$B/s/t")" = "$t0" ]
+	chown 1234:2345 "$B/s/t"
+	wait_for eval '[ "$(stat -c %u "$A/s/t")" = 1234 ]'
+	[ "$(stat -c '%a %u %g' "$A/s/t")" = "600 1234 2345" ]
+	[ "$(stat -c '%a %u %g' "$B/s/t")" = "600 1234 2345" ]
+	# and both go on: a change made on B is seen on A as usual
+	chmod 0700 "$B/s"
+	wait_for mode_is "$A/s" 700
+}
+
+@test "chmods on one daemon while the other appends 12 lines to a control file and chowns a topic 12 times: every line and the last of each change stays, and both daemons agree" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local i modes=(700 750 755 770) pa pb
+	mkdir "$A/s"
+	for ((i = 1; i <= 12; i++)); do mkdir "$A/u$i"; done
+	echo x >>"$A/s/t"
+	wait_for content_is "$B/s/t" x
+	wait_for test -d "$B/u12"
+	# A: the stream's and the topic's mode, until B is done; B: a line
+	# more in the stream's .upstreams each time, and the topic's owner.
+	# Different fields: none may undo another, nor drop a line.
+	(
+		for ((i = 0; i < 400; i++)); do
+			chmod "${modes[i % 4]}" "$A/s"
+			chmod "${modes[(i + 1) % 4]}" "$A/s/t"
+			echo "${modes[i % 4]} ${modes[(i + 1) % 4]}" >"$TMP/last"
+			[[ -e $TMP/bdone ]] && break
+		done
+	) &
+	pa=$!
+	(
+		for ((i = 1; i <= 12; i++)); do
+			echo "/mapr/tokyo/u$i" >>"$B/s/.upstreams"
+			chown "$((1000 + i))" "$B/s/t"
+		done
+		touch "$TMP/bdone"
+	) &
+	pb=$!
+	wait "$pb"
+	wait "$pa"
+	local ms mt
+	read -r ms mt <"$TMP/last"
+	wait_for -t 10 mode_is "$A/s" "$ms"
+	wait_for -t 10 mode_is "$B/s" "$ms"
+	for ((i = 1; i <= 12; i++)); do
+		wait_for -t 10 grep -q "^/mapr/tokyo/u$i " "$A/s/.upstreams"
+		grep -q "^/mapr/tokyo/u$i " "$B/s/.upstreams"
+	done
+	[ "$(wc -l <"$A/s/.upstreams")" -eq 12 ]
+	[ "$(wc -l <"$B/s/.upstreams")" -eq 12 ]
+	wait_for -t 10 eval '[ "$(stat -c "%a %u" "$A/s/t")" = "$mt 1012" ]'
+	wait_for -t 10 eval '[ "$(stat -c "%a %u" "$B/s/t")" = "$mt 1012" ]'
+}

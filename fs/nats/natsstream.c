@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "namespace.h"
 #include "util/clock.h"
@@ -253,6 +254,15 @@ int nats_stream_follow(struct stream *s, bool create)
 	}
 	free(fol);
 fail:
+	/* A stream removed (or a mkdir undone) since its key was read: its
+	 * data stream goes after its key, so no key names it now. */
+	uint64_t at;
+	if (!create && nats_status_errno(ns, ec) == -ENOENT &&
+	    nats_kv_holds(nc, st->key, s->uuid, &at) == 0) {
+		log_info("cluster %s: stream %s: removed meanwhile (neither its data stream %s "
+			 "nor its key is there)", s->cluster->name, s->name, st->jsname);
+		return -ENOENT;
+	}
 	/* libnats' last error text is this thread's last, maybe an older
 	 * call's: only a JetStream refusal (EC) is sure to have set it. */
 	/* A mkdir's failure is its caller's (a warning, as an append's);
@@ -290,28 +300,6 @@ int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns)
 
 /* ---- the stream operations ------------------------------------------------- */
 
-void nats_stream_base_locked(struct stream *s, const json_t *meta)
-{
-	LOCK_ASSERT_HELD(&s->lock);
-	struct nats_stream *st = st_of(s);
-	json_decref(st->meta);
-	st->meta = json_deep_copy((json_t *)meta);
-}
-
-/* Another daemon's change, merged with this one's by the save, is
- * applied here too (s->lock held): STORED is what the bucket now holds,
- * OURS what this daemon asked to save. */
-static void merged_locked(struct stream *s, json_t *ours, json_t *stored)
-{
-	nats_stream_base_locked(s, stored);
-	if (json_equal(ours, stored))
-		return;
-	log_info("cluster %s: stream %s: its metadata was changed by another daemon "
-		 "meanwhile: this daemon's change made over it", s->cluster->name, s->name);
-	nats_stream_apply_locked(s, stored);
-	stream_touch_replication(s);
-}
-
 static int ns_save(struct stream *s, json_t *meta, bool durable)
 {
 	(void)durable; /* JetStream acknowledges what its servers keep */
@@ -327,7 +315,7 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 		int rc = nats_kv_update_if(st->nc, st->key, s->uuid, st->meta, meta, &st->rev,
 					   &stored);
 		if (rc == 0)
-			merged_locked(s, meta, stored);
+			nats_stream_saved_locked(s, meta, stored);
 		json_decref(stored);
 		return rc;
 	}
@@ -338,6 +326,8 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
 	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
 	free(txt);
+	if (rc == 0 && FAULT_LIE("nats-stream-key-unanswered"))
+		rc = -EIO; /* tests: stored, but its answer lost until the deadline */
 	if (rc == 0) {
 		st->rev = rev;
 		nats_stream_base_locked(s, meta);
@@ -733,6 +723,15 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 		pthread_mutex_lock(&s->lock);
 		rc = stream_save_locked(s);
 		pthread_mutex_unlock(&s->lock);
+		/* Not another value there nor a limit (EEXIST, ENOSPC,
+		 * EDQUOT): a try may have stored the key, its answer lost.
+		 * Removed first; else the data stream it names stays. */
+		if (rc < 0 && rc != -EEXIST && rc != -ENOSPC && rc != -EDQUOT &&
+		    nats_kv_delete_if(st->nc, st->key, s->uuid) < 0) {
+			log_warn("cluster %s: stream %s: mkdir failed, but the bucket may hold its "
+				 "key: its data stream %s is kept", cl->name, name, st->jsname);
+			goto fail;
+		}
 		if (rc < 0) {
 			jsOptions jo;
 			nats_jsopts(&jo, mono_ns() + (uint64_t)st->nc->timeout_ms * 1000000);

@@ -395,6 +395,25 @@ void nats_stream_apply_locked(struct stream *s, json_t *meta)
 	s->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)s->change_ns);
 }
 
+void nats_stream_base_locked(struct stream *s, const json_t *meta)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	struct nats_stream *st = s->home;
+	json_decref(st->meta);
+	st->meta = json_deep_copy((json_t *)meta);
+}
+
+void nats_stream_saved_locked(struct stream *s, json_t *ours, json_t *stored)
+{
+	nats_stream_base_locked(s, stored);
+	if (json_equal(ours, stored))
+		return;
+	log_info("cluster %s: stream %s: its metadata was changed by another daemon "
+		 "meanwhile: this daemon's change made over it", s->cluster->name, s->name);
+	nats_stream_apply_locked(s, stored);
+	stream_touch_replication(s);
+}
+
 /*
  * The topics the bucket holds for stream S, just made here from an event
  * (ns->lock held for writing): its topics' own events may have come

@@ -72,6 +72,14 @@ void nats_stream_apply_locked(struct stream *s, json_t *meta);
 void nats_stream_base_locked(struct stream *s, const json_t *meta);
 
 /*
+ * nats_stream_saved_locked - after a save of S's metadata (s->lock
+ * held): STORED, what the bucket now holds, is the value at its revision;
+ * if it is not OURS, what this daemon asked to save (another daemon's
+ * change merged with it, natsmerge.h), S is as STORED says, logged once.
+ */
+void nats_stream_saved_locked(struct stream *s, json_t *ours, json_t *stored);
+
+/*
  * nats_watch_stream_event, nats_watch_topic_event - apply bucket entry E
  * of a stream key ("s.") or a topic key ("t.") to this daemon's view: a
  * stream or topic made, changed (owner, mode, control files, epoch) or

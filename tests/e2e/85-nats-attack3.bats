@@ -7,7 +7,8 @@
 # removed as it stops, not left to the servers for 5 s); a mkdir whose
 # consumer NATS refuses leaves no data stream behind; mkdir past
 # max_streams from two daemons at once fails at once, nothing half-made,
-# and an rmdir frees a place; streams removed (rmdir, maprcli stream
+# and an rmdir frees a place; a mkdir whose key was stored without an
+# answer leaves neither key nor data stream; streams removed (rmdir, maprcli stream
 # delete) under tail -f readers and writers on two daemons leave no
 # consumer, and both daemons stop within seconds.
 
@@ -165,6 +166,25 @@ restart_under_quota() {
 	[ -z "$(ls "$M/tokyo")" ]
 	# only the bucket: no data stream left half-made
 	[ "$(stream_names)" = KV_SFS_tokyo ]
+}
+
+@test "attack3: a mkdir whose stream key was stored but whose answer never came (a test-only lie) fails, and leaves neither the key nor a data stream: the name is free, on both daemons" {
+	STREAMFS_FAULT_LIE=nats-stream-key-unanswered sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local before
+	before=$(stream_names)
+	run mkdir "$A/s"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Input/output error"* ]]
+	grep -q "fault lie nats-stream-key-unanswered reached" "$TMP/streamfs.log"
+	# its key removed (over this incarnation only), then its data stream
+	[ "$(stream_names)" = "$before" ]
+	[ ! -e "$A/s" ] && [ ! -e "$B/s" ]
+	# the name is free: made on B, seen and written on A
+	mkdir "$B/s"
+	echo x >>"$B/s/t"
+	wait_for -t 10 content_is "$A/s/t" x
 }
 
 @test "attack3: mkdir past max_streams from two daemons at once, again and again: EDQUOT at once, one line each, nothing half-made; an rmdir frees a place, which one of two racing mkdirs takes" {

@@ -252,6 +252,8 @@ static int bucket_went_back(struct nats_cluster *nc, uint64_t *last, int64_t *la
 	 * first (entries written after a crash may have taken the lost ones'
 	 * revisions, and the consumer delivered them on before the check);
 	 * this daemon's last write, maybe not applied yet. */
+	if (FAULT_LIE("nats-bucket-unanswered")) /* tests: no answer yet */
+		return -EAGAIN;
 	int b = 0;
 	unsigned n = nc->nrecent < NATS_RECENT ? nc->nrecent : NATS_RECENT;
 	uint64_t upto = nc->watch_rev;
@@ -457,7 +459,14 @@ static void *watch_main(void *arg)
 			 * its last_ns past the NOW above, read again. */
 			now = mono_ns();
 		}
-		if (!connected || back_since) {
+		/* A check due (after a reconnection: maybe waiting for NATS
+		 * to answer) asks about the entries applied since the last
+		 * one, as the ring holds them: none of those is pushed out
+		 * of it before the check has run (a crash's lost entries,
+		 * applied here, would no longer be asked about). */
+		bool full = atomic_load(&nc->bucket_check) && nc->nrecent >= NATS_RECENT &&
+			    nc->recent[nc->nrecent % NATS_RECENT].rev > nc->verified_rev;
+		if (!connected || back_since || full) {
 			/* Silence while away says nothing; nor while the watcher
 			 * is held (its entries would change what the
 			 * confirmation asks about: the ones applied so far). */
@@ -471,7 +480,7 @@ static void *watch_main(void *arg)
 			watch_remake(nc, &f);
 			continue;
 		}
-		if (!nc->watcher || back_since) {
+		if (!nc->watcher || back_since || full) {
 			struct timespec pause = { 0, 200 * 1000000 };
 			nanosleep(&pause, NULL);
 			continue;

@@ -456,12 +456,17 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			break;
 		}
 		if (theirs) { /* this daemon's change made again over theirs */
-			json_t *merged = nats_meta_merge(base, ours, theirs);
-			char *mt = merged ? json_dumps(merged, JSON_COMPACT) : NULL;
+			json_t *merged = NULL;
+			int mr = nats_meta_merge(base, ours, theirs, &merged);
+			char *mt = mr == 0 ? json_dumps(merged, JSON_COMPACT) : NULL;
 			json_decref(theirs);
 			if (!mt) {
 				json_decref(merged);
-				rc = -ENOMEM;
+				rc = mr ? mr : -ENOMEM;
+				if (rc == -ENOSPC)
+					log_warn("cluster %s: key %s: this daemon's change and another "
+						 "daemon's together make a list of more than %d: refused",
+						 nc->cl->name, key, NATS_META_LIST_MAX);
 				break;
 			}
 			json_decref(cur);

@@ -109,3 +109,40 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	wait_for -t 10 eval '[ "$(stat -c "%a %u" "$A/s/t")" = "$mt 1012" ]'
 	wait_for -t 10 eval '[ "$(stat -c "%a %u" "$B/s/t")" = "$mt 1012" ]'
 }
+
+@test "lines appended to .upstreams and .replicas on two daemons at once, 8 a file on each: every line stays, on both daemons" {
+	sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	local i pa pb
+	mkdir "$A/s"
+	for ((i = 1; i <= 16; i++)); do mkdir "$A/u$i"; done
+	wait_for test -d "$B/u16"
+	# odd streams from A, even ones from B, each line one write
+	(
+		for ((i = 1; i <= 16; i += 2)); do
+			echo "/mapr/tokyo/u$i" >>"$A/s/.upstreams" || exit 1
+			echo "/mapr/tokyo/u$i paused=true" >>"$A/s/.replicas" || exit 1
+		done
+	) &
+	pa=$!
+	(
+		for ((i = 2; i <= 16; i += 2)); do
+			echo "/mapr/tokyo/u$i" >>"$B/s/.upstreams" || exit 1
+			echo "/mapr/tokyo/u$i paused=true" >>"$B/s/.replicas" || exit 1
+		done
+	) &
+	pb=$!
+	wait "$pa"
+	wait "$pb"
+	for ((i = 1; i <= 16; i++)); do
+		wait_for -t 10 grep -q "^/mapr/tokyo/u$i " "$A/s/.upstreams"
+		wait_for -t 10 grep -q "^/mapr/tokyo/u$i " "$B/s/.upstreams"
+		wait_for -t 10 grep -q "^/mapr/tokyo/u$i .*paused=true" "$A/s/.replicas"
+		wait_for -t 10 grep -q "^/mapr/tokyo/u$i .*paused=true" "$B/s/.replicas"
+	done
+	[ "$(wc -l <"$A/s/.upstreams")" -eq 16 ]
+	[ "$(wc -l <"$B/s/.upstreams")" -eq 16 ]
+	[ "$(wc -l <"$A/s/.replicas")" -eq 16 ]
+	[ "$(wc -l <"$B/s/.replicas")" -eq 16 ]
+}

@@ -124,7 +124,7 @@ run_unit() {
 # soon after the longest one (the rest are short and fill in around them):
 # longest first, as a make test on 2 CPUs timed them (December 2026).
 E2E_SLOW=(87-nats-cluster2 85-nats 71-gateway-faults 70-gateway 87-nats-cluster 88-nats-replication-suite
-	45-crash 55-topology 50-replication 75-global-namespace 25-readers 84-nats-readers
+	45-crash 55-topology 85-nats-crash2 50-replication 75-global-namespace 25-readers 84-nats-readers
 	85-nats-attack3 86-nats-replication 88-nats-replication-control 82-nats-topic
 	72-gateway-shares 51-replication-control 83-nats-control 65-netns-harness 47-many-topics)
 

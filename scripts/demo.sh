@@ -80,7 +80,7 @@ set -x
 { set +x; } 2>/dev/null
 echo "what that did, seen through the control files:"
 for f in "$SF/.replicas" "$SF/.upstreams" "$NY/.replicas" "$NY/.upstreams"; do
-	printf '  %-45s %s\n' "${f#"$MOUNT"/}" "$(cut -d'#' -f1 "$f")"
+	printf '  %-45s %s\n' "${f#"$MOUNT"/}" "$(sed 's/ *#.*//' "$f")"
 done
 ./maprcli stream replica list -path /mapr/sanfrancisco/activity
 

@@ -385,7 +385,8 @@ static void nc_close(struct cluster *cl)
 static int nc_save(struct cluster *cl)
 {
 	struct nats_cluster *nc = nc_of(cl);
-	int cr = nats_connected(nc, "chmod/chown");
+	uint64_t until = 0;
+	int cr = nats_connected(nc, "chmod/chown", &until);
 	if (cr < 0)
 		return cr;
 	json_t *j = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)cl->uid, "gid",
@@ -396,7 +397,7 @@ static int nc_save(struct cluster *cl)
 		return -ENOMEM;
 	/* Tried again until nats_timeout_ms, as a stream's (kvStore_Put
 	 * failed at once with the bucket's leader just lost, unlogged). */
-	int rc = nats_kv_put(nc, CLUSTER_KEY, txt);
+	int rc = nats_kv_put(nc, CLUSTER_KEY, txt, until);
 	free(txt);
 	return rc;
 }
@@ -404,7 +405,7 @@ static int nc_save(struct cluster *cl)
 static int nc_stream_create(struct cluster *cl, const char *name, uid_t uid, gid_t gid,
 			    mode_t mode, struct stream **out)
 {
-	int cr = nats_connected(nc_of(cl), "mkdir");
+	int cr = nats_connected(nc_of(cl), "mkdir", NULL);
 	if (cr < 0)
 		return cr;
 	uuid_t u;
@@ -428,10 +429,11 @@ static int nc_stream_remove(struct cluster *cl, struct stream *s)
 	struct nats_stream *st = s->home;
 	if (st->gone)
 		return 0; /* removed by the daemon that removed it */
-	int cr = nats_connected(nc, "rmdir");
+	uint64_t until = 0;
+	int cr = nats_connected(nc, "rmdir", &until);
 	if (cr < 0)
 		return cr;
-	int rc = nats_kv_delete_if(nc, st->key, s->uuid);
+	int rc = nats_kv_delete_if(nc, st->key, s->uuid, until);
 	if (rc < 0) {
 		log_error("cluster %s: stream %s: cannot remove its metadata: %s", cl->name,
 			  s->name, strerror(-rc));

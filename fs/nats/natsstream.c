@@ -307,13 +307,14 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	struct nats_stream *st = st_of(s);
 	if (nats_watch_thread())
 		return 0; /* another daemon's change, saved by it */
-	int cr = nats_connected(st->nc, "stream metadata");
+	uint64_t until = 0;
+	int cr = nats_connected(st->nc, "stream metadata", &until);
 	if (cr < 0)
 		return cr;
 	if (st->rev) { /* never over a removal by another daemon */
 		json_t *stored = NULL;
 		int rc = nats_kv_update_if(st->nc, st->key, s->uuid, st->meta, meta, &st->rev,
-					   &stored);
+					   &stored, until);
 		if (rc == 0)
 			nats_stream_saved_locked(s, meta, stored);
 		json_decref(stored);
@@ -324,7 +325,7 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 		return -ENOMEM;
 	uint64_t rev = 0;
 	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
-	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
+	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL, until);
 	free(txt);
 	if (rc == 0 && FAULT_LIE("nats-stream-key-unanswered"))
 		rc = -EIO; /* tests: stored, but its answer lost until the deadline */
@@ -346,7 +347,8 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 	char key[NATS_KEY_MAX], us[37];
 	if (nats_topic_key(s, name, key) < 0)
 		return -ENAMETOOLONG;
-	int cr = nats_connected(st->nc, "create");
+	uint64_t until = 0;
+	int cr = nats_connected(st->nc, "create", &until);
 	if (cr < 0)
 		return cr;
 	uuid_t u;
@@ -363,7 +365,7 @@ static int ns_topic_create(struct stream *s, const char *name, uid_t uid, gid_t 
 	}
 	uint64_t rev = 0;
 	natsMsg *e = NULL;
-	int rc = nats_kv_create(st->nc, key, txt, &rev, &e);
+	int rc = nats_kv_create(st->nc, key, txt, &rev, &e, until);
 	free(txt);
 	if (rc == 0) {
 		rc = nats_topic_make(s, name, meta, rev, out);
@@ -388,10 +390,11 @@ static int ns_topic_detach(struct stream *s, const char *name, struct topic *t)
 	struct nats_topic *nt = nats_topic_of(t);
 	if (atomic_load(&nt->gone))
 		return 0;
-	int cr = nats_connected(st_of(s)->nc, "rm");
+	uint64_t until = 0;
+	int cr = nats_connected(st_of(s)->nc, "rm", &until);
 	if (cr < 0)
 		return cr;
-	return nats_kv_delete_if(st_of(s)->nc, nt->key, t->uuid);
+	return nats_kv_delete_if(st_of(s)->nc, nt->key, t->uuid, until);
 }
 
 static void ns_topic_purge(struct stream *s, struct topic *t)
@@ -727,7 +730,7 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 		 * EDQUOT): a try may have stored the key, its answer lost.
 		 * Removed first; else the data stream it names stays. */
 		if (rc < 0 && rc != -EEXIST && rc != -ENOSPC && rc != -EDQUOT &&
-		    nats_kv_delete_if(st->nc, st->key, s->uuid) < 0) {
+		    nats_kv_delete_if(st->nc, st->key, s->uuid, 0) < 0) {
 			log_warn("cluster %s: stream %s: mkdir failed, but the bucket may hold its "
 				 "key: its data stream %s is kept", cl->name, name, st->jsname);
 			goto fail;

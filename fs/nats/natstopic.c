@@ -590,7 +590,8 @@ json_t *nats_topic_meta(struct topic *t)
 static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 {
 	struct nats_topic *nt = nats_topic_of(t);
-	int cr = nats_connected(nt->nc, "chmod/chown");
+	uint64_t until = 0;
+	int cr = nats_connected(nt->nc, "chmod/chown", &until);
 	if (cr < 0)
 		return cr;
 	uid_t ou = t->uid;
@@ -610,8 +611,8 @@ static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 		t->mode = mode & 07777;
 	nt->change_ns = now_ns();
 	json_t *j = base ? nats_topic_meta(t) : NULL, *stored = NULL;
-	int rc = j ? nats_kv_update_if(nt->nc, nt->key, t->uuid, base, j, &nt->rev, &stored)
-		   : -ENOMEM;
+	int rc = j ? nats_kv_update_if(nt->nc, nt->key, t->uuid, base, j, &nt->rev, &stored,
+				       until) : -ENOMEM;
 	if (rc == 0) { /* as stored: another daemon's fields too */
 		t->uid = (uid_t)meta_int(stored, "uid", t->uid);
 		t->gid = (gid_t)meta_int(stored, "gid", t->gid);

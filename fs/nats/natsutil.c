@@ -360,23 +360,20 @@ static int kv_wait(struct nats_cluster *nc, const char *key, uint64_t deadline, 
 	return 0;
 }
 
-/* The deadline nats_connected set on this thread for the change it let
- * through: its own start + nats_timeout_ms, so that the wait for the
- * connection counts (a change waited that long, then as long again). */
-static __thread uint64_t change_deadline;
-
-/* A bucket write's deadline: nats_connected's just before, else now +
- * nats_timeout_ms. */
-static uint64_t take_deadline(struct nats_cluster *nc)
+/* A bucket write's deadline: D, nats_connected's for the change (its
+ * start + nats_timeout_ms: the wait for the connection counts, not that
+ * long and then as long again), if still ahead and within
+ * nats_timeout_ms; else (0, or passed) now + nats_timeout_ms. */
+static uint64_t write_deadline(struct nats_cluster *nc, uint64_t d)
 {
-	uint64_t now = mono_ns(), t = (uint64_t)nc->timeout_ms * 1000000, d = change_deadline;
-	change_deadline = 0;
+	uint64_t now = mono_ns(), t = (uint64_t)nc->timeout_ms * 1000000;
 	return d > now && d - now <= t ? d : now + t;
 }
 
-int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid)
+int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
+		      uint64_t until)
 {
-	uint64_t deadline = take_deadline(nc);
+	uint64_t deadline = write_deadline(nc, until);
 	for (;;) {
 		uint64_t at = 0, seq;
 		int r = kv_holds(nc, key, uuid, nats_slice(deadline), &at);
@@ -417,9 +414,10 @@ static json_t *incarnation(natsMsg *m, const uuid_t uuid)
 }
 
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
-		      const json_t *base, const json_t *ours, uint64_t *rev, json_t **stored)
+		      const json_t *base, const json_t *ours, uint64_t *rev, json_t **stored,
+		      uint64_t until)
 {
-	uint64_t deadline = take_deadline(nc);
+	uint64_t deadline = write_deadline(nc, until);
 	json_t *cur = json_deep_copy((json_t *)ours); /* what is tried */
 	char *txt = cur ? json_dumps(cur, JSON_COMPACT) : NULL;
 	int rc = txt ? 0 : -ENOMEM;
@@ -486,9 +484,9 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 }
 
 int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, uint64_t *rev,
-		   natsMsg **e)
+		   natsMsg **e, uint64_t until)
 {
-	uint64_t deadline = take_deadline(nc);
+	uint64_t deadline = write_deadline(nc, until);
 	size_t len = strlen(txt);
 	uint64_t expect = 0; /* none ever; or over a deletion's marker */
 	for (;;) {
@@ -522,9 +520,9 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
 	}
 }
 
-int nats_kv_put(struct nats_cluster *nc, const char *key, const char *txt)
+int nats_kv_put(struct nats_cluster *nc, const char *key, const char *txt, uint64_t until)
 {
-	uint64_t deadline = take_deadline(nc);
+	uint64_t deadline = write_deadline(nc, until);
 	for (;;) {
 		/* Over the last revision the leader holds (or its deletion's) */
 		uint64_t at = 0, seq;
@@ -541,14 +539,15 @@ int nats_kv_put(struct nats_cluster *nc, const char *key, const char *txt)
 	}
 }
 
-int nats_connected(struct nats_cluster *nc, const char *what)
+int nats_connected(struct nats_cluster *nc, const char *what, uint64_t *until)
 {
 	uint64_t deadline = mono_ns() + (uint64_t)nc->timeout_ms * 1000000;
 	for (;;) {
 		natsConnStatus cs = nc->conn ? natsConnection_Status(nc->conn) :
 					       NATS_CONN_STATUS_CLOSED;
 		if (cs == NATS_CONN_STATUS_CONNECTED) {
-			change_deadline = deadline;
+			if (until)
+				*until = deadline;
 			return 0;
 		}
 		if (cs == NATS_CONN_STATUS_CLOSED || mono_ns() >= deadline)

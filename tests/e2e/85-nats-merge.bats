@@ -109,3 +109,28 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	wait_for -t 10 eval '[ "$(stat -c "%a %u" "$A/s/t")" = "$mt 1012" ]'
 	wait_for -t 10 eval '[ "$(stat -c "%a %u" "$B/s/t")" = "$mt 1012" ]'
 }
+
+@test "a .replicas line already listed here, written while the other daemon removed that replica (not heard of yet): the stored list is applied and the daemon uses no freed replica" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	mkdir "$A/s" "$A/r"
+	echo /mapr/tokyo/s >>"$A/r/.upstreams"
+	echo /mapr/tokyo/r >>"$A/s/.replicas"
+	STREAMFS_FAULT_LIE=nats-watch-late:1 start_second
+	B=$M2/tokyo
+	wait_for grep -q '^/mapr/tokyo/r ' "$B/s/.replicas"
+	! grep -q "fault lie" "$TMP/streamfs2.log" || false
+	# A removes the replica; B does not hear of it
+	printf '%s\n' -/mapr/tokyo/r >>"$A/s/.replicas"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	grep -q '^/mapr/tokyo/r ' "$B/s/.replicas"
+	# B names it again as it has it (no field of B's changes): A's removal stays
+	echo /mapr/tokyo/r >>"$B/s/.replicas"
+	[ -z "$(cat "$A/s/.replicas")" ]
+	wait_for eval '[ -z "$(cat "$B/s/.replicas")" ]'
+	# and B goes on: a new replica line and a chmod are seen on A
+	echo /mapr/tokyo/r >>"$B/s/.replicas"
+	wait_for grep -q '^/mapr/tokyo/r ' "$A/s/.replicas"
+	chmod 0700 "$B/s"
+	wait_for mode_is "$A/s" 700
+}

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "metafile.h"
 #include "util/clock.h"
 
 /* The epoch META names: its generation (0: none or unreadable), KEY. */
@@ -153,12 +154,24 @@ int nats_epoch_bump(struct nats_topic *nt, uint32_t *gen, uuid_t out)
 		free(txt);
 		if (s == NATS_OK) {
 			nats_kv_wrote(nt->nc, nt->key, nrev);
-			nats_epoch_load(td, j);
-			json_decref(j);
 			pthread_mutex_lock(&nt->mu);
-			if (nrev > nt->rev)
+			if (nrev > nt->rev) {
+				/* J is the key's value at NREV: another daemon's
+				 * change this daemon's watcher had not applied yet
+				 * too, whose entry, older than NREV, it now skips
+				 * (and a chmod here would write the old fields over
+				 * it, natsmerge.h). */
+				struct topic *t = &nt->base;
+				t->uid = (uid_t)meta_int(j, "uid", t->uid);
+				t->gid = (gid_t)meta_int(j, "gid", t->gid);
+				t->mode = (mode_t)meta_int(j, "mode", t->mode) & 07777;
+				nt->change_ns = (uint64_t)meta_int(j, "changed_ns",
+								   (long long)nt->change_ns);
 				nt->rev = nrev;
+			}
+			nats_epoch_load(td, j); /* lock order: nt->mu, then td->mu */
 			pthread_mutex_unlock(&nt->mu);
+			json_decref(j);
 			*gen = seen + 1;
 			uuid_copy(out, key);
 			return 0;

@@ -134,3 +134,35 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	chmod 0700 "$B/s"
 	wait_for mode_is "$A/s" 700
 }
+
+@test "a topic's new origin epoch written by a daemon that had not heard of the other's chmod of the topic (a test-only lie): the chmod stays, on both daemons, and a chown after it keeps it" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	STREAMFS_FAULT_LIE=nats-watch-late:1 start_second
+	B=$M2/tokyo
+	wait_for content_is "$B/s/t" "$(printf 'a1\na2\na3')"
+	[ "$(stat -c %a "$B/s/t")" != 600 ]
+	# A's chmod, which B does not apply (as not delivered yet)
+	chmod 0600 "$A/s/t"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	store_save
+	for i in 4 5 6; do echo "lost$i" >>"$A/s/t"; done
+	wait_for content_is "$B/s/t" "$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')"
+	# the crash; A frozen, so B writes the topic's new epoch
+	kill -STOP "$SFS_PID"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs2.log"
+	wait_for -t 10 grep -q "/tokyo/s/t: its own messages from now on have origin key" "$TMP/streamfs2.log"
+	kill -CONT "$SFS_PID"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 mode_is "$B/s/t" 600
+	# a chown on B keeps A's chmod
+	chown 1234 "$B/s/t"
+	wait_for eval '[ "$(stat -c %u "$A/s/t")" = 1234 ]'
+	[ "$(stat -c '%a %u' "$A/s/t")" = "600 1234" ]
+	[ "$(stat -c '%a %u' "$B/s/t")" = "600 1234" ]
+}

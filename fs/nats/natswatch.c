@@ -164,7 +164,12 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 		} else if (!strncmp(key, "s.", 2)) {
 			struct stream *st;
 			int r = nats_stream_load(cl, key, e->val, e->len, e->rev, &st);
-			if (r < 0)
+			/* -ENOENT: no data stream; removed meanwhile (its key
+			 * gone too: an info line) or not (an error line), as
+			 * nats_stream_follow told. */
+			if (r == -ENOENT)
+				;
+			else if (r < 0)
 				log_error("cluster %s: stream of key %s cannot be loaded (%s); it is "
 					  "not served", cl->name, key, strerror(-r));
 			else if (cluster_add_stream(cl, st) < 0)

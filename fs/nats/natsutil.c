@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "names.h"
 #include "namespace.h"
@@ -420,12 +421,16 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 		      const json_t *base, const json_t *ours, uint64_t *rev, json_t **stored)
 {
 	uint64_t deadline = take_deadline(nc);
+	/* The revision tried over; *REV only on success: a change that
+	 * fails keeps the one whose value the caller holds, so the watcher
+	 * still applies the other daemon's change it was refused for. */
+	uint64_t expect = *rev;
 	json_t *cur = json_deep_copy((json_t *)ours); /* what is tried */
 	char *txt = cur ? json_dumps(cur, JSON_COMPACT) : NULL;
 	int rc = txt ? 0 : -ENOMEM;
 	while (rc == 0) {
 		uint64_t seq = 0;
-		int r = kv_try(nc, key, txt, *rev, deadline, &seq);
+		int r = kv_try(nc, key, txt, expect, deadline, &seq);
 		if (r == 0) {
 			*rev = seq;
 			break;
@@ -450,7 +455,7 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			rc = -ENOENT; /* removed (and the name maybe taken again) */
 			break;
 		}
-		if (theirs && at == *rev && r == -EAGAIN) {
+		if (theirs && at == expect && r == -EAGAIN) {
 			json_decref(theirs);
 			rc = -EIO; /* refused for another reason */
 			break;
@@ -468,7 +473,11 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			free(txt);
 			cur = merged;
 			txt = mt;
-			*rev = at;
+			expect = at;
+			if (FAULT_LIE("nats-merge-deadline")) {
+				rc = -EIO; /* tests: nats_timeout_ms over now */
+				break;
+			}
 		}
 		rc = kv_wait(nc, key, deadline, l < 0 ? l : r);
 	}

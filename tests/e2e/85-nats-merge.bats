@@ -166,3 +166,28 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	[ "$(stat -c '%a %u' "$A/s/t")" = "600 1234" ]
 	[ "$(stat -c '%a %u' "$B/s/t")" = "600 1234" ]
 }
+
+@test "a chmod refused for the other daemon's chmod, merged, then out of time (a test-only lie): it fails, and a chown after it keeps the other daemon's mode" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	mkdir "$A/s"
+	STREAMFS_FAULT_LIE=nats-watch-late:1,nats-merge-deadline start_second
+	B=$M2/tokyo
+	wait_for test -d "$B/s"
+	local m0
+	m0=$(stat -c %a "$B/s")
+	[ "$m0" != 750 ] && [ "$m0" != 700 ]
+	chmod 0750 "$A/s"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	# B's chmod: refused, made again over A's value, then nats_timeout_ms over
+	run chmod 0700 "$B/s"
+	[ "$status" -ne 0 ]
+	grep -q "fault lie nats-merge-deadline reached" "$TMP/streamfs2.log"
+	[ "$(stat -c %a "$A/s")" = 750 ]
+	# B's next change is made over A's chmod, not over the revision the
+	# failed one had reached with B's older view
+	chown 1234 "$B/s"
+	wait_for eval '[ "$(stat -c %u "$A/s")" = 1234 ]'
+	[ "$(stat -c '%a %u' "$A/s")" = "750 1234" ]
+	[ "$(stat -c '%a %u' "$B/s")" = "750 1234" ]
+}

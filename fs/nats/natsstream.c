@@ -323,14 +323,17 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	if (!txt)
 		return -ENOMEM;
 	uint64_t rev = 0;
-	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
-	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL);
+	natsMsg *e = NULL; /* -EEXIST: what is there (ours, changed since?) */
+	int rc = nats_kv_create(st->nc, st->key, txt, &rev, &e);
 	free(txt);
+	if (rc == -EEXIST) /* else the name taken by another daemon */
+		rc = nats_stream_created_locked(s, meta, e, &rev); /* destroys E */
 	if (rc == 0 && FAULT_LIE("nats-stream-key-unanswered"))
 		rc = -EIO; /* tests: stored, but its answer lost until the deadline */
 	if (rc == 0) {
 		st->rev = rev;
-		nats_stream_base_locked(s, meta);
+		if (!st->meta) /* else the value stored (created_locked) */
+			nats_stream_base_locked(s, meta);
 		/* Named by the bucket from now on: a reconcile that began
 		 * before (its replay may not hold the key) keeps it. */
 		atomic_store(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "logging.h"
@@ -497,6 +498,10 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
 	uint64_t expect = 0; /* none ever; or over a deletion's marker */
 	for (;;) {
 		int r = kv_try(nc, key, txt, expect, deadline, rev);
+		if (r == 0 && FAULT_LIE("nats-create-answer-late")) {
+			sleep(2); /* tests: stored, its answer lost */
+			r = -ETIMEDOUT;
+		}
 		if (r == 0)
 			return 0;
 		if (r != -EAGAIN && r != -ETIMEDOUT)

@@ -419,6 +419,24 @@ void nats_stream_saved_locked(struct stream *s, json_t *ours, json_t *stored)
 	stream_touch_replication(s);
 }
 
+int nats_stream_created_locked(struct stream *s, json_t *ours, natsMsg *e, uint64_t *rev)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	json_t *j = e ? json_loadb(natsMsg_GetData(e), (size_t)natsMsg_GetDataLength(e), 0, NULL)
+		      : NULL;
+	const char *us = json_string_value(json_object_get(j, "uuid"));
+	uuid_t u;
+	int rc = -EEXIST;
+	if (us && uuid_parse(us, u) == 0 && !uuid_compare(u, s->uuid)) {
+		*rev = natsMsg_GetSequence(e);
+		nats_stream_saved_locked(s, ours, j);
+		rc = 0;
+	}
+	json_decref(j);
+	natsMsg_Destroy(e);
+	return rc;
+}
+
 /*
  * The topics the bucket holds for stream S, just made here from an event
  * (ns->lock held for writing): its topics' own events may have come

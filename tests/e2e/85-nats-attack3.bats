@@ -301,3 +301,22 @@ restart_under_quota() {
 		echo "# (the race was not met in 30 starts)" >&3
 	start_second
 }
+
+@test "a mkdir whose stream key was stored, its answer lost (a test-only lie, 2 s late), and changed meanwhile by the other daemon (a chmod): the mkdir succeeds, the stream is served on both with the chmod, no error line" {
+	STREAMFS_FAULT_LIE=nats-create-answer-late sfs_setup tokyo
+	start_second
+	A=$M/tokyo B=$M2/tokyo
+	mkdir "$A/s" 2>"$TMP/mkdir.err" &
+	local p=$! st=0
+	wait_for -t 5 test -d "$B/s"
+	chmod 0700 "$B/s"
+	wait "$p" || st=$?
+	grep -q "fault lie nats-create-answer-late reached" "$TMP/streamfs.log"
+	cat "$TMP/mkdir.err" >&2
+	[ "$st" -eq 0 ]
+	[ "$(stat -c %a "$A/s")" = 700 ]
+	echo x >>"$A/s/t"
+	wait_for content_is "$B/s/t" x
+	echo y >>"$B/s/t"
+	wait_for content_is "$A/s/t" "$(printf 'x\ny')"
+}

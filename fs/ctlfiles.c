@@ -590,8 +590,12 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			s->nreplicas = nold;
 			goto out;
 		}
-		for (int i = 0; i < nw; i++)
-			repl_replica_configured(ns, nr[i]);
+		/* What the bucket holds now: another daemon's list if this
+		 * write changed nothing of it (fs/nats/natsmerge.h), whose
+		 * application freed the replicas it does not name, so nr[]
+		 * may hold freed ones (compared below, never used). */
+		for (int i = 0; i < s->nreplicas; i++)
+			repl_replica_configured(ns, s->replicas[i]);
 		atomic_store(&s->has_replicas, s->nreplicas > 0);
 		for (int i = 0; i < nold; i++) {
 			bool kept = false;

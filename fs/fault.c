@@ -13,7 +13,7 @@
 
 #include "logging.h"
 
-static atomic_long hits, lies;
+static atomic_long hits;
 
 void fault_point(const char *name)
 {
@@ -42,18 +42,25 @@ void fault_stall(const char *name)
 
 bool fault_lie(const char *name)
 {
+	/* NAME[:N], or several, comma-separated: each its own count. */
+	static atomic_long each[8];
 	const char *spec = getenv("STREAMFS_FAULT_LIE");
-	if (!spec)
-		return false;
 	size_t n = strlen(name);
-	if (strncmp(spec, name, n) != 0 || (spec[n] != 0 && spec[n] != ':'))
-		return false;
-	long times = spec[n] == ':' ? atol(spec + n + 1) : 1;
-	long k = atomic_fetch_add(&lies, 1) + 1;
-	if (k > times)
-		return false;
-	log_info("fault lie %s reached (%ld of %ld): a false answer", name, k, times);
-	return true;
+	for (int i = 0; spec && *spec && i < 8; i++) {
+		const char *end = strchr(spec, ',');
+		if (!end)
+			end = spec + strlen(spec);
+		if (!strncmp(spec, name, n) && (spec + n == end || spec[n] == ':')) {
+			long times = spec[n] == ':' ? atol(spec + n + 1) : 1;
+			long k = atomic_fetch_add(&each[i], 1) + 1;
+			if (k > times)
+				return false;
+			log_info("fault lie %s reached (%ld of %ld): a false answer", name, k, times);
+			return true;
+		}
+		spec = *end ? end + 1 : end;
+	}
+	return false;
 }
 #else
 /* ISO C forbids an empty translation unit. */

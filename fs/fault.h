@@ -29,7 +29,8 @@ void fault_point(const char *name);
 void fault_stall(const char *name);
 #define FAULT_STALL(name) fault_stall(name)
 /* fault_lie - true if STREAMFS_FAULT_LIE names NAME and it was reached
- * fewer than N times before (one info line each time). Thread-safe. */
+ * fewer than N times before (one info line each time). Several lies:
+ * NAME[:N],NAME2[:N2] (up to 8), each counted apart. Thread-safe. */
 bool fault_lie(const char *name);
 #define FAULT_LIE(name) fault_lie(name)
 #else

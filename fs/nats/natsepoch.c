@@ -1,5 +1,7 @@
 /*
- * natsepoch.c - epochs of a NATS-backed topic's own origin (natshome.h).
+ * natsepoch.c - epochs of a NATS-backed topic's own origin (natshome.h),
+ * and the topic's metadata they are kept in, as JSON (nats_topic_meta)
+ * and applied here (nats_topic_apply_locked).
  *
  * Why: a message's identity is its origin (stream UUID, origin topic key,
  * origin offset), and a replica drops whatever is at or below its mark of
@@ -30,6 +32,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "metafile.h"
 #include "util/clock.h"
 
 /* The epoch META names: its generation (0: none or unreadable), KEY. */
@@ -52,6 +55,32 @@ void nats_epoch_load(struct nats_tdata *td, json_t *meta)
 		uuid_copy(td->epoch_key, key);
 	}
 	pthread_mutex_unlock(&td->mu);
+}
+
+json_t *nats_topic_meta(struct topic *t)
+{
+	struct nats_topic *nt = nats_topic_of(t);
+	char u[37];
+	uuid_unparse(t->uuid, u);
+	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format", 1, "uuid", u,
+			      "uid", (json_int_t)t->uid, "gid", (json_int_t)t->gid, "mode",
+			      (json_int_t)t->mode, "created_ns", (json_int_t)nt->ctime_ns,
+			      "changed_ns", (json_int_t)nt->change_ns);
+	if (j && nats_epoch_meta(nt->td, j) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+void nats_topic_apply_locked(struct nats_topic *nt, json_t *meta)
+{
+	struct topic *t = &nt->base;
+	t->uid = (uid_t)meta_int(meta, "uid", t->uid);
+	t->gid = (gid_t)meta_int(meta, "gid", t->gid);
+	t->mode = (mode_t)meta_int(meta, "mode", t->mode) & 07777;
+	nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)nt->change_ns);
+	nats_epoch_load(nt->td, meta); /* lock order: nt->mu, then td->mu */
 }
 
 int nats_epoch_meta(struct nats_tdata *td, json_t *meta)
@@ -153,12 +182,20 @@ int nats_epoch_bump(struct nats_topic *nt, uint32_t *gen, uuid_t out)
 		free(txt);
 		if (s == NATS_OK) {
 			nats_kv_wrote(nt->nc, nt->key, nrev);
-			nats_epoch_load(td, j);
-			json_decref(j);
 			pthread_mutex_lock(&nt->mu);
-			if (nrev > nt->rev)
+			if (nrev > nt->rev) {
+				/* J is the key's value at NREV: another daemon's
+				 * change this daemon's watcher had not applied yet
+				 * too, whose entry, older than NREV, it now skips
+				 * (and a chmod here would write the old fields over
+				 * it, natsmerge.h). */
+				nats_topic_apply_locked(nt, j);
 				nt->rev = nrev;
+			} else {
+				nats_epoch_load(td, j); /* lock order: nt->mu, then td->mu */
+			}
 			pthread_mutex_unlock(&nt->mu);
+			json_decref(j);
 			*gen = seen + 1;
 			uuid_copy(out, key);
 			return 0;

@@ -21,6 +21,18 @@
  * than the one TD knows. Takes td->mu. */
 void nats_epoch_load(struct nats_tdata *td, json_t *meta);
 
+/* nats_topic_meta - T's metadata as JSON (a new reference: the
+ * caller's), with its own origin's epoch; NULL out of memory. */
+json_t *nats_topic_meta(struct topic *t);
+
+/* nats_topic_apply_locked - topic NT as its metadata META (the key's
+ * value at the revision it is taken at) says: owner, group, mode, change
+ * time, and its own origin's epoch if newer (nats_epoch_load). For
+ * another daemon's change (the watcher), and for a value this daemon
+ * stored over one (a merge, an epoch's write). nt->mu held (lock order:
+ * nt->mu, then td->mu). */
+void nats_topic_apply_locked(struct nats_topic *nt, json_t *meta);
+
 /* nats_epoch_meta - add TD's latest known epoch to topic metadata META
  * (nothing while there is none). 0 or -ENOMEM. Takes td->mu. */
 int nats_epoch_meta(struct nats_tdata *td, json_t *meta);

@@ -582,8 +582,6 @@ int nats_seq_check(struct nats_cluster *nc);
 int nats_topic_make(struct stream *s, const char *name, json_t *meta, uint64_t rev,
 		    struct topic **out);
 
-/* nats_topic_meta - T's metadata as JSON (a new reference), or NULL. */
-json_t *nats_topic_meta(struct topic *t);
 
 /* nats_topic_key - the bucket key of topic NAME of stream S into OUT
  * (NATS_KEY_MAX bytes). 0 or -ENAMETOOLONG. */

@@ -254,8 +254,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	}
 	free(fol);
 fail:
-	/* A stream removed (or a mkdir undone) since its key was read: its
-	 * data stream goes after its key, so no key names it now. */
+	/* Removed since its key was read (the data stream goes after it). */
 	uint64_t at;
 	if (!create && nats_status_errno(ns, ec) == -ENOENT &&
 	    nats_kv_holds(nc, st->key, s->uuid, &at) == 0) {
@@ -264,9 +263,9 @@ fail:
 		return -ENOENT;
 	}
 	/* libnats' last error text is this thread's last, maybe an older
-	 * call's: only a JetStream refusal (EC) is sure to have set it. */
-	/* A mkdir's failure is its caller's (a warning, as an append's);
-	 * a stream named by the bucket that cannot be followed, an error. */
+	 * call's: only a JetStream refusal (EC) is sure to have set it. A
+	 * mkdir's failure is its caller's (a warning, as an append's); a
+	 * stream named by the bucket that cannot be followed, an error. */
 	sfs_log(create ? SFS_LOG_WARN : SFS_LOG_ERROR, "cluster %s: stream %s: %s its data stream "
 		"%s: %s", s->cluster->name, s->name, what, st->jsname,
 		ec && nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(ns));
@@ -292,7 +291,7 @@ int nats_stream_wait_caught_up(struct stream *s, uint64_t deadline_ns)
 	struct timespec ts = { (time_t)(deadline_ns / 1000000000), (long)(deadline_ns % 1000000000) };
 	int rc = 0;
 	pthread_mutex_lock(&st->mu);
-	while (!st->caught_up && rc == 0)
+	while (!st->caught_up && rc == 0) /* CLOCK_MONOTONIC (nats_cond_init_mono) */
 		rc = pthread_cond_timedwait(&st->cv, &st->mu, &ts) ? -ETIMEDOUT : 0;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -324,14 +323,17 @@ static int ns_save(struct stream *s, json_t *meta, bool durable)
 	if (!txt)
 		return -ENOMEM;
 	uint64_t rev = 0;
-	/* -EEXIST: the name taken by another daemon; -EIO: NATS away */
-	int rc = nats_kv_create(st->nc, st->key, txt, &rev, NULL, until);
+	natsMsg *e = NULL; /* -EEXIST: what is there (ours, changed since?) */
+	int rc = nats_kv_create(st->nc, st->key, txt, &rev, &e, until);
 	free(txt);
+	if (rc == -EEXIST) /* else the name taken by another daemon; E destroyed */
+		rc = nats_stream_created_locked(s, meta, e, &rev);
 	if (rc == 0 && FAULT_LIE("nats-stream-key-unanswered"))
 		rc = -EIO; /* tests: stored, but its answer lost until the deadline */
 	if (rc == 0) {
 		st->rev = rev;
-		nats_stream_base_locked(s, meta);
+		if (!st->meta) /* else the value stored (created_locked) */
+			nats_stream_base_locked(s, meta);
 		/* Named by the bucket from now on: a reconcile that began
 		 * before (its replay may not hold the key) keeps it. */
 		atomic_store(&st->bucket_seen, atomic_load(&st->nc->bucket_gen));
@@ -722,13 +724,11 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
 	if ((rc = nats_stream_follow(s, create)) < 0)
 		goto fail;
 	if (create) {
-		/* The name is taken by the bucket's create, all or nothing. */
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->lock); /* the name taken by the bucket's create */
 		rc = stream_save_locked(s);
 		pthread_mutex_unlock(&s->lock);
-		/* Not another value there nor a limit (EEXIST, ENOSPC,
-		 * EDQUOT): a try may have stored the key, its answer lost.
-		 * Removed first; else the data stream it names stays. */
+		/* Unless refused (EEXIST, ENOSPC, EDQUOT), a try may have stored
+		 * the key: removed first, else the data stream it names stays. */
 		if (rc < 0 && rc != -EEXIST && rc != -ENOSPC && rc != -EDQUOT &&
 		    nats_kv_delete_if(st->nc, st->key, s->uuid, 0) < 0) {
 			log_warn("cluster %s: stream %s: mkdir failed, but the bucket may hold its "

@@ -571,22 +571,6 @@ static uint64_t nt_ctime(struct topic *t)
 	return c;
 }
 
-json_t *nats_topic_meta(struct topic *t)
-{
-	struct nats_topic *nt = nats_topic_of(t);
-	char u[37];
-	uuid_unparse(t->uuid, u);
-	json_t *j = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "format", 1, "uuid", u,
-			      "uid", (json_int_t)t->uid, "gid", (json_int_t)t->gid, "mode",
-			      (json_int_t)t->mode, "created_ns", (json_int_t)nt->ctime_ns,
-			      "changed_ns", (json_int_t)nt->change_ns);
-	if (j && nats_epoch_meta(nt->td, j) < 0) {
-		json_decref(j);
-		j = NULL;
-	}
-	return j;
-}
-
 static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 {
 	struct nats_topic *nt = nats_topic_of(t);
@@ -610,15 +594,21 @@ static int nt_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 	if (mode != (mode_t)-1)
 		t->mode = mode & 07777;
 	nt->change_ns = now_ns();
-	json_t *j = base ? nats_topic_meta(t) : NULL, *stored = NULL;
+	/* Ours as a copy of the base with those fields: the epoch read
+	 * once (another daemon's, learned meanwhile, is not ours to set). */
+	json_t *j = base ? json_deep_copy(base) : NULL, *stored = NULL;
+	json_t *f = json_pack("{s:I, s:I, s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
+			      (json_int_t)t->gid, "mode", (json_int_t)t->mode, "changed_ns",
+			      (json_int_t)nt->change_ns);
+	if (j && (!f || json_object_update(j, f) < 0)) {
+		json_decref(j);
+		j = NULL;
+	}
+	json_decref(f);
 	int rc = j ? nats_kv_update_if(nt->nc, nt->key, t->uuid, base, j, &nt->rev, &stored,
 				       until) : -ENOMEM;
 	if (rc == 0) { /* as stored: another daemon's fields too */
-		t->uid = (uid_t)meta_int(stored, "uid", t->uid);
-		t->gid = (gid_t)meta_int(stored, "gid", t->gid);
-		t->mode = (mode_t)meta_int(stored, "mode", t->mode) & 07777;
-		nt->change_ns = (uint64_t)meta_int(stored, "changed_ns", (long long)nt->change_ns);
-		nats_epoch_load(nt->td, stored); /* lock order: nt->mu, then td->mu */
+		nats_topic_apply_locked(nt, stored);
 	} else {
 		t->uid = ou;
 		t->gid = og;

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "fault.h"
 #include "logging.h"
 #include "names.h"
 #include "namespace.h"
@@ -418,12 +420,16 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 		      uint64_t until)
 {
 	uint64_t deadline = write_deadline(nc, until);
+	/* The revision tried over; *REV only on success: a change that
+	 * fails keeps the one whose value the caller holds, so the watcher
+	 * still applies the other daemon's change it was refused for. */
+	uint64_t expect = *rev;
 	json_t *cur = json_deep_copy((json_t *)ours); /* what is tried */
 	char *txt = cur ? json_dumps(cur, JSON_COMPACT) : NULL;
 	int rc = txt ? 0 : -ENOMEM;
 	while (rc == 0) {
 		uint64_t seq = 0;
-		int r = kv_try(nc, key, txt, *rev, deadline, &seq);
+		int r = kv_try(nc, key, txt, expect, deadline, &seq);
 		if (r == 0) {
 			*rev = seq;
 			break;
@@ -448,7 +454,7 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			rc = -ENOENT; /* removed (and the name maybe taken again) */
 			break;
 		}
-		if (theirs && at == *rev && r == -EAGAIN) {
+		if (theirs && at == expect && r == -EAGAIN) {
 			json_decref(theirs);
 			rc = -EIO; /* refused for another reason */
 			break;
@@ -471,7 +477,11 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			free(txt);
 			cur = merged;
 			txt = mt;
-			*rev = at;
+			expect = at;
+			if (FAULT_LIE("nats-merge-deadline")) {
+				rc = -EIO; /* tests: nats_timeout_ms over now */
+				break;
+			}
 		}
 		rc = kv_wait(nc, key, deadline, l < 0 ? l : r);
 	}
@@ -491,6 +501,10 @@ int nats_kv_create(struct nats_cluster *nc, const char *key, const char *txt, ui
 	uint64_t expect = 0; /* none ever; or over a deletion's marker */
 	for (;;) {
 		int r = kv_try(nc, key, txt, expect, deadline, rev);
+		if (r == 0 && FAULT_LIE("nats-create-answer-late")) {
+			sleep(2); /* tests: stored, its answer lost */
+			r = -ETIMEDOUT;
+		}
 		if (r == 0)
 			return 0;
 		if (r != -EAGAIN && r != -ETIMEDOUT)

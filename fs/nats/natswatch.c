@@ -164,7 +164,12 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 		} else if (!strncmp(key, "s.", 2)) {
 			struct stream *st;
 			int r = nats_stream_load(cl, key, e->val, e->len, e->rev, &st);
-			if (r < 0)
+			/* -ENOENT: no data stream; removed meanwhile (its key
+			 * gone too: an info line) or not (an error line), as
+			 * nats_stream_follow told. */
+			if (r == -ENOENT)
+				;
+			else if (r < 0)
 				log_error("cluster %s: stream of key %s cannot be loaded (%s); it is "
 					  "not served", cl->name, key, strerror(-r));
 			else if (cluster_add_stream(cl, st) < 0)
@@ -414,6 +419,24 @@ void nats_stream_saved_locked(struct stream *s, json_t *ours, json_t *stored)
 	stream_touch_replication(s);
 }
 
+int nats_stream_created_locked(struct stream *s, json_t *ours, natsMsg *e, uint64_t *rev)
+{
+	LOCK_ASSERT_HELD(&s->lock);
+	json_t *j = e ? json_loadb(natsMsg_GetData(e), (size_t)natsMsg_GetDataLength(e), 0, NULL)
+		      : NULL;
+	const char *us = json_string_value(json_object_get(j, "uuid"));
+	uuid_t u;
+	int rc = -EEXIST;
+	if (us && uuid_parse(us, u) == 0 && !uuid_compare(u, s->uuid)) {
+		*rev = natsMsg_GetSequence(e);
+		nats_stream_saved_locked(s, ours, j);
+		rc = 0;
+	}
+	json_decref(j);
+	natsMsg_Destroy(e);
+	return rc;
+}
+
 /*
  * The topics the bucket holds for stream S, just made here from an event
  * (ns->lock held for writing): its topics' own events may have come
@@ -556,11 +579,7 @@ int nats_watch_topic_event(struct nats_cluster *nc, struct nats_kventry *e, bool
 		if (!older && put && !uuid_compare(tu, t->uuid) && FAULT_LIE("nats-watch-late"))
 			older = true; /* tests: not here yet when this daemon saves */
 		if (!older && put && !uuid_compare(tu, t->uuid)) {
-			t->uid = (uid_t)meta_int(meta, "uid", t->uid);
-			t->gid = (gid_t)meta_int(meta, "gid", t->gid);
-			t->mode = (mode_t)meta_int(meta, "mode", t->mode) & 07777;
-			nt->change_ns = (uint64_t)meta_int(meta, "changed_ns", (long long)nt->change_ns);
-			nats_epoch_load(nt->td, meta); /* lock order: nt->mu, then td->mu */
+			nats_topic_apply_locked(nt, meta);
 			nt->rev = rev;
 			older = true; /* nothing more to do */
 		}

@@ -64,6 +64,16 @@ bool nats_watch_thread(void);
 void nats_stream_apply_locked(struct stream *s, json_t *meta);
 
 /*
+ * nats_stream_created_locked - a mkdir's create of S's key found E there
+ * (-EEXIST): if E names S's own incarnation, a try of this mkdir stored
+ * it (its answer lost) and another daemon changed it since (a chmod, a
+ * topic made): E's revision in *REV, its value S's base and applied
+ * (nats_stream_saved_locked), 0; else -EEXIST (the name taken). E (or
+ * NULL) is destroyed. s->lock held.
+ */
+int nats_stream_created_locked(struct stream *s, json_t *ours, natsMsg *e, uint64_t *rev);
+
+/*
  * nats_stream_base_locked - keep a copy of META as the value at S's
  * revision (nats_stream.rev), which a save merges against (natsmerge.h).
  * s->lock held; out of memory, none is kept (a save is then last writer

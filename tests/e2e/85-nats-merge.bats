@@ -146,3 +146,85 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	[ "$(wc -l <"$A/s/.replicas")" -eq 16 ]
 	[ "$(wc -l <"$B/s/.replicas")" -eq 16 ]
 }
+
+@test "a .replicas line already listed here, written while the other daemon removed that replica (not heard of yet): the stored list is applied and the daemon uses no freed replica" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	mkdir "$A/s" "$A/r"
+	echo /mapr/tokyo/s >>"$A/r/.upstreams"
+	echo /mapr/tokyo/r >>"$A/s/.replicas"
+	STREAMFS_FAULT_LIE=nats-watch-late:1 start_second
+	B=$M2/tokyo
+	wait_for grep -q '^/mapr/tokyo/r ' "$B/s/.replicas"
+	! grep -q "fault lie" "$TMP/streamfs2.log" || false
+	# A removes the replica; B does not hear of it
+	printf '%s\n' -/mapr/tokyo/r >>"$A/s/.replicas"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	grep -q '^/mapr/tokyo/r ' "$B/s/.replicas"
+	# B names it again as it has it (no field of B's changes): A's removal stays
+	echo /mapr/tokyo/r >>"$B/s/.replicas"
+	[ -z "$(cat "$A/s/.replicas")" ]
+	wait_for eval '[ -z "$(cat "$B/s/.replicas")" ]'
+	# and B goes on: a new replica line and a chmod are seen on A
+	echo /mapr/tokyo/r >>"$B/s/.replicas"
+	wait_for grep -q '^/mapr/tokyo/r ' "$A/s/.replicas"
+	chmod 0700 "$B/s"
+	wait_for mode_is "$A/s" 700
+}
+
+@test "a topic's new origin epoch written by a daemon that had not heard of the other's chmod of the topic (a test-only lie): the chmod stays, on both daemons, and a chown after it keeps it" {
+	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes'
+	sfs_setup tokyo
+	A=$M/tokyo
+	local port=$SFS_NATS_PORT i
+	mkdir "$A/s"
+	for i in 1 2 3; do echo "a$i" >>"$A/s/t"; done
+	STREAMFS_FAULT_LIE=nats-watch-late:1 start_second
+	B=$M2/tokyo
+	wait_for content_is "$B/s/t" "$(printf 'a1\na2\na3')"
+	[ "$(stat -c %a "$B/s/t")" != 600 ]
+	# A's chmod, which B does not apply (as not delivered yet)
+	chmod 0600 "$A/s/t"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	store_save
+	for i in 4 5 6; do echo "lost$i" >>"$A/s/t"; done
+	wait_for content_is "$B/s/t" "$(printf 'a1\na2\na3\nlost4\nlost5\nlost6')"
+	# the crash; A frozen, so B writes the topic's new epoch
+	kill -STOP "$SFS_PID"
+	store_restore
+	wait_for -t 30 went_back "$TMP/streamfs2.log"
+	wait_for -t 10 grep -q "/tokyo/s/t: its own messages from now on have origin key" "$TMP/streamfs2.log"
+	kill -CONT "$SFS_PID"
+	wait_for -t 30 went_back "$TMP/streamfs.log"
+	wait_for -t 10 mode_is "$B/s/t" 600
+	# a chown on B keeps A's chmod
+	chown 1234 "$B/s/t"
+	wait_for eval '[ "$(stat -c %u "$A/s/t")" = 1234 ]'
+	[ "$(stat -c '%a %u' "$A/s/t")" = "600 1234" ]
+	[ "$(stat -c '%a %u' "$B/s/t")" = "600 1234" ]
+}
+
+@test "a chmod refused for the other daemon's chmod, merged, then out of time (a test-only lie): it fails, and a chown after it keeps the other daemon's mode" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	mkdir "$A/s"
+	STREAMFS_FAULT_LIE=nats-watch-late:1,nats-merge-deadline start_second
+	B=$M2/tokyo
+	wait_for test -d "$B/s"
+	local m0
+	m0=$(stat -c %a "$B/s")
+	[ "$m0" != 750 ] && [ "$m0" != 700 ]
+	chmod 0750 "$A/s"
+	wait_for -t 10 grep -q "fault lie nats-watch-late reached" "$TMP/streamfs2.log"
+	# B's chmod: refused, made again over A's value, then nats_timeout_ms over
+	run chmod 0700 "$B/s"
+	[ "$status" -ne 0 ]
+	grep -q "fault lie nats-merge-deadline reached" "$TMP/streamfs2.log"
+	[ "$(stat -c %a "$A/s")" = 750 ]
+	# B's next change is made over A's chmod, not over the revision the
+	# failed one had reached with B's older view
+	chown 1234 "$B/s"
+	wait_for eval '[ "$(stat -c %u "$A/s")" = 1234 ]'
+	[ "$(stat -c '%a %u' "$A/s")" = "750 1234" ]
+	[ "$(stat -c '%a %u' "$B/s")" = "750 1234" ]
+}

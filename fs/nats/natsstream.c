@@ -117,7 +117,7 @@ int nats_stream_follow(struct stream *s, bool create)
 	jsOptions jo;
 	jsErrCode ec = 0;
 	jsStreamInfo *si = NULL;
-	uint64_t start = mono_ns(), deadline = start + (uint64_t)nc->timeout_ms * 1000000;
+	uint64_t start = mono_ns(), deadline = start + (uint64_t)nc->timeout_ms * 1000000, at;
 	natsStatus ns;
 	const char *what = "cannot make";
 	bool made = false; /* made here: removed again if it cannot be followed */
@@ -255,7 +255,6 @@ int nats_stream_follow(struct stream *s, bool create)
 	free(fol);
 fail:
 	/* Removed since its key was read (the data stream goes after it). */
-	uint64_t at;
 	if (!create && nats_status_errno(ns, ec) == -ENOENT &&
 	    nats_kv_holds(nc, st->key, s->uuid, &at) == 0) {
 		log_info("cluster %s: stream %s: removed meanwhile (neither its data stream %s "

@@ -105,7 +105,7 @@ static bool apply(struct nats_cluster *nc, struct follow *f, struct nats_kventry
 	uint64_t t0 = mono_ns();
 	if (!strcmp(key, "c") && e->op == NATS_KV_PUT) {
 		pthread_rwlock_wrlock(&nc->cl->ns->lock);
-		nats_watch_cluster_meta(nc->cl, e);
+		nats_watch_cluster_meta(nc->cl, e, f->replay && f->reconcile);
 		pthread_rwlock_unlock(&nc->cl->ns->lock);
 	} else if (!strncmp(key, "s.", 2)) {
 		rc = nats_watch_stream_event(nc, e, f->replay && f->reconcile);
@@ -359,6 +359,9 @@ static void reconcile(struct nats_cluster *nc, struct follow *f, uint64_t last,
 	nc->watch_time = last_time;
 	nc->nrecent = 0;
 	nc->verified_rev = last;
+	pthread_rwlock_wrlock(&nc->cl->ns->lock);
+	nc->c_rev = 0; /* its revisions mean nothing any more */
+	pthread_rwlock_unlock(&nc->cl->ns->lock);
 	f->reconcile = true;
 	watch_remake(nc, f); /* or later, if it cannot be made now */
 }

@@ -378,6 +378,7 @@ static void nc_close(struct cluster *cl)
 	pthread_mutex_destroy(&nc->statfs_mu);
 	pthread_mutex_destroy(&nc->park_mu);
 	nats_cache_free(&nc->cache);
+	json_decref(nc->c_meta);
 	free(nc);
 	cl->home = NULL;
 }
@@ -391,14 +392,22 @@ static int nc_save(struct cluster *cl)
 		return cr;
 	json_t *j = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)cl->uid, "gid",
 			      (json_int_t)cl->gid, "mode", (json_int_t)cl->mode);
-	char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!txt)
+	if (!j)
 		return -ENOMEM;
-	/* Tried again until nats_timeout_ms, as a stream's (kvStore_Put
-	 * failed at once with the bucket's leader just lost, unlogged). */
-	int rc = nats_kv_put(nc, CLUSTER_KEY, txt, until);
-	free(txt);
+	int rc;
+	if (nc->c_rev) { /* over the value known here, merged (natsmerge.h) */
+		json_t *stored = NULL;
+		uint64_t rev = nc->c_rev;
+		rc = nats_kv_update_if(nc, CLUSTER_KEY, NULL, nc->c_meta, j, &rev, &stored, until);
+		if (rc == 0)
+			nats_cluster_meta_locked(cl, stored, rev);
+		json_decref(stored);
+	} else { /* never written: the first one (tried as a create would be) */
+		char *txt = json_dumps(j, JSON_COMPACT);
+		rc = txt ? nats_kv_put(nc, CLUSTER_KEY, txt, until) : -ENOMEM;
+		free(txt);
+	}
+	json_decref(j);
 	return rc;
 }
 

@@ -156,6 +156,11 @@ struct nats_cluster {
 	struct nats_stream **grave;
 	size_t ngrave, gcap;
 	struct nats_kvwatch *watcher;	/* following the bucket (natswatch.c) */
+	/* The cluster's own key ("c": owner, group, mode) as last applied
+	 * or stored here, and its revision (0: none known), which a chmod
+	 * of the cluster merges against (natsmerge.h). Under ns->lock. */
+	json_t *c_meta;
+	uint64_t c_rev;
 	/* The highest bucket revision any of its watchers delivered: a
 	 * replay's notice (key g.) at or below it was met already. */
 	uint64_t watch_rev;

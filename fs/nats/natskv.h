@@ -39,7 +39,8 @@ int nats_kv_delete_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 		      uint64_t until);
 
 /* nats_kv_update_if - put OURS under KEY over revision *REV, whose value
- * is BASE; changed by another daemon since (incarnation UUID still), OURS's
+ * is BASE; changed by another daemon since (incarnation UUID still; NULL:
+ * a key without one, the cluster's own), OURS's
  * changes to BASE made again over its value (nats_meta_merge); never over
  * a removal. 0: *REV the new revision, *STORED (caller's; STORED may be
  * NULL) the value; -ENOENT (removed), -EINTR, -EIO, -ENOMEM. */

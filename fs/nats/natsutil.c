@@ -402,14 +402,16 @@ static bool holds_txt(natsMsg *m, const char *txt)
 	return (size_t)natsMsg_GetDataLength(m) == len && !memcmp(natsMsg_GetData(m), txt, len);
 }
 
-/* M's value as JSON whose "uuid" is UUID: the object (caller's), else
- * NULL (another incarnation's, or not JSON). */
+/* M's value as JSON whose "uuid" is UUID (UUID NULL: any JSON object):
+ * the object (caller's), else NULL (another incarnation's, or not JSON). */
 static json_t *incarnation(natsMsg *m, const uuid_t uuid)
 {
 	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
 	const char *us = json_string_value(json_object_get(j, "uuid"));
 	uuid_t u;
-	if (us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0)
+	if (!uuid && json_is_object(j))
+		return j;
+	if (uuid && us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0)
 		return j;
 	json_decref(j);
 	return NULL;

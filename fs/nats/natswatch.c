@@ -88,14 +88,25 @@ int nats_stream_load(struct cluster *cl, const char *key, const void *val, int l
 	return rc;
 }
 
-void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e)
+void nats_cluster_meta_locked(struct cluster *cl, json_t *meta, uint64_t rev)
 {
+	struct nats_cluster *nc = cl->home;
+	cl->uid = (uid_t)meta_int(meta, "uid", cl->uid);
+	cl->gid = (gid_t)meta_int(meta, "gid", cl->gid);
+	cl->mode = (mode_t)meta_int(meta, "mode", cl->mode) & 07777;
+	json_decref(nc->c_meta);
+	nc->c_meta = json_deep_copy(meta);
+	nc->c_rev = nc->c_meta ? rev : 0; /* without a base: written whole */
+}
+
+void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e, bool force)
+{
+	struct nats_cluster *nc = cl->home;
 	json_t *j = json_loadb(e->val, (size_t)e->len, 0, NULL);
-	if (!j)
-		return;
-	cl->uid = (uid_t)meta_int(j, "uid", cl->uid);
-	cl->gid = (gid_t)meta_int(j, "gid", cl->gid);
-	cl->mode = (mode_t)meta_int(j, "mode", cl->mode) & 07777;
+	/* Older than what this daemon stored (its own, or merged over), or,
+	 * in tests, not here yet when this daemon saves. */
+	if (j && (force || e->rev > nc->c_rev) && (!nc->c_rev || !FAULT_LIE("nats-watch-late-c")))
+		nats_cluster_meta_locked(cl, j, e->rev);
 	json_decref(j);
 }
 
@@ -159,7 +170,7 @@ int nats_watch_open(struct nats_cluster *nc, char *err, size_t errlen)
 		if (e->op != NATS_KV_PUT) {
 			nats_kventry_free(e);
 		} else if (!strcmp(key, "c")) {
-			nats_watch_cluster_meta(cl, e);
+			nats_watch_cluster_meta(cl, e, false);
 			nats_kventry_free(e);
 		} else if (!strncmp(key, "s.", 2)) {
 			struct stream *st;

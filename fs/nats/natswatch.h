@@ -107,8 +107,15 @@ int nats_watch_stream_event(struct nats_cluster *nc, struct nats_kventry *e, boo
 int nats_watch_topic_event(struct nats_cluster *nc, struct nats_kventry *e, bool force);
 
 /* nats_watch_cluster_meta - owner, group and mode of cluster CL from the
- * value of its key "c" (E); a value that is not JSON changes nothing. */
-void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e);
+ * value of its key "c" (E), unless older than what this daemon stored
+ * there (FORCE: a bucket read again, whatever its revision); a value that
+ * is not JSON changes nothing. ns->lock held for writing. */
+void nats_watch_cluster_meta(struct cluster *cl, struct nats_kventry *e, bool force);
+
+/* nats_cluster_meta_locked - cluster CL as META, its key's value at
+ * revision REV, says (owner, group, mode), kept as the base a chmod of
+ * the cluster merges against. ns->lock held for writing. */
+void nats_cluster_meta_locked(struct cluster *cl, json_t *meta, uint64_t rev);
 
 /* ---- natsbucket.c ------------------------------------------------------- */
 

@@ -228,3 +228,24 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	[ "$(stat -c '%a %u' "$A/s")" = "750 1234" ]
 	[ "$(stat -c '%a %u' "$B/s")" = "750 1234" ]
 }
+
+@test "a chmod of the cluster's own directory on one daemon and a chown of it on the other before it heard of the chmod (a test-only lie): both stay, on both daemons" {
+	sfs_setup tokyo
+	A=$M/tokyo
+	chmod 0755 "$A"
+	# B applies none of the next change of the cluster's key
+	STREAMFS_FAULT_LIE=nats-watch-late-c start_second
+	B=$M2/tokyo
+	wait_for mode_is "$B" 755
+	chmod 0750 "$A"
+	wait_for -t 10 grep -q "fault lie nats-watch-late-c reached" "$TMP/streamfs2.log"
+	[ "$(stat -c %a "$B")" = 755 ]
+	# B's chown, over its view: A's chmod stays
+	chown 1234 "$B"
+	wait_for eval '[ "$(stat -c %u "$A")" = 1234 ]'
+	[ "$(stat -c '%a %u' "$A")" = "750 1234" ]
+	[ "$(stat -c '%a %u' "$B")" = "750 1234" ]
+	# and both go on
+	chmod 0700 "$B"
+	wait_for mode_is "$A" 700
+}

@@ -430,23 +430,6 @@ for p, fd in zip(sys.argv[1:], fds):
 	! grep -q "an open file read lines its stream lost since" "$TMP/streamfs.log"
 }
 
-# cat_check FILE STOP BAD: cat FILE until STOP exists; each output's
-# lines that are not whole lines of the test's writers go to BAD (NULs
-# as @). A cat that fails (EIO, ESTALE while the stream is read again)
-# is not looked at: it stopped where its error came, maybe mid-line.
-cat_check() {
-	local out=$3.$BASHPID
-	while [[ ! -e $2 ]]; do
-		cat "$1" >"$out" 2>/dev/null || continue
-		tr '\0' '@' <"$out" | grep -avE '^(a[0-9]|LOST[0-9]|w[ab]-[0-9]+)$' >>"$3" || true
-	done
-}
-
-# increasing PREFIX FILE: the numbers of FILE's lines PREFIX-N go up.
-increasing() {
-	grep "^$1-" "$2" | cut -d- -f2 | awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }'
-}
-
 @test "readers and writers on two daemons while a crash of every NATS server loses lines and the stream is read again: no reader sees a torn, invented or NUL line; in the end both agree, no lost line, each written line at most once and in order" {
 	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|an open file read lines|is not the one indexed|is not the one its head names|not in NATS any more'
 	sfs_setup tokyo

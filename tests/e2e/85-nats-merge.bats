@@ -9,6 +9,7 @@
 
 SFS_HOME=nats
 load helpers
+load replication_helpers
 load nats_helpers
 
 export LC_ALL=C
@@ -248,4 +249,76 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	# and both go on
 	chmod 0700 "$B"
 	wait_for mode_is "$A" 700
+}
+
+@test "chmods, chowns and control-file lines merged on two daemons while writers on both append, readers on both read and replication copies to a local replica: no torn, invented or NUL line; each line once, in order; the replica equal" {
+	mixed_start
+	# the second daemon serves tokyo only (sanfrancisco's data directory
+	# is the first one's)
+	{
+		echo "[mount]"
+		echo "mountpoint = $TMP/mnt2"
+		echo "[cluster tokyo]"
+		echo "nats = $SFS_NATS_URL"
+	} >"$TMP/mount2base.conf"
+	start_second "$TMP/mount2base.conf"
+	local n=150 i p pids=() rpids=() mpids=()
+	A=$M/tokyo B=$M2/tokyo R=$M/sanfrancisco/s/t
+	mkdir "$A/s" "$M/sanfrancisco/s"
+	for ((i = 1; i <= 8; i++)); do mkdir "$A/u$i"; done
+	echo /mapr/tokyo/s >>"$M/sanfrancisco/s/.upstreams"
+	echo /mapr/sanfrancisco/s >>"$A/s/.replicas"
+	echo a1 >>"$A/s/t"
+	wait_for -t 10 content_is "$R" a1
+	wait_for -t 10 content_is "$B/s/t" a1
+	wait_for test -d "$B/u8"
+	: >"$TMP/bad"
+	for p in "$A/s/t" "$B/s/t" "$R"; do
+		bg_start cat_check "$p" "$TMP/stop" "$TMP/bad"
+		rpids+=("$BG_PID")
+	done
+	bg_start append_each "$A/s/t" wa "$n"
+	pids+=("$BG_PID")
+	bg_start append_each "$B/s/t" wb "$n"
+	pids+=("$BG_PID")
+	# metadata changes of the stream and the topic on both daemons at once
+	# (refused and merged, applied while the lines go through)
+	(
+		for ((i = 1; i <= 8; i += 2)); do
+			# (modes that keep others' read: the replica may not
+			# let more read than its source)
+			chmod 0775 "$A/s" && chmod 0664 "$A/s/t" || exit 1
+			echo "/mapr/tokyo/u$i paused=true" >>"$A/s/.replicas" || exit 1
+		done
+	) &
+	mpids+=($!)
+	(
+		for ((i = 2; i <= 8; i += 2)); do
+			chown "$((1000 + i))" "$B/s" "$B/s/t" || exit 1
+			echo "/mapr/tokyo/u$i" >>"$B/s/.upstreams" || exit 1
+		done
+	) &
+	mpids+=($!)
+	for p in "${mpids[@]}"; do wait "$p"; done
+	for p in "${pids[@]}"; do wait "$p"; done
+	wait_count "$A/s/t" $((2 * n + 1)) 20
+	wait_count "$B/s/t" $((2 * n + 1)) 20
+	wait_count "$R" $((2 * n + 1)) 30
+	touch "$TMP/stop"
+	for p in "${rpids[@]}"; do wait "$p"; done
+	REPL_BG=()
+	[ ! -s "$TMP/bad" ] || { head "$TMP/bad" >&2; false; }
+	cat "$A/s/t" >"$TMP/src"
+	no_dups "$TMP/src"
+	increasing wa "$TMP/src"
+	increasing wb "$TMP/src"
+	same_content "$TMP/src" "$B/s/t"
+	same_content "$TMP/src" "$R"
+	# and every metadata change stayed, alike on both daemons
+	for d in "$A" "$B"; do
+		wait_for -t 10 eval '[ "$(stat -c "%a %u" "$d/s" "$d/s/t" | tr "\n" " ")" = "775 1008 664 1008 " ]'
+		[ "$(grep -c paused=true "$d/s/.replicas")" -eq 4 ]
+		[ "$(wc -l <"$d/s/.upstreams")" -eq 4 ]
+		grep -q "^/mapr/sanfrancisco/s " "$d/s/.replicas"
+	done
 }

@@ -240,6 +240,24 @@ reconnected() {
 	[[ $(grep -c "cluster tokyo: reconnected to NATS" "$1") -ge $2 ]]
 }
 
+# cat_check FILE STOP BAD: cat FILE until STOP exists; each output's
+# lines that are not whole lines of the test's writers (a1.., LOST1..,
+# wa-N, wb-N) go to BAD (NULs as @). A cat that fails (EIO, ESTALE while
+# the stream is read again) is not looked at: it stopped where its error
+# came, maybe mid-line.
+cat_check() {
+	local out=$3.$BASHPID
+	while [[ ! -e $2 ]]; do
+		cat "$1" >"$out" 2>/dev/null || continue
+		tr '\0' '@' <"$out" | grep -avE '^(a[0-9]|LOST[0-9]|w[ab]-[0-9]+)$' >>"$3" || true
+	done
+}
+
+# increasing PREFIX FILE: the numbers of FILE's lines PREFIX-N go up.
+increasing() {
+	grep "^$1-" "$2" | cut -d- -f2 | awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }'
+}
+
 # mixed_start: a nats-server of the test's own and one daemon serving a
 # local cluster sanfrancisco and the NATS cluster tokyo.
 mixed_start() {

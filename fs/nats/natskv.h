@@ -25,6 +25,12 @@
  * no answer (also on a signal). docs/nats.md, "Creation, removal". */
 int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMsg **msg);
 
+/* nats_kv_incarnation - M's value (a bucket entry) as JSON whose "uuid"
+ * is UUID, the incarnation of a stream or topic that still holds the
+ * name (UUID NULL: any JSON object, a key without one): the object (the
+ * caller's, json_decref), else NULL (another incarnation's, not JSON). */
+json_t *nats_kv_incarnation(natsMsg *m, const uuid_t uuid);
+
 /* nats_kv_holds - whether KEY of NC's bucket holds JSON whose "uuid" is
  * UUID (that incarnation still has the name), as its leader says
  * (nats_kv_last): 1 with its revision in *REV, 0 (deleted, or another

@@ -246,6 +246,19 @@ int nats_kv_last(struct nats_cluster *nc, const char *key, uint64_t *rev, natsMs
 	}
 }
 
+json_t *nats_kv_incarnation(natsMsg *m, const uuid_t uuid)
+{
+	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+	const char *us = json_string_value(json_object_get(j, "uuid"));
+	uuid_t u;
+	if (!uuid && json_is_object(j))
+		return j;
+	if (uuid && us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0)
+		return j;
+	json_decref(j);
+	return NULL;
+}
+
 /* nats_kv_holds, the request waiting until DEADLINE (0: as
  * nats_kv_last, in slices until nats_timeout_ms). */
 static int kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid,
@@ -256,10 +269,8 @@ static int kv_holds(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 	int r = deadline ? kv_last(nc, key, deadline, &at, &m) : nats_kv_last(nc, key, &at, &m);
 	if (r <= 0)
 		return r; /* deleted, or no answer */
-	uuid_t u;
-	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
-	const char *us = j ? json_string_value(json_object_get(j, "uuid")) : NULL;
-	bool ours = us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0;
+	json_t *j = nats_kv_incarnation(m, uuid);
+	bool ours = j != NULL;
 	json_decref(j);
 	natsMsg_Destroy(m);
 	*rev = at;
@@ -402,21 +413,6 @@ static bool holds_txt(natsMsg *m, const char *txt)
 	return (size_t)natsMsg_GetDataLength(m) == len && !memcmp(natsMsg_GetData(m), txt, len);
 }
 
-/* M's value as JSON whose "uuid" is UUID (UUID NULL: any JSON object):
- * the object (caller's), else NULL (another incarnation's, or not JSON). */
-static json_t *incarnation(natsMsg *m, const uuid_t uuid)
-{
-	json_t *j = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
-	const char *us = json_string_value(json_object_get(j, "uuid"));
-	uuid_t u;
-	if (!uuid && json_is_object(j))
-		return j;
-	if (uuid && us && uuid_parse(us, u) == 0 && uuid_compare(u, uuid) == 0)
-		return j;
-	json_decref(j);
-	return NULL;
-}
-
 int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uuid,
 		      const json_t *base, const json_t *ours, uint64_t *rev, json_t **stored,
 		      uint64_t until)
@@ -450,7 +446,7 @@ int nats_kv_update_if(struct nats_cluster *nc, const char *key, const uuid_t uui
 			natsMsg_Destroy(m);
 			break;
 		}
-		json_t *theirs = l == 1 ? incarnation(m, uuid) : NULL;
+		json_t *theirs = l == 1 ? nats_kv_incarnation(m, uuid) : NULL;
 		natsMsg_Destroy(m);
 		if (l == 0 || (l == 1 && !theirs)) {
 			rc = -ENOENT; /* removed (and the name maybe taken again) */

@@ -433,12 +433,9 @@ void nats_stream_saved_locked(struct stream *s, json_t *ours, json_t *stored)
 int nats_stream_created_locked(struct stream *s, json_t *ours, natsMsg *e, uint64_t *rev)
 {
 	LOCK_ASSERT_HELD(&s->lock);
-	json_t *j = e ? json_loadb(natsMsg_GetData(e), (size_t)natsMsg_GetDataLength(e), 0, NULL)
-		      : NULL;
-	const char *us = json_string_value(json_object_get(j, "uuid"));
-	uuid_t u;
+	json_t *j = e ? nats_kv_incarnation(e, s->uuid) : NULL;
 	int rc = -EEXIST;
-	if (us && uuid_parse(us, u) == 0 && !uuid_compare(u, s->uuid)) {
+	if (j) {
 		*rev = natsMsg_GetSequence(e);
 		nats_stream_saved_locked(s, ours, j);
 		rc = 0;
@@ -517,27 +514,22 @@ int nats_watch_stream_event(struct nats_cluster *nc, struct nats_kventry *e, boo
 			atomic_store(&st->bucket_seen, atomic_load(&nc->bucket_gen));
 		/* Under s->lock: a save here (ns_save) sets the revision it
 		 * stored under it, maybe after this entry was delivered. */
+		bool same = put && !uuid_compare(u, s->uuid), applied = false;
 		pthread_mutex_lock(&s->lock);
 		bool older = rev <= st->rev && !force;
-		pthread_mutex_unlock(&s->lock);
-		if (older)
-			goto out; /* this daemon's own change, or older */
-		if (put && !uuid_compare(u, s->uuid)) {
-			/* Changed there: owner, mode, times, control files. */
-			pthread_mutex_lock(&s->lock);
-			if ((rev <= st->rev && !force) || FAULT_LIE("nats-watch-late")) {
-				/* saved here meanwhile; or, in tests, not here
-				 * yet when this daemon saves (natsmerge.h) */
-				pthread_mutex_unlock(&s->lock);
-				goto out;
-			}
+		/* Changed there: owner, mode, times, control files (in tests,
+		 * maybe not here yet when this daemon saves: natsmerge.h). */
+		if (!older && same && !FAULT_LIE("nats-watch-late")) {
 			nats_stream_apply_locked(s, meta);
 			st->rev = rev;
 			nats_stream_base_locked(s, meta);
-			pthread_mutex_unlock(&s->lock);
-			stream_touch_replication(s);
-			goto out;
+			applied = true;
 		}
+		pthread_mutex_unlock(&s->lock);
+		if (applied)
+			stream_touch_replication(s);
+		if (older || same)
+			goto out; /* this daemon's own change, or older; or applied */
 		if (!drop_stream_locked(cl, i))
 			goto out; /* kept */
 	}

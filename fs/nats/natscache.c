@@ -5,9 +5,26 @@
  * Layout: NATS_CACHE_SHARDS shards chosen by a hash of (stream UUID,
  * sequence); each a chained hash table (power-of-two slots, doubled when
  * it holds more entries than slots) and a doubly linked LRU list, with
- * its own byte count and budget. Invariants, checked by assertions:
- * a shard's bytes are the sum of its entries' lengths, and at most its
- * budget once a put returns.
+ * its own byte count and budget.
+ *
+ * Where the bytes are: a piece under NATS_CACHE_BLOCKED bytes follows its
+ * entry in one malloc'd allocation and costs its length; a longer one (a
+ * 64 KiB write's chunk, a part) is kept in 4 KiB blocks of the cache's
+ * pool (fs/util/blockpool.h: regions mapped as transparent huge pages,
+ * since first touches of fresh malloc'd memory were most of the NATS
+ * home's CPU per 64 KiB append, docs/performance.md), its entry holding
+ * the blocks' addresses, and costs its blocks (a whole number of 4 KiB),
+ * so the budget bounds the memory held either way. The pool's maximum is
+ * the budget and what puts in flight may hold beyond it before they
+ * evict (NATS_CACHE_SHARDS pieces of an eighth of a shard's budget).
+ *
+ * Invariants, checked by assertions: a shard's bytes are the sum of its
+ * entries' costs, and at most its budget once a put returns; an entry
+ * has blocks if and only if its piece is NATS_CACHE_BLOCKED bytes or
+ * more, as many as its length needs.
+ *
+ * Lock order: a shard's mutex, then the pool's (both leaves otherwise):
+ * a removal gives its blocks back under the shard's lock.
  */
 #include "natscache.h"
 
@@ -16,14 +33,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Pieces of this many bytes or more are kept in the pool's blocks: at most
+ * a quarter of such a piece's cost is the rest of its last block. */
+#define NATS_CACHE_BLOCKED (4 * BLOCKPOOL_BLOCK)
+
 struct nats_cached {
 	struct nats_cached *chain;	/* the next in its hash slot */
 	struct nats_cached *prev, *next;	/* LRU: prev is more recent */
 	uuid_t stream;
 	uint64_t seq;
 	size_t len;
-	uint8_t data[];
+	size_t cost;		/* what it counts against the budget */
+	size_t nblocks;		/* 0: the bytes follow in blocks[]'s place */
+	void *blocks[];		/* its blocks, or its bytes */
 };
+
+/* The blocks a piece of LEN bytes is kept in (0: none, inline). */
+static size_t blocks_for(size_t len)
+{
+	return len < NATS_CACHE_BLOCKED ? 0 : (len + BLOCKPOOL_BLOCK - 1) / BLOCKPOOL_BLOCK;
+}
+
+/* What a piece of LEN bytes costs against the budget. */
+static size_t cost_of(size_t len)
+{
+	size_t nb = blocks_for(len);
+	return nb ? nb * BLOCKPOOL_BLOCK : len;
+}
+
+/* Copy SRC's LEN bytes (E's length) into E. */
+static void piece_fill(struct nats_cached *e, const uint8_t *src)
+{
+	if (!e->nblocks) {
+		memcpy(e->blocks, src, e->len);
+		return;
+	}
+	for (size_t i = 0, done = 0; i < e->nblocks; i++) {
+		size_t k = e->len - done < BLOCKPOOL_BLOCK ? e->len - done : BLOCKPOOL_BLOCK;
+		memcpy(e->blocks[i], src + done, k);
+		done += k;
+	}
+}
+
+/* Copy N bytes of E from byte FROM into DST (FROM + N <= its length). */
+static void piece_copy(const struct nats_cached *e, size_t from, uint8_t *dst, size_t n)
+{
+	assert(from <= e->len && n <= e->len - from);
+	if (!e->nblocks) {
+		memcpy(dst, (const uint8_t *)e->blocks + from, n);
+		return;
+	}
+	while (n) {
+		size_t b = from / BLOCKPOOL_BLOCK, off = from % BLOCKPOOL_BLOCK;
+		size_t k = BLOCKPOOL_BLOCK - off < n ? BLOCKPOOL_BLOCK - off : n;
+		assert(b < e->nblocks);
+		memcpy(dst, (const uint8_t *)e->blocks[b] + off, k);
+		dst += k;
+		from += k;
+		n -= k;
+	}
+}
+
+/* Free entry E and give its blocks back to C's pool. */
+static void piece_free(struct nats_cache *c, struct nats_cached *e)
+{
+	if (e->nblocks)
+		blockpool_put(&c->pool, e->blocks, e->nblocks);
+	free(e);
+}
 
 /* A 64-bit mix of the key (splitmix64's finaliser over the UUID's words
  * and the sequence). */
@@ -44,6 +121,9 @@ int nats_cache_init(struct nats_cache *c, uint64_t budget)
 {
 	memset(c, 0, sizeof(*c));
 	c->shard_budget = budget / NATS_CACHE_SHARDS;
+	/* The budget, and a piece in flight per shard (put before evicting). */
+	blockpool_init(&c->pool, (size_t)(c->shard_budget / BLOCKPOOL_BLOCK + 1) *
+					 NATS_CACHE_SHARDS * 2);
 	for (int i = 0; i < NATS_CACHE_SHARDS; i++) {
 		struct nats_cache_shard *s = &c->shard[i];
 		pthread_mutex_init(&s->mu, NULL);
@@ -62,7 +142,7 @@ void nats_cache_free(struct nats_cache *c)
 		struct nats_cache_shard *s = &c->shard[i];
 		for (struct nats_cached *e = s->lru_head, *next; e; e = next) {
 			next = e->next;
-			free(e);
+			piece_free(c, e);
 		}
 		free(s->slots);
 		s->slots = NULL;
@@ -71,6 +151,7 @@ void nats_cache_free(struct nats_cache *c)
 		s->bytes = 0;
 		pthread_mutex_destroy(&s->mu);
 	}
+	blockpool_destroy(&c->pool);
 }
 
 /* The shard of a key hashed H, and the slot in it. */
@@ -151,25 +232,32 @@ static void grow(struct nats_cache_shard *s)
 void nats_cache_put(struct nats_cache *c, const uuid_t stream, uint64_t seq, const void *data,
 		    size_t len)
 {
-	if (!c->shard_budget || len > c->shard_budget / 8)
+	if (!c->shard_budget || cost_of(len) > c->shard_budget / 8)
 		return;
 	uint64_t h = key_hash(stream, seq);
 	struct nats_cache_shard *s = shard_of(c, h);
 	/* Copied before the lock: the lock guards pointers, never a copy of
 	 * this size. */
-	struct nats_cached *e = malloc(sizeof(*e) + (len ? len : 1));
+	size_t nb = blocks_for(len);
+	struct nats_cached *e = malloc(sizeof(*e) + (nb ? nb * sizeof(void *) : len ? len : 1));
 	if (!e)
 		return;
+	if (nb && blockpool_get(&c->pool, nb, e->blocks) < 0) {
+		free(e); /* the pool at its maximum, or no memory */
+		return;
+	}
 	uuid_copy(e->stream, stream);
 	e->seq = seq;
 	e->len = len;
+	e->cost = cost_of(len);
+	e->nblocks = nb;
 	e->chain = e->prev = e->next = NULL;
-	memcpy(e->data, data, len);
+	piece_fill(e, data);
 	struct nats_cached *evicted = NULL;
 	pthread_mutex_lock(&s->mu); /* leaf */
 	if (find(s, h, stream, seq)) {
 		pthread_mutex_unlock(&s->mu);
-		free(e);
+		piece_free(c, e);
 		return;
 	}
 	if (s->n >= s->nslots)
@@ -179,15 +267,15 @@ void nats_cache_put(struct nats_cache *c, const uuid_t stream, uint64_t seq, con
 	s->slots[k] = e;
 	lru_push(s, e);
 	s->n++;
-	s->bytes += len;
+	s->bytes += e->cost;
 	while (s->bytes > c->shard_budget) {
 		struct nats_cached *old = s->lru_tail;
 		assert(old && old != e); /* E alone fits: an eighth of the budget */
 		lru_unlink(s, old);
 		unchain(s, old);
 		s->n--;
-		assert(s->bytes >= old->len);
-		s->bytes -= old->len;
+		assert(s->bytes >= old->cost);
+		s->bytes -= old->cost;
 		old->next = evicted; /* freed after the unlock */
 		evicted = old;
 	}
@@ -195,7 +283,7 @@ void nats_cache_put(struct nats_cache *c, const uuid_t stream, uint64_t seq, con
 	pthread_mutex_unlock(&s->mu);
 	while (evicted) {
 		struct nats_cached *next = evicted->next;
-		free(evicted);
+		piece_free(c, evicted);
 		evicted = next;
 	}
 }
@@ -211,7 +299,7 @@ bool nats_cache_read(struct nats_cache *c, const uuid_t stream, uint64_t seq, si
 	struct nats_cached *e = find(s, h, stream, seq);
 	bool hit = e && e->len == len;
 	if (hit) {
-		memcpy(dst, e->data + from, n);
+		piece_copy(e, from, dst, n);
 		lru_unlink(s, e);
 		lru_push(s, e);
 	}
@@ -230,10 +318,10 @@ void nats_cache_drop_stream(struct nats_cache *c, const uuid_t stream)
 				continue;
 			unchain(s, e);
 			lru_unlink(s, e);
-			assert(s->bytes >= e->len && s->n > 0);
-			s->bytes -= e->len;
+			assert(s->bytes >= e->cost && s->n > 0);
+			s->bytes -= e->cost;
 			s->n--;
-			free(e);
+			piece_free(c, e); /* the pool's lock under the shard's */
 		}
 		pthread_mutex_unlock(&s->mu);
 	}

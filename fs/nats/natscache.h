@@ -16,8 +16,9 @@
  * again; a stream found to have gone back loses all its pieces here
  * (nats_cache_drop_stream, natsseq.c).
  *
- * Locks: NATS_CACHE_SHARDS shard mutexes, each a leaf (nothing is locked
- * or called out while one is held but memcpy).
+ * Locks: NATS_CACHE_SHARDS shard mutexes, each a leaf but for the pool's
+ * mutex under it (nothing else is locked or called out while one is held
+ * but memcpy).
  */
 #ifndef STREAMFS_NATSCACHE_H
 #define STREAMFS_NATSCACHE_H
@@ -27,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uuid/uuid.h>
+
+#include "util/blockpool.h"
 
 #define NATS_CACHE_SHARDS 16
 
@@ -43,11 +46,14 @@ struct nats_cache_shard {
 struct nats_cache {
 	uint64_t shard_budget;	/* bytes per shard; 0: the cache is off */
 	struct nats_cache_shard shard[NATS_CACHE_SHARDS];
+	struct blockpool pool;	/* the blocks of its large pieces (natscache.c) */
 };
 
 /*
  * nats_cache_init - an empty cache C holding at most BUDGET bytes of
- * pieces (0: keeps nothing). 0 or -ENOMEM (then C holds nothing to free).
+ * pieces (0: keeps nothing): a piece of 16 KiB or more counts the 4 KiB
+ * blocks it is kept in, a shorter one its length (natscache.c). 0 or
+ * -ENOMEM (then C holds nothing to free).
  */
 int nats_cache_init(struct nats_cache *c, uint64_t budget);
 
@@ -82,8 +88,8 @@ bool nats_cache_read(struct nats_cache *c, const uuid_t stream, uint64_t seq, si
  */
 void nats_cache_drop_stream(struct nats_cache *c, const uuid_t stream);
 
-/* nats_cache_bytes - the bytes of pieces C holds now (for tests and
- * /.info). */
+/* nats_cache_bytes - the bytes C's pieces count against its budget now
+ * (as nats_cache_init says; for tests and /.info). */
 uint64_t nats_cache_bytes(struct nats_cache *c);
 
 #endif

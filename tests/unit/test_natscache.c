@@ -2,10 +2,13 @@
  * test_natscache.c - unit tests of the NATS home's pieces cache
  * (fs/nats/natscache.h): a piece is found only under its own data stream
  * and sequence and length, the budget holds with the least recently used
- * pieces leaving first, a piece too big for it is not kept, and readers
- * and writers on several threads at once only ever copy the bytes the
- * key names (each piece's bytes are a function of its key, so a torn,
- * stale or misplaced copy shows).
+ * pieces leaving first, a piece too big for it is not kept, a piece of
+ * 16 KiB or more is kept in the pool's 4 KiB blocks (read back across
+ * their edges, counted by its blocks, its blocks given back when it
+ * leaves), and readers and writers on several threads at once only ever
+ * copy the bytes the key names (each piece's bytes are a function of its
+ * key, so a torn, stale or misplaced copy shows), small and large pieces
+ * alike.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,10 +99,69 @@ static void test_budget_and_lru(void **state)
 	nats_cache_free(&c);
 }
 
+static void test_blocks(void **state)
+{
+	(void)state;
+	struct nats_cache c;
+	/* 16 shards of 1 MiB: pieces up to 128 KiB kept */
+	assert_int_equal(nats_cache_init(&c, 16 << 20), 0);
+	uuid_t s;
+	uuid_generate(s);
+	static uint8_t data[70000], got[70000];
+	/* lengths either side of 16 KiB, a 64 KiB write's chunk, more */
+	static const size_t lens[] = { 16383, 16384, 16385, 65549, 70000 };
+	static const size_t cost[] = { 16383, 16384, 20480, 69632, 73728 };
+	uint64_t want = 0;
+	for (size_t i = 0; i < 5; i++) {
+		piece_bytes(s, i + 1, data, lens[i]);
+		nats_cache_put(&c, s, i + 1, data, lens[i]);
+		want += cost[i];
+		assert_int_equal(nats_cache_bytes(&c), want);
+	}
+	/* blocks only for the pieces of 16 KiB or more: 4 + 5 + 17 + 18 */
+	assert_int_equal(c.pool.used, 44);
+	for (size_t i = 0; i < 5; i++) {
+		size_t len = lens[i];
+		piece_bytes(s, i + 1, data, len);
+		memset(got, 0, len);
+		assert_true(nats_cache_read(&c, s, i + 1, len, 0, got, len));
+		assert_memory_equal(got, data, len);
+		/* slices across block edges, at the end, of one byte */
+		static const size_t from[] = { 4090, 4095, 4096, 8191, 12000 };
+		for (size_t k = 0; k < 5; k++) {
+			size_t n = from[k] + 9000 <= len ? 9000 : len - from[k];
+			memset(got, 0, n);
+			assert_true(nats_cache_read(&c, s, i + 1, len, from[k], got, n));
+			assert_memory_equal(got, data + from[k], n);
+		}
+		assert_true(nats_cache_read(&c, s, i + 1, len, len - 1, got, 1));
+		assert_int_equal(got[0], data[len - 1]);
+		assert_false(nats_cache_read(&c, s, i + 1, len, len - 1, got, 2));
+	}
+	/* many more than the budget holds: evicted pieces give their blocks
+	 * back, which the next ones reuse */
+	for (uint64_t seq = 100; seq < 1100; seq++) {
+		piece_bytes(s, seq, data, 65549);
+		nats_cache_put(&c, s, seq, data, 65549);
+		assert_true(nats_cache_bytes(&c) <= 16 << 20);
+	}
+	assert_true(c.pool.used * 4096 <= 16 << 20);
+	assert_true(c.pool.nregions <= 8 + 1); /* 16 MiB of 2 MiB regions, and one */
+	piece_bytes(s, 1099, data, 65549);
+	assert_true(nats_cache_read(&c, s, 1099, 65549, 0, got, 65549));
+	assert_memory_equal(got, data, 65549);
+	/* a stream dropped gives every block back */
+	nats_cache_drop_stream(&c, s);
+	assert_int_equal(c.pool.used, 0);
+	assert_int_equal(nats_cache_bytes(&c), 0);
+	nats_cache_free(&c);
+}
+
 struct worker {
 	struct nats_cache *c;
 	const uuid_t *streams;
 	unsigned seed;
+	size_t maxlen;		/* pieces of 1..MAXLEN bytes */
 	int hits, bad;
 };
 
@@ -107,12 +169,13 @@ struct worker {
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	uint8_t data[2048], got[2048];
+	static _Thread_local uint8_t data[40000], got[40000];
 	for (int i = 0; i < 20000; i++) {
 		unsigned r = (unsigned)rand_r(&w->seed);
 		const unsigned char *s = w->streams[r % 3];
 		uint64_t seq = 1 + (r / 3) % 500;
-		size_t len = 1 + seq * 3 % 2000; /* a length per piece, as the index gives */
+		/* a length per piece, as the index gives */
+		size_t len = 1 + seq * 3 * (w->maxlen / 2000) % w->maxlen;
 		piece_bytes(s, seq, data, len);
 		if (r & 0x10000) {
 			nats_cache_put(w->c, s, seq, data, len);
@@ -128,19 +191,19 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static void test_threads(void **state)
+/* Six threads on pieces of up to MAXLEN bytes in a cache of BUDGET. */
+static void threads(size_t maxlen, uint64_t budget)
 {
-	(void)state;
 	struct nats_cache c;
-	/* small enough that pieces are evicted all along */
-	assert_int_equal(nats_cache_init(&c, 16 * 40000), 0);
+	assert_int_equal(nats_cache_init(&c, budget), 0);
 	uuid_t streams[3];
 	for (int i = 0; i < 3; i++)
 		uuid_generate(streams[i]);
 	pthread_t th[6];
 	struct worker w[6];
 	for (int i = 0; i < 6; i++) {
-		w[i] = (struct worker){ &c, (const uuid_t *)streams, (unsigned)i * 7919 + 1, 0, 0 };
+		w[i] = (struct worker){ &c, (const uuid_t *)streams, (unsigned)i * 7919 + 1, maxlen,
+					0, 0 };
 		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
 	}
 	int hits = 0;
@@ -150,8 +213,18 @@ static void test_threads(void **state)
 		hits += w[i].hits;
 	}
 	assert_true(hits > 1000); /* the reads did meet pieces */
-	assert_true(nats_cache_bytes(&c) <= 16 * 40000);
+	assert_true(nats_cache_bytes(&c) <= budget);
 	nats_cache_free(&c);
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	/* small enough that pieces are evicted all along */
+	threads(2000, 16 * 40000);
+	/* pieces of up to 30 KiB, about half in blocks (16 KiB and more),
+	 * evicted all along too */
+	threads(40000, 16 * 400000);
 }
 
 int main(void)
@@ -159,6 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_and_length),
 		cmocka_unit_test(test_budget_and_lru),
+		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -575,6 +575,14 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 			r->compression = w[i].compression;
 			nr[i] = r;
 		}
+		/* Which of the old ones the new list drops, decided before the
+		 * save: applying what the bucket holds may free some of nr[]. */
+		bool dropped[STREAM_MAX_REPLICAS];
+		for (int i = 0; i < nold; i++) {
+			dropped[i] = true;
+			for (int k = 0; k < nw; k++)
+				dropped[i] &= nr[k] != old[i];
+		}
 		memcpy(s->replicas, nr, nw * sizeof(nr[0]));
 		s->nreplicas = nw;
 		rc = stream_save_locked(s);
@@ -592,18 +600,14 @@ int ctlfile_apply(struct sfs_namespace *ns, struct stream *s,
 		}
 		/* What the bucket holds now: another daemon's list if this
 		 * write changed nothing of it (fs/nats/natsmerge.h), whose
-		 * application freed the replicas it does not name, so nr[]
-		 * may hold freed ones (compared below, never used). */
+		 * application freed the replicas it does not name: nr[] is
+		 * not looked at again. */
 		for (int i = 0; i < s->nreplicas; i++)
 			repl_replica_configured(ns, s->replicas[i]);
 		atomic_store(&s->has_replicas, s->nreplicas > 0);
-		for (int i = 0; i < nold; i++) {
-			bool kept = false;
-			for (int k = 0; k < nw; k++)
-				kept |= nr[k] == old[i];
-			if (!kept)
+		for (int i = 0; i < nold; i++)
+			if (dropped[i])
 				repl_replica_free(ns, old[i]);
-		}
 		s->positions_dirty = true;
 	} else {
 		struct upstream old[STREAM_MAX_UPSTREAMS];

@@ -122,13 +122,19 @@ fi
 cat <<EOF2
 
 Look around:
-  ls -a $SF                   topics and the control files
-  cat $NY/log | head          messages, one per line
-  tail -f $NY/log             then, in another shell: echo hi >> $SF/log
-  cat $SF/.replicas           replicas, with their status after ' # '
-  cat $SF/.info               the stream's status as JSON
+  # topics and the control files
+  ls -a $SF
+  # messages, one per line
+  cat $NY/log | head
+  # then, in another shell: echo hi >> $SF/log
+  tail -f $NY/log
+  # replicas, with their status after ' # '
+  cat $SF/.replicas
+  # the stream's status as JSON
+  cat $SF/.info
   STREAMFS_MOUNT=$MOUNT ./maprcli stream topic list -path /mapr/newyork/activity
-  echo /mapr/newyork/activity paused=true >> $SF/.replicas    pause
+  # pause
+  echo /mapr/newyork/activity paused=true >> $SF/.replicas
 Unmount:
   fusermount3 -u $MOUNT
 EOF2

@@ -4,9 +4,10 @@
  * pages, cut into blocks handed out from a free list first, then from the
  * newest region's unused tail.
  *
- * Invariants, checked by assertions: used <= max; every block handed out
- * or on the free list lies in a region of REGIONS; bump_left blocks from
- * bump are never-used blocks of the newest region.
+ * Invariants, checked by assertions: used <= max; REGIONS is sorted by
+ * address; every block given back starts a block of one of them (a binary
+ * search, so the check stays cheap with thousands of regions); bump_left
+ * blocks from bump are never-used blocks of the newest region.
  */
 #include "blockpool.h"
 
@@ -97,7 +98,10 @@ static void *take(struct blockpool *p)
 		char *r = map_region();
 		if (!r)
 			return NULL;
-		p->regions[p->nregions++] = r;
+		size_t k = p->nregions++; /* kept sorted: owns() searches it */
+		for (; k > 0 && (uintptr_t)p->regions[k - 1] > (uintptr_t)r; k--)
+			p->regions[k] = p->regions[k - 1];
+		p->regions[k] = r;
 		p->bump = r;
 		p->bump_left = BLOCKPOOL_REGION / BLOCKPOOL_BLOCK;
 	}
@@ -111,12 +115,19 @@ static void *take(struct blockpool *p)
 /* Whether B is the start of a block of one of P's regions. mu held. */
 static int owns(const struct blockpool *p, const void *b)
 {
-	for (size_t i = 0; i < p->nregions; i++) {
-		const char *r = p->regions[i];
-		if ((const char *)b >= r && (const char *)b < r + BLOCKPOOL_REGION)
-			return ((uintptr_t)b - (uintptr_t)r) % BLOCKPOOL_BLOCK == 0;
+	uintptr_t x = (uintptr_t)b;
+	size_t lo = 0, hi = p->nregions; /* the last region starting at or before B */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)p->regions[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return 0;
+	if (lo == 0)
+		return 0;
+	uintptr_t r = (uintptr_t)p->regions[lo - 1];
+	return x - r < BLOCKPOOL_REGION && (x - r) % BLOCKPOOL_BLOCK == 0;
 }
 
 /* Give block B back. mu held. */

@@ -35,7 +35,7 @@ struct blockpool {
 	void *free;		/* blocks given back, linked through their first word */
 	char *bump;		/* the next never-used block of the newest region */
 	size_t bump_left;	/* blocks left after bump in that region */
-	void **regions;		/* every region mapped, for destroy */
+	void **regions;		/* every region mapped, sorted by address */
 	size_t nregions, rcap;
 	size_t used, max;	/* blocks in use, and at most */
 };

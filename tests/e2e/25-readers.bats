@@ -2,7 +2,9 @@
 # 25-readers.bats - readers never see bytes that are not there: followers
 # (what `tail -f` does), real `tail -n +1 -f`, and `cat` loops on a topic
 # while writers append to it, locally and through replication, multi-master
-# included (docs/filesystem.md, "Reading"; tests/readers/rw_check.py).
+# included (docs/filesystem.md, "Reading"; tests/readers/rw_check.py), and
+# readers at random positions checked byte by byte against what each
+# position holds (tests/readers/position_check.py).
 #
 # Before topics were read with direct_io, these readers saw whole messages
 # as NUL bytes within seconds: the kernel's page cache served the zeros
@@ -13,6 +15,7 @@ load helpers
 load replication_helpers
 
 RW_CHECK="$STREAMFS_SRC/tests/readers/rw_check.py"
+POS_CHECK="$STREAMFS_SRC/tests/readers/position_check.py"
 # Seconds of writing per case; the soak target sets more.
 RW_SECONDS=${RW_SECONDS:-12}
 
@@ -146,54 +149,8 @@ with open(sys.argv[1], "ab") as f:
         f.write(b"".join(b"line-%07d\n" % i for i in range(k, k + 1000)))' "$S/t"
 	sfs_restart
 	replicate sanfrancisco/s newyork/r
-	run timeout 120 python3 - "$S/t" <<'PY'
-import os, random, sys, threading
-src = sys.argv[1]
-full = b"".join(b"line-%07d\n" % i for i in range(320000))
-errors = []
-def check(what, pos, got):
-    if got != full[pos:pos + len(got)]:
-        at = next(k for k in range(len(got)) if got[k] != full[pos + k])
-        errors.append("%s: at %d: %r" % (what, pos + at, got[at:at + 20]))
-def random_reader(seed):
-    rng = random.Random(seed)
-    fd = os.open(src, os.O_RDONLY)
-    for _ in range(300):
-        pos = rng.randrange(0, 300000 * 13)
-        n = rng.choice([1, 13, 4096, 100000, 131072])
-        check("random reader %d" % seed, pos, os.pread(fd, n, pos))
-    os.close(fd)
-def sequential_reader(i):
-    fd = os.open(src, os.O_RDONLY)
-    pos = 0
-    while pos < 320000 * 13:
-        b = os.read(fd, 131072)
-        if not b:
-            if not writing.is_set():
-                break
-            continue
-        check("sequential reader %d" % i, pos, b)
-        pos += len(b)
-    os.close(fd)
-def writer():
-    with open(src, "ab", buffering=0) as f:
-        for k in range(300000, 320000, 500):
-            f.write(b"".join(b"line-%07d\n" % i for i in range(k, k + 500)))
-    writing.clear()
-writing = threading.Event()
-writing.set()
-ts = [threading.Thread(target=writer)]
-ts += [threading.Thread(target=random_reader, args=(s,)) for s in range(6)]
-ts += [threading.Thread(target=sequential_reader, args=(i,)) for i in range(3)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-if errors:
-    print("\n".join(errors[:5]))
-    sys.exit(1)
-print("every read as stored")
-PY
+	run timeout 120 python3 "$POS_CHECK" --from 300000 --to 320000 --per-write 500 \
+		--random 6 --reads 300 --sequential 3 "$S/t"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == *"every read as stored"* ]]
@@ -215,62 +172,9 @@ PY
 	: >"$S/t1"
 	: >"$S/t2"
 	replicate sanfrancisco/s newyork/r
-	run timeout 180 python3 - "$S/t1" "$S/t2" <<'PY'
-import os, random, sys, threading
-srcs = sys.argv[1:3]
-PER = 65536 // 13            # whole 13-byte lines in a 64 KiB write
-WRITES = 150
-total = PER * WRITES * 13
-full = b"".join(b"line-%07d\n" % i for i in range(PER * WRITES))
-errors = []
-def check(what, pos, got):
-    if got != full[pos:pos + len(got)]:
-        at = next((k for k in range(len(got)) if pos + k >= len(full) or got[k] != full[pos + k]))
-        errors.append("%s: at %d: %r" % (what, pos + at, got[at:at + 20]))
-def random_reader(src, seed):
-    rng = random.Random(seed)
-    fd = os.open(src, os.O_RDONLY)
-    while writing.is_set() or rng.random() < 0.9:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            continue
-        pos = rng.randrange(0, size)
-        n = rng.choice([1, 13, 4095, 4096, 4097, 65536, 131072])
-        check("random reader %d" % seed, pos, os.pread(fd, n, pos))
-    os.close(fd)
-def sequential_reader(src, i):
-    fd = os.open(src, os.O_RDONLY)
-    pos = 0
-    while pos < total:
-        b = os.read(fd, 131072)
-        if not b:
-            if not writing.is_set():
-                break
-            continue
-        check("sequential reader %d" % i, pos, b)
-        pos += len(b)
-    os.close(fd)
-def writer(src):
-    with open(src, "ab", buffering=0) as f:
-        for w in range(WRITES):
-            f.write(full[w * PER * 13:(w + 1) * PER * 13])
-writing = threading.Event()
-writing.set()
-ws = [threading.Thread(target=writer, args=(s,)) for s in srcs]
-rs = [threading.Thread(target=random_reader, args=(srcs[s % 2], s)) for s in range(4)]
-rs += [threading.Thread(target=sequential_reader, args=(srcs[i % 2], i)) for i in range(2)]
-for t in ws + rs:
-    t.start()
-for t in ws:
-    t.join()
-writing.clear()
-for t in rs:
-    t.join()
-if errors:
-    print("\n".join(errors[:5]))
-    sys.exit(1)
-print("every read as stored")
-PY
+	# 5,041 lines of 13 bytes: 65,533 bytes, a 64 KiB write's whole lines
+	run timeout 180 python3 "$POS_CHECK" --from 0 --to $((5041 * 150)) --per-write 5041 \
+		--random 2 --reads 50 --sequential 1 "$S/t1" "$S/t2"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == *"every read as stored"* ]]

@@ -39,8 +39,11 @@ static void test_get_put(void **state)
 	assert_int_equal(blockpool_get(&p, 1, b + n - 1), 0);
 	assert_int_equal(p.nregions, 2);
 	/* distinct, block-aligned, in size-aligned regions, writable */
-	for (size_t i = 0; i < p.nregions; i++)
+	for (size_t i = 0; i < p.nregions; i++) {
 		assert_int_equal((uintptr_t)p.regions[i] % BLOCKPOOL_REGION, 0);
+		if (i)
+			assert_true((uintptr_t)p.regions[i - 1] < (uintptr_t)p.regions[i]);
+	}
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal((uintptr_t)b[i] % BLOCKPOOL_BLOCK, 0);
 		memset(b[i], (int)(i & 0xff), BLOCKPOOL_BLOCK);
@@ -72,6 +75,35 @@ static void test_get_put(void **state)
 	assert_int_equal(p.used, 0);
 	blockpool_destroy(&p);
 	free(sorted);
+	free(b);
+}
+
+/* Eight regions' blocks out and back in a shuffled order: every block
+ * given back is found in its region (blockpool_put asserts it). */
+static void test_many_regions(void **state)
+{
+	(void)state;
+	struct blockpool p;
+	size_t n = 8 * PER_REGION;
+	blockpool_init(&p, n);
+	void **b = malloc(n * sizeof(*b));
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i += 100)
+		assert_int_equal(blockpool_get(&p, n - i < 100 ? n - i : 100, b + i), 0);
+	assert_int_equal(p.nregions, 8);
+	for (size_t i = 1; i < p.nregions; i++)
+		assert_true((uintptr_t)p.regions[i - 1] < (uintptr_t)p.regions[i]);
+	unsigned seed = 12345;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)rand_r(&seed) % (i + 1);
+		void *t = b[i];
+		b[i] = b[j];
+		b[j] = t;
+	}
+	for (size_t i = 0; i < n; i += 7)
+		blockpool_put(&p, b + i, n - i < 7 ? n - i : 7);
+	assert_int_equal(p.used, 0);
+	blockpool_destroy(&p);
 	free(b);
 }
 
@@ -130,6 +162,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_put),
+		cmocka_unit_test(test_many_regions),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,7 @@
  * its own byte count and budget.
  *
  * Where the bytes are: a piece under NATS_CACHE_BLOCKED bytes follows its
- * entry in one malloc'd allocation and costs its length; a longer one (a
+ * entry in one malloc'd allocation and costs both; a longer one (a
  * 64 KiB write's chunk, a part) is kept in 4 KiB blocks of the cache's
  * pool (fs/util/blockpool.h: regions mapped as transparent huge pages,
  * since first touches of fresh malloc'd memory were most of the NATS
@@ -54,11 +54,15 @@ static size_t blocks_for(size_t len)
 	return len < NATS_CACHE_BLOCKED ? 0 : (len + BLOCKPOOL_BLOCK - 1) / BLOCKPOOL_BLOCK;
 }
 
-/* What a piece of LEN bytes costs against the budget. */
+/* What a piece of LEN bytes costs against the budget: its blocks, or its
+ * bytes and its entry's (one malloc), so that pieces of a few bytes (a
+ * chunk per line written) cannot hold many times the budget in entries.
+ * A blocked piece's entry and its blocks' addresses (at most 0.5% of the
+ * blocks) are not counted. */
 static size_t cost_of(size_t len)
 {
 	size_t nb = blocks_for(len);
-	return nb ? nb * BLOCKPOOL_BLOCK : len;
+	return nb ? nb * BLOCKPOOL_BLOCK : sizeof(struct nats_cached) + len;
 }
 
 /* Copy SRC's LEN bytes (E's length) into E. */

@@ -40,7 +40,8 @@ static void test_key_and_length(void **state)
 	uint8_t data[100], got[100];
 	piece_bytes(a, 7, data, sizeof(data));
 	nats_cache_put(&c, a, 7, data, sizeof(data));
-	assert_int_equal(nats_cache_bytes(&c), 100);
+	uint64_t one = nats_cache_bytes(&c); /* its bytes and its entry's */
+	assert_true(one >= 100 + 48 && one < 100 + 256);
 	/* the whole piece, and a slice of it */
 	assert_true(nats_cache_read(&c, a, 7, 100, 0, got, 100));
 	assert_memory_equal(got, data, 100);
@@ -60,7 +61,7 @@ static void test_key_and_length(void **state)
 	assert_false(nats_cache_read(&c, a, 7, 100, 101, got, 0));
 	/* a second put of the same piece keeps one copy */
 	nats_cache_put(&c, a, 7, data, sizeof(data));
-	assert_int_equal(nats_cache_bytes(&c), 100);
+	assert_int_equal(nats_cache_bytes(&c), one);
 	nats_cache_free(&c);
 }
 
@@ -99,6 +100,29 @@ static void test_budget_and_lru(void **state)
 	nats_cache_free(&c);
 }
 
+/* Pieces of 1 byte (a writer's empty lines, one chunk each) count their
+ * entries too: a cache of 64 KiB keeps a few hundred of them, not 65536
+ * entries of 80 bytes and more each (5 MiB and more of memory). */
+static void test_small_pieces(void **state)
+{
+	(void)state;
+	struct nats_cache c;
+	assert_int_equal(nats_cache_init(&c, 16 * 4096), 0);
+	uuid_t s;
+	uuid_generate(s);
+	uint8_t one = '\n', got;
+	for (uint64_t seq = 1; seq <= 70000; seq++)
+		nats_cache_put(&c, s, seq, &one, 1);
+	size_t kept = 0;
+	for (uint64_t seq = 1; seq <= 70000; seq++)
+		kept += nats_cache_read(&c, s, seq, 1, 0, &got, 1);
+	/* an entry is at least its key, its length and 3 links: 48 bytes */
+	assert_true(kept > 100);
+	assert_true(kept * (1 + 48) <= 16 * 4096);
+	assert_true(nats_cache_bytes(&c) <= 16 * 4096);
+	nats_cache_free(&c);
+}
+
 static void test_blocks(void **state)
 {
 	(void)state;
@@ -116,6 +140,8 @@ static void test_blocks(void **state)
 		piece_bytes(s, i + 1, data, lens[i]);
 		nats_cache_put(&c, s, i + 1, data, lens[i]);
 		want += cost[i];
+		if (i == 0) /* in one malloc with its entry: counted with it */
+			want = nats_cache_bytes(&c);
 		assert_int_equal(nats_cache_bytes(&c), want);
 	}
 	/* blocks only for the pieces of 16 KiB or more: 4 + 5 + 17 + 18 */
@@ -162,6 +188,7 @@ struct worker {
 	const uuid_t *streams;
 	unsigned seed;
 	size_t maxlen;		/* pieces of 1..MAXLEN bytes */
+	bool drops;		/* a stream dropped now and then too */
 	int hits, bad;
 };
 
@@ -177,7 +204,9 @@ static void *work(void *arg)
 		/* a length per piece, as the index gives */
 		size_t len = 1 + seq * 3 * (w->maxlen / 2000) % w->maxlen;
 		piece_bytes(s, seq, data, len);
-		if (r & 0x10000) {
+		if (w->drops && r % 997 == 0) {
+			nats_cache_drop_stream(w->c, s);
+		} else if (r & 0x10000) {
 			nats_cache_put(w->c, s, seq, data, len);
 		} else {
 			size_t from = (r >> 4) % len, n = len - from;
@@ -191,8 +220,10 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* Six threads on pieces of up to MAXLEN bytes in a cache of BUDGET. */
-static void threads(size_t maxlen, uint64_t budget)
+/* Six threads on pieces of up to MAXLEN bytes in a cache of BUDGET,
+ * dropping streams too with DROPS. Once they are done and every stream
+ * dropped, nothing is counted and every block is back in the pool. */
+static void threads(size_t maxlen, uint64_t budget, bool drops)
 {
 	struct nats_cache c;
 	assert_int_equal(nats_cache_init(&c, budget), 0);
@@ -203,7 +234,7 @@ static void threads(size_t maxlen, uint64_t budget)
 	struct worker w[6];
 	for (int i = 0; i < 6; i++) {
 		w[i] = (struct worker){ &c, (const uuid_t *)streams, (unsigned)i * 7919 + 1, maxlen,
-					0, 0 };
+					drops, 0, 0 };
 		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
 	}
 	int hits = 0;
@@ -214,6 +245,10 @@ static void threads(size_t maxlen, uint64_t budget)
 	}
 	assert_true(hits > 1000); /* the reads did meet pieces */
 	assert_true(nats_cache_bytes(&c) <= budget);
+	for (int i = 0; i < 3; i++)
+		nats_cache_drop_stream(&c, streams[i]);
+	assert_int_equal(nats_cache_bytes(&c), 0);
+	assert_int_equal(c.pool.used, 0);
 	nats_cache_free(&c);
 }
 
@@ -221,10 +256,13 @@ static void test_threads(void **state)
 {
 	(void)state;
 	/* small enough that pieces are evicted all along */
-	threads(2000, 16 * 40000);
+	threads(2000, 16 * 40000, false);
 	/* pieces of up to 30 KiB, about half in blocks (16 KiB and more),
 	 * evicted all along too */
-	threads(40000, 16 * 400000);
+	threads(40000, 16 * 400000, false);
+	/* and with streams dropped meanwhile (blocks given back under a
+	 * shard's lock while other threads get blocks for their puts) */
+	threads(40000, 16 * 400000, true);
 }
 
 int main(void)
@@ -232,6 +270,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_and_length),
 		cmocka_unit_test(test_budget_and_lru),
+		cmocka_unit_test(test_small_pieces),
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_threads),
 	};

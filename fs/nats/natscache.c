@@ -14,9 +14,13 @@
  * since first touches of fresh malloc'd memory were most of the NATS
  * home's CPU per 64 KiB append, docs/performance.md), its entry holding
  * the blocks' addresses, and costs its blocks (a whole number of 4 KiB),
- * so the budget bounds the memory held either way. The pool's maximum is
- * the budget and what puts in flight may hold beyond it before they
- * evict (NATS_CACHE_SHARDS pieces of an eighth of a shard's budget).
+ * so the budget bounds the memory held either way. The pool's maximum
+ * (nats_cache_init) is twice the budget's blocks and two per shard: the
+ * pieces kept, and what puts in flight hold beyond them (each its piece
+ * before it evicts, then what it evicted until it gives it back: at most
+ * two eighths of a shard's budget, for any number of puts at once on one
+ * shard), so a put finds the pool at its maximum only with some 64 such
+ * puts at once.
  *
  * Invariants, checked by assertions: a shard's bytes are the sum of its
  * entries' costs, and at most its budget once a put returns; an entry
@@ -125,7 +129,7 @@ int nats_cache_init(struct nats_cache *c, uint64_t budget)
 {
 	memset(c, 0, sizeof(*c));
 	c->shard_budget = budget / NATS_CACHE_SHARDS;
-	/* The budget, and a piece in flight per shard (put before evicting). */
+	/* The budget, and as much again for puts in flight (see above). */
 	blockpool_init(&c->pool, (size_t)(c->shard_budget / BLOCKPOOL_BLOCK + 1) *
 					 NATS_CACHE_SHARDS * 2);
 	for (int i = 0; i < NATS_CACHE_SHARDS; i++) {

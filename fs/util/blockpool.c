@@ -17,9 +17,15 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-/* Under AddressSanitizer a block is poisoned while nobody holds it (but
- * the free list's link in its first word), so a use of a cached piece's
- * block after it was given back is caught as malloc'd memory would be. */
+/* Under AddressSanitizer a block is poisoned while nobody holds it (its
+ * free list's link too, unpoisoned only to be read or written here), and
+ * blocks given back are handed out again oldest first (FIFO), so a use of
+ * a cached piece's block after it was given back is caught until the
+ * pool has handed out all the blocks freed before it, as ASan's
+ * quarantine does for malloc'd memory. Otherwise the newest block given
+ * back is handed out first (LIFO: it is the likeliest in the CPU's
+ * caches), which would hand a block just given back to the next get at
+ * once, where no poisoning could see a stale use of it. */
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_ASAN 1
 #elif defined(__has_feature)
@@ -82,8 +88,12 @@ static void *take(struct blockpool *p)
 {
 	if (p->free) {
 		void *b = p->free;
-		p->free = *(void **)b;
 		POOL_UNPOISON(b, BLOCKPOOL_BLOCK);
+		p->free = *(void **)b;
+#ifdef POOL_ASAN
+		if (!p->free)
+			p->free_tail = NULL;
+#endif
 		return b;
 	}
 	if (!p->bump_left) {
@@ -133,9 +143,21 @@ static int owns(const struct blockpool *p, const void *b)
 /* Give block B back. mu held. */
 static void give(struct blockpool *p, void *b)
 {
+#ifdef POOL_ASAN
+	*(void **)b = NULL;
+	POOL_POISON(b, BLOCKPOOL_BLOCK);
+	if (p->free_tail) {
+		POOL_UNPOISON(p->free_tail, sizeof(void *));
+		*(void **)p->free_tail = b;
+		POOL_POISON(p->free_tail, sizeof(void *));
+	} else {
+		p->free = b;
+	}
+	p->free_tail = b;
+#else
 	*(void **)b = p->free;
 	p->free = b;
-	POOL_POISON((char *)b + sizeof(void *), BLOCKPOOL_BLOCK - sizeof(void *));
+#endif
 }
 
 int blockpool_get(struct blockpool *p, size_t n, void **out)

@@ -33,6 +33,7 @@
 struct blockpool {
 	pthread_mutex_t mu;	/* leaf: everything below */
 	void *free;		/* blocks given back, linked through their first word */
+	void *free_tail;	/* its last (AddressSanitizer builds: FIFO, blockpool.c) */
 	char *bump;		/* the next never-used block of the newest region */
 	size_t bump_left;	/* blocks left after bump in that region */
 	void **regions;		/* every region mapped, sorted by address */

@@ -122,6 +122,7 @@ static void *take(struct blockpool *p)
 	return b;
 }
 
+#ifndef NDEBUG
 /* Whether B is the start of a block of one of P's regions. mu held. */
 static int owns(const struct blockpool *p, const void *b)
 {
@@ -139,6 +140,7 @@ static int owns(const struct blockpool *p, const void *b)
 	uintptr_t r = (uintptr_t)p->regions[lo - 1];
 	return x - r < BLOCKPOOL_REGION && (x - r) % BLOCKPOOL_BLOCK == 0;
 }
+#endif
 
 /* Give block B back. mu held. */
 static void give(struct blockpool *p, void *b)

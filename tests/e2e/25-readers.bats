@@ -161,11 +161,11 @@ with open(sys.argv[1], "ab") as f:
 
 @test "64 KiB writes to two topics (a NATS home keeps each chunk in 4 KiB blocks of a cache smaller than the data), readers at random positions, sequential readers and replication at once: every read as stored" {
 	# On a NATS home a chunk of 16 KiB or more is cached in blocks of the
-	# cache's pool (fs/nats/natscache.c); nats_cache of 8 MiB for 2 x 9.8
+	# cache's pool (fs/nats/natscache.c); nats_cache of 16 MiB for 2 x 9.8
 	# MB written evicts blocks while writers, readers and replication reuse
 	# them. Each byte is a function of its position, so a torn, stale or
 	# misplaced copy shows. On a local home: the same writes and reads.
-	SFS_NATS_EXTRA="nats_cache = 8M"
+	SFS_NATS_EXTRA="nats_cache = 16M"
 	sfs_setup sanfrancisco newyork
 	S=$M/sanfrancisco/s R=$M/newyork/r
 	mkdir "$S" "$R"

@@ -131,9 +131,15 @@ int ctl_write(struct ctl_txn *x, struct line_asm *la, const char *buf, size_t si
 		stream_refuse(x->stream, "%s: a line longer than 64 KiB", file_of(x));
 		rc = -EINVAL;
 	}
-	/* Any refused write also cancels a pending replace ('>'). */
-	if (rc < 0)
+	/*
+	 * Any refused write also cancels a pending replace ('>'), and drops
+	 * the bytes held before it: they began the line it was refused with,
+	 * so no piece of that line may apply at the close.
+	 */
+	if (rc < 0) {
 		x->refused = true;
+		lines_drop(la);
+	}
 	return rc;
 }
 

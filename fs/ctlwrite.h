@@ -68,7 +68,8 @@ void ctl_txn_destroy(struct ctl_txn *x);
  * or one longer than CTL_MAX_LINE), -EFBIG (a '>' write past its bounds),
  * -ENOBUFS (a '>' write past the owner's share of the budget),
  * ctlfile_apply's errors, -ENOBUFS, -ENOMEM. A refusal also cancels a
- * pending replace. The stream's last error and one log line say why.
+ * pending replace and drops the bytes LA held (nothing of a refused line
+ * applies at the close). The stream's last error and one log line say why.
  */
 int ctl_write(struct ctl_txn *x, struct line_asm *la, const char *buf, size_t size);
 

@@ -105,6 +105,8 @@ int remote_ctl_write(struct remote_fh *rf, const char *buf, size_t size)
 {
 	size_t before = rf->textlen;
 	int rc = lines_collect(&rf->h.lines, fh_path(&rf->h), buf, size, 64 * 1024, collect_ctl, rf);
+	if (rc == -E2BIG)
+		rc = -EINVAL;	/* a line over 64 KiB, as on its host */
 	/* Complete lines go now, so that a refusal is this write's error,
 	 * as it is there. */
 	if (rc >= 0 && rf->textlen != before) {
@@ -112,6 +114,10 @@ int remote_ctl_write(struct remote_fh *rf, const char *buf, size_t size)
 		if (src < 0)
 			rc = src;
 	}
+	/* A refused write leaves nothing held: no piece of its lines may be
+	 * sent at the close (as for a local control file, fs/ctlwrite.c). */
+	if (rc < 0)
+		lines_drop(&rf->h.lines);
 	return rc;
 }
 

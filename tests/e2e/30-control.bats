@@ -239,6 +239,62 @@ messages() {
 	[ "$(config_of "$B/.upstreams")" = "/mapr/sanfrancisco/a" ]
 }
 
+@test "a line refused in a later write than its start changes nothing, also at the close; one warn line" {
+	echo /mapr/newyork/a >>"$A/.replicas"
+	local before n
+	before=$(config_of "$A/.replicas")
+	# write_chunks FILE CHUNK...: one write() per chunk, each one's result,
+	# then the close's
+	write_chunks() {
+		python3 - "$@" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for c in sys.argv[2:]:
+    try:
+        print(os.write(fd, c.encode()))
+    except OSError as e:
+        print(os.strerror(e.errno))
+try:
+    os.close(fd)
+    print("closed")
+except OSError as e:
+    print("close: " + os.strerror(e.errno))
+PY
+	}
+	# the start of the line would add a replica, or remove one, on its own
+	n=$(warns)
+	run write_chunks "$A/.replicas" /mapr/newyork/b $' paused=maybe
+'
+	[ "${lines[0]}" = 15 ]
+	[ "${lines[1]}" = "Invalid argument" ]
+	[ "${lines[2]}" = closed ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+	[ "$(warns)" -eq $((n + 1)) ]
+	run write_chunks "$A/.replicas" -/mapr/newyork/a $' paused=true
+'
+	[ "${lines[1]}" = "Invalid argument" ]
+	[ "${lines[2]}" = closed ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+	# a line too long to hold: what was held before it is dropped too
+	run write_chunks "$A/.replicas" -/mapr/newyork/a "$(printf '%*s' 70000 '')"
+	[ "${lines[1]}" = "Invalid argument" ]
+	[ "${lines[2]}" = closed ]
+	[ "$(config_of "$A/.replicas")" = "$before" ]
+	# a refused line and the start of the next in one write: none of it
+	run write_chunks "$B/.upstreams" $'/mapr/nowhere/x
+/mapr/newyork/b'
+	[ "${lines[0]}" = "No such file or directory" ]
+	[ "${lines[1]}" = closed ]
+	[ "$(config_of "$B/.upstreams")" = /mapr/sanfrancisco/a ]
+	# a later write after a refusal starts a new line
+	run write_chunks "$A/.replicas" /mapr/newyork/b $' colour=blue
+' $'/mapr/newyork/a paused=true
+'
+	[ "${lines[1]}" = "Invalid argument" ]
+	[ "${lines[2]}" = 28 ]
+	[ "$(config_of "$A/.replicas")" = "/mapr/newyork/a synchronous=false paused=true" ]
+}
+
 @test "64 replicas and 64 upstreams work, the 65th fails with ENOSPC" {
 	local i list=
 	for i in $(seq 1 65); do

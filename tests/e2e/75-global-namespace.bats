@@ -145,6 +145,27 @@ fails_with() {
 	# a bad line: refused whole, nothing changed, the reason there
 	fails_with "Invalid argument" bash -c "printf '/mapr/a/b\\nnot a path\\n' >> '$RA/s2/.upstreams'"
 	[ "$(grep -c '^/mapr' "$B/s2/.upstreams")" -eq 1 ]
+	# a refused write leaves nothing for the close to send: neither what
+	# follows its last newline, nor a line's start from a write before
+	local chunks
+	for chunks in 'not a path\n/mapr/sanfrancisco/q' '/mapr/sanfrancisco/r| x=y\n' \
+		"/mapr/sanfrancisco/r|$(printf '%*s' 70000 '')"; do
+		run python3 - "$RA/s2/.upstreams" "$chunks" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for c in sys.argv[2].replace("\\n", "\n").split("|"):
+    try:
+        os.write(fd, c.encode())
+        print("ok")
+    except OSError as e:
+        print(os.strerror(e.errno))
+os.close(fd)
+print("closed")
+PY
+		[[ $output == *"Invalid argument"* ]]
+		[ "${lines[-1]}" = closed ]
+		[ "$(grep -c '^/mapr' "$B/s2/.upstreams")" -eq 1 ]
+	done
 	# a replace
 	echo /mapr/sanfrancisco/p >"$RA/s2/.upstreams"
 	[ "$(grep '^/mapr' "$B/s2/.upstreams" | cut -d' ' -f1)" = /mapr/sanfrancisco/p ]

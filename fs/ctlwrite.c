@@ -134,12 +134,14 @@ int ctl_write(struct ctl_txn *x, struct line_asm *la, const char *buf, size_t si
 	/*
 	 * Any refused write also cancels a pending replace ('>'), and drops
 	 * the bytes held before it: they began the line it was refused with,
-	 * so no piece of that line may apply at the close.
+	 * so no piece of that line may apply at the close. But for a signal
+	 * (-EINTR): nothing was refused, and the caller writes the same
+	 * bytes again, which complete the line held.
 	 */
-	if (rc < 0) {
+	if (rc < 0)
 		x->refused = true;
+	if (rc < 0 && rc != -EINTR)
 		lines_drop(la);
-	}
 	return rc;
 }
 

@@ -115,8 +115,9 @@ int remote_ctl_write(struct remote_fh *rf, const char *buf, size_t size)
 			rc = src;
 	}
 	/* A refused write leaves nothing held: no piece of its lines may be
-	 * sent at the close (as for a local control file, fs/ctlwrite.c). */
-	if (rc < 0)
+	 * sent at the close (as for a local control file, fs/ctlwrite.c;
+	 * but for a signal, whose write comes again with the same bytes). */
+	if (rc < 0 && rc != -EINTR)
 		lines_drop(&rf->h.lines);
 	return rc;
 }

@@ -126,15 +126,16 @@ Look around:
   ls -a $SF
   # messages, one per line
   cat $NY/log | head
-  # then, in another shell: echo hi >> $SF/log
+  # follow new messages (append one from another shell: echo hi >> $SF/log)
   tail -f $NY/log
   # replicas, with their status after ' # '
   cat $SF/.replicas
   # the stream's status as JSON
   cat $SF/.info
   STREAMFS_MOUNT=$MOUNT ./maprcli stream topic list -path /mapr/newyork/activity
-  # pause
+  # pause, and resume
   echo /mapr/newyork/activity paused=true >> $SF/.replicas
+  echo /mapr/newyork/activity paused=false >> $SF/.replicas
 Unmount:
   fusermount3 -u $MOUNT
 EOF2

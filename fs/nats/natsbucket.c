@@ -430,6 +430,8 @@ static void *watch_main(void *arg)
 			atomic_store(&nc->seq_checking, true);
 			/* The streams' check first: writers wait on its verdict. */
 			int sc = seq ? nats_seq_check(nc) : 0;
+			if (seq && sc == 0)
+				atomic_fetch_add(&nc->seq_verdicts, 1);
 			int b = bucket_went_back(nc, &last, &last_time);
 			uint64_t confirm_ns = 0;
 			if (b == 0 && back_since)

@@ -196,6 +196,10 @@ struct nats_cluster {
 	 * whose tail is behind its index waits for the verdict before it
 	 * calls the subject's state lost (natstopic.c). */
 	atomic_bool seq_checking;
+	/* Checks of the streams' sequences that ended in a verdict (the
+	 * watch thread's nats_seq_check returned 0): a writer behind its
+	 * index waits for one begun after it asked (natstopic.c). */
+	atomic_uint_fast64_t seq_verdicts;
 	/* The bucket alone is to be checked (natsbucket.c): its watcher's
 	 * consumer was made anew by libnats (a reconnection), so what the
 	 * old one delivered has been applied and can be asked about. */

@@ -405,6 +405,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 	tail_now(td, &tl, &oo);
 	uint64_t ts = now_ns();
 	uint64_t behind_since = 0; /* JetStream's tail behind the index since */
+	uint64_t verdict = 0;	/* the count of checks' verdicts to wait for */
 	int rc = -ETIMEDOUT;
 	for (;;) {
 		if (atomic_load(&nt->deleted)) {
@@ -453,14 +454,21 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 				continue;
 			}
 			int bad = mine ? 0 : tail_behind_index(nt, &told, indexed);
-			if (bad == -EIO && !behind_since)
+			if (bad == -EIO && !behind_since) {
 				behind_since = mono_ns();
-			/* A check under way may find the stream went back (a
+				/* A check running now may have begun before: the
+				 * verdict waited for is the next one's. */
+				verdict = atomic_load(&nt->nc->seq_verdicts) + 1 +
+					  atomic_load(&nt->nc->seq_checking);
+			}
+			/* The check asked for may find the stream went back (a
 			 * crash: it may wait on requests sent before the servers'
-			 * restart): its verdict first, within the deadline. */
+			 * restart, or come late on a busy host): its verdict
+			 * first, within the deadline. */
 			if (bad == -EIO && (mono_ns() - behind_since <
 					    (uint64_t)NATS_BEHIND_MS * 1000000 ||
-					    atomic_load(&nt->nc->seq_checking)) &&
+					    atomic_load(&nt->nc->seq_checking) ||
+					    atomic_load(&nt->nc->seq_verdicts) < verdict) &&
 			    mono_ns() < deadline) {
 				nats_pause(); /* asked again: a leader catching up? */
 				continue;

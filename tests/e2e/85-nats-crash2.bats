@@ -43,7 +43,14 @@ writer() {
 @test "crash2: a writer appends across a crash that lost lines a local replica holds: every line the stream holds in the end reaches the replica exactly once (none dropped by the lost lines' marks while the epoch is started)" {
 	SFS_LOG_ALLOW='JetStream no longer holds the messages|the bucket .* no longer holds the changes|may hold messages this stream lost|is not the one indexed'
 	replica_case
-	local port=$SFS_NATS_PORT
+	local port=$SFS_NATS_PORT p rpids=()
+	# readers of the source and the replica all along: whole lines only
+	# (the writer waiting on the check's verdict, natstopic.c, included)
+	: >"$TMP/bad"
+	for p in "$M/tokyo/s/t" "$M/sanfrancisco/s/t"; do
+		bg_start cat_check "$p" "$TMP/stop" "$TMP/bad" '^(a[0-9]|lost[0-9]|w-[0-9]+|end)$'
+		rpids+=("$BG_PID")
+	done
 	# the crash is over; a second one while a writer appends
 	store_save
 	writer "$M/tokyo/s/t" w 400 &
@@ -56,6 +63,10 @@ writer() {
 	echo end >>"$M/tokyo/s/t"
 	wait_for -t 20 grep -qx end "$M/sanfrancisco/s/t"
 	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
+	touch "$TMP/stop"
+	for p in "${rpids[@]}"; do wait "$p"; done
+	REPL_BG=()
+	[ ! -s "$TMP/bad" ] || { head "$TMP/bad" >&2; false; }
 	cat "$M/tokyo/s/t" >"$TMP/src"
 	cp "$M/sanfrancisco/s/t" "$TMP/dst"
 	once_each "$TMP/src" "$TMP/dst"

@@ -240,16 +240,17 @@ reconnected() {
 	[[ $(grep -c "cluster tokyo: reconnected to NATS" "$1") -ge $2 ]]
 }
 
-# cat_check FILE STOP BAD: cat FILE until STOP exists; each output's
-# lines that are not whole lines of the test's writers (a1.., LOST1..,
-# wa-N, wb-N) go to BAD (NULs as @). A cat that fails (EIO, ESTALE while
-# the stream is read again) is not looked at: it stopped where its error
-# came, maybe mid-line.
+# cat_check FILE STOP BAD [LINES]: cat FILE until STOP exists; each
+# output's lines that are not whole lines of the test's writers (those
+# the extended regex LINES matches; by default a1.., LOST1.., wa-N, wb-N)
+# go to BAD (NULs as @). A cat that fails (EIO, ESTALE while the stream is
+# read again) is not looked at: it stopped where its error came, maybe
+# mid-line.
 cat_check() {
-	local out=$3.$BASHPID
+	local out=$3.$BASHPID lines=${4:-'^(a[0-9]|LOST[0-9]|w[ab]-[0-9]+)$'}
 	while [[ ! -e $2 ]]; do
 		cat "$1" >"$out" 2>/dev/null || continue
-		tr '\0' '@' <"$out" | grep -avE '^(a[0-9]|LOST[0-9]|w[ab]-[0-9]+)$' >>"$3" || true
+		tr '\0' '@' <"$out" | grep -avE "$lines" >>"$3" || true
 	done
 }
 

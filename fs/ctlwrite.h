@@ -69,7 +69,8 @@ void ctl_txn_destroy(struct ctl_txn *x);
  * -ENOBUFS (a '>' write past the owner's share of the budget),
  * ctlfile_apply's errors, -ENOBUFS, -ENOMEM. A refusal also cancels a
  * pending replace and drops the bytes LA held (nothing of a refused line
- * applies at the close), but for -EINTR (the same bytes come again). The stream's last error and one log line say why.
+ * applies at the close), but for -EINTR (the same bytes come again).
+ * The stream's last error and one log line say why.
  */
 int ctl_write(struct ctl_txn *x, struct line_asm *la, const char *buf, size_t size);
 

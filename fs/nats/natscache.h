@@ -53,8 +53,7 @@ struct nats_cache {
  * nats_cache_init - an empty cache C holding at most BUDGET bytes of
  * pieces (0: keeps nothing): a piece of 16 KiB or more counts the 4 KiB
  * blocks it is kept in, a shorter one its length and its entry's
- * (natscache.c). 0 or
- * -ENOMEM (then C holds nothing to free).
+ * (natscache.c). 0 or -ENOMEM (then C holds nothing to free).
  */
 int nats_cache_init(struct nats_cache *c, uint64_t budget);
 

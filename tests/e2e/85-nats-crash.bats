@@ -346,15 +346,8 @@ for p, fd in zip(sys.argv[1:], fds):
 	for p in "${pids[@]}"; do wait "$p"; done
 	wait_count "$T" $((2 * n + 1)) 20
 	wait_count "$R" $((2 * n + 1)) 30
-	touch "$TMP/stop"
-	for p in "${rpids[@]}"; do wait "$p"; done
-	REPL_BG=()
-	[ ! -s "$TMP/bad" ] || { head "$TMP/bad" >&2; false; }
-	cat "$T" >"$TMP/src"
-	no_dups "$TMP/src"
-	increasing wa "$TMP/src"
-	increasing wb "$TMP/src"
-	same_content "$TMP/src" "$R"
+	readers_stop "${rpids[@]}"
+	writers_verdict "$T" "$R"
 	grep -q "fault lie nats-stream-back reached" "$TMP/streamfs.log"
 	! grep -E "JetStream no longer holds|origin key .* epoch" "$TMP/streamfs.log" || false
 }
@@ -458,12 +451,7 @@ for p, fd in zip(sys.argv[1:], fds):
 	wait "$wa" "$wb"
 	wait_for -t 30 grep -q "stream s: JetStream no longer holds" "$TMP/streamfs.log"
 	wait_for -t 30 grep -q "stream s: JetStream no longer holds" "$TMP/streamfs2.log"
-	touch "$TMP/stop"
-	for p in "${pids[@]}"; do wait "$p"; done
-	if [[ -s $TMP/bad ]]; then
-		head -n 5 "$TMP/bad" >&2
-		false
-	fi
+	readers_stop "${pids[@]}"
 	wait_for -t 10 same_content "$A/s/t" "$B/s/t"
 	run grep -c LOST "$A/s/t"
 	[ "$output" = 0 ]

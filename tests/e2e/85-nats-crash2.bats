@@ -63,10 +63,7 @@ writer() {
 	echo end >>"$M/tokyo/s/t"
 	wait_for -t 20 grep -qx end "$M/sanfrancisco/s/t"
 	wait_for -t 10 grep -q "state=REPLICATING pending=0 uptodate=true" "$M/tokyo/s/.replicas"
-	touch "$TMP/stop"
-	for p in "${rpids[@]}"; do wait "$p"; done
-	REPL_BG=()
-	[ ! -s "$TMP/bad" ] || { head "$TMP/bad" >&2; false; }
+	readers_stop "${rpids[@]}"
 	cat "$M/tokyo/s/t" >"$TMP/src"
 	cp "$M/sanfrancisco/s/t" "$TMP/dst"
 	once_each "$TMP/src" "$TMP/dst"

@@ -304,16 +304,8 @@ mode_is() { [[ $(stat -c %a "$1" 2>/dev/null) == "$2" ]]; }
 	wait_count "$A/s/t" $((2 * n + 1)) 20
 	wait_count "$B/s/t" $((2 * n + 1)) 20
 	wait_count "$R" $((2 * n + 1)) 30
-	touch "$TMP/stop"
-	for p in "${rpids[@]}"; do wait "$p"; done
-	REPL_BG=()
-	[ ! -s "$TMP/bad" ] || { head "$TMP/bad" >&2; false; }
-	cat "$A/s/t" >"$TMP/src"
-	no_dups "$TMP/src"
-	increasing wa "$TMP/src"
-	increasing wb "$TMP/src"
-	same_content "$TMP/src" "$B/s/t"
-	same_content "$TMP/src" "$R"
+	readers_stop "${rpids[@]}"
+	writers_verdict "$A/s/t" "$B/s/t" "$R"
 	# and every metadata change stayed, alike on both daemons
 	for d in "$A" "$B"; do
 		wait_for -t 10 eval '[ "$(stat -c "%a %u" "$d/s" "$d/s/t" | tr "\n" " ")" = "775 1008 664 1008 " ]'

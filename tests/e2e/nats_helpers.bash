@@ -254,6 +254,28 @@ cat_check() {
 	done
 }
 
+# readers_stop PID...: stop the cat_check readers (PIDs, started with
+# bg_start or &) and fail, showing the first lines, if any saw anything
+# but whole lines of the writers.
+readers_stop() {
+	local p
+	touch "$TMP/stop"
+	for p in "$@"; do wait "$p"; done
+	REPL_BG=()
+	[ ! -s "$TMP/bad" ] || { head -n 5 "$TMP/bad" >&2; return 1; }
+}
+
+# writers_verdict SRC COPY...: SRC's lines hold no line twice and wa's
+# and wb's lines in order; each COPY holds the same lines as SRC.
+writers_verdict() {
+	local c
+	cat "$1" >"$TMP/src"
+	no_dups "$TMP/src"
+	increasing wa "$TMP/src"
+	increasing wb "$TMP/src"
+	for c in "${@:2}"; do same_content "$TMP/src" "$c"; done
+}
+
 # increasing PREFIX FILE: the numbers of FILE's lines PREFIX-N go up.
 increasing() {
 	grep "^$1-" "$2" | cut -d- -f2 | awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }'

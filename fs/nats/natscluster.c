@@ -91,10 +91,18 @@ static int nats_connect(struct nats_cluster *nc, char *err, size_t errlen)
 		s = natsOptions_SetReconnectBufSize(o, 1);
 	if (s == NATS_OK)
 		s = natsOptions_UseGlobalMessageDelivery(o, true);
-	/* Publishes go out in the caller's thread (docs/performance.md),
-	 * held by a server that stops reading nats_timeout_ms at most. */
+	/* Not SendAsap, which wrote every publish in the caller's thread:
+	 * with it, libnats 3.4.1 crashes when an ordered consumer is
+	 * re-created on a connection that just broke (its re-creating
+	 * thread's write fails and it detaches a NULL thread: js.c
+	 * _recreateOrderedCons, fixed upstream in 3.10.0). Without it those
+	 * few bytes are appended to libnats' 32 KiB buffer for its flusher
+	 * thread, and fail only if that buffer is nearly full at that moment
+	 * (docs/nats.md, Limits). The flusher's writes, and a large publish
+	 * written in the caller's thread, are held by a server that stops
+	 * reading nats_timeout_ms at most. */
 	if (s == NATS_OK)
-		s = natsOptions_SetSendAsap(o, true);
+		s = natsOptions_SetSendAsap(o, false);
 	if (s == NATS_OK)
 		s = natsOptions_SetWriteDeadline(o, nc->timeout_ms);
 	if (s == NATS_OK)

@@ -150,12 +150,17 @@ reachable_is() {
 	[[ $(jq -r --arg c "$1" '.clusters[] | select(.name == $c) | .reachable' "$M/.info" 2>/dev/null) == "$2" ]]
 }
 
-# leads I JS: server I says it leads stream JS (asking it to step down
-# otherwise: JetStream elects another, bounded by the caller's wait_for).
+# leads I JS: server I says it leads stream JS (asking the leader to step
+# down otherwise: JetStream elects another, bounded by the caller's
+# wait_for). At most one step-down each 2 s: asked at each 50 ms poll, a
+# loaded host's elections never settled on the wanted server (60 s of
+# them, once, in a full run).
 leads() {
 	local l
 	l=$(nats3_leader "$1" "$2" 2>/dev/null) || return 1
 	[[ $l == "n$1" ]] && return 0
+	((SECONDS >= ${_leads_next:-0})) || return 1
+	_leads_next=$((SECONDS + 2))
 	nats3_req "$1" "\$JS.API.STREAM.LEADER.STEPDOWN.$2" >/dev/null 2>&1 || true
 	return 1
 }

@@ -9,7 +9,8 @@
  *   natscluster.c  the home, the connection, the bucket, the cluster ops
  *   natswatch.c    loading the namespace and following others' changes
  *   natskvwatch.c  the bucket's watcher (its declarations in natskvwatch.h)
- *   natsstream.c   the stream ops, each stream's data stream and consumer
+ *   natsstream.c   the stream ops, each stream's data stream
+ *   natsfollow.c   each data stream's consumer, into the chunk indexes
  *   natstopic.c    the topic ops: appends, reads, the chunk index
  *   natsrepl.c     replicated appends under the per-origin marks
  *   natsparts.c    chunks longer than one NATS message: parts and a head
@@ -480,6 +481,8 @@ int nats_stream_new(struct cluster *cl, const char *name, json_t *meta, uint64_t
  * close (the cluster's close, once the connection is closed). */
 void nats_stream_free_graves(struct nats_cluster *nc);
 
+/* ---- natsfollow.c ------------------------------------------------------- */
+
 /*
  * nats_stream_follow - follow NATS-backed stream S's data stream from its
  * first message into its topics' indexes (a new current subscription;
@@ -494,7 +497,6 @@ int nats_stream_follow(struct stream *s, bool create);
  * callbacks end by then. fol->sub is NULL after it.
  */
 void nats_follow_close(struct nats_follow *fol);
-
 
 /* nats_stream_wait_caught_up - wait until S's consumer delivered what the
  * data stream held when it was made, until DEADLINE_NS (mono_ns). 0 or
@@ -667,12 +669,16 @@ int nats_chunk_publish(struct nats_topic *nt, const struct nats_body *b, size_t 
 int nats_append_replicated(struct topic *t, const struct topic_msg *msgs, size_t n,
 			   size_t *applied, char *err, size_t errlen);
 
+/* ---- natstdata.c: a chunk indexed ---------------------------------------- */
+
 /* nats_tdata_add - chunk C (ORIGIN its origin) delivered for TD: indexed
  * if it follows the last one, readers and writers waiting are woken and
  * the topic's on_append called. C->parts (malloc'd or NULL) is TD's from
  * now: kept in the index or freed. Any thread but one holding TD's lock. */
 void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
 		    const struct nats_origin *origin);
+
+/* ---- natstopic.c: a chunk's headers ------------------------------------- */
 
 /* nats_chunk_headers - read chunk C and its origin O from the headers of
  * M (SEQ its stream sequence, LEN its payload bytes if it has no Sfs-Len).

@@ -2,17 +2,19 @@
  * natstdata.c - the topics' chunk indexes of a NATS-backed stream
  * (natshome.h): each topic incarnation's index (struct nats_tdata), kept
  * by its stream and found by the incarnation's UUID, made when its first
- * chunk or its topic shows up, whichever comes first; the lookup of a
- * chunk by its stream sequence; and a writer's wait for its chunk to be
- * indexed (docs/nats.md, "Appends are linearizable").
+ * chunk or its topic shows up, whichever comes first; a chunk added to
+ * it; the lookup of a chunk by its stream sequence; and a writer's wait
+ * for its chunk to be indexed (docs/nats.md, "Appends are linearizable").
  */
 #include "natshome.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs/cluster.h"
+#include "logging.h"
 #include "util/clock.h"
 
 void nats_cond_init_mono(pthread_cond_t *cv)
@@ -120,5 +122,95 @@ int nats_chunk_settle(struct nats_tdata *td, uint64_t seq, uint64_t deadline)
 	return rc;
 }
 
-/* ---- the consumer ---------------------------------------------------------- */
+/* ---- a chunk added to an index ------------------------------------------ */
 
+/* The index of origin O in TD, added if new; -1 when out of memory. mu held. */
+static int origin_index(struct nats_tdata *td, const struct nats_origin *o)
+{
+	for (size_t i = td->norigins; i-- > 0;)
+		if (!uuid_compare(td->origins[i].stream, o->stream) &&
+		    !uuid_compare(td->origins[i].topic, o->topic))
+			return (int)i;
+	if (td->norigins == td->ocap) {
+		size_t cap = td->ocap ? td->ocap * 2 : 2;
+		struct nats_origin *v = realloc(td->origins, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		td->origins = v;
+		td->ocap = cap;
+	}
+	td->origins[td->norigins] = *o;
+	td->origins[td->norigins].next = 0;
+	return (int)td->norigins++;
+}
+
+void nats_tdata_add(struct nats_tdata *td, const struct nats_chunk *c,
+		    const struct nats_origin *origin)
+{
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
+	bool kept = false;	/* c->parts: the index's */
+	pthread_mutex_lock(&td->mu);
+	if (c->seq <= td->last_seq)
+		goto out; /* delivered again (an ordered consumer made anew) */
+	td->last_seq = c->seq;
+	if (td->purged)
+		goto wake;
+	int k = -1;
+	if (c->off != td->next_off || c->pos != td->next_pos) {
+		/* It does not follow the chunk before it: the loser of a race
+		 * that JetStream let through (a clustered stream only pre-checks
+		 * the expected last subject sequence), or not published by the
+		 * protocol of docs/nats.md. Every daemon skips it alike; its
+		 * writer publishes its lines again (nats_chunk_settle). */
+		if (!td->damaged_logged) {
+			char u[37];
+			uuid_unparse(td->uuid, u);
+			log_info("topic %s: chunk at sequence %" PRIu64 " claims offset %" PRIu64
+				 " and position %" PRIu64 " where %" PRIu64 " and %" PRIu64
+				 " follow; skipped (logged once per topic, docs/nats.md)", u, c->seq,
+				 c->off, c->pos, td->next_off, td->next_pos);
+			td->damaged_logged = true;
+		}
+		goto wake;
+	}
+	if (td->n == td->cap) {
+		size_t cap = td->cap ? td->cap * 2 : 16;
+		struct nats_chunk *v = realloc(td->c, cap * sizeof(*v));
+		if (!v)
+			goto nomem;
+		td->c = v;
+		td->cap = cap;
+	}
+	if ((k = origin_index(td, origin)) < 0)
+		goto nomem;
+	td->c[td->n] = *c;
+	td->c[td->n].origin = (uint32_t)k;
+	td->n++;
+	kept = true;
+	td->next_off += c->n;
+	td->next_pos += c->len;
+	nats_epoch_index(td, c, origin); /* this topic's own lines */
+	/* The origin's mark (docs/nats.md, "Replication into NATS"). */
+	if (c->origin_off + c->n > td->origins[k].next)
+		td->origins[k].next = c->origin_off + c->n;
+	td->mtime_ns = c->ts;
+	/* The topic's on_append is set once before it is shared; the topic
+	 * stays while attached (nt_destroy detaches it under mu), and its
+	 * stream, the argument, until this callback is over (ns_destroy). */
+	if (td->topic) {
+		fn = td->topic->on_append;
+		arg = td->topic->on_append_arg;
+	}
+	goto wake;
+nomem:
+	log_error("topic index: out of memory; chunk %" PRIu64 " not served", c->seq);
+wake:
+	pthread_cond_broadcast(&td->cv);
+out:
+	pthread_mutex_unlock(&td->mu);
+	if (!kept)
+		free(c->parts);
+	if (fn)
+		fn(arg);
+}

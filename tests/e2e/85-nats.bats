@@ -710,6 +710,30 @@ reachable_is() {
 	wait_for test ! -e "$B/s/t"
 }
 
+@test "an append while NATS does not answer (nats-server stopped with SIGSTOP) fails with EIO within nats_timeout_ms, yet is stored once the server goes on: it was sent before the wait began (as after a lost acknowledgement), once, whole" {
+	SFS_NATS_EXTRA="nats_timeout_ms = 1000"
+	SFS_LOG_ALLOW='not acknowledged|append failed'
+	sfs_setup tokyo
+	T=$M/tokyo/s/t
+	mkdir "$M/tokyo/s"
+	echo a >>"$T"
+	kill -STOP "$SFS_NATS_PID"
+	local t0=$SECONDS
+	run bash -c "echo b >>'$T'"
+	local took=$((SECONDS - t0))
+	kill -CONT "$SFS_NATS_PID"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Input/output error"* ]]
+	((took <= 3))
+	grep -q 'append not acknowledged by NATS' "$TMP/streamfs.log"
+	# the server, going on, stores what it had been sent: the failed
+	# append is there, once (docs/nats.md, "When NATS is away")
+	wait_for -t 10 size_is "$T" 4
+	[ "$(cat "$T")" = "$(printf 'a\nb')" ]
+	echo c >>"$T"
+	[ "$(cat "$T")" = "$(printf 'a\nb\nc')" ]
+}
+
 @test "a stop while NATS does not answer (nats-server stopped with SIGSTOP) with 24 streams: within 8 s (each consumer's close does not wait its own 500 ms round trip), stopped cleanly" {
 	SFS_NATS_EXTRA="nats_timeout_ms = 1000"
 	SFS_LOG_ALLOW='not removed|timed out|Timeout|not answer|slow to close|did not close'

@@ -246,12 +246,22 @@ static int tail_refused(struct nats_topic *nt, const struct nats_tail *tl, uint6
 }
 
 /* The last chunk NT's index holds, 0 once its topic is removed. */
-static uint64_t indexed_seq(struct nats_topic *nt)
+static uint64_t indexed_seq(struct nats_topic *nt, uint64_t *gen)
 {
 	pthread_mutex_lock(&nt->td->mu);
 	uint64_t seq = nt->td->purged ? 0 : nt->td->last_seq;
+	*gen = nt->td->gen;
 	pthread_mutex_unlock(&nt->td->mu);
 	return seq;
+}
+
+/* The generation of NT's index: one more each time it is read again. */
+static uint64_t index_gen(struct nats_topic *nt)
+{
+	pthread_mutex_lock(&nt->td->mu);
+	uint64_t gen = nt->td->gen;
+	pthread_mutex_unlock(&nt->td->mu);
+	return gen;
 }
 
 /*
@@ -284,11 +294,14 @@ struct own_origin {
 	bool due;
 };
 
-/* TD's tail as indexed now into TL, and the next own chunk's origin. */
-static void tail_now(struct nats_tdata *td, struct nats_tail *tl, struct own_origin *oo)
+/* TD's tail as indexed now into TL, the next own chunk's origin, and the
+ * index's generation (GEN) they are of. */
+static void tail_now(struct nats_tdata *td, struct nats_tail *tl, struct own_origin *oo,
+		     uint64_t *gen)
 {
 	pthread_mutex_lock(&td->mu);
 	*tl = (struct nats_tail){ td->last_seq, td->next_off, td->next_pos, td->own_next };
+	*gen = td->gen;
 	nats_epoch_own(td, oo->key, &oo->off, &oo->gen);
 	oo->due = td->epoch_due != 0;
 	pthread_mutex_unlock(&td->mu);
@@ -309,7 +322,8 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 	snprintf(wid, sizeof(wid), "%s", writer);
 	struct nats_tail tl;
 	struct own_origin oo;
-	tail_now(td, &tl, &oo);
+	uint64_t tgen;
+	tail_now(td, &tl, &oo, &tgen);
 	uint64_t ts = now_ns();
 	uint64_t behind_since = 0; /* JetStream's tail behind the index since */
 	uint64_t verdict = 0;	/* the count of checks' verdicts to wait for */
@@ -329,11 +343,15 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			nats_pause(); /* not even tried: see nats_connected */
 			continue;
 		}
+		/* The index read again since TL was taken (natsseq.c): the tail
+		 * and the own origin are the new index's (or a new epoch's). */
+		if (index_gen(nt) != tgen)
+			tail_now(td, &tl, &oo, &tgen);
 		if (oo.due) {
 			/* Its stream went back: the next own chunk goes under the
 			 * new epoch, not yet known here (natsseq.c). */
 			nats_pause();
-			tail_now(td, &tl, &oo);
+			tail_now(td, &tl, &oo, &tgen);
 			continue;
 		}
 		char origin[100];	/* 36 + 1 + 36 + 1 + 20 digits + NUL */
@@ -350,7 +368,8 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		if (p == -EAGAIN) {
 			struct nats_tail told;
-			uint64_t indexed = indexed_seq(nt);
+			uint64_t igen;
+			uint64_t indexed = indexed_seq(nt, &igen);
 			int r = nats_read_tail(nt, wid, nats_slice(deadline), &told, &mine, &seq);
 			if (r < 0 && r != -ETIMEDOUT && r != -EIO) {
 				rc = r;
@@ -361,6 +380,13 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 				continue;
 			}
 			int bad = mine ? 0 : tail_behind_index(nt, &told, indexed);
+			/* The index was read again while the tail was asked (a
+			 * crash check's verdict, natsseq.c): INDEXED was the old
+			 * index's, so nothing is behind it; asked again. */
+			if (bad == -EIO && index_gen(nt) != igen && mono_ns() < deadline) {
+				nats_pause();
+				continue;
+			}
 			if (bad == -EIO && !behind_since) {
 				behind_since = mono_ns();
 				/* A check running now may have begun before: the
@@ -415,7 +441,7 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		if (mine) /* skipped as a loser of a race: publish it again */
 			nats_writer_id(nt->nc, wid, sizeof(wid));
-		tail_now(td, &tl, &oo);
+		tail_now(td, &tl, &oo, &tgen);
 	}
 	if (rc == -ETIMEDOUT && oo.due) {
 		log_warn("%s: append not made: the new epoch of its origin was not written within "

@@ -8,18 +8,14 @@
  * keeps the stream operations.
  */
 #include "natshome.h"
-#include "natskvwatch.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fault.h"
 #include "logging.h"
-#include "namespace.h"
 #include "util/clock.h"
-#include "util/lockcheck.h"
 
 static struct nats_stream *st_of(const struct stream *s)
 {

@@ -245,7 +245,8 @@ static int tail_refused(struct nats_topic *nt, const struct nats_tail *tl, uint6
 	return -EIO;
 }
 
-/* The last chunk NT's index holds, 0 once its topic is removed. */
+/* The last chunk NT's index holds, 0 once its topic is removed; GEN the
+ * index's generation (one more each time it is read again, natsseq.c). */
 static uint64_t indexed_seq(struct nats_topic *nt, uint64_t *gen)
 {
 	pthread_mutex_lock(&nt->td->mu);
@@ -253,15 +254,6 @@ static uint64_t indexed_seq(struct nats_topic *nt, uint64_t *gen)
 	*gen = nt->td->gen;
 	pthread_mutex_unlock(&nt->td->mu);
 	return seq;
-}
-
-/* The generation of NT's index: one more each time it is read again. */
-static uint64_t index_gen(struct nats_topic *nt)
-{
-	pthread_mutex_lock(&nt->td->mu);
-	uint64_t gen = nt->td->gen;
-	pthread_mutex_unlock(&nt->td->mu);
-	return gen;
 }
 
 /*
@@ -345,7 +337,9 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 		}
 		/* The index read again since TL was taken (natsseq.c): the tail
 		 * and the own origin are the new index's (or a new epoch's). */
-		if (index_gen(nt) != tgen)
+		uint64_t gen;
+		(void)indexed_seq(nt, &gen);
+		if (gen != tgen)
 			tail_now(td, &tl, &oo, &tgen);
 		if (oo.due) {
 			/* Its stream went back: the next own chunk goes under the
@@ -383,7 +377,9 @@ static int publish_chunk(struct nats_topic *nt, const struct nats_body *b, size_
 			/* The index was read again while the tail was asked (a
 			 * crash check's verdict, natsseq.c): INDEXED was the old
 			 * index's, so nothing is behind it; asked again. */
-			if (bad == -EIO && index_gen(nt) != igen && mono_ns() < deadline) {
+			uint64_t gen;
+			(void)indexed_seq(nt, &gen);
+			if (bad == -EIO && gen != igen && mono_ns() < deadline) {
 				nats_pause();
 				continue;
 			}
